@@ -1,0 +1,67 @@
+// swift-tools-version: 6.1
+import PackageDescription
+
+// Dependencies point one way: storage ← crypto ← ledger ← executables.
+let package = Package(
+    name: "Fascicolo",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "fascicolod", targets: ["fascicolod"]),
+        .executable(name: "fascicolo", targets: ["fascicolo"]),
+        .executable(name: "fascicolo-bench", targets: ["fascicolo-bench"]),
+        .library(name: "FascicoloLedger", targets: ["FascicoloLedger"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C libraries, found through pkg-config (Debian: liblmdb-dev, libsodium-dev).
+        .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
+        .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+
+        // Safe LMDB: environment, scoped transactions, tables, cursors, typed errors, map growth.
+        .target(name: "FascicoloStorage", dependencies: ["CLMDB"]),
+        // Ed25519 keys and key files, SHA-256, signed notes (C2SP), base64.
+        .target(name: "FascicoloCrypto", dependencies: ["CSodium"]),
+        // The signed log: entries, streams, group commit, Merkle tree, checkpoints, proofs, verify.
+        .target(
+            name: "FascicoloLedger",
+            dependencies: [
+                "FascicoloStorage", "FascicoloCrypto",
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
+        // The daemon.
+        .executableTarget(
+            name: "fascicolod",
+            dependencies: [
+                "FascicoloLedger",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The operators' command line.
+        .executableTarget(
+            name: "fascicolo",
+            dependencies: [
+                "FascicoloLedger",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        // Benchmarks and the crash-test appender: prints figures, never asserts on time.
+        .executableTarget(
+            name: "fascicolo-bench",
+            dependencies: [
+                "FascicoloLedger",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+
+        .testTarget(name: "FascicoloStorageTests", dependencies: ["FascicoloStorage"]),
+        .testTarget(name: "FascicoloCryptoTests", dependencies: ["FascicoloCrypto"]),
+        .testTarget(name: "FascicoloLedgerTests", dependencies: ["FascicoloLedger"]),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,212 @@
+import FascicoloCrypto
+
+/// What the writer expects of the stream's current version (the number of entries in it).
+public enum ExpectedVersion: Sendable, Equatable, Hashable, CustomStringConvertible {
+    /// No check.
+    case any
+    /// The stream must not exist yet.
+    case noStream
+    /// The stream must have exactly this many entries (0 is the same as `noStream`).
+    case exactly(UInt64)
+
+    public var description: String {
+        switch self {
+        case .any: "any"
+        case .noStream: "no stream"
+        case .exactly(let version): "\(version)"
+        }
+    }
+}
+
+/// One event to append.
+public struct NewEvent: Sendable, Equatable {
+    public var type: String
+    public var payload: [UInt8]
+
+    public init(type: String, payload: [UInt8]) {
+        self.type = type
+        self.payload = payload
+    }
+}
+
+/// One or more events for one stream, stored atomically or not at all.
+public struct AppendRequest: Sendable {
+    public var stream: String
+    public var events: [NewEvent]
+    public var expectedVersion: ExpectedVersion
+    /// Kept forever: a retry with the same key and the same content gets the original positions
+    /// back; the same key with other content (stream, author, types or payloads) is a conflict.
+    public var idempotencyKey: String?
+    /// Who appends, as observed by the caller (the daemon stamps it from peer credentials).
+    public var author: String
+
+    public init(stream: String, events: [NewEvent], expectedVersion: ExpectedVersion = .any,
+                idempotencyKey: String? = nil, author: String) {
+        self.stream = stream
+        self.events = events
+        self.expectedVersion = expectedVersion
+        self.idempotencyKey = idempotencyKey
+        self.author = author
+    }
+}
+
+/// Where an append's events landed.
+public struct AppendResult: Sendable, Equatable {
+    /// Global position of the first event; the others follow contiguously.
+    public let firstPosition: UInt64
+    /// Stream version of the first event; the others follow contiguously.
+    public let firstStreamVersion: UInt64
+    /// The Merkle leaf hash of each event, in order.
+    public let leafHashes: [Digest]
+    /// True when this was a retry answered from the idempotency record: nothing new was stored.
+    public let deduplicated: Bool
+
+    public var positions: ClosedRange<UInt64> { firstPosition...(firstPosition + UInt64(leafHashes.count) - 1) }
+    public var streamVersions: ClosedRange<UInt64> {
+        firstStreamVersion...(firstStreamVersion + UInt64(leafHashes.count) - 1)
+    }
+}
+
+/// Why an append was refused. Nothing of a refused append is stored.
+public enum LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
+    case invalidStreamName(String)
+    case invalidEventType(index: Int, reason: String)
+    case invalidAuthor(String)
+    case invalidIdempotencyKey(String)
+    case noEvents
+    case tooManyEvents(count: Int, limit: Int)
+    case emptyPayload(index: Int)
+    case payloadTooLarge(index: Int, bytes: Int, limit: Int)
+    /// The stream's version was not the expected one.
+    case wrongExpectedVersion(stream: String, expected: ExpectedVersion, actual: UInt64)
+    /// The idempotency key was used before for different content.
+    case idempotencyConflict(key: String)
+    /// The ledger is closing or closed.
+    case shutDown
+    /// The store failed; the append was not stored.
+    case storage(String)
+
+    /// A stable, machine-readable code for APIs and metrics.
+    public var code: String {
+        switch self {
+        case .invalidStreamName: "invalid_stream_name"
+        case .invalidEventType: "invalid_event_type"
+        case .invalidAuthor: "invalid_author"
+        case .invalidIdempotencyKey: "invalid_idempotency_key"
+        case .noEvents: "no_events"
+        case .tooManyEvents: "too_many_events"
+        case .emptyPayload: "empty_payload"
+        case .payloadTooLarge: "payload_too_large"
+        case .wrongExpectedVersion: "wrong_expected_version"
+        case .idempotencyConflict: "idempotency_conflict"
+        case .shutDown: "shutting_down"
+        case .storage: "storage_failure"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .invalidStreamName(let reason): "invalid stream name: \(reason)"
+        case .invalidEventType(let index, let reason): "event \(index): invalid event type: \(reason)"
+        case .invalidAuthor(let reason): "invalid author: \(reason)"
+        case .invalidIdempotencyKey(let reason): "invalid idempotency key: \(reason)"
+        case .noEvents: "an append carries at least one event"
+        case .tooManyEvents(let count, let limit): "\(count) events in one append; the limit (eventsPerAppendMax) is \(limit)"
+        case .emptyPayload(let index): "event \(index) has an empty payload"
+        case .payloadTooLarge(let index, let bytes, let limit):
+            "event \(index) has a payload of \(bytes) bytes; the limit (payloadBytesMax) is \(limit)"
+        case .wrongExpectedVersion(let stream, let expected, let actual):
+            "stream \(stream) is at version \(actual), expected \(expected)"
+        case .idempotencyConflict(let key): "idempotency key \(key) was already used for different content"
+        case .shutDown: "the ledger is shutting down"
+        case .storage(let what): "storage failure: \(what)"
+        }
+    }
+}
+
+/// Input checks at the library boundary, run in the caller's task before anything is queued.
+enum AppendValidation {
+    static func validate(_ request: AppendRequest, limits: LedgerLimits) throws(LedgerError) {
+        try validateStreamName(request.stream, limits: limits)
+        guard !request.events.isEmpty else { throw .noEvents }
+        guard request.events.count <= limits.eventsPerAppendMax else {
+            throw .tooManyEvents(count: request.events.count, limit: limits.eventsPerAppendMax)
+        }
+        for (index, event) in request.events.enumerated() {
+            if let reason = eventTypeProblem(event.type, limit: limits.eventTypeBytesMax) {
+                throw .invalidEventType(index: index, reason: reason)
+            }
+            guard !event.payload.isEmpty else { throw .emptyPayload(index: index) }
+            guard event.payload.count <= limits.payloadBytesMax else {
+                throw .payloadTooLarge(index: index, bytes: event.payload.count, limit: limits.payloadBytesMax)
+            }
+        }
+        let author = Array(request.author.utf8)
+        guard !author.isEmpty, author.count <= limits.authorBytesMax else {
+            throw .invalidAuthor("an author is 1 to \(limits.authorBytesMax) bytes")
+        }
+        guard author.allSatisfy({ (0x20...0x7E).contains($0) }) else {
+            throw .invalidAuthor("an author is printable ASCII")
+        }
+        if let key = request.idempotencyKey {
+            let bytes = Array(key.utf8)
+            guard !bytes.isEmpty, bytes.count <= limits.idempotencyKeyBytesMax else {
+                throw .invalidIdempotencyKey("an idempotency key is 1 to \(limits.idempotencyKeyBytesMax) bytes")
+            }
+            guard bytes.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+                throw .invalidIdempotencyKey("an idempotency key is printable ASCII without spaces")
+            }
+        }
+    }
+
+    static func validateStreamName(_ name: String, limits: LedgerLimits) throws(LedgerError) {
+        let bytes = Array(name.utf8)
+        guard !bytes.isEmpty, bytes.count <= limits.streamNameBytesMax else {
+            throw .invalidStreamName("a stream name is 1 to \(limits.streamNameBytesMax) bytes")
+        }
+        guard isAlphanumeric(bytes[0]) else {
+            throw .invalidStreamName("a stream name starts with an ASCII letter or digit")
+        }
+        let punctuation = Array("-_.:@/".utf8)
+        guard bytes.allSatisfy({ isAlphanumeric($0) || punctuation.contains($0) }) else {
+            throw .invalidStreamName("a stream name uses only ASCII letters, digits and - _ . : @ /")
+        }
+    }
+
+    static func eventTypeProblem(_ type: String, limit: Int) -> String? {
+        let bytes = Array(type.utf8)
+        guard !bytes.isEmpty, bytes.count <= limit else { return "an event type is 1 to \(limit) bytes" }
+        guard isLetter(bytes[0]) else { return "an event type starts with an ASCII letter" }
+        let punctuation = Array("-_.".utf8)
+        guard bytes.allSatisfy({ isAlphanumeric($0) || punctuation.contains($0) }) else {
+            return "an event type uses only ASCII letters, digits and - _ ."
+        }
+        return nil
+    }
+
+    private static func isLetter(_ byte: UInt8) -> Bool {
+        (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte)
+    }
+
+    private static func isAlphanumeric(_ byte: UInt8) -> Bool {
+        isLetter(byte) || (0x30...0x39).contains(byte)
+    }
+
+    /// The digest that identifies an append's content for idempotency: SHA-256 over the stream,
+    /// the author and each event's type and payload, each length-prefixed.
+    static func contentDigest(_ request: AppendRequest) -> Digest {
+        var hasher = SHA256()
+        func add(_ bytes: [UInt8]) {
+            var length = UInt32(bytes.count).bigEndian
+            withUnsafeBytes(of: &length) { hasher.update($0) }
+            hasher.update(bytes)
+        }
+        add(Array(request.stream.utf8))
+        add(Array(request.author.utf8))
+        for event in request.events {
+            add(Array(event.type.utf8))
+            add(event.payload)
+        }
+        return hasher.finalize()
+    }
+}

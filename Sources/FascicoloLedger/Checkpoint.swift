@@ -1,0 +1,67 @@
+import FascicoloCrypto
+
+/// A signed checkpoint in the C2SP `tlog-checkpoint` format (https://c2sp.org/tlog-checkpoint):
+///
+///     <origin>\n
+///     <tree size, decimal>\n
+///     <root hash, standard base64>\n
+///     \n
+///     — <origin> <base64(key ID ‖ Ed25519 signature of the three lines above)>\n
+///     — <origin> <base64(cosignature key ID ‖ timestamp ‖ signature)>\n
+///
+/// The first signature line is the log's note signature (type 0x01). The second is a
+/// `cosignature/v1` by the same key (type 0x04), which binds the time the checkpoint was made.
+public struct Checkpoint: Sendable, Equatable {
+    public let origin: String
+    public let size: UInt64
+    public let root: Digest
+    /// The whole signed note, as stored and served.
+    public let note: String
+
+    /// The checkpoint body (the signed text).
+    public static func body(origin: String, size: UInt64, root: Digest) -> String {
+        "\(origin)\n\(size)\n\(Base64.encode(root.bytes))\n"
+    }
+
+    static func sign(origin: String, size: UInt64, root: Digest, key: SigningKey, timestampSeconds: UInt64) -> Checkpoint {
+        let text = body(origin: origin, size: size, root: root)
+        let note = text + "\n"
+            + SignedNote.signatureLine(text: text, name: origin, key: key)
+            + SignedNote.cosignatureLine(text: text, name: origin, key: key, timestampSeconds: timestampSeconds)
+        return Checkpoint(origin: origin, size: size, root: root, note: note)
+    }
+
+    public enum Failure: Error, Equatable, Sendable, CustomStringConvertible {
+        case malformed(String)
+        case badSignature
+        case wrongOrigin(String)
+
+        public var description: String {
+            switch self {
+            case .malformed(let why): "malformed checkpoint: \(why)"
+            case .badSignature: "checkpoint signature does not verify"
+            case .wrongOrigin(let origin): "checkpoint origin \(origin) is not this log's"
+            }
+        }
+    }
+
+    /// Parses a note and checks its Ed25519 signature by `publicKey` under `origin`.
+    public static func verify(note: String, origin: String, publicKey: PublicKey) throws(Failure) -> Checkpoint {
+        let parsed: SignedNote.Parsed
+        do {
+            parsed = try SignedNote.parse(note)
+        } catch {
+            throw .malformed("\(error)")
+        }
+        let lines = parsed.text.split(separator: "\n", omittingEmptySubsequences: false)
+        // Three body lines plus the empty string after the final newline; extension lines allowed.
+        guard lines.count >= 4, lines.last == "" else { throw .malformed("a checkpoint body has three lines") }
+        guard lines[0] == origin else { throw .wrongOrigin(String(lines[0])) }
+        guard let size = UInt64(lines[1]), String(size) == lines[1] else { throw .malformed("bad tree size") }
+        guard let rootBytes = Base64.decode(String(lines[2])), let root = Digest(rootBytes) else {
+            throw .malformed("bad root hash")
+        }
+        guard SignedNote.hasValidSignature(parsed, name: origin, publicKey: publicKey) else { throw .badSignature }
+        return Checkpoint(origin: origin, size: size, root: root, note: note)
+    }
+}

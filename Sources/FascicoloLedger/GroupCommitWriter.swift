@@ -1,0 +1,394 @@
+import Dispatch
+import FascicoloCrypto
+import FascicoloStorage
+import Glibc
+import Logging
+
+/// The ledger's single writer: a dedicated thread that drains the queue of pending appends into
+/// one LMDB write transaction (a group commit), signs the entries on all cores, commits durably,
+/// and only then answers each caller.
+///
+/// Appends never wait for one another's fsync: whatever arrives while a commit is on its way to
+/// disk goes into the next one, so the fsync cost is shared by everything in a batch.
+final class GroupCommitWriter: @unchecked Sendable {
+    // @unchecked: `queue` and `state` are guarded by `lock`; `tree` and the checkpoint clock are
+    // touched only by the writer thread (and read by `init` before the thread starts).
+
+    private struct Pending {
+        let request: AppendRequest
+        let contentDigest: Digest?
+        let continuation: CheckedContinuation<AppendResult, any Error>
+    }
+
+    private enum State { case running, draining, stopped }
+
+    private let store: LedgerStore
+    private let key: SigningKey
+    private let keyID: [UInt8]
+    private let origin: String
+    private let configuration: LedgerConfiguration
+    private let logger: Logger
+    private let signingThreads: Int
+
+    private let lock = ConditionLock()
+    private var queue: [Pending] = []
+    private var state = State.running
+    private var onCommit: [@Sendable (UInt64) -> Void] = []
+
+    // Writer-thread state.
+    private var tree: MerkleFrontier
+    private var lastRecordedAt: Int64
+    private var lastCheckpointSize: UInt64
+    /// Monotonic time of the first commit not yet covered by a checkpoint.
+    private var uncoveredSince: UInt64?
+
+    init(store: LedgerStore, key: SigningKey, origin: String, configuration: LedgerConfiguration, logger: Logger) throws {
+        self.store = store
+        self.key = key
+        self.origin = origin
+        self.keyID = SignedNote.keyID(name: origin, publicKey: key.publicKey)
+        self.configuration = configuration
+        self.logger = logger
+        self.signingThreads = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
+        (tree, lastRecordedAt, lastCheckpointSize) = try store.environment.read { txn in
+            let size = try store.size(in: txn)
+            let tree = try MerkleFrontier(size: size, tree: MerkleTree(transaction: txn, table: store.merkle))
+            let lastRecordedAt = try size == 0 ? 0 : txn.withValue(in: store.entries, key: BigEndian.bytes(size - 1)) {
+                try EntryView(record: $0).recordedAtMilliseconds
+            } ?? 0
+            let lastCheckpointSize = try txn.withCursor(store.checkpoints) { cursor in
+                try cursor.last().map { BigEndian.read(UInt64.self, from: $0.key, at: 0) } ?? 0
+            }
+            return (tree, lastRecordedAt, lastCheckpointSize)
+        }
+        if tree.size > lastCheckpointSize { uncoveredSince = Clock.monotonicNanoseconds() }
+        startThread { [self] in run() }
+    }
+
+    /// The number of committed entries.
+    var committedSize: UInt64 { lock.withLock { committedSizeUnlocked } }
+    private var committedSizeUnlocked: UInt64 = 0
+
+    /// Registers a callback run on the writer thread after each durable commit, with the new size.
+    func onCommit(_ callback: @escaping @Sendable (UInt64) -> Void) {
+        lock.withLock { onCommit.append(callback) }
+    }
+
+    func submit(_ request: AppendRequest, contentDigest: Digest?) async throws -> AppendResult {
+        try await withCheckedThrowingContinuation { continuation in
+            let accepted = lock.withLock {
+                guard state == .running else { return false }
+                queue.append(Pending(request: request, contentDigest: contentDigest, continuation: continuation))
+                lock.broadcast()
+                return true
+            }
+            if !accepted { continuation.resume(throwing: LedgerError.shutDown) }
+        }
+    }
+
+    /// Refuses new appends, commits everything already queued, signs a final checkpoint if entries
+    /// are not yet covered by one, and returns once the writer thread has stopped.
+    func shutdown() {
+        lock.withLock {
+            if state == .running { state = .draining }
+            lock.broadcast()
+            while state != .stopped { lock.wait(untilMonotonicNanoseconds: nil) }
+        }
+    }
+
+    // MARK: - The writer thread
+
+    private func run() {
+        lock.withLock { committedSizeUnlocked = tree.size }
+        while true {
+            let (batch, draining) = takeBatch()
+            if !batch.isEmpty {
+                commit(batch)
+            } else if draining {
+                if tree.size > lastCheckpointSize { commitCheckpointOnly() }
+                lock.withLock {
+                    state = .stopped
+                    lock.broadcast()
+                }
+                return
+            } else {
+                commitCheckpointOnly()
+            }
+        }
+    }
+
+    /// Waits for work; returns a batch (up to `commitEventsMax` events), or an empty batch when a
+    /// time-based checkpoint is due or the writer is draining an empty queue.
+    private func takeBatch() -> ([Pending], Bool) {
+        lock.withLock {
+            while queue.isEmpty && state == .running {
+                if let since = uncoveredSince {
+                    let deadline = since + UInt64(configuration.checkpointEveryMilliseconds) * 1_000_000
+                    if Clock.monotonicNanoseconds() >= deadline { return ([], false) }
+                    lock.wait(untilMonotonicNanoseconds: deadline)
+                } else {
+                    lock.wait(untilMonotonicNanoseconds: nil)
+                }
+            }
+            var events = 0
+            var count = 0
+            while count < queue.count {
+                events += queue[count].request.events.count
+                if count > 0 && events > configuration.commitEventsMax { break }
+                count += 1
+            }
+            let batch = Array(queue[..<count])
+            queue.removeFirst(count)
+            return (batch, state != .running)
+        }
+    }
+
+    /// What one group commit wrote, applied to the writer's state only after the commit succeeded
+    /// (the write closure may run twice when the map grows).
+    private struct BatchOutcome {
+        var tree: MerkleFrontier
+        var results: [Result<AppendResult, LedgerError>]
+        var lastRecordedAt: Int64
+        var checkpointSize: UInt64?
+    }
+
+    private func commit(_ batch: [Pending]) {
+        let outcome: BatchOutcome
+        do {
+            outcome = try store.environment.write { txn in try write(batch, in: txn) }
+        } catch {
+            logger.error("group commit failed; nothing of it was stored", metadata: ["error": "\(error)", "appends": "\(batch.count)"])
+            for pending in batch { pending.continuation.resume(throwing: LedgerError.storage("\(error)")) }
+            return
+        }
+        let grew = outcome.tree.size > tree.size
+        tree = outcome.tree
+        lastRecordedAt = outcome.lastRecordedAt
+        if let size = outcome.checkpointSize {
+            lastCheckpointSize = size
+            uncoveredSince = nil
+        } else if grew && uncoveredSince == nil {
+            uncoveredSince = Clock.monotonicNanoseconds()
+        }
+        let callbacks = lock.withLock {
+            committedSizeUnlocked = tree.size
+            return onCommit
+        }
+        for (pending, result) in zip(batch, outcome.results) { pending.continuation.resume(with: result) }
+        if grew { for callback in callbacks { callback(tree.size) } }
+    }
+
+    /// An accepted append of a batch; its result is filled in once its entries are signed and hashed.
+    private struct Plan {
+        let result: Int
+        let firstRecord: Int
+        let firstVersion: UInt64
+        let count: Int
+        let deduplicated: Bool
+    }
+
+    /// The body of a group commit: checks each append against the stream and idempotency tables
+    /// (plus what earlier appends of the same batch did), builds and signs the entries, and writes
+    /// entries, Merkle nodes, stream index, stream versions, idempotency records and, when due, a
+    /// checkpoint.
+    private func write(_ batch: [Pending], in txn: WriteTransaction) throws -> BatchOutcome {
+        let base = self.tree.size
+        var tree = self.tree
+        let recordedAt = max(Clock.wallMilliseconds(), lastRecordedAt)
+        var streamVersions: [[UInt8]: UInt64] = [:]
+        var records: [[UInt8]] = []
+        var results: [Result<AppendResult, LedgerError>] = []
+        var plans: [Plan] = []
+        // Idempotency keys first used in this batch: content digest and the index of their plan.
+        var newIdempotency: [String: (digest: Digest, plan: Int)] = [:]
+        let merkleTree = MerkleTree(transaction: txn, table: store.merkle)
+        let notYetCommitted = Result<AppendResult, LedgerError>.failure(.storage("not committed"))
+
+        for pending in batch {
+            let request = pending.request
+            if let idempotencyKey = request.idempotencyKey, let digest = pending.contentDigest {
+                if let earlier = newIdempotency[idempotencyKey] {
+                    if earlier.digest == digest {
+                        let original = plans[earlier.plan]
+                        results.append(notYetCommitted)
+                        plans.append(Plan(result: results.count - 1, firstRecord: original.firstRecord,
+                                          firstVersion: original.firstVersion, count: original.count, deduplicated: true))
+                    } else {
+                        results.append(.failure(.idempotencyConflict(key: idempotencyKey)))
+                    }
+                    continue
+                }
+                if let stored = try txn.get(store.idempotency, key: Array(idempotencyKey.utf8)),
+                   let record = IdempotencyRecord(stored) {
+                    if record.digest == digest {
+                        let hashes = try (0..<UInt64(record.count)).map { try merkleTree.leafHash(record.firstPosition + $0) }
+                        results.append(.success(AppendResult(firstPosition: record.firstPosition,
+                                                             firstStreamVersion: record.firstVersion,
+                                                             leafHashes: hashes, deduplicated: true)))
+                    } else {
+                        results.append(.failure(.idempotencyConflict(key: idempotencyKey)))
+                    }
+                    continue
+                }
+            }
+            let stream = Array(request.stream.utf8)
+            let current = try streamVersions[stream]
+                ?? txn.get(store.streams, key: stream).flatMap { BigEndian.uint64($0) } ?? 0
+            let matches = switch request.expectedVersion {
+            case .any: true
+            case .noStream: current == 0
+            case .exactly(let version): current == version
+            }
+            guard matches else {
+                results.append(.failure(.wrongExpectedVersion(stream: request.stream, expected: request.expectedVersion,
+                                                              actual: current)))
+                continue
+            }
+            let firstRecord = records.count
+            let author = Array(request.author.utf8)
+            for (offset, event) in request.events.enumerated() {
+                records.append(EntryFormat.signedBytes(
+                    position: base + UInt64(firstRecord + offset), recordedAtMilliseconds: recordedAt,
+                    streamVersion: current + 1 + UInt64(offset), keyID: keyID, stream: stream,
+                    eventType: Array(event.type.utf8), author: author, payload: event.payload))
+            }
+            streamVersions[stream] = current + UInt64(request.events.count)
+            results.append(notYetCommitted)
+            plans.append(Plan(result: results.count - 1, firstRecord: firstRecord, firstVersion: current + 1,
+                              count: request.events.count, deduplicated: false))
+            if let idempotencyKey = request.idempotencyKey, let digest = pending.contentDigest {
+                newIdempotency[idempotencyKey] = (digest, plans.count - 1)
+            }
+        }
+
+        sign(&records)
+
+        var leafHashes: [Digest] = []
+        leafHashes.reserveCapacity(records.count)
+        for record in records {
+            let view = try record.withUnsafeBytes { bytes in try EntryView(record: bytes) }
+            let positionKey = BigEndian.bytes(view.position)
+            try txn.put(store.entries, key: positionKey, value: record, options: .append)
+            let leaf = MerkleHash.leaf(record)
+            leafHashes.append(leaf)
+            try tree.append(leaf: leaf) { number, hash in
+                try txn.put(store.merkle, key: BigEndian.bytes(number), value: hash.bytes, options: .append)
+            }
+            let indexKey = LedgerStore.streamIndexKey(stream: Array(view.stream), version: view.streamVersion)
+            try txn.put(store.streamIndex, key: indexKey, value: positionKey, options: .noOverwrite)
+        }
+        for (stream, version) in streamVersions {
+            try txn.put(store.streams, key: stream, value: BigEndian.bytes(version))
+        }
+        for (idempotencyKey, record) in newIdempotency {
+            let plan = plans[record.plan]
+            let value = IdempotencyRecord(digest: record.digest, firstPosition: base + UInt64(plan.firstRecord),
+                                          firstVersion: plan.firstVersion, count: UInt32(plan.count)).bytes
+            try txn.put(store.idempotency, key: Array(idempotencyKey.utf8), value: value, options: .noOverwrite)
+        }
+        for plan in plans {
+            results[plan.result] = .success(AppendResult(
+                firstPosition: base + UInt64(plan.firstRecord), firstStreamVersion: plan.firstVersion,
+                leafHashes: Array(leafHashes[plan.firstRecord..<(plan.firstRecord + plan.count)]),
+                deduplicated: plan.deduplicated))
+        }
+
+        var checkpointSize: UInt64?
+        if tree.size - lastCheckpointSize >= configuration.checkpointEveryEntries {
+            try writeCheckpoint(tree: tree, in: txn)
+            checkpointSize = tree.size
+        }
+        return BatchOutcome(tree: tree, results: results, lastRecordedAt: recordedAt, checkpointSize: checkpointSize)
+    }
+
+    /// Appends each record's Ed25519 signature, on all cores when the batch is large enough.
+    private func sign(_ records: inout [[UInt8]]) {
+        let count = records.count
+        guard count > 0 else { return }
+        var signatures = [UInt8](repeating: 0, count: count * Signature.byteCount)
+        let threads = count >= 16 ? min(signingThreads, count / 8) : 1
+        records.withUnsafeBufferPointer { records in
+            signatures.withUnsafeMutableBytes { signatures in
+                // Each slice writes only its own signatures: no two threads touch the same bytes.
+                let shared = UncheckedSendable((records, signatures))
+                let chunk = (count + threads - 1) / threads
+                let signSlice = { @Sendable [key] (slice: Int) in
+                    let (records, signatures) = shared.value
+                    for index in (slice * chunk)..<min(count, (slice + 1) * chunk) {
+                        records[index].withUnsafeBytes { message in
+                            key.sign(message, into: UnsafeMutableRawBufferPointer(
+                                rebasing: signatures[(index * Signature.byteCount)..<((index + 1) * Signature.byteCount)]))
+                        }
+                    }
+                }
+                if threads == 1 { signSlice(0) } else { DispatchQueue.concurrentPerform(iterations: threads, execute: signSlice) }
+            }
+        }
+        for index in 0..<count {
+            records[index].append(contentsOf: signatures[(index * Signature.byteCount)..<((index + 1) * Signature.byteCount)])
+        }
+    }
+
+    private func writeCheckpoint(tree: MerkleFrontier, in txn: WriteTransaction) throws {
+        let checkpoint = Checkpoint.sign(origin: origin, size: tree.size, root: tree.root, key: key,
+                                         timestampSeconds: UInt64(Clock.wallMilliseconds() / 1000))
+        try txn.put(store.checkpoints, key: BigEndian.bytes(tree.size), value: Array(checkpoint.note.utf8), options: .append)
+    }
+
+    /// Signs a checkpoint of the current tree on its own, when entries have waited
+    /// `checkpointEveryMilliseconds` without one.
+    private func commitCheckpointOnly() {
+        guard tree.size > lastCheckpointSize else {
+            uncoveredSince = nil
+            return
+        }
+        do {
+            try store.environment.write { txn in try writeCheckpoint(tree: tree, in: txn) }
+            lastCheckpointSize = tree.size
+            uncoveredSince = nil
+        } catch {
+            logger.error("checkpoint failed", metadata: ["error": "\(error)", "size": "\(tree.size)"])
+            uncoveredSince = Clock.monotonicNanoseconds()  // try again after another interval
+        }
+    }
+}
+
+/// The value of an `idempotency` row: content digest (32) ‖ first position (u64 BE) ‖
+/// first stream version (u64 BE) ‖ count (u32 BE).
+struct IdempotencyRecord {
+    let digest: Digest
+    let firstPosition: UInt64
+    let firstVersion: UInt64
+    let count: UInt32
+
+    init(digest: Digest, firstPosition: UInt64, firstVersion: UInt64, count: UInt32) {
+        self.digest = digest
+        self.firstPosition = firstPosition
+        self.firstVersion = firstVersion
+        self.count = count
+    }
+
+    init?(_ bytes: [UInt8]) {
+        guard bytes.count == 52 else { return nil }
+        (digest, firstPosition, firstVersion, count) = bytes.withUnsafeBytes { raw in
+            (Digest(bytes: UnsafeRawBufferPointer(rebasing: raw[0..<32])),
+             BigEndian.read(UInt64.self, from: raw, at: 32),
+             BigEndian.read(UInt64.self, from: raw, at: 40),
+             BigEndian.read(UInt32.self, from: raw, at: 48))
+        }
+    }
+
+    var bytes: [UInt8] {
+        var bytes = digest.bytes
+        BigEndian.append(firstPosition, to: &bytes)
+        BigEndian.append(firstVersion, to: &bytes)
+        BigEndian.append(count, to: &bytes)
+        return bytes
+    }
+}
+
+/// Hands memory to `DispatchQueue.concurrentPerform` slices that each touch disjoint parts of it.
+struct UncheckedSendable<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}

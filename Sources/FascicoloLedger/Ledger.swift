@@ -1,0 +1,186 @@
+import FascicoloCrypto
+import FascicoloStorage
+import Logging
+
+/// The signed, append-only log of one data directory.
+///
+/// Appends go through a group-committing writer thread and return once durable. Reads run in
+/// their own LMDB read transactions, on the caller's thread, and never wait for the writer.
+/// Open one `Ledger` per data directory per process; the daemon also holds a lock file so that a
+/// second process does not open it for writing.
+public final class Ledger: Sendable {
+    public let store: LedgerStore
+    public let configuration: LedgerConfiguration
+    /// The checkpoint origin, also the name of the signing key.
+    public let origin: String
+    public let publicKey: PublicKey
+    private let writer: GroupCommitWriter
+
+    /// Opens (creating on first use) the ledger in `directory`. A new directory gets a fresh
+    /// signing key in `signing.key` (mode 0600); an existing key file readable by group or others
+    /// is refused with `KeyFile.Failure.tooOpen`, which names the file and the fix.
+    public static func open(directory: String, configuration: LedgerConfiguration = LedgerConfiguration(),
+                            logger: Logger = Logger(label: "fascicolo.ledger")) throws -> Ledger {
+        let store = try LedgerStore.open(directory: directory, readOnly: false, origin: configuration.origin,
+                                         mapSizeBytes: configuration.mapSizeBytes,
+                                         unsafeNoSync: configuration.unsafeNoSync)
+        let origin = try store.origin()
+        let key = try KeyFile.loadOrCreate(directory: directory, name: origin)
+        let published = try KeyFile.loadVerifierKey(directory: directory)
+        guard published.publicKey == key.publicKey, published.name == origin else {
+            throw KeyFile.Failure.malformed(path: directory + "/" + KeyFile.publicName,
+                                            reason: "it does not match signing.key; delete it to have it written again")
+        }
+        return try Ledger(store: store, key: key, origin: origin, configuration: configuration, logger: logger)
+    }
+
+    private init(store: LedgerStore, key: SigningKey, origin: String, configuration: LedgerConfiguration, logger: Logger) throws {
+        self.store = store
+        self.configuration = configuration
+        self.origin = origin
+        self.publicKey = key.publicKey
+        self.writer = try GroupCommitWriter(store: store, key: key, origin: origin, configuration: configuration, logger: logger)
+        logger.info("ledger open", metadata: ["entries": "\(writer.committedSize)", "origin": "\(origin)"])
+    }
+
+    /// The verifier key string for note tooling: `<origin>+<key id>+<base64 key>`.
+    public var verifierKey: String { SignedNote.verifierKey(name: origin, publicKey: publicKey) }
+
+    /// The 4-byte key ID carried in each entry.
+    public var keyID: [UInt8] { SignedNote.keyID(name: origin, publicKey: publicKey) }
+
+    /// Appends the request's events atomically and returns once they are durable.
+    ///
+    /// Throws `LedgerError`: input problems before anything is queued, version and idempotency
+    /// conflicts from the writer. A thrown error means nothing of the request was stored.
+    public func append(_ request: AppendRequest) async throws -> AppendResult {
+        try AppendValidation.validate(request, limits: configuration.limits)
+        let digest = request.idempotencyKey == nil ? nil : AppendValidation.contentDigest(request)
+        return try await writer.submit(request, contentDigest: digest)
+    }
+
+    /// The number of durable entries (the next position, and the current tree size).
+    public var size: UInt64 { writer.committedSize }
+
+    /// Calls `callback` on the writer thread after each commit that added entries, with the new
+    /// size. Keep it short: it delays the next commit. (For subscriptions and projections.)
+    public func onCommit(_ callback: @escaping @Sendable (UInt64) -> Void) {
+        writer.onCommit(callback)
+    }
+
+    /// Stops accepting appends, commits those already queued, signs a final checkpoint, and
+    /// closes the store. Appends after this throw `LedgerError.shutDown`.
+    public func close() {
+        writer.shutdown()
+        store.environment.close()
+    }
+}
+
+// MARK: - Reads
+
+extension Ledger {
+    /// The entry at `position`, or nil beyond the end.
+    public func entry(at position: UInt64) throws -> Entry? {
+        try store.environment.read { txn in
+            try txn.withValue(in: store.entries, key: BigEndian.bytes(position)) { try Entry(EntryView(record: $0)) }
+        }
+    }
+
+    /// Up to `limit` entries of the global log from `position` on, in order.
+    public func entries(from position: UInt64, limit: Int) throws -> [Entry] {
+        try store.environment.read { txn in
+            try txn.withCursor(store.entries) { cursor in
+                var result: [Entry] = []
+                var record = try cursor.seek(atOrAfter: BigEndian.bytes(position))
+                while let current = record, result.count < limit {
+                    result.append(Entry(try EntryView(record: current.value)))
+                    record = try cursor.next()
+                }
+                return result
+            }
+        }
+    }
+
+    /// The current version of `stream` (its number of entries; 0 when it does not exist).
+    public func streamVersion(_ stream: String) throws -> UInt64 {
+        try store.environment.read { txn in
+            try txn.get(store.streams, key: Array(stream.utf8)).flatMap { BigEndian.uint64($0) } ?? 0
+        }
+    }
+
+    /// Up to `limit` entries of `stream`, forwards from `version` (inclusive, 1-based) or
+    /// backwards from it (nil: from the newest).
+    public func readStream(_ stream: String, from version: UInt64? = nil, backwards: Bool = false, limit: Int) throws -> [Entry] {
+        let name = Array(stream.utf8)
+        return try store.environment.read { txn in
+            try txn.withCursor(store.streamIndex) { cursor in
+                var result: [Entry] = []
+                let prefix = name + [0]
+                func entryFor(_ record: Cursor.Record) throws -> Entry? {
+                    guard record.key.count == prefix.count + 8, record.key.starts(with: prefix),
+                          let position = BigEndian.uint64(record.value) else { return nil }
+                    return try txn.withValue(in: store.entries, key: BigEndian.bytes(position)) { try Entry(EntryView(record: $0)) }
+                }
+                var record: Cursor.Record?
+                if backwards {
+                    let newest = try txn.get(store.streams, key: name).flatMap { BigEndian.uint64($0) } ?? 0
+                    let startKey = LedgerStore.streamIndexKey(stream: name, version: min(version ?? newest, newest))
+                    record = try cursor.seek(atOrAfter: startKey)
+                    if record.map({ !$0.key.elementsEqual(startKey) }) ?? true {
+                        record = try record == nil ? cursor.last() : cursor.previous()
+                    }
+                } else {
+                    record = try cursor.seek(atOrAfter: LedgerStore.streamIndexKey(stream: name, version: max(version ?? 1, 1)))
+                }
+                while let current = record, result.count < limit, let entry = try entryFor(current) {
+                    result.append(entry)
+                    record = try backwards ? cursor.previous() : cursor.next()
+                }
+                return result
+            }
+        }
+    }
+
+    /// The newest checkpoint, if any.
+    public func latestCheckpoint() throws -> Checkpoint? {
+        try store.environment.read { txn in
+            try txn.withCursor(store.checkpoints) { cursor in
+                guard let last = try cursor.last() else { return nil }
+                return try Checkpoint.verify(note: String(decoding: last.value, as: UTF8.self), origin: origin, publicKey: publicKey)
+            }
+        }
+    }
+
+    /// The stored checkpoint of exactly `size` entries, if one was signed.
+    public func checkpoint(size: UInt64) throws -> Checkpoint? {
+        try store.environment.read { txn in
+            guard let note = try txn.get(store.checkpoints, key: BigEndian.bytes(size)) else { return nil }
+            return try Checkpoint.verify(note: String(decoding: note, as: UTF8.self), origin: origin, publicKey: publicKey)
+        }
+    }
+
+    /// The Merkle root of the first `size` entries.
+    public func root(size: UInt64) throws -> Digest {
+        try withTree(upTo: size) { try $0.root(size: size) }
+    }
+
+    /// The RFC 9162 inclusion proof of the entry at `position` in the tree of `treeSize` entries.
+    public func inclusionProof(position: UInt64, treeSize: UInt64) throws -> [Digest] {
+        try withTree(upTo: treeSize) { try $0.inclusionProof(index: position, size: treeSize) }
+    }
+
+    /// The RFC 9162 consistency proof between the trees of `oldSize` and `newSize` entries.
+    public func consistencyProof(oldSize: UInt64, newSize: UInt64) throws -> [Digest] {
+        try withTree(upTo: newSize) { try $0.consistencyProof(oldSize: oldSize, newSize: newSize) }
+    }
+
+    private func withTree<T>(upTo size: UInt64, _ body: (MerkleTree) throws -> T) throws -> T {
+        try store.environment.read { txn in
+            let current = try store.size(in: txn)
+            guard size <= current else {
+                throw MerkleTree.Failure.outOfRange("tree size \(size) is beyond the log's \(current) entries")
+            }
+            return try body(MerkleTree(transaction: txn, table: store.merkle))
+        }
+    }
+}

@@ -1,0 +1,105 @@
+import FascicoloCrypto
+import FascicoloStorage
+import Glibc
+
+/// The tables of a data directory's LMDB environment and the key material next to it.
+///
+/// | table          | key                                   | value                                              |
+/// |----------------|---------------------------------------|----------------------------------------------------|
+/// | `meta`         | UTF-8 name                            | UTF-8 value (`format`, `origin`)                   |
+/// | `entries`      | position (u64 BE)                     | record: signed bytes ‖ signature                  |
+/// | `merkle`       | post-order node number (u64 BE)       | 32-byte hash                                       |
+/// | `streams`      | stream name                           | current version (u64 BE)                           |
+/// | `stream_index` | stream name ‖ 0x00 ‖ version (u64 BE) | position (u64 BE)                                  |
+/// | `idempotency`  | idempotency key                       | content digest (32) ‖ first position (u64 BE) ‖ first version (u64 BE) ‖ count (u32 BE) |
+/// | `checkpoints`  | tree size (u64 BE)                    | the signed note (UTF-8)                            |
+public struct LedgerStore: Sendable {
+    public static let formatVersion = "1"
+
+    public let directory: String
+    public let environment: Environment
+    public let meta: Table
+    public let entries: Table
+    public let merkle: Table
+    public let streams: Table
+    public let streamIndex: Table
+    public let idempotency: Table
+    public let checkpoints: Table
+
+    public enum OpenError: Error, CustomStringConvertible, Sendable {
+        case notADataDirectory(String)
+        case unsupportedFormat(String)
+        case cannotCreate(path: String, errno: Int32)
+
+        public var description: String {
+            switch self {
+            case .notADataDirectory(let path): "\(path) is not a Fascicolo data directory (no data.mdb)"
+            case .unsupportedFormat(let version): "data directory format \(version) is not supported (this build reads \(LedgerStore.formatVersion))"
+            case .cannotCreate(let path, let code): "cannot create \(path): errno \(code)"
+            }
+        }
+    }
+
+    /// Opens the data directory. Writable opens create it (mode 0700) and its tables; read-only
+    /// opens require an existing one and are safe next to a running daemon.
+    public static func open(directory: String, readOnly: Bool, origin: String = "fascicolo.invalid/ledger",
+                            mapSizeBytes: Int = 64 << 20, unsafeNoSync: Bool = false) throws -> LedgerStore {
+        if readOnly {
+            guard access(directory + "/data.mdb", R_OK) == 0 else { throw OpenError.notADataDirectory(directory) }
+        } else if access(directory, F_OK) != 0 {
+            guard mkdir(directory, 0o700) == 0 else { throw OpenError.cannotCreate(path: directory, errno: errno) }
+        }
+        var options = Environment.Options()
+        options.readOnly = readOnly
+        options.mapSizeBytes = mapSizeBytes
+        options.unsafeNoSync = unsafeNoSync
+        let environment = try Environment(path: directory, options: options)
+        let names = ["meta", "entries", "merkle", "streams", "stream_index", "idempotency", "checkpoints"]
+        let tables: [Table]
+        if readOnly {
+            tables = try environment.read { txn in try names.map { try txn.openTable($0) } }
+        } else {
+            tables = try environment.write { txn in
+                let created = try names.map { try txn.createTable($0) }
+                if try txn.get(created[0], key: Array("format".utf8)) == nil {
+                    try txn.put(created[0], key: Array("format".utf8), value: Array(formatVersion.utf8))
+                    try txn.put(created[0], key: Array("origin".utf8), value: Array(origin.utf8))
+                }
+                return created
+            }
+        }
+        let store = LedgerStore(directory: directory, environment: environment, meta: tables[0], entries: tables[1],
+                                merkle: tables[2], streams: tables[3], streamIndex: tables[4],
+                                idempotency: tables[5], checkpoints: tables[6])
+        let format = try store.metaValue("format")
+        guard format == formatVersion else { throw OpenError.unsupportedFormat(format ?? "unknown") }
+        return store
+    }
+
+    public func metaValue(_ name: String) throws -> String? {
+        try environment.read { txn in
+            try txn.get(meta, key: Array(name.utf8)).map { String(decoding: $0, as: UTF8.self) }
+        }
+    }
+
+    /// The checkpoint origin (also the signing key's name), fixed at creation.
+    public func origin() throws -> String {
+        try metaValue("origin") ?? "fascicolo.invalid/ledger"
+    }
+
+    /// The number of entries (the tree size) in the snapshot `txn` sees.
+    public func size(in txn: ReadTransaction) throws -> UInt64 {
+        try txn.withCursor(entries) { cursor in
+            guard let last = try cursor.last() else { return 0 }
+            return BigEndian.read(UInt64.self, from: last.key, at: 0) + 1
+        }
+    }
+
+    static func streamIndexKey(stream: [UInt8], version: UInt64) -> [UInt8] {
+        var key = stream
+        key.reserveCapacity(stream.count + 9)
+        key.append(0)
+        BigEndian.append(version, to: &key)
+        return key
+    }
+}

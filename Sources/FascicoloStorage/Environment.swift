@@ -1,0 +1,203 @@
+import CLMDB
+import Glibc
+
+/// One LMDB environment (one data directory), opened once per process.
+///
+/// LMDB's rules, which this type enforces or relies on:
+/// - one write transaction at a time (LMDB serialises writers itself);
+/// - transactions are scoped, synchronous closures: nothing may `await` inside one, and no
+///   pointer into the map may escape its closure;
+/// - the environment is opened with `MDB_NOTLS`, so a read transaction is not tied to a thread;
+/// - the map grows by itself: when a write fills it, the transaction is aborted, the map is
+///   doubled and the closure runs again. `MDB_MAP_FULL` never reaches a caller.
+/// - commits are durable by default (no `MDB_NOSYNC`, no `MDB_NOMETASYNC`).
+public final class Environment: @unchecked Sendable {
+    // @unchecked: the MDB_env handle is thread-safe for the operations used here; the only state
+    // that needs exclusion (the map size) is guarded by `resizeLock`.
+
+    public struct Options: Sendable {
+        /// The initial map size; it grows by doubling when a write fills it.
+        public var mapSizeBytes: Int = 64 << 20
+        /// The largest the map may grow to; a write beyond it fails with `mapFull`.
+        public var mapSizeBytesMax: Int = 1 << 40
+        /// How many named tables the environment may hold.
+        public var tablesMax: UInt32 = 32
+        /// Concurrent read transactions allowed across all processes.
+        public var readersMax: UInt32 = 254
+        /// Open without write access: `read` only, safe next to a running writer.
+        public var readOnly = false
+        /// Commits without fsync. Only for throwaway data (tests of logic, not of durability).
+        public var unsafeNoSync = false
+
+        public init() {}
+    }
+
+    public let path: String
+    public let options: Options
+    let handle: OpaquePointer
+    /// Readers hold it shared for the life of their transaction; a map resize holds it exclusive,
+    /// because LMDB forbids `mdb_env_set_mapsize` while this process has a transaction open.
+    private let resizeLock: UnsafeMutablePointer<pthread_rwlock_t>
+    /// Serialises writers in this process before they reach LMDB's own writer mutex, so that a
+    /// writer waiting for its turn never holds `resizeLock`.
+    private let writerLock: UnsafeMutablePointer<pthread_mutex_t>
+    private var closed = false
+
+    /// Opens (and, unless read-only, creates) the environment in the directory `path`.
+    public init(path: String, options: Options = Options()) throws(StorageError) {
+        self.path = path
+        self.options = options
+        var env: OpaquePointer?
+        try StorageError.check(mdb_env_create(&env), "create environment")
+        guard let env else { throw StorageError(code: .panic, operation: "create environment") }
+        do {
+            try StorageError.check(mdb_env_set_maxdbs(env, options.tablesMax), "set table count")
+            try StorageError.check(mdb_env_set_maxreaders(env, options.readersMax), "set reader count")
+            if !options.readOnly {
+                try StorageError.check(mdb_env_set_mapsize(env, options.mapSizeBytes), "set map size")
+            }
+            var flags = UInt32(MDB_NOTLS)
+            if options.readOnly { flags |= UInt32(MDB_RDONLY) }
+            if options.unsafeNoSync { flags |= UInt32(MDB_NOSYNC) }
+            try StorageError.check(mdb_env_open(env, path, flags, 0o600), "open environment at \(path)")
+        } catch {
+            mdb_env_close(env)
+            throw error
+        }
+        handle = env
+        resizeLock = .allocate(capacity: 1)
+        pthread_rwlock_init(resizeLock, nil)
+        writerLock = .allocate(capacity: 1)
+        pthread_mutex_init(writerLock, nil)
+    }
+
+    deinit {
+        close()
+        pthread_rwlock_destroy(resizeLock)
+        resizeLock.deallocate()
+        pthread_mutex_destroy(writerLock)
+        writerLock.deallocate()
+    }
+
+    /// Closes the environment. No transaction may be running; later use is a programmer error.
+    public func close() {
+        guard !closed else { return }
+        closed = true
+        mdb_env_close(handle)
+    }
+
+    /// Opens a table, creating it when `create` is set (the environment must be writable).
+    public func openTable(_ name: String, create: Bool = false) throws -> Table {
+        if create {
+            return try write { txn in try txn.openTable(name, create: true) }
+        }
+        return try read { txn in try txn.openTable(name, create: false) }
+    }
+
+    /// Runs `body` in a read transaction: a consistent snapshot, never blocked by the writer.
+    public func read<T>(_ body: (ReadTransaction) throws -> T) throws -> T {
+        pthread_rwlock_rdlock(resizeLock)
+        defer { pthread_rwlock_unlock(resizeLock) }
+        var txn: OpaquePointer?
+        var status = mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &txn)
+        if status == MDB_MAP_RESIZED {
+            // Another process grew the map: adopt its size, then begin again.
+            pthread_rwlock_unlock(resizeLock)
+            adoptGrownMap()
+            pthread_rwlock_rdlock(resizeLock)
+            status = mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &txn)
+        }
+        try StorageError.check(status, "begin read transaction")
+        let transaction = ReadTransaction(handle: txn!)
+        defer { transaction.finish(commit: false) }
+        return try body(transaction)
+    }
+
+    /// Runs `body` in the write transaction and commits it durably.
+    ///
+    /// `body` may run more than once: when the map fills, the transaction is aborted, the map
+    /// grows and `body` runs again from the start. It must therefore not have effects outside
+    /// the transaction that cannot be repeated. If `body` throws, nothing is written.
+    public func write<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
+        precondition(!options.readOnly, "write transaction on a read-only environment")
+        pthread_mutex_lock(writerLock)
+        defer { pthread_mutex_unlock(writerLock) }
+        while true {
+            do {
+                return try writeOnce(body)
+            } catch let error as StorageError where error.code == .mapFull {
+                try growMap()
+            }
+        }
+    }
+
+    private func writeOnce<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
+        pthread_rwlock_rdlock(resizeLock)
+        defer { pthread_rwlock_unlock(resizeLock) }
+        var txn: OpaquePointer?
+        var status = mdb_txn_begin(handle, nil, 0, &txn)
+        if status == MDB_MAP_RESIZED {
+            pthread_rwlock_unlock(resizeLock)
+            adoptGrownMap()
+            pthread_rwlock_rdlock(resizeLock)
+            status = mdb_txn_begin(handle, nil, 0, &txn)
+        }
+        try StorageError.check(status, "begin write transaction")
+        let transaction = WriteTransaction(handle: txn!)
+        do {
+            let result = try body(transaction)
+            try transaction.commit()
+            return result
+        } catch {
+            transaction.finish(commit: false)
+            throw error
+        }
+    }
+
+    /// Doubles the map, up to `mapSizeBytesMax`. Waits until no read transaction of this process
+    /// is open (LMDB requires it); other processes' readers are not affected.
+    private func growMap() throws {
+        let current = mapSizeBytes
+        guard current < options.mapSizeBytesMax else {
+            throw StorageError(code: .mapFull, operation: "grow map beyond mapSizeBytesMax \(options.mapSizeBytesMax)")
+        }
+        let grown = min(current * 2, options.mapSizeBytesMax)
+        pthread_rwlock_wrlock(resizeLock)
+        defer { pthread_rwlock_unlock(resizeLock) }
+        try StorageError.check(mdb_env_set_mapsize(handle, grown), "grow map to \(grown) bytes")
+    }
+
+    private func adoptGrownMap() {
+        pthread_rwlock_wrlock(resizeLock)
+        defer { pthread_rwlock_unlock(resizeLock) }
+        _ = mdb_env_set_mapsize(handle, 0)
+    }
+
+    /// The current map size in bytes.
+    public var mapSizeBytes: Int {
+        var info = MDB_envinfo()
+        mdb_env_info(handle, &info)
+        return info.me_mapsize
+    }
+
+    /// Bytes of the map in use (last page written × page size).
+    public var usedBytes: Int {
+        var info = MDB_envinfo()
+        mdb_env_info(handle, &info)
+        var stat = MDB_stat()
+        mdb_env_stat(handle, &stat)
+        return (info.me_last_pgno + 1) * Int(stat.ms_psize)
+    }
+
+    /// Flushes buffers to disk; only needed after commits made with `unsafeNoSync`.
+    public func sync() throws(StorageError) {
+        try StorageError.check(mdb_env_sync(handle, 1), "sync environment")
+    }
+
+    /// Writes a consistent copy of the environment to the empty directory `path` while writers
+    /// carry on (LMDB's hot backup). `compact` omits free pages and renumbers them.
+    public func copy(to path: String, compact: Bool) throws(StorageError) {
+        try StorageError.check(
+            mdb_env_copy2(handle, path, compact ? UInt32(MDB_CP_COMPACT) : 0), "copy environment to \(path)")
+    }
+}
