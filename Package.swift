@@ -1,7 +1,7 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// Dependencies point one way: storage ← crypto ← ledger ← executables.
+// Dependencies point one way: storage, crypto ← ledger ← daemon ← executables.
 let package = Package(
     name: "Fascicolo",
     platforms: [.macOS(.v15)],
@@ -33,11 +33,17 @@ let package = Package(
             ]
         ),
 
+        // The daemon's parts: configuration (file, environment, flags), data-directory lock, lifecycle.
+        .target(
+            name: "FascicoloDaemon",
+            dependencies: ["FascicoloLedger", .product(name: "Logging", package: "swift-log")]
+        ),
+
         // The daemon.
         .executableTarget(
             name: "fascicolod",
             dependencies: [
-                "FascicoloLedger",
+                "FascicoloDaemon",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -46,7 +52,7 @@ let package = Package(
         .executableTarget(
             name: "fascicolo",
             dependencies: [
-                "FascicoloLedger",
+                "FascicoloLedger", "FascicoloCrypto", "FascicoloStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -54,7 +60,7 @@ let package = Package(
         .executableTarget(
             name: "fascicolo-bench",
             dependencies: [
-                "FascicoloLedger",
+                "FascicoloLedger", "FascicoloCrypto", "FascicoloStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -62,6 +68,7 @@ let package = Package(
         .testTarget(name: "FascicoloStorageTests", dependencies: ["FascicoloStorage"]),
         .testTarget(name: "FascicoloCryptoTests", dependencies: ["FascicoloCrypto"]),
         .testTarget(name: "FascicoloLedgerTests", dependencies: ["FascicoloLedger"]),
+        .testTarget(name: "FascicoloDaemonTests", dependencies: ["FascicoloDaemon"]),
     ],
     swiftLanguageModes: [.v6]
 )

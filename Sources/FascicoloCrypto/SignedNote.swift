@@ -28,7 +28,7 @@ public enum SignedNote {
 
     /// Parses a verifier key string back into its name and public key.
     public static func parseVerifierKey(_ text: String) -> (name: String, publicKey: PublicKey)? {
-        let parts = text.split(separator: "+", omittingEmptySubsequences: false)
+        let parts = text.split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, let id = Hex.decode(String(parts[1])), id.count == 4,
               let blob = Base64.decode(String(parts[2])), blob.count == 33, blob[0] == ed25519Type,
               let key = PublicKey(Array(blob[1...])) else { return nil }

@@ -68,6 +68,9 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// The number of committed entries.
     var committedSize: UInt64 { lock.withLock { committedSizeUnlocked } }
     private var committedSizeUnlocked: UInt64 = 0
+    /// Group commits that stored entries since the ledger was opened (for metrics and benchmarks).
+    var commitCount: UInt64 { lock.withLock { commitCountUnlocked } }
+    private var commitCountUnlocked: UInt64 = 0
 
     /// Registers a callback run on the writer thread after each durable commit, with the new size.
     func onCommit(_ callback: @escaping @Sendable (UInt64) -> Void) {
@@ -172,6 +175,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
         let callbacks = lock.withLock {
             committedSizeUnlocked = tree.size
+            if grew { commitCountUnlocked += 1 }
             return onCommit
         }
         for (pending, result) in zip(batch, outcome.results) { pending.continuation.resume(with: result) }

@@ -62,6 +62,9 @@ public final class Ledger: Sendable {
     /// The number of durable entries (the next position, and the current tree size).
     public var size: UInt64 { writer.committedSize }
 
+    /// Group commits that stored entries since this ledger was opened.
+    public var commitCount: UInt64 { writer.commitCount }
+
     /// Calls `callback` on the writer thread after each commit that added entries, with the new
     /// size. Keep it short: it delays the next commit. (For subscriptions and projections.)
     public func onCommit(_ callback: @escaping @Sendable (UInt64) -> Void) {

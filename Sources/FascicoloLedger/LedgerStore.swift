@@ -57,7 +57,7 @@ public struct LedgerStore: Sendable {
         let names = ["meta", "entries", "merkle", "streams", "stream_index", "idempotency", "checkpoints"]
         let tables: [Table]
         if readOnly {
-            tables = try environment.read { txn in try names.map { try txn.openTable($0) } }
+            tables = try environment.openTables(names)
         } else {
             tables = try environment.write { txn in
                 let created = try names.map { try txn.createTable($0) }

@@ -86,12 +86,32 @@ public final class Environment: @unchecked Sendable {
         mdb_env_close(handle)
     }
 
-    /// Opens a table, creating it when `create` is set (the environment must be writable).
-    public func openTable(_ name: String, create: Bool = false) throws -> Table {
+    /// Opens tables, creating missing ones when `create` is set (the environment must be writable).
+    /// The handles stay valid for the life of the environment.
+    public func openTables(_ names: [String], create: Bool = false) throws -> [Table] {
         if create {
-            return try write { txn in try txn.openTable(name, create: true) }
+            return try write { txn in try names.map { try txn.openTable($0, create: true) } }
         }
-        return try read { txn in try txn.openTable(name, create: false) }
+        // A handle opened in a transaction that aborts is closed again, and `read` always aborts:
+        // open them in a read-only transaction that commits.
+        pthread_rwlock_rdlock(resizeLock)
+        defer { pthread_rwlock_unlock(resizeLock) }
+        var txn: OpaquePointer?
+        try StorageError.check(mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &txn), "begin read transaction")
+        let transaction = ReadTransaction(handle: txn!)
+        do {
+            let tables = try names.map { try transaction.openTable($0, create: false) }
+            try transaction.commit()
+            return tables
+        } catch {
+            transaction.finish(commit: false)
+            throw error
+        }
+    }
+
+    /// Opens one table; see `openTables`.
+    public func openTable(_ name: String, create: Bool = false) throws -> Table {
+        try openTables([name], create: create)[0]
     }
 
     /// Runs `body` in a read transaction: a consistent snapshot, never blocked by the writer.

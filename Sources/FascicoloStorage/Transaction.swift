@@ -20,6 +20,12 @@ public class ReadTransaction {
 
     fileprivate func markCommitted() { finished = true }
 
+    /// Commits: for a read-only transaction, this keeps the table handles it opened.
+    func commit() throws {
+        markCommitted()
+        try StorageError.check(mdb_txn_commit(handle), "commit")
+    }
+
     /// Opens a named table; `create` requires the write transaction.
     public func openTable(_ name: String, create: Bool = false) throws -> Table {
         var dbi = MDB_dbi()
@@ -93,10 +99,5 @@ public final class WriteTransaction: ReadTransaction {
     /// Opens a table, creating it when it does not exist.
     public func createTable(_ name: String) throws -> Table {
         try openTable(name, create: true)
-    }
-
-    func commit() throws {
-        markCommitted()
-        try StorageError.check(mdb_txn_commit(handle), "commit")
     }
 }

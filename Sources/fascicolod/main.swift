@@ -1,1 +1,57 @@
+import ArgumentParser
+import FascicoloDaemon
 import Foundation
+import Logging
+
+/// fascicolod — the Fascicolo records daemon.
+struct Fascicolod: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "fascicolod",
+        abstract: "The Fascicolo records daemon: a signed, append-only, verifiable log on LMDB.",
+        discussion: """
+            Without --config the embedded defaults apply (data directory ./data, created with a \
+            fresh signing key on first start). Environment variables FASCICOLO_<SECTION>_<KEY> \
+            override the file; flags override both. Exit status: 0 after a clean shutdown, \
+            1 when the configuration or the data directory is refused.
+            """)
+
+    @Option(name: .long, help: "The configuration file (see Config/fascicolod.toml).")
+    var config: String?
+
+    @Option(name: .long, help: "The data directory (overrides storage.data_directory).")
+    var dataDir: String?
+
+    @Option(name: .long, help: "The log level (overrides log.level).")
+    var logLevel: String?
+
+    func run() throws {
+        var settings = DaemonConfiguration()
+        do {
+            if let config { try settings.load(path: config) }
+            try settings.applyEnvironment(ProcessInfo.processInfo.environment)
+            if let dataDir { try settings.apply(name: "storage.data_directory", value: .string(dataDir), source: "--data-dir") }
+            if let logLevel { try settings.apply(name: "log.level", value: .string(logLevel), source: "--log-level") }
+        } catch {
+            FileHandle.standardError.write(Data("fascicolod: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        let level = settings.logLevel
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardError(label: label)
+            handler.logLevel = level
+            return handler
+        }
+        let logger = Logger(label: "fascicolod")
+        let daemon: Daemon
+        do {
+            daemon = try Daemon(configuration: settings, logger: logger)
+        } catch {
+            logger.critical("refusing to start", metadata: ["reason": "\(error)"])
+            FileHandle.standardError.write(Data("fascicolod: \(error)\n".utf8))
+            throw ExitCode(1)
+        }
+        daemon.runUntilSignalled()
+    }
+}
+
+Fascicolod.main()

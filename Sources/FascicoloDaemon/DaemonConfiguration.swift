@@ -1,0 +1,124 @@
+import FascicoloLedger
+import Glibc
+import Logging
+
+/// Everything `fascicolod` reads at start. Defaults are embedded, so the daemon runs without a
+/// file; `Config/fascicolod.toml` lists every key with its default and why. Precedence, highest
+/// first: command-line flags, environment variables (`FASCICOLO_<SECTION>_<KEY>`, upper case),
+/// the configuration file, the embedded defaults.
+public struct DaemonConfiguration: Sendable {
+    public var dataDirectory = "data"
+    public var logLevel = Logger.Level.info
+    public var ledger = LedgerConfiguration()
+
+    public init() {}
+
+    public struct Invalid: Error, CustomStringConvertible, Sendable {
+        public let key: String
+        public let value: String
+        public let reason: String
+        public let source: String
+        public var description: String { "invalid configuration: \(key) = \(value) (\(source)): \(reason)" }
+    }
+
+    /// One configurable key: its name, and how it parses and applies a value.
+    struct Key: Sendable {
+        let name: String
+        let apply: @Sendable (inout DaemonConfiguration, ConfigurationFile.Value) -> String?
+    }
+
+    private static func integer(_ name: String, _ range: ClosedRange<Int>,
+                                _ set: @escaping @Sendable (inout DaemonConfiguration, Int) -> Void) -> Key {
+        Key(name: name) { configuration, value in
+            guard case .integer(let number) = value else { return "expected an integer" }
+            guard range.contains(number) else { return "expected \(range.lowerBound)…\(range.upperBound)" }
+            set(&configuration, number)
+            return nil
+        }
+    }
+
+    private static func string(_ name: String, _ check: @escaping @Sendable (String) -> String?,
+                               _ set: @escaping @Sendable (inout DaemonConfiguration, String) -> Void) -> Key {
+        Key(name: name) { configuration, value in
+            guard case .string(let text) = value else { return "expected a \"string\"" }
+            if let problem = check(text) { return problem }
+            set(&configuration, text)
+            return nil
+        }
+    }
+
+    static let keys: [Key] = [
+        string("storage.data_directory", { $0.isEmpty ? "expected a path" : nil }) { $0.dataDirectory = $1 },
+        integer("storage.map_size_bytes", (1 << 20)...(1 << 40)) { $0.ledger.mapSizeBytes = $1 },
+        string("ledger.origin", { origin in
+            origin.isEmpty || origin.contains(" ") || origin.contains("+") || origin.unicodeScalars.contains { $0.value < 0x21 || $0.value > 0x7E }
+                ? "expected printable ASCII without spaces or '+'" : nil
+        }) { $0.ledger.origin = $1 },
+        integer("ledger.checkpoint_every_entries", 1...10_000_000) { $0.ledger.checkpointEveryEntries = UInt64($1) },
+        integer("ledger.checkpoint_every_milliseconds", 10...3_600_000) { $0.ledger.checkpointEveryMilliseconds = $1 },
+        integer("ledger.commit_events_max", 1...1_000_000) { $0.ledger.commitEventsMax = $1 },
+        integer("limits.payload_bytes_max", 1...(16 << 20)) { $0.ledger.limits.payloadBytesMax = $1 },
+        integer("limits.events_per_append_max", 1...100_000) { $0.ledger.limits.eventsPerAppendMax = $1 },
+        integer("limits.stream_name_bytes_max", 1...400) { $0.ledger.limits.streamNameBytesMax = $1 },
+        integer("limits.event_type_bytes_max", 1...1_000) { $0.ledger.limits.eventTypeBytesMax = $1 },
+        integer("limits.author_bytes_max", 1...1_000) { $0.ledger.limits.authorBytesMax = $1 },
+        integer("limits.idempotency_key_bytes_max", 1...400) { $0.ledger.limits.idempotencyKeyBytesMax = $1 },
+        string("log.level", { Logger.Level(rawValue: $0) == nil ? "expected trace, debug, info, notice, warning, error or critical" : nil }) {
+            $0.logLevel = Logger.Level(rawValue: $1)!
+        },
+    ]
+
+    /// Applies a configuration file's values; an unknown key or a bad value throws `Invalid`.
+    public mutating func apply(_ file: ConfigurationFile) throws {
+        for (name, entry) in file.values.sorted(by: { $0.value.line < $1.value.line }) {
+            try apply(name: name, value: entry.value, source: "\(file.source):\(entry.line)")
+        }
+    }
+
+    /// Applies `FASCICOLO_<SECTION>_<KEY>` environment variables (values parsed as in the file,
+    /// except that strings need no quotes).
+    public mutating func applyEnvironment(_ environment: [String: String]) throws {
+        for key in Self.keys {
+            let variable = "FASCICOLO_" + key.name.uppercased().replacingOccurrences(".", with: "_")
+            guard let text = environment[variable] else { continue }
+            let value: ConfigurationFile.Value = Int(text.replacingUnderscores()).map { .integer($0) }
+                ?? (text == "true" ? .boolean(true) : text == "false" ? .boolean(false) : .string(text))
+            try apply(name: key.name, value: value, source: "environment variable \(variable)")
+        }
+    }
+
+    public mutating func apply(name: String, value: ConfigurationFile.Value, source: String) throws {
+        guard let key = Self.keys.first(where: { $0.name == name }) else {
+            throw Invalid(key: name, value: value.description, reason: "unknown key", source: source)
+        }
+        if let problem = key.apply(&self, value) {
+            throw Invalid(key: name, value: value.description, reason: problem, source: source)
+        }
+    }
+
+    /// Reads the file at `path` and applies it.
+    public mutating func load(path: String) throws {
+        let descriptor = open(path, O_RDONLY | O_CLOEXEC)
+        guard descriptor >= 0 else { throw Invalid(key: "--config", value: path, reason: "cannot open the file", source: "command line") }
+        defer { close(descriptor) }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 65_536)
+        while true {
+            let count = read(descriptor, &buffer, buffer.count)
+            if count <= 0 { break }
+            bytes += buffer[..<count]
+            guard bytes.count <= 1 << 20 else {
+                throw Invalid(key: "--config", value: path, reason: "larger than 1 MiB", source: "command line")
+            }
+        }
+        try apply(ConfigurationFile(text: String(decoding: bytes, as: UTF8.self), source: path))
+    }
+}
+
+extension String {
+    func replacingOccurrences(_ target: Character, with replacement: String) -> String {
+        var result = ""
+        for character in self { if character == target { result += replacement } else { result.append(character) } }
+        return result
+    }
+}

@@ -1,0 +1,61 @@
+import ArgumentParser
+import FascicoloCrypto
+import FascicoloLedger
+import FascicoloStorage
+
+struct Stat: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Show sizes, counts, the last checkpoint and map usage of a data directory (read-only).")
+
+    @Argument(help: "The data directory.")
+    var dataDirectory: String
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func run() throws {
+        do {
+            let store = try LedgerStore.open(directory: dataDirectory, readOnly: true)
+            defer { store.environment.close() }
+            let origin = try store.origin()
+            let verifierKey = try? KeyFile.loadVerifierKey(directory: dataDirectory)
+            let (entries, streams, checkpoints, lastCheckpoint) = try store.environment.read { txn in
+                let last = try txn.withCursor(store.checkpoints) { cursor in
+                    try cursor.last().map { String(decoding: $0.value, as: UTF8.self) }
+                }
+                return (try store.size(in: txn), try txn.count(store.streams), try txn.count(store.checkpoints), last)
+            }
+            let checkpoint = lastCheckpoint.flatMap { note in
+                verifierKey.flatMap { try? Checkpoint.verify(note: note, origin: origin, publicKey: $0.publicKey) }
+            }
+            let key = verifierKey.map { SignedNote.verifierKey(name: $0.name, publicKey: $0.publicKey) } ?? "(signing.pub missing)"
+            let used = store.environment.usedBytes
+            let mapped = store.environment.mapSizeBytes
+            if json {
+                Terminal.out("""
+                    {"origin":\(jsonString(origin)),"verifierKey":\(jsonString(key)),"entries":\(entries),\
+                    "streams":\(streams),"checkpoints":\(checkpoints),"lastCheckpointSize":\(checkpoint.map { "\($0.size)" } ?? "null"),\
+                    "lastCheckpointRoot":\(checkpoint.map { jsonString($0.root.hex) } ?? "null"),\
+                    "mapUsedBytes":\(used),"mapSizeBytes":\(mapped)}
+                    """)
+            } else {
+                let rows: [(String, String)] = [
+                    ("origin", origin),
+                    ("verifier key", key),
+                    ("entries", "\(entries)"),
+                    ("streams", "\(streams)"),
+                    ("checkpoints", "\(checkpoints)"),
+                    ("last checkpoint", checkpoint.map { "size \($0.size), root \($0.root.hex)" } ?? "none"),
+                    ("map used", "\(used / 1_048_576) MiB of \(mapped / 1_048_576) MiB (\(mapped > 0 ? used * 100 / mapped : 0)%)"),
+                ]
+                let width = rows.map(\.0.count).max() ?? 0
+                for (name, value) in rows {
+                    Terminal.out(name + String(repeating: " ", count: width - name.count) + "  " + value)
+                }
+            }
+        } catch {
+            Terminal.error("fascicolo stat: \(error)")
+            throw ExitCode(2)
+        }
+    }
+}

@@ -1,0 +1,71 @@
+import Glibc
+
+/// All terminal output in one place: progress lines on standard error when it is a terminal,
+/// results on standard output.
+enum Terminal {
+    static let isInteractive = isatty(STDERR_FILENO) == 1
+
+    static func out(_ line: String) {
+        print(line)
+        fflush(nil)
+    }
+
+    static func error(_ line: String) {
+        let text = line + "\n"
+        _ = text.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+    }
+
+    /// Rewrites the progress line in place (only on a terminal).
+    static func progress(_ line: String) {
+        guard isInteractive else { return }
+        let text = "\r\u{1B}[2K" + line
+        _ = text.withCString { write(STDERR_FILENO, $0, strlen($0)) }
+    }
+
+    static func endProgress() {
+        guard isInteractive else { return }
+        _ = "\r\u{1B}[2K".withCString { write(STDERR_FILENO, $0, strlen($0)) }
+    }
+
+    /// "count / total (percent) rate/s, ETA".
+    static func progressLine(label: String, done: UInt64, total: UInt64, elapsedSeconds: Double) -> String {
+        let rate = elapsedSeconds > 0 ? Double(done) / elapsedSeconds : 0
+        let percent = total > 0 ? Double(done) * 100 / Double(total) : 100
+        let remaining = rate > 0 ? Double(total - min(done, total)) / rate : 0
+        return "\(label) \(done)/\(total) (\(format(percent, decimals: 1))%)  \(Int(rate)) entries/s  ETA \(duration(remaining))"
+    }
+
+    static func format(_ value: Double, decimals: Int) -> String {
+        var factor = 1.0
+        for _ in 0..<decimals { factor *= 10 }
+        let rounded = (value * factor).rounded() / factor
+        return decimals == 0 ? "\(Int(rounded))" : "\(rounded)"
+    }
+
+    static func duration(_ seconds: Double) -> String {
+        let total = Int(seconds.rounded())
+        return total >= 3600 ? "\(total / 3600)h\(total % 3600 / 60)m" : total >= 60 ? "\(total / 60)m\(total % 60)s" : "\(total)s"
+    }
+}
+
+/// Minimal JSON string escaping for `--json` output (no Foundation needed).
+func jsonString(_ text: String) -> String {
+    var result = "\""
+    for scalar in text.unicodeScalars {
+        switch scalar {
+        case "\"": result += "\\\""
+        case "\\": result += "\\\\"
+        case "\n": result += "\\n"
+        case "\r": result += "\\r"
+        case "\t": result += "\\t"
+        default:
+            if scalar.value < 0x20 {
+                let hex = String(scalar.value, radix: 16)
+                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+            } else {
+                result.unicodeScalars.append(scalar)
+            }
+        }
+    }
+    return result + "\""
+}
