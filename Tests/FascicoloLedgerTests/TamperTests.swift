@@ -1,0 +1,142 @@
+import FascicoloLedger
+import FascicoloStorage
+import Glibc
+import Testing
+
+/// Flipping one byte of a live record inside `data.mdb` makes `verify` fail and name the position,
+/// in full and in fast mode, through the library and through the `fascicolo verify` command.
+@Suite struct TamperTests {
+    /// Builds a log of 40 entries over 4 streams with checkpoints every 10, and closes it.
+    func buildLog(in directory: String) async throws {
+        let ledger = try Ledger.open(directory: directory, configuration: testConfiguration(noSync: true))
+        for index in 0..<40 {
+            _ = try await ledger.append(AppendRequest(stream: "case-\(index % 4)", events: [event("payload number \(index)")], author: "t"))
+        }
+        ledger.close()
+    }
+
+    /// The offset in data.mdb of the live value stored under `key` in `table`.
+    func valueOffset(directory: String, table: (LedgerStore) -> Table, key: [UInt8]) throws -> (offset: Int, count: Int) {
+        let store = try LedgerStore.open(directory: directory, readOnly: true)
+        defer { store.environment.close() }
+        let base = try #require(mapBase(of: directory + "/data.mdb"))
+        return try #require(try store.environment.read { txn in
+            try txn.withValue(in: table(store), key: key) { value in (base.distance(to: value.baseAddress!), value.count) }
+        })
+    }
+
+    /// Where `file` is mapped in this process, from /proc/self/maps (LMDB maps data.mdb whole,
+    /// from offset 0, so a value's address minus this is its offset in the file).
+    func mapBase(of file: String) -> UnsafeRawPointer? {
+        var resolved = [CChar](repeating: 0, count: Int(PATH_MAX))
+        guard realpath(file, &resolved) != nil else { return nil }
+        let path = String(decoding: resolved.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+        for line in readFile("/proc/self/maps").split(separator: "\n") where line.hasSuffix(" " + path) {
+            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+            guard fields.count >= 6, fields[2] == "00000000",
+                  let start = UInt(fields[0].split(separator: "-")[0], radix: 16) else { continue }
+            return UnsafeRawPointer(bitPattern: start)
+        }
+        return nil
+    }
+
+    func flipByte(directory: String, at offset: Int) throws {
+        let descriptor = open(directory + "/data.mdb", O_RDWR)
+        try #require(descriptor >= 0)
+        defer { close(descriptor) }
+        var byte: UInt8 = 0
+        try #require(pread(descriptor, &byte, 1, off_t(offset)) == 1)
+        byte ^= 0x01
+        try #require(pwrite(descriptor, &byte, 1, off_t(offset)) == 1)
+    }
+
+    func expectFailure(directory: String, position: UInt64?, fast: Bool, mentioning words: String,
+                       sourceLocation: SourceLocation = #_sourceLocation) {
+        var options = Verifier.Options()
+        options.fast = fast
+        do {
+            _ = try Verifier.verify(directory: directory, options: options)
+            Issue.record("verify\(fast ? " --fast" : "") passed a tampered log", sourceLocation: sourceLocation)
+        } catch let failure as Verifier.Failure {
+            #expect(failure.position == position, "\(failure)", sourceLocation: sourceLocation)
+            #expect(failure.problem.contains(words), "\(failure)", sourceLocation: sourceLocation)
+        } catch {
+            Issue.record("unexpected error \(error)", sourceLocation: sourceLocation)
+        }
+    }
+
+    @Test(arguments: [0, 17, 39]) func aFlippedEntryByteIsFoundAtItsPosition(position: Int) async throws {
+        try await withTemporaryDirectory { directory in
+            try await buildLog(in: directory)
+            _ = try Verifier.verify(directory: directory)
+            let (offset, count) = try valueOffset(directory: directory, table: \.entries, key: bigEndianBytes(UInt64(position)))
+            // A payload byte (inside the signed bytes, before the 64-byte signature).
+            try flipByte(directory: directory, at: offset + count - 64 - 3)
+            expectFailure(directory: directory, position: UInt64(position), fast: false, mentioning: "signature")
+            expectFailure(directory: directory, position: UInt64(position), fast: true, mentioning: "Merkle leaf")
+        }
+    }
+
+    @Test func aFlippedSignatureByteIsFoundAtItsPosition() async throws {
+        try await withTemporaryDirectory { directory in
+            try await buildLog(in: directory)
+            let (offset, count) = try valueOffset(directory: directory, table: \.entries, key: bigEndianBytes(23))
+            try flipByte(directory: directory, at: offset + count - 1)
+            expectFailure(directory: directory, position: 23, fast: false, mentioning: "signature")
+            expectFailure(directory: directory, position: 23, fast: true, mentioning: "Merkle leaf")
+        }
+    }
+
+    @Test func aFlippedCheckpointByteIsFound() async throws {
+        try await withTemporaryDirectory { directory in
+            try await buildLog(in: directory)
+            let (offset, _) = try valueOffset(directory: directory, table: \.checkpoints, key: bigEndianBytes(20))
+            // The first character of the root hash line ("<origin>\n20\n<root>").
+            let origin = "fascicolo.invalid/ledger\n20\n"
+            try flipByte(directory: directory, at: offset + origin.utf8.count)
+            expectFailure(directory: directory, position: 19, fast: false, mentioning: "checkpoint of size 20")
+            expectFailure(directory: directory, position: 19, fast: true, mentioning: "checkpoint of size 20")
+        }
+    }
+
+    @Test func aFlippedStreamIndexByteIsFoundAtItsPosition() async throws {
+        try await withTemporaryDirectory { directory in
+            try await buildLog(in: directory)
+            // case-1 version 3 is position 9 (positions 1, 5, 9 …).
+            let key = Array("case-1".utf8) + [0] + bigEndianBytes(3)
+            let (offset, count) = try valueOffset(directory: directory, table: \.streamIndex, key: key)
+            try #require(count == 8)
+            try flipByte(directory: directory, at: offset + 7)
+            expectFailure(directory: directory, position: 9, fast: false, mentioning: "stream index")
+            expectFailure(directory: directory, position: 9, fast: true, mentioning: "stream index")
+        }
+    }
+
+    @Test func aFlippedMerkleNodeIsFound() async throws {
+        try await withTemporaryDirectory { directory in
+            try await buildLog(in: directory)
+            // Node 6 is the parent of leaves 0…3; leaf 3 completes it.
+            let (offset, _) = try valueOffset(directory: directory, table: \.merkle, key: bigEndianBytes(6))
+            try flipByte(directory: directory, at: offset)
+            expectFailure(directory: directory, position: 3, fast: true, mentioning: "Merkle node 6")
+        }
+    }
+
+    @Test func theVerifyCommandNamesThePositionAndExitsNonZero() async throws {
+        let fascicolo = productsDirectory() + "/fascicolo"
+        try #require(access(fascicolo, X_OK) == 0, "build fascicolo first (tools/test does)")
+        try await withTemporaryDirectory { directory in
+            try await buildLog(in: directory)
+            let good = try runProcess(fascicolo, ["verify", directory])
+            #expect(good.status == 0 && good.output.contains("OK: 40 entries"), "\(good.output)")
+            let json = try runProcess(fascicolo, ["verify", "--fast", "--json", directory])
+            #expect(json.status == 0 && json.output.contains("\"ok\":true"), "\(json.output)")
+            let (offset, count) = try valueOffset(directory: directory, table: \.entries, key: bigEndianBytes(31))
+            try flipByte(directory: directory, at: offset + count - 70)
+            let bad = try runProcess(fascicolo, ["verify", directory])
+            #expect(bad.status == 1 && bad.output.contains("position 31"), "\(bad.output)")
+            let missing = try runProcess(fascicolo, ["verify", directory + "/nowhere"])
+            #expect(missing.status == 2, "\(missing.output)")
+        }
+    }
+}
