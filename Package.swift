@@ -68,7 +68,7 @@ let package = Package(
         .testTarget(name: "FascicoloStorageTests", dependencies: ["FascicoloStorage"]),
         .testTarget(name: "FascicoloCryptoTests", dependencies: ["FascicoloCrypto"]),
         .testTarget(name: "FascicoloLedgerTests", dependencies: ["FascicoloLedger"]),
-        .testTarget(name: "FascicoloDaemonTests", dependencies: ["FascicoloDaemon"]),
+        .testTarget(name: "FascicoloDaemonTests", dependencies: ["FascicoloDaemon", "FascicoloCrypto"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,0 +1,61 @@
+import FascicoloDaemon
+import FascicoloLedger
+import Glibc
+import Testing
+
+@Suite struct ConfigurationTests {
+    @Test func theShippedFileParsesToTheEmbeddedDefaults() throws {
+        // The tests run from the package root.
+        var fromFile = DaemonConfiguration()
+        try fromFile.load(path: "Config/fascicolod.toml")
+        let defaults = DaemonConfiguration()
+        #expect(fromFile.dataDirectory == defaults.dataDirectory)
+        #expect(fromFile.logLevel == defaults.logLevel)
+        #expect(fromFile.ledger.limits == defaults.ledger.limits)
+        #expect(fromFile.ledger.origin == defaults.ledger.origin)
+        #expect(fromFile.ledger.checkpointEveryEntries == defaults.ledger.checkpointEveryEntries)
+        #expect(fromFile.ledger.checkpointEveryMilliseconds == defaults.ledger.checkpointEveryMilliseconds)
+        #expect(fromFile.ledger.commitEventsMax == defaults.ledger.commitEventsMax)
+        #expect(fromFile.ledger.mapSizeBytes == defaults.ledger.mapSizeBytes)
+    }
+
+    @Test func valuesApplyAndTheEnvironmentOverridesTheFile() throws {
+        var configuration = DaemonConfiguration()
+        try configuration.apply(ConfigurationFile(text: """
+            # a comment
+            [limits]
+            payload_bytes_max = 1_024   # trailing comment
+            [storage]
+            data_directory = "/var/lib/fascicolo"
+            """, source: "test.toml"))
+        #expect(configuration.ledger.limits.payloadBytesMax == 1_024)
+        #expect(configuration.dataDirectory == "/var/lib/fascicolo")
+        try configuration.applyEnvironment(["FASCICOLO_LIMITS_PAYLOAD_BYTES_MAX": "2048", "FASCICOLO_LOG_LEVEL": "debug", "OTHER": "x"])
+        #expect(configuration.ledger.limits.payloadBytesMax == 2_048)
+        #expect(configuration.logLevel == .debug)
+    }
+
+    @Test(arguments: [
+        ("[limits]\npayload_bytes_max = 0\n", "limits.payload_bytes_max", "0"),
+        ("[limits]\npayload_bytes_max = \"big\"\n", "limits.payload_bytes_max", "\"big\""),
+        ("[limits]\npayload_bytes_maxx = 10\n", "limits.payload_bytes_maxx", "10"),
+        ("[log]\nlevel = \"loud\"\n", "log.level", "\"loud\""),
+        ("[ledger]\norigin = \"has space\"\n", "ledger.origin", "\"has space\""),
+    ])
+    func aBadValueIsRefusedNamingTheKeyAndTheValue(text: String, key: String, value: String) throws {
+        var configuration = DaemonConfiguration()
+        do {
+            try configuration.apply(ConfigurationFile(text: text, source: "bad.toml"))
+            Issue.record("accepted \(text)")
+        } catch let error as DaemonConfiguration.Invalid {
+            #expect(error.key == key && error.value == value)
+            #expect(error.description.contains(key) && error.description.contains("bad.toml:2"))
+        }
+    }
+
+    @Test func malformedLinesAreRefusedWithTheirLineNumber() {
+        for text in ["[limits\n", "just words\n", "a = 1\na = 2\n", "x = [1, 2]\n"] {
+            #expect(throws: ConfigurationFile.ParseError.self) { try ConfigurationFile(text: text, source: "f") }
+        }
+    }
+}
