@@ -62,6 +62,7 @@ let package = Package(
             dependencies: [
                 "FascicoloLedger", "FascicoloCrypto", "FascicoloStorage",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
 

@@ -62,6 +62,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             return (tree, lastRecordedAt, lastCheckpointSize)
         }
         if tree.size > lastCheckpointSize { uncoveredSince = Clock.monotonicNanoseconds() }
+        committedSizeUnlocked = tree.size
         startThread { [self] in run() }
     }
 
@@ -102,7 +103,6 @@ final class GroupCommitWriter: @unchecked Sendable {
     // MARK: - The writer thread
 
     private func run() {
-        lock.withLock { committedSizeUnlocked = tree.size }
         while true {
             let (batch, draining) = takeBatch()
             if !batch.isEmpty {

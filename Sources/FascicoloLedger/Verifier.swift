@@ -77,6 +77,11 @@ public struct Verifier {
 }
 
 /// One pass over one snapshot.
+///
+/// Entries are read in chunks. The checks that need only the entry itself (parsing, key ID,
+/// signature, leaf hash, the entry's contribution to the index hash) run on all threads; the
+/// checks that follow the log's order (Merkle nodes, checkpoints, time order) run on this thread
+/// for the previous chunk meanwhile, so neither waits for the other.
 private struct VerificationRun {
     let store: LedgerStore
     let txn: ReadTransaction
@@ -86,7 +91,6 @@ private struct VerificationRun {
     let options: Verifier.Options
 
     var tree = MerkleFrontier()
-    var lastVersions: [[UInt8]: UInt64] = [:]
     var lastRecordedAt: Int64 = .min
     /// A multiset hash of (stream, version, position) over all entries, compared with the same
     /// over the stream index: equal sums and counts mean the index is exactly right without a
@@ -105,49 +109,36 @@ private struct VerificationRun {
     mutating func verify(progress: ((Verifier.Progress) -> Void)?) throws -> Verifier.Report {
         let start = Clock.monotonicNanoseconds()
         let total = try store.size(in: txn)
-        let checkpoints = try loadCheckpoints(size: total)
+        let checkpoints = try loadCheckpoints()
         var nextCheckpoint = 0
 
         try txn.withCursor(store.entries) { entries in
             try txn.withCursor(store.merkle) { merkle in
-                var expectedNode: UInt64 = 0
                 var node = try merkle.first()
                 var record = try entries.first()
                 var checked: UInt64 = 0
-                while record != nil {
-                    var chunk: [Cursor.Record] = []
-                    chunk.reserveCapacity(options.chunkEntries)
-                    while let current = record, chunk.count < options.chunkEntries {
-                        chunk.append(current)
+                var previous: ChunkWork?
+                while true {
+                    var records: [Cursor.Record] = []
+                    records.reserveCapacity(options.chunkEntries)
+                    while let current = record, records.count < options.chunkEntries {
+                        records.append(current)
                         record = try entries.next()
                     }
-                    let checkedChunk = checkInParallel(chunk, firstPosition: checked)
-                    for (offset, leaf) in checkedChunk.leaves.enumerated() {
-                        let position = checked + UInt64(offset)
-                        if let failure = checkedChunk.failure, failure.position == position { throw failure }
-                        try checkSequence(chunk[offset].value, position: position)
-                        try tree.append(leaf: leaf) { number, hash in
-                            guard let stored = node, number == expectedNode,
-                                  BigEndian.read(UInt64.self, from: stored.key, at: 0) == number,
-                                  stored.value.count == Digest.byteCount, Digest(bytes: stored.value) == hash else {
-                                throw Verifier.Failure(position: position, problem: number == MerkleNodeIndex.count(treeSize: position)
-                                    ? "the stored Merkle leaf hash does not match the entry"
-                                    : "the stored Merkle node \(number) covering this entry does not match the entries")
-                            }
-                            expectedNode += 1
-                            node = try merkle.next()
-                        }
-                        while nextCheckpoint < checkpoints.count && checkpoints[nextCheckpoint].size == tree.size {
-                            guard checkpoints[nextCheckpoint].root == tree.root else {
-                                throw Verifier.Failure(position: position,
-                                    problem: "the checkpoint of size \(tree.size) has a root that the entries do not produce")
-                            }
-                            nextCheckpoint += 1
-                        }
+                    let current = records.isEmpty ? nil
+                        : ChunkWork(records: records, firstPosition: checked + UInt64(previous?.records.count ?? 0),
+                                    threads: options.threads, keyID: keyID, publicKey: options.fast ? nil : publicKey)
+                    current?.start()
+                    if let previous {
+                        previous.wait()
+                        try checkInOrder(previous, node: &node, merkle: merkle, checkpoints: checkpoints,
+                                         nextCheckpoint: &nextCheckpoint)
+                        checked += UInt64(previous.records.count)
+                        progress?(Verifier.Progress(entriesChecked: checked, entriesTotal: total,
+                                                    elapsedSeconds: Double(Clock.monotonicNanoseconds() - start) / 1e9))
                     }
-                    checked += UInt64(chunk.count)
-                    progress?(Verifier.Progress(entriesChecked: checked, entriesTotal: total,
-                                                elapsedSeconds: Double(Clock.monotonicNanoseconds() - start) / 1e9))
+                    guard let current else { break }
+                    previous = current
                 }
                 if node != nil {
                     throw Verifier.Failure(position: nil, problem: "the Merkle table has nodes beyond the \(checked) entries")
@@ -157,14 +148,48 @@ private struct VerificationRun {
         if nextCheckpoint < checkpoints.count {
             throw Verifier.Failure(position: nil, problem: "checkpoint of size \(checkpoints[nextCheckpoint].size) is beyond the log")
         }
-        try checkStreamIndex(entryCount: total)
-        try checkStreamsTable()
-        return Verifier.Report(entries: total, checkpoints: checkpoints.count, streams: lastVersions.count,
+        let streams = try checkStreamIndex(entryCount: total)
+        try checkStreamsTable(lastVersions: streams)
+        return Verifier.Report(entries: total, checkpoints: checkpoints.count, streams: streams.count,
                                elapsedSeconds: Double(Clock.monotonicNanoseconds() - start) / 1e9, fast: options.fast)
     }
 
+    /// The checks that follow the log's order, for one chunk whose parallel checks are done.
+    private mutating func checkInOrder(_ chunk: ChunkWork, node: inout Cursor.Record?, merkle: borrowing Cursor,
+                                       checkpoints: [Checkpoint], nextCheckpoint: inout Int) throws {
+        let failureIndex = chunk.failures.compactMap { $0 }.first.map { Int($0.position! - chunk.firstPosition) }
+        indexDigest &+= chunk.indexSums.reduce(0, &+)
+        for offset in 0..<chunk.records.count {
+            let position = chunk.firstPosition + UInt64(offset)
+            if offset == failureIndex { throw chunk.failures.compactMap { $0 }.first! }
+            guard chunk.recordedAt[offset] >= lastRecordedAt else {
+                throw Verifier.Failure(position: position, problem: "recordedAt goes back in time")
+            }
+            lastRecordedAt = chunk.recordedAt[offset]
+            var expectedNumber = MerkleNodeIndex.count(treeSize: position)
+            try tree.append(leaf: chunk.leaves[offset]) { number, hash in
+                guard let stored = node, number == expectedNumber, stored.key.count == 8,
+                      BigEndian.read(UInt64.self, from: stored.key, at: 0) == number,
+                      stored.value.count == Digest.byteCount, Digest(bytes: stored.value) == hash else {
+                    throw Verifier.Failure(position: position, problem: number == MerkleNodeIndex.count(treeSize: position)
+                        ? "the stored Merkle leaf hash does not match the entry"
+                        : "the stored Merkle node \(number) covering this entry does not match the entries")
+                }
+                expectedNumber += 1
+                node = try merkle.next()
+            }
+            while nextCheckpoint < checkpoints.count && checkpoints[nextCheckpoint].size == tree.size {
+                guard checkpoints[nextCheckpoint].root == tree.root else {
+                    throw Verifier.Failure(position: position,
+                        problem: "the checkpoint of size \(tree.size) has a root that the entries do not produce")
+                }
+                nextCheckpoint += 1
+            }
+        }
+    }
+
     /// Every stored checkpoint, signature checked, in size order.
-    private func loadCheckpoints(size: UInt64) throws -> [Checkpoint] {
+    private func loadCheckpoints() throws -> [Checkpoint] {
         try txn.withCursor(store.checkpoints) { cursor in
             var result: [Checkpoint] = []
             var record = try cursor.first()
@@ -188,104 +213,48 @@ private struct VerificationRun {
         }
     }
 
-    struct CheckedChunk {
-        var leaves: [Digest]
-        /// The failure at the lowest position of the chunk, if any.
-        var failure: Verifier.Failure?
-    }
-
-    /// Parses, hashes and (in full mode) checks the signature of each record, on all threads.
-    private func checkInParallel(_ chunk: [Cursor.Record], firstPosition: UInt64) -> CheckedChunk {
-        let count = chunk.count
-        var leaves = [Digest](repeating: MerkleHash.empty, count: count)
-        let threads = min(options.threads, max(1, count / 64))
-        let slice = (count + threads - 1) / threads
-        var failures = [Verifier.Failure?](repeating: nil, count: threads)
-        let fast = options.fast
-        let (publicKey, keyID) = (publicKey, keyID)
-        chunk.withUnsafeBufferPointer { chunk in
-            leaves.withUnsafeMutableBufferPointer { leaves in
-                failures.withUnsafeMutableBufferPointer { failures in
-                    // Each slice writes only its own range of `leaves` and its own `failures` slot.
-                    let shared = UncheckedSendable((chunk, leaves, failures))
-                    let work = { @Sendable (index: Int) in
-                        let (chunk, leaves, failures) = shared.value
-                        for offset in (index * slice)..<min(count, (index + 1) * slice) {
-                            let position = firstPosition + UInt64(offset)
-                            let record = chunk[offset]
-                            if let problem = Self.checkRecord(record, position: position, keyID: keyID,
-                                                              publicKey: fast ? nil : publicKey) {
-                                failures[index] = Verifier.Failure(position: position, problem: problem)
-                                return
-                            }
-                            leaves[offset] = MerkleHash.leaf(record.value)
-                        }
-                    }
-                    if threads == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: threads, execute: work) }
-                }
-            }
-        }
-        return CheckedChunk(leaves: leaves, failure: failures.compactMap { $0 }.first)
-    }
-
-    /// The checks of one record that need no other entry.
-    private static func checkRecord(_ record: Cursor.Record, position: UInt64, keyID: [UInt8], publicKey: PublicKey?) -> String? {
-        guard record.key.count == 8, BigEndian.read(UInt64.self, from: record.key, at: 0) == position else {
-            return "the entries table has no entry at this position (a gap, or a damaged key)"
-        }
-        let view: EntryView
-        do {
-            view = try EntryView(record: record.value)
-        } catch {
-            return "\(error)"
-        }
-        guard view.position == position else { return "the entry says it is at position \(view.position)" }
-        guard view.keyID.elementsEqual(keyID) else { return "the entry names key ID \(Hex.encode(view.keyID)), not the log's key" }
-        if let publicKey, !publicKey.isValidSignature(view.signature, for: view.signedBytes) {
-            return "the entry's signature does not verify"
-        }
-        return nil
-    }
-
-    /// Stream version continuity, time order, and the index multiset hash.
-    private mutating func checkSequence(_ record: UnsafeRawBufferPointer, position: UInt64) throws {
-        let view = try EntryView(record: record)  // parsed without error in the parallel step
-        let stream = Array(view.stream)
-        let expected = (lastVersions[stream] ?? 0) + 1
-        guard view.streamVersion == expected else {
-            throw Verifier.Failure(position: position, problem: "stream version \(view.streamVersion) where \(expected) was due")
-        }
-        lastVersions[stream] = expected
-        guard view.recordedAtMilliseconds >= lastRecordedAt else {
-            throw Verifier.Failure(position: position, problem: "recordedAt goes back in time")
-        }
-        lastRecordedAt = view.recordedAtMilliseconds
-        indexDigest &+= Self.indexHash(key: LedgerStore.streamIndexKey(stream: stream, version: expected), position: position)
-    }
-
-    private static func indexHash(key: some Sequence<UInt8>, position: UInt64) -> Int {
-        var hasher = Hasher()
-        for byte in key { hasher.combine(byte) }
-        hasher.combine(position)
-        return hasher.finalize()
-    }
-
-    /// The stream index must hold exactly one row per entry, pointing at it. The multiset hash
-    /// proves it in one sequential scan; when it disagrees, a second pass finds the first entry
-    /// whose row is wrong (or the row that points nowhere).
-    private func checkStreamIndex(entryCount: UInt64) throws {
+    /// One sequential scan of the stream index: each stream's versions run 1, 2, 3 … at increasing
+    /// positions, and the multiset hash of its rows equals the entries'. Together these prove the
+    /// index maps exactly each entry's (stream, version) to its position, and that every stream's
+    /// versions follow one another in log order. When the hash disagrees, a second pass finds the
+    /// first entry whose row is wrong. Returns each stream's last version, in name order.
+    private func checkStreamIndex(entryCount: UInt64) throws -> [(name: [UInt8], version: UInt64)] {
         var digest = 0
         var rows: UInt64 = 0
+        var streams: [(name: [UInt8], version: UInt64)] = []
+        var lastPosition: UInt64 = 0
+        var continuityFailure: Verifier.Failure?
         try txn.withCursor(store.streamIndex) { cursor in
             var record = try cursor.first()
             while let current = record {
+                let key = current.key
                 let position = current.value.count == 8 ? BigEndian.read(UInt64.self, from: current.value, at: 0) : UInt64.max
-                digest &+= Self.indexHash(key: current.key, position: position)
+                digest &+= indexHash(key: key, position: position)
                 rows += 1
+                if key.count >= 10, key[key.count - 9] == 0, continuityFailure == nil {
+                    let name = UnsafeRawBufferPointer(rebasing: key[..<(key.count - 9)])
+                    let version = BigEndian.read(UInt64.self, from: key, at: key.count - 8)
+                    if let last = streams.last, last.name.elementsEqual(name) {
+                        if version != last.version + 1 || position <= lastPosition {
+                            continuityFailure = Verifier.Failure(position: position,
+                                problem: "stream version \(version) does not follow version \(last.version) in log order")
+                        }
+                        streams[streams.count - 1].version = version
+                    } else {
+                        if version != 1 {
+                            continuityFailure = Verifier.Failure(position: position, problem: "a stream starts at version \(version)")
+                        }
+                        streams.append((Array(name), version))
+                    }
+                    lastPosition = position
+                }
                 record = try cursor.next()
             }
         }
-        guard digest != indexDigest || rows != entryCount else { return }
+        if digest == indexDigest && rows == entryCount {
+            if let continuityFailure { throw continuityFailure }
+            return streams
+        }
         try txn.withCursor(store.entries) { cursor in
             var record = try cursor.first()
             while let current = record {
@@ -303,22 +272,124 @@ private struct VerificationRun {
                                + "including rows that point at no entry")
     }
 
-    private func checkStreamsTable() throws {
-        var seen = 0
+    /// The streams table must list exactly the streams of the index, each at its last version.
+    /// Both are in name order, so one merge pass suffices.
+    private func checkStreamsTable(lastVersions streams: [(name: [UInt8], version: UInt64)]) throws {
+        var index = 0
         try txn.withCursor(store.streams) { cursor in
             var record = try cursor.first()
             while let current = record {
-                let name = Array(current.key)
-                guard let version = BigEndian.uint64(current.value), lastVersions[name] == version else {
-                    throw Verifier.Failure(position: nil, problem: "the streams table's version for a stream "
-                                           + "(\(String(decoding: name, as: UTF8.self))) does not match its entries")
+                guard index < streams.count, streams[index].name.elementsEqual(current.key),
+                      BigEndian.uint64(current.value) == streams[index].version else {
+                    throw Verifier.Failure(position: nil, problem: "the streams table's row for stream "
+                                           + "\(String(decoding: current.key, as: UTF8.self)) does not match its entries")
                 }
-                seen += 1
+                index += 1
                 record = try cursor.next()
             }
         }
-        guard seen == lastVersions.count else {
-            throw Verifier.Failure(position: nil, problem: "the streams table lists \(seen) streams; the entries have \(lastVersions.count)")
+        guard index == streams.count else {
+            throw Verifier.Failure(position: nil, problem: "the streams table lists \(index) streams; the entries have \(streams.count)")
+        }
+    }
+}
+
+/// The hash of one stream-index row (key = stream ‖ 0x00 ‖ version, value = position), summed
+/// over all rows or all entries.
+@inline(__always)
+private func indexHash(key: UnsafeRawBufferPointer, position: UInt64) -> Int {
+    var hasher = Hasher()
+    hasher.combine(bytes: key)
+    hasher.combine(position)
+    return hasher.finalize()
+}
+
+/// The per-entry checks of one chunk, run on all threads. Each thread writes only its own slice
+/// of the result arrays and its own slot of `failures` and `indexSums`.
+private final class ChunkWork: @unchecked Sendable {
+    let records: [Cursor.Record]
+    let firstPosition: UInt64
+    let threads: Int
+    let keyID: [UInt8]
+    let publicKey: PublicKey?
+    private(set) var leaves: [Digest]
+    private(set) var recordedAt: [Int64]
+    private(set) var failures: [Verifier.Failure?]
+    private(set) var indexSums: [Int]
+    private let done = DispatchGroup()
+
+    init(records: [Cursor.Record], firstPosition: UInt64, threads: Int, keyID: [UInt8], publicKey: PublicKey?) {
+        self.records = records
+        self.firstPosition = firstPosition
+        self.threads = min(threads, max(1, records.count / 64))
+        self.keyID = keyID
+        self.publicKey = publicKey
+        leaves = [Digest](repeating: MerkleHash.empty, count: records.count)
+        recordedAt = [Int64](repeating: 0, count: records.count)
+        failures = [Verifier.Failure?](repeating: nil, count: self.threads)
+        indexSums = [Int](repeating: 0, count: self.threads)
+    }
+
+    func start() {
+        DispatchQueue.global().async(group: done) { [self] in
+            let slice = (records.count + threads - 1) / threads
+            leaves.withUnsafeMutableBufferPointer { leaves in
+                recordedAt.withUnsafeMutableBufferPointer { recordedAt in
+                    failures.withUnsafeMutableBufferPointer { failures in
+                        indexSums.withUnsafeMutableBufferPointer { indexSums in
+                            let shared = UncheckedSendable((leaves, recordedAt, failures, indexSums))
+                            DispatchQueue.concurrentPerform(iterations: threads) { thread in
+                                let (leaves, recordedAt, failures, indexSums) = shared.value
+                                let range = (thread * slice)..<min(records.count, (thread + 1) * slice)
+                                self.check(range, leaves: leaves, recordedAt: recordedAt,
+                                           failure: &failures[thread], indexSum: &indexSums[thread])
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    func wait() { done.wait() }
+
+    private func check(_ range: Range<Int>, leaves: UnsafeMutableBufferPointer<Digest>,
+                       recordedAt: UnsafeMutableBufferPointer<Int64>, failure: inout Verifier.Failure?, indexSum: inout Int) {
+        var indexKey: [UInt8] = []
+        indexKey.reserveCapacity(512)
+        for offset in range {
+            let position = firstPosition + UInt64(offset)
+            let record = records[offset]
+            guard record.key.count == 8, BigEndian.read(UInt64.self, from: record.key, at: 0) == position else {
+                failure = Verifier.Failure(position: position, problem: "the entries table has no entry at this position (a gap, or a damaged key)")
+                return
+            }
+            let view: EntryView
+            do {
+                view = try EntryView(record: record.value)
+            } catch {
+                failure = Verifier.Failure(position: position, problem: "\(error)")
+                return
+            }
+            guard view.position == position else {
+                failure = Verifier.Failure(position: position, problem: "the entry says it is at position \(view.position)")
+                return
+            }
+            guard view.keyID.elementsEqual(keyID) else {
+                failure = Verifier.Failure(position: position, problem: "the entry names key ID \(Hex.encode(view.keyID)), not the log's key")
+                return
+            }
+            if let publicKey, !publicKey.isValidSignature(view.signature, for: view.signedBytes) {
+                failure = Verifier.Failure(position: position, problem: "the entry's signature does not verify")
+                return
+            }
+            leaves[offset] = MerkleHash.leaf(record.value)
+            recordedAt[offset] = view.recordedAtMilliseconds
+            indexKey.removeAll(keepingCapacity: true)
+            indexKey.append(contentsOf: view.stream)
+            indexKey.append(0)
+            BigEndian.append(view.streamVersion, to: &indexKey)
+            indexSum &+= indexKey.withUnsafeBytes { indexHash(key: $0, position: position) }
         }
     }
 }

@@ -18,18 +18,26 @@ struct LedgerBenchmark: AsyncParsableCommand {
     @Option(help: "Entries in the large log used for verify rates and append cost at size.")
     var entries: Int = 1_000_000
 
-    @Option(help: "Directory for the temporary data (default /tmp).")
-    var scratch: String?
+    @Option(help: "Keep the large log in this directory and reuse it on later runs (default: a temporary one).")
+    var largeLog: String?
+
+    @Flag(help: "Skip the append scenarios: only the large log's append cost and verify rates.")
+    var skipAppendScenarios = false
 
     func run() async throws {
         printOut("fascicolo-bench ledger — \(ProcessInfo.cores) cores, \(format(seconds, 1)) s per scenario, durable (fsync) commits")
+        if !skipAppendScenarios { try await appendScenarios() }
+        try await largeLogFigures()
+    }
+
+    func appendScenarios() async throws {
         printOut("")
         printOut("appenders  events/append  events/s   appends/s  p50 ms  p99 ms  events/commit  ceiling events/s  ratio")
         for appenders in [1, 8, 64] {
             for batch in [1, 100] {
                 let directory = temporaryDirectory("append")
                 defer { removeDirectory(directory) }
-                let ledger = try Ledger.open(directory: directory)
+                let ledger = try Ledger.open(directory: directory, logger: quietLogger)
                 let result = try await measureAppends(ledger: ledger, appenders: appenders, batch: batch, seconds: seconds)
                 let perCommit = result.events / max(1, Double(result.commits))
                 ledger.close()
@@ -41,22 +49,30 @@ struct LedgerBenchmark: AsyncParsableCommand {
             }
         }
 
+    }
+
+    func largeLogFigures() async throws {
         printOut("")
-        printOut("Building a log of \(entries) entries (batches of 1,000 over 16 appenders)…")
-        let directory = temporaryDirectory("large")
-        defer { removeDirectory(directory) }
-        let emptyCost: AppendRun
+        let directory = largeLog ?? temporaryDirectory("large")
+        defer { if largeLog == nil { removeDirectory(directory) } }
         do {
-            let ledger = try Ledger.open(directory: directory)
-            emptyCost = try await measureAppends(ledger: ledger, appenders: 8, batch: 1, seconds: seconds)
-            let start = Clock.nanoseconds()
-            try await fill(ledger: ledger, count: entries)
-            printOut("  filled in \(format(Double(Clock.nanoseconds() - start) / 1e9, 1)) s")
-            let largeCost = try await measureAppends(ledger: ledger, appenders: 8, batch: 1, seconds: seconds)
+            let ledger = try Ledger.open(directory: directory, logger: quietLogger)
+            if ledger.size < entries {
+                printOut("Building a log of \(entries) entries (batches of 1,000 over 16 appenders)…")
+                let emptyDirectory = temporaryDirectory("empty")
+                defer { removeDirectory(emptyDirectory) }
+                let empty = try Ledger.open(directory: emptyDirectory, logger: quietLogger)
+                let emptyCost = try await measureAppends(ledger: empty, appenders: 8, batch: 1, seconds: seconds)
+                empty.close()
+                let start = Clock.nanoseconds()
+                try await fill(ledger: ledger, count: entries - Int(ledger.size))
+                printOut("  filled in \(format(Double(Clock.nanoseconds() - start) / 1e9, 1)) s")
+                let largeCost = try await measureAppends(ledger: ledger, appenders: 8, batch: 1, seconds: seconds)
             printOut("append cost, 8 appenders × single events: at \(format(Double(emptyCost.sizeAtStart))) entries "
                      + "\(format(emptyCost.eventsPerSecond)) events/s p50 \(format(emptyCost.latency.p50, 2)) ms; "
                      + "at \(largeCost.sizeAtStart) entries \(format(largeCost.eventsPerSecond)) events/s p50 \(format(largeCost.latency.p50, 2)) ms "
                      + "(ratio \(format(largeCost.eventsPerSecond / emptyCost.eventsPerSecond * 100))%)")
+            }
             ledger.close()
         }
 

@@ -1,6 +1,14 @@
 import Dispatch
 import FascicoloLedger
 import Glibc
+import Logging
+
+/// Benchmarks print figures, not the ledger's info logs.
+let quietLogger: Logger = {
+    var logger = Logger(label: "fascicolo.bench")
+    logger.logLevel = .warning
+    return logger
+}()
 
 enum Clock {
     static func nanoseconds() -> UInt64 {

@@ -1,5 +1,6 @@
 import FascicoloCrypto
 import FascicoloLedger
+import Glibc
 import Testing
 
 @Suite struct AppendTests {
@@ -136,11 +137,11 @@ import Testing
         }
     }
 
-    @Test func checkpointsAreSignedEveryNEntriesAndAfterTheInterval() async throws {
+    @Test func checkpointsAreSignedEveryNEntries() async throws {
         try await withTemporaryDirectory { directory in
             var configuration = testConfiguration(noSync: true)
             configuration.checkpointEveryEntries = 10
-            configuration.checkpointEveryMilliseconds = 100
+            configuration.checkpointEveryMilliseconds = 3_600_000  // only the count applies here
             configuration.origin = "test.example/log"
             let ledger = try Ledger.open(directory: directory, configuration: configuration)
             for index in 0..<12 {
@@ -149,27 +150,46 @@ import Testing
             let byCount = try #require(try ledger.checkpoint(size: 10))
             #expect(byCount.root == (try ledger.root(size: 10)))
             #expect(byCount.note.hasPrefix("test.example/log\n10\n"))
-            // Two entries wait; the interval produces a checkpoint of 12 without further appends.
+            #expect(try ledger.latestCheckpoint()?.size == 10)
+            // The note verifies with the published verifier key and carries a timestamped cosignature.
+            let key = try #require(SignedNote.parseVerifierKey(ledger.verifierKey))
+            let parsed = try SignedNote.parse(byCount.note)
+            #expect(SignedNote.hasValidSignature(parsed, name: key.name, publicKey: key.publicKey))
+            let timestamp = try #require(SignedNote.validCosignatureTimestamp(parsed, name: key.name, publicKey: key.publicKey))
+            #expect(abs(Int64(timestamp) - Int64(time(nil))) < 60)
+            // Inclusion of entry 7 in the checkpointed tree checks out against its root.
+            let entry = try #require(try ledger.entry(at: 7))
+            let proof = try ledger.inclusionProof(position: 7, treeSize: 10)
+            #expect(MerkleProof.verifyInclusion(leafHash: entry.leafHash, index: 7, treeSize: 10, proof: proof, root: byCount.root))
+            let consistency = try ledger.consistencyProof(oldSize: 10, newSize: 12)
+            #expect(MerkleProof.verifyConsistency(oldSize: 10, newSize: 12, proof: consistency, oldRoot: byCount.root,
+                                                  newRoot: try ledger.root(size: 12)))
+            #expect(throws: (any Error).self) { try ledger.inclusionProof(position: 3, treeSize: 13) }
+            // Closing signs a checkpoint of everything.
+            ledger.close()
+            let reopened = try Ledger.open(directory: directory, configuration: configuration)
+            #expect(try reopened.latestCheckpoint()?.size == 12)
+            reopened.close()
+        }
+    }
+
+    @Test func aCheckpointFollowsTheIntervalWithoutFurtherAppends() async throws {
+        try await withTemporaryDirectory { directory in
+            var configuration = testConfiguration(noSync: true)
+            configuration.checkpointEveryEntries = 1_000_000
+            configuration.checkpointEveryMilliseconds = 50
+            let ledger = try Ledger.open(directory: directory, configuration: configuration)
+            defer { ledger.close() }
+            for index in 0..<3 {
+                _ = try await ledger.append(AppendRequest(stream: "s", events: [event("\(index)")], author: "t"))
+            }
             var latest = try ledger.latestCheckpoint()
-            for _ in 0..<50 where latest?.size != 12 {
+            for _ in 0..<250 where latest?.size != 3 {
                 sleepMilliseconds(20)
                 latest = try ledger.latestCheckpoint()
             }
-            #expect(latest?.size == 12)
-            #expect(latest?.root == (try ledger.root(size: 12)))
-            // The note verifies with the published verifier key and carries a timestamped cosignature.
-            let key = try #require(SignedNote.parseVerifierKey(ledger.verifierKey))
-            let parsed = try SignedNote.parse(try #require(latest).note)
-            #expect(SignedNote.hasValidSignature(parsed, name: key.name, publicKey: key.publicKey))
-            #expect(SignedNote.validCosignatureTimestamp(parsed, name: key.name, publicKey: key.publicKey) != nil)
-            // Inclusion of entry 11 in the checkpointed tree checks out against its root.
-            let entry = try #require(try ledger.entry(at: 11))
-            let proof = try ledger.inclusionProof(position: 11, treeSize: 12)
-            #expect(MerkleProof.verifyInclusion(leafHash: entry.leafHash, index: 11, treeSize: 12, proof: proof, root: latest!.root))
-            let consistency = try ledger.consistencyProof(oldSize: 10, newSize: 12)
-            #expect(MerkleProof.verifyConsistency(oldSize: 10, newSize: 12, proof: consistency, oldRoot: byCount.root, newRoot: latest!.root))
-            #expect(throws: (any Error).self) { try ledger.inclusionProof(position: 3, treeSize: 13) }
-            ledger.close()
+            #expect(latest?.size == 3)
+            #expect(latest?.root == (try ledger.root(size: 3)))
         }
     }
 
