@@ -16,14 +16,15 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
     ],
     targets: [
-        // C libraries, found through pkg-config (Debian: liblmdb-dev, libsodium-dev).
+        // C libraries, found through pkg-config (Debian: liblmdb-dev, libsodium-dev, libssl-dev).
         .systemLibrary(name: "CLMDB", pkgConfig: "lmdb", providers: [.apt(["liblmdb-dev"])]),
         .systemLibrary(name: "CSodium", pkgConfig: "libsodium", providers: [.apt(["libsodium-dev"])]),
+        .systemLibrary(name: "COpenSSLHash", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // Safe LMDB: environment, scoped transactions, tables, cursors, typed errors, map growth.
         .target(name: "FascicoloStorage", dependencies: ["CLMDB"]),
-        // Ed25519 keys and key files, SHA-256, signed notes (C2SP), base64.
-        .target(name: "FascicoloCrypto", dependencies: ["CSodium"]),
+        // Ed25519 keys and key files (libsodium), SHA-256 (libcrypto), signed notes (C2SP), base64.
+        .target(name: "FascicoloCrypto", dependencies: ["CSodium", "COpenSSLHash"]),
         // The signed log: entries, streams, group commit, Merkle tree, checkpoints, proofs, verify.
         .target(
             name: "FascicoloLedger",

@@ -1,4 +1,4 @@
-import CSodium
+import COpenSSLHash
 
 /// A 32-byte SHA-256 digest.
 public struct Digest: Hashable, Sendable, CustomStringConvertible {
@@ -28,18 +28,17 @@ public struct Digest: Hashable, Sendable, CustomStringConvertible {
     public var description: String { hex }
 }
 
-/// SHA-256 (FIPS 180-4) from libsodium, one-shot or incremental.
+/// SHA-256 (FIPS 180-4), one-shot or incremental, from OpenSSL's libcrypto (hardware-accelerated).
 public struct SHA256 {
-    private var state = crypto_hash_sha256_state()
+    private var state = SHA256_CTX()
 
     public init() {
-        Sodium.ensureInitialized()
-        crypto_hash_sha256_init(&state)
+        SHA256_Init(&state)
     }
 
     public mutating func update(_ bytes: UnsafeRawBufferPointer) {
         guard bytes.count > 0 else { return }
-        crypto_hash_sha256_update(&state, bytes.baseAddress!.assumingMemoryBound(to: UInt8.self), UInt64(bytes.count))
+        SHA256_Update(&state, bytes.baseAddress!, bytes.count)
     }
 
     public mutating func update(_ bytes: [UInt8]) {
@@ -57,7 +56,7 @@ public struct SHA256 {
     public mutating func finalize() -> Digest {
         var out = (UInt64(0), UInt64(0), UInt64(0), UInt64(0))
         return withUnsafeMutableBytes(of: &out) { raw in
-            crypto_hash_sha256_final(&state, raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            SHA256_Final(raw.baseAddress!.assumingMemoryBound(to: UInt8.self), &state)
             return Digest(bytes: UnsafeRawBufferPointer(raw))
         }
     }

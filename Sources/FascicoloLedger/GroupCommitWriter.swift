@@ -33,7 +33,6 @@ final class GroupCommitWriter: @unchecked Sendable {
     private let lock = ConditionLock()
     private var queue: [Pending] = []
     private var state = State.running
-    private var onCommit: [@Sendable (UInt64) -> Void] = []
 
     // Writer-thread state.
     private var tree: MerkleFrontier
@@ -72,11 +71,6 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// Group commits that stored entries since the ledger was opened (for metrics and benchmarks).
     var commitCount: UInt64 { lock.withLock { commitCountUnlocked } }
     private var commitCountUnlocked: UInt64 = 0
-
-    /// Registers a callback run on the writer thread after each durable commit, with the new size.
-    func onCommit(_ callback: @escaping @Sendable (UInt64) -> Void) {
-        lock.withLock { onCommit.append(callback) }
-    }
 
     func submit(_ request: AppendRequest, contentDigest: Digest?) async throws -> AppendResult {
         try await withCheckedThrowingContinuation { continuation in
@@ -173,13 +167,11 @@ final class GroupCommitWriter: @unchecked Sendable {
         } else if grew && uncoveredSince == nil {
             uncoveredSince = Clock.monotonicNanoseconds()
         }
-        let callbacks = lock.withLock {
+        lock.withLock {
             committedSizeUnlocked = tree.size
             if grew { commitCountUnlocked += 1 }
-            return onCommit
         }
         for (pending, result) in zip(batch, outcome.results) { pending.continuation.resume(with: result) }
-        if grew { for callback in callbacks { callback(tree.size) } }
     }
 
     /// An accepted append of a batch; its result is filled in once its entries are signed and hashed.
@@ -265,16 +257,11 @@ final class GroupCommitWriter: @unchecked Sendable {
             }
         }
 
-        sign(&records)
-
-        var leafHashes: [Digest] = []
-        leafHashes.reserveCapacity(records.count)
-        for record in records {
+        let leafHashes = signAndHash(&records)
+        for (record, leaf) in zip(records, leafHashes) {
             let view = try record.withUnsafeBytes { bytes in try EntryView(record: bytes) }
             let positionKey = BigEndian.bytes(view.position)
             try txn.put(store.entries, key: positionKey, value: record, options: .append)
-            let leaf = MerkleHash.leaf(record)
-            leafHashes.append(leaf)
             try tree.append(leaf: leaf) { number, hash in
                 try txn.put(store.merkle, key: BigEndian.bytes(number), value: hash.bytes, options: .append)
             }
@@ -305,32 +292,33 @@ final class GroupCommitWriter: @unchecked Sendable {
         return BatchOutcome(tree: tree, results: results, lastRecordedAt: recordedAt, checkpointSize: checkpointSize)
     }
 
-    /// Appends each record's Ed25519 signature, on all cores when the batch is large enough.
-    private func sign(_ records: inout [[UInt8]]) {
+    /// Appends each record's Ed25519 signature and returns its Merkle leaf hash — on all cores
+    /// when the batch is large enough, since signing is the dominant cost of an append.
+    private func signAndHash(_ records: inout [[UInt8]]) -> [Digest] {
         let count = records.count
-        guard count > 0 else { return }
-        var signatures = [UInt8](repeating: 0, count: count * Signature.byteCount)
+        var leaves = [Digest](repeating: MerkleHash.empty, count: count)
+        guard count > 0 else { return leaves }
         let threads = count >= 16 ? min(signingThreads, count / 8) : 1
-        records.withUnsafeBufferPointer { records in
-            signatures.withUnsafeMutableBytes { signatures in
-                // Each slice writes only its own signatures: no two threads touch the same bytes.
-                let shared = UncheckedSendable((records, signatures))
-                let chunk = (count + threads - 1) / threads
-                let signSlice = { @Sendable [key] (slice: Int) in
-                    let (records, signatures) = shared.value
+        let chunk = (count + threads - 1) / threads
+        records.withUnsafeMutableBufferPointer { records in
+            leaves.withUnsafeMutableBufferPointer { leaves in
+                // Each slice touches only its own records and leaves.
+                let shared = UncheckedSendable((records, leaves))
+                let work = { @Sendable [key] (slice: Int) in
+                    let (records, leaves) = shared.value
+                    var signature = [UInt8](repeating: 0, count: Signature.byteCount)
                     for index in (slice * chunk)..<min(count, (slice + 1) * chunk) {
                         records[index].withUnsafeBytes { message in
-                            key.sign(message, into: UnsafeMutableRawBufferPointer(
-                                rebasing: signatures[(index * Signature.byteCount)..<((index + 1) * Signature.byteCount)]))
+                            signature.withUnsafeMutableBytes { key.sign(message, into: $0) }
                         }
+                        records[index].append(contentsOf: signature)
+                        leaves[index] = MerkleHash.leaf(records[index])
                     }
                 }
-                if threads == 1 { signSlice(0) } else { DispatchQueue.concurrentPerform(iterations: threads, execute: signSlice) }
+                if threads == 1 { work(0) } else { DispatchQueue.concurrentPerform(iterations: threads, execute: work) }
             }
         }
-        for index in 0..<count {
-            records[index].append(contentsOf: signatures[(index * Signature.byteCount)..<((index + 1) * Signature.byteCount)])
-        }
+        return leaves
     }
 
     private func writeCheckpoint(tree: MerkleFrontier, in txn: WriteTransaction) throws {

@@ -65,12 +65,6 @@ public final class Ledger: Sendable {
     /// Group commits that stored entries since this ledger was opened.
     public var commitCount: UInt64 { writer.commitCount }
 
-    /// Calls `callback` on the writer thread after each commit that added entries, with the new
-    /// size. Keep it short: it delays the next commit. (For subscriptions and projections.)
-    public func onCommit(_ callback: @escaping @Sendable (UInt64) -> Void) {
-        writer.onCommit(callback)
-    }
-
     /// Stops accepting appends, commits those already queued, signs a final checkpoint, and
     /// closes the store. Appends after this throw `LedgerError.shutDown`.
     public func close() {

@@ -52,6 +52,9 @@ public struct Verifier {
     /// Verifies the data directory against the verifier key in its `signing.pub`, or against
     /// `verifierKey` (`<name>+<id>+<key>`) when given — the stronger check, since it does not trust
     /// a file inside the directory being verified.
+    ///
+    /// Run it in a process that does not have the directory open (LMDB forbids opening one
+    /// environment twice in a process); next to a daemon in another process it is safe.
     public static func verify(directory: String, verifierKey: String? = nil, options: Options = Options(),
                               progress: ((Progress) -> Void)? = nil) throws -> Report {
         let key: (name: String, publicKey: PublicKey)
