@@ -50,10 +50,7 @@ public struct DaemonConfiguration: Sendable {
     static let keys: [Key] = [
         string("storage.data_directory", { $0.isEmpty ? "expected a path" : nil }) { $0.dataDirectory = $1 },
         integer("storage.map_size_bytes", (1 << 20)...(1 << 40)) { $0.ledger.mapSizeBytes = $1 },
-        string("ledger.origin", { origin in
-            origin.isEmpty || origin.contains(" ") || origin.contains("+") || origin.unicodeScalars.contains { $0.value < 0x21 || $0.value > 0x7E }
-                ? "expected printable ASCII without spaces or '+'" : nil
-        }) { $0.ledger.origin = $1 },
+        string("ledger.origin", LedgerConfiguration.originProblem) { $0.ledger.origin = $1 },
         integer("ledger.checkpoint_every_entries", 1...10_000_000) { $0.ledger.checkpointEveryEntries = UInt64($1) },
         integer("ledger.checkpoint_every_milliseconds", 10...3_600_000) { $0.ledger.checkpointEveryMilliseconds = $1 },
         integer("ledger.commit_events_max", 1...1_000_000) { $0.ledger.commitEventsMax = $1 },

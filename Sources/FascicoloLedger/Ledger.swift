@@ -21,6 +21,9 @@ public final class Ledger: Sendable {
     /// is refused with `KeyFile.Failure.tooOpen`, which names the file and the fix.
     public static func open(directory: String, configuration: LedgerConfiguration = LedgerConfiguration(),
                             logger: Logger = Logger(label: "fascicolo.ledger")) throws -> Ledger {
+        if let problem = LedgerConfiguration.originProblem(configuration.origin) {
+            throw InvalidOrigin(origin: configuration.origin, reason: problem)
+        }
         let store = try LedgerStore.open(directory: directory, readOnly: false, origin: configuration.origin,
                                          mapSizeBytes: configuration.mapSizeBytes,
                                          unsafeNoSync: configuration.unsafeNoSync)
@@ -71,6 +74,13 @@ public final class Ledger: Sendable {
         writer.shutdown()
         store.environment.close()
     }
+}
+
+/// The configured origin cannot name a log.
+public struct InvalidOrigin: Error, CustomStringConvertible, Sendable {
+    public let origin: String
+    public let reason: String
+    public var description: String { "invalid origin \(origin): \(reason)" }
 }
 
 // MARK: - Reads

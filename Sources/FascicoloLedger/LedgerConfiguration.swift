@@ -34,6 +34,17 @@ public struct LedgerConfiguration: Sendable {
     public var origin = "fascicolo.invalid/ledger"
     /// The initial LMDB map size; the map doubles by itself when full.
     public var mapSizeBytes = 64 << 20
+    /// Why `origin` cannot name a log, or nil when it can: it becomes the first line of every
+    /// checkpoint and the signing key's name, so it is printable ASCII without spaces or `+`.
+    public static func originProblem(_ origin: String) -> String? {
+        let bytes = Array(origin.utf8)
+        guard !bytes.isEmpty, bytes.count <= 200 else { return "an origin is 1 to 200 bytes" }
+        guard bytes.allSatisfy({ (0x21...0x7E).contains($0) && $0 != UInt8(ascii: "+") }) else {
+            return "an origin is printable ASCII without spaces or '+'"
+        }
+        return nil
+    }
+
     /// Skips fsync on commit. Only for tests of logic on throwaway data: never for real data.
     public var unsafeNoSync = false
 

@@ -39,7 +39,7 @@ public enum MerkleProof {
     ) -> Bool {
         guard oldSize <= newSize else { return false }
         if oldSize == newSize { return proof.isEmpty && oldRoot == newRoot }
-        if oldSize == 0 { return proof.isEmpty }  // the empty tree is a prefix of every tree
+        if oldSize == 0 { return proof.isEmpty && oldRoot == MerkleHash.empty }  // the empty tree is a prefix of every tree
         guard !proof.isEmpty else { return false }
         var path = proof
         // If the old size is a power of two, its root is the first node of the path.

@@ -24,9 +24,11 @@ public struct Cursor: ~Copyable {
     public func next() throws -> Record? { try move(MDB_NEXT) }
     public func previous() throws -> Record? { try move(MDB_PREV) }
 
-    /// Moves to the first key greater than or equal to `key`.
+    /// Moves to the first key greater than or equal to `key` (LMDB has no empty keys: an empty
+    /// `key` means the first record).
     public func seek(atOrAfter key: [UInt8]) throws -> Record? {
-        try key.withUnsafeBytes { (pointer) throws -> Record? in
+        if key.isEmpty { return try first() }
+        return try key.withUnsafeBytes { (pointer) throws -> Record? in
             try move(MDB_SET_RANGE, key: pointer)
         }
     }

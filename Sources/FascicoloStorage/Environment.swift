@@ -42,6 +42,9 @@ public final class Environment: @unchecked Sendable {
     /// writer waiting for its turn never holds `resizeLock`.
     private let writerLock: UnsafeMutablePointer<pthread_mutex_t>
     private var closed = false
+    /// How many read transactions the current thread has open in this environment: a write
+    /// from inside a read could deadlock when the map must grow, so it is refused.
+    private let readDepth = ThreadLocalCounter()
 
     /// Opens (and, unless read-only, creates) the environment in the directory `path`.
     public init(path: String, options: Options = Options()) throws(StorageError) {
@@ -115,6 +118,7 @@ public final class Environment: @unchecked Sendable {
     }
 
     /// Runs `body` in a read transaction: a consistent snapshot, never blocked by the writer.
+    /// `body` must not start a write transaction (that is a programmer error, and traps).
     public func read<T>(_ body: (ReadTransaction) throws -> T) throws -> T {
         pthread_rwlock_rdlock(resizeLock)
         defer { pthread_rwlock_unlock(resizeLock) }
@@ -129,7 +133,11 @@ public final class Environment: @unchecked Sendable {
         }
         try StorageError.check(status, "begin read transaction")
         let transaction = ReadTransaction(handle: txn!)
-        defer { transaction.finish(commit: false) }
+        readDepth.add(1)
+        defer {
+            readDepth.add(-1)
+            transaction.finish(commit: false)
+        }
         return try body(transaction)
     }
 
@@ -140,6 +148,7 @@ public final class Environment: @unchecked Sendable {
     /// the transaction that cannot be repeated. If `body` throws, nothing is written.
     public func write<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
         precondition(!options.readOnly, "write transaction on a read-only environment")
+        precondition(readDepth.value == 0, "write transaction inside a read transaction of the same thread")
         pthread_mutex_lock(writerLock)
         defer { pthread_mutex_unlock(writerLock) }
         while true {
@@ -219,5 +228,20 @@ public final class Environment: @unchecked Sendable {
     public func copy(to path: String, compact: Bool) throws(StorageError) {
         try StorageError.check(
             mdb_env_copy2(handle, path, compact ? UInt32(MDB_CP_COMPACT) : 0), "copy environment to \(path)")
+    }
+}
+
+/// A per-thread integer, for the read-depth check.
+final class ThreadLocalCounter: @unchecked Sendable {
+    // @unchecked: each thread only touches its own slot.
+    private var key = pthread_key_t()
+
+    init() { pthread_key_create(&key, nil) }
+    deinit { pthread_key_delete(key) }
+
+    var value: Int { Int(bitPattern: pthread_getspecific(key)) }
+
+    func add(_ delta: Int) {
+        pthread_setspecific(key, UnsafeRawPointer(bitPattern: value + delta))
     }
 }

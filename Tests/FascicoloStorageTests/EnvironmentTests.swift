@@ -1,3 +1,4 @@
+import Dispatch
 import FascicoloStorage
 import Testing
 
@@ -133,8 +134,13 @@ struct EnvironmentTests {
             let table = try environment.openTable("things", create: true)
             try environment.write { txn in try txn.put(table, key: [1], value: [1]) }
             try environment.read { txn throws in
-                // A commit made while this read transaction is open is not visible to it.
-                try environment.write { writer in try writer.put(table, key: [2], value: [2]) }
+                // A commit made (on another thread) while this read transaction is open is not
+                // visible to it. (A write from inside a read on the same thread is refused.)
+                let done = DispatchGroup()
+                DispatchQueue.global().async(group: done) {
+                    try? environment.write { writer in try writer.put(table, key: [2], value: [2]) }
+                }
+                done.wait()
                 #expect(try txn.get(table, key: [2]) == nil)
                 #expect(try txn.count(table) == 1)
             }
