@@ -67,10 +67,13 @@ let package = Package(
             ]
         ),
 
-        .testTarget(name: "FascicoloStorageTests", dependencies: ["FascicoloStorage"]),
-        .testTarget(name: "FascicoloCryptoTests", dependencies: ["FascicoloCrypto"]),
-        .testTarget(name: "FascicoloLedgerTests", dependencies: ["FascicoloLedger"]),
-        .testTarget(name: "FascicoloDaemonTests", dependencies: ["FascicoloDaemon", "FascicoloCrypto"]),
+        // Test support: temporary directories, child processes, seeded randomness.
+        .target(name: "FascicoloTesting"),
+
+        .testTarget(name: "FascicoloStorageTests", dependencies: ["FascicoloStorage", "FascicoloTesting"]),
+        .testTarget(name: "FascicoloCryptoTests", dependencies: ["FascicoloCrypto", "FascicoloTesting"]),
+        .testTarget(name: "FascicoloLedgerTests", dependencies: ["FascicoloLedger", "FascicoloTesting"]),
+        .testTarget(name: "FascicoloDaemonTests", dependencies: ["FascicoloDaemon", "FascicoloCrypto", "FascicoloTesting"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,16 +1,5 @@
-import Foundation
+@_exported import FascicoloTesting
 import Testing
-
-/// A fresh directory under /tmp (mkdtemp), removed with everything in it when `body` returns.
-func withTemporaryDirectory<T>(_ body: (String) throws -> T) throws -> T {
-    var template = Array("/tmp/fascicolo-crypto-test-XXXXXX".utf8CString)
-    let created = template.withUnsafeMutableBufferPointer { buffer in
-        mkdtemp(buffer.baseAddress!).map { String(cString: $0) }
-    }
-    let path = try #require(created, "mkdtemp failed with errno \(errno)")
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    return try body(path)
-}
 
 /// Decodes a hex literal of the test vectors; a malformed literal is a bug in the test.
 func hex(_ text: String) -> [UInt8] {

@@ -7,12 +7,12 @@ import Testing
 /// after `append` returned, that is after the durable commit) must be present, and the whole log
 /// must verify.
 @Suite(.serialized) struct CrashTests {
-    @Test func sigkillDuringAppendsLosesNoAcknowledgedEntry() async throws {
+    @Test func sigkillDuringAppendsLosesNoAcknowledgedEntry() throws {
         let seed = UInt64.random(in: 0...UInt64.max)
         var generator = SeededGenerator(seed: seed)
         let appender = productsDirectory() + "/fascicolo-bench"
         try #require(access(appender, X_OK) == 0, "build fascicolo-bench first (tools/test does)")
-        try await withTemporaryDirectory { directory in
+        try withTemporaryDirectory { directory in
             let data = directory + "/data"
             var acknowledged: [UInt64: (stream: String, version: UInt64)] = [:]
             let rounds = 12
@@ -57,16 +57,3 @@ import Testing
 }
 
 func bigEndianBytes(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.bigEndian) { Array($0) } }
-
-/// SplitMix64: a small deterministic generator, so a failing run can be replayed from its seed.
-struct SeededGenerator: RandomNumberGenerator {
-    private var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}

@@ -1,17 +1,6 @@
+@_exported import FascicoloTesting
 import FascicoloStorage
-import Foundation
 import Testing
-
-/// A fresh directory under /tmp (mkdtemp), removed with everything in it when `body` returns.
-func withTemporaryDirectory<T>(_ body: (String) throws -> T) throws -> T {
-    var template = Array("/tmp/fascicolo-storage-test-XXXXXX".utf8CString)
-    let created = template.withUnsafeMutableBufferPointer { buffer in
-        mkdtemp(buffer.baseAddress!).map { String(cString: $0) }
-    }
-    let path = try #require(created, "mkdtemp failed with errno \(errno)")
-    defer { try? FileManager.default.removeItem(atPath: path) }
-    return try body(path)
-}
 
 extension Environment.Options {
     /// Options for throwaway test data: no fsync, and a chosen initial map size.
