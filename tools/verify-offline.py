@@ -5,6 +5,7 @@ Written from Sources/FascicoloLedger/FascicoloLedger.docc/Formats.md ONLY (plus 
 tlog-checkpoint, tlog-cosignature, RFC 9162 and RFC 8032) -- no project source was read.
 
     verify-offline.py DATADIR [--key '<name>+<hex id>+<base64>'] [--fast] [--no-self-check]
+                              [--no-lock]
 
 Checks, on one read-only LMDB snapshot, what Formats.md lists under "What fascicolo verify
 checks": checkpoint notes (note signature and cosignature/v1 timestamp signature), every entry
@@ -26,35 +27,29 @@ import random
 import sys
 import time
 
-try:
-    import lmdb
-    from nacl.exceptions import BadSignatureError
-    from nacl.signing import VerifyKey
-except ImportError as e:  # pragma: no cover
-    print(f"error: {e}; run: pip install lmdb pynacl", file=sys.stderr)
-    sys.exit(2)
+import lmdb                                       # pip install lmdb pynacl
+from nacl.exceptions import BadSignatureError
+from nacl.signing import VerifyKey
 
 EM_DASH = "\u2014 "
 MAGIC = b"FSE1"
 
 
 class Failure(Exception):
+    """A verification failure, naming the position it concerns when one applies."""
     def __init__(self, message, position=None):
         super().__init__(message)
         self.position = position
 
 
 class UsageError(Exception):
-    pass
+    """Bad arguments or key, or a directory that cannot be read: exit 2."""
 
 
 # --- hashing, key IDs, the verifier key ------------------------------------------------------
 
 def sha256(*parts):
-    h = hashlib.sha256()
-    for p in parts:
-        h.update(p)
-    return h.digest()
+    return hashlib.sha256(b"".join(parts)).digest()
 
 
 def leaf_hash(record):
@@ -81,7 +76,7 @@ def parse_vkey(vkey):
         key_id = bytes.fromhex(hex_id)
     except ValueError as e:
         raise UsageError(f"verifier key: {e}")
-    if len(hex_id) != 8 or len(blob) != 33 or blob[0] != 0x01:
+    if len(hex_id) != 8 or hex_id != hex_id.lower() or len(blob) != 33 or blob[0] != 0x01:
         raise UsageError("verifier key: not an Ed25519 signed-note key")
     public_key = blob[1:]
     if key_hash(name, 0x01, public_key) != key_id:
@@ -177,8 +172,8 @@ def verify_consistency(first, second, first_root, second_root, proof):
         return False
     if first == second:
         return not proof and first_root == second_root
-    if first == 0:
-        return not proof
+    if first == 0:  # Formats.md: empty; the old root can only be MTH({})
+        return not proof and first_root == sha256()
     if not proof:
         return False
     path = list(proof)
@@ -307,7 +302,8 @@ def verify(env, vkey, fast, self_check):
             except lmdb.NotFoundError:
                 raise Failure(f"table {table!r} is missing")
         if txn.get(b"format", db=dbs["meta"]) != b"1":
-            raise Failure("meta format is not '1'")
+            raise UsageError(f"data directory format {txn.get(b'format', db=dbs['meta'])!r} "
+                             "is not the supported b'1'")
         origin = (txn.get(b"origin", db=dbs["meta"]) or b"").decode("utf-8", "replace")
         if origin != name:
             raise Failure(f"origin {origin!r} is not the verifier key's name {name!r}")
@@ -317,15 +313,20 @@ def verify(env, vkey, fast, self_check):
         for k, note in txn.cursor(db=dbs["checkpoints"]):
             if len(k) != 8:
                 raise Failure(f"checkpoint key {k.hex()} is not 8 bytes")
-            roots[u64(k)] = check_checkpoint(u64(k), note, origin, key_id, cosig_id, vk)
+            size = u64(k)
+            try:
+                roots[size] = check_checkpoint(size, note, origin, key_id, cosig_id, vk)
+            except Failure as f:  # a checkpoint concerns the last position it covers
+                raise Failure(str(f), size - 1 if size else None)
         if 0 in roots and roots[0] != sha256():
             raise Failure("checkpoint 0: root is not SHA-256 of the empty string")
 
         # Steps 2-4, entry by entry, in position order.
         merkle = txn.cursor(db=dbs["merkle"])
         stack = []                      # (level, hash) of the perfect subtrees, left to right
-        last_version = {}               # stream -> (version, position)
+        last_version = {}               # stream -> its last version so far
         prev_time = None
+        index_keys = []                 # per position: its expected stream_index key
         n = 0
         for k, rec in txn.cursor(db=dbs["entries"]):
             p = n
@@ -341,17 +342,14 @@ def verify(env, vkey, fast, self_check):
                 raise Failure(f"key ID {e['key_id'].hex()} is not the log's {key_id.hex()}", p)
             if not fast and not ed25519_ok(vk, e["signed"], e["signature"]):
                 raise Failure("entry signature does not verify", p)
-            expected = last_version.get(e["stream"], (0, None))[0] + 1
+            expected = last_version.get(e["stream"], 0) + 1
             if e["version"] != expected:
                 raise Failure(f"stream {e['stream']!r} version {e['version']}, expected {expected}", p)
-            last_version[e["stream"]] = (e["version"], p)
+            last_version[e["stream"]] = e["version"]
             if prev_time is not None and e["recorded_at"] < prev_time:
                 raise Failure(f"recordedAt {e['recorded_at']} < previous {prev_time}", p)
             prev_time = e["recorded_at"]
-            ix = txn.get(e["stream"] + b"\x00" + be8(e["version"]), db=dbs["stream_index"])
-            if ix != be8(p):
-                raise Failure(f"stream index row for {e['stream']!r} v{e['version']} is "
-                              f"{ix.hex() if ix is not None else 'missing'}", p)
+            index_keys.append(e["stream"] + b"\x00" + be8(e["version"]))
             # Merkle: appending leaf p completes the leaf and one node per trailing 1 bit of p.
             h, level = leaf_hash(rec), 0
             while True:
@@ -377,30 +375,30 @@ def verify(env, vkey, fast, self_check):
             raise Failure(f"merkle table has {stored_nodes} nodes; {n} entries need {count(n)}")
         beyond = [s for s in roots if s > n]
         if beyond:
-            raise Failure(f"checkpoint {min(beyond)} is beyond the {n} stored entries")
+            raise Failure(f"checkpoint {min(beyond)} is beyond the {n} stored entries",
+                          min(beyond) - 1)
 
         # Step 5: stream index and streams table.
+        for p, key in enumerate(index_keys):
+            ix = txn.get(key, db=dbs["stream_index"])
+            if ix != be8(p):
+                raise Failure(f"stream index row {key!r} is {ix.hex() if ix else 'missing'}", p)
         rows = txn.stat(dbs["stream_index"])["entries"]
-        if rows != n:
-            for k, v in txn.cursor(db=dbs["stream_index"]):
-                stream, ver = k[:-9], u64(k[-8:])
-                if len(k) < 9 or k[-9] != 0 or ver == 0 or ver > last_version.get(stream, (0,))[0]:
-                    raise Failure(f"stream index row {k!r} -> {v.hex()} matches no entry")
+        if rows != n:  # every entry's row was found, so the others point at no entry
             raise Failure(f"stream index has {rows} rows for {n} entries")
-        table = {}
-        for k, v in txn.cursor(db=dbs["streams"]):
-            if k not in last_version:
-                raise Failure(f"streams table names {k!r}, which has no entries")
-            table[k] = v
-        for stream, (ver, p) in last_version.items():
-            if table.get(stream) != be8(ver):
-                raise Failure(f"streams table for {stream!r} is not its last version {ver}", p)
+        table = dict(txn.cursor(db=dbs["streams"]))
+        for stream in sorted(set(table) | set(last_version)):
+            want = be8(last_version[stream]) if stream in last_version else None
+            if table.get(stream) != want:
+                raise Failure(f"streams table row for {stream!r} is "
+                              f"{table[stream].hex() if stream in table else 'missing'}, "
+                              f"expected {want.hex() if want else 'none'}")
 
-        checked = self_check_proofs(txn, dbs, roots, n) if self_check else 0
+        checked = self_check_proofs(txn, dbs, roots) if self_check else 0
     return n, len(last_version), len(roots), checked
 
 
-def self_check_proofs(txn, dbs, roots, n):
+def self_check_proofs(txn, dbs, roots):
     """Build inclusion and consistency proofs from STORED nodes and verify them (RFC 9162)."""
     def get_node(num):
         v = txn.get(be8(num), db=dbs["merkle"])
@@ -411,40 +409,43 @@ def self_check_proofs(txn, dbs, roots, n):
     def leaf_of(p):
         return leaf_hash(txn.get(be8(p), db=dbs["entries"]))
 
-    rng = random.Random(9162)
+    rng = random.Random(9162)  # deterministic: the first, the last and up to 6 other sizes
     sizes = sorted(roots)
+    sizes = sorted({0, *sizes[:1], *sizes[-1:], *rng.sample(sizes, min(6, len(sizes)))})
+    roots = {**roots, 0: sha256()}  # MTH({}); a stored checkpoint 0 was checked to equal it
     checked = 0
-    for size in sizes:
-        if size == 0:
-            continue
-        picks = {0, size - 1, size // 2} | {rng.randrange(size) for _ in range(3)}
-        for p in sorted(picks):
+    for size in sizes[1:]:
+        for p in sorted({0, size - 1, size // 2} | {rng.randrange(size) for _ in range(3)}):
             proof = inclusion_proof(get_node, p, size)
             if not verify_inclusion(p, size, leaf_of(p), proof, roots[size]):
                 raise Failure(f"self-check: inclusion proof for checkpoint {size} fails", p)
             if proof and verify_inclusion(p, size, leaf_of(p), proof[:-1] + [bytes(32)], roots[size]):
-                raise Failure("self-check: a corrupted inclusion proof verified", p)
+                raise Failure(f"self-check: a corrupted inclusion proof verified ({size})", p)
             checked += 1
-    for i, first in enumerate(sizes):
-        for second in sizes[i:]:
-            proof = consistency_proof(get_node, first, second)
-            if not verify_consistency(first, second, roots[first], roots[second], proof):
-                raise Failure(f"self-check: consistency proof {first} -> {second} fails")
-            if proof and verify_consistency(first, second, roots[first], roots[second],
-                                            [bytes(32)] + proof[1:]):
-                raise Failure(f"self-check: corrupted consistency proof {first} -> {second} verified")
-            checked += 1
+    pairs = [(s, s) for s in sizes] + list(zip(sizes, sizes[1:]))
+    if len(sizes) > 2:
+        pairs.append((sizes[1], sizes[-1]))
+    for first, second in pairs:
+        proof = consistency_proof(get_node, first, second)
+        if not verify_consistency(first, second, roots[first], roots[second], proof):
+            raise Failure(f"self-check: consistency proof {first} -> {second} fails")
+        if proof and verify_consistency(first, second, roots[first], roots[second],
+                                        [bytes(32)] + proof[1:]):
+            raise Failure(f"self-check: corrupted consistency proof {first} -> {second} verified")
+        checked += 1
     return checked
 
 
-def open_env(datadir):
+def open_env(datadir, no_lock):
     if not os.path.isfile(os.path.join(datadir, "data.mdb")):
         raise UsageError(f"{datadir}: no data.mdb (not a data directory?)")
-    try:  # with the lock file: a consistent snapshot even while the daemon writes
-        return lmdb.open(datadir, readonly=True, lock=True, max_dbs=16, subdir=True), "locked"
-    except lmdb.Error:
-        pass
-    try:  # e.g. lock.mdb not writable: safe only if no writer is running
+    if not no_lock:
+        try:  # registers us as a reader in lock.mdb, so a running writer keeps our snapshot
+            return lmdb.open(datadir, readonly=True, lock=True, max_dbs=16, subdir=True), "locked"
+        except lmdb.Error as e:
+            print(f"warning: cannot use lock.mdb ({e}); reading lock-free, which gives false "
+                  "failures if a writer is running", file=sys.stderr)
+    try:  # lock-free: fine for a quiescent copy or read-only media, not beside a live writer
         return lmdb.open(datadir, readonly=True, lock=False, max_dbs=16, subdir=True), "lock-free"
     except lmdb.Error as e:
         raise UsageError(f"{datadir}: cannot open LMDB environment: {e}")
@@ -458,6 +459,8 @@ def main(argv=None):
                                   "(default: DATADIR/signing.pub; better: obtain it out of band)")
     ap.add_argument("--fast", action="store_true", help="skip entry signatures")
     ap.add_argument("--no-self-check", action="store_true", help="skip the proof self-check")
+    ap.add_argument("--no-lock", action="store_true",
+                    help="do not use lock.mdb (read-only media; unsafe while a writer runs)")
     args = ap.parse_args(argv)
     try:
         if not os.path.isdir(args.datadir):
@@ -470,7 +473,7 @@ def main(argv=None):
             except OSError as e:
                 raise UsageError(f"cannot read signing.pub: {e}")
         vkey = parse_vkey(key)
-        env, mode = open_env(args.datadir)
+        env, mode = open_env(args.datadir, args.no_lock)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
@@ -482,8 +485,8 @@ def main(argv=None):
         where = f"position {f.position}: " if f.position is not None else ""
         print(f"FAILED: {where}{f}")
         return 1
-    except lmdb.Error as e:
-        print(f"error: reading LMDB: {e}", file=sys.stderr)
+    except (lmdb.Error, UsageError) as e:
+        print(f"error: {e}", file=sys.stderr)
         return 2
     secs = time.monotonic() - start
     print(f"OK: {n} entries, {streams} streams, {checkpoints} checkpoints verified "

@@ -15,6 +15,9 @@ public struct Checkpoint: Sendable, Equatable {
     public let origin: String
     public let size: UInt64
     public let root: Digest
+    /// When the log signed it (seconds since the Unix epoch), from its verified `cosignature/v1`
+    /// line; nil for a note without one (a checkpoint read from elsewhere, say).
+    public let timestampSeconds: UInt64?
     /// The whole signed note, as stored and served.
     public let note: String
 
@@ -28,18 +31,20 @@ public struct Checkpoint: Sendable, Equatable {
         let note = text + "\n"
             + SignedNote.signatureLine(text: text, name: origin, key: key)
             + SignedNote.cosignatureLine(text: text, name: origin, key: key, timestampSeconds: timestampSeconds)
-        return Checkpoint(origin: origin, size: size, root: root, note: note)
+        return Checkpoint(origin: origin, size: size, root: root, timestampSeconds: timestampSeconds, note: note)
     }
 
     public enum Failure: Error, Equatable, Sendable, CustomStringConvertible {
         case malformed(String)
         case badSignature
+        case badCosignature
         case wrongOrigin(String)
 
         public var description: String {
             switch self {
             case .malformed(let why): "malformed checkpoint: \(why)"
             case .badSignature: "checkpoint signature does not verify"
+            case .badCosignature: "checkpoint cosignature/v1 (its timestamp) does not verify"
             case .wrongOrigin(let origin): "checkpoint origin \(origin) is not this log's"
             }
         }
@@ -54,14 +59,19 @@ public struct Checkpoint: Sendable, Equatable {
             throw .malformed("\(error)")
         }
         let lines = parsed.text.split(separator: "\n", omittingEmptySubsequences: false)
-        // Three body lines plus the empty string after the final newline; extension lines allowed.
-        guard lines.count >= 4, lines.last == "" else { throw .malformed("a checkpoint body has three lines") }
+        // Exactly three body lines (this log writes no extension lines), each ending in a newline.
+        guard lines.count == 4, lines.last == "" else { throw .malformed("a checkpoint body has three lines") }
         guard lines[0] == origin else { throw .wrongOrigin(String(lines[0])) }
         guard let size = UInt64(lines[1]), String(size) == lines[1] else { throw .malformed("bad tree size") }
         guard let rootBytes = Base64.decode(String(lines[2])), let root = Digest(rootBytes) else {
             throw .malformed("bad root hash")
         }
         guard SignedNote.hasValidSignature(parsed, name: origin, publicKey: publicKey) else { throw .badSignature }
-        return Checkpoint(origin: origin, size: size, root: root, note: note)
+        // A cosignature line by this key must verify; a note without one is still a checkpoint.
+        let cosignatureID = SignedNote.keyID(name: origin, publicKey: publicKey, type: SignedNote.cosignatureType)
+        let hasCosignature = parsed.signatures.contains { $0.name == origin && Array($0.blob.prefix(4)) == cosignatureID }
+        let timestamp = SignedNote.validCosignatureTimestamp(parsed, name: origin, publicKey: publicKey)
+        if hasCosignature && timestamp == nil { throw .badCosignature }
+        return Checkpoint(origin: origin, size: size, root: root, timestampSeconds: timestamp, note: note)
     }
 }

@@ -38,6 +38,12 @@ public struct Verifier {
         public let fast: Bool
     }
 
+    /// The verifier key given is not `<name>+<key id>+<base64 key>`: a usage error, not a
+    /// verification failure.
+    public struct InvalidVerifierKey: Error, CustomStringConvertible, Sendable {
+        public var description: String { "the verifier key is not '<name>+<key id>+<base64 key>' with a matching key id" }
+    }
+
     /// What is wrong, and the first position concerned when there is one.
     public struct Failure: Error, CustomStringConvertible, Sendable {
         public let position: UInt64?
@@ -59,9 +65,7 @@ public struct Verifier {
                               progress: ((Progress) -> Void)? = nil) throws -> Report {
         let key: (name: String, publicKey: PublicKey)
         if let verifierKey {
-            guard let parsed = SignedNote.parseVerifierKey(verifierKey) else {
-                throw Failure(position: nil, problem: "the verifier key is not '<name>+<key id>+<base64 key>'")
-            }
+            guard let parsed = SignedNote.parseVerifierKey(verifierKey) else { throw InvalidVerifierKey() }
             key = parsed
         } else {
             key = try KeyFile.loadVerifierKey(directory: directory)
@@ -205,7 +209,11 @@ private struct VerificationRun {
                 } catch {
                     throw Verifier.Failure(position: size > 0 ? size - 1 : nil, problem: "checkpoint of size \(size): \(error)")
                 }
-                guard checkpoint.size == size else {
+                guard checkpoint.timestampSeconds != nil else {
+                    throw Verifier.Failure(position: size > 0 ? size - 1 : nil,
+                                           problem: "checkpoint of size \(size) has no cosignature/v1 timestamp by the log's key")
+                }
+                guard checkpoint.size == size, size > 0 else {
                     throw Verifier.Failure(position: size > 0 ? size - 1 : nil,
                                            problem: "checkpoint stored under size \(size) says size \(checkpoint.size)")
                 }
@@ -282,17 +290,29 @@ private struct VerificationRun {
         try txn.withCursor(store.streams) { cursor in
             var record = try cursor.first()
             while let current = record {
-                guard index < streams.count, streams[index].name.elementsEqual(current.key),
-                      BigEndian.uint64(current.value) == streams[index].version else {
-                    throw Verifier.Failure(position: nil, problem: "the streams table's row for stream "
-                                           + "\(String(decoding: current.key, as: UTF8.self)) does not match its entries")
+                let name = String(decoding: current.key, as: UTF8.self)
+                guard index < streams.count else {
+                    throw Verifier.Failure(position: nil, problem: "the streams table lists stream \(name), which has no entries")
+                }
+                let expected = streams[index]
+                if !expected.name.elementsEqual(current.key) {
+                    // Both lists are in byte order: the smaller name is the one the other lacks.
+                    let missing = expected.name.lexicographicallyPrecedes(current.key)
+                    throw Verifier.Failure(position: nil, problem: missing
+                        ? "the streams table has no row for stream \(String(decoding: expected.name, as: UTF8.self))"
+                        : "the streams table lists stream \(name), which has no entries")
+                }
+                guard BigEndian.uint64(current.value) == expected.version else {
+                    throw Verifier.Failure(position: nil,
+                        problem: "the streams table gives stream \(name) a version other than its last entry's, \(expected.version)")
                 }
                 index += 1
                 record = try cursor.next()
             }
         }
         guard index == streams.count else {
-            throw Verifier.Failure(position: nil, problem: "the streams table lists \(index) streams; the entries have \(streams.count)")
+            throw Verifier.Failure(position: nil, problem: "the streams table has no row for stream "
+                                   + String(decoding: streams[index].name, as: UTF8.self))
         }
     }
 }

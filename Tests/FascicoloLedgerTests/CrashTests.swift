@@ -56,4 +56,3 @@ import Testing
     }
 }
 
-func bigEndianBytes(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.bigEndian) { Array($0) } }

@@ -1,5 +1,6 @@
 @_exported import FascicoloTesting
 import FascicoloLedger
+import FascicoloStorage
 import Glibc
 import Testing
 
@@ -16,3 +17,42 @@ func testConfiguration(noSync: Bool = false) -> LedgerConfiguration {
 func payload(_ text: String) -> [UInt8] { Array(text.utf8) }
 
 func event(_ text: String, type: String = "TestEvent") -> NewEvent { NewEvent(type: type, payload: payload(text)) }
+
+// MARK: - Changing bytes of data.mdb behind LMDB's back
+
+/// The offset in data.mdb of the live value stored under `key` in `table`.
+func valueOffset(directory: String, table: (LedgerStore) -> Table, key: [UInt8]) throws -> (offset: Int, count: Int) {
+    let store = try LedgerStore.open(directory: directory, readOnly: true)
+    defer { store.environment.close() }
+    let base = try #require(mapBase(of: directory + "/data.mdb"))
+    return try #require(try store.environment.read { txn in
+        try txn.withValue(in: table(store), key: key) { value in (base.distance(to: value.baseAddress!), value.count) }
+    })
+}
+
+/// Where `file` is mapped in this process, from /proc/self/maps (LMDB maps data.mdb whole,
+/// from offset 0, so a value's address minus this is its offset in the file).
+func mapBase(of file: String) -> UnsafeRawPointer? {
+    var resolved = [CChar](repeating: 0, count: Int(PATH_MAX))
+    guard realpath(file, &resolved) != nil else { return nil }
+    let path = String(decoding: resolved.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    for line in readFile("/proc/self/maps").split(separator: "\n") where line.hasSuffix(" " + path) {
+        let fields = line.split(separator: " ", omittingEmptySubsequences: true)
+        guard fields.count >= 6, fields[2] == "00000000",
+              let start = UInt(fields[0].split(separator: "-")[0], radix: 16) else { continue }
+        return UnsafeRawPointer(bitPattern: start)
+    }
+    return nil
+}
+
+func flipByte(directory: String, at offset: Int) throws {
+    let descriptor = open(directory + "/data.mdb", O_RDWR)
+    try #require(descriptor >= 0)
+    defer { close(descriptor) }
+    var byte: UInt8 = 0
+    try #require(pread(descriptor, &byte, 1, off_t(offset)) == 1)
+    byte ^= 0x01
+    try #require(pwrite(descriptor, &byte, 1, off_t(offset)) == 1)
+}
+
+func bigEndianBytes(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.bigEndian) { Array($0) } }

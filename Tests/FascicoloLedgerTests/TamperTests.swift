@@ -15,41 +15,6 @@ import Testing
         ledger.close()
     }
 
-    /// The offset in data.mdb of the live value stored under `key` in `table`.
-    func valueOffset(directory: String, table: (LedgerStore) -> Table, key: [UInt8]) throws -> (offset: Int, count: Int) {
-        let store = try LedgerStore.open(directory: directory, readOnly: true)
-        defer { store.environment.close() }
-        let base = try #require(mapBase(of: directory + "/data.mdb"))
-        return try #require(try store.environment.read { txn in
-            try txn.withValue(in: table(store), key: key) { value in (base.distance(to: value.baseAddress!), value.count) }
-        })
-    }
-
-    /// Where `file` is mapped in this process, from /proc/self/maps (LMDB maps data.mdb whole,
-    /// from offset 0, so a value's address minus this is its offset in the file).
-    func mapBase(of file: String) -> UnsafeRawPointer? {
-        var resolved = [CChar](repeating: 0, count: Int(PATH_MAX))
-        guard realpath(file, &resolved) != nil else { return nil }
-        let path = String(decoding: resolved.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        for line in readFile("/proc/self/maps").split(separator: "\n") where line.hasSuffix(" " + path) {
-            let fields = line.split(separator: " ", omittingEmptySubsequences: true)
-            guard fields.count >= 6, fields[2] == "00000000",
-                  let start = UInt(fields[0].split(separator: "-")[0], radix: 16) else { continue }
-            return UnsafeRawPointer(bitPattern: start)
-        }
-        return nil
-    }
-
-    func flipByte(directory: String, at offset: Int) throws {
-        let descriptor = open(directory + "/data.mdb", O_RDWR)
-        try #require(descriptor >= 0)
-        defer { close(descriptor) }
-        var byte: UInt8 = 0
-        try #require(pread(descriptor, &byte, 1, off_t(offset)) == 1)
-        byte ^= 0x01
-        try #require(pwrite(descriptor, &byte, 1, off_t(offset)) == 1)
-    }
-
     func expectFailure(directory: String, position: UInt64?, fast: Bool, mentioning words: String,
                        sourceLocation: SourceLocation = #_sourceLocation) {
         var options = Verifier.Options()
@@ -111,6 +76,27 @@ import Testing
             try flipByte(directory: directory, at: offset + origin.utf8.count)
             expectFailure(directory: directory, position: size - 1, fast: false, mentioning: "checkpoint of size \(size)")
             expectFailure(directory: directory, position: size - 1, fast: true, mentioning: "checkpoint of size \(size)")
+        }
+    }
+
+    @Test func aChangedCosignatureIsFound() async throws {
+        try await withTemporaryDirectory { directory in
+            try await buildLog(in: directory)
+            let store = try LedgerStore.open(directory: directory, readOnly: true)
+            let size = try store.environment.read { txn in
+                try txn.withCursor(store.checkpoints) { cursor in try cursor.first().map { BigEndian.read(UInt64.self, from: $0.key, at: 0) } }
+            }
+            store.environment.close()
+            let checkpointSize = try #require(size)
+            let (offset, count) = try valueOffset(directory: directory, table: \.checkpoints, key: bigEndianBytes(checkpointSize))
+            // A character inside the base64 of the last line (the cosignature), kept valid base64.
+            let descriptor = open(directory + "/data.mdb", O_RDWR)
+            defer { close(descriptor) }
+            var byte: UInt8 = 0
+            try #require(pread(descriptor, &byte, 1, off_t(offset + count - 10)) == 1)
+            byte = byte == UInt8(ascii: "A") ? UInt8(ascii: "B") : UInt8(ascii: "A")
+            try #require(pwrite(descriptor, &byte, 1, off_t(offset + count - 10)) == 1)
+            expectFailure(directory: directory, position: checkpointSize - 1, fast: true, mentioning: "cosignature")
         }
     }
 
