@@ -1,7 +1,7 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// Dependencies point one way: storage, crypto ← ledger ← daemon ← executables.
+// Dependencies point one way: storage, crypto ← ledger ← server ← daemon ← executables.
 let package = Package(
     name: "Fascicolo",
     platforms: [.macOS(.v15)],
@@ -14,6 +14,9 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // C libraries, found through pkg-config (Debian: liblmdb-dev, libsodium-dev, libssl-dev).
@@ -34,10 +37,25 @@ let package = Package(
             ]
         ),
 
+        // HTTP/1.1 + JSON on the Unix socket: routes, roles from peer credentials, problem details.
+        .target(
+            name: "FascicoloServer",
+            dependencies: [
+                "FascicoloLedger", "FascicoloCrypto",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+
         // The daemon's parts: configuration (file, environment, flags), data-directory lock, lifecycle.
         .target(
             name: "FascicoloDaemon",
-            dependencies: ["FascicoloLedger", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "FascicoloLedger", "FascicoloServer",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
         ),
 
         // The daemon.

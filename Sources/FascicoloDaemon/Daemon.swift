@@ -1,47 +1,102 @@
-import Dispatch
 import FascicoloLedger
+import FascicoloServer
 import Glibc
+import Hummingbird
 import Logging
+import ServiceLifecycle
 
-/// The daemon's life: take the data directory's lock, open the ledger (creating the directory
-/// and its signing key on first start), serve until SIGTERM or SIGINT, then drain the writer,
-/// sign a final checkpoint and close.
+/// The daemon's life: take the data directory's lock, open the ledger (creating the directory and
+/// its signing key on first start), clear a stale socket, then serve the API until SIGTERM or
+/// SIGINT. Shutdown answers 503 to new requests, lets in-flight ones finish, stops the server,
+/// commits what the writer has queued, signs a final checkpoint, closes the store and removes the
+/// socket file.
 public final class Daemon: Sendable {
     public let configuration: DaemonConfiguration
     public let ledger: Ledger
     private let lock: DataDirectoryLock
     private let logger: Logger
+    public static let version = "0.1.0"
+
+    public struct SocketInUse: Error, CustomStringConvertible, Sendable {
+        public let path: String
+        public var description: String { "another process is serving on \(path)" }
+    }
 
     public init(configuration: DaemonConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
         lock = try DataDirectoryLock(directory: configuration.dataDirectory)
+        try Self.clearStaleSocket(configuration.resolvedSocketPath)
         ledger = try Ledger.open(directory: configuration.dataDirectory, configuration: configuration.ledger, logger: logger)
         logger.notice("fascicolod started", metadata: [
             "dataDirectory": "\(configuration.dataDirectory)", "entries": "\(ledger.size)",
-            "verifierKey": "\(ledger.verifierKey)",
+            "verifierKey": "\(ledger.verifierKey)", "version": "\(Self.version)",
         ])
     }
 
-    /// Blocks until SIGTERM or SIGINT, then shuts down cleanly.
-    public func runUntilSignalled() {
-        let stop = DispatchSemaphore(value: 0)
-        var sources: [any DispatchSourceSignal] = []
-        for signalNumber in [SIGTERM, SIGINT] {
-            signal(signalNumber, SIG_IGN)
-            let source = DispatchSource.makeSignalSource(signal: signalNumber, queue: .global())
-            source.setEventHandler { stop.signal() }
-            source.resume()
-            sources.append(source)
-        }
-        stop.wait()
-        logger.notice("shutting down: committing queued appends")
-        shutdown()
-        sources.forEach { $0.cancel() }
+    /// Serves until SIGTERM or SIGINT, then shuts down cleanly.
+    public func run() async throws {
+        let shutdown = ShutdownSwitch()
+        let routes = APIRoutes(ledger: ledger, policy: configuration.access, metrics: ServerMetrics(),
+                               openAPIDocument: OpenAPIDocument.yaml, version: Self.version, shutdown: shutdown)
+        let socketPath = configuration.resolvedSocketPath
+        let application = APIServer.application(routes: routes, socketPath: socketPath,
+                                                socketMode: configuration.socketMode, logger: logger)
+        // Services stop in reverse order: first the switch (new requests get 503), then the
+        // server (in-flight requests finish), then the ledger (queued appends commit).
+        let group = ServiceGroup(configuration: .init(
+            services: [LedgerService(ledger: ledger, logger: logger), application, ShutdownNotice(shutdown: shutdown)],
+            gracefulShutdownSignals: [.sigterm, .sigint],
+            logger: logger))
+        defer { unlink(socketPath) }
+        try await group.run()
+        logger.notice("fascicolod stopped", metadata: ["entries": "\(ledger.size)"])
     }
 
+    /// Closes the ledger without serving (for callers that never ran `run`).
     public func shutdown() {
         ledger.close()
-        logger.notice("fascicolod stopped", metadata: ["entries": "\(ledger.size)"])
+    }
+
+    /// A socket file left by a crash is removed; one that still accepts connections belongs to a
+    /// live process, and starting is refused.
+    static func clearStaleSocket(_ path: String) throws {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return }
+        guard info.st_mode & S_IFMT == S_IFSOCK else { throw SocketInUse(path: path) }
+        let descriptor = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        defer { close(descriptor) }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { buffer in
+            for (index, byte) in path.utf8.prefix(buffer.count - 1).enumerated() { buffer[index] = byte }
+        }
+        let connected = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(descriptor, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        if connected == 0 { throw SocketInUse(path: path) }
+        unlink(path)
+    }
+}
+
+/// Keeps the ledger for the life of the service group and closes it last.
+struct LedgerService: Service {
+    let ledger: Ledger
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        logger.notice("shutting down: committing queued appends")
+        ledger.close()
+    }
+}
+
+/// The first service to hear of shutdown: from then on new requests get 503.
+struct ShutdownNotice: Service {
+    let shutdown: ShutdownSwitch
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        shutdown.begin()
     }
 }

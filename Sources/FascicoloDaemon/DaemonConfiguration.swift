@@ -1,4 +1,5 @@
 import FascicoloLedger
+import FascicoloServer
 import Glibc
 import Logging
 
@@ -8,8 +9,21 @@ import Logging
 /// the configuration file, the embedded defaults.
 public struct DaemonConfiguration: Sendable {
     public var dataDirectory = "data"
+    /// The Unix socket's path; empty means `<data directory>/fascicolod.sock`.
+    public var socketPath = ""
+    /// The socket file's mode, applied after binding (the umask would otherwise decide).
+    public var socketMode: UInt32 = 0o660
     public var logLevel = Logger.Level.info
     public var ledger = LedgerConfiguration()
+    /// By default only root is admin; every other peer is refused until listed.
+    public var access: AccessPolicy = {
+        var policy = AccessPolicy()
+        policy.setMembers([AccessPolicy.Principal(kind: .uid, id: 0)], of: .admin)
+        return policy
+    }()
+
+    /// The socket path in effect.
+    public var resolvedSocketPath: String { socketPath.isEmpty ? dataDirectory + "/fascicolod.sock" : socketPath }
 
     public init() {}
 
@@ -47,8 +61,37 @@ public struct DaemonConfiguration: Sendable {
         }
     }
 
+    private static func principals(_ role: AccessPolicy.Role) -> Key {
+        Key(name: "access.\(role.rawValue)") { configuration, value in
+            guard case .string(let text) = value else { return "expected a \"string\"" }
+            switch AccessPolicy.parsePrincipals(text) {
+            case .success(let principals): configuration.access.setMembers(principals, of: role)
+            case .failure(let problem): return problem.reason
+            }
+            return nil
+        }
+    }
+
     static let keys: [Key] = [
         string("storage.data_directory", { $0.isEmpty ? "expected a path" : nil }) { $0.dataDirectory = $1 },
+        string("socket.path", { $0.utf8.count > 100 ? "a Unix socket path is at most 100 bytes" : nil }) { $0.socketPath = $1 },
+        string("socket.mode", { text in
+            guard let mode = UInt32(text, radix: 8), text.count == 4, text.hasPrefix("0"), mode & 0o7007 == 0 else {
+                return "expected an octal mode like \"0660\" with no permissions for others"
+            }
+            return nil
+        }) { $0.socketMode = UInt32($1, radix: 8)! },
+        principals(.writer),
+        principals(.auditor),
+        principals(.admin),
+        Key(name: "access.services") { configuration, value in
+            guard case .string(let text) = value else { return "expected a \"string\"" }
+            switch AccessPolicy.parseServiceNames(text) {
+            case .success(let names): configuration.access.setServiceNames(names)
+            case .failure(let problem): return problem.reason
+            }
+            return nil
+        },
         integer("storage.map_size_bytes", (1 << 20)...(1 << 40)) { $0.ledger.mapSizeBytes = $1 },
         string("ledger.origin", LedgerConfiguration.originProblem) { $0.ledger.origin = $1 },
         integer("ledger.checkpoint_every_entries", 1...10_000_000) { $0.ledger.checkpointEveryEntries = UInt64($1) },

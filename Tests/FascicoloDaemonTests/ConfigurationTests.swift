@@ -17,6 +17,8 @@ import Testing
         #expect(fromFile.ledger.checkpointEveryMilliseconds == defaults.ledger.checkpointEveryMilliseconds)
         #expect(fromFile.ledger.commitEventsMax == defaults.ledger.commitEventsMax)
         #expect(fromFile.ledger.mapSizeBytes == defaults.ledger.mapSizeBytes)
+        #expect(fromFile.socketPath == defaults.socketPath && fromFile.socketMode == defaults.socketMode)
+        #expect(fromFile.access == defaults.access)
     }
 
     @Test func valuesApplyAndTheEnvironmentOverridesTheFile() throws {

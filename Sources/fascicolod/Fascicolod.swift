@@ -4,15 +4,16 @@ import Foundation
 import Logging
 
 /// fascicolod — the Fascicolo records daemon.
-struct Fascicolod: ParsableCommand {
+@main
+struct Fascicolod: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fascicolod",
-        abstract: "The Fascicolo records daemon: a signed, append-only, verifiable log on LMDB.",
+        abstract: "The Fascicolo records daemon: a signed, append-only, verifiable log on LMDB, served on a Unix socket.",
         discussion: """
             Without --config the embedded defaults apply (data directory ./data, created with a \
-            fresh signing key on first start). Environment variables FASCICOLO_<SECTION>_<KEY> \
-            override the file; flags override both. Exit status: 0 after a clean shutdown, \
-            1 when the configuration or the data directory is refused.
+            fresh signing key on first start; socket <data directory>/fascicolod.sock). \
+            Environment variables FASCICOLO_<SECTION>_<KEY> override the file; flags override both. \
+            Exit status: 0 after a clean shutdown, 1 when the configuration or the data directory is refused.
             """)
 
     @Option(name: .long, help: "The configuration file (see Config/fascicolod.toml).")
@@ -21,15 +22,19 @@ struct Fascicolod: ParsableCommand {
     @Option(name: .long, help: "The data directory (overrides storage.data_directory).")
     var dataDir: String?
 
+    @Option(name: .long, help: "The Unix socket path (overrides socket.path).")
+    var socket: String?
+
     @Option(name: .long, help: "The log level (overrides log.level).")
     var logLevel: String?
 
-    func run() throws {
+    func run() async throws {
         var settings = DaemonConfiguration()
         do {
             if let config { try settings.load(path: config) }
             try settings.applyEnvironment(ProcessInfo.processInfo.environment)
             if let dataDir { try settings.apply(name: "storage.data_directory", value: .string(dataDir), source: "--data-dir") }
+            if let socket { try settings.apply(name: "socket.path", value: .string(socket), source: "--socket") }
             if let logLevel { try settings.apply(name: "log.level", value: .string(logLevel), source: "--log-level") }
         } catch {
             FileHandle.standardError.write(Data("fascicolod: \(error)\n".utf8))
@@ -50,8 +55,6 @@ struct Fascicolod: ParsableCommand {
             FileHandle.standardError.write(Data("fascicolod: \(error)\n".utf8))
             throw ExitCode(1)
         }
-        daemon.runUntilSignalled()
+        try await daemon.run()
     }
 }
-
-Fascicolod.main()

@@ -1,0 +1,256 @@
+import FascicoloCrypto
+import FascicoloLedger
+import Foundation
+import Hummingbird
+import NIOCore
+import Synchronization
+
+/// The HTTP API (version 1). `Config/openapi.yaml` describes it; `GET /v1/openapi.yaml` serves it.
+///
+/// Every route first checks the caller's roles, derived from the connection's peer credentials;
+/// a peer with no role gets 403 whatever it asks.
+public struct APIRoutes: Sendable {
+    public typealias Role = AccessPolicy.Role
+
+    let ledger: Ledger
+    let policy: AccessPolicy
+    let metrics: ServerMetrics
+    let openAPIDocument: String
+    let version: String
+    /// Set when shutdown begins: new requests get 503 while in-flight ones finish.
+    let shutdown: ShutdownSwitch
+
+    public init(ledger: Ledger, policy: AccessPolicy, metrics: ServerMetrics, openAPIDocument: String, version: String,
+                shutdown: ShutdownSwitch) {
+        self.ledger = ledger
+        self.policy = policy
+        self.metrics = metrics
+        self.openAPIDocument = openAPIDocument
+        self.version = version
+        self.shutdown = shutdown
+    }
+
+    static let anyRole: Set<Role> = [.writer, .auditor, .admin]
+    static let readers: Set<Role> = [.writer, .auditor, .admin]
+    static let auditors: Set<Role> = [.auditor, .admin]
+
+    public func register(on router: Router<FascicoloRequestContext>) {
+        router.add(middleware: GateMiddleware(routes: self))
+        router.get("v1/health/live") { _, context in
+            _ = try authorize(context, Self.anyRole)
+            return json(status: .ok, "{\"status\":\"live\"}")
+        }
+        router.get("v1/health/ready") { _, context in
+            _ = try authorize(context, Self.anyRole)
+            return json(status: .ok, "{\"status\":\"ready\",\"entries\":\(ledger.size)}")
+        }
+        router.get("v1/version") { _, context in
+            _ = try authorize(context, Self.anyRole)
+            return json(status: .ok, "{\"version\":\(JSONText.string(version)),\"api\":\"v1\"}")
+        }
+        router.get("v1/keys") { _, context in
+            _ = try authorize(context, Self.anyRole)
+            return json(status: .ok, """
+                {"origin":\(JSONText.string(ledger.origin)),"verifierKey":\(JSONText.string(ledger.verifierKey)),\
+                "publicKey":\(JSONText.string(Base64.encode(ledger.publicKey.bytes))),"keyId":\(JSONText.string(Hex.encode(ledger.keyID)))}
+                """)
+        }
+        router.get("v1/openapi.yaml") { _, context in
+            _ = try authorize(context, Self.anyRole)
+            var buffer = ByteBuffer()
+            buffer.writeString(openAPIDocument)
+            return Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: buffer))
+        }
+        router.post("v1/streams/:stream/events") { request, context in try await append(request, context) }
+        router.get("v1/streams/:stream/events") { request, context in try readStream(request, context) }
+        router.get("v1/log") { request, context in
+            _ = try authorize(context, Self.auditors)
+            let from: UInt64 = try query(request, "from") ?? 0
+            let limit = try limitParameter(request)
+            return json(status: .ok, Render.entries(try ledger.entries(from: from, limit: limit)))
+        }
+        router.get("v1/entries/:position") { _, context in
+            _ = try authorize(context, Self.auditors)
+            guard let position = context.parameters.get("position", as: UInt64.self) else {
+                throw Problem.badRequest("position is a non-negative integer")
+            }
+            guard let entry = try ledger.entry(at: position) else { throw Problem.notFound("no entry at position \(position)") }
+            return json(status: .ok, Render.entry(entry, detailed: true))
+        }
+        router.get("v1/checkpoints/latest") { _, context in
+            _ = try authorize(context, Self.auditors)
+            guard let checkpoint = try ledger.latestCheckpoint() else { throw Problem.notFound("no checkpoint has been signed yet") }
+            var buffer = ByteBuffer()
+            buffer.writeString(checkpoint.note)
+            return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: buffer))
+        }
+        router.get("v1/proofs/inclusion") { request, context in
+            _ = try authorize(context, Self.auditors)
+            let position: UInt64 = try requiredQuery(request, "position")
+            let treeSize: UInt64 = try query(request, "treeSize") ?? ledger.size
+            guard position < treeSize, treeSize <= ledger.size else {
+                throw Problem.notFound("position \(position) is not in a tree of \(treeSize) entries (the log has \(ledger.size))")
+            }
+            let proof = try ledger.inclusionProof(position: position, treeSize: treeSize)
+            let leaf = try ledger.entry(at: position)?.leafHash
+            return json(status: .ok, "{\"position\":\(position),\"treeSize\":\(treeSize),"
+                        + "\"leafHash\":\(JSONText.string(leaf?.hex ?? "")),\"proof\":\(Render.proof(proof))}")
+        }
+        router.get("v1/proofs/consistency") { request, context in
+            _ = try authorize(context, Self.auditors)
+            let from: UInt64 = try requiredQuery(request, "from")
+            let to: UInt64 = try query(request, "to") ?? ledger.size
+            guard from <= to, to <= ledger.size else {
+                throw Problem.notFound("no consistency proof from \(from) to \(to) (the log has \(ledger.size) entries)")
+            }
+            let proof = try ledger.consistencyProof(oldSize: from, newSize: to)
+            return json(status: .ok, "{\"from\":\(from),\"to\":\(to),\"proof\":\(Render.proof(proof))}")
+        }
+        router.get("metrics") { _, context in
+            _ = try authorize(context, [.admin])
+            let age = (try? ledger.latestCheckpoint())??.timestampSeconds.map { Double(time(nil)) - Double($0) }
+            var buffer = ByteBuffer()
+            buffer.writeString(metrics.render(ledger: ledger, checkpointAgeSeconds: age))
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: buffer))
+        }
+    }
+
+    // MARK: - Appends and stream reads
+
+    func append(_ request: Request, _ context: FascicoloRequestContext) async throws -> Response {
+        let peer = try authorize(context, [.writer, .admin])
+        let start = DispatchTime.now().uptimeNanoseconds
+        guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") ?? false else {
+            throw Problem(.unsupportedMediaType, code: "unsupported_media_type", detail: "send the events as application/json")
+        }
+        let limits = ledger.configuration.limits
+        // Room for the largest allowed append plus its JSON framing.
+        let bodyBytesMax = limits.eventsPerAppendMax * (limits.payloadBytesMax + limits.eventTypeBytesMax + 64) + 4_096
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: bodyBytesMax)
+        } catch {
+            throw Problem(.contentTooLarge, code: "body_too_large", detail: "the request body is larger than \(bodyBytesMax) bytes")
+        }
+        let decoded: AppendBody
+        do {
+            decoded = try JSONDecoder().decode(AppendBody.self, from: Data(buffer: body))
+        } catch {
+            throw Problem.badRequest("the body is not an append: expected {\"events\":[{\"type\":…,\"data\":…}], "
+                                     + "\"expectedVersion\"?, \"idempotencyKey\"?}")
+        }
+        let events = try decoded.events.map { event in
+            NewEvent(type: event.type, payload: Array(try Render.canonicalEncoder.encode(event.data)))
+        }
+        let stream = context.parameters.get("stream") ?? ""
+        let result: AppendResult
+        do {
+            result = try await ledger.append(AppendRequest(
+                stream: stream, events: events, expectedVersion: decoded.expectedVersion?.value ?? .any,
+                idempotencyKey: decoded.idempotencyKey, author: policy.author(uid: peer.uid)))
+        } catch let error as LedgerError {
+            throw Self.problem(for: error)
+        }
+        metrics.recordAppend(events: events.count, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+        return json(status: result.deduplicated ? .ok : .created, Render.appendResult(result))
+    }
+
+    func readStream(_ request: Request, _ context: FascicoloRequestContext) throws -> Response {
+        _ = try authorize(context, Self.readers)
+        let stream = context.parameters.get("stream") ?? ""
+        let from: UInt64? = try query(request, "from")
+        let direction = request.uri.queryParameters.get("direction") ?? "forwards"
+        guard direction == "forwards" || direction == "backwards" else {
+            throw Problem.badRequest("direction is forwards or backwards")
+        }
+        let entries = try ledger.readStream(stream, from: from, backwards: direction == "backwards", limit: try limitParameter(request))
+        let exists = try !entries.isEmpty || ledger.streamVersion(stream) > 0
+        guard exists else {
+            throw Problem.notFound("no stream \(stream)")
+        }
+        return json(status: .ok, Render.entries(entries))
+    }
+
+    /// The ledger's refusals as problem details: input that breaks a rule is 422 (413 when too
+    /// large), a version or idempotency conflict 409, shutting down 503.
+    static func problem(for error: LedgerError) -> Problem {
+        let status: HTTPResponse.Status = switch error {
+        case .payloadTooLarge, .tooManyEvents: .contentTooLarge
+        case .wrongExpectedVersion, .idempotencyConflict: .conflict
+        case .shutDown: .serviceUnavailable
+        case .storage: .internalServerError
+        case .invalidStreamName, .invalidEventType, .invalidAuthor, .invalidIdempotencyKey, .noEvents, .emptyPayload:
+            .unprocessableContent
+        }
+        return Problem(status, code: error.code, detail: error.description)
+    }
+
+    // MARK: - Helpers
+
+    /// The caller's credentials, if it holds one of `roles`; otherwise 403.
+    func authorize(_ context: FascicoloRequestContext, _ roles: Set<Role>) throws -> PeerCredentials {
+        guard let peer = context.peer else { throw Problem.forbidden("the peer's credentials are unknown") }
+        let held = policy.roles(uid: peer.uid, gid: peer.gid)
+        guard !held.isDisjoint(with: roles) else {
+            throw Problem.forbidden(held.isEmpty
+                ? "uid \(peer.uid) has no role on this daemon"
+                : "this needs one of the roles \(roles.map(\.rawValue).sorted().joined(separator: ", "))")
+        }
+        return peer
+    }
+
+    func limitParameter(_ request: Request) throws -> Int {
+        let limit: Int = try query(request, "limit") ?? 100
+        guard (1...1_000).contains(limit) else { throw Problem.badRequest("limit is 1 to 1000") }
+        return limit
+    }
+
+    /// The query parameter `name`, nil when absent; 400 when present but not a `T`.
+    func query<T: LosslessStringConvertible>(_ request: Request, _ name: String) throws -> T? {
+        guard let text = request.uri.queryParameters.get(name) else { return nil }
+        guard let value = T(text) else { throw Problem.badRequest("the query parameter \(name) is not valid: \(text)") }
+        return value
+    }
+
+    /// The query parameter `name`; 400 when absent or not a `T`.
+    func requiredQuery<T: LosslessStringConvertible>(_ request: Request, _ name: String) throws -> T {
+        guard let value: T = try query(request, name) else { throw Problem.badRequest("the query parameter \(name) is required") }
+        return value
+    }
+}
+
+func json(status: HTTPResponse.Status, _ text: String) -> Response {
+    var buffer = ByteBuffer()
+    buffer.writeString(text)
+    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
+}
+
+/// Flipped when shutdown begins.
+public final class ShutdownSwitch: Sendable {
+    private let flag = Atomic<Bool>(false)
+    public init() {}
+    public func begin() { flag.store(true, ordering: .relaxed) }
+    public var isShuttingDown: Bool { flag.load(ordering: .relaxed) }
+}
+
+/// Answers 503 once shutdown has begun, and counts refusals by code for /metrics.
+struct GateMiddleware: RouterMiddleware {
+    typealias Context = FascicoloRequestContext
+    let routes: APIRoutes
+
+    func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
+        if routes.shutdown.isShuttingDown {
+            routes.metrics.recordRejection(code: Problem.shuttingDown.code)
+            throw Problem.shuttingDown
+        }
+        do {
+            return try await next(request, context)
+        } catch let problem as Problem {
+            routes.metrics.recordRejection(code: problem.code)
+            throw problem
+        } catch let error as HTTPError where error.status == .notFound {
+            routes.metrics.recordRejection(code: "not_found")
+            throw Problem.notFound("no such endpoint: \(request.method) \(request.uri.path)")
+        }
+    }
+}

@@ -1,0 +1,240 @@
+/// The API's OpenAPI 3.1 description, kept beside the routes it describes and served at
+/// `GET /v1/openapi.yaml`. A test checks that every route it lists exists and vice versa.
+public enum OpenAPIDocument {
+    public static let yaml = #"""
+openapi: 3.1.0
+info:
+  title: Fascicolo
+  version: 0.1.0
+  summary: An append-only, signed, verifiable records log, served on a Unix socket.
+  description: |
+    HTTP/1.1 + JSON on a Unix domain socket (for example
+    `curl --unix-socket data/fascicolod.sock http://localhost/v1/health/live`).
+    Who may call what is decided from the peer's kernel credentials (SO_PEERCRED), mapped to
+    roles in the configuration: writer (append, read streams), auditor (read everything, proofs,
+    checkpoints), admin (everything). A peer without a role gets 403 on every route.
+    Errors are RFC 9457 problem details with a stable `code`.
+    The bytes behind entries, leaf hashes and checkpoints are specified in Formats.md.
+servers:
+  - url: http://localhost
+    description: the daemon's Unix socket (storage.data_directory/fascicolod.sock by default)
+paths:
+  /v1/health/live:
+    get:
+      summary: The daemon is running. Any role.
+      responses:
+        "200": {description: live, content: {application/json: {schema: {type: object}}}}
+        "403": {$ref: "#/components/responses/Problem"}
+  /v1/health/ready:
+    get:
+      summary: The daemon serves requests; returns the number of entries. Any role.
+      responses:
+        "200": {description: ready, content: {application/json: {schema: {type: object}}}}
+        "403": {$ref: "#/components/responses/Problem"}
+        "503": {$ref: "#/components/responses/Problem"}
+  /v1/version:
+    get:
+      summary: Daemon and API version. Any role.
+      responses:
+        "200": {description: versions, content: {application/json: {schema: {type: object}}}}
+        "403": {$ref: "#/components/responses/Problem"}
+  /v1/keys:
+    get:
+      summary: The log's origin, verifier key (signed-note vkey), Ed25519 public key and key ID. Any role.
+      responses:
+        "200":
+          description: keys
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [origin, verifierKey, publicKey, keyId]
+                properties:
+                  origin: {type: string}
+                  verifierKey: {type: string, description: "<origin>+<key id hex>+<base64(0x01 ‖ public key)>"}
+                  publicKey: {type: string, description: base64 of the 32-byte Ed25519 public key}
+                  keyId: {type: string, description: 8 hex digits}
+        "403": {$ref: "#/components/responses/Problem"}
+  /v1/openapi.yaml:
+    get:
+      summary: This document. Any role.
+      responses:
+        "200": {description: the OpenAPI document, content: {application/yaml: {schema: {type: string}}}}
+        "403": {$ref: "#/components/responses/Problem"}
+  /v1/streams/{stream}/events:
+    parameters:
+      - {name: stream, in: path, required: true, schema: {type: string, pattern: "^[A-Za-z0-9][A-Za-z0-9._:@/-]*$", maxLength: 200}}
+    post:
+      summary: Append one or more events to a stream, atomically. Roles writer, admin.
+      description: |
+        Each event's `data` is stored as its canonical JSON (compact, keys sorted). The author
+        stamped into the entries is the daemon's view of the caller (uid and service name),
+        never a field of the request. Nothing is stored when the answer is not 200 or 201.
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [events]
+              properties:
+                events:
+                  type: array
+                  minItems: 1
+                  items:
+                    type: object
+                    required: [type, data]
+                    properties:
+                      type: {type: string, pattern: "^[A-Za-z][A-Za-z0-9._-]*$", maxLength: 128}
+                      data: {description: any JSON value}
+                expectedVersion:
+                  oneOf:
+                    - {type: string, enum: [any, no_stream]}
+                    - {type: integer, minimum: 0, description: the stream's exact current version}
+                idempotencyKey: {type: string, maxLength: 128, description: "printable ASCII, no spaces; same key and content → the original answer"}
+      responses:
+        "201": {description: stored, content: {application/json: {schema: {$ref: "#/components/schemas/AppendResult"}}}}
+        "200": {description: a retry answered from its idempotency key; nothing new stored, content: {application/json: {schema: {$ref: "#/components/schemas/AppendResult"}}}}
+        "400": {$ref: "#/components/responses/Problem"}
+        "403": {$ref: "#/components/responses/Problem"}
+        "409": {$ref: "#/components/responses/Problem"}
+        "413": {$ref: "#/components/responses/Problem"}
+        "415": {$ref: "#/components/responses/Problem"}
+        "422": {$ref: "#/components/responses/Problem"}
+        "503": {$ref: "#/components/responses/Problem"}
+    get:
+      summary: Read a stream forwards or backwards. Roles writer, auditor, admin.
+      parameters:
+        - {name: from, in: query, schema: {type: integer, minimum: 0}, description: "first version to return (forwards: default 1; backwards: default the newest)"}
+        - {name: direction, in: query, schema: {type: string, enum: [forwards, backwards], default: forwards}}
+        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 1000, default: 100}}
+      responses:
+        "200": {description: entries, content: {application/json: {schema: {$ref: "#/components/schemas/Entries"}}}}
+        "400": {$ref: "#/components/responses/Problem"}
+        "403": {$ref: "#/components/responses/Problem"}
+        "404": {$ref: "#/components/responses/Problem"}
+  /v1/log:
+    get:
+      summary: Read the global log from a position. Roles auditor, admin.
+      parameters:
+        - {name: from, in: query, schema: {type: integer, minimum: 0, default: 0}}
+        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 1000, default: 100}}
+      responses:
+        "200": {description: entries, content: {application/json: {schema: {$ref: "#/components/schemas/Entries"}}}}
+        "400": {$ref: "#/components/responses/Problem"}
+        "403": {$ref: "#/components/responses/Problem"}
+  /v1/entries/{position}:
+    get:
+      summary: One entry with its signature and signed bytes. Roles auditor, admin.
+      parameters:
+        - {name: position, in: path, required: true, schema: {type: integer, minimum: 0}}
+      responses:
+        "200": {description: the entry, content: {application/json: {schema: {$ref: "#/components/schemas/Entry"}}}}
+        "400": {$ref: "#/components/responses/Problem"}
+        "403": {$ref: "#/components/responses/Problem"}
+        "404": {$ref: "#/components/responses/Problem"}
+  /v1/checkpoints/latest:
+    get:
+      summary: The latest signed checkpoint, as the C2SP signed note. Roles auditor, admin.
+      responses:
+        "200": {description: the note, content: {text/plain: {schema: {type: string}}}}
+        "403": {$ref: "#/components/responses/Problem"}
+        "404": {$ref: "#/components/responses/Problem"}
+  /v1/proofs/inclusion:
+    get:
+      summary: RFC 9162 inclusion proof of an entry in the tree of treeSize entries. Roles auditor, admin.
+      parameters:
+        - {name: position, in: query, required: true, schema: {type: integer, minimum: 0}}
+        - {name: treeSize, in: query, schema: {type: integer, minimum: 1}, description: default the current size}
+      responses:
+        "200":
+          description: the proof
+          content:
+            application/json:
+              schema:
+                type: object
+                properties:
+                  position: {type: integer}
+                  treeSize: {type: integer}
+                  leafHash: {type: string, description: hex}
+                  proof: {type: array, items: {type: string, description: base64 of a 32-byte hash}}
+        "400": {$ref: "#/components/responses/Problem"}
+        "403": {$ref: "#/components/responses/Problem"}
+        "404": {$ref: "#/components/responses/Problem"}
+  /v1/proofs/consistency:
+    get:
+      summary: RFC 9162 consistency proof between two tree sizes. Roles auditor, admin.
+      parameters:
+        - {name: from, in: query, required: true, schema: {type: integer, minimum: 0}}
+        - {name: to, in: query, schema: {type: integer, minimum: 0}, description: default the current size}
+      responses:
+        "200":
+          description: the proof
+          content:
+            application/json:
+              schema:
+                type: object
+                properties:
+                  from: {type: integer}
+                  to: {type: integer}
+                  proof: {type: array, items: {type: string, description: base64 of a 32-byte hash}}
+        "400": {$ref: "#/components/responses/Problem"}
+        "403": {$ref: "#/components/responses/Problem"}
+        "404": {$ref: "#/components/responses/Problem"}
+  /metrics:
+    get:
+      summary: Prometheus text metrics. Role admin.
+      responses:
+        "200": {description: metrics, content: {text/plain: {schema: {type: string}}}}
+        "403": {$ref: "#/components/responses/Problem"}
+components:
+  responses:
+    Problem:
+      description: RFC 9457 problem details
+      content:
+        application/problem+json:
+          schema: {$ref: "#/components/schemas/Problem"}
+  schemas:
+    Problem:
+      type: object
+      required: [type, title, status, code, detail]
+      properties:
+        type: {type: string}
+        title: {type: string}
+        status: {type: integer}
+        code:
+          type: string
+          description: stable machine-readable code
+          enum: [malformed_request, forbidden, not_found, unsupported_media_type, body_too_large, invalid_stream_name,
+                 invalid_event_type, invalid_author, invalid_idempotency_key, no_events, too_many_events, empty_payload,
+                 payload_too_large, wrong_expected_version, idempotency_conflict, shutting_down, storage_failure]
+        detail: {type: string}
+    AppendResult:
+      type: object
+      required: [positions, streamVersions, leafHashes, deduplicated]
+      properties:
+        positions: {type: array, items: {type: integer}}
+        streamVersions: {type: array, items: {type: integer}}
+        leafHashes: {type: array, items: {type: string, description: hex SHA-256 leaf hash}}
+        deduplicated: {type: boolean}
+    Entry:
+      type: object
+      required: [position, stream, streamVersion, type, recordedAt, author, data, keyId, signature, leafHash]
+      properties:
+        position: {type: integer}
+        stream: {type: string}
+        streamVersion: {type: integer}
+        type: {type: string}
+        recordedAt: {type: string, format: date-time}
+        author: {type: string}
+        data: {description: the event's JSON}
+        keyId: {type: string}
+        signature: {type: string, description: base64 Ed25519 signature of the signed bytes}
+        leafHash: {type: string, description: hex}
+        signedBytes: {type: string, description: "base64 (only on /v1/entries/{position})"}
+    Entries:
+      type: object
+      properties:
+        entries: {type: array, items: {$ref: "#/components/schemas/Entry"}}
+"""#
+}

@@ -1,0 +1,60 @@
+import Foundation
+import Hummingbird
+
+/// An RFC 9457 problem details response (`application/problem+json`) with a stable,
+/// machine-readable `code`. Details never carry payloads, keys or personal data.
+public struct Problem: HTTPResponseError, Sendable {
+    public let status: HTTPResponse.Status
+    /// Stable across versions: clients and metrics key on it.
+    public let code: String
+    public let detail: String
+
+    public init(_ status: HTTPResponse.Status, code: String, detail: String) {
+        self.status = status
+        self.code = code
+        self.detail = detail
+    }
+
+    public var headers: HTTPFields { [.contentType: "application/problem+json"] }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        let body = """
+            {"type":\(JSONText.string("https://fascicolo.invalid/problems/" + code)),\
+            "title":\(JSONText.string(status.reasonPhrase)),"status":\(status.code),\
+            "code":\(JSONText.string(code)),"detail":\(JSONText.string(detail))}
+            """
+        var buffer = ByteBuffer()
+        buffer.writeString(body)
+        return Response(status: status, headers: [.contentType: "application/problem+json"], body: .init(byteBuffer: buffer))
+    }
+
+    static func badRequest(_ detail: String) -> Problem { Problem(.badRequest, code: "malformed_request", detail: detail) }
+    static func forbidden(_ detail: String) -> Problem { Problem(.forbidden, code: "forbidden", detail: detail) }
+    static func notFound(_ detail: String) -> Problem { Problem(.notFound, code: "not_found", detail: detail) }
+    static let shuttingDown = Problem(.serviceUnavailable, code: "shutting_down", detail: "the daemon is shutting down")
+}
+
+/// JSON text building for responses: the bodies are assembled from already-valid pieces (the
+/// stored payloads are JSON), so no value is decoded and encoded again on the read path.
+enum JSONText {
+    static func string(_ text: String) -> String {
+        var result = "\""
+        for scalar in text.unicodeScalars {
+            switch scalar {
+            case "\"": result += "\\\""
+            case "\\": result += "\\\\"
+            case "\n": result += "\\n"
+            case "\r": result += "\\r"
+            case "\t": result += "\\t"
+            default:
+                if scalar.value < 0x20 {
+                    let hex = String(scalar.value, radix: 16)
+                    result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
+                } else {
+                    result.unicodeScalars.append(scalar)
+                }
+            }
+        }
+        return result + "\""
+    }
+}

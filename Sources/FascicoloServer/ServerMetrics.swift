@@ -1,0 +1,78 @@
+import FascicoloLedger
+import Synchronization
+
+/// Counts open connections (a gauge for /metrics).
+public final class ConnectionGauge: Sendable {
+    private let count = Atomic<Int>(0)
+    public init() {}
+    func opened() { count.add(1, ordering: .relaxed) }
+    func closed() { count.subtract(1, ordering: .relaxed) }
+    public var value: Int { count.load(ordering: .relaxed) }
+}
+
+/// The daemon's metrics, rendered in the Prometheus text format at `GET /metrics`. Created once;
+/// labels are stable codes only — never a stream, a person or a payload.
+public final class ServerMetrics: Sendable {
+    /// Upper bounds of the append latency histogram, in seconds.
+    static let latencyBuckets: [Double] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1]
+
+    private struct State {
+        var appends = 0
+        var eventsAppended = 0
+        var rejections: [String: Int] = [:]
+        var latencyCounts = [Int](repeating: 0, count: ServerMetrics.latencyBuckets.count)
+        var latencySum = 0.0
+        var latencyCount = 0
+    }
+
+    private let state = Mutex(State())
+    public let connections = ConnectionGauge()
+
+    public init() {}
+
+    func recordAppend(events: Int, seconds: Double) {
+        state.withLock { state in
+            state.appends += 1
+            state.eventsAppended += events
+            state.latencySum += seconds
+            state.latencyCount += 1
+            if let bucket = Self.latencyBuckets.firstIndex(where: { seconds <= $0 }) { state.latencyCounts[bucket] += 1 }
+        }
+    }
+
+    func recordRejection(code: String) {
+        state.withLock { $0.rejections[code, default: 0] += 1 }
+    }
+
+    func render(ledger: Ledger, checkpointAgeSeconds: Double?) -> String {
+        let snapshot = state.withLock { $0 }
+        var lines: [String] = []
+        func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, String)]) {
+            lines.append("# HELP \(name) \(help)")
+            lines.append("# TYPE \(name) \(type)")
+            for (labels, value) in samples { lines.append("\(name)\(labels) \(value)") }
+        }
+        metric("fascicolo_appends_total", "counter", "Append requests stored (deduplicated retries included).", [("", "\(snapshot.appends)")])
+        metric("fascicolo_events_appended_total", "counter", "Events in stored append requests.", [("", "\(snapshot.eventsAppended)")])
+        metric("fascicolo_commits_total", "counter", "Group commits that stored entries since start; events per commit = events / commits.",
+               [("", "\(ledger.commitCount)")])
+        metric("fascicolo_rejections_total", "counter", "Requests refused, by problem code.",
+               snapshot.rejections.sorted { $0.key < $1.key }.map { ("{code=\"\($0.key)\"}", "\($0.value)") })
+        var cumulative = 0
+        var buckets: [(String, String)] = []
+        for (index, bound) in Self.latencyBuckets.enumerated() {
+            cumulative += snapshot.latencyCounts[index]
+            buckets.append(("_bucket{le=\"\(bound)\"}", "\(cumulative)"))
+        }
+        buckets.append(("_bucket{le=\"+Inf\"}", "\(snapshot.latencyCount)"))
+        buckets.append(("_sum", "\(snapshot.latencySum)"))
+        buckets.append(("_count", "\(snapshot.latencyCount)"))
+        metric("fascicolo_append_latency_seconds", "histogram", "Time from receiving an append to its durable commit.", buckets)
+        metric("fascicolo_log_entries", "gauge", "Entries in the log (the tree size).", [("", "\(ledger.size)")])
+        if let age = checkpointAgeSeconds {
+            metric("fascicolo_checkpoint_age_seconds", "gauge", "Seconds since the latest checkpoint was signed.", [("", "\(age)")])
+        }
+        metric("fascicolo_connections", "gauge", "Open connections on the socket.", [("", "\(connections.value)")])
+        return lines.joined(separator: "\n") + "\n"
+    }
+}

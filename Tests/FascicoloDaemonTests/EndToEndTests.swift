@@ -1,0 +1,255 @@
+import FascicoloCrypto
+import FascicoloLedger
+import FascicoloTesting
+import Foundation
+import Glibc
+import Testing
+
+/// The real daemon on a temporary socket, driven with curl — as its users drive it.
+@Suite(.serialized) struct EndToEndTests {
+    @Test func everyEndpointAnswersAndEveryErrorHasItsCode() throws {
+        try withDaemon { daemon in
+            #expect(try daemon.call("/v1/health/live") == (200, #"{"status":"live"}"#))
+            #expect(try daemon.call("/v1/health/ready").status == 200)
+            #expect(try daemon.call("/v1/version").body.contains(#""api":"v1""#))
+            let keys = try daemon.json("/v1/keys")
+            let verifierKey = try #require(keys["verifierKey"] as? String)
+            let key = try #require(SignedNote.parseVerifierKey(verifierKey))
+            #expect(try daemon.call("/v1/openapi.yaml").body.hasPrefix("openapi: 3.1.0"))
+
+            // Appends: created, retried (same key and content), conflicts.
+            let first = try daemon.append("case-1", #"{"events":[{"type":"CaseOpened","data":{"b":1,"a":[true,null,"x/y"]}},{"type":"Note","data":"ok"}],"expectedVersion":"no_stream","idempotencyKey":"req-1"}"#)
+            #expect(first.status == 201 && first.body.contains(#""positions":[0,1]"#) && first.body.contains(#""streamVersions":[1,2]"#))
+            let retry = try daemon.append("case-1", #"{"events":[{"type":"CaseOpened","data":{"a":[true,null,"x/y"],"b":1}},{"type":"Note","data":"ok"}],"expectedVersion":"no_stream","idempotencyKey":"req-1"}"#)
+            #expect(retry.status == 200 && retry.body.contains(#""deduplicated":true"#) && retry.body.contains(#""positions":[0,1]"#))
+            try daemon.expectProblem(daemon.append("case-1", #"{"events":[{"type":"X","data":1}],"expectedVersion":0}"#), 409, "wrong_expected_version")
+            try daemon.expectProblem(daemon.append("case-1", #"{"events":[{"type":"Other","data":1}],"idempotencyKey":"req-1"}"#), 409, "idempotency_conflict")
+            try daemon.expectProblem(daemon.append("case-1", #"{"events":[{"type":"X","data":1}],"#), 400, "malformed_request")
+            try daemon.expectProblem(daemon.append("case-1", #"{"events":[]}"#), 422, "no_events")
+            try daemon.expectProblem(daemon.append("bad%20name", #"{"events":[{"type":"X","data":1}]}"#), 422, "invalid_stream_name")
+            try daemon.expectProblem(daemon.append("case-1", #"{"events":[{"type":"1bad","data":1}]}"#), 422, "invalid_event_type")
+            try daemon.expectProblem(daemon.append("case-1", #"{"events":[{"type":"X","data":"\#(String(repeating: "z", count: 2_000))"}]}"#), 413, "payload_too_large")
+            try daemon.expectProblem(daemon.call("/v1/streams/case-1/events", method: "POST", body: "{}", contentType: "text/plain"), 415, "unsupported_media_type")
+            try daemon.expectProblem(daemon.call("/nowhere"), 404, "not_found")
+            try daemon.expectProblem(daemon.call("/v1/entries/99"), 404, "not_found")
+            try daemon.expectProblem(daemon.call("/v1/streams/nobody/events"), 404, "not_found")
+            try daemon.expectProblem(daemon.call("/v1/log?limit=0"), 400, "malformed_request")
+            try daemon.expectProblem(daemon.call("/v1/proofs/inclusion"), 400, "malformed_request")
+            #expect(try daemon.json("/v1/health/ready")["entries"] as? Int == 2)  // nothing of the refusals was stored
+
+            // Reads.
+            let stream = try daemon.json("/v1/streams/case-1/events?direction=backwards&limit=1")
+            let newest = try #require((stream["entries"] as? [[String: Any]])?.first)
+            #expect(newest["streamVersion"] as? Int == 2 && newest["data"] as? String == "ok" && newest["author"] as? String == "uid:0/unnamed")
+            let log = try daemon.json("/v1/log?from=0&limit=10")
+            #expect((log["entries"] as? [[String: Any]])?.count == 2)
+
+            // One entry with its signed bytes: the signature and the leaf hash check out offline.
+            let entry = try daemon.json("/v1/entries/0")
+            let signedBytes = try #require(Base64.decode(entry["signedBytes"] as? String ?? ""))
+            let signature = try #require(Base64.decode(entry["signature"] as? String ?? ""))
+            #expect(key.publicKey.isValidSignature(signature, for: signedBytes))
+            #expect(String(decoding: signedBytes, as: UTF8.self).contains(#"{"a":[true,null,"x/y"],"b":1}"#))  // canonical JSON
+            let leaf = MerkleHash.leaf(signedBytes + signature)
+            #expect(entry["leafHash"] as? String == leaf.hex)
+
+            // The checkpoint (signed within 50 ms) and proofs against it.
+            var note = try daemon.call("/v1/checkpoints/latest")
+            for _ in 0..<100 where note.status != 200 {
+                sleepMilliseconds(20)
+                note = try daemon.call("/v1/checkpoints/latest")
+            }
+            let checkpoint = try Checkpoint.verify(note: note.body, origin: key.name, publicKey: key.publicKey)
+            #expect(checkpoint.size == 2 && checkpoint.timestampSeconds != nil)
+            let inclusion = try daemon.json("/v1/proofs/inclusion?position=0&treeSize=2")
+            let proof = (inclusion["proof"] as? [String] ?? []).compactMap { Base64.decode($0).flatMap(Digest.init) }
+            #expect(MerkleProof.verifyInclusion(leafHash: leaf, index: 0, treeSize: 2, proof: proof, root: checkpoint.root))
+            let consistency = try daemon.json("/v1/proofs/consistency?from=1&to=2")
+            #expect((consistency["proof"] as? [String])?.count == 1)
+            try daemon.expectProblem(daemon.call("/v1/proofs/inclusion?position=5&treeSize=2"), 404, "not_found")
+
+            let metrics = try daemon.call("/metrics").body
+            #expect(metrics.contains("fascicolo_appends_total 2") && metrics.contains("fascicolo_log_entries 2"))
+            #expect(metrics.contains(#"fascicolo_rejections_total{code="wrong_expected_version"} 1"#))
+        }
+    }
+
+    @Test(.enabled(if: getuid() == 0, "needs root to act as other uids with setpriv"))
+    func rolesComeFromTheKernelAndAreEnforced() throws {
+        try withDaemon(access: #"writer = "uid:2001"\#nauditor = "uid:2002"\#nservices = "2001=test-writer""#) { daemon in
+            let writer: UInt32 = 2001, auditor: UInt32 = 2002, stranger: UInt32 = 2003
+            let appended = try daemon.append("case-9", #"{"events":[{"type":"X","data":{"n":1}}]}"#, as: writer)
+            #expect(appended.status == 201, "\(appended.body)")
+            #expect(try daemon.call("/v1/streams/case-9/events", as: writer).status == 200)
+            for path in ["/v1/log", "/v1/entries/0", "/v1/proofs/inclusion?position=0", "/v1/checkpoints/latest", "/metrics"] {
+                try daemon.expectProblem(daemon.call(path, as: writer), 403, "forbidden")
+            }
+            let entries = try daemon.json("/v1/log", as: auditor)["entries"] as? [[String: Any]]
+            #expect(entries?.first?["author"] as? String == "uid:2001/test-writer")  // stamped by the daemon
+            try daemon.expectProblem(daemon.append("case-9", #"{"events":[{"type":"X","data":1}]}"#, as: auditor), 403, "forbidden")
+            try daemon.expectProblem(daemon.call("/metrics", as: auditor), 403, "forbidden")
+            for path in ["/v1/health/live", "/v1/keys", "/v1/streams/case-9/events"] {
+                try daemon.expectProblem(daemon.call(path, as: stranger), 403, "forbidden")
+            }
+            try daemon.expectProblem(daemon.append("case-9", #"{"events":[{"type":"X","data":1}]}"#, as: stranger), 403, "forbidden")
+        }
+    }
+
+    @Test func sigkillLosesNoAcknowledgedAppendAndAStaleSocketDoesNotBlockARestart() throws {
+        try withDaemon { daemon in
+            // Four shell loops append through curl and record each acknowledged answer.
+            let script = """
+                for i in $(seq 1 400); do
+                  curl -s --unix-socket "\(daemon.socket)" -H 'content-type: application/json' \
+                    -d "{\\"events\\":[{\\"type\\":\\"X\\",\\"data\\":$i}]}" http://localhost/v1/streams/s-$1/events \
+                    -w '\\n%{http_code}\\n' | tr '\\n' ' ' | grep ' 201 ' >> "$2" || true
+                  echo >> "$2"
+                done
+                """
+            let scriptPath = daemon.directory + "/load.sh"
+            try writeFile(scriptPath, script)
+            let loaders = try (0..<4).map { index in
+                try spawn("/bin/sh", [scriptPath, "\(index)", daemon.directory + "/acks-\(index)"], outputFile: "/dev/null")
+            }
+            sleepMilliseconds(700)
+            daemon.kill(SIGKILL)
+            for loader in loaders { kill(loader, SIGKILL); var status: Int32 = 0; waitpid(loader, &status, 0) }
+            #expect(access(daemon.socket, F_OK) == 0, "the crash leaves the socket file behind")
+
+            try daemon.restart()
+            var acknowledged = 0
+            for index in 0..<4 {
+                for line in readFile(daemon.directory + "/acks-\(index)").split(separator: "\n") where line.contains("positions") {
+                    let digits = line.split(separator: "[")[1].prefix { $0.isNumber }
+                    let position = try #require(Int(digits))
+                    let entry = try daemon.json("/v1/entries/\(position)")
+                    #expect(entry["stream"] as? String == "s-\(index)")
+                    acknowledged += 1
+                }
+            }
+            #expect(acknowledged > 0)
+        }
+    }
+
+    @Test func sigtermDrainsCommitsAndRemovesTheSocket() throws {
+        try withDaemon { daemon in
+            for index in 0..<20 {
+                #expect(try daemon.append("s", #"{"events":[{"type":"X","data":\#(index)}]}"#).status == 201)
+            }
+            let status = daemon.kill(SIGTERM)
+            #expect(status == 0)
+            #expect(access(daemon.socket, F_OK) != 0, "the socket file is removed on a clean exit")
+            let report = try Verifier.verify(directory: daemon.directory + "/data")
+            #expect(report.entries == 20 && report.checkpoints >= 1)
+        }
+    }
+
+    /// The README's curl examples, run against a live daemon, so that they cannot go stale.
+    @Test func theReadmeCurlExamplesWork() throws {
+        let readme = readFile("README.md")
+        let examples = readme.split(separator: "\n").filter { $0.hasPrefix("curl --unix-socket data/fascicolod.sock") }
+        try #require(examples.count >= 5, "the README should show curl examples")
+        try withDaemon(socketInDataDirectory: true) { daemon in
+            for example in examples {
+                let command = example.replacingOccurrences(of: "data/fascicolod.sock", with: daemon.socket) + " -sf -o /dev/null -w '%{http_code}'"
+                let result = try runProcess("/bin/sh", ["-c", command])
+                #expect(result.status == 0 && result.output.hasPrefix("2"), "\(example) → \(result.output)")
+            }
+        }
+    }
+}
+
+/// A daemon on a temporary data directory and socket, stopped (SIGKILL) at the end.
+final class RunningDaemon {
+    let directory: String
+    let socket: String
+    let configPath: String
+    private(set) var pid: pid_t = 0
+
+    init(directory: String, configPath: String, socket: String) throws {
+        self.directory = directory
+        self.configPath = configPath
+        self.socket = socket
+        try start()
+    }
+
+    func start() throws {
+        let binary = productsDirectory() + "/fascicolod"
+        try #require(access(binary, X_OK) == 0, "build fascicolod first (tools/test does)")
+        let log = directory + "/daemon-\(Int.random(in: 0...1_000_000)).log"
+        pid = try spawn(binary, ["--config", configPath], outputFile: log)
+        for _ in 0..<500 where access(socket, F_OK) != 0 || !readFile(log).contains("listening") {
+            sleepMilliseconds(10)
+        }
+        try #require(readFile(log).contains("listening"), "the daemon did not start: \(readFile(log))")
+    }
+
+    func restart() throws { try start() }
+
+    /// Sends `signal` and waits; returns the exit status (or 128 + signal).
+    @discardableResult
+    func kill(_ signal: Int32) -> Int32 {
+        guard pid > 0 else { return -1 }
+        Glibc.kill(pid, signal)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        pid = 0
+        return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
+    }
+
+    func call(_ path: String, method: String = "GET", body: String? = nil, contentType: String = "application/json",
+              as uid: UInt32? = nil) throws -> (status: Int, body: String) {
+        var arguments = ["curl", "-s", "--unix-socket", socket, "-X", method, "-w", "\n%{http_code}"]
+        if let body { arguments += ["-H", "content-type: \(contentType)", "--data-binary", body] }
+        arguments.append("http://localhost" + path)
+        if let uid { arguments = ["setpriv", "--reuid=\(uid)", "--regid=0", "--clear-groups"] + arguments }
+        let result = try runProcess("/usr/bin/env", arguments)
+        let status = Int(result.output.split(separator: "\n").last ?? "") ?? 0
+        let text = result.output.split(separator: "\n", omittingEmptySubsequences: false).dropLast().joined(separator: "\n")
+        return (status, text)
+    }
+
+    func append(_ stream: String, _ body: String, as uid: UInt32? = nil) throws -> (status: Int, body: String) {
+        try call("/v1/streams/\(stream)/events", method: "POST", body: body, as: uid)
+    }
+
+    func json(_ path: String, as uid: UInt32? = nil) throws -> [String: Any] {
+        let result = try call(path, as: uid)
+        try #require(result.status == 200, "\(path) → \(result.status) \(result.body)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(result.body.utf8)) as? [String: Any])
+    }
+
+    func expectProblem(_ result: (status: Int, body: String), _ status: Int, _ code: String,
+                       sourceLocation: SourceLocation = #_sourceLocation) throws {
+        #expect(result.status == status, "\(result.body)", sourceLocation: sourceLocation)
+        let problem = try JSONSerialization.jsonObject(with: Data(result.body.utf8)) as? [String: Any]
+        #expect(problem?["code"] as? String == code, "\(result.body)", sourceLocation: sourceLocation)
+        #expect(problem?["status"] as? Int == status, sourceLocation: sourceLocation)
+    }
+}
+
+/// Runs `body` with a fresh daemon: payloads up to 1 KiB, checkpoints every 50 ms, the socket in
+/// a directory other uids can reach (the data directory is 0700).
+func withDaemon(access: String = "", socketInDataDirectory: Bool = false, _ body: (RunningDaemon) throws -> Void) throws {
+    try withTemporaryDirectory { directory in
+        chmod(directory, 0o755)
+        let socket = socketInDataDirectory ? directory + "/data/fascicolod.sock" : directory + "/api.sock"
+        let config = directory + "/fascicolod.toml"
+        try writeFile(config, """
+            [storage]
+            data_directory = "\(directory)/data"
+            [socket]
+            path = "\(socketInDataDirectory ? "" : socket)"
+            [access]
+            admin = "uid:0"
+            \(access)
+            [ledger]
+            checkpoint_every_milliseconds = 50
+            [limits]
+            payload_bytes_max = 1024
+            """)
+        let daemon = try RunningDaemon(directory: directory, configPath: config, socket: socket)
+        defer { daemon.kill(SIGKILL) }
+        try body(daemon)
+    }
+}
