@@ -38,7 +38,8 @@ public final class Daemon: Sendable {
     public func run() async throws {
         let shutdown = ShutdownSwitch()
         let routes = APIRoutes(ledger: ledger, policy: configuration.access, metrics: ServerMetrics(),
-                               openAPIDocument: OpenAPIDocument.yaml, version: Self.version, shutdown: shutdown)
+                               openAPIDocument: OpenAPIDocument.yaml, version: Self.version,
+                               subscriptions: configuration.subscriptions, shutdown: shutdown)
         let socketPath = configuration.resolvedSocketPath
         let application = APIServer.application(routes: routes, socketPath: socketPath,
                                                 socketMode: configuration.socketMode, logger: logger)

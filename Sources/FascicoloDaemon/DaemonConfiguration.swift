@@ -15,6 +15,7 @@ public struct DaemonConfiguration: Sendable {
     public var socketMode: UInt32 = 0o660
     public var logLevel = Logger.Level.info
     public var ledger = LedgerConfiguration()
+    public var subscriptions = SubscriptionSettings()
     /// By default only root is admin; every other peer is refused until listed.
     public var access: AccessPolicy = {
         var policy = AccessPolicy()
@@ -103,6 +104,8 @@ public struct DaemonConfiguration: Sendable {
         integer("limits.event_type_bytes_max", 1...1_000) { $0.ledger.limits.eventTypeBytesMax = $1 },
         integer("limits.author_bytes_max", 1...1_000) { $0.ledger.limits.authorBytesMax = $1 },
         integer("limits.idempotency_key_bytes_max", 1...400) { $0.ledger.limits.idempotencyKeyBytesMax = $1 },
+        integer("subscriptions.heartbeat_milliseconds", 100...600_000) { $0.subscriptions.heartbeatMilliseconds = $1 },
+        integer("subscriptions.lag_entries_max", 1...100_000_000) { $0.subscriptions.lagEntriesMax = UInt64($1) },
         string("log.level", { Logger.Level(rawValue: $0) == nil ? "expected trace, debug, info, notice, warning, error or critical" : nil }) {
             $0.logLevel = Logger.Level(rawValue: $1)!
         },

@@ -33,6 +33,9 @@ final class GroupCommitWriter: @unchecked Sendable {
     private let lock = ConditionLock()
     private var queue: [Pending] = []
     private var state = State.running
+    /// Tasks waiting for the log to grow beyond a size (subscriptions), by ticket.
+    private var waiters: [UInt64: (beyond: UInt64, continuation: CheckedContinuation<Void, Never>)] = [:]
+    private var nextTicket: UInt64 = 0
 
     // Writer-thread state.
     private var tree: MerkleFrontier
@@ -84,6 +87,27 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
     }
 
+    /// Returns once the log holds more than `size` entries, the writer stops, or the task is
+    /// cancelled — whichever comes first. The commit that grows the log wakes every waiter at once.
+    func waitForCommit(beyond size: UInt64) async {
+        let ticket = lock.withLock {
+            nextTicket += 1
+            return nextTicket
+        }
+        await withTaskCancellationHandler {
+            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+                let ready = lock.withLock {
+                    if committedSizeUnlocked > size || state != .running || Task.isCancelled { return true }
+                    waiters[ticket] = (size, continuation)
+                    return false
+                }
+                if ready { continuation.resume() }
+            }
+        } onCancel: {
+            lock.withLock { waiters.removeValue(forKey: ticket) }?.continuation.resume()
+        }
+    }
+
     /// Refuses new appends, commits everything already queued, signs a final checkpoint if entries
     /// are not yet covered by one, and returns once the writer thread has stopped.
     func shutdown() {
@@ -103,10 +127,13 @@ final class GroupCommitWriter: @unchecked Sendable {
                 commit(batch)
             } else if draining {
                 if tree.size > lastCheckpointSize { commitCheckpointOnly() }
-                lock.withLock {
+                let remaining = lock.withLock {
                     state = .stopped
                     lock.broadcast()
+                    defer { waiters.removeAll() }
+                    return Array(waiters.values)
                 }
+                for waiter in remaining { waiter.continuation.resume() }
                 return
             } else {
                 commitCheckpointOnly()
@@ -167,11 +194,16 @@ final class GroupCommitWriter: @unchecked Sendable {
         } else if grew && uncoveredSince == nil {
             uncoveredSince = Clock.monotonicNanoseconds()
         }
-        lock.withLock {
+        let woken = lock.withLock {
             committedSizeUnlocked = tree.size
-            if grew { commitCountUnlocked += 1 }
+            guard grew else { return [CheckedContinuation<Void, Never>]() }
+            commitCountUnlocked += 1
+            let ready = waiters.filter { $0.value.beyond < tree.size }
+            for ticket in ready.keys { waiters.removeValue(forKey: ticket) }
+            return ready.values.map(\.continuation)
         }
         for (pending, result) in zip(batch, outcome.results) { pending.continuation.resume(with: result) }
+        for continuation in woken { continuation.resume() }
     }
 
     /// An accepted append of a batch; its result is filled in once its entries are signed and hashed.

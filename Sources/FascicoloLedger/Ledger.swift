@@ -65,6 +65,19 @@ public final class Ledger: Sendable {
     /// The number of durable entries (the next position, and the current tree size).
     public var size: UInt64 { writer.committedSize }
 
+    /// Waits until the log holds more than `size` entries or `timeout` passes (or the ledger
+    /// closes, or the task is cancelled); returns the size then. For subscriptions: they read the
+    /// new entries themselves, so a slow reader never holds anything back.
+    public func waitForEntries(beyond size: UInt64, timeout: Duration) async -> UInt64 {
+        await withTaskGroup(of: Void.self) { group in
+            group.addTask { await self.writer.waitForCommit(beyond: size) }
+            group.addTask { try? await Task.sleep(for: timeout) }
+            await group.next()
+            group.cancelAll()
+        }
+        return self.size
+    }
+
     /// Group commits that stored entries since this ledger was opened.
     public var commitCount: UInt64 { writer.commitCount }
 

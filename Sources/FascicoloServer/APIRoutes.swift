@@ -17,11 +17,13 @@ public struct APIRoutes: Sendable {
     let metrics: ServerMetrics
     let openAPIDocument: String
     let version: String
+    let subscriptions: SubscriptionSettings
     /// Set when shutdown begins: new requests get 503 while in-flight ones finish.
     let shutdown: ShutdownSwitch
 
     public init(ledger: Ledger, policy: AccessPolicy, metrics: ServerMetrics, openAPIDocument: String, version: String,
-                shutdown: ShutdownSwitch) {
+                subscriptions: SubscriptionSettings = SubscriptionSettings(), shutdown: ShutdownSwitch) {
+        self.subscriptions = subscriptions
         self.ledger = ledger
         self.policy = policy
         self.metrics = metrics
@@ -68,6 +70,11 @@ public struct APIRoutes: Sendable {
             let from: UInt64 = try query(request, "from") ?? 0
             let limit = try limitParameter(request)
             return json(status: .ok, Render.entries(try ledger.entries(from: from, limit: limit)))
+        }
+        router.get("v1/subscribe") { request, context in
+            _ = try authorize(context, Self.auditors)
+            let from: UInt64 = try query(request, "from") ?? ledger.size
+            return Subscription(ledger: ledger, settings: subscriptions, shutdown: shutdown).response(from: from, request: request)
         }
         router.get("v1/entries/:position") { _, context in
             _ = try authorize(context, Self.auditors)

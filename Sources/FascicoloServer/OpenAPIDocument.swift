@@ -123,6 +123,23 @@ paths:
         "200": {description: entries, content: {application/json: {schema: {$ref: "#/components/schemas/Entries"}}}}
         "400": {$ref: "#/components/responses/Problem"}
         "403": {$ref: "#/components/responses/Problem"}
+  /v1/subscribe:
+    get:
+      summary: Follow the log. Roles auditor, admin.
+      description: |
+        NDJSON (`application/x-ndjson`): one entry per line (the Entry schema) from position
+        `from`, then each new entry as it commits. While the log is quiet a heartbeat line
+        `{"heartbeat":true,"size":N}` is sent every `subscriptions.heartbeat_milliseconds`.
+        The last line says why the stream ended and where to resume:
+        `{"end":"shutting_down"|"too_far_behind","resumeFrom":N}`. A subscriber reads the log at
+        its own pace and never slows appends; one that caught up and then falls more than
+        `subscriptions.lag_entries_max` entries behind is ended with `too_far_behind`.
+      parameters:
+        - {name: from, in: query, schema: {type: integer, minimum: 0}, description: default the current end of the log}
+      responses:
+        "200": {description: the stream, content: {application/x-ndjson: {schema: {type: string}}}}
+        "400": {$ref: "#/components/responses/Problem"}
+        "403": {$ref: "#/components/responses/Problem"}
   /v1/entries/{position}:
     get:
       summary: One entry with its signature and signed bytes. Roles auditor, admin.

@@ -19,6 +19,7 @@ import Testing
         #expect(fromFile.ledger.mapSizeBytes == defaults.ledger.mapSizeBytes)
         #expect(fromFile.socketPath == defaults.socketPath && fromFile.socketMode == defaults.socketMode)
         #expect(fromFile.access == defaults.access)
+        #expect(fromFile.subscriptions == defaults.subscriptions)
     }
 
     @Test func valuesApplyAndTheEnvironmentOverridesTheFile() throws {

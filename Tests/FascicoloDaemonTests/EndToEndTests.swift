@@ -144,6 +144,101 @@ import Testing
         }
     }
 
+    @Test func aSubscriberReceivesLiveAppendsInOrderAndResumesAfterADisconnect() throws {
+        try withDaemon { daemon in
+            #expect(try daemon.append("s", #"{"events":[{"type":"X","data":0}]}"#).status == 201)
+            let output = daemon.directory + "/subscription-1.ndjson"
+            let subscriber = try spawn("/usr/bin/env", ["curl", "-sN", "--unix-socket", daemon.socket,
+                                                        "http://localhost/v1/subscribe?from=0"], outputFile: output)
+            for index in 1...30 {
+                #expect(try daemon.append("s", #"{"events":[{"type":"X","data":\#(index)},{"type":"Y","data":\#(index)}]}"#).status == 201)
+            }
+            var lines: [Substring] = []
+            for _ in 0..<200 where lines.count < 61 {
+                sleepMilliseconds(10)
+                lines = readFile(output).split(separator: "\n")
+            }
+            kill(subscriber, SIGKILL)  // the client goes away
+            var status: Int32 = 0
+            waitpid(subscriber, &status, 0)
+            let positions = lines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+                .compactMap { $0["position"] as? Int }
+            #expect(positions == Array(0..<61), "in order, no gap, no duplicate")
+
+            // Resume from the next position: earlier entries are not sent again; new ones follow.
+            let resumed = daemon.directory + "/subscription-2.ndjson"
+            let second = try spawn("/usr/bin/env", ["curl", "-sN", "--unix-socket", daemon.socket,
+                                                    "http://localhost/v1/subscribe?from=61"], outputFile: resumed)
+            #expect(try daemon.append("s", #"{"events":[{"type":"X","data":"after"}]}"#).status == 201)
+            var resumedLines: [Substring] = []
+            for _ in 0..<200 where resumedLines.isEmpty {
+                sleepMilliseconds(10)
+                resumedLines = readFile(resumed).split(separator: "\n")
+            }
+            #expect(resumedLines.first?.contains(#""position":61"#) == true, "\(resumedLines)")
+            // A heartbeat arrives while the log is quiet (every 300 ms in this configuration).
+            sleepMilliseconds(700)
+            #expect(readFile(resumed).contains(#""heartbeat":true"#))
+            // Shutdown ends the stream with a reason and the position to resume from.
+            #expect(daemon.kill(SIGTERM) == 0)
+            waitpid(second, &status, 0)
+            #expect(readFile(resumed).split(separator: "\n").last?.contains(#"{"end":"shutting_down","resumeFrom":62}"#) == true,
+                    "\(readFile(resumed))")
+        }
+    }
+
+    @Test func aSubscriberThatFallsTooFarBehindIsEndedWithAResumePosition() throws {
+        try withDaemon(extra: "[subscriptions]\nlag_entries_max = 5\nheartbeat_milliseconds = 300") { daemon in
+            // A client that reads nothing: curl writing into a pipe nobody drains would block; a
+            // paused (SIGSTOP) curl stops reading its socket, so the server's writes back up.
+            let output = daemon.directory + "/slow.ndjson"
+            let subscriber = try spawn("/usr/bin/env", ["curl", "-sN", "--unix-socket", daemon.socket,
+                                                        "http://localhost/v1/subscribe"], outputFile: output)
+            sleepMilliseconds(300)
+            kill(subscriber, SIGSTOP)
+            let big = String(repeating: "x", count: 900)
+            for _ in 0..<400 {
+                _ = try daemon.append("s", #"{"events":[{"type":"X","data":"\#(big)"}]}"#)
+            }
+            kill(subscriber, SIGCONT)
+            var status: Int32 = 0
+            waitpid(subscriber, &status, 0)  // the server ended the stream
+            let last = readFile(output).split(separator: "\n").last ?? ""
+            #expect(last.contains(#""end":"too_far_behind""#) && last.contains("resumeFrom"), "\(last)")
+        }
+    }
+
+    /// Every path and method of the OpenAPI document is served, and every route the server
+    /// registers is in the document.
+    @Test func theOpenAPIDocumentAndTheRoutesAgree() throws {
+        let served = try withDaemonResult { daemon in try daemon.call("/v1/openapi.yaml").body }
+        var documented: [(method: String, path: String)] = []
+        var path: String?
+        for line in served.split(separator: "\n") {
+            if line.hasPrefix("  /") { path = String(line.dropFirst(2).dropLast()) }
+            else if let current = path, ["    get:", "    post:"].contains(String(line)) {
+                documented.append((String(line.dropFirst(4).dropLast()), current))
+            } else if !line.hasPrefix(" ") { path = nil }
+        }
+        #expect(documented.count >= 14)
+        try withDaemon { daemon in
+            for (method, path) in documented {
+                let concrete = path.replacingOccurrences(of: "{stream}", with: "s").replacingOccurrences(of: "{position}", with: "0")
+                    + (path == "/v1/subscribe" ? "?from=999999" : "")
+                let result = try daemon.call(concrete, method: method.uppercased(), body: method == "post" ? "{}" : nil,
+                                             maxSeconds: 1)
+                #expect(!result.body.contains("no such endpoint"), "\(method) \(path) is documented but not served")
+            }
+        }
+        let source = readFile("Sources/FascicoloServer/APIRoutes.swift")
+        for match in source.split(separator: "router.").dropFirst() {
+            guard let method = ["get", "post"].first(where: { match.hasPrefix($0 + "(\"") }) else { continue }
+            let route = "/" + match.dropFirst(method.count + 2).prefix { $0 != "\"" }
+            let openAPIPath = route.replacingOccurrences(of: ":stream", with: "{stream}").replacingOccurrences(of: ":position", with: "{position}")
+            #expect(documented.contains { $0.method == method && $0.path == openAPIPath }, "\(method) \(route) is served but not documented")
+        }
+    }
+
     /// The README's curl examples, run against a live daemon, so that they cannot go stale.
     @Test func theReadmeCurlExamplesWork() throws {
         let readme = readFile("README.md")
@@ -198,8 +293,8 @@ final class RunningDaemon {
     }
 
     func call(_ path: String, method: String = "GET", body: String? = nil, contentType: String = "application/json",
-              as uid: UInt32? = nil) throws -> (status: Int, body: String) {
-        var arguments = ["curl", "-s", "--unix-socket", socket, "-X", method, "-w", "\n%{http_code}"]
+              as uid: UInt32? = nil, maxSeconds: Int = 30) throws -> (status: Int, body: String) {
+        var arguments = ["curl", "-s", "--max-time", "\(maxSeconds)", "--unix-socket", socket, "-X", method, "-w", "\n%{http_code}"]
         if let body { arguments += ["-H", "content-type: \(contentType)", "--data-binary", body] }
         arguments.append("http://localhost" + path)
         if let uid { arguments = ["setpriv", "--reuid=\(uid)", "--regid=0", "--clear-groups"] + arguments }
@@ -228,9 +323,16 @@ final class RunningDaemon {
     }
 }
 
+func withDaemonResult<T>(_ body: (RunningDaemon) throws -> T) throws -> T {
+    var result: T?
+    try withDaemon { result = try body($0) }
+    return result!
+}
+
 /// Runs `body` with a fresh daemon: payloads up to 1 KiB, checkpoints every 50 ms, the socket in
 /// a directory other uids can reach (the data directory is 0700).
-func withDaemon(access: String = "", socketInDataDirectory: Bool = false, _ body: (RunningDaemon) throws -> Void) throws {
+func withDaemon(access: String = "", extra: String = "[subscriptions]\nheartbeat_milliseconds = 300",
+                socketInDataDirectory: Bool = false, _ body: (RunningDaemon) throws -> Void) throws {
     try withTemporaryDirectory { directory in
         chmod(directory, 0o755)
         let socket = socketInDataDirectory ? directory + "/data/fascicolod.sock" : directory + "/api.sock"
@@ -247,6 +349,7 @@ func withDaemon(access: String = "", socketInDataDirectory: Bool = false, _ body
             checkpoint_every_milliseconds = 50
             [limits]
             payload_bytes_max = 1024
+            \(extra)
             """)
         let daemon = try RunningDaemon(directory: directory, configPath: config, socket: socket)
         defer { daemon.kill(SIGKILL) }

@@ -1,0 +1,82 @@
+import FascicoloLedger
+import Foundation
+import Hummingbird
+import NIOCore
+
+/// Limits of `GET /v1/subscribe`.
+public struct SubscriptionSettings: Sendable, Equatable {
+    /// A heartbeat line is sent after this long without entries, so clients can tell a quiet log
+    /// from a dead connection.
+    public var heartbeatMilliseconds = 5_000
+    /// A subscriber that has caught up once and then falls this many entries behind is ended
+    /// with `too_far_behind`; it can resume from the position it is given.
+    public var lagEntriesMax: UInt64 = 100_000
+    /// Entries read per step.
+    public var batchEntries = 256
+
+    public init() {}
+}
+
+/// `GET /v1/subscribe?from=P`: NDJSON, one entry per line from position P (default: the current
+/// end), then new entries as they commit, heartbeats while the log is quiet, and a final line
+/// saying why the stream ended: `{"end":"shutting_down"|"too_far_behind","resumeFrom":N}`.
+///
+/// The subscriber reads the log itself (short LMDB read transactions), so nothing is buffered
+/// for it and a slow one never delays appends or other subscribers.
+struct Subscription {
+    let ledger: Ledger
+    let settings: SubscriptionSettings
+    let shutdown: ShutdownSwitch
+
+    func response(from start: UInt64, request: Request) -> Response {
+        let (ledger, settings, shutdown) = (ledger, settings, shutdown)
+        return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: ResponseBody { writer in
+            // Cancelled as soon as the client closes its side of the connection.
+            try await request.body.consumeWithCancellationOnInboundClose { _ in
+                var position = start
+                var caughtUp = false
+                let heartbeat = UInt64(settings.heartbeatMilliseconds) * 1_000_000
+                var quietSince = DispatchTime.now().uptimeNanoseconds
+                while !Task.isCancelled {
+                    if shutdown.isShuttingDown {
+                        try await writer.write(Self.line(#"{"end":"shutting_down","resumeFrom":\#(position)}"#))
+                        break
+                    }
+                    let size = ledger.size
+                    if position < size {
+                        if caughtUp && size - position > settings.lagEntriesMax {
+                            try await writer.write(Self.line(#"{"end":"too_far_behind","resumeFrom":\#(position)}"#))
+                            break
+                        }
+                        let entries = try ledger.entries(from: position, limit: settings.batchEntries)
+                        var buffer = ByteBuffer()
+                        for entry in entries {
+                            buffer.writeString(Render.entry(entry))
+                            buffer.writeString("\n")
+                        }
+                        try await writer.write(buffer)
+                        position += UInt64(entries.count)
+                        quietSince = DispatchTime.now().uptimeNanoseconds
+                        continue
+                    }
+                    caughtUp = true
+                    let now = DispatchTime.now().uptimeNanoseconds
+                    if now - quietSince >= heartbeat {
+                        try await writer.write(Self.line(#"{"heartbeat":true,"size":\#(size)}"#))
+                        quietSince = now
+                    }
+                    // Short waits, so shutdown and heartbeats are noticed promptly.
+                    _ = await ledger.waitForEntries(beyond: position, timeout: .milliseconds(200))
+                }
+            }
+            try await writer.finish(nil)
+        })
+    }
+
+    static func line(_ text: String) -> ByteBuffer {
+        var buffer = ByteBuffer()
+        buffer.writeString(text)
+        buffer.writeString("\n")
+        return buffer
+    }
+}
