@@ -1,84 +1,9 @@
 import FascicoloCrypto
 import FascicoloLedger
-import Foundation
 import Glibc
-
-/// Any JSON value. An event's `data` is decoded into one (which validates it) and stored as its
-/// canonical encoding: compact, keys sorted, slashes unescaped — so the signed bytes do not
-/// depend on how a client happened to format its JSON.
-enum JSONValue: Codable, Sendable, Equatable {
-    case null
-    case bool(Bool)
-    case integer(Int64)
-    case number(Double)
-    case string(String)
-    case array([JSONValue])
-    case object([String: JSONValue])
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if container.decodeNil() { self = .null }
-        else if let value = try? container.decode(Bool.self) { self = .bool(value) }
-        else if let value = try? container.decode(Int64.self) { self = .integer(value) }
-        else if let value = try? container.decode(Double.self) { self = .number(value) }
-        else if let value = try? container.decode(String.self) { self = .string(value) }
-        else if let value = try? container.decode([JSONValue].self) { self = .array(value) }
-        else { self = .object(try container.decode([String: JSONValue].self)) }
-    }
-
-    func encode(to encoder: any Encoder) throws {
-        var container = encoder.singleValueContainer()
-        switch self {
-        case .null: try container.encodeNil()
-        case .bool(let value): try container.encode(value)
-        case .integer(let value): try container.encode(value)
-        case .number(let value): try container.encode(value)
-        case .string(let value): try container.encode(value)
-        case .array(let value): try container.encode(value)
-        case .object(let value): try container.encode(value)
-        }
-    }
-}
-
-/// The body of `POST /v1/streams/{stream}/events`.
-struct AppendBody: Decodable {
-    struct Event: Decodable {
-        let type: String
-        let data: JSONValue
-    }
-
-    let events: [Event]
-    /// `"any"` (default), `"no_stream"`, or the exact current version (a number).
-    let expectedVersion: ExpectedVersionValue?
-    let idempotencyKey: String?
-}
-
-struct ExpectedVersionValue: Decodable {
-    let value: ExpectedVersion
-
-    init(from decoder: any Decoder) throws {
-        let container = try decoder.singleValueContainer()
-        if let number = try? container.decode(UInt64.self) {
-            value = .exactly(number)
-            return
-        }
-        switch try container.decode(String.self) {
-        case "any": value = .any
-        case "no_stream": value = .noStream
-        default:
-            throw DecodingError.dataCorruptedError(in: container, debugDescription: "expectedVersion is \"any\", \"no_stream\" or a number")
-        }
-    }
-}
 
 /// Renders ledger values as JSON text.
 enum Render {
-    static let canonicalEncoder: JSONEncoder = {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }()
-
     static func appendResult(_ result: AppendResult) -> String {
         let positions = result.positions.map { "\($0)" }.joined(separator: ",")
         let versions = result.streamVersions.map { "\($0)" }.joined(separator: ",")

