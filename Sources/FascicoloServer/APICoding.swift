@@ -2,34 +2,84 @@ import FascicoloCrypto
 import FascicoloLedger
 import Glibc
 
-/// Renders ledger values as JSON text.
+/// Renders ledger values as JSON.
 enum Render {
-    static func appendResult(_ result: AppendResult) -> String {
-        let positions = result.positions.map { "\($0)" }.joined(separator: ",")
-        let versions = result.streamVersions.map { "\($0)" }.joined(separator: ",")
-        let hashes = result.leafHashes.map { JSONText.string($0.hex) }.joined(separator: ",")
-        return "{\"positions\":[\(positions)],\"streamVersions\":[\(versions)],\"leafHashes\":[\(hashes)],"
-            + "\"deduplicated\":\(result.deduplicated)}"
+    static func appendResult(_ result: AppendResult) -> [UInt8] {
+        var json = JSONBytes()
+        json.raw("{\"positions\":[")
+        for (index, position) in result.positions.enumerated() {
+            if index > 0 { json.raw(",") }
+            json.number(position)
+        }
+        json.raw("],\"streamVersions\":[")
+        for (index, version) in result.streamVersions.enumerated() {
+            if index > 0 { json.raw(",") }
+            json.number(version)
+        }
+        json.raw("],\"leafHashes\":[")
+        for (index, hash) in result.leafHashes.enumerated() {
+            if index > 0 { json.raw(",") }
+            json.string(hash.hex)
+        }
+        json.raw("],\"deduplicated\":")
+        json.bool(result.deduplicated)
+        json.raw("}")
+        return json.bytes
     }
 
     /// An entry; `detailed` adds the signed bytes (base64), for checking the signature offline.
-    static func entry(_ entry: Entry, detailed: Bool = false) -> String {
-        var text = "{\"position\":\(entry.position),\"stream\":\(JSONText.string(entry.stream)),"
-            + "\"streamVersion\":\(entry.streamVersion),\"type\":\(JSONText.string(entry.eventType)),"
-            + "\"recordedAt\":\(JSONText.string(iso8601(milliseconds: entry.recordedAtMilliseconds))),"
-            + "\"author\":\(JSONText.string(entry.author)),\"data\":\(String(decoding: entry.payload, as: UTF8.self)),"
-            + "\"keyId\":\(JSONText.string(Hex.encode(entry.keyID))),\"signature\":\(JSONText.string(Base64.encode(entry.signature))),"
-            + "\"leafHash\":\(JSONText.string(entry.leafHash.hex))"
-        if detailed { text += ",\"signedBytes\":\(JSONText.string(Base64.encode(Array(entry.signedBytes))))" }
-        return text + "}"
+    static func entry(_ entry: Entry, detailed: Bool = false, into json: inout JSONBytes) {
+        json.raw("{\"position\":")
+        json.number(entry.position)
+        json.raw(",\"stream\":")
+        json.string(entry.stream)
+        json.raw(",\"streamVersion\":")
+        json.number(entry.streamVersion)
+        json.raw(",\"type\":")
+        json.string(entry.eventType)
+        json.raw(",\"recordedAt\":")
+        json.string(iso8601(milliseconds: entry.recordedAtMilliseconds))
+        json.raw(",\"author\":")
+        json.string(entry.author)
+        json.raw(",\"data\":")
+        json.raw(entry.payload)
+        json.raw(",\"keyId\":")
+        json.string(Hex.encode(entry.keyID))
+        json.raw(",\"signature\":")
+        json.string(Base64.encode(entry.signature))
+        json.raw(",\"leafHash\":")
+        json.string(entry.leafHash.hex)
+        if detailed {
+            json.raw(",\"signedBytes\":")
+            json.string(Base64.encode(Array(entry.signedBytes)))
+        }
+        json.raw("}")
     }
 
-    static func entries(_ entries: [Entry]) -> String {
-        "{\"entries\":[" + entries.map { entry($0) }.joined(separator: ",") + "]}"
+    static func entry(_ entry: Entry, detailed: Bool = false) -> [UInt8] {
+        var json = JSONBytes()
+        Render.entry(entry, detailed: detailed, into: &json)
+        return json.bytes
     }
 
-    static func proof(_ proof: [Digest]) -> String {
-        "[" + proof.map { JSONText.string(Base64.encode($0.bytes)) }.joined(separator: ",") + "]"
+    static func entries(_ entries: [Entry]) -> [UInt8] {
+        var json = JSONBytes(capacity: 600 * entries.count + 16)
+        json.raw("{\"entries\":[")
+        for (index, entry) in entries.enumerated() {
+            if index > 0 { json.raw(",") }
+            Render.entry(entry, into: &json)
+        }
+        json.raw("]}")
+        return json.bytes
+    }
+
+    static func proof(_ proof: [Digest], into json: inout JSONBytes) {
+        json.raw("[")
+        for (index, hash) in proof.enumerated() {
+            if index > 0 { json.raw(",") }
+            json.string(Base64.encode(hash.bytes))
+        }
+        json.raw("]")
     }
 
     /// `2026-11-23T17:52:56.123Z`

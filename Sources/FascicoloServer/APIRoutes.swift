@@ -100,8 +100,17 @@ public struct APIRoutes: Sendable {
             }
             let proof = try ledger.inclusionProof(position: position, treeSize: treeSize)
             let leaf = try ledger.entry(at: position)?.leafHash
-            return json(status: .ok, "{\"position\":\(position),\"treeSize\":\(treeSize),"
-                        + "\"leafHash\":\(JSONText.string(leaf?.hex ?? "")),\"proof\":\(Render.proof(proof))}")
+            var body = JSONBytes()
+            body.raw("{\"position\":")
+            body.number(position)
+            body.raw(",\"treeSize\":")
+            body.number(treeSize)
+            body.raw(",\"leafHash\":")
+            body.string(leaf?.hex ?? "")
+            body.raw(",\"proof\":")
+            Render.proof(proof, into: &body)
+            body.raw("}")
+            return json(status: .ok, body.bytes)
         }
         router.get("v1/proofs/consistency") { request, context in
             _ = try authorize(context, Self.auditors)
@@ -111,7 +120,15 @@ public struct APIRoutes: Sendable {
                 throw Problem.notFound("no consistency proof from \(from) to \(to) (the log has \(ledger.size) entries)")
             }
             let proof = try ledger.consistencyProof(oldSize: from, newSize: to)
-            return json(status: .ok, "{\"from\":\(from),\"to\":\(to),\"proof\":\(Render.proof(proof))}")
+            var body = JSONBytes()
+            body.raw("{\"from\":")
+            body.number(from)
+            body.raw(",\"to\":")
+            body.number(to)
+            body.raw(",\"proof\":")
+            Render.proof(proof, into: &body)
+            body.raw("}")
+            return json(status: .ok, body.bytes)
         }
         router.get("metrics") { _, context in
             _ = try authorize(context, [.admin])
@@ -225,9 +242,11 @@ public struct APIRoutes: Sendable {
 }
 
 func json(status: HTTPResponse.Status, _ text: String) -> Response {
-    var buffer = ByteBuffer()
-    buffer.writeString(text)
-    return Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: buffer))
+    json(status: status, Array(text.utf8))
+}
+
+func json(status: HTTPResponse.Status, _ bytes: [UInt8]) -> Response {
+    Response(status: status, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: bytes)))
 }
 
 /// Flipped when shutdown begins.

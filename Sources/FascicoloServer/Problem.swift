@@ -34,27 +34,11 @@ public struct Problem: HTTPResponseError, Sendable {
     static let shuttingDown = Problem(.serviceUnavailable, code: "shutting_down", detail: "the daemon is shutting down")
 }
 
-/// JSON text building for responses: the bodies are assembled from already-valid pieces (the
-/// stored payloads are JSON), so no value is decoded and encoded again on the read path.
+/// Small JSON strings for the rarely-called routes; the hot paths build `JSONBytes` directly.
 enum JSONText {
     static func string(_ text: String) -> String {
-        var result = "\""
-        for scalar in text.unicodeScalars {
-            switch scalar {
-            case "\"": result += "\\\""
-            case "\\": result += "\\\\"
-            case "\n": result += "\\n"
-            case "\r": result += "\\r"
-            case "\t": result += "\\t"
-            default:
-                if scalar.value < 0x20 {
-                    let hex = String(scalar.value, radix: 16)
-                    result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-                } else {
-                    result.unicodeScalars.append(scalar)
-                }
-            }
-        }
-        return result + "\""
+        var json = JSONBytes(capacity: text.utf8.count + 2)
+        json.string(text)
+        return String(decoding: json.bytes, as: UTF8.self)
     }
 }

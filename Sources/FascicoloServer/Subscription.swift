@@ -49,12 +49,12 @@ struct Subscription {
                             break
                         }
                         let entries = try ledger.entries(from: position, limit: settings.batchEntries)
-                        var buffer = ByteBuffer()
+                        var json = JSONBytes(capacity: 700 * entries.count)
                         for entry in entries {
-                            buffer.writeString(Render.entry(entry))
-                            buffer.writeString("\n")
+                            Render.entry(entry, into: &json)
+                            json.raw("\n")
                         }
-                        try await writer.write(buffer)
+                        try await writer.write(ByteBuffer(bytes: json.bytes))
                         position += UInt64(entries.count)
                         quietSince = DispatchTime.now().uptimeNanoseconds
                         continue
