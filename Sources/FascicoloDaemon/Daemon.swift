@@ -42,7 +42,8 @@ public final class Daemon: Sendable {
                                subscriptions: configuration.subscriptions, shutdown: shutdown)
         let socketPath = configuration.resolvedSocketPath
         let application = APIServer.application(routes: routes, socketPath: socketPath,
-                                                socketMode: configuration.socketMode, logger: logger)
+                                                socketMode: configuration.socketMode, socketGroup: configuration.socketGroup,
+                                                logger: logger)
         // Services stop in reverse order: first the switch (new requests get 503), then the
         // server (in-flight requests finish), then the ledger (queued appends commit).
         let group = ServiceGroup(configuration: .init(

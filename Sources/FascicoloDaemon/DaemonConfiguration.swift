@@ -13,6 +13,9 @@ public struct DaemonConfiguration: Sendable {
     public var socketPath = ""
     /// The socket file's mode, applied after binding (the umask would otherwise decide).
     public var socketMode: UInt32 = 0o660
+    /// The group the socket file is given after binding (nil: the daemon's own group), so that
+    /// client services in that group can connect.
+    public var socketGroup: UInt32?
     public var logLevel = Logger.Level.info
     public var ledger = LedgerConfiguration()
     public var subscriptions = SubscriptionSettings()
@@ -82,6 +85,9 @@ public struct DaemonConfiguration: Sendable {
             }
             return nil
         }) { $0.socketMode = UInt32($1, radix: 8)! },
+        string("socket.group", { name in name.isEmpty || groupID(name) != nil ? nil : "no such group" }) {
+            $0.socketGroup = $1.isEmpty ? nil : groupID($1)
+        },
         principals(.writer),
         principals(.auditor),
         principals(.admin),
@@ -156,6 +162,12 @@ public struct DaemonConfiguration: Sendable {
         }
         try apply(ConfigurationFile(text: String(decoding: bytes, as: UTF8.self), source: path))
     }
+}
+
+/// A group's id from its name or its number.
+func groupID(_ name: String) -> UInt32? {
+    if let number = UInt32(name) { return number }
+    return getgrnam(name).map { $0.pointee.gr_gid }
 }
 
 extension String {

@@ -53,5 +53,10 @@ import Testing
             }
         }
         #expect(configuration.resolvedSocketPath == "data/fascicolod.sock")
+        try configuration.apply(ConfigurationFile(text: "[socket]\ngroup = \"root\"\n", source: "f"))
+        #expect(configuration.socketGroup == 0)
+        #expect(throws: DaemonConfiguration.Invalid.self) {
+            try configuration.apply(name: "socket.group", value: .string("no-such-group-here"), source: "test")
+        }
     }
 }

@@ -18,6 +18,7 @@ import Testing
         #expect(fromFile.ledger.commitEventsMax == defaults.ledger.commitEventsMax)
         #expect(fromFile.ledger.mapSizeBytes == defaults.ledger.mapSizeBytes)
         #expect(fromFile.socketPath == defaults.socketPath && fromFile.socketMode == defaults.socketMode)
+        #expect(fromFile.socketGroup == defaults.socketGroup)
         #expect(fromFile.access == defaults.access)
         #expect(fromFile.subscriptions == defaults.subscriptions)
     }
