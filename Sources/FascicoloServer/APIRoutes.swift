@@ -1,11 +1,12 @@
 import FascicoloCrypto
 import FascicoloLedger
-import Foundation
+import Dispatch
+import Glibc
 import Hummingbird
 import NIOCore
 import Synchronization
 
-/// The HTTP API (version 1). `Config/openapi.yaml` describes it; `GET /v1/openapi.yaml` serves it.
+/// The HTTP API (version 1). `OpenAPIDocument` describes it; `GET /v1/openapi.yaml` serves it.
 ///
 /// Every route first checks the caller's roles, derived from the connection's peer credentials;
 /// a peer with no role gets 403 whatever it asks.
@@ -32,8 +33,8 @@ public struct APIRoutes: Sendable {
         self.shutdown = shutdown
     }
 
+    /// Health, version, keys, the OpenAPI document and stream reads: every role.
     static let anyRole: Set<Role> = [.writer, .auditor, .admin]
-    static let readers: Set<Role> = [.writer, .auditor, .admin]
     static let auditors: Set<Role> = [.auditor, .admin]
 
     public func register(on router: Router<FascicoloRequestContext>) {
@@ -178,7 +179,7 @@ public struct APIRoutes: Sendable {
     }
 
     func readStream(_ request: Request, _ context: FascicoloRequestContext) throws -> Response {
-        _ = try authorize(context, Self.readers)
+        _ = try authorize(context, Self.anyRole)
         let stream = context.parameters.get("stream") ?? ""
         let from: UInt64? = try query(request, "from")
         let direction = request.uri.queryParameters.get("direction") ?? "forwards"

@@ -1,4 +1,3 @@
-import Foundation
 import Hummingbird
 
 /// An RFC 9457 problem details response (`application/problem+json`) with a stable,

@@ -1,5 +1,5 @@
 import FascicoloLedger
-import Foundation
+import Dispatch
 import Hummingbird
 import NIOCore
 
