@@ -1,14 +1,51 @@
 import ArgumentParser
+import Glibc
 
 /// fascicolo — the operators' command line.
 ///
-/// Exit status: 0 success; 1 the data failed verification; 2 the command could not run
-/// (bad arguments, a missing or unreadable data directory).
+/// Offline commands read a data directory (verify, stat, backup, restore); the others talk to a
+/// running fascicolod over its Unix socket (--socket, or FASCICOLO_SOCKET).
+///
+/// Exit status: 0 success; 1 verification failed, or the daemon refused the request (HTTP 4xx);
+/// 2 the command could not run (bad arguments, no socket, unreadable directory, HTTP 5xx).
 @main
 struct Fascicolo: ParsableCommand {
+    static let version = "0.1.0"
+
     static let configuration = CommandConfiguration(
         commandName: "fascicolo",
-        abstract: "Operate and audit a Fascicolo data directory.",
-        discussion: "Exit status: 0 success; 1 verification failed; 2 the command could not run.",
-        subcommands: [Verify.self, Stat.self])
+        abstract: "Operate and audit a Fascicolo records log.",
+        discussion: """
+            Offline, on a data directory: verify, stat, backup, restore. \
+            Against a running fascicolod, over its Unix socket (--socket PATH, or FASCICOLO_SOCKET; \
+            default data/fascicolod.sock): health, append, read, log, entry, checkpoint, proof. \
+            The daemon decides what the calling uid may do from its kernel credentials.
+
+            """ + Exit.help,
+        version: version,
+        subcommands: [Verify.self, Stat.self, Backup.self, Restore.self,
+                      Health.self, Append.self, Read.self, Log.self, EntryCommand.self, CheckpointCommand.self, Proof.self])
+
+    /// As ArgumentParser's, except that bad arguments exit 2 (not 64), as documented.
+    static func main() {
+        var command: any ParsableCommand
+        do {
+            command = try parseAsRoot()
+        } catch {
+            exitWithStatus2IfUsage(error)
+            exit(withError: error)
+        }
+        do {
+            try command.run()
+        } catch {
+            exitWithStatus2IfUsage(error)
+            exit(withError: error)
+        }
+    }
+
+    private static func exitWithStatus2IfUsage(_ error: any Error) {
+        guard exitCode(for: error) == .validationFailure else { return }
+        Terminal.error(fullMessage(for: error))
+        Glibc.exit(2)
+    }
 }

@@ -5,7 +5,8 @@ import FascicoloStorage
 
 struct Stat: ParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Show sizes, counts, the last checkpoint and map usage of a data directory (read-only).")
+        abstract: "Show sizes, counts, the last checkpoint and map usage of a data directory (read-only).",
+        discussion: Exit.status)
 
     @Argument(help: "The data directory.")
     var dataDirectory: String

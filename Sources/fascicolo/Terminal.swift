@@ -10,6 +10,12 @@ enum Terminal {
         fflush(nil)
     }
 
+    /// Writes `text` as it is, adding no newline.
+    static func outRaw(_ text: String) {
+        print(text, terminator: "")
+        fflush(nil)
+    }
+
     static func error(_ line: String) {
         let text = line + "\n"
         _ = text.withCString { write(STDERR_FILENO, $0, strlen($0)) }

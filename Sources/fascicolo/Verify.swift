@@ -7,7 +7,7 @@ struct Verify: ParsableCommand {
         discussion: """
             Read-only and safe while the daemon runs: it checks one consistent snapshot. \
             On failure it names the first bad position and exits 1.
-            """)
+            """ + "\n" + Exit.help)
 
     @Argument(help: "The data directory.")
     var dataDirectory: String

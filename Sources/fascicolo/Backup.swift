@@ -1,0 +1,399 @@
+import ArgumentParser
+import FascicoloCrypto
+import FascicoloLedger
+import FascicoloStorage
+import Glibc
+
+/// The files of a data directory, and the one the daemon locks while it runs.
+enum DataDirectory {
+    static let data = "data.mdb"
+    static let lmdbLock = "lock.mdb"
+    static let daemonLock = "fascicolod.lock"
+    static let socket = "fascicolod.sock"
+
+    /// Verifies `directory` with a progress line on a terminal; a verification failure is
+    /// printed and exits 1, any other error exits 2.
+    static func verify(_ directory: String, key: String?, fast: Bool, label: String, json: Bool) throws -> Verifier.Report {
+        var options = Verifier.Options()
+        options.fast = fast
+        do {
+            let report = try Verifier.verify(directory: directory, verifierKey: key, options: options) { progress in
+                Terminal.progress(Terminal.progressLine(label: label, done: progress.entriesChecked,
+                                                        total: progress.entriesTotal, elapsedSeconds: progress.elapsedSeconds))
+            }
+            Terminal.endProgress()
+            return report
+        } catch let failure as Verifier.Failure {
+            Terminal.endProgress()
+            if json {
+                let position = failure.position.map { "\($0)" } ?? "null"
+                Terminal.out("{\"ok\":false,\"position\":\(position),\"problem\":\(jsonString(failure.problem))}")
+            } else {
+                Terminal.out("FAILED: \(directory) does not verify: \(failure)")
+            }
+            throw Exit.failed
+        } catch {
+            Terminal.endProgress()
+            Terminal.error("error: cannot verify \(directory): \(error)")
+            throw Exit.couldNotRun
+        }
+    }
+}
+
+struct Backup: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Copy a data directory — also while the daemon runs — and verify the copy.",
+        discussion: """
+            The copy is one consistent snapshot made with LMDB's own compacting copy, so it is \
+            safe next to a running fascicolod and needs no pause. DEST is created with mode 0700 \
+            (or must be an empty directory). signing.pub is copied; the secret signing.key is not, \
+            unless --include-secret-key is given (then with mode 0600): keep the signing key in its \
+            own safe place. The copy is then verified in full (every signature, hash, index and \
+            checkpoint) against --key, or the copied signing.pub.
+
+            """ + Exit.help)
+
+    @Argument(help: "The data directory to back up.")
+    var dataDirectory: String
+
+    @Argument(help: "Where to put the copy: a new or empty directory.")
+    var destination: String
+
+    @Flag(help: "Copy the secret signing.key too (mode 0600).")
+    var includeSecretKey = false
+
+    @Option(help: ArgumentHelp("Verify the copy against this key '<name>+<key id>+<base64 key>' instead of signing.pub.", valueName: "vkey"))
+    var key: String?
+
+    @Flag(help: "Verify the copy without the entries' signatures (hashes, indexes, checkpoint signatures only).")
+    var fast = false
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func run() throws {
+        let source = dataDirectory
+        guard Files.isDirectory(source) else {
+            Terminal.error("error: \(source) is not a directory")
+            throw Exit.couldNotRun
+        }
+        let publicKey = source + "/" + KeyFile.publicName
+        let secretKey = source + "/" + KeyFile.secretName
+        guard access(publicKey, R_OK) == 0 else {
+            Terminal.error("error: cannot read \(publicKey): a data directory holds its verifier key there")
+            throw Exit.couldNotRun
+        }
+        if includeSecretKey {
+            guard access(secretKey, R_OK) == 0 else {
+                Terminal.error("error: --include-secret-key: cannot read \(secretKey)")
+                throw Exit.couldNotRun
+            }
+        }
+        let created = try prepareDestination()
+        var written: [String] = []
+        func cleanUp() {
+            for name in written { unlink(destination + "/" + name) }
+            if created { rmdir(destination) }
+        }
+
+        let started = Files.now()
+        let sourceUsedBytes: Int
+        do {
+            let store = try LedgerStore.open(directory: source, readOnly: true)
+            defer { store.environment.close() }
+            sourceUsedBytes = store.environment.usedBytes
+            written.append(DataDirectory.data)
+            try store.environment.copy(to: destination, compact: true)
+            chmod(destination + "/" + DataDirectory.data, 0o600)
+            try Files.syncFile(destination + "/" + DataDirectory.data)
+            written.append(KeyFile.publicName)
+            try Files.copy(publicKey, to: destination + "/" + KeyFile.publicName, mode: 0o644)
+            if includeSecretKey {
+                written.append(KeyFile.secretName)
+                try Files.copy(secretKey, to: destination + "/" + KeyFile.secretName, mode: 0o600)
+            }
+            Files.syncDirectory(destination)
+        } catch {
+            cleanUp()
+            Terminal.error("error: backup of \(source) failed: \(error)")
+            throw Exit.couldNotRun
+        }
+        let copySeconds = Files.now() - started
+
+        let report: Verifier.Report
+        do {
+            report = try DataDirectory.verify(destination, key: key, fast: fast, label: "verifying the copy", json: json)
+        } catch let exit as ExitCode where exit == Exit.failed {
+            Terminal.error("the copy is left at \(destination) for inspection; check the source with: fascicolo verify \(source)")
+            throw exit
+        }
+        unlink(destination + "/" + DataDirectory.lmdbLock)  // made by the verifier's read; recreated when needed
+        let bytes = written.reduce(0) { $0 + Files.size(destination + "/" + $1) }
+        if json {
+            Terminal.out("""
+                {"ok":true,"source":\(jsonString(source)),"destination":\(jsonString(destination)),\
+                "entries":\(report.entries),"streams":\(report.streams),"checkpoints":\(report.checkpoints),\
+                "bytes":\(bytes),"sourceUsedBytes":\(sourceUsedBytes),"secretKeyIncluded":\(includeSecretKey),\
+                "verification":\(jsonString(fast ? "fast" : "full")),\
+                "copySeconds":\(Terminal.format(copySeconds, decimals: 3)),"verifySeconds":\(Terminal.format(report.elapsedSeconds, decimals: 3))}
+                """)
+        } else {
+            Terminal.out("backed up \(source) to \(destination): \(report.entries) entries, \(report.streams) streams, "
+                         + "\(report.checkpoints) checkpoints, \(Files.humanBytes(bytes)) (compacted from \(Files.humanBytes(sourceUsedBytes)) "
+                         + "in use); copied in \(Terminal.format(copySeconds, decimals: 2)) s")
+            Terminal.out("OK: the copy verifies (\(fast ? "fast" : "full")) in \(Terminal.format(report.elapsedSeconds, decimals: 2)) s")
+            Terminal.out(includeSecretKey
+                ? "signing.key copied (mode 0600): this backup can sign — guard it like the key itself"
+                : "signing.key not copied: keep the signing key in its own safe place (restore --signing-key puts it back)")
+        }
+    }
+
+    /// Creates the destination (mode 0700), or accepts an empty directory; true when created.
+    func prepareDestination() throws -> Bool {
+        if Files.exists(destination) {
+            guard Files.isDirectory(destination) else {
+                Terminal.error("error: \(destination) exists and is not a directory")
+                throw Exit.couldNotRun
+            }
+            let names: [String]
+            do { names = try Files.list(destination) } catch {
+                Terminal.error("error: \(error)")
+                throw Exit.couldNotRun
+            }
+            guard names.isEmpty else {
+                Terminal.error("error: \(destination) is not empty (it holds \(names.prefix(5).joined(separator: ", "))"
+                               + "\(names.count > 5 ? ", …" : "")); a backup goes into a new or empty directory")
+                throw Exit.couldNotRun
+            }
+            // It will hold personal data: only its owner may enter it.
+            guard chmod(destination, 0o700) == 0 else {
+                Terminal.error("error: cannot make \(destination) private (chmod 0700): \(errorText(errno))")
+                throw Exit.couldNotRun
+            }
+            return false
+        }
+        guard mkdir(destination, 0o700) == 0 else {
+            Terminal.error("error: cannot create \(destination): \(errorText(errno))")
+            throw Exit.couldNotRun
+        }
+        chmod(destination, 0o700)  // the umask may have narrowed it; never wider
+        return true
+    }
+}
+
+struct Restore: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Put a backup in place as a data directory, after verifying it. The daemon must be stopped.",
+        discussion: """
+            Refused while a fascicolod runs on DATADIR (it holds DATADIR/fascicolod.lock; the lock \
+            is held here until the restore is done, so none can start meanwhile), and refused when \
+            DATADIR holds data unless --force — even then the files replaced are kept beside \
+            the new ones as <name>.replaced-<time>, never deleted. The backup is verified in full \
+            first, the restored directory again (fast) after copying.
+
+            A backup made without the secret key needs it back: --signing-key PATH installs it \
+            (checked against the backup's signing.pub). Do not start fascicolod on a restored log \
+            without its signing key: it would create a new key.
+
+            """ + Exit.help)
+
+    @Argument(help: "The backup directory (made by 'fascicolo backup').")
+    var backup: String
+
+    @Argument(help: "The data directory to restore into: new, empty, or (with --force) holding data to replace.")
+    var dataDirectory: String
+
+    @Flag(help: "Replace the data of a stopped daemon (the replaced files are kept as <name>.replaced-<time>).")
+    var force = false
+
+    @Option(help: ArgumentHelp("Install this signing.key (mode 0600) with the restored log.", valueName: "path"))
+    var signingKey: String?
+
+    @Option(help: ArgumentHelp("Verify the backup against this key '<name>+<key id>+<base64 key>' instead of its signing.pub.", valueName: "vkey"))
+    var key: String?
+
+    @Flag(help: "Print the result as JSON.")
+    var json = false
+
+    func run() throws {
+        let backupData = backup + "/" + DataDirectory.data
+        let backupPublic = backup + "/" + KeyFile.publicName
+        guard access(backupData, R_OK) == 0, access(backupPublic, R_OK) == 0 else {
+            Terminal.error("error: \(backup) is not a readable backup (it needs \(DataDirectory.data) and \(KeyFile.publicName))")
+            throw Exit.couldNotRun
+        }
+        let published: (name: String, publicKey: PublicKey)
+        do { published = try KeyFile.loadVerifierKey(directory: backup) } catch {
+            Terminal.error("error: \(error)")
+            throw Exit.couldNotRun
+        }
+        // The signing key to install, if any: it must be the one that signed the backup.
+        let keySource = signingKey ?? (Files.exists(backup + "/" + KeyFile.secretName) ? backup + "/" + KeyFile.secretName : nil)
+        if let keySource {
+            do {
+                let loaded = try KeyFile.load(path: keySource)
+                guard loaded.publicKey == published.publicKey else {
+                    Terminal.error("error: \(keySource) is not the key that signed this log (\(KeyFile.publicName) says "
+                                   + "\(SignedNote.verifierKey(name: published.name, publicKey: published.publicKey)))")
+                    throw Exit.couldNotRun
+                }
+            } catch let exit as ExitCode {
+                throw exit
+            } catch {
+                Terminal.error("error: \(error)")
+                throw Exit.couldNotRun
+            }
+        }
+
+        // Take the daemon's lock: refused while one runs; none can start until we are done.
+        let createdDirectory = !Files.exists(dataDirectory)
+        if createdDirectory {
+            guard mkdir(dataDirectory, 0o700) == 0 else {
+                Terminal.error("error: cannot create \(dataDirectory): \(errorText(errno))")
+                throw Exit.couldNotRun
+            }
+            chmod(dataDirectory, 0o700)
+        } else if !Files.isDirectory(dataDirectory) {
+            Terminal.error("error: \(dataDirectory) is not a directory")
+            throw Exit.couldNotRun
+        }
+        func abandon() {
+            if createdDirectory {
+                unlink(dataDirectory + "/" + DataDirectory.daemonLock)
+                rmdir(dataDirectory)
+            }
+        }
+        let lockPath = dataDirectory + "/" + DataDirectory.daemonLock
+        let lockExisted = Files.exists(lockPath)
+        let lock = open(lockPath, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+        guard lock >= 0 else {
+            Terminal.error("error: cannot open \(lockPath): \(errorText(errno))")
+            abandon()
+            throw Exit.couldNotRun
+        }
+        defer { close(lock) }
+        guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
+            let code = errno
+            Terminal.error(code == EWOULDBLOCK
+                ? "error: fascicolod is running on \(dataDirectory) (it holds \(lockPath)); stop it before restoring"
+                : "error: cannot lock \(lockPath): \(errorText(code))")
+            throw Exit.couldNotRun
+        }
+        // When run as root, the restored files belong to whoever owns the data directory.
+        let directoryInfo = Files.status(dataDirectory)
+        let owner: (uid: uid_t, gid: gid_t)? = geteuid() == 0 && directoryInfo.map({ $0.st_uid != 0 }) == true
+            ? (directoryInfo!.st_uid, directoryInfo!.st_gid) : nil
+        if let owner, !lockExisted { fchown(lock, owner.uid, owner.gid) }
+
+        let present: [String]
+        do { present = try Files.list(dataDirectory) } catch {
+            Terminal.error("error: \(error)")
+            throw Exit.couldNotRun
+        }
+        let holding = present.filter { name in
+            name != DataDirectory.daemonLock && !(name == DataDirectory.socket && isSocket(dataDirectory + "/" + name))
+        }
+        if !holding.isEmpty && !force {
+            Terminal.error("error: \(dataDirectory) is not empty (it holds \(holding.prefix(5).joined(separator: ", "))"
+                           + "\(holding.count > 5 ? ", …" : "")); pass --force to replace its data "
+                           + "(the replaced files are kept as <name>.replaced-<time>)")
+            throw Exit.couldNotRun
+        }
+
+        let report: Verifier.Report
+        let backupHadLockFile = Files.exists(backup + "/" + DataDirectory.lmdbLock)
+        do {
+            report = try DataDirectory.verify(backup, key: key, fast: false, label: "verifying the backup", json: json)
+        } catch {
+            abandon()
+            throw error
+        }
+        if !backupHadLockFile { unlink(backup + "/" + DataDirectory.lmdbLock) }  // leave the backup as it was
+
+        // Keep what is replaced, then copy: data.mdb under a temporary name, renamed into place.
+        let stamp = Self.timestamp()
+        var keptAside: [String] = []
+        // A signing key already in place that signed this log stays where it is.
+        let presentKey = dataDirectory + "/" + KeyFile.secretName
+        let keepPresentKey = keySource == nil && Files.exists(presentKey)
+            && (try? KeyFile.load(path: presentKey))?.publicKey == published.publicKey
+        let replaced = [DataDirectory.data, KeyFile.publicName] + (keepPresentKey ? [] : [KeyFile.secretName])
+        let started = Files.now()
+        do {
+            unlink(dataDirectory + "/" + DataDirectory.lmdbLock)  // LMDB's reader table, no data: made again at need
+            for name in replaced where Files.exists(dataDirectory + "/" + name) {
+                let aside = "\(name).replaced-\(stamp)"
+                guard rename(dataDirectory + "/" + name, dataDirectory + "/" + aside) == 0 else {
+                    throw Files.Failure(operation: "move aside", path: dataDirectory + "/" + name, errno: errno)
+                }
+                keptAside.append(aside)
+            }
+            let temporary = dataDirectory + "/" + DataDirectory.data + ".restoring"
+            unlink(temporary)
+            try Files.copy(backupData, to: temporary, mode: 0o600, owner: owner)
+            guard rename(temporary, dataDirectory + "/" + DataDirectory.data) == 0 else {
+                throw Files.Failure(operation: "rename", path: temporary, errno: errno)
+            }
+            try Files.copy(backupPublic, to: dataDirectory + "/" + KeyFile.publicName, mode: 0o644, owner: owner)
+            if let keySource {
+                try Files.copy(keySource, to: dataDirectory + "/" + KeyFile.secretName, mode: 0o600, owner: owner)
+            }
+            Files.syncDirectory(dataDirectory)
+        } catch {
+            Terminal.error("error: restore into \(dataDirectory) failed: \(error)"
+                           + (keptAside.isEmpty ? "" : " (the previous files are kept as \(keptAside.joined(separator: ", ")))"))
+            if holding.isEmpty { abandon() }
+            throw Exit.couldNotRun
+        }
+        let copySeconds = Files.now() - started
+
+        let check = try DataDirectory.verify(dataDirectory, key: key, fast: true, label: "verifying the restored copy", json: json)
+        unlink(dataDirectory + "/" + DataDirectory.lmdbLock)  // made by the verifier's read; the daemon makes its own
+        guard check.entries == report.entries else {
+            Terminal.out("FAILED: the restored copy has \(check.entries) entries, the backup \(report.entries)")
+            throw Exit.failed
+        }
+
+        if json {
+            let aside = keptAside.map(jsonString).joined(separator: ",")
+            Terminal.out("""
+                {"ok":true,"backup":\(jsonString(backup)),"dataDirectory":\(jsonString(dataDirectory)),\
+                "entries":\(report.entries),"streams":\(report.streams),"checkpoints":\(report.checkpoints),\
+                "signingKeyInstalled":\(keySource != nil || keepPresentKey),"keptAside":[\(aside)],\
+                "verifySeconds":\(Terminal.format(report.elapsedSeconds, decimals: 3)),"copySeconds":\(Terminal.format(copySeconds, decimals: 3))}
+                """)
+        } else {
+            Terminal.out("OK: the backup verifies (full): \(report.entries) entries, \(report.streams) streams, "
+                         + "\(report.checkpoints) checkpoints, in \(Terminal.format(report.elapsedSeconds, decimals: 2)) s")
+            Terminal.out("restored \(backup) into \(dataDirectory) in \(Terminal.format(copySeconds, decimals: 2)) s; "
+                         + "the restored copy verifies (fast)")
+            if !keptAside.isEmpty {
+                Terminal.out("the replaced files are kept in \(dataDirectory) as \(keptAside.joined(separator: ", ")); "
+                             + "remove them once the restored log is in service")
+            }
+            if geteuid() == 0 && owner == nil {
+                Terminal.out("the restored files belong to root: if fascicolod runs as another user, chown -R that user \(dataDirectory)")
+            }
+        }
+        if keepPresentKey && !json {
+            Terminal.out("\(presentKey) is the key that signed this log: left in place")
+        }
+        if keySource == nil && !keepPresentKey {
+            Terminal.error("""
+                WARNING: \(dataDirectory) has no \(KeyFile.secretName). Put the log's signing key there (mode 0600, \
+                or run restore again with --signing-key) before starting fascicolod: without it the daemon would \
+                make a new key, and entries signed with it would not verify against this log's key.
+                """)
+        }
+    }
+
+    func isSocket(_ path: String) -> Bool {
+        var info = stat()
+        return lstat(path, &info) == 0 && info.st_mode & S_IFMT == S_IFSOCK
+    }
+
+    /// `20261123T175256Z`
+    static func timestamp() -> String {
+        String(iso8601(seconds: UInt64(time(nil))).filter { $0 != "-" && $0 != ":" })
+    }
+}

@@ -1,0 +1,214 @@
+import ArgumentParser
+import FascicoloCrypto
+import FascicoloLedger
+import Glibc
+
+/// Exit status of every command: 0 success; 1 verification failed or the daemon refused the
+/// request (4xx); 2 the command could not run (bad arguments, no socket, unreadable directory, 5xx).
+enum Exit {
+    static let failed = ExitCode(1)
+    static let couldNotRun = ExitCode(2)
+
+    /// For the end of a command's discussion that ends with an empty line.
+    static let help = "\n" + status
+
+    static let status = """
+        Exit status: 0 success; 1 verification failed, or the daemon refused the request (HTTP 4xx); \
+        2 the command could not run (bad arguments, no socket, unreadable directory, HTTP 5xx).
+        """
+}
+
+/// The options every command that talks to the daemon shares.
+struct DaemonOptions: ParsableArguments {
+    static let defaultSocket = "data/fascicolod.sock"
+
+    @Option(help: ArgumentHelp("The daemon's Unix socket (default: $FASCICOLO_SOCKET, else \(defaultSocket)).", valueName: "path"))
+    var socket: String?
+
+    @Option(help: ArgumentHelp("Seconds to wait for the daemon's answer.", valueName: "seconds"))
+    var timeout: Double = 30
+
+    @Flag(help: "Print the daemon's JSON unchanged (problem details too, on standard output).")
+    var json = false
+
+    var socketPath: String {
+        if let socket { return socket }
+        if let value = getenv("FASCICOLO_SOCKET"), value.pointee != 0 { return String(cString: value) }
+        return Self.defaultSocket
+    }
+
+    func validate() throws {
+        guard timeout > 0, timeout <= 86_400 else { throw ValidationError("--timeout is a number of seconds above 0") }
+    }
+}
+
+/// One command's conversation with the daemon: requests, refusals, and the exit status they mean.
+struct DaemonSession {
+    let options: DaemonOptions
+    let client: UnixSocketClient
+
+    init(_ options: DaemonOptions) {
+        self.options = options
+        var client = UnixSocketClient(path: options.socketPath)
+        client.timeoutSeconds = options.timeout
+        self.client = client
+    }
+
+    /// Sends a request; a failure to talk to the daemon at all is printed and exits 2.
+    func send(_ method: String, _ target: String, body: [UInt8]? = nil,
+              accept: String = "application/json") throws -> UnixSocketClient.Response {
+        var headers = [("Accept", accept)]
+        if body != nil { headers.append(("Content-Type", "application/json")) }
+        do {
+            return try client.send(method: method, target: target, headers: headers, body: body)
+        } catch {
+            Terminal.error("error: \(error)")
+            throw Exit.couldNotRun
+        }
+    }
+
+    /// A GET that must succeed; a refusal is printed and exits 1 (4xx) or 2 (5xx).
+    func get(_ target: String, accept: String = "application/json") throws -> UnixSocketClient.Response {
+        let response = try send("GET", target, accept: accept)
+        guard response.isSuccess else { throw refusal(response) }
+        return response
+    }
+
+    /// A GET whose answer must be a JSON object.
+    func getJSON(_ target: String) throws -> (response: UnixSocketClient.Response, value: JSON) {
+        let response = try get(target)
+        return (response, try parse(response))
+    }
+
+    func parse(_ response: UnixSocketClient.Response) throws -> JSON {
+        do {
+            return try JSON.parse(response.body)
+        } catch {
+            Terminal.error("error: the daemon's answer is \(error)")
+            throw Exit.couldNotRun
+        }
+    }
+
+    /// Prints a refusal — `error: <detail> (<code>, HTTP <status>)` — and returns its exit status.
+    func refusal(_ response: UnixSocketClient.Response) -> ExitCode {
+        if options.json && !response.body.isEmpty { Terminal.out(response.text) }
+        Terminal.error("error: " + Self.describe(response))
+        return (400..<500).contains(response.status) ? Exit.failed : Exit.couldNotRun
+    }
+
+    static func describe(_ response: UnixSocketClient.Response) -> String {
+        if let problem = try? JSON.parse(response.body), let detail = problem["detail"]?.string,
+           let code = problem["code"]?.string {
+            return "\(detail) (\(code), HTTP \(response.status))"
+        }
+        let snippet = String(response.text.prefix(200).filter { $0 != "\n" && $0 != "\r" })
+        return "HTTP \(response.status) \(response.reason)" + (snippet.isEmpty ? "" : ": \(snippet)")
+    }
+
+    /// Prints the daemon's JSON as it came.
+    func printRaw(_ response: UnixSocketClient.Response) {
+        Terminal.out(response.text)
+    }
+
+    // MARK: - Trust anchors
+
+    /// The key that signs the log: `--key` (obtained out of band, the independent check), or the
+    /// daemon's own `/v1/keys` (convenient, but then the daemon vouches for itself).
+    struct Key {
+        let name: String
+        let publicKey: PublicKey
+        let text: String
+        let fromDaemon: Bool
+
+        var source: String {
+            fromDaemon ? "from the daemon's /v1/keys" : "given with --key"
+        }
+    }
+
+    func verifierKey(_ option: String?) throws -> Key {
+        if let option {
+            guard let parsed = SignedNote.parseVerifierKey(option) else {
+                Terminal.error("error: --key is not '<name>+<key id>+<base64 key>' with a matching key id")
+                throw Exit.couldNotRun
+            }
+            return Key(name: parsed.name, publicKey: parsed.publicKey, text: option, fromDaemon: false)
+        }
+        let (_, keys) = try getJSON("/v1/keys")
+        guard let text = keys["verifierKey"]?.string, let parsed = SignedNote.parseVerifierKey(text) else {
+            Terminal.error("error: the daemon's /v1/keys has no valid verifierKey")
+            throw Exit.couldNotRun
+        }
+        return Key(name: parsed.name, publicKey: parsed.publicKey, text: text, fromDaemon: true)
+    }
+
+    /// The latest checkpoint's note as served (a 404 when none is signed yet exits 1).
+    func latestCheckpointNote() throws -> String {
+        try get("/v1/checkpoints/latest", accept: "text/plain").text
+    }
+}
+
+/// Percent-encodes a query value (`inPath: false`: everything but unreserved characters) or a
+/// path segment (`inPath: true`: ':' and '@', which stream names use, stay as they are — the
+/// daemon matches the segment as sent; '/' is encoded, so that it stays one segment).
+func percentEncoded(_ text: String, inPath: Bool = false) -> String {
+    var result = ""
+    for byte in text.utf8 {
+        switch byte {
+        case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            result.unicodeScalars.append(Unicode.Scalar(byte))
+        case UInt8(ascii: ":") where inPath, UInt8(ascii: "@") where inPath:
+            result.unicodeScalars.append(Unicode.Scalar(byte))
+        default:
+            let hex = Array("0123456789ABCDEF".unicodeScalars)
+            result += "%"
+            result.unicodeScalars.append(hex[Int(byte >> 4)])
+            result.unicodeScalars.append(hex[Int(byte & 0x0F)])
+        }
+    }
+    return result
+}
+
+/// `?a=1&b=2` from the parameters that are set; "" when none is.
+func queryString(_ parameters: [(String, String?)]) -> String {
+    let set = parameters.compactMap { name, value in value.map { "\(name)=\(percentEncoded($0))" } }
+    return set.isEmpty ? "" : "?" + set.joined(separator: "&")
+}
+
+/// Rows aligned in columns; the last column is not padded.
+func table(_ header: [String], _ rows: [[String]]) -> [String] {
+    let all = [header] + rows
+    var widths = [Int](repeating: 0, count: header.count)
+    for row in all {
+        for (index, cell) in row.enumerated() where index < widths.count { widths[index] = max(widths[index], cell.count) }
+    }
+    return all.map { row in
+        row.enumerated().map { index, cell in
+            index == row.count - 1 ? cell : cell + String(repeating: " ", count: widths[index] - cell.count)
+        }.joined(separator: "  ")
+    }
+}
+
+/// Name/value lines, the names padded to one width.
+func fields(_ rows: [(String, String)]) -> [String] {
+    let width = rows.map(\.0.count).max() ?? 0
+    return rows.map { name, value in name + String(repeating: " ", count: width - name.count) + "  " + value }
+}
+
+/// `2026-11-23T17:52:56Z`
+func iso8601(seconds: UInt64) -> String {
+    var time = time_t(seconds)
+    var parts = tm()
+    gmtime_r(&time, &parts)
+    func pad(_ value: Int32, _ width: Int = 2) -> String {
+        let text = String(value)
+        return String(repeating: "0", count: max(0, width - text.count)) + text
+    }
+    return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1))-\(pad(parts.tm_mday))T"
+        + "\(pad(parts.tm_hour)):\(pad(parts.tm_min)):\(pad(parts.tm_sec))Z"
+}
+
+/// Shortens `text` to `limit` characters, marking the cut.
+func shortened(_ text: String, to limit: Int) -> String {
+    text.count <= limit ? text : String(text.prefix(limit - 1)) + "…"
+}

@@ -1,0 +1,338 @@
+/// A small JSON reader and compact writer for the daemon's answers (no Foundation needed).
+///
+/// Numbers keep their source text and objects keep their member order, so a value read and
+/// written again is the same JSON a person would recognise — and the same bytes the daemon stored,
+/// since it stores canonical JSON.
+enum JSON: Sendable {
+    case null
+    case bool(Bool)
+    /// The number's text as it appeared.
+    case number(String)
+    case string(String)
+    case array([JSON])
+    case object([(key: String, value: JSON)])
+
+    struct Malformed: Error, CustomStringConvertible, Sendable {
+        let reason: String
+        let offset: Int
+        var description: String { "not valid JSON: \(reason) at byte \(offset)" }
+    }
+
+    static func parse(_ text: String) throws(Malformed) -> JSON {
+        try parse(Array(text.utf8))
+    }
+
+    static func parse(_ bytes: [UInt8]) throws(Malformed) -> JSON {
+        var parser = Parser(bytes: bytes)
+        parser.skipWhitespace()
+        let value = try parser.value(depth: 0)
+        parser.skipWhitespace()
+        guard parser.offset == bytes.count else { throw Malformed(reason: "unexpected text after the value", offset: parser.offset) }
+        return value
+    }
+
+    /// The members of a top-level object, each value as its exact source bytes — so that a body
+    /// can be amended without re-encoding the events in it (the daemon stores `data` as sent).
+    static func rawMembers(_ bytes: [UInt8]) throws(Malformed) -> [(key: String, value: ArraySlice<UInt8>)] {
+        var parser = Parser(bytes: bytes)
+        parser.skipWhitespace()
+        guard parser.offset < bytes.count, bytes[parser.offset] == UInt8(ascii: "{") else {
+            throw Malformed(reason: "expected an object", offset: parser.offset)
+        }
+        parser.offset += 1
+        var members: [(key: String, value: ArraySlice<UInt8>)] = []
+        parser.skipWhitespace()
+        if parser.offset < bytes.count, bytes[parser.offset] == UInt8(ascii: "}") {
+            parser.offset += 1
+        } else {
+            while true {
+                parser.skipWhitespace()
+                guard parser.offset < bytes.count, bytes[parser.offset] == UInt8(ascii: "\"") else { throw parser.fail("expected a member name") }
+                let key = try parser.string()
+                parser.skipWhitespace()
+                guard parser.offset < bytes.count, bytes[parser.offset] == UInt8(ascii: ":") else { throw parser.fail("expected ':'") }
+                parser.offset += 1
+                parser.skipWhitespace()
+                let start = parser.offset
+                _ = try parser.value(depth: 1)
+                members.append((key, bytes[start..<parser.offset]))
+                parser.skipWhitespace()
+                guard parser.offset < bytes.count else { throw parser.fail("unexpected end in an object") }
+                if bytes[parser.offset] == UInt8(ascii: ",") {
+                    parser.offset += 1
+                } else if bytes[parser.offset] == UInt8(ascii: "}") {
+                    parser.offset += 1
+                    break
+                } else {
+                    throw parser.fail("expected ',' or '}'")
+                }
+            }
+        }
+        parser.skipWhitespace()
+        guard parser.offset == bytes.count else { throw Malformed(reason: "unexpected text after the value", offset: parser.offset) }
+        return members
+    }
+
+    /// The bytes without the whitespace around them.
+    static func trimmed(_ bytes: [UInt8]) -> ArraySlice<UInt8> {
+        let isSpace: (UInt8) -> Bool = { [0x20, 0x09, 0x0A, 0x0D].contains($0) }
+        guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) }) else {
+            return []
+        }
+        return bytes[first...last]
+    }
+
+    // MARK: - Access
+
+    subscript(key: String) -> JSON? {
+        guard case .object(let members) = self else { return nil }
+        return members.first { $0.key == key }?.value
+    }
+
+    var string: String? {
+        if case .string(let value) = self { return value }
+        return nil
+    }
+
+    var uint64: UInt64? {
+        if case .number(let text) = self { return UInt64(text) }
+        return nil
+    }
+
+    var int: Int? {
+        if case .number(let text) = self { return Int(text) }
+        return nil
+    }
+
+    var bool: Bool? {
+        if case .bool(let value) = self { return value }
+        return nil
+    }
+
+    var array: [JSON]? {
+        if case .array(let values) = self { return values }
+        return nil
+    }
+
+    var isObject: Bool {
+        if case .object = self { return true }
+        return false
+    }
+
+    /// Compact JSON text.
+    var compact: String {
+        var text = ""
+        write(to: &text)
+        return text
+    }
+
+    private func write(to text: inout String) {
+        switch self {
+        case .null: text += "null"
+        case .bool(let value): text += value ? "true" : "false"
+        case .number(let value): text += value
+        case .string(let value): text += jsonString(value)
+        case .array(let values):
+            text += "["
+            for (index, value) in values.enumerated() {
+                if index > 0 { text += "," }
+                value.write(to: &text)
+            }
+            text += "]"
+        case .object(let members):
+            text += "{"
+            for (index, member) in members.enumerated() {
+                if index > 0 { text += "," }
+                text += jsonString(member.key) + ":"
+                member.value.write(to: &text)
+            }
+            text += "}"
+        }
+    }
+
+    // MARK: - Parsing
+
+    private struct Parser {
+        let bytes: [UInt8]
+        var offset = 0
+        static let depthMax = 512
+
+        init(bytes: [UInt8]) { self.bytes = bytes }
+
+        mutating func skipWhitespace() {
+            while offset < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[offset]) { offset += 1 }
+        }
+
+        func fail(_ reason: String) -> Malformed { Malformed(reason: reason, offset: offset) }
+
+        mutating func value(depth: Int) throws(Malformed) -> JSON {
+            guard depth < Self.depthMax else { throw fail("nested too deeply") }
+            guard offset < bytes.count else { throw fail("unexpected end") }
+            switch bytes[offset] {
+            case UInt8(ascii: "{"): return try object(depth: depth)
+            case UInt8(ascii: "["): return try array(depth: depth)
+            case UInt8(ascii: "\""): return .string(try string())
+            case UInt8(ascii: "t"): try literal("true"); return .bool(true)
+            case UInt8(ascii: "f"): try literal("false"); return .bool(false)
+            case UInt8(ascii: "n"): try literal("null"); return .null
+            case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
+            default: throw fail("unexpected character")
+            }
+        }
+
+        mutating func literal(_ word: String) throws(Malformed) {
+            let expected = Array(word.utf8)
+            guard offset + expected.count <= bytes.count, Array(bytes[offset..<(offset + expected.count)]) == expected else {
+                throw fail("expected \(word)")
+            }
+            offset += expected.count
+        }
+
+        mutating func object(depth: Int) throws(Malformed) -> JSON {
+            offset += 1
+            var members: [(key: String, value: JSON)] = []
+            skipWhitespace()
+            if offset < bytes.count, bytes[offset] == UInt8(ascii: "}") {
+                offset += 1
+                return .object(members)
+            }
+            while true {
+                skipWhitespace()
+                guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else { throw fail("expected a member name") }
+                let key = try string()
+                skipWhitespace()
+                guard offset < bytes.count, bytes[offset] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+                offset += 1
+                skipWhitespace()
+                members.append((key, try value(depth: depth + 1)))
+                skipWhitespace()
+                guard offset < bytes.count else { throw fail("unexpected end in an object") }
+                if bytes[offset] == UInt8(ascii: ",") {
+                    offset += 1
+                } else if bytes[offset] == UInt8(ascii: "}") {
+                    offset += 1
+                    return .object(members)
+                } else {
+                    throw fail("expected ',' or '}'")
+                }
+            }
+        }
+
+        mutating func array(depth: Int) throws(Malformed) -> JSON {
+            offset += 1
+            var values: [JSON] = []
+            skipWhitespace()
+            if offset < bytes.count, bytes[offset] == UInt8(ascii: "]") {
+                offset += 1
+                return .array(values)
+            }
+            while true {
+                skipWhitespace()
+                values.append(try value(depth: depth + 1))
+                skipWhitespace()
+                guard offset < bytes.count else { throw fail("unexpected end in an array") }
+                if bytes[offset] == UInt8(ascii: ",") {
+                    offset += 1
+                } else if bytes[offset] == UInt8(ascii: "]") {
+                    offset += 1
+                    return .array(values)
+                } else {
+                    throw fail("expected ',' or ']'")
+                }
+            }
+        }
+
+        mutating func number() throws(Malformed) -> String {
+            let start = offset
+            func digits(_ offset: inout Int, _ bytes: [UInt8]) -> Int {
+                let first = offset
+                while offset < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[offset]) { offset += 1 }
+                return offset - first
+            }
+            if bytes[offset] == UInt8(ascii: "-") { offset += 1 }
+            guard offset < bytes.count else { throw fail("bad number") }
+            if bytes[offset] == UInt8(ascii: "0") {
+                offset += 1
+            } else if digits(&offset, bytes) == 0 {
+                throw fail("bad number")
+            }
+            if offset < bytes.count, bytes[offset] == UInt8(ascii: ".") {
+                offset += 1
+                guard digits(&offset, bytes) > 0 else { throw fail("bad number") }
+            }
+            if offset < bytes.count, bytes[offset] == UInt8(ascii: "e") || bytes[offset] == UInt8(ascii: "E") {
+                offset += 1
+                if offset < bytes.count, bytes[offset] == UInt8(ascii: "+") || bytes[offset] == UInt8(ascii: "-") { offset += 1 }
+                guard digits(&offset, bytes) > 0 else { throw fail("bad number") }
+            }
+            return String(decoding: bytes[start..<offset], as: UTF8.self)
+        }
+
+        mutating func string() throws(Malformed) -> String {
+            offset += 1
+            var run = offset  // start of the current stretch without escapes
+            var text = ""
+            while true {
+                guard offset < bytes.count else { throw fail("unterminated string") }
+                let byte = bytes[offset]
+                if byte == UInt8(ascii: "\"") {
+                    text += String(decoding: bytes[run..<offset], as: UTF8.self)
+                    offset += 1
+                    return text
+                }
+                guard byte >= 0x20 else { throw fail("control character in a string") }
+                if byte != UInt8(ascii: "\\") {
+                    offset += 1
+                    continue
+                }
+                text += String(decoding: bytes[run..<offset], as: UTF8.self)
+                offset += 1
+                guard offset < bytes.count else { throw fail("unterminated escape") }
+                let escape = bytes[offset]
+                offset += 1
+                switch escape {
+                case UInt8(ascii: "\""): text.unicodeScalars.append("\"")
+                case UInt8(ascii: "\\"): text.unicodeScalars.append("\\")
+                case UInt8(ascii: "/"): text.unicodeScalars.append("/")
+                case UInt8(ascii: "b"): text.unicodeScalars.append("\u{08}")
+                case UInt8(ascii: "f"): text.unicodeScalars.append("\u{0C}")
+                case UInt8(ascii: "n"): text.unicodeScalars.append("\n")
+                case UInt8(ascii: "r"): text.unicodeScalars.append("\r")
+                case UInt8(ascii: "t"): text.unicodeScalars.append("\t")
+                case UInt8(ascii: "u"):
+                    var code = try hex4()
+                    if (0xD800...0xDBFF).contains(code) {
+                        guard offset + 1 < bytes.count, bytes[offset] == UInt8(ascii: "\\"), bytes[offset + 1] == UInt8(ascii: "u") else {
+                            throw fail("unpaired surrogate")
+                        }
+                        offset += 2
+                        let low = try hex4()
+                        guard (0xDC00...0xDFFF).contains(low) else { throw fail("unpaired surrogate") }
+                        code = 0x10000 + ((code - 0xD800) << 10) + (low - 0xDC00)
+                    }
+                    guard let scalar = Unicode.Scalar(code) else { throw fail("unpaired surrogate") }
+                    text.unicodeScalars.append(scalar)
+                default: throw fail("bad escape")
+                }
+                run = offset
+            }
+        }
+
+        mutating func hex4() throws(Malformed) -> UInt32 {
+            guard offset + 4 <= bytes.count else { throw fail("bad \\u escape") }
+            var value: UInt32 = 0
+            for byte in bytes[offset..<(offset + 4)] {
+                let digit: UInt32
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"): digit = UInt32(byte - UInt8(ascii: "0"))
+                case UInt8(ascii: "a")...UInt8(ascii: "f"): digit = UInt32(byte - UInt8(ascii: "a") + 10)
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): digit = UInt32(byte - UInt8(ascii: "A") + 10)
+                default: throw fail("bad \\u escape")
+                }
+                value = value << 4 | digit
+            }
+            offset += 4
+            return value
+        }
+    }
+}
