@@ -13,6 +13,8 @@ public enum KeyFile {
         case tooOpen(path: String, mode: UInt32)
         case unreadable(path: String, errno: Int32)
         case malformed(path: String, reason: String)
+        /// The signing key is missing from a data directory whose log already has entries.
+        case missing(path: String, entries: UInt64)
 
         public var description: String {
             switch self {
@@ -22,6 +24,9 @@ public enum KeyFile {
                 "cannot read key file \(path): \(String(decoding: strerrorBytes(code), as: UTF8.self))"
             case .malformed(let path, let reason):
                 "key file \(path) is malformed: \(reason)"
+            case .missing(let path, let entries):
+                "key file \(path) is missing but the log has \(entries) entries signed with it; "
+                    + "restore the key (fascicolo restore --signing-key) — a new key is only made for an empty log"
             }
         }
     }

@@ -167,9 +167,10 @@ enum AppendValidation {
         guard isAlphanumeric(bytes[0]) else {
             throw .invalidStreamName("a stream name starts with an ASCII letter or digit")
         }
-        let punctuation = Array("-_.:@/".utf8)
+        // No "/": a stream name is one segment of the API's paths (/v1/streams/{stream}/events).
+        let punctuation = Array("-_.:@".utf8)
         guard bytes.allSatisfy({ isAlphanumeric($0) || punctuation.contains($0) }) else {
-            throw .invalidStreamName("a stream name uses only ASCII letters, digits and - _ . : @ /")
+            throw .invalidStreamName("a stream name uses only ASCII letters, digits and - _ . : @")
         }
     }
 

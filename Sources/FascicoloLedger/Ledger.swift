@@ -1,5 +1,6 @@
 import FascicoloCrypto
 import FascicoloStorage
+import Glibc
 import Logging
 
 /// The signed, append-only log of one data directory.
@@ -28,6 +29,12 @@ public final class Ledger: Sendable {
                                          mapSizeBytes: configuration.mapSizeBytes,
                                          unsafeNoSync: configuration.unsafeNoSync)
         let origin = try store.origin()
+        // A new key may only be made for an empty log: one whose entries were signed by a key
+        // that is now missing must not carry on under another (verify would fail from entry 0).
+        if access(directory + "/" + KeyFile.secretName, F_OK) != 0 {
+            let entries = try store.environment.read { txn in try store.size(in: txn) }
+            guard entries == 0 else { throw KeyFile.Failure.missing(path: directory + "/" + KeyFile.secretName, entries: entries) }
+        }
         let key = try KeyFile.loadOrCreate(directory: directory, name: origin)
         let published = try KeyFile.loadVerifierKey(directory: directory)
         guard published.publicKey == key.publicKey, published.name == origin else {

@@ -5,7 +5,7 @@ public struct LedgerLimits: Sendable, Equatable {
     public var payloadBytesMax = 64 * 1024
     /// The most events one append may carry (they are stored atomically, in one commit).
     public var eventsPerAppendMax = 1_000
-    /// The longest stream name, in bytes. Names use ASCII letters, digits and `- _ . : @ /`,
+    /// The longest stream name, in bytes. Names use ASCII letters, digits and `- _ . : @`,
     /// and start with a letter or digit.
     public var streamNameBytesMax = 200
     /// The longest event type, in bytes. Types use ASCII letters, digits and `- _ .`, and start

@@ -63,7 +63,7 @@ paths:
         "403": {$ref: "#/components/responses/Problem"}
   /v1/streams/{stream}/events:
     parameters:
-      - {name: stream, in: path, required: true, schema: {type: string, pattern: "^[A-Za-z0-9][A-Za-z0-9._:@/-]*$", maxLength: 200}}
+      - {name: stream, in: path, required: true, schema: {type: string, pattern: "^[A-Za-z0-9][A-Za-z0-9._:@-]*$", maxLength: 200}}
     post:
       summary: Append one or more events to a stream, atomically. Roles writer, admin.
       description: |

@@ -36,6 +36,22 @@ import Testing
         }
     }
 
+    @Test func aMissingKeyOnALogWithEntriesIsRefusedNotReplaced() async throws {
+        try await withTemporaryDirectory { directory in
+            let ledger = try Ledger.open(directory: directory)
+            _ = try await ledger.append(AppendRequest(stream: "s", events: [NewEvent(type: "T", payload: Array("1".utf8))], author: "t"))
+            ledger.close()
+            unlink(directory + "/signing.key")
+            do {
+                _ = try Ledger.open(directory: directory)
+                Issue.record("opened a log whose signing key is missing")
+            } catch let failure as KeyFile.Failure {
+                #expect(failure.description.contains("missing but the log has 1 entries"))
+            }
+            #expect(access(directory + "/signing.key", F_OK) != 0, "no new key was made")
+        }
+    }
+
     /// The real binary: starts on a fresh directory, refuses a second instance and a bad
     /// configuration with a clear message, and exits 0 on SIGTERM after signing a checkpoint.
     @Test func theDaemonBinaryStartsRefusesAndStopsCleanly() throws {

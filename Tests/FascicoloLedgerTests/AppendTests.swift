@@ -114,7 +114,7 @@ import Testing
             await refused(AppendRequest(stream: "s", events: [NewEvent(type: "T", payload: [UInt8](repeating: 65, count: 101))], author: "t"),
                           code: "payload_too_large")
             await refused(AppendRequest(stream: "s", events: [good, good, good, good], author: "t"), code: "too_many_events")
-            for name in ["", "-leading-dash", "has space", "ünïcode", "semi;colon", String(repeating: "x", count: 21), "nul\u{0}byte"] {
+            for name in ["", "-leading-dash", "has space", "ünïcode", "semi;colon", "has/slash", String(repeating: "x", count: 21), "nul\u{0}byte"] {
                 await refused(AppendRequest(stream: name, events: [good], author: "t"), code: "invalid_stream_name")
             }
             for type in ["", "1starts-with-digit", "has space", String(repeating: "T", count: 129)] {
