@@ -9,12 +9,20 @@ public enum MerkleProof {
     public static func verifyInclusion(
         leafHash: Digest, index: UInt64, treeSize: UInt64, proof: [Digest], root: Digest
     ) -> Bool {
-        guard index < treeSize else { return false }
+        rootFromInclusionProof(leafHash: leafHash, index: index, treeSize: treeSize, proof: proof) == root
+    }
+
+    /// The root that `proof` leads to from leaf `index` of a tree of `treeSize` leaves — RFC 9162
+    /// section 2.1.3.2 without its final comparison — or nil when the proof has the wrong shape.
+    /// (A client deriving the root of an older tree size uses this, then ties that root to a
+    /// signed checkpoint with a consistency proof.)
+    public static func rootFromInclusionProof(leafHash: Digest, index: UInt64, treeSize: UInt64, proof: [Digest]) -> Digest? {
+        guard index < treeSize else { return nil }
         var fn = index
         var sn = treeSize - 1
         var r = leafHash
         for p in proof {
-            if sn == 0 { return false }
+            if sn == 0 { return nil }
             if fn & 1 == 1 || fn == sn {
                 r = MerkleHash.node(p, r)
                 if fn & 1 == 0 {
@@ -29,7 +37,7 @@ public enum MerkleProof {
             fn >>= 1
             sn >>= 1
         }
-        return sn == 0 && r == root
+        return sn == 0 ? r : nil
     }
 
     /// Whether `proof` shows that the tree of `oldSize` leaves with root `oldRoot` is a prefix of
