@@ -18,13 +18,13 @@ struct Fascicolo: ParsableCommand {
         discussion: """
             Offline, on a data directory: verify, stat, backup, restore. \
             Against a running fascicolod, over its Unix socket (--socket PATH, or FASCICOLO_SOCKET; \
-            default data/fascicolod.sock): health, append, read, log, entry, checkpoint, proof. \
+            default data/fascicolod.sock): health, append, read, log, tail, entry, checkpoint, proof. \
             The daemon decides what the calling uid may do from its kernel credentials.
 
             """ + Exit.help,
         version: version,
         subcommands: [Verify.self, Stat.self, Backup.self, Restore.self,
-                      Health.self, Append.self, Read.self, Log.self, EntryCommand.self, CheckpointCommand.self, Proof.self])
+                      Health.self, Append.self, Read.self, Log.self, Tail.self, EntryCommand.self, CheckpointCommand.self, Proof.self])
 
     /// As ArgumentParser's, except that bad arguments exit 2 (not 64), as documented.
     static func main() {

@@ -12,6 +12,9 @@ struct UnixSocketClient: Sendable {
     /// The largest answer (headers and body) accepted.
     var responseBytesMax = 256 << 20
     var userAgent = "fascicolo/\(Fascicolo.version)"
+    /// When this descriptor becomes readable (a signal handler writes to it), any wait ends with
+    /// `Failure.interrupted`; -1 for none.
+    var interruptDescriptor: Int32 = -1
 
     struct Response: Sendable {
         let status: Int
@@ -39,6 +42,10 @@ struct UnixSocketClient: Sendable {
         case responseTooLarge(limit: Int)
         case malformedResponse(String)
         case system(operation: String, path: String, errno: Int32)
+        /// A stream sent nothing, not even a heartbeat, for this long.
+        case idle(path: String, seconds: Double)
+        /// The interrupt descriptor became readable.
+        case interrupted
 
         var description: String {
             switch self {
@@ -62,6 +69,11 @@ struct UnixSocketClient: Sendable {
                 "the daemon's answer is not valid HTTP/1.1: \(why)"
             case .system(let operation, let path, let code):
                 "\(operation) \(path): \(errorText(code))"
+            case .idle(let path, let seconds):
+                "nothing from fascicolod at \(path) for \(Terminal.format(seconds, decimals: 1)) s, not even a heartbeat "
+                    + "(--idle-timeout sets the wait)"
+            case .interrupted:
+                "interrupted"
             }
         }
     }
@@ -72,18 +84,93 @@ struct UnixSocketClient: Sendable {
 
     /// Sends one request and reads the whole answer. `target` is the path with its query.
     func send(method: String, target: String, headers: [(String, String)] = [], body: [UInt8]? = nil) throws(Failure) -> Response {
-        let deadline = Deadline(seconds: timeoutSeconds)
+        let deadline = Deadline(seconds: timeoutSeconds, interrupt: interruptDescriptor)
         let descriptor = try connect(deadline: deadline)
         defer { close(descriptor) }
+        try sendRequest(descriptor, method: method, target: target, headers: headers, body: body, deadline: deadline)
 
+        var reader = Reader(descriptor: descriptor, deadline: deadline, limit: responseBytesMax, path: path, timeout: timeoutSeconds)
+        return try reader.readResponse(method: method)
+    }
+
+    /// Sends one request and hands a successful (2xx) answer's body to `onLine` one complete line
+    /// at a time (without its LF or CRLF) as it arrives, whether the body is chunked, has a
+    /// Content-Length, or runs to the end of the connection. Returns when the body ends or
+    /// `onLine` returns false; the returned response then has an empty body. Any other answer is
+    /// read whole and returned as `send` would.
+    ///
+    /// Connecting and sending must finish within `timeoutSeconds`; after that, only silence
+    /// matters: when nothing at all arrives for `idleSeconds` it throws `Failure.idle`. A line
+    /// cut off by a dropped connection is never handed over (it throws instead); each line is
+    /// limited to `responseBytesMax` bytes, the stream as a whole is not.
+    func streamLines(method: String = "GET", target: String, headers: [(String, String)] = [], idleSeconds: Double,
+                     onLine: (ArraySlice<UInt8>) -> Bool) throws(Failure) -> Response {
+        let deadline = Deadline(seconds: timeoutSeconds, interrupt: interruptDescriptor)
+        let descriptor = try connect(deadline: deadline)
+        defer { close(descriptor) }
+        try sendRequest(descriptor, method: method, target: target, headers: headers, body: nil, deadline: deadline)
+
+        var reader = Reader(descriptor: descriptor, deadline: deadline, limit: responseBytesMax, path: path, timeout: timeoutSeconds)
+        reader.idleSeconds = idleSeconds
+        let head = try reader.readHead()
+        guard (200..<300).contains(head.status), method != "HEAD", head.status != 204 else {
+            return try reader.readResponse(method: method, head: head)
+        }
+        reader.countsTotal = false
+        var pending: [UInt8] = []  // the start of a line whose end has not arrived
+        /// Hands over the complete lines in `bytes`; false when `onLine` asked to stop.
+        func deliver(_ bytes: ArraySlice<UInt8>) throws(Failure) -> Bool {
+            var rest = bytes
+            while let newline = rest.firstIndex(of: 0x0A) {
+                var line = rest[..<newline]
+                rest = rest[(newline + 1)...]
+                if !pending.isEmpty {
+                    pending += line
+                    line = pending[...]
+                }
+                if line.last == 0x0D { line = line.dropLast() }
+                let more = onLine(line)
+                pending.removeAll(keepingCapacity: true)
+                if !more { return false }
+            }
+            guard pending.count + rest.count <= responseBytesMax else { throw .responseTooLarge(limit: responseBytesMax) }
+            pending += rest
+            return true
+        }
+        let empty = Response(status: head.status, reason: head.reason, headers: head.headers, body: [])
+        switch head.framing {
+        case .chunked:
+            while let chunk = try reader.nextChunk() {
+                guard try deliver(chunk) else { return empty }
+            }
+        case .length(var left):
+            while left > 0 {
+                if reader.available == 0 {
+                    guard try reader.fill() else {
+                        throw .malformedResponse("the connection closed after \(left) body bytes were still due")
+                    }
+                }
+                let piece = reader.take(upTo: left)
+                left -= piece.count
+                guard try deliver(piece) else { return empty }
+            }
+        case .toEnd:
+            repeat {
+                guard try deliver(reader.take(upTo: reader.available)) else { return empty }
+            } while try reader.fill()
+        }
+        // The body ended cleanly: a last line without its newline is still a line.
+        if !pending.isEmpty { _ = onLine(pending[...]) }
+        return empty
+    }
+
+    private func sendRequest(_ descriptor: Int32, method: String, target: String, headers: [(String, String)], body: [UInt8]?,
+                             deadline: Deadline) throws(Failure) {
         var head = "\(method) \(target) HTTP/1.1\r\nHost: localhost\r\nUser-Agent: \(userAgent)\r\nConnection: close\r\n"
         for (name, value) in headers { head += "\(name): \(value)\r\n" }
         if let body { head += "Content-Length: \(body.count)\r\n" }
         head += "\r\n"
         try sendAll(descriptor, Array(head.utf8) + (body ?? []), deadline: deadline)
-
-        var reader = Reader(descriptor: descriptor, deadline: deadline, limit: responseBytesMax, path: path, timeout: timeoutSeconds)
-        return try reader.readResponse(method: method)
     }
 
     // MARK: - Connecting and sending
@@ -171,6 +258,11 @@ struct UnixSocketClient: Sendable {
         var start = 0  // bytes before `start` are consumed
         var total = 0  // bytes received
         var atEnd = false
+        /// Streaming: each wait for more bytes may last this long (the deadline still bounds
+        /// nothing else), and a longer wait is `Failure.idle`.
+        var idleSeconds: Double?
+        /// Whether `limit` bounds all the bytes received (a one-shot answer) or not (a stream).
+        var countsTotal = true
 
         init(descriptor: Int32, deadline: Deadline, limit: Int, path: String, timeout: Double) {
             self.descriptor = descriptor
@@ -191,7 +283,16 @@ struct UnixSocketClient: Sendable {
             }
             var chunk = [UInt8](repeating: 0, count: 65_536)
             while true {
-                try deadline.wait(descriptor, events: Int16(POLLIN), path: path, timeout: timeout, during: "reading the answer")
+                if let idleSeconds {
+                    do {
+                        try Deadline(seconds: idleSeconds, interrupt: deadline.interrupt)
+                            .wait(descriptor, events: Int16(POLLIN), path: path, timeout: idleSeconds, during: "reading the answer")
+                    } catch .timedOut {
+                        throw .idle(path: path, seconds: idleSeconds)
+                    }
+                } else {
+                    try deadline.wait(descriptor, events: Int16(POLLIN), path: path, timeout: timeout, during: "reading the answer")
+                }
                 let count = chunk.withUnsafeMutableBytes { recv(descriptor, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
                 if count < 0 {
                     let code = errno
@@ -207,7 +308,7 @@ struct UnixSocketClient: Sendable {
                     return false
                 }
                 total += count
-                guard total <= limit else { throw .responseTooLarge(limit: limit) }
+                guard total <= limit || !countsTotal else { throw .responseTooLarge(limit: limit) }
                 buffer += chunk[..<count]
                 return true
             }
@@ -239,7 +340,28 @@ struct UnixSocketClient: Sendable {
             return buffer[start..<(start + count)]
         }
 
-        mutating func readResponse(method: String) throws(Failure) -> Response {
+        /// Up to `count` buffered bytes, consumed.
+        mutating func take(upTo count: Int) -> ArraySlice<UInt8> {
+            let taken = min(count, available)
+            defer { start += taken }
+            return buffer[start..<(start + taken)]
+        }
+
+        enum Framing {
+            case chunked
+            case length(Int)
+            case toEnd
+        }
+
+        struct Head {
+            let status: Int
+            let reason: String
+            let headers: [(name: String, value: String)]
+            let framing: Framing
+        }
+
+        /// The status line and headers (after any interim 1xx answers), and how the body is framed.
+        mutating func readHead() throws(Failure) -> Head {
             var statusLine = try line()
             var status = 0
             var reason = ""
@@ -256,24 +378,42 @@ struct UnixSocketClient: Sendable {
                 guard (100..<200).contains(status) else { break }
                 statusLine = try line()  // an interim answer (100 Continue): the real one follows
             }
-
-            let body: [UInt8]
+            let framing: Framing
             let transferEncoding = headers.first { $0.name.lowercased() == "transfer-encoding" }?.value.lowercased()
-            if method == "HEAD" || status == 204 || status == 304 {
-                body = []
-            } else if let transferEncoding, transferEncoding.split(separator: ",").last?.trimmed() == "chunked" {
-                body = try readChunked()
+            if let transferEncoding, transferEncoding.split(separator: ",").last?.trimmed() == "chunked" {
+                framing = .chunked
             } else if let lengthText = headers.first(where: { $0.name.lowercased() == "content-length" })?.value {
                 guard let length = Int(lengthText.trimmed()), length >= 0 else {
                     throw .malformedResponse("bad Content-Length \(lengthText)")
                 }
-                body = Array(try bytes(length))
+                framing = .length(length)
             } else {
-                while try fill() {}
-                body = Array(buffer[start...])
-                start = buffer.count
+                framing = .toEnd
             }
-            return Response(status: status, reason: reason, headers: headers, body: body)
+            return Head(status: status, reason: reason, headers: headers, framing: framing)
+        }
+
+        mutating func readResponse(method: String) throws(Failure) -> Response {
+            try readResponse(method: method, head: try readHead())
+        }
+
+        mutating func readResponse(method: String, head: Head) throws(Failure) -> Response {
+            let body: [UInt8]
+            if method == "HEAD" || head.status == 204 || head.status == 304 {
+                body = []
+            } else {
+                switch head.framing {
+                case .chunked:
+                    body = try readChunked()
+                case .length(let length):
+                    body = Array(try bytes(length))
+                case .toEnd:
+                    while try fill() {}
+                    body = Array(buffer[start...])
+                    start = buffer.count
+                }
+            }
+            return Response(status: head.status, reason: head.reason, headers: head.headers, body: body)
         }
 
         mutating func readHeaders() throws(Failure) -> [(name: String, value: String)] {
@@ -289,28 +429,40 @@ struct UnixSocketClient: Sendable {
 
         mutating func readChunked() throws(Failure) -> [UInt8] {
             var body: [UInt8] = []
-            while true {
-                let sizeLine = try line()
-                let sizeText = sizeLine.split(separator: ";", maxSplits: 1).first.map { String($0).trimmed() } ?? ""
-                guard let size = Int(sizeText, radix: 16), size >= 0 else {
-                    throw .malformedResponse("bad chunk size \(sizeLine.prefix(40))")
-                }
-                if size == 0 {
-                    _ = try readHeaders()  // trailers, up to the empty line
-                    return body
-                }
-                guard body.count + size <= limit else { throw .responseTooLarge(limit: limit) }
-                body += try bytes(size)
-                guard try line(maximum: 2).isEmpty else { throw .malformedResponse("a chunk is longer than its size") }
+            while let chunk = try nextChunk(sizeLimit: limit - body.count) {
+                body += chunk
             }
+            return body
+        }
+
+        /// The next chunk's data; nil after the last chunk (and its trailers).
+        mutating func nextChunk(sizeLimit: Int? = nil) throws(Failure) -> ArraySlice<UInt8>? {
+            let sizeLine = try line()
+            let sizeText = sizeLine.split(separator: ";", maxSplits: 1).first.map { String($0).trimmed() } ?? ""
+            guard let size = Int(sizeText, radix: 16), size >= 0 else {
+                throw .malformedResponse("bad chunk size \(sizeLine.prefix(40))")
+            }
+            if size == 0 {
+                _ = try readHeaders()  // trailers, up to the empty line
+                return nil
+            }
+            guard size <= sizeLimit ?? limit else { throw .responseTooLarge(limit: limit) }
+            let data = try bytes(size)
+            guard try line(maximum: 2).isEmpty else { throw .malformedResponse("a chunk is longer than its size") }
+            return data
         }
     }
 
     /// The end of the exchange, on the monotonic clock.
     private struct Deadline {
         let end: Double
+        /// Readable means: stop waiting (`Failure.interrupted`); -1 for none.
+        let interrupt: Int32
 
-        init(seconds: Double) { end = Self.now() + seconds }
+        init(seconds: Double, interrupt: Int32 = -1) {
+            end = Self.now() + seconds
+            self.interrupt = interrupt
+        }
 
         static func now() -> Double {
             var time = timespec()
@@ -330,8 +482,10 @@ struct UnixSocketClient: Sendable {
             while true {
                 let left = remaining
                 guard left > 0 else { throw .timedOut(path: path, seconds: timeout, during: during) }
-                var poller = pollfd(fd: descriptor, events: events, revents: 0)
-                let ready = poll(&poller, 1, Int32(min(left * 1000, Double(Int32.max)).rounded(.up)))
+                // A negative descriptor is ignored by poll.
+                var pollers = [pollfd(fd: descriptor, events: events, revents: 0), pollfd(fd: interrupt, events: Int16(POLLIN), revents: 0)]
+                let ready = poll(&pollers, 2, Int32(min(left * 1000, Double(Int32.max)).rounded(.up)))
+                if ready > 0 && pollers[1].revents != 0 { throw .interrupted }
                 if ready > 0 { return }  // readable, writable, or hung up: the next call says which
                 if ready < 0 && errno != EINTR { throw .system(operation: "cannot wait for", path: path, errno: errno) }
             }

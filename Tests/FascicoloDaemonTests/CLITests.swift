@@ -221,6 +221,98 @@ import Testing
         }
     }
 
+    @Test func tailFollowsTheLogAcrossADaemonRestartWithNoGapAndNoDuplicate() throws {
+        try withDaemon { daemon in
+            #expect(try daemon.append("s-0", #"{"events":[{"type":"X","data":0},{"type":"Y","data":1}]}"#).status == 201)
+            let output = daemon.directory + "/tail.ndjson"
+            let tail = try spawn(fascicoloBinary(), ["tail", "--from", "0", "--json", "--socket", daemon.socket], outputFile: output)
+            var running = true
+            defer { if running { kill(tail, SIGKILL); var status: Int32 = 0; waitpid(tail, &status, 0) } }
+            /// The positions of the entry lines so far (standard error's notices go to the same file).
+            func positions(atLeast count: Int) -> [Int] {
+                var found: [Int] = []
+                for _ in 0..<1_500 {
+                    found = readFile(output).split(separator: "\n").filter { $0.hasPrefix("{") }.compactMap {
+                        (try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any])?["position"] as? Int
+                    }
+                    if found.count >= count { break }
+                    sleepMilliseconds(10)
+                }
+                return found
+            }
+            for index in 1...10 {
+                #expect(try daemon.append("s-\(index % 3)", #"{"events":[{"type":"X","data":\#(index)}]}"#).status == 201)
+            }
+            #expect(positions(atLeast: 12) == Array(0..<12), "in order, no gap: \(readFile(output))")
+            #expect(!readFile(output).contains("heartbeat"), "heartbeats are not printed")
+            let firstLine = try #require(readFile(output).split(separator: "\n").first)
+            #expect(try daemon.call("/v1/log?from=0&limit=1").body.contains(String(firstLine)), "--json prints the daemon's line unchanged")
+
+            // The daemon dies and comes back: tail reconnects and resumes after the last entry it printed.
+            daemon.kill(SIGKILL)
+            try daemon.restart()
+            for index in 11...20 {
+                #expect(try daemon.append("s-\(index % 3)", #"{"events":[{"type":"X","data":\#(index)}]}"#).status == 201)
+            }
+            #expect(positions(atLeast: 22) == Array(0..<22), "no gap, no duplicate after the restart: \(readFile(output))")
+            #expect(readFile(output).contains("fascicolo tail: reconnected after"), "\(readFile(output))")
+
+            // A clean shutdown of the daemon ends the stream with resumeFrom; tail resumes there.
+            #expect(daemon.kill(SIGTERM) == 0)
+            try daemon.restart()
+            #expect(try daemon.append("s-0", #"{"events":[{"type":"X","data":"after"}]}"#).status == 201)
+            #expect(positions(atLeast: 23) == Array(0..<23), "\(readFile(output))")
+            #expect(readFile(output).contains("the daemon ended the stream (shutting_down)"), "\(readFile(output))")
+
+            kill(tail, SIGTERM)
+            var status: Int32 = 0
+            waitpid(tail, &status, 0)
+            running = false
+            #expect(status & 0x7f == 0 && (status >> 8) & 0xff == 0, "SIGTERM stops tail cleanly with status 0 (\(status))")
+        }
+    }
+
+    @Test func tailPrintsOneLinePerEntryWithoutTheDataAndExits2WithoutADaemon() throws {
+        try withDaemon { daemon in
+            for index in 0..<3 {
+                #expect(try daemon.append("case-\(index)", #"{"events":[{"type":"CaseOpened","data":{"secret":"s\#(index)"}}]}"#).status == 201)
+            }
+            let output = daemon.directory + "/tail.txt"
+            let tail = try spawn(fascicoloBinary(), ["tail", "--from", "1", "--socket", daemon.socket], outputFile: output)
+            var running = true
+            defer { if running { kill(tail, SIGKILL); var status: Int32 = 0; waitpid(tail, &status, 0) } }
+            #expect(try daemon.append("case-0", #"{"events":[{"type":"Note","data":{"secret":"s3"}}]}"#).status == 201)
+            var lines: [Substring] = []
+            for _ in 0..<1_000 where lines.count < 3 {
+                sleepMilliseconds(10)
+                lines = readFile(output).split(separator: "\n")
+            }
+            #expect(lines.count == 3, "\(lines)")
+            #expect(lines.first?.hasPrefix("1  ") == true && lines.first?.hasSuffix("Z  case-1@1  CaseOpened  uid:0/unnamed") == true, "\(lines)")
+            #expect(lines.last?.hasPrefix("3  ") == true && lines.last?.contains("  case-0@2  Note  uid:0/unnamed") == true, "\(lines)")
+            #expect(!readFile(output).contains("secret"), "the data is never printed without --json")
+            sleepMilliseconds(700)  // heartbeats (every 300 ms here) print nothing
+            #expect(readFile(output).split(separator: "\n").count == 3, "\(readFile(output))")
+
+            kill(tail, SIGINT)
+            var status: Int32 = 0
+            waitpid(tail, &status, 0)
+            running = false
+            #expect(status & 0x7f == 0 && (status >> 8) & 0xff == 0, "SIGINT stops tail cleanly with status 0 (\(status))")
+
+            let nowhere = try cli(["tail", "--socket", daemon.directory + "/nowhere.sock"])
+            #expect(nowhere.status == 2 && nowhere.output.contains("no socket at"), "\(nowhere.output)")
+            #expect(try cli(daemon, "tail", "--idle-timeout", "0").status == 2)
+            // A listener that never says anything, not even a heartbeat: dead after --idle-timeout.
+            let silent = daemon.directory + "/silent.sock"
+            let listener = try bindUnixSocket(silent)
+            defer { close(listener) }
+            listen(listener, 8)
+            let quiet = try cli(["tail", "--from", "0", "--socket", silent, "--idle-timeout", "0.5"])
+            #expect(quiet.status == 2 && quiet.output.contains("not even a heartbeat"), "\(quiet.output)")
+        }
+    }
+
     @Test func aMissingOrDeadSocketOrSilentDaemonExits2WithAHelpfulMessage() throws {
         try withTemporaryDirectory { directory in
             let missing = try cli(["health", "--socket", directory + "/nowhere.sock"])
