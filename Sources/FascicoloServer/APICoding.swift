@@ -42,7 +42,7 @@ enum Render {
         json.raw(",\"author\":")
         json.string(entry.author)
         json.raw(",\"data\":")
-        json.raw(entry.payload)
+        json.payload(entry.payload)
         json.raw(",\"keyId\":")
         json.string(Hex.encode(entry.keyID))
         json.raw(",\"signature\":")

@@ -16,6 +16,18 @@ struct JSONBytes {
         bytes.append(contentsOf: json)
     }
 
+    /// Appends a stored JSON payload with its line breaks turned into spaces, so that an entry
+    /// stays on one NDJSON line. In valid JSON a raw CR or LF can only be whitespace between
+    /// tokens (inside strings they must be escaped), so the value is unchanged; the exact stored
+    /// bytes remain available as `signedBytes`.
+    mutating func payload(_ json: [UInt8]) {
+        guard json.contains(where: { $0 == 0x0A || $0 == 0x0D }) else {
+            bytes.append(contentsOf: json)
+            return
+        }
+        bytes.append(contentsOf: json.map { $0 == 0x0A || $0 == 0x0D ? UInt8(ascii: " ") : $0 })
+    }
+
     mutating func number(_ value: some BinaryInteger) {
         bytes.append(contentsOf: String(value).utf8)
     }

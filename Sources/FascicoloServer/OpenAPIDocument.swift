@@ -245,7 +245,7 @@ components:
         type: {type: string}
         recordedAt: {type: string, format: date-time}
         author: {type: string}
-        data: {description: the event's JSON}
+        data: {description: "the event's JSON, as sent, except that line breaks between tokens are shown as spaces (the exact bytes are in signedBytes)"}
         keyId: {type: string}
         signature: {type: string, description: base64 Ed25519 signature of the signed bytes}
         leafHash: {type: string, description: hex}

@@ -1,8 +1,8 @@
 /// A small JSON reader and compact writer for the daemon's answers (no Foundation needed).
 ///
 /// Numbers keep their source text and objects keep their member order, so a value read and
-/// written again is the same JSON a person would recognise — and the same bytes the daemon stored,
-/// since it stores canonical JSON.
+/// written again is the same JSON a person would recognise. (The exact stored bytes of an entry
+/// are its `signedBytes`, which the commands that check signatures use.)
 enum JSON: Sendable {
     case null
     case bool(Bool)

@@ -165,24 +165,29 @@ import Testing
                 .compactMap { $0["position"] as? Int }
             #expect(positions == Array(0..<61), "in order, no gap, no duplicate")
 
+            // Data sent with line breaks between tokens stays on one NDJSON line.
+            #expect(try daemon.append("s", "{\"events\":[{\"type\":\"X\",\"data\":{\"a\":\r\n1}}]}").status == 201)
+            let multiline = try daemon.call("/v1/streams/s/events?direction=backwards&limit=1").body
+            #expect(!multiline.contains("\n") && multiline.contains(#""data":{"a":  1}"#), "\(multiline)")
+
             // Resume from the next position: earlier entries are not sent again; new ones follow.
             let resumed = daemon.directory + "/subscription-2.ndjson"
             let second = try spawn("/usr/bin/env", ["curl", "-sN", "--unix-socket", daemon.socket,
-                                                    "http://localhost/v1/subscribe?from=61"], outputFile: resumed)
+                                                    "http://localhost/v1/subscribe?from=62"], outputFile: resumed)
             #expect(try daemon.append("s", #"{"events":[{"type":"X","data":"after"}]}"#).status == 201)
             var resumedLines: [Substring] = []
             for _ in 0..<200 where resumedLines.isEmpty {
                 sleepMilliseconds(10)
                 resumedLines = readFile(resumed).split(separator: "\n")
             }
-            #expect(resumedLines.first?.contains(#""position":61"#) == true, "\(resumedLines)")
+            #expect(resumedLines.first?.contains(#""position":62"#) == true, "\(resumedLines)")
             // A heartbeat arrives while the log is quiet (every 300 ms in this configuration).
             sleepMilliseconds(700)
             #expect(readFile(resumed).contains(#""heartbeat":true"#))
             // Shutdown ends the stream with a reason and the position to resume from.
             #expect(daemon.kill(SIGTERM) == 0)
             waitpid(second, &status, 0)
-            #expect(readFile(resumed).split(separator: "\n").last?.contains(#"{"end":"shutting_down","resumeFrom":62}"#) == true,
+            #expect(readFile(resumed).split(separator: "\n").last?.contains(#"{"end":"shutting_down","resumeFrom":63}"#) == true,
                     "\(readFile(resumed))")
         }
     }
