@@ -25,40 +25,18 @@ struct Verify: ParsableCommand {
     var json = false
 
     func run() throws {
-        var options = Verifier.Options()
-        options.fast = fast
-        if let threads { options.threads = max(1, threads) }
-        let label = fast ? "verify --fast" : "verify"
-        do {
-            let report = try Verifier.verify(directory: dataDirectory, verifierKey: key, options: options) { progress in
-                Terminal.progress(Terminal.progressLine(label: label, done: progress.entriesChecked,
-                                                        total: progress.entriesTotal, elapsedSeconds: progress.elapsedSeconds))
-            }
-            Terminal.endProgress()
-            let rate = report.elapsedSeconds > 0 ? Int(Double(report.entries) / report.elapsedSeconds) : 0
-            if json {
-                Terminal.out("""
-                    {"ok":true,"mode":\(jsonString(fast ? "fast" : "full")),"entries":\(report.entries),\
-                    "checkpoints":\(report.checkpoints),"streams":\(report.streams),\
-                    "seconds":\(Terminal.format(report.elapsedSeconds, decimals: 3)),"entriesPerSecond":\(rate)}
-                    """)
-            } else {
-                Terminal.out("OK: \(report.entries) entries, \(report.streams) streams, \(report.checkpoints) checkpoints "
-                             + "verified (\(fast ? "fast" : "full")) in \(Terminal.format(report.elapsedSeconds, decimals: 2)) s, \(rate) entries/s")
-            }
-        } catch let failure as Verifier.Failure {
-            Terminal.endProgress()
-            if json {
-                let position = failure.position.map { "\($0)" } ?? "null"
-                Terminal.out("{\"ok\":false,\"position\":\(position),\"problem\":\(jsonString(failure.problem))}")
-            } else {
-                Terminal.out("FAILED: \(failure)")
-            }
-            throw ExitCode(1)
-        } catch {
-            Terminal.endProgress()
-            Terminal.error("fascicolo verify: \(error)")
-            throw ExitCode(2)
+        let report = try DataDirectory.verify(dataDirectory, key: key, fast: fast, label: fast ? "verify --fast" : "verify",
+                                              json: json, threads: threads)
+        let rate = report.elapsedSeconds > 0 ? Int(Double(report.entries) / report.elapsedSeconds) : 0
+        if json {
+            Terminal.out("""
+                {"ok":true,"mode":\(jsonString(fast ? "fast" : "full")),"entries":\(report.entries),\
+                "checkpoints":\(report.checkpoints),"streams":\(report.streams),\
+                "seconds":\(Terminal.format(report.elapsedSeconds, decimals: 3)),"entriesPerSecond":\(rate)}
+                """)
+        } else {
+            Terminal.out("OK: \(report.entries) entries, \(report.streams) streams, \(report.checkpoints) checkpoints "
+                         + "verified (\(fast ? "fast" : "full")) in \(Terminal.format(report.elapsedSeconds, decimals: 2)) s, \(rate) entries/s")
         }
     }
 }
