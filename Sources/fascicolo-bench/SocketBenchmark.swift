@@ -28,7 +28,7 @@ struct SocketBenchmark: AsyncParsableCommand {
         printOut("fascicolo-bench socket — \(ProcessInfo.cores) cores, \(format(seconds, 1)) s per scenario, durable commits, "
                  + "daemon \(binary)")
         printOut("")
-        printOut("clients  events/append  events/s  appends/s  p50 ms  p99 ms  p999 ms  sub lag p50/p99/max ms  in-process ev/s  ratio")
+        printOut("clients  events/append  events/s  appends/s  p50 ms  p99 ms  p999 ms  sub lag p50/p99/max ms  daemon cpu  in-process ev/s  ratio")
         for clients in clients {
             for batch in batch {
                 let run = try runScenario(binary: binary, clients: clients, batch: batch)
@@ -41,6 +41,7 @@ struct SocketBenchmark: AsyncParsableCommand {
                          + pad(format(run.appendsPerSecond), 11) + pad(format(run.latency.p50, 2), 8)
                          + pad(format(run.latency.p99, 2), 8) + pad(format(run.latency.p999, 2), 9)
                          + pad("\(format(run.lag.p50, 1))/\(format(run.lag.p99, 1))/\(format(run.lagMax, 1))", 24)
+                         + pad(format(run.daemonCores * 100) + "%", 12)
                          + pad(format(inProcess.eventsPerSecond), 17)
                          + pad(format(run.eventsPerSecond / inProcess.eventsPerSecond * 100) + "%", 7))
             }
@@ -53,6 +54,8 @@ struct SocketBenchmark: AsyncParsableCommand {
         let latency: Percentiles
         let lag: Percentiles
         let lagMax: Double
+        /// Cores the daemon kept busy on average (user + system time / wall time).
+        let daemonCores: Double
     }
 
     func runScenario(binary: String, clients: Int, batch: Int) throws -> Run {
@@ -83,6 +86,7 @@ struct SocketBenchmark: AsyncParsableCommand {
         for _ in 0..<500 where access(socket, F_OK) != 0 { usleep(10_000) }
         usleep(50_000)
 
+        let cpuAtStart = processCPUSeconds(daemon)
         let deadline = Clock.nanoseconds() + UInt64(seconds * 1e9)
         // The subscriber follows from position 0 and measures, for each entry, the time from its
         // commit (recordedAt) to its arrival.
@@ -115,12 +119,14 @@ struct SocketBenchmark: AsyncParsableCommand {
             }
             return samples
         }
+        let daemonCores = (processCPUSeconds(daemon) - cpuAtStart) / seconds
         joinThread(subscriber)
         let latencies = results.flatMap { $0 }
         let elapsed = seconds
         let lags = subscriberLags.value.lags
         return Run(eventsPerSecond: Double(latencies.count * batch) / elapsed, appendsPerSecond: Double(latencies.count) / elapsed,
-                   latency: Percentiles(latencies), lag: Percentiles(lags), lagMax: Double(lags.max() ?? 0) / 1e6)
+                   latency: Percentiles(latencies), lag: Percentiles(lags), lagMax: Double(lags.max() ?? 0) / 1e6,
+                   daemonCores: daemonCores)
     }
 }
 
@@ -160,6 +166,23 @@ func parseISO8601Milliseconds(_ text: String) -> Int64? {
     parts.tm_min = number(10..<12)
     parts.tm_sec = number(12..<14)
     return Int64(timegm(&parts)) * 1000 + Int64(number(14..<17))
+}
+
+/// User plus system CPU seconds a process has used, from /proc/<pid>/stat (fields 14 and 15).
+func processCPUSeconds(_ pid: pid_t) -> Double {
+    let text = readText("/proc/\(pid)/stat")
+    guard let close = text.lastIndex(of: ")") else { return 0 }
+    let fields = text[text.index(after: close)...].split(separator: " ")
+    guard fields.count > 13, let user = Double(fields[11]), let system = Double(fields[12]) else { return 0 }
+    return (user + system) / Double(sysconf(Int32(_SC_CLK_TCK)))
+}
+
+func readText(_ path: String) -> String {
+    guard let file = fopen(path, "r") else { return "" }
+    defer { fclose(file) }
+    var buffer = [UInt8](repeating: 0, count: 4096)
+    let count = fread(&buffer, 1, buffer.count, file)
+    return String(decoding: buffer[..<count], as: UTF8.self)
 }
 
 func wallMilliseconds() -> Int64 {
