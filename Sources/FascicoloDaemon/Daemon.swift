@@ -39,7 +39,8 @@ public final class Daemon: Sendable {
         let shutdown = ShutdownSwitch()
         let routes = APIRoutes(ledger: ledger, policy: configuration.access, metrics: ServerMetrics(),
                                openAPIDocument: OpenAPIDocument.yaml, version: Self.version,
-                               subscriptions: configuration.subscriptions, shutdown: shutdown)
+                               subscriptions: configuration.subscriptions, requestBytesMax: configuration.requestBytesMax,
+                               shutdown: shutdown)
         let socketPath = configuration.resolvedSocketPath
         let application = APIServer.application(routes: routes, socketPath: socketPath,
                                                 socketMode: configuration.socketMode, socketGroup: configuration.socketGroup,

@@ -19,6 +19,8 @@ public struct DaemonConfiguration: Sendable {
     public var logLevel = Logger.Level.info
     public var ledger = LedgerConfiguration()
     public var subscriptions = SubscriptionSettings()
+    /// The largest request body the API accepts.
+    public var requestBytesMax = 16 << 20
     /// By default only root is admin; every other peer is refused until listed.
     public var access: AccessPolicy = {
         var policy = AccessPolicy()
@@ -110,6 +112,7 @@ public struct DaemonConfiguration: Sendable {
         integer("limits.event_type_bytes_max", 1...1_000) { $0.ledger.limits.eventTypeBytesMax = $1 },
         integer("limits.author_bytes_max", 1...1_000) { $0.ledger.limits.authorBytesMax = $1 },
         integer("limits.idempotency_key_bytes_max", 1...400) { $0.ledger.limits.idempotencyKeyBytesMax = $1 },
+        integer("limits.request_bytes_max", 1_024...(1 << 30)) { $0.requestBytesMax = $1 },
         integer("subscriptions.heartbeat_milliseconds", 100...600_000) { $0.subscriptions.heartbeatMilliseconds = $1 },
         integer("subscriptions.lag_entries_max", 1...100_000_000) { $0.subscriptions.lagEntriesMax = UInt64($1) },
         string("log.level", { Logger.Level(rawValue: $0) == nil ? "expected trace, debug, info, notice, warning, error or critical" : nil }) {

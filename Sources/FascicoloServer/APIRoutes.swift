@@ -19,12 +19,16 @@ public struct APIRoutes: Sendable {
     let openAPIDocument: String
     let version: String
     let subscriptions: SubscriptionSettings
+    /// The largest request body accepted (413 beyond it), whatever the per-event limits allow.
+    let requestBytesMax: Int
     /// Set when shutdown begins: new requests get 503 while in-flight ones finish.
     let shutdown: ShutdownSwitch
 
     public init(ledger: Ledger, policy: AccessPolicy, metrics: ServerMetrics, openAPIDocument: String, version: String,
-                subscriptions: SubscriptionSettings = SubscriptionSettings(), shutdown: ShutdownSwitch) {
+                subscriptions: SubscriptionSettings = SubscriptionSettings(), requestBytesMax: Int = 16 << 20,
+                shutdown: ShutdownSwitch) {
         self.subscriptions = subscriptions
+        self.requestBytesMax = requestBytesMax
         self.ledger = ledger
         self.policy = policy
         self.metrics = metrics
@@ -149,8 +153,9 @@ public struct APIRoutes: Sendable {
             throw Problem(.unsupportedMediaType, code: "unsupported_media_type", detail: "send the events as application/json")
         }
         let limits = ledger.configuration.limits
-        // Room for the largest allowed append plus its JSON framing.
-        let bodyBytesMax = limits.eventsPerAppendMax * (limits.payloadBytesMax + limits.eventTypeBytesMax + 64) + 4_096
+        // Room for the largest allowed append plus its JSON framing, within the request limit.
+        let bodyBytesMax = min(requestBytesMax,
+                               limits.eventsPerAppendMax * (limits.payloadBytesMax + limits.eventTypeBytesMax + 64) + 4_096)
         let body: ByteBuffer
         do {
             body = try await request.body.collect(upTo: bodyBytesMax)

@@ -21,6 +21,7 @@ import Testing
         #expect(fromFile.socketGroup == defaults.socketGroup)
         #expect(fromFile.access == defaults.access)
         #expect(fromFile.subscriptions == defaults.subscriptions)
+        #expect(fromFile.requestBytesMax == defaults.requestBytesMax)
     }
 
     @Test func valuesApplyAndTheEnvironmentOverridesTheFile() throws {

@@ -30,6 +30,8 @@ import Testing
             try daemon.expectProblem(daemon.append("case-1", #"{"events":[{"type":"1bad","data":1}]}"#), 422, "invalid_event_type")
             try daemon.expectProblem(daemon.append("case-1", #"{"events":[{"type":"X","data":"\#(String(repeating: "z", count: 2_000))"}]}"#), 413, "payload_too_large")
             try daemon.expectProblem(daemon.call("/v1/streams/case-1/events", method: "POST", body: "{}", contentType: "text/plain"), 415, "unsupported_media_type")
+            let huge = #"{"events":["# + String(repeating: #"{"type":"X","data":1},"#, count: 800) + #"{"type":"X","data":1}]}"#
+            try daemon.expectProblem(daemon.append("case-1", huge), 413, "body_too_large")  // over limits.request_bytes_max
             try daemon.expectProblem(daemon.call("/nowhere"), 404, "not_found")
             try daemon.expectProblem(daemon.call("/v1/entries/99"), 404, "not_found")
             try daemon.expectProblem(daemon.call("/v1/streams/nobody/events"), 404, "not_found")
@@ -354,6 +356,7 @@ func withDaemon(access: String = "", extra: String = "[subscriptions]\nheartbeat
             checkpoint_every_milliseconds = 50
             [limits]
             payload_bytes_max = 1024
+            request_bytes_max = 16384
             \(extra)
             """)
         let daemon = try RunningDaemon(directory: directory, configPath: config, socket: socket)
