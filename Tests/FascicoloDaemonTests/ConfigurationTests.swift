@@ -1,5 +1,6 @@
-import FascicoloDaemon
+@testable import FascicoloDaemon
 import FascicoloLedger
+import FascicoloTesting
 import Glibc
 import Testing
 
@@ -22,6 +23,11 @@ import Testing
         #expect(fromFile.access == defaults.access)
         #expect(fromFile.subscriptions == defaults.subscriptions)
         #expect(fromFile.requestBytesMax == defaults.requestBytesMax)
+    }
+
+    @Test func theShippedFileListsEveryKey() throws {
+        let file = try ConfigurationFile(text: readFile("Config/fascicolod.toml"), source: "Config/fascicolod.toml")
+        #expect(Set(file.values.keys) == Set(DaemonConfiguration.keys.map(\.name)))
     }
 
     @Test func valuesApplyAndTheEnvironmentOverridesTheFile() throws {
