@@ -194,8 +194,8 @@ struct Restore: ParsableCommand {
             first, the restored directory again (fast) after copying.
 
             A backup made without the secret key needs it back: --signing-key PATH installs it \
-            (checked against the backup's signing.pub). Do not start fascicolod on a restored log \
-            without its signing key: it would create a new key.
+            (checked against the backup's signing.pub). fascicolod refuses to start on a log \
+            whose signing key is missing.
 
             """ + Exit.help)
 
@@ -383,8 +383,8 @@ struct Restore: ParsableCommand {
         if keySource == nil && !keepPresentKey {
             Terminal.error("""
                 WARNING: \(dataDirectory) has no \(KeyFile.secretName). Put the log's signing key there (mode 0600, \
-                or run restore again with --signing-key) before starting fascicolod: without it the daemon would \
-                make a new key, and entries signed with it would not verify against this log's key.
+                or run restore again with --signing-key) before starting fascicolod: it refuses to start on a \
+                log whose signing key is missing.
                 """)
         }
     }
