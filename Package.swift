@@ -1,7 +1,7 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// Dependencies point one way: storage, crypto ← ledger ← server ← daemon ← executables.
+// Dependencies point one way: storage, crypto, json ← ledger ← domain ← server ← daemon ← executables.
 let package = Package(
     name: "Fascicolo",
     platforms: [.macOS(.v15)],
@@ -28,6 +28,8 @@ let package = Package(
         .target(name: "FascicoloStorage", dependencies: ["CLMDB"]),
         // Ed25519 keys and key files (libsodium), SHA-256 (libcrypto), signed notes (C2SP), base64.
         .target(name: "FascicoloCrypto", dependencies: ["CSodium", "COpenSSLHash"]),
+        // A strict, Foundation-free JSON reader and byte writer.
+        .target(name: "FascicoloJSON"),
         // The signed log: entries, streams, group commit, Merkle tree, checkpoints, proofs, verify.
         .target(
             name: "FascicoloLedger",
@@ -37,11 +39,19 @@ let package = Package(
             ]
         ),
 
+        // The fascicolo sociale on top of the log: event catalogue and schemas, reference data,
+        // codice fiscale pseudonyms, per-person encryption and erasure, path rules, recorded reads.
+        .target(
+            name: "FascicoloDomain",
+            dependencies: ["FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloJSON",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
+
         // HTTP/1.1 + JSON on the Unix socket: routes, roles from peer credentials, problem details.
         .target(
             name: "FascicoloServer",
             dependencies: [
-                "FascicoloLedger", "FascicoloCrypto",
+                "FascicoloLedger", "FascicoloCrypto", "FascicoloDomain", "FascicoloJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -71,7 +81,7 @@ let package = Package(
         .executableTarget(
             name: "fascicolo",
             dependencies: [
-                "FascicoloLedger", "FascicoloCrypto", "FascicoloStorage",
+                "FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloJSON",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
@@ -91,6 +101,7 @@ let package = Package(
         .testTarget(name: "FascicoloStorageTests", dependencies: ["FascicoloStorage", "FascicoloTesting"]),
         .testTarget(name: "FascicoloCryptoTests", dependencies: ["FascicoloCrypto", "FascicoloTesting"]),
         .testTarget(name: "FascicoloLedgerTests", dependencies: ["FascicoloLedger", "FascicoloTesting"]),
+        .testTarget(name: "FascicoloDomainTests", dependencies: ["FascicoloDomain", "FascicoloTesting"]),
         .testTarget(name: "FascicoloServerTests", dependencies: ["FascicoloServer", "FascicoloLedger"]),
         .testTarget(name: "FascicoloDaemonTests", dependencies: ["FascicoloDaemon", "FascicoloCrypto", "FascicoloTesting"]),
     ],

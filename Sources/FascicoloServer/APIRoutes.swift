@@ -1,3 +1,4 @@
+import FascicoloJSON
 import FascicoloCrypto
 import FascicoloLedger
 import Dispatch

@@ -1,3 +1,4 @@
+import FascicoloJSON
 import Hummingbird
 
 /// An RFC 9457 problem details response (`application/problem+json`) with a stable,

@@ -1,3 +1,4 @@
+import FascicoloJSON
 import FascicoloLedger
 import Dispatch
 import Hummingbird

@@ -1,3 +1,4 @@
+import FascicoloJSON
 import ArgumentParser
 import Glibc
 

@@ -1,18 +1,18 @@
 /// JSON text built as bytes: responses are assembled from already-valid pieces (the stored
 /// payloads are JSON), so nothing is decoded and encoded again on the read path, and strings are
 /// copied whole unless they need escaping.
-struct JSONBytes {
-    private(set) var bytes: [UInt8] = []
+public struct JSONBytes: Sendable {
+    public private(set) var bytes: [UInt8] = []
 
-    init(capacity: Int = 512) { bytes.reserveCapacity(capacity) }
+    public init(capacity: Int = 512) { bytes.reserveCapacity(capacity) }
 
     /// Appends JSON punctuation or a literal, as is.
-    mutating func raw(_ text: StaticString) {
+    public mutating func raw(_ text: StaticString) {
         text.withUTF8Buffer { bytes.append(contentsOf: $0) }
     }
 
     /// Appends bytes that are already JSON (a stored payload).
-    mutating func raw(_ json: some Collection<UInt8>) {
+    public mutating func raw(_ json: some Collection<UInt8>) {
         bytes.append(contentsOf: json)
     }
 
@@ -20,7 +20,7 @@ struct JSONBytes {
     /// stays on one NDJSON line. In valid JSON a raw CR or LF can only be whitespace between
     /// tokens (inside strings they must be escaped), so the value is unchanged; the exact stored
     /// bytes remain available as `signedBytes`.
-    mutating func payload(_ json: [UInt8]) {
+    public mutating func payload(_ json: [UInt8]) {
         guard json.contains(where: { $0 == 0x0A || $0 == 0x0D }) else {
             bytes.append(contentsOf: json)
             return
@@ -28,21 +28,21 @@ struct JSONBytes {
         bytes.append(contentsOf: json.map { $0 == 0x0A || $0 == 0x0D ? UInt8(ascii: " ") : $0 })
     }
 
-    mutating func number(_ value: some BinaryInteger) {
+    public mutating func number(_ value: some BinaryInteger) {
         bytes.append(contentsOf: String(value).utf8)
     }
 
-    mutating func bool(_ value: Bool) {
+    public mutating func bool(_ value: Bool) {
         value ? raw("true") : raw("false")
     }
 
     /// Appends a quoted, escaped JSON string.
-    mutating func string(_ text: String) {
+    public mutating func string(_ text: String) {
         var text = text
         text.withUTF8 { string(utf8: $0) }
     }
 
-    mutating func string(utf8: UnsafeBufferPointer<UInt8>) {
+    public mutating func string(utf8: UnsafeBufferPointer<UInt8>) {
         bytes.append(UInt8(ascii: "\""))
         if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
             bytes.append(contentsOf: utf8)
@@ -64,5 +64,31 @@ struct JSONBytes {
             }
         }
         bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// Appends a parsed value as compact JSON.
+    public mutating func value(_ value: JSON) {
+        switch value {
+        case .null: raw("null")
+        case .bool(let flag): bool(flag)
+        case .number(let text): raw(text.utf8)
+        case .string(let text): string(text)
+        case .array(let values):
+            raw("[")
+            for (index, element) in values.enumerated() {
+                if index > 0 { raw(",") }
+                self.value(element)
+            }
+            raw("]")
+        case .object(let members):
+            raw("{")
+            for (index, member) in members.enumerated() {
+                if index > 0 { raw(",") }
+                string(member.key)
+                raw(":")
+                self.value(member.value)
+            }
+            raw("}")
+        }
     }
 }

@@ -1,9 +1,11 @@
-/// A small JSON reader and compact writer for the daemon's answers (no Foundation needed).
+/// A small JSON reader and compact writer (no Foundation needed), used by the daemon for domain
+/// payloads and by the command line for the daemon's answers.
 ///
 /// Numbers keep their source text and objects keep their member order, so a value read and
-/// written again is the same JSON a person would recognise. (The exact stored bytes of an entry
-/// are its `signedBytes`, which the commands that check signatures use.)
-enum JSON: Sendable {
+/// written again is the same JSON a person would recognise. Parsing is strict, since its input is
+/// hostile: invalid UTF-8, duplicate member names, nesting beyond `depthMax` and trailing text are
+/// refused.
+public enum JSON: Sendable, Equatable {
     case null
     case bool(Bool)
     /// The number's text as it appeared.
@@ -12,17 +14,34 @@ enum JSON: Sendable {
     case array([JSON])
     case object([(key: String, value: JSON)])
 
-    struct Malformed: Error, CustomStringConvertible, Sendable {
-        let reason: String
-        let offset: Int
-        var description: String { "not valid JSON: \(reason) at byte \(offset)" }
+    public static func == (lhs: JSON, rhs: JSON) -> Bool {
+        switch (lhs, rhs) {
+        case (.null, .null): true
+        case (.bool(let a), .bool(let b)): a == b
+        case (.number(let a), .number(let b)): a == b
+        case (.string(let a), .string(let b)): a == b
+        case (.array(let a), .array(let b)): a == b
+        case (.object(let a), .object(let b)): a.count == b.count && zip(a, b).allSatisfy { $0.key == $1.key && $0.value == $1.value }
+        default: false
+        }
     }
 
-    static func parse(_ text: String) throws(Malformed) -> JSON {
+    public struct Malformed: Error, CustomStringConvertible, Sendable {
+        public let reason: String
+        public let offset: Int
+        public var description: String { "not valid JSON: \(reason) at byte \(offset)" }
+    }
+
+    /// The deepest nesting accepted.
+    public static let depthMax = 64
+
+    public static func parse(_ text: String) throws(Malformed) -> JSON {
         try parse(Array(text.utf8))
     }
 
-    static func parse(_ bytes: [UInt8]) throws(Malformed) -> JSON {
+    public static func parse(_ bytes: some Collection<UInt8>) throws(Malformed) -> JSON {
+        let bytes = Array(bytes)
+        guard String(validating: bytes, as: UTF8.self) != nil else { throw Malformed(reason: "invalid UTF-8", offset: 0) }
         var parser = Parser(bytes: bytes)
         parser.skipWhitespace()
         let value = try parser.value(depth: 0)
@@ -33,7 +52,7 @@ enum JSON: Sendable {
 
     /// The members of a top-level object, each value as its exact source bytes — so that a body
     /// can be amended without re-encoding the events in it (the daemon stores `data` as sent).
-    static func rawMembers(_ bytes: [UInt8]) throws(Malformed) -> [(key: String, value: ArraySlice<UInt8>)] {
+    public static func rawMembers(_ bytes: [UInt8]) throws(Malformed) -> [(key: String, value: ArraySlice<UInt8>)] {
         var parser = Parser(bytes: bytes)
         parser.skipWhitespace()
         guard parser.offset < bytes.count, bytes[parser.offset] == UInt8(ascii: "{") else {
@@ -74,7 +93,7 @@ enum JSON: Sendable {
     }
 
     /// The bytes without the whitespace around them.
-    static func trimmed(_ bytes: [UInt8]) -> ArraySlice<UInt8> {
+    public static func trimmed(_ bytes: [UInt8]) -> ArraySlice<UInt8> {
         let isSpace: (UInt8) -> Bool = { [0x20, 0x09, 0x0A, 0x0D].contains($0) }
         guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) }) else {
             return []
@@ -84,70 +103,54 @@ enum JSON: Sendable {
 
     // MARK: - Access
 
-    subscript(key: String) -> JSON? {
+    public subscript(key: String) -> JSON? {
         guard case .object(let members) = self else { return nil }
         return members.first { $0.key == key }?.value
     }
 
-    var string: String? {
+    public var string: String? {
         if case .string(let value) = self { return value }
         return nil
     }
 
-    var uint64: UInt64? {
+    public var uint64: UInt64? {
         if case .number(let text) = self { return UInt64(text) }
         return nil
     }
 
-    var int: Int? {
+    public var int: Int? {
         if case .number(let text) = self { return Int(text) }
         return nil
     }
 
-    var bool: Bool? {
+    public var bool: Bool? {
         if case .bool(let value) = self { return value }
         return nil
     }
 
-    var array: [JSON]? {
+    public var array: [JSON]? {
         if case .array(let values) = self { return values }
         return nil
     }
 
-    var isObject: Bool {
+    public var isObject: Bool {
         if case .object = self { return true }
         return false
     }
 
     /// Compact JSON text.
-    var compact: String {
-        var text = ""
-        write(to: &text)
-        return text
+    public var compact: String { String(decoding: bytes, as: UTF8.self) }
+
+    /// Compact JSON as UTF-8 bytes.
+    public var bytes: [UInt8] {
+        var writer = JSONBytes()
+        writer.value(self)
+        return writer.bytes
     }
 
-    private func write(to text: inout String) {
-        switch self {
-        case .null: text += "null"
-        case .bool(let value): text += value ? "true" : "false"
-        case .number(let value): text += value
-        case .string(let value): text += jsonString(value)
-        case .array(let values):
-            text += "["
-            for (index, value) in values.enumerated() {
-                if index > 0 { text += "," }
-                value.write(to: &text)
-            }
-            text += "]"
-        case .object(let members):
-            text += "{"
-            for (index, member) in members.enumerated() {
-                if index > 0 { text += "," }
-                text += jsonString(member.key) + ":"
-                member.value.write(to: &text)
-            }
-            text += "}"
-        }
+    public var members: [(key: String, value: JSON)]? {
+        if case .object(let members) = self { return members }
+        return nil
     }
 
     // MARK: - Parsing
@@ -155,7 +158,6 @@ enum JSON: Sendable {
     private struct Parser {
         let bytes: [UInt8]
         var offset = 0
-        static let depthMax = 512
 
         init(bytes: [UInt8]) { self.bytes = bytes }
 
@@ -166,7 +168,7 @@ enum JSON: Sendable {
         func fail(_ reason: String) -> Malformed { Malformed(reason: reason, offset: offset) }
 
         mutating func value(depth: Int) throws(Malformed) -> JSON {
-            guard depth < Self.depthMax else { throw fail("nested too deeply") }
+            guard depth < JSON.depthMax else { throw fail("nested too deeply") }
             guard offset < bytes.count else { throw fail("unexpected end") }
             switch bytes[offset] {
             case UInt8(ascii: "{"): return try object(depth: depth)
@@ -200,6 +202,7 @@ enum JSON: Sendable {
                 skipWhitespace()
                 guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else { throw fail("expected a member name") }
                 let key = try string()
+                guard !members.contains(where: { $0.key == key }) else { throw fail("duplicate member name") }
                 skipWhitespace()
                 guard offset < bytes.count, bytes[offset] == UInt8(ascii: ":") else { throw fail("expected ':'") }
                 offset += 1
