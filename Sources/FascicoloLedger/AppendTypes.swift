@@ -1,4 +1,5 @@
 import FascicoloCrypto
+import FascicoloStorage
 
 /// What the writer expects of the stream's current version (the number of entries in it).
 public enum ExpectedVersion: Sendable, Equatable, Hashable, CustomStringConvertible {
@@ -39,14 +40,39 @@ public struct AppendRequest: Sendable {
     public var idempotencyKey: String?
     /// Who appends, as observed by the caller (the daemon stamps it from peer credentials).
     public var author: String
+    /// Rows of tables outside the signed log, written in the same transaction as the events and
+    /// only if they are stored (not for a refused append, nor for an idempotent retry).
+    public var attachedWrites: [AttachedWrite]
+    /// What "the same content" means for the idempotency key. Nil: a digest of the stream, the
+    /// author and each event's type and payload. Callers whose payloads differ on every try
+    /// (sealed with a random nonce) give a digest of what their own client sent instead.
+    public var idempotencyDigest: Digest?
 
     public init(stream: String, events: [NewEvent], expectedVersion: ExpectedVersion = .any,
-                idempotencyKey: String? = nil, author: String) {
+                idempotencyKey: String? = nil, author: String, attachedWrites: [AttachedWrite] = [],
+                idempotencyDigest: Digest? = nil) {
         self.stream = stream
         self.events = events
         self.expectedVersion = expectedVersion
         self.idempotencyKey = idempotencyKey
         self.author = author
+        self.attachedWrites = attachedWrites
+        self.idempotencyDigest = idempotencyDigest
+    }
+}
+
+/// A put (or, with a nil value, a delete) in a table of the same environment that is not part of
+/// the log — such as the per-person data keys, which an erasure must destroy in the same commit
+/// that stores its signed record.
+public struct AttachedWrite: Sendable {
+    public var table: Table
+    public var key: [UInt8]
+    public var value: [UInt8]?
+
+    public init(table: Table, key: [UInt8], value: [UInt8]?) {
+        self.table = table
+        self.key = key
+        self.value = value
     }
 }
 

@@ -281,6 +281,13 @@ final class GroupCommitWriter: @unchecked Sendable {
                     eventType: Array(event.type.utf8), author: author, payload: event.payload))
             }
             streamVersions[stream] = current + UInt64(request.events.count)
+            for attached in request.attachedWrites {
+                if let value = attached.value {
+                    try txn.put(attached.table, key: attached.key, value: value)
+                } else {
+                    _ = try txn.delete(attached.table, key: attached.key)
+                }
+            }
             results.append(notYetCommitted)
             plans.append(Plan(result: results.count - 1, firstRecord: firstRecord, firstVersion: current + 1,
                               count: request.events.count, deduplicated: false))

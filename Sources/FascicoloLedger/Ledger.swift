@@ -65,8 +65,23 @@ public final class Ledger: Sendable {
     /// conflicts from the writer. A thrown error means nothing of the request was stored.
     public func append(_ request: AppendRequest) async throws -> AppendResult {
         try AppendValidation.validate(request, limits: configuration.limits)
-        let digest = request.idempotencyKey == nil ? nil : AppendValidation.contentDigest(request)
+        let digest = request.idempotencyKey == nil ? nil : request.idempotencyDigest ?? AppendValidation.contentDigest(request)
         return try await writer.submit(request, contentDigest: digest)
+    }
+
+    /// The result of an earlier append stored under `idempotencyKey`, if there was one; throws
+    /// `LedgerError.idempotencyConflict` when it was stored for other content. Lets a caller answer
+    /// a retry before checking rules that the original append has since changed the answer to.
+    public func storedAppend(idempotencyKey: String, digest: Digest) throws -> AppendResult? {
+        try store.environment.read { txn in
+            guard let stored = try txn.get(store.idempotency, key: Array(idempotencyKey.utf8)),
+                  let record = IdempotencyRecord(stored) else { return nil }
+            guard record.digest == digest else { throw LedgerError.idempotencyConflict(key: idempotencyKey) }
+            let tree = MerkleTree(transaction: txn, table: store.merkle)
+            return AppendResult(firstPosition: record.firstPosition, firstStreamVersion: record.firstVersion,
+                                leafHashes: try (0..<UInt64(record.count)).map { try tree.leafHash(record.firstPosition + $0) },
+                                deduplicated: true)
+        }
     }
 
     /// The number of durable entries (the next position, and the current tree size).

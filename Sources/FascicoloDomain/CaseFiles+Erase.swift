@@ -1,0 +1,46 @@
+import FascicoloJSON
+import FascicoloLedger
+
+extension CaseFiles {
+    /// Erasure (GDPR art. 17, or the end of a retention period): destroys the person's data key
+    /// and appends a signed ErasureExecuted entry, in one commit. Every sealed field of the person
+    /// becomes unreadable for good; the log, its signatures and proofs still verify.
+    public func erase(_ identifier: PersonIdentifier, legalGround: String, reference reason: String,
+                      author: String) async throws(DomainError) -> RecordResult {
+        guard let schema = EventCatalogue.schema("ErasureExecuted") else { preconditionFailure("the catalogue has ErasureExecuted") }
+        let data = JSON.object([("legalGround", .string(legalGround)), ("reference", .string(reason))])
+        let validated = try EventValidator.validate(data, schema: schema, reference: reference.current, fieldPrefix: "body")
+        let person: Pseudonym
+        do { person = try pseudonym(for: identifier) } catch { throw storageFailure(error) }
+        for attempt in 1...5 {
+            let history: CaseHistory
+            do { history = try self.history(of: person) } catch { throw storageFailure(error) }
+            guard !history.facts.isEmpty else { throw DomainError(.notFound, code: "person_not_found", "no case file for this person") }
+            var state = history.state
+            let version = UInt64(history.facts.count)
+            do {
+                try state.apply(CaseFact(version: version + 1, type: schema.type))
+            } catch {
+                throw DomainError(.pathRule, code: error.code, error.english, italian: error.italian)
+            }
+            let stored = StoredEvent(schemaVersion: schema.version, occurredAt: Self.nowText(), codeTable: reference.current.version,
+                                     purpose: schema.purpose.rawValue, actor: .object([]), correlationID: nil, causationID: nil,
+                                     data: validated.open, sealed: nil)
+            let request = AppendRequest(stream: person.stream, events: [NewEvent(type: schema.type, payload: stored.bytes)],
+                                        expectedVersion: .exactly(version), author: author,
+                                        attachedWrites: [keys.destroy(person)])
+            do {
+                let result = try await ledger.append(request)
+                logger.notice("erasure executed", metadata: ["position": "\(result.firstPosition)", "ground": "\(legalGround)"])
+                return RecordResult(person: person, append: result, codeTable: reference.current.version)
+            } catch LedgerError.wrongExpectedVersion where attempt < 5 {
+                continue
+            } catch let error as LedgerError {
+                throw DomainError(.ledger(error), code: error.code, error.description)
+            } catch {
+                throw storageFailure(error)
+            }
+        }
+        preconditionFailure("the loop returns or throws")
+    }
+}

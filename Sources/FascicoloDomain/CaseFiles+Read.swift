@@ -1,0 +1,196 @@
+import FascicoloCrypto
+import FascicoloJSON
+import FascicoloLedger
+
+/// Who reads a person's data, and why — recorded in a RecordAccessed entry before anything is served.
+public struct Reader: Sendable {
+    /// The identity the daemon observed (`uid:N/service`), stamped as the access entry's author.
+    public var author: String
+    /// `writer`, `auditor` or `admin`.
+    public var role: String
+    /// The declared purpose; required from auditors.
+    public var purpose: String?
+    /// The operator on whose behalf a service reads, when it says so.
+    public var operatorID: String?
+
+    public init(author: String, role: String, purpose: String?, operatorID: String?) {
+        self.author = author
+        self.role = role
+        self.purpose = purpose
+        self.operatorID = operatorID
+    }
+}
+
+extension CaseFiles {
+    /// The person's case file: entries from `version` on (at most `limit`), personal fields
+    /// opened, corrections shown, erased or restricted content marked, and the case state.
+    /// The read is recorded (RecordAccessed in the person's access stream) before it is served.
+    public func caseFile(for identifier: PersonIdentifier, reader: Reader, from version: UInt64 = 1,
+                         limit: Int? = nil) async throws(DomainError) -> JSON {
+        let person: Pseudonym
+        let history: CaseHistory
+        do {
+            person = try pseudonym(for: identifier)
+            history = try self.history(of: person)
+        } catch { throw storageFailure(error) }
+        guard !history.facts.isEmpty else {
+            throw DomainError(.notFound, code: "person_not_found", "no case file for this person")
+        }
+        let limit = min(max(limit ?? limits.entriesPerReadMax, 1), limits.entriesPerReadMax)
+        let entries: [Entry]
+        do { entries = try ledger.readStream(person.stream, from: max(version, 1), limit: limit) } catch { throw storageFailure(error) }
+        try await recordAccess(to: person, by: reader, what: "case_file", entries: entries.count)
+
+        let dataKey: SecretKey?
+        do { dataKey = try keys.key(for: person) } catch { throw storageFailure(error) }
+        let corrections = Corrections(history.facts, state: history.state)
+        var rendered: [JSON] = []
+        rendered.reserveCapacity(entries.count)
+        for entry in entries {
+            rendered.append(render(entry, person: person, dataKey: dataKey, corrections: corrections, reader: reader))
+        }
+        return .object([
+            ("person", .string(person.description)),
+            ("stream", .string(person.stream)),
+            ("version", .number(String(history.facts.count))),
+            ("state", Self.render(history.state)),
+            ("entries", .array(rendered)),
+        ])
+    }
+
+    /// Appends a RecordAccessed entry for a read of `person`'s data and waits until it is durable:
+    /// a read that cannot be recorded is not served.
+    public func recordAccess(to person: Pseudonym, by reader: Reader, what: String, entries: Int) async throws(DomainError) {
+        let purpose = try Self.checkPurpose(reader)
+        var actor: [(key: String, value: JSON)] = []
+        if let operatorID = reader.operatorID { actor.append(("operator", .string(operatorID))) }
+        let stored = StoredEvent(
+            schemaVersion: 1, occurredAt: Self.nowText(), codeTable: reference.current.version,
+            purpose: ProcessingPurpose.accountability.rawValue, actor: .object(actor), correlationID: nil, causationID: nil,
+            data: [("what", .string(what)), ("purpose", .string(purpose)), ("role", .string(reader.role)),
+                   ("entries", .number(String(entries)))],
+            sealed: nil)
+        let request = AppendRequest(stream: person.accessStream, events: [NewEvent(type: "RecordAccessed", payload: stored.bytes)],
+                                    author: reader.author)
+        do {
+            _ = try await ledger.append(request)
+        } catch let error as LedgerError {
+            throw DomainError(.ledger(error), code: error.code, "the read could not be recorded, so it is not served: \(error)")
+        } catch {
+            throw storageFailure(error)
+        }
+    }
+
+    /// Auditors must say why they read; services default to case work, admins to administration.
+    static func checkPurpose(_ reader: Reader) throws(DomainError) -> String {
+        guard let purpose = reader.purpose else {
+            if reader.role == "auditor" {
+                throw DomainError(.malformed, code: "purpose_required",
+                                  "auditors state the purpose of a read in the Fascicolo-Purpose header")
+            }
+            return reader.role == "admin" ? "administration" : "case_work"
+        }
+        let scalars = purpose.unicodeScalars
+        guard (3...200).contains(scalars.count), !scalars.contains(where: { $0.value < 0x20 || (0x7F...0x9F).contains($0.value) }) else {
+            throw DomainError(.malformed, code: "invalid_purpose", "the purpose is 3 to 200 characters without control characters")
+        }
+        return purpose
+    }
+
+    /// Which entries were voided, rectified or restricted, and by which entry.
+    struct Corrections {
+        var voidedBy: [UInt64: UInt64] = [:]
+        var rectifiedBy: [UInt64: [UInt64]] = [:]
+        var restrictedBy: [UInt64: UInt64] = [:]
+
+        init(_ facts: [CaseFact], state: CaseState) {
+            for fact in facts {
+                guard let target = fact.reference else { continue }
+                switch fact.type {
+                case "Voided": voidedBy[target] = fact.version
+                case "Rectified" where !state.voided.contains(fact.version): rectifiedBy[target, default: []].append(fact.version)
+                default: break
+                }
+            }
+            for (restriction, target) in state.restrictions { restrictedBy[target] = restriction }
+        }
+    }
+
+    private func render(_ entry: Entry, person: Pseudonym, dataKey: SecretKey?, corrections: Corrections, reader: Reader) -> JSON {
+        var members: [(key: String, value: JSON)] = [
+            ("version", .number(String(entry.streamVersion))), ("position", .number(String(entry.position))),
+            ("recordedAt", .number(String(entry.recordedAtMilliseconds))), ("author", .string(entry.author)),
+            ("type", .string(entry.eventType)),
+        ]
+        let schema = EventCatalogue.schema(entry.eventType)
+        if let schema { members.append(("label", .string(schema.label))) }
+        guard let stored = StoredEvent(payload: entry.payload) else {
+            members.append(("personalData", .string("none")))
+            return .object(members)
+        }
+        members += [("schema", .number(String(stored.schemaVersion))), ("occurredAt", .string(stored.occurredAt)),
+                    ("codeTable", .string(stored.codeTable)), ("purpose", .string(stored.purpose)), ("actor", stored.actor)]
+        if let correlationID = stored.correlationID { members.append(("correlationId", .string(correlationID))) }
+        if let causationID = stored.causationID { members.append(("causationId", .string(causationID))) }
+
+        var data = stored.data
+        let personalData: String
+        let restriction = corrections.restrictedBy[entry.streamVersion]
+        if let sealed = stored.sealed {
+            if dataKey == nil {
+                personalData = "erased"
+            } else if restriction != nil && reader.role != "admin" {
+                personalData = "restricted"
+            } else if let opened = dataKey?.open(sealed, associatedData: StoredEvent.sealAssociatedData(stream: person.stream, type: entry.eventType)),
+                      let personal = try? JSON.parse(opened).members {
+                personalData = "included"
+                data += personal
+            } else {
+                personalData = "unreadable"
+                logger.error("a sealed field does not open with the person's key", metadata: ["position": "\(entry.position)"])
+            }
+        } else {
+            personalData = "none"
+        }
+        if let schema, let upcast = schema.upcast(.object(data), from: stored.schemaVersion)?.members {
+            // Clear and opened personal fields back in the schema's order.
+            let ordered = schema.fields.compactMap { field in upcast.first { $0.key == field.name } }
+            members.append(("data", .object(ordered)))
+        } else {
+            members.append(("data", .object(data)))
+        }
+        members.append(("personalData", .string(personalData)))
+        if let voidedBy = corrections.voidedBy[entry.streamVersion] { members.append(("voidedBy", .number(String(voidedBy)))) }
+        if let rectifiedBy = corrections.rectifiedBy[entry.streamVersion] {
+            members.append(("rectifiedBy", .array(rectifiedBy.map { .number(String($0)) })))
+        }
+        if let restriction { members.append(("restrictedBy", .number(String(restriction)))) }
+        return .object(members)
+    }
+
+    static func render(_ state: CaseState) -> JSON {
+        let today = today()
+        var members: [(key: String, value: JSON)] = [
+            ("phase", .string(state.phase.rawValue)),
+            ("erased", .bool(state.erased)),
+            ("episodes", .number(String(state.episodes))),
+        ]
+        if let ambito = state.ambito { members.append(("ambito", .string(ambito))) }
+        if let caseManager = state.caseManager { members.append(("caseManager", .string(caseManager))) }
+        if let date = state.takenInChargeOn {
+            members.append(("takenInChargeOn", .string(date.description)))
+            members.append(("daysSinceTakenInCharge", .number(String(today.daysSinceEpoch - date.daysSinceEpoch))))
+        }
+        if let due = state.nextReviewDue {
+            members.append(("nextReviewDue", .string(due.description)))
+            members.append(("reviewOverdue", .bool(due < today)))
+        }
+        members += [
+            ("hasPreliminaryAnalysis", .bool(state.hasPreliminaryAnalysis)),
+            ("hasInDepthAssessment", .bool(state.hasInDepthAssessment)),
+            ("signedPlan", .bool(!state.signedPlans.isEmpty)),
+            ("openInterventions", .array(state.openInterventions.map { .number(String($0)) })),
+        ]
+        return .object(members)
+    }
+}

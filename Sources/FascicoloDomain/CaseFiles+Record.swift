@@ -1,0 +1,186 @@
+import FascicoloCrypto
+import FascicoloJSON
+import FascicoloLedger
+
+/// Where a domain append landed.
+public struct RecordResult: Sendable {
+    public let person: Pseudonym
+    public let append: AppendResult
+    public let codeTable: String
+}
+
+extension CaseFiles {
+    /// Validates the request's events (catalogue, reference data, path rules at the stream's
+    /// current version), seals their personal fields and appends them atomically.
+    ///
+    /// A concurrent append to the same person makes the ledger refuse the version this was
+    /// checked at; without an `expectedVersion` of its own the request is checked again against
+    /// the new state (up to 5 times), with one it is a conflict.
+    public func record(_ request: RecordRequest, author: String) async throws(DomainError) -> RecordResult {
+        let person: Pseudonym
+        do { person = try pseudonym(for: request.person) } catch { throw storageFailure(error) }
+        let digest = idempotencyDigest(request, author: author)
+        if let key = request.idempotencyKey {
+            do {
+                if let stored = try ledger.storedAppend(idempotencyKey: key, digest: digest) {
+                    return RecordResult(person: person, append: stored, codeTable: reference.current.version)
+                }
+            } catch let error as LedgerError {
+                throw DomainError(.ledger(error), code: error.code, error.description)
+            } catch {
+                throw storageFailure(error)
+            }
+        }
+        let actor = try Actor.parse(request.actor, reference: reference.current, field: "actor")
+        var attempt = 0
+        while true {
+            attempt += 1
+            let prepared = try prepare(request, person: person, actor: actor)
+            if let expected = request.expectedVersion, !Self.matches(expected, prepared.version) {
+                throw DomainError(.ledger(.wrongExpectedVersion(stream: person.stream, expected: expected, actual: prepared.version)),
+                                  code: "wrong_expected_version",
+                                  "the person's stream is at version \(prepared.version), expected \(expected)")
+            }
+            let append = AppendRequest(stream: person.stream, events: prepared.events, expectedVersion: .exactly(prepared.version),
+                                       idempotencyKey: request.idempotencyKey, author: author,
+                                       attachedWrites: prepared.attachedWrites, idempotencyDigest: digest)
+            do {
+                let result = try await ledger.append(append)
+                return RecordResult(person: person, append: result, codeTable: reference.current.version)
+            } catch LedgerError.wrongExpectedVersion(_, _, let actual) where request.expectedVersion == nil && attempt < 5 {
+                logger.debug("concurrent append to a person's stream; checking again", metadata: ["version": "\(actual)"])
+                continue
+            } catch let error as LedgerError {
+                throw DomainError(.ledger(error), code: error.code, error.description)
+            } catch {
+                throw storageFailure(error)
+            }
+        }
+    }
+
+    private struct Prepared {
+        var version: UInt64
+        var events: [NewEvent] = []
+        var attachedWrites: [AttachedWrite] = []
+    }
+
+    /// Validates every event against the state at the stream's current version and builds the
+    /// stored payloads.
+    private func prepare(_ request: RecordRequest, person: Pseudonym, actor: Actor) throws(DomainError) -> Prepared {
+        let history: CaseHistory
+        do { history = try self.history(of: person) } catch { throw storageFailure(error) }
+        let table = reference.current
+        var prepared = Prepared(version: UInt64(history.facts.count))
+        var state = history.state
+        var facts = history.facts
+        var dataKey: SecretKey?
+        let latest = Self.today().daysSinceEpoch + 1
+        for (index, event) in request.events.enumerated() {
+            let path = "events[\(index)]"
+            guard let schema = EventCatalogue.schema(event.type) else {
+                throw DomainError(.invalid, code: "unknown_event_type", "not an event type of the catalogue (GET /v1/catalogue lists them)", field: path + ".type")
+            }
+            guard !EventCatalogue.systemTypes.contains(schema.type) else {
+                throw DomainError(.invalid, code: "system_event_type", "\(schema.type) entries are written by the daemon itself", field: path + ".type")
+            }
+            guard let occurred = OccurredAt.date(event.occurredAt), occurred.daysSinceEpoch <= latest else {
+                throw .schema("occurredAt is in the future", field: path + ".occurredAt")
+            }
+            var data = event.data
+            if schema.type == "IdentityLinked" {
+                (data, prepared.attachedWrites) = try linkIdentity(data, of: request.person, into: person, path: path + ".data",
+                                                                   attachedWrites: prepared.attachedWrites)
+            }
+            let validated = try EventValidator.validate(data, schema: schema, reference: table, fieldPrefix: path + ".data")
+
+            let version = prepared.version + UInt64(index) + 1
+            let fact = CaseFact(version: version, type: schema.type, data: validated.open, reference: table)
+            do {
+                try state.apply(fact)
+            } catch {
+                throw DomainError(.pathRule, code: error.code, error.english, italian: error.italian,
+                                  field: error.field.map { path + ".data." + $0 } ?? path + ".type")
+            }
+            facts.append(fact)
+            if schema.type == "Voided" { state = CaseState.fold(facts) }
+
+            var sealed: [UInt8]?
+            if schema.type == "PersonRegistered" {
+                let (key, write) = keys.newKey(for: person)
+                dataKey = key
+                prepared.attachedWrites.append(write)
+            }
+            if !validated.personal.isEmpty {
+                if dataKey == nil {
+                    do { dataKey = try keys.key(for: person) } catch { throw storageFailure(error) }
+                }
+                guard let dataKey else {
+                    throw DomainError(.pathRule, code: "person_erased", "This person's data key no longer exists.",
+                                      italian: "La chiave dei dati di questa persona non esiste più.", field: path)
+                }
+                sealed = dataKey.seal(JSON.object(validated.personal).bytes,
+                                      associatedData: StoredEvent.sealAssociatedData(stream: person.stream, type: schema.type))
+            }
+            let stored = StoredEvent(schemaVersion: schema.version, occurredAt: event.occurredAt, codeTable: table.version,
+                                     purpose: schema.purpose.rawValue, actor: actor.json, correlationID: event.correlationID,
+                                     causationID: event.causationID, data: validated.open, sealed: sealed)
+            prepared.events.append(NewEvent(type: schema.type, payload: stored.bytes))
+        }
+        return prepared
+    }
+
+    /// IdentityLinked arrives with the codice fiscale (`data.codiceFiscale`) and is stored with
+    /// its pseudonym (`linkedPseudonym`); the alias row makes later requests by that codice fiscale
+    /// reach this case file.
+    private func linkIdentity(_ data: JSON, of identifier: PersonIdentifier, into person: Pseudonym, path: String,
+                              attachedWrites: [AttachedWrite]) throws(DomainError) -> (JSON, [AttachedWrite]) {
+        if case .codiceFiscale = identifier {
+            throw DomainError(.invalid, code: "already_identified", "this person is already identified by a codice fiscale", field: path)
+        }
+        guard data["linkedPseudonym"] == nil else {
+            throw .schema("give the codiceFiscale; the daemon computes the pseudonym", field: path + ".linkedPseudonym")
+        }
+        guard let members = data.members, let text = data["codiceFiscale"]?.string else {
+            throw .schema("codiceFiscale is required for IdentityLinked", field: path + ".codiceFiscale")
+        }
+        let codiceFiscale: PersonIdentifier
+        do { codiceFiscale = try PersonIdentifier(parsing: text) } catch {
+            throw DomainError(.invalid, code: error.code, error.reason, field: path + ".codiceFiscale")
+        }
+        guard case .codiceFiscale = codiceFiscale else {
+            throw DomainError(.invalid, code: "invalid_codice_fiscale", "a codice fiscale is expected", field: path + ".codiceFiscale")
+        }
+        let linked = pseudonymizer.pseudonym(for: codiceFiscale)
+        let taken: Bool
+        do {
+            taken = try ledger.streamVersion(linked.stream) > 0 || pseudonym(for: codiceFiscale) != linked
+        } catch { throw storageFailure(error) }
+        if taken {
+            throw DomainError(.conflict, code: "identity_already_registered",
+                              "that codice fiscale already has its own case file; the two records must be reconciled by an admin",
+                              field: path + ".codiceFiscale")
+        }
+        let stored = JSON.object(members.map { $0.key == "codiceFiscale" ? (key: "linkedPseudonym", value: .string(linked.description)) : $0 })
+        return (stored, attachedWrites + [AttachedWrite(table: aliases, key: linked.bytes, value: person.bytes)])
+    }
+
+    private func idempotencyDigest(_ request: RecordRequest, author: String) -> Digest {
+        var hasher = SHA256()
+        hasher.update(Array("fascicolo/domain-append/v1".utf8) + [0] + Array(author.utf8) + [0])
+        hasher.update(request.contentDigest.bytes)
+        return hasher.finalize()
+    }
+
+    static func matches(_ expected: ExpectedVersion, _ version: UInt64) -> Bool {
+        switch expected {
+        case .any: true
+        case .noStream: version == 0
+        case .exactly(let wanted): version == wanted
+        }
+    }
+
+    func storageFailure(_ error: any Error) -> DomainError {
+        logger.error("storage failure in the domain layer", metadata: ["error": "\(error)"])
+        return DomainError(.ledger(.storage("\(error)")), code: "storage_failure", "the store failed; nothing was stored")
+    }
+}

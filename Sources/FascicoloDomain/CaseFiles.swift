@@ -1,0 +1,147 @@
+import FascicoloCrypto
+import FascicoloJSON
+import FascicoloLedger
+import FascicoloStorage
+import Glibc
+import Logging
+import Synchronization
+
+/// The fascicolo sociale on top of the ledger: records events for a person identified by
+/// codice fiscale (validated against the catalogue, the reference data and the path rules, with
+/// personal fields sealed under the person's data key), serves the person's case file (every
+/// read recorded as a RecordAccessed entry), and executes erasures.
+///
+/// Streams: `person:<pseudonym>` holds the person's case file; `access:<pseudonym>` who read it.
+public final class CaseFiles: Sendable {
+    public let ledger: Ledger
+    public let reference: ReferenceData
+    public let limits: Limits
+    let pseudonymizer: Pseudonymizer
+    let keys: PersonKeys
+    /// Provisional, STP and ENI records later linked to a codice fiscale: the codice fiscale's
+    /// pseudonym → the pseudonym whose stream holds the case file.
+    let aliases: Table
+    let histories = HistoryCache()
+    let logger: Logger
+
+    public struct Limits: Sendable {
+        /// Events in one domain append.
+        public var eventsPerRequestMax = 100
+        /// Entries returned by one case-file read.
+        public var entriesPerReadMax = 1_000
+        public init() {}
+    }
+
+    /// Opens the domain layer over an open ledger of `directory`, creating `pseudonym.key` and
+    /// `records.key` (mode 0600) on first use. Refuses to create them for a log that already has
+    /// person streams: data sealed or pseudonymised under lost keys would be lost for good.
+    public static func open(ledger: Ledger, directory: String, reference: ReferenceData, limits: Limits = Limits(),
+                            logger: Logger = Logger(label: "fascicolo.domain")) throws -> CaseFiles {
+        let hasPeople = try ledger.store.environment.read { txn in
+            try txn.withCursor(ledger.store.streams) { cursor in
+                try cursor.seek(atOrAfter: Array(Pseudonym.personPrefix.utf8)).map { $0.key.starts(with: Array(Pseudonym.personPrefix.utf8)) } ?? false
+            }
+        }
+        let pseudonymKey = try KeyFile.loadOrCreateSecret(directory: directory, name: Pseudonymizer.keyFileName, create: !hasPeople)
+        let masterKey = try KeyFile.loadOrCreateSecret(directory: directory, name: PersonKeys.masterKeyFileName, create: !hasPeople)
+        let keys = try PersonKeys(environment: ledger.store.environment, masterKey: masterKey)
+        let aliases = try ledger.store.environment.write { txn in try txn.createTable("person_aliases") }
+        return CaseFiles(ledger: ledger, reference: reference, limits: limits, pseudonymizer: Pseudonymizer(key: pseudonymKey),
+                         keys: keys, aliases: aliases, logger: logger)
+    }
+
+    private init(ledger: Ledger, reference: ReferenceData, limits: Limits, pseudonymizer: Pseudonymizer, keys: PersonKeys,
+                 aliases: Table, logger: Logger) {
+        self.ledger = ledger
+        self.reference = reference
+        self.limits = limits
+        self.pseudonymizer = pseudonymizer
+        self.keys = keys
+        self.aliases = aliases
+        self.logger = logger
+    }
+
+    /// The pseudonym whose stream holds `identifier`'s case file (following an identity link).
+    public func pseudonym(for identifier: PersonIdentifier) throws -> Pseudonym {
+        let own = pseudonymizer.pseudonym(for: identifier)
+        let linked = try ledger.store.environment.read { txn in try txn.get(aliases, key: own.bytes) }
+        return linked.flatMap(Pseudonym.init(bytes:)) ?? own
+    }
+
+    /// The person's facts and state at the stream's current version (cached, extended from the
+    /// log when the stream has grown).
+    func history(of person: Pseudonym) throws -> CaseHistory {
+        let stream = person.stream
+        var history = histories.get(stream) ?? CaseHistory()
+        let current = try ledger.streamVersion(stream)
+        guard UInt64(history.facts.count) != current else { return history }
+        if UInt64(history.facts.count) > current { history = CaseHistory() }
+        var newFacts: [CaseFact] = []
+        while UInt64(history.facts.count + newFacts.count) < current {
+            let from = UInt64(history.facts.count + newFacts.count) + 1
+            let entries = try ledger.readStream(stream, from: from, limit: 1_000)
+            guard !entries.isEmpty else { break }
+            for entry in entries { newFacts.append(fact(of: entry)) }
+        }
+        history.extend(with: newFacts)
+        histories.put(stream, history)
+        return history
+    }
+
+    /// The fact of a stored entry (from its clear fields, upcast to the current schema).
+    func fact(of entry: Entry) -> CaseFact {
+        guard let stored = StoredEvent(payload: entry.payload), let schema = EventCatalogue.schema(entry.eventType) else {
+            return CaseFact(version: entry.streamVersion, type: entry.eventType)
+        }
+        let data = schema.upcast(.object(stored.data), from: stored.schemaVersion)?.members ?? stored.data
+        return CaseFact(version: entry.streamVersion, type: entry.eventType, data: data,
+                        reference: reference.versions[stored.codeTable])
+    }
+
+    /// Today (UTC), for checking that nothing is recorded as having happened in the future.
+    static func today() -> CalendarDate {
+        CalendarDate(daysSinceEpoch: Int(time(nil) / 86_400))
+    }
+
+    static func nowText() -> String {
+        var now = timespec()
+        clock_gettime(CLOCK_REALTIME, &now)
+        var parts = tm()
+        var seconds = now.tv_sec
+        gmtime_r(&seconds, &parts)
+        func pad(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        let millis = Int(now.tv_nsec / 1_000_000)
+        let fraction = millis < 10 ? "00\(millis)" : millis < 100 ? "0\(millis)" : "\(millis)"
+        return "\(parts.tm_year + 1900)-\(pad(parts.tm_mon + 1))-\(pad(parts.tm_mday))T\(pad(parts.tm_hour)):\(pad(parts.tm_min)):\(pad(parts.tm_sec)).\(fraction)Z"
+    }
+}
+
+/// A stream's facts and the state folded from them.
+struct CaseHistory: Sendable {
+    private(set) var facts: [CaseFact] = []
+    private(set) var state = CaseState()
+
+    mutating func extend(with newFacts: [CaseFact]) {
+        guard !newFacts.isEmpty else { return }
+        facts += newFacts
+        state = CaseState.fold(facts)
+    }
+}
+
+/// Recently used histories, so that an append does not read the person's whole stream again.
+/// Bounded: when full, an arbitrary tenth is dropped (a miss costs one stream read).
+final class HistoryCache: Sendable {
+    private let entries = Mutex<[String: CaseHistory]>([:])
+    static let capacity = 50_000
+
+    func get(_ stream: String) -> CaseHistory? { entries.withLock { $0[stream] } }
+
+    func put(_ stream: String, _ history: CaseHistory) {
+        entries.withLock { entries in
+            if entries.count >= Self.capacity, entries[stream] == nil {
+                for key in entries.keys.prefix(Self.capacity / 10) { entries.removeValue(forKey: key) }
+            }
+            entries[stream] = history
+        }
+    }
+}

@@ -1,0 +1,55 @@
+import FascicoloJSON
+
+/// What the path rules need to know about one entry of a person's stream: its type, the entry
+/// it points at, and a few codes — all from the clear part of the payload, so rules and case
+/// state work without decrypting anything (and still work after an erasure).
+public struct CaseFact: Sendable, Equatable {
+    /// Stream version (1-based).
+    public let version: UInt64
+    public let type: String
+    /// The earlier entry this one refers to (`target`, `intervention`, `goal`, `plan`, …).
+    public var reference: UInt64?
+    public var referenceField: String?
+    /// CaseOpened / CaseTransferredIn: the ambito; CaseTransferredOut: the destination.
+    public var ambito: String?
+    /// CaseTransferredIn: where the case comes from.
+    public var fromAmbito: String?
+    /// CaseManagerAssigned: the operator.
+    public var operatorID: String?
+    /// InterventionRequested: pronto intervento sociale (allowed without a signed plan).
+    public var emergency = false
+    /// Rectified: the field it corrects.
+    public var field: String?
+    /// The event's own date (`date` field), and ReviewHeld's next review.
+    public var date: CalendarDate?
+    public var nextReviewDue: CalendarDate?
+
+    public init(version: UInt64, type: String) {
+        self.version = version
+        self.type = type
+    }
+
+    /// The fact of an entry whose clear `data` is `data`; `reference` resolves its intervention
+    /// codes (the table version the entry recorded).
+    public init(version: UInt64, type: String, data: [(key: String, value: JSON)], reference: ReferenceTable?) {
+        self.init(version: version, type: type)
+        let schema = EventCatalogue.schema(type)
+        for (key, value) in data {
+            guard let kind = schema?.field(key)?.kind else { continue }
+            switch (kind, key) {
+            case (.entry, _):
+                self.reference = value.uint64
+                referenceField = key
+            case (_, "ambito"), (_, "toAmbito"): ambito = value.string
+            case (_, "fromAmbito"): fromAmbito = value.string
+            case (_, "operator"): operatorID = value.string
+            case (_, "field"): field = value.string
+            case (_, "date"): date = value.string.flatMap(CalendarDate.init)
+            case (_, "nextReviewDue"): nextReviewDue = value.string.flatMap(CalendarDate.init)
+            case (.code(.interventions), "code"):
+                emergency = value.string.flatMap { reference?.interventions[$0]?.emergency } ?? false
+            default: break
+            }
+        }
+    }
+}

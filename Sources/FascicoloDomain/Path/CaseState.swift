@@ -1,0 +1,275 @@
+/// Where a person's case stands on the path.
+public enum CasePhase: String, Sendable {
+    /// Registered, perhaps with contacts or referrals, but no case file opened.
+    case noCase = "no_case"
+    case opened
+    case takenInCharge = "taken_in_charge"
+    case suspended
+    case closed
+    case transferredOut = "transferred_out"
+}
+
+/// The lifecycle of one intervention.
+public enum InterventionPhase: String, Sendable {
+    case requested, active, suspended, ended
+}
+
+/// A refused step: a stable code and a sentence a caseworker understands, in English and Italian.
+public struct PathRuleViolation: Error, Sendable, Equatable {
+    public let code: String
+    public let english: String
+    public let italian: String
+    /// The field at fault, when it is a reference (`target`, `intervention`, …).
+    public var field: String?
+}
+
+/// The state of a person's stream, folded from its facts; `apply` enforces the path rules.
+///
+/// Rules (DOMAIN.md): nothing before registration; no assessment, plan or intervention before
+/// the case is taken in charge; no intervention outside a signed plan unless it is pronto
+/// intervento sociale (which needs only an open case); an outcome refers to an objective or an
+/// intervention of the same case; nothing is added to a closed case except reopening,
+/// corrections and consent withdrawal (access records live in their own stream); a transfer
+/// closes the case in one ambito and it continues only with the transfer in to the other. A
+/// voided entry no longer counts: the state is folded again without it.
+public struct CaseState: Sendable {
+    public private(set) var registered = false
+    public private(set) var erased = false
+    public private(set) var linkedToCodiceFiscale = false
+    public private(set) var phase = CasePhase.noCase
+    public private(set) var ambito: String?
+    public private(set) var caseManager: String?
+    public private(set) var takenInChargeOn: CalendarDate?
+    public private(set) var nextReviewDue: CalendarDate?
+    /// Case files opened here or transferred in.
+    public private(set) var episodes = 0
+    public private(set) var hasPreliminaryAnalysis = false
+    public private(set) var hasInDepthAssessment = false
+    public private(set) var signedPlans: Set<UInt64> = []
+    public private(set) var interventions: [UInt64: InterventionPhase] = [:]
+    public private(set) var goals: [UInt64: Bool] = [:]  // version → closed
+    public private(set) var voided: Set<UInt64> = []
+    /// Active restrictions: Restricted entry's version → the entry it restricts.
+    public private(set) var restrictions: [UInt64: UInt64] = [:]
+    /// Every entry's type by version, voided ones included.
+    private var typeByVersion: [String] = []
+    private var concludedAppointments: Set<UInt64> = []
+    private var phaseBeforeSuspension = CasePhase.opened
+    private var phaseBeforeClosure = CasePhase.opened
+    private var transferDestination: String?
+
+    public init() {}
+
+    /// The state after `facts` (an entire stream, in order). Facts that no longer fit — because
+    /// an entry they depend on was voided — are skipped.
+    public static func fold(_ facts: [CaseFact]) -> CaseState {
+        var state = CaseState()
+        let voided = Set(facts.filter { $0.type == "Voided" }.compactMap(\.reference))
+        for fact in facts {
+            state.typeByVersion.append(fact.type)
+            if voided.contains(fact.version) {
+                state.voided.insert(fact.version)
+                continue
+            }
+            try? state.applyChecked(fact)
+        }
+        return state
+    }
+
+    /// The type of the entry at `version`, if it exists.
+    public func type(at version: UInt64) -> String? {
+        version >= 1 && version <= UInt64(typeByVersion.count) ? typeByVersion[Int(version - 1)] : nil
+    }
+
+    /// Checks `fact` (the next entry of the stream) against the rules and applies it.
+    public mutating func apply(_ fact: CaseFact) throws(PathRuleViolation) {
+        try applyChecked(fact)
+        typeByVersion.append(fact.type)
+    }
+
+    private mutating func applyChecked(_ fact: CaseFact) throws(PathRuleViolation) {
+        if erased { throw Rule.personErased }
+        if fact.type == "PersonRegistered" {
+            if registered { throw Rule.alreadyRegistered }
+            registered = true
+            return
+        }
+        guard registered else { throw Rule.personNotRegistered }
+        try checkPhaseAllows(fact)
+
+        switch fact.type {
+        case "IdentityLinked":
+            if linkedToCodiceFiscale { throw Rule.alreadyLinked }
+            linkedToCodiceFiscale = true
+        case "CaseOpened":
+            phase = .opened
+            ambito = fact.ambito
+            episodes += 1
+            resetEpisode()
+        case "CaseManagerAssigned":
+            caseManager = fact.operatorID
+        case "TakenInCharge":
+            guard phase == .opened else { throw Rule.alreadyTakenInCharge }
+            phase = .takenInCharge
+            takenInChargeOn = fact.date
+        case "AppointmentHeld", "AppointmentMissed":
+            let appointment = try target(fact, types: ["AppointmentScheduled"])
+            guard concludedAppointments.insert(appointment).inserted else { throw Rule.appointmentConcluded(fact) }
+        case "PreliminaryAnalysisCompleted":
+            hasPreliminaryAnalysis = true
+        case "InDepthAssessmentCompleted":
+            hasInDepthAssessment = true
+        case "PlanSigned":
+            signedPlans.insert(try target(fact, types: ["PlanDrafted"]))
+        case "PlanRevised":
+            let plan = try target(fact, types: ["PlanDrafted"])
+            guard signedPlans.contains(plan) else { throw Rule.planNotSigned(fact) }
+        case "CommitmentBreached":
+            guard !signedPlans.isEmpty else { throw Rule.noSignedPlan }
+        case "GoalSet":
+            goals[fact.version] = false
+        case "GoalReviewed":
+            let goal = try target(fact, types: ["GoalSet"])
+            if goals[goal] == true { throw Rule.goalClosed(fact) }
+        case "GoalClosed":
+            let goal = try target(fact, types: ["GoalSet"])
+            if goals[goal] == true { throw Rule.goalClosed(fact) }
+            goals[goal] = true
+        case "InterventionRequested":
+            if !fact.emergency {
+                guard phase == .takenInCharge else { throw Rule.notTakenInCharge }
+                guard !signedPlans.isEmpty else { throw Rule.noSignedPlan }
+            }
+            interventions[fact.version] = .requested
+        case "InterventionStarted": try moveIntervention(fact, from: [.requested], to: .active)
+        case "InterventionSuspended": try moveIntervention(fact, from: [.active], to: .suspended)
+        case "InterventionResumed": try moveIntervention(fact, from: [.suspended], to: .active)
+        case "InterventionEnded": try moveIntervention(fact, from: [.requested, .active, .suspended], to: .ended)
+        case "ServiceDelivered": try moveIntervention(fact, from: [.active], to: .active)
+        case "ReviewHeld":
+            nextReviewDue = fact.nextReviewDue
+        case "OutcomeRecorded":
+            _ = try target(fact, types: ["GoalSet", "InterventionRequested"], rule: Rule.outcomeWithoutReference)
+        case "CaseSuspended":
+            phaseBeforeSuspension = phase
+            phase = .suspended
+        case "CaseReopened":
+            switch phase {
+            case .suspended: phase = phaseBeforeSuspension
+            case .closed: phase = phaseBeforeClosure
+            default: throw Rule.caseNotClosed
+            }
+        case "CaseTransferredOut":
+            guard fact.ambito != ambito else { throw Rule.sameAmbito }
+            transferDestination = fact.ambito
+            phase = .transferredOut
+        case "CaseTransferredIn":
+            guard fact.fromAmbito == ambito, fact.ambito == transferDestination else { throw Rule.transferMismatch }
+            phase = .opened
+            ambito = fact.ambito
+            episodes += 1
+            resetEpisode()
+        case "CaseClosed":
+            phaseBeforeClosure = phase
+            phase = .closed
+            for (version, state) in interventions where state != .ended { interventions[version] = .ended }
+        case "Rectified":
+            let targetVersion = try target(fact, types: nil)
+            try checkCorrection(fact, of: targetVersion, kind: .rectified)
+            if let field = fact.field, let type = type(at: targetVersion),
+               EventCatalogue.schema(type)?.field(field) == nil {
+                throw Rule.unknownField(type: type)
+            }
+        case "Voided":
+            let targetVersion = try target(fact, types: nil)
+            try checkCorrection(fact, of: targetVersion, kind: .voided)
+            // The caller folds the stream again; here the entry just stops counting.
+            voided.insert(targetVersion)
+        case "Restricted":
+            let targetVersion = try target(fact, types: nil)
+            guard !restrictions.values.contains(targetVersion) else { throw Rule.alreadyRestricted }
+            restrictions[fact.version] = targetVersion
+        case "RestrictionLifted":
+            let restriction = try target(fact, types: ["Restricted"])
+            guard restrictions.removeValue(forKey: restriction) != nil else { throw Rule.notRestricted }
+        case "ErasureExecuted":
+            erased = true
+        default:
+            break  // contacts, referrals, consent, appointments scheduled, judicial measures, plans drafted
+        }
+    }
+
+    /// Which types a phase accepts; the gates of the lifecycle.
+    private func checkPhaseAllows(_ fact: CaseFact) throws(PathRuleViolation) {
+        let corrections: Set<String> = ["Rectified", "Voided", "Restricted", "RestrictionLifted", "ErasureExecuted", "ConsentWithdrawn"]
+        let anytime: Set<String> = ["IdentityLinked", "ConsentRecorded"]
+        if corrections.contains(fact.type) { return }
+        switch phase {
+        case .closed:
+            if fact.type == "CaseReopened" { return }
+            throw Rule.caseClosed
+        case .transferredOut:
+            if fact.type == "CaseTransferredIn" { return }
+            throw Rule.caseTransferred
+        case .suspended:
+            if fact.type == "CaseReopened" || fact.type == "CaseClosed" || fact.type == "CaseTransferredOut" || anytime.contains(fact.type) { return }
+            throw Rule.caseSuspended
+        case .noCase:
+            let beforeCase: Set<String> = ["AccessContactRecorded", "ReferralReceived", "CaseOpened", "JudicialMeasureRecorded"]
+            if beforeCase.contains(fact.type) || anytime.contains(fact.type) { return }
+            if fact.type == "CaseReopened" { throw Rule.caseNotClosed }
+            throw Rule.noOpenCase
+        case .opened, .takenInCharge:
+            if fact.type == "CaseOpened" { throw Rule.caseAlreadyOpen }
+            if fact.type == "CaseTransferredIn" { throw Rule.transferMismatch }
+            let needsTakenInCharge: Set<String> = [
+                "PreliminaryAnalysisCompleted", "InDepthAssessmentCompleted", "PlanDrafted", "PlanSigned", "PlanRevised",
+                "GoalSet", "GoalReviewed", "GoalClosed", "CommitmentBreached", "InterventionStarted",
+                "InterventionSuspended", "InterventionResumed", "InterventionEnded", "ServiceDelivered", "ReviewHeld",
+                "OutcomeRecorded",
+            ]
+            if phase == .opened && needsTakenInCharge.contains(fact.type) { throw Rule.notTakenInCharge }
+        }
+    }
+
+    /// The version `fact` refers to, checked: it exists, is earlier, is not voided, and (when
+    /// `types` is given) is of one of those types.
+    private func target(_ fact: CaseFact, types: Set<String>?, rule: PathRuleViolation? = nil) throws(PathRuleViolation) -> UInt64 {
+        func fail(_ violation: PathRuleViolation) -> PathRuleViolation {
+            var violation = rule ?? violation
+            violation.field = fact.referenceField
+            return violation
+        }
+        guard let version = fact.reference, version < fact.version, let type = type(at: version) else { throw fail(Rule.unknownTarget) }
+        if let types, !types.contains(type) { throw fail(Rule.wrongTarget(found: type, expected: types.sorted())) }
+        if voided.contains(version) { throw fail(Rule.targetVoided) }
+        return version
+    }
+
+    private func checkCorrection(_ fact: CaseFact, of version: UInt64, kind: CorrectionKind) throws(PathRuleViolation) {
+        guard let type = type(at: version), let schema = EventCatalogue.schema(type) else { throw Rule.unknownTarget }
+        guard schema.correction == kind else { throw Rule.notCorrectable(type: type, correction: schema.correction, attempted: kind) }
+    }
+
+    private mutating func moveIntervention(_ fact: CaseFact, from: Set<InterventionPhase>, to: InterventionPhase) throws(PathRuleViolation) {
+        let intervention = try target(fact, types: ["InterventionRequested"])
+        guard let current = interventions[intervention], from.contains(current) else {
+            var violation = Rule.interventionStep(current: interventions[intervention])
+            violation.field = fact.referenceField
+            throw violation
+        }
+        interventions[intervention] = to
+    }
+
+    private mutating func resetEpisode() {
+        takenInChargeOn = nil
+        nextReviewDue = nil
+        hasPreliminaryAnalysis = false
+        hasInDepthAssessment = false
+        signedPlans = []
+        transferDestination = nil
+    }
+
+    /// Interventions not yet ended.
+    public var openInterventions: [UInt64] { interventions.filter { $0.value != .ended }.keys.sorted() }
+}
