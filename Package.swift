@@ -62,7 +62,7 @@ let package = Package(
         .target(
             name: "FascicoloDaemon",
             dependencies: [
-                "FascicoloLedger", "FascicoloServer",
+                "FascicoloLedger", "FascicoloDomain", "FascicoloServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]

@@ -1,3 +1,4 @@
+import FascicoloDomain
 import FascicoloLedger
 import FascicoloServer
 import Glibc
@@ -13,6 +14,7 @@ import ServiceLifecycle
 public final class Daemon: Sendable {
     public let configuration: DaemonConfiguration
     public let ledger: Ledger
+    public let caseFiles: CaseFiles
     private let lock: DataDirectoryLock
     private let logger: Logger
     public static let version = "0.1.0"
@@ -27,17 +29,26 @@ public final class Daemon: Sendable {
         self.logger = logger
         lock = try DataDirectoryLock(directory: configuration.dataDirectory)
         try Self.clearStaleSocket(configuration.resolvedSocketPath)
+        let reference = try ReferenceData.load(directory: configuration.referenceDirectory)
         ledger = try Ledger.open(directory: configuration.dataDirectory, configuration: configuration.ledger, logger: logger)
+        do {
+            caseFiles = try CaseFiles.open(ledger: ledger, directory: configuration.dataDirectory, reference: reference,
+                                           limits: configuration.caseFiles, logger: logger)
+        } catch {
+            ledger.close()
+            throw error
+        }
         logger.notice("fascicolod started", metadata: [
             "dataDirectory": "\(configuration.dataDirectory)", "entries": "\(ledger.size)",
             "verifierKey": "\(ledger.verifierKey)", "version": "\(Self.version)",
+            "referenceData": "\(reference.current.version)",
         ])
     }
 
     /// Serves until SIGTERM or SIGINT, then shuts down cleanly.
     public func run() async throws {
         let shutdown = ShutdownSwitch()
-        let routes = APIRoutes(ledger: ledger, policy: configuration.access, metrics: ServerMetrics(),
+        let routes = APIRoutes(caseFiles: caseFiles, policy: configuration.access, metrics: ServerMetrics(),
                                openAPIDocument: OpenAPIDocument.yaml, version: Self.version,
                                subscriptions: configuration.subscriptions, requestBytesMax: configuration.requestBytesMax,
                                shutdown: shutdown)

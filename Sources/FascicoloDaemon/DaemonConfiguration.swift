@@ -1,3 +1,4 @@
+import FascicoloDomain
 import FascicoloLedger
 import FascicoloServer
 import Glibc
@@ -21,6 +22,9 @@ public struct DaemonConfiguration: Sendable {
     public var subscriptions = SubscriptionSettings()
     /// The largest request body the API accepts.
     public var requestBytesMax = 16 << 20
+    /// The directory of versioned reference data files (intervention codes, ambiti, …).
+    public var referenceDirectory = "Config/reference"
+    public var caseFiles = CaseFiles.Limits()
     /// By default only root is admin; every other peer is refused until listed.
     public var access: AccessPolicy = {
         var policy = AccessPolicy()
@@ -113,6 +117,9 @@ public struct DaemonConfiguration: Sendable {
         integer("limits.author_bytes_max", 1...1_000) { $0.ledger.limits.authorBytesMax = $1 },
         integer("limits.idempotency_key_bytes_max", 1...400) { $0.ledger.limits.idempotencyKeyBytesMax = $1 },
         integer("limits.request_bytes_max", 1_024...(1 << 30)) { $0.requestBytesMax = $1 },
+        string("domain.reference_directory", { $0.isEmpty ? "expected a path" : nil }) { $0.referenceDirectory = $1 },
+        integer("domain.events_per_request_max", 1...1_000) { $0.caseFiles.eventsPerRequestMax = $1 },
+        integer("domain.entries_per_read_max", 1...10_000) { $0.caseFiles.entriesPerReadMax = $1 },
         integer("subscriptions.heartbeat_milliseconds", 100...600_000) { $0.subscriptions.heartbeatMilliseconds = $1 },
         integer("subscriptions.lag_entries_max", 1...100_000_000) { $0.subscriptions.lagEntriesMax = UInt64($1) },
         string("log.level", { Logger.Level(rawValue: $0) == nil ? "expected trace, debug, info, notice, warning, error or critical" : nil }) {

@@ -36,11 +36,6 @@ extension CaseFiles {
         while true {
             attempt += 1
             let prepared = try prepare(request, person: person, actor: actor)
-            if let expected = request.expectedVersion, !Self.matches(expected, prepared.version) {
-                throw DomainError(.ledger(.wrongExpectedVersion(stream: person.stream, expected: expected, actual: prepared.version)),
-                                  code: "wrong_expected_version",
-                                  "the person's stream is at version \(prepared.version), expected \(expected)")
-            }
             let append = AppendRequest(stream: person.stream, events: prepared.events, expectedVersion: .exactly(prepared.version),
                                        idempotencyKey: request.idempotencyKey, author: author,
                                        attachedWrites: prepared.attachedWrites, idempotencyDigest: digest)
@@ -71,6 +66,11 @@ extension CaseFiles {
         do { history = try self.history(of: person) } catch { throw storageFailure(error) }
         let table = reference.current
         var prepared = Prepared(version: UInt64(history.facts.count))
+        // A stale view of the stream is a conflict before it is anything else.
+        if let expected = request.expectedVersion, !Self.matches(expected, prepared.version) {
+            let error = LedgerError.wrongExpectedVersion(stream: person.stream, expected: expected, actual: prepared.version)
+            throw DomainError(.ledger(error), code: error.code, error.description)
+        }
         var state = history.state
         var facts = history.facts
         var dataKey: SecretKey?

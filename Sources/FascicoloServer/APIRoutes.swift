@@ -1,5 +1,6 @@
-import FascicoloJSON
 import FascicoloCrypto
+import FascicoloDomain
+import FascicoloJSON
 import FascicoloLedger
 import Dispatch
 import Glibc
@@ -15,6 +16,7 @@ public struct APIRoutes: Sendable {
     public typealias Role = AccessPolicy.Role
 
     let ledger: Ledger
+    let caseFiles: CaseFiles
     let policy: AccessPolicy
     let metrics: ServerMetrics
     let openAPIDocument: String
@@ -25,12 +27,13 @@ public struct APIRoutes: Sendable {
     /// Set when shutdown begins: new requests get 503 while in-flight ones finish.
     let shutdown: ShutdownSwitch
 
-    public init(ledger: Ledger, policy: AccessPolicy, metrics: ServerMetrics, openAPIDocument: String, version: String,
+    public init(caseFiles: CaseFiles, policy: AccessPolicy, metrics: ServerMetrics, openAPIDocument: String, version: String,
                 subscriptions: SubscriptionSettings = SubscriptionSettings(), requestBytesMax: Int = 16 << 20,
                 shutdown: ShutdownSwitch) {
         self.subscriptions = subscriptions
         self.requestBytesMax = requestBytesMax
-        self.ledger = ledger
+        self.ledger = caseFiles.ledger
+        self.caseFiles = caseFiles
         self.policy = policy
         self.metrics = metrics
         self.openAPIDocument = openAPIDocument
@@ -70,7 +73,8 @@ public struct APIRoutes: Sendable {
             return Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: buffer))
         }
         router.post("v1/streams/:stream/events") { request, context in try await append(request, context) }
-        router.get("v1/streams/:stream/events") { request, context in try readStream(request, context) }
+        router.get("v1/streams/:stream/events") { request, context in try await readStream(request, context) }
+        registerDomain(on: router)
         router.get("v1/log") { request, context in
             _ = try authorize(context, Self.auditors)
             let from: UInt64 = try query(request, "from") ?? 0
@@ -172,6 +176,7 @@ public struct APIRoutes: Sendable {
         }
         let events = decoded.events.map { NewEvent(type: $0.type, payload: Array($0.data)) }
         let stream = context.parameters.get("stream") ?? ""
+        try checkGenericAppend(to: stream)
         let result: AppendResult
         do {
             result = try await ledger.append(AppendRequest(
@@ -184,8 +189,8 @@ public struct APIRoutes: Sendable {
         return json(status: result.deduplicated ? .ok : .created, Render.appendResult(result))
     }
 
-    func readStream(_ request: Request, _ context: FascicoloRequestContext) throws -> Response {
-        _ = try authorize(context, Self.anyRole)
+    func readStream(_ request: Request, _ context: FascicoloRequestContext) async throws -> Response {
+        let peer = try authorize(context, Self.anyRole)
         let stream = context.parameters.get("stream") ?? ""
         let from: UInt64? = try query(request, "from")
         let direction = request.uri.queryParameters.get("direction") ?? "forwards"
@@ -197,6 +202,7 @@ public struct APIRoutes: Sendable {
         guard exists else {
             throw Problem.notFound("no stream \(stream)")
         }
+        try await recordGenericRead(of: stream, entries: entries.count, request, peer)
         return json(status: .ok, Render.entries(entries))
     }
 
@@ -219,6 +225,10 @@ public struct APIRoutes: Sendable {
     /// The caller's credentials, if it holds one of `roles`; otherwise 403.
     func authorize(_ context: FascicoloRequestContext, _ roles: Set<Role>) throws -> PeerCredentials {
         guard let peer = context.peer else { throw Problem.forbidden("the peer's credentials are unknown") }
+        return try authorize(peer: peer, roles)
+    }
+
+    func authorize(peer: PeerCredentials, _ roles: Set<Role>) throws -> PeerCredentials {
         let held = policy.roles(uid: peer.uid, gid: peer.gid)
         guard !held.isDisjoint(with: roles) else {
             throw Problem.forbidden(held.isEmpty

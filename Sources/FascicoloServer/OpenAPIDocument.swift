@@ -199,6 +199,107 @@ paths:
         "400": {$ref: "#/components/responses/Problem"}
         "403": {$ref: "#/components/responses/Problem"}
         "404": {$ref: "#/components/responses/Problem"}
+  /v1/persons/events:
+    post:
+      summary: >-
+        Record events on a person's path. Roles writer, admin. The person is named by codice fiscale
+        (validated, then pseudonymised: it is never stored), STP/ENI code or provisional:<id>. Each event is
+        validated against its schema (GET /v1/catalogue), the reference data and the path rules at the
+        stream's current version; personal fields are sealed with the person's data key. All or nothing.
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [person, actor, events]
+              additionalProperties: false
+              properties:
+                person: {type: string, description: "codice fiscale, STP/ENI code (16 characters) or provisional:<id>"}
+                actor:
+                  type: object
+                  required: [operator, role, ente, ambito]
+                  properties:
+                    operator: {type: string, maxLength: 64}
+                    role: {type: string, enum: [assistente_sociale, educatore, psicologo, mediatore, amministrativo, coordinatore, case_manager, other]}
+                    ente: {type: string, maxLength: 200}
+                    ambito: {type: string, description: a code of the reference data's ambiti}
+                    onBehalfOf: {type: string, maxLength: 64}
+                events:
+                  type: array
+                  minItems: 1
+                  items:
+                    type: object
+                    required: [type, occurredAt, data]
+                    additionalProperties: false
+                    properties:
+                      type: {type: string, description: an event type of the catalogue}
+                      occurredAt: {type: string, description: "YYYY-MM-DD or an RFC 3339 date-time; not in the future"}
+                      data: {type: object, description: the fields of the type's schema}
+                      correlationId: {type: string}
+                      causationId: {type: string}
+                expectedVersion:
+                  oneOf: [{type: integer, minimum: 0}, {type: string, enum: [any, no_stream]}]
+                idempotencyKey: {type: string}
+      responses:
+        "201": {description: stored, content: {application/json: {schema: {$ref: "#/components/schemas/RecordResult"}}}}
+        "200": {description: a retry answered from its idempotency key; nothing new stored, content: {application/json: {schema: {$ref: "#/components/schemas/RecordResult"}}}}
+        "400": {$ref: "#/components/responses/Problem"}
+        "403": {$ref: "#/components/responses/Problem"}
+        "409": {$ref: "#/components/responses/Problem"}
+        "413": {$ref: "#/components/responses/Problem"}
+        "415": {$ref: "#/components/responses/Problem"}
+        "422": {$ref: "#/components/responses/Problem"}
+        "503": {$ref: "#/components/responses/Problem"}
+  /v1/persons/case-file:
+    get:
+      summary: >-
+        A person's case file: entries with personal fields opened, corrections shown (voidedBy, rectifiedBy,
+        restrictedBy), erased or restricted content marked, and the case state. Any role. The read is first
+        recorded as a RecordAccessed entry in access:<pseudonym>; auditors must state a purpose.
+      parameters:
+        - {name: Fascicolo-Person, in: header, required: true, schema: {type: string}, description: "codice fiscale, STP/ENI code or provisional:<id>"}
+        - {name: Fascicolo-Purpose, in: header, schema: {type: string, minLength: 3, maxLength: 200}, description: "why the data is read (required from auditors; stored in clear: name the reason, not the person)"}
+        - {name: Fascicolo-Operator, in: header, schema: {type: string, maxLength: 64}, description: the operator a service reads for}
+        - {name: from, in: query, schema: {type: integer, minimum: 1}, description: first stream version (default 1)}
+        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 1000}}
+      responses:
+        "200": {description: the case file, content: {application/json: {schema: {$ref: "#/components/schemas/CaseFile"}}}}
+        "400": {$ref: "#/components/responses/Problem"}
+        "403": {$ref: "#/components/responses/Problem"}
+        "404": {$ref: "#/components/responses/Problem"}
+        "422": {$ref: "#/components/responses/Problem"}
+  /v1/persons/erasure:
+    post:
+      summary: >-
+        Erasure (GDPR art. 17 or end of retention): destroys the person's data key and appends a signed
+        ErasureExecuted entry in the same commit. Role admin. The log still verifies; sealed fields are gone.
+      requestBody:
+        required: true
+        content:
+          application/json:
+            schema:
+              type: object
+              required: [person, legalGround, reference]
+              properties:
+                person: {type: string}
+                legalGround: {type: string, enum: [art17_request, retention_ended, unlawful_processing, court_order]}
+                reference: {type: string, maxLength: 200, description: the protocol number of the request or act}
+      responses:
+        "201": {description: erased, content: {application/json: {schema: {$ref: "#/components/schemas/RecordResult"}}}}
+        "400": {$ref: "#/components/responses/Problem"}
+        "403": {$ref: "#/components/responses/Problem"}
+        "404": {$ref: "#/components/responses/Problem"}
+        "415": {$ref: "#/components/responses/Problem"}
+        "422": {$ref: "#/components/responses/Problem"}
+  /v1/catalogue:
+    get:
+      summary: >-
+        The event catalogue: every type with its Italian label, schema version, fields (kind, required,
+        personal), purpose, legal basis, retention class and correction — the register of processing. Any role.
+      responses:
+        "200": {description: the catalogue, content: {application/json: {schema: {type: object}}}}
+        "403": {$ref: "#/components/responses/Problem"}
   /metrics:
     get:
       summary: Prometheus text metrics. Role admin.
@@ -225,8 +326,60 @@ components:
           description: stable machine-readable code
           enum: [malformed_request, forbidden, not_found, unsupported_media_type, body_too_large, invalid_stream_name,
                  invalid_event_type, invalid_author, invalid_idempotency_key, no_events, too_many_events, empty_payload,
-                 payload_too_large, wrong_expected_version, idempotency_conflict, shutting_down, storage_failure]
+                 payload_too_large, wrong_expected_version, idempotency_conflict, shutting_down, storage_failure,
+                 reserved_stream, person_required, invalid_person_identifier, empty_person_identifier, invalid_codice_fiscale,
+                 invalid_stp, invalid_eni, invalid_provisional_id, already_identified, identity_already_registered,
+                 schema_violation, unknown_code, unknown_event_type, system_event_type, purpose_required, invalid_purpose,
+                 person_not_found, person_not_registered, already_registered, person_erased, already_linked, no_open_case,
+                 case_already_open, not_taken_in_charge, already_taken_in_charge, no_signed_plan, case_closed,
+                 case_transferred, case_suspended, case_not_closed, same_ambito, transfer_mismatch, unknown_target,
+                 target_voided, outcome_without_reference, already_restricted, not_restricted, wrong_target,
+                 appointment_concluded, plan_not_signed, goal_closed, intervention_step, unknown_field, not_correctable]
         detail: {type: string}
+        field: {type: string, description: "the offending input, as a path (events[0].data.birthYear)"}
+        detailItalian: {type: string, description: the detail in Italian (path rules)}
+    RecordResult:
+      type: object
+      required: [person, stream, codeTable, positions, streamVersions, leafHashes, deduplicated]
+      properties:
+        person: {type: string, description: the person's pseudonym (32 hex digits)}
+        stream: {type: string, description: "person:<pseudonym>"}
+        codeTable: {type: string, description: the reference data version the events were validated against}
+        positions: {type: array, items: {type: integer}}
+        streamVersions: {type: array, items: {type: integer}}
+        leafHashes: {type: array, items: {type: string}}
+        deduplicated: {type: boolean}
+    CaseFile:
+      type: object
+      required: [person, stream, version, state, entries]
+      properties:
+        person: {type: string}
+        stream: {type: string}
+        version: {type: integer}
+        state:
+          type: object
+          description: phase (no_case, opened, taken_in_charge, suspended, closed, transferred_out), ambito, caseManager, takenInChargeOn, daysSinceTakenInCharge, nextReviewDue, reviewOverdue, signedPlan, openInterventions, erased
+        entries:
+          type: array
+          items:
+            type: object
+            properties:
+              version: {type: integer}
+              position: {type: integer}
+              recordedAt: {type: integer, description: milliseconds since 1970}
+              author: {type: string}
+              type: {type: string}
+              label: {type: string}
+              schema: {type: integer, description: the schema version it was written under; data is shown in the current one}
+              occurredAt: {type: string}
+              codeTable: {type: string}
+              purpose: {type: string}
+              actor: {type: object}
+              data: {type: object}
+              personalData: {type: string, enum: [included, none, erased, restricted, unreadable]}
+              voidedBy: {type: integer}
+              rectifiedBy: {type: array, items: {type: integer}}
+              restrictedBy: {type: integer}
     AppendResult:
       type: object
       required: [positions, streamVersions, leafHashes, deduplicated]

@@ -8,11 +8,17 @@ public struct Problem: HTTPResponseError, Sendable {
     /// Stable across versions: clients and metrics key on it.
     public let code: String
     public let detail: String
+    /// The offending input field, as a path (`events[0].data.birthYear`).
+    public let field: String?
+    /// The detail in Italian, for refusals a caseworker reads (path rules).
+    public let detailItalian: String?
 
-    public init(_ status: HTTPResponse.Status, code: String, detail: String) {
+    public init(_ status: HTTPResponse.Status, code: String, detail: String, field: String? = nil, detailItalian: String? = nil) {
         self.status = status
         self.code = code
         self.detail = detail
+        self.field = field
+        self.detailItalian = detailItalian
     }
 
     public var headers: HTTPFields { [.contentType: "application/problem+json"] }
@@ -21,7 +27,9 @@ public struct Problem: HTTPResponseError, Sendable {
         let body = """
             {"type":\(JSONText.string("https://fascicolo.invalid/problems/" + code)),\
             "title":\(JSONText.string(status.reasonPhrase)),"status":\(status.code),\
-            "code":\(JSONText.string(code)),"detail":\(JSONText.string(detail))}
+            "code":\(JSONText.string(code)),"detail":\(JSONText.string(detail))\
+            \(field.map { ",\"field\":" + JSONText.string($0) } ?? "")\
+            \(detailItalian.map { ",\"detailItalian\":" + JSONText.string($0) } ?? "")}
             """
         var buffer = ByteBuffer()
         buffer.writeString(body)

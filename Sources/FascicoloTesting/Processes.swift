@@ -36,3 +36,10 @@ public func runProcess(_ executable: String, _ arguments: [String]) throws -> (s
     waitpid(pid, &status, 0)
     return ((status >> 8) & 0xff, readFile(output))
 }
+
+/// The package's root directory (where Package.swift is), from this file's path at build time.
+public func packageDirectory() -> String {
+    var path = #filePath  // <root>/Sources/FascicoloTesting/Processes.swift
+    for _ in 0..<3 { path = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)]) }
+    return path
+}

@@ -300,8 +300,9 @@ final class RunningDaemon {
     }
 
     func call(_ path: String, method: String = "GET", body: String? = nil, contentType: String = "application/json",
-              as uid: UInt32? = nil, maxSeconds: Int = 30) throws -> (status: Int, body: String) {
+              as uid: UInt32? = nil, headers: [String] = [], maxSeconds: Int = 30) throws -> (status: Int, body: String) {
         var arguments = ["curl", "-s", "--max-time", "\(maxSeconds)", "--unix-socket", socket, "-X", method, "-w", "\n%{http_code}"]
+        for header in headers { arguments += ["-H", header] }
         if let body { arguments += ["-H", "content-type: \(contentType)", "--data-binary", body] }
         arguments.append("http://localhost" + path)
         if let uid { arguments = ["setpriv", "--reuid=\(uid)", "--regid=0", "--clear-groups"] + arguments }
@@ -315,8 +316,8 @@ final class RunningDaemon {
         try call("/v1/streams/\(stream)/events", method: "POST", body: body, as: uid)
     }
 
-    func json(_ path: String, as uid: UInt32? = nil) throws -> [String: Any] {
-        let result = try call(path, as: uid)
+    func json(_ path: String, as uid: UInt32? = nil, headers: [String] = []) throws -> [String: Any] {
+        let result = try call(path, as: uid, headers: headers)
         try #require(result.status == 200, "\(path) → \(result.status) \(result.body)")
         return try #require(try JSONSerialization.jsonObject(with: Data(result.body.utf8)) as? [String: Any])
     }
@@ -357,6 +358,8 @@ func withDaemon(access: String = "", extra: String = "[subscriptions]\nheartbeat
             [limits]
             payload_bytes_max = 1024
             request_bytes_max = 16384
+            [domain]
+            reference_directory = "\(packageDirectory())/Config/reference"
             \(extra)
             """)
         let daemon = try RunningDaemon(directory: directory, configPath: config, socket: socket)

@@ -1,0 +1,209 @@
+import FascicoloDomain
+import FascicoloJSON
+import FascicoloLedger
+import Dispatch
+import Hummingbird
+
+/// The fascicolo sociale's endpoints, on top of the generic stream API.
+///
+/// A person is named by the `person` member of a body or the `Fascicolo-Person` header — never
+/// in a URL, which proxies and access logs keep. Reads of a person's data are recorded (a
+/// RecordAccessed entry in `access:<pseudonym>`) before they are served.
+extension APIRoutes {
+    static let personHeader = HTTPFields.Element.Name("Fascicolo-Person")!
+    static let purposeHeader = HTTPFields.Element.Name("Fascicolo-Purpose")!
+    static let operatorHeader = HTTPFields.Element.Name("Fascicolo-Operator")!
+
+    func registerDomain(on router: Router<FascicoloRequestContext>) {
+        router.post("v1/persons/events") { request, context in try await recordPersonEvents(request, context) }
+        router.get("v1/persons/case-file") { request, context in
+            let peer = try authorize(context, Self.anyRole)
+            let person = try personFromHeader(request)
+            let reader = try reader(request, peer)
+            let from: UInt64 = try query(request, "from") ?? 1
+            let limit = try limitParameter(request)
+            do {
+                let file = try await caseFiles.caseFile(for: person, reader: reader, from: from, limit: limit)
+                return json(status: .ok, file.bytes)
+            } catch { throw Self.problem(for: error) }
+        }
+        router.post("v1/persons/erasure") { request, context in
+            let peer = try authorize(context, [.admin])
+            let body = try await jsonBody(request, bytesMax: 16 << 10)
+            for member in body.members ?? [] where !["person", "legalGround", "reference"].contains(member.key) {
+                throw Problem.badRequest("unknown member \(member.key)")
+            }
+            let person = try personIdentifier(body["person"]?.string, field: "person")
+            guard let ground = body["legalGround"]?.string, let reference = body["reference"]?.string else {
+                throw Problem(.unprocessableContent, code: "schema_violation", detail: "legalGround and reference are required",
+                              field: body["legalGround"]?.string == nil ? "legalGround" : "reference")
+            }
+            do {
+                let result = try await caseFiles.erase(person, legalGround: ground, reference: reference,
+                                                       author: policy.author(uid: peer.uid))
+                return json(status: .created, Render.recordResult(result))
+            } catch { throw Self.problem(for: error) }
+        }
+        router.get("v1/catalogue") { _, context in
+            _ = try authorize(context, Self.anyRole)
+            return json(status: .ok, CatalogueDocument.bytes)
+        }
+    }
+
+    func recordPersonEvents(_ request: Request, _ context: FascicoloRequestContext) async throws -> Response {
+        let peer = try authorize(context, [.writer, .admin])
+        let start = DispatchTime.now().uptimeNanoseconds
+        guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") ?? false else {
+            throw Problem(.unsupportedMediaType, code: "unsupported_media_type", detail: "send the events as application/json")
+        }
+        let body: ByteBuffer
+        do {
+            body = try await request.body.collect(upTo: requestBytesMax)
+        } catch {
+            throw Problem(.contentTooLarge, code: "body_too_large", detail: "the request body is larger than \(requestBytesMax) bytes")
+        }
+        do {
+            let parsed = try RecordRequest.parse(Array(buffer: body), eventsMax: caseFiles.limits.eventsPerRequestMax)
+            let result = try await caseFiles.record(parsed, author: policy.author(uid: peer.uid))
+            metrics.recordAppend(events: parsed.events.count, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
+            return json(status: result.append.deduplicated ? .ok : .created, Render.recordResult(result))
+        } catch { throw Self.problem(for: error) }
+    }
+
+    /// Streams that belong to the domain: written only through /v1/persons, and read with a record.
+    func checkGenericAppend(to stream: String) throws {
+        if stream.hasPrefix(Pseudonym.personPrefix) || stream.hasPrefix(Pseudonym.accessPrefix) {
+            throw Problem(.unprocessableContent, code: "reserved_stream",
+                          detail: "person: and access: streams are written through POST /v1/persons/events")
+        }
+    }
+
+    /// A generic read of a person's stream is a read of their data: recorded like a case-file
+    /// read. Access streams (who read a file) are for auditors.
+    func recordGenericRead(of stream: String, entries: Int, _ request: Request, _ peer: PeerCredentials) async throws {
+        guard let person = Pseudonym.owning(stream: stream) else { return }
+        if stream.hasPrefix(Pseudonym.accessPrefix) {
+            _ = try authorize(peer: peer, Self.auditors)
+            return
+        }
+        do {
+            try await caseFiles.recordAccess(to: person, by: try reader(request, peer), what: "stream", entries: entries)
+        } catch { throw Self.problem(for: error) }
+    }
+
+    private func reader(_ request: Request, _ peer: PeerCredentials) throws -> Reader {
+        let roles = policy.roles(uid: peer.uid, gid: peer.gid)
+        let role = roles.contains(.admin) ? "admin" : roles.contains(.auditor) ? "auditor" : "writer"
+        let operatorID = request.headers[Self.operatorHeader]
+        if let operatorID, !(1...64).contains(operatorID.utf8.count) || !operatorID.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) {
+            throw Problem.badRequest("Fascicolo-Operator is 1 to 64 printable ASCII characters without spaces")
+        }
+        return Reader(author: policy.author(uid: peer.uid), role: role, purpose: request.headers[Self.purposeHeader],
+                      operatorID: operatorID)
+    }
+
+    private func personFromHeader(_ request: Request) throws -> PersonIdentifier {
+        try personIdentifier(request.headers[Self.personHeader], field: "Fascicolo-Person")
+    }
+
+    private func personIdentifier(_ text: String?, field: String) throws -> PersonIdentifier {
+        guard let text else {
+            throw Problem(.badRequest, code: "person_required",
+                          detail: "\(field) names the person: a codice fiscale, an STP or ENI code, or provisional:<id>", field: field)
+        }
+        do {
+            return try PersonIdentifier(parsing: text)
+        } catch {
+            throw Problem(.unprocessableContent, code: error.code, detail: error.reason, field: field)
+        }
+    }
+
+    private func jsonBody(_ request: Request, bytesMax: Int) async throws -> JSON {
+        guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") ?? false else {
+            throw Problem(.unsupportedMediaType, code: "unsupported_media_type", detail: "send the body as application/json")
+        }
+        let body: ByteBuffer
+        do { body = try await request.body.collect(upTo: bytesMax) } catch {
+            throw Problem(.contentTooLarge, code: "body_too_large", detail: "the request body is larger than \(bytesMax) bytes")
+        }
+        do { return try JSON.parse(Array(buffer: body)) } catch { throw Problem.badRequest("\(error)") }
+    }
+
+    /// Domain refusals as problem details.
+    static func problem(for error: any Error) -> any Error {
+        guard let error = error as? DomainError else { return error }
+        if case .ledger(let ledgerError) = error.kind, error.code == ledgerError.code { return problem(for: ledgerError) }
+        let status: HTTPResponse.Status = switch error.kind {
+        case .malformed: .badRequest
+        case .invalid, .pathRule: .unprocessableContent
+        case .conflict: .conflict
+        case .notFound: .notFound
+        case .forbidden: .forbidden
+        case .ledger(let ledgerError): problem(for: ledgerError).status
+        }
+        return Problem(status, code: error.code, detail: error.message, field: error.field, detailItalian: error.messageItalian)
+    }
+}
+
+extension Render {
+    static func recordResult(_ result: RecordResult) -> [UInt8] {
+        var json = JSONBytes()
+        json.raw("{\"person\":")
+        json.string(result.person.description)
+        json.raw(",\"stream\":")
+        json.string(result.person.stream)
+        json.raw(",\"codeTable\":")
+        json.string(result.codeTable)
+        json.raw(",")
+        let append = appendResult(result.append)
+        json.raw(append.dropFirst())  // the append result's members, after its opening brace
+        return json.bytes
+    }
+}
+
+/// `GET /v1/catalogue`: every event type with its schema, purpose, legal basis and retention —
+/// the source of the register of processing activities (GDPR art. 30).
+enum CatalogueDocument {
+    static let bytes: [UInt8] = {
+        var types: [JSON] = []
+        for schema in EventCatalogue.all {
+            let fields: [JSON] = schema.fields.map { field in
+                .object([("name", .string(field.name)), ("kind", .string(kindName(field.kind))),
+                         ("required", .bool(field.required)), ("personal", .bool(field.personal))]
+                        + choices(field.kind))
+            }
+            types.append(.object([
+                ("type", .string(schema.type)), ("label", .string(schema.label)), ("version", .number(String(schema.version))),
+                ("purpose", .string(schema.purpose.rawValue)), ("legalBasis", .string(schema.purpose.legalBasis)),
+                ("retention", .string(schema.retention.rawValue)), ("correction", .string(schema.correction.rawValue)),
+                ("judicial", .bool(schema.judicial)), ("writtenBy", .string(EventCatalogue.systemTypes.contains(schema.type) ? "daemon" : "client")),
+                ("fields", .array(fields)),
+            ]))
+        }
+        return JSON.object([("types", .array(types))]).bytes
+    }()
+
+    private static func kindName(_ kind: FieldKind) -> String {
+        switch kind {
+        case .text: "text"
+        case .date: "date"
+        case .integer: "integer"
+        case .amount: "amount"
+        case .boolean: "boolean"
+        case .choice: "choice"
+        case .code(let list): "code:" + list.rawValue
+        case .entry: "entry"
+        case .textList: "text_list"
+        }
+    }
+
+    private static func choices(_ kind: FieldKind) -> [(key: String, value: JSON)] {
+        switch kind {
+        case .choice(let values): [("values", .array(values.map { .string($0) }))]
+        case .text(let maxLength): [("maxLength", .number(String(maxLength)))]
+        case .integer(let range): [("minimum", .number(String(range.lowerBound))), ("maximum", .number(String(range.upperBound)))]
+        case .textList(let maxCount, let maxLength): [("maxItems", .number(String(maxCount))), ("maxLength", .number(String(maxLength)))]
+        default: []
+        }
+    }
+}
