@@ -89,7 +89,7 @@ let package = Package(
         .executableTarget(
             name: "fascicolo-bench",
             dependencies: [
-                "FascicoloLedger", "FascicoloCrypto", "FascicoloStorage",
+                "FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloDomain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -59,6 +59,37 @@ struct SocketBenchmark: AsyncParsableCommand {
     }
 
     func runScenario(binary: String, clients: Int, batch: Int) throws -> Run {
+        try SocketLoad(binary: binary, seconds: seconds, reference: nil).run(clients: clients, subscribe: true) { client in
+            // Built once: the load generator shares the two cores with the daemon, so it should
+            // spend them on sending, not on building bodies.
+            var body = Array("{\"events\":[".utf8)
+            for offset in 0..<batch {
+                if offset > 0 { body.append(UInt8(ascii: ",")) }
+                body += Array("{\"type\":\"BenchmarkEvent\",\"data\":".utf8) + samplePayload(client * 1_000 + offset) + [UInt8(ascii: "}")]
+            }
+            body += Array("]}".utf8)
+            return SocketLoad.ClientPlan(setup: [], path: "/v1/streams/bench-\(client)/events", body: body, events: batch)
+        }
+    }
+}
+
+/// One scenario against a fresh daemon: `clients` keep-alive connections, each sending its
+/// plan's setup requests, then its body again and again for the benchmark's duration.
+struct SocketLoad {
+    let binary: String
+    let seconds: Double
+    /// The reference data directory for the daemon (nil: its default).
+    let reference: String?
+
+    struct ClientPlan: Sendable {
+        /// Requests (path, body) sent once before the timed loop.
+        var setup: [(path: String, body: [UInt8])]
+        var path: String
+        var body: [UInt8]
+        var events: Int
+    }
+
+    func run(clients: Int, subscribe: Bool, plan: @escaping @Sendable (Int) -> ClientPlan) throws -> SocketBenchmark.Run {
         let directory = temporaryDirectory("socket")
         defer { removeDirectory(directory) }
         let socket = directory + "/api.sock"
@@ -72,6 +103,7 @@ struct SocketBenchmark: AsyncParsableCommand {
             admin = "uid:\(uid)"
             [log]
             level = "warning"
+            \(reference.map { "[domain]\nreference_directory = \"\($0)\"" } ?? "")
             """
         let configPath = directory + "/fascicolod.toml"
         let file = fopen(configPath, "w")
@@ -86,13 +118,27 @@ struct SocketBenchmark: AsyncParsableCommand {
         for _ in 0..<500 where access(socket, F_OK) != 0 { usleep(10_000) }
         usleep(50_000)
 
+        let plans = (0..<clients).map(plan)
+        let batch = plans.first?.events ?? 1
+        // Setup (registrations, opening cases) before the clock starts.
+        let ready = runThreads(count: clients) { client -> Bool in
+            guard let connection = try? SocketClient(path: socket) else { return false }
+            for request in plans[client].setup {
+                guard let response = try? connection.request("POST", request.path, body: request.body), response.status == 201 else {
+                    return false
+                }
+            }
+            return true
+        }
+        guard ready.allSatisfy({ $0 }) else { throw SocketClient.Failure(message: "a setup request was refused") }
+
         let cpuAtStart = processCPUSeconds(daemon)
         let deadline = Clock.nanoseconds() + UInt64(seconds * 1e9)
         // The subscriber follows from position 0 and measures, for each entry, the time from its
         // commit (recordedAt) to its arrival.
         let subscriberLags = SendableBox(LagCollector())
         let subscriber = startJoinableThread {
-            guard let client = try? SocketClient(path: socket) else { return }
+            guard subscribe, let client = try? SocketClient(path: socket) else { return }
             try? client.send("GET", "/v1/subscribe?from=0")
             _ = try? client.readHead()
             while Clock.nanoseconds() < deadline + 500_000_000 {
@@ -102,19 +148,15 @@ struct SocketBenchmark: AsyncParsableCommand {
         }
         let results = runThreads(count: clients) { client -> [UInt64] in
             guard let connection = try? SocketClient(path: socket) else { return [] }
+            let plan = plans[client]
             var samples: [UInt64] = []
-            // Built once: the load generator shares the two cores with the daemon, so it should
-            // spend them on sending, not on building bodies.
-            var body = Array("{\"events\":[".utf8)
-            for offset in 0..<batch {
-                if offset > 0 { body.append(UInt8(ascii: ",")) }
-                body += Array("{\"type\":\"BenchmarkEvent\",\"data\":".utf8) + samplePayload(client * 1_000 + offset) + [UInt8(ascii: "}")]
-            }
-            body += Array("]}".utf8)
             while Clock.nanoseconds() < deadline {
                 let begin = Clock.nanoseconds()
-                guard let response = try? connection.request("POST", "/v1/streams/bench-\(client)/events", body: body),
-                      response.status == 201 else { return samples }
+                guard let response = try? connection.request("POST", plan.path, body: plan.body),
+                      response.status == 201 else {
+                    printOut("client \(client): an append was refused")
+                    return samples
+                }
                 samples.append(Clock.nanoseconds() - begin)
             }
             return samples
@@ -124,7 +166,7 @@ struct SocketBenchmark: AsyncParsableCommand {
         let latencies = results.flatMap { $0 }
         let elapsed = seconds
         let lags = subscriberLags.value.lags
-        return Run(eventsPerSecond: Double(latencies.count * batch) / elapsed, appendsPerSecond: Double(latencies.count) / elapsed,
+        return SocketBenchmark.Run(eventsPerSecond: Double(latencies.count * batch) / elapsed, appendsPerSecond: Double(latencies.count) / elapsed,
                    latency: Percentiles(latencies), lag: Percentiles(lags), lagMax: Double(lags.max() ?? 0) / 1e6,
                    daemonCores: daemonCores)
     }

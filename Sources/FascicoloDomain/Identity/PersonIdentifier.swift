@@ -97,6 +97,14 @@ public struct PersonIdentifierError: Error, Sendable, Equatable, CustomStringCon
     public var description: String { "\(code): \(reason)" }
 }
 
+extension PersonIdentifier {
+    /// A complete codice fiscale from its first 15 characters (uppercase ASCII), with the check
+    /// character computed — for generators and benchmarks that need valid codes.
+    public static func codiceFiscale(completing first15: String) -> String {
+        first15 + String(UnicodeScalar(CodiceFiscale.checkCharacter(ArraySlice(first15.utf8))))
+    }
+}
+
 // Helpers are nested and fileprivate so that generic names like `ASCII` cannot clash with the module's other files.
 extension PersonIdentifier {
     /// The checks for a codice fiscale of a natural person (DM 23/12/1976 and its omocodia rules).

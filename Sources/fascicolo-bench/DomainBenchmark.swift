@@ -1,0 +1,84 @@
+import ArgumentParser
+import FascicoloDomain
+import Glibc
+
+/// `fascicolo-bench domain`: domain appends (codice fiscale validation and pseudonym, schema and
+/// reference-data validation, path rules, sealing the personal fields, signing) through the
+/// daemon, against generic appends of the same shape in the same invocation. The domain layer's
+/// cost is the drop from the generic rate.
+struct DomainBenchmark: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "domain",
+        abstract: "Domain appends over the socket against generic appends of the same size, same run.")
+
+    @Option(help: "Seconds per scenario.")
+    var seconds: Double = 3
+
+    @Option(help: "The fascicolod binary (default: the one next to this benchmark).")
+    var daemon: String?
+
+    @Option(help: "The reference data directory.")
+    var reference = "Config/reference"
+
+    @Option(help: "Client counts to run (default 1, 8 and 64).")
+    var clients: [Int] = [1, 8, 64]
+
+    @Option(help: "Events per append to run (default 1 and 100).")
+    var batch: [Int] = [1, 100]
+
+    func run() throws {
+        let binary = daemon ?? (executableDirectory() + "/fascicolod")
+        let referencePath = reference.hasPrefix("/") ? reference : Self.currentDirectory() + "/" + reference
+        let load = SocketLoad(binary: binary, seconds: seconds, reference: referencePath)
+        printOut("fascicolo-bench domain — \(ProcessInfo.cores) cores, \(format(seconds, 1)) s per scenario, durable commits; "
+                 + "each client appends ReviewHeld events (a sealed personal note) to its own person")
+        printOut("")
+        printOut("clients  events/append  generic ev/s  domain ev/s  domain/generic  domain p50 ms  p99 ms  p999 ms  daemon cpu generic/domain")
+        for clients in clients {
+            for batch in batch {
+                let generic = try load.run(clients: clients, subscribe: false) { client in
+                    Self.genericPlan(client: client, batch: batch)
+                }
+                let domain = try load.run(clients: clients, subscribe: false) { client in
+                    Self.domainPlan(client: client, batch: batch)
+                }
+                printOut(pad("\(clients)", 7) + pad("\(batch)", 15) + pad(format(generic.eventsPerSecond), 14)
+                         + pad(format(domain.eventsPerSecond), 13)
+                         + pad(format(domain.eventsPerSecond / generic.eventsPerSecond * 100) + "%", 16)
+                         + pad(format(domain.latency.p50, 2), 15) + pad(format(domain.latency.p99, 2), 8)
+                         + pad(format(domain.latency.p999, 2), 9)
+                         + pad(format(generic.daemonCores * 100) + "% / " + format(domain.daemonCores * 100) + "%", 28))
+            }
+        }
+    }
+
+    static let actor = #""actor":{"operator":"op-bench","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"}"#
+    static let review = #"{"type":"ReviewHeld","occurredAt":"2026-02-01","data":{"date":"2026-02-01","nextReviewDue":"2026-05-01","findings":"Colloquio di verifica: la persona partecipa al tirocinio con regolarità; nessuna criticità."}}"#
+
+    /// A distinct, valid codice fiscale per client.
+    static func codiceFiscale(_ client: Int) -> String {
+        let year = 50 + client / 28, day = 1 + client % 28
+        return PersonIdentifier.codiceFiscale(completing: "BNCHMR\(year)A\(day < 10 ? "0" : "")\(day)H501")
+    }
+
+    static func domainPlan(client: Int, batch: Int) -> SocketLoad.ClientPlan {
+        let person = codiceFiscale(client)
+        let setup = #"{"person":"\#(person)",\#(actor),"events":[{"type":"PersonRegistered","occurredAt":"2026-01-10","data":{"birthYear":1960,"sex":"M","citizenship":"italian","comuneOfResidence":"G942","givenName":"Bianco","familyName":"Homer"}},{"type":"CaseOpened","occurredAt":"2026-01-11","data":{"area":"poverty","ente":"Comune di Potenza","ambito":"potenza"}},{"type":"TakenInCharge","occurredAt":"2026-01-12","data":{"date":"2026-01-12","basis":"request"}}]}"#
+        let events = Array(repeating: review, count: batch).joined(separator: ",")
+        return SocketLoad.ClientPlan(setup: [(path: "/v1/persons/events", body: Array(setup.utf8))], path: "/v1/persons/events",
+                                     body: Array(#"{"person":"\#(person)",\#(actor),"events":[\#(events)]}"#.utf8), events: batch)
+    }
+
+    /// The same events as generic appends: the same JSON, no validation, nothing sealed.
+    static func genericPlan(client: Int, batch: Int) -> SocketLoad.ClientPlan {
+        let events = Array(repeating: review, count: batch).joined(separator: ",")
+        return SocketLoad.ClientPlan(setup: [], path: "/v1/streams/bench-\(client)/events",
+                                     body: Array(#"{"events":[\#(events)]}"#.utf8), events: batch)
+    }
+
+    static func currentDirectory() -> String {
+        var buffer = [CChar](repeating: 0, count: 4096)
+        guard getcwd(&buffer, buffer.count) != nil else { return "." }
+        return String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+    }
+}
