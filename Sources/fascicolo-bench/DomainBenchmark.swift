@@ -69,9 +69,11 @@ struct DomainBenchmark: ParsableCommand {
                                      body: Array(#"{"person":"\#(person)",\#(actor),"events":[\#(events)]}"#.utf8), events: batch)
     }
 
-    /// The same events as generic appends: the same JSON, no validation, nothing sealed.
+    static let genericReview = #"{"type":"ReviewHeld","data":{"occurredAt":"2026-02-01","date":"2026-02-01","nextReviewDue":"2026-05-01","findings":"Colloquio di verifica: la persona partecipa al tirocinio con regolarità; nessuna criticità."}}"#
+
+    /// The same events as generic appends: the same fields, no validation, nothing sealed.
     static func genericPlan(client: Int, batch: Int) -> SocketLoad.ClientPlan {
-        let events = Array(repeating: review, count: batch).joined(separator: ",")
+        let events = Array(repeating: genericReview, count: batch).joined(separator: ",")
         return SocketLoad.ClientPlan(setup: [], path: "/v1/streams/bench-\(client)/events",
                                      body: Array(#"{"events":[\#(events)]}"#.utf8), events: batch)
     }

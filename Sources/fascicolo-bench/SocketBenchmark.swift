@@ -152,9 +152,13 @@ struct SocketLoad {
             var samples: [UInt64] = []
             while Clock.nanoseconds() < deadline {
                 let begin = Clock.nanoseconds()
-                guard let response = try? connection.request("POST", plan.path, body: plan.body),
-                      response.status == 201 else {
-                    printOut("client \(client): an append was refused")
+                let response: (status: Int, body: [UInt8])
+                do { response = try connection.request("POST", plan.path, body: plan.body) } catch {
+                    printOut("client \(client): \(error)")
+                    return samples
+                }
+                guard response.status == 201 else {
+                    printOut("client \(client): an append was refused: \(response.status) \(String(decoding: response.body.prefix(300), as: UTF8.self))")
                     return samples
                 }
                 samples.append(Clock.nanoseconds() - begin)

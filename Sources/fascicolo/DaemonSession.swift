@@ -47,9 +47,13 @@ struct DaemonOptions: ParsableArguments {
 struct DaemonSession {
     let options: DaemonOptions
     let client: UnixSocketClient
+    /// Applied to everything printed from the daemon's answers (the person commands keep a
+    /// person's identifier out of their output with it).
+    let redaction: Redaction
 
-    init(_ options: DaemonOptions) {
+    init(_ options: DaemonOptions, redaction: Redaction = Redaction()) {
         self.options = options
+        self.redaction = redaction
         var client = UnixSocketClient(path: options.socketPath)
         client.timeoutSeconds = options.timeout
         self.client = client
@@ -57,9 +61,10 @@ struct DaemonSession {
 
     /// Sends a request; a failure to talk to the daemon at all is printed and exits 2.
     func send(_ method: String, _ target: String, body: [UInt8]? = nil,
-              accept: String = "application/json") throws -> UnixSocketClient.Response {
+              accept: String = "application/json", headers extra: [(String, String)] = []) throws -> UnixSocketClient.Response {
         var headers = [("Accept", accept)]
         if body != nil { headers.append(("Content-Type", "application/json")) }
+        headers += extra
         do {
             return try client.send(method: method, target: target, headers: headers, body: body)
         } catch {
@@ -69,15 +74,15 @@ struct DaemonSession {
     }
 
     /// A GET that must succeed; a refusal is printed and exits 1 (4xx) or 2 (5xx).
-    func get(_ target: String, accept: String = "application/json") throws -> UnixSocketClient.Response {
-        let response = try send("GET", target, accept: accept)
+    func get(_ target: String, accept: String = "application/json", headers: [(String, String)] = []) throws -> UnixSocketClient.Response {
+        let response = try send("GET", target, accept: accept, headers: headers)
         guard response.isSuccess else { throw refusal(response) }
         return response
     }
 
     /// A GET whose answer must be a JSON object.
-    func getJSON(_ target: String) throws -> (response: UnixSocketClient.Response, value: JSON) {
-        let response = try get(target)
+    func getJSON(_ target: String, headers: [(String, String)] = []) throws -> (response: UnixSocketClient.Response, value: JSON) {
+        let response = try get(target, headers: headers)
         return (response, try parse(response))
     }
 
@@ -90,10 +95,15 @@ struct DaemonSession {
         }
     }
 
-    /// Prints a refusal — `error: <detail> (<code>, HTTP <status>)` — and returns its exit status.
+    /// Prints a refusal — `error: <detail> (<code>, HTTP <status>)`, then the field at fault and
+    /// the Italian sentence of a path rule when the problem has them — and returns its exit status.
     func refusal(_ response: UnixSocketClient.Response) -> ExitCode {
-        if options.json && !response.body.isEmpty { Terminal.out(response.text) }
-        Terminal.error("error: " + Self.describe(response))
+        if options.json && !response.body.isEmpty { Terminal.out(redaction.apply(response.text)) }
+        Terminal.error(redaction.apply("error: " + Self.describe(response)))
+        if let problem = try? JSON.parse(response.body), problem["code"]?.string != nil {
+            if let field = problem["field"]?.string { Terminal.error(redaction.apply("  field: " + field)) }
+            if let italian = problem["detailItalian"]?.string { Terminal.error(redaction.apply("  " + italian)) }
+        }
         return (400..<500).contains(response.status) ? Exit.failed : Exit.couldNotRun
     }
 
@@ -108,7 +118,12 @@ struct DaemonSession {
 
     /// Prints the daemon's JSON as it came.
     func printRaw(_ response: UnixSocketClient.Response) {
-        Terminal.out(response.text)
+        Terminal.out(redaction.apply(response.text))
+    }
+
+    /// Prints a line of the command's output, redacted.
+    func say(_ line: String) {
+        Terminal.out(redaction.apply(line))
     }
 
     // MARK: - Trust anchors
