@@ -47,6 +47,9 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")]
         ),
 
+        // Seeded generator of realistic paths, shared by tests and benchmarks.
+        .target(name: "FascicoloWorkload", dependencies: ["FascicoloDomain", "FascicoloJSON"]),
+
         // HTTP/1.1 + JSON on the Unix socket: routes, roles from peer credentials, problem details.
         .target(
             name: "FascicoloServer",
@@ -101,7 +104,7 @@ let package = Package(
         .testTarget(name: "FascicoloStorageTests", dependencies: ["FascicoloStorage", "FascicoloTesting"]),
         .testTarget(name: "FascicoloCryptoTests", dependencies: ["FascicoloCrypto", "FascicoloTesting"]),
         .testTarget(name: "FascicoloLedgerTests", dependencies: ["FascicoloLedger", "FascicoloTesting"]),
-        .testTarget(name: "FascicoloDomainTests", dependencies: ["FascicoloDomain", "FascicoloTesting"]),
+        .testTarget(name: "FascicoloDomainTests", dependencies: ["FascicoloDomain", "FascicoloTesting", "FascicoloWorkload"]),
         .testTarget(name: "FascicoloServerTests", dependencies: ["FascicoloServer", "FascicoloLedger"]),
         .testTarget(name: "FascicoloDaemonTests", dependencies: ["FascicoloDaemon", "FascicoloCrypto", "FascicoloTesting"]),
     ],

@@ -12,6 +12,8 @@ extension CaseFiles {
         let validated = try EventValidator.validate(data, schema: schema, reference: reference.current, fieldPrefix: "body")
         let person: Pseudonym
         do { person = try pseudonym(for: identifier) } catch { throw storageFailure(error) }
+        await turns.begin(person.stream)
+        defer { turns.end(person.stream) }
         for attempt in 1...5 {
             let history: CaseHistory
             do { history = try self.history(of: person) } catch { throw storageFailure(error) }

@@ -32,6 +32,8 @@ extension CaseFiles {
             }
         }
         let actor = try Actor.parse(request.actor, reference: reference.current, field: "actor")
+        await turns.begin(person.stream)
+        defer { turns.end(person.stream) }
         var attempt = 0
         while true {
             attempt += 1

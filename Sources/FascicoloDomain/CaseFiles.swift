@@ -22,6 +22,9 @@ public final class CaseFiles: Sendable {
     /// pseudonym → the pseudonym whose stream holds the case file.
     let aliases: Table
     let histories = HistoryCache()
+    /// Appends to one person's stream are checked and submitted one at a time: racing them would
+    /// only make all but one fail their version check and start again.
+    let turns = TurnQueue()
     let logger: Logger
 
     public struct Limits: Sendable {
@@ -143,5 +146,37 @@ final class HistoryCache: Sendable {
             }
             entries[stream] = history
         }
+    }
+}
+
+/// One turn at a time per key, in arrival order, for async callers.
+final class TurnQueue: Sendable {
+    private let waiting = Mutex<[String: [CheckedContinuation<Void, Never>]]>([:])
+
+    /// Returns when it is the caller's turn for `key`; the caller must `end` it.
+    func begin(_ key: String) async {
+        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
+            let mine = waiting.withLock { waiting in
+                if waiting[key] != nil {
+                    waiting[key]!.append(continuation)
+                    return false
+                }
+                waiting[key] = []
+                return true
+            }
+            if mine { continuation.resume() }
+        }
+    }
+
+    func end(_ key: String) {
+        let next = waiting.withLock { waiting -> CheckedContinuation<Void, Never>? in
+            guard let queue = waiting[key], !queue.isEmpty else {
+                waiting[key] = nil
+                return nil
+            }
+            waiting[key] = Array(queue.dropFirst())
+            return queue.first
+        }
+        next?.resume()
     }
 }

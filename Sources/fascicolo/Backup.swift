@@ -11,6 +11,81 @@ enum DataDirectory {
     static let daemonLock = "fascicolod.lock"
     static let socket = "fascicolod.sock"
 
+    /// The domain's secrets (FascicoloDomain's `Pseudonymizer.keyFileName` and
+    /// `PersonKeys.masterKeyFileName`; Formats.md, "Data directory"): 32 raw bytes each, mode 0600.
+    static let pseudonymKey = "pseudonym.key"
+    static let recordsKey = "records.key"
+    /// Every secret file of a data directory, in the order messages name them.
+    static let secretKeys = [KeyFile.secretName, pseudonymKey, recordsKey]
+
+    /// The restore option that installs a secret file: `--signing-key` for signing.key.
+    static func restoreOption(_ name: String) -> String {
+        "--" + name.split(separator: ".").joined(separator: "-")
+    }
+
+    /// "a", "a and b", "a, b and c".
+    static func listed(_ names: [String]) -> String {
+        names.count <= 1 ? names.joined() : names.dropLast().joined(separator: ", ") + " and " + names.last!
+    }
+
+    /// What a log holds that its domain secrets must match.
+    struct DomainContents {
+        /// The log has person streams: without pseudonym.key and records.key the daemon refuses it.
+        var hasPersons = false
+        /// One row of `person_keys` (pseudonym → data key sealed with records.key), to check a
+        /// records.key against; nil when no person has a data key.
+        var sampleKey: (pseudonym: [UInt8], sealed: [UInt8])?
+
+        /// Whether `recordsKey` opens the log's person keys; nil when there is none to try.
+        func opens(recordsKey: [UInt8]) -> Bool? {
+            guard let sampleKey else { return nil }
+            guard let key = SecretKey(bytes: recordsKey) else { return false }
+            // Formats.md, "Data keys": associated data `fascicolo/person-key/v1` ‖ 0x00 ‖ pseudonym.
+            let associatedData = Array("fascicolo/person-key/v1".utf8) + [0] + sampleKey.pseudonym
+            return key.open(sampleKey.sealed, associatedData: associatedData)?.count == SecretKey.byteCount
+        }
+    }
+
+    /// Reads (read-only) whether the log in `directory` has person streams and one sealed data key.
+    static func domainContents(_ directory: String) throws -> DomainContents {
+        let store = try LedgerStore.open(directory: directory, readOnly: true)
+        defer { store.environment.close() }
+        var contents = DomainContents()
+        let prefix = Array("person:".utf8)
+        contents.hasPersons = try store.environment.read { txn in
+            try txn.withCursor(store.streams) { cursor in
+                try cursor.seek(atOrAfter: prefix).map { Array($0.key).starts(with: prefix) } ?? false
+            }
+        }
+        // A log written before the domain existed has no person_keys table.
+        if let table = try? store.environment.openTable("person_keys") {
+            contents.sampleKey = try store.environment.read { txn in
+                try txn.withCursor(table) { cursor in
+                    try cursor.first().map { (Array($0.key), Array($0.value)) }
+                }
+            }
+        }
+        return contents
+    }
+
+    /// A 32-byte secret key file, private to its owner; the failure is printed and exits 2.
+    static func readSecretKey(_ path: String, option: String) throws -> [UInt8] {
+        do {
+            try KeyFile.checkPermissions(path: path)
+            let bytes = try Files.read(path, limit: 64)
+            guard bytes.count == SecretKey.byteCount else {
+                Terminal.error("error: \(option): \(path) is not a key file: expected 32 raw bytes, found \(bytes.count)")
+                throw Exit.couldNotRun
+            }
+            return bytes
+        } catch let exit as ExitCode {
+            throw exit
+        } catch {
+            Terminal.error("error: \(option): \(error)")
+            throw Exit.couldNotRun
+        }
+    }
+
     /// Verifies `directory` with a progress line on a terminal; a verification failure is
     /// printed and exits 1, any other error exits 2.
     static func verify(_ directory: String, key: String?, fast: Bool, label: String, json: Bool,
@@ -48,10 +123,13 @@ struct Backup: ParsableCommand {
         discussion: """
             The copy is one consistent snapshot made with LMDB's own compacting copy, so it is \
             safe next to a running fascicolod and needs no pause. DEST is created with mode 0700 \
-            (or must be an empty directory). signing.pub is copied; the secret signing.key is not, \
-            unless --include-secret-key is given (then with mode 0600): keep the signing key in its \
-            own safe place. The copy is then verified in full (every signature, hash, index and \
-            checkpoint) against --key, or the copied signing.pub.
+            (or must be an empty directory). signing.pub is copied; the secret keys are not, unless \
+            --include-secret-keys is given (then with mode 0600): signing.key, which signs the log, \
+            and the domain's pseudonym.key (turns a codice fiscale into the person's pseudonym) and \
+            records.key (opens the persons' data keys). Without the latter two, a restored log's \
+            personal data cannot be read and the daemon refuses to start on a log with case files: \
+            keep all three in their own safe place, or in the backup. The copy is then verified in \
+            full (every signature, hash, index and checkpoint) against --key, or the copied signing.pub.
 
             """ + Exit.help)
 
@@ -61,8 +139,14 @@ struct Backup: ParsableCommand {
     @Argument(help: "Where to put the copy: a new or empty directory.")
     var destination: String
 
-    @Flag(help: "Copy the secret signing.key too (mode 0600).")
-    var includeSecretKey = false
+    @Flag(help: "Copy the secret keys too — signing.key, pseudonym.key, records.key (mode 0600).")
+    var includeSecretKeys = false
+
+    /// The flag's earlier name.
+    @Flag(name: .customLong("include-secret-key"), help: .hidden)
+    var includeSecretKeyAlias = false
+
+    var copiesSecretKeys: Bool { includeSecretKeys || includeSecretKeyAlias }
 
     @Option(help: ArgumentHelp("Verify the copy against this key '<name>+<key id>+<base64 key>' instead of signing.pub.", valueName: "vkey"))
     var key: String?
@@ -80,14 +164,16 @@ struct Backup: ParsableCommand {
             throw Exit.couldNotRun
         }
         let publicKey = source + "/" + KeyFile.publicName
-        let secretKey = source + "/" + KeyFile.secretName
         guard access(publicKey, R_OK) == 0 else {
             Terminal.error("error: cannot read \(publicKey): a data directory holds its verifier key there")
             throw Exit.couldNotRun
         }
-        if includeSecretKey {
-            guard access(secretKey, R_OK) == 0 else {
-                Terminal.error("error: --include-secret-key: cannot read \(secretKey)")
+        // The secret files present; each must be readable when they are to be copied (the
+        // signing key always exists: the log is signed with it).
+        let secrets = DataDirectory.secretKeys.filter { $0 == KeyFile.secretName || Files.exists(source + "/" + $0) }
+        if copiesSecretKeys {
+            for name in secrets where access(source + "/" + name, R_OK) != 0 {
+                Terminal.error("error: --include-secret-keys: cannot read \(source)/\(name): \(errorText(errno))")
                 throw Exit.couldNotRun
             }
         }
@@ -110,9 +196,11 @@ struct Backup: ParsableCommand {
             try Files.syncFile(destination + "/" + DataDirectory.data)
             written.append(KeyFile.publicName)
             try Files.copy(publicKey, to: destination + "/" + KeyFile.publicName, mode: 0o644)
-            if includeSecretKey {
-                written.append(KeyFile.secretName)
-                try Files.copy(secretKey, to: destination + "/" + KeyFile.secretName, mode: 0o600)
+            if copiesSecretKeys {
+                for name in secrets {
+                    written.append(name)
+                    try Files.copy(source + "/" + name, to: destination + "/" + name, mode: 0o600)
+                }
             }
             Files.syncDirectory(destination)
         } catch {
@@ -135,7 +223,8 @@ struct Backup: ParsableCommand {
             Terminal.out("""
                 {"ok":true,"source":\(jsonString(source)),"destination":\(jsonString(destination)),\
                 "entries":\(report.entries),"streams":\(report.streams),"checkpoints":\(report.checkpoints),\
-                "bytes":\(bytes),"sourceUsedBytes":\(sourceUsedBytes),"secretKeyIncluded":\(includeSecretKey),\
+                "bytes":\(bytes),"sourceUsedBytes":\(sourceUsedBytes),"secretKeyIncluded":\(copiesSecretKeys),\
+                "secretKeysCopied":[\((copiesSecretKeys ? secrets : []).map(jsonString).joined(separator: ","))],\
                 "verification":\(jsonString(fast ? "fast" : "full")),\
                 "copySeconds":\(Terminal.format(copySeconds, decimals: 3)),"verifySeconds":\(Terminal.format(report.elapsedSeconds, decimals: 3))}
                 """)
@@ -144,9 +233,14 @@ struct Backup: ParsableCommand {
                          + "\(report.checkpoints) checkpoints, \(Files.humanBytes(bytes)) (compacted from \(Files.humanBytes(sourceUsedBytes)) "
                          + "in use); copied in \(Terminal.format(copySeconds, decimals: 2)) s")
             Terminal.out("OK: the copy verifies (\(fast ? "fast" : "full")) in \(Terminal.format(report.elapsedSeconds, decimals: 2)) s")
-            Terminal.out(includeSecretKey
-                ? "signing.key copied (mode 0600): this backup can sign — guard it like the key itself"
-                : "signing.key not copied: keep the signing key in its own safe place (restore --signing-key puts it back)")
+            let names = DataDirectory.listed(secrets)
+            if copiesSecretKeys {
+                Terminal.out("\(names) copied (mode 0600): this backup can sign and open personal data — guard it like the keys themselves")
+            } else {
+                let options = secrets.map(DataDirectory.restoreOption).joined(separator: ", ")
+                Terminal.out("\(names) not copied: keep \(secrets.count == 1 ? "it" : "them") in \(secrets.count == 1 ? "its" : "their") own safe place "
+                             + "(restore \(options) put\(secrets.count == 1 ? "s" : "") \(secrets.count == 1 ? "it" : "them") back)")
+            }
         }
     }
 
@@ -193,9 +287,14 @@ struct Restore: ParsableCommand {
             the new ones as <name>.replaced-<time>, never deleted. The backup is verified in full \
             first, the restored directory again (fast) after copying.
 
-            A backup made without the secret key needs it back: --signing-key PATH installs it \
-            (checked against the backup's signing.pub). fascicolod refuses to start on a log \
-            whose signing key is missing.
+            The secret keys come from the backup when it holds them (backup --include-secret-keys), \
+            or from --signing-key (checked against the backup's signing.pub), --pseudonym-key and \
+            --records-key (checked against the persons' data keys in the backup, when it has any). \
+            A key already in DATADIR that belongs to this log stays in place. fascicolod refuses \
+            to start on a log whose signing key is missing, and on a log with case files (person \
+            streams) whose pseudonym.key or records.key is missing: without them no codice fiscale \
+            finds its case file and no personal field can be read. The end of the run names any \
+            secret file still missing.
 
             """ + Exit.help)
 
@@ -211,11 +310,24 @@ struct Restore: ParsableCommand {
     @Option(help: ArgumentHelp("Install this signing.key (mode 0600) with the restored log.", valueName: "path"))
     var signingKey: String?
 
+    @Option(help: ArgumentHelp("Install this pseudonym.key (mode 0600) with the restored log.", valueName: "path"))
+    var pseudonymKey: String?
+
+    @Option(help: ArgumentHelp("Install this records.key (mode 0600) with the restored log.", valueName: "path"))
+    var recordsKey: String?
+
     @Option(help: ArgumentHelp("Verify the backup against this key '<name>+<key id>+<base64 key>' instead of its signing.pub.", valueName: "vkey"))
     var key: String?
 
     @Flag(help: "Print the result as JSON.")
     var json = false
+
+    /// A domain secret to install: where from, and its bytes (checked).
+    struct DomainKey {
+        let name: String
+        let source: String?
+        let bytes: [UInt8]?
+    }
 
     func run() throws {
         let backupData = backup + "/" + DataDirectory.data
@@ -224,6 +336,7 @@ struct Restore: ParsableCommand {
             Terminal.error("error: \(backup) is not a readable backup (it needs \(DataDirectory.data) and \(KeyFile.publicName))")
             throw Exit.couldNotRun
         }
+        let backupHadLockFile = Files.exists(backup + "/" + DataDirectory.lmdbLock)
         let published: (name: String, publicKey: PublicKey)
         do { published = try KeyFile.loadVerifierKey(directory: backup) } catch {
             Terminal.error("error: \(error)")
@@ -245,6 +358,27 @@ struct Restore: ParsableCommand {
                 Terminal.error("error: \(error)")
                 throw Exit.couldNotRun
             }
+        }
+        // The domain's keys to install, if any: a records.key must open the log's data keys.
+        let contents: DataDirectory.DomainContents
+        do { contents = try DataDirectory.domainContents(backup) } catch {
+            Terminal.error("error: cannot read \(backup): \(error)")
+            throw Exit.couldNotRun
+        }
+        if !backupHadLockFile { unlink(backup + "/" + DataDirectory.lmdbLock) }  // leave the backup as it was
+        var domainKeys: [DomainKey] = []
+        for (name, option) in [(DataDirectory.pseudonymKey, pseudonymKey), (DataDirectory.recordsKey, recordsKey)] {
+            let inBackup = backup + "/" + name
+            guard let source = option ?? (Files.exists(inBackup) ? inBackup : nil) else {
+                domainKeys.append(DomainKey(name: name, source: nil, bytes: nil))
+                continue
+            }
+            let bytes = try DataDirectory.readSecretKey(source, option: option != nil ? DataDirectory.restoreOption(name) : name)
+            if name == DataDirectory.recordsKey, contents.opens(recordsKey: bytes) == false {
+                Terminal.error("error: \(source) is not this log's \(name): it does not open the persons' data keys in \(backup)")
+                throw Exit.couldNotRun
+            }
+            domainKeys.append(DomainKey(name: name, source: source, bytes: bytes))
         }
 
         // Take the daemon's lock: refused while one runs; none can start until we are done.
@@ -303,7 +437,6 @@ struct Restore: ParsableCommand {
         }
 
         let report: Verifier.Report
-        let backupHadLockFile = Files.exists(backup + "/" + DataDirectory.lmdbLock)
         do {
             report = try DataDirectory.verify(backup, key: key, fast: false, label: "verifying the backup", json: json)
         } catch {
@@ -315,11 +448,31 @@ struct Restore: ParsableCommand {
         // Keep what is replaced, then copy: data.mdb under a temporary name, renamed into place.
         let stamp = Self.timestamp()
         var keptAside: [String] = []
-        // A signing key already in place that signed this log stays where it is.
+        // A signing key already in place that signed this log stays where it is (when one is
+        // given too, it must be the same file: anything else is replaced, and kept aside).
         let presentKey = dataDirectory + "/" + KeyFile.secretName
-        let keepPresentKey = keySource == nil && Files.exists(presentKey)
+        let keepPresentKey = Files.exists(presentKey)
             && (try? KeyFile.load(path: presentKey))?.publicKey == published.publicKey
-        let replaced = [DataDirectory.data, KeyFile.publicName] + (keepPresentKey ? [] : [KeyFile.secretName])
+            && (keySource == nil || (try? Files.read(presentKey, limit: 64)) == (try? Files.read(keySource!, limit: 64)))
+        // So do the domain's keys in place: the same bytes as those to install; or, when none is
+        // given, any pseudonym.key (it cannot be checked) and a records.key that does not fail to
+        // open the log's data keys.
+        var keptInPlace: [String] = keepPresentKey ? [KeyFile.secretName] : []
+        var installed: [String] = keySource != nil && !keepPresentKey ? [KeyFile.secretName] : []
+        for domainKey in domainKeys {
+            let path = dataDirectory + "/" + domainKey.name
+            guard Files.exists(path) else {
+                if domainKey.bytes != nil { installed.append(domainKey.name) }
+                continue
+            }
+            let current = try? Files.read(path, limit: 64)
+            if let bytes = domainKey.bytes {
+                if current == bytes { keptInPlace.append(domainKey.name) } else { installed.append(domainKey.name) }
+            } else if domainKey.name != DataDirectory.recordsKey || current.flatMap({ contents.opens(recordsKey: $0) }) != false {
+                keptInPlace.append(domainKey.name)
+            }
+        }
+        let replaced = [DataDirectory.data, KeyFile.publicName] + DataDirectory.secretKeys.filter { !keptInPlace.contains($0) }
         let started = Files.now()
         do {
             unlink(dataDirectory + "/" + DataDirectory.lmdbLock)  // LMDB's reader table, no data: made again at need
@@ -337,8 +490,11 @@ struct Restore: ParsableCommand {
                 throw Files.Failure(operation: "rename", path: temporary, errno: errno)
             }
             try Files.copy(backupPublic, to: dataDirectory + "/" + KeyFile.publicName, mode: 0o644, owner: owner)
-            if let keySource {
+            if let keySource, !keepPresentKey {
                 try Files.copy(keySource, to: dataDirectory + "/" + KeyFile.secretName, mode: 0o600, owner: owner)
+            }
+            for domainKey in domainKeys where installed.contains(domainKey.name) {
+                try Files.copy(domainKey.source!, to: dataDirectory + "/" + domainKey.name, mode: 0o600, owner: owner)
             }
             Files.syncDirectory(dataDirectory)
         } catch {
@@ -355,13 +511,16 @@ struct Restore: ParsableCommand {
             Terminal.out("FAILED: the restored copy has \(check.entries) entries, the backup \(report.entries)")
             throw Exit.failed
         }
+        let missing = DataDirectory.secretKeys.filter { !Files.exists(dataDirectory + "/" + $0) }
 
         if json {
-            let aside = keptAside.map(jsonString).joined(separator: ",")
+            func list(_ names: [String]) -> String { "[" + names.map(jsonString).joined(separator: ",") + "]" }
             Terminal.out("""
                 {"ok":true,"backup":\(jsonString(backup)),"dataDirectory":\(jsonString(dataDirectory)),\
                 "entries":\(report.entries),"streams":\(report.streams),"checkpoints":\(report.checkpoints),\
-                "signingKeyInstalled":\(keySource != nil || keepPresentKey),"keptAside":[\(aside)],\
+                "signingKeyInstalled":\(keySource != nil || keepPresentKey),"secretKeysInstalled":\(list(installed)),\
+                "secretKeysKeptInPlace":\(list(keptInPlace)),"secretKeysMissing":\(list(missing)),\
+                "hasPersons":\(contents.hasPersons),"keptAside":\(list(keptAside)),\
                 "verifySeconds":\(Terminal.format(report.elapsedSeconds, decimals: 3)),"copySeconds":\(Terminal.format(copySeconds, decimals: 3))}
                 """)
         } else {
@@ -369,6 +528,9 @@ struct Restore: ParsableCommand {
                          + "\(report.checkpoints) checkpoints, in \(Terminal.format(report.elapsedSeconds, decimals: 2)) s")
             Terminal.out("restored \(backup) into \(dataDirectory) in \(Terminal.format(copySeconds, decimals: 2)) s; "
                          + "the restored copy verifies (fast)")
+            if !installed.isEmpty {
+                Terminal.out("installed \(DataDirectory.listed(installed)) (mode 0600)")
+            }
             if !keptAside.isEmpty {
                 Terminal.out("the replaced files are kept in \(dataDirectory) as \(keptAside.joined(separator: ", ")); "
                              + "remove them once the restored log is in service")
@@ -377,14 +539,40 @@ struct Restore: ParsableCommand {
                 Terminal.out("the restored files belong to root: if fascicolod runs as another user, chown -R that user \(dataDirectory)")
             }
         }
-        if keepPresentKey && !json {
-            Terminal.out("\(presentKey) is the key that signed this log: left in place")
+        if !json {
+            if keepPresentKey {
+                Terminal.out("\(presentKey) is the key that signed this log: left in place")
+            }
+            for name in keptInPlace where name != KeyFile.secretName {
+                let path = dataDirectory + "/" + name
+                if domainKeys.contains(where: { $0.name == name && $0.bytes != nil }) {
+                    Terminal.out("\(path) is the one given: left in place")
+                } else if name == DataDirectory.recordsKey && contents.sampleKey != nil {
+                    Terminal.out("\(path) opens this log's data keys: left in place")
+                } else {
+                    Terminal.out("\(path) left in place (it cannot be checked against the log: make sure it is this log's)")
+                }
+            }
         }
-        if keySource == nil && !keepPresentKey {
+        if !missing.isEmpty {
+            var consequences: [String] = []
+            if missing.contains(KeyFile.secretName) {
+                consequences.append("it refuses to start on a log whose signing key is missing")
+            }
+            let domainMissing = missing.filter { $0 != KeyFile.secretName }
+            if !domainMissing.isEmpty {
+                consequences.append(contents.hasPersons
+                    ? "\(consequences.isEmpty ? "it refuses to start" : "and") on a log with case files without pseudonym.key "
+                        + "and records.key (without them no codice fiscale finds its case file and no personal field can be read)"
+                    : "\(consequences.isEmpty ? "" : "and ")this log has no case files yet, so it would make a new "
+                        + "\(DataDirectory.listed(domainMissing)): put back the one\(domainMissing.count == 1 ? "" : "s") "
+                        + "this log was used with, if any")
+            }
+            let options = missing.map(DataDirectory.restoreOption).joined(separator: ", ")
             Terminal.error("""
-                WARNING: \(dataDirectory) has no \(KeyFile.secretName). Put the log's signing key there (mode 0600, \
-                or run restore again with --signing-key) before starting fascicolod: it refuses to start on a \
-                log whose signing key is missing.
+                WARNING: \(dataDirectory) has no \(DataDirectory.listed(missing)). Put \(missing.count == 1 ? "it" : "them") there \
+                (mode 0600, or run restore again with \(options)) before starting fascicolod: \
+                \(consequences.joined(separator: " ")).
                 """)
         }
     }

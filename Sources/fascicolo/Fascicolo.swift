@@ -18,13 +18,15 @@ struct Fascicolo: ParsableCommand {
         discussion: """
             Offline, on a data directory: verify, stat, backup, restore. \
             Against a running fascicolod, over its Unix socket (--socket PATH, or FASCICOLO_SOCKET; \
-            default data/fascicolod.sock): health, append, read, log, tail, entry, checkpoint, proof. \
+            default data/fascicolod.sock): health, append, read, log, tail, entry, checkpoint, proof; \
+            and the case files: person record, person show, person erase, catalogue. \
             The daemon decides what the calling uid may do from its kernel credentials.
 
             """ + Exit.help,
         version: version,
         subcommands: [Verify.self, Stat.self, Backup.self, Restore.self,
-                      Health.self, Append.self, Read.self, Log.self, Tail.self, EntryCommand.self, CheckpointCommand.self, Proof.self])
+                      Health.self, Append.self, Read.self, Log.self, Tail.self, EntryCommand.self, CheckpointCommand.self, Proof.self,
+                      Person.self, CatalogueCommand.self])
 
     /// As ArgumentParser's, except that bad arguments exit 2 (not 64), as documented.
     static func main() {
@@ -45,7 +47,19 @@ struct Fascicolo: ParsableCommand {
 
     private static func exitWithStatus2IfUsage(_ error: any Error) {
         guard exitCode(for: error) == .validationFailure else { return }
-        Terminal.error(fullMessage(for: error))
+        // ArgumentParser quotes stray arguments: keep a codice fiscale given by mistake out of it.
+        Terminal.error(personRedaction.apply(fullMessage(for: error)))
         Glibc.exit(2)
+    }
+
+    /// Redacts the value of --person (wherever it is on the command line) and anything shaped like a codice fiscale.
+    private static var personRedaction: Redaction {
+        let arguments = CommandLine.arguments
+        var person: String?
+        for (index, argument) in arguments.enumerated() {
+            if argument == "--person", index + 1 < arguments.count { person = arguments[index + 1] }
+            if argument.hasPrefix("--person=") { person = String(argument.dropFirst("--person=".count)) }
+        }
+        return Redaction(person: person)
     }
 }

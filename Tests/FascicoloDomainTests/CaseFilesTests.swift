@@ -1,0 +1,207 @@
+@testable import FascicoloDomain
+import FascicoloCrypto
+import FascicoloJSON
+import FascicoloLedger
+import FascicoloTesting
+import Glibc
+import Testing
+
+/// The domain layer on a real ledger (LMDB + libsodium in a temporary directory).
+@Suite struct CaseFilesTests {
+    static let reference = try! ReferenceData.load(directory: packageDirectory() + "/Config/reference")
+    static let codiceFiscale = "RSSMRA85T10A562S"
+    static let actor = #"{"operator":"op-1","role":"assistente_sociale","ente":"Comune di Matera","ambito":"matera"}"#
+    static let writer = Reader(author: "uid:1/test", role: "writer", purpose: nil, operatorID: nil)
+
+    static func request(_ events: String, person: String = codiceFiscale, extra: String = "") throws -> RecordRequest {
+        try RecordRequest.parse(Array(#"{"person":"\#(person)","actor":\#(actor),"events":[\#(events)]\#(extra)}"#.utf8), eventsMax: 100)
+    }
+
+    static let registration = #"{"type":"PersonRegistered","occurredAt":"2026-01-10","data":{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"F052","givenName":"Mario"}}"#
+    static let opened = #"{"type":"CaseOpened","occurredAt":"2026-01-11","data":{"area":"poverty","ente":"Comune di Matera","ambito":"matera"}},{"type":"TakenInCharge","occurredAt":"2026-01-12","data":{"date":"2026-01-12","basis":"request"}}"#
+
+    func withCaseFiles(_ body: (CaseFiles, String) async throws -> Void) async throws {
+        try await withTemporaryDirectory { directory in
+            let ledger = try Ledger.open(directory: directory + "/data")
+            defer { ledger.close() }
+            try await body(try CaseFiles.open(ledger: ledger, directory: directory + "/data", reference: Self.reference), directory + "/data")
+        }
+    }
+
+    @Test func sealedBoxesOpenOnlyWithTheirKeyAndContext() {
+        let key = SecretKey(), other = SecretKey()
+        let box = key.seal(Array("Mario".utf8), associatedData: [1, 2])
+        #expect(box.count == 5 + SecretKey.sealOverhead)
+        #expect(key.open(box, associatedData: [1, 2]) == Array("Mario".utf8))
+        #expect(key.open(box, associatedData: [1, 3]) == nil)
+        #expect(other.open(box, associatedData: [1, 2]) == nil)
+        var tampered = box
+        tampered[30] ^= 1
+        #expect(key.open(tampered, associatedData: [1, 2]) == nil)
+        #expect(key.seal(Array("Mario".utf8), associatedData: []) != key.seal(Array("Mario".utf8), associatedData: []))  // fresh nonces
+    }
+
+    @Test func pseudonymsAreKeyedAndDistinguishOmocodicCodes() throws {
+        let key = SecretKey()
+        let pseudonymizer = Pseudonymizer(key: key)
+        let person = try PersonIdentifier(parsing: Self.codiceFiscale)
+        #expect(pseudonymizer.pseudonym(for: person) == pseudonymizer.pseudonym(for: try PersonIdentifier(parsing: Self.codiceFiscale.lowercased())))
+        #expect(pseudonymizer.pseudonym(for: person) != Pseudonymizer(key: SecretKey()).pseudonym(for: person))
+        #expect(pseudonymizer.pseudonym(for: person) != pseudonymizer.pseudonym(for: try PersonIdentifier(parsing: "RSSMRA85T10A56NH")))
+        let pseudonym = pseudonymizer.pseudonym(for: person)
+        #expect(Pseudonym.owning(stream: pseudonym.stream) == pseudonym && Pseudonym.owning(stream: pseudonym.accessStream) == pseudonym)
+        #expect(!pseudonym.stream.contains(Self.codiceFiscale))
+    }
+
+    @Test func referenceDataIsVersionedAndChecked() throws {
+        #expect(Self.reference.current.labels[.ambiti]?.count == 9)
+        #expect(Self.reference.current.interventions["PIS"]?.emergency == true)
+        func table(_ version: String, siuss: String = "A2.07", duplicate: Bool = false) -> [UInt8] {
+            let interventions = #"{"code":"SAD","siuss":"\#(siuss)","istat":"F1","label":"x"}"# + (duplicate ? #",{"code":"SAD","siuss":"A2.07","istat":"F1","label":"y"}"# : "")
+            return Array(#"{"version":"\#(version)","interventions":[\#(interventions)],"closureReasons":[{"code":"death","label":"decesso"}],"userAreas":[{"code":"poverty","label":"p"}],"ambiti":[{"code":"matera","label":"Matera"}]}"#.utf8)
+        }
+        let versions = try ["2026.9", "2026.10", "2025.12"].map { try ReferenceTable.parse(table($0), file: $0) }
+        #expect(try ReferenceData(tables: versions).current.version == "2026.10")
+        #expect(throws: ReferenceTable.Invalid.self) { try ReferenceTable.parse(table("2026.1", siuss: "B7.01"), file: "x") }
+        #expect(throws: ReferenceTable.Invalid.self) { try ReferenceTable.parse(table("2026.1", duplicate: true), file: "x") }
+        #expect(throws: ReferenceTable.Invalid.self) { try ReferenceTable.parse(table("bad version!"), file: "x") }
+        #expect(throws: ReferenceTable.Invalid.self) { try ReferenceData(tables: [versions[0], versions[0]]) }
+    }
+
+    @Test(arguments: [
+        (#"{"birthYear":1985,"sex":"M","citizenship":"italian"}"#, "events[0].data.comuneOfResidence"),
+        (#"{"birthYear":"1985","sex":"M","citizenship":"italian","comuneOfResidence":"F052"}"#, "events[0].data.birthYear"),
+        (#"{"birthYear":1800,"sex":"M","citizenship":"italian","comuneOfResidence":"F052"}"#, "events[0].data.birthYear"),
+        (#"{"birthYear":1985,"sex":"Q","citizenship":"italian","comuneOfResidence":"F052"}"#, "events[0].data.sex"),
+        (#"{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"F052","shoeSize":42}"#, "events[0].data.shoeSize"),
+        (#"{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"F052","givenName":""}"#, "events[0].data.givenName"),
+        (#"{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"F052","givenName":"a\u0007b"}"#, "events[0].data.givenName"),
+    ])
+    func schemaViolationsNameTheField(data: String, field: String) async throws {
+        try await withCaseFiles { caseFiles, _ in
+            let request = try Self.request(#"{"type":"PersonRegistered","occurredAt":"2026-01-10","data":\#(data)}"#)
+            await #expect { try await caseFiles.record(request, author: "uid:1/test") } throws: { error in
+                (error as? DomainError)?.field == field && (error as? DomainError)?.code == "schema_violation"
+            }
+            #expect(caseFiles.ledger.size == 0)
+        }
+    }
+
+    @Test func datesAndAmountsAreChecked() {
+        #expect(CalendarDate("2024-02-29") != nil && CalendarDate("2025-02-29") == nil && CalendarDate("2026-13-01") == nil)
+        #expect(CalendarDate("2026-1-01") == nil && CalendarDate("2026-04-31") == nil)
+        let date = CalendarDate("2026-11-23")!
+        #expect(CalendarDate(daysSinceEpoch: date.daysSinceEpoch) == date && date.description == "2026-11-23")
+        #expect(EventValidator.isAmount("120.50") && EventValidator.isAmount("7") && !EventValidator.isAmount("1.234") && !EventValidator.isAmount("-3"))
+        #expect(OccurredAt.isValid("2026-01-10T09:30:00Z") && OccurredAt.isValid("2026-01-10T09:30:00.123+01:00"))
+        #expect(!OccurredAt.isValid("2026-01-10T09:30Z") && !OccurredAt.isValid("10/01/2026"))
+    }
+
+    @Test func eventsWrittenUnderAnOlderSchemaAreReadThroughTheCurrentOne() async throws {
+        try await withCaseFiles { caseFiles, _ in
+            let person = try PersonIdentifier(parsing: Self.codiceFiscale)
+            _ = try await caseFiles.record(Self.request(Self.registration + "," + Self.opened), author: "uid:1/test")
+            let plan = #"{"type":"PlanDrafted","occurredAt":"2026-01-13","data":{"objectives":["x"]}},{"type":"PlanSigned","occurredAt":"2026-01-14","data":{"plan":4,"date":"2026-01-14","signatories":["y"]}},{"type":"InterventionRequested","occurredAt":"2026-01-15","data":{"code":"SAD","provider":"Coop","fundingLine":"fnps"}},{"type":"InterventionStarted","occurredAt":"2026-01-16","data":{"intervention":6,"date":"2026-01-16"}}"#
+            _ = try await caseFiles.record(Self.request(plan), author: "uid:1/test")
+            // A ServiceDelivered written by an older build, under schema 1 (hours, not minutes).
+            let pseudonym = try caseFiles.pseudonym(for: person)
+            let old = #"{"schema":1,"occurredAt":"2025-03-01","codeTable":"2026.1","purpose":"interventions","actor":{"operator":"op-1","role":"assistente_sociale","ente":"Comune","ambito":"matera"},"data":{"intervention":6,"date":"2026-01-17","hours":1.5}}"#
+            _ = try await caseFiles.ledger.append(AppendRequest(stream: pseudonym.stream, events: [NewEvent(type: "ServiceDelivered", payload: Array(old.utf8))],
+                                                              expectedVersion: .exactly(7), author: "uid:1/old-build"))
+            let file = try await caseFiles.caseFile(for: person, reader: Self.writer)
+            let delivered = try #require(file["entries"]?.array?.last)
+            #expect(delivered["schema"]?.int == 1)
+            #expect(delivered["data"]?["minutes"]?.int == 90 && delivered["data"]?["hours"] == nil)
+        }
+    }
+
+    @Test func retriesWithTheSameKeyStoreOnceAlthoughSealedBytesDiffer() async throws {
+        try await withCaseFiles { caseFiles, _ in
+            let request = try Self.request(Self.registration, extra: #","idempotencyKey":"k-1""#)
+            let first = try await caseFiles.record(request, author: "uid:1/test")
+            let second = try await caseFiles.record(request, author: "uid:1/test")
+            #expect(!first.append.deduplicated && second.append.deduplicated && first.append.positions == second.append.positions)
+            let other = try Self.request(Self.registration.replacingOccurrences("1985", with: "1986"), extra: #","idempotencyKey":"k-1""#)
+            await #expect { try await caseFiles.record(other, author: "uid:1/test") } throws: { ($0 as? DomainError)?.code == "idempotency_conflict" }
+            #expect(caseFiles.ledger.size == 1)
+        }
+    }
+
+    @Test func concurrentAppendsToOnePersonAreCheckedAgainAndAllLand() async throws {
+        try await withCaseFiles { caseFiles, _ in
+            _ = try await caseFiles.record(Self.request(Self.registration + "," + Self.opened), author: "uid:1/test")
+            let review = #"{"type":"ReviewHeld","occurredAt":"2026-02-01","data":{"date":"2026-02-01","nextReviewDue":"2026-05-01","findings":"ok"}}"#
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for _ in 0..<20 {
+                    group.addTask { _ = try await caseFiles.record(Self.request(review), author: "uid:1/test") }
+                }
+                try await group.waitForAll()
+            }
+            #expect(try caseFiles.ledger.streamVersion(caseFiles.pseudonym(for: PersonIdentifier(parsing: Self.codiceFiscale)).stream) == 23)
+            // With an expected version of its own, a stale request is a conflict.
+            await #expect { try await caseFiles.record(Self.request(review, extra: #","expectedVersion":3"#), author: "uid:1/test") } throws: {
+                ($0 as? DomainError)?.code == "wrong_expected_version"
+            }
+        }
+    }
+
+    @Test func voidingAClosureReopensTheCaseAndTheOriginalStaysReadable() async throws {
+        try await withCaseFiles { caseFiles, _ in
+            let person = try PersonIdentifier(parsing: Self.codiceFiscale)
+            _ = try await caseFiles.record(Self.request(Self.registration + "," + Self.opened), author: "uid:1/test")
+            _ = try await caseFiles.record(Self.request(#"{"type":"CaseClosed","occurredAt":"2026-03-01","data":{"reason":"needs_resolved","date":"2026-03-01","situation":"stabile"}}"#), author: "uid:1/test")
+            await #expect { try await caseFiles.record(Self.request(#"{"type":"ReviewHeld","occurredAt":"2026-03-02","data":{"date":"2026-03-02","nextReviewDue":"2026-06-01"}}"#), author: "uid:1/test") } throws: {
+                ($0 as? DomainError)?.code == "case_closed" && ($0 as? DomainError)?.messageItalian?.contains("chiuso") == true
+            }
+            _ = try await caseFiles.record(Self.request(#"{"type":"Voided","occurredAt":"2026-03-02","data":{"target":4,"reason":"chiuso per errore","authorisingAct":"det. 12/2026"}}"#), author: "uid:1/test")
+            let file = try await caseFiles.caseFile(for: person, reader: Self.writer)
+            #expect(file["state"]?["phase"]?.string == "taken_in_charge")
+            let closure = try #require(file["entries"]?.array?[3])
+            #expect(closure["voidedBy"]?.int == 5 && closure["data"]?["situation"]?.string == "stabile")
+            _ = try await caseFiles.record(Self.request(#"{"type":"ReviewHeld","occurredAt":"2026-03-03","data":{"date":"2026-03-03","nextReviewDue":"2026-06-01"}}"#), author: "uid:1/test")
+        }
+    }
+
+    @Test func restrictedEntriesHideTheirPersonalFieldsFromAllButAdmins() async throws {
+        try await withCaseFiles { caseFiles, _ in
+            let person = try PersonIdentifier(parsing: Self.codiceFiscale)
+            _ = try await caseFiles.record(Self.request(Self.registration), author: "uid:1/test")
+            _ = try await caseFiles.record(Self.request(#"{"type":"Restricted","occurredAt":"2026-02-01","data":{"target":1,"ground":"accuracy_contested"}}"#), author: "uid:1/test")
+            let asWriter = try await caseFiles.caseFile(for: person, reader: Self.writer)
+            #expect(asWriter["entries"]?.array?.first?["personalData"]?.string == "restricted")
+            #expect(asWriter["entries"]?.array?.first?["data"]?["givenName"] == nil)
+            let asAdmin = try await caseFiles.caseFile(for: person, reader: Reader(author: "uid:0/admin", role: "admin", purpose: nil, operatorID: nil))
+            #expect(asAdmin["entries"]?.array?.first?["data"]?["givenName"]?.string == "Mario")
+            #expect(asAdmin["entries"]?.array?.first?["restrictedBy"]?.int == 2)
+            await #expect { try await caseFiles.caseFile(for: person, reader: Reader(author: "uid:5/x", role: "auditor", purpose: nil, operatorID: nil)) } throws: {
+                ($0 as? DomainError)?.code == "purpose_required"
+            }
+        }
+    }
+
+    @Test func lostDomainKeysAreNotSilentlyReplaced() async throws {
+        try await withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            do {
+                let ledger = try Ledger.open(directory: data)
+                defer { ledger.close() }
+                let caseFiles = try CaseFiles.open(ledger: ledger, directory: data, reference: Self.reference)
+                _ = try await caseFiles.record(Self.request(Self.registration), author: "uid:1/test")
+                var info = stat()
+                #expect(stat(data + "/pseudonym.key", &info) == 0 && info.st_mode & 0o777 == 0o600)
+                #expect(stat(data + "/records.key", &info) == 0 && info.st_mode & 0o777 == 0o600)
+            }
+            unlink(data + "/records.key")
+            let ledger = try Ledger.open(directory: data)
+            defer { ledger.close() }
+            #expect(throws: (any Error).self) { try CaseFiles.open(ledger: ledger, directory: data, reference: Self.reference) }
+            #expect(access(data + "/records.key", F_OK) != 0)
+        }
+    }
+}
+
+extension String {
+    func replacingOccurrences(_ target: String, with replacement: String) -> String {
+        split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
+    }
+}
