@@ -43,6 +43,9 @@ extension CaseFiles {
                                        attachedWrites: prepared.attachedWrites, idempotencyDigest: digest)
             do {
                 let result = try await ledger.append(append)
+                if !result.deduplicated {
+                    histories.extend(person.stream, after: Int(prepared.version), with: prepared.facts)
+                }
                 return RecordResult(person: person, append: result, codeTable: reference.current.version)
             } catch LedgerError.wrongExpectedVersion(_, _, let actual) where request.expectedVersion == nil && attempt < 5 {
                 logger.debug("concurrent append to a person's stream; checking again", metadata: ["version": "\(actual)"])
@@ -58,6 +61,8 @@ extension CaseFiles {
     private struct Prepared {
         var version: UInt64
         var events: [NewEvent] = []
+        /// The facts of `events`, to extend the cached history with once they are stored.
+        var facts: [CaseFact] = []
         var attachedWrites: [AttachedWrite] = []
     }
 
@@ -74,7 +79,6 @@ extension CaseFiles {
             throw DomainError(.ledger(error), code: error.code, error.description)
         }
         var state = history.state
-        var facts = history.facts
         var dataKey: SecretKey?
         let latest = Self.today().daysSinceEpoch + 1
         for (index, event) in request.events.enumerated() {
@@ -103,8 +107,8 @@ extension CaseFiles {
                 throw DomainError(.pathRule, code: error.code, error.english, italian: error.italian,
                                   field: error.field.map { path + ".data." + $0 } ?? path + ".type")
             }
-            facts.append(fact)
-            if schema.type == "Voided" { state = CaseState.fold(facts) }
+            prepared.facts.append(fact)
+            if schema.type == "Voided" { state = CaseState.fold(history.facts + prepared.facts) }
 
             var sealed: [UInt8]?
             if schema.type == "PersonRegistered" {

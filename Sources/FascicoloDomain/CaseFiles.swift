@@ -124,10 +124,16 @@ struct CaseHistory: Sendable {
     private(set) var facts: [CaseFact] = []
     private(set) var state = CaseState()
 
+    /// Adds the stream's next facts; the state follows them one by one, or is folded again from
+    /// the start when one of them voids an earlier entry.
     mutating func extend(with newFacts: [CaseFact]) {
         guard !newFacts.isEmpty else { return }
         facts += newFacts
-        state = CaseState.fold(facts)
+        if newFacts.contains(where: { $0.type == "Voided" }) {
+            state = CaseState.fold(facts)
+        } else {
+            for fact in newFacts { state.absorb(fact) }
+        }
     }
 }
 
@@ -138,6 +144,19 @@ final class HistoryCache: Sendable {
     static let capacity = 50_000
 
     func get(_ stream: String) -> CaseHistory? { entries.withLock { $0[stream] } }
+
+    /// Extends the cached history in place with the facts just appended after its `count`
+    /// facts (or drops it when it no longer ends there), so the next append to the person
+    /// neither reads them back nor copies the history.
+    func extend(_ stream: String, after count: Int, with facts: [CaseFact]) {
+        entries.withLock { entries in
+            guard entries[stream]?.facts.count == count else {
+                entries.removeValue(forKey: stream)
+                return
+            }
+            entries[stream]!.extend(with: facts)
+        }
+    }
 
     func put(_ stream: String, _ history: CaseHistory) {
         entries.withLock { entries in

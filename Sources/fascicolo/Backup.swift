@@ -287,14 +287,17 @@ struct Restore: ParsableCommand {
             the new ones as <name>.replaced-<time>, never deleted. The backup is verified in full \
             first, the restored directory again (fast) after copying.
 
-            The secret keys come from the backup when it holds them (backup --include-secret-keys), \
-            or from --signing-key (checked against the backup's signing.pub), --pseudonym-key and \
-            --records-key (checked against the persons' data keys in the backup, when it has any). \
-            A key already in DATADIR that belongs to this log stays in place. fascicolod refuses \
-            to start on a log whose signing key is missing, and on a log with case files (person \
-            streams) whose pseudonym.key or records.key is missing: without them no codice fiscale \
-            finds its case file and no personal field can be read. The end of the run names any \
-            secret file still missing.
+            The secret keys installed are those given with --signing-key (checked against the \
+            backup's signing.pub), --pseudonym-key and --records-key (checked against the persons' \
+            data keys in the backup, when it has any), else those the backup holds (backup \
+            --include-secret-keys); all with mode 0600. A key already in DATADIR stays in place when \
+            it is the one to install, or when none is given and it is not another log's (a \
+            signing.key that did not sign this log, or a records.key that does not open its data \
+            keys, is kept aside like the replaced files). fascicolod refuses to start on a log \
+            whose signing key is missing, and on a log with case files (person streams) whose \
+            pseudonym.key or records.key is missing: without them no codice fiscale finds its case \
+            file and no personal field can be read. The end of the run names any secret file \
+            still missing.
 
             """ + Exit.help)
 

@@ -338,7 +338,7 @@ struct PersonShow: ParsableCommand {
 
         let rows = entries.map { entry in
             [entry["version"]?.compact ?? "", entry["occurredAt"]?.string ?? "", entry["type"]?.string ?? "",
-             entry["label"]?.string ?? "", Self.marks(entry), shortened(entry["data"]?.compact ?? "", to: 100)]
+             entry["label"]?.string ?? "", Self.marks(entry), shortened(entry["data"]?.compact ?? "", to: 200)]
         }
         if rows.isEmpty {
             session.say("no entries" + (from.map { " from version \($0)" } ?? ""))

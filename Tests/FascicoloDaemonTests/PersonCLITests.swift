@@ -127,6 +127,15 @@ import Testing
             let unconfirmed = try run(["person", "erase"] + erasure)
             #expect(unconfirmed.status == 2 && unconfirmed.output.contains("--yes") && unconfirmed.output.contains("nothing was sent"),
                     "\(unconfirmed.output)")
+            if access("/usr/bin/script", X_OK) == 0 {
+                // On a terminal it asks; anything but yes erases nothing.
+                let command = ([fascicoloBinary(), "person", "erase"] + erasure + ["--socket", daemon.socket])
+                    .map { "'" + $0.replacingOccurrences(of: "'", with: #"'\''"#) + "'" }.joined(separator: " ")
+                let declined = try runProcess("/bin/sh", ["-c", "printf 'no\\n' | /usr/bin/script -qec \"\(command)\" /dev/null"])
+                outputs.append(declined.output)
+                #expect(declined.status == 2 && declined.output.contains("Type yes to erase:") && declined.output.contains("not erased"),
+                        "\(declined.output)")
+            }
             #expect(try run(["person", "show"] + person).output.contains("Rossi"), "not erased")
             let badGround = try run(["person", "erase"] + person + ["--legal-ground", "whim", "--reference", "x", "--yes"])
             #expect(badGround.status == 1 && badGround.output.contains("(schema_violation, HTTP 422)"), "\(badGround.output)")

@@ -76,6 +76,14 @@ public struct CaseState: Sendable {
         return state
     }
 
+    /// Folds one more stored fact, as `fold` would: skipped if it no longer fits. Only valid
+    /// for a fact that is not a Voided (that one changes the past: fold the stream again).
+    mutating func absorb(_ fact: CaseFact) {
+        precondition(fact.type != "Voided", "a Voided entry needs the stream folded again")
+        typeByVersion.append(fact.type)
+        try? applyChecked(fact)
+    }
+
     /// The type of the entry at `version`, if it exists.
     public func type(at version: UInt64) -> String? {
         version >= 1 && version <= UInt64(typeByVersion.count) ? typeByVersion[Int(version - 1)] : nil
