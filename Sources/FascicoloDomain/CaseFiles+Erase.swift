@@ -25,7 +25,7 @@ extension CaseFiles {
             } catch {
                 throw DomainError(.pathRule, code: error.code, error.english, italian: error.italian)
             }
-            let stored = StoredEvent(schemaVersion: schema.version, occurredAt: Self.nowText(), codeTable: reference.current.version,
+            let stored = StoredEvent(schemaVersion: schema.version, occurredAt: Timestamp.now(), codeTable: reference.current.version,
                                      purpose: schema.purpose.rawValue, actor: .object([]), correlationID: nil, causationID: nil,
                                      data: validated.open, sealed: nil)
             let request = AppendRequest(stream: person.stream, events: [NewEvent(type: schema.type, payload: stored.bytes)],

@@ -65,7 +65,7 @@ extension CaseFiles {
         var actor: [(key: String, value: JSON)] = []
         if let operatorID = reader.operatorID { actor.append(("operator", .string(operatorID))) }
         let stored = StoredEvent(
-            schemaVersion: 1, occurredAt: Self.nowText(), codeTable: reference.current.version,
+            schemaVersion: 1, occurredAt: Timestamp.now(), codeTable: reference.current.version,
             purpose: ProcessingPurpose.accountability.rawValue, actor: .object(actor), correlationID: nil, causationID: nil,
             data: [("what", .string(what)), ("purpose", .string(purpose)), ("role", .string(reader.role)),
                    ("entries", .number(String(entries)))],
@@ -119,7 +119,7 @@ extension CaseFiles {
     private func render(_ entry: Entry, person: Pseudonym, dataKey: SecretKey?, corrections: Corrections, reader: Reader) -> JSON {
         var members: [(key: String, value: JSON)] = [
             ("version", .number(String(entry.streamVersion))), ("position", .number(String(entry.position))),
-            ("recordedAt", .number(String(entry.recordedAtMilliseconds))), ("author", .string(entry.author)),
+            ("recordedAt", .string(Timestamp.iso8601(milliseconds: entry.recordedAtMilliseconds))), ("author", .string(entry.author)),
             ("type", .string(entry.eventType)),
         ]
         let schema = EventCatalogue.schema(entry.eventType)

@@ -45,8 +45,12 @@ public final class CaseFiles: Sendable {
                 try cursor.seek(atOrAfter: Array(Pseudonym.personPrefix.utf8)).map { $0.key.starts(with: Array(Pseudonym.personPrefix.utf8)) } ?? false
             }
         }
-        let pseudonymKey = try KeyFile.loadOrCreateSecret(directory: directory, name: Pseudonymizer.keyFileName, create: !hasPeople)
-        let masterKey = try KeyFile.loadOrCreateSecret(directory: directory, name: PersonKeys.masterKeyFileName, create: !hasPeople)
+        for name in [Pseudonymizer.keyFileName, PersonKeys.masterKeyFileName] where hasPeople && access(directory + "/" + name, F_OK) != 0 {
+            throw DomainKeyProblem.missing(path: directory + "/" + name)
+        }
+        let pseudonymKey = try KeyFile.loadOrCreateSecret(directory: directory, name: Pseudonymizer.keyFileName, create: true)
+        let masterKey = try KeyFile.loadOrCreateSecret(directory: directory, name: PersonKeys.masterKeyFileName, create: true)
+        try DomainKeyProblem.checkOrRecord(pseudonymKey: pseudonymKey, masterKey: masterKey, store: ledger.store, directory: directory)
         let keys = try PersonKeys(environment: ledger.store.environment, masterKey: masterKey)
         let aliases = try ledger.store.environment.write { txn in try txn.createTable("person_aliases") }
         return CaseFiles(ledger: ledger, reference: reference, limits: limits, pseudonymizer: Pseudonymizer(key: pseudonymKey),
@@ -106,16 +110,46 @@ public final class CaseFiles: Sendable {
         CalendarDate(daysSinceEpoch: Int(time(nil) / 86_400))
     }
 
-    static func nowText() -> String {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        var parts = tm()
-        var seconds = now.tv_sec
-        gmtime_r(&seconds, &parts)
-        func pad(_ value: Int32) -> String { value < 10 ? "0\(value)" : "\(value)" }
-        let millis = Int(now.tv_nsec / 1_000_000)
-        let fraction = millis < 10 ? "00\(millis)" : millis < 100 ? "0\(millis)" : "\(millis)"
-        return "\(parts.tm_year + 1900)-\(pad(parts.tm_mon + 1))-\(pad(parts.tm_mday))T\(pad(parts.tm_hour)):\(pad(parts.tm_min)):\(pad(parts.tm_sec)).\(fraction)Z"
+}
+
+/// The domain's key files do not belong to this log. Each key leaves a check value in the
+/// `meta` table the first time it is used (`pseudonym_key_check`: the first 16 bytes of
+/// HMAC-SHA-256(pseudonym.key, "fascicolo/pseudonym-key-check/v1"); `records_key_check`: an
+/// empty message sealed with records.key under associated data "fascicolo/records-key-check/v1"),
+/// so that a wrong key is refused at start instead of silently making new pseudonyms or failing
+/// to open every sealed field.
+public enum DomainKeyProblem: Error, CustomStringConvertible, Sendable {
+    case missing(path: String)
+    case wrong(path: String)
+
+    public var description: String {
+        switch self {
+        case .missing(let path):
+            "key file \(path) is missing but the log has case files that need it; restore it "
+                + "(fascicolo restore --pseudonym-key / --records-key) — new keys are only made for a log without case files"
+        case .wrong(let path):
+            "key file \(path) is not the one this log's case files were made with; restore the right one "
+                + "(fascicolo restore --pseudonym-key / --records-key)"
+        }
+    }
+
+    static func checkOrRecord(pseudonymKey: SecretKey, masterKey: SecretKey, store: LedgerStore, directory: String) throws {
+        let pseudonymCheck = Array(pseudonymKey.authenticate(Array("fascicolo/pseudonym-key-check/v1".utf8)).prefix(16))
+        let recordsContext = Array("fascicolo/records-key-check/v1".utf8)
+        let (storedPseudonym, storedRecords) = try store.environment.read { txn in
+            (try txn.get(store.meta, key: Array("pseudonym_key_check".utf8)), try txn.get(store.meta, key: Array("records_key_check".utf8)))
+        }
+        if let storedPseudonym, storedPseudonym != pseudonymCheck { throw wrong(path: directory + "/" + Pseudonymizer.keyFileName) }
+        if let storedRecords, masterKey.open(storedRecords, associatedData: recordsContext) == nil {
+            throw wrong(path: directory + "/" + PersonKeys.masterKeyFileName)
+        }
+        guard storedPseudonym == nil || storedRecords == nil else { return }
+        try store.environment.write { txn in
+            if storedPseudonym == nil { try txn.put(store.meta, key: Array("pseudonym_key_check".utf8), value: pseudonymCheck) }
+            if storedRecords == nil {
+                try txn.put(store.meta, key: Array("records_key_check".utf8), value: masterKey.seal([], associatedData: recordsContext))
+            }
+        }
     }
 }
 

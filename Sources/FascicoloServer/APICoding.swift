@@ -39,7 +39,7 @@ enum Render {
         json.raw(",\"type\":")
         json.string(entry.eventType)
         json.raw(",\"recordedAt\":")
-        json.string(iso8601(milliseconds: entry.recordedAtMilliseconds))
+        json.string(Timestamp.iso8601(milliseconds: entry.recordedAtMilliseconds))
         json.raw(",\"author\":")
         json.string(entry.author)
         json.raw(",\"data\":")
@@ -81,18 +81,5 @@ enum Render {
             json.string(Base64.encode(hash.bytes))
         }
         json.raw("]")
-    }
-
-    /// `2026-11-23T17:52:56.123Z`
-    static func iso8601(milliseconds: Int64) -> String {
-        var seconds = time_t(milliseconds / 1000)
-        var parts = tm()
-        gmtime_r(&seconds, &parts)
-        func pad(_ value: Int32, _ width: Int) -> String {
-            let text = String(value)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
-            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(milliseconds % 1000), 3))Z"
     }
 }

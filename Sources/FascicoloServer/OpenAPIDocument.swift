@@ -366,7 +366,7 @@ components:
             properties:
               version: {type: integer}
               position: {type: integer}
-              recordedAt: {type: integer, description: milliseconds since 1970}
+              recordedAt: {type: string, format: date-time}
               author: {type: string}
               type: {type: string}
               label: {type: string}

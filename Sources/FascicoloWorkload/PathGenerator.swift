@@ -123,6 +123,8 @@ enum Phase: Sendable { case noCase, opened, takenInCharge, suspended, closed, tr
 enum Stage: Sendable {
     case register, intake(remaining: Int), openCase, preCharge, assessment, inDepth, planning, signing, active, winding,
          terminal, suspended, closedAwaitingReopen, transferIn, erasing, finished
+    /// A closure or a transfer out recorded by mistake, to be voided (the case goes on as before).
+    case voidMistake(UInt64)
 }
 
 enum IdentifierKind: Sendable { case codiceFiscale, stp, eni, provisional }
@@ -137,6 +139,8 @@ struct Profile: Sendable {
     var transfer = false
     var suspend = false
     var closeAndReopen = false
+    /// The closure, or the transfer out, turns out to be a mistake and is voided.
+    var mistakenEnding = false
     var corrections = false
     var consent = false
     var closeAtEnd = true
@@ -182,6 +186,7 @@ struct Person: Sendable {
     var phase = Phase.noCase
     var beforeSuspension = Phase.opened
     var beforeClosure = Phase.opened
+    var beforeTransfer = Phase.opened
     var destination: String?
     var transferred = false
     var reopened = false
@@ -394,6 +399,7 @@ struct Engine: Sendable {
         profile.transfer = ambiti.count > 1 && random.chance(0.12)
         profile.suspend = random.chance(0.12)
         profile.closeAndReopen = random.chance(0.12)
+        profile.mistakenEnding = random.chance(0.06)
         profile.corrections = random.chance(0.35)
         profile.consent = random.chance(0.45)
         profile.closeAtEnd = random.chance(0.75)
@@ -581,6 +587,7 @@ struct Engine: Sendable {
         case .suspended: return suspended(&person, &batch)
         case .closedAwaitingReopen: return reopen(&person, &batch)
         case .transferIn: return transferIn(&person, &batch)
+        case .voidMistake(let ending): return voidMistake(&person, &batch, ending)
         case .erasing, .finished: return .done
         }
     }
@@ -874,13 +881,24 @@ struct Engine: Sendable {
     mutating func terminal(_ person: inout Person, _ batch: inout Batch) -> Next {
         if person.profile.transfer, !person.transferred {
             let destination = random.pick(ambiti.filter { $0 != person.ambito })
-            add(&person, &batch, "CaseTransferredOut", [
+            let transfer = add(&person, &batch, "CaseTransferredOut", [
                 ("toAmbito", .string(destination)), ("reason", .string(random.weighted([(6, "change_of_residence"), (2, "competence"), (1, "other")])!)),
             ])
             person.destination = destination
+            person.beforeTransfer = person.phase
             person.phase = .transferredOut
+            if person.profile.mistakenEnding, random.chance(0.5) {
+                person.profile.mistakenEnding = false
+                person.stage = .voidMistake(transfer)
+                return .after(days: random.between(1, 10))
+            }
             person.stage = .transferIn
             return .after(days: random.between(2, 30))
+        }
+        if person.profile.mistakenEnding {
+            person.profile.mistakenEnding = false
+            person.stage = .voidMistake(close(&person, &batch, reason: finalReason(person)))
+            return .after(days: random.between(1, 20))
         }
         if person.profile.closeAndReopen, !person.reopened {
             close(&person, &batch, reason: finalReason(person))
@@ -889,6 +907,28 @@ struct Engine: Sendable {
         }
         if person.profile.closeAtEnd { close(&person, &batch, reason: finalReason(person)) }
         return .done
+    }
+
+    /// Voids a closure or a transfer out recorded by mistake: the stream is folded again without
+    /// it, so the case is where it was before (the generator ended its interventions and closed
+    /// its goals before either, so nothing else comes back).
+    mutating func voidMistake(_ person: inout Person, _ batch: inout Batch, _ ending: UInt64) -> Next {
+        batch.actorRole = "coordinatore"
+        add(&person, &batch, "Voided", [
+            ("target", .number(String(ending))),
+            ("reason", .string(person.phase == .closed ? "chiusura registrata per errore" : "trasferimento non dovuto: residenza non cambiata")),
+            ("authorisingAct", .string("Disposizione del responsabile del servizio prot. n. \(random.between(100, 9_999))/\(CalendarDate(daysSinceEpoch: batch.day).year)")),
+        ])
+        if person.phase == .closed {
+            person.phase = person.beforeClosure
+        } else {
+            person.phase = person.beforeTransfer
+            person.destination = nil
+        }
+        person.stage = .active
+        person.budget = random.between(2, 8)
+        person.suspendAt = -1
+        return .after(days: random.between(2, 15))
     }
 
     mutating func suspended(_ person: inout Person, _ batch: inout Batch) -> Next {
@@ -1136,15 +1176,17 @@ struct Engine: Sendable {
         if random.chance(0.6) { outcome(&person, &batch, refersTo: intervention) }
     }
 
-    mutating func close(_ person: inout Person, _ batch: inout Batch, reason: String) {
+    @discardableResult
+    mutating func close(_ person: inout Person, _ batch: inout Batch, reason: String) -> UInt64 {
         var data: [(key: String, value: JSON)] = [("reason", .string(reason)), ("date", date(batch.day))]
         if random.chance(0.6) { data.append(("situation", .string(note(Texts.closingSituation(person, &random))))) }
-        add(&person, &batch, "CaseClosed", data)
+        let version = add(&person, &batch, "CaseClosed", data)
         person.beforeClosure = person.phase
         person.phase = .closed
         person.appointment = nil
         person.pendingEmergency = nil
         for (intervention, state) in person.interventions where state != .ended { person.interventions[intervention] = .ended }
+        return version
     }
 
     mutating func finalReason(_ person: Person) -> String {

@@ -191,10 +191,20 @@ import Testing
                 #expect(stat(data + "/pseudonym.key", &info) == 0 && info.st_mode & 0o777 == 0o600)
                 #expect(stat(data + "/records.key", &info) == 0 && info.st_mode & 0o777 == 0o600)
             }
-            unlink(data + "/records.key")
             let ledger = try Ledger.open(directory: data)
             defer { ledger.close() }
-            #expect(throws: (any Error).self) { try CaseFiles.open(ledger: ledger, directory: data, reference: Self.reference) }
+            // A different pseudonym key would give known people new case files: refused.
+            rename(data + "/pseudonym.key", data + "/pseudonym.key.right")
+            _ = try KeyFile.loadOrCreateSecret(directory: data, name: "pseudonym.key", create: true)
+            #expect { try CaseFiles.open(ledger: ledger, directory: data, reference: Self.reference) } throws: {
+                "\($0)".contains("pseudonym.key is not the one")
+            }
+            rename(data + "/pseudonym.key.right", data + "/pseudonym.key")
+            // A missing records key is not replaced by a new one.
+            unlink(data + "/records.key")
+            #expect { try CaseFiles.open(ledger: ledger, directory: data, reference: Self.reference) } throws: {
+                "\($0)".contains("records.key is missing")
+            }
             #expect(access(data + "/records.key", F_OK) != 0)
         }
     }
