@@ -333,7 +333,7 @@ components:
                  person_not_found, person_not_registered, already_registered, person_erased, already_linked, no_open_case,
                  case_already_open, not_taken_in_charge, already_taken_in_charge, no_signed_plan, case_closed,
                  case_transferred, case_suspended, case_not_closed, same_ambito, transfer_mismatch, unknown_target,
-                 target_voided, outcome_without_reference, already_restricted, not_restricted, wrong_target,
+                 target_voided, target_not_counting, outcome_without_reference, already_restricted, not_restricted, wrong_target,
                  appointment_concluded, plan_not_signed, goal_closed, intervention_step, unknown_field, not_correctable]
         detail: {type: string}
         field: {type: string, description: "the offending input, as a path (events[0].data.birthYear)"}

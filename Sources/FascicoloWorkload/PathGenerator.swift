@@ -139,8 +139,10 @@ struct Profile: Sendable {
     var transfer = false
     var suspend = false
     var closeAndReopen = false
-    /// The closure, or the transfer out, turns out to be a mistake and is voided.
-    var mistakenEnding = false
+    /// The closure turns out to be a mistake and is voided.
+    var mistakenClosure = false
+    /// The transfer out turns out to be a mistake and is voided (before the transfer in).
+    var mistakenTransfer = false
     var corrections = false
     var consent = false
     var closeAtEnd = true
@@ -399,7 +401,8 @@ struct Engine: Sendable {
         profile.transfer = ambiti.count > 1 && random.chance(0.12)
         profile.suspend = random.chance(0.12)
         profile.closeAndReopen = random.chance(0.12)
-        profile.mistakenEnding = random.chance(0.06)
+        profile.mistakenClosure = random.chance(0.05)
+        profile.mistakenTransfer = profile.transfer && random.chance(0.3)
         profile.corrections = random.chance(0.35)
         profile.consent = random.chance(0.45)
         profile.closeAtEnd = random.chance(0.75)
@@ -643,6 +646,7 @@ struct Engine: Sendable {
         person.signedPlans = []
         person.pendingDraft = nil
         if random.chance(0.8) { assignCaseManager(&person, &batch, newOperator: false) }
+        if person.profile.consent, random.chance(0.4) { consent(&person, &batch) }
         if person.profile.earlyEmergency {
             person.pendingEmergency = requestIntervention(&person, &batch, emergency: true)
         }
@@ -794,8 +798,8 @@ struct Engine: Sendable {
             (reviewDue ? 2.5 : 0.2, .review), (person.appointment == nil ? 1 : 0, .schedule), (appointmentDue ? 4 : 0, .conclude),
             (person.goals.isEmpty ? 0 : 1.5, .reviewGoal), (0.4, .setGoal), (person.goals.isEmpty ? 0 : 0.4, .closeGoal),
             (person.signedPlans.isEmpty ? 0 : 0.4, .breach), (person.signedPlans.isEmpty ? 0 : 0.5, .revise),
-            (person.profile.consent ? 0.3 : 0, .consent), (person.consents.isEmpty ? 0 : 0.3, .withdraw), (0.2, .manager),
-            (person.profile.judicial ? 0.5 : 0, .judicial), (0.3, .contact), (0.1, .referral),
+            (person.profile.consent ? 0.6 : 0, .consent), (person.consents.isEmpty ? 0 : 0.8, .withdraw), (0.2, .manager),
+            (person.profile.judicial ? 0.8 : 0, .judicial), (0.3, .contact), (0.1, .referral),
         ])!
         switch move {
         case .start:
@@ -887,16 +891,16 @@ struct Engine: Sendable {
             person.destination = destination
             person.beforeTransfer = person.phase
             person.phase = .transferredOut
-            if person.profile.mistakenEnding, random.chance(0.5) {
-                person.profile.mistakenEnding = false
+            if person.profile.mistakenTransfer {
+                person.profile.mistakenTransfer = false
                 person.stage = .voidMistake(transfer)
                 return .after(days: random.between(1, 10))
             }
             person.stage = .transferIn
             return .after(days: random.between(2, 30))
         }
-        if person.profile.mistakenEnding {
-            person.profile.mistakenEnding = false
+        if person.profile.mistakenClosure {
+            person.profile.mistakenClosure = false
             person.stage = .voidMistake(close(&person, &batch, reason: finalReason(person)))
             return .after(days: random.between(1, 20))
         }

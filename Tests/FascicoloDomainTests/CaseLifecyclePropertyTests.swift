@@ -151,8 +151,9 @@ private struct Refusal: CustomStringConvertible {
 
 private struct LifecycleModel {
     let interpretation: Interpretation
-    /// Every entry of the stream, counted or not.
+    /// Every entry of the stream, counted or not, and their versions by type.
     private(set) var facts: [CaseFact] = []
+    private(set) var versionsByType: [String: [UInt64]] = [:]
     var registered = false
     var erased = false
     var linked = false
@@ -191,7 +192,7 @@ private struct LifecycleModel {
         precondition(fact.version == nextVersion)
         var copy = self
         if let refusal = copy.rules(fact) { return refusal }
-        copy.facts.append(fact)
+        copy.record(fact)
         copy.counted.insert(fact.version)
         self = fact.type == "Voided" ? LifecycleModel.fold(copy.facts, interpretation) : copy
         return nil
@@ -209,9 +210,14 @@ private struct LifecycleModel {
                 copy.counted.insert(fact.version)
                 model = copy
             }
-            model.facts.append(fact)
+            model.record(fact)
         }
         return model
+    }
+
+    private mutating func record(_ fact: CaseFact) {
+        facts.append(fact)
+        versionsByType[fact.type, default: []].append(fact.version)
     }
 
     private func gateRefusal(_ type: String) -> Refusal {
@@ -469,11 +475,12 @@ private let ambiti = ["BAS01", "BAS02", "BAS03"]
 private let weightedTypes: [String] = streamTypes.flatMap { type -> [String] in
     let weight = switch type {
     case "ErasureExecuted": 1
-    case "Rectified", "Restricted", "RestrictionLifted", "ConsentWithdrawn", "ConsentRecorded", "IdentityLinked": 2
-    case "CaseOpened", "TakenInCharge", "InterventionRequested", "CaseTransferredIn", "PlanSigned": 10
-    case "PlanDrafted", "InterventionStarted", "ServiceDelivered", "GoalSet", "GoalClosed", "OutcomeRecorded", "CaseReopened": 6
-    case "InterventionSuspended", "InterventionResumed", "InterventionEnded", "PlanRevised", "GoalReviewed", "CaseClosed",
-         "CaseTransferredOut", "CaseSuspended", "Voided", "AppointmentHeld", "AppointmentMissed": 4
+    case "Rectified", "Restricted", "RestrictionLifted", "ConsentWithdrawn", "ConsentRecorded", "IdentityLinked", "Voided",
+         "CaseClosed", "CaseSuspended", "CaseTransferredOut": 2
+    case "CaseOpened", "TakenInCharge", "InterventionRequested", "CaseTransferredIn", "PlanSigned", "InterventionStarted",
+         "InterventionSuspended", "InterventionResumed", "ServiceDelivered": 10
+    case "PlanDrafted", "GoalSet", "GoalClosed", "OutcomeRecorded", "CaseReopened", "InterventionEnded": 6
+    case "PlanRevised", "GoalReviewed", "AppointmentHeld", "AppointmentMissed", "CommitmentBreached": 4
     default: 3
     }
     return Array(repeating: type, count: weight)
@@ -509,17 +516,38 @@ private func candidate(_ type: String, after model: LifecycleModel, _ random: in
         case "Voided": voidable
         default: spec.targets
         }
-        let matching = count == 0 ? [] : (1...UInt64(count)).filter { preferred?.contains(model.type(at: $0)!) ?? true }
         let roll = Int.random(in: 0..<100, using: &random)
-        if roll < 75, !matching.isEmpty {
-            fact.reference = random.pick(matching)
-        } else if roll < 88, count > 0 {
-            fact.reference = UInt64.random(in: 1...UInt64(count), using: &random)
-        } else if roll < 94 {
-            fact.reference = model.nextVersion + UInt64.random(in: 0...2, using: &random)
-        } else if roll < 97 {
-            fact.reference = 0
+        var chosen: UInt64?
+        if roll < 45 {
+            // Entries a step could still apply to, so that walks get through the sub-lifecycles.
+            let open: [UInt64] = switch type {
+            case "InterventionStarted", "InterventionSuspended", "InterventionResumed", "InterventionEnded", "ServiceDelivered":
+                model.interventions.filter { $0.value != "ended" }.keys.sorted()
+            case "GoalReviewed", "GoalClosed": model.goals.filter { !$0.value }.keys.sorted()
+            case "AppointmentHeld", "AppointmentMissed":
+                (model.versionsByType["AppointmentScheduled"] ?? []).filter {
+                    model.counted.contains($0) && !model.concludedAppointments.contains($0)
+                }
+            case "RestrictionLifted": model.restrictions.keys.sorted()
+            default: []
+            }
+            if !open.isEmpty { chosen = random.pick(open) }
         }
+        if chosen == nil && roll < 75 {
+            // Sorted: a Set's order changes from run to run, and a seed must replay the same walk.
+            let matching = (preferred.map { $0.flatMap { model.versionsByType[$0] ?? [] } } ?? []).sorted()
+            if !matching.isEmpty { chosen = random.pick(matching) }
+        }
+        if chosen == nil {
+            if roll < 88, count > 0 {
+                chosen = UInt64.random(in: 1...UInt64(count), using: &random)
+            } else if roll < 94 {
+                chosen = model.nextVersion + UInt64.random(in: 0...2, using: &random)
+            } else if roll < 97 {
+                chosen = 0
+            }
+        }
+        fact.reference = chosen
         if type == "Rectified" {
             let fields = fact.reference.flatMap { model.type(at: $0) }.flatMap { EventCatalogue.schema($0)?.fields.map(\.name) } ?? []
             fact.field = !fields.isEmpty && random.chance(85) ? random.pick(fields) : "notAField"
@@ -547,8 +575,9 @@ private func candidate(_ type: String, after model: LifecycleModel, _ random: in
 private func legalStep(after model: LifecycleModel, _ random: inout SeededGenerator, voids: Bool = false) -> CaseFact? {
     for _ in 0..<60 {
         var type = random.pick(weightedTypes)
-        if voids && random.chance(8) { type = "Voided" }
+        if voids && random.chance(3) { type = "Voided" }
         if type == "ErasureExecuted" && !random.chance(10) { continue }
+        if model.registered && phaseTable[type]?.contains(model.phase) != true { continue }  // cheap pre-check
         let fact = candidate(type, after: model, &random)
         if model.verdict(fact) == nil { return fact }
     }
@@ -579,32 +608,77 @@ private func describe(_ violation: PathRuleViolation?) -> String { violation.map
 private struct Findings {
     let property: String
     let base: UInt64
+    let interpretation: Interpretation
     var sequences = 0
     var steps = 0
-    private var groups: [String: (count: Int, length: Int, detail: String)] = [:]
+    private var groups: [String: (count: Int, facts: [CaseFact], detail: String)] = [:]
 
-    init(_ property: String, base: UInt64) {
+    init(_ property: String, base: UInt64, _ interpretation: Interpretation) {
         self.property = property
         self.base = base
+        self.interpretation = interpretation
     }
 
     mutating func add(_ signature: String, seed: UInt64, facts: [CaseFact], _ detail: String) {
         let text = "seed \(seed) (FASCICOLO_SEED=\(seed) replays it as sequence 0)\n  sequence: \(describe(facts))\n  \(detail)"
         let old = groups[signature]
-        if old == nil || facts.count < old!.length {
-            groups[signature] = ((old?.count ?? 0) + 1, facts.count, text)
+        if old == nil || facts.count < old!.facts.count {
+            groups[signature] = ((old?.count ?? 0) + 1, facts, text)
         } else {
             groups[signature]!.count += 1
         }
     }
 
-    /// Records one issue per kind of disagreement.
+    /// Records one issue per kind of disagreement, saying which contested interpretation (if
+    /// any) accounts for its shortest example.
     func report(_ elapsed: Duration) {
         print("\(property): \(sequences) sequences, \(steps) steps, base seed \(base), \(groups.count) kind(s) of disagreement, \(elapsed)")
         for (signature, group) in groups.sorted(by: { $0.key < $1.key }) {
-            Issue.record("\(property): \(group.count) sequence(s): \(signature)\n  \(group.detail)")
+            let explanation = explain(group.facts, interpretation)
+            print("\(property): [\(explanation)] \(group.count) sequence(s): \(signature)")
+            Issue.record("\(property): \(group.count) sequence(s): \(signature) [\(explanation)]\n  \(group.detail)")
         }
     }
+}
+
+/// Whether the model under `interpretation` and CaseState agree all along `facts`: the same
+/// verdicts, the same state after every accepted step, the same fold at the end.
+private func agree(_ facts: [CaseFact], _ interpretation: Interpretation) -> Bool {
+    var model = LifecycleModel(interpretation)
+    var live = Live()
+    for fact in facts {
+        guard fact.version == model.nextVersion else { return false }
+        let expected = model.verdict(fact)
+        if (expected == nil) != (live.verdict(fact) == nil) { return false }
+        guard expected == nil else { continue }
+        _ = model.append(fact)
+        _ = live.append(fact)
+        if Snapshot(model) != Snapshot(live.state) { return false }
+    }
+    return Snapshot(LifecycleModel.fold(model.facts, interpretation)) == Snapshot(CaseState.fold(live.facts))
+}
+
+/// Which of the contested interpretations, switched to CaseState's behaviour, makes the
+/// disagreement on `facts` disappear.
+private func explain(_ facts: [CaseFact], _ interpretation: Interpretation) -> String {
+    if agree(facts, interpretation) { return "not reproduced by replaying the sequence" }
+    var flips: [(String, Interpretation)] = []
+    var flip = interpretation
+    flip.emergencyStepsBeforePresaInCarico.toggle()
+    flips.append(("emergencyStepsBeforePresaInCarico", flip))
+    flip = interpretation
+    flip.transferEndsInterventions.toggle()
+    flips.append(("transferEndsInterventions", flip))
+    flip = interpretation
+    flip.referencesMustCount.toggle()
+    flips.append(("referencesMustCount", flip))
+    flip = interpretation
+    flip.restrictionSurvivesVoid.toggle()
+    flips.append(("restrictionSurvivesVoid", flip))
+    let single = flips.filter { agree(facts, $0.1) }.map(\.0)
+    if !single.isEmpty { return "explained by Interpretation." + single.joined(separator: " or .") }
+    if agree(facts, .caseStateCompatible) { return "explained by several contested interpretations together" }
+    return "UNEXPLAINED: not one of the contested interpretations"
 }
 
 private func checkSentences(_ violation: PathRuleViolation) -> Bool {
@@ -633,15 +707,15 @@ private func checkSentences(_ violation: PathRuleViolation) -> Bool {
         let clock = ContinuousClock()
         let start = clock.now
         let base = baseSeed(1)
-        var findings = Findings("random walks", base: base)
+        var findings = Findings("random walks", base: base, interpretation)
         var codes: Set<String> = []
-        for index in 0..<3_000 {
+        for index in 0..<2_000 {
             let seed = sequenceSeed(base, index)
             var random = SeededGenerator(seed: seed)
             var model = LifecycleModel(interpretation)
             var live = Live()
             findings.sequences += 1
-            walk: for _ in 0..<70 {
+            walk: for _ in 0..<60 {
                 var fact = candidate(random.pick(weightedTypes), after: model, &random)
                 if random.chance(50) {
                     for _ in 0..<10 where model.verdict(fact) != nil {
@@ -687,16 +761,16 @@ private func checkSentences(_ violation: PathRuleViolation) -> Bool {
         let clock = ContinuousClock()
         let start = clock.now
         let base = baseSeed(2)
-        var findings = Findings("legal walks", base: base)
+        var findings = Findings("legal walks", base: base, interpretation)
         var accepted: [String: Int] = [:]
         var phases: [String: Int] = [:]
-        for index in 0..<1_500 {
+        for index in 0..<2_000 {
             let seed = sequenceSeed(base, index)
             var random = SeededGenerator(seed: seed)
             var model = LifecycleModel(interpretation)
             var live = Live()
             findings.sequences += 1
-            walk: for _ in 0..<60 {
+            walk: for _ in 0..<40 {
                 guard let fact = legalStep(after: model, &random, voids: true) else { break }
                 findings.steps += 1
                 accepted[fact.type, default: 0] += 1
@@ -730,16 +804,17 @@ private func checkSentences(_ violation: PathRuleViolation) -> Bool {
         let clock = ContinuousClock()
         let start = clock.now
         let base = baseSeed(3)
-        var findings = Findings("illegal steps", base: base)
-        for index in 0..<1_200 {
+        var findings = Findings("illegal steps", base: base, interpretation)
+        for index in 0..<1_000 {
             let seed = sequenceSeed(base, index)
             var random = SeededGenerator(seed: seed)
             var model = LifecycleModel(interpretation)
             var live = Live()
             findings.sequences += 1
             var prefixIsLegal = true
+            let voids = random.chance(50)
             for _ in 0..<Int.random(in: 0...60, using: &random) {
-                guard let fact = legalStep(after: model, &random) else { break }
+                guard let fact = legalStep(after: model, &random, voids: voids) else { break }
                 _ = model.append(fact)
                 if live.append(fact) != nil { prefixIsLegal = false; break }
             }
@@ -785,15 +860,16 @@ private func checkSentences(_ violation: PathRuleViolation) -> Bool {
         findings.report(clock.now - start)
     }
 
-    /// 4. fold(facts) of an accepted stream is the state built step by step; with Voided entries it
-    /// is the model's fold (the stream without the voided entries and what depended on them).
+    /// 4. fold(facts) of an accepted stream is the state built step by step (by `apply`, and by the
+    /// daemon's cached `CaseHistory` extended in batches); with Voided entries it is the model's
+    /// fold (the stream without the voided entries and what depended on them).
     @Test func foldEqualsTheStepByStepState() {
         let clock = ContinuousClock()
         let start = clock.now
         let base = baseSeed(4)
-        var findings = Findings("fold", base: base)
+        var findings = Findings("fold", base: base, interpretation)
         var withVoids = 0
-        for index in 0..<1_500 {
+        for index in 0..<1_000 {
             let seed = sequenceSeed(base, index)
             var random = SeededGenerator(seed: seed)
             var model = LifecycleModel(interpretation)
@@ -816,6 +892,19 @@ private func checkSentences(_ violation: PathRuleViolation) -> Bool {
             if !differences.isEmpty {
                 findings.add("fold ≠ live state", seed: seed, facts: facts, "live ≠ fold: " + differences.joined(separator: "; "))
             }
+            // The daemon's cached history, extended in batches as appends arrive.
+            var history = CaseHistory()
+            var offset = 0
+            while offset < facts.count {
+                let end = min(facts.count, offset + Int.random(in: 1...5, using: &random))
+                history.extend(with: Array(facts[offset..<end]))
+                offset = end
+            }
+            differences = Snapshot(history.state).differences(from: folded)
+            if !differences.isEmpty {
+                findings.add("fold ≠ cached history extended in batches", seed: seed, facts: facts,
+                             "CaseHistory ≠ fold: " + differences.joined(separator: "; "))
+            }
             if !hasVoids {
                 differences = Snapshot(chain).differences(from: folded)
                 if !differences.isEmpty {
@@ -835,7 +924,7 @@ private func checkSentences(_ violation: PathRuleViolation) -> Bool {
             }
         }
         print("fold: \(withVoids) of the sequences contain Voided entries")
-        #expect(withVoids > 300)
+        #expect(withVoids > 200)
         findings.report(clock.now - start)
     }
 }
@@ -1000,6 +1089,32 @@ extension CaseLifecyclePropertyTests {
         try script.add("ErasureExecuted")
         #expect(script.refusal("CaseOpened", ambito: "BAS01")?.code == "person_erased")
         #expect(script.refusal("Rectified", 1, field: "sex")?.code == "person_erased")
+    }
+
+    /// Every refusal says why, in English and in Italian (the walks check every refusal they meet too).
+    @Test func everyViolationHasEnglishAndItalianSentences() throws {
+        var script = Script()
+        var refusals = [script.refusal("CaseOpened", ambito: "BAS01")]
+        try script.add("PersonRegistered")
+        refusals += [script.refusal("PersonRegistered"), script.refusal("GoalSet"), script.refusal("CaseReopened")]
+        try script.add("CaseOpened", ambito: "BAS01")
+        refusals += [script.refusal("CaseOpened", ambito: "BAS02"), script.refusal("InterventionRequested"),
+                     script.refusal("CaseTransferredOut", ambito: "BAS01"), script.refusal("Voided", 1),
+                     script.refusal("Rectified", 1, field: "nope"), script.refusal("AppointmentHeld", 2),
+                     script.refusal("RestrictionLifted", 9)]
+        try script.add("TakenInCharge")
+        refusals += [script.refusal("TakenInCharge"), script.refusal("InterventionRequested"), script.refusal("OutcomeRecorded", 3)]
+        try script.add("CaseSuspended")
+        refusals.append(script.refusal("GoalSet"))
+        try script.add("CaseTransferredOut", ambito: "BAS02")
+        refusals += [script.refusal("GoalSet"), script.refusal("CaseTransferredIn", ambito: "BAS03", from: "BAS01")]
+        let codes = refusals.compactMap { $0?.code }
+        #expect(codes.count == refusals.count, "every scripted step above is refused")
+        #expect(Set(codes).count >= 14, "\(codes)")
+        for violation in refusals.compactMap({ $0 }) {
+            #expect(checkSentences(violation), "\(violation)")
+            #expect(violation.english.hasSuffix(".") && violation.italian.hasSuffix("."), "\(violation)")
+        }
     }
 
     // MARK: Where the model and CaseState disagree today (the behaviour believed right)

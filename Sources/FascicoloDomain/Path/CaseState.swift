@@ -51,6 +51,10 @@ public struct CaseState: Sendable {
     public private(set) var voided: Set<UInt64> = []
     /// Active restrictions: Restricted entry's version → the entry it restricts.
     public private(set) var restrictions: [UInt64: UInt64] = [:]
+    /// Entries that do not count: voided, or no longer fitting once an entry they depended on was.
+    private var notCounting: Set<UInt64> = []
+    /// Interventions requested as pronto intervento sociale (allowed before the presa in carico).
+    private var emergencyInterventions: Set<UInt64> = []
     /// Every entry's type by version, voided ones included.
     private var typeByVersion: [String] = []
     private var concludedAppointments: Set<UInt64> = []
@@ -64,14 +68,16 @@ public struct CaseState: Sendable {
     /// an entry they depend on was voided — are skipped.
     public static func fold(_ facts: [CaseFact]) -> CaseState {
         var state = CaseState()
-        let voided = Set(facts.filter { $0.type == "Voided" }.compactMap(\.reference))
+        // Skipped from the start; `voided` itself grows as the Voided entries are reached, so
+        // that what happened before a void (a restriction of the entry, say) still holds.
+        let voidedLater = Set(facts.filter { $0.type == "Voided" }.compactMap(\.reference))
         for fact in facts {
-            state.typeByVersion.append(fact.type)
-            if voided.contains(fact.version) {
-                state.voided.insert(fact.version)
-                continue
+            if voidedLater.contains(fact.version) {
+                state.typeByVersion.append(fact.type)
+                state.notCounting.insert(fact.version)
+            } else {
+                state.absorbChecked(fact)
             }
-            try? state.applyChecked(fact)
         }
         return state
     }
@@ -80,8 +86,12 @@ public struct CaseState: Sendable {
     /// for a fact that is not a Voided (that one changes the past: fold the stream again).
     mutating func absorb(_ fact: CaseFact) {
         precondition(fact.type != "Voided", "a Voided entry needs the stream folded again")
+        absorbChecked(fact)
+    }
+
+    private mutating func absorbChecked(_ fact: CaseFact) {
         typeByVersion.append(fact.type)
-        try? applyChecked(fact)
+        do { try applyChecked(fact) } catch { notCounting.insert(fact.version) }
     }
 
     /// The type of the entry at `version`, if it exists.
@@ -149,6 +159,7 @@ public struct CaseState: Sendable {
                 guard !signedPlans.isEmpty else { throw Rule.noSignedPlan }
             }
             interventions[fact.version] = .requested
+            if fact.emergency { emergencyInterventions.insert(fact.version) }
         case "InterventionStarted": try moveIntervention(fact, from: [.requested], to: .active)
         case "InterventionSuspended": try moveIntervention(fact, from: [.active], to: .suspended)
         case "InterventionResumed": try moveIntervention(fact, from: [.suspended], to: .active)
@@ -171,6 +182,8 @@ public struct CaseState: Sendable {
             guard fact.ambito != ambito else { throw Rule.sameAmbito }
             transferDestination = fact.ambito
             phase = .transferredOut
+            // The case ends here; its supports end with it (the other ambito plans its own).
+            for (version, state) in interventions where state != .ended { interventions[version] = .ended }
         case "CaseTransferredIn":
             guard fact.fromAmbito == ambito, fact.ambito == transferDestination else { throw Rule.transferMismatch }
             phase = .opened
@@ -193,6 +206,7 @@ public struct CaseState: Sendable {
             try checkCorrection(fact, of: targetVersion, kind: .voided)
             // The caller folds the stream again; here the entry just stops counting.
             voided.insert(targetVersion)
+            notCounting.insert(targetVersion)
         case "Restricted":
             let targetVersion = try target(fact, types: nil)
             guard !restrictions.values.contains(targetVersion) else { throw Rule.alreadyRestricted }
@@ -232,16 +246,15 @@ public struct CaseState: Sendable {
             if fact.type == "CaseTransferredIn" { throw Rule.transferMismatch }
             let needsTakenInCharge: Set<String> = [
                 "PreliminaryAnalysisCompleted", "InDepthAssessmentCompleted", "PlanDrafted", "PlanSigned", "PlanRevised",
-                "GoalSet", "GoalReviewed", "GoalClosed", "CommitmentBreached", "InterventionStarted",
-                "InterventionSuspended", "InterventionResumed", "InterventionEnded", "ServiceDelivered", "ReviewHeld",
-                "OutcomeRecorded",
+                "GoalSet", "GoalReviewed", "GoalClosed", "CommitmentBreached", "ReviewHeld", "OutcomeRecorded",
             ]
             if phase == .opened && needsTakenInCharge.contains(fact.type) { throw Rule.notTakenInCharge }
         }
     }
 
     /// The version `fact` refers to, checked: it exists, is earlier, is not voided, and (when
-    /// `types` is given) is of one of those types.
+    /// `types` is given) is of one of those types and still counts. Corrections (`types` nil)
+    /// may point at an entry that no longer counts: it stays readable, and correctable.
     private func target(_ fact: CaseFact, types: Set<String>?, rule: PathRuleViolation? = nil) throws(PathRuleViolation) -> UInt64 {
         func fail(_ violation: PathRuleViolation) -> PathRuleViolation {
             var violation = rule ?? violation
@@ -251,6 +264,7 @@ public struct CaseState: Sendable {
         guard let version = fact.reference, version < fact.version, let type = type(at: version) else { throw fail(Rule.unknownTarget) }
         if let types, !types.contains(type) { throw fail(Rule.wrongTarget(found: type, expected: types.sorted())) }
         if voided.contains(version) { throw fail(Rule.targetVoided) }
+        if types != nil && notCounting.contains(version) { throw fail(Rule.targetNotCounting) }
         return version
     }
 
@@ -260,6 +274,8 @@ public struct CaseState: Sendable {
     }
 
     private mutating func moveIntervention(_ fact: CaseFact, from: Set<InterventionPhase>, to: InterventionPhase) throws(PathRuleViolation) {
+        // Before the presa in carico only pronto intervento sociale runs.
+        if phase == .opened && !(fact.reference.map(emergencyInterventions.contains) ?? false) { throw Rule.notTakenInCharge }
         let intervention = try target(fact, types: ["InterventionRequested"])
         guard let current = interventions[intervention], from.contains(current) else {
             var violation = Rule.interventionStep(current: interventions[intervention])

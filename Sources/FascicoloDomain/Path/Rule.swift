@@ -57,6 +57,9 @@ enum Rule {
         "La voce indicata non esiste in questo fascicolo (indicarne il numero di versione).")
     static let targetVoided = violation(
         "target_voided", "The entry referred to has been voided.", "La voce indicata è stata annullata.")
+    static let targetNotCounting = violation(
+        "target_not_counting", "The entry referred to no longer counts: an entry it depended on was voided.",
+        "La voce indicata non è più valida: una voce da cui dipendeva è stata annullata.")
     static let outcomeWithoutReference = violation(
         "outcome_without_reference", "An outcome refers to an objective (GoalSet) or an intervention of this case.",
         "Un esito si riferisce a un obiettivo o a un intervento di questo caso.")
