@@ -26,8 +26,10 @@ public enum WorkloadStep: Sendable, Equatable {
 /// with contacts and referrals, case opening, appointments, presa in carico, assessments, plans,
 /// goals, interventions (pronto intervento before a plan for some) with service deliveries,
 /// reviews, judicial measures, consents, suspensions, closures and reopenings, transfers to
-/// another ambito, outcomes, corrections (rectification, voiding, restriction) — and reads and
-/// erasures. Each person's dates move forward in the window; persons interleave in date order.
+/// another ambito, outcomes, corrections (rectification, voiding — of a delivery, a contact, and
+/// of a closure or transfer recorded by mistake — restriction and its lifting) — and reads,
+/// retries of idempotent requests, and erasures (after which the person gets nothing more).
+/// Each person's dates move forward in the window; persons interleave in date order.
 ///
 /// Every step is one the path rules accept when the steps are applied in order to an empty data
 /// directory: the generator follows each person's stream version (`.entry` fields are stream
@@ -110,7 +112,8 @@ public struct PathGenerator: Sendable, IteratorProtocol {
     /// Events generated so far, by type.
     public var eventCounts: [String: Int] { engine.eventCounts }
 
-    /// Steps generated so far, by kind (`record`, `erase`, `read`).
+    /// Steps generated so far, by kind (`record`, `erase`, `read`, and `retry`: a `record` step
+    /// sent again with its idempotency key, which must be answered from the first append).
     public var stepCounts: [String: Int] { engine.stepCounts }
 }
 
@@ -160,7 +163,6 @@ struct Rectifiable: Sendable {
 }
 
 struct Person: Sendable {
-    let index: Int
     let kind: IdentifierKind
     let origin: Origin
     let primary: String
@@ -178,10 +180,13 @@ struct Person: Sendable {
     var ambito: String
     var caseManager: String
     var profile: Profile
+    /// The day of the person's next (or current) step.
     var day: Int
     var stage = Stage.register
     var steps = 0
     var justRead = false
+    /// A request sent again with its idempotency key, as a client does after a timeout.
+    var retry: WorkloadStep?
 
     // The mirror of the stream.
     var version: UInt64 = 0
@@ -203,6 +208,8 @@ struct Person: Sendable {
     var goals: [UInt64] = []
     var interventions: [UInt64: InterventionPhase] = [:]
     var interventionCodes: [UInt64: String] = [:]
+    /// Interventions the last closure or transfer out ended, with their phase before it.
+    var endedWithTheCase: [UInt64: InterventionPhase] = [:]
     var pendingEmergency: UInt64?
     var hadEmergency = false
     var budget = 0
@@ -212,7 +219,10 @@ struct Person: Sendable {
     var voidable: [UInt64] = []
     var rectifiable: [Rectifiable] = []
     var restrictable: [UInt64] = []
-    var restrictions: [UInt64] = []
+    /// Active restrictions: the Restricted entry's version → the entry it restricts.
+    var restrictions: [UInt64: UInt64] = [:]
+    /// A restricted entry found wrong, to be voided.
+    var pendingVoid: UInt64?
 
     /// The identifier a request names: once linked, the codice fiscale more often than not.
     func identifier(_ random: inout WorkloadRandom) -> String {
@@ -411,7 +421,7 @@ struct Engine: Sendable {
 
         let operators = operatorsOf(ambito)
         let start = firstDay + random.below(max(1, lastDay - firstDay - 240))
-        return Person(index: index, kind: kind, origin: origin, primary: primary, linkTo: linkTo, sex: sex, birthYear: birthYear,
+        return Person(kind: kind, origin: origin, primary: primary, linkTo: linkTo, sex: sex, birthYear: birthYear,
                       givenName: givenName, familyName: familyName, address: address, phone: phone, residence: residence,
                       household: household, area: area, ambito: ambito, caseManager: random.pick(operators), profile: profile,
                       day: start)
@@ -464,6 +474,11 @@ struct Engine: Sendable {
         if case .erasing = person.stage {
             person.stage = .finished
             return (erasure(person), nil)
+        }
+        if let retry = person.retry {
+            person.retry = nil
+            stepCounts["retry", default: 0] += 1
+            return (retry, day)
         }
         if person.version > 0, !person.justRead, random.chance(readProbability) {
             person.justRead = true
@@ -519,9 +534,12 @@ struct Engine: Sendable {
         if random.chance(0.2) {
             members.append(("expectedVersion", batch.base == 0 && random.chance(0.5) ? .string("no_stream") : .number(String(batch.base))))
         }
-        if random.chance(0.25) { members.append(("idempotencyKey", .string("wl-\(seedTag)-\(requests)"))) }
+        let idempotent = random.chance(0.25)
+        if idempotent { members.append(("idempotencyKey", .string("wl-\(seedTag)-\(requests)"))) }
         person.version += UInt64(batch.events.count)
-        return .record(person: identifier, body: JSON.object(members).bytes)
+        let step = WorkloadStep.record(person: identifier, body: JSON.object(members).bytes)
+        if idempotent, random.chance(0.05) { person.retry = step }
+        return step
     }
 
     /// Adds an event to the batch; returns its stream version.
@@ -563,6 +581,13 @@ struct Engine: Sendable {
     /// What the person does next, by stage; corrections, identity links and consents come in
     /// between, in any stage the rules allow them.
     mutating func act(_ person: inout Person, _ batch: inout Batch) -> Next {
+        if let target = person.pendingVoid, random.chance(0.5) {
+            person.pendingVoid = nil
+            if person.voidable.contains(target) {  // not voided meanwhile
+                voidEntry(&person, &batch, target)
+                return .after(days: random.between(0, 7))
+            }
+        }
         if person.version >= 3, person.profile.corrections, random.chance(0.15), correct(&person, &batch) {
             return .after(days: random.between(0, 7))
         }
@@ -648,7 +673,14 @@ struct Engine: Sendable {
         if random.chance(0.8) { assignCaseManager(&person, &batch, newOperator: false) }
         if person.profile.consent, random.chance(0.4) { consent(&person, &batch) }
         if person.profile.earlyEmergency {
-            person.pendingEmergency = requestIntervention(&person, &batch, emergency: true)
+            // Pronto intervento runs before the presa in carico: often that same night.
+            let emergency = requestIntervention(&person, &batch, emergency: true)
+            if random.chance(0.6) {
+                startIntervention(&person, &batch, emergency)
+                if random.chance(0.6) { deliver(&person, &batch, emergency) }
+            } else {
+                person.pendingEmergency = emergency
+            }
         }
         person.stage = .preCharge
         return .after(days: random.between(1, 15))
@@ -673,6 +705,12 @@ struct Engine: Sendable {
             return .after(days: random.between(1, 10))
         }
         if person.intakeHeld { return takeInCharge(&person, &batch) }
+        if let emergency = person.pendingEmergency, person.interventions[emergency] == .requested, random.chance(0.5) {
+            person.pendingEmergency = nil
+            startIntervention(&person, &batch, emergency)
+        } else if let emergency = person.interventions(in: .active).first, random.chance(0.5) {
+            deliver(&person, &batch, emergency)
+        }
         let delay = random.between(5, 25)
         scheduleAppointment(&person, &batch, inDays: delay)
         return .after(days: delay)
@@ -874,10 +912,13 @@ struct Engine: Sendable {
         person.stage = .terminal
         let open = person.openInterventions
         guard !open.isEmpty || !person.goals.isEmpty else { return terminal(&person, &batch) }
-        for intervention in open {
+        // Before a transfer the supports may be left running: the transfer out ends them.
+        let leftToTheTransfer = person.profile.transfer && !person.transferred && random.chance(0.5)
+        for intervention in open where !leftToTheTransfer {
             endIntervention(&person, &batch, intervention, reason: random.pick(["completed", "objectives_met", "completed", "other"]))
         }
         for goal in person.goals where random.chance(0.8) { closeGoal(&person, &batch, goal) }
+        if batch.events.isEmpty { return terminal(&person, &batch) }
         return .after(days: random.between(1, 15))
     }
 
@@ -891,6 +932,7 @@ struct Engine: Sendable {
             person.destination = destination
             person.beforeTransfer = person.phase
             person.phase = .transferredOut
+            endInterventionsWithTheCase(&person)
             if person.profile.mistakenTransfer {
                 person.profile.mistakenTransfer = false
                 person.stage = .voidMistake(transfer)
@@ -929,6 +971,8 @@ struct Engine: Sendable {
             person.phase = person.beforeTransfer
             person.destination = nil
         }
+        person.interventions.merge(person.endedWithTheCase) { $1 }
+        person.endedWithTheCase = [:]
         person.stage = .active
         person.budget = random.between(2, 8)
         person.suspendAt = -1
@@ -1189,8 +1233,14 @@ struct Engine: Sendable {
         person.phase = .closed
         person.appointment = nil
         person.pendingEmergency = nil
-        for (intervention, state) in person.interventions where state != .ended { person.interventions[intervention] = .ended }
+        endInterventionsWithTheCase(&person)
         return version
+    }
+
+    /// A closure or a transfer out ends the interventions still open; a void of it brings them back.
+    func endInterventionsWithTheCase(_ person: inout Person) {
+        person.endedWithTheCase = person.interventions.filter { $0.value != .ended }
+        for intervention in person.endedWithTheCase.keys { person.interventions[intervention] = .ended }
     }
 
     mutating func finalReason(_ person: Person) -> String {
@@ -1251,33 +1301,43 @@ struct Engine: Sendable {
             add(&person, &batch, "Rectified", data)
             person.rectifiable[index].old = new
         case .void:
-            let target = person.voidable.remove(at: random.below(person.voidable.count))
-            person.restrictable.removeAll { $0 == target }
-            add(&person, &batch, "Voided", [
-                ("target", .number(String(target))),
-                ("reason", .string(random.pick(["registrazione duplicata", "registrata sulla persona sbagliata", "dati non corrispondenti al verbale"]))),
-                ("authorisingAct", .string("Disposizione del responsabile del servizio prot. n. \(random.between(100, 9_999))/\(CalendarDate(daysSinceEpoch: batch.day).year)")),
-            ])
-            // A delivery is voided and recorded again, right, while the intervention runs.
-            if person.phase == .takenInCharge, let running = person.interventions(in: .active).first, random.chance(0.6) {
-                deliver(&person, &batch, running)
-            }
+            voidEntry(&person, &batch, person.voidable[random.below(person.voidable.count)])
         case .restrict:
-            let target = person.restrictable.remove(at: random.below(person.restrictable.count))
-            person.voidable.removeAll { $0 == target }
-            let restriction = add(&person, &batch, "Restricted", [
-                ("target", .number(String(target))),
-                ("ground", .string(random.pick(["accuracy_contested", "unlawful_processing", "legal_claims", "objection_pending"]))),
-            ])
-            person.restrictions.append(restriction)
+            // A restricted entry may still be voided: the restriction holds on the voided entry.
+            // Contested contacts and referrals most of all (and those may later be voided too).
+            let contested = person.restrictable.indices.filter { person.voidable.contains(person.restrictable[$0]) }
+            let target = person.restrictable.remove(at: !contested.isEmpty && random.chance(0.5) ? random.pick(contested)
+                                                        : random.below(person.restrictable.count))
+            let ground = random.pick(["accuracy_contested", "unlawful_processing", "legal_claims", "objection_pending"])
+            let restriction = add(&person, &batch, "Restricted", [("target", .number(String(target))), ("ground", .string(ground))])
+            person.restrictions[restriction] = target
+            // Contested, checked, found wrong: the entry is voided (the restriction holds on it).
+            if person.voidable.contains(target), ground == "accuracy_contested" || random.chance(0.3) { person.pendingVoid = target }
         case .lift:
-            let restriction = person.restrictions.remove(at: random.below(person.restrictions.count))
+            let restriction = random.pick(person.restrictions.keys.sorted())
+            person.restrictions[restriction] = nil
             add(&person, &batch, "RestrictionLifted", [
                 ("restriction", .number(String(restriction))),
                 ("reason", .string(random.pick(["esattezza verificata", "opposizione respinta", "contenzioso concluso"]))),
             ])
         }
         return true
+    }
+
+    /// Voids a contact, referral, delivery or breach (a delivery is recorded again, right, while
+    /// its intervention runs).
+    mutating func voidEntry(_ person: inout Person, _ batch: inout Batch, _ target: UInt64) {
+        batch.actorRole = "coordinatore"
+        person.voidable.removeAll { $0 == target }
+        person.restrictable.removeAll { $0 == target }
+        add(&person, &batch, "Voided", [
+            ("target", .number(String(target))),
+            ("reason", .string(random.pick(["registrazione duplicata", "registrata sulla persona sbagliata", "dati non corrispondenti al verbale"]))),
+            ("authorisingAct", .string("Disposizione del responsabile del servizio prot. n. \(random.between(100, 9_999))/\(CalendarDate(daysSinceEpoch: batch.day).year)")),
+        ])
+        if person.phase == .takenInCharge, let running = person.interventions(in: .active).first, random.chance(0.6) {
+            deliver(&person, &batch, running)
+        }
     }
 }
 
