@@ -108,7 +108,12 @@ extension CaseFiles {
                                   field: error.field.map { path + ".data." + $0 } ?? path + ".type")
             }
             prepared.facts.append(fact)
-            if schema.type == "Voided" { state = CaseState.fold(history.facts + prepared.facts) }
+            if schema.type == "Voided" {
+                state = CaseState.fold(history.facts + prepared.facts)
+                if let target = fact.reference, state.type(at: target) == "IdentityLinked" {
+                    prepared.attachedWrites.append(try unlinkIdentity(linkedAt: target, of: person))
+                }
+            }
 
             var sealed: [UInt8]?
             if schema.type == "PersonRegistered" {
@@ -168,6 +173,19 @@ extension CaseFiles {
         }
         let stored = JSON.object(members.map { $0.key == "codiceFiscale" ? (key: "linkedPseudonym", value: .string(linked.description)) : $0 })
         return (stored, attachedWrites + [AttachedWrite(table: aliases, key: linked.bytes, value: person.bytes)])
+    }
+
+    /// Voiding an IdentityLinked removes its alias row in the same commit: the codice fiscale
+    /// reaches its own (possibly new) case file again.
+    private func unlinkIdentity(linkedAt version: UInt64, of person: Pseudonym) throws(DomainError) -> AttachedWrite {
+        let entry: Entry?
+        do { entry = try ledger.readStream(person.stream, from: version, limit: 1).first } catch { throw storageFailure(error) }
+        guard let entry, let stored = StoredEvent(payload: entry.payload),
+              let text = stored.data.first(where: { $0.key == "linkedPseudonym" })?.value.string,
+              let linked = Pseudonym(hex: text) else {
+            throw storageFailure(DomainError(.invalid, code: "malformed_entry", "the IdentityLinked entry cannot be read"))
+        }
+        return AttachedWrite(table: aliases, key: linked.bytes, value: nil)
     }
 
     private func idempotencyDigest(_ request: RecordRequest, author: String) -> Digest {

@@ -140,6 +140,11 @@ import Testing
             #expect(byCodiceFiscale["person"] as? String == byCode["person"] as? String)
             #expect((byCodiceFiscale["entries"] as? [Any])?.count == 2)
             try daemon.expectProblem(record(Self.body(link, person: stp)), 409, "identity_already_registered")
+            // A link made by mistake is voided: the codice fiscale no longer reaches this file.
+            let void = #"{"type":"Voided","occurredAt":"2026-04-02","data":{"target":2,"reason":"documento di un'altra persona","authorisingAct":"det. 3/2026"}}"#
+            #expect(try record(Self.body(void, person: stp)).status == 201)
+            try daemon.expectProblem(daemon.call("/v1/persons/case-file", headers: ["Fascicolo-Person: " + Self.codiceFiscale]), 404, "person_not_found")
+            #expect(try record(Self.body(link, person: stp)).status == 201)  // and can be linked again
             try daemon.expectProblem(record(Self.body(link, person: Self.codiceFiscale)), 422, "already_identified")
             try daemon.expectProblem(record(Self.body(registration, person: "provisional:ab")), 422, "invalid_provisional_id")
         }

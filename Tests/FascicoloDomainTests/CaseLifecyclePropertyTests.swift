@@ -322,11 +322,11 @@ private struct LifecycleModel {
             phaseBeforeSuspension = phase
             phase = .suspended
         case "CaseReopened":
-            // Reopening undoes the closure or the suspension: a case closed while suspended comes
-            // back suspended (debatable; agrees with CaseState).
+            // Reopening undoes the closure or the suspension. A case closed while suspended comes
+            // back as it was before the suspension: the reopening ends both.
             phase = phase == .closed ? phaseBeforeClosure : phaseBeforeSuspension
         case "CaseClosed":
-            phaseBeforeClosure = phase
+            phaseBeforeClosure = phase == .suspended ? phaseBeforeSuspension : phase
             phase = .closed
             endInterventions()
         case "CaseTransferredOut":
@@ -349,14 +349,12 @@ private struct LifecycleModel {
             if !voidable.contains(type(at: version)!) { return Refusal("not_correctable") }
             voidedBy[version] = fact.version
         case "Restricted":
-            // Restricting an entry already voided is refused (the brief's "not voided"; debatable,
-            // since the voided entry stays readable); a later void does not lift the restriction.
+            // A voided entry stays readable with its personal data, so it can be restricted too
+            // (GDPR art. 18); a later void does not lift a restriction either.
             guard let version = fact.reference, version >= 1, version < fact.version, type(at: version) != nil else {
                 return Refusal("unknown_target")
             }
-            if let voider = voidedBy[version], !interpretation.restrictionSurvivesVoid || voider < fact.version {
-                return Refusal("target_voided")
-            }
+            if voidedBy[version] != nil && !interpretation.restrictionSurvivesVoid { return Refusal("target_voided") }
             if restrictions.values.contains(version) { return Refusal("already_restricted") }
             restrictions[fact.version] = version
         case "RestrictionLifted":

@@ -191,7 +191,8 @@ public struct CaseState: Sendable {
             episodes += 1
             resetEpisode()
         case "CaseClosed":
-            phaseBeforeClosure = phase
+            // A reopening ends a suspension as well as the closure.
+            phaseBeforeClosure = phase == .suspended ? phaseBeforeSuspension : phase
             phase = .closed
             for (version, state) in interventions where state != .ended { interventions[version] = .ended }
         case "Rectified":
@@ -208,7 +209,8 @@ public struct CaseState: Sendable {
             voided.insert(targetVersion)
             notCounting.insert(targetVersion)
         case "Restricted":
-            let targetVersion = try target(fact, types: nil)
+            // A voided entry stays readable, personal data included: it can be restricted too.
+            let targetVersion = try target(fact, types: nil, allowVoided: true)
             guard !restrictions.values.contains(targetVersion) else { throw Rule.alreadyRestricted }
             restrictions[fact.version] = targetVersion
         case "RestrictionLifted":
@@ -255,7 +257,8 @@ public struct CaseState: Sendable {
     /// The version `fact` refers to, checked: it exists, is earlier, is not voided, and (when
     /// `types` is given) is of one of those types and still counts. Corrections (`types` nil)
     /// may point at an entry that no longer counts: it stays readable, and correctable.
-    private func target(_ fact: CaseFact, types: Set<String>?, rule: PathRuleViolation? = nil) throws(PathRuleViolation) -> UInt64 {
+    private func target(_ fact: CaseFact, types: Set<String>?, rule: PathRuleViolation? = nil,
+                        allowVoided: Bool = false) throws(PathRuleViolation) -> UInt64 {
         func fail(_ violation: PathRuleViolation) -> PathRuleViolation {
             var violation = rule ?? violation
             violation.field = fact.referenceField
@@ -263,7 +266,7 @@ public struct CaseState: Sendable {
         }
         guard let version = fact.reference, version < fact.version, let type = type(at: version) else { throw fail(Rule.unknownTarget) }
         if let types, !types.contains(type) { throw fail(Rule.wrongTarget(found: type, expected: types.sorted())) }
-        if voided.contains(version) { throw fail(Rule.targetVoided) }
+        if voided.contains(version) && !allowVoided { throw fail(Rule.targetVoided) }
         if types != nil && notCounting.contains(version) { throw fail(Rule.targetNotCounting) }
         return version
     }
