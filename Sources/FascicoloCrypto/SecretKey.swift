@@ -14,24 +14,42 @@ public final class SecretKey: @unchecked Sendable {
     public static let sealOverhead = nonceByteCount + tagByteCount
 
     private let secret: UnsafeMutablePointer<UInt8>
+    private let guarded: Bool
 
     /// A new random key.
-    public convenience init() {
+    public convenience init(guarded: Bool = true) {
         Sodium.ensureInitialized()
         var bytes = [UInt8](repeating: 0, count: Self.byteCount)
         randombytes_buf(&bytes, bytes.count)
         defer { sodium_memzero(&bytes, bytes.count) }
-        self.init(bytes: bytes)!
+        self.init(bytes: bytes, guarded: guarded)!
     }
 
-    public init?(bytes: some Collection<UInt8>) {
+    /// `guarded` keys live in libsodium's guarded memory (locked, fenced by guard pages) — right
+    /// for long-lived keys. Short-lived ones (a person's data key, opened for one request) use
+    /// plain memory, zeroed when released: each guarded allocation costs mmap and mprotect calls
+    /// whose TLB shootdowns were the largest single cost of a domain append.
+    public init?(bytes: some Collection<UInt8>, guarded: Bool = true) {
         Sodium.ensureInitialized()
-        guard bytes.count == Self.byteCount, let memory = sodium_malloc(Self.byteCount) else { return nil }
-        secret = memory.assumingMemoryBound(to: UInt8.self)
+        guard bytes.count == Self.byteCount else { return nil }
+        if guarded {
+            guard let memory = sodium_malloc(Self.byteCount) else { return nil }
+            secret = memory.assumingMemoryBound(to: UInt8.self)
+        } else {
+            secret = UnsafeMutablePointer<UInt8>.allocate(capacity: Self.byteCount)
+        }
+        self.guarded = guarded
         for (offset, byte) in bytes.enumerated() { secret[offset] = byte }
     }
 
-    deinit { sodium_free(secret) }
+    deinit {
+        if guarded {
+            sodium_free(secret)
+        } else {
+            sodium_memzero(secret, Self.byteCount)
+            secret.deallocate()
+        }
+    }
 
     /// Lends the key bytes, for writing them sealed or to a key file only.
     public func withBytes<T>(_ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T {

@@ -26,6 +26,9 @@ struct DomainBenchmark: ParsableCommand {
     @Option(help: "Events per append to run (default 1 and 100).")
     var batch: [Int] = [1, 100]
 
+    @Flag(help: "Run only the domain appends (for profiling the daemon).")
+    var domainOnly = false
+
     func run() throws {
         let binary = daemon ?? (executableDirectory() + "/fascicolod")
         let referencePath = reference.hasPrefix("/") ? reference : Self.currentDirectory() + "/" + reference
@@ -36,18 +39,18 @@ struct DomainBenchmark: ParsableCommand {
         printOut("clients  events/append  generic ev/s  domain ev/s  domain/generic  domain p50 ms  p99 ms  p999 ms  daemon cpu generic/domain")
         for clients in clients {
             for batch in batch {
-                let generic = try load.run(clients: clients, subscribe: false) { client in
+                let generic = domainOnly ? nil : try load.run(clients: clients, subscribe: false) { client in
                     Self.genericPlan(client: client, batch: batch)
                 }
                 let domain = try load.run(clients: clients, subscribe: false) { client in
                     Self.domainPlan(client: client, batch: batch)
                 }
-                printOut(pad("\(clients)", 7) + pad("\(batch)", 15) + pad(format(generic.eventsPerSecond), 14)
+                printOut(pad("\(clients)", 7) + pad("\(batch)", 15) + pad(generic.map { format($0.eventsPerSecond) } ?? "-", 14)
                          + pad(format(domain.eventsPerSecond), 13)
-                         + pad(format(domain.eventsPerSecond / generic.eventsPerSecond * 100) + "%", 16)
+                         + pad(generic.map { format(domain.eventsPerSecond / $0.eventsPerSecond * 100) + "%" } ?? "-", 16)
                          + pad(format(domain.latency.p50, 2), 15) + pad(format(domain.latency.p99, 2), 8)
                          + pad(format(domain.latency.p999, 2), 9)
-                         + pad(format(generic.daemonCores * 100) + "% / " + format(domain.daemonCores * 100) + "%", 28))
+                         + pad((generic.map { format($0.daemonCores * 100) + "%" } ?? "-") + " / " + format(domain.daemonCores * 100) + "%", 28))
             }
         }
     }

@@ -31,7 +31,7 @@ public struct PersonKeys: Sendable {
 
     /// A new data key for `person`, and the attached write that stores it with the append.
     public func newKey(for person: Pseudonym) -> (key: SecretKey, write: AttachedWrite) {
-        let key = SecretKey()
+        let key = SecretKey(guarded: false)
         let sealed = key.withBytes { masterKey.seal(Array($0), associatedData: associatedData(person)) }
         return (key, AttachedWrite(table: table, key: person.bytes, value: sealed))
     }
@@ -48,7 +48,7 @@ public struct PersonKeys: Sendable {
             throw CorruptKey()
         }
         defer { for index in bytes.indices { bytes[index] = 0 } }
-        return SecretKey(bytes: bytes)
+        return SecretKey(bytes: bytes, guarded: false)
     }
 
     private func associatedData(_ person: Pseudonym) -> [UInt8] {
