@@ -37,15 +37,25 @@ extension CaseFiles {
         var attempt = 0
         while true {
             attempt += 1
-            let prepared = try prepare(request, person: person, actor: actor)
+            // The person's history is taken out of the cache while it is extended (no copy of
+            // it), and put back only once the append is stored.
+            var history: CaseHistory
+            do { history = try self.history(of: person, taking: true) } catch { throw storageFailure(error) }
+            let factsBefore = history.facts.count
+            let prepared: Prepared
+            do {
+                prepared = try prepare(request, person: person, actor: actor, history: &history)
+            } catch {
+                // A refused first event left the history as it was (a refused step changes no state).
+                if history.facts.count == factsBefore { histories.put(person.stream, history) }
+                throw error
+            }
             let append = AppendRequest(stream: person.stream, events: prepared.events, expectedVersion: .exactly(prepared.version),
                                        idempotencyKey: request.idempotencyKey, author: author,
                                        attachedWrites: prepared.attachedWrites, idempotencyDigest: digest)
             do {
                 let result = try await ledger.append(append)
-                if !result.deduplicated {
-                    histories.extend(person.stream, after: Int(prepared.version), with: prepared.facts)
-                }
+                if !result.deduplicated { histories.put(person.stream, history) }
                 return RecordResult(person: person, append: result, codeTable: reference.current.version)
             } catch LedgerError.wrongExpectedVersion(_, _, let actual) where request.expectedVersion == nil && attempt < 5 {
                 logger.debug("concurrent append to a person's stream; checking again", metadata: ["version": "\(actual)"])
@@ -61,16 +71,13 @@ extension CaseFiles {
     private struct Prepared {
         var version: UInt64
         var events: [NewEvent] = []
-        /// The facts of `events`, to extend the cached history with once they are stored.
-        var facts: [CaseFact] = []
         var attachedWrites: [AttachedWrite] = []
     }
 
     /// Validates every event against the state at the stream's current version and builds the
-    /// stored payloads.
-    private func prepare(_ request: RecordRequest, person: Pseudonym, actor: Actor) throws(DomainError) -> Prepared {
-        let history: CaseHistory
-        do { history = try self.history(of: person) } catch { throw storageFailure(error) }
+    /// stored payloads; `history` ends with the new events' facts (partly, if this throws).
+    private func prepare(_ request: RecordRequest, person: Pseudonym, actor: Actor,
+                         history: inout CaseHistory) throws(DomainError) -> Prepared {
         let table = reference.current
         var prepared = Prepared(version: UInt64(history.facts.count))
         // A stale view of the stream is a conflict before it is anything else.
@@ -78,7 +85,6 @@ extension CaseFiles {
             let error = LedgerError.wrongExpectedVersion(stream: person.stream, expected: expected, actual: prepared.version)
             throw DomainError(.ledger(error), code: error.code, error.description)
         }
-        var state = history.state
         var dataKey: SecretKey?
         let latest = Self.today().daysSinceEpoch + 1
         for (index, event) in request.events.enumerated() {
@@ -102,15 +108,13 @@ extension CaseFiles {
             let version = prepared.version + UInt64(index) + 1
             let fact = CaseFact(version: version, type: schema.type, data: validated.open, reference: table)
             do {
-                try state.apply(fact)
+                try history.apply(fact)
             } catch {
                 throw DomainError(.pathRule, code: error.code, error.english, italian: error.italian,
                                   field: error.field.map { path + ".data." + $0 } ?? path + ".type")
             }
-            prepared.facts.append(fact)
             if schema.type == "Voided" {
-                state = CaseState.fold(history.facts + prepared.facts)
-                if let target = fact.reference, state.type(at: target) == "IdentityLinked" {
+                if let target = fact.reference, history.state.type(at: target) == "IdentityLinked" {
                     prepared.attachedWrites.append(try unlinkIdentity(linkedAt: target, of: person))
                 }
             }

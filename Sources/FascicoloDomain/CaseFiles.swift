@@ -77,9 +77,11 @@ public final class CaseFiles: Sendable {
 
     /// The person's facts and state at the stream's current version (cached, extended from the
     /// log when the stream has grown).
-    func history(of person: Pseudonym) throws -> CaseHistory {
+    /// `taking`: the history is removed from the cache (the caller holds the person's turn and
+    /// puts it back once extended); otherwise it is left there, extended if the log had grown.
+    func history(of person: Pseudonym, taking: Bool = false) throws -> CaseHistory {
         let stream = person.stream
-        var history = histories.get(stream) ?? CaseHistory()
+        var history = (taking ? histories.take(stream) : histories.get(stream)) ?? CaseHistory()
         let current = try ledger.streamVersion(stream)
         guard UInt64(history.facts.count) != current else { return history }
         if UInt64(history.facts.count) > current { history = CaseHistory() }
@@ -91,7 +93,7 @@ public final class CaseFiles: Sendable {
             for entry in entries { newFacts.append(fact(of: entry)) }
         }
         history.extend(with: newFacts)
-        histories.put(stream, history)
+        if !taking { histories.put(stream, history) }
         return history
     }
 
@@ -158,6 +160,13 @@ struct CaseHistory: Sendable {
     private(set) var facts: [CaseFact] = []
     private(set) var state = CaseState()
 
+    /// Checks `fact`, the stream's next entry, against the path rules and adds it.
+    mutating func apply(_ fact: CaseFact) throws(PathRuleViolation) {
+        try state.apply(fact)
+        facts.append(fact)
+        if fact.type == "Voided" { state = CaseState.fold(facts) }
+    }
+
     /// Adds the stream's next facts; the state follows them one by one, or is folded again from
     /// the start when one of them voids an earlier entry.
     mutating func extend(with newFacts: [CaseFact]) {
@@ -179,18 +188,8 @@ final class HistoryCache: Sendable {
 
     func get(_ stream: String) -> CaseHistory? { entries.withLock { $0[stream] } }
 
-    /// Extends the cached history in place with the facts just appended after its `count`
-    /// facts (or drops it when it no longer ends there), so the next append to the person
-    /// neither reads them back nor copies the history.
-    func extend(_ stream: String, after count: Int, with facts: [CaseFact]) {
-        entries.withLock { entries in
-            guard entries[stream]?.facts.count == count else {
-                entries.removeValue(forKey: stream)
-                return
-            }
-            entries[stream]!.extend(with: facts)
-        }
-    }
+    /// Removes and returns the history, so that the caller extends it without copying it.
+    func take(_ stream: String) -> CaseHistory? { entries.withLock { $0.removeValue(forKey: stream) } }
 
     func put(_ stream: String, _ history: CaseHistory) {
         entries.withLock { entries in

@@ -7,19 +7,23 @@ import FascicoloCrypto
 public struct Pseudonym: Sendable, Hashable, CustomStringConvertible {
     public static let byteCount = 16
     public let bytes: [UInt8]
+    /// The 32 lower-case hex digits (computed once: stream names are asked for often).
+    public let description: String
 
     public init?(bytes: [UInt8]) {
         guard bytes.count == Self.byteCount else { return nil }
         self.bytes = bytes
+        description = Hex.encode(bytes)
     }
 
     /// Parses the 32 lower-case hex digits of `description`.
     public init?(hex: String) {
         guard hex.utf8.count == 2 * Self.byteCount, hex == hex.lowercased(), let bytes = Hex.decode(hex) else { return nil }
-        self.bytes = bytes
+        self.init(bytes: bytes)
     }
 
-    public var description: String { Hex.encode(bytes) }
+    public static func == (lhs: Pseudonym, rhs: Pseudonym) -> Bool { lhs.bytes == rhs.bytes }
+    public func hash(into hasher: inout Hasher) { hasher.combine(bytes) }
 
     /// The person's case-file stream.
     public var stream: String { Self.personPrefix + description }

@@ -223,11 +223,19 @@ public struct CaseState: Sendable {
         }
     }
 
-    /// Which types a phase accepts; the gates of the lifecycle.
+    // The gates of the lifecycle (built once: this runs for every event appended).
+    private static let corrections: Set<String> = ["Rectified", "Voided", "Restricted", "RestrictionLifted", "ErasureExecuted", "ConsentWithdrawn"]
+    private static let anytime: Set<String> = ["IdentityLinked", "ConsentRecorded"]
+    private static let beforeCase: Set<String> = ["AccessContactRecorded", "ReferralReceived", "CaseOpened", "JudicialMeasureRecorded"]
+    private static let needsTakenInCharge: Set<String> = [
+        "PreliminaryAnalysisCompleted", "InDepthAssessmentCompleted", "PlanDrafted", "PlanSigned", "PlanRevised",
+        "GoalSet", "GoalReviewed", "GoalClosed", "CommitmentBreached", "ReviewHeld", "OutcomeRecorded",
+    ]
+
+    /// Which types a phase accepts.
     private func checkPhaseAllows(_ fact: CaseFact) throws(PathRuleViolation) {
-        let corrections: Set<String> = ["Rectified", "Voided", "Restricted", "RestrictionLifted", "ErasureExecuted", "ConsentWithdrawn"]
-        let anytime: Set<String> = ["IdentityLinked", "ConsentRecorded"]
-        if corrections.contains(fact.type) { return }
+        let anytime = Self.anytime
+        if Self.corrections.contains(fact.type) { return }
         switch phase {
         case .closed:
             if fact.type == "CaseReopened" { return }
@@ -239,18 +247,13 @@ public struct CaseState: Sendable {
             if fact.type == "CaseReopened" || fact.type == "CaseClosed" || fact.type == "CaseTransferredOut" || anytime.contains(fact.type) { return }
             throw Rule.caseSuspended
         case .noCase:
-            let beforeCase: Set<String> = ["AccessContactRecorded", "ReferralReceived", "CaseOpened", "JudicialMeasureRecorded"]
-            if beforeCase.contains(fact.type) || anytime.contains(fact.type) { return }
+            if Self.beforeCase.contains(fact.type) || anytime.contains(fact.type) { return }
             if fact.type == "CaseReopened" { throw Rule.caseNotClosed }
             throw Rule.noOpenCase
         case .opened, .takenInCharge:
             if fact.type == "CaseOpened" { throw Rule.caseAlreadyOpen }
             if fact.type == "CaseTransferredIn" { throw Rule.transferMismatch }
-            let needsTakenInCharge: Set<String> = [
-                "PreliminaryAnalysisCompleted", "InDepthAssessmentCompleted", "PlanDrafted", "PlanSigned", "PlanRevised",
-                "GoalSet", "GoalReviewed", "GoalClosed", "CommitmentBreached", "ReviewHeld", "OutcomeRecorded",
-            ]
-            if phase == .opened && needsTakenInCharge.contains(fact.type) { throw Rule.notTakenInCharge }
+            if phase == .opened && Self.needsTakenInCharge.contains(fact.type) { throw Rule.notTakenInCharge }
         }
     }
 
