@@ -61,16 +61,41 @@ public struct StoredEvent: Sendable {
     public var data: [(key: String, value: JSON)]
     public var sealed: [UInt8]?
 
+    /// The compact JSON, written straight into bytes (this runs for every event appended).
     public var bytes: [UInt8] {
-        var members: [(key: String, value: JSON)] = [
-            ("schema", .number(String(schemaVersion))), ("occurredAt", .string(occurredAt)),
-            ("codeTable", .string(codeTable)), ("purpose", .string(purpose)), ("actor", actor),
-        ]
-        if let correlationID { members.append(("correlationId", .string(correlationID))) }
-        if let causationID { members.append(("causationId", .string(causationID))) }
-        members.append(("data", .object(data)))
-        if let sealed { members.append(("sealed", .string(Base64.encode(sealed)))) }
-        return JSON.object(members).bytes
+        var json = JSONBytes(capacity: 256 + (sealed?.count ?? 0) * 4 / 3)
+        json.raw("{\"schema\":")
+        json.number(schemaVersion)
+        json.raw(",\"occurredAt\":")
+        json.string(occurredAt)
+        json.raw(",\"codeTable\":")
+        json.string(codeTable)
+        json.raw(",\"purpose\":")
+        json.string(purpose)
+        json.raw(",\"actor\":")
+        json.value(actor)
+        if let correlationID {
+            json.raw(",\"correlationId\":")
+            json.string(correlationID)
+        }
+        if let causationID {
+            json.raw(",\"causationId\":")
+            json.string(causationID)
+        }
+        json.raw(",\"data\":{")
+        for (index, member) in data.enumerated() {
+            if index > 0 { json.raw(",") }
+            json.string(member.key)
+            json.raw(":")
+            json.value(member.value)
+        }
+        json.raw("}")
+        if let sealed {
+            json.raw(",\"sealed\":")
+            json.string(Base64.encode(sealed))
+        }
+        json.raw("}")
+        return json.bytes
     }
 
     /// Reads a stored payload; nil if it is not a domain payload.
