@@ -29,7 +29,7 @@ public final class SecretKey: @unchecked Sendable {
     /// for long-lived keys. Short-lived ones (a person's data key, opened for one request) use
     /// plain memory, zeroed when released: each guarded allocation costs mmap and mprotect calls
     /// whose TLB shootdowns were the largest single cost of a domain append.
-    public init?(bytes: some Collection<UInt8>, guarded: Bool = true) {
+    public init?(bytes: [UInt8], guarded: Bool = true) {
         Sodium.ensureInitialized()
         guard bytes.count == Self.byteCount else { return nil }
         if guarded {
@@ -39,7 +39,7 @@ public final class SecretKey: @unchecked Sendable {
             secret = UnsafeMutablePointer<UInt8>.allocate(capacity: Self.byteCount)
         }
         self.guarded = guarded
-        for (offset, byte) in bytes.enumerated() { secret[offset] = byte }
+        bytes.withUnsafeBufferPointer { secret.update(from: $0.baseAddress!, count: Self.byteCount) }
     }
 
     deinit {
@@ -72,8 +72,7 @@ public final class SecretKey: @unchecked Sendable {
     }
 
     /// The message, or nil when the box was not sealed by this key with this associated data.
-    public func open(_ box: some Collection<UInt8>, associatedData: [UInt8]) -> [UInt8]? {
-        let box = Array(box)
+    public func open(_ box: [UInt8], associatedData: [UInt8]) -> [UInt8]? {
         guard box.count >= Self.sealOverhead else { return nil }
         var message = [UInt8](repeating: 0, count: box.count - Self.sealOverhead)
         let status = box.withUnsafeBufferPointer { input in

@@ -207,6 +207,13 @@ final class TurnQueue: Sendable {
 
     /// Returns when it is the caller's turn for `key`; the caller must `end` it.
     func begin(_ key: String) async {
+        // Uncontended (the usual case): take the turn without suspending the task.
+        let free = waiting.withLock { waiting in
+            guard waiting[key] == nil else { return false }
+            waiting[key] = []
+            return true
+        }
+        if free { return }
         await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
             let mine = waiting.withLock { waiting in
                 if waiting[key] != nil {
