@@ -50,7 +50,8 @@ public final class CaseFiles: Sendable {
         }
         let pseudonymKey = try KeyFile.loadOrCreateSecret(directory: directory, name: Pseudonymizer.keyFileName, create: true)
         let masterKey = try KeyFile.loadOrCreateSecret(directory: directory, name: PersonKeys.masterKeyFileName, create: true)
-        try DomainKeyProblem.checkOrRecord(pseudonymKey: pseudonymKey, masterKey: masterKey, store: ledger.store, directory: directory)
+        try DomainKeyProblem.checkOrRecord(pseudonymKey: pseudonymKey, masterKey: masterKey, store: ledger.store,
+                                           directory: directory, hasPeople: hasPeople)
         let keys = try PersonKeys(environment: ledger.store.environment, masterKey: masterKey)
         let aliases = try ledger.store.environment.write { txn in try txn.createTable("person_aliases") }
         return CaseFiles(ledger: ledger, reference: reference, limits: limits, pseudonymizer: Pseudonymizer(key: pseudonymKey),
@@ -135,11 +136,18 @@ public enum DomainKeyProblem: Error, CustomStringConvertible, Sendable {
         }
     }
 
-    static func checkOrRecord(pseudonymKey: SecretKey, masterKey: SecretKey, store: LedgerStore, directory: String) throws {
+    /// Until the log has case files its keys may change freely (a restored log without them gets
+    /// new ones): the check values are then written again rather than checked.
+    static func checkOrRecord(pseudonymKey: SecretKey, masterKey: SecretKey, store: LedgerStore, directory: String,
+                              hasPeople: Bool) throws {
         let pseudonymCheck = Array(pseudonymKey.authenticate(Array("fascicolo/pseudonym-key-check/v1".utf8)).prefix(16))
         let recordsContext = Array("fascicolo/records-key-check/v1".utf8)
-        let (storedPseudonym, storedRecords) = try store.environment.read { txn in
+        var (storedPseudonym, storedRecords) = try store.environment.read { txn in
             (try txn.get(store.meta, key: Array("pseudonym_key_check".utf8)), try txn.get(store.meta, key: Array("records_key_check".utf8)))
+        }
+        if !hasPeople {
+            if storedPseudonym != pseudonymCheck { storedPseudonym = nil }
+            if let stored = storedRecords, masterKey.open(stored, associatedData: recordsContext) == nil { storedRecords = nil }
         }
         if let storedPseudonym, storedPseudonym != pseudonymCheck { throw wrong(path: directory + "/" + Pseudonymizer.keyFileName) }
         if let storedRecords, masterKey.open(storedRecords, associatedData: recordsContext) == nil {
