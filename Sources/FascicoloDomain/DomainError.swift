@@ -16,8 +16,6 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
         case conflict
         /// The person is not known (404).
         case notFound
-        /// The caller's role may not do this (403).
-        case forbidden
         /// The ledger refused or failed (its own error).
         case ledger(LedgerError)
     }

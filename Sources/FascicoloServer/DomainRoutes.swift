@@ -138,7 +138,6 @@ extension APIRoutes {
         case .invalid, .pathRule: .unprocessableContent
         case .conflict: .conflict
         case .notFound: .notFound
-        case .forbidden: .forbidden
         case .ledger(let ledgerError): problem(for: ledgerError).status
         }
         return Problem(status, code: error.code, detail: error.message, field: error.field, detailItalian: error.messageItalian)
