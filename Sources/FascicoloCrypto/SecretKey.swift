@@ -59,10 +59,26 @@ public final class SecretKey: @unchecked Sendable {
     /// nonce (24) ‖ ciphertext ‖ tag (16). `associatedData` is authenticated, not stored: the
     /// same bytes must be given to `open`, which binds the ciphertext to its context.
     public func seal(_ message: [UInt8], associatedData: [UInt8]) -> [UInt8] {
-        var output = [UInt8](repeating: 0, count: Self.nonceByteCount + message.count + Self.tagByteCount)
+        seal(message, associatedData: associatedData, nonce: Self.randomNonces(count: 1)[...])
+    }
+
+    /// `count` fresh random nonces, concatenated: one call to the system's random source for a
+    /// batch of boxes instead of one per box.
+    public static func randomNonces(count: Int) -> [UInt8] {
+        Sodium.ensureInitialized()
+        var nonces = [UInt8](repeating: 0, count: count * nonceByteCount)
+        randombytes_buf(&nonces, nonces.count)
+        return nonces
+    }
+
+    /// As `seal`, with the nonce given: 24 fresh random bytes (a slice of `randomNonces`); a
+    /// nonce must never be used twice.
+    public func seal(_ message: [UInt8], associatedData: [UInt8], nonce: ArraySlice<UInt8>) -> [UInt8] {
+        precondition(nonce.count == Self.nonceByteCount, "an XChaCha20-Poly1305 nonce is 24 bytes")
+        var output = Array(nonce)
+        output.append(contentsOf: repeatElement(0, count: message.count + Self.tagByteCount))
         output.withUnsafeMutableBufferPointer { out in
             let nonce = out.baseAddress!
-            randombytes_buf(nonce, Self.nonceByteCount)
             var written: UInt64 = 0
             crypto_aead_xchacha20poly1305_ietf_encrypt(
                 nonce + Self.nonceByteCount, &written, message, UInt64(message.count),

@@ -16,12 +16,15 @@ enum Sodium {
 public enum Base64 {
     public static func encode(_ bytes: [UInt8]) -> String {
         Sodium.ensureInitialized()
-        let length = sodium_base64_encoded_len(bytes.count, sodium_base64_VARIANT_ORIGINAL)
-        var output = [CChar](repeating: 0, count: length)
-        _ = bytes.withUnsafeBufferPointer { input in
-            sodium_bin2base64(&output, length, input.baseAddress, bytes.count, sodium_base64_VARIANT_ORIGINAL)
+        let length = sodium_base64_encoded_len(bytes.count, sodium_base64_VARIANT_ORIGINAL)  // with the final NUL
+        return String(unsafeUninitializedCapacity: length) { output in
+            output.withMemoryRebound(to: CChar.self) { chars in
+                _ = bytes.withUnsafeBufferPointer { input in
+                    sodium_bin2base64(chars.baseAddress!, length, input.baseAddress, bytes.count, sodium_base64_VARIANT_ORIGINAL)
+                }
+            }
+            return length - 1
         }
-        return String(decoding: output.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
     }
 
     /// Decodes strict, padded standard base64; nil for anything else (including whitespace).

@@ -86,6 +86,7 @@ extension CaseFiles {
             throw DomainError(.ledger(error), code: error.code, error.description)
         }
         var dataKey: SecretKey?
+        let nonces = SecretKey.randomNonces(count: request.events.count)
         let latest = Self.today().daysSinceEpoch + 1
         for (index, event) in request.events.enumerated() {
             let path = "events[\(index)]"
@@ -133,8 +134,10 @@ extension CaseFiles {
                     throw DomainError(.pathRule, code: "person_erased", "This person's data key no longer exists.",
                                       italian: "La chiave dei dati di questa persona non esiste più.", field: path)
                 }
+                let nonce = nonces[(index * SecretKey.nonceByteCount)..<((index + 1) * SecretKey.nonceByteCount)]
                 sealed = dataKey.seal(JSON.object(validated.personal).bytes,
-                                      associatedData: StoredEvent.sealAssociatedData(stream: person.stream, type: schema.type))
+                                      associatedData: StoredEvent.sealAssociatedData(stream: person.stream, type: schema.type),
+                                      nonce: nonce)
             }
             let stored = StoredEvent(schemaVersion: schema.version, occurredAt: event.occurredAt, codeTable: table.version,
                                      purpose: schema.purpose.rawValue, actor: actor.json, correlationID: event.correlationID,
