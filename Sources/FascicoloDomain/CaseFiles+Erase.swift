@@ -38,7 +38,7 @@ extension CaseFiles {
             } catch LedgerError.wrongExpectedVersion where attempt < 5 {
                 continue
             } catch let error as LedgerError {
-                throw DomainError(.ledger(error), code: error.code, error.description)
+                throw DomainError(error)
             } catch {
                 throw storageFailure(error)
             }

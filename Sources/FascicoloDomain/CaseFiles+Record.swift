@@ -26,7 +26,7 @@ extension CaseFiles {
                     return RecordResult(person: person, append: stored, codeTable: reference.current.version)
                 }
             } catch let error as LedgerError {
-                throw DomainError(.ledger(error), code: error.code, error.description)
+                throw DomainError(error)
             } catch {
                 throw storageFailure(error)
             }
@@ -61,7 +61,7 @@ extension CaseFiles {
                 logger.debug("concurrent append to a person's stream; checking again", metadata: ["version": "\(actual)"])
                 continue
             } catch let error as LedgerError {
-                throw DomainError(.ledger(error), code: error.code, error.description)
+                throw DomainError(error)
             } catch {
                 throw storageFailure(error)
             }
@@ -81,9 +81,8 @@ extension CaseFiles {
         let table = reference.current
         var prepared = Prepared(version: UInt64(history.facts.count))
         // A stale view of the stream is a conflict before it is anything else.
-        if let expected = request.expectedVersion, !Self.matches(expected, prepared.version) {
-            let error = LedgerError.wrongExpectedVersion(stream: person.stream, expected: expected, actual: prepared.version)
-            throw DomainError(.ledger(error), code: error.code, error.description)
+        if let expected = request.expectedVersion, !expected.isSatisfied(by: prepared.version) {
+            throw DomainError(LedgerError.wrongExpectedVersion(stream: person.stream, expected: expected, actual: prepared.version))
         }
         var dataKey: SecretKey?
         let nonces = SecretKey.randomNonces(count: request.events.count)
@@ -190,7 +189,7 @@ extension CaseFiles {
         guard let entry, let stored = StoredEvent(payload: entry.payload),
               let text = stored.data.first(where: { $0.key == "linkedPseudonym" })?.value.string,
               let linked = Pseudonym(hex: text) else {
-            throw storageFailure(DomainError(.invalid, code: "malformed_entry", "the IdentityLinked entry cannot be read"))
+            throw storageFailure(StoredEvent.Unreadable(position: entry?.position))
         }
         return AttachedWrite(table: aliases, key: linked.bytes, value: nil)
     }
@@ -200,14 +199,6 @@ extension CaseFiles {
         hasher.update(Array("fascicolo/domain-append/v1".utf8) + [0] + Array(author.utf8) + [0])
         hasher.update(request.contentDigest.bytes)
         return hasher.finalize()
-    }
-
-    static func matches(_ expected: ExpectedVersion, _ version: UInt64) -> Bool {
-        switch expected {
-        case .any: true
-        case .noStream: version == 0
-        case .exactly(let wanted): version == wanted
-        }
     }
 
     func storageFailure(_ error: any Error) -> DomainError {

@@ -40,6 +40,11 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { field.map { "\($0): \(message)" } ?? message }
 
+    /// The ledger's refusal, with its own code and sentence.
+    init(_ error: LedgerError) {
+        self.init(.ledger(error), code: error.code, error.description)
+    }
+
     static func malformed(_ message: String, field: String? = nil) -> DomainError {
         DomainError(.malformed, code: "malformed_request", message, field: field)
     }

@@ -126,6 +126,12 @@ public struct StoredEvent: Sendable {
         self.sealed = sealed
     }
 
+    /// A stored entry that should be a domain payload but is not.
+    struct Unreadable: Error, CustomStringConvertible {
+        let position: UInt64?
+        var description: String { "the entry at position \(position.map(String.init) ?? "?") is not a readable domain payload" }
+    }
+
     /// Binds a sealed box to its stream and event type, so it cannot be moved to another entry.
     public static func sealAssociatedData(stream: String, type: String) -> [UInt8] {
         Array("fascicolo/sealed/v1".utf8) + [0] + Array(stream.utf8) + [0] + Array(type.utf8)

@@ -10,6 +10,15 @@ public enum ExpectedVersion: Sendable, Equatable, Hashable, CustomStringConverti
     /// The stream must have exactly this many entries (0 is the same as `noStream`).
     case exactly(UInt64)
 
+    /// Whether a stream at `version` is what this expects.
+    public func isSatisfied(by version: UInt64) -> Bool {
+        switch self {
+        case .any: true
+        case .noStream: version == 0
+        case .exactly(let expected): version == expected
+        }
+    }
+
     public var description: String {
         switch self {
         case .any: "any"

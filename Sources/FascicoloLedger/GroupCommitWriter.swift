@@ -262,12 +262,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             let stream = Array(request.stream.utf8)
             let current = try streamVersions[stream]
                 ?? txn.get(store.streams, key: stream).flatMap { BigEndian.uint64($0) } ?? 0
-            let matches = switch request.expectedVersion {
-            case .any: true
-            case .noStream: current == 0
-            case .exactly(let version): current == version
-            }
-            guard matches else {
+            guard request.expectedVersion.isSatisfied(by: current) else {
                 results.append(.failure(.wrongExpectedVersion(stream: request.stream, expected: request.expectedVersion,
                                                               actual: current)))
                 continue

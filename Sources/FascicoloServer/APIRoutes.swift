@@ -154,22 +154,13 @@ public struct APIRoutes: Sendable {
     func append(_ request: Request, _ context: FascicoloRequestContext) async throws -> Response {
         let peer = try authorize(context, [.writer, .admin])
         let start = DispatchTime.now().uptimeNanoseconds
-        guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") ?? false else {
-            throw Problem(.unsupportedMediaType, code: "unsupported_media_type", detail: "send the events as application/json")
-        }
         let limits = ledger.configuration.limits
         // Room for the largest allowed append plus its JSON framing, within the request limit.
-        let bodyBytesMax = min(requestBytesMax,
-                               limits.eventsPerAppendMax * (limits.payloadBytesMax + limits.eventTypeBytesMax + 64) + 4_096)
-        let body: ByteBuffer
-        do {
-            body = try await request.body.collect(upTo: bodyBytesMax)
-        } catch {
-            throw Problem(.contentTooLarge, code: "body_too_large", detail: "the request body is larger than \(bodyBytesMax) bytes")
-        }
+        let body = try await jsonBody(request, bytesMax: min(
+            requestBytesMax, limits.eventsPerAppendMax * (limits.payloadBytesMax + limits.eventTypeBytesMax + 64) + 4_096))
         let decoded: AppendBodyParser.Body
         do {
-            decoded = try AppendBodyParser.parse(Array(buffer: body))
+            decoded = try AppendBodyParser.parse(body)
         } catch {
             throw Problem.badRequest("the body is not an append: \(error.reason); expected "
                                      + "{\"events\":[{\"type\":…,\"data\":…}], \"expectedVersion\"?, \"idempotencyKey\"?}")
@@ -221,6 +212,18 @@ public struct APIRoutes: Sendable {
     }
 
     // MARK: - Helpers
+
+    /// The request's body, sent as JSON (415 otherwise) and at most `bytesMax` bytes (413 beyond).
+    func jsonBody(_ request: Request, bytesMax: Int) async throws -> [UInt8] {
+        guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") ?? false else {
+            throw Problem(.unsupportedMediaType, code: "unsupported_media_type", detail: "send the body as application/json")
+        }
+        do {
+            return Array(buffer: try await request.body.collect(upTo: bytesMax))
+        } catch {
+            throw Problem(.contentTooLarge, code: "body_too_large", detail: "the request body is larger than \(bytesMax) bytes")
+        }
+    }
 
     /// The caller's credentials, if it holds one of `roles`; otherwise 403.
     func authorize(_ context: FascicoloRequestContext, _ roles: Set<Role>) throws -> PeerCredentials {

@@ -29,7 +29,10 @@ extension APIRoutes {
         }
         router.post("v1/persons/erasure") { request, context in
             let peer = try authorize(context, [.admin])
-            let body = try await jsonBody(request, bytesMax: 16 << 10)
+            let body: JSON
+            do { body = try JSON.parse(try await jsonBody(request, bytesMax: 16 << 10)) } catch let error as JSON.Malformed {
+                throw Problem.badRequest("\(error)")
+            }
             for member in body.members ?? [] where !["person", "legalGround", "reference"].contains(member.key) {
                 throw Problem.badRequest("unknown member \(member.key)")
             }
@@ -53,17 +56,9 @@ extension APIRoutes {
     func recordPersonEvents(_ request: Request, _ context: FascicoloRequestContext) async throws -> Response {
         let peer = try authorize(context, [.writer, .admin])
         let start = DispatchTime.now().uptimeNanoseconds
-        guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") ?? false else {
-            throw Problem(.unsupportedMediaType, code: "unsupported_media_type", detail: "send the events as application/json")
-        }
-        let body: ByteBuffer
+        let body = try await jsonBody(request, bytesMax: requestBytesMax)
         do {
-            body = try await request.body.collect(upTo: requestBytesMax)
-        } catch {
-            throw Problem(.contentTooLarge, code: "body_too_large", detail: "the request body is larger than \(requestBytesMax) bytes")
-        }
-        do {
-            let parsed = try RecordRequest.parse(Array(buffer: body), eventsMax: caseFiles.limits.eventsPerRequestMax)
+            let parsed = try RecordRequest.parse(body, eventsMax: caseFiles.limits.eventsPerRequestMax)
             let result = try await caseFiles.record(parsed, author: policy.author(uid: peer.uid))
             metrics.recordAppend(events: parsed.events.count, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             return json(status: result.append.deduplicated ? .ok : .created, Render.recordResult(result))
@@ -116,17 +111,6 @@ extension APIRoutes {
         } catch {
             throw Problem(.unprocessableContent, code: error.code, detail: error.reason, field: field)
         }
-    }
-
-    private func jsonBody(_ request: Request, bytesMax: Int) async throws -> JSON {
-        guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") ?? false else {
-            throw Problem(.unsupportedMediaType, code: "unsupported_media_type", detail: "send the body as application/json")
-        }
-        let body: ByteBuffer
-        do { body = try await request.body.collect(upTo: bytesMax) } catch {
-            throw Problem(.contentTooLarge, code: "body_too_large", detail: "the request body is larger than \(bytesMax) bytes")
-        }
-        do { return try JSON.parse(Array(buffer: body)) } catch { throw Problem.badRequest("\(error)") }
     }
 
     /// Domain refusals as problem details.
