@@ -47,6 +47,14 @@ let package = Package(
                            .product(name: "Logging", package: "swift-log")]
         ),
 
+        // Read models built from the log: the engine (generations, checkpoints, rebuilds, digests)
+        // and the timeline, cases, interventions and compliance projections.
+        .target(
+            name: "FascicoloProjections",
+            dependencies: ["FascicoloDomain", "FascicoloLedger", "FascicoloStorage", "FascicoloCrypto", "FascicoloJSON",
+                           .product(name: "Logging", package: "swift-log")]
+        ),
+
         // Seeded generator of realistic paths, shared by tests and benchmarks.
         .target(name: "FascicoloWorkload", dependencies: ["FascicoloDomain", "FascicoloJSON"]),
 
@@ -105,6 +113,8 @@ let package = Package(
         .testTarget(name: "FascicoloCryptoTests", dependencies: ["FascicoloCrypto", "FascicoloTesting"]),
         .testTarget(name: "FascicoloLedgerTests", dependencies: ["FascicoloLedger", "FascicoloTesting"]),
         .testTarget(name: "FascicoloDomainTests", dependencies: ["FascicoloDomain", "FascicoloTesting", "FascicoloWorkload"]),
+        .testTarget(name: "FascicoloProjectionsTests",
+                    dependencies: ["FascicoloProjections", "FascicoloDomain", "FascicoloTesting", "FascicoloWorkload"]),
         .testTarget(name: "FascicoloServerTests", dependencies: ["FascicoloServer", "FascicoloLedger"]),
         .testTarget(name: "FascicoloDaemonTests", dependencies: ["FascicoloDaemon", "FascicoloCrypto", "FascicoloTesting"]),
     ],

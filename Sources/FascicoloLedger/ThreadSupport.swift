@@ -2,12 +2,12 @@ import Glibc
 
 /// A mutex with a condition variable, for the writer thread's queue. (Swift's `Mutex` has no
 /// condition wait, and the writer must sleep until work or a checkpoint deadline arrives.)
-final class ConditionLock: @unchecked Sendable {
+public final class ConditionLock: @unchecked Sendable {
     // @unchecked: every access to the pthread objects goes through the mutex itself.
     private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
     private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
 
-    init() {
+    public init() {
         pthread_mutex_init(mutex, nil)
         var attributes = pthread_condattr_t()
         pthread_condattr_init(&attributes)
@@ -23,7 +23,7 @@ final class ConditionLock: @unchecked Sendable {
         mutex.deallocate()
     }
 
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
+    public func withLock<T>(_ body: () throws -> T) rethrows -> T {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         return try body()
@@ -31,7 +31,7 @@ final class ConditionLock: @unchecked Sendable {
 
     /// Waits (the lock held by the caller) until signalled or until `deadlineNanoseconds` on the
     /// monotonic clock; nil waits without a deadline.
-    func wait(untilMonotonicNanoseconds deadline: UInt64?) {
+    public func wait(untilMonotonicNanoseconds deadline: UInt64?) {
         guard let deadline else {
             pthread_cond_wait(condition, mutex)
             return
@@ -40,7 +40,12 @@ final class ConditionLock: @unchecked Sendable {
         pthread_cond_timedwait(condition, mutex, &time)
     }
 
-    func broadcast() { pthread_cond_broadcast(condition) }
+    /// Waits (the lock held by the caller) until signalled or for at most `milliseconds`.
+    public func wait(milliseconds: Int) {
+        wait(untilMonotonicNanoseconds: Clock.monotonicNanoseconds() + UInt64(milliseconds) * 1_000_000)
+    }
+
+    public func broadcast() { pthread_cond_broadcast(condition) }
 }
 
 enum Clock {
@@ -59,7 +64,7 @@ enum Clock {
 
 /// Starts a detached OS thread (not a task: the writer blocks in fsync and must not occupy the
 /// cooperative pool, which has only as many threads as cores).
-func startThread(_ body: @escaping @Sendable () -> Void) {
+public func startThread(_ body: @escaping @Sendable () -> Void) {
     final class Box { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
     let box = Unmanaged.passRetained(Box(body)).toOpaque()
     var thread = pthread_t()

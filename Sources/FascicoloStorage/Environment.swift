@@ -20,8 +20,9 @@ public final class Environment: @unchecked Sendable {
         public var mapSizeBytes: Int = 64 << 20
         /// The largest the map may grow to; a write beyond it fails with `mapFull`.
         public var mapSizeBytesMax: Int = 1 << 40
-        /// How many named tables the environment may hold.
-        public var tablesMax: UInt32 = 32
+        /// How many named tables the environment may hold (the log's, the domain's, and two
+        /// generations of every projection's).
+        public var tablesMax: UInt32 = 128
         /// Concurrent read transactions allowed across all processes.
         public var readersMax: UInt32 = 254
         /// Open without write access: `read` only, safe next to a running writer.

@@ -96,6 +96,12 @@ public final class WriteTransaction: ReadTransaction {
         return true
     }
 
+    /// Removes every row of `table`, keeping the table and its handle (readers holding an older
+    /// snapshot still see the rows; the pages are reused once they finish).
+    public func empty(_ table: Table) throws {
+        try StorageError.check(mdb_drop(handle, table.handle, 0), "empty \(table)")
+    }
+
     /// Opens a table, creating it when it does not exist.
     public func createTable(_ name: String) throws -> Table {
         try openTable(name, create: true)

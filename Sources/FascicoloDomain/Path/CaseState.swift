@@ -84,7 +84,7 @@ public struct CaseState: Sendable {
 
     /// Folds one more stored fact, as `fold` would: skipped if it no longer fits. Only valid
     /// for a fact that is not a Voided (that one changes the past: fold the stream again).
-    mutating func absorb(_ fact: CaseFact) {
+    public mutating func absorb(_ fact: CaseFact) {
         precondition(fact.type != "Voided", "a Voided entry needs the stream folded again")
         absorbChecked(fact)
     }
@@ -93,6 +93,10 @@ public struct CaseState: Sendable {
         typeByVersion.append(fact.type)
         do { try applyChecked(fact) } catch { notCounting.insert(fact.version) }
     }
+
+    /// Whether the entry at `version` counts for the case state (it was not voided, and did not
+    /// depend on an entry that was).
+    public func counts(_ version: UInt64) -> Bool { !notCounting.contains(version) }
 
     /// The type of the entry at `version`, if it exists.
     public func type(at version: UInt64) -> String? {

@@ -1,0 +1,98 @@
+import FascicoloDomain
+import FascicoloJSON
+import FascicoloLedger
+
+/// One entry of the log as the projections see it: decoded once, for all of them.
+///
+/// Only the clear part of a domain payload is here; sealed personal fields stay sealed.
+public struct ProjectedEvent {
+    public let position: UInt64
+    public let recordedAtMilliseconds: Int64
+    public let streamVersion: UInt64
+    public let type: String
+    /// The identity the daemon stamped (`uid:N/service`).
+    public let author: String
+    public let subject: Subject
+    /// The domain payload, its `data` read through the current schema (upcast); nil for
+    /// entries of other streams and for payloads that are not domain payloads.
+    public let payload: StoredEvent?
+    /// What the path rules know of a person-stream entry.
+    public let fact: CaseFact?
+
+    public enum Subject: Equatable {
+        /// An entry of `person:<pseudonym>`.
+        case person(Pseudonym)
+        /// A RecordAccessed entry of `access:<pseudonym>`.
+        case access(Pseudonym)
+        /// Any other stream (generic appends).
+        case other
+    }
+
+    init(_ view: EntryView, reference: ReferenceData) {
+        position = view.position
+        recordedAtMilliseconds = view.recordedAtMilliseconds
+        streamVersion = view.streamVersion
+        type = String(decoding: view.eventType, as: UTF8.self)
+        author = String(decoding: view.author, as: UTF8.self)
+        let stream = view.stream
+        let subject: Subject
+        if let person = Self.pseudonym(in: stream, prefix: Self.personPrefix) {
+            subject = .person(person)
+        } else if let person = Self.pseudonym(in: stream, prefix: Self.accessPrefix) {
+            subject = .access(person)
+        } else {
+            subject = .other
+        }
+        self.subject = subject
+        guard subject != .other, var stored = StoredEvent(payload: view.payload) else {
+            payload = nil
+            fact = nil
+            return
+        }
+        if let schema = EventCatalogue.schema(type), stored.schemaVersion != schema.version,
+           let upcast = schema.upcast(.object(stored.data), from: stored.schemaVersion)?.members {
+            stored.data = upcast
+        }
+        payload = stored
+        if case .person = subject {
+            fact = CaseFact(version: view.streamVersion, type: type, data: stored.data,
+                            reference: reference.versions[stored.codeTable])
+        } else {
+            fact = nil
+        }
+    }
+
+    private static let personPrefix = Array(Pseudonym.personPrefix.utf8)
+    private static let accessPrefix = Array(Pseudonym.accessPrefix.utf8)
+
+    private static func pseudonym(in stream: UnsafeRawBufferPointer, prefix: [UInt8]) -> Pseudonym? {
+        guard stream.count == prefix.count + 2 * Pseudonym.byteCount, stream.starts(with: prefix) else { return nil }
+        var bytes = [UInt8](repeating: 0, count: Pseudonym.byteCount)
+        for index in 0..<Pseudonym.byteCount {
+            guard let high = hexValue(stream[prefix.count + 2 * index]), let low = hexValue(stream[prefix.count + 2 * index + 1]) else {
+                return nil
+            }
+            bytes[index] = high << 4 | low
+        }
+        return Pseudonym(bytes: bytes)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+        default: nil
+        }
+    }
+
+    /// The payload's `data` member `key`, if present.
+    public func data(_ key: String) -> JSON? {
+        payload?.data.first { $0.key == key }?.value
+    }
+
+    /// The date the event happened (its `date` field, else the day of `occurredAt`), `YYYY-MM-DD`.
+    public var day: String? {
+        if let date = data("date")?.string { return date }
+        return payload.map { String($0.occurredAt.prefix(10)) }
+    }
+}

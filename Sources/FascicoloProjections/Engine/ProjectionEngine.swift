@@ -1,0 +1,343 @@
+import FascicoloCrypto
+import FascicoloDomain
+import FascicoloLedger
+import FascicoloStorage
+import Logging
+import Synchronization
+
+/// Runs the projections: follows the log in the background, (re)builds generations, and
+/// answers queries from the generation that serves.
+///
+/// Threads: one live runner applies new entries to every serving generation, in batches (one
+/// read of the log and one decode per entry for all projections, one write transaction per
+/// batch holding every projection's rows and checkpoint). Each (re)build runs on a thread of
+/// its own into the other generation, then hands its projection to the live runner, which
+/// swaps it in atomically (one write transaction). Neither ever holds back an append: LMDB
+/// readers never block the writer, and a batch holds the write lock only to write its rows.
+public final class ProjectionEngine: Sendable {
+    public let ledger: Ledger
+    let reference: ReferenceData
+    let kinds: [any Projection.Type]
+    let control: Table
+    /// Per projection name, per generation: its tables, in declared order.
+    let tables: [String: [Slot: [Table]]]
+    let options: Options
+    let logger: Logger
+    let shared = Mutex(Shared())
+    /// Wakes the runners (new entries, a handover, stop) and lets `stop` wait for them.
+    let signal = ConditionLock()
+
+    public struct Options: Sendable {
+        /// Entries applied per write transaction (bounds the time the write lock is held).
+        public var batchEntriesMax = 4_096
+        public init() {}
+    }
+
+    struct Shared {
+        var statuses: [String: ProjectionStatus] = [:]
+        var handovers: [Handover] = []
+        var building: Set<String> = []
+        var stopping = false
+        var threads = 0
+        var commitWatcher: Task<Void, Never>?
+    }
+
+    /// Opens (creating) every projection's tables; `start` begins the work.
+    public init(ledger: Ledger, reference: ReferenceData, projections: [any Projection.Type], options: Options = Options(),
+                logger: Logger = Logger(label: "fascicolo.projections")) throws {
+        let names = projections.map { $0.name }
+        precondition(Set(names).count == names.count, "projection names are unique")
+        self.ledger = ledger
+        self.reference = reference
+        self.kinds = projections
+        self.options = options
+        self.logger = logger
+        (control, tables) = try ledger.store.environment.write { txn in
+            let control = try txn.createTable("projections")
+            var tables: [String: [Slot: [Table]]] = [:]
+            for kind in projections {
+                for slot in Slot.allCases {
+                    tables[kind.name, default: [:]][slot] = try kind.tables.map { try txn.createTable("projection/\(kind.name)/\(slot.rawValue)/\($0)") }
+                }
+            }
+            return (control, tables)
+        }
+    }
+
+    /// Reads where every projection stands, starts the live runner, and starts a build for each
+    /// projection that has no generation of its current version (first start, or a new version),
+    /// and resumes builds a stop interrupted.
+    public func start() throws {
+        var live: [Participant] = []
+        var builds: [(Participant, BuildingRecord)] = []
+        var statuses: [String: ProjectionStatus] = [:]
+        try ledger.store.environment.write { txn in
+            // This may run twice (a write that fills the map runs again): start from nothing.
+            live = []
+            builds = []
+            statuses = [:]
+            for kind in kinds {
+                let active = ActiveRecord(try txn.get(control, key: ControlKey.active(kind.name)))
+                let building = BuildingRecord(try txn.get(control, key: ControlKey.building(kind.name)))
+                let rebuilt = RebuildRecord(try txn.get(control, key: ControlKey.rebuilt(kind.name)))
+                var status = ProjectionStatus(name: kind.name, version: kind.version)
+                status.lastRebuild = rebuilt
+                if let active, active.version == kind.version {
+                    let checkpoint = CheckpointRecord(try txn.get(control, key: ControlKey.checkpoint(kind.name, active.slot)))
+                    // A failure is tried again at start: it may have been a full disk, or fixed by an upgrade.
+                    let participant = Participant(kind: kind, slot: active.slot, tables: tables[kind.name]![active.slot]!,
+                                                  position: checkpoint?.position ?? 0)
+                    live.append(participant)
+                    status.servingSlot = active.slot
+                    status.position = participant.position
+                    status.state = .live
+                }
+                if let building, building.version == kind.version, building.slot != active?.slot {
+                    let checkpoint = CheckpointRecord(try txn.get(control, key: ControlKey.checkpoint(kind.name, building.slot)))
+                    let participant = Participant(kind: kind, slot: building.slot, tables: tables[kind.name]![building.slot]!,
+                                                  position: checkpoint?.version == kind.version ? checkpoint?.position ?? 0 : 0)
+                    if participant.position == 0 { try Self.reset(participant, control: control, in: txn) }
+                    builds.append((participant, building))
+                } else if active?.version != kind.version {
+                    let slot = active?.slot.other ?? .a
+                    let participant = Participant(kind: kind, slot: slot, tables: tables[kind.name]![slot]!, position: 0)
+                    let record = BuildingRecord(slot: slot, version: kind.version, startedAt: Timestamp.now())
+                    try txn.put(control, key: ControlKey.building(kind.name), value: record.bytes)
+                    try Self.reset(participant, control: control, in: txn)
+                    builds.append((participant, record))
+                }
+                if active?.version != kind.version { status.state = .building }
+                statuses[kind.name] = status
+            }
+        }
+        shared.withLock { shared in
+            shared.statuses = statuses
+            shared.threads += 1 + builds.count
+            for (participant, _) in builds { shared.building.insert(participant.kind.name) }
+        }
+        for (participant, record) in builds {
+            logger.info("projection build", metadata: ["projection": "\(participant.kind.name)", "slot": "\(participant.slot)",
+                                                       "from": "\(participant.position)"])
+            startBuildThread(participant, record: record)
+        }
+        let liveParticipants = UncheckedTransfer(live)
+        startThread { self.runLive(liveParticipants.value) }
+        watchCommits()
+    }
+
+    /// Stops the runners after their current batch and waits for them. Builds resume from their
+    /// checkpoint at the next start.
+    public func stop() {
+        let watcher = shared.withLock { shared in
+            shared.stopping = true
+            return shared.commitWatcher
+        }
+        watcher?.cancel()
+        signal.withLock {
+            signal.broadcast()
+            while shared.withLock({ $0.threads }) > 0 { signal.wait(milliseconds: 50) }
+        }
+    }
+
+    /// Starts a rebuild of `name` from position 0 into its other generation; the serving one
+    /// answers queries until the new one has caught up and is swapped in.
+    public func rebuild(_ name: String) throws(ProjectionError) {
+        guard let kind = kinds.first(where: { $0.name == name }) else { throw .unknown(name) }
+        let claimed = shared.withLock { shared in
+            guard !shared.stopping, shared.building.insert(name).inserted else { return false }
+            shared.threads += 1
+            return true
+        }
+        guard claimed else { throw .rebuildInProgress(name) }
+        do {
+            let (participant, record) = try ledger.store.environment.write { txn in
+                let active = ActiveRecord(try txn.get(control, key: ControlKey.active(name)))
+                let slot = active?.slot.other ?? .a
+                let participant = Participant(kind: kind, slot: slot, tables: tables[name]![slot]!, position: 0)
+                let record = BuildingRecord(slot: slot, version: kind.version, startedAt: Timestamp.now())
+                try txn.put(control, key: ControlKey.building(name), value: record.bytes)
+                try Self.reset(participant, control: control, in: txn)
+                return (participant, record)
+            }
+            logger.info("projection rebuild requested", metadata: ["projection": "\(name)", "slot": "\(participant.slot)"])
+            startBuildThread(participant, record: record)
+        } catch {
+            shared.withLock { shared in
+                shared.building.remove(name)
+                shared.threads -= 1
+            }
+            throw .storage(String(describing: error))
+        }
+    }
+
+    /// Where each projection stands (lag is measured against the log's current size).
+    public func statuses() -> [ProjectionStatus] {
+        let size = ledger.size
+        let statuses = shared.withLock { $0.statuses }
+        return kinds.compactMap { kind in
+            guard var status = statuses[kind.name] else { return nil }
+            status.logSize = size
+            return status
+        }
+    }
+
+    public func status(_ name: String) throws(ProjectionError) -> ProjectionStatus {
+        guard let status = statuses().first(where: { $0.name == name }) else { throw .unknown(name) }
+        return status
+    }
+
+    /// The digest of the serving generation's rows now, and the position they reflect.
+    public func digest(_ name: String) throws(ProjectionError) -> (digest: Digest, position: UInt64) {
+        guard let kind = kinds.first(where: { $0.name == name }) else { throw .unknown(name) }
+        do {
+            return try ledger.store.environment.read { txn in
+                guard let active = ActiveRecord(try txn.get(control, key: ControlKey.active(name))),
+                      let checkpoint = CheckpointRecord(try txn.get(control, key: ControlKey.checkpoint(name, active.slot))) else {
+                    throw ProjectionError.notBuilt(name)
+                }
+                let digest = try ProjectionDigest.compute(name: name, version: active.version, tableNames: kind.tables,
+                                                          tables: tables[name]![active.slot]!, in: txn)
+                return (digest, checkpoint.position)
+            }
+        } catch let error as ProjectionError {
+            throw error
+        } catch {
+            throw .storage(String(describing: error))
+        }
+    }
+
+    /// Runs `body` on the serving generation of `name`, in one read snapshot. With `reflecting`,
+    /// first waits (at most `timeout`) until the entry at that position has been applied.
+    public func query<T>(_ name: String, reflecting position: UInt64? = nil, timeout: Duration = .seconds(5),
+                         _ body: (ProjectionView) throws -> T) async throws -> T {
+        guard let kind = kinds.first(where: { $0.name == name }) else { throw ProjectionError.unknown(name) }
+        if let position { try await wait(for: name, toApply: position, timeout: timeout) }
+        return try ledger.store.environment.read { txn in
+            guard let active = ActiveRecord(try txn.get(control, key: ControlKey.active(name))), active.version == kind.version,
+                  let checkpoint = CheckpointRecord(try txn.get(control, key: ControlKey.checkpoint(name, active.slot))) else {
+                throw ProjectionError.notBuilt(name)
+            }
+            return try body(ProjectionView(transaction: txn, tables: tables[name]![active.slot]!, position: checkpoint.position,
+                                           ledger: ledger))
+        }
+    }
+
+    private func wait(for name: String, toApply position: UInt64, timeout: Duration) async throws {
+        let deadline = ContinuousClock.now + timeout
+        while true {
+            let status = try self.status(name)
+            if status.state != .building && status.position > position { return }
+            if let failure = status.failure, failure.position <= position { throw ProjectionError.failed(name, failure) }
+            guard ContinuousClock.now < deadline else {
+                throw status.state == .building ? ProjectionError.notBuilt(name) : ProjectionError.behind(name, applied: status.position, wanted: position)
+            }
+            try await Task.sleep(for: .milliseconds(1))
+        }
+    }
+
+    /// Empties a generation and sets its checkpoint to 0, for a build from the start.
+    static func reset(_ participant: Participant, control: Table, in txn: WriteTransaction) throws {
+        for table in participant.tables { try txn.empty(table) }
+        let checkpoint = CheckpointRecord(version: participant.kind.version, position: 0, failure: nil)
+        try txn.put(control, key: ControlKey.checkpoint(participant.kind.name, participant.slot), value: checkpoint.bytes)
+    }
+
+    /// Wakes the live runner when entries commit.
+    private func watchCommits() {
+        let task = Task.detached { [self] in
+            var seen = ledger.size
+            while !Task.isCancelled {
+                seen = await ledger.waitForEntries(beyond: seen, timeout: .seconds(1))
+                signal.withLock { signal.broadcast() }
+            }
+        }
+        shared.withLock { $0.commitWatcher = task }
+    }
+}
+
+/// A serving generation, as a query sees it: one read snapshot.
+public struct ProjectionView {
+    public let transaction: ReadTransaction
+    public let tables: [Table]
+    /// Entries applied: every position below this one.
+    public let position: UInt64
+    public let ledger: Ledger
+}
+
+public struct ProjectionStatus: Sendable {
+    public enum State: String, Sendable {
+        /// A generation serves and follows the log.
+        case live
+        /// No generation of the current version yet: queries wait for the build.
+        case building
+        /// The serving generation stopped at an entry it could not apply; it still answers,
+        /// as of that position.
+        case failed
+    }
+
+    public let name: String
+    public let version: Int
+    public var state = State.building
+    public var servingSlot: Slot?
+    /// Entries the serving generation has applied (all positions below this one).
+    public var position: UInt64 = 0
+    public var failure: FailureRecord?
+    public var build: BuildProgress?
+    public var lastRebuild: RebuildRecord?
+    /// The log's size when the status was taken.
+    public var logSize: UInt64 = 0
+
+    /// Entries committed to the log that the serving generation has not applied yet.
+    public var lag: UInt64 { logSize > position ? logSize - position : 0 }
+
+    init(name: String, version: Int) {
+        self.name = name
+        self.version = version
+    }
+}
+
+public struct BuildProgress: Sendable {
+    public let slot: Slot
+    public var position: UInt64
+    public let startedAt: String
+    public var entriesPerSecond: Int
+    public var failure: FailureRecord?
+}
+
+public enum ProjectionError: Error, Sendable, CustomStringConvertible {
+    case unknown(String)
+    case notBuilt(String)
+    case rebuildInProgress(String)
+    case failed(String, FailureRecord)
+    case behind(String, applied: UInt64, wanted: UInt64)
+    case storage(String)
+
+    public var code: String {
+        switch self {
+        case .unknown: "projection_not_found"
+        case .notBuilt: "projection_building"
+        case .rebuildInProgress: "rebuild_in_progress"
+        case .failed: "projection_failed"
+        case .behind: "projection_behind"
+        case .storage: "storage_error"
+        }
+    }
+
+    public var description: String {
+        switch self {
+        case .unknown(let name): "no projection is named \(name)"
+        case .notBuilt(let name): "projection \(name) is being built; no generation of its current version serves yet"
+        case .rebuildInProgress(let name): "projection \(name) is already being rebuilt"
+        case .failed(let name, let failure): "projection \(name) stopped at position \(failure.position): \(failure.reason)"
+        case .behind(let name, let applied, let wanted):
+            "projection \(name) has applied entries below \(applied) and did not reach position \(wanted) in time"
+        case .storage(let reason): "storage error: \(reason)"
+        }
+    }
+}
+
+/// Moves values owned by one thread to another that takes them over (the sender stops using them).
+struct UncheckedTransfer<Value>: @unchecked Sendable {
+    let value: Value
+    init(_ value: Value) { self.value = value }
+}

@@ -1,0 +1,117 @@
+import FascicoloDomain
+import FascicoloLedger
+import FascicoloStorage
+
+/// A projection's view of its own tables while it applies a batch: reads see the rows as of the
+/// batch's start plus the changes made since; changes are kept in memory until the engine writes
+/// them, all in one transaction with the projection's checkpoint.
+///
+/// Changes made while applying one entry can be undone (`rollBackEntry`), so that a projection
+/// that fails on an entry stops exactly before it.
+public struct ProjectionRows {
+    let transaction: ReadTransaction
+    let tables: [Table]
+    /// The log, for projections that must look back at earlier entries (through the same snapshot).
+    public let log: LogSnapshot
+    /// Per table: key → new value, or nil for a deletion.
+    private(set) var changes: [[[UInt8]: [UInt8]?]]
+    /// Per change made for the current entry: what the overlay held before (`.none`: nothing).
+    private var undo: [(table: Int, key: [UInt8], previous: [UInt8]??)] = []
+
+    init(transaction: ReadTransaction, tables: [Table], log: LogSnapshot) {
+        self.transaction = transaction
+        self.tables = tables
+        self.log = log
+        self.changes = Array(repeating: [:], count: tables.count)
+    }
+
+    /// The value under `key` in the projection's table number `table`.
+    public func get(_ table: Int, _ key: [UInt8]) throws -> [UInt8]? {
+        if let changed = changes[table][key] { return changed }
+        return try transaction.get(tables[table], key: key)
+    }
+
+    public mutating func put(_ table: Int, _ key: [UInt8], _ value: [UInt8]) {
+        undo.append((table, key, changes[table][key]))
+        changes[table][key] = .some(value)
+    }
+
+    public mutating func delete(_ table: Int, _ key: [UInt8]) {
+        undo.append((table, key, changes[table][key]))
+        changes[table][key] = .some(nil)
+    }
+
+    /// Adds `delta` to the unsigned 64-bit counters stored (big-endian) under `key`, with as
+    /// many counters as `delta` has; a row whose counters all reach zero is deleted.
+    public mutating func add(_ table: Int, _ key: [UInt8], _ delta: [Int64]) throws {
+        var counters = [Int64](repeating: 0, count: delta.count)
+        if let stored = try get(table, key) {
+            for index in 0..<min(delta.count, stored.count / 8) {
+                counters[index] = Int64(bitPattern: BigEndian.uint64(stored[(index * 8)..<(index * 8 + 8)]) ?? 0)
+            }
+        }
+        for index in counters.indices { counters[index] += delta[index] }
+        if counters.allSatisfy({ $0 == 0 }) {
+            delete(table, key)
+        } else {
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(8 * counters.count)
+            for counter in counters { BigEndian.append(UInt64(bitPattern: counter), to: &bytes) }
+            put(table, key, bytes)
+        }
+    }
+
+    mutating func beginEntry() { undo.removeAll(keepingCapacity: true) }
+
+    mutating func rollBackEntry() {
+        for change in undo.reversed() {
+            if let previous = change.previous {
+                changes[change.table][change.key] = .some(previous)
+            } else {
+                changes[change.table].removeValue(forKey: change.key)
+            }
+        }
+        undo.removeAll()
+    }
+
+    /// Writes the changes, each table in key order (LMDB inserts in order fastest).
+    func write(to txn: WriteTransaction) throws {
+        for (index, table) in tables.enumerated() {
+            for key in changes[index].keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
+                if let value = changes[index][key]! {
+                    try txn.put(table, key: key, value: value)
+                } else {
+                    try txn.delete(table, key: key)
+                }
+            }
+        }
+    }
+
+    var isEmpty: Bool { changes.allSatisfy(\.isEmpty) }
+}
+
+/// Earlier entries of the log, as of the snapshot a batch is applied in.
+public struct LogSnapshot {
+    let transaction: ReadTransaction
+    let store: LedgerStore
+    let reference: ReferenceData
+
+    /// The entries of `stream` at positions before `position`, oldest first, decoded as the
+    /// projections see them.
+    public func events(of stream: String, before position: UInt64) throws -> [ProjectedEvent] {
+        let prefix = Array(stream.utf8) + [0]
+        return try transaction.withCursor(store.streamIndex) { cursor in
+            var result: [ProjectedEvent] = []
+            var record = try cursor.seek(atOrAfter: prefix)
+            while let current = record, current.key.count == prefix.count + 8, current.key.starts(with: prefix),
+                  let entryPosition = BigEndian.uint64(current.value), entryPosition < position {
+                let event = try transaction.withValue(in: store.entries, key: BigEndian.bytes(entryPosition)) {
+                    ProjectedEvent(try EntryView(record: $0), reference: reference)
+                }
+                if let event { result.append(event) }
+                record = try cursor.next()
+            }
+            return result
+        }
+    }
+}

@@ -1,0 +1,228 @@
+import FascicoloDomain
+import FascicoloJSON
+import FascicoloLedger
+import FascicoloStorage
+
+/// The state of every person's case, and what follows from it: the caseload per operator and
+/// per ambito, the reviews due, and one row per case file for the Region's indicators. One
+/// projection, because all of them follow from the same fold of the path rules (`CaseState`,
+/// the rules' own state: what the rules accept, the read model shows).
+///
+/// Tables:
+/// - `persons`: pseudonym → compact JSON of the case state (`phase`, `ambito`, `caseManager`,
+///   `takenInChargeOn`, `nextReviewDue`, `caseFiles`, `erased`, `hasPreliminaryAnalysis`,
+///   `hasInDepthAssessment`, `signedPlan`, `openInterventions`, `version`).
+/// - `caseload`: `"ambito" ‖ 0x00 ‖ code` or `"operator" ‖ 0x00 ‖ id` → two u64 BE counters:
+///   open case files, and of those taken in charge. Open: opened, taken in charge or suspended.
+/// - `reviews`: next review date `YYYY-MM-DD` ‖ 0x00 ‖ pseudonym → `ambito ‖ 0x00 ‖ operator`,
+///   for open case files with a review due (overdue = keys before today, at query time).
+/// - `caseFiles`: pseudonym ‖ case-file number (u32 BE, from 1) → compact JSON: `ambito`,
+///   `openedOn`, `firstContactOn`, `takenInChargeOn`?, `planSignedOn`?, `assessed`, `closedOn`?,
+///   `closureReason`?, `transferredOutOn`?, `outcomes` {objectivesAchieved → count},
+///   `goalsAchieved`, `goalsClosed`.
+public final class Cases: Projection {
+    public static let name = "cases"
+    public static let version = 1
+    public static let tables = ["persons", "caseload", "reviews", "caseFiles"]
+    static let persons = 0
+    static let caseload = 1
+    static let reviews = 2
+    static let caseFiles = 3
+
+    /// Persons seen recently: their facts and state, so that an entry costs O(1) and not a
+    /// fold of the whole stream. A miss folds the stream's earlier entries again from the log.
+    private var cache: [Pseudonym: PersonCase] = [:]
+    static let cacheCapacity = 20_000
+
+    public init() {}
+
+    public func apply(_ event: ProjectedEvent, to rows: inout ProjectionRows) throws {
+        guard case .person(let person) = event.subject, event.fact != nil else { return }
+        var personCase: PersonCase
+        if let cached = cache.removeValue(forKey: person) {
+            personCase = cached
+        } else {
+            personCase = PersonCase()
+            for earlier in try rows.log.events(of: person.stream, before: event.position) { personCase.add(earlier) }
+            personCase.caseFileCount = personCase.caseFileRows().count
+        }
+        guard UInt64(personCase.facts.count) + 1 == event.streamVersion else {
+            throw ProjectionFailure("entry at position \(event.position) is version \(event.streamVersion) of its stream, expected \(personCase.facts.count + 1)")
+        }
+        let before = personCase.load
+        let caseFilesBefore = personCase.caseFileCount
+        personCase.add(event)
+
+        rows.put(Self.persons, person.bytes, personCase.stateRow)
+        try Self.move(person, from: before, to: personCase.load, in: &rows)
+        if Self.caseFileTypes.contains(event.type) {
+            let caseFiles = personCase.caseFileRows()
+            for (index, row) in caseFiles.enumerated() { rows.put(Self.caseFiles, Self.caseFileKey(person, index + 1), row) }
+            if caseFilesBefore > caseFiles.count {
+                for number in (caseFiles.count + 1)...caseFilesBefore { rows.delete(Self.caseFiles, Self.caseFileKey(person, number)) }
+            }
+            personCase.caseFileCount = caseFiles.count
+        }
+
+        if cache.count >= Self.cacheCapacity {
+            for key in cache.keys.prefix(Self.cacheCapacity / 10) { cache.removeValue(forKey: key) }
+        }
+        cache[person] = personCase
+    }
+
+    /// The types that can change a case-file row (Voided: any of them may stop counting).
+    static let caseFileTypes: Set<String> = [
+        "AccessContactRecorded", "ReferralReceived", "CaseOpened", "CaseTransferredIn", "CaseTransferredOut", "TakenInCharge",
+        "PreliminaryAnalysisCompleted", "InDepthAssessmentCompleted", "PlanSigned", "CaseClosed", "CaseReopened",
+        "OutcomeRecorded", "GoalClosed", "Voided",
+    ]
+
+    static func caseFileKey(_ person: Pseudonym, _ number: Int) -> [UInt8] {
+        var key = person.bytes
+        BigEndian.append(UInt32(number), to: &key)
+        return key
+    }
+
+    static func caseloadKey(_ kind: String, _ id: String) -> [UInt8] { Array(kind.utf8) + [0] + Array(id.utf8) }
+
+    static func reviewKey(_ due: CalendarDate, _ person: Pseudonym) -> [UInt8] { Array(due.description.utf8) + [0] + person.bytes }
+
+    /// Moves the person's contribution to the caseload and the reviews due.
+    private static func move(_ person: Pseudonym, from old: Load?, to new: Load?, in rows: inout ProjectionRows) throws {
+        guard old != new else { return }
+        for (load, sign) in [(old, Int64(-1)), (new, Int64(1))] {
+            guard let load, load.open else { continue }
+            let counts = [sign, load.takenInCharge ? sign : 0]
+            if let ambito = load.ambito { try rows.add(caseload, caseloadKey("ambito", ambito), counts) }
+            if let manager = load.caseManager { try rows.add(caseload, caseloadKey("operator", manager), counts) }
+        }
+        if old?.reviewDue != new?.reviewDue || old?.ambito != new?.ambito || old?.caseManager != new?.caseManager {
+            if let due = old?.reviewDue { rows.delete(reviews, reviewKey(due, person)) }
+            if let new, let due = new.reviewDue {
+                rows.put(reviews, reviewKey(due, person), Array((new.ambito ?? "").utf8) + [0] + Array((new.caseManager ?? "").utf8))
+            }
+        }
+    }
+}
+
+/// What one person adds to the caseload and the review calendar.
+struct Load: Equatable {
+    var ambito: String?
+    var caseManager: String?
+    var open: Bool
+    var takenInCharge: Bool
+    var reviewDue: CalendarDate?
+}
+
+/// One person's facts and case state, with what the case-file rows need beyond the rules: the
+/// day of each entry and its outcome or closure code.
+struct PersonCase {
+    var facts: [CaseFact] = []
+    var days: [String?] = []
+    var codes: [String?] = []
+    var state = CaseState()
+    var caseFileCount = 0
+
+    mutating func add(_ event: ProjectedEvent) {
+        let fact = event.fact ?? CaseFact(version: event.streamVersion, type: event.type)
+        facts.append(fact)
+        days.append(event.day)
+        codes.append((event.data("reason") ?? event.data("objectivesAchieved") ?? event.data("achievement"))?.string)
+        if fact.type == "Voided" { state = CaseState.fold(facts) } else { state.absorb(fact) }
+    }
+
+    var load: Load? {
+        let open = [.opened, .takenInCharge, .suspended].contains(state.phase) && !state.erased
+        guard open else { return nil }
+        return Load(ambito: state.ambito, caseManager: state.caseManager, open: true,
+                    takenInCharge: state.takenInChargeOn != nil, reviewDue: state.nextReviewDue)
+    }
+
+    var stateRow: [UInt8] {
+        var members: [(key: String, value: JSON)] = [("phase", .string(state.phase.rawValue))]
+        if let ambito = state.ambito { members.append(("ambito", .string(ambito))) }
+        if let caseManager = state.caseManager { members.append(("caseManager", .string(caseManager))) }
+        if let date = state.takenInChargeOn { members.append(("takenInChargeOn", .string(date.description))) }
+        if let due = state.nextReviewDue { members.append(("nextReviewDue", .string(due.description))) }
+        members += [
+            ("caseFiles", .number(String(state.episodes))), ("erased", .bool(state.erased)),
+            ("hasPreliminaryAnalysis", .bool(state.hasPreliminaryAnalysis)), ("hasInDepthAssessment", .bool(state.hasInDepthAssessment)),
+            ("signedPlan", .bool(!state.signedPlans.isEmpty)),
+            ("openInterventions", .array(state.openInterventions.map { .number(String($0)) })),
+            ("version", .number(String(facts.count))),
+        ]
+        return JSON.object(members).bytes
+    }
+
+    /// The case files of the person, from the entries that still count.
+    func caseFileRows() -> [[UInt8]] {
+        var files: [CaseFileRecord] = []
+        var firstContact: String?
+        for (index, fact) in facts.enumerated() where state.counts(fact.version) {
+            let day = days[index]
+            let open = files.last.map { $0.closedOn == nil && $0.transferredOutOn == nil } ?? false
+            switch fact.type {
+            case "AccessContactRecorded", "ReferralReceived":
+                if !open, let day { firstContact = min(firstContact ?? day, day) }
+            case "CaseOpened", "CaseTransferredIn":
+                files.append(CaseFileRecord(ambito: fact.ambito ?? "", openedOn: day ?? "", firstContactOn: firstContact ?? day ?? ""))
+                firstContact = nil
+            case "TakenInCharge" where !files.isEmpty: files[files.count - 1].takenInChargeOn = fact.date?.description
+            case "PreliminaryAnalysisCompleted", "InDepthAssessmentCompleted": if !files.isEmpty { files[files.count - 1].assessed = true }
+            case "PlanSigned" where !files.isEmpty:
+                if files[files.count - 1].planSignedOn == nil { files[files.count - 1].planSignedOn = fact.date?.description }
+            case "CaseClosed" where !files.isEmpty:
+                files[files.count - 1].closedOn = fact.date?.description ?? day
+                files[files.count - 1].closureReason = codes[index]
+            case "CaseReopened" where !files.isEmpty:
+                files[files.count - 1].closedOn = nil
+                files[files.count - 1].closureReason = nil
+            case "CaseTransferredOut" where !files.isEmpty: files[files.count - 1].transferredOutOn = day
+            case "OutcomeRecorded" where !files.isEmpty: files[files.count - 1].outcomes[codes[index] ?? "unknown", default: 0] += 1
+            case "GoalClosed" where !files.isEmpty:
+                files[files.count - 1].goalsClosed += 1
+                if codes[index] == "achieved" { files[files.count - 1].goalsAchieved += 1 }
+            default: break
+            }
+        }
+        return files.map(\.bytes)
+    }
+}
+
+struct CaseFileRecord {
+    var ambito: String
+    var openedOn: String
+    var firstContactOn: String
+    var takenInChargeOn: String?
+    var planSignedOn: String?
+    var assessed = false
+    var closedOn: String?
+    var closureReason: String?
+    var transferredOutOn: String?
+    var outcomes: [String: Int] = [:]
+    var goalsAchieved = 0
+    var goalsClosed = 0
+
+    init(ambito: String, openedOn: String, firstContactOn: String) {
+        self.ambito = ambito
+        self.openedOn = openedOn
+        self.firstContactOn = firstContactOn
+    }
+
+    var bytes: [UInt8] {
+        var members: [(key: String, value: JSON)] = [
+            ("ambito", .string(ambito)), ("openedOn", .string(openedOn)), ("firstContactOn", .string(firstContactOn)),
+        ]
+        if let takenInChargeOn { members.append(("takenInChargeOn", .string(takenInChargeOn))) }
+        if let planSignedOn { members.append(("planSignedOn", .string(planSignedOn))) }
+        members.append(("assessed", .bool(assessed)))
+        if let closedOn { members.append(("closedOn", .string(closedOn))) }
+        if let closureReason { members.append(("closureReason", .string(closureReason))) }
+        if let transferredOutOn { members.append(("transferredOutOn", .string(transferredOutOn))) }
+        members += [
+            ("outcomes", .object(outcomes.keys.sorted().map { ($0, .number(String(outcomes[$0]!))) })),
+            ("goalsAchieved", .number(String(goalsAchieved))), ("goalsClosed", .number(String(goalsClosed))),
+        ]
+        return JSON.object(members).bytes
+    }
+}
