@@ -1,0 +1,125 @@
+import FascicoloDomain
+import FascicoloJSON
+import FascicoloStorage
+
+extension Cases {
+    /// The person's case state, with the ages that depend on `today`: days since the presa in
+    /// carico, and whether the next review is overdue.
+    public static func state(_ view: ProjectionView, person: Pseudonym, today: CalendarDate) throws -> JSON? {
+        guard let stored = try view.transaction.get(view.tables[persons], key: person.bytes),
+              var members = try JSON.parse(stored).members else { return nil }
+        if let taken = members.first(where: { $0.key == "takenInChargeOn" })?.value.string.flatMap(CalendarDate.init) {
+            members.append(("daysSinceTakenInCharge", .number(String(today.daysSinceEpoch - taken.daysSinceEpoch))))
+        }
+        if let due = members.first(where: { $0.key == "nextReviewDue" })?.value.string.flatMap(CalendarDate.init) {
+            members.append(("reviewOverdue", .bool(due < today)))
+        }
+        return .object(members)
+    }
+
+    public struct CaseloadRow: Sendable, Equatable {
+        /// The operator id or the ambito code.
+        public let id: String
+        /// Open case files (opened, taken in charge or suspended).
+        public let open: Int64
+        public let takenInCharge: Int64
+        /// Open case files whose next review is before `today`.
+        public let reviewsOverdue: Int64
+    }
+
+    /// The caseload per operator (case manager) or per ambito.
+    public static func caseload(_ view: ProjectionView, byOperator: Bool, today: CalendarDate) throws -> [CaseloadRow] {
+        let prefix = Array((byOperator ? "operator" : "ambito").utf8) + [0]
+        var overdue: [String: Int64] = [:]
+        let todayKey = Array(today.description.utf8)
+        try view.transaction.withCursor(view.tables[reviews]) { cursor in
+            var record = try cursor.first()
+            while let current = record, current.key.prefix(10).lexicographicallyPrecedes(todayKey) {
+                let parts = current.value.split(separator: 0, omittingEmptySubsequences: false)
+                if parts.count == 2 {
+                    let id = String(decoding: byOperator ? parts[1] : parts[0], as: UTF8.self)
+                    if !id.isEmpty { overdue[id, default: 0] += 1 }
+                }
+                record = try cursor.next()
+            }
+        }
+        var rows: [CaseloadRow] = []
+        try view.transaction.withCursor(view.tables[caseload]) { cursor in
+            var record = try cursor.seek(atOrAfter: prefix)
+            while let current = record, current.key.starts(with: prefix) {
+                let id = String(decoding: current.key.dropFirst(prefix.count), as: UTF8.self)
+                let value = Array(current.value)
+                let counter = { (index: Int) in Int64(bitPattern: BigEndian.uint64(value[(index * 8)..<(index * 8 + 8)]) ?? 0) }
+                rows.append(CaseloadRow(id: id, open: counter(0), takenInCharge: counter(1), reviewsOverdue: overdue[id] ?? 0))
+                record = try cursor.next()
+            }
+        }
+        return rows
+    }
+
+    /// Counts below this are not shown in indicators (nor medians over fewer case files).
+    public static let suppressionThreshold = 5
+
+    /// The Region's indicators over case files opened in `year` (nil: all) in `ambito` (nil:
+    /// all): days from first contact to presa in carico and to a signed plan (median, p90),
+    /// the share of case files with an assessment and with a signed plan, closure reasons and
+    /// outcomes. Any count below `suppressionThreshold` is shown as `"<5"`, and a statistic
+    /// over fewer case files as null.
+    public static func indicators(_ view: ProjectionView, ambito: String?, year: Int?) throws -> JSON {
+        var files = 0
+        var takenInCharge = 0
+        var assessed = 0
+        var planned = 0
+        var toPresaInCarico: [Int] = []
+        var toPlan: [Int] = []
+        var closures: [String: Int] = [:]
+        var outcomes: [String: Int] = [:]
+        var goalsClosed = 0
+        var goalsAchieved = 0
+        func days(_ from: String?, _ to: String?) -> Int? {
+            guard let from = from.flatMap(CalendarDate.init), let to = to.flatMap(CalendarDate.init) else { return nil }
+            return max(0, to.daysSinceEpoch - from.daysSinceEpoch)
+        }
+        try view.transaction.withCursor(view.tables[caseFiles]) { cursor in
+            var record = try cursor.first()
+            while let current = record {
+                record = try cursor.next()
+                let row = try JSON.parse(current.value)
+                if let ambito, row["ambito"]?.string != ambito { continue }
+                if let year, row["openedOn"]?.string?.prefix(4) != Substring(String(year)) { continue }
+                files += 1
+                if row["takenInChargeOn"] != nil { takenInCharge += 1 }
+                if row["assessed"]?.bool == true { assessed += 1 }
+                if row["planSignedOn"] != nil { planned += 1 }
+                if let value = days(row["firstContactOn"]?.string, row["takenInChargeOn"]?.string) { toPresaInCarico.append(value) }
+                if let value = days(row["firstContactOn"]?.string, row["planSignedOn"]?.string) { toPlan.append(value) }
+                if let reason = row["closureReason"]?.string { closures[reason, default: 0] += 1 }
+                for (key, value) in row["outcomes"]?.members ?? [] { outcomes[key, default: 0] += value.int ?? 0 }
+                goalsClosed += row["goalsClosed"]?.int ?? 0
+                goalsAchieved += row["goalsAchieved"]?.int ?? 0
+            }
+        }
+        let threshold = suppressionThreshold
+        func count(_ value: Int) -> JSON { value < threshold ? .string("<\(threshold)") : .number(String(value)) }
+        func share(_ part: Int) -> JSON {
+            files < threshold || part < threshold ? .null : .number(String(Double((part * 1000 + files / 2) / files) / 1000))
+        }
+        func distribution(_ values: [Int]) -> JSON {
+            guard values.count >= threshold else { return .object([("caseFiles", count(values.count)), ("median", .null), ("p90", .null)]) }
+            let sorted = values.sorted()
+            let percentile = { (p: Int) in sorted[min(sorted.count - 1, (sorted.count * p + 99) / 100 - 1)] }
+            return .object([("caseFiles", count(values.count)), ("median", .number(String(percentile(50)))),
+                            ("p90", .number(String(percentile(90))))])
+        }
+        func counts(_ values: [String: Int]) -> JSON { .object(values.keys.sorted().map { ($0, count(values[$0]!)) }) }
+        return .object([
+            ("caseFiles", count(files)), ("takenInCharge", count(takenInCharge)),
+            ("daysFromFirstContactToPresaInCarico", distribution(toPresaInCarico)),
+            ("daysFromFirstContactToSignedPlan", distribution(toPlan)),
+            ("shareWithAssessment", share(assessed)), ("shareWithSignedPlan", share(planned)),
+            ("closureReasons", counts(closures)), ("outcomes", counts(outcomes)),
+            ("goalsClosed", count(goalsClosed)), ("goalsAchieved", count(goalsAchieved)),
+            ("suppressedBelow", .number(String(threshold))),
+        ])
+    }
+}
