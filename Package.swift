@@ -62,7 +62,7 @@ let package = Package(
         .target(
             name: "FascicoloServer",
             dependencies: [
-                "FascicoloLedger", "FascicoloCrypto", "FascicoloDomain", "FascicoloJSON",
+                "FascicoloLedger", "FascicoloCrypto", "FascicoloDomain", "FascicoloProjections", "FascicoloJSON",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
@@ -73,7 +73,7 @@ let package = Package(
         .target(
             name: "FascicoloDaemon",
             dependencies: [
-                "FascicoloLedger", "FascicoloDomain", "FascicoloServer",
+                "FascicoloLedger", "FascicoloDomain", "FascicoloProjections", "FascicoloServer",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -101,6 +101,7 @@ let package = Package(
             name: "fascicolo-bench",
             dependencies: [
                 "FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloDomain",
+                "FascicoloProjections", "FascicoloWorkload",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,0 +1,191 @@
+import FascicoloDomain
+import FascicoloJSON
+import FascicoloLedger
+import FascicoloProjections
+import FascicoloTesting
+import FascicoloWorkload
+import Testing
+
+// The engine against a real ledger (LMDB, libsodium) and generated paths: what a rebuild
+// produces equals what following the log produced, across stops and restarts, and a failing
+// projection holds back nothing else.
+
+private let seed: UInt64 = 0xF0_2026
+
+@Suite struct EngineTests {
+    /// The live runner applies the workload as it is appended; a rebuild from position 0 then
+    /// gives every projection the same digest, at the same position.
+    @Test func aRebuildReproducesTheIncrementalState() async throws {
+        try await withCaseFiles { _, ledger, files in
+            let engine = try makeEngine(ledger, batch: 256)
+            try engine.start()
+            defer { engine.stop() }
+            try await applyWorkload(files, seed: seed, persons: 60)
+            try await waitFor(engine, "catch-up", caughtUp(ledger))
+            var incremental: [String: (digest: String, position: UInt64)] = [:]
+            for projection in allProjections {
+                let (digest, position) = try engine.digest(projection.name)
+                incremental[projection.name] = (digest.hex, position)
+            }
+            for projection in allProjections { try engine.rebuild(projection.name) }
+            try await waitFor(engine, "rebuilds") { statuses in
+                statuses.allSatisfy { $0.build == nil && $0.lastRebuild?.position == ledger.size }
+            }
+            for status in engine.statuses() {
+                let record = try #require(status.lastRebuild)
+                #expect(record.digest == incremental[status.name]?.digest, "seed \(seed): \(status.name) rebuilt differs")
+                #expect(record.position == incremental[status.name]?.position)
+                #expect(record.logRoot == (try ledger.root(size: record.position)).hex)
+                #expect(try engine.digest(status.name).digest.hex == record.digest)
+            }
+        }
+    }
+
+    /// A stop in the middle of a build (the state a crash leaves: the last committed batch and
+    /// its checkpoint) resumes where it was with a new engine; one during catch-up, likewise.
+    /// Both end where a single uninterrupted build ends.
+    @Test func stopsDuringBuildAndCatchUpRecoverExactly() async throws {
+        try await withCaseFiles { _, ledger, files in
+            try await applyWorkload(files, seed: seed &+ 1, persons: 40)
+            let firstSize = ledger.size
+            // Build with small batches, stopped as soon as it has made progress.
+            let interrupted = try makeEngine(ledger, batch: 32)
+            try interrupted.start()
+            try await waitFor(interrupted, "some progress") { statuses in
+                statuses.allSatisfy { ($0.build?.position ?? 0) > 0 || $0.state == .live }
+            }
+            interrupted.stop()
+            let stoppedAt = interrupted.statuses().map { $0.build?.position ?? $0.position }
+            #expect(stoppedAt.contains { $0 < firstSize }, "the stop came too late to interrupt a build")
+
+            // More entries while nothing runs, then a new engine resumes and catches up.
+            try await applyWorkload(files, seed: seed &+ 2, persons: 10)
+            let resumed = try makeEngine(ledger, batch: 32)
+            try resumed.start()
+            try await waitFor(resumed, "resumed build", caughtUp(ledger))
+            // Catch-up after a stop: append, stop midway, start again.
+            try await applyWorkload(files, seed: seed &+ 3, persons: 10)
+            resumed.stop()
+            let again = try makeEngine(ledger, batch: 32)
+            try again.start()
+            try await waitFor(again, "catch-up", caughtUp(ledger))
+            let followed = try allProjections.map { try again.digest($0.name) }
+
+            // The reference: the same log built in one go, into the other generation.
+            defer { again.stop() }
+            for projection in allProjections { try again.rebuild(projection.name) }
+            try await waitFor(again, "reference rebuild") { statuses in
+                statuses.allSatisfy { $0.build == nil && $0.lastRebuild?.position == ledger.size }
+            }
+            for (projection, followedDigest) in zip(allProjections, followed) {
+                let record = try #require(again.statuses().first { $0.name == projection.name }?.lastRebuild)
+                #expect(record.digest == followedDigest.digest.hex, "\(projection.name): resumed and caught up ≠ built in one go")
+                #expect(record.position == followedDigest.position)
+            }
+        }
+    }
+
+    /// While a rebuild runs, queries answer from the generation that served before, complete.
+    @Test func queriesDuringARebuildAnswerFromTheOldGeneration() async throws {
+        try await withCaseFiles { _, ledger, files in
+            try await applyWorkload(files, seed: seed &+ 4, persons: 40)
+            let engine = try makeEngine(ledger, [Timeline.self], batch: 8)
+            try engine.start()
+            defer { engine.stop() }
+            try await waitFor(engine, "first build", caughtUp(ledger))
+            let person = try firstPerson(ledger)
+            let before = try await engine.query(Timeline.name) { view in try Timeline.read(view, person: person, from: 1, limit: 1_000) }
+            try engine.rebuild(Timeline.name)
+            #expect(throws: ProjectionError.self) { try engine.rebuild(Timeline.name) }
+            var answeredDuringBuild = 0
+            while engine.statuses()[0].build != nil {
+                let during = try await engine.query(Timeline.name) { view in
+                    try Timeline.read(view, person: person, from: 1, limit: 1_000)
+                }
+                if engine.statuses()[0].build != nil { answeredDuringBuild += 1 }
+                #expect(during?.rows == before?.rows && during?.position == before?.position)
+                try await Task.sleep(for: .milliseconds(1))
+            }
+            #expect(answeredDuringBuild > 0, "the rebuild finished before a query could run during it")
+            let after = try await engine.query(Timeline.name) { view in try Timeline.read(view, person: person, from: 1, limit: 1_000) }
+            #expect(after?.rows == before?.rows)
+        }
+    }
+
+    /// A projection that throws on an entry stops just before it, says where and why, answers
+    /// as of there, and holds back neither appends nor the other projections.
+    @Test func aFailingProjectionIsIsolated() async throws {
+        try await withCaseFiles { _, ledger, files in
+            let engine = try makeEngine(ledger, allProjections + [FailsOnTakenInCharge.self], batch: 64)
+            try engine.start()
+            defer { engine.stop() }
+            try await applyWorkload(files, seed: seed &+ 5, persons: 30)
+            try await waitFor(engine, "the others to catch up") { statuses in
+                statuses.filter { $0.name != FailsOnTakenInCharge.name }.allSatisfy { $0.state == .live && $0.position == ledger.size }
+                    && statuses.contains { $0.name == FailsOnTakenInCharge.name && $0.state == .failed }
+            }
+            let failed = try engine.status(FailsOnTakenInCharge.name)
+            let failure = try #require(failed.failure)
+            #expect(failed.position == failure.position)
+            #expect(try ledger.entry(at: failure.position)?.eventType == "TakenInCharge")
+            #expect(failure.reason.contains("refuses TakenInCharge"))
+            let counted = try await engine.query(FailsOnTakenInCharge.name) { view in try view.transaction.count(view.tables[0]) }
+            #expect(counted == Int(failure.position), "every entry before the failing one applied, none after")
+            await #expect(throws: ProjectionError.self) {
+                try await engine.query(FailsOnTakenInCharge.name, reflecting: failure.position, timeout: .seconds(1)) { _ in }
+            }
+        }
+    }
+
+    /// A query that asks to reflect position N never sees a generation that has not applied N.
+    @Test func readYourWritesNeverAnswersOlderThanAsked() async throws {
+        try await withCaseFiles { _, ledger, files in
+            let engine = try makeEngine(ledger, [Timeline.self, Cases.self])
+            try engine.start()
+            defer { engine.stop() }
+            var generator = PathGenerator(seed: seed &+ 6, persons: 20, reference: referenceData.current)
+            let driver = WorkloadDriver(files: files)
+            var checked = 0
+            while let step = generator.next() {
+                try await driver.apply(step)
+                guard case .record = step, checked < 300 else { continue }
+                let last = ledger.size - 1
+                let entry = try #require(try ledger.entry(at: last))
+                guard let person = Pseudonym.owning(stream: entry.stream), entry.stream.hasPrefix(Pseudonym.personPrefix) else { continue }
+                let page = try await engine.query(Timeline.name, reflecting: last) { view in
+                    try Timeline.read(view, person: person, from: entry.streamVersion, limit: 1)
+                }
+                #expect(page.map { $0.position > last } == true)
+                #expect(page?.rows.first?["position"]?.uint64 == last, "the timeline does not show the entry it was asked to reflect")
+                checked += 1
+            }
+            #expect(checked > 50)
+            await #expect(throws: ProjectionError.self) {
+                try await engine.query(Timeline.name, reflecting: ledger.size + 10, timeout: .milliseconds(50)) { _ in }
+            }
+        }
+    }
+}
+
+/// A projection with a bug: it counts entries, and refuses the first TakenInCharge.
+final class FailsOnTakenInCharge: Projection {
+    static let name = "fails-on-taken-in-charge"
+    static let version = 1
+    static let tables = ["seen"]
+
+    init() {}
+
+    func apply(_ event: ProjectedEvent, to rows: inout ProjectionRows) throws {
+        rows.put(0, Array(String(event.position).utf8), [1])
+        if event.type == "TakenInCharge" { throw ProjectionFailure("this projection refuses TakenInCharge") }
+    }
+}
+
+/// The first person stream of the log.
+func firstPerson(_ ledger: Ledger) throws -> Pseudonym {
+    for entry in try ledger.entries(from: 0, limit: 100) {
+        if entry.stream.hasPrefix(Pseudonym.personPrefix), let person = Pseudonym.owning(stream: entry.stream) { return person }
+    }
+    throw ProjectionFailure("no person stream")
+}
+
