@@ -1,0 +1,147 @@
+import FascicoloDomain
+import FascicoloJSON
+import FascicoloLedger
+import FascicoloProjections
+import FascicoloTesting
+import FascicoloWorkload
+import Glibc
+import Testing
+
+// Each read model against the log itself, read here without the engine: every person's
+// stream, every access stream, every correction, folded or counted directly.
+
+private let seed: UInt64 = 0xBEAD_2026
+
+/// The log, grouped the way the checks need it.
+private struct LogScan {
+    var persons: [Pseudonym: [Entry]] = [:]
+    var accesses: [Pseudonym: [Entry]] = [:]
+    var types: [String: Int] = [:]
+
+    init(_ ledger: Ledger) throws {
+        var position: UInt64 = 0
+        while position < ledger.size {
+            let entries = try ledger.entries(from: position, limit: 4_096)
+            for entry in entries {
+                types[entry.eventType, default: 0] += 1
+                guard let person = Pseudonym.owning(stream: entry.stream) else { continue }
+                if entry.stream.hasPrefix(Pseudonym.personPrefix) { persons[person, default: []].append(entry) } else {
+                    accesses[person, default: []].append(entry)
+                }
+            }
+            position += UInt64(entries.count)
+        }
+    }
+
+    /// The stream's facts, as the rules read them, and the state they fold to.
+    static func state(_ entries: [Entry]) -> CaseState {
+        CaseState.fold(entries.map { entry in
+            guard let stored = StoredEvent(payload: entry.payload), let schema = EventCatalogue.schema(entry.eventType) else {
+                return CaseFact(version: entry.streamVersion, type: entry.eventType)
+            }
+            let data = schema.upcast(.object(stored.data), from: stored.schemaVersion)?.members ?? stored.data
+            return CaseFact(version: entry.streamVersion, type: entry.eventType, data: data, reference: referenceData.versions[stored.codeTable])
+        })
+    }
+
+    static func data(_ entry: Entry) -> JSON? { StoredEvent(payload: entry.payload).map { .object($0.data) } }
+}
+
+@Suite struct ReadModelTests {
+    @Test func everyReadModelAgreesWithTheLog() async throws {
+        try await withCaseFiles { _, ledger, files in
+            let engine = try makeEngine(ledger)
+            try engine.start()
+            defer { engine.stop() }
+            try await applyWorkload(files, seed: seed, persons: 120)
+            try await waitFor(engine, "catch-up", caughtUp(ledger))
+            let scan = try LogScan(ledger)
+            #expect(scan.persons.count > 100 && (scan.types["Voided"] ?? 0) > 0 && (scan.types["ErasureExecuted"] ?? 0) > 0,
+                    "seed \(seed): the workload lacks what the checks need")
+            let today = CalendarDate(daysSinceEpoch: Int(time(nil) / 86_400))
+
+            // Timeline: every entry of every person, corrections marked on their targets.
+            try await engine.query(Timeline.name) { view in
+                for (person, entries) in scan.persons {
+                    let page = try #require(try Timeline.read(view, person: person, from: 1, limit: 10_000))
+                    #expect(page.rows.map { $0["position"]?.uint64 } == entries.map(\.position), "seed \(seed)")
+                    #expect(page.erased == entries.contains { $0.eventType == "ErasureExecuted" })
+                    for entry in entries where entry.eventType == "Voided" {
+                        let target = try #require(LogScan.data(entry)?["target"]?.uint64)
+                        #expect(page.rows[Int(target - 1)]["voidedBy"]?.uint64 == entry.streamVersion, "seed \(seed)")
+                    }
+                    let personal = page.rows.filter { $0["sealed"]?.bool == true }
+                    #expect(personal.allSatisfy { row in
+                        StoredEvent(payload: entries[Int(row["version"]!.uint64! - 1)].payload)?.sealed != nil
+                    })
+                }
+            }
+
+            // Case state and caseload: the projection's state is the fold of the whole stream.
+            var openByAmbito: [String: Int64] = [:]
+            try await engine.query(Cases.name) { view in
+                for (person, entries) in scan.persons {
+                    let folded = LogScan.state(entries)
+                    let state = try #require(try Cases.state(view, person: person, today: today))
+                    #expect(state["phase"]?.string == folded.phase.rawValue, "seed \(seed)")
+                    #expect(state["ambito"]?.string == folded.ambito)
+                    #expect(state["caseManager"]?.string == folded.caseManager)
+                    #expect(state["openInterventions"]?.array?.compactMap(\.uint64) == folded.openInterventions)
+                    if [.opened, .takenInCharge, .suspended].contains(folded.phase), !folded.erased, let ambito = folded.ambito {
+                        openByAmbito[ambito, default: 0] += 1
+                    }
+                }
+                let caseload = try Cases.caseload(view, byOperator: false, today: today)
+                #expect(Dictionary(uniqueKeysWithValues: caseload.map { ($0.id, $0.open) }) == openByAmbito, "seed \(seed)")
+                #expect(!(try Cases.caseload(view, byOperator: true, today: today)).isEmpty)
+            }
+
+            // Interventions: what was requested and delivered, less what was voided.
+            var voided: Set<String> = []
+            for (person, entries) in scan.persons {
+                for entry in entries where entry.eventType == "Voided" {
+                    voided.insert("\(person)/\(LogScan.data(entry)?["target"]?.uint64 ?? 0)")
+                }
+            }
+            func live(_ type: String) -> Int64 {
+                Int64(scan.persons.reduce(0) { sum, element in
+                    sum + element.value.filter { $0.eventType == type && !voided.contains("\(element.key)/\($0.streamVersion)") }.count
+                })
+            }
+            let totals = try await engine.query(Interventions.name) { view in try Interventions.totals(view, limit: 100_000) }
+            #expect(totals.reduce(0) { $0 + $1.requested } == live("InterventionRequested"), "seed \(seed)")
+            #expect(totals.reduce(0) { $0 + $1.deliveries } == live("ServiceDelivered"), "seed \(seed)")
+            #expect(totals.reduce(0) { $0 + $1.started } == live("InterventionStarted"), "seed \(seed)")
+
+            // Compliance: every recorded read, every correction in its register.
+            try await engine.query(Compliance.name) { view in
+                for (person, entries) in scan.accesses {
+                    let accesses = try Compliance.accesses(view, person: person, from: 0, limit: 10_000)
+                    #expect(accesses.map { $0["position"]?.uint64 } == entries.map(\.position), "seed \(seed)")
+                    #expect(accesses.allSatisfy { $0["purpose"]?.string != nil && $0["author"]?.string != nil })
+                }
+                for (register, types) in [("rectifications", ["Rectified"]), ("voids", ["Voided"]),
+                                          ("restrictions", ["Restricted", "RestrictionLifted"]), ("erasures", ["ErasureExecuted"])] {
+                    let rows = try Compliance.register(view, register, from: 0, limit: 100_000)
+                    #expect(rows.count == types.reduce(0) { $0 + (scan.types[$1] ?? 0) }, "seed \(seed): \(register)")
+                }
+            }
+
+            // Indicators: every case file counted once; small counts suppressed.
+            let openings = Int64(scan.types["CaseOpened", default: 0] + scan.types["CaseTransferredIn", default: 0]) - Int64(voidedOpenings(scan))
+            let indicators = try await engine.query(Cases.name) { view in try Cases.indicators(view, ambito: nil, year: nil) }
+            #expect(indicators["caseFiles"]?.int == Int(openings), "seed \(seed)")
+            #expect(indicators["daysFromFirstContactToPresaInCarico"]?["median"]?.int != nil)
+            let small = try await engine.query(Cases.name) { view in try Cases.indicators(view, ambito: "no-such-ambito", year: nil) }
+            #expect(small["caseFiles"]?.string == "<5" && small["shareWithAssessment"] == .null)
+        }
+    }
+}
+
+/// CaseOpened / CaseTransferredIn entries that no longer count (voided, or after an erasure).
+private func voidedOpenings(_ scan: LogScan) -> Int {
+    scan.persons.values.reduce(0) { sum, entries in
+        let state = LogScan.state(entries)
+        return sum + entries.filter { ["CaseOpened", "CaseTransferredIn"].contains($0.eventType) && !state.counts($0.streamVersion) }.count
+    }
+}
