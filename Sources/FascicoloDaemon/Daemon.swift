@@ -1,5 +1,6 @@
 import FascicoloDomain
 import FascicoloLedger
+import FascicoloProjections
 import FascicoloServer
 import Glibc
 import Hummingbird
@@ -15,9 +16,13 @@ public final class Daemon: Sendable {
     public let configuration: DaemonConfiguration
     public let ledger: Ledger
     public let caseFiles: CaseFiles
+    /// The read models; they follow the log from `run` until shutdown.
+    public let projections: ProjectionEngine
     private let lock: DataDirectoryLock
     private let logger: Logger
     public static let version = "0.1.0"
+    /// The read models the daemon serves.
+    public static let projections: [any Projection.Type] = [Timeline.self, Cases.self, Interventions.self, Compliance.self]
 
     public struct SocketInUse: Error, CustomStringConvertible, Sendable {
         public let path: String
@@ -34,6 +39,7 @@ public final class Daemon: Sendable {
         do {
             caseFiles = try CaseFiles.open(ledger: ledger, directory: configuration.dataDirectory, reference: reference,
                                            limits: configuration.caseFiles, logger: logger)
+            projections = try ProjectionEngine(ledger: ledger, reference: reference, projections: Self.projections, logger: logger)
         } catch {
             ledger.close()
             throw error
@@ -48,7 +54,11 @@ public final class Daemon: Sendable {
     /// Serves until SIGTERM or SIGINT, then shuts down cleanly.
     public func run() async throws {
         let shutdown = ShutdownSwitch()
-        let routes = APIRoutes(caseFiles: caseFiles, policy: configuration.access, metrics: ServerMetrics(),
+        do { try projections.start() } catch {
+            self.shutdown()
+            throw error
+        }
+        let routes = APIRoutes(caseFiles: caseFiles, projections: projections, policy: configuration.access, metrics: ServerMetrics(),
                                openAPIDocument: OpenAPIDocument.yaml, version: Self.version,
                                subscriptions: configuration.subscriptions, requestBytesMax: configuration.requestBytesMax,
                                shutdown: shutdown)
@@ -57,9 +67,11 @@ public final class Daemon: Sendable {
                                                 socketMode: configuration.socketMode, socketGroup: configuration.socketGroup,
                                                 logger: logger)
         // Services stop in reverse order: first the switch (new requests get 503), then the
-        // server (in-flight requests finish), then the ledger (queued appends commit).
+        // server (in-flight requests finish), then the projections (their runners read the
+        // store), then the ledger (queued appends commit).
         let group = ServiceGroup(configuration: .init(
-            services: [LedgerService(ledger: ledger, logger: logger), application, ShutdownNotice(shutdown: shutdown)],
+            services: [LedgerService(ledger: ledger, logger: logger), ProjectionService(engine: projections, logger: logger),
+                       application, ShutdownNotice(shutdown: shutdown)],
             gracefulShutdownSignals: [.sigterm, .sigint],
             logger: logger))
         defer { unlink(socketPath) }
@@ -69,6 +81,7 @@ public final class Daemon: Sendable {
 
     /// Closes the ledger without serving (for callers that never ran `run`).
     public func shutdown() {
+        projections.stop()
         ledger.close()
     }
 
@@ -102,6 +115,19 @@ struct LedgerService: Service {
         try? await gracefulShutdown()
         logger.notice("shutting down: committing queued appends")
         ledger.close()
+    }
+}
+
+/// Keeps the projection runners going until the server has stopped, and stops them before the
+/// ledger closes the store under them.
+struct ProjectionService: Service {
+    let engine: ProjectionEngine
+    let logger: Logger
+
+    func run() async throws {
+        try? await gracefulShutdown()
+        logger.notice("shutting down: stopping the projections")
+        engine.stop()
     }
 }
 

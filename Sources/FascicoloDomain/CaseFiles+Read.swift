@@ -2,6 +2,20 @@ import FascicoloCrypto
 import FascicoloJSON
 import FascicoloLedger
 
+/// What a read did with an entry's personal fields (`personalData` in the answer).
+public enum PersonalData: String, Sendable {
+    /// The entry has no personal fields.
+    case none
+    /// Opened and included in `data`.
+    case included
+    /// The person's data key was destroyed (erasure).
+    case erased
+    /// Held back by a restriction of processing; only admins see them.
+    case restricted
+    /// Sealed fields that do not open with the person's key (logged).
+    case unreadable
+}
+
 /// Who reads a person's data, and why — recorded in a RecordAccessed entry before anything is served.
 public struct Reader: Sendable {
     /// The identity the daemon observed (`uid:N/service`), stamped as the access entry's author.
@@ -41,8 +55,7 @@ extension CaseFiles {
         do { entries = try ledger.readStream(person.stream, from: max(version, 1), limit: limit) } catch { throw storageFailure(error) }
         try await recordAccess(to: person, by: reader, what: "case_file", entries: entries.count)
 
-        let dataKey: SecretKey?
-        do { dataKey = try keys.key(for: person) } catch { throw storageFailure(error) }
+        let dataKey = try self.dataKey(for: person)
         let corrections = Corrections(history.facts, state: history.state)
         var rendered: [JSON] = []
         rendered.reserveCapacity(entries.count)
@@ -133,25 +146,10 @@ extension CaseFiles {
         if let correlationID = stored.correlationID { members.append(("correlationId", .string(correlationID))) }
         if let causationID = stored.causationID { members.append(("causationId", .string(causationID))) }
 
-        var data = stored.data
-        let personalData: String
         let restriction = corrections.restrictedBy[entry.streamVersion]
-        if let sealed = stored.sealed {
-            if dataKey == nil {
-                personalData = "erased"
-            } else if restriction != nil && reader.role != "admin" {
-                personalData = "restricted"
-            } else if let opened = dataKey?.open(sealed, associatedData: StoredEvent.sealAssociatedData(stream: person.stream, type: entry.eventType)),
-                      let personal = try? JSON.parse(opened).members {
-                personalData = "included"
-                data += personal
-            } else {
-                personalData = "unreadable"
-                logger.error("a sealed field does not open with the person's key", metadata: ["position": "\(entry.position)"])
-            }
-        } else {
-            personalData = "none"
-        }
+        let (personalData, personal) = personalFields(stored.sealed, of: entry, person: person, dataKey: dataKey,
+                                                      restricted: restriction != nil, reader: reader)
+        let data = stored.data + personal
         if let schema, let upcast = schema.upcast(.object(data), from: stored.schemaVersion)?.members {
             // Clear and opened personal fields back in the schema's order.
             let ordered = schema.fields.compactMap { field in upcast.first { $0.key == field.name } }
@@ -159,13 +157,41 @@ extension CaseFiles {
         } else {
             members.append(("data", .object(data)))
         }
-        members.append(("personalData", .string(personalData)))
+        members.append(("personalData", .string(personalData.rawValue)))
         if let voidedBy = corrections.voidedBy[entry.streamVersion] { members.append(("voidedBy", .number(String(voidedBy)))) }
         if let rectifiedBy = corrections.rectifiedBy[entry.streamVersion] {
             members.append(("rectifiedBy", .array(rectifiedBy.map { .number(String($0)) })))
         }
         if let restriction { members.append(("restrictedBy", .number(String(restriction)))) }
         return .object(members)
+    }
+
+    /// The person's data key; nil once their data has been erased.
+    public func dataKey(for person: Pseudonym) throws(DomainError) -> SecretKey? {
+        do { return try keys.key(for: person) } catch { throw storageFailure(error) }
+    }
+
+    /// The personal fields of `entry` (an entry of `person`'s stream) that `reader` may see,
+    /// opened with the person's data key (`dataKey(for:)`), and what became of them. Shared by
+    /// every read that serves personal data, so that each applies erasure and restriction alike.
+    public func personalFields(of entry: Entry, person: Pseudonym, dataKey: SecretKey?, restricted: Bool,
+                               reader: Reader) -> (PersonalData, [(key: String, value: JSON)]) {
+        personalFields(StoredEvent(payload: entry.payload)?.sealed, of: entry, person: person, dataKey: dataKey,
+                       restricted: restricted, reader: reader)
+    }
+
+    func personalFields(_ sealed: [UInt8]?, of entry: Entry, person: Pseudonym, dataKey: SecretKey?, restricted: Bool,
+                        reader: Reader) -> (PersonalData, [(key: String, value: JSON)]) {
+        guard let sealed else { return (.none, []) }
+        guard let dataKey else { return (.erased, []) }
+        // Only admins see what a restriction (GDPR art. 18) holds back.
+        if restricted && reader.role != "admin" { return (.restricted, []) }
+        if let opened = dataKey.open(sealed, associatedData: StoredEvent.sealAssociatedData(stream: person.stream, type: entry.eventType)),
+           let personal = try? JSON.parse(opened).members {
+            return (.included, personal)
+        }
+        logger.error("a sealed field does not open with the person's key", metadata: ["position": "\(entry.position)"])
+        return (.unreadable, [])
     }
 
     static func render(_ state: CaseState) -> JSON {

@@ -2,6 +2,7 @@ import FascicoloCrypto
 import FascicoloDomain
 import FascicoloJSON
 import FascicoloLedger
+import FascicoloProjections
 import Dispatch
 import Glibc
 import Hummingbird
@@ -17,6 +18,8 @@ public struct APIRoutes: Sendable {
 
     let ledger: Ledger
     let caseFiles: CaseFiles
+    /// The read models behind /v1/projections, /v1/persons/timeline, /v1/caseload and the like.
+    let projections: ProjectionEngine
     let policy: AccessPolicy
     let metrics: ServerMetrics
     let openAPIDocument: String
@@ -27,13 +30,14 @@ public struct APIRoutes: Sendable {
     /// Set when shutdown begins: new requests get 503 while in-flight ones finish.
     let shutdown: ShutdownSwitch
 
-    public init(caseFiles: CaseFiles, policy: AccessPolicy, metrics: ServerMetrics, openAPIDocument: String, version: String,
+    public init(caseFiles: CaseFiles, projections: ProjectionEngine, policy: AccessPolicy, metrics: ServerMetrics, openAPIDocument: String, version: String,
                 subscriptions: SubscriptionSettings = SubscriptionSettings(), requestBytesMax: Int = 16 << 20,
                 shutdown: ShutdownSwitch) {
         self.subscriptions = subscriptions
         self.requestBytesMax = requestBytesMax
         self.ledger = caseFiles.ledger
         self.caseFiles = caseFiles
+        self.projections = projections
         self.policy = policy
         self.metrics = metrics
         self.openAPIDocument = openAPIDocument
@@ -75,6 +79,7 @@ public struct APIRoutes: Sendable {
         router.post("v1/streams/:stream/events") { request, context in try await append(request, context) }
         router.get("v1/streams/:stream/events") { request, context in try await readStream(request, context) }
         registerDomain(on: router)
+        registerProjections(on: router)
         router.get("v1/log") { request, context in
             _ = try authorize(context, Self.auditors)
             let from: UInt64 = try query(request, "from") ?? 0
@@ -144,7 +149,7 @@ public struct APIRoutes: Sendable {
             _ = try authorize(context, [.admin])
             let age = (try? ledger.latestCheckpoint())??.timestampSeconds.map { Double(time(nil)) - Double($0) }
             var buffer = ByteBuffer()
-            buffer.writeString(metrics.render(ledger: ledger, checkpointAgeSeconds: age))
+            buffer.writeString(metrics.render(ledger: ledger, checkpointAgeSeconds: age, projections: projections.statuses()))
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: buffer))
         }
     }

@@ -86,7 +86,7 @@ extension APIRoutes {
         } catch { throw Self.problem(for: error) }
     }
 
-    private func reader(_ request: Request, _ peer: PeerCredentials) throws -> Reader {
+    func reader(_ request: Request, _ peer: PeerCredentials) throws -> Reader {
         let roles = policy.roles(uid: peer.uid, gid: peer.gid)
         let role = roles.contains(.admin) ? "admin" : roles.contains(.auditor) ? "auditor" : "writer"
         let operatorID = request.headers[Self.operatorHeader]
@@ -97,11 +97,11 @@ extension APIRoutes {
                       operatorID: operatorID)
     }
 
-    private func personFromHeader(_ request: Request) throws -> PersonIdentifier {
+    func personFromHeader(_ request: Request) throws -> PersonIdentifier {
         try personIdentifier(request.headers[Self.personHeader], field: "Fascicolo-Person")
     }
 
-    private func personIdentifier(_ text: String?, field: String) throws -> PersonIdentifier {
+    func personIdentifier(_ text: String?, field: String) throws -> PersonIdentifier {
         guard let text else {
             throw Problem(.badRequest, code: "person_required",
                           detail: "\(field) names the person: a codice fiscale, an STP or ENI code, or provisional:<id>", field: field)

@@ -300,6 +300,234 @@ paths:
       responses:
         "200": {description: the catalogue, content: {application/json: {schema: {type: object}}}}
         "403": {$ref: "#/components/responses/Problem"}
+  /v1/projections:
+    get:
+      summary: Every projection (read model) with its state, position, lag, failure, build progress and last rebuild. Any role.
+      responses:
+        "200":
+          description: the projections
+          content:
+            application/json:
+              schema:
+                type: object
+                properties:
+                  projections: {type: array, items: {$ref: "#/components/schemas/ProjectionStatus"}}
+        "403": {$ref: "#/components/responses/Problem"}
+  /v1/projections/{name}:
+    parameters:
+      - {name: name, in: path, required: true, schema: {type: string, enum: [timeline, cases, interventions, compliance]}}
+    get:
+      summary: One projection's status. Any role.
+      responses:
+        "200": {description: the status, content: {application/json: {schema: {$ref: "#/components/schemas/ProjectionStatus"}}}}
+        "403": {$ref: "#/components/responses/Problem"}
+        "404": {$ref: "#/components/responses/Problem"}
+  /v1/projections/{name}/rebuild:
+    parameters:
+      - {name: name, in: path, required: true, schema: {type: string}}
+    post:
+      summary: >-
+        Rebuilds the projection from position 0 into its other generation; the serving one answers until the new one
+        has caught up and is swapped in. Its digest and log root are then in lastRebuild. Role admin.
+      responses:
+        "202": {description: the rebuild started, content: {application/json: {schema: {$ref: "#/components/schemas/ProjectionStatus"}}}}
+        "403": {$ref: "#/components/responses/Problem"}
+        "404": {$ref: "#/components/responses/Problem"}
+        "409": {description: "a rebuild is already running (rebuild_in_progress)", content: {application/problem+json: {schema: {$ref: "#/components/schemas/Problem"}}}}
+  /v1/projections/{name}/digest:
+    parameters:
+      - {name: name, in: path, required: true, schema: {type: string}}
+    get:
+      summary: The digest (SHA-256 over the rows, see Formats.md) of the serving generation and the position it reflects. Roles auditor, admin.
+      responses:
+        "200":
+          description: the digest
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [name, digest, position]
+                properties:
+                  name: {type: string}
+                  digest: {type: string, description: hex}
+                  position: {type: integer, description: entries reflected (every position below it)}
+        "403": {$ref: "#/components/responses/Problem"}
+        "404": {$ref: "#/components/responses/Problem"}
+        "503": {$ref: "#/components/responses/Problem"}
+  /v1/persons/timeline:
+    get:
+      summary: >-
+        A person's timeline from the timeline projection: every entry grouped in case files, corrections marked, personal
+        fields opened from the signed entries (personalData as in the case file). Any role. Recorded first as a
+        RecordAccessed entry (what timeline); auditors must state a purpose. Without reflects, it reflects at least the
+        person's own last entry.
+      parameters:
+        - {$ref: "#/components/parameters/Person"}
+        - {$ref: "#/components/parameters/Purpose"}
+        - {$ref: "#/components/parameters/Operator"}
+        - {name: from, in: query, schema: {type: integer, minimum: 1}, description: first stream version (default 1)}
+        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 1000}, description: "at most domain.entries_per_read_max (default 100)"}
+        - {$ref: "#/components/parameters/Reflects"}
+        - {$ref: "#/components/parameters/TimeoutMs"}
+      responses:
+        "200":
+          description: the timeline page
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [person, entries, caseFiles, erased, rows, position, lag]
+                properties:
+                  person: {type: string}
+                  entries: {type: integer}
+                  caseFiles: {type: integer}
+                  erased: {type: boolean}
+                  rows: {type: array, items: {type: object, description: "version, position, type, recordedAt, caseFile, occurredAt, actor, data, personalData, voidedBy?, rectifiedBy?, restrictedBy?"}}
+                  position: {type: integer}
+                  lag: {type: integer}
+        "400": {$ref: "#/components/responses/Problem"}
+        "403": {$ref: "#/components/responses/Problem"}
+        "404": {$ref: "#/components/responses/Problem"}
+        "422": {$ref: "#/components/responses/Problem"}
+        "503": {$ref: "#/components/responses/ProjectionUnavailable"}
+  /v1/persons/case-state:
+    get:
+      summary: >-
+        A person's case state from the cases projection, with the ages as of today (UTC). Any role. Recorded first
+        (what case_state); auditors must state a purpose.
+      parameters:
+        - {$ref: "#/components/parameters/Person"}
+        - {$ref: "#/components/parameters/Purpose"}
+        - {$ref: "#/components/parameters/Operator"}
+        - {$ref: "#/components/parameters/Reflects"}
+        - {$ref: "#/components/parameters/TimeoutMs"}
+      responses:
+        "200": {description: the case state, content: {application/json: {schema: {type: object, required: [person, state, position, lag]}}}}
+        "400": {$ref: "#/components/responses/Problem"}
+        "403": {$ref: "#/components/responses/Problem"}
+        "404": {$ref: "#/components/responses/Problem"}
+        "422": {$ref: "#/components/responses/Problem"}
+        "503": {$ref: "#/components/responses/ProjectionUnavailable"}
+  /v1/caseload:
+    get:
+      summary: Open case files, presi in carico and overdue reviews per operator (case manager) or per ambito. Any role.
+      parameters:
+        - {name: by, in: query, schema: {type: string, enum: [operator, ambito], default: operator}}
+        - {$ref: "#/components/parameters/Reflects"}
+        - {$ref: "#/components/parameters/TimeoutMs"}
+      responses:
+        "200":
+          description: the caseload
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [by, rows, position, lag]
+                properties:
+                  by: {type: string}
+                  rows:
+                    type: array
+                    items:
+                      type: object
+                      properties: {id: {type: string}, open: {type: integer}, takenInCharge: {type: integer}, reviewsOverdue: {type: integer}}
+                  position: {type: integer}
+                  lag: {type: integer}
+        "400": {$ref: "#/components/responses/Problem"}
+        "403": {$ref: "#/components/responses/Problem"}
+        "503": {$ref: "#/components/responses/ProjectionUnavailable"}
+  /v1/interventions:
+    get:
+      summary: Interventions requested, started, ended and delivered (minutes, amount) by code, provider, funding line, ambito and month. Any role.
+      parameters:
+        - {name: code, in: query, schema: {type: string}}
+        - {name: provider, in: query, schema: {type: string}}
+        - {name: fundingLine, in: query, schema: {type: string}}
+        - {name: ambito, in: query, schema: {type: string}}
+        - {name: month, in: query, schema: {type: string, pattern: "^[0-9]{4}-[0-9]{2}$"}}
+        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 1000, default: 100}}
+        - {$ref: "#/components/parameters/Reflects"}
+        - {$ref: "#/components/parameters/TimeoutMs"}
+      responses:
+        "200":
+          description: the totals
+          content:
+            application/json:
+              schema:
+                type: object
+                required: [rows, position, lag]
+                properties:
+                  rows:
+                    type: array
+                    items:
+                      type: object
+                      properties:
+                        code: {type: string}
+                        provider: {type: string}
+                        fundingLine: {type: string}
+                        ambito: {type: string}
+                        month: {type: string}
+                        requested: {type: integer}
+                        started: {type: integer}
+                        ended: {type: integer}
+                        deliveries: {type: integer}
+                        minutes: {type: integer}
+                        amount: {type: string, description: "euros as a decimal string, \"120.50\""}
+                  position: {type: integer}
+                  lag: {type: integer}
+        "400": {$ref: "#/components/responses/Problem"}
+        "403": {$ref: "#/components/responses/Problem"}
+        "503": {$ref: "#/components/responses/ProjectionUnavailable"}
+  /v1/indicators:
+    get:
+      summary: >-
+        The Region's indicators over case files opened in a year and ambito: days to presa in carico and to a signed plan
+        (median, p90), shares with an assessment and a signed plan, closure reasons, outcomes. Counts below 5 are "<5". Any role.
+      parameters:
+        - {name: ambito, in: query, schema: {type: string}}
+        - {name: year, in: query, schema: {type: integer, minimum: 1900, maximum: 2200}}
+        - {$ref: "#/components/parameters/Reflects"}
+        - {$ref: "#/components/parameters/TimeoutMs"}
+      responses:
+        "200": {description: the indicators, content: {application/json: {schema: {type: object, required: [indicators, position, lag]}}}}
+        "400": {$ref: "#/components/responses/Problem"}
+        "403": {$ref: "#/components/responses/Problem"}
+        "503": {$ref: "#/components/responses/ProjectionUnavailable"}
+  /v1/compliance/accesses:
+    get:
+      summary: >-
+        Who read a person's data, when, in which role and why (their RecordAccessed entries). Roles auditor, admin. This read
+        is itself recorded first (what access_log), with the purpose the auditor states.
+      parameters:
+        - {$ref: "#/components/parameters/Person"}
+        - {$ref: "#/components/parameters/Purpose"}
+        - {$ref: "#/components/parameters/Operator"}
+        - {name: from, in: query, schema: {type: integer, minimum: 0}, description: first log position (default 0)}
+        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 1000, default: 100}}
+        - {$ref: "#/components/parameters/Reflects"}
+        - {$ref: "#/components/parameters/TimeoutMs"}
+      responses:
+        "200": {description: the accesses, content: {application/json: {schema: {type: object, required: [person, accesses, position, lag]}}}}
+        "400": {$ref: "#/components/responses/Problem"}
+        "403": {$ref: "#/components/responses/Problem"}
+        "404": {$ref: "#/components/responses/Problem"}
+        "422": {$ref: "#/components/responses/Problem"}
+        "503": {$ref: "#/components/responses/ProjectionUnavailable"}
+  /v1/compliance/registers/{register}:
+    parameters:
+      - {name: register, in: path, required: true, schema: {type: string, enum: [rectifications, voids, restrictions, erasures]}}
+    get:
+      summary: A register of corrections across all persons (pseudonyms), oldest first. Roles auditor, admin.
+      parameters:
+        - {name: from, in: query, schema: {type: integer, minimum: 0}, description: first log position (default 0)}
+        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 1000, default: 100}}
+        - {$ref: "#/components/parameters/Reflects"}
+        - {$ref: "#/components/parameters/TimeoutMs"}
+      responses:
+        "200": {description: the register, content: {application/json: {schema: {type: object, required: [register, rows, position, lag]}}}}
+        "400": {$ref: "#/components/responses/Problem"}
+        "403": {$ref: "#/components/responses/Problem"}
+        "404": {$ref: "#/components/responses/Problem"}
+        "503": {$ref: "#/components/responses/ProjectionUnavailable"}
   /metrics:
     get:
       summary: Prometheus text metrics. Role admin.
@@ -307,9 +535,23 @@ paths:
         "200": {description: metrics, content: {text/plain: {schema: {type: string}}}}
         "403": {$ref: "#/components/responses/Problem"}
 components:
+  parameters:
+    Person: {name: Fascicolo-Person, in: header, required: true, schema: {type: string}, description: "codice fiscale, STP/ENI code or provisional:<id>"}
+    Purpose: {name: Fascicolo-Purpose, in: header, schema: {type: string, minLength: 3, maxLength: 200}, description: why the data is read (required from auditors)}
+    Operator: {name: Fascicolo-Operator, in: header, schema: {type: string, maxLength: 64}, description: the operator a service reads for}
+    Reflects: {name: reflects, in: query, schema: {type: integer, minimum: 0}, description: "read-your-writes: answer only once the entry at this position is reflected"}
+    TimeoutMs: {name: timeoutMs, in: query, schema: {type: integer, minimum: 0, maximum: 30000, default: 5000}, description: how long to wait for reflects}
+components:
   responses:
     Problem:
       description: RFC 9457 problem details
+      content:
+        application/problem+json:
+          schema: {$ref: "#/components/schemas/Problem"}
+    ProjectionUnavailable:
+      description: "the read model is being built (projection_building), behind the position asked (projection_behind) or failed (projection_failed); retry"
+      headers:
+        Retry-After: {schema: {type: integer}, description: seconds}
       content:
         application/problem+json:
           schema: {$ref: "#/components/schemas/Problem"}
@@ -334,10 +576,37 @@ components:
                  case_already_open, not_taken_in_charge, already_taken_in_charge, no_signed_plan, case_closed,
                  case_transferred, case_suspended, case_not_closed, same_ambito, transfer_mismatch, unknown_target,
                  target_voided, target_not_counting, outcome_without_reference, already_restricted, not_restricted, wrong_target,
-                 appointment_concluded, plan_not_signed, goal_closed, intervention_step, unknown_field, not_correctable]
+                 appointment_concluded, plan_not_signed, goal_closed, intervention_step, unknown_field, not_correctable,
+                 invalid_parameter, projection_not_found, projection_building, rebuild_in_progress, projection_failed,
+                 projection_behind, storage_error, register_not_found]
         detail: {type: string}
         field: {type: string, description: "the offending input, as a path (events[0].data.birthYear)"}
         detailItalian: {type: string, description: the detail in Italian (path rules)}
+    ProjectionStatus:
+      type: object
+      required: [name, version, state, position, logSize, lag]
+      properties:
+        name: {type: string}
+        version: {type: integer}
+        state: {type: string, enum: [live, building, failed]}
+        servingSlot: {type: [string, "null"], enum: [a, b, null]}
+        position: {type: integer, description: entries the serving generation has applied (every position below it)}
+        logSize: {type: integer}
+        lag: {type: integer}
+        failure: {type: [object, "null"], properties: {position: {type: integer}, reason: {type: string}}}
+        build:
+          type: [object, "null"]
+          properties:
+            slot: {type: string}
+            position: {type: integer}
+            logSize: {type: integer}
+            entriesPerSecond: {type: integer}
+            etaSeconds: {type: [integer, "null"]}
+            startedAt: {type: string}
+            failure: {type: [object, "null"]}
+        lastRebuild:
+          type: [object, "null"]
+          description: version, position, digest, logRoot, checkpoint {size, root}, startedAt, finishedAt, entriesPerSecond
     RecordResult:
       type: object
       required: [person, stream, codeTable, positions, streamVersions, leafHashes, deduplicated]

@@ -12,13 +12,17 @@ public struct Problem: HTTPResponseError, Sendable {
     public let field: String?
     /// The detail in Italian, for refusals a caseworker reads (path rules).
     public let detailItalian: String?
+    /// Sent as `Retry-After` (seconds) when the refusal is temporary (a read model catching up).
+    public var retryAfterSeconds: Int?
 
-    public init(_ status: HTTPResponse.Status, code: String, detail: String, field: String? = nil, detailItalian: String? = nil) {
+    public init(_ status: HTTPResponse.Status, code: String, detail: String, field: String? = nil, detailItalian: String? = nil,
+                retryAfterSeconds: Int? = nil) {
         self.status = status
         self.code = code
         self.detail = detail
         self.field = field
         self.detailItalian = detailItalian
+        self.retryAfterSeconds = retryAfterSeconds
     }
 
     public var headers: HTTPFields { [.contentType: "application/problem+json"] }
@@ -33,7 +37,9 @@ public struct Problem: HTTPResponseError, Sendable {
             """
         var buffer = ByteBuffer()
         buffer.writeString(body)
-        return Response(status: status, headers: [.contentType: "application/problem+json"], body: .init(byteBuffer: buffer))
+        var headers: HTTPFields = [.contentType: "application/problem+json"]
+        if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
+        return Response(status: status, headers: headers, body: .init(byteBuffer: buffer))
     }
 
     static func badRequest(_ detail: String) -> Problem { Problem(.badRequest, code: "malformed_request", detail: detail) }

@@ -1,4 +1,5 @@
 import FascicoloLedger
+import FascicoloProjections
 import Synchronization
 
 /// Counts open connections (a gauge for /metrics).
@@ -44,7 +45,7 @@ public final class ServerMetrics: Sendable {
         state.withLock { $0.rejections[code, default: 0] += 1 }
     }
 
-    func render(ledger: Ledger, checkpointAgeSeconds: Double?) -> String {
+    func render(ledger: Ledger, checkpointAgeSeconds: Double?, projections: [ProjectionStatus] = []) -> String {
         let snapshot = state.withLock { $0 }
         var lines: [String] = []
         func metric(_ name: String, _ type: String, _ help: String, _ samples: [(String, String)]) {
@@ -73,6 +74,16 @@ public final class ServerMetrics: Sendable {
             metric("fascicolo_checkpoint_age_seconds", "gauge", "Seconds since the latest checkpoint was signed.", [("", "\(age)")])
         }
         metric("fascicolo_connections", "gauge", "Open connections on the socket.", [("", "\(connections.value)")])
+        // One series per projection (a handful, named in the code): never per person or stream.
+        func label(_ status: ProjectionStatus) -> String { "{projection=\"\(status.name)\"}" }
+        metric("fascicolo_projection_position", "gauge", "Entries the projection's serving generation has applied.",
+               projections.map { (label($0), "\($0.position)") })
+        metric("fascicolo_projection_lag_entries", "gauge", "Entries committed to the log that the projection has not applied yet.",
+               projections.map { (label($0), "\($0.lag)") })
+        metric("fascicolo_projection_failed", "gauge", "1 when the projection stopped at an entry it could not apply.",
+               projections.map { (label($0), $0.state == .failed ? "1" : "0") })
+        metric("fascicolo_projection_build_position", "gauge", "Entries a (re)build in progress has applied.",
+               projections.compactMap { status in status.build.map { (label(status), "\($0.position)") } })
         return lines.joined(separator: "\n") + "\n"
     }
 }

@@ -231,17 +231,19 @@ import Testing
         try withDaemon { daemon in
             for (method, path) in documented {
                 let concrete = path.replacingOccurrences(of: "{stream}", with: "s").replacingOccurrences(of: "{position}", with: "0")
+                    .replacingOccurrences(of: "{name}", with: "timeline").replacingOccurrences(of: "{register}", with: "voids")
                     + (path == "/v1/subscribe" ? "?from=999999" : "")
                 let result = try daemon.call(concrete, method: method.uppercased(), body: method == "post" ? "{}" : nil,
                                              maxSeconds: 1)
                 #expect(!result.body.contains("no such endpoint"), "\(method) \(path) is documented but not served")
             }
         }
-        let source = readFile("Sources/FascicoloServer/APIRoutes.swift")
+        let source = ["APIRoutes", "DomainRoutes", "ProjectionRoutes"].map { readFile("Sources/FascicoloServer/\($0).swift") }.joined()
         for match in source.split(separator: "router.").dropFirst() {
             guard let method = ["get", "post"].first(where: { match.hasPrefix($0 + "(\"") }) else { continue }
             let route = "/" + match.dropFirst(method.count + 2).prefix { $0 != "\"" }
-            let openAPIPath = route.replacingOccurrences(of: ":stream", with: "{stream}").replacingOccurrences(of: ":position", with: "{position}")
+            let openAPIPath = "/" + route.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }
+                .joined(separator: "/")
             #expect(documented.contains { $0.method == method && $0.path == openAPIPath }, "\(method) \(route) is served but not documented")
         }
     }

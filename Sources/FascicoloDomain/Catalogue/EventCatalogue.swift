@@ -249,7 +249,7 @@ public enum EventCatalogue {
             .required("reference", shortText),
         ]),
         EventSchema("RecordAccessed", "consultazione", purpose: .accountability, retention: .accessLog, correction: .none, fields: [
-            .required("what", .choice(["case_file", "stream", "timeline", "export"])),
+            .required("what", .choice(["case_file", "stream", "timeline", "case_state", "access_log", "export"])),
             .required("purpose", .text(maxLength: 200)),
             .required("role", .choice(["writer", "auditor", "admin"])),
             .optional("entries", .integer(0...Int64.max)),

@@ -1,0 +1,293 @@
+import FascicoloCrypto
+import FascicoloDomain
+import FascicoloJSON
+import FascicoloLedger
+import FascicoloProjections
+import Glibc
+import Hummingbird
+
+/// The read models' endpoints: the projections' status, rebuilds and digests, and the queries
+/// over the timeline, cases, interventions and compliance projections.
+///
+/// Every query answers from one snapshot of the projection's serving generation, and says which
+/// entries it reflects (`position`: every position below it) and how far the log has moved on
+/// (`lag`). With `reflects=P` it first waits (`timeoutMs`, default 5000, at most 30000) until
+/// the entry at P has been applied — read-your-writes for a client that has just appended at P.
+/// Person reads default to the person's own last entry, and are recorded like case-file reads.
+extension APIRoutes {
+    func registerProjections(on router: Router<FascicoloRequestContext>) {
+        router.get("v1/projections") { _, context in
+            _ = try authorize(context, Self.anyRole)
+            let statuses = projections.statuses().map(Render.projectionStatus)
+            return json(status: .ok, JSON.object([("projections", .array(statuses))]).bytes)
+        }
+        router.get("v1/projections/:name") { _, context in
+            _ = try authorize(context, Self.anyRole)
+            do {
+                return json(status: .ok, Render.projectionStatus(try projections.status(projectionName(context))).bytes)
+            } catch { throw Self.problem(forProjection: error) }
+        }
+        router.post("v1/projections/:name/rebuild") { _, context in
+            _ = try authorize(context, [.admin])
+            let name = projectionName(context)
+            do {
+                try projections.rebuild(name)
+                return json(status: .accepted, Render.projectionStatus(try projections.status(name)).bytes)
+            } catch { throw Self.problem(forProjection: error) }
+        }
+        router.get("v1/projections/:name/digest") { _, context in
+            _ = try authorize(context, Self.auditors)
+            let name = projectionName(context)
+            do {
+                let (digest, position) = try projections.digest(name)
+                return json(status: .ok, JSON.object([("name", .string(name)), ("digest", .string(digest.hex)),
+                                                      ("position", .number(String(position)))]).bytes)
+            } catch { throw Self.problem(forProjection: error) }
+        }
+        router.get("v1/persons/timeline") { request, context in try await timeline(request, context) }
+        router.get("v1/persons/case-state") { request, context in
+            let peer = try authorize(context, Self.anyRole)
+            let reader = try reader(request, peer)
+            let person = try pseudonym(try personFromHeader(request))
+            let today = CalendarDate(daysSinceEpoch: Int(time(nil) / 86_400))
+            let (state, position) = try await readModel(Cases.name, request, reflecting: try lastPosition(of: person)) { view in
+                try Cases.state(view, person: person, today: today)
+            }
+            guard let state else { throw Self.personNotFound }
+            try await recordAccess(to: person, by: reader, what: "case_state", entries: 1)
+            return answer(position, [("person", .string(person.description)), ("state", state)])
+        }
+        router.get("v1/caseload") { request, context in
+            _ = try authorize(context, Self.anyRole)
+            let by = request.uri.queryParameters.get("by") ?? "operator"
+            guard by == "operator" || by == "ambito" else { throw Self.invalidParameter("by", "by is operator or ambito") }
+            let today = CalendarDate(daysSinceEpoch: Int(time(nil) / 86_400))
+            let (rows, position) = try await readModel(Cases.name, request) { view in
+                try Cases.caseload(view, byOperator: by == "operator", today: today)
+            }
+            return answer(position, [("by", .string(by)), ("rows", .array(rows.map { row in
+                .object([("id", .string(row.id)), ("open", .number(String(row.open))),
+                         ("takenInCharge", .number(String(row.takenInCharge))), ("reviewsOverdue", .number(String(row.reviewsOverdue)))])
+            }))])
+        }
+        router.get("v1/interventions") { request, context in
+            _ = try authorize(context, Self.anyRole)
+            let filters = request.uri.queryParameters
+            let month = filters.get("month")
+            if let month, month.utf8.count != 7 || CalendarDate(month + "-01") == nil {
+                throw Self.invalidParameter("month", "month is YYYY-MM")
+            }
+            let limit = try readModelLimit(request, max: 1_000)
+            let (rows, position) = try await readModel(Interventions.name, request) { view in
+                try Interventions.totals(view, code: filters.get("code"), provider: filters.get("provider"),
+                                         fundingLine: filters.get("fundingLine"), ambito: filters.get("ambito"), month: month, limit: limit)
+            }
+            return answer(position, [("rows", .array(rows.map(Render.interventionRow)))])
+        }
+        router.get("v1/indicators") { request, context in
+            _ = try authorize(context, Self.anyRole)
+            let ambito = request.uri.queryParameters.get("ambito")
+            let year: Int? = try parameter(request, "year")
+            if let year, !(1900...2200).contains(year) { throw Self.invalidParameter("year", "year is 1900 to 2200") }
+            let (indicators, position) = try await readModel(Cases.name, request) { view in
+                try Cases.indicators(view, ambito: ambito, year: year)
+            }
+            return answer(position, [("indicators", indicators)])
+        }
+        router.get("v1/compliance/accesses") { request, context in
+            let peer = try authorize(context, Self.auditors)
+            let reader = try reader(request, peer)
+            let person = try pseudonym(try personFromHeader(request))
+            let from: UInt64 = try parameter(request, "from") ?? 0
+            let limit = try readModelLimit(request, max: 1_000)
+            let known: Bool
+            do { known = try ledger.streamVersion(person.stream) > 0 || ledger.streamVersion(person.accessStream) > 0 } catch {
+                throw Self.problem(forProjection: error)
+            }
+            guard known else { throw Self.personNotFound }
+            // Reading who read a file is itself a read of that person's record: recorded first.
+            try await recordAccess(to: person, by: reader, what: "access_log", entries: 0)
+            let (rows, position) = try await readModel(Compliance.name, request) { view in
+                try Compliance.accesses(view, person: person, from: from, limit: limit)
+            }
+            return answer(position, [("person", .string(person.description)), ("accesses", .array(rows))])
+        }
+        router.get("v1/compliance/registers/:register") { request, context in
+            _ = try authorize(context, Self.auditors)
+            let register = context.parameters.get("register") ?? ""
+            guard Compliance.registerNames.contains(register) else {
+                throw Problem(.notFound, code: "register_not_found",
+                              detail: "the registers are \(Compliance.registerNames.joined(separator: ", "))")
+            }
+            let from: UInt64 = try parameter(request, "from") ?? 0
+            let limit = try readModelLimit(request, max: 1_000)
+            let (rows, position) = try await readModel(Compliance.name, request) { view in
+                try Compliance.register(view, register, from: from, limit: limit)
+            }
+            return answer(position, [("register", .string(register)), ("rows", .array(rows))])
+        }
+    }
+
+    /// `GET /v1/persons/timeline`: the person's timeline page with the personal fields opened
+    /// (as the case file does: erased, restricted and unreadable ones marked), recorded first.
+    func timeline(_ request: Request, _ context: FascicoloRequestContext) async throws -> Response {
+        let peer = try authorize(context, Self.anyRole)
+        let reader = try reader(request, peer)
+        let person = try pseudonym(try personFromHeader(request))
+        let from: UInt64 = try parameter(request, "from") ?? 1
+        let limit = try readModelLimit(request, max: caseFiles.limits.entriesPerReadMax)
+        let (page, position) = try await readModel(Timeline.name, request, reflecting: try lastPosition(of: person)) { view in
+            try Timeline.read(view, person: person, from: from, limit: limit)
+        }
+        guard let page else { throw Self.personNotFound }
+        try await recordAccess(to: person, by: reader, what: "timeline", entries: page.rows.count)
+        let dataKey: SecretKey?
+        do { dataKey = try caseFiles.dataKey(for: person) } catch { throw Self.problem(for: error) }
+        var rows: [JSON] = []
+        rows.reserveCapacity(page.rows.count)
+        for row in page.rows {
+            guard var members = row.members else { continue }
+            var status = PersonalData.none
+            if row["sealed"]?.bool == true {
+                members.removeAll { $0.key == "sealed" }
+                // The row keeps only the clear part; the sealed fields are in the signed entry.
+                let entry: Entry?
+                do { entry = try row["position"]?.uint64.flatMap { try ledger.entry(at: $0) } } catch { throw Self.problem(forProjection: error) }
+                if let entry, entry.stream == person.stream {
+                    let (opened, fields) = caseFiles.personalFields(of: entry, person: person, dataKey: dataKey,
+                                                                    restricted: row["restrictedBy"] != nil, reader: reader)
+                    status = opened
+                    if let index = members.firstIndex(where: { $0.key == "data" }), let data = members[index].value.members {
+                        members[index].value = .object(data + fields)
+                    }
+                } else {
+                    status = .unreadable
+                }
+            }
+            members.append(("personalData", .string(status.rawValue)))
+            rows.append(.object(members))
+        }
+        return answer(position, [
+            ("person", .string(person.description)), ("entries", .number(String(page.entries))),
+            ("caseFiles", .number(String(page.caseFiles))), ("erased", .bool(page.erased)), ("rows", .array(rows)),
+        ])
+    }
+
+    // MARK: - Helpers
+
+    /// Runs `body` on projection `name`, after waiting for `reflects` (or `fallback`) to be
+    /// applied; returns its result and the position the snapshot reflects.
+    func readModel<T>(_ name: String, _ request: Request, reflecting fallback: UInt64? = nil,
+                      _ body: (ProjectionView) throws -> T) async throws -> (T, UInt64) {
+        let reflects: UInt64? = try parameter(request, "reflects") ?? fallback
+        let timeout: Int = try parameter(request, "timeoutMs") ?? 5_000
+        guard (0...30_000).contains(timeout) else { throw Self.invalidParameter("timeoutMs", "timeoutMs is 0 to 30000") }
+        do {
+            return try await projections.query(name, reflecting: reflects, timeout: .milliseconds(timeout)) { view in
+                (try body(view), view.position)
+            }
+        } catch { throw Self.problem(forProjection: error) }
+    }
+
+    /// A query's answer: its members, then the position it reflects and the lag behind the log.
+    func answer(_ position: UInt64, _ members: [(key: String, value: JSON)]) -> Response {
+        let size = ledger.size
+        return json(status: .ok, JSON.object(members + [
+            ("position", .number(String(position))), ("lag", .number(String(size > position ? size - position : 0))),
+        ]).bytes)
+    }
+
+    /// The position of the person's last entry, so that a person read reflects at least
+    /// everything recorded for them (nil: no stream, nothing to wait for).
+    func lastPosition(of person: Pseudonym) throws -> UInt64? {
+        do { return try ledger.readStream(person.stream, backwards: true, limit: 1).first?.position } catch {
+            throw Self.problem(forProjection: error)
+        }
+    }
+
+    func pseudonym(_ identifier: PersonIdentifier) throws -> Pseudonym {
+        do { return try caseFiles.pseudonym(for: identifier) } catch { throw Self.problem(forProjection: error) }
+    }
+
+    func recordAccess(to person: Pseudonym, by reader: Reader, what: String, entries: Int) async throws {
+        do { try await caseFiles.recordAccess(to: person, by: reader, what: what, entries: entries) } catch {
+            throw Self.problem(for: error)
+        }
+    }
+
+    func projectionName(_ context: FascicoloRequestContext) -> String { context.parameters.get("name") ?? "" }
+
+    /// The query parameter `name`, nil when absent; 400 `invalid_parameter` when not a `T`.
+    func parameter<T: LosslessStringConvertible>(_ request: Request, _ name: String) throws -> T? {
+        guard let text = request.uri.queryParameters.get(name) else { return nil }
+        guard let value = T(text) else { throw Self.invalidParameter(name, "the query parameter \(name) is not valid") }
+        return value
+    }
+
+    func readModelLimit(_ request: Request, max: Int) throws -> Int {
+        let limit: Int = try parameter(request, "limit") ?? min(100, max)
+        guard (1...max).contains(limit) else { throw Self.invalidParameter("limit", "limit is 1 to \(max)") }
+        return limit
+    }
+
+    static func invalidParameter(_ name: String, _ detail: String) -> Problem {
+        Problem(.badRequest, code: "invalid_parameter", detail: detail, field: name)
+    }
+
+    static let personNotFound = Problem(.notFound, code: "person_not_found", detail: "no case file for this person")
+
+    /// A read model's refusals: unknown 404; not built, behind or failed 503 with Retry-After
+    /// (the engine catches up by itself); a rebuild already running 409; anything else 500.
+    /// Details name projections and positions, never a person.
+    static func problem(forProjection error: any Error) -> any Error {
+        if error is Problem { return error }
+        guard let error = error as? ProjectionError else {
+            return Problem(.internalServerError, code: "storage_error", detail: "the read model could not be read")
+        }
+        let status: HTTPResponse.Status = switch error {
+        case .unknown: .notFound
+        case .notBuilt, .behind, .failed: .serviceUnavailable
+        case .rebuildInProgress: .conflict
+        case .storage: .internalServerError
+        }
+        return Problem(status, code: error.code, detail: error.description,
+                       retryAfterSeconds: status == .serviceUnavailable ? 1 : nil)
+    }
+}
+
+extension Render {
+    static func projectionStatus(_ status: ProjectionStatus) -> JSON {
+        func failure(_ record: FailureRecord?) -> JSON {
+            record.map { .object([("position", .number(String($0.position))), ("reason", .string($0.reason))]) } ?? .null
+        }
+        var build = JSON.null
+        if let progress = status.build {
+            let remaining = status.logSize > progress.position ? status.logSize - progress.position : 0
+            build = .object([
+                ("slot", .string(progress.slot.rawValue)), ("position", .number(String(progress.position))),
+                ("logSize", .number(String(status.logSize))), ("entriesPerSecond", .number(String(progress.entriesPerSecond))),
+                ("etaSeconds", progress.entriesPerSecond > 0 ? .number(String(remaining / UInt64(progress.entriesPerSecond))) : .null),
+                ("startedAt", .string(progress.startedAt)), ("failure", failure(progress.failure)),
+            ])
+        }
+        return .object([
+            ("name", .string(status.name)), ("version", .number(String(status.version))), ("state", .string(status.state.rawValue)),
+            ("servingSlot", status.servingSlot.map { .string($0.rawValue) } ?? .null), ("position", .number(String(status.position))),
+            ("logSize", .number(String(status.logSize))), ("lag", .number(String(status.lag))), ("failure", failure(status.failure)),
+            ("build", build), ("lastRebuild", status.lastRebuild?.json ?? .null),
+        ])
+    }
+
+    /// Amounts as decimal strings ("120.50"), never floating point.
+    static func interventionRow(_ row: Interventions.Row) -> JSON {
+        let cents = row.amountCents.magnitude
+        let fraction = cents % 100
+        let amount = (row.amountCents < 0 ? "-" : "") + "\(cents / 100)." + (fraction < 10 ? "0" : "") + "\(fraction)"
+        return .object([
+            ("code", .string(row.code)), ("provider", .string(row.provider)), ("fundingLine", .string(row.fundingLine)),
+            ("ambito", .string(row.ambito)), ("month", .string(row.month)), ("requested", .number(String(row.requested))),
+            ("started", .number(String(row.started))), ("ended", .number(String(row.ended))),
+            ("deliveries", .number(String(row.deliveries))), ("minutes", .number(String(row.minutes))), ("amount", .string(amount)),
+        ])
+    }
+}
