@@ -11,7 +11,7 @@ import FascicoloStorage
 /// `{"version","position","type","occurredAt","recordedAt","caseFile","actor","data","sealed"?,
 ///   "voidedBy"?,"rectifiedBy"?,"restrictedBy"?}` — `data` is the clear part only; `sealed` says
 /// there are personal fields, which a query opens from the log with the person's key.
-/// `persons`: pseudonym → `{"entries":N,"caseFiles":N,"erased":bool}`.
+/// `persons`: pseudonym → entries (u64 BE) ‖ case files (u64 BE) ‖ erased (1 byte: 0 or 1).
 public final class Timeline: Projection {
     public static let name = "timeline"
     public static let version = 1
@@ -53,7 +53,7 @@ public final class Timeline: Projection {
         return key
     }
 
-    private static func row(_ event: ProjectedEvent, caseFile: Int) -> [UInt8] {
+    private static func row(_ event: ProjectedEvent, caseFile: UInt64) -> [UInt8] {
         var json = JSONBytes(capacity: 384)
         json.raw("{\"version\":")
         json.number(event.streamVersion)
@@ -95,23 +95,31 @@ public final class Timeline: Projection {
         return JSON.object(members).bytes
     }
 
+    /// `persons` rows: entries (u64 BE) ‖ case files (u64 BE) ‖ erased (1 byte) — binary, since
+    /// every entry of a person reads and rewrites it.
     struct Summary {
-        var entries = 0
-        var caseFiles = 0
+        var entries: UInt64 = 0
+        var caseFiles: UInt64 = 0
         var erased = false
 
         var bytes: [UInt8] {
-            JSON.object([("entries", .number(String(entries))), ("caseFiles", .number(String(caseFiles))), ("erased", .bool(erased))]).bytes
+            var bytes: [UInt8] = []
+            bytes.reserveCapacity(17)
+            BigEndian.append(entries, to: &bytes)
+            BigEndian.append(caseFiles, to: &bytes)
+            bytes.append(erased ? 1 : 0)
+            return bytes
         }
 
         init() {}
 
         init?(_ bytes: [UInt8]) {
-            guard let json = try? JSON.parse(bytes), let entries = json["entries"]?.int, let caseFiles = json["caseFiles"]?.int,
-                  let erased = json["erased"]?.bool else { return nil }
+            guard bytes.count == 17, let entries = BigEndian.uint64(bytes[0..<8]), let caseFiles = BigEndian.uint64(bytes[8..<16]) else {
+                return nil
+            }
             self.entries = entries
             self.caseFiles = caseFiles
-            self.erased = erased
+            erased = bytes[16] == 1
         }
     }
 
@@ -141,8 +149,8 @@ public final class Timeline: Projection {
 }
 
 public struct TimelinePage: Sendable {
-    public let entries: Int
-    public let caseFiles: Int
+    public let entries: UInt64
+    public let caseFiles: UInt64
     public let erased: Bool
     /// The stored rows (see `Timeline`), oldest first.
     public let rows: [JSON]
