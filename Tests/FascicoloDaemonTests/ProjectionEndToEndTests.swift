@@ -120,14 +120,14 @@ import Testing
             var rebuilt: [String: Any]?
             for _ in 0..<500 where rebuilt == nil {
                 let current = try daemon.json("/v1/projections/timeline")
-                if let record = current["lastRebuild"] as? [String: Any], record["startedAt"] as? String != firstBuild { rebuilt = record }
+                if let last = current["lastRebuild"] as? [String: Any], last["startedAt"] as? String != firstBuild { rebuilt = last }
                 else { sleepMilliseconds(20) }
             }
-            let record = try #require(rebuilt, "the rebuild did not finish")
+            let rebuiltRecord = try #require(rebuilt, "the rebuild did not finish")
             let digest = try daemon.json("/v1/projections/timeline/digest")
-            #expect(record["position"] as? Int == digest["position"] as? Int, "\(record) \(digest)")
-            #expect(record["digest"] as? String == digest["digest"] as? String && digest["digest"] as? String == served["digest"] as? String)
-            #expect((record["logRoot"] as? String)?.count == 64)
+            #expect(rebuiltRecord["position"] as? Int == digest["position"] as? Int, "\(rebuiltRecord) \(digest)")
+            #expect(rebuiltRecord["digest"] as? String == digest["digest"] as? String && digest["digest"] as? String == served["digest"] as? String)
+            #expect((rebuiltRecord["logRoot"] as? String)?.count == 64)
 
             // Refusals: bad parameters, a position not reached in time (503, retry).
             try daemon.expectProblem(daemon.call("/v1/caseload?by=nobody"), 400, "invalid_parameter")
@@ -150,6 +150,15 @@ import Testing
                 #expect(metrics.contains("fascicolo_projection_failed{projection=\"\(name)\"} 0"))
             }
             #expect(!metrics.contains(pseudonym))
+
+            // A restriction (GDPR art. 18) hides the entry's personal fields from all but admins.
+            let restricted = try record(#"{"type":"Restricted","occurredAt":"2026-02-03","data":{"target":1,"ground":"accuracy_contested"}}"#)
+            let hidden = try #require((try daemon.json("/v1/persons/timeline?limit=1&reflects=\(restricted)", as: Self.writer,
+                                                       headers: [Self.person])["rows"] as? [[String: Any]])?.first)
+            #expect(hidden["personalData"] as? String == "restricted" && hidden["restrictedBy"] as? Int == 14, "\(hidden)")
+            #expect((hidden["data"] as? [String: Any])?["familyName"] == nil && (hidden["data"] as? [String: Any])?["birthYear"] as? Int == 1985)
+            let shown = try #require((try daemon.json("/v1/persons/timeline?limit=1", headers: [Self.person])["rows"] as? [[String: Any]])?.first)
+            #expect(shown["personalData"] as? String == "included")
 
             // After erasure the timeline still shows the entries, without their personal fields.
             let erased = try daemon.call("/v1/persons/erasure", method: "POST",
