@@ -4,6 +4,8 @@ import FascicoloLedger
 import FascicoloProjections
 import FascicoloTesting
 import FascicoloWorkload
+import Glibc
+import Synchronization
 import Testing
 
 // The engine against a real ledger (LMDB, libsodium) and generated paths: what a rebuild
@@ -164,6 +166,61 @@ private let seed: UInt64 = 0xF0_2026
                 try await engine.query(Timeline.name, reflecting: ledger.size + 10, timeout: .milliseconds(50)) { _ in }
             }
         }
+    }
+}
+
+extension EngineTests {
+    /// A new version of a projection rebuilds by itself at start; until it has caught up its
+    /// queries say it is being built (the old rows were written by other code), and its rows
+    /// then reflect the new code.
+    @Test func aNewVersionRebuildsByItselfAtStart() async throws {
+        try await withCaseFiles { _, ledger, files in
+            try await applyWorkload(files, seed: seed &+ 7, persons: 20)
+            let first = try makeEngine(ledger, [CountsEntries.self])
+            try first.start()
+            try await waitFor(first, "version 1", caughtUp(ledger))
+            #expect(try await first.query(CountsEntries.name) { view in try view.transaction.count(view.tables[0]) } == Int(ledger.size))
+            first.stop()
+
+            let second = try makeEngine(ledger, [CountsPersonEntries.self], batch: 16)
+            try second.start()
+            defer { second.stop() }
+            #expect(try second.status(CountsPersonEntries.name).state == .building)
+            await #expect(throws: ProjectionError.self) {
+                try await second.query(CountsPersonEntries.name) { _ in }
+            }
+            CountsPersonEntries.gate.store(true, ordering: .releasing)
+            try await waitFor(second, "version 2", caughtUp(ledger))
+            let personEntries = try ledger.entries(from: 0, limit: Int(ledger.size)).filter { $0.stream.hasPrefix(Pseudonym.personPrefix) }
+            #expect(try await second.query(CountsPersonEntries.name) { view in try view.transaction.count(view.tables[0]) } == personEntries.count)
+            #expect(try second.status(CountsPersonEntries.name).lastRebuild?.version == 2)
+        }
+    }
+}
+
+/// Version 1 of a projection: one row per entry.
+final class CountsEntries: Projection {
+    static let name = "counts"
+    static let version = 1
+    static let tables = ["seen"]
+    init() {}
+    func apply(_ event: ProjectedEvent, to rows: inout ProjectionRows) throws {
+        rows.put(0, Array(String(event.position).utf8), [1])
+    }
+}
+
+/// Version 2 of the same projection: person entries only. It waits for `gate` before its first
+/// entry, so that the test sees it being built.
+final class CountsPersonEntries: Projection {
+    static let name = "counts"
+    static let version = 2
+    static let tables = ["seen"]
+    static let gate = Atomic(false)
+    init() {}
+    func apply(_ event: ProjectedEvent, to rows: inout ProjectionRows) throws {
+        while !Self.gate.load(ordering: .acquiring) { usleep(1_000) }
+        guard case .person = event.subject else { return }
+        rows.put(0, Array(String(event.position).utf8), [1])
     }
 }
 
