@@ -57,7 +57,8 @@ struct ProjectionBenchmark: AsyncParsableCommand {
         let referenceData = try ReferenceData.load(directory: referencePath)
         let directory = data ?? temporaryDirectory("projections-log")
         defer { if data == nil { removeDirectory(directory) } }
-        printOut("fascicolo-bench projections — \(ProcessInfo.cores) cores, target \(entries) entries, seed 0x\(String(seed, radix: 16))")
+        printOut("fascicolo-bench projections — \(ProcessInfo.cores) cores, target \(entries) entries, seed 0x\(String(seed, radix: 16)), "
+                 + "load average \(loadAverage()) at start (other work on the machine skews wall-clock rates; cpu s does not)")
         printOut("")
 
         // 1. The log.
@@ -80,7 +81,8 @@ struct ProjectionBenchmark: AsyncParsableCommand {
 
         // 3. Replays, each from a fresh copy of the log.
         printOut("replay from position 0, each run on a fresh LMDB copy of the log (durable commits, as the daemon runs)")
-        printOut(padRight("projections", 22) + pad("seconds", 9) + pad("events/s", 11) + pad("rows MB", 9)
+        printOut(padRight("projections", 22) + pad("seconds", 9) + pad("events/s", 11) + pad("cpu s", 8) + pad("ev/cpu-s", 10)
+                 + pad("rows MB", 9)
                  + pad("map used/size MB", 18) + "  engine's lastRebuild.entriesPerSecond")
         var results: [ReplayResult] = []
         if !skipEach {
@@ -306,6 +308,8 @@ struct ProjectionBenchmark: AsyncParsableCommand {
         let label: String
         let entries: UInt64
         let seconds: Double
+        /// Process CPU time (user + system) while the engine replayed.
+        let cpuSeconds: Double
         let engineRates: [(String, Int)]
         let rowsBytes: Int
         let usedBytes: Int
@@ -316,6 +320,7 @@ struct ProjectionBenchmark: AsyncParsableCommand {
 
         var line: String {
             padRight(label, 22) + pad(format(seconds, 2), 9) + pad(format(eventsPerSecond), 11)
+                + pad(format(cpuSeconds, 1), 8) + pad(format(Double(entries) / cpuSeconds), 10)
                 + pad(format(Double(rowsBytes) / 1_048_576, 1), 9)
                 + pad("\(megabytes(usedBytes))/\(megabytes(mapBytes))", 18)
                 + "  " + engineRates.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
@@ -337,6 +342,7 @@ struct ProjectionBenchmark: AsyncParsableCommand {
         let size = ledger.size
         let engine = try ProjectionEngine(ledger: ledger, reference: reference, projections: kinds, logger: quietLogger)
         let started = Clock.nanoseconds()
+        let cpuStarted = processCPUSeconds()
         try engine.start()
         var statuses = engine.statuses()
         while !(statuses.count == kinds.count && statuses.allSatisfy { $0.state == .live && $0.position == size }) {
@@ -348,10 +354,11 @@ struct ProjectionBenchmark: AsyncParsableCommand {
             statuses = engine.statuses()
         }
         let elapsed = Double(Clock.nanoseconds() - started) / 1e9
+        let cpu = processCPUSeconds() - cpuStarted
         let used = ledger.store.environment.usedBytes
         var result = ReplayResult(
             label: kinds.count == Self.kinds.count ? "all four together" : kinds.map { $0.name }.joined(separator: ", "),
-            entries: size, seconds: elapsed,
+            entries: size, seconds: elapsed, cpuSeconds: cpu,
             engineRates: statuses.map { ($0.name, $0.lastRebuild?.entriesPerSecond ?? 0) },
             rowsBytes: used - logBytes, usedBytes: used, mapBytes: ledger.store.environment.mapSizeBytes)
         if queries > 0 { result.query = try await timeQueries(engine, count: queries) }
@@ -416,6 +423,19 @@ struct SplitMix {
 
 private func seconds(_ duration: Duration) -> Double {
     Double(duration.components.seconds) + Double(duration.components.attoseconds) / 1e18
+}
+
+private func processCPUSeconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec) + Double(usage.ru_utime.tv_usec) / 1e6
+        + Double(usage.ru_stime.tv_sec) + Double(usage.ru_stime.tv_usec) / 1e6
+}
+
+private func loadAverage() -> String {
+    var loads = [Double](repeating: 0, count: 3)
+    guard getloadavg(&loads, 3) == 3 else { return "unknown" }
+    return loads.map { format($0, 2) }.joined(separator: " ")
 }
 
 private func megabytes(_ bytes: Int) -> String { format(Double(bytes) / 1_048_576) }
