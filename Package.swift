@@ -117,7 +117,8 @@ let package = Package(
         .testTarget(name: "FascicoloProjectionsTests",
                     dependencies: ["FascicoloProjections", "FascicoloDomain", "FascicoloTesting", "FascicoloWorkload"]),
         .testTarget(name: "FascicoloServerTests", dependencies: ["FascicoloServer", "FascicoloLedger"]),
-        .testTarget(name: "FascicoloDaemonTests", dependencies: ["FascicoloDaemon", "FascicoloCrypto", "FascicoloTesting"]),
+        .testTarget(name: "FascicoloDaemonTests",
+                    dependencies: ["FascicoloDaemon", "FascicoloCrypto", "FascicoloTesting", "FascicoloWorkload"]),
     ],
     swiftLanguageModes: [.v6]
 )

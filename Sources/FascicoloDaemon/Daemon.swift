@@ -39,7 +39,8 @@ public final class Daemon: Sendable {
         do {
             caseFiles = try CaseFiles.open(ledger: ledger, directory: configuration.dataDirectory, reference: reference,
                                            limits: configuration.caseFiles, logger: logger)
-            projections = try ProjectionEngine(ledger: ledger, reference: reference, projections: Self.projections, logger: logger)
+            projections = try ProjectionEngine(ledger: ledger, reference: reference, projections: Self.projections,
+                                               options: configuration.projections, logger: logger)
         } catch {
             ledger.close()
             throw error

@@ -1,5 +1,6 @@
 import FascicoloDomain
 import FascicoloLedger
+import FascicoloProjections
 import FascicoloServer
 import Glibc
 import Logging
@@ -25,6 +26,7 @@ public struct DaemonConfiguration: Sendable {
     /// The directory of versioned reference data files (intervention codes, ambiti, …).
     public var referenceDirectory = "Config/reference"
     public var caseFiles = CaseFiles.Limits()
+    public var projections = ProjectionEngine.Options()
     /// By default only root is admin; every other peer is refused until listed.
     public var access: AccessPolicy = {
         var policy = AccessPolicy()
@@ -120,6 +122,7 @@ public struct DaemonConfiguration: Sendable {
         string("domain.reference_directory", { $0.isEmpty ? "expected a path" : nil }) { $0.referenceDirectory = $1 },
         integer("domain.events_per_request_max", 1...1_000) { $0.caseFiles.eventsPerRequestMax = $1 },
         integer("domain.entries_per_read_max", 1...10_000) { $0.caseFiles.entriesPerReadMax = $1 },
+        integer("projections.batch_entries_max", 1...1_000_000) { $0.projections.batchEntriesMax = $1 },
         integer("subscriptions.heartbeat_milliseconds", 100...600_000) { $0.subscriptions.heartbeatMilliseconds = $1 },
         integer("subscriptions.lag_entries_max", 1...100_000_000) { $0.subscriptions.lagEntriesMax = UInt64($1) },
         string("log.level", { Logger.Level(rawValue: $0) == nil ? "expected trace, debug, info, notice, warning, error or critical" : nil }) {
