@@ -16,6 +16,30 @@ public struct Pseudonym: Sendable, Hashable, CustomStringConvertible {
         description = Hex.encode(bytes)
     }
 
+    /// Parses the 32 lower-case hex digits of `description` given as UTF-8 (a stream name's
+    /// suffix, read straight from the log by projections), without encoding them again.
+    public init?(hexUTF8 hex: some Collection<UInt8>) {
+        guard hex.count == 2 * Self.byteCount else { return nil }
+        func value(_ byte: UInt8) -> UInt8? {
+            switch byte {
+            case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
+            case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
+            default: nil
+            }
+        }
+        var bytes = [UInt8](repeating: 0, count: Self.byteCount)
+        var index = hex.startIndex
+        for offset in 0..<Self.byteCount {
+            guard let high = value(hex[index]) else { return nil }
+            index = hex.index(after: index)
+            guard let low = value(hex[index]) else { return nil }
+            index = hex.index(after: index)
+            bytes[offset] = high << 4 | low
+        }
+        self.bytes = bytes
+        description = String(decoding: hex, as: UTF8.self)
+    }
+
     /// Parses the 32 lower-case hex digits of `description`.
     public init?(hex: String) {
         guard hex.utf8.count == 2 * Self.byteCount, hex == hex.lowercased(), let bytes = Hex.decode(hex) else { return nil }

@@ -5,7 +5,7 @@ import FascicoloLedger
 /// One entry of the log as the projections see it: decoded once, for all of them.
 ///
 /// Only the clear part of a domain payload is here; sealed personal fields stay sealed.
-public struct ProjectedEvent {
+public struct ProjectedEvent: Sendable {
     public let position: UInt64
     public let recordedAtMilliseconds: Int64
     public let streamVersion: UInt64
@@ -15,11 +15,11 @@ public struct ProjectedEvent {
     public let subject: Subject
     /// The domain payload, its `data` read through the current schema (upcast); nil for
     /// entries of other streams and for payloads that are not domain payloads.
-    public let payload: StoredEvent?
+    public let payload: Payload?
     /// What the path rules know of a person-stream entry.
     public let fact: CaseFact?
 
-    public enum Subject: Equatable {
+    public enum Subject: Sendable, Equatable {
         /// An entry of `person:<pseudonym>`.
         case person(Pseudonym)
         /// A RecordAccessed entry of `access:<pseudonym>`.
@@ -44,7 +44,7 @@ public struct ProjectedEvent {
             subject = .other
         }
         self.subject = subject
-        guard subject != .other, var stored = StoredEvent(payload: view.payload) else {
+        guard subject != .other, var stored = Payload(view.payload) else {
             payload = nil
             fact = nil
             return
@@ -67,22 +67,7 @@ public struct ProjectedEvent {
 
     private static func pseudonym(in stream: UnsafeRawBufferPointer, prefix: [UInt8]) -> Pseudonym? {
         guard stream.count == prefix.count + 2 * Pseudonym.byteCount, stream.starts(with: prefix) else { return nil }
-        var bytes = [UInt8](repeating: 0, count: Pseudonym.byteCount)
-        for index in 0..<Pseudonym.byteCount {
-            guard let high = hexValue(stream[prefix.count + 2 * index]), let low = hexValue(stream[prefix.count + 2 * index + 1]) else {
-                return nil
-            }
-            bytes[index] = high << 4 | low
-        }
-        return Pseudonym(bytes: bytes)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-        default: nil
-        }
+        return Pseudonym(hexUTF8: stream[prefix.count...])
     }
 
     /// The payload's `data` member `key`, if present.
@@ -94,5 +79,45 @@ public struct ProjectedEvent {
     public var day: String? {
         if let date = data("date")?.string { return date }
         return payload.map { String($0.occurredAt.prefix(10)) }
+    }
+}
+
+/// The clear members of a domain payload (Formats.md, "Domain payloads"); the sealed box is
+/// only noted, never decoded: projections do not see personal fields.
+public struct Payload: Sendable {
+    public let schemaVersion: Int
+    public let occurredAt: String
+    public let codeTable: String
+    public let actor: JSON
+    public internal(set) var data: [(key: String, value: JSON)]
+    /// The entry has personal fields, sealed.
+    public let isSealed: Bool
+
+    init?(_ bytes: UnsafeRawBufferPointer) {
+        guard let json = try? JSON.parse(bytes), case .object(let members) = json else { return nil }
+        var schemaVersion: Int?
+        var occurredAt: String?
+        var codeTable: String?
+        var actor: JSON?
+        var data: [(key: String, value: JSON)]?
+        var isSealed = false
+        for (key, value) in members {
+            switch key {
+            case "schema": schemaVersion = value.int
+            case "occurredAt": occurredAt = value.string
+            case "codeTable": codeTable = value.string
+            case "actor": actor = value
+            case "data": data = value.members
+            case "sealed": isSealed = value.string != nil
+            default: break
+            }
+        }
+        guard let schemaVersion, let occurredAt, let codeTable, let actor, let data else { return nil }
+        self.schemaVersion = schemaVersion
+        self.occurredAt = occurredAt
+        self.codeTable = codeTable
+        self.actor = actor
+        self.data = data
+        self.isSealed = isSealed
     }
 }

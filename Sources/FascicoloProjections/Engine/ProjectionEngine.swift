@@ -112,14 +112,15 @@ public final class ProjectionEngine: Sendable {
         }
         shared.withLock { shared in
             shared.statuses = statuses
-            shared.threads += 1 + builds.count
+            shared.threads += builds.isEmpty ? 1 : 2
             for (participant, _) in builds { shared.building.insert(participant.kind.name) }
         }
-        for (participant, record) in builds {
+        for (participant, _) in builds {
             logger.info("projection build", metadata: ["projection": "\(participant.kind.name)", "slot": "\(participant.slot)",
                                                        "from": "\(participant.position)"])
-            startBuildThread(participant, record: record)
         }
+        // One thread builds them all: each entry is read and decoded once for every projection.
+        if !builds.isEmpty { startBuildThread(builds) }
         let liveParticipants = UncheckedTransfer(live)
         startThread { self.runLive(liveParticipants.value) }
         watchCommits()
@@ -160,7 +161,7 @@ public final class ProjectionEngine: Sendable {
                 return (participant, record)
             }
             logger.info("projection rebuild requested", metadata: ["projection": "\(name)", "slot": "\(participant.slot)"])
-            startBuildThread(participant, record: record)
+            startBuildThread([(participant, record)])
         } catch {
             shared.withLock { shared in
                 shared.building.remove(name)

@@ -1,9 +1,11 @@
+import Dispatch
 import FascicoloCrypto
 import FascicoloDomain
 import FascicoloLedger
 import FascicoloStorage
 import Glibc
 import Logging
+import Synchronization
 
 /// One projection instance bound to one generation, owned by the runner thread applying it.
 final class Participant {
@@ -115,53 +117,63 @@ extension ProjectionEngine {
 
     // MARK: - Builds
 
-    func startBuildThread(_ participant: Participant, record: BuildingRecord) {
-        let started = record.startedAt
+    func startBuildThread(_ builds: [(Participant, BuildingRecord)]) {
         shared.withLock { shared in
-            shared.statuses[participant.kind.name]?.build = BuildProgress(
-                slot: participant.slot, position: participant.position, startedAt: started, entriesPerSecond: 0, failure: nil)
+            for (participant, record) in builds {
+                shared.statuses[participant.kind.name]?.build = BuildProgress(
+                    slot: participant.slot, position: participant.position, startedAt: record.startedAt, entriesPerSecond: 0, failure: nil)
+            }
         }
-        let transfer = UncheckedTransfer(participant)
-        startThread { self.runBuild(transfer.value, startedAt: started) }
+        let transfer = UncheckedTransfer(builds.map { (participant: $0.0, startedAt: $0.1.startedAt) })
+        startThread { self.runBuild(transfer.value) }
     }
 
-    /// Applies the whole log to a fresh generation, then hands it to the live runner. A stop
-    /// leaves the build where it is (its checkpoint and the `building` record resume it).
-    private func runBuild(_ participant: Participant, startedAt: String) {
-        let name = participant.kind.name
+    /// Applies the whole log to fresh generations, then hands each to the live runner. A stop
+    /// leaves the builds where they are (their checkpoints and `building` records resume them).
+    private func runBuild(_ builds: [(participant: Participant, startedAt: String)]) {
+        var pending = builds
         let clock = ContinuousClock()
         let began = clock.now
-        let firstPosition = participant.position
+        let firstPositions = Dictionary(uniqueKeysWithValues: builds.map { ($0.participant.kind.name, $0.participant.position) })
+        func rate(_ participant: Participant) -> Int {
+            Self.rate(participant.position - (firstPositions[participant.kind.name] ?? 0), since: began, clock: clock)
+        }
         var lastLog = began
-        while !shared.withLock({ $0.stopping }) {
+        while !shared.withLock({ $0.stopping }) && !pending.isEmpty {
             let end = ledger.size
-            if participant.position >= end {
-                finishBuild(participant, startedAt: startedAt,
-                            rate: Self.rate(participant.position - firstPosition, since: began, clock: clock))
-                break
+            for build in pending where build.participant.position >= end {
+                finishBuild(build.participant, startedAt: build.startedAt, rate: rate(build.participant))
             }
+            pending.removeAll { $0.participant.position >= end }
+            guard !pending.isEmpty else { break }
             do {
-                try applyBatch([participant], end: end)
+                try applyBatch(pending.map(\.participant), end: end)
             } catch {
-                logger.error("projection build batch not written; retrying", metadata: ["projection": "\(name)", "error": "\(error)"])
+                logger.error("projection build batch not written; retrying", metadata: ["error": "\(error)"])
                 pause(milliseconds: 1_000)
             }
-            let rate = Self.rate(participant.position - firstPosition, since: began, clock: clock)
             shared.withLock { shared in
-                shared.statuses[name]?.build?.position = participant.position
-                shared.statuses[name]?.build?.entriesPerSecond = rate
-                shared.statuses[name]?.build?.failure = participant.failure
+                for build in pending {
+                    let name = build.participant.kind.name
+                    shared.statuses[name]?.build?.position = build.participant.position
+                    shared.statuses[name]?.build?.entriesPerSecond = rate(build.participant)
+                    shared.statuses[name]?.build?.failure = build.participant.failure
+                    if build.participant.failure != nil { shared.building.remove(name) }
+                }
             }
-            if let failure = participant.failure {
+            for build in pending {
+                guard let failure = build.participant.failure else { continue }
                 logger.error("projection build stopped at an entry it cannot apply", metadata: [
-                    "projection": "\(name)", "position": "\(failure.position)", "reason": "\(failure.reason)"])
-                _ = shared.withLock { $0.building.remove(name) }
-                break
+                    "projection": "\(build.participant.kind.name)", "position": "\(failure.position)", "reason": "\(failure.reason)"])
             }
+            pending.removeAll { $0.participant.failure != nil }
             if clock.now - lastLog > .seconds(5) {
                 lastLog = clock.now
-                logger.info("projection build progress", metadata: [
-                    "projection": "\(name)", "position": "\(participant.position)", "logSize": "\(end)", "entriesPerSecond": "\(rate)"])
+                for build in pending {
+                    logger.info("projection build progress", metadata: [
+                        "projection": "\(build.participant.kind.name)", "position": "\(build.participant.position)",
+                        "logSize": "\(end)", "entriesPerSecond": "\(rate(build.participant))"])
+                }
             }
         }
         finishThread()
@@ -198,46 +210,38 @@ extension ProjectionEngine {
     // MARK: - Batches
 
     /// Applies the entries from the lowest position among `participants` up to `end` (at most
-    /// `batchEntriesMax`), each decoded once, to every participant whose turn it is; then writes
-    /// every participant's changes and checkpoint in one transaction. A participant that throws
-    /// stops before that entry (its failure is in the same checkpoint); the others go on.
+    /// `batchEntriesMax`) to every participant whose turn it is, then writes every participant's
+    /// changes and checkpoint in one transaction. A participant that throws stops before that
+    /// entry (its failure is in the same checkpoint); the others go on.
+    ///
+    /// Both cores work: the entries are decoded once, in two halves in parallel, then each
+    /// projection applies them on a thread of its own (its rows are its own; each thread reads
+    /// through its own snapshot, and the rows it reads are only ever written by this runner).
     func applyBatch(_ participants: [Participant], end: UInt64) throws {
         let active = participants.filter { $0.failure == nil && $0.position < end }
         guard let start = active.map(\.position).min() else { return }
         let stop = min(end, start + UInt64(options.batchEntriesMax))
-        var rows: [ProjectionRows] = []
-        var positions = active.map(\.position)
-        var failures = [FailureRecord?](repeating: nil, count: active.count)
-        try ledger.store.environment.read { txn in
-            let log = LogSnapshot(transaction: txn, store: ledger.store, reference: reference)
-            rows = active.map { ProjectionRows(transaction: txn, tables: $0.tables, log: log) }
-            try txn.withCursor(ledger.store.entries) { cursor in
-                var record = try cursor.seek(atOrAfter: BigEndian.bytes(start))
-                while let current = record {
-                    let view = try EntryView(record: current.value)
-                    guard view.position < stop else { break }
-                    var event: ProjectedEvent?
-                    for index in active.indices where failures[index] == nil && positions[index] == view.position {
-                        let decoded = event ?? ProjectedEvent(view, reference: reference)
-                        event = decoded
-                        rows[index].beginEntry()
-                        do {
-                            try active[index].instance.apply(decoded, to: &rows[index])
-                            positions[index] = view.position + 1
-                        } catch {
-                            rows[index].rollBackEntry()
-                            failures[index] = FailureRecord(position: view.position, reason: String(describing: error))
-                        }
-                    }
-                    record = try cursor.next()
-                }
+        let events = try decode(from: start, to: stop)
+
+        let outcomes = Mutex<[Outcome?]>(Array(repeating: nil, count: active.count))
+        let errors = Mutex<[any Error]>([])
+        let shared = UncheckedTransfer((active, events))
+        DispatchQueue.concurrentPerform(iterations: active.count) { index in
+            let (active, events) = shared.value
+            do {
+                let outcome = try self.apply(events, to: active[index])
+                outcomes.withLock { $0[index] = outcome }
+            } catch {
+                errors.withLock { $0.append(error) }
             }
         }
+        if let error = errors.withLock({ $0.first }) { throw error }
+        let results = outcomes.withLock { $0.map { $0! } }
         do {
             try ledger.store.environment.write { txn in
-                for (index, participant) in active.enumerated() {
-                    try rows[index].write(to: txn)
-                    let checkpoint = CheckpointRecord(version: participant.kind.version, position: positions[index], failure: failures[index])
+                for (participant, outcome) in zip(active, results) {
+                    try outcome.rows.write(to: txn)
+                    let checkpoint = CheckpointRecord(version: participant.kind.version, position: outcome.position, failure: outcome.failure)
                     try txn.put(control, key: ControlKey.checkpoint(participant.kind.name, participant.slot), value: checkpoint.bytes)
                 }
             }
@@ -246,14 +250,76 @@ extension ProjectionEngine {
             for participant in active { participant.instance = participant.kind.init() }
             throw error
         }
-        for (index, participant) in active.enumerated() {
-            participant.position = positions[index]
-            participant.failure = failures[index]
-            if let failure = failures[index] {
+        for (participant, outcome) in zip(active, results) {
+            participant.position = outcome.position
+            participant.failure = outcome.failure
+            if let failure = outcome.failure {
                 logger.error("projection stopped at an entry it cannot apply", metadata: [
                     "projection": "\(participant.kind.name)", "position": "\(failure.position)", "reason": "\(failure.reason)"])
             }
         }
+    }
+
+    /// What one participant made of a batch: its changes, where it got to, why it stopped.
+    struct Outcome: @unchecked Sendable {
+        // @unchecked: the rows' read snapshot has ended; only the changes are used after this.
+        let rows: ProjectionRows
+        let position: UInt64
+        let failure: FailureRecord?
+    }
+
+    private func apply(_ events: [ProjectedEvent], to participant: Participant) throws -> Outcome {
+        try ledger.store.environment.read { txn in
+            var rows = ProjectionRows(transaction: txn, tables: participant.tables,
+                                      log: LogSnapshot(transaction: txn, store: ledger.store, reference: reference))
+            var position = participant.position
+            var failure: FailureRecord?
+            for event in events where event.position >= position {
+                rows.beginEntry()
+                do {
+                    try participant.instance.apply(event, to: &rows)
+                    position = event.position + 1
+                } catch {
+                    rows.rollBackEntry()
+                    failure = FailureRecord(position: event.position, reason: String(describing: error))
+                    break
+                }
+            }
+            return Outcome(rows: rows, position: position, failure: failure)
+        }
+    }
+
+    /// The entries at positions start ..< stop, decoded (in two halves in parallel when there are many).
+    private func decode(from start: UInt64, to stop: UInt64) throws -> [ProjectedEvent] {
+        let count = Int(stop - start)
+        let parts = count >= 512 ? 2 : 1
+        let decoded = Mutex<[[ProjectedEvent]]>(Array(repeating: [], count: parts))
+        let errors = Mutex<[any Error]>([])
+        DispatchQueue.concurrentPerform(iterations: parts) { part in
+            let from = start + UInt64(count * part / parts)
+            let to = start + UInt64(count * (part + 1) / parts)
+            do {
+                let events = try self.ledger.store.environment.read { txn in
+                    try txn.withCursor(self.ledger.store.entries) { cursor in
+                        var events: [ProjectedEvent] = []
+                        events.reserveCapacity(Int(to - from))
+                        var record = try cursor.seek(atOrAfter: BigEndian.bytes(from))
+                        while let current = record {
+                            let view = try EntryView(record: current.value)
+                            guard view.position < to else { break }
+                            events.append(ProjectedEvent(view, reference: self.reference))
+                            record = try cursor.next()
+                        }
+                        return events
+                    }
+                }
+                decoded.withLock { $0[part] = events }
+            } catch {
+                errors.withLock { $0.append(error) }
+            }
+        }
+        if let error = errors.withLock({ $0.first }) { throw error }
+        return decoded.withLock { $0.flatMap { $0 } }
     }
 
     // MARK: - Threads

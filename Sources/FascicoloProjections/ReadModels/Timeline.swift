@@ -72,7 +72,7 @@ public final class Timeline: Projection {
             json.value(payload.actor)
             json.raw(",\"data\":")
             json.value(.object(payload.data))
-            if payload.sealed != nil { json.raw(",\"sealed\":true") }
+            if payload.isSealed { json.raw(",\"sealed\":true") }
         }
         json.raw("}")
         return json.bytes
