@@ -19,14 +19,16 @@ struct Fascicolo: ParsableCommand {
             Offline, on a data directory: verify, stat, backup, restore. \
             Against a running fascicolod, over its Unix socket (--socket PATH, or FASCICOLO_SOCKET; \
             default data/fascicolod.sock): health, append, read, log, tail, entry, checkpoint, proof; \
-            and the case files: person record, person show, person erase, catalogue. \
+            the case files: person record, show, timeline, state, erase, catalogue; and the read \
+            models: projections, caseload, interventions, indicators, compliance. \
             The daemon decides what the calling uid may do from its kernel credentials.
 
             """ + Exit.help,
         version: version,
         subcommands: [Verify.self, Stat.self, Backup.self, Restore.self,
                       Health.self, Append.self, Read.self, Log.self, Tail.self, EntryCommand.self, CheckpointCommand.self, Proof.self,
-                      Person.self, CatalogueCommand.self])
+                      Person.self, CatalogueCommand.self,
+                      Projections.self, Caseload.self, InterventionsCommand.self, Indicators.self, ComplianceCommand.self])
 
     /// As ArgumentParser's, except that bad arguments exit 2 (not 64), as documented.
     static func main() {

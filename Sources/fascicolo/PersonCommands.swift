@@ -12,7 +12,7 @@ import Glibc
 struct Person: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "person",
-        abstract: "A person's case file: record events, show it, erase the personal data.",
+        abstract: "A person's case file: record events, show it, its timeline and state, erase the personal data.",
         discussion: """
             The person is given with --person: a codice fiscale, an STP or ENI code, or \
             provisional:<id>. It is sent in the request body or the Fascicolo-Person header, never \
@@ -24,7 +24,7 @@ struct Person: ParsableCommand {
             (e.g. an intervention before a signed plan) also prints the sentence in Italian.
 
             """ + Exit.help,
-        subcommands: [PersonRecord.self, PersonShow.self, PersonErase.self])
+        subcommands: [PersonRecord.self, PersonShow.self, PersonTimeline.self, PersonState.self, PersonErase.self])
 }
 
 /// --person, checked here only for what would break the request (the daemon validates it).
