@@ -18,26 +18,23 @@ public struct Pseudonym: Sendable, Hashable, CustomStringConvertible {
 
     /// Parses the 32 lower-case hex digits of `description` given as UTF-8 (a stream name's
     /// suffix, read straight from the log by projections), without encoding them again.
-    public init?(hexUTF8 hex: some Collection<UInt8>) {
+    public init?(hexUTF8 hex: UnsafeRawBufferPointer) {
         guard hex.count == 2 * Self.byteCount else { return nil }
-        func value(_ byte: UInt8) -> UInt8? {
-            switch byte {
-            case UInt8(ascii: "0")...UInt8(ascii: "9"): byte - UInt8(ascii: "0")
-            case UInt8(ascii: "a")...UInt8(ascii: "f"): byte - UInt8(ascii: "a") + 10
-            default: nil
-            }
-        }
         var bytes = [UInt8](repeating: 0, count: Self.byteCount)
-        var index = hex.startIndex
         for offset in 0..<Self.byteCount {
-            guard let high = value(hex[index]) else { return nil }
-            index = hex.index(after: index)
-            guard let low = value(hex[index]) else { return nil }
-            index = hex.index(after: index)
+            guard let high = Self.hexValue(hex[2 * offset]), let low = Self.hexValue(hex[2 * offset + 1]) else { return nil }
             bytes[offset] = high << 4 | low
         }
         self.bytes = bytes
-        description = String(decoding: hex, as: UTF8.self)
+        description = String(decoding: hex.assumingMemoryBound(to: UInt8.self), as: UTF8.self)
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte &- UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte &- UInt8(ascii: "a") &+ 10
+        default: nil
+        }
     }
 
     /// Parses the 32 lower-case hex digits of `description`.
@@ -47,7 +44,7 @@ public struct Pseudonym: Sendable, Hashable, CustomStringConvertible {
     }
 
     public static func == (lhs: Pseudonym, rhs: Pseudonym) -> Bool { lhs.bytes == rhs.bytes }
-    public func hash(into hasher: inout Hasher) { hasher.combine(bytes) }
+    public func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
 
     /// The person's case-file stream.
     public var stream: String { Self.personPrefix + description }

@@ -5,7 +5,9 @@ import FascicoloLedger
 /// One entry of the log as the projections see it: decoded once, for all of them.
 ///
 /// Only the clear part of a domain payload is here; sealed personal fields stay sealed.
-public struct ProjectedEvent: Sendable {
+/// A class: a batch's events are handed between threads and to several projections, and
+/// copying one would retain every string and array in it.
+public final class ProjectedEvent: Sendable {
     public let position: UInt64
     public let recordedAtMilliseconds: Int64
     public let streamVersion: UInt64
@@ -67,7 +69,7 @@ public struct ProjectedEvent: Sendable {
 
     private static func pseudonym(in stream: UnsafeRawBufferPointer, prefix: [UInt8]) -> Pseudonym? {
         guard stream.count == prefix.count + 2 * Pseudonym.byteCount, stream.starts(with: prefix) else { return nil }
-        return Pseudonym(hexUTF8: stream[prefix.count...])
+        return Pseudonym(hexUTF8: UnsafeRawBufferPointer(rebasing: stream[prefix.count...]))
     }
 
     /// The payload's `data` member `key`, if present.

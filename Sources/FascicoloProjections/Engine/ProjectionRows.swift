@@ -14,9 +14,9 @@ public struct ProjectionRows {
     /// The log, for projections that must look back at earlier entries (through the same snapshot).
     public let log: LogSnapshot
     /// Per table: key → new value, or nil for a deletion.
-    private(set) var changes: [[[UInt8]: [UInt8]?]]
+    private(set) var changes: [[RowKey: [UInt8]?]]
     /// Per change made for the current entry: what the overlay held before (`.none`: nothing).
-    private var undo: [(table: Int, key: [UInt8], previous: [UInt8]??)] = []
+    private var undo: [(table: Int, key: RowKey, previous: [UInt8]??)] = []
 
     init(transaction: ReadTransaction, tables: [Table], log: LogSnapshot) {
         self.transaction = transaction
@@ -27,18 +27,18 @@ public struct ProjectionRows {
 
     /// The value under `key` in the projection's table number `table`.
     public func get(_ table: Int, _ key: [UInt8]) throws -> [UInt8]? {
-        if let changed = changes[table][key] { return changed }
+        if let changed = changes[table][RowKey(key)] { return changed }
         return try transaction.get(tables[table], key: key)
     }
 
     public mutating func put(_ table: Int, _ key: [UInt8], _ value: [UInt8]) {
-        undo.append((table, key, changes[table][key]))
-        changes[table][key] = .some(value)
+        let key = RowKey(key)
+        undo.append((table, key, changes[table].updateValue(value, forKey: key)))
     }
 
     public mutating func delete(_ table: Int, _ key: [UInt8]) {
-        undo.append((table, key, changes[table][key]))
-        changes[table][key] = .some(nil)
+        let key = RowKey(key)
+        undo.append((table, key, changes[table].updateValue([UInt8]?.none, forKey: key)))
     }
 
     /// Adds `delta` to the unsigned 64-bit counters stored (big-endian) under `key`, with as
@@ -77,17 +77,24 @@ public struct ProjectionRows {
     /// Writes the changes, each table in key order (LMDB inserts in order fastest).
     func write(to txn: WriteTransaction) throws {
         for (index, table) in tables.enumerated() {
-            for key in changes[index].keys.sorted(by: { $0.lexicographicallyPrecedes($1) }) {
-                if let value = changes[index][key]! {
-                    try txn.put(table, key: key, value: value)
+            for (key, value) in changes[index].sorted(by: { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }) {
+                if let value {
+                    try txn.put(table, key: key.bytes, value: value)
                 } else {
-                    try txn.delete(table, key: key)
+                    try txn.delete(table, key: key.bytes)
                 }
             }
         }
     }
 
     var isEmpty: Bool { changes.allSatisfy(\.isEmpty) }
+}
+
+/// A row key, hashed in one pass over its bytes (an array of bytes hashes them one at a time).
+struct RowKey: Hashable {
+    let bytes: [UInt8]
+    init(_ bytes: [UInt8]) { self.bytes = bytes }
+    func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
 }
 
 /// Earlier entries of the log, as of the snapshot a batch is applied in.

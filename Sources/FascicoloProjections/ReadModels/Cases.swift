@@ -11,7 +11,7 @@ import FascicoloStorage
 /// Tables:
 /// - `persons`: pseudonym → compact JSON of the case state (`phase`, `ambito`, `caseManager`,
 ///   `takenInChargeOn`, `nextReviewDue`, `caseFiles`, `erased`, `hasPreliminaryAnalysis`,
-///   `hasInDepthAssessment`, `signedPlan`, `openInterventions`, `version`).
+///   `hasInDepthAssessment`, `signedPlan`, `openInterventions`).
 /// - `caseload`: `"ambito" ‖ 0x00 ‖ code` or `"operator" ‖ 0x00 ‖ id` → two u64 BE counters:
 ///   open case files, and of those taken in charge. Open: opened, taken in charge or suspended.
 /// - `reviews`: next review date `YYYY-MM-DD` ‖ 0x00 ‖ pseudonym → `ambito ‖ 0x00 ‖ operator`,
@@ -44,24 +44,32 @@ public final class Cases: Projection {
         } else {
             personCase = PersonCase()
             for earlier in try rows.log.events(of: person.stream, before: event.position) { personCase.add(earlier) }
-            personCase.caseFileCount = personCase.caseFileRows().count
+            personCase.recomputeCaseFiles()
         }
         guard UInt64(personCase.facts.count) + 1 == event.streamVersion else {
             throw ProjectionFailure("entry at position \(event.position) is version \(event.streamVersion) of its stream, expected \(personCase.facts.count + 1)")
         }
         let before = personCase.load
-        let caseFilesBefore = personCase.caseFileCount
+        let caseFilesBefore = personCase.files.count
         personCase.add(event)
 
-        rows.put(Self.persons, person.bytes, personCase.stateRow)
+        let stateRow = personCase.stateRow
+        if stateRow != personCase.storedStateRow {
+            rows.put(Self.persons, person.bytes, stateRow)
+            personCase.storedStateRow = stateRow
+        }
         try Self.move(person, from: before, to: personCase.load, in: &rows)
-        if Self.caseFileTypes.contains(event.type) {
-            let caseFiles = personCase.caseFileRows()
-            for (index, row) in caseFiles.enumerated() { rows.put(Self.caseFiles, Self.caseFileKey(person, index + 1), row) }
-            if caseFilesBefore > caseFiles.count {
-                for number in (caseFiles.count + 1)...caseFilesBefore { rows.delete(Self.caseFiles, Self.caseFileKey(person, number)) }
+        if event.type == "Voided" {
+            // The void may take back any earlier entry: derive every case file again.
+            personCase.recomputeCaseFiles()
+            for (index, file) in personCase.files.enumerated() { rows.put(Self.caseFiles, Self.caseFileKey(person, index + 1), file.bytes) }
+            if caseFilesBefore > personCase.files.count {
+                for number in (personCase.files.count + 1)...caseFilesBefore { rows.delete(Self.caseFiles, Self.caseFileKey(person, number)) }
             }
-            personCase.caseFileCount = caseFiles.count
+        } else if Self.caseFileTypes.contains(event.type), personCase.state.counts(event.streamVersion) {
+            // Any other entry changes at most the newest case file.
+            personCase.absorbIntoCaseFiles(personCase.facts.count - 1)
+            if let file = personCase.files.last { rows.put(Self.caseFiles, Self.caseFileKey(person, personCase.files.count), file.bytes) }
         }
 
         if cache.count >= Self.cacheCapacity {
@@ -121,7 +129,12 @@ struct PersonCase {
     var days: [String?] = []
     var codes: [String?] = []
     var state = CaseState()
-    var caseFileCount = 0
+    /// The person's case files, from the entries that still count.
+    var files: [CaseFileRecord] = []
+    /// The earliest contact or referral since the last case file ended, for the next one.
+    var firstContact: String?
+    /// The state row as last written (most entries leave it unchanged: no write then).
+    var storedStateRow: [UInt8]?
 
     mutating func add(_ event: ProjectedEvent) {
         let fact = event.fact ?? CaseFact(version: event.streamVersion, type: event.type)
@@ -139,53 +152,72 @@ struct PersonCase {
     }
 
     var stateRow: [UInt8] {
-        var members: [(key: String, value: JSON)] = [("phase", .string(state.phase.rawValue))]
-        if let ambito = state.ambito { members.append(("ambito", .string(ambito))) }
-        if let caseManager = state.caseManager { members.append(("caseManager", .string(caseManager))) }
-        if let date = state.takenInChargeOn { members.append(("takenInChargeOn", .string(date.description))) }
-        if let due = state.nextReviewDue { members.append(("nextReviewDue", .string(due.description))) }
-        members += [
-            ("caseFiles", .number(String(state.episodes))), ("erased", .bool(state.erased)),
-            ("hasPreliminaryAnalysis", .bool(state.hasPreliminaryAnalysis)), ("hasInDepthAssessment", .bool(state.hasInDepthAssessment)),
-            ("signedPlan", .bool(!state.signedPlans.isEmpty)),
-            ("openInterventions", .array(state.openInterventions.map { .number(String($0)) })),
-            ("version", .number(String(facts.count))),
-        ]
-        return JSON.object(members).bytes
+        var json = JSONBytes(capacity: 256)
+        json.raw("{\"phase\":")
+        json.string(state.phase.rawValue)
+        for (key, value) in [("ambito", state.ambito), ("caseManager", state.caseManager),
+                             ("takenInChargeOn", state.takenInChargeOn?.description), ("nextReviewDue", state.nextReviewDue?.description)] {
+            guard let value else { continue }
+            json.raw(",")
+            json.string(key)
+            json.raw(":")
+            json.string(value)
+        }
+        json.raw(",\"caseFiles\":")
+        json.number(state.episodes)
+        json.raw(",\"erased\":")
+        json.bool(state.erased)
+        json.raw(",\"hasPreliminaryAnalysis\":")
+        json.bool(state.hasPreliminaryAnalysis)
+        json.raw(",\"hasInDepthAssessment\":")
+        json.bool(state.hasInDepthAssessment)
+        json.raw(",\"signedPlan\":")
+        json.bool(!state.signedPlans.isEmpty)
+        json.raw(",\"openInterventions\":[")
+        for (index, version) in state.openInterventions.enumerated() {
+            if index > 0 { json.raw(",") }
+            json.number(version)
+        }
+        json.raw("]}")
+        return json.bytes
     }
 
-    /// The case files of the person, from the entries that still count.
-    func caseFileRows() -> [[UInt8]] {
-        var files: [CaseFileRecord] = []
-        var firstContact: String?
-        for (index, fact) in facts.enumerated() where state.counts(fact.version) {
-            let day = days[index]
-            let open = files.last.map { $0.closedOn == nil && $0.transferredOutOn == nil } ?? false
-            switch fact.type {
-            case "AccessContactRecorded", "ReferralReceived":
-                if !open, let day { firstContact = min(firstContact ?? day, day) }
-            case "CaseOpened", "CaseTransferredIn":
-                files.append(CaseFileRecord(ambito: fact.ambito ?? "", openedOn: day ?? "", firstContactOn: firstContact ?? day ?? ""))
-                firstContact = nil
-            case "TakenInCharge" where !files.isEmpty: files[files.count - 1].takenInChargeOn = fact.date?.description
-            case "PreliminaryAnalysisCompleted", "InDepthAssessmentCompleted": if !files.isEmpty { files[files.count - 1].assessed = true }
-            case "PlanSigned" where !files.isEmpty:
-                if files[files.count - 1].planSignedOn == nil { files[files.count - 1].planSignedOn = fact.date?.description }
-            case "CaseClosed" where !files.isEmpty:
-                files[files.count - 1].closedOn = fact.date?.description ?? day
-                files[files.count - 1].closureReason = codes[index]
-            case "CaseReopened" where !files.isEmpty:
-                files[files.count - 1].closedOn = nil
-                files[files.count - 1].closureReason = nil
-            case "CaseTransferredOut" where !files.isEmpty: files[files.count - 1].transferredOutOn = day
-            case "OutcomeRecorded" where !files.isEmpty: files[files.count - 1].outcomes[codes[index] ?? "unknown", default: 0] += 1
-            case "GoalClosed" where !files.isEmpty:
-                files[files.count - 1].goalsClosed += 1
-                if codes[index] == "achieved" { files[files.count - 1].goalsAchieved += 1 }
-            default: break
-            }
+    /// Derives every case file again from the entries that still count.
+    mutating func recomputeCaseFiles() {
+        files = []
+        firstContact = nil
+        for index in facts.indices where state.counts(facts[index].version) { absorbIntoCaseFiles(index) }
+    }
+
+    /// What the entry at `index` (one that counts) does to the case files.
+    mutating func absorbIntoCaseFiles(_ index: Int) {
+        let fact = facts[index]
+        let day = days[index]
+        let last = files.count - 1
+        let open = files.last.map { $0.closedOn == nil && $0.transferredOutOn == nil } ?? false
+        switch fact.type {
+        case "AccessContactRecorded", "ReferralReceived":
+            if !open, let day { firstContact = min(firstContact ?? day, day) }
+        case "CaseOpened", "CaseTransferredIn":
+            files.append(CaseFileRecord(ambito: fact.ambito ?? "", openedOn: day ?? "", firstContactOn: firstContact ?? day ?? ""))
+            firstContact = nil
+        case "TakenInCharge" where last >= 0: files[last].takenInChargeOn = fact.date?.description
+        case "PreliminaryAnalysisCompleted", "InDepthAssessmentCompleted": if last >= 0 { files[last].assessed = true }
+        case "PlanSigned" where last >= 0:
+            if files[last].planSignedOn == nil { files[last].planSignedOn = fact.date?.description }
+        case "CaseClosed" where last >= 0:
+            files[last].closedOn = fact.date?.description ?? day
+            files[last].closureReason = codes[index]
+        case "CaseReopened" where last >= 0:
+            files[last].closedOn = nil
+            files[last].closureReason = nil
+        case "CaseTransferredOut" where last >= 0: files[last].transferredOutOn = day
+        case "OutcomeRecorded" where last >= 0: files[last].outcomes[codes[index] ?? "unknown", default: 0] += 1
+        case "GoalClosed" where last >= 0:
+            files[last].goalsClosed += 1
+            if codes[index] == "achieved" { files[last].goalsAchieved += 1 }
+        default: break
         }
-        return files.map(\.bytes)
     }
 }
 
