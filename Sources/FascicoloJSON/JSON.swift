@@ -41,13 +41,23 @@ public enum JSON: Sendable, Equatable {
 
     public static func parse(_ bytes: some Collection<UInt8>) throws(Malformed) -> JSON {
         let bytes = Array(bytes)
-        guard String(validating: bytes, as: UTF8.self) != nil else { throw Malformed(reason: "invalid UTF-8", offset: 0) }
+        guard isValidUTF8(bytes) else { throw Malformed(reason: "invalid UTF-8", offset: 0) }
         var parser = Parser(bytes: bytes)
         parser.skipWhitespace()
         let value = try parser.value(depth: 0)
         parser.skipWhitespace()
         guard parser.offset == bytes.count else { throw Malformed(reason: "unexpected text after the value", offset: parser.offset) }
         return value
+    }
+
+    /// ASCII (most JSON) is checked in one pass without building a string.
+    private static func isValidUTF8(_ bytes: [UInt8]) -> Bool {
+        let ascii = bytes.withUnsafeBufferPointer { buffer in
+            var combined: UInt8 = 0
+            for byte in buffer { combined |= byte }
+            return combined < 0x80
+        }
+        return ascii || String(validating: bytes, as: UTF8.self) != nil
     }
 
     /// The members of a top-level object, each value as its exact source bytes — so that a body
@@ -162,7 +172,12 @@ public enum JSON: Sendable, Equatable {
         init(bytes: [UInt8]) { self.bytes = bytes }
 
         mutating func skipWhitespace() {
-            while offset < bytes.count, [0x20, 0x09, 0x0A, 0x0D].contains(bytes[offset]) { offset += 1 }
+            while offset < bytes.count {
+                switch bytes[offset] {
+                case 0x20, 0x09, 0x0A, 0x0D: offset += 1
+                default: return
+                }
+            }
         }
 
         func fail(_ reason: String) -> Malformed { Malformed(reason: reason, offset: offset) }
@@ -279,9 +294,10 @@ public enum JSON: Sendable, Equatable {
                 guard offset < bytes.count else { throw fail("unterminated string") }
                 let byte = bytes[offset]
                 if byte == UInt8(ascii: "\"") {
-                    text += String(decoding: bytes[run..<offset], as: UTF8.self)
+                    // Most strings have no escape: one string, made once.
+                    let tail = String(decoding: bytes[run..<offset], as: UTF8.self)
                     offset += 1
-                    return text
+                    return text.isEmpty ? tail : text + tail
                 }
                 guard byte >= 0x20 else { throw fail("control character in a string") }
                 if byte != UInt8(ascii: "\\") {

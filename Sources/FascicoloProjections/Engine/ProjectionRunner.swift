@@ -26,6 +26,25 @@ final class Participant {
     }
 }
 
+/// Entries being decoded ahead of the batch that will apply them.
+final class Prefetch: Sendable {
+    let range: Range<UInt64>
+    private let done = DispatchSemaphore(value: 0)
+    private let result = Mutex<Result<[ProjectedEvent], any Error>?>(nil)
+
+    init(range: Range<UInt64>) { self.range = range }
+
+    func finish(_ outcome: Result<[ProjectedEvent], any Error>) {
+        result.withLock { $0 = outcome }
+        done.signal()
+    }
+
+    func wait() throws -> [ProjectedEvent] {
+        done.wait()
+        return try result.withLock { $0! }.get()
+    }
+}
+
 /// A finished build, waiting for the live runner to swap it in.
 /// @unchecked: the build thread hands its participant over and never touches it again.
 struct Handover: @unchecked Sendable {
@@ -139,15 +158,25 @@ extension ProjectionEngine {
             Self.rate(participant.position - (firstPositions[participant.kind.name] ?? 0), since: began, clock: clock)
         }
         var lastLog = began
+        // The next batch is read and decoded on another thread while this one is applied and
+        // written, so that neither core waits for the other's phase.
+        var prefetch: Prefetch?
         while !shared.withLock({ $0.stopping }) && !pending.isEmpty {
-            let end = ledger.size
+            var end = ledger.size
             for build in pending where build.participant.position >= end {
                 finishBuild(build.participant, startedAt: build.startedAt, rate: rate(build.participant))
             }
             pending.removeAll { $0.participant.position >= end }
-            guard !pending.isEmpty else { break }
+            guard let start = pending.map(\.participant.position).min() else { break }
+            var decoded: [ProjectedEvent]?
+            if let fetched = prefetch, fetched.range.lowerBound == start {
+                decoded = try? fetched.wait()
+                end = fetched.range.upperBound
+            }
+            let next = min(end, start + UInt64(options.batchEntriesMax))
+            prefetch = next < ledger.size ? startPrefetch(next..<min(ledger.size, next + UInt64(options.batchEntriesMax))) : nil
             do {
-                try applyBatch(pending.map(\.participant), end: end)
+                try applyBatch(pending.map(\.participant), end: end, decoded: decoded)
             } catch {
                 logger.error("projection build batch not written; retrying", metadata: ["error": "\(error)"])
                 pause(milliseconds: 1_000)
@@ -176,6 +205,8 @@ extension ProjectionEngine {
                 }
             }
         }
+        // A decode still running reads the environment: it must end before the engine stops.
+        _ = try? prefetch?.wait()
         finishThread()
     }
 
@@ -217,11 +248,16 @@ extension ProjectionEngine {
     /// Both cores work: the entries are decoded once, in two halves in parallel, then each
     /// projection applies them on a thread of its own (its rows are its own; each thread reads
     /// through its own snapshot, and the rows it reads are only ever written by this runner).
-    func applyBatch(_ participants: [Participant], end: UInt64) throws {
+    func applyBatch(_ participants: [Participant], end: UInt64, decoded: [ProjectedEvent]? = nil) throws {
         let active = participants.filter { $0.failure == nil && $0.position < end }
         guard let start = active.map(\.position).min() else { return }
         let stop = min(end, start + UInt64(options.batchEntriesMax))
-        let events = try decode(from: start, to: stop)
+        let events: [ProjectedEvent]
+        if let decoded, decoded.first?.position == start, decoded.count == Int(stop - start) {
+            events = decoded
+        } else {
+            events = try decode(from: start, to: stop, parts: stop - start >= 512 ? 2 : 1)
+        }
 
         let outcomes = Mutex<[Outcome?]>(Array(repeating: nil, count: active.count))
         let errors = Mutex<[any Error]>([])
@@ -289,10 +325,18 @@ extension ProjectionEngine {
         }
     }
 
-    /// The entries at positions start ..< stop, decoded (in two halves in parallel when there are many).
-    private func decode(from start: UInt64, to stop: UInt64) throws -> [ProjectedEvent] {
+    /// Decodes `range` on a thread of its own.
+    private func startPrefetch(_ range: Range<UInt64>) -> Prefetch {
+        let prefetch = Prefetch(range: range)
+        DispatchQueue.global().async {
+            prefetch.finish(Result { try self.decode(from: range.lowerBound, to: range.upperBound, parts: 1) })
+        }
+        return prefetch
+    }
+
+    /// The entries at positions start ..< stop, decoded in `parts` parallel parts.
+    private func decode(from start: UInt64, to stop: UInt64, parts: Int) throws -> [ProjectedEvent] {
         let count = Int(stop - start)
-        let parts = count >= 512 ? 2 : 1
         let decoded = Mutex<[[ProjectedEvent]]>(Array(repeating: [], count: parts))
         let errors = Mutex<[any Error]>([])
         DispatchQueue.concurrentPerform(iterations: parts) { part in
