@@ -18,16 +18,21 @@ public struct ProjectionRows {
     /// Per change made for the current entry: what the overlay held before (`.none`: nothing).
     private var undo: [(table: Int, key: RowKey, previous: [UInt8]??)] = []
 
-    init(transaction: ReadTransaction, tables: [Table], log: LogSnapshot) {
+    /// Changes of the previous batch, still being written while this one is applied.
+    private let underlay: [[RowKey: [UInt8]?]]?
+
+    init(transaction: ReadTransaction, tables: [Table], log: LogSnapshot, underlay: [[RowKey: [UInt8]?]]? = nil) {
         self.transaction = transaction
         self.tables = tables
         self.log = log
+        self.underlay = underlay
         self.changes = Array(repeating: [:], count: tables.count)
     }
 
     /// The value under `key` in the projection's table number `table`.
     public func get(_ table: Int, _ key: [UInt8]) throws -> [UInt8]? {
-        if let changed = changes[table][RowKey(key)] { return changed }
+        let rowKey = RowKey(key)
+        if let changed = changes[table][rowKey] ?? underlay?[table][rowKey] { return changed }
         return try transaction.get(tables[table], key: key)
     }
 

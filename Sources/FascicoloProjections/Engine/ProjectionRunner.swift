@@ -15,6 +15,9 @@ final class Participant {
     let tables: [Table]
     /// The next position to apply.
     var position: UInt64
+    /// The next position of the last checkpoint written (below `position` while a batch is
+    /// being written).
+    var committed: UInt64
     var failure: FailureRecord?
 
     init(kind: any Projection.Type, slot: Slot, tables: [Table], position: UInt64) {
@@ -23,10 +26,19 @@ final class Participant {
         self.slot = slot
         self.tables = tables
         self.position = position
+        self.committed = position
+    }
+
+    /// Back to the last checkpoint written, with a fresh instance (its caches had moved on).
+    func reset() {
+        instance = kind.init()
+        position = committed
+        failure = nil
     }
 }
 
-/// Entries being decoded ahead of the batch that will apply them.
+/// Entries being decoded ahead of the batch that will apply them (or, with no entries, a
+/// batch being written).
 final class Prefetch: Sendable {
     let range: Range<UInt64>
     private let done = DispatchSemaphore(value: 0)
@@ -158,15 +170,24 @@ extension ProjectionEngine {
             Self.rate(participant.position - (firstPositions[participant.kind.name] ?? 0), since: began, clock: clock)
         }
         var lastLog = began
-        // The next batch is read and decoded on another thread while this one is applied and
-        // written, so that neither core waits for the other's phase.
+        // Three batches move at once: the next one is read and decoded on one thread, the
+        // current one applied on both, the previous one written (and synced) on a third.
         var prefetch: Prefetch?
+        var writing: PendingWrite?
         while !shared.withLock({ $0.stopping }) && !pending.isEmpty {
             var end = ledger.size
-            for build in pending where build.participant.position >= end {
-                finishBuild(build.participant, startedAt: build.startedAt, rate: rate(build.participant))
+            if pending.contains(where: { $0.participant.position >= end }) {
+                // Finished ones are handed over once everything they applied is written.
+                if let failed = finishWrite(&writing, pending.map(\.participant)) {
+                    logWriteFailure(failed)
+                    pause(milliseconds: 1_000)
+                    continue
+                }
+                for build in pending where build.participant.position >= end {
+                    finishBuild(build.participant, startedAt: build.startedAt, rate: rate(build.participant))
+                }
+                pending.removeAll { $0.participant.position >= end }
             }
-            pending.removeAll { $0.participant.position >= end }
             guard let start = pending.map(\.participant.position).min() else { break }
             var decoded: [ProjectedEvent]?
             if let fetched = prefetch, fetched.range.lowerBound == start {
@@ -176,9 +197,18 @@ extension ProjectionEngine {
             let next = min(end, start + UInt64(options.batchEntriesMax))
             prefetch = next < ledger.size ? startPrefetch(next..<min(ledger.size, next + UInt64(options.batchEntriesMax))) : nil
             do {
-                try applyBatch(pending.map(\.participant), end: end, decoded: decoded)
+                let batch = try prepareBatch(pending.map(\.participant), end: end, decoded: decoded, underlay: writing?.batch)
+                if let failed = finishWrite(&writing, pending.map(\.participant)) {
+                    logWriteFailure(failed)
+                    pause(milliseconds: 1_000)
+                    continue
+                }
+                if let batch { writing = startWrite(batch) }
             } catch {
-                logger.error("projection build batch not written; retrying", metadata: ["error": "\(error)"])
+                // Back to the last checkpoint written, once the write in flight has ended.
+                logger.error("projection build batch not applied; retrying", metadata: ["error": "\(error)"])
+                _ = finishWrite(&writing, pending.map(\.participant))
+                for build in pending { build.participant.reset() }
                 pause(milliseconds: 1_000)
             }
             shared.withLock { shared in
@@ -205,8 +235,9 @@ extension ProjectionEngine {
                 }
             }
         }
-        // A decode still running reads the environment: it must end before the engine stops.
+        // A decode or a write still running uses the environment: they end before the engine stops.
         _ = try? prefetch?.wait()
+        if let failed = finishWrite(&writing, builds.map(\.participant)) { logWriteFailure(failed) }
         finishThread()
     }
 
@@ -248,9 +279,36 @@ extension ProjectionEngine {
     /// Both cores work: the entries are decoded once, in two halves in parallel, then each
     /// projection applies them on a thread of its own (its rows are its own; each thread reads
     /// through its own snapshot, and the rows it reads are only ever written by this runner).
-    func applyBatch(_ participants: [Participant], end: UInt64, decoded: [ProjectedEvent]? = nil) throws {
+    func applyBatch(_ participants: [Participant], end: UInt64) throws {
+        do {
+            guard let batch = try prepareBatch(participants, end: end, decoded: nil, underlay: nil) else { return }
+            try commit(batch)
+            markCommitted(batch)
+        } catch {
+            for participant in participants { participant.reset() }
+            throw error
+        }
+    }
+
+    /// A batch applied in memory, not yet written.
+    struct PreparedBatch: @unchecked Sendable {
+        // @unchecked: handed to the writing thread, which only reads it.
+        let participants: [Participant]
+        let outcomes: [Outcome]
+
+        /// A participant's changes, for the next batch to read while these are written.
+        func changes(of participant: Participant) -> [[RowKey: [UInt8]?]]? {
+            participants.firstIndex { $0 === participant }.map { outcomes[$0].rows.changes }
+        }
+    }
+
+    /// Applies the batch in memory (see `applyBatch`): decodes unless `decoded` holds exactly
+    /// its entries, and lets the participants read `underlay`'s changes (the previous batch, while
+    /// it is written) before their tables. Advances the participants' positions.
+    func prepareBatch(_ participants: [Participant], end: UInt64, decoded: [ProjectedEvent]?,
+                      underlay: PreparedBatch?) throws -> PreparedBatch? {
         let active = participants.filter { $0.failure == nil && $0.position < end }
-        guard let start = active.map(\.position).min() else { return }
+        guard let start = active.map(\.position).min() else { return nil }
         let stop = min(end, start + UInt64(options.batchEntriesMax))
         let events: [ProjectedEvent]
         if let decoded, decoded.first?.position == start, decoded.count == Int(stop - start) {
@@ -261,11 +319,11 @@ extension ProjectionEngine {
 
         let outcomes = Mutex<[Outcome?]>(Array(repeating: nil, count: active.count))
         let errors = Mutex<[any Error]>([])
-        let shared = UncheckedTransfer((active, events))
+        let shared = UncheckedTransfer((active, events, underlay))
         DispatchQueue.concurrentPerform(iterations: active.count) { index in
-            let (active, events) = shared.value
+            let (active, events, underlay) = shared.value
             do {
-                let outcome = try self.apply(events, to: active[index])
+                let outcome = try self.apply(events, to: active[index], underlay: underlay?.changes(of: active[index]))
                 outcomes.withLock { $0[index] = outcome }
             } catch {
                 errors.withLock { $0.append(error) }
@@ -273,27 +331,67 @@ extension ProjectionEngine {
         }
         if let error = errors.withLock({ $0.first }) { throw error }
         let results = outcomes.withLock { $0.map { $0! } }
-        do {
-            try ledger.store.environment.write { txn in
-                for (participant, outcome) in zip(active, results) {
-                    try outcome.rows.write(to: txn)
-                    let checkpoint = CheckpointRecord(version: participant.kind.version, position: outcome.position, failure: outcome.failure)
-                    try txn.put(control, key: ControlKey.checkpoint(participant.kind.name, participant.slot), value: checkpoint.bytes)
-                }
-            }
-        } catch {
-            // The instances have moved past what is stored: start them afresh from their rows.
-            for participant in active { participant.instance = participant.kind.init() }
-            throw error
-        }
         for (participant, outcome) in zip(active, results) {
             participant.position = outcome.position
             participant.failure = outcome.failure
+        }
+        return PreparedBatch(participants: active, outcomes: results)
+    }
+
+    /// Writes a prepared batch: every participant's changes and checkpoint, one transaction.
+    /// (It may run on another thread: it changes nothing but the tables.)
+    func commit(_ batch: PreparedBatch) throws {
+        try ledger.store.environment.write { txn in
+            for (participant, outcome) in zip(batch.participants, batch.outcomes) {
+                try outcome.rows.write(to: txn)
+                let checkpoint = CheckpointRecord(version: participant.kind.version, position: outcome.position, failure: outcome.failure)
+                try txn.put(control, key: ControlKey.checkpoint(participant.kind.name, participant.slot), value: checkpoint.bytes)
+            }
+        }
+    }
+
+    /// After `commit`, on the participants' own thread.
+    func markCommitted(_ batch: PreparedBatch) {
+        for (participant, outcome) in zip(batch.participants, batch.outcomes) {
+            participant.committed = outcome.position
             if let failure = outcome.failure {
                 logger.error("projection stopped at an entry it cannot apply", metadata: [
                     "projection": "\(participant.kind.name)", "position": "\(failure.position)", "reason": "\(failure.reason)"])
             }
         }
+    }
+
+    /// A batch being written on another thread.
+    struct PendingWrite {
+        let batch: PreparedBatch
+        let done: Prefetch
+    }
+
+    private func startWrite(_ batch: PreparedBatch) -> PendingWrite {
+        let done = Prefetch(range: 0..<0)
+        DispatchQueue.global().async {
+            done.finish(Result { try self.commit(batch); return [] })
+        }
+        return PendingWrite(batch: batch, done: done)
+    }
+
+    /// Waits for the write in flight, if any. When it failed, every participant goes back to
+    /// its last checkpoint (what was applied after it is applied again) and the error is returned.
+    private func finishWrite(_ writing: inout PendingWrite?, _ participants: [Participant]) -> (any Error)? {
+        guard let pending = writing else { return nil }
+        writing = nil
+        do {
+            _ = try pending.done.wait()
+            markCommitted(pending.batch)
+            return nil
+        } catch {
+            for participant in participants { participant.reset() }
+            return error
+        }
+    }
+
+    private func logWriteFailure(_ error: any Error) {
+        logger.error("projection batch not written; applying it again", metadata: ["error": "\(error)"])
     }
 
     /// What one participant made of a batch: its changes, where it got to, why it stopped.
@@ -304,10 +402,10 @@ extension ProjectionEngine {
         let failure: FailureRecord?
     }
 
-    private func apply(_ events: [ProjectedEvent], to participant: Participant) throws -> Outcome {
+    private func apply(_ events: [ProjectedEvent], to participant: Participant, underlay: [[RowKey: [UInt8]?]]?) throws -> Outcome {
         try ledger.store.environment.read { txn in
             var rows = ProjectionRows(transaction: txn, tables: participant.tables,
-                                      log: LogSnapshot(transaction: txn, store: ledger.store, reference: reference))
+                                      log: LogSnapshot(transaction: txn, store: ledger.store, reference: reference), underlay: underlay)
             var position = participant.position
             var failure: FailureRecord?
             for event in events where event.position >= position {
