@@ -34,7 +34,7 @@ import Testing
                 [domain]
                 reference_directory = "\(packageDirectory())/Config/reference"
                 [projections]
-                batch_entries_max = 8
+                build_batch_entries_max = 8
                 """)
             let daemon = try RunningDaemon(directory: directory, configPath: config, socket: socket)
             defer { daemon.kill(SIGKILL) }

@@ -35,6 +35,7 @@ func applyWorkload(_ files: CaseFiles, seed: UInt64, persons: Int) async throws 
 func makeEngine(_ ledger: Ledger, _ projections: [any Projection.Type] = allProjections, batch: Int = 4_096) throws -> ProjectionEngine {
     var options = ProjectionEngine.Options()
     options.batchEntriesMax = batch
+    options.buildBatchEntriesMax = batch
     return try ProjectionEngine(ledger: ledger, reference: referenceData, projections: projections, options: options)
 }
 

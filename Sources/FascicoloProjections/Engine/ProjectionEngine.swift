@@ -28,8 +28,14 @@ public final class ProjectionEngine: Sendable {
     let signal = ConditionLock()
 
     public struct Options: Sendable {
-        /// Entries applied per write transaction (bounds the time the write lock is held).
+        /// Entries the live runner applies per write transaction (bounds the time it holds
+        /// LMDB's write lock, and so delays appends).
         public var batchEntriesMax = 4_096
+        /// The same for (re)builds. Larger: each batch rewrites the B-tree pages its rows fall
+        /// on, and rows of a log replayed in order fall everywhere, so a build writes less in
+        /// fewer, larger transactions (1M entries, all four projections: 34k entries/s with
+        /// 4,096, 50k with 16,384, 62k with 65,536) — at the price of longer write-lock holds.
+        public var buildBatchEntriesMax = 16_384
         public init() {}
     }
 

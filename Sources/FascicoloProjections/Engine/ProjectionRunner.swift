@@ -194,10 +194,12 @@ extension ProjectionEngine {
                 decoded = try? fetched.wait()
                 end = fetched.range.upperBound
             }
-            let next = min(end, start + UInt64(options.batchEntriesMax))
-            prefetch = next < ledger.size ? startPrefetch(next..<min(ledger.size, next + UInt64(options.batchEntriesMax))) : nil
+            let batchMax = UInt64(options.buildBatchEntriesMax)
+            end = min(end, start + batchMax)
+            prefetch = end < ledger.size ? startPrefetch(end..<min(ledger.size, end + batchMax)) : nil
             do {
-                let batch = try prepareBatch(pending.map(\.participant), end: end, decoded: decoded, underlay: writing?.batch)
+                let batch = try prepareBatch(pending.map(\.participant), end: end, limit: options.buildBatchEntriesMax, decoded: decoded,
+                                             underlay: writing?.batch)
                 if let failed = finishWrite(&writing, pending.map(\.participant)) {
                     logWriteFailure(failed)
                     pause(milliseconds: 1_000)
@@ -281,7 +283,9 @@ extension ProjectionEngine {
     /// through its own snapshot, and the rows it reads are only ever written by this runner).
     func applyBatch(_ participants: [Participant], end: UInt64) throws {
         do {
-            guard let batch = try prepareBatch(participants, end: end, decoded: nil, underlay: nil) else { return }
+            guard let batch = try prepareBatch(participants, end: end, limit: options.batchEntriesMax, decoded: nil, underlay: nil) else {
+                return
+            }
             try commit(batch)
             markCommitted(batch)
         } catch {
@@ -302,14 +306,14 @@ extension ProjectionEngine {
         }
     }
 
-    /// Applies the batch in memory (see `applyBatch`): decodes unless `decoded` holds exactly
+    /// Applies the batch in memory (see `applyBatch`; at most `limit` entries): decodes unless `decoded` holds exactly
     /// its entries, and lets the participants read `underlay`'s changes (the previous batch, while
     /// it is written) before their tables. Advances the participants' positions.
-    func prepareBatch(_ participants: [Participant], end: UInt64, decoded: [ProjectedEvent]?,
+    func prepareBatch(_ participants: [Participant], end: UInt64, limit: Int, decoded: [ProjectedEvent]?,
                       underlay: PreparedBatch?) throws -> PreparedBatch? {
         let active = participants.filter { $0.failure == nil && $0.position < end }
         guard let start = active.map(\.position).min() else { return nil }
-        let stop = min(end, start + UInt64(options.batchEntriesMax))
+        let stop = min(end, start + UInt64(limit))
         let events: [ProjectedEvent]
         if let decoded, decoded.first?.position == start, decoded.count == Int(stop - start) {
             events = decoded
