@@ -1,12 +1,12 @@
 /// SplitMix64 with the few draws the generator needs. Its own, so that a workload is the same
 /// for a seed on every platform and release (the standard library's `random(in:using:)`
-/// algorithms are not promised to stay the same), and so that benchmarks need no test module.
-struct WorkloadRandom: Sendable {
+/// algorithms are not promised to stay the same), and so that benchmarks need no test module. Public for the benchmarks' own draws.
+public struct WorkloadRandom: Sendable {
     private var state: UInt64
 
-    init(seed: UInt64) { state = seed }
+    public init(seed: UInt64) { state = seed }
 
-    mutating func next() -> UInt64 {
+    public mutating func next() -> UInt64 {
         state &+= 0x9E37_79B9_7F4A_7C15
         var z = state
         z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
@@ -15,7 +15,7 @@ struct WorkloadRandom: Sendable {
     }
 
     /// 0..<`count` (multiply-high: no modulo bias worth speaking of at these sizes).
-    mutating func below(_ count: Int) -> Int {
+    public mutating func below(_ count: Int) -> Int {
         precondition(count > 0)
         return Int(next().multipliedFullWidth(by: UInt64(count)).high)
     }

@@ -383,8 +383,8 @@ struct ProjectionBenchmark: AsyncParsableCommand {
             }
         }
         guard !persons.isEmpty else { throw ValidationError("no person stream in the log") }
-        var random = SplitMix(seed: seed ^ 0x7155_E11E)
-        let picked = (0..<count).map { _ in persons[Int(random.next() % UInt64(persons.count))] }
+        var random = WorkloadRandom(seed: seed ^ 0x7155_E11E)
+        let picked = (0..<count).map { _ in persons[random.below(persons.count)] }
         var figures: [QueryFigures] = []
         // The same persons twice: first as they come after the replay, then with their pages touched.
         for _ in 0..<2 {
@@ -405,19 +405,6 @@ struct ProjectionBenchmark: AsyncParsableCommand {
         }
         return QueryFigures(count: count, persons: persons.count, percentiles: figures[0].percentiles, maxMs: figures[0].maxMs,
                             averageRows: figures[0].averageRows, maxRows: figures[0].maxRows, repeated: figures[1].percentiles)
-    }
-}
-
-/// SplitMix64, for picking query persons reproducibly.
-struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { state = seed }
-    mutating func next() -> UInt64 {
-        state &+= 0x9E37_79B9_7F4A_7C15
-        var z = state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }
 
