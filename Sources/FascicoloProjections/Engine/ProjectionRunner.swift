@@ -37,24 +37,30 @@ final class Participant {
     }
 }
 
-/// Entries being decoded ahead of the batch that will apply them (or, with no entries, a
-/// batch being written).
-final class Prefetch: Sendable {
-    let range: Range<UInt64>
+/// A value computed on another thread, waited for once.
+final class Completion<Value: Sendable>: Sendable {
     private let done = DispatchSemaphore(value: 0)
-    private let result = Mutex<Result<[ProjectedEvent], any Error>?>(nil)
+    private let result = Mutex<Result<Value, any Error>?>(nil)
 
-    init(range: Range<UInt64>) { self.range = range }
-
-    func finish(_ outcome: Result<[ProjectedEvent], any Error>) {
-        result.withLock { $0 = outcome }
-        done.signal()
+    /// Runs `work` on a thread of the global pool.
+    init(_ work: @escaping @Sendable () throws -> Value) {
+        DispatchQueue.global().async { [self] in
+            let outcome = Result { try work() }
+            result.withLock { $0 = outcome }
+            done.signal()
+        }
     }
 
-    func wait() throws -> [ProjectedEvent] {
+    func wait() throws -> Value {
         done.wait()
         return try result.withLock { $0! }.get()
     }
+}
+
+/// Entries being decoded ahead of the batch that will apply them.
+struct Prefetch {
+    let range: Range<UInt64>
+    let events: Completion<[ProjectedEvent]>
 }
 
 /// A finished build, waiting for the live runner to swap it in.
@@ -191,7 +197,7 @@ extension ProjectionEngine {
             guard let start = pending.map(\.participant.position).min() else { break }
             var decoded: [ProjectedEvent]?
             if let fetched = prefetch, fetched.range.lowerBound == start {
-                decoded = try? fetched.wait()
+                decoded = try? fetched.events.wait()
                 end = fetched.range.upperBound
             }
             let batchMax = UInt64(options.buildBatchEntriesMax)
@@ -238,7 +244,7 @@ extension ProjectionEngine {
             }
         }
         // A decode or a write still running uses the environment: they end before the engine stops.
-        _ = try? prefetch?.wait()
+        _ = try? prefetch?.events.wait()
         if let failed = finishWrite(&writing, builds.map(\.participant)) { logWriteFailure(failed) }
         finishThread()
     }
@@ -368,15 +374,11 @@ extension ProjectionEngine {
     /// A batch being written on another thread.
     struct PendingWrite {
         let batch: PreparedBatch
-        let done: Prefetch
+        let done: Completion<Void>
     }
 
     private func startWrite(_ batch: PreparedBatch) -> PendingWrite {
-        let done = Prefetch(range: 0..<0)
-        DispatchQueue.global().async {
-            done.finish(Result { try self.commit(batch); return [] })
-        }
-        return PendingWrite(batch: batch, done: done)
+        PendingWrite(batch: batch, done: Completion { try self.commit(batch) })
     }
 
     /// Waits for the write in flight, if any. When it failed, every participant goes back to
@@ -429,11 +431,7 @@ extension ProjectionEngine {
 
     /// Decodes `range` on a thread of its own.
     private func startPrefetch(_ range: Range<UInt64>) -> Prefetch {
-        let prefetch = Prefetch(range: range)
-        DispatchQueue.global().async {
-            prefetch.finish(Result { try self.decode(from: range.lowerBound, to: range.upperBound, parts: 1) })
-        }
-        return prefetch
+        Prefetch(range: range, events: Completion { try self.decode(from: range.lowerBound, to: range.upperBound, parts: 1) })
     }
 
     /// The entries at positions start ..< stop, decoded in `parts` parallel parts.
