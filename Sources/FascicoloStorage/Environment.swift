@@ -40,8 +40,9 @@ public final class Environment: @unchecked Sendable {
     /// because LMDB forbids `mdb_env_set_mapsize` while this process has a transaction open.
     private let resizeLock: UnsafeMutablePointer<pthread_rwlock_t>
     /// Serialises writers in this process before they reach LMDB's own writer mutex, so that a
-    /// writer waiting for its turn never holds `resizeLock`.
-    private let writerLock: UnsafeMutablePointer<pthread_mutex_t>
+    /// writer waiting for its turn never holds `resizeLock` — and in arrival order, so that a
+    /// writer that writes again at once (a projection rebuild) cannot starve another (appends).
+    private let writerTurns = TicketLock()
     private var closed = false
     /// How many read transactions the current thread has open in this environment: a write
     /// from inside a read could deadlock when the map must grow, so it is refused.
@@ -71,16 +72,12 @@ public final class Environment: @unchecked Sendable {
         handle = env
         resizeLock = .allocate(capacity: 1)
         pthread_rwlock_init(resizeLock, nil)
-        writerLock = .allocate(capacity: 1)
-        pthread_mutex_init(writerLock, nil)
     }
 
     deinit {
         close()
         pthread_rwlock_destroy(resizeLock)
         resizeLock.deallocate()
-        pthread_mutex_destroy(writerLock)
-        writerLock.deallocate()
     }
 
     /// Closes the environment. No transaction may be running; later use is a programmer error.
@@ -150,8 +147,8 @@ public final class Environment: @unchecked Sendable {
     public func write<T>(_ body: (WriteTransaction) throws -> T) throws -> T {
         precondition(!options.readOnly, "write transaction on a read-only environment")
         precondition(readDepth.value == 0, "write transaction inside a read transaction of the same thread")
-        pthread_mutex_lock(writerLock)
-        defer { pthread_mutex_unlock(writerLock) }
+        writerTurns.lock()
+        defer { writerTurns.unlock() }
         while true {
             do {
                 return try writeOnce(body)
@@ -244,5 +241,42 @@ final class ThreadLocalCounter: @unchecked Sendable {
 
     func add(_ delta: Int) {
         pthread_setspecific(key, UnsafeRawPointer(bitPattern: value + delta))
+    }
+}
+
+/// A lock granted in the order it was asked for (a mutex may let the thread that just released
+/// it take it again before a waiting one wakes up).
+final class TicketLock: @unchecked Sendable {
+    // @unchecked: the counters are only touched with `mutex` held.
+    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
+    private let turn = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+    private var nextTicket: UInt64 = 0
+    private var serving: UInt64 = 0
+
+    init() {
+        pthread_mutex_init(mutex, nil)
+        pthread_cond_init(turn, nil)
+    }
+
+    deinit {
+        pthread_cond_destroy(turn)
+        pthread_mutex_destroy(mutex)
+        turn.deallocate()
+        mutex.deallocate()
+    }
+
+    func lock() {
+        pthread_mutex_lock(mutex)
+        let ticket = nextTicket
+        nextTicket += 1
+        while serving != ticket { pthread_cond_wait(turn, mutex) }
+        pthread_mutex_unlock(mutex)
+    }
+
+    func unlock() {
+        pthread_mutex_lock(mutex)
+        serving += 1
+        pthread_cond_broadcast(turn)
+        pthread_mutex_unlock(mutex)
     }
 }
