@@ -34,8 +34,7 @@ public final class ProjectionEngine: Sendable {
         /// The same for (re)builds. Larger: each batch rewrites the B-tree pages its rows fall
         /// on, and rows of a log replayed in order fall everywhere, so a build writes less in
         /// fewer, larger transactions — at the price of longer write-lock holds, which appends
-        /// wait for (1M entries, all four projections: 34k entries/s and appends meanwhile at
-        /// p99 132 ms with 4,096; 46–53k and p99 297 ms with 16,384; 62k with 65,536).
+        /// wait for (see `build_batch_entries_max` in Config/fascicolod.toml for figures).
         public var buildBatchEntriesMax = 16_384
         public init() {}
     }

@@ -42,9 +42,10 @@ final class Completion<Value: Sendable>: Sendable {
     private let done = DispatchSemaphore(value: 0)
     private let result = Mutex<Result<Value, any Error>?>(nil)
 
-    /// Runs `work` on a thread of the global pool.
+    /// Runs `work` on a thread of its own (not the global pool: Swift's tasks run there, and
+    /// this work blocks on LMDB's write lock and fsync).
     init(_ work: @escaping @Sendable () throws -> Value) {
-        DispatchQueue.global().async { [self] in
+        startThread { [self] in
             let outcome = Result { try work() }
             result.withLock { $0 = outcome }
             done.signal()
@@ -330,7 +331,8 @@ extension ProjectionEngine {
         let outcomes = Mutex<[Outcome?]>(Array(repeating: nil, count: active.count))
         let errors = Mutex<[any Error]>([])
         let shared = UncheckedTransfer((active, events, underlay))
-        DispatchQueue.concurrentPerform(iterations: active.count) { index in
+        // Small batches (the live runner's usual ones) are applied on this thread alone.
+        onThreads(events.count >= 256 ? active.count : 1, iterations: active.count) { index in
             let (active, events, underlay) = shared.value
             do {
                 let outcome = try self.apply(events, to: active[index], underlay: underlay?.changes(of: active[index]))
@@ -439,7 +441,7 @@ extension ProjectionEngine {
         let count = Int(stop - start)
         let decoded = Mutex<[[ProjectedEvent]]>(Array(repeating: [], count: parts))
         let errors = Mutex<[any Error]>([])
-        DispatchQueue.concurrentPerform(iterations: parts) { part in
+        onThreads(parts, iterations: parts) { part in
             let from = start + UInt64(count * part / parts)
             let to = start + UInt64(count * (part + 1) / parts)
             do {
@@ -467,6 +469,29 @@ extension ProjectionEngine {
     }
 
     // MARK: - Threads
+
+    /// Runs `body` for each of `iterations` on `threads` threads (the caller's and new ones, not
+    /// the global pool's: Swift's tasks, the API's handlers, run there) and returns when all are done.
+    func onThreads(_ threads: Int, iterations: Int, _ body: @escaping @Sendable (Int) -> Void) {
+        let threads = max(1, min(threads, iterations))
+        let next = Atomic(0)
+        let work: @Sendable () -> Void = {
+            while true {
+                let index = next.add(1, ordering: .relaxed).oldValue
+                guard index < iterations else { return }
+                body(index)
+            }
+        }
+        let done = DispatchSemaphore(value: 0)
+        for _ in 1..<threads {
+            startThread {
+                work()
+                done.signal()
+            }
+        }
+        work()
+        for _ in 1..<threads { done.wait() }
+    }
 
     private func pause(milliseconds: Int) {
         signal.withLock {
