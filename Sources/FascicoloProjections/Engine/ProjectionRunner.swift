@@ -178,7 +178,8 @@ extension ProjectionEngine {
         }
         var lastLog = began
         // Three batches move at once: the next one is read and decoded on one thread, the
-        // current one applied on both, the previous one written (and synced) on a third.
+        // current one applied on a thread per projection, the previous one written (and synced)
+        // on another — so the write lock's holder is never the only thread at work.
         var prefetch: Prefetch?
         var writing: PendingWrite?
         while !shared.withLock({ $0.stopping }) && !pending.isEmpty {
@@ -285,9 +286,10 @@ extension ProjectionEngine {
     /// changes and checkpoint in one transaction. A participant that throws stops before that
     /// entry (its failure is in the same checkpoint); the others go on.
     ///
-    /// Both cores work: the entries are decoded once, in two halves in parallel, then each
-    /// projection applies them on a thread of its own (its rows are its own; each thread reads
-    /// through its own snapshot, and the rows it reads are only ever written by this runner).
+    /// Both cores work on large batches: the entries are decoded once, in two halves in
+    /// parallel, then each projection applies them on a thread of its own (its rows are its own;
+    /// each thread reads through its own snapshot, and the rows it reads are only ever written
+    /// by this runner). Small batches, the live runner's usual ones, stay on the caller's thread.
     func applyBatch(_ participants: [Participant], end: UInt64) throws {
         do {
             guard let batch = try prepareBatch(participants, end: end, limit: options.batchEntriesMax, decoded: nil, underlay: nil) else {
