@@ -224,8 +224,7 @@ public final class ProjectionEngine: Sendable {
                   let checkpoint = CheckpointRecord(try txn.get(control, key: ControlKey.checkpoint(name, active.slot))) else {
                 throw ProjectionError.notBuilt(name)
             }
-            return try body(ProjectionView(transaction: txn, tables: tables[name]![active.slot]!, position: checkpoint.position,
-                                           ledger: ledger))
+            return try body(ProjectionView(transaction: txn, tables: tables[name]![active.slot]!, position: checkpoint.position))
         }
     }
 
@@ -268,7 +267,6 @@ public struct ProjectionView {
     public let tables: [Table]
     /// Entries applied: every position below this one.
     public let position: UInt64
-    public let ledger: Ledger
 }
 
 public struct ProjectionStatus: Sendable {

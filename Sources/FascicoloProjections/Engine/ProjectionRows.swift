@@ -91,8 +91,6 @@ public struct ProjectionRows {
             }
         }
     }
-
-    var isEmpty: Bool { changes.allSatisfy(\.isEmpty) }
 }
 
 /// A row key, hashed in one pass over its bytes (an array of bytes hashes them one at a time).
