@@ -63,7 +63,12 @@ public enum Hex {
     }
 
     public static func decode(_ text: String) -> [UInt8]? {
-        let chars = Array(text.utf8)
+        var text = text
+        return text.withUTF8 { decode(utf8: UnsafeRawBufferPointer($0)) }
+    }
+
+    /// Decodes hex digits given as UTF-8 bytes (lower or upper case); nil if any is not one.
+    public static func decode(utf8 chars: UnsafeRawBufferPointer) -> [UInt8]? {
         guard chars.count % 2 == 0 else { return nil }
         func value(_ c: UInt8) -> UInt8? {
             switch c {

@@ -19,22 +19,10 @@ public struct Pseudonym: Sendable, Hashable, CustomStringConvertible {
     /// Parses the 32 lower-case hex digits of `description` given as UTF-8 (a stream name's
     /// suffix, read straight from the log by projections), without encoding them again.
     public init?(hexUTF8 hex: UnsafeRawBufferPointer) {
-        guard hex.count == 2 * Self.byteCount else { return nil }
-        var bytes = [UInt8](repeating: 0, count: Self.byteCount)
-        for offset in 0..<Self.byteCount {
-            guard let high = Self.hexValue(hex[2 * offset]), let low = Self.hexValue(hex[2 * offset + 1]) else { return nil }
-            bytes[offset] = high << 4 | low
-        }
+        guard hex.count == 2 * Self.byteCount, !hex.contains(where: { (UInt8(ascii: "A")...UInt8(ascii: "F")).contains($0) }),
+              let bytes = Hex.decode(utf8: hex) else { return nil }
         self.bytes = bytes
         description = String(decoding: hex.assumingMemoryBound(to: UInt8.self), as: UTF8.self)
-    }
-
-    private static func hexValue(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): byte &- UInt8(ascii: "0")
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): byte &- UInt8(ascii: "a") &+ 10
-        default: nil
-        }
     }
 
     /// Parses the 32 lower-case hex digits of `description`.
