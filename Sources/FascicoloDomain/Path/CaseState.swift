@@ -305,5 +305,5 @@ public struct CaseState: Sendable {
     }
 
     /// Interventions not yet ended.
-    public var openInterventions: [UInt64] { interventions.filter { $0.value != .ended }.keys.sorted() }
+    public var openInterventions: [UInt64] { interventions.compactMap { $0.value != .ended ? $0.key : nil }.sorted() }
 }

@@ -224,7 +224,8 @@ public final class ProjectionEngine: Sendable {
                   let checkpoint = CheckpointRecord(try txn.get(control, key: ControlKey.checkpoint(name, active.slot))) else {
                 throw ProjectionError.notBuilt(name)
             }
-            return try body(ProjectionView(transaction: txn, tables: tables[name]![active.slot]!, position: checkpoint.position))
+            return try body(ProjectionView(transaction: txn, tables: tables[name]![active.slot]!, position: checkpoint.position,
+                                           log: LogSnapshot(transaction: txn, store: ledger.store, reference: reference)))
         }
     }
 
@@ -267,6 +268,8 @@ public struct ProjectionView {
     public let tables: [Table]
     /// Entries applied: every position below this one.
     public let position: UInt64
+    /// The log in the same snapshot, for rows that point at entries.
+    public let log: LogSnapshot
 }
 
 public struct ProjectionStatus: Sendable {

@@ -106,6 +106,14 @@ public struct LogSnapshot {
     let store: LedgerStore
     let reference: ReferenceData
 
+    /// The entry at `position`, decoded as the projections see it (with the payloads of
+    /// RecordAccessed entries too); nil past the end of the snapshot.
+    public func event(at position: UInt64) throws -> ProjectedEvent? {
+        try transaction.withValue(in: store.entries, key: BigEndian.bytes(position)) {
+            ProjectedEvent(try EntryView(record: $0), reference: reference, decodingAccesses: true)
+        }
+    }
+
     /// The entries of `stream` at positions before `position`, oldest first, decoded as the
     /// projections see them.
     public func events(of stream: String, before position: UInt64) throws -> [ProjectedEvent] {
@@ -116,7 +124,7 @@ public struct LogSnapshot {
             while let current = record, current.key.count == prefix.count + 8, current.key.starts(with: prefix),
                   let entryPosition = BigEndian.uint64(current.value), entryPosition < position {
                 let event = try transaction.withValue(in: store.entries, key: BigEndian.bytes(entryPosition)) {
-                    ProjectedEvent(try EntryView(record: $0), reference: reference)
+                    ProjectedEvent(try EntryView(record: $0), reference: reference, decodingAccesses: false)
                 }
                 if let event { result.append(event) }
                 record = try cursor.next()

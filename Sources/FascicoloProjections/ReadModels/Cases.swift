@@ -38,14 +38,28 @@ public final class Cases: Projection {
 
     public func apply(_ event: ProjectedEvent, to rows: inout ProjectionRows) throws {
         guard case .person(let person) = event.subject, event.fact != nil else { return }
-        var personCase: PersonCase
-        if let cached = cache.removeValue(forKey: person) {
+        let personCase: PersonCase
+        if let cached = cache[person] {
             personCase = cached
         } else {
             personCase = PersonCase()
             for earlier in try rows.log.events(of: person.stream, before: event.position) { personCase.add(earlier) }
             personCase.recomputeCaseFiles()
+            if cache.count >= Self.cacheCapacity {
+                for key in cache.keys.prefix(Self.cacheCapacity / 10) { cache.removeValue(forKey: key) }
+            }
+            cache[person] = personCase
         }
+        do {
+            try apply(event, person: person, personCase, to: &rows)
+        } catch {
+            // The cached case may have moved past the entry the rows roll back: fold it again.
+            cache.removeValue(forKey: person)
+            throw error
+        }
+    }
+
+    private func apply(_ event: ProjectedEvent, person: Pseudonym, _ personCase: PersonCase, to rows: inout ProjectionRows) throws {
         guard UInt64(personCase.facts.count) + 1 == event.streamVersion else {
             throw ProjectionFailure("entry at position \(event.position) is version \(event.streamVersion) of its stream, expected \(personCase.facts.count + 1)")
         }
@@ -53,10 +67,11 @@ public final class Cases: Projection {
         let caseFilesBefore = personCase.files.count
         personCase.add(event)
 
-        let stateRow = personCase.stateRow
-        if stateRow != personCase.storedStateRow {
-            rows.put(Self.persons, person.bytes, stateRow)
-            personCase.storedStateRow = stateRow
+        // Most entries leave the shown state as it was: it is compared before it is encoded.
+        let shown = ShownState(personCase.state)
+        if shown != personCase.storedState {
+            rows.put(Self.persons, person.bytes, shown.row)
+            personCase.storedState = shown
         }
         try Self.move(person, from: before, to: personCase.load, in: &rows)
         if event.type == "Voided" {
@@ -71,11 +86,6 @@ public final class Cases: Projection {
             personCase.absorbIntoCaseFiles(personCase.facts.count - 1)
             if let file = personCase.files.last { rows.put(Self.caseFiles, Self.caseFileKey(person, personCase.files.count), file.bytes) }
         }
-
-        if cache.count >= Self.cacheCapacity {
-            for key in cache.keys.prefix(Self.cacheCapacity / 10) { cache.removeValue(forKey: key) }
-        }
-        cache[person] = personCase
     }
 
     /// The types that can change a case-file row (Voided: any of them may stop counting).
@@ -123,8 +133,9 @@ struct Load: Equatable {
 }
 
 /// One person's facts and case state, with what the case-file rows need beyond the rules: the
-/// day of each entry and its outcome or closure code.
-struct PersonCase {
+/// day of each entry and its outcome or closure code. A class: the cache holds it and entries
+/// extend it in place.
+final class PersonCase {
     var facts: [CaseFact] = []
     var days: [String?] = []
     var codes: [String?] = []
@@ -133,10 +144,10 @@ struct PersonCase {
     var files: [CaseFileRecord] = []
     /// The earliest contact or referral since the last case file ended, for the next one.
     var firstContact: String?
-    /// The state row as last written (most entries leave it unchanged: no write then).
-    var storedStateRow: [UInt8]?
+    /// The state as last written (most entries leave it unchanged: no write then).
+    var storedState: ShownState?
 
-    mutating func add(_ event: ProjectedEvent) {
+    func add(_ event: ProjectedEvent) {
         let fact = event.fact ?? CaseFact(version: event.streamVersion, type: event.type)
         facts.append(fact)
         days.append(event.day)
@@ -151,46 +162,15 @@ struct PersonCase {
                     takenInCharge: state.takenInChargeOn != nil, reviewDue: state.nextReviewDue)
     }
 
-    var stateRow: [UInt8] {
-        var json = JSONBytes(capacity: 256)
-        json.raw("{\"phase\":")
-        json.string(state.phase.rawValue)
-        for (key, value) in [("ambito", state.ambito), ("caseManager", state.caseManager),
-                             ("takenInChargeOn", state.takenInChargeOn?.description), ("nextReviewDue", state.nextReviewDue?.description)] {
-            guard let value else { continue }
-            json.raw(",")
-            json.string(key)
-            json.raw(":")
-            json.string(value)
-        }
-        json.raw(",\"caseFiles\":")
-        json.number(state.episodes)
-        json.raw(",\"erased\":")
-        json.bool(state.erased)
-        json.raw(",\"hasPreliminaryAnalysis\":")
-        json.bool(state.hasPreliminaryAnalysis)
-        json.raw(",\"hasInDepthAssessment\":")
-        json.bool(state.hasInDepthAssessment)
-        json.raw(",\"signedPlan\":")
-        json.bool(!state.signedPlans.isEmpty)
-        json.raw(",\"openInterventions\":[")
-        for (index, version) in state.openInterventions.enumerated() {
-            if index > 0 { json.raw(",") }
-            json.number(version)
-        }
-        json.raw("]}")
-        return json.bytes
-    }
-
     /// Derives every case file again from the entries that still count.
-    mutating func recomputeCaseFiles() {
+    func recomputeCaseFiles() {
         files = []
         firstContact = nil
         for index in facts.indices where state.counts(facts[index].version) { absorbIntoCaseFiles(index) }
     }
 
     /// What the entry at `index` (one that counts) does to the case files.
-    mutating func absorbIntoCaseFiles(_ index: Int) {
+    func absorbIntoCaseFiles(_ index: Int) {
         let fact = facts[index]
         let day = days[index]
         let last = files.count - 1
@@ -218,6 +198,66 @@ struct PersonCase {
             if codes[index] == "achieved" { files[last].goalsAchieved += 1 }
         default: break
         }
+    }
+}
+
+/// What a `persons` row shows of a case state (see `Cases`).
+struct ShownState: Equatable {
+    let phase: CasePhase
+    let ambito: String?
+    let caseManager: String?
+    let takenInChargeOn: CalendarDate?
+    let nextReviewDue: CalendarDate?
+    let caseFiles: Int
+    let erased: Bool
+    let hasPreliminaryAnalysis: Bool
+    let hasInDepthAssessment: Bool
+    let signedPlan: Bool
+    let openInterventions: [UInt64]
+
+    init(_ state: CaseState) {
+        phase = state.phase
+        ambito = state.ambito
+        caseManager = state.caseManager
+        takenInChargeOn = state.takenInChargeOn
+        nextReviewDue = state.nextReviewDue
+        caseFiles = state.episodes
+        erased = state.erased
+        hasPreliminaryAnalysis = state.hasPreliminaryAnalysis
+        hasInDepthAssessment = state.hasInDepthAssessment
+        signedPlan = !state.signedPlans.isEmpty
+        openInterventions = state.openInterventions
+    }
+
+    var row: [UInt8] {
+        var json = JSONBytes(capacity: 256)
+        json.raw("{\"phase\":")
+        json.string(phase.rawValue)
+        for (key, value) in [("ambito", ambito), ("caseManager", caseManager),
+                             ("takenInChargeOn", takenInChargeOn?.description), ("nextReviewDue", nextReviewDue?.description)] {
+            guard let value else { continue }
+            json.raw(",")
+            json.string(key)
+            json.raw(":")
+            json.string(value)
+        }
+        json.raw(",\"caseFiles\":")
+        json.number(caseFiles)
+        json.raw(",\"erased\":")
+        json.bool(erased)
+        json.raw(",\"hasPreliminaryAnalysis\":")
+        json.bool(hasPreliminaryAnalysis)
+        json.raw(",\"hasInDepthAssessment\":")
+        json.bool(hasInDepthAssessment)
+        json.raw(",\"signedPlan\":")
+        json.bool(signedPlan)
+        json.raw(",\"openInterventions\":[")
+        for (index, version) in openInterventions.enumerated() {
+            if index > 0 { json.raw(",") }
+            json.number(version)
+        }
+        json.raw("]}")
+        return json.bytes
     }
 }
 

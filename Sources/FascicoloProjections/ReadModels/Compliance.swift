@@ -7,16 +7,19 @@ import FascicoloStorage
 /// entries of the access streams), and the registers of rectifications, voids, restrictions
 /// (and their lifting) and erasures across all persons.
 ///
+/// The rows are an index of the log (empty values): a query reads each entry it lists from the
+/// log, in the same snapshot.
+///
 /// Tables:
-/// - `accesses`: pseudonym ‖ position (u64 BE) → compact JSON `{"position","at","author","role",
-///   "what","purpose","entries"?,"operator"?}`.
+/// - `accesses`: pseudonym ‖ position (u64 BE) → empty. Answered as `{"position","at","author",
+///   "role","what","purpose","entries"?,"operator"?}`.
 /// - `registers`: register name (`rectifications`, `voids`, `restrictions`, `erasures`) ‖ 0x00 ‖
-///   position (u64 BE) → compact JSON `{"position","at","person","version","type","author",
-///   "operator"?, "data"}` — `data` is the clear part of the correcting entry (target, field,
-///   reason, ground, legal ground…; rectified values are sealed and not here).
+///   position (u64 BE) → empty. Answered as `{"position","at","person","version","type",
+///   "author","operator"?,"data"}` — `data` is the clear part of the correcting entry (target,
+///   field, reason, ground, legal ground…; rectified values are sealed and not there).
 public final class Compliance: Projection {
     public static let name = "compliance"
-    public static let version = 1
+    public static let version = 2
     public static let tables = ["accesses", "registers"]
     static let accesses = 0
     static let registers = 1
@@ -30,31 +33,41 @@ public final class Compliance: Projection {
     public func apply(_ event: ProjectedEvent, to rows: inout ProjectionRows) throws {
         switch event.subject {
         case .access(let person) where event.type == "RecordAccessed":
-            var json = JSONBytes(capacity: 256)
-            json.raw("{\"position\":")
-            json.number(event.position)
-            json.raw(",\"at\":")
-            json.string(Timestamp.iso8601(milliseconds: event.recordedAtMilliseconds))
-            json.raw(",\"author\":")
-            json.string(event.author)
-            for key in ["role", "what", "purpose"] {
-                json.raw(",")
-                json.string(key)
-                json.raw(":")
-                json.value(event.data(key) ?? .null)
-            }
-            if let entries = event.data("entries") {
-                json.raw(",\"entries\":")
-                json.value(entries)
-            }
-            if let operatorID = event.payload?.actor["operator"] {
-                json.raw(",\"operator\":")
-                json.value(operatorID)
-            }
-            json.raw("}")
-            rows.put(Self.accesses, Timeline.key(person, event.position), json.bytes)
-        case .person(let person):
+            rows.put(Self.accesses, Timeline.key(person, event.position), [])
+        case .person:
             guard let register = Self.registerOfType[event.type] else { return }
+            rows.put(Self.registers, Self.registerKey(register, event.position), [])
+        default:
+            break
+        }
+    }
+
+    static func registerKey(_ register: String, _ position: UInt64) -> [UInt8] {
+        var key = Array(register.utf8) + [0]
+        BigEndian.append(position, to: &key)
+        return key
+    }
+
+    // MARK: - Queries
+
+    /// Who read the person's data, oldest first, from `position` on.
+    public static func accesses(_ view: ProjectionView, person: Pseudonym, from position: UInt64, limit: Int) throws -> [JSON] {
+        try rows(view, accesses, prefix: person.bytes, from: position, limit: limit).map { event in
+            var members: [(key: String, value: JSON)] = [
+                ("position", .number(String(event.position))),
+                ("at", .string(Timestamp.iso8601(milliseconds: event.recordedAtMilliseconds))), ("author", .string(event.author)),
+            ]
+            for key in ["role", "what", "purpose"] { members.append((key, event.data(key) ?? .null)) }
+            if let entries = event.data("entries") { members.append(("entries", entries)) }
+            if let operatorID = event.payload?.actor["operator"] { members.append(("operator", operatorID)) }
+            return .object(members)
+        }
+    }
+
+    /// One register, oldest first, from `position` on.
+    public static func register(_ view: ProjectionView, _ name: String, from position: UInt64, limit: Int) throws -> [JSON] {
+        try rows(view, registers, prefix: Array(name.utf8) + [0], from: position, limit: limit).map { event in
+            guard case .person(let person) = event.subject else { return .null }
             var members: [(key: String, value: JSON)] = [
                 ("position", .number(String(event.position))),
                 ("at", .string(Timestamp.iso8601(milliseconds: event.recordedAtMilliseconds))),
@@ -63,40 +76,24 @@ public final class Compliance: Projection {
             ]
             if let operatorID = event.payload?.actor["operator"] { members.append(("operator", operatorID)) }
             members.append(("data", .object(event.payload?.data ?? [])))
-            var key = Array(register.utf8) + [0]
-            BigEndian.append(event.position, to: &key)
-            rows.put(Self.registers, key, JSON.object(members).bytes)
-        default:
-            break
+            return .object(members)
         }
     }
 
-    // MARK: - Queries
-
-    /// Who read the person's data, oldest first, from `position` on.
-    public static func accesses(_ view: ProjectionView, person: Pseudonym, from position: UInt64, limit: Int) throws -> [JSON] {
-        var result: [JSON] = []
-        try view.transaction.withCursor(view.tables[accesses]) { cursor in
-            var record = try cursor.seek(atOrAfter: Timeline.key(person, position))
-            while let current = record, result.count < limit, current.key.starts(with: person.bytes) {
-                result.append(try JSON.parse(current.value))
-                record = try cursor.next()
-            }
-        }
-        return result
-    }
-
-    /// One register, oldest first, from `position` on.
-    public static func register(_ view: ProjectionView, _ name: String, from position: UInt64, limit: Int) throws -> [JSON] {
-        let prefix = Array(name.utf8) + [0]
-        var result: [JSON] = []
-        try view.transaction.withCursor(view.tables[registers]) { cursor in
+    /// The entries listed under `prefix` in `table` (keys end with a position), from `position` on.
+    private static func rows(_ view: ProjectionView, _ table: Int, prefix: [UInt8], from position: UInt64, limit: Int) throws -> [ProjectedEvent] {
+        var events: [ProjectedEvent] = []
+        try view.transaction.withCursor(view.tables[table]) { cursor in
             var record = try cursor.seek(atOrAfter: prefix + BigEndian.bytes(position))
-            while let current = record, result.count < limit, current.key.starts(with: prefix) {
-                result.append(try JSON.parse(current.value))
+            while let current = record, events.count < limit, current.key.count == prefix.count + 8, current.key.starts(with: prefix) {
+                guard let entryPosition = BigEndian.uint64(current.key.dropFirst(prefix.count)),
+                      let event = try view.log.event(at: entryPosition) else {
+                    throw ProjectionFailure("a compliance row points at no entry of the log")
+                }
+                events.append(event)
                 record = try cursor.next()
             }
         }
-        return result
+        return events
     }
 }
