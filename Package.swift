@@ -110,6 +110,7 @@ let package = Package(
         // Test support: temporary directories, child processes, seeded randomness.
         .target(name: "FascicoloTesting"),
 
+        .testTarget(name: "FascicoloJSONTests", dependencies: ["FascicoloJSON"]),
         .testTarget(name: "FascicoloStorageTests", dependencies: ["FascicoloStorage", "FascicoloTesting"]),
         .testTarget(name: "FascicoloCryptoTests", dependencies: ["FascicoloCrypto", "FascicoloTesting"]),
         .testTarget(name: "FascicoloLedgerTests", dependencies: ["FascicoloLedger", "FascicoloTesting"]),

@@ -63,42 +63,31 @@ public enum JSON: Sendable, Equatable {
     /// The members of a top-level object, each value as its exact source bytes — so that a body
     /// can be amended without re-encoding the events in it (the daemon stores `data` as sent).
     public static func rawMembers(_ bytes: [UInt8]) throws(Malformed) -> [(key: String, value: ArraySlice<UInt8>)] {
-        var parser = Parser(bytes: bytes)
-        parser.skipWhitespace()
-        guard parser.offset < bytes.count, bytes[parser.offset] == UInt8(ascii: "{") else {
-            throw Malformed(reason: "expected an object", offset: parser.offset)
-        }
-        parser.offset += 1
         var members: [(key: String, value: ArraySlice<UInt8>)] = []
-        parser.skipWhitespace()
-        if parser.offset < bytes.count, bytes[parser.offset] == UInt8(ascii: "}") {
-            parser.offset += 1
-        } else {
-            while true {
-                parser.skipWhitespace()
-                guard parser.offset < bytes.count, bytes[parser.offset] == UInt8(ascii: "\"") else { throw parser.fail("expected a member name") }
-                let key = try parser.string()
-                parser.skipWhitespace()
-                guard parser.offset < bytes.count, bytes[parser.offset] == UInt8(ascii: ":") else { throw parser.fail("expected ':'") }
-                parser.offset += 1
-                parser.skipWhitespace()
-                let start = parser.offset
-                _ = try parser.value(depth: 1)
-                members.append((key, bytes[start..<parser.offset]))
-                parser.skipWhitespace()
-                guard parser.offset < bytes.count else { throw parser.fail("unexpected end in an object") }
-                if bytes[parser.offset] == UInt8(ascii: ",") {
-                    parser.offset += 1
-                } else if bytes[parser.offset] == UInt8(ascii: "}") {
-                    parser.offset += 1
-                    break
-                } else {
-                    throw parser.fail("expected ',' or '}'")
-                }
+        var parser = Parser(bytes: bytes)
+        try parser.topLevelMembers { (key, parser) throws(Malformed) in
+            let start = parser.offset
+            _ = try parser.value(depth: 1)
+            members.append((key, bytes[start..<parser.offset]))
+        }
+        return members
+    }
+
+    /// The members of a top-level object with only the values named in `building` built; the
+    /// others are stepped over (a string is scanned, never made into a `String`) and come back
+    /// as nil. For reading a few members of documents that were validated when they were
+    /// written (the log's payloads): a long member nobody reads costs a scan, not an allocation.
+    public static func members(_ bytes: some Collection<UInt8>, building keys: Set<String>) throws(Malformed) -> [(key: String, value: JSON?)] {
+        var members: [(key: String, value: JSON?)] = []
+        var parser = Parser(bytes: Array(bytes))
+        try parser.topLevelMembers { (key, parser) throws(Malformed) in
+            if keys.contains(key) {
+                members.append((key, try parser.value(depth: 1)))
+            } else {
+                try parser.skipValue(depth: 1)
+                members.append((key, nil))
             }
         }
-        parser.skipWhitespace()
-        guard parser.offset == bytes.count else { throw Malformed(reason: "unexpected text after the value", offset: parser.offset) }
         return members
     }
 
@@ -194,6 +183,61 @@ public enum JSON: Sendable, Equatable {
             case UInt8(ascii: "n"): try literal("null"); return .null
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
             default: throw fail("unexpected character")
+            }
+        }
+
+        /// Reads a top-level object (and nothing after it), handing each member's name to `body`
+        /// with the parser at its value; `body` must consume the value.
+        mutating func topLevelMembers(_ body: (String, inout Parser) throws(Malformed) -> Void) throws(Malformed) {
+            skipWhitespace()
+            guard offset < bytes.count, bytes[offset] == UInt8(ascii: "{") else { throw fail("expected an object") }
+            offset += 1
+            skipWhitespace()
+            if offset < bytes.count, bytes[offset] == UInt8(ascii: "}") {
+                offset += 1
+            } else {
+                while true {
+                    skipWhitespace()
+                    guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else { throw fail("expected a member name") }
+                    let key = try string()
+                    skipWhitespace()
+                    guard offset < bytes.count, bytes[offset] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+                    offset += 1
+                    skipWhitespace()
+                    try body(key, &self)
+                    skipWhitespace()
+                    guard offset < bytes.count else { throw fail("unexpected end in an object") }
+                    if bytes[offset] == UInt8(ascii: ",") {
+                        offset += 1
+                    } else if bytes[offset] == UInt8(ascii: "}") {
+                        offset += 1
+                        break
+                    } else {
+                        throw fail("expected ',' or '}'")
+                    }
+                }
+            }
+            skipWhitespace()
+            guard offset == bytes.count else { throw fail("unexpected text after the value") }
+        }
+
+        /// Steps over a value without building it: strings are scanned to their closing quote
+        /// (escapes stepped over, not decoded); anything else is parsed and dropped.
+        mutating func skipValue(depth: Int) throws(Malformed) {
+            guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else {
+                _ = try value(depth: depth)
+                return
+            }
+            offset += 1
+            while true {
+                guard offset < bytes.count else { throw fail("unterminated string") }
+                let byte = bytes[offset]
+                if byte == UInt8(ascii: "\"") {
+                    offset += 1
+                    return
+                }
+                guard byte >= 0x20 else { throw fail("control character in a string") }
+                offset += byte == UInt8(ascii: "\\") ? 2 : 1
             }
         }
 

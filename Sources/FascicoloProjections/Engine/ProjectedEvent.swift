@@ -100,8 +100,11 @@ public struct Payload: Sendable {
     /// The entry has personal fields, sealed.
     public let isSealed: Bool
 
+    /// The members read; the others (`purpose`, the sealed box…) are stepped over, not built.
+    private static let membersRead: Set<String> = ["schema", "occurredAt", "codeTable", "actor", "data"]
+
     init?(_ bytes: UnsafeRawBufferPointer) {
-        guard let json = try? JSON.parse(bytes), case .object(let members) = json else { return nil }
+        guard let members = try? JSON.members(bytes, building: Self.membersRead) else { return nil }
         var schemaVersion: Int?
         var occurredAt: String?
         var codeTable: String?
@@ -110,12 +113,12 @@ public struct Payload: Sendable {
         var isSealed = false
         for (key, value) in members {
             switch key {
-            case "schema": schemaVersion = value.int
-            case "occurredAt": occurredAt = value.string
-            case "codeTable": codeTable = value.string
+            case "schema": schemaVersion = value?.int
+            case "occurredAt": occurredAt = value?.string
+            case "codeTable": codeTable = value?.string
             case "actor": actor = value
-            case "data": data = value.members
-            case "sealed": isSealed = value.string != nil
+            case "data": data = value?.members
+            case "sealed": isSealed = true
             default: break
             }
         }

@@ -29,8 +29,9 @@ public final class Cases: Projection {
     static let reviews = 2
     static let caseFiles = 3
 
-    /// Persons seen recently: their facts and state, so that an entry costs O(1) and not a
-    /// fold of the whole stream. A miss folds the stream's earlier entries again from the log.
+    /// Persons seen recently: their case state and case files, so that an entry costs O(1) and
+    /// not a fold of the whole stream. A miss, or a Voided (rare: it changes the past), folds the
+    /// stream's entries again from the log.
     private var cache: [Pseudonym: PersonCase] = [:]
     static let cacheCapacity = 20_000
 
@@ -38,20 +39,8 @@ public final class Cases: Projection {
 
     public func apply(_ event: ProjectedEvent, to rows: inout ProjectionRows) throws {
         guard case .person(let person) = event.subject, event.fact != nil else { return }
-        let personCase: PersonCase
-        if let cached = cache[person] {
-            personCase = cached
-        } else {
-            personCase = PersonCase()
-            for earlier in try rows.log.events(of: person.stream, before: event.position) { personCase.add(earlier) }
-            personCase.recomputeCaseFiles()
-            if cache.count >= Self.cacheCapacity {
-                for key in cache.keys.prefix(Self.cacheCapacity / 10) { cache.removeValue(forKey: key) }
-            }
-            cache[person] = personCase
-        }
         do {
-            try apply(event, person: person, personCase, to: &rows)
+            try apply(event, person: person, to: &rows)
         } catch {
             // The cached case may have moved past the entry the rows roll back: fold it again.
             cache.removeValue(forKey: person)
@@ -59,13 +48,23 @@ public final class Cases: Projection {
         }
     }
 
-    private func apply(_ event: ProjectedEvent, person: Pseudonym, _ personCase: PersonCase, to rows: inout ProjectionRows) throws {
-        guard UInt64(personCase.facts.count) + 1 == event.streamVersion else {
-            throw ProjectionFailure("entry at position \(event.position) is version \(event.streamVersion) of its stream, expected \(personCase.facts.count + 1)")
+    private func apply(_ event: ProjectedEvent, person: Pseudonym, to rows: inout ProjectionRows) throws {
+        let current = try cache[person] ?? cached(PersonCase(try rows.log.events(of: person.stream, before: event.position)), for: person)
+        guard UInt64(current.entries) + 1 == event.streamVersion else {
+            throw ProjectionFailure("entry at position \(event.position) is version \(event.streamVersion) of its stream, expected \(current.entries + 1)")
         }
-        let before = personCase.load
-        let caseFilesBefore = personCase.files.count
-        personCase.add(event)
+        let before = current.load
+        let caseFilesBefore = current.files.count
+        let personCase: PersonCase
+        if event.type == "Voided" {
+            // The void may take back any earlier entry: fold the stream again, this entry included.
+            personCase = PersonCase(try rows.log.events(of: person.stream, before: event.position) + [event])
+            personCase.storedState = current.storedState
+            cache[person] = personCase
+        } else {
+            current.add(event)
+            personCase = current
+        }
 
         // Most entries leave the shown state as it was: it is compared before it is encoded.
         let shown = ShownState(personCase.state)
@@ -75,25 +74,23 @@ public final class Cases: Projection {
         }
         try Self.move(person, from: before, to: personCase.load, in: &rows)
         if event.type == "Voided" {
-            // The void may take back any earlier entry: derive every case file again.
-            personCase.recomputeCaseFiles()
             for (index, file) in personCase.files.enumerated() { rows.put(Self.caseFiles, Self.caseFileKey(person, index + 1), file.bytes) }
             if caseFilesBefore > personCase.files.count {
                 for number in (personCase.files.count + 1)...caseFilesBefore { rows.delete(Self.caseFiles, Self.caseFileKey(person, number)) }
             }
-        } else if Self.caseFileTypes.contains(event.type), personCase.state.counts(event.streamVersion) {
+        } else if PersonCase.caseFileTypes.contains(event.type), personCase.state.counts(event.streamVersion) {
             // Any other entry changes at most the newest case file.
-            personCase.absorbIntoCaseFiles(personCase.facts.count - 1)
             if let file = personCase.files.last { rows.put(Self.caseFiles, Self.caseFileKey(person, personCase.files.count), file.bytes) }
         }
     }
 
-    /// The types that can change a case-file row (Voided: any of them may stop counting).
-    static let caseFileTypes: Set<String> = [
-        "AccessContactRecorded", "ReferralReceived", "CaseOpened", "CaseTransferredIn", "CaseTransferredOut", "TakenInCharge",
-        "PreliminaryAnalysisCompleted", "InDepthAssessmentCompleted", "PlanSigned", "CaseClosed", "CaseReopened",
-        "OutcomeRecorded", "GoalClosed", "Voided",
-    ]
+    private func cached(_ personCase: PersonCase, for person: Pseudonym) -> PersonCase {
+        if cache.count >= Self.cacheCapacity {
+            for key in cache.keys.prefix(Self.cacheCapacity / 10) { cache.removeValue(forKey: key) }
+        }
+        cache[person] = personCase
+        return personCase
+    }
 
     static func caseFileKey(_ person: Pseudonym, _ number: Int) -> [UInt8] {
         var key = person.bytes
@@ -132,28 +129,43 @@ struct Load: Equatable {
     var reviewDue: CalendarDate?
 }
 
-/// One person's facts and case state, with what the case-file rows need beyond the rules: the
-/// day of each entry and its outcome or closure code. A class: the cache holds it and entries
-/// extend it in place.
+/// One person's case state and case files, extended entry by entry (the path rules' own fold).
+/// A class: the cache holds it and entries extend it in place.
 final class PersonCase {
-    var facts: [CaseFact] = []
-    var days: [String?] = []
-    var codes: [String?] = []
-    var state = CaseState()
+    /// Entries of the stream folded.
+    private(set) var entries = 0
+    private(set) var state = CaseState()
     /// The person's case files, from the entries that still count.
-    var files: [CaseFileRecord] = []
+    private(set) var files: [CaseFileRecord] = []
     /// The earliest contact or referral since the last case file ended, for the next one.
-    var firstContact: String?
+    private var firstContact: String?
     /// The state as last written (most entries leave it unchanged: no write then).
     var storedState: ShownState?
 
-    func add(_ event: ProjectedEvent) {
-        let fact = event.fact ?? CaseFact(version: event.streamVersion, type: event.type)
-        facts.append(fact)
-        days.append(event.day)
-        codes.append((event.data("reason") ?? event.data("objectivesAchieved") ?? event.data("achievement"))?.string)
-        if fact.type == "Voided" { state = CaseState.fold(facts) } else { state.absorb(fact) }
+    /// The case folded from all of a stream's entries so far, oldest first.
+    init(_ events: [ProjectedEvent]) {
+        state = CaseState.fold(events.map(Self.fact))
+        entries = events.count
+        for event in events where state.counts(event.streamVersion) { absorbIntoCaseFiles(event) }
     }
+
+    /// The next entry of the stream, not a Voided (a void changes the past: fold the stream again).
+    func add(_ event: ProjectedEvent) {
+        state.absorb(Self.fact(event))
+        entries += 1
+        if Self.caseFileTypes.contains(event.type), state.counts(event.streamVersion) { absorbIntoCaseFiles(event) }
+    }
+
+    private static func fact(_ event: ProjectedEvent) -> CaseFact {
+        event.fact ?? CaseFact(version: event.streamVersion, type: event.type)
+    }
+
+    /// The types that can change a case file.
+    static let caseFileTypes: Set<String> = [
+        "AccessContactRecorded", "ReferralReceived", "CaseOpened", "CaseTransferredIn", "CaseTransferredOut", "TakenInCharge",
+        "PreliminaryAnalysisCompleted", "InDepthAssessmentCompleted", "PlanSigned", "CaseClosed", "CaseReopened",
+        "OutcomeRecorded", "GoalClosed",
+    ]
 
     var load: Load? {
         let open = [.opened, .takenInCharge, .suspended].contains(state.phase) && !state.erased
@@ -162,17 +174,11 @@ final class PersonCase {
                     takenInCharge: state.takenInChargeOn != nil, reviewDue: state.nextReviewDue)
     }
 
-    /// Derives every case file again from the entries that still count.
-    func recomputeCaseFiles() {
-        files = []
-        firstContact = nil
-        for index in facts.indices where state.counts(facts[index].version) { absorbIntoCaseFiles(index) }
-    }
-
-    /// What the entry at `index` (one that counts) does to the case files.
-    func absorbIntoCaseFiles(_ index: Int) {
-        let fact = facts[index]
-        let day = days[index]
+    /// What the entry (one that counts) does to the case files.
+    private func absorbIntoCaseFiles(_ event: ProjectedEvent) {
+        let fact = Self.fact(event)
+        let day = event.day
+        let code = (event.data("reason") ?? event.data("objectivesAchieved") ?? event.data("achievement"))?.string
         let last = files.count - 1
         let open = files.last.map { $0.closedOn == nil && $0.transferredOutOn == nil } ?? false
         switch fact.type {
@@ -187,15 +193,15 @@ final class PersonCase {
             if files[last].planSignedOn == nil { files[last].planSignedOn = fact.date?.description }
         case "CaseClosed" where last >= 0:
             files[last].closedOn = fact.date?.description ?? day
-            files[last].closureReason = codes[index]
+            files[last].closureReason = code
         case "CaseReopened" where last >= 0:
             files[last].closedOn = nil
             files[last].closureReason = nil
         case "CaseTransferredOut" where last >= 0: files[last].transferredOutOn = day
-        case "OutcomeRecorded" where last >= 0: files[last].outcomes[codes[index] ?? "unknown", default: 0] += 1
+        case "OutcomeRecorded" where last >= 0: files[last].outcomes[code ?? "unknown", default: 0] += 1
         case "GoalClosed" where last >= 0:
             files[last].goalsClosed += 1
-            if codes[index] == "achieved" { files[last].goalsAchieved += 1 }
+            if code == "achieved" { files[last].goalsAchieved += 1 }
         default: break
         }
     }

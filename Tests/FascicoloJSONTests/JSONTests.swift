@@ -1,0 +1,39 @@
+import FascicoloJSON
+import Testing
+
+@Suite struct JSONTests {
+    @Test func parsesWhatItIsGiven() throws {
+        let json = try JSON.parse(#"{"a":[1,-2.5e3,true,false,null],"b":"x\"\u00e8y","c":{}}"#)
+        #expect(json["a"]?.array?.count == 5)
+        #expect(json["b"]?.string == "x\"èy")
+        #expect(json["c"]?.members?.isEmpty == true)
+    }
+
+    @Test func refusesWhatIsNotJSON() {
+        for text in [#"{"a":1,"a":2}"#, #"{"a":01}"#, "[1,]", #"{"a":"\#u{01}"}"#, "{} x", #""unterminated"#, "[" + String(repeating: "[", count: 70)] {
+            #expect(throws: JSON.Malformed.self, "\(text)") { try JSON.parse(text) }
+        }
+    }
+
+    @Test func rawMembersKeepTheExactBytes() throws {
+        let members = try JSON.rawMembers(Array(#" { "a" : [1, 2] ,"b":"c" } "#.utf8))
+        #expect(members.map(\.key) == ["a", "b"])
+        #expect(String(decoding: members[0].value, as: UTF8.self) == "[1, 2]")
+        #expect(String(decoding: members[1].value, as: UTF8.self) == #""c""#)
+    }
+
+    @Test func membersBuildOnlyTheValuesAsked() throws {
+        let text = #"{"schema":1,"sealed":"AAAA\"\\==","purpose":{"x":[1]},"data":{"code":"A1"},"last":"\u0041"}"#
+        let members = try JSON.members(Array(text.utf8), building: ["schema", "data"])
+        #expect(members.map(\.key) == ["schema", "sealed", "purpose", "data", "last"])
+        #expect(members[0].value == .number("1"))
+        #expect(members[1].value == nil && members[2].value == nil && members[4].value == nil)
+        #expect(members[3].value?["code"]?.string == "A1")
+    }
+
+    @Test func membersStillRefuseABrokenDocument() {
+        for text in [#"{"sealed":"no end}"#, #"{"sealed":"a"#, "[1]", #"{"a":1}{"#, #"{"skipped":tru}"#, #"{"s":"a\#u{01}"}"#] {
+            #expect(throws: JSON.Malformed.self, "\(text)") { try JSON.members(Array(text.utf8), building: ["data"]) }
+        }
+    }
+}
