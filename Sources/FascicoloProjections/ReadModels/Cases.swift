@@ -30,8 +30,7 @@ public final class Cases: Projection {
     static let caseFiles = 3
 
     /// Persons seen recently: their case state and case files, so that an entry costs O(1) and
-    /// not a fold of the whole stream. A miss, or a Voided (rare: it changes the past), folds the
-    /// stream's entries again from the log.
+    /// not a fold of the whole stream. A miss folds the stream's earlier entries from the log.
     private var cache: [Pseudonym: PersonCase] = [:]
     static let cacheCapacity = 20_000
 
@@ -53,18 +52,10 @@ public final class Cases: Projection {
         guard UInt64(current.entries) + 1 == event.streamVersion else {
             throw ProjectionFailure("entry at position \(event.position) is version \(event.streamVersion) of its stream, expected \(current.entries + 1)")
         }
-        let before = current.load
-        let caseFilesBefore = current.files.count
-        let personCase: PersonCase
-        if event.type == "Voided" {
-            // The void may take back any earlier entry: fold the stream again, this entry included.
-            personCase = PersonCase(try rows.log.events(of: person.stream, before: event.position) + [event])
-            personCase.storedState = current.storedState
-            cache[person] = personCase
-        } else {
-            current.add(event)
-            personCase = current
-        }
+        let personCase = current
+        let before = personCase.load
+        let caseFilesBefore = personCase.files.count
+        personCase.add(event)
 
         // Most entries leave the shown state as it was: it is compared before it is encoded.
         let shown = ShownState(personCase.state)
@@ -132,8 +123,9 @@ struct Load: Equatable {
 /// One person's case state and case files, extended entry by entry (the path rules' own fold).
 /// A class: the cache holds it and entries extend it in place.
 final class PersonCase {
-    /// Entries of the stream folded.
-    private(set) var entries = 0
+    /// What the fold needs of each entry of the stream so far, oldest first (a Voided folds
+    /// them all again: it changes the past).
+    private var history: [(fact: CaseFact, day: String?, code: String?)] = []
     private(set) var state = CaseState()
     /// The person's case files, from the entries that still count.
     private(set) var files: [CaseFileRecord] = []
@@ -142,22 +134,39 @@ final class PersonCase {
     /// The state as last written (most entries leave it unchanged: no write then).
     var storedState: ShownState?
 
-    /// The case folded from all of a stream's entries so far, oldest first.
+    /// Entries of the stream folded.
+    var entries: Int { history.count }
+
+    /// The case folded from a stream's entries so far, oldest first.
     init(_ events: [ProjectedEvent]) {
-        state = CaseState.fold(events.map(Self.fact))
-        entries = events.count
-        for event in events where state.counts(event.streamVersion) { absorbIntoCaseFiles(event) }
+        history = events.map(Self.entry)
+        state = CaseState.fold(history.map(\.fact))
+        recomputeCaseFiles()
     }
 
-    /// The next entry of the stream, not a Voided (a void changes the past: fold the stream again).
+    /// The next entry of the stream.
     func add(_ event: ProjectedEvent) {
-        state.absorb(Self.fact(event))
-        entries += 1
-        if Self.caseFileTypes.contains(event.type), state.counts(event.streamVersion) { absorbIntoCaseFiles(event) }
+        let entry = Self.entry(event)
+        history.append(entry)
+        if entry.fact.type == "Voided" {
+            // The void may take back any earlier entry: fold again, and derive every case file again.
+            state = CaseState.fold(history.map(\.fact))
+            recomputeCaseFiles()
+        } else {
+            state.absorb(entry.fact)
+            if Self.caseFileTypes.contains(event.type), state.counts(event.streamVersion) { absorbIntoCaseFiles(entry) }
+        }
     }
 
-    private static func fact(_ event: ProjectedEvent) -> CaseFact {
-        event.fact ?? CaseFact(version: event.streamVersion, type: event.type)
+    private static func entry(_ event: ProjectedEvent) -> (fact: CaseFact, day: String?, code: String?) {
+        (event.fact ?? CaseFact(version: event.streamVersion, type: event.type), event.day,
+         (event.data("reason") ?? event.data("objectivesAchieved") ?? event.data("achievement"))?.string)
+    }
+
+    private func recomputeCaseFiles() {
+        files = []
+        firstContact = nil
+        for entry in history where state.counts(entry.fact.version) { absorbIntoCaseFiles(entry) }
     }
 
     /// The types that can change a case file.
@@ -168,17 +177,17 @@ final class PersonCase {
     ]
 
     var load: Load? {
-        let open = [.opened, .takenInCharge, .suspended].contains(state.phase) && !state.erased
-        guard open else { return nil }
+        switch state.phase {
+        case .opened, .takenInCharge, .suspended: if state.erased { return nil }
+        default: return nil
+        }
         return Load(ambito: state.ambito, caseManager: state.caseManager, open: true,
                     takenInCharge: state.takenInChargeOn != nil, reviewDue: state.nextReviewDue)
     }
 
     /// What the entry (one that counts) does to the case files.
-    private func absorbIntoCaseFiles(_ event: ProjectedEvent) {
-        let fact = Self.fact(event)
-        let day = event.day
-        let code = (event.data("reason") ?? event.data("objectivesAchieved") ?? event.data("achievement"))?.string
+    private func absorbIntoCaseFiles(_ entry: (fact: CaseFact, day: String?, code: String?)) {
+        let (fact, day, code) = entry
         let last = files.count - 1
         let open = files.last.map { $0.closedOn == nil && $0.transferredOutOn == nil } ?? false
         switch fact.type {
@@ -288,19 +297,37 @@ struct CaseFileRecord {
     }
 
     var bytes: [UInt8] {
-        var members: [(key: String, value: JSON)] = [
-            ("ambito", .string(ambito)), ("openedOn", .string(openedOn)), ("firstContactOn", .string(firstContactOn)),
-        ]
-        if let takenInChargeOn { members.append(("takenInChargeOn", .string(takenInChargeOn))) }
-        if let planSignedOn { members.append(("planSignedOn", .string(planSignedOn))) }
-        members.append(("assessed", .bool(assessed)))
-        if let closedOn { members.append(("closedOn", .string(closedOn))) }
-        if let closureReason { members.append(("closureReason", .string(closureReason))) }
-        if let transferredOutOn { members.append(("transferredOutOn", .string(transferredOutOn))) }
-        members += [
-            ("outcomes", .object(outcomes.keys.sorted().map { ($0, .number(String(outcomes[$0]!))) })),
-            ("goalsAchieved", .number(String(goalsAchieved))), ("goalsClosed", .number(String(goalsClosed))),
-        ]
-        return JSON.object(members).bytes
+        var json = JSONBytes(capacity: 256)
+        json.raw("{")
+        for (index, (key, value)) in [("ambito", ambito), ("openedOn", openedOn), ("firstContactOn", firstContactOn),
+                                      ("takenInChargeOn", takenInChargeOn), ("planSignedOn", planSignedOn)].enumerated() {
+            guard let value else { continue }
+            if index > 0 { json.raw(",") }
+            json.string(key)
+            json.raw(":")
+            json.string(value)
+        }
+        json.raw(",\"assessed\":")
+        json.bool(assessed)
+        for (key, value) in [("closedOn", closedOn), ("closureReason", closureReason), ("transferredOutOn", transferredOutOn)] {
+            guard let value else { continue }
+            json.raw(",")
+            json.string(key)
+            json.raw(":")
+            json.string(value)
+        }
+        json.raw(",\"outcomes\":{")
+        for (index, key) in outcomes.keys.sorted().enumerated() {
+            if index > 0 { json.raw(",") }
+            json.string(key)
+            json.raw(":")
+            json.number(outcomes[key]!)
+        }
+        json.raw("},\"goalsAchieved\":")
+        json.number(goalsAchieved)
+        json.raw(",\"goalsClosed\":")
+        json.number(goalsClosed)
+        json.raw("}")
+        return json.bytes
     }
 }
