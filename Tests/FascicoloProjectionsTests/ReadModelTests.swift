@@ -66,9 +66,24 @@ private struct LogScan {
                     let page = try #require(try Timeline.read(view, person: person, from: 1, limit: 10_000))
                     #expect(page.rows.map { $0["position"]?.uint64 } == entries.map(\.position), "seed \(seed)")
                     #expect(page.erased == entries.contains { $0.eventType == "ErasureExecuted" })
+                    #expect(page.entries == UInt64(entries.count), "seed \(seed)")
+                    #expect(page.caseFiles == UInt64(entries.filter { ["CaseOpened", "CaseTransferredIn"].contains($0.eventType) }.count))
+                    #expect(page.rows.map { $0["type"]?.string } == entries.map(\.eventType), "seed \(seed)")
                     for entry in entries where entry.eventType == "Voided" {
                         let target = try #require(LogScan.data(entry)?["target"]?.uint64)
                         #expect(page.rows[Int(target - 1)]["voidedBy"]?.uint64 == entry.streamVersion, "seed \(seed)")
+                    }
+                    for entry in entries where entry.eventType == "Rectified" {
+                        let target = try #require(LogScan.data(entry)?["target"]?.uint64)
+                        #expect(page.rows[Int(target - 1)]["rectifiedBy"]?.array?.contains(.number(String(entry.streamVersion))) == true)
+                    }
+                    // A restriction shows on its target until it is lifted.
+                    let lifted = Set(entries.filter { $0.eventType == "RestrictionLifted" }.compactMap { LogScan.data($0)?["restriction"]?.uint64 })
+                    for entry in entries where entry.eventType == "Restricted" {
+                        let target = try #require(LogScan.data(entry)?["target"]?.uint64)
+                        let mark = page.rows[Int(target - 1)]["restrictedBy"]?.uint64
+                        #expect(lifted.contains(entry.streamVersion) ? mark != entry.streamVersion : mark == entry.streamVersion, "seed \(seed)")
+                        if lifted.contains(entry.streamVersion) { #expect(page.rows[Int(entry.streamVersion - 1)]["restrictionLiftedBy"] != nil) }
                     }
                     let personal = page.rows.filter { $0["sealed"]?.bool == true }
                     #expect(personal.allSatisfy { row in

@@ -15,7 +15,8 @@ import FascicoloStorage
 /// position ‖ case file ‖ target ‖ voidedBy ‖ restrictedBy ‖ restrictionLiftedBy (six u64 BE;
 /// 0 = none) ‖ rectifiedBy (u64 BE each, zero or more). `target` is the version a correction
 /// points at; the marks name the versions of the entries that corrected this one.
-/// `persons`: pseudonym → entries (u64 BE) ‖ case files (u64 BE) ‖ erased (1 byte: 0 or 1).
+/// `persons`: pseudonym → case files (u64 BE) ‖ erased (1 byte: 0 or 1); written with the
+/// person's first entry and when it changes (the entry count is the version of the last row).
 public final class Timeline: Projection {
     public static let name = "timeline"
     public static let version = 2
@@ -28,10 +29,11 @@ public final class Timeline: Projection {
     public func apply(_ event: ProjectedEvent, to rows: inout ProjectionRows) throws {
         guard case .person(let person) = event.subject else { return }
         var summary = try Self.summary(person, rows)
+        let before = summary
         if event.type == "CaseOpened" || event.type == "CaseTransferredIn" { summary.caseFiles += 1 }
-        summary.entries += 1
         if event.type == "ErasureExecuted" { summary.erased = true }
-        rows.put(Self.persons, person.bytes, summary.bytes)
+        // Written when it changes, and with the first entry (the person exists from then on).
+        if summary != before || event.streamVersion == 1 { rows.put(Self.persons, person.bytes, summary.bytes) }
         let target = Self.correctionTypes.contains(event.type) ? event.fact?.reference : nil
         rows.put(Self.entries, Self.key(person, event.streamVersion),
                  TimelineRow(position: event.position, caseFile: summary.caseFiles, target: target ?? 0).bytes)
@@ -70,17 +72,14 @@ public final class Timeline: Projection {
         return key
     }
 
-    /// `persons` rows: entries (u64 BE) ‖ case files (u64 BE) ‖ erased (1 byte) — binary, since
-    /// every entry of a person reads and rewrites it.
-    struct Summary {
-        var entries: UInt64 = 0
+    /// `persons` rows: case files (u64 BE) ‖ erased (1 byte).
+    struct Summary: Equatable {
         var caseFiles: UInt64 = 0
         var erased = false
 
         var bytes: [UInt8] {
             var bytes: [UInt8] = []
-            bytes.reserveCapacity(17)
-            BigEndian.append(entries, to: &bytes)
+            bytes.reserveCapacity(9)
             BigEndian.append(caseFiles, to: &bytes)
             bytes.append(erased ? 1 : 0)
             return bytes
@@ -89,12 +88,9 @@ public final class Timeline: Projection {
         init() {}
 
         init?(_ bytes: [UInt8]) {
-            guard bytes.count == 17, let entries = BigEndian.uint64(bytes[0..<8]), let caseFiles = BigEndian.uint64(bytes[8..<16]) else {
-                return nil
-            }
-            self.entries = entries
+            guard bytes.count == 9, let caseFiles = BigEndian.uint64(bytes[0..<8]) else { return nil }
             self.caseFiles = caseFiles
-            erased = bytes[16] == 1
+            erased = bytes[8] == 1
         }
     }
 
@@ -114,7 +110,13 @@ public final class Timeline: Projection {
         guard let summaryBytes = try view.transaction.get(view.tables[persons], key: person.bytes),
               let summary = Summary(summaryBytes) else { return nil }
         var rows: [JSON] = []
+        var entryCount: UInt64 = 0
         try view.transaction.withCursor(view.tables[entries]) { cursor in
+            // The entry count is the version of the person's last row (versions run 1, 2, 3…).
+            let afterLast = try cursor.seek(atOrAfter: key(person, .max))
+            if let last = try afterLast == nil ? cursor.last() : cursor.previous(), last.key.starts(with: person.bytes) {
+                entryCount = BigEndian.uint64(last.key.dropFirst(Pseudonym.byteCount)) ?? 0
+            }
             var record = try cursor.seek(atOrAfter: key(person, max(version, 1)))
             while let current = record, rows.count < limit, current.key.starts(with: person.bytes) {
                 guard let row = TimelineRow(current.value), let event = try view.log.event(at: row.position) else {
@@ -124,7 +126,7 @@ public final class Timeline: Projection {
                 record = try cursor.next()
             }
         }
-        return TimelinePage(entries: summary.entries, caseFiles: summary.caseFiles, erased: summary.erased, rows: rows,
+        return TimelinePage(entries: entryCount, caseFiles: summary.caseFiles, erased: summary.erased, rows: rows,
                             position: view.position)
     }
 
