@@ -40,37 +40,49 @@ public enum JSON: Sendable, Equatable {
     }
 
     public static func parse(_ bytes: some Collection<UInt8>) throws(Malformed) -> JSON {
-        let bytes = Array(bytes)
-        guard isValidUTF8(bytes) else { throw Malformed(reason: "invalid UTF-8", offset: 0) }
-        var parser = Parser(bytes: bytes)
-        parser.skipWhitespace()
-        let value = try parser.value(depth: 0)
-        parser.skipWhitespace()
-        guard parser.offset == bytes.count else { throw Malformed(reason: "unexpected text after the value", offset: parser.offset) }
-        return value
+        try withBuffer(bytes) { bytes in
+            Result { () throws(Malformed) -> JSON in
+                guard isValidUTF8(bytes) else { throw Malformed(reason: "invalid UTF-8", offset: 0) }
+                var parser = Parser(bytes: bytes)
+                parser.skipWhitespace()
+                let value = try parser.value(depth: 0)
+                parser.skipWhitespace()
+                guard parser.offset == bytes.count else { throw Malformed(reason: "unexpected text after the value", offset: parser.offset) }
+                return value
+            }
+        }.get()
+    }
+
+    /// The bytes as one contiguous buffer: in place when they are (an array, a buffer from
+    /// LMDB), copied once otherwise. The parser reads through the buffer without bounds checks
+    /// of its own beyond `count`.
+    private static func withBuffer<T>(_ bytes: some Collection<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> T) -> T {
+        if let result = bytes.withContiguousStorageIfAvailable(body) { return result }
+        return Array(bytes).withUnsafeBufferPointer(body)
     }
 
     /// ASCII (most JSON) is checked in one pass without building a string.
-    private static func isValidUTF8(_ bytes: [UInt8]) -> Bool {
-        let ascii = bytes.withUnsafeBufferPointer { buffer in
-            var combined: UInt8 = 0
-            for byte in buffer { combined |= byte }
-            return combined < 0x80
-        }
-        return ascii || String(validating: bytes, as: UTF8.self) != nil
+    private static func isValidUTF8(_ bytes: UnsafeBufferPointer<UInt8>) -> Bool {
+        var combined: UInt8 = 0
+        for byte in bytes { combined |= byte }
+        return combined < 0x80 || String(validating: bytes, as: UTF8.self) != nil
     }
 
     /// The members of a top-level object, each value as its exact source bytes — so that a body
     /// can be amended without re-encoding the events in it (the daemon stores `data` as sent).
     public static func rawMembers(_ bytes: [UInt8]) throws(Malformed) -> [(key: String, value: ArraySlice<UInt8>)] {
-        var members: [(key: String, value: ArraySlice<UInt8>)] = []
-        var parser = Parser(bytes: bytes)
-        try parser.topLevelMembers { (key, parser) throws(Malformed) in
-            let start = parser.offset
-            _ = try parser.value(depth: 1)
-            members.append((key, bytes[start..<parser.offset]))
-        }
-        return members
+        try bytes.withUnsafeBufferPointer { buffer in
+            Result { () throws(Malformed) -> [(key: String, value: ArraySlice<UInt8>)] in
+                var members: [(key: String, value: ArraySlice<UInt8>)] = []
+                var parser = Parser(bytes: buffer)
+                try parser.topLevelMembers { (key, parser) throws(Malformed) in
+                    let start = parser.offset
+                    _ = try parser.value(depth: 1)
+                    members.append((key, bytes[start..<parser.offset]))
+                }
+                return members
+            }
+        }.get()
     }
 
     /// The members of a top-level object with only the values named in `building` built; the
@@ -78,17 +90,21 @@ public enum JSON: Sendable, Equatable {
     /// as nil. For reading a few members of documents that were validated when they were
     /// written (the log's payloads): a long member nobody reads costs a scan, not an allocation.
     public static func members(_ bytes: some Collection<UInt8>, building keys: Set<String>) throws(Malformed) -> [(key: String, value: JSON?)] {
-        var members: [(key: String, value: JSON?)] = []
-        var parser = Parser(bytes: Array(bytes))
-        try parser.topLevelMembers { (key, parser) throws(Malformed) in
-            if keys.contains(key) {
-                members.append((key, try parser.value(depth: 1)))
-            } else {
-                try parser.skipValue(depth: 1)
-                members.append((key, nil))
+        try withBuffer(bytes) { buffer in
+            Result { () throws(Malformed) -> [(key: String, value: JSON?)] in
+                var members: [(key: String, value: JSON?)] = []
+                var parser = Parser(bytes: buffer)
+                try parser.topLevelMembers { (key, parser) throws(Malformed) in
+                    if keys.contains(key) {
+                        members.append((key, try parser.value(depth: 1)))
+                    } else {
+                        try parser.skipValue(depth: 1)
+                        members.append((key, nil))
+                    }
+                }
+                return members
             }
-        }
-        return members
+        }.get()
     }
 
     /// The bytes without the whitespace around them.
@@ -154,11 +170,12 @@ public enum JSON: Sendable, Equatable {
 
     // MARK: - Parsing
 
+    /// Reads a buffer that outlives it (the entry points hold it for the parse).
     private struct Parser {
-        let bytes: [UInt8]
+        let bytes: UnsafeBufferPointer<UInt8>
         var offset = 0
 
-        init(bytes: [UInt8]) { self.bytes = bytes }
+        init(bytes: UnsafeBufferPointer<UInt8>) { self.bytes = bytes }
 
         mutating func skipWhitespace() {
             while offset < bytes.count {
@@ -306,7 +323,7 @@ public enum JSON: Sendable, Equatable {
 
         mutating func number() throws(Malformed) -> String {
             let start = offset
-            func digits(_ offset: inout Int, _ bytes: [UInt8]) -> Int {
+            func digits(_ offset: inout Int, _ bytes: UnsafeBufferPointer<UInt8>) -> Int {
                 let first = offset
                 while offset < bytes.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[offset]) { offset += 1 }
                 return offset - first

@@ -1,6 +1,7 @@
 import FascicoloDomain
 import FascicoloLedger
 import FascicoloStorage
+import Glibc
 
 /// A projection's view of its own tables while it applies a batch: reads see the rows as of the
 /// batch's start plus the changes made since; changes are kept in memory until the engine writes
@@ -82,7 +83,7 @@ public struct ProjectionRows {
     /// Writes the changes, each table in key order (LMDB inserts in order fastest).
     func write(to txn: WriteTransaction) throws {
         for (index, table) in tables.enumerated() {
-            for (key, value) in changes[index].sorted(by: { $0.key.bytes.lexicographicallyPrecedes($1.key.bytes) }) {
+            for (key, value) in changes[index].sorted(by: { $0.key < $1.key }) {
                 if let value {
                     try txn.put(table, key: key.bytes, value: value)
                 } else {
@@ -93,11 +94,22 @@ public struct ProjectionRows {
     }
 }
 
-/// A row key, hashed in one pass over its bytes (an array of bytes hashes them one at a time).
-struct RowKey: Hashable {
+/// A row key, hashed and ordered in one pass over its bytes (an array of bytes hashes and
+/// compares them one at a time). Ordered as LMDB orders keys: bytewise, a prefix first.
+struct RowKey: Hashable, Comparable {
     let bytes: [UInt8]
     init(_ bytes: [UInt8]) { self.bytes = bytes }
     func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+
+    static func < (lhs: RowKey, rhs: RowKey) -> Bool {
+        lhs.bytes.withUnsafeBytes { left in
+            rhs.bytes.withUnsafeBytes { right in
+                let common = min(left.count, right.count)
+                let order = common == 0 ? 0 : memcmp(left.baseAddress!, right.baseAddress!, common)
+                return order != 0 ? order < 0 : left.count < right.count
+            }
+        }
+    }
 }
 
 /// Earlier entries of the log, as of the snapshot a batch is applied in.
