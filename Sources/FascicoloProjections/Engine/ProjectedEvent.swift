@@ -17,7 +17,7 @@ public final class ProjectedEvent: Sendable {
     public let subject: Subject
     /// The domain payload, its `data` read through the current schema (upcast); nil for
     /// entries of other streams, for payloads that are not domain payloads, and for
-    /// RecordAccessed entries decoded for a replay (no projection reads theirs when applying).
+    /// RecordAccessed entries decoded for applying (see `Detail`).
     public let payload: Payload?
     /// What the path rules know of a person-stream entry.
     public let fact: CaseFact?
@@ -31,9 +31,16 @@ public final class ProjectedEvent: Sendable {
         case other
     }
 
-    /// `decodingAccesses`: decode the payloads of access-stream entries too (queries need them;
-    /// a replay does not, and they are ~40% of a log).
-    init(_ view: EntryView, reference: ReferenceData, decodingAccesses: Bool) {
+    /// How much of an entry to decode.
+    enum Detail {
+        /// What projections read while applying: no `actor`, no payload for RecordAccessed
+        /// entries (~40% of a log; no projection reads them then).
+        case applying
+        /// Everything a query shows.
+        case full
+    }
+
+    init(_ view: EntryView, reference: ReferenceData, detail: Detail) {
         position = view.position
         recordedAtMilliseconds = view.recordedAtMilliseconds
         streamVersion = view.streamVersion
@@ -50,8 +57,8 @@ public final class ProjectedEvent: Sendable {
         }
         self.subject = subject
         var skipped = subject == .other
-        if case .access = subject, !decodingAccesses { skipped = true }
-        guard !skipped, var stored = Payload(view.payload) else {
+        if case .access = subject, detail == .applying { skipped = true }
+        guard !skipped, var stored = Payload(view.payload, withActor: detail == .full) else {
             payload = nil
             fact = nil
             return
@@ -95,16 +102,20 @@ public struct Payload: Sendable {
     public let schemaVersion: Int
     public let occurredAt: String
     public let codeTable: String
+    /// The `actor` object; null when decoded for applying (see `ProjectedEvent.Detail`).
     public let actor: JSON
     public internal(set) var data: [(key: String, value: JSON)]
     /// The entry has personal fields, sealed.
     public let isSealed: Bool
 
     /// The members read; the others (`purpose`, the sealed box…) are stepped over, not built.
-    private static let membersRead: Set<String> = ["schema", "occurredAt", "codeTable", "actor", "data"]
+    private static let membersRead: Set<String> = ["schema", "occurredAt", "codeTable", "data"]
+    private static let membersReadWithActor = membersRead.union(["actor"])
 
-    init?(_ bytes: UnsafeRawBufferPointer) {
-        guard let members = try? JSON.members(bytes, building: Self.membersRead) else { return nil }
+    init?(_ bytes: UnsafeRawBufferPointer, withActor: Bool) {
+        guard let members = try? JSON.members(bytes, building: withActor ? Self.membersReadWithActor : Self.membersRead) else {
+            return nil
+        }
         var schemaVersion: Int?
         var occurredAt: String?
         var codeTable: String?
@@ -116,7 +127,7 @@ public struct Payload: Sendable {
             case "schema": schemaVersion = value?.int
             case "occurredAt": occurredAt = value?.string
             case "codeTable": codeTable = value?.string
-            case "actor": actor = value
+            case "actor": actor = value ?? .null
             case "data": data = value?.members
             case "sealed": isSealed = true
             default: break

@@ -118,16 +118,15 @@ public struct LogSnapshot {
     let store: LedgerStore
     let reference: ReferenceData
 
-    /// The entry at `position`, decoded as the projections see it (with the payloads of
-    /// RecordAccessed entries too); nil past the end of the snapshot.
+    /// The entry at `position`, decoded in full (as queries show it); nil past the end of the snapshot.
     public func event(at position: UInt64) throws -> ProjectedEvent? {
         try transaction.withValue(in: store.entries, key: BigEndian.bytes(position)) {
-            ProjectedEvent(try EntryView(record: $0), reference: reference, decodingAccesses: true)
+            ProjectedEvent(try EntryView(record: $0), reference: reference, detail: .full)
         }
     }
 
-    /// The entries of `stream` at positions before `position`, oldest first, decoded as the
-    /// projections see them.
+    /// The entries of `stream` at positions before `position`, oldest first, decoded for applying
+    /// (`ProjectedEvent.Detail.applying`).
     public func events(of stream: String, before position: UInt64) throws -> [ProjectedEvent] {
         let prefix = Array(stream.utf8) + [0]
         return try transaction.withCursor(store.streamIndex) { cursor in
@@ -136,7 +135,7 @@ public struct LogSnapshot {
             while let current = record, current.key.count == prefix.count + 8, current.key.starts(with: prefix),
                   let entryPosition = BigEndian.uint64(current.value), entryPosition < position {
                 let event = try transaction.withValue(in: store.entries, key: BigEndian.bytes(entryPosition)) {
-                    ProjectedEvent(try EntryView(record: $0), reference: reference, decodingAccesses: false)
+                    ProjectedEvent(try EntryView(record: $0), reference: reference, detail: .applying)
                 }
                 if let event { result.append(event) }
                 record = try cursor.next()

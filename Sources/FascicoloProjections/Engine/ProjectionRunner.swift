@@ -455,7 +455,7 @@ extension ProjectionEngine {
                         while let current = record {
                             let view = try EntryView(record: current.value)
                             guard view.position < to else { break }
-                            events.append(ProjectedEvent(view, reference: self.reference, decodingAccesses: false))
+                            events.append(ProjectedEvent(view, reference: self.reference, detail: .applying))
                             record = try cursor.next()
                         }
                         return events
