@@ -125,7 +125,7 @@ struct Load: Equatable {
 final class PersonCase {
     /// What the fold needs of each entry of the stream so far, oldest first (a Voided folds
     /// them all again: it changes the past).
-    private var history: [(fact: CaseFact, day: String?, code: String?)] = []
+    private var history: [Entry] = []
     private(set) var state = CaseState()
     /// The person's case files, from the entries that still count.
     private(set) var files: [CaseFileRecord] = []
@@ -154,19 +154,31 @@ final class PersonCase {
             recomputeCaseFiles()
         } else {
             state.absorb(entry.fact)
-            if Self.caseFileTypes.contains(event.type), state.counts(event.streamVersion) { absorbIntoCaseFiles(entry) }
+            if entry.changesCaseFiles, state.counts(event.streamVersion) { absorbIntoCaseFiles(entry) }
         }
     }
 
-    private static func entry(_ event: ProjectedEvent) -> (fact: CaseFact, day: String?, code: String?) {
-        (event.fact ?? CaseFact(version: event.streamVersion, type: event.type), event.day,
-         (event.data("reason") ?? event.data("objectivesAchieved") ?? event.data("achievement"))?.string)
+    private static func entry(_ event: ProjectedEvent) -> Entry {
+        let fact = event.fact ?? CaseFact(version: event.streamVersion, type: event.type)
+        // Only the types that change a case file need its day and code.
+        guard caseFileTypes.contains(event.type) else { return Entry(fact: fact, changesCaseFiles: false, day: nil, code: nil) }
+        return Entry(fact: fact, changesCaseFiles: true, day: event.day,
+                     code: (event.data("reason") ?? event.data("objectivesAchieved") ?? event.data("achievement"))?.string)
+    }
+
+    /// What the fold keeps of one entry.
+    struct Entry {
+        let fact: CaseFact
+        let changesCaseFiles: Bool
+        /// The entry's day and its closure or outcome code, for the types that change a case file.
+        let day: String?
+        let code: String?
     }
 
     private func recomputeCaseFiles() {
         files = []
         firstContact = nil
-        for entry in history where state.counts(entry.fact.version) { absorbIntoCaseFiles(entry) }
+        for entry in history where entry.changesCaseFiles && state.counts(entry.fact.version) { absorbIntoCaseFiles(entry) }
     }
 
     /// The types that can change a case file.
@@ -186,8 +198,8 @@ final class PersonCase {
     }
 
     /// What the entry (one that counts) does to the case files.
-    private func absorbIntoCaseFiles(_ entry: (fact: CaseFact, day: String?, code: String?)) {
-        let (fact, day, code) = entry
+    private func absorbIntoCaseFiles(_ entry: Entry) {
+        let (fact, day, code) = (entry.fact, entry.day, entry.code)
         let last = files.count - 1
         let open = files.last.map { $0.closedOn == nil && $0.transferredOutOn == nil } ?? false
         switch fact.type {
