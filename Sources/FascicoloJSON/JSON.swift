@@ -85,11 +85,12 @@ public enum JSON: Sendable, Equatable {
         }.get()
     }
 
-    /// The members of a top-level object with only the values named in `building` built; the
+    /// The members of a top-level object with only the values named in `building` built (a few
+    /// names: they are compared one by one, which beats hashing each member's name); the
     /// others are stepped over (a string is scanned, never made into a `String`) and come back
     /// as nil. For reading a few members of documents that were validated when they were
     /// written (the log's payloads): a long member nobody reads costs a scan, not an allocation.
-    public static func members(_ bytes: some Collection<UInt8>, building keys: Set<String>) throws(Malformed) -> [(key: String, value: JSON?)] {
+    public static func members(_ bytes: some Collection<UInt8>, building keys: [String]) throws(Malformed) -> [(key: String, value: JSON?)] {
         try withBuffer(bytes) { buffer in
             Result { () throws(Malformed) -> [(key: String, value: JSON?)] in
                 var members: [(key: String, value: JSON?)] = []
@@ -245,17 +246,19 @@ public enum JSON: Sendable, Equatable {
                 _ = try value(depth: depth)
                 return
             }
-            offset += 1
-            while true {
-                guard offset < bytes.count else { throw fail("unterminated string") }
-                let byte = bytes[offset]
+            // A local index in a tight loop: the sealed boxes stepped over are hundreds of bytes.
+            var index = offset + 1
+            defer { offset = index }
+            while index < bytes.count {
+                let byte = bytes[index]
                 if byte == UInt8(ascii: "\"") {
-                    offset += 1
+                    index += 1
                     return
                 }
-                guard byte >= 0x20 else { throw fail("control character in a string") }
-                offset += byte == UInt8(ascii: "\\") ? 2 : 1
+                guard byte >= 0x20 else { throw Malformed(reason: "control character in a string", offset: index) }
+                index += byte == UInt8(ascii: "\\") ? 2 : 1
             }
+            throw Malformed(reason: "unterminated string", offset: bytes.count)
         }
 
         mutating func literal(_ word: String) throws(Malformed) {

@@ -26,6 +26,9 @@ struct DomainBenchmark: ParsableCommand {
     @Option(help: "Events per append to run (default 1 and 100).")
     var batch: [Int] = [1, 100]
 
+    @Option(help: "Rounds per scenario, generic and domain alternating; the medians are printed (these VMs drift by 20% from minute to minute).")
+    var rounds: Int = 3
+
     @Flag(help: "Run only the domain appends (for profiling the daemon).")
     var domainOnly = false
 
@@ -36,23 +39,38 @@ struct DomainBenchmark: ParsableCommand {
         printOut("fascicolo-bench domain — \(ProcessInfo.cores) cores, \(format(seconds, 1)) s per scenario, durable commits; "
                  + "each client appends ReviewHeld events (a sealed personal note) to its own person")
         printOut("")
-        printOut("clients  events/append  generic ev/s  domain ev/s  domain/generic  domain p50 ms  p99 ms  p999 ms  daemon cpu generic/domain")
+        printOut("each scenario: \(rounds) rounds of generic then domain, \(format(seconds, 1)) s each; medians, and the range of the rounds' ratios")
+        printOut("")
+        printOut("clients  events/append  generic ev/s  domain ev/s  domain/generic  (rounds)       domain p50 ms  p99 ms  p999 ms  daemon cpu generic/domain")
         for clients in clients {
             for batch in batch {
-                let generic = domainOnly ? nil : try load.run(clients: clients, subscribe: false) { client in
-                    Self.genericPlan(client: client, batch: batch)
+                var generic: [SocketBenchmark.Run] = []
+                var domain: [SocketBenchmark.Run] = []
+                for _ in 0..<max(1, rounds) {
+                    if !domainOnly {
+                        generic.append(try load.run(clients: clients, subscribe: false) { client in Self.genericPlan(client: client, batch: batch) })
+                    }
+                    domain.append(try load.run(clients: clients, subscribe: false) { client in Self.domainPlan(client: client, batch: batch) })
                 }
-                let domain = try load.run(clients: clients, subscribe: false) { client in
-                    Self.domainPlan(client: client, batch: batch)
-                }
-                printOut(pad("\(clients)", 7) + pad("\(batch)", 15) + pad(generic.map { format($0.eventsPerSecond) } ?? "-", 14)
-                         + pad(format(domain.eventsPerSecond), 13)
-                         + pad(generic.map { format(domain.eventsPerSecond / $0.eventsPerSecond * 100) + "%" } ?? "-", 16)
-                         + pad(format(domain.latency.p50, 2), 15) + pad(format(domain.latency.p99, 2), 8)
-                         + pad(format(domain.latency.p999, 2), 9)
-                         + pad((generic.map { format($0.daemonCores * 100) + "%" } ?? "-") + " / " + format(domain.daemonCores * 100) + "%", 28))
+                let ratios = zip(domain, generic).map { $0.eventsPerSecond / $1.eventsPerSecond * 100 }.sorted()
+                let genericRate = generic.isEmpty ? nil : median(generic.map(\.eventsPerSecond))
+                let domainRun = domain.sorted { $0.eventsPerSecond < $1.eventsPerSecond }[domain.count / 2]
+                printOut(pad("\(clients)", 7) + pad("\(batch)", 15) + pad(genericRate.map { format($0) } ?? "-", 14)
+                         + pad(format(domainRun.eventsPerSecond), 13)
+                         + pad(ratios.isEmpty ? "-" : format(median(ratios)) + "%", 16)
+                         + pad(ratios.isEmpty ? "" : "(" + format(ratios.first!) + "–" + format(ratios.last!) + "%)", 14)
+                         + pad(format(domainRun.latency.p50, 2), 15) + pad(format(domainRun.latency.p99, 2), 8)
+                         + pad(format(domainRun.latency.p999, 2), 9)
+                         + pad((generic.isEmpty ? "-" : format(median(generic.map(\.daemonCores)) * 100) + "%") + " / "
+                               + format(domainRun.daemonCores * 100) + "%", 28))
             }
         }
+    }
+
+    /// The middle value (the mean of the two middle ones for an even count).
+    func median(_ values: [Double]) -> Double {
+        let sorted = values.sorted()
+        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 
     static let actor = #""actor":{"operator":"op-bench","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"}"#

@@ -109,8 +109,8 @@ public struct Payload: Sendable {
     public let isSealed: Bool
 
     /// The members read; the others (`purpose`, the sealed box…) are stepped over, not built.
-    private static let membersRead: Set<String> = ["schema", "occurredAt", "codeTable", "data"]
-    private static let membersReadWithActor = membersRead.union(["actor"])
+    private static let membersRead = ["schema", "occurredAt", "codeTable", "data"]
+    private static let membersReadWithActor = membersRead + ["actor"]
 
     init?(_ bytes: UnsafeRawBufferPointer, withActor: Bool) {
         guard let members = try? JSON.members(bytes, building: withActor ? Self.membersReadWithActor : Self.membersRead) else {
