@@ -150,7 +150,7 @@ extension APIRoutes {
             var status = PersonalData.none
             if row["sealed"]?.bool == true {
                 members.removeAll { $0.key == "sealed" }
-                // The row keeps only the clear part; the sealed fields are in the signed entry.
+                // The timeline answers with the clear part; the sealed fields are opened from the signed entry.
                 let entry: Entry?
                 do { entry = try row["position"]?.uint64.flatMap { try ledger.entry(at: $0) } } catch { throw Self.problem(forProjection: error) }
                 if let entry, entry.stream == person.stream {

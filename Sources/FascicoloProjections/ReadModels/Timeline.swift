@@ -187,7 +187,7 @@ public struct TimelinePage: Sendable {
     public let entries: UInt64
     public let caseFiles: UInt64
     public let erased: Bool
-    /// The stored rows (see `Timeline`), oldest first.
+    /// The rows as `Timeline.read` answers them, oldest first.
     public let rows: [JSON]
     /// Entries of the log reflected: every position below this one.
     public let position: UInt64
