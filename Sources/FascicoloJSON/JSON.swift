@@ -87,8 +87,8 @@ public enum JSON: Sendable, Equatable {
 
     /// The members of a top-level object with only the values named in `building` built (a few
     /// names: they are compared one by one, which beats hashing each member's name); the
-    /// others are stepped over (a string is scanned, never made into a `String`) and come back
-    /// as nil. For reading a few members of documents that were validated when they were
+    /// others are stepped over (checked, never built: no `String`, no array) and come back as
+    /// nil. For reading a few members of documents that were validated when they were
     /// written (the log's payloads): a long member nobody reads costs a scan, not an allocation.
     public static func members(_ bytes: some Collection<UInt8>, building keys: [String]) throws(Malformed) -> [(key: String, value: JSON?)] {
         try withBuffer(bytes) { buffer in
@@ -240,12 +240,20 @@ public enum JSON: Sendable, Equatable {
         }
 
         /// Steps over a value without building it: strings are scanned to their closing quote
-        /// (escapes stepped over, not decoded); anything else is parsed and dropped.
+        /// (escapes stepped over, not decoded), objects and arrays walked, numbers and literals
+        /// checked as `value` checks them.
         mutating func skipValue(depth: Int) throws(Malformed) {
-            guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else {
-                _ = try value(depth: depth)
-                return
+            guard depth < JSON.depthMax else { throw fail("nested too deeply") }
+            guard offset < bytes.count else { throw fail("unexpected end") }
+            switch bytes[offset] {
+            case UInt8(ascii: "\""): try skipString()
+            case UInt8(ascii: "{"): try skipContainer(closing: UInt8(ascii: "}"), depth: depth, members: true)
+            case UInt8(ascii: "["): try skipContainer(closing: UInt8(ascii: "]"), depth: depth, members: false)
+            default: _ = try value(depth: depth)
             }
+        }
+
+        private mutating func skipString() throws(Malformed) {
             // A local index in a tight loop: the sealed boxes stepped over are hundreds of bytes.
             var index = offset + 1
             defer { offset = index }
@@ -259,6 +267,38 @@ public enum JSON: Sendable, Equatable {
                 index += byte == UInt8(ascii: "\\") ? 2 : 1
             }
             throw Malformed(reason: "unterminated string", offset: bytes.count)
+        }
+
+        /// An object's members (`"name": value`) or an array's values, up to `closing`.
+        private mutating func skipContainer(closing: UInt8, depth: Int, members: Bool) throws(Malformed) {
+            offset += 1
+            skipWhitespace()
+            if offset < bytes.count, bytes[offset] == closing {
+                offset += 1
+                return
+            }
+            while true {
+                skipWhitespace()
+                if members {
+                    guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else { throw fail("expected a member name") }
+                    try skipString()
+                    skipWhitespace()
+                    guard offset < bytes.count, bytes[offset] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+                    offset += 1
+                    skipWhitespace()
+                }
+                try skipValue(depth: depth + 1)
+                skipWhitespace()
+                guard offset < bytes.count else { throw fail("unexpected end") }
+                if bytes[offset] == UInt8(ascii: ",") {
+                    offset += 1
+                } else if bytes[offset] == closing {
+                    offset += 1
+                    return
+                } else {
+                    throw fail(members ? "expected ',' or '}'" : "expected ',' or ']'")
+                }
+            }
         }
 
         mutating func literal(_ word: String) throws(Malformed) {

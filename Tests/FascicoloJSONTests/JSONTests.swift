@@ -23,7 +23,7 @@ import Testing
     }
 
     @Test func membersBuildOnlyTheValuesAsked() throws {
-        let text = #"{"schema":1,"sealed":"AAAA\"\\==","purpose":{"x":[1]},"data":{"code":"A1"},"last":"\u0041"}"#
+        let text = #"{"schema":1,"sealed":"AAAA\"\\==","purpose":{"x":[1, {"y" : null}], "z":[]},"data":{"code":"A1"},"last":"\u0041"}"#
         let members = try JSON.members(Array(text.utf8), building: ["schema", "data"])
         #expect(members.map(\.key) == ["schema", "sealed", "purpose", "data", "last"])
         #expect(members[0].value == .number("1"))
@@ -32,7 +32,9 @@ import Testing
     }
 
     @Test func membersStillRefuseABrokenDocument() {
-        for text in [#"{"sealed":"no end}"#, #"{"sealed":"a"#, "[1]", #"{"a":1}{"#, #"{"skipped":tru}"#, #"{"s":"a\#u{01}"}"#] {
+        for text in [#"{"sealed":"no end}"#, #"{"sealed":"a"#, "[1]", #"{"a":1}{"#, #"{"skipped":tru}"#, #"{"s":"a\#u{01}"}"#,
+                     #"{"o":{"a" 1}}"#, #"{"o":{"a":1,}}"#, #"{"o":[1 2]}"#, #"{"o":{a:1}}"#, #"{"o":[1,{"b":[}]}"#,
+                     #"{"o":"# + String(repeating: "[", count: 70) + String(repeating: "]", count: 70) + "}"] {
             #expect(throws: JSON.Malformed.self, "\(text)") { try JSON.members(Array(text.utf8), building: ["data"]) }
         }
     }
