@@ -48,11 +48,10 @@ public final class Cases: Projection {
     }
 
     private func apply(_ event: ProjectedEvent, person: Pseudonym, to rows: inout ProjectionRows) throws {
-        let current = try cache[person] ?? cached(PersonCase(try rows.log.events(of: person.stream, before: event.position)), for: person)
-        guard UInt64(current.entries) + 1 == event.streamVersion else {
-            throw ProjectionFailure("entry at position \(event.position) is version \(event.streamVersion) of its stream, expected \(current.entries + 1)")
+        let personCase = try cache[person] ?? cached(PersonCase(try rows.log.events(of: person.stream, before: event.position)), for: person)
+        guard UInt64(personCase.entries) + 1 == event.streamVersion else {
+            throw ProjectionFailure("entry at position \(event.position) is version \(event.streamVersion) of its stream, expected \(personCase.entries + 1)")
         }
-        let personCase = current
         let before = personCase.load
         let caseFilesBefore = personCase.files.count
         personCase.add(event)
