@@ -209,34 +209,65 @@ public enum JSON: Sendable, Equatable {
         mutating func topLevelMembers(_ body: (String, inout Parser) throws(Malformed) -> Void) throws(Malformed) {
             skipWhitespace()
             guard offset < bytes.count, bytes[offset] == UInt8(ascii: "{") else { throw fail("expected an object") }
+            try eachMember(body)
+            skipWhitespace()
+            guard offset == bytes.count else { throw fail("unexpected text after the value") }
+        }
+
+        /// Walks an object from its `{` to past its `}`, handing each member's name to `body`
+        /// with the parser at its value; `body` must consume the value.
+        mutating func eachMember(_ body: (String, inout Parser) throws(Malformed) -> Void) throws(Malformed) {
             offset += 1
             skipWhitespace()
             if offset < bytes.count, bytes[offset] == UInt8(ascii: "}") {
                 offset += 1
-            } else {
-                while true {
-                    skipWhitespace()
-                    guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else { throw fail("expected a member name") }
-                    let key = try string()
-                    skipWhitespace()
-                    guard offset < bytes.count, bytes[offset] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+                return
+            }
+            while true {
+                skipWhitespace()
+                guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else { throw fail("expected a member name") }
+                let key = try string()
+                skipWhitespace()
+                guard offset < bytes.count, bytes[offset] == UInt8(ascii: ":") else { throw fail("expected ':'") }
+                offset += 1
+                skipWhitespace()
+                try body(key, &self)
+                skipWhitespace()
+                guard offset < bytes.count else { throw fail("unexpected end in an object") }
+                if bytes[offset] == UInt8(ascii: ",") {
                     offset += 1
-                    skipWhitespace()
-                    try body(key, &self)
-                    skipWhitespace()
-                    guard offset < bytes.count else { throw fail("unexpected end in an object") }
-                    if bytes[offset] == UInt8(ascii: ",") {
-                        offset += 1
-                    } else if bytes[offset] == UInt8(ascii: "}") {
-                        offset += 1
-                        break
-                    } else {
-                        throw fail("expected ',' or '}'")
-                    }
+                } else if bytes[offset] == UInt8(ascii: "}") {
+                    offset += 1
+                    return
+                } else {
+                    throw fail("expected ',' or '}'")
                 }
             }
+        }
+
+        /// Walks an array from its `[` to past its `]`, with `body` called at each value (which
+        /// it must consume).
+        mutating func eachElement(_ body: (inout Parser) throws(Malformed) -> Void) throws(Malformed) {
+            offset += 1
             skipWhitespace()
-            guard offset == bytes.count else { throw fail("unexpected text after the value") }
+            if offset < bytes.count, bytes[offset] == UInt8(ascii: "]") {
+                offset += 1
+                return
+            }
+            while true {
+                skipWhitespace()
+                try body(&self)
+                skipWhitespace()
+                guard offset < bytes.count else { throw fail("unexpected end in an array") }
+                if bytes[offset] == UInt8(ascii: ",") {
+                    offset += 1
+                } else if bytes[offset] == UInt8(ascii: "]") {
+                    offset += 1
+                    return
+                } else {
+                    throw fail("expected ',' or ']'")
+                }
+            }
         }
 
         /// Steps over a value without building it: strings are scanned to their closing quote
@@ -247,8 +278,8 @@ public enum JSON: Sendable, Equatable {
             guard offset < bytes.count else { throw fail("unexpected end") }
             switch bytes[offset] {
             case UInt8(ascii: "\""): try skipString()
-            case UInt8(ascii: "{"): try skipContainer(closing: UInt8(ascii: "}"), depth: depth, members: true)
-            case UInt8(ascii: "["): try skipContainer(closing: UInt8(ascii: "]"), depth: depth, members: false)
+            case UInt8(ascii: "{"): try eachMember { (_, parser) throws(Malformed) in try parser.skipValue(depth: depth + 1) }
+            case UInt8(ascii: "["): try eachElement { (parser) throws(Malformed) in try parser.skipValue(depth: depth + 1) }
             default: _ = try value(depth: depth)
             }
         }
@@ -269,38 +300,6 @@ public enum JSON: Sendable, Equatable {
             throw Malformed(reason: "unterminated string", offset: bytes.count)
         }
 
-        /// An object's members (`"name": value`) or an array's values, up to `closing`.
-        private mutating func skipContainer(closing: UInt8, depth: Int, members: Bool) throws(Malformed) {
-            offset += 1
-            skipWhitespace()
-            if offset < bytes.count, bytes[offset] == closing {
-                offset += 1
-                return
-            }
-            while true {
-                skipWhitespace()
-                if members {
-                    guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else { throw fail("expected a member name") }
-                    try skipString()
-                    skipWhitespace()
-                    guard offset < bytes.count, bytes[offset] == UInt8(ascii: ":") else { throw fail("expected ':'") }
-                    offset += 1
-                    skipWhitespace()
-                }
-                try skipValue(depth: depth + 1)
-                skipWhitespace()
-                guard offset < bytes.count else { throw fail("unexpected end") }
-                if bytes[offset] == UInt8(ascii: ",") {
-                    offset += 1
-                } else if bytes[offset] == closing {
-                    offset += 1
-                    return
-                } else {
-                    throw fail(members ? "expected ',' or '}'" : "expected ',' or ']'")
-                }
-            }
-        }
-
         mutating func literal(_ word: String) throws(Malformed) {
             let expected = Array(word.utf8)
             guard offset + expected.count <= bytes.count, Array(bytes[offset..<(offset + expected.count)]) == expected else {
@@ -310,58 +309,18 @@ public enum JSON: Sendable, Equatable {
         }
 
         mutating func object(depth: Int) throws(Malformed) -> JSON {
-            offset += 1
             var members: [(key: String, value: JSON)] = []
-            skipWhitespace()
-            if offset < bytes.count, bytes[offset] == UInt8(ascii: "}") {
-                offset += 1
-                return .object(members)
+            try eachMember { (key, parser) throws(Malformed) in
+                guard !members.contains(where: { $0.key == key }) else { throw parser.fail("duplicate member name") }
+                members.append((key, try parser.value(depth: depth + 1)))
             }
-            while true {
-                skipWhitespace()
-                guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else { throw fail("expected a member name") }
-                let key = try string()
-                guard !members.contains(where: { $0.key == key }) else { throw fail("duplicate member name") }
-                skipWhitespace()
-                guard offset < bytes.count, bytes[offset] == UInt8(ascii: ":") else { throw fail("expected ':'") }
-                offset += 1
-                skipWhitespace()
-                members.append((key, try value(depth: depth + 1)))
-                skipWhitespace()
-                guard offset < bytes.count else { throw fail("unexpected end in an object") }
-                if bytes[offset] == UInt8(ascii: ",") {
-                    offset += 1
-                } else if bytes[offset] == UInt8(ascii: "}") {
-                    offset += 1
-                    return .object(members)
-                } else {
-                    throw fail("expected ',' or '}'")
-                }
-            }
+            return .object(members)
         }
 
         mutating func array(depth: Int) throws(Malformed) -> JSON {
-            offset += 1
             var values: [JSON] = []
-            skipWhitespace()
-            if offset < bytes.count, bytes[offset] == UInt8(ascii: "]") {
-                offset += 1
-                return .array(values)
-            }
-            while true {
-                skipWhitespace()
-                values.append(try value(depth: depth + 1))
-                skipWhitespace()
-                guard offset < bytes.count else { throw fail("unexpected end in an array") }
-                if bytes[offset] == UInt8(ascii: ",") {
-                    offset += 1
-                } else if bytes[offset] == UInt8(ascii: "]") {
-                    offset += 1
-                    return .array(values)
-                } else {
-                    throw fail("expected ',' or ']'")
-                }
-            }
+            try eachElement { (parser) throws(Malformed) in values.append(try parser.value(depth: depth + 1)) }
+            return .array(values)
         }
 
         mutating func number() throws(Malformed) -> String {
