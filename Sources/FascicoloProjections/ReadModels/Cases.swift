@@ -57,7 +57,7 @@ public final class Cases: Projection {
         personCase.add(event)
 
         // Most entries leave the shown state as it was: it is compared before it is encoded.
-        let shown = ShownState(personCase.state)
+        let shown = personCase.shownState
         if shown != personCase.storedState {
             rows.put(Self.persons, person.bytes, shown.row)
             personCase.storedState = shown
@@ -68,7 +68,7 @@ public final class Cases: Projection {
             if caseFilesBefore > personCase.files.count {
                 for number in (personCase.files.count + 1)...caseFilesBefore { rows.delete(Self.caseFiles, Self.caseFileKey(person, number)) }
             }
-        } else if PersonCase.caseFileTypes.contains(event.type), personCase.state.counts(event.streamVersion) {
+        } else if PersonCase.caseFileTypes.contains(event.type), personCase.counts(event.streamVersion) {
             // Any other entry changes at most the newest case file.
             if let file = personCase.files.last { rows.put(Self.caseFiles, Self.caseFileKey(person, personCase.files.count), file.bytes) }
         }
@@ -125,7 +125,7 @@ final class PersonCase {
     /// What the fold needs of each entry of the stream so far, oldest first (a Voided folds
     /// them all again: it changes the past).
     private var history: [Entry] = []
-    private(set) var state = CaseState()
+    private var state = CaseState()
     /// The person's case files, from the entries that still count.
     private(set) var files: [CaseFileRecord] = []
     /// The earliest contact or referral since the last case file ended, for the next one.
@@ -135,6 +135,17 @@ final class PersonCase {
 
     /// Entries of the stream folded.
     var entries: Int { history.count }
+
+    // Read field by field: the whole `state` handed to a function is copied (a retain and a
+    // release of each of its collections), on every entry.
+    var shownState: ShownState {
+        ShownState(phase: state.phase, ambito: state.ambito, caseManager: state.caseManager, takenInChargeOn: state.takenInChargeOn,
+                   nextReviewDue: state.nextReviewDue, caseFiles: state.episodes, erased: state.erased,
+                   hasPreliminaryAnalysis: state.hasPreliminaryAnalysis, hasInDepthAssessment: state.hasInDepthAssessment,
+                   signedPlan: !state.signedPlans.isEmpty, openInterventions: state.openInterventions)
+    }
+
+    func counts(_ version: UInt64) -> Bool { state.counts(version) }
 
     /// The case folded from a stream's entries so far, oldest first.
     init(_ events: [ProjectedEvent]) {
@@ -240,20 +251,6 @@ struct ShownState: Equatable {
     let hasInDepthAssessment: Bool
     let signedPlan: Bool
     let openInterventions: [UInt64]
-
-    init(_ state: CaseState) {
-        phase = state.phase
-        ambito = state.ambito
-        caseManager = state.caseManager
-        takenInChargeOn = state.takenInChargeOn
-        nextReviewDue = state.nextReviewDue
-        caseFiles = state.episodes
-        erased = state.erased
-        hasPreliminaryAnalysis = state.hasPreliminaryAnalysis
-        hasInDepthAssessment = state.hasInDepthAssessment
-        signedPlan = !state.signedPlans.isEmpty
-        openInterventions = state.openInterventions
-    }
 
     var row: [UInt8] {
         var json = JSONBytes(capacity: 256)
