@@ -95,6 +95,8 @@ struct ProjectionBenchmark: AsyncParsableCommand {
         let all = try await replay(Self.kinds, from: source, reference: referenceData, logBytes: logBytes, queries: queries)
         results.append(all)
         printOut(all.line)
+        printOut("  where the CPU went (seconds, the engine's threads): "
+                 + all.cpuByPhase.map { "\($0.phase) \(format($0.seconds, 1))" }.joined(separator: ", "))
         source.environment.close()
         let appends = all.appendLatencies.sorted()
         if !appends.isEmpty {
@@ -323,6 +325,8 @@ struct ProjectionBenchmark: AsyncParsableCommand {
         var query: QueryFigures?
         /// Durable single-event appends made one after another while all four were built, in ns.
         var appendLatencies: [UInt64] = []
+        /// The engine's CPU seconds by phase (decode, apply per projection, write).
+        var cpuByPhase: [(phase: String, seconds: Double)] = []
 
         var eventsPerSecond: Double { Double(entries) / seconds }
 
@@ -385,6 +389,7 @@ struct ProjectionBenchmark: AsyncParsableCommand {
             engineRates: statuses.map { ($0.name, $0.lastRebuild?.entriesPerSecond ?? 0) },
             rowsBytes: used - logBytes, usedBytes: used, mapBytes: ledger.store.environment.mapSizeBytes)
         result.appendLatencies = appendLatencies
+        result.cpuByPhase = engine.cpuSecondsByPhase()
         if queries > 0 { result.query = try await timeQueries(engine, count: queries) }
         engine.stop()
         return result

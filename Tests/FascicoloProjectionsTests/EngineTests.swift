@@ -40,6 +40,10 @@ private let seed: UInt64 = 0xF0_2026
                 #expect(record.logRoot == (try ledger.root(size: record.position)).hex)
                 #expect(try engine.digest(status.name).digest.hex == record.digest)
             }
+            // Where the time went: every phase of the work is accounted for.
+            let phases = Dictionary(uniqueKeysWithValues: engine.cpuSecondsByPhase().map { ($0.phase, $0.seconds) })
+            #expect(Set(phases.keys) == Set(["decode", "write"] + allProjections.map { "apply " + $0.name }))
+            #expect(phases.values.allSatisfy { $0 >= 0 } && (phases["decode"] ?? 0) > 0)
         }
     }
 

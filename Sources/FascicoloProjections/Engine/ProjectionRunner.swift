@@ -337,7 +337,9 @@ extension ProjectionEngine {
         onThreads(events.count >= 256 ? active.count : 1, iterations: active.count) { index in
             let (active, events, underlay) = shared.value
             do {
-                let outcome = try self.apply(events, to: active[index], underlay: underlay?.changes(of: active[index]))
+                let outcome = try self.timed("apply " + active[index].kind.name) {
+                    try self.apply(events, to: active[index], underlay: underlay?.changes(of: active[index]))
+                }
                 outcomes.withLock { $0[index] = outcome }
             } catch {
                 errors.withLock { $0.append(error) }
@@ -355,6 +357,10 @@ extension ProjectionEngine {
     /// Writes a prepared batch: every participant's changes and checkpoint, one transaction.
     /// (It may run on another thread: it changes nothing but the tables.)
     func commit(_ batch: PreparedBatch) throws {
+        try timed("write") { try write(batch) }
+    }
+
+    private func write(_ batch: PreparedBatch) throws {
         try ledger.store.environment.write { txn in
             for (participant, outcome) in zip(batch.participants, batch.outcomes) {
                 try outcome.rows.write(to: txn)
@@ -447,20 +453,7 @@ extension ProjectionEngine {
             let from = start + UInt64(count * part / parts)
             let to = start + UInt64(count * (part + 1) / parts)
             do {
-                let events = try self.ledger.store.environment.read { txn in
-                    try txn.withCursor(self.ledger.store.entries) { cursor in
-                        var events: [ProjectedEvent] = []
-                        events.reserveCapacity(Int(to - from))
-                        var record = try cursor.seek(atOrAfter: BigEndian.bytes(from))
-                        while let current = record {
-                            let view = try EntryView(record: current.value)
-                            guard view.position < to else { break }
-                            events.append(ProjectedEvent(view, reference: self.reference, detail: .applying))
-                            record = try cursor.next()
-                        }
-                        return events
-                    }
-                }
+                let events = try self.timed("decode") { try self.decodeRange(from..<to) }
                 decoded.withLock { $0[part] = events }
             } catch {
                 errors.withLock { $0.append(error) }
@@ -468,6 +461,24 @@ extension ProjectionEngine {
         }
         if let error = errors.withLock({ $0.first }) { throw error }
         return decoded.withLock { $0.flatMap { $0 } }
+    }
+
+    /// The entries at the positions of `range`, decoded for applying, in one read snapshot.
+    private func decodeRange(_ range: Range<UInt64>) throws -> [ProjectedEvent] {
+        try ledger.store.environment.read { txn in
+            try txn.withCursor(ledger.store.entries) { cursor in
+                var events: [ProjectedEvent] = []
+                events.reserveCapacity(range.count)
+                var record = try cursor.seek(atOrAfter: BigEndian.bytes(range.lowerBound))
+                while let current = record {
+                    let view = try EntryView(record: current.value)
+                    guard view.position < range.upperBound else { break }
+                    events.append(ProjectedEvent(view, reference: reference, detail: .applying))
+                    record = try cursor.next()
+                }
+                return events
+            }
+        }
     }
 
     // MARK: - Threads
