@@ -95,7 +95,7 @@ public struct LedgerStore: Sendable {
         }
     }
 
-    static func streamIndexKey(stream: [UInt8], version: UInt64) -> [UInt8] {
+    public static func streamIndexKey(stream: [UInt8], version: UInt64) -> [UInt8] {
         var key = stream
         key.reserveCapacity(stream.count + 9)
         key.append(0)

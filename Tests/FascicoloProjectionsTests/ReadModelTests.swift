@@ -127,6 +127,12 @@ private struct LogScan {
             #expect(totals.reduce(0) { $0 + $1.requested } == live("InterventionRequested"), "seed \(seed)")
             #expect(totals.reduce(0) { $0 + $1.deliveries } == live("ServiceDelivered"), "seed \(seed)")
             #expect(totals.reduce(0) { $0 + $1.started } == live("InterventionStarted"), "seed \(seed)")
+            #expect(totals.reduce(0) { $0 + $1.ended } == live("InterventionEnded"), "seed \(seed)")
+            let minutes = scan.persons.reduce(Int64(0)) { sum, element in
+                sum + element.value.filter { $0.eventType == "ServiceDelivered" && !voided.contains("\(element.key)/\($0.streamVersion)") }
+                    .reduce(Int64(0)) { $0 + Int64(LogScan.data($1)?["minutes"]?.int ?? 0) }
+            }
+            #expect(totals.reduce(0) { $0 + $1.minutes } == minutes, "seed \(seed)")
 
             // Compliance: every recorded read, every correction in its register.
             try await engine.query(Compliance.name) { view in

@@ -125,6 +125,17 @@ public struct LogSnapshot {
         }
     }
 
+    /// The entry of `stream` at `version`, decoded for applying (`ProjectedEvent.Detail.applying`).
+    public func event(of stream: String, version: UInt64) throws -> ProjectedEvent? {
+        let key = LedgerStore.streamIndexKey(stream: Array(stream.utf8), version: version)
+        guard let position = try transaction.withValue(in: store.streamIndex, key: key, { BigEndian.uint64($0) }) ?? nil else {
+            return nil
+        }
+        return try transaction.withValue(in: store.entries, key: BigEndian.bytes(position)) {
+            ProjectedEvent(try EntryView(record: $0), reference: reference, detail: .applying)
+        }
+    }
+
     /// The entries of `stream` at positions before `position`, oldest first, decoded for applying
     /// (`ProjectedEvent.Detail.applying`).
     public func events(of stream: String, before position: UInt64) throws -> [ProjectedEvent] {

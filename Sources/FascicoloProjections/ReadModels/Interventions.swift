@@ -5,7 +5,9 @@ import FascicoloStorage
 
 /// Interventions by code, provider, funding line, ambito and month: how many were requested,
 /// started and ended, and the deliveries with their minutes and amounts. Voiding a counted
-/// entry takes back exactly what it added.
+/// entry takes back exactly what it added (worked out again from the voided entry, read from
+/// the log: voids are rare, and a row per counted entry kept only for them would be written
+/// for every one).
 ///
 /// Tables:
 /// - `totals`: `code ‖ 0 ‖ provider ‖ 0 ‖ fundingLine ‖ 0 ‖ ambito ‖ 0 ‖ YYYY-MM` → six u64 BE
@@ -14,17 +16,17 @@ import FascicoloStorage
 ///   file's when the intervention was requested.
 /// - `interventions`: pseudonym ‖ version of the InterventionRequested (u64 BE) →
 ///   `code ‖ 0 ‖ provider ‖ 0 ‖ fundingLine ‖ 0 ‖ ambito`.
-/// - `counted`: pseudonym ‖ version (u64 BE) → the `totals` key it added to ‖ 0xFF ‖ its six
-///   counters (u64 BE), so that a Voided entry can take them back.
 /// - `ambits`: pseudonym → the ambito of the person's current case file.
 public final class Interventions: Projection {
     public static let name = "interventions"
-    public static let version = 1
-    public static let tables = ["totals", "interventions", "counted", "ambits"]
+    public static let version = 2
+    public static let tables = ["totals", "interventions", "ambits"]
     static let totals = 0
     static let interventions = 1
-    static let counted = 2
-    static let ambits = 3
+    static let ambits = 2
+
+    /// The types that add to `totals`.
+    static let countedTypes: Set<String> = ["InterventionRequested", "InterventionStarted", "InterventionEnded", "ServiceDelivered"]
 
     public init() {}
 
@@ -41,44 +43,42 @@ public final class Interventions: Projection {
             let ambito = try rows.get(Self.ambits, person.bytes).map { String(decoding: $0, as: UTF8.self) } ?? ""
             let dimensions = [code, provider, funding, ambito].joined(separator: "\u{0}")
             rows.put(Self.interventions, Timeline.key(person, event.streamVersion), Array(dimensions.utf8))
-            try count(event, person: person, dimensions: Array(dimensions.utf8), [1, 0, 0, 0, 0, 0], in: &rows)
+            let (key, counters) = try Self.contribution(of: event, person: person, rows)
+            try rows.add(Self.totals, key, counters)
         case "InterventionStarted", "InterventionEnded", "ServiceDelivered":
-            guard let target = fact.reference, let dimensions = try rows.get(Self.interventions, Timeline.key(person, target)) else {
-                throw ProjectionFailure("\(event.type) at position \(event.position) points at no InterventionRequested")
-            }
-            var counters: [Int64] = [0, 0, 0, 0, 0, 0]
-            switch event.type {
-            case "InterventionStarted": counters[1] = 1
-            case "InterventionEnded": counters[2] = 1
-            default:
-                counters[3] = 1
-                counters[4] = Int64(event.data("minutes")?.int ?? 0)
-                counters[5] = event.data("amount").flatMap(Self.cents) ?? 0
-            }
-            try count(event, person: person, dimensions: dimensions, counters, in: &rows)
+            let (key, counters) = try Self.contribution(of: event, person: person, rows)
+            try rows.add(Self.totals, key, counters)
         case "Voided":
-            guard let target = fact.reference else { return }
-            let key = Timeline.key(person, target)
-            guard let memo = try rows.get(Self.counted, key), let separator = memo.firstIndex(of: 0xFF),
-                  memo.count - separator - 1 == 48 else { return }
-            let counters = (0..<6).map { index in
-                -Int64(bitPattern: BigEndian.uint64(memo[(separator + 1 + index * 8)..<(separator + 9 + index * 8)]) ?? 0)
-            }
-            try rows.add(Self.totals, Array(memo[..<separator]), counters)
-            rows.delete(Self.counted, key)
+            // The path rules let an entry be voided once, and nothing count on a voided request.
+            guard let target = fact.reference, let voided = try rows.log.event(of: person.stream, version: target),
+                  Self.countedTypes.contains(voided.type) else { return }
+            let (key, counters) = try Self.contribution(of: voided, person: person, rows)
+            try rows.add(Self.totals, key, counters.map { -$0 })
         default:
             break
         }
     }
 
-    private func count(_ event: ProjectedEvent, person: Pseudonym, dimensions: [UInt8], _ counters: [Int64],
-                       in rows: inout ProjectionRows) throws {
+    /// What a counted entry adds to `totals`: the key (its intervention's dimensions and its
+    /// month) and the six counters.
+    private static func contribution(of event: ProjectedEvent, person: Pseudonym,
+                                     _ rows: ProjectionRows) throws -> (key: [UInt8], counters: [Int64]) {
+        let request = event.type == "InterventionRequested" ? event.streamVersion : event.fact?.reference
+        guard let request, let dimensions = try rows.get(interventions, Timeline.key(person, request)) else {
+            throw ProjectionFailure("\(event.type) at position \(event.position) points at no InterventionRequested")
+        }
+        var counters: [Int64] = [0, 0, 0, 0, 0, 0]
+        switch event.type {
+        case "InterventionRequested": counters[0] = 1
+        case "InterventionStarted": counters[1] = 1
+        case "InterventionEnded": counters[2] = 1
+        default:
+            counters[3] = 1
+            counters[4] = Int64(event.data("minutes")?.int ?? 0)
+            counters[5] = event.data("amount").flatMap(cents) ?? 0
+        }
         let month = String((event.day ?? "0000-00").prefix(7))
-        let key = dimensions + [0] + Array(month.utf8)
-        try rows.add(Self.totals, key, counters)
-        var memo = key + [0xFF]
-        for counter in counters { BigEndian.append(UInt64(bitPattern: counter), to: &memo) }
-        rows.put(Self.counted, Timeline.key(person, event.streamVersion), memo)
+        return (dimensions + [0] + Array(month.utf8), counters)
     }
 
     /// `"120.50"` → 12050.
