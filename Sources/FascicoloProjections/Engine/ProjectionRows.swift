@@ -136,6 +136,22 @@ public struct LogSnapshot {
         }
     }
 
+    /// The positions of `stream`'s entries from `start` up to (not including) `end`, oldest
+    /// first, at most `limit` — read from the log's stream index.
+    public func positions(of stream: String, from start: UInt64, below end: UInt64, limit: Int) throws -> [UInt64] {
+        let prefix = Array(stream.utf8) + [0]
+        return try transaction.withCursor(store.streamIndex) { cursor in
+            var positions: [UInt64] = []
+            var record = try cursor.seek(atOrAfter: prefix)
+            while let current = record, positions.count < limit, current.key.count == prefix.count + 8, current.key.starts(with: prefix),
+                  let position = BigEndian.uint64(current.value), position < end {
+                if position >= start { positions.append(position) }
+                record = try cursor.next()
+            }
+            return positions
+        }
+    }
+
     /// The entries of `stream` at positions before `position`, oldest first, decoded for applying
     /// (`ProjectedEvent.Detail.applying`).
     public func events(of stream: String, before position: UInt64) throws -> [ProjectedEvent] {

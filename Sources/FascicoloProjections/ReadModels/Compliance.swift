@@ -7,22 +7,23 @@ import FascicoloStorage
 /// entries of the access streams), and the registers of rectifications, voids, restrictions
 /// (and their lifting) and erasures across all persons.
 ///
-/// The rows are an index of the log (empty values): a query reads each entry it lists from the
-/// log, in the same snapshot.
+/// Who read a person's data needs no table: the log's own stream index lists the entries of
+/// `access:<pseudonym>` (only the daemon writes there, one RecordAccessed per read), and a query
+/// reads them up to the projection's position, in the same snapshot. The registers span every
+/// person, so they are a table, an index of the log too (empty values).
 ///
 /// Tables:
-/// - `accesses`: pseudonym ‖ position (u64 BE) → empty. Answered as `{"position","at","author",
-///   "role","what","purpose","entries"?,"operator"?}`.
 /// - `registers`: register name (`rectifications`, `voids`, `restrictions`, `erasures`) ‖ 0x00 ‖
 ///   position (u64 BE) → empty. Answered as `{"position","at","person","version","type",
 ///   "author","operator"?,"data"}` — `data` is the clear part of the correcting entry (target,
 ///   field, reason, ground, legal ground…; rectified values are sealed and not there).
+///
+/// Accesses are answered as `{"position","at","author","role","what","purpose","entries"?,"operator"?}`.
 public final class Compliance: Projection {
     public static let name = "compliance"
     public static let version = 2
-    public static let tables = ["accesses", "registers"]
-    static let accesses = 0
-    static let registers = 1
+    public static let tables = ["registers"]
+    static let registers = 0
 
     static let registerOfType = ["Rectified": "rectifications", "Voided": "voids", "Restricted": "restrictions",
                                  "RestrictionLifted": "restrictions", "ErasureExecuted": "erasures"]
@@ -31,15 +32,8 @@ public final class Compliance: Projection {
     public init() {}
 
     public func apply(_ event: ProjectedEvent, to rows: inout ProjectionRows) throws {
-        switch event.subject {
-        case .access(let person) where event.type == "RecordAccessed":
-            rows.put(Self.accesses, Timeline.key(person, event.position), [])
-        case .person:
-            guard let register = Self.registerOfType[event.type] else { return }
-            rows.put(Self.registers, Self.registerKey(register, event.position), [])
-        default:
-            break
-        }
+        guard case .person = event.subject, let register = Self.registerOfType[event.type] else { return }
+        rows.put(Self.registers, Self.registerKey(register, event.position), [])
     }
 
     static func registerKey(_ register: String, _ position: UInt64) -> [UInt8] {
@@ -52,7 +46,10 @@ public final class Compliance: Projection {
 
     /// Who read the person's data, oldest first, from `position` on.
     public static func accesses(_ view: ProjectionView, person: Pseudonym, from position: UInt64, limit: Int) throws -> [JSON] {
-        try rows(view, accesses, prefix: person.bytes, from: position, limit: limit).map { event in
+        try view.log.positions(of: person.accessStream, from: position, below: view.position, limit: limit).map { entryPosition in
+            guard let event = try view.log.event(at: entryPosition), event.type == "RecordAccessed" else {
+                throw ProjectionFailure("an access stream holds an entry that is not a RecordAccessed")
+            }
             var members: [(key: String, value: JSON)] = [
                 ("position", .number(String(event.position))),
                 ("at", .string(Timestamp.iso8601(milliseconds: event.recordedAtMilliseconds))), ("author", .string(event.author)),
