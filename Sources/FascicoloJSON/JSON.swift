@@ -285,19 +285,43 @@ public enum JSON: Sendable, Equatable {
         }
 
         private mutating func skipString() throws(Malformed) {
-            // A local index in a tight loop: the sealed boxes stepped over are hundreds of bytes.
-            var index = offset + 1
-            defer { offset = index }
-            while index < bytes.count {
-                let byte = bytes[index]
+            offset += 1
+            while true {
+                offset = plainRun(from: offset)
+                guard offset < bytes.count else { throw fail("unterminated string") }
+                let byte = bytes[offset]
                 if byte == UInt8(ascii: "\"") {
-                    index += 1
+                    offset += 1
                     return
                 }
-                guard byte >= 0x20 else { throw Malformed(reason: "control character in a string", offset: index) }
-                index += byte == UInt8(ascii: "\\") ? 2 : 1
+                guard byte >= 0x20 else { throw fail("control character in a string") }
+                offset += 2  // a backslash and the character it escapes
             }
-            throw Malformed(reason: "unterminated string", offset: bytes.count)
+        }
+
+        /// The index of the first byte from `start` that ends a plain stretch of a string: a
+        /// quote, a backslash or a control character (or the end). Eight bytes at a time: the
+        /// strings stepped over and read are mostly long base64 boxes and plain text.
+        func plainRun(from start: Int) -> Int {
+            var index = start
+            let ones: UInt64 = 0x0101_0101_0101_0101
+            let highs: UInt64 = 0x8080_8080_8080_8080
+            // A byte of `word` is zero: (word - ones) & ~word & highs is non-zero.
+            func hasZeroByte(_ word: UInt64) -> Bool { (word &- ones) & ~word & highs != 0 }
+            if let base = bytes.baseAddress {
+                while index + 8 <= bytes.count {
+                    let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+                    let control = (word &- 0x2020_2020_2020_2020) & ~word & highs  // a byte below 0x20
+                    if control != 0 || hasZeroByte(word ^ (ones &* 0x22)) || hasZeroByte(word ^ (ones &* 0x5C)) { break }
+                    index += 8
+                }
+            }
+            while index < bytes.count {
+                let byte = bytes[index]
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+                index += 1
+            }
+            return index
         }
 
         mutating func literal(_ word: String) throws(Malformed) {
@@ -354,6 +378,7 @@ public enum JSON: Sendable, Equatable {
             var run = offset  // start of the current stretch without escapes
             var text = ""
             while true {
+                offset = plainRun(from: offset)
                 guard offset < bytes.count else { throw fail("unterminated string") }
                 let byte = bytes[offset]
                 if byte == UInt8(ascii: "\"") {
@@ -363,10 +388,6 @@ public enum JSON: Sendable, Equatable {
                     return text.isEmpty ? tail : text + tail
                 }
                 guard byte >= 0x20 else { throw fail("control character in a string") }
-                if byte != UInt8(ascii: "\\") {
-                    offset += 1
-                    continue
-                }
                 text += String(decoding: bytes[run..<offset], as: UTF8.self)
                 offset += 1
                 guard offset < bytes.count else { throw fail("unterminated escape") }

@@ -15,6 +15,22 @@ import Testing
         }
     }
 
+    /// Strings are scanned eight bytes at a time: escapes, quotes, control characters and
+    /// non-ASCII text at every offset around a word's boundary.
+    @Test func longStringsAreReadAndSteppedOverAtEveryOffset() throws {
+        for length in 0..<24 {
+            let before = String(repeating: "a", count: length), after = String(repeating: "è", count: length % 5)
+            let text = #"{"s":""# + before + #"\"x\\y"# + after + #"","t":1}"#
+            #expect(try JSON.parse(text)["s"]?.string == before + "\"x\\y" + after, "length \(length)")
+            #expect(try JSON.members(Array(text.utf8), building: ["t"]).map(\.key) == ["s", "t"])
+            let broken = #"{"s":""# + before + "\u{01}" + after + #""}"#
+            #expect(throws: JSON.Malformed.self) { try JSON.parse(broken) }
+            #expect(throws: JSON.Malformed.self) { try JSON.members(Array(broken.utf8), building: []) }
+            let unterminated = #"{"s":""# + before + #"\"#
+            #expect(throws: JSON.Malformed.self) { try JSON.members(Array(unterminated.utf8), building: []) }
+        }
+    }
+
     @Test func rawMembersKeepTheExactBytes() throws {
         let members = try JSON.rawMembers(Array(#" { "a" : [1, 2] ,"b":"c" } "#.utf8))
         #expect(members.map(\.key) == ["a", "b"])
