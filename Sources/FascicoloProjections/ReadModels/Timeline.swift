@@ -8,13 +8,14 @@ import FascicoloStorage
 /// shown on the entry they correct, and the person's erasure marked.
 ///
 /// The rows index the log rather than copy it: a query reads each entry's clear part from the
-/// log (through the same snapshot), so a replay writes ~50 bytes per entry instead of the payload
-/// again, and the clear data has one source.
+/// log (through the same snapshot), so a replay writes 16 bytes per entry (and its key) instead of
+/// the payload again, and the clear data has one source.
 ///
 /// Rows (`entries`): pseudonym (16 bytes) ‖ stream version (u64 BE) → `TimelineRow`, binary:
-/// position ‖ case file ‖ target ‖ voidedBy ‖ restrictedBy ‖ restrictionLiftedBy (six u64 BE;
-/// 0 = none) ‖ rectifiedBy (u64 BE each, zero or more). `target` is the version a correction
-/// points at; the marks name the versions of the entries that corrected this one.
+/// position ‖ case file (u64 BE each), then — only for a row that corrects or was corrected —
+/// target ‖ voidedBy ‖ restrictedBy ‖ restrictionLiftedBy (u64 BE; 0 = none) ‖ rectifiedBy (u64
+/// BE each, zero or more). `target` is the version a correction points at; the marks name the
+/// versions of the entries that corrected this one.
 /// `persons`: pseudonym → case files (u64 BE) ‖ erased (1 byte: 0 or 1); written with the
 /// person's first entry and when it changes (the entry count is the version of the last row).
 public final class Timeline: Projection {
@@ -152,7 +153,7 @@ public final class Timeline: Projection {
 struct TimelineRow {
     var position: UInt64
     var caseFile: UInt64
-    var target: UInt64
+    var target: UInt64 = 0
     var voidedBy: UInt64 = 0
     var restrictedBy: UInt64 = 0
     var restrictionLiftedBy: UInt64 = 0
@@ -166,19 +167,21 @@ struct TimelineRow {
 
     init?(_ bytes: some Collection<UInt8>) {
         let bytes = Array(bytes)
-        guard bytes.count >= 48, bytes.count % 8 == 0 else { return nil }
+        guard bytes.count == 16 || (bytes.count >= 48 && bytes.count % 8 == 0) else { return nil }
         let words = stride(from: 0, to: bytes.count, by: 8).map { BigEndian.uint64(bytes[$0..<($0 + 8)]) ?? 0 }
-        (position, caseFile, target) = (words[0], words[1], words[2])
-        (voidedBy, restrictedBy, restrictionLiftedBy) = (words[3], words[4], words[5])
+        (position, caseFile) = (words[0], words[1])
+        guard words.count > 2 else { return }
+        (target, voidedBy, restrictedBy, restrictionLiftedBy) = (words[2], words[3], words[4], words[5])
         rectifiedBy = Array(words[6...])
     }
 
+    /// 16 bytes for the many rows neither correcting nor corrected, 48 or more for the others.
     var bytes: [UInt8] {
+        let plain = target == 0 && voidedBy == 0 && restrictedBy == 0 && restrictionLiftedBy == 0 && rectifiedBy.isEmpty
+        let words = plain ? [position, caseFile] : [position, caseFile, target, voidedBy, restrictedBy, restrictionLiftedBy] + rectifiedBy
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(48 + 8 * rectifiedBy.count)
-        for word in [position, caseFile, target, voidedBy, restrictedBy, restrictionLiftedBy] + rectifiedBy {
-            BigEndian.append(word, to: &bytes)
-        }
+        bytes.reserveCapacity(8 * words.count)
+        for word in words { BigEndian.append(word, to: &bytes) }
         return bytes
     }
 }
