@@ -48,6 +48,9 @@ struct ProjectionBenchmark: AsyncParsableCommand {
     @Flag(help: "Skip the per-projection runs: only all four together and the queries.")
     var skipEach = false
 
+    @Option(help: "Entries per build batch (the daemon's projections.build_batch_entries_max).")
+    var buildBatchEntries = ProjectionEngine.Options().buildBatchEntriesMax
+
     static let kinds: [any Projection.Type] = [Timeline.self, Cases.self, Interventions.self, Compliance.self]
     static let replayTarget = 200_000.0
     static let queryP99TargetMs = 2.0
@@ -352,7 +355,9 @@ struct ProjectionBenchmark: AsyncParsableCommand {
         let ledger = try Ledger.open(directory: copy, configuration: configuration, logger: quietLogger)
         defer { ledger.close() }
         let size = ledger.size
-        let engine = try ProjectionEngine(ledger: ledger, reference: reference, projections: kinds, logger: quietLogger)
+        var options = ProjectionEngine.Options()
+        options.buildBatchEntriesMax = buildBatchEntries
+        let engine = try ProjectionEngine(ledger: ledger, reference: reference, projections: kinds, options: options, logger: quietLogger)
         let started = Clock.nanoseconds()
         let cpuStarted = processCPUSeconds()
         try engine.start()

@@ -36,7 +36,7 @@ public final class ProjectionEngine: Sendable {
         /// on, and rows of a log replayed in order fall everywhere, so a build writes less in
         /// fewer, larger transactions — at the price of longer write-lock holds, which appends
         /// wait for (see `build_batch_entries_max` in Config/fascicolod.toml for figures).
-        public var buildBatchEntriesMax = 16_384
+        public var buildBatchEntriesMax = 32_768
         public init() {}
     }
 
