@@ -140,6 +140,12 @@ private struct LogScan {
                     let accesses = try Compliance.accesses(view, person: person, from: 0, limit: 10_000)
                     #expect(accesses.map { $0["position"]?.uint64 } == entries.map(\.position), "seed \(seed)")
                     #expect(accesses.allSatisfy { $0["purpose"]?.string != nil && $0["author"]?.string != nil })
+                    // A page from a position in the middle, and a short one.
+                    let middle = entries[entries.count / 2].position
+                    #expect(try Compliance.accesses(view, person: person, from: middle, limit: 10_000).map { $0["position"]?.uint64 }
+                            == entries.filter { $0.position >= middle }.map(\.position))
+                    #expect(try Compliance.accesses(view, person: person, from: middle + 1, limit: 2).map { $0["position"]?.uint64 }
+                            == Array(entries.filter { $0.position > middle }.prefix(2).map(\.position)))
                 }
                 for (register, types) in [("rectifications", ["Rectified"]), ("voids", ["Voided"]),
                                           ("restrictions", ["Restricted", "RestrictionLifted"]), ("erasures", ["ErasureExecuted"])] {

@@ -137,19 +137,33 @@ public struct LogSnapshot {
     }
 
     /// The positions of `stream`'s entries from `start` up to (not including) `end`, oldest
-    /// first, at most `limit` — read from the log's stream index.
+    /// first, at most `limit` — read from the log's stream index. The first one is found by a
+    /// binary search over the stream's versions (positions grow with them), so a page deep in a
+    /// long stream costs a few lookups, not a scan from its start.
     public func positions(of stream: String, from start: UInt64, below end: UInt64, limit: Int) throws -> [UInt64] {
-        let prefix = Array(stream.utf8) + [0]
-        return try transaction.withCursor(store.streamIndex) { cursor in
-            var positions: [UInt64] = []
-            var record = try cursor.seek(atOrAfter: prefix)
-            while let current = record, positions.count < limit, current.key.count == prefix.count + 8, current.key.starts(with: prefix),
-                  let position = BigEndian.uint64(current.value), position < end {
-                if position >= start { positions.append(position) }
-                record = try cursor.next()
-            }
-            return positions
+        let name = Array(stream.utf8)
+        guard let count = try transaction.withValue(in: store.streams, key: name, { BigEndian.uint64($0) }) ?? nil else { return [] }
+        // A version missing from the index (never, in a log that verifies) reads as past the end.
+        func position(at version: UInt64) throws -> UInt64 {
+            let key = LedgerStore.streamIndexKey(stream: name, version: version)
+            let found: UInt64?? = try transaction.withValue(in: store.streamIndex, key: key) { BigEndian.uint64($0) }
+            return (found ?? nil) ?? UInt64.max
         }
+        // The first version whose position is at least `start` (count + 1 if none).
+        var low: UInt64 = 1, high = count + 1
+        while low < high {
+            let middle = low + (high - low) / 2
+            if try position(at: middle) < start { low = middle + 1 } else { high = middle }
+        }
+        var positions: [UInt64] = []
+        var version = low
+        while version <= count, positions.count < limit {
+            let found = try position(at: version)
+            guard found < end else { break }
+            positions.append(found)
+            version += 1
+        }
+        return positions
     }
 
     /// The entries of `stream` at positions before `position`, oldest first, decoded for applying
