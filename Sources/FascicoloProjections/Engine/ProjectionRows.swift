@@ -120,20 +120,17 @@ public struct LogSnapshot {
 
     /// The entry at `position`, decoded in full (as queries show it); nil past the end of the snapshot.
     public func event(at position: UInt64) throws -> ProjectedEvent? {
-        try transaction.withValue(in: store.entries, key: BigEndian.bytes(position)) {
-            ProjectedEvent(try EntryView(record: $0), reference: reference, detail: .full)
-        }
+        try decode(at: position, .full)
     }
 
     /// The entry of `stream` at `version`, decoded for applying (`ProjectedEvent.Detail.applying`).
     public func event(of stream: String, version: UInt64) throws -> ProjectedEvent? {
-        let key = LedgerStore.streamIndexKey(stream: Array(stream.utf8), version: version)
-        guard let position = try transaction.withValue(in: store.streamIndex, key: key, { BigEndian.uint64($0) }) ?? nil else {
-            return nil
-        }
-        return try transaction.withValue(in: store.entries, key: BigEndian.bytes(position)) {
-            ProjectedEvent(try EntryView(record: $0), reference: reference, detail: .applying)
-        }
+        try position(of: Array(stream.utf8), version: version).flatMap { try decode(at: $0, .applying) }
+    }
+
+    /// The entries of `stream` at positions before `position`, oldest first, decoded for applying.
+    public func events(of stream: String, before position: UInt64) throws -> [ProjectedEvent] {
+        try positions(of: stream, from: 0, below: position, limit: .max).compactMap { try decode(at: $0, .applying) }
     }
 
     /// The positions of `stream`'s entries from `start` up to (not including) `end`, oldest
@@ -144,11 +141,7 @@ public struct LogSnapshot {
         let name = Array(stream.utf8)
         guard let count = try transaction.withValue(in: store.streams, key: name, { BigEndian.uint64($0) }) ?? nil else { return [] }
         // A version missing from the index (never, in a log that verifies) reads as past the end.
-        func position(at version: UInt64) throws -> UInt64 {
-            let key = LedgerStore.streamIndexKey(stream: name, version: version)
-            let found: UInt64?? = try transaction.withValue(in: store.streamIndex, key: key) { BigEndian.uint64($0) }
-            return (found ?? nil) ?? UInt64.max
-        }
+        func position(at version: UInt64) throws -> UInt64 { try self.position(of: name, version: version) ?? .max }
         // The first version whose position is at least `start` (count + 1 if none).
         var low: UInt64 = 1, high = count + 1
         while low < high {
@@ -166,22 +159,16 @@ public struct LogSnapshot {
         return positions
     }
 
-    /// The entries of `stream` at positions before `position`, oldest first, decoded for applying
-    /// (`ProjectedEvent.Detail.applying`).
-    public func events(of stream: String, before position: UInt64) throws -> [ProjectedEvent] {
-        let prefix = Array(stream.utf8) + [0]
-        return try transaction.withCursor(store.streamIndex) { cursor in
-            var result: [ProjectedEvent] = []
-            var record = try cursor.seek(atOrAfter: prefix)
-            while let current = record, current.key.count == prefix.count + 8, current.key.starts(with: prefix),
-                  let entryPosition = BigEndian.uint64(current.value), entryPosition < position {
-                let event = try transaction.withValue(in: store.entries, key: BigEndian.bytes(entryPosition)) {
-                    ProjectedEvent(try EntryView(record: $0), reference: reference, detail: .applying)
-                }
-                if let event { result.append(event) }
-                record = try cursor.next()
-            }
-            return result
+    /// The log position of `stream`'s entry at `version`, from the stream index.
+    private func position(of stream: [UInt8], version: UInt64) throws -> UInt64? {
+        let key = LedgerStore.streamIndexKey(stream: stream, version: version)
+        let found: UInt64?? = try transaction.withValue(in: store.streamIndex, key: key) { BigEndian.uint64($0) }
+        return found ?? nil
+    }
+
+    private func decode(at position: UInt64, _ detail: ProjectedEvent.Detail) throws -> ProjectedEvent? {
+        try transaction.withValue(in: store.entries, key: BigEndian.bytes(position)) {
+            ProjectedEvent(try EntryView(record: $0), reference: reference, detail: detail)
         }
     }
 }
