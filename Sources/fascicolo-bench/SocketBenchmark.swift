@@ -29,7 +29,12 @@ struct SocketBenchmark: AsyncParsableCommand {
                  + "daemon \(binary)")
         printOut("")
         printOut("clients  events/append  events/s  appends/s  p50 ms  p99 ms  p999 ms  sub lag p50/p99/max ms  daemon cpu  in-process ev/s  ratio")
+        var ceilings: [String] = []
         for clients in clients {
+            let ceiling = try runCeiling(binary: binary, clients: clients)
+            ceilings.append(pad("\(clients)", 7) + pad(format(ceiling.appendsPerSecond), 10) + pad(format(ceiling.latency.p50, 2), 8)
+                            + pad(format(ceiling.latency.p99, 2), 8) + pad(format(ceiling.latency.p999, 2), 9)
+                            + pad(format(ceiling.daemonCores * 100) + "%", 12))
             for batch in batch {
                 let run = try runScenario(binary: binary, clients: clients, batch: batch)
                 let directory = temporaryDirectory("inprocess")
@@ -45,6 +50,18 @@ struct SocketBenchmark: AsyncParsableCommand {
                          + pad(format(inProcess.eventsPerSecond), 17)
                          + pad(format(run.eventsPerSecond / inProcess.eventsPerSecond * 100) + "%", 7))
             }
+        }
+        printOut("")
+        printOut("the HTTP stack's own ceiling: GET /v1/health/live (no body, no store), same clients, same daemon build")
+        printOut("clients  req/s     p50 ms  p99 ms  p999 ms  daemon cpu")
+        ceilings.forEach(printOut)
+    }
+
+    /// The same keep-alive clients asking for the cheapest route: what the HTTP server, the
+    /// socket and the load generator cost on these cores before any append work.
+    func runCeiling(binary: String, clients: Int) throws -> Run {
+        try SocketLoad(binary: binary, seconds: seconds, reference: nil).run(clients: clients, subscribe: false) { _ in
+            SocketLoad.ClientPlan(setup: [], method: "GET", path: "/v1/health/live", body: [], events: 1, expectedStatus: 200)
         }
     }
 
@@ -84,9 +101,11 @@ struct SocketLoad {
     struct ClientPlan: Sendable {
         /// Requests (path, body) sent once before the timed loop.
         var setup: [(path: String, body: [UInt8])]
+        var method = "POST"
         var path: String
         var body: [UInt8]
         var events: Int
+        var expectedStatus = 201
     }
 
     func run(clients: Int, subscribe: Bool, plan: @escaping @Sendable (Int) -> ClientPlan) throws -> SocketBenchmark.Run {
@@ -153,11 +172,11 @@ struct SocketLoad {
             while Clock.nanoseconds() < deadline {
                 let begin = Clock.nanoseconds()
                 let response: (status: Int, body: [UInt8])
-                do { response = try connection.request("POST", plan.path, body: plan.body) } catch {
+                do { response = try connection.request(plan.method, plan.path, body: plan.body) } catch {
                     printOut("client \(client): \(error)")
                     return samples
                 }
-                guard response.status == 201 else {
+                guard response.status == plan.expectedStatus else {
                     printOut("client \(client): an append was refused: \(response.status) \(String(decoding: response.body.prefix(300), as: UTF8.self))")
                     return samples
                 }
