@@ -43,6 +43,8 @@ final class GroupCommitWriter: @unchecked Sendable {
     private var lastCheckpointSize: UInt64
     /// Monotonic time of the first commit not yet covered by a checkpoint.
     private var uncoveredSince: UInt64?
+    /// Time spent signing in the current group commit (its write closure may run twice).
+    private var signingNanoseconds: UInt64 = 0
 
     init(store: LedgerStore, key: SigningKey, origin: String, configuration: LedgerConfiguration, logger: Logger) throws {
         self.store = store
@@ -74,6 +76,9 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// Group commits that stored entries since the ledger was opened (for metrics and benchmarks).
     var commitCount: UInt64 { lock.withLock { commitCountUnlocked } }
     private var commitCountUnlocked: UInt64 = 0
+    /// Where the writer thread's time went, summed over every group commit since the ledger was opened.
+    var commitTimings: CommitTimings { lock.withLock { timingsUnlocked } }
+    private var timingsUnlocked = CommitTimings()
 
     func submit(_ request: AppendRequest, contentDigest: Digest?) async throws -> AppendResult {
         try await withCheckedThrowingContinuation { continuation in
@@ -178,8 +183,16 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     private func commit(_ batch: [Pending]) {
         let outcome: BatchOutcome
+        let began = Clock.monotonicNanoseconds()
+        var opened = began
+        var written = began
+        signingNanoseconds = 0
         do {
-            outcome = try store.environment.write { txn in try write(batch, in: txn) }
+            outcome = try store.environment.write { txn in
+                if opened == began { opened = Clock.monotonicNanoseconds() }
+                defer { written = Clock.monotonicNanoseconds() }
+                return try write(batch, in: txn)
+            }
         } catch {
             logger.error("group commit failed; nothing of it was stored", metadata: ["error": "\(error)", "appends": "\(batch.count)"])
             for pending in batch { pending.continuation.resume(throwing: LedgerError.storage("\(error)")) }
@@ -194,10 +207,13 @@ final class GroupCommitWriter: @unchecked Sendable {
         } else if grew && uncoveredSince == nil {
             uncoveredSince = Clock.monotonicNanoseconds()
         }
+        let committed = Clock.monotonicNanoseconds()
         let woken = lock.withLock {
             committedSizeUnlocked = tree.size
             guard grew else { return [CheckedContinuation<Void, Never>]() }
             commitCountUnlocked += 1
+            timingsUnlocked.add(events: batch.reduce(0) { $0 + $1.request.events.count }, wait: opened - began, sign: signingNanoseconds,
+                                write: written - opened - signingNanoseconds, sync: committed - written)
             let ready = waiters.filter { $0.value.beyond < tree.size }
             for ticket in ready.keys { waiters.removeValue(forKey: ticket) }
             return ready.values.map(\.continuation)
@@ -329,6 +345,8 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// Appends each record's Ed25519 signature and returns its Merkle leaf hash — on all cores
     /// when the batch is large enough, since signing is the dominant cost of an append.
     private func signAndHash(_ records: inout [[UInt8]]) -> [Digest] {
+        let began = Clock.monotonicNanoseconds()
+        defer { signingNanoseconds += Clock.monotonicNanoseconds() - began }
         let count = records.count
         var leaves = [Digest](repeating: MerkleHash.empty, count: count)
         guard count > 0 else { return leaves }
@@ -417,4 +435,26 @@ struct IdempotencyRecord {
 struct UncheckedSendable<Value>: @unchecked Sendable {
     let value: Value
     init(_ value: Value) { self.value = value }
+}
+
+/// Where the writer thread's time goes, summed over group commits: waiting for LMDB's write
+/// lock (the projections' writes take it too), signing and hashing the entries (on all cores),
+/// the rest of the write transaction (checks, puts), and LMDB's commit (writing the pages,
+/// fdatasync, writing the meta page synchronously).
+public struct CommitTimings: Sendable, Equatable {
+    public var commits: UInt64 = 0
+    public var events: UInt64 = 0
+    public var waitSeconds: Double = 0
+    public var signSeconds: Double = 0
+    public var writeSeconds: Double = 0
+    public var syncSeconds: Double = 0
+
+    mutating func add(events: Int, wait: UInt64, sign: UInt64, write: UInt64, sync: UInt64) {
+        commits += 1
+        self.events += UInt64(events)
+        waitSeconds += Double(wait) / 1e9
+        signSeconds += Double(sign) / 1e9
+        writeSeconds += Double(write) / 1e9
+        syncSeconds += Double(sync) / 1e9
+    }
 }

@@ -102,6 +102,8 @@ public final class Ledger: Sendable {
 
     /// Group commits that stored entries since this ledger was opened.
     public var commitCount: UInt64 { writer.commitCount }
+    /// Where the writer's time went since the ledger was opened (see `CommitTimings`).
+    public var commitTimings: CommitTimings { writer.commitTimings }
 
     /// Stops accepting appends, commits those already queued, signs a final checkpoint, and
     /// closes the store. Appends after this throw `LedgerError.shutDown`.

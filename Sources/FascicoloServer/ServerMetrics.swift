@@ -57,6 +57,11 @@ public final class ServerMetrics: Sendable {
         metric("fascicolo_events_appended_total", "counter", "Events in stored append requests.", [("", "\(snapshot.eventsAppended)")])
         metric("fascicolo_commits_total", "counter", "Group commits that stored entries since start; events per commit = events / commits.",
                [("", "\(ledger.commitCount)")])
+        let timings = ledger.commitTimings
+        metric("fascicolo_commit_seconds_total", "counter",
+               "The writer thread's time in group commits, by phase: wait (for LMDB's write lock), sign (and hash), write (checks, puts), sync (LMDB's commit and fdatasync).",
+               [("{phase=\"wait\"}", "\(timings.waitSeconds)"), ("{phase=\"sign\"}", "\(timings.signSeconds)"), ("{phase=\"write\"}", "\(timings.writeSeconds)"),
+                ("{phase=\"sync\"}", "\(timings.syncSeconds)")])
         metric("fascicolo_rejections_total", "counter", "Requests refused, by problem code.",
                snapshot.rejections.sorted { $0.key < $1.key }.map { ("{code=\"\($0.key)\"}", "\($0.value)") })
         var cumulative = 0

@@ -30,6 +30,7 @@ struct SocketBenchmark: AsyncParsableCommand {
         printOut("")
         printOut("clients  events/append  events/s  appends/s  p50 ms  p99 ms  p999 ms  sub lag p50/p99/max ms  daemon cpu  in-process ev/s  ratio")
         var ceilings: [String] = []
+        var writers: [String] = []
         for clients in clients {
             let ceiling = try runCeiling(binary: binary, clients: clients)
             ceilings.append(pad("\(clients)", 7) + pad(format(ceiling.appendsPerSecond), 10) + pad(format(ceiling.latency.p50, 2), 8)
@@ -49,8 +50,20 @@ struct SocketBenchmark: AsyncParsableCommand {
                          + pad(format(run.daemonCores * 100) + "%", 12)
                          + pad(format(inProcess.eventsPerSecond), 17)
                          + pad(format(run.eventsPerSecond / inProcess.eventsPerSecond * 100) + "%", 7))
+                let writer = run.writer
+                writers.append(pad("\(clients)", 7) + pad("\(batch)", 15) + pad(format(writer.commits / seconds), 11)
+                               + pad(format(writer.commits > 0 ? run.eventsPerSecond * seconds / writer.commits : 0, 1), 15)
+                               + pad(format(writer.perCommit(writer.wait), 2), 9)
+                               + pad(format(writer.perCommit(writer.sign), 2), 9) + pad(format(writer.perCommit(writer.write), 2), 10)
+                               + pad(format(writer.perCommit(writer.sync), 2), 9)
+                               + pad(format((writer.wait + writer.sign + writer.write + writer.sync) / seconds * 100) + "%", 13))
             }
         }
+        printOut("")
+        printOut("the writer thread, per group commit (from /metrics): waiting for LMDB's write lock, signing and hashing on all cores, "
+                 + "the rest of the write, LMDB's commit with its syncs")
+        printOut("clients  events/append  commits/s  events/commit  wait ms  sign ms  write ms  sync ms  writer busy")
+        writers.forEach(printOut)
         printOut("")
         printOut("the HTTP stack's own ceiling: GET /v1/health/live (no body, no store), same clients, same daemon build")
         printOut("clients  req/s     p50 ms  p99 ms  p999 ms  daemon cpu")
@@ -73,6 +86,7 @@ struct SocketBenchmark: AsyncParsableCommand {
         let lagMax: Double
         /// Cores the daemon kept busy on average (user + system time / wall time).
         let daemonCores: Double
+        let writer: WriterProfile
     }
 
     func runScenario(binary: String, clients: Int, batch: Int) throws -> Run {
@@ -151,6 +165,7 @@ struct SocketLoad {
         }
         guard ready.allSatisfy({ $0 }) else { throw SocketClient.Failure(message: "a setup request was refused") }
 
+        let writerAtStart = WriterProfile(socket: socket)
         let cpuAtStart = processCPUSeconds(daemon)
         let deadline = Clock.nanoseconds() + UInt64(seconds * 1e9)
         // The subscriber follows from position 0 and measures, for each entry, the time from its
@@ -185,14 +200,56 @@ struct SocketLoad {
             return samples
         }
         let daemonCores = (processCPUSeconds(daemon) - cpuAtStart) / seconds
+        let writer = WriterProfile(socket: socket) - writerAtStart
         joinThread(subscriber)
         let latencies = results.flatMap { $0 }
         let elapsed = seconds
         let lags = subscriberLags.value.lags
         return SocketBenchmark.Run(eventsPerSecond: Double(latencies.count * batch) / elapsed, appendsPerSecond: Double(latencies.count) / elapsed,
                    latency: Percentiles(latencies), lag: Percentiles(lags), lagMax: Double(lags.max() ?? 0) / 1e6,
-                   daemonCores: daemonCores)
+                   daemonCores: daemonCores, writer: writer)
     }
+}
+
+/// The writer thread's time by phase (`fascicolo_commit_seconds_total`) and its group commits,
+/// read from the daemon's `/metrics`.
+struct WriterProfile {
+    var commits: Double = 0
+    var wait: Double = 0
+    var sign: Double = 0
+    var write: Double = 0
+    var sync: Double = 0
+
+    init() {}
+
+    init(socket: String) {
+        guard let client = try? SocketClient(path: socket), let response = try? client.request("GET", "/metrics") else { return }
+        for line in String(decoding: response.body, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
+            let parts = line.split(separator: " ")
+            guard parts.count == 2, let value = Double(parts[1]) else { continue }
+            switch parts[0] {
+            case "fascicolo_commits_total": commits = value
+            case #"fascicolo_commit_seconds_total{phase="wait"}"#: wait = value
+            case #"fascicolo_commit_seconds_total{phase="sign"}"#: sign = value
+            case #"fascicolo_commit_seconds_total{phase="write"}"#: write = value
+            case #"fascicolo_commit_seconds_total{phase="sync"}"#: sync = value
+            default: break
+            }
+        }
+    }
+
+    static func - (end: WriterProfile, start: WriterProfile) -> WriterProfile {
+        var delta = WriterProfile()
+        delta.commits = end.commits - start.commits
+        delta.wait = end.wait - start.wait
+        delta.sign = end.sign - start.sign
+        delta.write = end.write - start.write
+        delta.sync = end.sync - start.sync
+        return delta
+    }
+
+    /// Milliseconds per group commit.
+    func perCommit(_ seconds: Double) -> Double { commits > 0 ? seconds / commits * 1000 : 0 }
 }
 
 /// Collects the subscriber's lag per entry (nanoseconds), from the entries' `recordedAt`.
