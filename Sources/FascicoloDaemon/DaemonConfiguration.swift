@@ -124,6 +124,7 @@ public struct DaemonConfiguration: Sendable {
         integer("domain.entries_per_read_max", 1...10_000) { $0.caseFiles.entriesPerReadMax = $1 },
         integer("projections.batch_entries_max", 1...1_000_000) { $0.projections.batchEntriesMax = $1 },
         integer("projections.build_batch_entries_max", 1...1_000_000) { $0.projections.buildBatchEntriesMax = $1 },
+        integer("projections.live_interval_milliseconds", 0...10_000) { $0.projections.liveIntervalMilliseconds = $1 },
         integer("subscriptions.heartbeat_milliseconds", 100...600_000) { $0.subscriptions.heartbeatMilliseconds = $1 },
         integer("subscriptions.lag_entries_max", 1...100_000_000) { $0.subscriptions.lagEntriesMax = UInt64($1) },
         string("log.level", { Logger.Level(rawValue: $0) == nil ? "expected trace, debug, info, notice, warning, error or critical" : nil }) {

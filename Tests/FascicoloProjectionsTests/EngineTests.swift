@@ -174,6 +174,29 @@ private let seed: UInt64 = 0xF0_2026
 }
 
 extension EngineTests {
+    /// The live runner writes at most one batch per interval, but a query that asks to reflect
+    /// a position gets it at once.
+    @Test func aQueryForAPositionDoesNotWaitForTheLiveInterval() async throws {
+        try await withCaseFiles { _, ledger, files in
+            try await applyWorkload(files, seed: seed &+ 8, persons: 5)
+            let engine = try makeEngine(ledger, [Timeline.self], liveIntervalMilliseconds: 60_000)
+            try engine.start()
+            defer { engine.stop() }
+            try await waitFor(engine, "the first build", caughtUp(ledger))
+            // The first of these is applied at once; the next batch is a minute away.
+            for index in 0..<5 {
+                _ = try await ledger.append(AppendRequest(stream: "notes", events: [NewEvent(type: "Note", payload: Array("{\"n\":\(index)}".utf8))],
+                                                          author: "uid:0/test"))
+            }
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try engine.status(Timeline.name).position < ledger.size, "the live runner did not wait for its interval")
+            let last = ledger.size - 1
+            let asked = ContinuousClock.now
+            try await engine.query(Timeline.name, reflecting: last, timeout: .seconds(20)) { view in #expect(view.position > last) }
+            #expect(ContinuousClock.now - asked < .seconds(5))
+        }
+    }
+
     /// A new version of a projection rebuilds by itself at start; until it has caught up its
     /// queries say it is being built (the old rows were written by other code), and its rows
     /// then reflect the new code.

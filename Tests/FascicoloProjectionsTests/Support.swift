@@ -32,10 +32,12 @@ func applyWorkload(_ files: CaseFiles, seed: UInt64, persons: Int) async throws 
     try await WorkloadDriver(files: files).run(&generator)
 }
 
-func makeEngine(_ ledger: Ledger, _ projections: [any Projection.Type] = allProjections, batch: Int = 4_096) throws -> ProjectionEngine {
+func makeEngine(_ ledger: Ledger, _ projections: [any Projection.Type] = allProjections, batch: Int = 4_096,
+                liveIntervalMilliseconds: Int? = nil) throws -> ProjectionEngine {
     var options = ProjectionEngine.Options()
     options.batchEntriesMax = batch
     options.buildBatchEntriesMax = batch
+    if let liveIntervalMilliseconds { options.liveIntervalMilliseconds = liveIntervalMilliseconds }
     return try ProjectionEngine(ledger: ledger, reference: referenceData, projections: projections, options: options)
 }
 

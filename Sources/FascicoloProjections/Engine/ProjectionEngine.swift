@@ -32,6 +32,11 @@ public final class ProjectionEngine: Sendable {
         /// Entries the live runner applies per write transaction (bounds the time it holds
         /// LMDB's write lock, and so delays appends).
         public var batchEntriesMax = 4_096
+        /// The live runner writes at most one batch per this many milliseconds (0: one per
+        /// group commit), unless a query waits for a position. Each write is a durable LMDB
+        /// commit holding the write lock that appends need: under load, one per group commit
+        /// made the writer wait for it on every commit.
+        public var liveIntervalMilliseconds = 50
         /// The same for (re)builds. Larger: each batch rewrites the B-tree pages its rows fall
         /// on, and rows of a log replayed in order fall everywhere, so a build writes less in
         /// fewer, larger transactions — at the price of longer write-lock holds, which appends
@@ -47,6 +52,8 @@ public final class ProjectionEngine: Sendable {
         var stopping = false
         var threads = 0
         var commitWatcher: Task<Void, Never>?
+        /// Queries waiting for a position (read-your-writes): the live runner does not pause.
+        var positionWaiters = 0
         /// CPU seconds spent per phase since the engine was made (see `cpuSecondsByPhase`).
         var cpuSeconds: [String: Double] = [:]
     }
@@ -256,6 +263,11 @@ public final class ProjectionEngine: Sendable {
 
     private func wait(for name: String, toApply position: UInt64, timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
+        let status = try self.status(name)
+        if status.state != .building && status.position > position { return }
+        shared.withLock { $0.positionWaiters += 1 }
+        defer { shared.withLock { $0.positionWaiters -= 1 } }
+        signal.withLock { signal.broadcast() }
         while true {
             let status = try self.status(name)
             if status.state != .building && status.position > position { return }

@@ -76,6 +76,8 @@ extension ProjectionEngine {
 
     func runLive(_ initial: [Participant]) {
         var participants = initial
+        let clock = ContinuousClock()
+        var lastBatch = clock.now - .seconds(1)
         while !shared.withLock({ $0.stopping }) {
             adoptHandovers(into: &participants)
             let end = ledger.size
@@ -85,6 +87,15 @@ extension ProjectionEngine {
                 }
                 continue
             }
+            let due = lastBatch + .milliseconds(options.liveIntervalMilliseconds)
+            if clock.now < due && !urgent() {
+                // New commits wake the runner: it goes back to sleep until the batch is due.
+                signal.withLock {
+                    if !urgent() { signal.wait(milliseconds: max(1, Int(((due - clock.now) / .milliseconds(1)).rounded(.up)))) }
+                }
+                continue
+            }
+            lastBatch = clock.now
             do {
                 try applyBatch(participants, end: end)
             } catch {
@@ -94,6 +105,12 @@ extension ProjectionEngine {
             publishLive(participants)
         }
         finishThread()
+    }
+
+    /// Something the live runner should not wait for: a stop, a finished build, a query
+    /// waiting for a position.
+    private func urgent() -> Bool {
+        shared.withLock { $0.stopping || !$0.handovers.isEmpty || $0.positionWaiters > 0 }
     }
 
     /// Swaps finished builds in: one write transaction makes the new generation serve, records
