@@ -42,6 +42,7 @@ struct DomainBenchmark: ParsableCommand {
         printOut("each scenario: \(rounds) rounds of generic then domain, \(format(seconds, 1)) s each; medians, and the range of the rounds' ratios")
         printOut("")
         printOut("clients  events/append  generic ev/s  domain ev/s  domain/generic  (rounds)       domain p50 ms  p99 ms  p999 ms  daemon cpu generic/domain")
+        var writers: [String] = []
         for clients in clients {
             for batch in batch {
                 var generic: [SocketBenchmark.Run] = []
@@ -55,6 +56,11 @@ struct DomainBenchmark: ParsableCommand {
                 let ratios = zip(domain, generic).map { $0.eventsPerSecond / $1.eventsPerSecond * 100 }.sorted()
                 let genericRate = generic.isEmpty ? nil : median(generic.map(\.eventsPerSecond))
                 let domainRun = domain.sorted { $0.eventsPerSecond < $1.eventsPerSecond }[domain.count / 2]
+                let genericRun = generic.sorted { $0.eventsPerSecond < $1.eventsPerSecond }.dropFirst(generic.count / 2).first
+                for (kind, run) in [("generic", genericRun), ("domain", domainRun)] {
+                    guard let run else { continue }
+                    writers.append(pad("\(clients)", 7) + pad("\(batch)", 15) + pad(kind, 9) + Self.writerColumns(run, seconds: seconds))
+                }
                 printOut(pad("\(clients)", 7) + pad("\(batch)", 15) + pad(genericRate.map { format($0) } ?? "-", 14)
                          + pad(format(domainRun.eventsPerSecond), 13)
                          + pad(ratios.isEmpty ? "-" : format(median(ratios)) + "%", 16)
@@ -65,6 +71,20 @@ struct DomainBenchmark: ParsableCommand {
                                + format(domainRun.daemonCores * 100) + "%", 28))
             }
         }
+        printOut("")
+        printOut("the writer thread per group commit, in the median runs (see `fascicolo-bench socket`)")
+        printOut("clients  events/append  kind     events/commit  wait ms  sign ms  write ms  sync ms  writer busy")
+        writers.forEach(printOut)
+    }
+
+    /// Per group commit: events, then the writer's milliseconds waiting for the write lock,
+    /// signing, writing and syncing, and how busy it was.
+    static func writerColumns(_ run: SocketBenchmark.Run, seconds: Double) -> String {
+        let writer = run.writer
+        return pad(format(writer.commits > 0 ? run.eventsPerSecond * seconds / writer.commits : 0, 1), 15)
+            + pad(format(writer.perCommit(writer.wait), 2), 9) + pad(format(writer.perCommit(writer.sign), 2), 9)
+            + pad(format(writer.perCommit(writer.write), 2), 10) + pad(format(writer.perCommit(writer.sync), 2), 9)
+            + pad(format((writer.wait + writer.sign + writer.write + writer.sync) / seconds * 100) + "%", 13)
     }
 
     /// The middle value (the mean of the two middle ones for an even count).

@@ -50,13 +50,8 @@ struct SocketBenchmark: AsyncParsableCommand {
                          + pad(format(run.daemonCores * 100) + "%", 12)
                          + pad(format(inProcess.eventsPerSecond), 17)
                          + pad(format(run.eventsPerSecond / inProcess.eventsPerSecond * 100) + "%", 7))
-                let writer = run.writer
-                writers.append(pad("\(clients)", 7) + pad("\(batch)", 15) + pad(format(writer.commits / seconds), 11)
-                               + pad(format(writer.commits > 0 ? run.eventsPerSecond * seconds / writer.commits : 0, 1), 15)
-                               + pad(format(writer.perCommit(writer.wait), 2), 9)
-                               + pad(format(writer.perCommit(writer.sign), 2), 9) + pad(format(writer.perCommit(writer.write), 2), 10)
-                               + pad(format(writer.perCommit(writer.sync), 2), 9)
-                               + pad(format((writer.wait + writer.sign + writer.write + writer.sync) / seconds * 100) + "%", 13))
+                writers.append(pad("\(clients)", 7) + pad("\(batch)", 15) + pad(format(run.writer.commits / seconds), 11)
+                               + DomainBenchmark.writerColumns(run, seconds: seconds))
             }
         }
         printOut("")
