@@ -73,6 +73,11 @@ import Testing
             let metrics = try daemon.call("/metrics").body
             #expect(metrics.contains("fascicolo_appends_total 2") && metrics.contains("fascicolo_log_entries 2"))
             #expect(metrics.contains(#"fascicolo_rejections_total{code="wrong_expected_version"} 1"#))
+            for phase in ["wait", "sign", "write", "sync"] {
+                let prefix = #"fascicolo_commit_seconds_total{phase=""# + phase + #""} "#
+                let value = metrics.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.dropFirst(prefix.count)) }
+                #expect(value.map { phase == "wait" ? $0 >= 0 : $0 > 0 } == true, "\(phase): \(String(describing: value))")
+            }
         }
     }
 

@@ -34,6 +34,11 @@ import Testing
             #expect(try ledger.readStream("case", limit: 10).isEmpty)  // a prefix of another name is not that stream
             #expect(try ledger.entries(from: 1, limit: 2).map(\.position) == [1, 2])
             #expect(try ledger.streamVersion("case-a") == 3)
+
+            // Three appends one after the other: three group commits of 2, 1 and 1 events.
+            let timings = ledger.commitTimings
+            #expect(timings.commits == 3 && timings.commits == ledger.commitCount && timings.events == 4)
+            #expect(timings.signSeconds > 0 && timings.writeSeconds > 0 && timings.syncSeconds > 0 && timings.waitSeconds >= 0)
         }
     }
 
