@@ -74,8 +74,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     var committedSize: UInt64 { lock.withLock { committedSizeUnlocked } }
     private var committedSizeUnlocked: UInt64 = 0
     /// Group commits that stored entries since the ledger was opened (for metrics and benchmarks).
-    var commitCount: UInt64 { lock.withLock { commitCountUnlocked } }
-    private var commitCountUnlocked: UInt64 = 0
+    var commitCount: UInt64 { lock.withLock { timingsUnlocked.commits } }
     /// Where the writer thread's time went, summed over every group commit since the ledger was opened.
     var commitTimings: CommitTimings { lock.withLock { timingsUnlocked } }
     private var timingsUnlocked = CommitTimings()
@@ -211,7 +210,6 @@ final class GroupCommitWriter: @unchecked Sendable {
         let woken = lock.withLock {
             committedSizeUnlocked = tree.size
             guard grew else { return [CheckedContinuation<Void, Never>]() }
-            commitCountUnlocked += 1
             timingsUnlocked.add(events: batch.reduce(0) { $0 + $1.request.events.count }, wait: opened - began, sign: signingNanoseconds,
                                 write: written - opened - signingNanoseconds, sync: committed - written)
             let ready = waiters.filter { $0.value.beyond < tree.size }

@@ -263,8 +263,6 @@ public final class ProjectionEngine: Sendable {
 
     private func wait(for name: String, toApply position: UInt64, timeout: Duration) async throws {
         let deadline = ContinuousClock.now + timeout
-        let status = try self.status(name)
-        if status.state != .building && status.position > position { return }
         shared.withLock { $0.positionWaiters += 1 }
         defer { shared.withLock { $0.positionWaiters -= 1 } }
         signal.withLock { signal.broadcast() }
