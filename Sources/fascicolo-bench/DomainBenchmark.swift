@@ -73,7 +73,7 @@ struct DomainBenchmark: ParsableCommand {
         }
         printOut("")
         printOut("the writer thread per group commit, in the median runs (see `fascicolo-bench socket`)")
-        printOut("clients  events/append  kind     events/commit  wait ms  sign ms  write ms  sync ms  writer busy")
+        printOut("clients  events/append  kind     events/commit  wait ms  sign ms  write ms  sync ms  writer busy  projections' lag at the end")
         writers.forEach(printOut)
     }
 
@@ -85,6 +85,7 @@ struct DomainBenchmark: ParsableCommand {
             + pad(format(writer.perCommit(writer.wait), 2), 9) + pad(format(writer.perCommit(writer.sign), 2), 9)
             + pad(format(writer.perCommit(writer.write), 2), 10) + pad(format(writer.perCommit(writer.sync), 2), 9)
             + pad(format((writer.wait + writer.sign + writer.write + writer.sync) / seconds * 100) + "%", 13)
+            + pad(format(writer.projectionLag), 29)
     }
 
     /// The middle value (the mean of the two middle ones for an even count).

@@ -57,7 +57,7 @@ struct SocketBenchmark: AsyncParsableCommand {
         printOut("")
         printOut("the writer thread, per group commit (from /metrics): waiting for LMDB's write lock, signing and hashing on all cores, "
                  + "the rest of the write, LMDB's commit with its syncs")
-        printOut("clients  events/append  commits/s  events/commit  wait ms  sign ms  write ms  sync ms  writer busy")
+        printOut("clients  events/append  commits/s  events/commit  wait ms  sign ms  write ms  sync ms  writer busy  projections' lag at the end")
         writers.forEach(printOut)
         printOut("")
         printOut("the HTTP stack's own ceiling: GET /v1/health/live (no body, no store), same clients, same daemon build")
@@ -214,6 +214,8 @@ struct WriterProfile {
     var sign: Double = 0
     var write: Double = 0
     var sync: Double = 0
+    /// The largest lag of a projection behind the log, in entries, when read.
+    var projectionLag: Double = 0
 
     init() {}
 
@@ -222,6 +224,7 @@ struct WriterProfile {
         for line in String(decoding: response.body, as: UTF8.self).split(separator: "\n") where !line.hasPrefix("#") {
             let parts = line.split(separator: " ")
             guard parts.count == 2, let value = Double(parts[1]) else { continue }
+            if parts[0].hasPrefix("fascicolo_projection_lag_entries{") { projectionLag = max(projectionLag, value) }
             switch parts[0] {
             case "fascicolo_commits_total": commits = value
             case #"fascicolo_commit_seconds_total{phase="wait"}"#: wait = value
@@ -240,6 +243,7 @@ struct WriterProfile {
         delta.sign = end.sign - start.sign
         delta.write = end.write - start.write
         delta.sync = end.sync - start.sync
+        delta.projectionLag = end.projectionLag
         return delta
     }
 

@@ -183,17 +183,41 @@ extension EngineTests {
             try engine.start()
             defer { engine.stop() }
             try await waitFor(engine, "the first build", caughtUp(ledger))
-            // The first of these is applied at once; the next batch is a minute away.
-            for index in 0..<5 {
-                _ = try await ledger.append(AppendRequest(stream: "notes", events: [NewEvent(type: "Note", payload: Array("{\"n\":\(index)}".utf8))],
-                                                          author: "uid:0/test"))
+            func note(_ index: Int) -> AppendRequest {
+                AppendRequest(stream: "notes", events: [NewEvent(type: "Note", payload: Array("{\"n\":\(index)}".utf8))], author: "uid:0/test")
             }
+            // The first live batch is applied at once; the next one is a minute away.
+            _ = try await ledger.append(note(0))
+            try await waitFor(engine, seconds: 10, "the first live batch", caughtUp(ledger))
+            for index in 1..<5 { _ = try await ledger.append(note(index)) }
             try await Task.sleep(for: .milliseconds(300))
             #expect(try engine.status(Timeline.name).position < ledger.size, "the live runner did not wait for its interval")
             let last = ledger.size - 1
             let asked = ContinuousClock.now
             try await engine.query(Timeline.name, reflecting: last, timeout: .seconds(20)) { view in #expect(view.position > last) }
             #expect(ContinuousClock.now - asked < .seconds(5))
+        }
+    }
+
+    /// The interval only holds back a small backlog: a full batch waiting is applied at once, so
+    /// the interval never caps how fast the read models follow the log.
+    @Test func aFullBatchIsAppliedWithoutWaitingForTheInterval() async throws {
+        try await withCaseFiles { _, ledger, files in
+            try await applyWorkload(files, seed: seed &+ 9, persons: 3)
+            let engine = try makeEngine(ledger, [Timeline.self], batch: 8, liveIntervalMilliseconds: 60_000)
+            try engine.start()
+            defer { engine.stop() }
+            try await waitFor(engine, "the first build", caughtUp(ledger))
+            func note(_ count: Int) -> AppendRequest {
+                AppendRequest(stream: "notes", events: (0..<count).map { NewEvent(type: "Note", payload: Array("{\"n\":\($0)}".utf8)) },
+                              author: "uid:0/test")
+            }
+            // The first live batch is applied at once; the interval starts then.
+            _ = try await ledger.append(note(3))
+            try await waitFor(engine, seconds: 10, "the first live batch", caughtUp(ledger))
+            // Five full batches: applied without waiting a minute.
+            _ = try await ledger.append(note(40))
+            try await waitFor(engine, seconds: 10, "five full batches", caughtUp(ledger))
         }
     }
 

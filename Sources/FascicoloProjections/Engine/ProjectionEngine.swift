@@ -33,9 +33,10 @@ public final class ProjectionEngine: Sendable {
         /// LMDB's write lock, and so delays appends).
         public var batchEntriesMax = 4_096
         /// The live runner writes at most one batch per this many milliseconds (0: one per
-        /// group commit), unless a query waits for a position. Each write is a durable LMDB
-        /// commit holding the write lock that appends need: under load, one per group commit
-        /// made the writer wait for it on every commit.
+        /// group commit), unless a full batch (`batchEntriesMax`) is waiting or a query waits
+        /// for a position. Each write is a durable LMDB commit holding the write lock that
+        /// appends need: under load, one per group commit made the writer wait for it on every
+        /// commit.
         public var liveIntervalMilliseconds = 50
         /// The same for (re)builds. Larger: each batch rewrites the B-tree pages its rows fall
         /// on, and rows of a log replayed in order fall everywhere, so a build writes less in

@@ -77,7 +77,7 @@ extension ProjectionEngine {
     func runLive(_ initial: [Participant]) {
         var participants = initial
         let clock = ContinuousClock()
-        var lastBatch = clock.now - .seconds(1)
+        var lastBatch: ContinuousClock.Instant?
         while !shared.withLock({ $0.stopping }) {
             adoptHandovers(into: &participants)
             let end = ledger.size
@@ -87,8 +87,10 @@ extension ProjectionEngine {
                 }
                 continue
             }
-            let due = lastBatch + .milliseconds(options.liveIntervalMilliseconds)
-            if clock.now < due && !urgent() {
+            // A full batch waiting is applied at once: the interval never caps the rate.
+            let backlog = end - (participants.filter { $0.failure == nil }.map(\.position).min() ?? end)
+            if let due = lastBatch.map({ $0 + .milliseconds(options.liveIntervalMilliseconds) }), clock.now < due,
+               backlog < UInt64(options.batchEntriesMax), !urgent() {
                 // New commits wake the runner: it goes back to sleep until the batch is due.
                 signal.withLock {
                     if !urgent() { signal.wait(milliseconds: max(1, Int(((due - clock.now) / .milliseconds(1)).rounded(.up)))) }
