@@ -59,7 +59,7 @@ struct DomainBenchmark: ParsableCommand {
                 let genericRun = generic.sorted { $0.eventsPerSecond < $1.eventsPerSecond }.dropFirst(generic.count / 2).first
                 for (kind, run) in [("generic", genericRun), ("domain", domainRun)] {
                     guard let run else { continue }
-                    writers.append(pad("\(clients)", 7) + pad("\(batch)", 15) + pad(kind, 9) + Self.writerColumns(run, seconds: seconds))
+                    writers.append(pad("\(clients)", 7) + pad("\(batch)", 15) + pad(kind, 9) + run.writerColumns(seconds: seconds))
                 }
                 printOut(pad("\(clients)", 7) + pad("\(batch)", 15) + pad(genericRate.map { format($0) } ?? "-", 14)
                          + pad(format(domainRun.eventsPerSecond), 13)
@@ -75,17 +75,6 @@ struct DomainBenchmark: ParsableCommand {
         printOut("the writer thread per group commit, in the median runs (see `fascicolo-bench socket`)")
         printOut("clients  events/append  kind     events/commit  wait ms  sign ms  write ms  sync ms  writer busy  projections' lag at the end")
         writers.forEach(printOut)
-    }
-
-    /// Per group commit: events, then the writer's milliseconds waiting for the write lock,
-    /// signing, writing and syncing, and how busy it was.
-    static func writerColumns(_ run: SocketBenchmark.Run, seconds: Double) -> String {
-        let writer = run.writer
-        return pad(format(writer.commits > 0 ? run.eventsPerSecond * seconds / writer.commits : 0, 1), 15)
-            + pad(format(writer.perCommit(writer.wait), 2), 9) + pad(format(writer.perCommit(writer.sign), 2), 9)
-            + pad(format(writer.perCommit(writer.write), 2), 10) + pad(format(writer.perCommit(writer.sync), 2), 9)
-            + pad(format((writer.wait + writer.sign + writer.write + writer.sync) / seconds * 100) + "%", 13)
-            + pad(format(writer.projectionLag), 29)
     }
 
     /// The middle value (the mean of the two middle ones for an even count).

@@ -51,7 +51,7 @@ struct SocketBenchmark: AsyncParsableCommand {
                          + pad(format(inProcess.eventsPerSecond), 17)
                          + pad(format(run.eventsPerSecond / inProcess.eventsPerSecond * 100) + "%", 7))
                 writers.append(pad("\(clients)", 7) + pad("\(batch)", 15) + pad(format(run.writer.commits / seconds), 11)
-                               + DomainBenchmark.writerColumns(run, seconds: seconds))
+                               + run.writerColumns(seconds: seconds))
             }
         }
         printOut("")
@@ -82,6 +82,16 @@ struct SocketBenchmark: AsyncParsableCommand {
         /// Cores the daemon kept busy on average (user + system time / wall time).
         let daemonCores: Double
         let writer: WriterProfile
+
+        /// Per group commit: events, then the writer's milliseconds waiting for the write lock,
+        /// signing, writing and syncing; how busy it was; the projections' lag at the end.
+        func writerColumns(seconds: Double) -> String {
+            pad(format(writer.commits > 0 ? eventsPerSecond * seconds / writer.commits : 0, 1), 15)
+                + pad(format(writer.perCommit(writer.wait), 2), 9) + pad(format(writer.perCommit(writer.sign), 2), 9)
+                + pad(format(writer.perCommit(writer.write), 2), 10) + pad(format(writer.perCommit(writer.sync), 2), 9)
+                + pad(format((writer.wait + writer.sign + writer.write + writer.sync) / seconds * 100) + "%", 13)
+                + pad(format(writer.projectionLag), 29)
+        }
     }
 
     func runScenario(binary: String, clients: Int, batch: Int) throws -> Run {
