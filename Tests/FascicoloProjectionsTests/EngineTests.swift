@@ -183,13 +183,10 @@ extension EngineTests {
             try engine.start()
             defer { engine.stop() }
             try await waitFor(engine, "the first build", caughtUp(ledger))
-            func note(_ index: Int) -> AppendRequest {
-                AppendRequest(stream: "notes", events: [NewEvent(type: "Note", payload: Array("{\"n\":\(index)}".utf8))], author: "uid:0/test")
-            }
             // The first live batch is applied at once; the next one is a minute away.
-            _ = try await ledger.append(note(0))
+            _ = try await ledger.append(notes(1))
             try await waitFor(engine, seconds: 10, "the first live batch", caughtUp(ledger))
-            for index in 1..<5 { _ = try await ledger.append(note(index)) }
+            for _ in 1..<5 { _ = try await ledger.append(notes(1)) }
             try await Task.sleep(for: .milliseconds(300))
             #expect(try engine.status(Timeline.name).position < ledger.size, "the live runner did not wait for its interval")
             let last = ledger.size - 1
@@ -208,17 +205,19 @@ extension EngineTests {
             try engine.start()
             defer { engine.stop() }
             try await waitFor(engine, "the first build", caughtUp(ledger))
-            func note(_ count: Int) -> AppendRequest {
-                AppendRequest(stream: "notes", events: (0..<count).map { NewEvent(type: "Note", payload: Array("{\"n\":\($0)}".utf8)) },
-                              author: "uid:0/test")
-            }
             // The first live batch is applied at once; the interval starts then.
-            _ = try await ledger.append(note(3))
+            _ = try await ledger.append(notes(3))
             try await waitFor(engine, seconds: 10, "the first live batch", caughtUp(ledger))
             // Five full batches: applied without waiting a minute.
-            _ = try await ledger.append(note(40))
+            _ = try await ledger.append(notes(40))
             try await waitFor(engine, seconds: 10, "five full batches", caughtUp(ledger))
         }
+    }
+
+    /// An append of `count` events no projection reads, to move the log on.
+    private func notes(_ count: Int) -> AppendRequest {
+        AppendRequest(stream: "notes", events: (0..<count).map { NewEvent(type: "Note", payload: Array("{\"n\":\($0)}".utf8)) },
+                      author: "uid:0/test")
     }
 
     /// A new version of a projection rebuilds by itself at start; until it has caught up its
