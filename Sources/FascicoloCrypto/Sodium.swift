@@ -15,17 +15,42 @@ enum Sodium {
 /// Standard base64 (RFC 4648 section 4, with padding), as signed notes and checkpoints use it.
 public enum Base64 {
     public static func encode(_ bytes: [UInt8]) -> String {
-        Sodium.ensureInitialized()
-        let length = sodium_base64_encoded_len(bytes.count, sodium_base64_VARIANT_ORIGINAL)  // with the final NUL
-        return String(unsafeUninitializedCapacity: length) { output in
-            output.withMemoryRebound(to: CChar.self) { chars in
-                _ = bytes.withUnsafeBufferPointer { input in
-                    sodium_bin2base64(chars.baseAddress!, length, input.baseAddress, bytes.count, sodium_base64_VARIANT_ORIGINAL)
+        String(decoding: encodedBytes(bytes), as: UTF8.self)
+    }
+
+    /// The encoding as ASCII bytes. Written here rather than with libsodium's `sodium_bin2base64`,
+    /// which is constant-time and several times slower: what is encoded (signatures, hashes,
+    /// sealed boxes) is public, and a sealed box is encoded for every personal event appended.
+    public static func encodedBytes(_ bytes: [UInt8]) -> [UInt8] {
+        let count = (bytes.count + 2) / 3 * 4
+        return [UInt8](unsafeUninitializedCapacity: count) { output, initialized in
+            bytes.withUnsafeBufferPointer { input in
+                alphabet.withUnsafeBufferPointer { alphabet in
+                    var read = 0, written = 0
+                    while read + 3 <= input.count {
+                        let group = UInt32(input[read]) << 16 | UInt32(input[read + 1]) << 8 | UInt32(input[read + 2])
+                        output[written] = alphabet[Int(group >> 18)]
+                        output[written + 1] = alphabet[Int(group >> 12 & 63)]
+                        output[written + 2] = alphabet[Int(group >> 6 & 63)]
+                        output[written + 3] = alphabet[Int(group & 63)]
+                        read += 3
+                        written += 4
+                    }
+                    let left = input.count - read
+                    if left > 0 {
+                        let group = UInt32(input[read]) << 16 | (left == 2 ? UInt32(input[read + 1]) << 8 : 0)
+                        output[written] = alphabet[Int(group >> 18)]
+                        output[written + 1] = alphabet[Int(group >> 12 & 63)]
+                        output[written + 2] = left == 2 ? alphabet[Int(group >> 6 & 63)] : UInt8(ascii: "=")
+                        output[written + 3] = UInt8(ascii: "=")
+                    }
                 }
             }
-            return length - 1
+            initialized = count
         }
     }
+
+    private static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/".utf8)
 
     /// Decodes strict, padded standard base64; nil for anything else (including whitespace).
     public static func decode(_ text: String) -> [UInt8]? {

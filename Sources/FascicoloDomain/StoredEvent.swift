@@ -91,8 +91,10 @@ public struct StoredEvent: Sendable {
         }
         json.raw("}")
         if let sealed {
-            json.raw(",\"sealed\":")
-            json.string(Base64.encode(sealed))
+            // Base64 needs no escaping: written between the quotes as is.
+            json.raw(",\"sealed\":\"")
+            json.raw(Base64.encodedBytes(sealed))
+            json.raw("\"")
         }
         json.raw("}")
         return json.bytes

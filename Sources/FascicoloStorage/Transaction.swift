@@ -26,6 +26,24 @@ public class ReadTransaction {
         try StorageError.check(mdb_txn_commit(handle), "commit")
     }
 
+    /// The names of the environment's tables (LMDB keeps them as the keys of its main database).
+    public func tableNames() throws -> [String] {
+        var main = MDB_dbi()
+        try StorageError.check(mdb_dbi_open(handle, nil, 0, &main), "open the main database")
+        var cursor: OpaquePointer?
+        try StorageError.check(mdb_cursor_open(handle, main, &cursor), "open cursor on the main database")
+        defer { mdb_cursor_close(cursor) }
+        var names: [String] = []
+        var key = MDB_val(), value = MDB_val()
+        var status = mdb_cursor_get(cursor, &key, &value, MDB_FIRST)
+        while status == MDB_SUCCESS {
+            names.append(String(decoding: UnsafeRawBufferPointer(start: key.mv_data, count: key.mv_size), as: UTF8.self))
+            status = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)
+        }
+        guard status == MDB_NOTFOUND else { throw StorageError(code: .init(status), operation: "list tables") }
+        return names
+    }
+
     /// Opens a named table; `create` requires the write transaction.
     public func openTable(_ name: String, create: Bool = false) throws -> Table {
         var dbi = MDB_dbi()
@@ -105,5 +123,10 @@ public final class WriteTransaction: ReadTransaction {
     /// Opens a table, creating it when it does not exist.
     public func createTable(_ name: String) throws -> Table {
         try openTable(name, create: true)
+    }
+
+    /// Deletes `table`, rows and name; its handle must not be used again.
+    public func drop(_ table: Table) throws {
+        try StorageError.check(mdb_drop(handle, table.handle, 1), "drop \(table)")
     }
 }

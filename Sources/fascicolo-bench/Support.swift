@@ -33,11 +33,14 @@ func temporaryDirectory(_ label: String) -> String {
     return template.withUnsafeMutableBufferPointer { String(cString: mkdtemp($0.baseAddress!)) }
 }
 
+/// Removes a bench's temporary directory and everything under it (the socket
+/// bench's daemon keeps its data in a subdirectory).
 func removeDirectory(_ path: String) {
     guard let directory = opendir(path) else { return }
     while let entry = readdir(directory) {
         let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-        if name != "." && name != ".." { unlink(path + "/" + name) }
+        guard name != "." && name != ".." else { continue }
+        if entry.pointee.d_type == UInt8(DT_DIR) { removeDirectory(path + "/" + name) } else { unlink(path + "/" + name) }
     }
     closedir(directory)
     rmdir(path)

@@ -2,6 +2,7 @@ import ArgumentParser
 import FascicoloCrypto
 import FascicoloLedger
 import FascicoloStorage
+import Glibc
 
 struct Stat: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -32,12 +33,13 @@ struct Stat: ParsableCommand {
             let key = verifierKey.map { SignedNote.verifierKey(name: $0.name, publicKey: $0.publicKey) } ?? "(signing.pub missing)"
             let used = store.environment.usedBytes
             let mapped = store.environment.mapSizeBytes
+            let readModelsUsed = try readModelsUsedBytes()
             if json {
                 Terminal.out("""
                     {"origin":\(jsonString(origin)),"verifierKey":\(jsonString(key)),"entries":\(entries),\
                     "streams":\(streams),"checkpoints":\(checkpoints),"lastCheckpointSize":\(checkpoint.map { "\($0.size)" } ?? "null"),\
                     "lastCheckpointRoot":\(checkpoint.map { jsonString($0.root.hex) } ?? "null"),\
-                    "mapUsedBytes":\(used),"mapSizeBytes":\(mapped)}
+                    "mapUsedBytes":\(used),"mapSizeBytes":\(mapped),"readModelsUsedBytes":\(readModelsUsed.map { "\($0)" } ?? "null")}
                     """)
             } else {
                 let rows: [(String, String)] = [
@@ -48,6 +50,7 @@ struct Stat: ParsableCommand {
                     ("checkpoints", "\(checkpoints)"),
                     ("last checkpoint", checkpoint.map { "size \($0.size), root \($0.root.hex)" } ?? "none"),
                     ("map used", "\(used / 1_048_576) MiB of \(mapped / 1_048_576) MiB (\(mapped > 0 ? used * 100 / mapped : 0)%)"),
+                    ("read models", readModelsUsed.map { "\($0 / 1_048_576) MiB in projections/ (rebuilt from the log when missing)" } ?? "none yet"),
                 ]
                 let width = rows.map(\.0.count).max() ?? 0
                 for (name, value) in rows {
@@ -58,5 +61,16 @@ struct Stat: ParsableCommand {
             Terminal.error("fascicolo stat: \(error)")
             throw ExitCode(2)
         }
+    }
+
+    /// The bytes the read models' environment (`<data>/projections`) uses; nil before a daemon made it.
+    private func readModelsUsedBytes() throws -> Int? {
+        let path = dataDirectory + "/projections"
+        guard access(path + "/data.mdb", F_OK) == 0 else { return nil }
+        var options = Environment.Options()
+        options.readOnly = true
+        let environment = try Environment(path: path, options: options)
+        defer { environment.close() }
+        return environment.usedBytes
     }
 }

@@ -321,11 +321,16 @@ private func hex(_ seed: UInt64) -> String { "0x" + String(seed, radix: 16) }
             if value.utf8.count >= 8 { patterns.append(Array(value.utf8)) }
             patterns.append(Array("\"\(value)\"".utf8))
         }
+        // Every file, subdirectories included (the projections' environment is one).
         var files: [String] = []
-        if let handle = opendir(directory) {
+        var folders = [""]
+        while let folder = folders.popLast() {
+            guard let handle = opendir(directory + "/" + folder) else { continue }
             while let entry = readdir(handle) {
                 let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-                if entry.pointee.d_type == UInt8(DT_REG) { files.append(name) }
+                let path = folder.isEmpty ? name : folder + "/" + name
+                if entry.pointee.d_type == UInt8(DT_REG) { files.append(path) }
+                if entry.pointee.d_type == UInt8(DT_DIR) && name != "." && name != ".." { folders.append(path) }
             }
             closedir(handle)
         }

@@ -246,6 +246,82 @@ extension EngineTests {
             #expect(try second.status(CountsPersonEntries.name).lastRebuild?.version == 2)
         }
     }
+
+    /// The rows live in their own environment next to the log. Rows that outran the log — a
+    /// log restored from an older copy — or that another log built are never served: they are
+    /// dropped at start and rebuilt, and the rebuild equals one made from nothing.
+    @Test func rowsNotBuiltFromThisLogAreRebuilt() async throws {
+        try await withCaseFiles { directory, ledger, files in
+            try await applyWorkload(files, seed: seed &+ 9, persons: 20)
+            // The "older backup": a hot copy of the log as it is now.
+            let older = directory + "/older"
+            #expect(mkdir(older, 0o700) == 0)
+            try ledger.store.environment.copy(to: older, compact: false)
+            for name in ["signing.key", "signing.pub"] { _ = try runProcess("/bin/cp", [directory + "/" + name, older + "/" + name]) }
+            try await applyWorkload(files, seed: seed &+ 10, persons: 10)
+            let engine = try makeEngine(ledger)
+            try engine.start()
+            try await waitFor(engine, "catch-up", caughtUp(ledger))
+            engine.stop()
+            _ = try runProcess("/bin/cp", ["-r", ProjectionEngine.directory(in: directory), ProjectionEngine.directory(in: older)])
+
+            var configuration = LedgerConfiguration()
+            configuration.unsafeNoSync = true
+            let restored = try Ledger.open(directory: older, configuration: configuration)
+            defer { restored.close() }
+            #expect(restored.size < ledger.size)
+            let onRestored = try makeEngine(restored)
+            try onRestored.start()
+            defer { onRestored.stop() }
+            try await waitFor(onRestored, "rebuild on the restored log", caughtUp(restored))
+            let followed = try allProjections.map { try onRestored.digest($0.name) }
+            for projection in allProjections { try onRestored.rebuild(projection.name) }
+            try await waitFor(onRestored, "reference rebuild") { statuses in
+                statuses.allSatisfy { $0.build == nil && $0.lastRebuild?.position == restored.size && $0.position == restored.size }
+            }
+            for (projection, followedDigest) in zip(allProjections, followed) {
+                let record = try #require(onRestored.statuses().first { $0.name == projection.name }?.lastRebuild)
+                #expect(record.digest == followedDigest.digest.hex, "\(projection.name): rows kept from the longer log")
+                #expect(followedDigest.position == restored.size)
+            }
+        }
+        // Another log (another key) with this log's rows: nothing of them is served either.
+        try await withCaseFiles { directory, ledger, files in
+            try await applyWorkload(files, seed: seed &+ 11, persons: 10)
+            let engine = try makeEngine(ledger)
+            try engine.start()
+            try await waitFor(engine, "catch-up", caughtUp(ledger))
+            engine.stop()
+            try await withCaseFiles { otherDirectory, other, otherFiles in
+                try await applyWorkload(otherFiles, seed: seed &+ 12, persons: 3)
+                #expect(other.verifierKey != ledger.verifierKey && other.size < ledger.size)
+                _ = try runProcess("/bin/cp", ["-r", ProjectionEngine.directory(in: directory), ProjectionEngine.directory(in: otherDirectory)])
+                let onOther = try makeEngine(other)
+                try onOther.start()
+                defer { onOther.stop() }
+                try await waitFor(onOther, "rebuild on the other log", caughtUp(other))
+                let persons = try await onOther.query(Cases.name) { view in try view.transaction.count(view.tables[0]) }
+                #expect(persons == 3, "the other log has 3 persons; the rows show \(persons)")
+            }
+        }
+    }
+
+    /// Before the projections had an environment of their own their tables lived in the log's;
+    /// the engine drops them there.
+    @Test func tablesOfTheEarlierLayoutAreDropped() async throws {
+        try await withCaseFiles { _, ledger, _ in
+            try ledger.store.environment.write { txn in
+                let table = try txn.createTable("projection/cases/a/persons")
+                try txn.put(table, key: [1], value: [2])
+                _ = try txn.createTable("projections")
+            }
+            let engine = try makeEngine(ledger)
+            engine.stop()
+            let names = try ledger.store.environment.read { txn in try txn.tableNames() }
+            #expect(!names.contains { $0 == "projections" || $0.hasPrefix("projection/") }, "\(names)")
+            #expect(names.contains("entries"), "\(names)")
+        }
+    }
 }
 
 /// Version 1 of a projection: one row per entry.

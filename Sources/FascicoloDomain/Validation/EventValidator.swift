@@ -21,12 +21,13 @@ public enum EventValidator {
         }
         var result = ValidatedData(open: [], personal: [])
         for field in schema.fields {
-            let path = fieldPrefix + "." + field.name
+            // The path names the field in an error only: not built for every field checked.
+            let path = { fieldPrefix + "." + field.name }
             guard let value = members.first(where: { $0.key == field.name })?.value, value != .null else {
-                if field.required { throw .schema("\(field.name) is required for \(schema.type)", field: path) }
+                if field.required { throw .schema("\(field.name) is required for \(schema.type)", field: path()) }
                 continue
             }
-            try check(value, kind: field.kind, reference: reference, path: path)
+            try check(value, kind: field.kind, reference: reference, path: path())
             if field.personal {
                 result.personal.append((field.name, value))
             } else {
@@ -36,60 +37,69 @@ public enum EventValidator {
         return result
     }
 
-    static func check(_ value: JSON, kind: FieldKind, reference: ReferenceTable, path: String) throws(DomainError) {
+    static func check(_ value: JSON, kind: FieldKind, reference: ReferenceTable, path: @autoclosure () -> String) throws(DomainError) {
         switch kind {
         case .text(let maxLength):
-            guard case .string(let text) = value else { throw .schema("a string is expected", field: path) }
-            try checkText(text, maxLength: maxLength, path: path)
+            guard case .string(let text) = value else { throw .schema("a string is expected", field: path()) }
+            try checkText(text, maxLength: maxLength, path: path())
         case .date:
             guard case .string(let text) = value, CalendarDate(text) != nil else {
-                throw .schema("a date is expected, as YYYY-MM-DD", field: path)
+                throw .schema("a date is expected, as YYYY-MM-DD", field: path())
             }
         case .integer(let range):
             guard case .number(let text) = value, let number = Int64(text), range.contains(number) else {
-                throw .schema("an integer from \(range.lowerBound) to \(range.upperBound) is expected", field: path)
+                throw .schema("an integer from \(range.lowerBound) to \(range.upperBound) is expected", field: path())
             }
         case .amount:
             guard case .number(let text) = value, isAmount(text) else {
-                throw .schema("a non-negative amount with at most two decimals (e.g. 120.50) is expected", field: path)
+                throw .schema("a non-negative amount with at most two decimals (e.g. 120.50) is expected", field: path())
             }
         case .boolean:
-            guard case .bool = value else { throw .schema("true or false is expected", field: path) }
+            guard case .bool = value else { throw .schema("true or false is expected", field: path()) }
         case .choice(let values):
             guard case .string(let text) = value, values.contains(text) else {
-                throw .schema("one of \(values.joined(separator: ", ")) is expected", field: path)
+                throw .schema("one of \(values.joined(separator: ", ")) is expected", field: path())
             }
         case .code(let list):
             guard case .string(let code) = value, reference.contains(code, in: list) else {
                 throw DomainError(.invalid, code: "unknown_code",
-                                  "not a code of \(list.rawValue) in reference data \(reference.version)", field: path)
+                                  "not a code of \(list.rawValue) in reference data \(reference.version)", field: path())
             }
         case .entry:
             guard case .number(let text) = value, let version = UInt64(text), version >= 1 else {
-                throw .schema("the stream version (1 or more) of an entry of this case file is expected", field: path)
+                throw .schema("the stream version (1 or more) of an entry of this case file is expected", field: path())
             }
         case .textList(let maxCount, let maxLength):
             guard case .array(let values) = value, (1...maxCount).contains(values.count) else {
-                throw .schema("a list of 1 to \(maxCount) strings is expected", field: path)
+                throw .schema("a list of 1 to \(maxCount) strings is expected", field: path())
             }
             for (index, element) in values.enumerated() {
-                guard case .string(let text) = element else { throw .schema("a string is expected", field: "\(path)[\(index)]") }
-                try checkText(text, maxLength: maxLength, path: "\(path)[\(index)]")
+                guard case .string(let text) = element else { throw .schema("a string is expected", field: "\(path())[\(index)]") }
+                try checkText(text, maxLength: maxLength, path: "\(path())[\(index)]")
             }
         }
     }
 
-    static func checkText(_ text: String, maxLength: Int, path: String) throws(DomainError) {
-        var count = 0
-        for scalar in text.unicodeScalars {
-            // Line breaks and tabs are fine in notes; other control characters are not text.
-            if scalar.value < 0x20 && scalar != "\n" && scalar != "\t" || (0x7F...0x9F).contains(scalar.value) {
-                throw .schema("control characters are not allowed", field: path)
+    static func checkText(_ text: String, maxLength: Int, path: @autoclosure () -> String) throws(DomainError) {
+        // Over the UTF-8 bytes (a String is valid UTF-8): a scalar starts at every byte that is
+        // not a continuation byte; C0 controls and DEL are single bytes, C1 controls (U+0080–U+009F)
+        // are 0xC2 followed by 0x80–0x9F.
+        var text = text
+        let (count, control) = text.withUTF8 { bytes -> (Int, Bool) in
+            var count = 0
+            for (index, byte) in bytes.enumerated() {
+                // Line breaks and tabs are fine in notes; other control characters are not text.
+                if byte < 0x20 && byte != 0x0A && byte != 0x09 || byte == 0x7F
+                    || byte == 0xC2 && index + 1 < bytes.count && (0x80...0x9F).contains(bytes[index + 1]) {
+                    return (count, true)
+                }
+                if byte & 0xC0 != 0x80 { count += 1 }
             }
-            count += 1
+            return (count, false)
         }
-        guard count >= 1, !text.allSatisfy(\.isWhitespace) else { throw .schema("an empty string is not allowed", field: path) }
-        guard count <= maxLength else { throw .schema("at most \(maxLength) characters are allowed", field: path) }
+        if control { throw .schema("control characters are not allowed", field: path()) }
+        guard count >= 1, !text.allSatisfy(\.isWhitespace) else { throw .schema("an empty string is not allowed", field: path()) }
+        guard count <= maxLength else { throw .schema("at most \(maxLength) characters are allowed", field: path()) }
     }
 
     static func isAmount(_ text: String) -> Bool {
@@ -106,18 +116,21 @@ public struct CalendarDate: Sendable, Comparable, Hashable, CustomStringConverti
     public let day: Int
 
     public init?(_ text: String) {
-        let bytes = Array(text.utf8)
-        guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-") else { return nil }
-        func number(_ range: Range<Int>) -> Int? {
-            var value = 0
-            for byte in bytes[range] {
-                guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
-                value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        var text = text
+        // Read in place (a date is a small string: no allocation).
+        guard let (year, month, day) = text.withUTF8({ bytes -> (Int, Int, Int)? in
+            guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-") else { return nil }
+            func number(_ range: Range<Int>) -> Int? {
+                var value = 0
+                for byte in bytes[range] {
+                    guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+                    value = value * 10 + Int(byte - UInt8(ascii: "0"))
+                }
+                return value
             }
-            return value
-        }
-        guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10),
-              (1900...2200).contains(year), (1...12).contains(month),
+            guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10) else { return nil }
+            return (year, month, day)
+        }), (1900...2200).contains(year), (1...12).contains(month),
               (1...CalendarDate.daysIn(month: month, year: year)).contains(day) else { return nil }
         (self.year, self.month, self.day) = (year, month, day)
     }

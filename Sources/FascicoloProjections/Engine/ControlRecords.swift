@@ -17,7 +17,10 @@ public enum Slot: String, Sendable, CaseIterable {
 /// | `<name>/<slot>`    | `{"version":N,"position":P}` (+ `"failure":{"position":P,"reason":"…"}`) — that generation's checkpoint, written in the same transaction as its rows |
 /// | `<name>/building`  | `{"slot":"b","version":N,"startedAt":"…"}` — a (re)build in progress        |
 /// | `<name>/rebuilt`   | the last `RebuildRecord`                                                     |
+/// | `/log`             | the verifier key of the log the rows were built from                         |
 enum ControlKey {
+    /// Not a projection name: those have no `/`.
+    static let log = Array("/log".utf8)
     static func active(_ name: String) -> [UInt8] { Array(name.utf8) }
     static func checkpoint(_ name: String, _ slot: Slot) -> [UInt8] { Array("\(name)/\(slot.rawValue)".utf8) }
     static func building(_ name: String) -> [UInt8] { Array("\(name)/building".utf8) }

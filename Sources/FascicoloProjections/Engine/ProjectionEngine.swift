@@ -13,10 +13,14 @@ import Synchronization
 /// read of the log and one decode per entry for all projections, one write transaction per
 /// batch holding every projection's rows and checkpoint). Each (re)build runs on a thread of
 /// its own into the other generation, then hands its projection to the live runner, which
-/// swaps it in atomically (one write transaction). Neither ever holds back an append: LMDB
-/// readers never block the writer, and a batch holds the write lock only to write its rows.
+/// swaps it in atomically (one write transaction). Neither ever holds back an append: the rows
+/// live in an LMDB environment of their own (`<data>/projections`), so their writes and syncs
+/// never take the log's write lock, and LMDB readers never block a writer.
 public final class ProjectionEngine: Sendable {
     public let ledger: Ledger
+    /// The projections' own environment: control rows, checkpoints and read-model rows. Not
+    /// part of the signed log, nor of a backup: every row can be rebuilt from the log.
+    public let environment: Environment
     let reference: ReferenceData
     let kinds: [any Projection.Type]
     let control: Table
@@ -29,19 +33,15 @@ public final class ProjectionEngine: Sendable {
     let signal = ConditionLock()
 
     public struct Options: Sendable {
-        /// Entries the live runner applies per write transaction (bounds the time it holds
-        /// LMDB's write lock, and so delays appends).
+        /// Entries the live runner applies per write transaction (bounds its memory).
         public var batchEntriesMax = 4_096
         /// The live runner writes at most one batch per this many milliseconds (0: one per
         /// group commit), unless a full batch (`batchEntriesMax`) is waiting or a query waits
-        /// for a position. Each write is a durable LMDB commit holding the write lock that
-        /// appends need: under load, one per group commit made the writer wait for it on every
-        /// commit.
+        /// for a position. Each write is a durable LMDB commit: two syncs on the log's disk.
         public var liveIntervalMilliseconds = 50
         /// The same for (re)builds. Larger: each batch rewrites the B-tree pages its rows fall
         /// on, and rows of a log replayed in order fall everywhere, so a build writes less in
-        /// fewer, larger transactions — at the price of longer write-lock holds, which appends
-        /// wait for (see `build_batch_entries_max` in Config/fascicolod.toml for figures).
+        /// fewer, larger transactions (see `build_batch_entries_max` in Config/fascicolod.toml).
         public var buildBatchEntriesMax = 32_768
         public init() {}
     }
@@ -81,17 +81,30 @@ public final class ProjectionEngine: Sendable {
         return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
 
-    /// Opens (creating) every projection's tables; `start` begins the work.
+    /// The projections' environment inside a data directory.
+    public static func directory(in dataDirectory: String) -> String { dataDirectory + "/projections" }
+
+    /// Opens (creating) the projections' environment and every projection's tables; `start`
+    /// begins the work.
     public init(ledger: Ledger, reference: ReferenceData, projections: [any Projection.Type], options: Options = Options(),
                 logger: Logger = Logger(label: "fascicolo.projections")) throws {
         let names = projections.map { $0.name }
         precondition(Set(names).count == names.count, "projection names are unique")
+        precondition(!names.contains { $0.contains("/") }, "projection names have no / (control keys use it)")
         self.ledger = ledger
         self.reference = reference
         self.kinds = projections
         self.options = options
         self.logger = logger
-        (control, tables) = try ledger.store.environment.write { txn in
+        let path = Self.directory(in: ledger.store.directory)
+        guard mkdir(path, 0o700) == 0 || errno == EEXIST else {
+            throw StorageError(code: .init(errno), operation: "create the projections directory \(path)")
+        }
+        var environmentOptions = Environment.Options()
+        environmentOptions.unsafeNoSync = ledger.store.environment.options.unsafeNoSync
+        environment = try Environment(path: path, options: environmentOptions)
+        try Self.dropEarlierLayout(from: ledger.store.environment, logger: logger)
+        (control, tables) = try environment.write { txn in
             let control = try txn.createTable("projections")
             var tables: [String: [Slot: [Table]]] = [:]
             for kind in projections {
@@ -110,11 +123,13 @@ public final class ProjectionEngine: Sendable {
         var live: [Participant] = []
         var builds: [(Participant, BuildingRecord)] = []
         var statuses: [String: ProjectionStatus] = [:]
-        try ledger.store.environment.write { txn in
+        let logSize = ledger.size
+        try environment.write { txn in
             // This may run twice (a write that fills the map runs again): start from nothing.
             live = []
             builds = []
             statuses = [:]
+            try resetIfBuiltFromAnotherLog(logSize: logSize, in: txn)
             for kind in kinds {
                 let active = ActiveRecord(try txn.get(control, key: ControlKey.active(kind.name)))
                 let building = BuildingRecord(try txn.get(control, key: ControlKey.building(kind.name)))
@@ -165,8 +180,9 @@ public final class ProjectionEngine: Sendable {
         watchCommits()
     }
 
-    /// Stops the runners after their current batch and waits for them. Builds resume from their
-    /// checkpoint at the next start.
+    /// Stops the runners after their current batch, waits for them, and closes the projections'
+    /// environment: no query may run after this. Builds resume from their checkpoint at the next
+    /// start.
     public func stop() {
         let watcher = shared.withLock { shared in
             shared.stopping = true
@@ -177,6 +193,39 @@ public final class ProjectionEngine: Sendable {
             signal.broadcast()
             while shared.withLock({ $0.threads }) > 0 { signal.wait(milliseconds: 50) }
         }
+        environment.close()
+    }
+
+    /// Empties every table when the rows were not built from this log: the control table names
+    /// another log's verifier key (a data directory assembled from two), or a checkpoint lies
+    /// beyond the log's end (a log restored from an older backup). Everything then rebuilds.
+    private func resetIfBuiltFromAnotherLog(logSize: UInt64, in txn: WriteTransaction) throws {
+        let logKey = Array(ledger.verifierKey.utf8)
+        let recordedKey = try txn.get(control, key: ControlKey.log)
+        let beyondTheLog = try kinds.contains { kind in
+            try Slot.allCases.contains { slot in
+                (CheckpointRecord(try txn.get(control, key: ControlKey.checkpoint(kind.name, slot)))?.position ?? 0) > logSize
+            }
+        }
+        guard recordedKey != logKey || beyondTheLog else { return }
+        if recordedKey != nil {
+            logger.warning("projection rows were built from another log, or from a longer one; rebuilding them all")
+        }
+        try txn.empty(control)
+        for generations in tables.values { for slotTables in generations.values { for table in slotTables { try txn.empty(table) } } }
+        try txn.put(control, key: ControlKey.log, value: logKey)
+    }
+
+    /// Before the projections had their own environment, their tables lived in the log's: those
+    /// are dropped (the rows are rebuilt here).
+    private static func dropEarlierLayout(from logEnvironment: Environment, logger: Logger) throws {
+        let names = try logEnvironment.read { txn in try txn.tableNames() }
+            .filter { $0 == "projections" || $0.hasPrefix("projection/") }
+        guard !names.isEmpty else { return }
+        try logEnvironment.write { txn in
+            for name in names { try txn.drop(try txn.openTable(name)) }
+        }
+        logger.notice("projection tables of the earlier layout dropped from the log's environment", metadata: ["tables": "\(names.count)"])
     }
 
     /// Starts a rebuild of `name` from position 0 into its other generation; the serving one
@@ -190,7 +239,7 @@ public final class ProjectionEngine: Sendable {
         }
         guard claimed else { throw .rebuildInProgress(name) }
         do {
-            let (participant, record) = try ledger.store.environment.write { txn in
+            let (participant, record) = try environment.write { txn in
                 let active = ActiveRecord(try txn.get(control, key: ControlKey.active(name)))
                 let slot = active?.slot.other ?? .a
                 let participant = Participant(kind: kind, slot: slot, tables: tables[name]![slot]!, position: 0)
@@ -230,7 +279,7 @@ public final class ProjectionEngine: Sendable {
     public func digest(_ name: String) throws(ProjectionError) -> (digest: Digest, position: UInt64) {
         guard let kind = kinds.first(where: { $0.name == name }) else { throw .unknown(name) }
         do {
-            return try ledger.store.environment.read { txn in
+            return try environment.read { txn in
                 guard let active = ActiveRecord(try txn.get(control, key: ControlKey.active(name))),
                       let checkpoint = CheckpointRecord(try txn.get(control, key: ControlKey.checkpoint(name, active.slot))) else {
                     throw ProjectionError.notBuilt(name)
@@ -246,19 +295,22 @@ public final class ProjectionEngine: Sendable {
         }
     }
 
-    /// Runs `body` on the serving generation of `name`, in one read snapshot. With `reflecting`,
-    /// first waits (at most `timeout`) until the entry at that position has been applied.
+    /// Runs `body` on the serving generation of `name`, in one read snapshot of its rows and a
+    /// snapshot of the log taken after it (so the log holds every entry the rows reflect). With
+    /// `reflecting`, first waits (at most `timeout`) until the entry at that position has been applied.
     public func query<T>(_ name: String, reflecting position: UInt64? = nil, timeout: Duration = .seconds(5),
                          _ body: (ProjectionView) throws -> T) async throws -> T {
         guard let kind = kinds.first(where: { $0.name == name }) else { throw ProjectionError.unknown(name) }
         if let position { try await wait(for: name, toApply: position, timeout: timeout) }
-        return try ledger.store.environment.read { txn in
+        return try environment.read { txn in
             guard let active = ActiveRecord(try txn.get(control, key: ControlKey.active(name))), active.version == kind.version,
                   let checkpoint = CheckpointRecord(try txn.get(control, key: ControlKey.checkpoint(name, active.slot))) else {
                 throw ProjectionError.notBuilt(name)
             }
-            return try body(ProjectionView(transaction: txn, tables: tables[name]![active.slot]!, position: checkpoint.position,
-                                           log: LogSnapshot(transaction: txn, store: ledger.store, reference: reference)))
+            return try ledger.store.environment.read { logTxn in
+                try body(ProjectionView(transaction: txn, tables: tables[name]![active.slot]!, position: checkpoint.position,
+                                        log: LogSnapshot(transaction: logTxn, store: ledger.store, reference: reference)))
+            }
         }
     }
 
@@ -300,6 +352,7 @@ public final class ProjectionEngine: Sendable {
 
 /// A serving generation, as a query sees it: one read snapshot.
 public struct ProjectionView {
+    /// The snapshot of the projections' environment.
     public let transaction: ReadTransaction
     public let tables: [Table]
     /// Entries applied: every position below this one.

@@ -127,7 +127,7 @@ extension ProjectionEngine {
             let name = new.kind.name
             let old = participants.first { $0.kind.name == name }
             do {
-                try ledger.store.environment.write { txn in
+                try environment.write { txn in
                     try txn.put(control, key: ControlKey.active(name), value: ActiveRecord(slot: new.slot, version: new.kind.version).bytes)
                     try txn.delete(control, key: ControlKey.building(name))
                     try txn.put(control, key: ControlKey.rebuilt(name), value: handover.record.json.bytes)
@@ -275,7 +275,7 @@ extension ProjectionEngine {
         let name = participant.kind.name
         do {
             let position = participant.position
-            let digest = try ledger.store.environment.read { txn in
+            let digest = try environment.read { txn in
                 try ProjectionDigest.compute(name: name, version: participant.kind.version, tableNames: participant.kind.tables,
                                              tables: participant.tables, in: txn)
             }
@@ -380,7 +380,7 @@ extension ProjectionEngine {
     }
 
     private func write(_ batch: PreparedBatch) throws {
-        try ledger.store.environment.write { txn in
+        try environment.write { txn in
             for (participant, outcome) in zip(batch.participants, batch.outcomes) {
                 try outcome.rows.write(to: txn)
                 let checkpoint = CheckpointRecord(version: participant.kind.version, position: outcome.position, failure: outcome.failure)
@@ -438,9 +438,10 @@ extension ProjectionEngine {
     }
 
     private func apply(_ events: [ProjectedEvent], to participant: Participant, underlay: [[RowKey: [UInt8]?]]?) throws -> Outcome {
-        try ledger.store.environment.read { txn in
+        // The log's snapshot is taken after the rows': it holds every entry they reflect.
+        try environment.read { txn in try ledger.store.environment.read { logTxn in
             var rows = ProjectionRows(transaction: txn, tables: participant.tables,
-                                      log: LogSnapshot(transaction: txn, store: ledger.store, reference: reference), underlay: underlay)
+                                      log: LogSnapshot(transaction: logTxn, store: ledger.store, reference: reference), underlay: underlay)
             var position = participant.position
             var failure: FailureRecord?
             for event in events where event.position >= position {
@@ -455,7 +456,7 @@ extension ProjectionEngine {
                 }
             }
             return Outcome(rows: rows, position: position, failure: failure)
-        }
+        } }
     }
 
     /// Decodes `range` on a thread of its own.
