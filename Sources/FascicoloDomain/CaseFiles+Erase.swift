@@ -21,7 +21,7 @@ extension CaseFiles {
             var state = history.state
             let version = UInt64(history.facts.count)
             do {
-                try state.apply(CaseFact(version: version + 1, type: schema.type))
+                try state.apply(CaseFact(version: version + 1, kind: schema.kind))
             } catch {
                 throw DomainError(.pathRule, code: error.code, error.english, italian: error.italian)
             }

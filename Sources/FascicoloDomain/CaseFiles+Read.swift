@@ -119,9 +119,9 @@ extension CaseFiles {
         init(_ facts: [CaseFact], state: CaseState) {
             for fact in facts {
                 guard let target = fact.reference else { continue }
-                switch fact.type {
-                case "Voided": voidedBy[target] = fact.version
-                case "Rectified" where !state.voided.contains(fact.version): rectifiedBy[target, default: []].append(fact.version)
+                switch fact.kind {
+                case .voided: voidedBy[target] = fact.version
+                case .rectified where !state.voided.contains(fact.version): rectifiedBy[target, default: []].append(fact.version)
                 default: break
                 }
             }

@@ -92,35 +92,35 @@ extension CaseFiles {
             guard let schema = EventCatalogue.schema(event.type) else {
                 throw DomainError(.invalid, code: "unknown_event_type", "not an event type of the catalogue (GET /v1/catalogue lists them)", field: path + ".type")
             }
-            guard !EventCatalogue.systemTypes.contains(schema.type) else {
+            guard !EventCatalogue.systemKinds.contains(schema.kind) else {
                 throw DomainError(.invalid, code: "system_event_type", "\(schema.type) entries are written by the daemon itself", field: path + ".type")
             }
             guard let occurred = OccurredAt.date(event.occurredAt), occurred.daysSinceEpoch <= latest else {
                 throw .schema("occurredAt is in the future", field: path + ".occurredAt")
             }
             var data = event.data
-            if schema.type == "IdentityLinked" {
+            if schema.kind == .identityLinked {
                 (data, prepared.attachedWrites) = try linkIdentity(data, of: request.person, into: person, path: path + ".data",
                                                                    attachedWrites: prepared.attachedWrites)
             }
             let validated = try EventValidator.validate(data, schema: schema, reference: table, fieldPrefix: path + ".data")
 
             let version = prepared.version + UInt64(index) + 1
-            let fact = CaseFact(version: version, type: schema.type, data: validated.open, reference: table)
+            let fact = CaseFact(version: version, kind: schema.kind, data: validated.open, reference: table)
             do {
                 try history.apply(fact)
             } catch {
                 throw DomainError(.pathRule, code: error.code, error.english, italian: error.italian,
                                   field: error.field.map { path + ".data." + $0 } ?? path + ".type")
             }
-            if schema.type == "Voided" {
-                if let target = fact.reference, history.state.type(at: target) == "IdentityLinked" {
+            if schema.kind == .voided {
+                if let target = fact.reference, history.state.kind(at: target) == .identityLinked {
                     prepared.attachedWrites.append(try unlinkIdentity(linkedAt: target, of: person))
                 }
             }
 
             var sealed: [UInt8]?
-            if schema.type == "PersonRegistered" {
+            if schema.kind == .personRegistered {
                 let (key, write) = keys.newKey(for: person)
                 dataKey = key
                 prepared.attachedWrites.append(write)

@@ -172,7 +172,7 @@ struct CaseHistory: Sendable {
     mutating func apply(_ fact: CaseFact) throws(PathRuleViolation) {
         try state.apply(fact)
         facts.append(fact)
-        if fact.type == "Voided" { state = CaseState.fold(facts) }
+        if fact.kind == .voided { state = CaseState.fold(facts) }
     }
 
     /// Adds the stream's next facts; the state follows them one by one, or is folded again from
@@ -180,7 +180,7 @@ struct CaseHistory: Sendable {
     mutating func extend(with newFacts: [CaseFact]) {
         guard !newFacts.isEmpty else { return }
         facts += newFacts
-        if newFacts.contains(where: { $0.type == "Voided" }) {
+        if newFacts.contains(where: { $0.kind == .voided }) {
             state = CaseState.fold(facts)
         } else {
             for fact in newFacts { state.absorb(fact) }

@@ -159,7 +159,7 @@ enum CatalogueDocument {
                 ("type", .string(schema.type)), ("label", .string(schema.label)), ("version", .number(String(schema.version))),
                 ("purpose", .string(schema.purpose.rawValue)), ("legalBasis", .string(schema.purpose.legalBasis)),
                 ("retention", .string(schema.retention.rawValue)), ("correction", .string(schema.correction.rawValue)),
-                ("judicial", .bool(schema.judicial)), ("writtenBy", .string(EventCatalogue.systemTypes.contains(schema.type) ? "daemon" : "client")),
+                ("judicial", .bool(schema.judicial)), ("writtenBy", .string(EventCatalogue.systemKinds.contains(schema.kind) ? "daemon" : "client")),
                 ("fields", .array(fields)),
             ]))
         }

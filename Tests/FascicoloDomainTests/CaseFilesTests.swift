@@ -97,6 +97,35 @@ import Testing
         #expect(!OccurredAt.isValid("2026-01-10T09:30Z") && !OccurredAt.isValid("10/01/2026"))
     }
 
+    @Test func textsAreCheckedOverTheirUTF8() {
+        func accepts(_ text: String, _ maxLength: Int) -> Bool {
+            (try? EventValidator.checkText(text, maxLength: maxLength, path: "f")) != nil
+        }
+        // Characters, not bytes, are counted: "àè€" is 3 characters in 7 bytes.
+        #expect(accepts("àè€", 3) && !accepts("àè€", 2) && accepts("a\nb\tc", 5) && accepts("x\u{A0}", 2))
+        // C0 controls but line breaks and tabs, DEL, and the C1 controls U+0080–U+009F are refused.
+        for control in ["a\u{01}", "a\u{1F}b", "\u{7F}", "a\u{80}", "a\u{85}b", "\u{9F}"] { #expect(!accepts(control, 10), "\(Array(control.utf8))") }
+        // U+0100 and U+00A0 share no byte pattern with the C1 controls.
+        #expect(accepts("\u{100}\u{A0}x", 3))
+        #expect(!accepts("", 5) && !accepts("  \n", 5))
+    }
+
+    @Test func eventKindsNameTheCatalogue() {
+        #expect(EventKind.allCases.count <= 64, "EventKinds keeps one bit per kind in a UInt64")
+        for schema in EventCatalogue.all {
+            #expect(schema.kind.name == schema.type && EventKind(schema.type) == schema.kind)
+            let fromBytes = Array(schema.type.utf8).withUnsafeBytes { EventKind(utf8: $0) }
+            #expect(fromBytes == schema.kind)
+            #expect(EventCatalogue.schema(schema.kind)?.type == schema.type && EventCatalogue.schema(schema.type)?.kind == schema.kind)
+        }
+        #expect(Set(EventCatalogue.all.map(\.kind)) == Set(EventKind.allCases.filter { $0 != .other }))
+        for unknown in ["", "Voide", "VoidedX", "voided", "Tick", "RecordAccessed "] {
+            #expect(EventKind(unknown) == .other && EventCatalogue.schema(unknown) == nil, "\(unknown)")
+        }
+        let set = EventKinds(.voided, .rectified)
+        #expect(set.contains(.voided) && !set.contains(.restricted) && set.names == ["Rectified", "Voided"])
+    }
+
     @Test func eventsWrittenUnderAnOlderSchemaAreReadThroughTheCurrentOne() async throws {
         try await withCaseFiles { caseFiles, _ in
             let person = try PersonIdentifier(parsing: Self.codiceFiscale)

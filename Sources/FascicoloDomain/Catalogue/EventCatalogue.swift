@@ -9,9 +9,19 @@ public enum EventCatalogue {
     public static let all: [EventSchema] = registry + access + caseFile + assessmentAndPlan + interventions
         + monitoring + closure + corrections + records
 
-    private static let byType: [String: EventSchema] = Dictionary(uniqueKeysWithValues: all.map { ($0.type, $0) })
+    /// By kind (`EventKind.rawValue`); nil for `other`.
+    private static let byKind: [EventSchema?] = {
+        var table = [EventSchema?](repeating: nil, count: EventKind.allCases.count)
+        for schema in all {
+            precondition(table[Int(schema.kind.rawValue)] == nil, "one schema per event kind")
+            table[Int(schema.kind.rawValue)] = schema
+        }
+        return table
+    }()
 
-    public static func schema(_ type: String) -> EventSchema? { byType[type] }
+    public static func schema(_ type: String) -> EventSchema? { byKind[Int(EventKind(type).rawValue)] }
+
+    public static func schema(_ kind: EventKind) -> EventSchema? { byKind[Int(kind.rawValue)] }
 
     // Field kinds used again and again.
     private static let note = FieldKind.text(maxLength: 4_000)
@@ -20,7 +30,7 @@ public enum EventCatalogue {
     private static let reason = FieldKind.text(maxLength: 1_000)
 
     static let registry: [EventSchema] = [
-        EventSchema("PersonRegistered", "registrazione anagrafica", purpose: .registry, correction: .rectified, fields: [
+        EventSchema(.personRegistered, "registrazione anagrafica", purpose: .registry, correction: .rectified, fields: [
             .required("birthYear", .integer(1900...2100)),
             .required("sex", .choice(["F", "M", "X"])),
             .required("citizenship", .choice(["italian", "eu", "non_eu", "stateless", "unknown"])),
@@ -31,29 +41,29 @@ public enum EventCatalogue {
             .optional("phone", .text(maxLength: 40), personal: true),
             .optional("household", .text(maxLength: 64)),
         ]),
-        EventSchema("IdentityLinked", "collegamento al codice fiscale", purpose: .registry, correction: .voided, fields: [
+        EventSchema(.identityLinked, "collegamento al codice fiscale", purpose: .registry, correction: .voided, fields: [
             // The pseudonym of the codice fiscale this provisional record now belongs to.
             .required("linkedPseudonym", .text(maxLength: 64)),
             .required("source", .choice(["document_checked", "anagrafe", "agenzia_entrate", "declaration"])),
         ]),
-        EventSchema("ConsentRecorded", "consenso", purpose: .consent, correction: .none, fields: [
+        EventSchema(.consentRecorded, "consenso", purpose: .consent, correction: .none, fields: [
             .required("scope", .choice(["sharing_with_provider", "sharing_with_asl", "sharing_with_school", "contact_by_phone", "other"])),
             .optional("recipient", shortText),
             .optional("note", note, personal: true),
         ]),
-        EventSchema("ConsentWithdrawn", "revoca del consenso", purpose: .consent, correction: .none, fields: [
+        EventSchema(.consentWithdrawn, "revoca del consenso", purpose: .consent, correction: .none, fields: [
             .required("scope", .choice(["sharing_with_provider", "sharing_with_asl", "sharing_with_school", "contact_by_phone", "other"])),
         ]),
     ]
 
     static let access: [EventSchema] = [
-        EventSchema("AccessContactRecorded", "contatto di segretariato sociale", purpose: .accessAndInformation, correction: .voided, fields: [
+        EventSchema(.accessContactRecorded, "contatto di segretariato sociale", purpose: .accessAndInformation, correction: .voided, fields: [
             .required("channel", .choice(["in_person", "phone", "email", "home_visit", "online"])),
             .required("needArea", .code(.userAreas)),
             .required("outcome", .choice(["information", "orientation", "referral", "assisted_application"])),
             .optional("notes", note, personal: true),
         ]),
-        EventSchema("ReferralReceived", "segnalazione", purpose: .accessAndInformation, correction: .voided, fields: [
+        EventSchema(.referralReceived, "segnalazione", purpose: .accessAndInformation, correction: .voided, fields: [
             .required("source", .choice(["school", "asl", "police", "tribunale", "family", "self", "third_sector", "other_service"])),
             .required("urgency", .choice(["ordinary", "urgent", "emergency"])),
             .required("judicialFlag", .boolean),
@@ -63,54 +73,54 @@ public enum EventCatalogue {
     ]
 
     static let caseFile: [EventSchema] = [
-        EventSchema("CaseOpened", "apertura del fascicolo", purpose: .caseManagement, correction: .voided, fields: [
+        EventSchema(.caseOpened, "apertura del fascicolo", purpose: .caseManagement, correction: .voided, fields: [
             .required("area", .code(.userAreas)),
             .required("ente", shortText),
             .required("ambito", .code(.ambiti)),
         ]),
-        EventSchema("CaseManagerAssigned", "assegnazione del case manager", purpose: .caseManagement, correction: .replacedByNext, fields: [
+        EventSchema(.caseManagerAssigned, "assegnazione del case manager", purpose: .caseManagement, correction: .replacedByNext, fields: [
             .required("operator", operatorID),
             .optional("role", .choice(["assistente_sociale", "educatore", "psicologo", "mediatore", "other"])),
         ]),
-        EventSchema("TakenInCharge", "presa in carico", purpose: .caseManagement, correction: .rectified, fields: [
+        EventSchema(.takenInCharge, "presa in carico", purpose: .caseManagement, correction: .rectified, fields: [
             .required("date", .date),
             .required("basis", .choice(["request", "referral", "adi", "judicial"])),
         ]),
-        EventSchema("AppointmentScheduled", "convocazione", purpose: .caseManagement, correction: .rectified, fields: [
+        EventSchema(.appointmentScheduled, "convocazione", purpose: .caseManagement, correction: .rectified, fields: [
             .required("date", .date),
             .optional("place", shortText, personal: true),
         ]),
-        EventSchema("AppointmentHeld", "colloquio", purpose: .caseManagement, correction: .rectified, fields: [
+        EventSchema(.appointmentHeld, "colloquio", purpose: .caseManagement, correction: .rectified, fields: [
             .required("appointment", .entry),
             .required("date", .date),
             .optional("attendees", .textList(maxCount: 20, maxLength: 200), personal: true),
             .optional("notes", note, personal: true),
         ]),
-        EventSchema("AppointmentMissed", "mancata presentazione", purpose: .caseManagement, correction: .rectified, fields: [
+        EventSchema(.appointmentMissed, "mancata presentazione", purpose: .caseManagement, correction: .rectified, fields: [
             .required("appointment", .entry),
             .required("justified", .boolean),
             .optional("notes", note, personal: true),
         ]),
-        EventSchema("JudicialMeasureRecorded", "provvedimento dell'autorità giudiziaria", purpose: .judicial, correction: .rectified,
+        EventSchema(.judicialMeasureRecorded, "provvedimento dell'autorità giudiziaria", purpose: .judicial, correction: .rectified,
                     judicial: true, fields: [
             .required("measureType", .choice(["protection_order", "custody", "supervision", "placement", "limitation_of_parental_responsibility", "other"])),
             .required("authority", .choice(["tribunale_minorenni", "tribunale_ordinario", "procura_minorenni", "giudice_tutelare", "other"])),
             .required("date", .date),
             .optional("details", note, personal: true),
         ]),
-        EventSchema("CaseSuspended", "sospensione", purpose: .caseManagement, correction: .none, fields: [
+        EventSchema(.caseSuspended, "sospensione", purpose: .caseManagement, correction: .none, fields: [
             .required("reason", .choice(["hospitalisation", "temporarily_away", "person_request", "other"])),
             .optional("notes", note, personal: true),
         ]),
-        EventSchema("CaseReopened", "riapertura", purpose: .caseManagement, correction: .none, fields: [
+        EventSchema(.caseReopened, "riapertura", purpose: .caseManagement, correction: .none, fields: [
             .required("reason", .choice(["new_need", "relapse", "closure_voided", "return_from_suspension", "other"])),
             .optional("notes", note, personal: true),
         ]),
-        EventSchema("CaseTransferredOut", "trasferimento in uscita", purpose: .caseManagement, correction: .voided, fields: [
+        EventSchema(.caseTransferredOut, "trasferimento in uscita", purpose: .caseManagement, correction: .voided, fields: [
             .required("toAmbito", .code(.ambiti)),
             .required("reason", .choice(["change_of_residence", "competence", "other"])),
         ]),
-        EventSchema("CaseTransferredIn", "trasferimento in entrata", purpose: .caseManagement, correction: .voided, fields: [
+        EventSchema(.caseTransferredIn, "trasferimento in entrata", purpose: .caseManagement, correction: .voided, fields: [
             .required("fromAmbito", .code(.ambiti)),
             .required("ambito", .code(.ambiti)),
             .required("ente", shortText),
@@ -118,75 +128,75 @@ public enum EventCatalogue {
     ]
 
     static let assessmentAndPlan: [EventSchema] = [
-        EventSchema("PreliminaryAnalysisCompleted", "analisi preliminare", purpose: .assessment, correction: .superseded, fields: [
+        EventSchema(.preliminaryAnalysisCompleted, "analisi preliminare", purpose: .assessment, correction: .superseded, fields: [
             .required("outcome", .choice(["simple_pact", "in_depth_assessment", "specialist_services", "employment_centre"])),
             .required("date", .date),
             .optional("summary", note, personal: true),
         ]),
-        EventSchema("InDepthAssessmentCompleted", "quadro di analisi approfondito", purpose: .assessment, correction: .superseded, fields: [
+        EventSchema(.inDepthAssessmentCompleted, "quadro di analisi approfondito", purpose: .assessment, correction: .superseded, fields: [
             .required("team", .textList(maxCount: 20, maxLength: 64)),
             .required("dimensions", .textList(maxCount: 20, maxLength: 64)),
             .required("instrument", .choice(["svama", "svamdi", "icf", "gepi_quadro", "other"])),
             .required("date", .date),
             .optional("findings", note, personal: true),
         ]),
-        EventSchema("PlanDrafted", "progetto personalizzato", purpose: .planning, correction: .replacedByNext, fields: [
+        EventSchema(.planDrafted, "progetto personalizzato", purpose: .planning, correction: .replacedByNext, fields: [
             .required("objectives", .textList(maxCount: 30, maxLength: 500), personal: true),
             .optional("supports", .textList(maxCount: 30, maxLength: 200)),
             .optional("commitments", .textList(maxCount: 30, maxLength: 500), personal: true),
         ]),
-        EventSchema("PlanSigned", "sottoscrizione del patto", purpose: .planning, correction: .replacedByNext, fields: [
+        EventSchema(.planSigned, "sottoscrizione del patto", purpose: .planning, correction: .replacedByNext, fields: [
             .required("plan", .entry),
             .required("date", .date),
             .required("signatories", .textList(maxCount: 20, maxLength: 200), personal: true),
         ]),
-        EventSchema("PlanRevised", "revisione del progetto", purpose: .planning, correction: .replacedByNext, fields: [
+        EventSchema(.planRevised, "revisione del progetto", purpose: .planning, correction: .replacedByNext, fields: [
             .required("plan", .entry),
             .required("date", .date),
             .required("changes", note, personal: true),
         ]),
-        EventSchema("GoalSet", "obiettivo / risultato atteso", purpose: .planning, correction: .superseded, fields: [
+        EventSchema(.goalSet, "obiettivo / risultato atteso", purpose: .planning, correction: .superseded, fields: [
             .required("target", note, personal: true),
             .required("dueDate", .date),
             .optional("domain", .choice(["income", "housing", "employment", "education", "health", "family", "autonomy", "social_inclusion"])),
         ]),
-        EventSchema("GoalReviewed", "verifica dell'obiettivo", purpose: .monitoring, correction: .superseded, fields: [
+        EventSchema(.goalReviewed, "verifica dell'obiettivo", purpose: .monitoring, correction: .superseded, fields: [
             .required("goal", .entry),
             .required("status", .choice(["not_started", "in_progress", "partially_achieved", "achieved", "not_achieved"])),
             .optional("notes", note, personal: true),
         ]),
-        EventSchema("GoalClosed", "chiusura dell'obiettivo", purpose: .monitoring, correction: .superseded, fields: [
+        EventSchema(.goalClosed, "chiusura dell'obiettivo", purpose: .monitoring, correction: .superseded, fields: [
             .required("goal", .entry),
             .required("achievement", .choice(["achieved", "partially_achieved", "not_achieved", "dropped"])),
         ]),
-        EventSchema("CommitmentBreached", "inadempienza agli impegni", purpose: .monitoring, correction: .voided, fields: [
+        EventSchema(.commitmentBreached, "inadempienza agli impegni", purpose: .monitoring, correction: .voided, fields: [
             .required("commitment", .text(maxLength: 500), personal: true),
             .required("justified", .boolean),
         ]),
     ]
 
     static let interventions: [EventSchema] = [
-        EventSchema("InterventionRequested", "sostegno disposto", purpose: .interventions, correction: .voided, fields: [
+        EventSchema(.interventionRequested, "sostegno disposto", purpose: .interventions, correction: .voided, fields: [
             .required("code", .code(.interventions)),
             .required("provider", shortText),
             .required("fundingLine", .choice(["fondo_poverta", "fnps", "fna", "pnrr", "comunale", "regionale", "adi", "other"])),
             .optional("notes", note, personal: true),
         ]),
-        EventSchema("InterventionStarted", "attivazione", purpose: .interventions, correction: .rectified, fields: [
+        EventSchema(.interventionStarted, "attivazione", purpose: .interventions, correction: .rectified, fields: [
             .required("intervention", .entry), .required("date", .date),
         ]),
-        EventSchema("InterventionSuspended", "sospensione dell'intervento", purpose: .interventions, correction: .rectified, fields: [
+        EventSchema(.interventionSuspended, "sospensione dell'intervento", purpose: .interventions, correction: .rectified, fields: [
             .required("intervention", .entry), .required("date", .date), .required("reason", reason, personal: true),
         ]),
-        EventSchema("InterventionResumed", "ripresa dell'intervento", purpose: .interventions, correction: .rectified, fields: [
+        EventSchema(.interventionResumed, "ripresa dell'intervento", purpose: .interventions, correction: .rectified, fields: [
             .required("intervention", .entry), .required("date", .date),
         ]),
-        EventSchema("InterventionEnded", "chiusura dell'intervento", purpose: .interventions, correction: .rectified, fields: [
+        EventSchema(.interventionEnded, "chiusura dell'intervento", purpose: .interventions, correction: .rectified, fields: [
             .required("intervention", .entry), .required("date", .date),
             .required("reason", .choice(["completed", "objectives_met", "dropped_out", "no_longer_eligible", "case_closed", "other"])),
         ]),
         // v1 recorded `hours` (a decimal); v2 records whole `minutes`, as providers invoice them.
-        EventSchema("ServiceDelivered", "erogazione", version: 2, purpose: .interventions, correction: .voided, fields: [
+        EventSchema(.serviceDelivered, "erogazione", version: 2, purpose: .interventions, correction: .voided, fields: [
             .required("intervention", .entry),
             .required("date", .date),
             .optional("minutes", .integer(1...1_440)),
@@ -195,12 +205,12 @@ public enum EventCatalogue {
     ]
 
     static let monitoring: [EventSchema] = [
-        EventSchema("ReviewHeld", "monitoraggio / verifica", purpose: .monitoring, correction: .rectified, fields: [
+        EventSchema(.reviewHeld, "monitoraggio / verifica", purpose: .monitoring, correction: .rectified, fields: [
             .required("date", .date),
             .required("nextReviewDue", .date),
             .optional("findings", note, personal: true),
         ]),
-        EventSchema("OutcomeRecorded", "esito", purpose: .monitoring, correction: .superseded, fields: [
+        EventSchema(.outcomeRecorded, "esito", purpose: .monitoring, correction: .superseded, fields: [
             // A GoalSet or InterventionRequested entry of the same case file.
             .required("refersTo", .entry),
             .required("objectivesAchieved", .choice(["none", "some", "most", "all"])),
@@ -210,7 +220,7 @@ public enum EventCatalogue {
     ]
 
     static let closure: [EventSchema] = [
-        EventSchema("CaseClosed", "chiusura della presa in carico", purpose: .caseManagement, correction: .voided, fields: [
+        EventSchema(.caseClosed, "chiusura della presa in carico", purpose: .caseManagement, correction: .voided, fields: [
             .required("reason", .code(.closureReasons)),
             .required("date", .date),
             .optional("situation", note, personal: true),
@@ -218,7 +228,7 @@ public enum EventCatalogue {
     ]
 
     static let corrections: [EventSchema] = [
-        EventSchema("Rectified", "rettifica", purpose: .dataSubjectRights, retention: .accountability, correction: .none, fields: [
+        EventSchema(.rectified, "rettifica", purpose: .dataSubjectRights, retention: .accountability, correction: .none, fields: [
             .required("target", .entry),
             .required("field", .text(maxLength: 64)),
             // Old and new values are sealed: they may be personal, and the old one is the original's.
@@ -227,16 +237,16 @@ public enum EventCatalogue {
             .required("reason", reason),
             .required("authorisedBy", operatorID),
         ]),
-        EventSchema("Voided", "annullamento", purpose: .dataSubjectRights, retention: .accountability, correction: .none, fields: [
+        EventSchema(.voided, "annullamento", purpose: .dataSubjectRights, retention: .accountability, correction: .none, fields: [
             .required("target", .entry),
             .required("reason", reason),
             .required("authorisingAct", shortText),
         ]),
-        EventSchema("Restricted", "limitazione del trattamento", purpose: .dataSubjectRights, retention: .accountability, correction: .none, fields: [
+        EventSchema(.restricted, "limitazione del trattamento", purpose: .dataSubjectRights, retention: .accountability, correction: .none, fields: [
             .required("target", .entry),
             .required("ground", .choice(["accuracy_contested", "unlawful_processing", "legal_claims", "objection_pending"])),
         ]),
-        EventSchema("RestrictionLifted", "revoca della limitazione", purpose: .dataSubjectRights, retention: .accountability, correction: .none, fields: [
+        EventSchema(.restrictionLifted, "revoca della limitazione", purpose: .dataSubjectRights, retention: .accountability, correction: .none, fields: [
             .required("restriction", .entry),
             .required("reason", reason),
         ]),
@@ -244,11 +254,11 @@ public enum EventCatalogue {
 
     /// Written by the daemon itself, never through the domain append.
     static let records: [EventSchema] = [
-        EventSchema("ErasureExecuted", "cancellazione", purpose: .dataSubjectRights, retention: .accountability, correction: .none, fields: [
+        EventSchema(.erasureExecuted, "cancellazione", purpose: .dataSubjectRights, retention: .accountability, correction: .none, fields: [
             .required("legalGround", .choice(["art17_request", "retention_ended", "unlawful_processing", "court_order"])),
             .required("reference", shortText),
         ]),
-        EventSchema("RecordAccessed", "consultazione", purpose: .accountability, retention: .accessLog, correction: .none, fields: [
+        EventSchema(.recordAccessed, "consultazione", purpose: .accountability, retention: .accessLog, correction: .none, fields: [
             .required("what", .choice(["case_file", "stream", "timeline", "case_state", "access_log", "export"])),
             .required("purpose", .text(maxLength: 200)),
             .required("role", .choice(["writer", "auditor", "admin"])),
@@ -257,7 +267,7 @@ public enum EventCatalogue {
     ]
 
     /// Types only the daemon writes (erasure through its own admin endpoint, reads as they happen).
-    public static let systemTypes: Set<String> = ["ErasureExecuted", "RecordAccessed"]
+    public static let systemKinds = EventKinds(.erasureExecuted, .recordAccessed)
 
     /// ServiceDelivered v1 → v2: `hours` (decimal) becomes whole `minutes`, rounded.
     @Sendable static func upcastServiceDeliveredHoursToMinutes(_ data: JSON) -> JSON {

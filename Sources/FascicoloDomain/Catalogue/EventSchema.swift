@@ -92,6 +92,8 @@ public enum CorrectionKind: String, Sendable {
 /// A typed, versioned event schema.
 public struct EventSchema: Sendable {
     /// The English type name stored in the entry.
+    public let kind: EventKind
+    /// The type's name (`kind.name`).
     public let type: String
     /// The Italian term.
     public let label: String
@@ -106,10 +108,11 @@ public struct EventSchema: Sendable {
     /// Functions that turn the `data` of version N (key) into version N+1.
     public let upcasters: [Int: @Sendable (JSON) -> JSON]
 
-    init(_ type: String, _ label: String, version: Int = 1, purpose: ProcessingPurpose,
+    init(_ kind: EventKind, _ label: String, version: Int = 1, purpose: ProcessingPurpose,
          retention: RetentionClass = .caseRecord, correction: CorrectionKind, judicial: Bool = false,
          fields: [FieldSpec], upcasters: [Int: @Sendable (JSON) -> JSON] = [:]) {
-        self.type = type
+        self.kind = kind
+        self.type = kind.name
         self.label = label
         self.version = version
         self.purpose = purpose

@@ -6,7 +6,9 @@ import FascicoloJSON
 public struct CaseFact: Sendable, Equatable {
     /// Stream version (1-based).
     public let version: UInt64
-    public let type: String
+    public let kind: EventKind
+    /// The type's name.
+    public var type: String { kind.name }
     /// The earlier entry this one refers to (`target`, `intervention`, `goal`, `plan`, …).
     public var reference: UInt64?
     public var referenceField: String?
@@ -24,16 +26,24 @@ public struct CaseFact: Sendable, Equatable {
     public var date: CalendarDate?
     public var nextReviewDue: CalendarDate?
 
-    public init(version: UInt64, type: String) {
+    public init(version: UInt64, kind: EventKind) {
         self.version = version
-        self.type = type
+        self.kind = kind
+    }
+
+    public init(version: UInt64, type: String) {
+        self.init(version: version, kind: EventKind(type))
     }
 
     /// The fact of an entry whose clear `data` is `data`; `reference` resolves its intervention
     /// codes (the table version the entry recorded).
     public init(version: UInt64, type: String, data: [(key: String, value: JSON)], reference: ReferenceTable?) {
-        self.init(version: version, type: type)
-        let schema = EventCatalogue.schema(type)
+        self.init(version: version, kind: EventKind(type), data: data, reference: reference)
+    }
+
+    public init(version: UInt64, kind: EventKind, data: [(key: String, value: JSON)], reference: ReferenceTable?) {
+        self.init(version: version, kind: kind)
+        let schema = EventCatalogue.schema(kind)
         for (key, value) in data {
             guard let kind = schema?.field(key)?.kind else { continue }
             switch (kind, key) {

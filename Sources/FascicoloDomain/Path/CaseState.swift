@@ -56,7 +56,7 @@ public struct CaseState: Sendable {
     /// Interventions requested as pronto intervento sociale (allowed before the presa in carico).
     private var emergencyInterventions: Set<UInt64> = []
     /// Every entry's type by version, voided ones included.
-    private var typeByVersion: [String] = []
+    private var kindByVersion: [EventKind] = []
     private var concludedAppointments: Set<UInt64> = []
     private var phaseBeforeSuspension = CasePhase.opened
     private var phaseBeforeClosure = CasePhase.opened
@@ -70,10 +70,10 @@ public struct CaseState: Sendable {
         var state = CaseState()
         // Skipped from the start; `voided` itself grows as the Voided entries are reached, so
         // that what happened before a void (a restriction of the entry, say) still holds.
-        let voidedLater = Set(facts.filter { $0.type == "Voided" }.compactMap(\.reference))
+        let voidedLater = Set(facts.filter { $0.kind == .voided }.compactMap(\.reference))
         for fact in facts {
             if voidedLater.contains(fact.version) {
-                state.typeByVersion.append(fact.type)
+                state.kindByVersion.append(fact.kind)
                 state.notCounting.insert(fact.version)
             } else {
                 state.absorbChecked(fact)
@@ -85,12 +85,12 @@ public struct CaseState: Sendable {
     /// Folds one more stored fact, as `fold` would: skipped if it no longer fits. Only valid
     /// for a fact that is not a Voided (that one changes the past: fold the stream again).
     public mutating func absorb(_ fact: CaseFact) {
-        precondition(fact.type != "Voided", "a Voided entry needs the stream folded again")
+        precondition(fact.kind != .voided, "a Voided entry needs the stream folded again")
         absorbChecked(fact)
     }
 
     private mutating func absorbChecked(_ fact: CaseFact) {
-        typeByVersion.append(fact.type)
+        kindByVersion.append(fact.kind)
         do { try applyChecked(fact) } catch { notCounting.insert(fact.version) }
     }
 
@@ -99,19 +99,22 @@ public struct CaseState: Sendable {
     public func counts(_ version: UInt64) -> Bool { !notCounting.contains(version) }
 
     /// The type of the entry at `version`, if it exists.
-    public func type(at version: UInt64) -> String? {
-        version >= 1 && version <= UInt64(typeByVersion.count) ? typeByVersion[Int(version - 1)] : nil
+    public func kind(at version: UInt64) -> EventKind? {
+        version >= 1 && version <= UInt64(kindByVersion.count) ? kindByVersion[Int(version - 1)] : nil
     }
+
+    /// The type's name of the entry at `version`, if it exists.
+    public func type(at version: UInt64) -> String? { kind(at: version)?.name }
 
     /// Checks `fact` (the next entry of the stream) against the rules and applies it.
     public mutating func apply(_ fact: CaseFact) throws(PathRuleViolation) {
         try applyChecked(fact)
-        typeByVersion.append(fact.type)
+        kindByVersion.append(fact.kind)
     }
 
     private mutating func applyChecked(_ fact: CaseFact) throws(PathRuleViolation) {
         if erased { throw Rule.personErased }
-        if fact.type == "PersonRegistered" {
+        if fact.kind == .personRegistered {
             if registered { throw Rule.alreadyRegistered }
             registered = true
             return
@@ -119,108 +122,108 @@ public struct CaseState: Sendable {
         guard registered else { throw Rule.personNotRegistered }
         try checkPhaseAllows(fact)
 
-        switch fact.type {
-        case "IdentityLinked":
+        switch fact.kind {
+        case .identityLinked:
             if linkedToCodiceFiscale { throw Rule.alreadyLinked }
             linkedToCodiceFiscale = true
-        case "CaseOpened":
+        case .caseOpened:
             phase = .opened
             ambito = fact.ambito
             episodes += 1
             resetEpisode()
-        case "CaseManagerAssigned":
+        case .caseManagerAssigned:
             caseManager = fact.operatorID
-        case "TakenInCharge":
+        case .takenInCharge:
             guard phase == .opened else { throw Rule.alreadyTakenInCharge }
             phase = .takenInCharge
             takenInChargeOn = fact.date
-        case "AppointmentHeld", "AppointmentMissed":
-            let appointment = try target(fact, types: ["AppointmentScheduled"])
+        case .appointmentHeld, .appointmentMissed:
+            let appointment = try target(fact, types: Self.appointmentTargets)
             guard concludedAppointments.insert(appointment).inserted else { throw Rule.appointmentConcluded(fact) }
-        case "PreliminaryAnalysisCompleted":
+        case .preliminaryAnalysisCompleted:
             hasPreliminaryAnalysis = true
-        case "InDepthAssessmentCompleted":
+        case .inDepthAssessmentCompleted:
             hasInDepthAssessment = true
-        case "PlanSigned":
-            signedPlans.insert(try target(fact, types: ["PlanDrafted"]))
-        case "PlanRevised":
-            let plan = try target(fact, types: ["PlanDrafted"])
+        case .planSigned:
+            signedPlans.insert(try target(fact, types: Self.planTargets))
+        case .planRevised:
+            let plan = try target(fact, types: Self.planTargets)
             guard signedPlans.contains(plan) else { throw Rule.planNotSigned(fact) }
-        case "CommitmentBreached":
+        case .commitmentBreached:
             guard !signedPlans.isEmpty else { throw Rule.noSignedPlan }
-        case "GoalSet":
+        case .goalSet:
             goals[fact.version] = false
-        case "GoalReviewed":
-            let goal = try target(fact, types: ["GoalSet"])
+        case .goalReviewed:
+            let goal = try target(fact, types: Self.goalTargets)
             if goals[goal] == true { throw Rule.goalClosed(fact) }
-        case "GoalClosed":
-            let goal = try target(fact, types: ["GoalSet"])
+        case .goalClosed:
+            let goal = try target(fact, types: Self.goalTargets)
             if goals[goal] == true { throw Rule.goalClosed(fact) }
             goals[goal] = true
-        case "InterventionRequested":
+        case .interventionRequested:
             if !fact.emergency {
                 guard phase == .takenInCharge else { throw Rule.notTakenInCharge }
                 guard !signedPlans.isEmpty else { throw Rule.noSignedPlan }
             }
             interventions[fact.version] = .requested
             if fact.emergency { emergencyInterventions.insert(fact.version) }
-        case "InterventionStarted": try moveIntervention(fact, from: [.requested], to: .active)
-        case "InterventionSuspended": try moveIntervention(fact, from: [.active], to: .suspended)
-        case "InterventionResumed": try moveIntervention(fact, from: [.suspended], to: .active)
-        case "InterventionEnded": try moveIntervention(fact, from: [.requested, .active, .suspended], to: .ended)
-        case "ServiceDelivered": try moveIntervention(fact, from: [.active], to: .active)
-        case "ReviewHeld":
+        case .interventionStarted: try moveIntervention(fact, from: [.requested], to: .active)
+        case .interventionSuspended: try moveIntervention(fact, from: [.active], to: .suspended)
+        case .interventionResumed: try moveIntervention(fact, from: [.suspended], to: .active)
+        case .interventionEnded: try moveIntervention(fact, from: [.requested, .active, .suspended], to: .ended)
+        case .serviceDelivered: try moveIntervention(fact, from: [.active], to: .active)
+        case .reviewHeld:
             nextReviewDue = fact.nextReviewDue
-        case "OutcomeRecorded":
-            _ = try target(fact, types: ["GoalSet", "InterventionRequested"], rule: Rule.outcomeWithoutReference)
-        case "CaseSuspended":
+        case .outcomeRecorded:
+            _ = try target(fact, types: Self.outcomeTargets, rule: Rule.outcomeWithoutReference)
+        case .caseSuspended:
             phaseBeforeSuspension = phase
             phase = .suspended
-        case "CaseReopened":
+        case .caseReopened:
             switch phase {
             case .suspended: phase = phaseBeforeSuspension
             case .closed: phase = phaseBeforeClosure
             default: throw Rule.caseNotClosed
             }
-        case "CaseTransferredOut":
+        case .caseTransferredOut:
             guard fact.ambito != ambito else { throw Rule.sameAmbito }
             transferDestination = fact.ambito
             phase = .transferredOut
             // The case ends here; its supports end with it (the other ambito plans its own).
             for (version, state) in interventions where state != .ended { interventions[version] = .ended }
-        case "CaseTransferredIn":
+        case .caseTransferredIn:
             guard fact.fromAmbito == ambito, fact.ambito == transferDestination else { throw Rule.transferMismatch }
             phase = .opened
             ambito = fact.ambito
             episodes += 1
             resetEpisode()
-        case "CaseClosed":
+        case .caseClosed:
             // A reopening ends a suspension as well as the closure.
             phaseBeforeClosure = phase == .suspended ? phaseBeforeSuspension : phase
             phase = .closed
             for (version, state) in interventions where state != .ended { interventions[version] = .ended }
-        case "Rectified":
+        case .rectified:
             let targetVersion = try target(fact, types: nil)
             try checkCorrection(fact, of: targetVersion, kind: .rectified)
-            if let field = fact.field, let type = type(at: targetVersion),
-               EventCatalogue.schema(type)?.field(field) == nil {
-                throw Rule.unknownField(type: type)
+            if let field = fact.field, let kind = kind(at: targetVersion),
+               EventCatalogue.schema(kind)?.field(field) == nil {
+                throw Rule.unknownField(type: kind.name)
             }
-        case "Voided":
+        case .voided:
             let targetVersion = try target(fact, types: nil)
             try checkCorrection(fact, of: targetVersion, kind: .voided)
             // The caller folds the stream again; here the entry just stops counting.
             voided.insert(targetVersion)
             notCounting.insert(targetVersion)
-        case "Restricted":
+        case .restricted:
             // A voided entry stays readable, personal data included: it can be restricted too.
             let targetVersion = try target(fact, types: nil, allowVoided: true)
             guard !restrictions.values.contains(targetVersion) else { throw Rule.alreadyRestricted }
             restrictions[fact.version] = targetVersion
-        case "RestrictionLifted":
-            let restriction = try target(fact, types: ["Restricted"])
+        case .restrictionLifted:
+            let restriction = try target(fact, types: Self.liftTargets)
             guard restrictions.removeValue(forKey: restriction) != nil else { throw Rule.notRestricted }
-        case "ErasureExecuted":
+        case .erasureExecuted:
             erased = true
         default:
             break  // contacts, referrals, consent, appointments scheduled, judicial measures, plans drafted
@@ -228,65 +231,71 @@ public struct CaseState: Sendable {
     }
 
     // The gates of the lifecycle (built once: this runs for every event appended).
-    private static let corrections: Set<String> = ["Rectified", "Voided", "Restricted", "RestrictionLifted", "ErasureExecuted", "ConsentWithdrawn"]
-    private static let anytime: Set<String> = ["IdentityLinked", "ConsentRecorded"]
-    private static let beforeCase: Set<String> = ["AccessContactRecorded", "ReferralReceived", "CaseOpened", "JudicialMeasureRecorded"]
-    private static let needsTakenInCharge: Set<String> = [
-        "PreliminaryAnalysisCompleted", "InDepthAssessmentCompleted", "PlanDrafted", "PlanSigned", "PlanRevised",
-        "GoalSet", "GoalReviewed", "GoalClosed", "CommitmentBreached", "ReviewHeld", "OutcomeRecorded",
-    ]
+    // What a reference may point at (built once: a variadic list in the call would be an array per call).
+    private static let appointmentTargets = EventKinds(.appointmentScheduled)
+    private static let planTargets = EventKinds(.planDrafted)
+    private static let goalTargets = EventKinds(.goalSet)
+    private static let outcomeTargets = EventKinds(.goalSet, .interventionRequested)
+    private static let liftTargets = EventKinds(.restricted)
+    private static let interventionTargets = EventKinds(.interventionRequested)
+    private static let corrections = EventKinds(.rectified, .voided, .restricted, .restrictionLifted, .erasureExecuted, .consentWithdrawn)
+    private static let anytime = EventKinds(.identityLinked, .consentRecorded)
+    private static let beforeCase = EventKinds(.accessContactRecorded, .referralReceived, .caseOpened, .judicialMeasureRecorded)
+    private static let needsTakenInCharge = EventKinds(
+        .preliminaryAnalysisCompleted, .inDepthAssessmentCompleted, .planDrafted, .planSigned, .planRevised,
+        .goalSet, .goalReviewed, .goalClosed, .commitmentBreached, .reviewHeld, .outcomeRecorded)
 
     /// Which types a phase accepts.
     private func checkPhaseAllows(_ fact: CaseFact) throws(PathRuleViolation) {
-        let anytime = Self.anytime
-        if Self.corrections.contains(fact.type) { return }
+        let kind = fact.kind
+        if Self.corrections.contains(kind) { return }
         switch phase {
         case .closed:
-            if fact.type == "CaseReopened" { return }
+            if kind == .caseReopened { return }
             throw Rule.caseClosed
         case .transferredOut:
-            if fact.type == "CaseTransferredIn" { return }
+            if kind == .caseTransferredIn { return }
             throw Rule.caseTransferred
         case .suspended:
-            if fact.type == "CaseReopened" || fact.type == "CaseClosed" || fact.type == "CaseTransferredOut" || anytime.contains(fact.type) { return }
+            if kind == .caseReopened || kind == .caseClosed || kind == .caseTransferredOut || Self.anytime.contains(kind) { return }
             throw Rule.caseSuspended
         case .noCase:
-            if Self.beforeCase.contains(fact.type) || anytime.contains(fact.type) { return }
-            if fact.type == "CaseReopened" { throw Rule.caseNotClosed }
+            if Self.beforeCase.contains(kind) || Self.anytime.contains(kind) { return }
+            if kind == .caseReopened { throw Rule.caseNotClosed }
             throw Rule.noOpenCase
         case .opened, .takenInCharge:
-            if fact.type == "CaseOpened" { throw Rule.caseAlreadyOpen }
-            if fact.type == "CaseTransferredIn" { throw Rule.transferMismatch }
-            if phase == .opened && Self.needsTakenInCharge.contains(fact.type) { throw Rule.notTakenInCharge }
+            if kind == .caseOpened { throw Rule.caseAlreadyOpen }
+            if kind == .caseTransferredIn { throw Rule.transferMismatch }
+            if phase == .opened && Self.needsTakenInCharge.contains(kind) { throw Rule.notTakenInCharge }
         }
     }
 
     /// The version `fact` refers to, checked: it exists, is earlier, is not voided, and (when
     /// `types` is given) is of one of those types and still counts. Corrections (`types` nil)
     /// may point at an entry that no longer counts: it stays readable, and correctable.
-    private func target(_ fact: CaseFact, types: Set<String>?, rule: PathRuleViolation? = nil,
+    private func target(_ fact: CaseFact, types: EventKinds?, rule: PathRuleViolation? = nil,
                         allowVoided: Bool = false) throws(PathRuleViolation) -> UInt64 {
         func fail(_ violation: PathRuleViolation) -> PathRuleViolation {
             var violation = rule ?? violation
             violation.field = fact.referenceField
             return violation
         }
-        guard let version = fact.reference, version < fact.version, let type = type(at: version) else { throw fail(Rule.unknownTarget) }
-        if let types, !types.contains(type) { throw fail(Rule.wrongTarget(found: type, expected: types.sorted())) }
+        guard let version = fact.reference, version < fact.version, let kind = kind(at: version) else { throw fail(Rule.unknownTarget) }
+        if let types, !types.contains(kind) { throw fail(Rule.wrongTarget(found: kind.name, expected: types.names)) }
         if voided.contains(version) && !allowVoided { throw fail(Rule.targetVoided) }
         if types != nil && notCounting.contains(version) { throw fail(Rule.targetNotCounting) }
         return version
     }
 
     private func checkCorrection(_ fact: CaseFact, of version: UInt64, kind: CorrectionKind) throws(PathRuleViolation) {
-        guard let type = type(at: version), let schema = EventCatalogue.schema(type) else { throw Rule.unknownTarget }
-        guard schema.correction == kind else { throw Rule.notCorrectable(type: type, correction: schema.correction, attempted: kind) }
+        guard let target = self.kind(at: version), let schema = EventCatalogue.schema(target) else { throw Rule.unknownTarget }
+        guard schema.correction == kind else { throw Rule.notCorrectable(type: target.name, correction: schema.correction, attempted: kind) }
     }
 
     private mutating func moveIntervention(_ fact: CaseFact, from: Set<InterventionPhase>, to: InterventionPhase) throws(PathRuleViolation) {
         // Before the presa in carico only pronto intervento sociale runs.
         if phase == .opened && !(fact.reference.map(emergencyInterventions.contains) ?? false) { throw Rule.notTakenInCharge }
-        let intervention = try target(fact, types: ["InterventionRequested"])
+        let intervention = try target(fact, types: Self.interventionTargets)
         guard let current = interventions[intervention], from.contains(current) else {
             var violation = Rule.interventionStep(current: interventions[intervention])
             violation.field = fact.referenceField

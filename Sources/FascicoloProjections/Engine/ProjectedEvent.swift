@@ -11,6 +11,8 @@ public final class ProjectedEvent: Sendable {
     public let position: UInt64
     public let recordedAtMilliseconds: Int64
     public let streamVersion: UInt64
+    public let kind: EventKind
+    /// The type's name (`kind.name` for a catalogue type: no string is made for those).
     public let type: String
     /// The identity the daemon stamped (`uid:N/service`).
     public let author: String
@@ -44,7 +46,8 @@ public final class ProjectedEvent: Sendable {
         position = view.position
         recordedAtMilliseconds = view.recordedAtMilliseconds
         streamVersion = view.streamVersion
-        type = String(decoding: view.eventType, as: UTF8.self)
+        kind = EventKind(utf8: view.eventType)
+        type = kind == .other ? String(decoding: view.eventType, as: UTF8.self) : kind.name
         author = String(decoding: view.author, as: UTF8.self)
         let stream = view.stream
         let subject: Subject
@@ -63,13 +66,13 @@ public final class ProjectedEvent: Sendable {
             fact = nil
             return
         }
-        if let schema = EventCatalogue.schema(type), stored.schemaVersion != schema.version,
+        if let schema = EventCatalogue.schema(kind), stored.schemaVersion != schema.version,
            let upcast = schema.upcast(.object(stored.data), from: stored.schemaVersion)?.members {
             stored.data = upcast
         }
         payload = stored
         if case .person = subject {
-            fact = CaseFact(version: view.streamVersion, type: type, data: stored.data,
+            fact = CaseFact(version: view.streamVersion, kind: kind, data: stored.data,
                             reference: reference.versions[stored.codeTable])
         } else {
             fact = nil

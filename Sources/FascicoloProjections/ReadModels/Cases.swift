@@ -63,12 +63,12 @@ public final class Cases: Projection {
             personCase.storedState = shown
         }
         try Self.move(person, from: before, to: personCase.load, in: &rows)
-        if event.type == "Voided" {
+        if event.kind == .voided {
             for (index, file) in personCase.files.enumerated() { rows.put(Self.caseFiles, Self.caseFileKey(person, index + 1), file.bytes) }
             if caseFilesBefore > personCase.files.count {
                 for number in (personCase.files.count + 1)...caseFilesBefore { rows.delete(Self.caseFiles, Self.caseFileKey(person, number)) }
             }
-        } else if PersonCase.caseFileTypes.contains(event.type), personCase.counts(event.streamVersion) {
+        } else if PersonCase.caseFileKinds.contains(event.kind), personCase.counts(event.streamVersion) {
             // Any other entry changes at most the newest case file.
             if let file = personCase.files.last { rows.put(Self.caseFiles, Self.caseFileKey(person, personCase.files.count), file.bytes) }
         }
@@ -158,7 +158,7 @@ final class PersonCase {
     func add(_ event: ProjectedEvent) {
         let entry = Self.entry(event)
         history.append(entry)
-        if entry.fact.type == "Voided" {
+        if entry.fact.kind == .voided {
             // The void may take back any earlier entry: fold again, and derive every case file again.
             state = CaseState.fold(history.map(\.fact))
             recomputeCaseFiles()
@@ -169,9 +169,9 @@ final class PersonCase {
     }
 
     private static func entry(_ event: ProjectedEvent) -> Entry {
-        let fact = event.fact ?? CaseFact(version: event.streamVersion, type: event.type)
+        let fact = event.fact ?? CaseFact(version: event.streamVersion, kind: event.kind)
         // Only the types that change a case file need its day and code.
-        guard caseFileTypes.contains(event.type) else { return Entry(fact: fact, changesCaseFiles: false, day: nil, code: nil) }
+        guard caseFileKinds.contains(event.kind) else { return Entry(fact: fact, changesCaseFiles: false, day: nil, code: nil) }
         return Entry(fact: fact, changesCaseFiles: true, day: event.day,
                      code: (event.data("reason") ?? event.data("objectivesAchieved") ?? event.data("achievement"))?.string)
     }
@@ -192,11 +192,10 @@ final class PersonCase {
     }
 
     /// The types that can change a case file.
-    static let caseFileTypes: Set<String> = [
-        "AccessContactRecorded", "ReferralReceived", "CaseOpened", "CaseTransferredIn", "CaseTransferredOut", "TakenInCharge",
-        "PreliminaryAnalysisCompleted", "InDepthAssessmentCompleted", "PlanSigned", "CaseClosed", "CaseReopened",
-        "OutcomeRecorded", "GoalClosed",
-    ]
+    static let caseFileKinds = EventKinds(
+        .accessContactRecorded, .referralReceived, .caseOpened, .caseTransferredIn, .caseTransferredOut, .takenInCharge,
+        .preliminaryAnalysisCompleted, .inDepthAssessmentCompleted, .planSigned, .caseClosed, .caseReopened,
+        .outcomeRecorded, .goalClosed)
 
     var load: Load? {
         switch state.phase {
@@ -212,25 +211,25 @@ final class PersonCase {
         let (fact, day, code) = (entry.fact, entry.day, entry.code)
         let last = files.count - 1
         let open = files.last.map { $0.closedOn == nil && $0.transferredOutOn == nil } ?? false
-        switch fact.type {
-        case "AccessContactRecorded", "ReferralReceived":
+        switch fact.kind {
+        case .accessContactRecorded, .referralReceived:
             if !open, let day { firstContact = min(firstContact ?? day, day) }
-        case "CaseOpened", "CaseTransferredIn":
+        case .caseOpened, .caseTransferredIn:
             files.append(CaseFileRecord(ambito: fact.ambito ?? "", openedOn: day ?? "", firstContactOn: firstContact ?? day ?? ""))
             firstContact = nil
-        case "TakenInCharge" where last >= 0: files[last].takenInChargeOn = fact.date?.description
-        case "PreliminaryAnalysisCompleted", "InDepthAssessmentCompleted": if last >= 0 { files[last].assessed = true }
-        case "PlanSigned" where last >= 0:
+        case .takenInCharge where last >= 0: files[last].takenInChargeOn = fact.date?.description
+        case .preliminaryAnalysisCompleted, .inDepthAssessmentCompleted: if last >= 0 { files[last].assessed = true }
+        case .planSigned where last >= 0:
             if files[last].planSignedOn == nil { files[last].planSignedOn = fact.date?.description }
-        case "CaseClosed" where last >= 0:
+        case .caseClosed where last >= 0:
             files[last].closedOn = fact.date?.description ?? day
             files[last].closureReason = code
-        case "CaseReopened" where last >= 0:
+        case .caseReopened where last >= 0:
             files[last].closedOn = nil
             files[last].closureReason = nil
-        case "CaseTransferredOut" where last >= 0: files[last].transferredOutOn = day
-        case "OutcomeRecorded" where last >= 0: files[last].outcomes[code ?? "unknown", default: 0] += 1
-        case "GoalClosed" where last >= 0:
+        case .caseTransferredOut where last >= 0: files[last].transferredOutOn = day
+        case .outcomeRecorded where last >= 0: files[last].outcomes[code ?? "unknown", default: 0] += 1
+        case .goalClosed where last >= 0:
             files[last].goalsClosed += 1
             if code == "achieved" { files[last].goalsAchieved += 1 }
         default: break

@@ -25,14 +25,21 @@ public final class Compliance: Projection {
     public static let tables = ["registers"]
     static let registers = 0
 
-    static let registerOfType = ["Rectified": "rectifications", "Voided": "voids", "Restricted": "restrictions",
-                                 "RestrictionLifted": "restrictions", "ErasureExecuted": "erasures"]
+    static func register(of kind: EventKind) -> String? {
+        switch kind {
+        case .rectified: "rectifications"
+        case .voided: "voids"
+        case .restricted, .restrictionLifted: "restrictions"
+        case .erasureExecuted: "erasures"
+        default: nil
+        }
+    }
     public static let registerNames = ["rectifications", "voids", "restrictions", "erasures"]
 
     public init() {}
 
     public func apply(_ event: ProjectedEvent, to rows: inout ProjectionRows) throws {
-        guard case .person = event.subject, let register = Self.registerOfType[event.type] else { return }
+        guard case .person = event.subject, let register = Self.register(of: event.kind) else { return }
         rows.put(Self.registers, Self.registerKey(register, event.position), [])
     }
 
@@ -47,7 +54,7 @@ public final class Compliance: Projection {
     /// Who read the person's data, oldest first, from `position` on.
     public static func accesses(_ view: ProjectionView, person: Pseudonym, from position: UInt64, limit: Int) throws -> [JSON] {
         try view.log.positions(of: person.accessStream, from: position, below: view.position, limit: limit).map { entryPosition in
-            guard let event = try view.log.event(at: entryPosition), event.type == "RecordAccessed" else {
+            guard let event = try view.log.event(at: entryPosition), event.kind == .recordAccessed else {
                 throw ProjectionFailure("an access stream holds an entry that is not a RecordAccessed")
             }
             var members: [(key: String, value: JSON)] = [

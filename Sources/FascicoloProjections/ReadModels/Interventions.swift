@@ -26,16 +26,16 @@ public final class Interventions: Projection {
     static let ambits = 2
 
     /// The types that add to `totals`.
-    static let countedTypes: Set<String> = ["InterventionRequested", "InterventionStarted", "InterventionEnded", "ServiceDelivered"]
+    static let counted = EventKinds(.interventionRequested, .interventionStarted, .interventionEnded, .serviceDelivered)
 
     public init() {}
 
     public func apply(_ event: ProjectedEvent, to rows: inout ProjectionRows) throws {
         guard case .person(let person) = event.subject, let fact = event.fact else { return }
-        switch event.type {
-        case "CaseOpened", "CaseTransferredIn":
+        switch event.kind {
+        case .caseOpened, .caseTransferredIn:
             if let ambito = fact.ambito { rows.put(Self.ambits, person.bytes, Array(ambito.utf8)) }
-        case "InterventionRequested":
+        case .interventionRequested:
             guard let code = event.data("code")?.string, let provider = event.data("provider")?.string,
                   let funding = event.data("fundingLine")?.string else {
                 throw ProjectionFailure("InterventionRequested at position \(event.position) lacks its code, provider or funding line")
@@ -45,13 +45,13 @@ public final class Interventions: Projection {
             rows.put(Self.interventions, Timeline.key(person, event.streamVersion), Array(dimensions.utf8))
             let (key, counters) = try Self.contribution(of: event, person: person, rows)
             try rows.add(Self.totals, key, counters)
-        case "InterventionStarted", "InterventionEnded", "ServiceDelivered":
+        case .interventionStarted, .interventionEnded, .serviceDelivered:
             let (key, counters) = try Self.contribution(of: event, person: person, rows)
             try rows.add(Self.totals, key, counters)
-        case "Voided":
+        case .voided:
             // The path rules let an entry be voided once, and nothing count on a voided request.
             guard let target = fact.reference, let voided = try rows.log.event(of: person.stream, version: target),
-                  Self.countedTypes.contains(voided.type) else { return }
+                  Self.counted.contains(voided.kind) else { return }
             let (key, counters) = try Self.contribution(of: voided, person: person, rows)
             try rows.add(Self.totals, key, counters.map { -$0 })
         default:
@@ -63,15 +63,15 @@ public final class Interventions: Projection {
     /// month) and the six counters.
     private static func contribution(of event: ProjectedEvent, person: Pseudonym,
                                      _ rows: ProjectionRows) throws -> (key: [UInt8], counters: [Int64]) {
-        let request = event.type == "InterventionRequested" ? event.streamVersion : event.fact?.reference
+        let request = event.kind == .interventionRequested ? event.streamVersion : event.fact?.reference
         guard let request, let dimensions = try rows.get(interventions, Timeline.key(person, request)) else {
             throw ProjectionFailure("\(event.type) at position \(event.position) points at no InterventionRequested")
         }
         var counters: [Int64] = [0, 0, 0, 0, 0, 0]
-        switch event.type {
-        case "InterventionRequested": counters[0] = 1
-        case "InterventionStarted": counters[1] = 1
-        case "InterventionEnded": counters[2] = 1
+        switch event.kind {
+        case .interventionRequested: counters[0] = 1
+        case .interventionStarted: counters[1] = 1
+        case .interventionEnded: counters[2] = 1
         default:
             counters[3] = 1
             counters[4] = Int64(event.data("minutes")?.int ?? 0)

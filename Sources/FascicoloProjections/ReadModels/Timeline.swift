@@ -31,20 +31,20 @@ public final class Timeline: Projection {
         guard case .person(let person) = event.subject else { return }
         var summary = try Self.summary(person, rows)
         let before = summary
-        if event.type == "CaseOpened" || event.type == "CaseTransferredIn" { summary.caseFiles += 1 }
-        if event.type == "ErasureExecuted" { summary.erased = true }
+        if event.kind == .caseOpened || event.kind == .caseTransferredIn { summary.caseFiles += 1 }
+        if event.kind == .erasureExecuted { summary.erased = true }
         // Written when it changes, and with the first entry (the person exists from then on).
         if summary != before || event.streamVersion == 1 { rows.put(Self.persons, person.bytes, summary.bytes) }
-        let target = Self.correctionTypes.contains(event.type) ? event.fact?.reference : nil
+        let target = Self.corrections.contains(event.kind) ? event.fact?.reference : nil
         rows.put(Self.entries, Self.key(person, event.streamVersion),
                  TimelineRow(position: event.position, caseFile: summary.caseFiles, target: target ?? 0).bytes)
 
         guard let target else { return }
         var corrected = try Self.row(person, target, rows, event)
-        switch event.type {
-        case "Voided": corrected.voidedBy = event.streamVersion
-        case "Rectified": corrected.rectifiedBy.append(event.streamVersion)
-        case "Restricted": corrected.restrictedBy = event.streamVersion
+        switch event.kind {
+        case .voided: corrected.voidedBy = event.streamVersion
+        case .rectified: corrected.rectifiedBy.append(event.streamVersion)
+        case .restricted: corrected.restrictedBy = event.streamVersion
         default:
             // RestrictionLifted points at the Restricted entry; the entry that one restricted
             // is restricted no more.
@@ -58,7 +58,7 @@ public final class Timeline: Projection {
         rows.put(Self.entries, Self.key(person, target), corrected.bytes)
     }
 
-    private static let correctionTypes: Set<String> = ["Voided", "Rectified", "Restricted", "RestrictionLifted"]
+    private static let corrections = EventKinds(.voided, .rectified, .restricted, .restrictionLifted)
 
     private static func row(_ person: Pseudonym, _ version: UInt64, _ rows: ProjectionRows, _ event: ProjectedEvent) throws -> TimelineRow {
         guard let stored = try rows.get(entries, key(person, version)), let row = TimelineRow(stored) else {
