@@ -32,8 +32,9 @@ extension CaseFiles {
             }
         }
         let actor = try Actor.parse(request.actor, reference: reference.current, field: "actor")
-        await turns.begin(person.stream)
-        defer { turns.end(person.stream) }
+        let stream = person.stream
+        await turns.begin(stream)
+        defer { turns.end(stream) }
         var attempt = 0
         while true {
             attempt += 1
@@ -47,15 +48,15 @@ extension CaseFiles {
                 prepared = try prepare(request, person: person, actor: actor, history: &history)
             } catch {
                 // A refused first event left the history as it was (a refused step changes no state).
-                if history.facts.count == factsBefore { histories.put(person.stream, history) }
+                if history.facts.count == factsBefore { histories.put(stream, history) }
                 throw error
             }
-            let append = AppendRequest(stream: person.stream, events: prepared.events, expectedVersion: .exactly(prepared.version),
+            let append = AppendRequest(stream: stream, events: prepared.events, expectedVersion: .exactly(prepared.version),
                                        idempotencyKey: request.idempotencyKey, author: author,
                                        attachedWrites: prepared.attachedWrites, idempotencyDigest: digest)
             do {
                 let result = try await ledger.append(append)
-                if !result.deduplicated { histories.put(person.stream, history) }
+                if !result.deduplicated { histories.put(stream, history) }
                 return RecordResult(person: person, append: result, codeTable: reference.current.version)
             } catch LedgerError.wrongExpectedVersion(_, _, let actual) where request.expectedVersion == nil && attempt < 5 {
                 logger.debug("concurrent append to a person's stream; checking again", metadata: ["version": "\(actual)"])
@@ -85,6 +86,7 @@ extension CaseFiles {
             throw DomainError(LedgerError.wrongExpectedVersion(stream: person.stream, expected: expected, actual: prepared.version))
         }
         var dataKey: SecretKey?
+        let stream = person.stream
         let nonces = SecretKey.randomNonces(count: request.events.count)
         let latest = Self.today().daysSinceEpoch + 1
         for (index, event) in request.events.enumerated() {
@@ -135,7 +137,7 @@ extension CaseFiles {
                 }
                 let nonce = nonces[(index * SecretKey.nonceByteCount)..<((index + 1) * SecretKey.nonceByteCount)]
                 sealed = dataKey.seal(JSON.object(validated.personal).bytes,
-                                      associatedData: StoredEvent.sealAssociatedData(stream: person.stream, type: schema.type),
+                                      associatedData: StoredEvent.sealAssociatedData(stream: stream, type: schema.type),
                                       nonce: nonce)
             }
             let stored = StoredEvent(schemaVersion: schema.version, occurredAt: event.occurredAt, codeTable: table.version,

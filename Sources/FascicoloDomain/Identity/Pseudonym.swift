@@ -7,22 +7,22 @@ import FascicoloCrypto
 public struct Pseudonym: Sendable, Hashable, CustomStringConvertible {
     public static let byteCount = 16
     public let bytes: [UInt8]
-    /// The 32 lower-case hex digits (computed once: stream names are asked for often).
-    public let description: String
+
+    /// The 32 lower-case hex digits. Computed when asked for, not kept: projections read a
+    /// pseudonym from every entry of a person's stream and hardly ever need its text.
+    public var description: String { Hex.encode(bytes) }
 
     public init?(bytes: [UInt8]) {
         guard bytes.count == Self.byteCount else { return nil }
         self.bytes = bytes
-        description = Hex.encode(bytes)
     }
 
     /// Parses the 32 lower-case hex digits of `description` given as UTF-8 (a stream name's
-    /// suffix, read straight from the log by projections), without encoding them again.
+    /// suffix, read straight from the log by projections).
     public init?(hexUTF8 hex: UnsafeRawBufferPointer) {
         guard hex.count == 2 * Self.byteCount, !hex.contains(where: { (UInt8(ascii: "A")...UInt8(ascii: "F")).contains($0) }),
               let bytes = Hex.decode(utf8: hex) else { return nil }
         self.bytes = bytes
-        description = String(decoding: hex.assumingMemoryBound(to: UInt8.self), as: UTF8.self)
     }
 
     /// Parses the 32 lower-case hex digits of `description`.

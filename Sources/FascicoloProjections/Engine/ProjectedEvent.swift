@@ -14,7 +14,8 @@ public final class ProjectedEvent: Sendable {
     public let kind: EventKind
     /// The type's name (`kind.name` for a catalogue type: no string is made for those).
     public let type: String
-    /// The identity the daemon stamped (`uid:N/service`).
+    /// The identity the daemon stamped (`uid:N/service`); empty when decoded for applying (no
+    /// projection reads it then).
     public let author: String
     public let subject: Subject
     /// The domain payload, its `data` read through the current schema (upcast); nil for
@@ -35,8 +36,8 @@ public final class ProjectedEvent: Sendable {
 
     /// How much of an entry to decode.
     enum Detail {
-        /// What projections read while applying: no `actor`, no payload for RecordAccessed
-        /// entries (~40% of a log; no projection reads them then).
+        /// What projections read while applying: no `author`, no `actor`, no payload for
+        /// RecordAccessed entries (~40% of a log; no projection reads them then).
         case applying
         /// Everything a query shows.
         case full
@@ -48,7 +49,7 @@ public final class ProjectedEvent: Sendable {
         streamVersion = view.streamVersion
         kind = EventKind(utf8: view.eventType)
         type = kind == .other ? String(decoding: view.eventType, as: UTF8.self) : kind.name
-        author = String(decoding: view.author, as: UTF8.self)
+        author = detail == .full ? String(decoding: view.author, as: UTF8.self) : ""
         let stream = view.stream
         let subject: Subject
         if let person = Self.pseudonym(in: stream, prefix: Self.personPrefix) {

@@ -48,7 +48,14 @@ public final class Cases: Projection {
     }
 
     private func apply(_ event: ProjectedEvent, person: Pseudonym, to rows: inout ProjectionRows) throws {
-        let personCase = try cache[person] ?? cached(PersonCase(try rows.log.events(of: person.stream, before: event.position)), for: person)
+        let personCase: PersonCase
+        if let hit = cache[person] {
+            personCase = hit
+        } else {
+            // A miss folds the stream's earlier entries, which a first entry does not have.
+            let earlier = event.streamVersion == 1 ? [] : try rows.log.events(of: person.stream, before: event.position)
+            personCase = cached(PersonCase(earlier), for: person)
+        }
         guard UInt64(personCase.entries) + 1 == event.streamVersion else {
             throw ProjectionFailure("entry at position \(event.position) is version \(event.streamVersion) of its stream, expected \(personCase.entries + 1)")
         }
