@@ -20,7 +20,7 @@ extension CaseFiles {
         let person: Pseudonym
         do { person = try pseudonym(for: request.person) } catch { throw storageFailure(error) }
         let digest = idempotencyDigest(request, author: author)
-        if let key = request.idempotencyKey {
+        if let key = request.idempotencyKey, let digest {
             do {
                 if let stored = try ledger.storedAppend(idempotencyKey: key, digest: digest) {
                     return RecordResult(person: person, append: stored, codeTable: reference.current.version)
@@ -77,6 +77,11 @@ extension CaseFiles {
 
     /// Validates every event against the state at the stream's current version and builds the
     /// stored payloads; `history` ends with the new events' facts (partly, if this throws).
+    ///
+    /// Three passes, so that a large request uses every core for what does not depend on the
+    /// order: each event is checked alone (type, date, fields), then in order against the path
+    /// rules, then sealed and encoded. Errors come out as one pass in order would give them: the
+    /// first event at fault, and for it the first check it fails.
     private func prepare(_ request: RecordRequest, person: Pseudonym, actor: Actor,
                          history: inout CaseHistory) throws(DomainError) -> Prepared {
         let table = reference.current
@@ -85,27 +90,29 @@ extension CaseFiles {
         if let expected = request.expectedVersion, !expected.isSatisfied(by: prepared.version) {
             throw DomainError(LedgerError.wrongExpectedVersion(stream: person.stream, expected: expected, actual: prepared.version))
         }
-        var dataKey: SecretKey?
-        let stream = person.stream
-        let nonces = SecretKey.randomNonces(count: request.events.count)
+        let events = request.events
         let latest = Self.today().daysSinceEpoch + 1
-        for (index, event) in request.events.enumerated() {
-            let path = "events[\(index)]"
-            guard let schema = EventCatalogue.schema(event.type) else {
-                throw DomainError(.invalid, code: "unknown_event_type", "not an event type of the catalogue (GET /v1/catalogue lists them)", field: path + ".type")
-            }
-            guard !EventCatalogue.systemKinds.contains(schema.kind) else {
-                throw DomainError(.invalid, code: "system_event_type", "\(schema.type) entries are written by the daemon itself", field: path + ".type")
-            }
-            guard let occurred = OccurredAt.date(event.occurredAt), occurred.daysSinceEpoch <= latest else {
-                throw .schema("occurredAt is in the future", field: path + ".occurredAt")
-            }
-            var data = event.data
-            if schema.kind == .identityLinked {
-                (data, prepared.attachedWrites) = try linkIdentity(data, of: request.person, into: person, path: path + ".data",
+        let checked = ParallelMap.map(events.count) { index in
+            Result { () throws(DomainError) in try Self.check(events[index], at: index, table: table, latest: latest) }
+        }
+
+        var dataKey: SecretKey?
+        var ordered: [(schema: EventSchema, validated: ValidatedData)] = []
+        ordered.reserveCapacity(events.count)
+        for (index, event) in events.enumerated() {
+            // Named in errors only: not built for every event.
+            var path: String { "events[\(index)]" }
+            let (schema, alone) = try checked[index].get()
+            let validated: ValidatedData
+            if let alone {
+                validated = alone
+            } else {
+                // IdentityLinked: its codice fiscale becomes a pseudonym first, then it is checked.
+                let data: JSON
+                (data, prepared.attachedWrites) = try linkIdentity(event.data, of: request.person, into: person, path: path + ".data",
                                                                    attachedWrites: prepared.attachedWrites)
+                validated = try EventValidator.validate(data, schema: schema, reference: table, fieldPrefix: path + ".data")
             }
-            let validated = try EventValidator.validate(data, schema: schema, reference: table, fieldPrefix: path + ".data")
 
             let version = prepared.version + UInt64(index) + 1
             let fact = CaseFact(version: version, kind: schema.kind, data: validated.open, reference: table)
@@ -120,8 +127,6 @@ extension CaseFiles {
                     prepared.attachedWrites.append(try unlinkIdentity(linkedAt: target, of: person))
                 }
             }
-
-            var sealed: [UInt8]?
             if schema.kind == .personRegistered {
                 let (key, write) = keys.newKey(for: person)
                 dataKey = key
@@ -131,21 +136,51 @@ extension CaseFiles {
                 if dataKey == nil {
                     do { dataKey = try keys.key(for: person) } catch { throw storageFailure(error) }
                 }
-                guard let dataKey else {
+                guard dataKey != nil else {
                     throw DomainError(.pathRule, code: "person_erased", "This person's data key no longer exists.",
                                       italian: "La chiave dei dati di questa persona non esiste più.", field: path)
                 }
-                let nonce = nonces[(index * SecretKey.nonceByteCount)..<((index + 1) * SecretKey.nonceByteCount)]
-                sealed = dataKey.seal(JSON.object(validated.personal).bytes,
-                                      associatedData: StoredEvent.sealAssociatedData(stream: stream, type: schema.type),
-                                      nonce: nonce)
+            }
+            ordered.append((schema, validated))
+        }
+
+        // Every event with personal fields has found the key above.
+        let (key, checkedInOrder) = (dataKey, ordered)
+        let stream = person.stream
+        let actorJSON = actor.json
+        let nonces = SecretKey.randomNonces(count: events.count)
+        prepared.events = ParallelMap.map(events.count) { index in
+            let (event, (schema, validated)) = (events[index], checkedInOrder[index])
+            var sealed: [UInt8]?
+            if let key, !validated.personal.isEmpty {
+                sealed = key.seal(JSON.object(validated.personal).bytes,
+                                  associatedData: StoredEvent.sealAssociatedData(stream: stream, type: schema.type),
+                                  nonce: nonces[(index * SecretKey.nonceByteCount)..<((index + 1) * SecretKey.nonceByteCount)])
             }
             let stored = StoredEvent(schemaVersion: schema.version, occurredAt: event.occurredAt, codeTable: table.version,
-                                     purpose: schema.purpose.rawValue, actor: actor.json, correlationID: event.correlationID,
+                                     purpose: schema.purpose.rawValue, actor: actorJSON, correlationID: event.correlationID,
                                      causationID: event.causationID, data: validated.open, sealed: sealed)
-            prepared.events.append(NewEvent(type: schema.type, payload: stored.bytes))
+            return NewEvent(type: schema.type, payload: stored.bytes)
         }
         return prepared
+    }
+
+    /// One event on its own: a client type of the catalogue, a date not in the future, and (but
+    /// for IdentityLinked, checked once its link is made) its fields.
+    private static func check(_ event: RecordRequest.Event, at index: Int, table: ReferenceTable,
+                              latest: Int) throws(DomainError) -> (EventSchema, ValidatedData?) {
+        var path: String { "events[\(index)]" }
+        guard let schema = EventCatalogue.schema(event.type) else {
+            throw DomainError(.invalid, code: "unknown_event_type", "not an event type of the catalogue (GET /v1/catalogue lists them)", field: path + ".type")
+        }
+        guard !EventCatalogue.systemKinds.contains(schema.kind) else {
+            throw DomainError(.invalid, code: "system_event_type", "\(schema.type) entries are written by the daemon itself", field: path + ".type")
+        }
+        guard let occurred = OccurredAt.date(event.occurredAt), occurred.daysSinceEpoch <= latest else {
+            throw .schema("occurredAt is in the future", field: path + ".occurredAt")
+        }
+        guard schema.kind != .identityLinked else { return (schema, nil) }
+        return (schema, try EventValidator.validate(event.data, schema: schema, reference: table, fieldPrefix: path + ".data"))
     }
 
     /// IdentityLinked arrives with the codice fiscale (`data.codiceFiscale`) and is stored with
@@ -196,10 +231,12 @@ extension CaseFiles {
         return AttachedWrite(table: aliases, key: linked.bytes, value: nil)
     }
 
-    private func idempotencyDigest(_ request: RecordRequest, author: String) -> Digest {
+    /// Nil without an idempotency key.
+    private func idempotencyDigest(_ request: RecordRequest, author: String) -> Digest? {
+        guard let contentDigest = request.contentDigest else { return nil }
         var hasher = SHA256()
         hasher.update(Array("fascicolo/domain-append/v1".utf8) + [0] + Array(author.utf8) + [0])
-        hasher.update(request.contentDigest.bytes)
+        hasher.update(contentDigest.bytes)
         return hasher.finalize()
     }
 

@@ -24,8 +24,9 @@ public struct RecordRequest: Sendable {
     public var events: [Event]
     public var expectedVersion: ExpectedVersion?
     public var idempotencyKey: String?
-    /// SHA-256 of the body as sent: what "the same content" means for an idempotent retry.
-    public var contentDigest: Digest
+    /// SHA-256 of the body as sent: what "the same content" means for an idempotent retry. Nil
+    /// without an idempotency key (nothing compares it then).
+    public var contentDigest: Digest?
 
     public static func parse(_ bytes: [UInt8], eventsMax: Int) throws(DomainError) -> RecordRequest {
         let body: JSON
@@ -50,7 +51,8 @@ public struct RecordRequest: Sendable {
         }
         var events: [Event] = []
         for (index, value) in eventValues.enumerated() {
-            let path = "events[\(index)]"
+            // Named in errors only: not built for every event.
+            var path: String { "events[\(index)]" }
             guard let eventMembers = value.members else { throw .schema("an event is an object", field: path) }
             for member in eventMembers where !["type", "occurredAt", "data", "correlationId", "causationId"].contains(member.key) {
                 throw .schema("an event has no member \(member.key)", field: path + "." + member.key)
@@ -86,9 +88,13 @@ public struct RecordRequest: Sendable {
             guard let text = key.string else { throw .malformed("idempotencyKey is a string", field: "idempotencyKey") }
             idempotencyKey = text
         }
-        var hasher = SHA256()
-        hasher.update(bytes)
+        var contentDigest: Digest?
+        if idempotencyKey != nil {
+            var hasher = SHA256()
+            hasher.update(bytes)
+            contentDigest = hasher.finalize()
+        }
         return RecordRequest(person: person, actor: actor, events: events, expectedVersion: expectedVersion,
-                             idempotencyKey: idempotencyKey, contentDigest: hasher.finalize())
+                             idempotencyKey: idempotencyKey, contentDigest: contentDigest)
     }
 }

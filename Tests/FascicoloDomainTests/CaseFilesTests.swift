@@ -97,6 +97,41 @@ import Testing
         #expect(!OccurredAt.isValid("2026-01-10T09:30Z") && !OccurredAt.isValid("10/01/2026"))
     }
 
+    /// A large request is checked and sealed on every core; what it stores, and the error it
+    /// answers, are what one pass in order gives: the first event at fault, nothing stored.
+    @Test func largeRequestsAnswerTheFirstEventAtFault() async throws {
+        try await withCaseFiles { caseFiles, _ in
+            let person = try PersonIdentifier(parsing: Self.codiceFiscale)
+            _ = try await caseFiles.record(Self.request(Self.registration + "," + Self.opened), author: "uid:1/test")
+            func review(_ index: Int, due: String = "2026-05-01") -> String {
+                #"{"type":"ReviewHeld","occurredAt":"2026-02-01","data":{"date":"2026-02-01","nextReviewDue":"\#(due)","findings":"nota \#(index)"}}"#
+            }
+            var events = (0..<40).map { review($0) }
+            events[30] = #"{"type":"NoSuchType","occurredAt":"2026-02-01","data":{}}"#
+            events[20] = review(20, due: "2026-13-01")
+            let size = caseFiles.ledger.size
+            await #expect { try await caseFiles.record(Self.request(events.joined(separator: ",")), author: "uid:1/test") } throws: {
+                ($0 as? DomainError)?.field == "events[20].data.nextReviewDue"
+            }
+            // A path rule broken earlier than a field is the answer.
+            events[10] = #"{"type":"TakenInCharge","occurredAt":"2026-02-01","data":{"date":"2026-02-01","basis":"request"}}"#
+            await #expect { try await caseFiles.record(Self.request(events.joined(separator: ",")), author: "uid:1/test") } throws: {
+                ($0 as? DomainError)?.field?.hasPrefix("events[10]") == true
+            }
+            #expect(caseFiles.ledger.size == size, "a refused request stores nothing")
+
+            let valid = (0..<40).map { review($0) }.joined(separator: ",")
+            let result = try await caseFiles.record(Self.request(valid), author: "uid:1/test")
+            #expect(result.append.positions.count == 40)
+            let file = try await caseFiles.caseFile(for: person, reader: Self.writer)
+            let entries = try #require(file["entries"]?.array)
+            #expect(entries.count == 43)
+            for (index, entry) in entries.suffix(40).enumerated() {
+                #expect(entry["data"]?["findings"]?.string == "nota \(index)" && entry["personalData"]?.string == "included")
+            }
+        }
+    }
+
     @Test func textsAreCheckedOverTheirUTF8() {
         func accepts(_ text: String, _ maxLength: Int) -> Bool {
             (try? EventValidator.checkText(text, maxLength: maxLength, path: "f")) != nil

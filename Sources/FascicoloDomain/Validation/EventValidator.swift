@@ -12,17 +12,17 @@ public struct ValidatedData: Sendable {
 /// Checks `data` objects against the catalogue's schemas. Errors name the field, never its value.
 public enum EventValidator {
     public static func validate(_ data: JSON, schema: EventSchema, reference: ReferenceTable,
-                                fieldPrefix: String) throws(DomainError) -> ValidatedData {
+                                fieldPrefix: @autoclosure () -> String) throws(DomainError) -> ValidatedData {
         guard let members = data.members else {
-            throw .schema("data is an object", field: fieldPrefix)
+            throw .schema("data is an object", field: fieldPrefix())
         }
         for member in members where schema.field(member.key) == nil {
-            throw .schema("\(schema.type) has no field \(member.key)", field: fieldPrefix + "." + member.key)
+            throw .schema("\(schema.type) has no field \(member.key)", field: fieldPrefix() + "." + member.key)
         }
         var result = ValidatedData(open: [], personal: [])
         for field in schema.fields {
             // The path names the field in an error only: not built for every field checked.
-            let path = { fieldPrefix + "." + field.name }
+            func path() -> String { fieldPrefix() + "." + field.name }
             guard let value = members.first(where: { $0.key == field.name })?.value, value != .null else {
                 if field.required { throw .schema("\(field.name) is required for \(schema.type)", field: path()) }
                 continue
