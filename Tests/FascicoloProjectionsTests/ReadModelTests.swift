@@ -69,6 +69,17 @@ private struct LogScan {
                     #expect(page.entries == UInt64(entries.count), "seed \(seed)")
                     #expect(page.caseFiles == UInt64(entries.filter { ["CaseOpened", "CaseTransferredIn"].contains($0.eventType) }.count))
                     #expect(page.rows.map { $0["type"]?.string } == entries.map(\.eventType), "seed \(seed)")
+                    // Each entry in the case file the last opening before it (or itself) started.
+                    var opened: UInt64 = 0
+                    for (entry, row) in zip(entries, page.rows) {
+                        if ["CaseOpened", "CaseTransferredIn"].contains(entry.eventType) { opened += 1 }
+                        #expect(row["caseFile"]?.uint64 == opened, "seed \(seed): version \(entry.streamVersion)")
+                    }
+                    // A page from the middle of the stream is that part of the whole timeline.
+                    let middle = entries.count / 2 + 1
+                    let part = try #require(try Timeline.read(view, person: person, from: UInt64(middle), limit: 7))
+                    #expect(part.rows == Array(page.rows[(middle - 1)..<min(entries.count, middle - 1 + 7)]), "seed \(seed)")
+                    #expect(part.entries == page.entries)
                     for entry in entries where entry.eventType == "Voided" {
                         let target = try #require(LogScan.data(entry)?["target"]?.uint64)
                         #expect(page.rows[Int(target - 1)]["voidedBy"]?.uint64 == entry.streamVersion, "seed \(seed)")

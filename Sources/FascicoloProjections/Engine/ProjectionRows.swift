@@ -139,24 +139,49 @@ public struct LogSnapshot {
     /// long stream costs a few lookups, not a scan from its start.
     public func positions(of stream: String, from start: UInt64, below end: UInt64, limit: Int) throws -> [UInt64] {
         let name = Array(stream.utf8)
-        guard let count = try transaction.withValue(in: store.streams, key: name, { BigEndian.uint64($0) }) ?? nil else { return [] }
-        // A version missing from the index (never, in a log that verifies) reads as past the end.
-        func position(at version: UInt64) throws -> UInt64 { try self.position(of: name, version: version) ?? .max }
-        // The first version whose position is at least `start` (count + 1 if none).
-        var low: UInt64 = 1, high = count + 1
-        while low < high {
-            let middle = low + (high - low) / 2
-            if try position(at: middle) < start { low = middle + 1 } else { high = middle }
-        }
+        return try positions(of: name, fromVersion: try firstVersion(of: name, atOrAfter: start), below: end, limit: limit)
+    }
+
+    /// The positions of `stream`'s entries from version `version` on, below `end`, at most `limit`.
+    public func positions(of stream: String, fromVersion version: UInt64, below end: UInt64, limit: Int) throws -> [UInt64] {
+        try positions(of: Array(stream.utf8), fromVersion: version, below: end, limit: limit)
+    }
+
+    /// How many of `stream`'s entries lie at positions below `end`.
+    public func count(of stream: String, below end: UInt64) throws -> UInt64 {
+        try firstVersion(of: Array(stream.utf8), atOrAfter: end) - 1
+    }
+
+    private func positions(of name: [UInt8], fromVersion first: UInt64, below end: UInt64, limit: Int) throws -> [UInt64] {
+        let count = try streamVersion(name)
         var positions: [UInt64] = []
-        var version = low
+        var version = max(first, 1)
         while version <= count, positions.count < limit {
-            let found = try position(at: version)
-            guard found < end else { break }
+            // A version missing from the index (never, in a log that verifies) ends the list.
+            guard let found = try position(of: name, version: version), found < end else { break }
             positions.append(found)
             version += 1
         }
         return positions
+    }
+
+    /// The stream's first version whose entry lies at `position` or later (its version count + 1 if none).
+    private func firstVersion(of name: [UInt8], atOrAfter position: UInt64) throws -> UInt64 {
+        let count = try streamVersion(name)
+        // A version missing from the index (never, in a log that verifies) reads as past the end.
+        func at(_ version: UInt64) throws -> UInt64 { try self.position(of: name, version: version) ?? .max }
+        var low: UInt64 = 1, high = count + 1
+        while low < high {
+            let middle = low + (high - low) / 2
+            if try at(middle) < position { low = middle + 1 } else { high = middle }
+        }
+        return low
+    }
+
+    /// The stream's current version in the snapshot (0 for a stream with no entry).
+    private func streamVersion(_ name: [UInt8]) throws -> UInt64 {
+        let stored: UInt64?? = try transaction.withValue(in: store.streams, key: name) { BigEndian.uint64($0) }
+        return (stored ?? nil) ?? 0
     }
 
     /// The log position of `stream`'s entry at `version`, from the stream index.

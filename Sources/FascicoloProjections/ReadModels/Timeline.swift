@@ -7,40 +7,53 @@ import FascicoloStorage
 /// (a case file starts at CaseOpened or CaseTransferredIn), with the corrections applied to it
 /// shown on the entry they correct, and the person's erasure marked.
 ///
-/// The rows index the log rather than copy it: a query reads each entry's clear part from the
-/// log (through the same snapshot), so a replay writes 16 bytes per entry (and its key) instead of
-/// the payload again, and the clear data has one source.
+/// The rows hold only what the log does not say by itself: the entries are the person's
+/// stream, which a query reads from the log (its stream index, in the same snapshot); rows are
+/// written for the few entries that open a case file or take part in a correction. A replay
+/// writes nothing for most entries.
 ///
-/// Rows (`entries`): pseudonym (16 bytes) ‖ stream version (u64 BE) → `TimelineRow`, binary:
-/// position ‖ case file (u64 BE each), then — only for a row that corrects or was corrected —
-/// target ‖ voidedBy ‖ restrictedBy ‖ restrictionLiftedBy (u64 BE; 0 = none) ‖ rectifiedBy (u64
-/// BE each, zero or more). `target` is the version a correction points at; the marks name the
-/// versions of the entries that corrected this one.
+/// Rows (`caseFiles`): pseudonym (16 bytes) ‖ stream version (u64 BE) of a CaseOpened or
+/// CaseTransferredIn → the number of the case file it opens (u64 BE, from 1).
+/// `corrections`: pseudonym ‖ stream version → `TimelineMarks`, binary: target ‖ voidedBy ‖
+/// restrictedBy ‖ restrictionLiftedBy (u64 BE; 0 = none) ‖ rectifiedBy (u64 BE each, zero or
+/// more), for an entry that corrects another (`target`: the version it points at) or was
+/// corrected (the marks: the versions of the entries that corrected it).
 /// `persons`: pseudonym → case files (u64 BE) ‖ erased (1 byte: 0 or 1); written with the
-/// person's first entry and when it changes (the entry count is the version of the last row).
+/// person's first entry and when it changes.
 public final class Timeline: Projection {
     public static let name = "timeline"
-    public static let version = 2
-    public static let tables = ["entries", "persons"]
-    static let entries = 0
-    static let persons = 1
+    public static let version = 3
+    public static let tables = ["caseFiles", "corrections", "persons"]
+    static let caseFiles = 0
+    static let corrections = 1
+    static let persons = 2
 
     public init() {}
 
     public func apply(_ event: ProjectedEvent, to rows: inout ProjectionRows) throws {
         guard case .person(let person) = event.subject else { return }
+        let opensCaseFile = event.kind == .caseOpened || event.kind == .caseTransferredIn
+        let target = Self.correctionKinds.contains(event.kind) ? event.fact?.reference : nil
+        // Most entries change nothing here.
+        guard event.streamVersion == 1 || opensCaseFile || event.kind == .erasureExecuted || target != nil else { return }
         var summary = try Self.summary(person, rows)
         let before = summary
-        if event.kind == .caseOpened || event.kind == .caseTransferredIn { summary.caseFiles += 1 }
+        if opensCaseFile {
+            summary.caseFiles += 1
+            rows.put(Self.caseFiles, Self.key(person, event.streamVersion), BigEndian.bytes(summary.caseFiles))
+        }
         if event.kind == .erasureExecuted { summary.erased = true }
         // Written when it changes, and with the first entry (the person exists from then on).
         if summary != before || event.streamVersion == 1 { rows.put(Self.persons, person.bytes, summary.bytes) }
-        let target = Self.corrections.contains(event.kind) ? event.fact?.reference : nil
-        rows.put(Self.entries, Self.key(person, event.streamVersion),
-                 TimelineRow(position: event.position, caseFile: summary.caseFiles, target: target ?? 0).bytes)
 
         guard let target else { return }
-        var corrected = try Self.row(person, target, rows, event)
+        guard target >= 1, target < event.streamVersion else {
+            throw ProjectionFailure("\(event.type) at position \(event.position) points at version \(target), not an earlier entry")
+        }
+        var own = try Self.marks(person, event.streamVersion, rows)
+        own.target = target
+        rows.put(Self.corrections, Self.key(person, event.streamVersion), own.bytes)
+        var corrected = try Self.marks(person, target, rows)
         switch event.kind {
         case .voided: corrected.voidedBy = event.streamVersion
         case .rectified: corrected.rectifiedBy.append(event.streamVersion)
@@ -50,21 +63,21 @@ public final class Timeline: Projection {
             // is restricted no more.
             corrected.restrictionLiftedBy = event.streamVersion
             if corrected.target != 0 {
-                var restricted = try Self.row(person, corrected.target, rows, event)
+                var restricted = try Self.marks(person, corrected.target, rows)
                 restricted.restrictedBy = 0
-                rows.put(Self.entries, Self.key(person, corrected.target), restricted.bytes)
+                rows.put(Self.corrections, Self.key(person, corrected.target), restricted.bytes)
             }
         }
-        rows.put(Self.entries, Self.key(person, target), corrected.bytes)
+        rows.put(Self.corrections, Self.key(person, target), corrected.bytes)
     }
 
-    private static let corrections = EventKinds(.voided, .rectified, .restricted, .restrictionLifted)
+    private static let correctionKinds = EventKinds(.voided, .rectified, .restricted, .restrictionLifted)
 
-    private static func row(_ person: Pseudonym, _ version: UInt64, _ rows: ProjectionRows, _ event: ProjectedEvent) throws -> TimelineRow {
-        guard let stored = try rows.get(entries, key(person, version)), let row = TimelineRow(stored) else {
-            throw ProjectionFailure("\(event.type) at position \(event.position) points at a version the timeline does not have")
-        }
-        return row
+    /// The marks of the entry at `version` (none yet: all zero).
+    private static func marks(_ person: Pseudonym, _ version: UInt64, _ rows: ProjectionRows) throws -> TimelineMarks {
+        guard let stored = try rows.get(corrections, key(person, version)) else { return TimelineMarks() }
+        guard let marks = TimelineMarks(stored) else { throw ProjectionFailure("a timeline corrections row is unreadable") }
+        return marks
     }
 
     static func key(_ person: Pseudonym, _ version: UInt64) -> [UInt8] {
@@ -107,81 +120,95 @@ public final class Timeline: Projection {
     /// each the JSON object `{"version","position","type","recordedAt","caseFile","occurredAt",
     /// "actor","data","sealed"?,"voidedBy"?,"rectifiedBy"?,"restrictedBy"?,"restrictionLiftedBy"?}`
     /// (`data` is the clear part; `sealed` says there are personal fields, left in the log).
+    /// Entries are those the rows reflect: at positions below the view's.
     public static func read(_ view: ProjectionView, person: Pseudonym, from version: UInt64, limit: Int) throws -> TimelinePage? {
         guard let summaryBytes = try view.transaction.get(view.tables[persons], key: person.bytes),
               let summary = Summary(summaryBytes) else { return nil }
-        var rows: [JSON] = []
-        var entryCount: UInt64 = 0
-        try view.transaction.withCursor(view.tables[entries]) { cursor in
-            // The entry count is the version of the person's last row (versions run 1, 2, 3…).
-            let afterLast = try cursor.seek(atOrAfter: key(person, .max))
-            if let last = try afterLast == nil ? cursor.last() : cursor.previous(), last.key.starts(with: person.bytes) {
-                entryCount = BigEndian.uint64(last.key.dropFirst(Pseudonym.byteCount)) ?? 0
+        let stream = person.stream
+        let first = min(max(version, 1), .max - 1)
+        let entryCount = try view.log.count(of: stream, below: view.position)
+        let positions = try view.log.positions(of: stream, fromVersion: first, below: view.position, limit: limit)
+        let last = first + UInt64(positions.count)
+        // The case file of the first entry on the page: the last one opened at or before it.
+        var caseFileOpenings: [(version: UInt64, number: UInt64)] = []
+        var marks: [UInt64: TimelineMarks] = [:]
+        try view.transaction.withCursor(view.tables[caseFiles]) { cursor in
+            var record = try cursor.seek(atOrAfter: key(person, first + 1))
+            // The opening before the page, if any.
+            if let previous = try record == nil ? cursor.last() : cursor.previous(), previous.key.starts(with: person.bytes),
+               let opened = BigEndian.uint64(previous.key.dropFirst(Pseudonym.byteCount)), let number = BigEndian.uint64(previous.value) {
+                caseFileOpenings.append((opened, number))
             }
-            var record = try cursor.seek(atOrAfter: key(person, max(version, 1)))
-            while let current = record, rows.count < limit, current.key.starts(with: person.bytes) {
-                guard let row = TimelineRow(current.value), let event = try view.log.event(at: row.position) else {
-                    throw ProjectionFailure("a timeline row points at no entry of the log")
-                }
-                rows.append(json(event, row))
+            record = try cursor.seek(atOrAfter: key(person, first + 1))
+            while let current = record, current.key.starts(with: person.bytes),
+                  let opened = BigEndian.uint64(current.key.dropFirst(Pseudonym.byteCount)), opened < last {
+                caseFileOpenings.append((opened, BigEndian.uint64(current.value) ?? 0))
                 record = try cursor.next()
             }
+        }
+        try view.transaction.withCursor(view.tables[corrections]) { cursor in
+            var record = try cursor.seek(atOrAfter: key(person, first))
+            while let current = record, current.key.starts(with: person.bytes),
+                  let corrected = BigEndian.uint64(current.key.dropFirst(Pseudonym.byteCount)), corrected < last {
+                guard let row = TimelineMarks(current.value) else { throw ProjectionFailure("a timeline corrections row is unreadable") }
+                marks[corrected] = row
+                record = try cursor.next()
+            }
+        }
+        var rows: [JSON] = []
+        var opening = 0
+        for (offset, position) in positions.enumerated() {
+            let entryVersion = first + UInt64(offset)
+            while opening + 1 < caseFileOpenings.count && caseFileOpenings[opening + 1].version <= entryVersion { opening += 1 }
+            let caseFile = caseFileOpenings.indices.contains(opening) && caseFileOpenings[opening].version <= entryVersion
+                ? caseFileOpenings[opening].number : 0
+            guard let event = try view.log.event(at: position) else { throw ProjectionFailure("the person's stream points at no entry of the log") }
+            rows.append(json(event, caseFile: caseFile, marks: marks[entryVersion] ?? TimelineMarks()))
         }
         return TimelinePage(entries: entryCount, caseFiles: summary.caseFiles, erased: summary.erased, rows: rows,
                             position: view.position)
     }
 
-    private static func json(_ event: ProjectedEvent, _ row: TimelineRow) -> JSON {
+    private static func json(_ event: ProjectedEvent, caseFile: UInt64, marks: TimelineMarks) -> JSON {
         var members: [(key: String, value: JSON)] = [
             ("version", .number(String(event.streamVersion))), ("position", .number(String(event.position))),
             ("type", .string(event.type)), ("recordedAt", .string(Timestamp.iso8601(milliseconds: event.recordedAtMilliseconds))),
-            ("caseFile", .number(String(row.caseFile))),
+            ("caseFile", .number(String(caseFile))),
         ]
         if let payload = event.payload {
             members += [("occurredAt", .string(payload.occurredAt)), ("actor", payload.actor), ("data", .object(payload.data))]
             if payload.isSealed { members.append(("sealed", .bool(true))) }
         }
-        if row.voidedBy != 0 { members.append(("voidedBy", .number(String(row.voidedBy)))) }
-        if !row.rectifiedBy.isEmpty { members.append(("rectifiedBy", .array(row.rectifiedBy.map { .number(String($0)) }))) }
-        if row.restrictedBy != 0 { members.append(("restrictedBy", .number(String(row.restrictedBy)))) }
-        if row.restrictionLiftedBy != 0 { members.append(("restrictionLiftedBy", .number(String(row.restrictionLiftedBy)))) }
+        if marks.voidedBy != 0 { members.append(("voidedBy", .number(String(marks.voidedBy)))) }
+        if !marks.rectifiedBy.isEmpty { members.append(("rectifiedBy", .array(marks.rectifiedBy.map { .number(String($0)) }))) }
+        if marks.restrictedBy != 0 { members.append(("restrictedBy", .number(String(marks.restrictedBy)))) }
+        if marks.restrictionLiftedBy != 0 { members.append(("restrictionLiftedBy", .number(String(marks.restrictionLiftedBy)))) }
         return .object(members)
     }
 }
 
-/// One `entries` row of the timeline (see `Timeline`).
-struct TimelineRow {
-    var position: UInt64
-    var caseFile: UInt64
+/// One `corrections` row of the timeline (see `Timeline`).
+struct TimelineMarks {
     var target: UInt64 = 0
     var voidedBy: UInt64 = 0
     var restrictedBy: UInt64 = 0
     var restrictionLiftedBy: UInt64 = 0
     var rectifiedBy: [UInt64] = []
 
-    init(position: UInt64, caseFile: UInt64, target: UInt64) {
-        self.position = position
-        self.caseFile = caseFile
-        self.target = target
-    }
+    init() {}
 
     init?(_ bytes: some Collection<UInt8>) {
         let bytes = Array(bytes)
-        guard bytes.count == 16 || (bytes.count >= 48 && bytes.count % 8 == 0) else { return nil }
+        guard bytes.count >= 32, bytes.count % 8 == 0 else { return nil }
         let words = stride(from: 0, to: bytes.count, by: 8).map { BigEndian.uint64(bytes[$0..<($0 + 8)]) ?? 0 }
-        (position, caseFile) = (words[0], words[1])
-        guard words.count > 2 else { return }
-        (target, voidedBy, restrictedBy, restrictionLiftedBy) = (words[2], words[3], words[4], words[5])
-        rectifiedBy = Array(words[6...])
+        (target, voidedBy, restrictedBy, restrictionLiftedBy) = (words[0], words[1], words[2], words[3])
+        rectifiedBy = Array(words[4...])
     }
 
-    /// 16 bytes for the many rows neither correcting nor corrected, 48 or more for the others.
     var bytes: [UInt8] {
-        let plain = target == 0 && voidedBy == 0 && restrictedBy == 0 && restrictionLiftedBy == 0 && rectifiedBy.isEmpty
-        let words = plain ? [position, caseFile] : [position, caseFile, target, voidedBy, restrictedBy, restrictionLiftedBy] + rectifiedBy
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(8 * words.count)
-        for word in words { BigEndian.append(word, to: &bytes) }
+        bytes.reserveCapacity(32 + 8 * rectifiedBy.count)
+        for word in [target, voidedBy, restrictedBy, restrictionLiftedBy] + rectifiedBy { BigEndian.append(word, to: &bytes) }
         return bytes
     }
 }
