@@ -51,6 +51,9 @@ struct ProjectionBenchmark: AsyncParsableCommand {
     @Option(help: "Entries per build batch (the daemon's projections.build_batch_entries_max).")
     var buildBatchEntries = ProjectionEngine.Options().buildBatchEntriesMax
 
+    @Option(help: "Durable single-event appends per second a service makes while all four are rebuilt (0: one after the other, as fast as they go).")
+    var appendsPerSecond = 500
+
     static let kinds: [any Projection.Type] = [Timeline.self, Cases.self, Interventions.self, Compliance.self]
     static let replayTarget = 200_000.0
     static let queryP99TargetMs = 2.0
@@ -104,7 +107,8 @@ struct ProjectionBenchmark: AsyncParsableCommand {
         let appends = all.appendLatencies.sorted()
         if !appends.isEmpty {
             let ms = { (fraction: Double) in format(Double(appends[min(appends.count - 1, Int(Double(appends.count) * fraction))]) / 1e6, 1) }
-            printOut("durable single-event appends meanwhile (one at a time, another stream): \(appends.count), "
+            let pace = appendsPerSecond > 0 ? "at most \(appendsPerSecond)/s" : "one after the other"
+            printOut("durable single-event appends meanwhile (\(pace), another stream): \(appends.count), "
                      + "p50 \(ms(0.5)) ms  p99 \(ms(0.99)) ms  max \(format(Double(appends.last!) / 1e6, 1)) ms")
         }
         printOut("")
@@ -361,11 +365,19 @@ struct ProjectionBenchmark: AsyncParsableCommand {
         let started = Clock.nanoseconds()
         let cpuStarted = processCPUSeconds()
         try engine.start()
-        // While all four are built, a service appends one event at a time (a generic stream:
-        // the projections skip it): what a rebuild does to append latency.
+        // While all four are built, a service appends one event at a time, paced at
+        // --appends-per-second (a generic stream: the projections skip it): what a rebuild
+        // does to append latency.
         let appender: Task<[UInt64], Never>? = kinds.count == Self.kinds.count ? Task {
             var latencies: [UInt64] = []
+            let interval = appendsPerSecond > 0 ? 1_000_000_000 / UInt64(appendsPerSecond) : 0
+            var next = Clock.nanoseconds()
             while !Task.isCancelled {
+                if interval > 0 {
+                    next += interval
+                    let now = Clock.nanoseconds()
+                    if next > now { try? await Task.sleep(for: .nanoseconds(next - now)) } else { next = now }
+                }
                 let began = Clock.nanoseconds()
                 let request = AppendRequest(stream: "bench-during-replay", events: [NewEvent(type: "Tick", payload: Array("{}".utf8))],
                                             author: "uid:0/bench")
