@@ -16,6 +16,9 @@ import Testing
             #expect(stat(configuration.dataDirectory + "/signing.key", &info) == 0)
             #expect(info.st_mode & 0o777 == 0o600)
             #expect(stat(configuration.dataDirectory, &info) == 0 && info.st_mode & 0o077 == 0)
+            // The read models' environment is as private as the log's.
+            #expect(stat(configuration.dataDirectory + "/projections", &info) == 0 && info.st_mode & 0o077 == 0)
+            #expect(stat(configuration.dataDirectory + "/projections/data.mdb", &info) == 0 && info.st_mode & 0o077 == 0)
             #expect(throws: DataDirectoryLock.Held.self) { try Daemon(configuration: configuration, logger: Logger(label: "test")) }
             daemon.shutdown()
         }
