@@ -92,6 +92,16 @@ import Testing
         #expect(CalendarDate("2026-1-01") == nil && CalendarDate("2026-04-31") == nil)
         let date = CalendarDate("2026-11-23")!
         #expect(CalendarDate(daysSinceEpoch: date.daysSinceEpoch) == date && date.description == "2026-11-23")
+        // Every day from 1900 to 2200: the day number, the text and the order survive the packing.
+        var previous: CalendarDate?
+        for days in stride(from: -25_567, through: 84_000, by: 1) {
+            let day = CalendarDate(daysSinceEpoch: days)
+            guard day.daysSinceEpoch == days, CalendarDate(day.description) == day, previous.map({ $0 < day }) ?? true else {
+                Issue.record("day \(days) reads back as \(day)")
+                return
+            }
+            previous = day
+        }
         #expect(EventValidator.isAmount("120.50") && EventValidator.isAmount("7") && !EventValidator.isAmount("1.234") && !EventValidator.isAmount("-3"))
         #expect(OccurredAt.isValid("2026-01-10T09:30:00Z") && OccurredAt.isValid("2026-01-10T09:30:00.123+01:00"))
         #expect(!OccurredAt.isValid("2026-01-10T09:30Z") && !OccurredAt.isValid("10/01/2026"))
