@@ -122,17 +122,19 @@ struct ProjectionBenchmark: AsyncParsableCommand {
         }
         printOut("")
 
-        // 4. Timeline queries (on the engine that replayed all four, live).
-        let query = all.query!
-        printOut("timeline query at \(logSize) entries, \(query.count) random persons, in process, engine live "
-                 + "(Timeline.read from version 1, limit 1000):")
-        printOut("  p50 \(format(query.percentiles.p50, 3)) ms  p99 \(format(query.percentiles.p99, 3)) ms  "
-                 + "p999 \(format(query.percentiles.p999, 3)) ms  max \(format(query.maxMs, 3)) ms  "
-                 + "avg rows/timeline \(format(query.averageRows, 1))  (max \(query.maxRows)), \(query.persons) persons in the log")
-        if let again = query.repeated {
-            printOut("  the same queries again: p50 \(format(again.p50, 3)) ms  p99 \(format(again.p99, 3)) ms  p999 \(format(again.p999, 3)) ms")
+        // 4. Timeline queries (on the engine that replayed all four, live), unless --queries 0.
+        let query = all.query
+        if let query {
+            printOut("timeline query at \(logSize) entries, \(query.count) random persons, in process, engine live "
+                     + "(Timeline.read from version 1, limit 1000):")
+            printOut("  p50 \(format(query.percentiles.p50, 3)) ms  p99 \(format(query.percentiles.p99, 3)) ms  "
+                     + "p999 \(format(query.percentiles.p999, 3)) ms  max \(format(query.maxMs, 3)) ms  "
+                     + "avg rows/timeline \(format(query.averageRows, 1))  (max \(query.maxRows)), \(query.persons) persons in the log")
+            if let again = query.repeated {
+                printOut("  the same queries again: p50 \(format(again.p50, 3)) ms  p99 \(format(again.p99, 3)) ms  p999 \(format(again.p999, 3)) ms")
+            }
+            printOut("")
         }
-        printOut("")
 
         // 5. Summary.
         printOut("summary")
@@ -140,9 +142,11 @@ struct ProjectionBenchmark: AsyncParsableCommand {
         let roundsNote = allRates.count > 1 ? " (median of \(allRates.count) rounds: \(format(allRates.first!))–\(format(allRates.last!)))" : ""
         printOut(padRight("replay, all four read models (events/s)", 48) + pad(format(replayRate), 14)
                  + pad("≥ " + format(Self.replayTarget), 14) + "  " + (replayRate >= Self.replayTarget ? "met" : "NOT met") + roundsNote)
-        printOut(padRight("timeline query p99 at \(logSize) entries (ms)", 48) + pad(format(query.percentiles.p99, 3), 14)
-                 + pad("≤ " + format(Self.queryP99TargetMs, 1), 14) + "  "
-                 + (query.percentiles.p99 <= Self.queryP99TargetMs ? "met" : "NOT met"))
+        if let query {
+            printOut(padRight("timeline query p99 at \(logSize) entries (ms)", 48) + pad(format(query.percentiles.p99, 3), 14)
+                     + pad("≤ " + format(Self.queryP99TargetMs, 1), 14) + "  "
+                     + (query.percentiles.p99 <= Self.queryP99TargetMs ? "met" : "NOT met"))
+        }
         if let raw = decodes.first(where: { $0.label.hasPrefix("EntryView + JSON.parse") }) {
             printOut(padRight("  (raw JSON decode of the same entries, events/s)", 48) + pad(format(raw.rate), 14))
         }
