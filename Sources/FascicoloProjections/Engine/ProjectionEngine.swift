@@ -42,7 +42,7 @@ public final class ProjectionEngine: Sendable {
         /// The same for (re)builds. Larger: each batch rewrites the B-tree pages its rows fall
         /// on, and rows of a log replayed in order fall everywhere, so a build writes less in
         /// fewer, larger transactions (see `build_batch_entries_max` in Config/fascicolod.toml).
-        public var buildBatchEntriesMax = 32_768
+        public var buildBatchEntriesMax = 131_072
         public init() {}
     }
 
