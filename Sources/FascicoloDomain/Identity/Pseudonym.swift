@@ -32,7 +32,13 @@ public struct Pseudonym: Sendable, Hashable, CustomStringConvertible {
     }
 
     public static func == (lhs: Pseudonym, rhs: Pseudonym) -> Bool { lhs.bytes == rhs.bytes }
-    public func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
+    /// As two words (always 16 bytes): the caches keyed by person hash one per entry.
+    public func hash(into hasher: inout Hasher) {
+        bytes.withUnsafeBytes { raw in
+            hasher.combine(raw.loadUnaligned(as: UInt64.self))
+            hasher.combine(raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+        }
+    }
 
     /// The person's case-file stream.
     public var stream: String { Self.personPrefix + description }

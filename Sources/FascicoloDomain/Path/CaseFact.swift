@@ -43,9 +43,16 @@ public struct CaseFact: Sendable, Equatable {
 
     public init(version: UInt64, kind: EventKind, data: [(key: String, value: JSON)], reference: ReferenceTable?) {
         self.init(version: version, kind: kind)
-        let schema = EventCatalogue.schema(kind)
+        let fields = EventCatalogue.schema(kind)?.fields ?? []
+        // Stored data follows the schema's order (the validator writes it so): each field is
+        // looked for from where the last one was found, then from the start.
+        var next = 0
         for (key, value) in data {
-            guard let kind = schema?.field(key)?.kind else { continue }
+            guard let found = fields[next...].firstIndex(where: { $0.name == key }) ?? fields.firstIndex(where: { $0.name == key }) else {
+                continue
+            }
+            next = found + 1
+            let kind = fields[found].kind
             switch (kind, key) {
             case (.entry, _):
                 self.reference = value.uint64

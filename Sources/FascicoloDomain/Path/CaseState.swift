@@ -46,7 +46,12 @@ public struct CaseState: Sendable {
     public private(set) var hasPreliminaryAnalysis = false
     public private(set) var hasInDepthAssessment = false
     public private(set) var signedPlans: Set<UInt64> = []
-    public private(set) var interventions: [UInt64: InterventionPhase] = [:]
+    public private(set) var interventions: [UInt64: InterventionPhase] = [:] {
+        didSet { interventionsChanges &+= 1 }
+    }
+    /// Counts the changes to `interventions`, so that a caller keeping `openInterventions`
+    /// can tell cheaply when to compute it again (within one state: a new state counts anew).
+    public private(set) var interventionsChanges = 0
     public private(set) var goals: [UInt64: Bool] = [:]  // version → closed
     public private(set) var voided: Set<UInt64> = []
     /// Active restrictions: Restricted entry's version → the entry it restricts.
@@ -292,7 +297,7 @@ public struct CaseState: Sendable {
         guard schema.correction == kind else { throw Rule.notCorrectable(type: target.name, correction: schema.correction, attempted: kind) }
     }
 
-    private mutating func moveIntervention(_ fact: CaseFact, from: Set<InterventionPhase>, to: InterventionPhase) throws(PathRuleViolation) {
+    private mutating func moveIntervention(_ fact: CaseFact, from: [InterventionPhase], to: InterventionPhase) throws(PathRuleViolation) {
         // Before the presa in carico only pronto intervento sociale runs.
         if phase == .opened && !(fact.reference.map(emergencyInterventions.contains) ?? false) { throw Rule.notTakenInCharge }
         let intervention = try target(fact, types: Self.interventionTargets)
@@ -301,7 +306,8 @@ public struct CaseState: Sendable {
             violation.field = fact.referenceField
             throw violation
         }
-        interventions[intervention] = to
+        // A delivery leaves an active intervention active: nothing changes.
+        if current != to { interventions[intervention] = to }
     }
 
     private mutating func resetEpisode() {

@@ -139,6 +139,10 @@ final class PersonCase {
     private var firstContact: String?
     /// The state as last written (most entries leave it unchanged: no write then).
     var storedState: ShownState?
+    /// `state.openInterventions` as of `state.interventionsChanges` (sorting them on every
+    /// entry cost more than the rest of the shown state); nil after a fold, whose new state
+    /// counts its changes anew.
+    private var openInterventions: (changes: Int, versions: [UInt64])?
 
     /// Entries of the stream folded.
     var entries: Int { history.count }
@@ -149,7 +153,14 @@ final class PersonCase {
         ShownState(phase: state.phase, ambito: state.ambito, caseManager: state.caseManager, takenInChargeOn: state.takenInChargeOn,
                    nextReviewDue: state.nextReviewDue, caseFiles: state.episodes, erased: state.erased,
                    hasPreliminaryAnalysis: state.hasPreliminaryAnalysis, hasInDepthAssessment: state.hasInDepthAssessment,
-                   signedPlan: !state.signedPlans.isEmpty, openInterventions: state.openInterventions)
+                   signedPlan: !state.signedPlans.isEmpty, openInterventions: currentOpenInterventions())
+    }
+
+    private func currentOpenInterventions() -> [UInt64] {
+        if let cached = openInterventions, cached.changes == state.interventionsChanges { return cached.versions }
+        let versions = state.openInterventions
+        openInterventions = (state.interventionsChanges, versions)
+        return versions
     }
 
     func counts(_ version: UInt64) -> Bool { state.counts(version) }
@@ -168,6 +179,7 @@ final class PersonCase {
         if entry.fact.kind == .voided {
             // The void may take back any earlier entry: fold again, and derive every case file again.
             state = CaseState.fold(history.map(\.fact))
+            openInterventions = nil
             recomputeCaseFiles()
         } else {
             state.absorb(entry.fact)

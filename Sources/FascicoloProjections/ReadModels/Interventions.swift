@@ -77,8 +77,10 @@ public final class Interventions: Projection {
             counters[4] = Int64(event.data("minutes")?.int ?? 0)
             counters[5] = event.data("amount").flatMap(cents) ?? 0
         }
-        let month = String((event.day ?? "0000-00").prefix(7))
-        return (dimensions + [0] + Array(month.utf8), counters)
+        var key = dimensions
+        key.append(0)
+        key.append(contentsOf: (event.day ?? "0000-00").utf8.prefix(7))
+        return (key, counters)
     }
 
     /// `"120.50"` → 12050.
