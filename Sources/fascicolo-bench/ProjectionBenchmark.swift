@@ -372,6 +372,9 @@ struct ProjectionBenchmark: AsyncParsableCommand {
         configuration.mapSizeBytes = source.environment.mapSizeBytes
         let ledger = try Ledger.open(directory: copy, configuration: configuration, logger: quietLogger)
         defer { ledger.close() }
+        // The copy's pages go to disk before the clock starts: a daemon replays a log that is
+        // already there, not one the kernel is still writing back behind its syncs.
+        try ledger.store.environment.sync()
         let size = ledger.size
         var options = ProjectionEngine.Options()
         options.buildBatchEntriesMax = buildBatchEntries
