@@ -23,6 +23,9 @@ import Testing
         #expect(fromFile.access == defaults.access)
         #expect(fromFile.subscriptions == defaults.subscriptions)
         #expect(fromFile.requestBytesMax == defaults.requestBytesMax)
+        #expect(fromFile.projections.batchEntriesMax == defaults.projections.batchEntriesMax)
+        #expect(fromFile.projections.liveIntervalMilliseconds == defaults.projections.liveIntervalMilliseconds)
+        #expect(fromFile.projections.buildBatchEntriesMax == defaults.projections.buildBatchEntriesMax)
     }
 
     @Test func theShippedFileListsEveryKey() throws {
