@@ -64,6 +64,8 @@ struct Stat: ParsableCommand {
     }
 
     /// The bytes the read models' environment (`<data>/projections`) uses; nil before a daemon made it.
+    /// The path is `ProjectionEngine.directory(in:)`, written here again so that this offline
+    /// command does not link the projections; `CLITests` checks the two agree (stat finds it).
     private func readModelsUsedBytes() throws -> Int? {
         let path = dataDirectory + "/projections"
         guard access(path + "/data.mdb", F_OK) == 0 else { return nil }
