@@ -5,6 +5,8 @@
 /// written again is the same JSON a person would recognise. Parsing is strict, since its input is
 /// hostile: invalid UTF-8, duplicate member names, nesting beyond `depthMax` and trailing text are
 /// refused.
+import Glibc
+
 public enum JSON: Sendable, Equatable {
     case null
     case bool(Bool)
@@ -85,27 +87,44 @@ public enum JSON: Sendable, Equatable {
         }.get()
     }
 
-    /// The members of a top-level object with only the values named in `building` built (a few
-    /// names: they are compared one by one, which beats hashing each member's name); the
-    /// others are stepped over (checked, never built: no `String`, no array) and come back as
-    /// nil. For reading a few members of documents that were validated when they were
-    /// written (the log's payloads): a long member nobody reads costs a scan, not an allocation.
-    public static func members(_ bytes: some Collection<UInt8>, building keys: [String]) throws(Malformed) -> [(key: String, value: JSON?)] {
-        try withBuffer(bytes) { buffer in
-            Result { () throws(Malformed) -> [(key: String, value: JSON?)] in
-                var members: [(key: String, value: JSON?)] = []
-                var parser = Parser(bytes: buffer)
-                try parser.topLevelMembers { (key, parser) throws(Malformed) in
-                    if keys.contains(key) {
-                        members.append((key, try parser.value(depth: 1)))
-                    } else {
-                        try parser.skipValue(depth: 1)
-                        members.append((key, nil))
-                    }
-                }
-                return members
-            }
-        }.get()
+    /// Walks a top-level object (and checks nothing follows it), handing `body` each member's
+    /// name as its raw bytes between the quotes — escapes not decoded: for matching names known
+    /// to be plain — and the value, which `body` must build or skip. For reading a few members
+    /// of documents validated when they were written (the log's payloads) with no string made
+    /// for a name and no array of members.
+    public static func visitMembers(_ bytes: UnsafeRawBufferPointer,
+                                    _ body: (UnsafeRawBufferPointer, inout MemberValue) throws(Malformed) -> Void) throws(Malformed) {
+        var parser = Parser(bytes: bytes.assumingMemoryBound(to: UInt8.self))
+        parser.skipWhitespace()
+        guard parser.offset < parser.bytes.count, parser.bytes[parser.offset] == UInt8(ascii: "{") else { throw parser.fail("expected an object") }
+        try parser.eachMemberRaw { (name, _, parser) throws(Malformed) in
+            var value = MemberValue(parser: parser)
+            try body(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: name)), &value)
+            guard value.consumed else { throw parser.fail("member value not read") }
+            parser = value.parser
+        }
+        parser.skipWhitespace()
+        guard parser.offset == parser.bytes.count else { throw parser.fail("unexpected text after the value") }
+    }
+
+    /// A member's value, handed to a `visitMembers` body: built or stepped over, once.
+    public struct MemberValue {
+        fileprivate var parser: Parser
+        fileprivate var consumed = false
+
+        fileprivate init(parser: Parser) { self.parser = parser }
+
+        public mutating func build() throws(Malformed) -> JSON {
+            precondition(!consumed, "a member's value is read once")
+            consumed = true
+            return try parser.value(depth: 1)
+        }
+
+        public mutating func skip() throws(Malformed) {
+            precondition(!consumed, "a member's value is read once")
+            consumed = true
+            try parser.skipValue(depth: 1)
+        }
     }
 
     /// The bytes without the whitespace around them.
@@ -172,7 +191,7 @@ public enum JSON: Sendable, Equatable {
     // MARK: - Parsing
 
     /// Reads a buffer that outlives it (the entry points hold it for the parse).
-    private struct Parser {
+    fileprivate struct Parser {
         let bytes: UnsafeBufferPointer<UInt8>
         var offset = 0
 
@@ -217,6 +236,20 @@ public enum JSON: Sendable, Equatable {
         /// Walks an object from its `{` to past its `}`, handing each member's name to `body`
         /// with the parser at its value; `body` must consume the value.
         mutating func eachMember(_ body: (String, inout Parser) throws(Malformed) -> Void) throws(Malformed) {
+            try eachMemberRaw { (name, escaped, parser) throws(Malformed) in
+                if escaped {
+                    var nameParser = Parser(bytes: parser.bytes)
+                    nameParser.offset = name.startIndex - 1
+                    try body(try nameParser.string(), &parser)
+                } else {
+                    try body(String(decoding: name, as: UTF8.self), &parser)
+                }
+            }
+        }
+
+        /// `eachMember` with each name as its raw bytes between the quotes, and whether it has
+        /// an escape (then those bytes are not the name).
+        mutating func eachMemberRaw(_ body: (Slice<UnsafeBufferPointer<UInt8>>, Bool, inout Parser) throws(Malformed) -> Void) throws(Malformed) {
             offset += 1
             skipWhitespace()
             if offset < bytes.count, bytes[offset] == UInt8(ascii: "}") {
@@ -226,12 +259,14 @@ public enum JSON: Sendable, Equatable {
             while true {
                 skipWhitespace()
                 guard offset < bytes.count, bytes[offset] == UInt8(ascii: "\"") else { throw fail("expected a member name") }
-                let key = try string()
+                let nameStart = offset + 1
+                let escaped = try skipString()
+                let name = bytes[nameStart..<(offset - 1)]
                 skipWhitespace()
                 guard offset < bytes.count, bytes[offset] == UInt8(ascii: ":") else { throw fail("expected ':'") }
                 offset += 1
                 skipWhitespace()
-                try body(key, &self)
+                try body(name, escaped, &self)
                 skipWhitespace()
                 guard offset < bytes.count else { throw fail("unexpected end in an object") }
                 if bytes[offset] == UInt8(ascii: ",") {
@@ -284,17 +319,21 @@ public enum JSON: Sendable, Equatable {
             }
         }
 
-        private mutating func skipString() throws(Malformed) {
+        /// Steps over a string; true if it has an escape.
+        @discardableResult
+        private mutating func skipString() throws(Malformed) -> Bool {
             offset += 1
+            var escaped = false
             while true {
                 offset = plainRun(from: offset)
                 guard offset < bytes.count else { throw fail("unterminated string") }
                 let byte = bytes[offset]
                 if byte == UInt8(ascii: "\"") {
                     offset += 1
-                    return
+                    return escaped
                 }
                 guard byte >= 0x20 else { throw fail("control character in a string") }
+                escaped = true
                 offset += 2  // a backslash and the character it escapes
             }
         }
@@ -309,6 +348,14 @@ public enum JSON: Sendable, Equatable {
             // A byte of `word` is zero: (word - ones) & ~word & highs is non-zero.
             func hasZeroByte(_ word: UInt64) -> Bool { (word &- ones) & ~word & highs != 0 }
             if let base = bytes.baseAddress {
+                // Sixteen at a time first (one compare each on SSE2), then eight.
+                let quotes = SIMD16<UInt8>(repeating: 0x22), backslashes = SIMD16<UInt8>(repeating: 0x5C)
+                let spaces = SIMD16<UInt8>(repeating: 0x20)
+                while index + 16 <= bytes.count {
+                    let chunk = UnsafeRawPointer(base + index).loadUnaligned(as: SIMD16<UInt8>.self)
+                    if any((chunk .== quotes) .| (chunk .== backslashes) .| (chunk .< spaces)) { break }
+                    index += 16
+                }
                 while index + 8 <= bytes.count {
                     let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
                     let control = (word &- 0x2020_2020_2020_2020) & ~word & highs  // a byte below 0x20
@@ -324,12 +371,12 @@ public enum JSON: Sendable, Equatable {
             return index
         }
 
-        mutating func literal(_ word: String) throws(Malformed) {
-            let expected = Array(word.utf8)
-            guard offset + expected.count <= bytes.count, Array(bytes[offset..<(offset + expected.count)]) == expected else {
+        mutating func literal(_ word: StaticString) throws(Malformed) {
+            let count = word.utf8CodeUnitCount
+            guard offset + count <= bytes.count, memcmp(bytes.baseAddress! + offset, word.utf8Start, count) == 0 else {
                 throw fail("expected \(word)")
             }
-            offset += expected.count
+            offset += count
         }
 
         mutating func object(depth: Int) throws(Malformed) -> JSON {

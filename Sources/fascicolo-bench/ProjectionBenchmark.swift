@@ -272,11 +272,9 @@ struct ProjectionBenchmark: AsyncParsableCommand {
 
     // MARK: - Decode
 
-    /// Cursor and entry parsing alone; then the payload's JSON parsed; then the whole decode the
-    /// engine does per entry (`ProjectedEvent`'s init is internal to the projections: the same
-    /// steps through the public API — pseudonym from the stream name, StoredEvent, upcast, CaseFact).
+    /// Cursor and entry parsing alone; then the payload's JSON parsed; then the decode the engine
+    /// does per entry before applying it (`ProjectedEvent.forApplying`).
     func decodeRates(_ store: LedgerStore, reference: ReferenceData) throws -> [(label: String, rate: Double)] {
-        let personPrefix = Array(Pseudonym.personPrefix.utf8), accessPrefix = Array(Pseudonym.accessPrefix.utf8)
         func pass(_ body: (EntryView) -> Int) throws -> Double {
             try store.environment.read { txn in
                 let start = Clock.nanoseconds()
@@ -301,21 +299,9 @@ struct ProjectionBenchmark: AsyncParsableCommand {
             guard let json = try? JSON.parse(view.payload) else { return 0 }
             return json.isObject ? 1 : 0
         }))
-        rates.append(("EntryView + ProjectedEvent-equivalent decode", try pass { view in
-            let type = String(decoding: view.eventType, as: UTF8.self)
-            let author = String(decoding: view.author, as: UTF8.self)
-            let stream = view.stream
-            let isPerson = stream.starts(with: personPrefix)
-            guard isPerson || stream.starts(with: accessPrefix),
-                  Pseudonym(hex: String(decoding: stream.dropFirst(isPerson ? personPrefix.count : accessPrefix.count), as: UTF8.self)) != nil,
-                  var stored = StoredEvent(payload: view.payload) else { return author.count }
-            if let schema = EventCatalogue.schema(type), stored.schemaVersion != schema.version,
-               let upcast = schema.upcast(.object(stored.data), from: stored.schemaVersion)?.members {
-                stored.data = upcast
-            }
-            guard isPerson else { return stored.data.count }
-            let fact = CaseFact(version: view.streamVersion, type: type, data: stored.data, reference: reference.versions[stored.codeTable])
-            return fact.version == 0 ? 0 : 1
+        rates.append(("EntryView + the engine's decode for applying", try pass { view in
+            let event = ProjectedEvent.forApplying(view, reference: reference)
+            return event.fact == nil ? 0 : 1
         }))
         return rates
     }

@@ -274,3 +274,44 @@ struct PrivacyTests {
         #expect("\(id)" == "<person identifier: \(id.kind)>")
     }
 }
+
+@Suite("Pseudonyms")
+struct PseudonymTests {
+    /// Every byte value in every position, through the text and back (the digits are read eight
+    /// at a time with word arithmetic: a slip shows as a byte that does not come back).
+    @Test func textRoundTripsEveryByteInEveryPosition() throws {
+        for position in 0..<Pseudonym.byteCount {
+            for value in 0...255 {
+                var bytes = [UInt8](repeating: UInt8(truncatingIfNeeded: position * 37), count: Pseudonym.byteCount)
+                bytes[position] = UInt8(value)
+                let pseudonym = try #require(Pseudonym(bytes: bytes))
+                #expect(pseudonym.bytes == bytes)
+                #expect(pseudonym.description == bytes.map { String(format2: $0) }.joined())
+                #expect(Pseudonym(hex: pseudonym.description) == pseudonym)
+            }
+        }
+    }
+
+    /// Each position refuses every byte that is not a lower-case hex digit.
+    @Test func onlyLowerCaseHexDigitsAreRead() {
+        let valid = Array("0123456789abcdef".utf8)
+        for position in 0..<(2 * Pseudonym.byteCount) {
+            for byte in UInt8.min...UInt8.max {
+                var text = [UInt8](repeating: UInt8(ascii: "7"), count: 2 * Pseudonym.byteCount)
+                text[position] = byte
+                let parsed = text.withUnsafeBytes { Pseudonym(hexUTF8: $0) }
+                #expect((parsed != nil) == valid.contains(byte), "byte \(byte) at \(position)")
+            }
+        }
+        #expect(Pseudonym(hex: String(repeating: "a", count: 31)) == nil)
+        #expect(Pseudonym(hex: String(repeating: "a", count: 33)) == nil)
+    }
+}
+
+private extension String {
+    /// Two lower-case hex digits.
+    init(format2 byte: UInt8) {
+        let digits = Array("0123456789abcdef")
+        self = String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
+    }
+}

@@ -15,19 +15,19 @@ import Testing
         }
     }
 
-    /// Strings are scanned eight bytes at a time: escapes, quotes, control characters and
+    /// Strings are scanned sixteen, then eight bytes at a time: escapes, quotes, control characters and
     /// non-ASCII text at every offset around a word's boundary.
     @Test func longStringsAreReadAndSteppedOverAtEveryOffset() throws {
-        for length in 0..<24 {
+        for length in 0..<40 {
             let before = String(repeating: "a", count: length), after = String(repeating: "è", count: length % 5)
             let text = #"{"s":""# + before + #"\"x\\y"# + after + #"","t":1}"#
             #expect(try JSON.parse(text)["s"]?.string == before + "\"x\\y" + after, "length \(length)")
-            #expect(try JSON.members(Array(text.utf8), building: ["t"]).map(\.key) == ["s", "t"])
+            #expect(try members(Array(text.utf8), building: ["t"]).map(\.key) == ["s", "t"])
             let broken = #"{"s":""# + before + "\u{01}" + after + #""}"#
             #expect(throws: JSON.Malformed.self) { try JSON.parse(broken) }
-            #expect(throws: JSON.Malformed.self) { try JSON.members(Array(broken.utf8), building: []) }
+            #expect(throws: JSON.Malformed.self) { try members(Array(broken.utf8), building: []) }
             let unterminated = #"{"s":""# + before + #"\"#
-            #expect(throws: JSON.Malformed.self) { try JSON.members(Array(unterminated.utf8), building: []) }
+            #expect(throws: JSON.Malformed.self) { try members(Array(unterminated.utf8), building: []) }
         }
     }
 
@@ -38,20 +38,37 @@ import Testing
         #expect(String(decoding: members[1].value, as: UTF8.self) == #""c""#)
     }
 
+    /// The members through `visitMembers`, building the values named in `building` (by their
+    /// raw name bytes) and stepping over the others.
+    private func members(_ bytes: [UInt8], building keys: [String]) throws -> [(key: String, value: JSON?)] {
+        var members: [(key: String, value: JSON?)] = []
+        try bytes.withUnsafeBytes { buffer in
+            try JSON.visitMembers(buffer) { (name, value) throws(JSON.Malformed) in
+                let key = String(decoding: name, as: UTF8.self)
+                members.append((key, keys.contains(key) ? try value.build() : nil))
+                if !keys.contains(key) { try value.skip() }
+            }
+        }
+        return members
+    }
+
     @Test func membersBuildOnlyTheValuesAsked() throws {
-        let text = #"{"schema":1,"sealed":"AAAA\"\\==","purpose":{"x":[1, {"y" : null}], "z":[]},"data":{"code":"A1"},"last":"\u0041"}"#
-        let members = try JSON.members(Array(text.utf8), building: ["schema", "data"])
-        #expect(members.map(\.key) == ["schema", "sealed", "purpose", "data", "last"])
+        let text = #"{"schema":1,"sealed":"AAAA\"\\==","purpose":{"x":[1, {"y" : null}], "z":[]},"data":{"code":"A1"},"last":"\u0041","\u0062":2}"#
+        let members = try members(Array(text.utf8), building: ["schema", "data"])
+        // Names are their raw bytes: the escaped one comes as written.
+        #expect(members.map(\.key) == ["schema", "sealed", "purpose", "data", "last", #"\u0062"#])
         #expect(members[0].value == .number("1"))
         #expect(members[1].value == nil && members[2].value == nil && members[4].value == nil)
         #expect(members[3].value?["code"]?.string == "A1")
+        // Parsed in full, names are decoded.
+        #expect(try JSON.parse(text)["b"]?.int == 2 && JSON.parse(text)["last"]?.string == "A")
     }
 
     @Test func membersStillRefuseABrokenDocument() {
         for text in [#"{"sealed":"no end}"#, #"{"sealed":"a"#, "[1]", #"{"a":1}{"#, #"{"skipped":tru}"#, #"{"s":"a\#u{01}"}"#,
                      #"{"o":{"a" 1}}"#, #"{"o":{"a":1,}}"#, #"{"o":[1 2]}"#, #"{"o":{a:1}}"#, #"{"o":[1,{"b":[}]}"#,
                      #"{"o":"# + String(repeating: "[", count: 70) + String(repeating: "]", count: 70) + "}"] {
-            #expect(throws: JSON.Malformed.self, "\(text)") { try JSON.members(Array(text.utf8), building: ["data"]) }
+            #expect(throws: JSON.Malformed.self, "\(text)") { try members(Array(text.utf8), building: ["data"]) }
         }
     }
 }

@@ -6,7 +6,19 @@ import FascicoloCrypto
 /// reversed; with it, the same person always gets the same pseudonym.
 public struct Pseudonym: Sendable, Hashable, CustomStringConvertible {
     public static let byteCount = 16
-    public let bytes: [UInt8]
+    /// The 16 bytes as two big-endian words: nothing allocated per pseudonym (projections read
+    /// one from every entry and key their caches with it).
+    private let high: UInt64
+    private let low: UInt64
+
+    public var bytes: [UInt8] {
+        var bytes = [UInt8](repeating: 0, count: Self.byteCount)
+        bytes.withUnsafeMutableBytes { raw in
+            raw.storeBytes(of: high.bigEndian, as: UInt64.self)
+            raw.storeBytes(of: low.bigEndian, toByteOffset: 8, as: UInt64.self)
+        }
+        return bytes
+    }
 
     /// The 32 lower-case hex digits. Computed when asked for, not kept: projections read a
     /// pseudonym from every entry of a person's stream and hardly ever need its text.
@@ -14,30 +26,54 @@ public struct Pseudonym: Sendable, Hashable, CustomStringConvertible {
 
     public init?(bytes: [UInt8]) {
         guard bytes.count == Self.byteCount else { return nil }
-        self.bytes = bytes
+        (high, low) = bytes.withUnsafeBytes { raw in
+            (UInt64(bigEndian: raw.loadUnaligned(as: UInt64.self)), UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+        }
     }
 
     /// Parses the 32 lower-case hex digits of `description` given as UTF-8 (a stream name's
     /// suffix, read straight from the log by projections).
     public init?(hexUTF8 hex: UnsafeRawBufferPointer) {
-        guard hex.count == 2 * Self.byteCount, !hex.contains(where: { (UInt8(ascii: "A")...UInt8(ascii: "F")).contains($0) }),
-              let bytes = Hex.decode(utf8: hex) else { return nil }
-        self.bytes = bytes
+        guard hex.count == 2 * Self.byteCount, let high = Self.word(hex, from: 0), let low = Self.word(hex, from: 16) else { return nil }
+        self.high = high
+        self.low = low
     }
 
     /// Parses the 32 lower-case hex digits of `description`.
     public init?(hex: String) {
-        guard hex.utf8.count == 2 * Self.byteCount, hex == hex.lowercased(), let bytes = Hex.decode(hex) else { return nil }
-        self.init(bytes: bytes)
+        var hex = hex
+        guard let parsed = hex.withUTF8({ Pseudonym(hexUTF8: UnsafeRawBufferPointer($0)) }) else { return nil }
+        self = parsed
     }
 
-    public static func == (lhs: Pseudonym, rhs: Pseudonym) -> Bool { lhs.bytes == rhs.bytes }
-    /// As two words (always 16 bytes): the caches keyed by person hash one per entry.
-    public func hash(into hasher: inout Hasher) {
-        bytes.withUnsafeBytes { raw in
-            hasher.combine(raw.loadUnaligned(as: UInt64.self))
-            hasher.combine(raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
-        }
+    /// Sixteen lower-case hex digits from `start` as a word.
+    private static func word(_ hex: UnsafeRawBufferPointer, from start: Int) -> UInt64? {
+        guard let high = eightDigits(hex.loadUnaligned(fromByteOffset: start, as: UInt64.self)),
+              let low = eightDigits(hex.loadUnaligned(fromByteOffset: start + 8, as: UInt64.self)) else { return nil }
+        return high << 32 | low
+    }
+
+    /// Eight lower-case hex digits (as loaded from memory: the first in the lowest byte) as a
+    /// 32-bit value, checked and converted all eight at once: a branch per digit cost more than
+    /// the rest of reading an entry's header.
+    private static func eightDigits(_ loaded: UInt64) -> UInt64? {
+        let chars = UInt64(littleEndian: loaded)
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs = ones &* 0x80
+        guard chars & highs == 0 else { return nil }
+        // A byte's high bit, set where the byte is at least `bound` (no carry: every byte < 0x80).
+        func atLeast(_ bound: UInt64) -> UInt64 { (chars &+ ones &* (0x80 - bound)) & highs }
+        let digit = atLeast(0x30) & ~atLeast(0x3A)  // 0-9
+        let letter = atLeast(0x61) & ~atLeast(0x67)  // a-f
+        guard digit | letter == highs else { return nil }
+        // Each byte's value: its low nibble, plus 9 for a letter.
+        let values = (chars & (ones &* 0x0F)) &+ (letter >> 7) &* 9
+        // First digit in the highest byte, then byte pairs → bytes, 16-bit pairs → 16 bits, …
+        var packed = values.byteSwapped
+        packed = (packed >> 4 | packed) & 0x00FF_00FF_00FF_00FF
+        packed = (packed >> 8 | packed) & 0x0000_FFFF_0000_FFFF
+        packed = (packed >> 16 | packed) & 0x0000_0000_FFFF_FFFF
+        return packed
     }
 
     /// The person's case-file stream.

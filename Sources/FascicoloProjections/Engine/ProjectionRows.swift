@@ -101,12 +101,21 @@ struct RowKey: Hashable, Comparable {
     init(_ bytes: [UInt8]) { self.bytes = bytes }
     func hash(into hasher: inout Hasher) { bytes.withUnsafeBytes { hasher.combine(bytes: $0) } }
 
+    static func == (lhs: RowKey, rhs: RowKey) -> Bool {
+        lhs.bytes.count == rhs.bytes.count && compare(lhs, rhs) == 0
+    }
+
     static func < (lhs: RowKey, rhs: RowKey) -> Bool {
+        let order = compare(lhs, rhs)
+        return order != 0 ? order < 0 : lhs.bytes.count < rhs.bytes.count
+    }
+
+    /// memcmp over the common length.
+    private static func compare(_ lhs: RowKey, _ rhs: RowKey) -> Int32 {
         lhs.bytes.withUnsafeBytes { left in
             rhs.bytes.withUnsafeBytes { right in
                 let common = min(left.count, right.count)
-                let order = common == 0 ? 0 : memcmp(left.baseAddress!, right.baseAddress!, common)
-                return order != 0 ? order < 0 : left.count < right.count
+                return common == 0 ? 0 : memcmp(left.baseAddress!, right.baseAddress!, common)
             }
         }
     }
