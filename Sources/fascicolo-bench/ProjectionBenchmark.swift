@@ -51,6 +51,9 @@ struct ProjectionBenchmark: AsyncParsableCommand {
     @Option(help: "Entries per build batch (the daemon's projections.build_batch_entries_max).")
     var buildBatchEntries = ProjectionEngine.Options().buildBatchEntriesMax
 
+    @Option(help: "Replay only this projection, alone, then stop (for profiling one read model).")
+    var only: String?
+
     @Option(help: "Durable single-event appends per second a service makes while all four are rebuilt (0: one after the other, as fast as they go).")
     var appendsPerSecond = 500
 
@@ -93,6 +96,18 @@ struct ProjectionBenchmark: AsyncParsableCommand {
         printOut(padRight("projections", 22) + pad("seconds", 9) + pad("events/s", 11) + pad("cpu s", 8) + pad("ev/cpu-s", 10)
                  + pad("rows MB", 9)
                  + pad("projections map used/size MB", 30) + "  engine's lastRebuild.entriesPerSecond")
+        if let only {
+            guard let kind = Self.kinds.first(where: { $0.name == only }) else {
+                throw ValidationError("--only: no projection named \(only) (\(Self.kinds.map { $0.name }.joined(separator: ", ")))")
+            }
+            for _ in 0..<max(1, rounds) {
+                let alone = try await replay([kind], from: source, reference: referenceData, queries: 0)
+                printOut(alone.line)
+                printOut("  where the CPU went (seconds, the engine's threads): "
+                         + alone.cpuByPhase.map { "\($0.phase) \(format($0.seconds, 1))" }.joined(separator: ", "))
+            }
+            return
+        }
         if !skipEach {
             for kind in Self.kinds {
                 printOut(try await replay([kind], from: source, reference: referenceData, queries: 0).line)

@@ -505,7 +505,7 @@ private func sequenceSeed(_ base: UInt64, _ index: Int) -> UInt64 {
 private func candidate(_ type: String, after model: LifecycleModel, _ random: inout SeededGenerator) -> CaseFact {
     var fact = CaseFact(version: model.nextVersion, type: type)
     if let spec = referenceSpec[type] {
-        fact.referenceField = spec.field
+        precondition(fact.referenceField == spec.field, "the catalogue names \(type)'s reference otherwise")
         let count = model.facts.count
         let preferred: Set<String>? = switch type {
         case "Rectified": rectifiable
@@ -935,7 +935,6 @@ private struct Script {
               emergency: Bool = false, field: String? = nil) -> CaseFact {
         var fact = CaseFact(version: UInt64(facts.count + 1), type: type)
         fact.reference = reference
-        fact.referenceField = referenceSpec[type]?.field
         fact.ambito = ambito
         fact.fromAmbito = from
         fact.emergency = emergency
@@ -1174,5 +1173,34 @@ extension CaseLifecyclePropertyTests {
         #expect(script.state.restrictions == [restriction: referral])
         #expect(CaseState.fold(script.facts).restrictions == [restriction: referral])
         #expect(script.refusal("RestrictionLifted", restriction) == nil)
+    }
+}
+
+@Suite("Case facts")
+struct CaseFactTests {
+    /// The field a refusal names is the schema's reference field, for every type that has one.
+    @Test func referenceFieldsComeFromTheCatalogue() {
+        for (type, spec) in referenceSpec {
+            #expect(CaseFact(version: 1, type: type).referenceField == spec.field, "\(type)")
+        }
+        #expect(CaseFact(version: 1, type: "CaseOpened").referenceField == nil)
+    }
+
+    /// The codes kept out of line read back as set, compare by value, and a copy does not see
+    /// a later change to the original.
+    @Test func outOfLineCodesBehaveAsValues() {
+        var fact = CaseFact(version: 3, type: "CaseTransferredIn")
+        fact.ambito = "potenza"
+        fact.fromAmbito = "val_d_agri"
+        let copy = fact
+        fact.ambito = "lagonegrese_pollino"
+        #expect(copy.ambito == "potenza" && copy.fromAmbito == "val_d_agri")
+        #expect(fact.ambito == "lagonegrese_pollino" && fact.fromAmbito == "val_d_agri")
+        #expect(fact != copy)
+        fact.ambito = "potenza"
+        #expect(fact == copy)
+        fact.ambito = nil
+        fact.fromAmbito = nil
+        #expect(fact == CaseFact(version: 3, type: "CaseTransferredIn"))
     }
 }

@@ -6,25 +6,73 @@ import FascicoloJSON
 public struct CaseFact: Sendable, Equatable {
     /// Stream version (1-based).
     public let version: UInt64
+    /// The earlier entry this one refers to (`target`, `intervention`, `goal`, `plan`, …).
+    public var reference: UInt64?
     public let kind: EventKind
     /// The type's name.
     public var type: String { kind.name }
-    /// The earlier entry this one refers to (`target`, `intervention`, `goal`, `plan`, …).
-    public var reference: UInt64?
-    public var referenceField: String?
-    /// CaseOpened / CaseTransferredIn: the ambito; CaseTransferredOut: the destination.
-    public var ambito: String?
-    /// CaseTransferredIn: where the case comes from.
-    public var fromAmbito: String?
-    /// CaseManagerAssigned: the operator.
-    public var operatorID: String?
+    /// The name of the field that holds `reference` in the type's schema (one at most).
+    public var referenceField: String? { Self.referenceFields[Int(kind.rawValue)] }
     /// InterventionRequested: pronto intervento sociale (allowed without a signed plan).
     public var emergency = false
-    /// Rectified: the field it corrects.
-    public var field: String?
     /// The event's own date (`date` field), and ReviewHeld's next review.
     public var date: CalendarDate?
     public var nextReviewDue: CalendarDate?
+    /// The codes few types carry, out of line: a fact is kept for every entry of every person
+    /// the projections hold in memory, and four strings inline doubled its size.
+    private var details: Details?
+
+    /// CaseOpened / CaseTransferredIn: the ambito; CaseTransferredOut: the destination.
+    public var ambito: String? {
+        get { details?.ambito }
+        set { changeDetails { $0.ambito = newValue } }
+    }
+    /// CaseTransferredIn: where the case comes from.
+    public var fromAmbito: String? {
+        get { details?.fromAmbito }
+        set { changeDetails { $0.fromAmbito = newValue } }
+    }
+    /// CaseManagerAssigned: the operator.
+    public var operatorID: String? {
+        get { details?.operatorID }
+        set { changeDetails { $0.operatorID = newValue } }
+    }
+    /// Rectified: the field it corrects.
+    public var field: String? {
+        get { details?.field }
+        set { changeDetails { $0.field = newValue } }
+    }
+
+    private struct DetailValues: Equatable {
+        var ambito, fromAmbito, operatorID, field: String?
+    }
+
+    /// Immutable: a change makes a new one, so copies of a fact never share a change.
+    private final class Details: Sendable {
+        let values: DetailValues
+        init(_ values: DetailValues) { self.values = values }
+        var ambito: String? { values.ambito }
+        var fromAmbito: String? { values.fromAmbito }
+        var operatorID: String? { values.operatorID }
+        var field: String? { values.field }
+    }
+
+    /// By kind: the schema's field of kind `.entry`.
+    private static let referenceFields: [String?] = (0...Int(UInt8.max)).map { raw in
+        EventKind(rawValue: UInt8(raw)).flatMap { EventCatalogue.schema($0)?.fields.first { if case .entry = $0.kind { true } else { false } }?.name }
+    }
+
+    private mutating func changeDetails(_ change: (inout DetailValues) -> Void) {
+        var values = details?.values ?? DetailValues()
+        change(&values)
+        details = values == DetailValues() ? nil : Details(values)
+    }
+
+    public static func == (lhs: CaseFact, rhs: CaseFact) -> Bool {
+        lhs.version == rhs.version && lhs.kind == rhs.kind && lhs.reference == rhs.reference
+            && lhs.emergency == rhs.emergency && lhs.date == rhs.date
+            && lhs.nextReviewDue == rhs.nextReviewDue && lhs.details?.values == rhs.details?.values
+    }
 
     public init(version: UInt64, kind: EventKind) {
         self.version = version
@@ -54,9 +102,7 @@ public struct CaseFact: Sendable, Equatable {
             next = found + 1
             let kind = fields[found].kind
             switch (kind, key) {
-            case (.entry, _):
-                self.reference = value.uint64
-                referenceField = key
+            case (.entry, _): self.reference = value.uint64
             case (_, "ambito"), (_, "toAmbito"): ambito = value.string
             case (_, "fromAmbito"): fromAmbito = value.string
             case (_, "operator"): operatorID = value.string

@@ -129,9 +129,11 @@ struct Load: Equatable {
 /// One person's case state and case files, extended entry by entry (the path rules' own fold).
 /// A class: the cache holds it and entries extend it in place.
 final class PersonCase {
-    /// What the fold needs of each entry of the stream so far, oldest first (a Voided folds
-    /// them all again: it changes the past).
-    private var history: [Entry] = []
+    /// The facts of the stream's entries so far, oldest first (a Voided folds them all again:
+    /// it changes the past).
+    private var facts: [CaseFact] = []
+    /// What the case files need of the entries of `caseFileKinds` (a few in ten), oldest first.
+    private var caseFileInputs: [CaseFileInput] = []
     private var state = CaseState()
     /// The person's case files, from the entries that still count.
     private(set) var files: [CaseFileRecord] = []
@@ -145,7 +147,7 @@ final class PersonCase {
     private var openInterventions: (changes: Int, versions: [UInt64])?
 
     /// Entries of the stream folded.
-    var entries: Int { history.count }
+    var entries: Int { facts.count }
 
     // Read field by field: the whole `state` handed to a function is copied (a retain and a
     // release of each of its collections), on every entry.
@@ -167,39 +169,46 @@ final class PersonCase {
 
     /// The case folded from a stream's entries so far, oldest first.
     init(_ events: [ProjectedEvent]) {
-        history = events.map(Self.entry)
-        state = CaseState.fold(history.map(\.fact))
+        for event in events {
+            facts.append(Self.fact(event))
+            if let input = Self.caseFileInput(event) { caseFileInputs.append(input) }
+        }
+        state = CaseState.fold(facts)
         recomputeCaseFiles()
     }
 
     /// The next entry of the stream.
     func add(_ event: ProjectedEvent) {
-        let entry = Self.entry(event)
-        history.append(entry)
-        if entry.fact.kind == .voided {
+        let fact = Self.fact(event)
+        facts.append(fact)
+        let input = Self.caseFileInput(event)
+        if let input { caseFileInputs.append(input) }
+        if fact.kind == .voided {
             // The void may take back any earlier entry: fold again, and derive every case file again.
-            state = CaseState.fold(history.map(\.fact))
+            state = CaseState.fold(facts)
             openInterventions = nil
             recomputeCaseFiles()
         } else {
-            state.absorb(entry.fact)
-            if entry.changesCaseFiles, state.counts(event.streamVersion) { absorbIntoCaseFiles(entry) }
+            state.absorb(fact)
+            if let input, state.counts(event.streamVersion) { absorbIntoCaseFiles(input) }
         }
     }
 
-    private static func entry(_ event: ProjectedEvent) -> Entry {
-        let fact = event.fact ?? CaseFact(version: event.streamVersion, kind: event.kind)
-        // Only the types that change a case file need its day and code.
-        guard caseFileKinds.contains(event.kind) else { return Entry(fact: fact, changesCaseFiles: false, day: nil, code: nil) }
-        return Entry(fact: fact, changesCaseFiles: true, day: event.day,
-                     code: (event.data("reason") ?? event.data("objectivesAchieved") ?? event.data("achievement"))?.string)
+    private static func fact(_ event: ProjectedEvent) -> CaseFact {
+        event.fact ?? CaseFact(version: event.streamVersion, kind: event.kind)
     }
 
-    /// What the fold keeps of one entry.
-    struct Entry {
+    /// Only the types that change a case file need the entry's day and code.
+    private static func caseFileInput(_ event: ProjectedEvent) -> CaseFileInput? {
+        guard caseFileKinds.contains(event.kind) else { return nil }
+        return CaseFileInput(fact: fact(event), day: event.day,
+                             code: (event.data("reason") ?? event.data("objectivesAchieved") ?? event.data("achievement"))?.string)
+    }
+
+    /// What the case files need of an entry of `caseFileKinds`: its fact, its day and its
+    /// closure or outcome code.
+    struct CaseFileInput {
         let fact: CaseFact
-        let changesCaseFiles: Bool
-        /// The entry's day and its closure or outcome code, for the types that change a case file.
         let day: String?
         let code: String?
     }
@@ -207,7 +216,7 @@ final class PersonCase {
     private func recomputeCaseFiles() {
         files = []
         firstContact = nil
-        for entry in history where entry.changesCaseFiles && state.counts(entry.fact.version) { absorbIntoCaseFiles(entry) }
+        for input in caseFileInputs where state.counts(input.fact.version) { absorbIntoCaseFiles(input) }
     }
 
     /// The types that can change a case file.
@@ -226,8 +235,8 @@ final class PersonCase {
     }
 
     /// What the entry (one that counts) does to the case files.
-    private func absorbIntoCaseFiles(_ entry: Entry) {
-        let (fact, day, code) = (entry.fact, entry.day, entry.code)
+    private func absorbIntoCaseFiles(_ input: CaseFileInput) {
+        let (fact, day, code) = (input.fact, input.day, input.code)
         let last = files.count - 1
         let open = files.last.map { $0.closedOn == nil && $0.transferredOutOn == nil } ?? false
         switch fact.kind {
