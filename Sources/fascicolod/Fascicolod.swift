@@ -41,11 +41,7 @@ struct Fascicolod: AsyncParsableCommand {
             throw ExitCode(1)
         }
         let level = settings.logLevel
-        LoggingSystem.bootstrap { label in
-            var handler = StreamLogHandler.standardError(label: label)
-            handler.logLevel = level
-            return handler
-        }
+        LoggingSystem.bootstrap { label in StandardErrorLogHandler(label: label, level: level) }
         let logger = Logger(label: "fascicolod")
         let daemon: Daemon
         do {

@@ -288,6 +288,9 @@ struct PseudonymTests {
                 #expect(pseudonym.bytes == bytes)
                 #expect(pseudonym.description == bytes.map { String(format2: $0) }.joined())
                 #expect(Pseudonym(hex: pseudonym.description) == pseudonym)
+                #expect(pseudonym.stream == "person:" + pseudonym.description)
+                #expect(pseudonym.accessStream == "access:" + pseudonym.description)
+                #expect(Pseudonym.owning(stream: pseudonym.stream) == pseudonym && Pseudonym.owning(stream: pseudonym.accessStream) == pseudonym)
             }
         }
     }

@@ -22,7 +22,25 @@ public struct Pseudonym: Sendable, Hashable, CustomStringConvertible {
 
     /// The 32 lower-case hex digits. Computed when asked for, not kept: projections read a
     /// pseudonym from every entry of a person's stream and hardly ever need its text.
-    public var description: String { Hex.encode(bytes) }
+    public var description: String { Self.text(prefix: "", high, low) }
+
+    /// `prefix` then the 32 hex digits, written straight into the string (streams are named by
+    /// pseudonym on every append and every read).
+    private static func text(prefix: StaticString, _ high: UInt64, _ low: UInt64) -> String {
+        let digits: StaticString = "0123456789abcdef"
+        let prefixCount = prefix.utf8CodeUnitCount
+        return String(unsafeUninitializedCapacity: prefixCount + 2 * byteCount) { buffer in
+            for index in 0..<prefixCount { buffer[index] = prefix.utf8Start[index] }
+            func write(_ word: UInt64, at start: Int) {
+                for nibble in 0..<16 {
+                    buffer[start + nibble] = digits.utf8Start[Int(truncatingIfNeeded: word >> UInt64(60 - 4 * nibble)) & 0xF]
+                }
+            }
+            write(high, at: prefixCount)
+            write(low, at: prefixCount + 16)
+            return prefixCount + 2 * byteCount
+        }
+    }
 
     public init?(bytes: [UInt8]) {
         guard bytes.count == Self.byteCount else { return nil }
@@ -77,12 +95,14 @@ public struct Pseudonym: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// The person's case-file stream.
-    public var stream: String { Self.personPrefix + description }
+    public var stream: String { Self.text(prefix: Self.personStreamPrefix, high, low) }
     /// The stream of RecordAccessed entries: who read this person's data.
-    public var accessStream: String { Self.accessPrefix + description }
+    public var accessStream: String { Self.text(prefix: Self.accessStreamPrefix, high, low) }
 
-    public static let personPrefix = "person:"
-    public static let accessPrefix = "access:"
+    private static let personStreamPrefix: StaticString = "person:"
+    private static let accessStreamPrefix: StaticString = "access:"
+    public static let personPrefix = personStreamPrefix.description
+    public static let accessPrefix = accessStreamPrefix.description
 
     /// The pseudonym whose person or access stream this is, if it is one.
     public static func owning(stream: String) -> Pseudonym? {
