@@ -4,7 +4,10 @@ import Glibc
 /// generator: one per client thread, so measured latency is the daemon's, not a client library's.
 final class SocketClient {
     private let descriptor: Int32
-    private var buffer: [UInt8] = []
+    /// Bytes read and not yet consumed are `storage[start..<end]`.
+    private var storage = [UInt8](repeating: 0, count: 65_536)
+    private var start = 0
+    private var end = 0
 
     struct Failure: Error, CustomStringConvertible {
         let message: String
@@ -32,10 +35,8 @@ final class SocketClient {
     /// Sends a request and reads the whole response; returns the status and the body.
     func request(_ method: String, _ path: String, body: [UInt8] = []) throws -> (status: Int, body: [UInt8]) {
         try send(method, path, body: body)
-        let (status, headers) = try readHead()
-        guard let length = headers["content-length"].flatMap({ Int($0) }) else {
-            throw Failure(message: "response without content-length")
-        }
+        let (status, length) = try readHead()
+        guard let length else { throw Failure(message: "response without content-length") }
         return (status, try read(count: length))
     }
 
@@ -51,64 +52,92 @@ final class SocketClient {
         }
     }
 
-    /// Reads the status line and headers (names lower-cased).
-    func readHead() throws -> (Int, [String: String]) {
+    /// Reads the status line and headers; returns the status and the content length, if given.
+    /// Parsed on the bytes: the load generator shares the daemon's two cores, and what it spends
+    /// per response the daemon does not get.
+    func readHead() throws -> (status: Int, contentLength: Int?) {
         while true {
-            if let end = headEnd() {
-                let head = String(decoding: buffer[..<end], as: UTF8.self)
-                buffer.removeFirst(end + 4)
-                let lines = head.split(separator: "\r\n")
-                let status = lines.first.flatMap { Int($0.split(separator: " ")[1]) } ?? 0
-                var headers: [String: String] = [:]
-                for line in lines.dropFirst() {
-                    guard let colon = line.firstIndex(of: ":") else { continue }
-                    headers[line[..<colon].lowercased()] = String(line[line.index(after: colon)...]).trimmingCharacters()
+            if let boundary = headEnd() {
+                let parsed = storage.withUnsafeBufferPointer { all -> (status: Int?, contentLength: Int?) in
+                    let head = UnsafeBufferPointer(rebasing: all[start..<boundary])
+                    // "HTTP/1.1 201 …": the three digits after the first space.
+                    guard let space = head.firstIndex(of: UInt8(ascii: " ")), space + 3 < head.count else { return (nil, nil) }
+                    return (Self.decimal(UnsafeBufferPointer(rebasing: head[(space + 1)..<(space + 4)])), Self.contentLength(in: head))
                 }
-                return (status, headers)
+                start = boundary + 4
+                guard let status = parsed.status else { throw Failure(message: "bad status line") }
+                return (status, parsed.contentLength)
             }
             try fill()
         }
     }
 
     func read(count: Int) throws -> [UInt8] {
-        while buffer.count < count { try fill() }
-        defer { buffer.removeFirst(count) }
-        return Array(buffer[..<count])
+        while end - start < count { try fill() }
+        defer { start += count }
+        return Array(storage[start..<(start + count)])
     }
 
     /// Reads one line of a chunked body (through CRLF), for the subscriber.
     func readLine() throws -> [UInt8] {
         while true {
-            if let newline = buffer.firstIndex(of: 0x0A) {
-                defer { buffer.removeFirst(newline + 1) }
-                return Array(buffer[..<newline])
+            if let newline = storage[start..<end].firstIndex(of: 0x0A) {
+                defer { start = newline + 1 }
+                return Array(storage[start..<newline])
             }
             try fill()
         }
     }
 
+    /// The index of the CRLF CRLF that ends the head, if it has arrived.
     private func headEnd() -> Int? {
-        guard buffer.count >= 4 else { return nil }
-        for index in 0...(buffer.count - 4)
-        where buffer[index] == 13 && buffer[index + 1] == 10 && buffer[index + 2] == 13 && buffer[index + 3] == 10 {
+        guard end - start >= 4 else { return nil }
+        for index in start...(end - 4)
+        where storage[index] == 13 && storage[index + 1] == 10 && storage[index + 2] == 13 && storage[index + 3] == 10 {
             return index
         }
         return nil
     }
 
-    private func fill() throws {
-        var chunk = [UInt8](repeating: 0, count: 65_536)
-        let count = Glibc.read(descriptor, &chunk, chunk.count)
-        guard count > 0 else { throw Failure(message: "connection closed") }
-        buffer += chunk[..<count]
+    /// The value of a `content-length` header (any case) in a response head.
+    private static func contentLength(in head: UnsafeBufferPointer<UInt8>) -> Int? {
+        let name = Array("\r\ncontent-length:".utf8)
+        guard head.count > name.count else { return nil }
+        for index in 0...(head.count - name.count) {
+            // ASCII letters compare case-insensitively with the 0x20 bit set.
+            guard (0..<name.count).allSatisfy({ head[index + $0] | 0x20 == name[$0] | 0x20 }) else { continue }
+            var cursor = index + name.count
+            while cursor < head.count, head[cursor] == UInt8(ascii: " ") { cursor += 1 }
+            var digits = cursor
+            while digits < head.count, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(head[digits]) { digits += 1 }
+            return decimal(UnsafeBufferPointer(rebasing: head[cursor..<digits]))
+        }
+        return nil
     }
-}
 
-extension String {
-    func trimmingCharacters() -> String {
-        var slice = Substring(self)
-        while slice.first == " " { slice.removeFirst() }
-        while slice.last == " " || slice.last == "\r" { slice.removeLast() }
-        return String(slice)
+    private static func decimal(_ digits: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard !digits.isEmpty, digits.count <= 18 else { return nil }
+        var value = 0
+        for digit in digits {
+            guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(digit) else { return nil }
+            value = value * 10 + Int(digit - UInt8(ascii: "0"))
+        }
+        return value
+    }
+
+    /// Reads what the socket has into the free end of the buffer (moving the unread bytes to
+    /// the front first, and growing it only for a response larger than it).
+    private func fill() throws {
+        if start > 0 {
+            storage.withUnsafeMutableBufferPointer { raw in
+                _ = memmove(raw.baseAddress!, raw.baseAddress! + start, end - start)
+            }
+            end -= start
+            start = 0
+        }
+        if end == storage.count { storage += [UInt8](repeating: 0, count: storage.count) }
+        let count = storage.withUnsafeMutableBufferPointer { Glibc.read(descriptor, $0.baseAddress! + end, $0.count - end) }
+        guard count > 0 else { throw Failure(message: "connection closed") }
+        end += count
     }
 }
