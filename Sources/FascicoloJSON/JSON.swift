@@ -1,3 +1,5 @@
+import Glibc
+
 /// A small JSON reader and compact writer (no Foundation needed), used by the daemon for domain
 /// payloads and by the command line for the daemon's answers.
 ///
@@ -5,8 +7,6 @@
 /// written again is the same JSON a person would recognise. Parsing is strict, since its input is
 /// hostile: invalid UTF-8, duplicate member names, nesting beyond `depthMax` and trailing text are
 /// refused.
-import Glibc
-
 public enum JSON: Sendable, Equatable {
     case null
     case bool(Bool)
@@ -95,16 +95,14 @@ public enum JSON: Sendable, Equatable {
     public static func visitMembers(_ bytes: UnsafeRawBufferPointer,
                                     _ body: (UnsafeRawBufferPointer, inout MemberValue) throws(Malformed) -> Void) throws(Malformed) {
         var parser = Parser(bytes: bytes.assumingMemoryBound(to: UInt8.self))
-        parser.skipWhitespace()
-        guard parser.offset < parser.bytes.count, parser.bytes[parser.offset] == UInt8(ascii: "{") else { throw parser.fail("expected an object") }
-        try parser.eachMemberRaw { (name, _, parser) throws(Malformed) in
-            var value = MemberValue(parser: parser)
-            try body(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: name)), &value)
-            guard value.consumed else { throw parser.fail("member value not read") }
-            parser = value.parser
+        try parser.topLevelObject { (parser) throws(Malformed) in
+            try parser.eachMemberRaw { (name, _, parser) throws(Malformed) in
+                var value = MemberValue(parser: parser)
+                try body(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: name)), &value)
+                guard value.consumed else { throw parser.fail("member value not read") }
+                parser = value.parser
+            }
         }
-        parser.skipWhitespace()
-        guard parser.offset == parser.bytes.count else { throw parser.fail("unexpected text after the value") }
     }
 
     /// A member's value, handed to a `visitMembers` body: built or stepped over, once.
@@ -226,9 +224,14 @@ public enum JSON: Sendable, Equatable {
         /// Reads a top-level object (and nothing after it), handing each member's name to `body`
         /// with the parser at its value; `body` must consume the value.
         mutating func topLevelMembers(_ body: (String, inout Parser) throws(Malformed) -> Void) throws(Malformed) {
+            try topLevelObject { (parser) throws(Malformed) in try parser.eachMember(body) }
+        }
+
+        /// Checks the buffer holds one object and nothing after it; `walk` reads it from its `{`.
+        mutating func topLevelObject(_ walk: (inout Parser) throws(Malformed) -> Void) throws(Malformed) {
             skipWhitespace()
             guard offset < bytes.count, bytes[offset] == UInt8(ascii: "{") else { throw fail("expected an object") }
-            try eachMember(body)
+            try walk(&self)
             skipWhitespace()
             guard offset == bytes.count else { throw fail("unexpected text after the value") }
         }
