@@ -103,8 +103,7 @@ struct ProjectionBenchmark: AsyncParsableCommand {
             for _ in 0..<max(1, rounds) {
                 let alone = try await replay([kind], from: source, reference: referenceData, queries: 0)
                 printOut(alone.line)
-                printOut("  where the CPU went (seconds, the engine's threads): "
-                         + alone.cpuByPhase.map { "\($0.phase) \(format($0.seconds, 1))" }.joined(separator: ", "))
+                printOut(alone.cpuLine)
             }
             return
         }
@@ -115,15 +114,13 @@ struct ProjectionBenchmark: AsyncParsableCommand {
         }
         let all = try await replay(Self.kinds, from: source, reference: referenceData, queries: queries)
         printOut(all.line)
-        printOut("  where the CPU went (seconds, the engine's threads): "
-                 + all.cpuByPhase.map { "\($0.phase) \(format($0.seconds, 1))" }.joined(separator: ", "))
+        printOut(all.cpuLine)
         var allRates = [all.eventsPerSecond]
         for _ in 1..<max(1, rounds) {
             let again = try await replay(Self.kinds, from: source, reference: referenceData, queries: 0)
             allRates.append(again.eventsPerSecond)
             printOut(again.line)
-            printOut("  where the CPU went (seconds, the engine's threads): "
-                     + again.cpuByPhase.map { "\($0.phase) \(format($0.seconds, 1))" }.joined(separator: ", "))
+            printOut(again.cpuLine)
         }
         allRates.sort()
         let replayRate = allRates[allRates.count / 2]
@@ -358,6 +355,11 @@ struct ProjectionBenchmark: AsyncParsableCommand {
                 + pad(format(Double(rowsBytes) / 1_048_576, 1), 9)
                 + pad("\(megabytes(usedBytes))/\(megabytes(mapBytes))", 30)
                 + "  " + engineRates.map { "\($0.0) \($0.1)" }.joined(separator: ", ")
+        }
+
+        var cpuLine: String {
+            "  where the CPU went (seconds, the engine's threads): "
+                + cpuByPhase.map { "\($0.phase) \(format($0.seconds, 1))" }.joined(separator: ", ")
         }
     }
 

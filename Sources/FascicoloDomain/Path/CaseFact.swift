@@ -24,23 +24,23 @@ public struct CaseFact: Sendable, Equatable {
 
     /// CaseOpened / CaseTransferredIn: the ambito; CaseTransferredOut: the destination.
     public var ambito: String? {
-        get { details?.ambito }
-        set { changeDetails { $0.ambito = newValue } }
+        get { details?.values.ambito }
+        set { change(\.ambito, to: newValue) }
     }
     /// CaseTransferredIn: where the case comes from.
     public var fromAmbito: String? {
-        get { details?.fromAmbito }
-        set { changeDetails { $0.fromAmbito = newValue } }
+        get { details?.values.fromAmbito }
+        set { change(\.fromAmbito, to: newValue) }
     }
     /// CaseManagerAssigned: the operator.
     public var operatorID: String? {
-        get { details?.operatorID }
-        set { changeDetails { $0.operatorID = newValue } }
+        get { details?.values.operatorID }
+        set { change(\.operatorID, to: newValue) }
     }
     /// Rectified: the field it corrects.
     public var field: String? {
-        get { details?.field }
-        set { changeDetails { $0.field = newValue } }
+        get { details?.values.field }
+        set { change(\.field, to: newValue) }
     }
 
     private struct DetailValues: Equatable {
@@ -51,10 +51,6 @@ public struct CaseFact: Sendable, Equatable {
     private final class Details: Sendable {
         let values: DetailValues
         init(_ values: DetailValues) { self.values = values }
-        var ambito: String? { values.ambito }
-        var fromAmbito: String? { values.fromAmbito }
-        var operatorID: String? { values.operatorID }
-        var field: String? { values.field }
     }
 
     /// By kind: the schema's field of kind `.entry`.
@@ -62,9 +58,9 @@ public struct CaseFact: Sendable, Equatable {
         EventKind(rawValue: UInt8(raw)).flatMap { EventCatalogue.schema($0)?.fields.first { if case .entry = $0.kind { true } else { false } }?.name }
     }
 
-    private mutating func changeDetails(_ change: (inout DetailValues) -> Void) {
+    private mutating func change(_ code: WritableKeyPath<DetailValues, String?>, to value: String?) {
         var values = details?.values ?? DetailValues()
-        change(&values)
+        values[keyPath: code] = value
         details = values == DetailValues() ? nil : Details(values)
     }
 
