@@ -6,9 +6,9 @@ import Glibc
 /// One entry of the log as the projections see it: decoded once, for all of them.
 ///
 /// Only the clear part of a domain payload is here; sealed personal fields stay sealed.
-/// A class: a batch's events are handed between threads and to several projections, and
-/// copying one would retain every string and array in it.
-public final class ProjectedEvent: Sendable {
+/// A struct, kept inline in a batch's array: projections borrow it, and an object per entry
+/// (allocated by the decoding thread, freed by another) cost a fifth of the decode's CPU.
+public struct ProjectedEvent: Sendable {
     public let position: UInt64
     public let recordedAtMilliseconds: Int64
     public let streamVersion: UInt64
