@@ -186,6 +186,40 @@ public enum JSON: Sendable, Equatable {
         return nil
     }
 
+    /// The index of the first byte from `start` that ends a plain stretch of a string: a quote,
+    /// a backslash or a control character (or the end) — what a reader stops at, and what a
+    /// writer must escape. Sixteen, then eight bytes at a time: the strings read, stepped over
+    /// and written are mostly long base64 boxes and plain text.
+    static func plainRun(_ bytes: UnsafeBufferPointer<UInt8>, from start: Int) -> Int {
+        var index = start
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        // A byte of `word` is zero: (word - ones) & ~word & highs is non-zero.
+        func hasZeroByte(_ word: UInt64) -> Bool { (word &- ones) & ~word & highs != 0 }
+        if let base = bytes.baseAddress {
+            // One compare each on SSE2.
+            let quotes = SIMD16<UInt8>(repeating: 0x22), backslashes = SIMD16<UInt8>(repeating: 0x5C)
+            let spaces = SIMD16<UInt8>(repeating: 0x20)
+            while index + 16 <= bytes.count {
+                let chunk = UnsafeRawPointer(base + index).loadUnaligned(as: SIMD16<UInt8>.self)
+                if any((chunk .== quotes) .| (chunk .== backslashes) .| (chunk .< spaces)) { break }
+                index += 16
+            }
+            while index + 8 <= bytes.count {
+                let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
+                let control = (word &- 0x2020_2020_2020_2020) & ~word & highs  // a byte below 0x20
+                if control != 0 || hasZeroByte(word ^ (ones &* 0x22)) || hasZeroByte(word ^ (ones &* 0x5C)) { break }
+                index += 8
+            }
+        }
+        while index < bytes.count {
+            let byte = bytes[index]
+            if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
+            index += 1
+        }
+        return index
+    }
+
     // MARK: - Parsing
 
     /// Reads a buffer that outlives it (the entry points hold it for the parse).
@@ -341,38 +375,7 @@ public enum JSON: Sendable, Equatable {
             }
         }
 
-        /// The index of the first byte from `start` that ends a plain stretch of a string: a
-        /// quote, a backslash or a control character (or the end). Eight bytes at a time: the
-        /// strings stepped over and read are mostly long base64 boxes and plain text.
-        func plainRun(from start: Int) -> Int {
-            var index = start
-            let ones: UInt64 = 0x0101_0101_0101_0101
-            let highs: UInt64 = 0x8080_8080_8080_8080
-            // A byte of `word` is zero: (word - ones) & ~word & highs is non-zero.
-            func hasZeroByte(_ word: UInt64) -> Bool { (word &- ones) & ~word & highs != 0 }
-            if let base = bytes.baseAddress {
-                // Sixteen at a time first (one compare each on SSE2), then eight.
-                let quotes = SIMD16<UInt8>(repeating: 0x22), backslashes = SIMD16<UInt8>(repeating: 0x5C)
-                let spaces = SIMD16<UInt8>(repeating: 0x20)
-                while index + 16 <= bytes.count {
-                    let chunk = UnsafeRawPointer(base + index).loadUnaligned(as: SIMD16<UInt8>.self)
-                    if any((chunk .== quotes) .| (chunk .== backslashes) .| (chunk .< spaces)) { break }
-                    index += 16
-                }
-                while index + 8 <= bytes.count {
-                    let word = UnsafeRawPointer(base + index).loadUnaligned(as: UInt64.self)
-                    let control = (word &- 0x2020_2020_2020_2020) & ~word & highs  // a byte below 0x20
-                    if control != 0 || hasZeroByte(word ^ (ones &* 0x22)) || hasZeroByte(word ^ (ones &* 0x5C)) { break }
-                    index += 8
-                }
-            }
-            while index < bytes.count {
-                let byte = bytes[index]
-                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") || byte < 0x20 { break }
-                index += 1
-            }
-            return index
-        }
+        func plainRun(from start: Int) -> Int { JSON.plainRun(bytes, from: start) }
 
         mutating func literal(_ word: StaticString) throws(Malformed) {
             let count = word.utf8CodeUnitCount

@@ -44,7 +44,7 @@ public struct JSONBytes: Sendable {
 
     public mutating func string(utf8: UnsafeBufferPointer<UInt8>) {
         bytes.append(UInt8(ascii: "\""))
-        if !utf8.contains(where: { $0 < 0x20 || $0 == UInt8(ascii: "\"") || $0 == UInt8(ascii: "\\") }) {
+        if JSON.plainRun(utf8, from: 0) == utf8.count {
             bytes.append(contentsOf: utf8)
         } else {
             for byte in utf8 {

@@ -31,6 +31,26 @@ import Testing
         }
     }
 
+    /// The writer finds what to escape with the reader's scan: every special byte at every
+    /// offset of strings around both word sizes comes back unchanged through the parser.
+    @Test func writtenStringsReadBackAtEveryOffset() throws {
+        for length in 0..<40 {
+            for special in ["\"", "\\", "\n", "\u{01}", "\u{1F}", "è"] {
+                for offset in stride(from: 0, through: length, by: max(1, length / 7)) {
+                    var text = String(repeating: "a", count: length)
+                    text.insert(contentsOf: special, at: text.index(text.startIndex, offsetBy: offset))
+                    var json = JSONBytes()
+                    json.string(text)
+                    #expect(try JSON.parse(json.bytes).string == text, "length \(length), offset \(offset)")
+                    let plain = String(repeating: "b", count: length)
+                    var plainJSON = JSONBytes()
+                    plainJSON.string(plain)
+                    #expect(plainJSON.bytes == Array(("\"" + plain + "\"").utf8))
+                }
+            }
+        }
+    }
+
     @Test func rawMembersKeepTheExactBytes() throws {
         let members = try JSON.rawMembers(Array(#" { "a" : [1, 2] ,"b":"c" } "#.utf8))
         #expect(members.map(\.key) == ["a", "b"])
