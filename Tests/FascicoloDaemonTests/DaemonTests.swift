@@ -70,6 +70,11 @@ import Testing
                 started = readFile(log).contains("fascicolod started")
             }
             #expect(started, "\(readFile(log))")
+            // The README's log line: UTC time, level, label, message, then key=value in key order.
+            let line = readFile(log).split(separator: "\n").first { $0.contains("fascicolod started") }.map(String.init) ?? ""
+            #expect(line.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z notice fascicolod: fascicolod started( \w+=\S+)+/) != nil, "\(line)")
+            let keys = line.split(separator: " ").compactMap { word in word.firstIndex(of: "=").map { String(word[..<$0]) } }
+            #expect(keys.contains("dataDirectory") && keys == keys.sorted(), "\(line)")
             let seed = readBytes(data + "/signing.key")
             #expect(seed.count == 32)
             #expect(!readFile(log).contains(Hex.encode(seed)) && !readFile(log).contains(Base64.encode(seed)),
