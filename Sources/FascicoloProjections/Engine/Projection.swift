@@ -30,6 +30,15 @@ public protocol Projection: AnyObject, SendableMetatype {
     /// Applies the entry at `event.position`. Throwing stops this projection at that position
     /// (what the entry changed in `rows` is undone); the other projections carry on.
     func apply(_ event: ProjectedEvent, to rows: inout ProjectionRows) throws
+
+    /// Called once a batch's entries are applied (when one failed, those before it), before
+    /// its rows are written: a projection writes here what it kept back to write once per batch
+    /// rather than once per entry. Throwing fails the batch; it is applied again.
+    func finishBatch(_ rows: inout ProjectionRows) throws
+}
+
+extension Projection {
+    public func finishBatch(_ rows: inout ProjectionRows) throws {}
 }
 
 /// A projection failed on an entry it could not apply; it says why without personal data.

@@ -455,6 +455,7 @@ extension ProjectionEngine {
                     break
                 }
             }
+            try participant.instance.finishBatch(&rows)
             return Outcome(rows: rows, position: position, failure: failure)
         } }
     }

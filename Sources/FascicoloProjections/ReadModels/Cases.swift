@@ -33,6 +33,11 @@ public final class Cases: Projection {
     /// not a fold of the whole stream. A miss folds the stream's earlier entries from the log.
     private var cache: [Pseudonym: PersonCase] = [:]
     static let cacheCapacity = 20_000
+    /// Persons whose shown state may have changed in this batch: their `persons` rows are
+    /// written once, when the batch ends, not after each of their entries.
+    private var changed: [Pseudonym: PersonCase] = [:]
+    /// Persons whose entry at this position failed: their row is the fold of the entries before it.
+    private var failedAt: [Pseudonym: UInt64] = [:]
 
     public init() {}
 
@@ -43,8 +48,27 @@ public final class Cases: Projection {
         } catch {
             // The cached case may have moved past the entry the rows roll back: fold it again.
             cache.removeValue(forKey: person)
+            changed.removeValue(forKey: person)
+            failedAt[person] = event.position
             throw error
         }
+    }
+
+    public func finishBatch(_ rows: inout ProjectionRows) throws {
+        for (person, position) in failedAt {
+            let before = PersonCase(try rows.log.events(of: person.stream, before: position))
+            // A person whose first entry failed has no row, as before the batch.
+            if before.entries > 0 { changed[person] = before }
+        }
+        failedAt.removeAll()
+        for (person, personCase) in changed {
+            let shown = personCase.shownState
+            if shown != personCase.storedState {
+                rows.put(Self.persons, person.bytes, shown.row)
+                personCase.storedState = shown
+            }
+        }
+        changed.removeAll(keepingCapacity: true)
     }
 
     private func apply(_ event: ProjectedEvent, person: Pseudonym, to rows: inout ProjectionRows) throws {
@@ -63,12 +87,7 @@ public final class Cases: Projection {
         let caseFilesBefore = personCase.files.count
         personCase.add(event)
 
-        // Most entries leave the shown state as it was: it is compared before it is encoded.
-        let shown = personCase.shownState
-        if shown != personCase.storedState {
-            rows.put(Self.persons, person.bytes, shown.row)
-            personCase.storedState = shown
-        }
+        changed[person] = personCase
         try Self.move(person, from: before, to: personCase.load, in: &rows)
         if event.kind == .voided {
             for (index, file) in personCase.files.enumerated() { rows.put(Self.caseFiles, Self.caseFileKey(person, index + 1), file.bytes) }
