@@ -46,12 +46,7 @@ public struct CaseState: Sendable {
     public private(set) var hasPreliminaryAnalysis = false
     public private(set) var hasInDepthAssessment = false
     public private(set) var signedPlans: Set<UInt64> = []
-    public private(set) var interventions: [UInt64: InterventionPhase] = [:] {
-        didSet { interventionsChanges &+= 1 }
-    }
-    /// Counts the changes to `interventions`, so that a caller keeping `openInterventions`
-    /// can tell cheaply when to compute it again (within one state: a new state counts anew).
-    public private(set) var interventionsChanges = 0
+    public private(set) var interventions: [UInt64: InterventionPhase] = [:]
     public private(set) var goals: [UInt64: Bool] = [:]  // version → closed
     public private(set) var voided: Set<UInt64> = []
     /// Active restrictions: Restricted entry's version → the entry it restricts.

@@ -158,30 +158,19 @@ final class PersonCase {
     private(set) var files: [CaseFileRecord] = []
     /// The earliest contact or referral since the last case file ended, for the next one.
     private var firstContact: String?
-    /// The state as last written (most entries leave it unchanged: no write then).
+    /// The state as last written, at the end of a batch (unchanged since: no write).
     var storedState: ShownState?
-    /// `state.openInterventions` as of `state.interventionsChanges` (sorting them on every
-    /// entry cost more than the rest of the shown state); nil after a fold, whose new state
-    /// counts its changes anew.
-    private var openInterventions: (changes: Int, versions: [UInt64])?
 
     /// Entries of the stream folded.
     var entries: Int { facts.count }
 
     // Read field by field: the whole `state` handed to a function is copied (a retain and a
-    // release of each of its collections), on every entry.
+    // release of each of its collections).
     var shownState: ShownState {
         ShownState(phase: state.phase, ambito: state.ambito, caseManager: state.caseManager, takenInChargeOn: state.takenInChargeOn,
                    nextReviewDue: state.nextReviewDue, caseFiles: state.episodes, erased: state.erased,
                    hasPreliminaryAnalysis: state.hasPreliminaryAnalysis, hasInDepthAssessment: state.hasInDepthAssessment,
-                   signedPlan: !state.signedPlans.isEmpty, openInterventions: currentOpenInterventions())
-    }
-
-    private func currentOpenInterventions() -> [UInt64] {
-        if let cached = openInterventions, cached.changes == state.interventionsChanges { return cached.versions }
-        let versions = state.openInterventions
-        openInterventions = (state.interventionsChanges, versions)
-        return versions
+                   signedPlan: !state.signedPlans.isEmpty, openInterventions: state.openInterventions)
     }
 
     func counts(_ version: UInt64) -> Bool { state.counts(version) }
@@ -205,7 +194,6 @@ final class PersonCase {
         if fact.kind == .voided {
             // The void may take back any earlier entry: fold again, and derive every case file again.
             state = CaseState.fold(facts)
-            openInterventions = nil
             recomputeCaseFiles()
         } else {
             state.absorb(fact)
