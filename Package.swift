@@ -1,7 +1,7 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// Dependencies point one way: storage, crypto, json ← ledger ← domain ← server ← daemon ← executables.
+// Dependencies point one way: storage, crypto, json ← ledger ← domain ← projections ← server ← daemon ← executables.
 let package = Package(
     name: "Fascicolo",
     platforms: [.macOS(.v15)],
@@ -17,6 +17,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio", from: "2.101.3"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // Tests only: parses the OpenAPI document as YAML (duplicate keys, dangling $refs).
+        .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
     targets: [
         // C libraries, found through pkg-config (Debian: liblmdb-dev, libsodium-dev, libssl-dev).
@@ -117,7 +119,8 @@ let package = Package(
         .testTarget(name: "FascicoloDomainTests", dependencies: ["FascicoloDomain", "FascicoloTesting", "FascicoloWorkload"]),
         .testTarget(name: "FascicoloProjectionsTests",
                     dependencies: ["FascicoloProjections", "FascicoloDomain", "FascicoloTesting", "FascicoloWorkload"]),
-        .testTarget(name: "FascicoloServerTests", dependencies: ["FascicoloServer", "FascicoloLedger"]),
+        .testTarget(name: "FascicoloServerTests",
+                    dependencies: ["FascicoloServer", "FascicoloLedger", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "FascicoloDaemonTests",
                     dependencies: ["FascicoloDaemon", "FascicoloCrypto", "FascicoloTesting", "FascicoloWorkload"]),
     ],

@@ -50,12 +50,15 @@ public struct DaemonConfiguration: Sendable {
     /// One configurable key: its name, and how it parses and applies a value.
     struct Key: Sendable {
         let name: String
+        /// Integer keys read an environment variable as a number; every other key takes its
+        /// text as it is (`FASCICOLO_SOCKET_MODE=0660` is the string "0660", not 660).
+        var takesInteger = false
         let apply: @Sendable (inout DaemonConfiguration, ConfigurationFile.Value) -> String?
     }
 
     private static func integer(_ name: String, _ range: ClosedRange<Int>,
                                 _ set: @escaping @Sendable (inout DaemonConfiguration, Int) -> Void) -> Key {
-        Key(name: name) { configuration, value in
+        Key(name: name, takesInteger: true) { configuration, value in
             guard case .integer(let number) = value else { return "expected an integer" }
             guard range.contains(number) else { return "expected \(range.lowerBound)…\(range.upperBound)" }
             set(&configuration, number)
@@ -139,14 +142,15 @@ public struct DaemonConfiguration: Sendable {
         }
     }
 
-    /// Applies `FASCICOLO_<SECTION>_<KEY>` environment variables (values parsed as in the file,
-    /// except that strings need no quotes).
+    /// Applies `FASCICOLO_<SECTION>_<KEY>` environment variables: the value of an integer key is
+    /// read as a number (underscores allowed, as in the file); any other key takes the text as it
+    /// is, with no quotes.
     public mutating func applyEnvironment(_ environment: [String: String]) throws {
         for key in Self.keys {
             let variable = "FASCICOLO_" + key.name.uppercased().replacingOccurrences(".", with: "_")
             guard let text = environment[variable] else { continue }
-            let value: ConfigurationFile.Value = Int(text.replacingUnderscores()).map { .integer($0) }
-                ?? (text == "true" ? .boolean(true) : text == "false" ? .boolean(false) : .string(text))
+            let number = key.takesInteger ? Int(text.replacingUnderscores()) : nil
+            let value: ConfigurationFile.Value = number.map { .integer($0) } ?? .string(text)
             try apply(name: key.name, value: value, source: "environment variable \(variable)")
         }
     }

@@ -14,11 +14,18 @@ public final class DataDirectoryLock: Sendable {
         }
     }
 
+    /// The lock file could not be opened or created (a permission, a missing directory).
+    public struct CannotOpen: Error, CustomStringConvertible, Sendable {
+        public let path: String
+        public let error: Int32
+        public var description: String { "cannot open \(path): \(String(cString: strerror(error)))" }
+    }
+
     public init(directory: String) throws {
         if access(directory, F_OK) != 0 { mkdir(directory, 0o700) }
         let path = directory + "/" + Self.fileName
         descriptor = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
-        guard descriptor >= 0 else { throw Held(path: path) }
+        guard descriptor >= 0 else { throw CannotOpen(path: path, error: errno) }
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             close(descriptor)
             throw Held(path: path)

@@ -21,7 +21,10 @@ extension APIRoutes {
             let person = try personFromHeader(request)
             let reader = try reader(request, peer)
             let from: UInt64 = try query(request, "from") ?? 1
-            let limit = try limitParameter(request)
+            // Without a limit, the whole case file up to the configured page size.
+            let limit: Int? = try query(request, "limit")
+            let limitMax = caseFiles.limits.entriesPerReadMax
+            if let limit, !(1...limitMax).contains(limit) { throw Problem.badRequest("limit is 1 to \(limitMax)") }
             do {
                 let file = try await caseFiles.caseFile(for: person, reader: reader, from: from, limit: limit)
                 return json(status: .ok, file.bytes)

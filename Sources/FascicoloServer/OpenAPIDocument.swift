@@ -262,7 +262,7 @@ paths:
         - {name: Fascicolo-Purpose, in: header, schema: {type: string, minLength: 3, maxLength: 200}, description: "why the data is read (required from auditors; stored in clear: name the reason, not the person)"}
         - {name: Fascicolo-Operator, in: header, schema: {type: string, maxLength: 64}, description: the operator a service reads for}
         - {name: from, in: query, schema: {type: integer, minimum: 1}, description: first stream version (default 1)}
-        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 1000}}
+        - {name: limit, in: query, schema: {type: integer, minimum: 1}, description: "at most domain.entries_per_read_max (default: that many, 1000 unless configured)"}
       responses:
         "200": {description: the case file, content: {application/json: {schema: {$ref: "#/components/schemas/CaseFile"}}}}
         "400": {$ref: "#/components/responses/Problem"}
@@ -290,6 +290,7 @@ paths:
         "400": {$ref: "#/components/responses/Problem"}
         "403": {$ref: "#/components/responses/Problem"}
         "404": {$ref: "#/components/responses/Problem"}
+        "413": {$ref: "#/components/responses/Problem"}
         "415": {$ref: "#/components/responses/Problem"}
         "422": {$ref: "#/components/responses/Problem"}
   /v1/catalogue:
@@ -366,7 +367,7 @@ paths:
         - {$ref: "#/components/parameters/Purpose"}
         - {$ref: "#/components/parameters/Operator"}
         - {name: from, in: query, schema: {type: integer, minimum: 1}, description: first stream version (default 1)}
-        - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 1000}, description: "at most domain.entries_per_read_max (default 100)"}
+        - {name: limit, in: query, schema: {type: integer, minimum: 1}, description: "at most domain.entries_per_read_max, 1000 unless configured (default 100)"}
         - {$ref: "#/components/parameters/Reflects"}
         - {$ref: "#/components/parameters/TimeoutMs"}
       responses:
@@ -541,7 +542,6 @@ components:
     Operator: {name: Fascicolo-Operator, in: header, schema: {type: string, maxLength: 64}, description: the operator a service reads for}
     Reflects: {name: reflects, in: query, schema: {type: integer, minimum: 0}, description: "read-your-writes: answer only once the entry at this position is reflected"}
     TimeoutMs: {name: timeoutMs, in: query, schema: {type: integer, minimum: 0, maximum: 30000, default: 5000}, description: how long to wait for reflects}
-components:
   responses:
     Problem:
       description: RFC 9457 problem details

@@ -13,7 +13,8 @@ struct Fascicolod: AsyncParsableCommand {
             Without --config the embedded defaults apply (data directory ./data, created with a \
             fresh signing key on first start; socket <data directory>/fascicolod.sock). \
             Environment variables FASCICOLO_<SECTION>_<KEY> override the file; flags override both. \
-            Exit status: 0 after a clean shutdown, 1 when the configuration or the data directory is refused.
+            Exit status: 0 after a clean shutdown, 1 when the configuration or the data directory is refused, \
+            2 for a bad command line.
             """)
 
     @Option(name: .long, help: "The configuration file (see Config/fascicolod.toml).")
@@ -27,6 +28,20 @@ struct Fascicolod: AsyncParsableCommand {
 
     @Option(name: .long, help: "The log level (overrides log.level).")
     var logLevel: String?
+
+    /// As ArgumentParser's, except that a bad command line exits 2 (not 64), as `fascicolo` does.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if let daemon = command as? Fascicolod { try await daemon.run() } else { try command.run() }
+        } catch {
+            if exitCode(for: error) == .validationFailure {
+                FileHandle.standardError.write(Data((fullMessage(for: error) + "\n").utf8))
+                Foundation.exit(2)
+            }
+            exit(withError: error)
+        }
+    }
 
     func run() async throws {
         var settings = DaemonConfiguration()

@@ -49,6 +49,22 @@ import Testing
         #expect(configuration.logLevel == .debug)
     }
 
+    /// Text keys whose values look like numbers stay text: a mode keeps its leading zero, and a
+    /// group may be given by number.
+    @Test func environmentVariablesKeepTheTextOfTextKeys() throws {
+        var configuration = DaemonConfiguration()
+        try configuration.applyEnvironment(["FASCICOLO_SOCKET_MODE": "0640", "FASCICOLO_SOCKET_GROUP": "0",
+                                            "FASCICOLO_LEDGER_CHECKPOINT_EVERY_ENTRIES": "2_000"])
+        #expect(configuration.socketMode == 0o640)
+        #expect(configuration.socketGroup == 0)
+        #expect(configuration.ledger.checkpointEveryEntries == 2_000)
+        let refused = #expect(throws: DaemonConfiguration.Invalid.self) {
+            try configuration.applyEnvironment(["FASCICOLO_LIMITS_PAYLOAD_BYTES_MAX": "big"])
+        }
+        #expect(refused?.key == "limits.payload_bytes_max")
+        #expect("\(refused!)".contains("big"))
+    }
+
     @Test(arguments: [
         ("[limits]\npayload_bytes_max = 0\n", "limits.payload_bytes_max", "0"),
         ("[limits]\npayload_bytes_max = \"big\"\n", "limits.payload_bytes_max", "\"big\""),

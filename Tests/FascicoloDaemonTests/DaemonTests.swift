@@ -87,6 +87,12 @@ import Testing
             try writeFile(badConfig, "[limits]\nevents_per_append_max = -5\n")
             let refused = try runProcess(binary, ["--config", badConfig, "--data-dir", directory + "/other"])
             #expect(refused.status == 1 && refused.output.contains("limits.events_per_append_max = -5"), "\(refused.output)")
+            let badFlag = try runProcess(binary, ["--data-dirr", directory + "/other"])
+            #expect(badFlag.status == 2 && badFlag.output.contains("--data-dirr"), "\(badFlag.output)")
+            let unreadable = directory + "/unreadable"
+            try writeFile(unreadable, "")
+            let notADirectory = try runProcess(binary, ["--data-dir", unreadable])
+            #expect(notADirectory.status == 1 && !notADirectory.output.contains("another fascicolod"), "\(notADirectory.output)")
 
             kill(pid, SIGTERM)
             var status: Int32 = 0

@@ -90,6 +90,11 @@ import Testing
             // A generic read of the person's stream is recorded too.
             _ = try daemon.json("/v1/streams/person:\(pseudonym)/events", as: 4343)
             #expect((try daemon.json("/v1/streams/access:\(pseudonym)/events", as: 4242)["entries"] as? [Any])?.count == 3)
+            // Without a limit the whole case file came back (7 entries, above); a page is asked with from and limit.
+            let page = try daemon.json("/v1/persons/case-file?from=2&limit=3", headers: ["Fascicolo-Person: " + Self.codiceFiscale])
+            #expect((page["entries"] as? [[String: Any]])?.count == 3)
+            try daemon.expectProblem(daemon.call("/v1/persons/case-file?limit=1001", headers: ["Fascicolo-Person: " + Self.codiceFiscale]),
+                                     400, "malformed_request")
 
             // Nothing personal in clear in the data file.
             let raw = try Data(contentsOf: URL(fileURLWithPath: daemon.directory + "/data/data.mdb"))
