@@ -387,12 +387,24 @@ public enum JSON: Sendable, Equatable {
 
         mutating func object(depth: Int) throws(Malformed) -> JSON {
             var members: [(key: String, value: JSON)] = []
+            // Small objects (nearly all) are searched in place; a large one gets a set, so that a
+            // hostile body of a million members costs a million lookups, not 10^12 compares.
+            var names: Set<String>?
             try eachMember { (key, parser) throws(Malformed) in
-                guard !members.contains(where: { $0.key == key }) else { throw parser.fail("duplicate member name") }
+                let duplicate: Bool
+                if members.count < Self.linearSearchMembersMax {
+                    duplicate = members.contains { $0.key == key }
+                } else {
+                    if names == nil { names = Set(members.map(\.key)) }
+                    duplicate = !names!.insert(key).inserted
+                }
+                guard !duplicate else { throw parser.fail("duplicate member name") }
                 members.append((key, try parser.value(depth: depth + 1)))
             }
             return .object(members)
         }
+
+        static let linearSearchMembersMax = 16
 
         mutating func array(depth: Int) throws(Malformed) -> JSON {
             var values: [JSON] = []

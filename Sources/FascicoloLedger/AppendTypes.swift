@@ -183,14 +183,16 @@ enum AppendValidation {
         guard author.allSatisfy({ (0x20...0x7E).contains($0) }) else {
             throw .invalidAuthor("an author is printable ASCII")
         }
-        if let key = request.idempotencyKey {
-            let bytes = Array(key.utf8)
-            guard !bytes.isEmpty, bytes.count <= limits.idempotencyKeyBytesMax else {
-                throw .invalidIdempotencyKey("an idempotency key is 1 to \(limits.idempotencyKeyBytesMax) bytes")
-            }
-            guard bytes.allSatisfy({ (0x21...0x7E).contains($0) }) else {
-                throw .invalidIdempotencyKey("an idempotency key is printable ASCII without spaces")
-            }
+        if let key = request.idempotencyKey { try validateIdempotencyKey(key, limits: limits) }
+    }
+
+    static func validateIdempotencyKey(_ key: String, limits: LedgerLimits) throws(LedgerError) {
+        let bytes = Array(key.utf8)
+        guard !bytes.isEmpty, bytes.count <= limits.idempotencyKeyBytesMax else {
+            throw .invalidIdempotencyKey("an idempotency key is 1 to \(limits.idempotencyKeyBytesMax) bytes")
+        }
+        guard bytes.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw .invalidIdempotencyKey("an idempotency key is printable ASCII without spaces")
         }
     }
 

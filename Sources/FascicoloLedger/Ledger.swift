@@ -73,7 +73,9 @@ public final class Ledger: Sendable {
     /// `LedgerError.idempotencyConflict` when it was stored for other content. Lets a caller answer
     /// a retry before checking rules that the original append has since changed the answer to.
     public func storedAppend(idempotencyKey: String, digest: Digest) throws -> AppendResult? {
-        try store.environment.read { txn in
+        // Checked as an append would: LMDB refuses an empty or an over-long key outright.
+        try AppendValidation.validateIdempotencyKey(idempotencyKey, limits: configuration.limits)
+        return try store.environment.read { txn in
             guard let stored = try txn.get(store.idempotency, key: Array(idempotencyKey.utf8)),
                   let record = IdempotencyRecord(stored) else { return nil }
             guard record.digest == digest else { throw LedgerError.idempotencyConflict(key: idempotencyKey) }

@@ -59,9 +59,13 @@ extension APIRoutes {
     func recordPersonEvents(_ request: Request, _ context: FascicoloRequestContext) async throws -> Response {
         let peer = try authorize(context, [.writer, .admin])
         let start = DispatchTime.now().uptimeNanoseconds
-        let body = try await jsonBody(request, bytesMax: requestBytesMax)
+        // Room for the most events a request may carry at the largest payload, plus the person,
+        // the actor and the framing: a body is parsed whole, so it is bounded before that.
+        let limits = caseFiles.limits
+        let body = try await jsonBody(request, bytesMax: min(
+            requestBytesMax, limits.eventsPerRequestMax * (ledger.configuration.limits.payloadBytesMax + 4_096) + 16_384))
         do {
-            let parsed = try RecordRequest.parse(body, eventsMax: caseFiles.limits.eventsPerRequestMax)
+            let parsed = try RecordRequest.parse(body, eventsMax: limits.eventsPerRequestMax)
             let result = try await caseFiles.record(parsed, author: policy.author(uid: peer.uid))
             metrics.recordAppend(events: parsed.events.count, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             return json(status: result.append.deduplicated ? .ok : .created, Render.recordResult(result))

@@ -105,9 +105,12 @@ extension APIRoutes {
                 throw Self.problem(forProjection: error)
             }
             guard known else { throw Self.personNotFound }
-            // Reading who read a file is itself a read of that person's record: recorded first.
+            // Every parameter is checked before the read is recorded: a refused request leaves no entry.
+            let asked = try reflection(request)
+            // Reading who read a file is itself a read of that person's record: recorded first, so
+            // that the answer can include it.
             try await recordAccess(to: person, by: reader, what: "access_log", entries: 0)
-            let (rows, position) = try await readModel(Compliance.name, request) { view in
+            let (rows, position) = try await readModel(Compliance.name, asked) { view in
                 try Compliance.accesses(view, person: person, from: from, limit: limit)
             }
             return answer(position, [("person", .string(person.description)), ("accesses", .array(rows))])
@@ -179,14 +182,29 @@ extension APIRoutes {
     /// applied; returns its result and the position the snapshot reflects.
     func readModel<T>(_ name: String, _ request: Request, reflecting fallback: UInt64? = nil,
                       _ body: (ProjectionView) throws -> T) async throws -> (T, UInt64) {
-        let reflects: UInt64? = try parameter(request, "reflects") ?? fallback
-        let timeout: Int = try parameter(request, "timeoutMs") ?? 5_000
-        guard (0...30_000).contains(timeout) else { throw Self.invalidParameter("timeoutMs", "timeoutMs is 0 to 30000") }
+        try await readModel(name, try reflection(request, fallback: fallback), body)
+    }
+
+    func readModel<T>(_ name: String, _ reflection: Reflection,
+                      _ body: (ProjectionView) throws -> T) async throws -> (T, UInt64) {
         do {
-            return try await projections.query(name, reflecting: reflects, timeout: .milliseconds(timeout)) { view in
+            return try await projections.query(name, reflecting: reflection.position, timeout: reflection.timeout) { view in
                 (try body(view), view.position)
             }
         } catch { throw Self.problem(forProjection: error) }
+    }
+
+    /// What a read-model query waits for: `reflects` (or `fallback`), for at most `timeoutMs`.
+    struct Reflection {
+        let position: UInt64?
+        let timeout: Duration
+    }
+
+    func reflection(_ request: Request, fallback: UInt64? = nil) throws -> Reflection {
+        let reflects: UInt64? = try parameter(request, "reflects") ?? fallback
+        let timeout: Int = try parameter(request, "timeoutMs") ?? 5_000
+        guard (0...30_000).contains(timeout) else { throw Self.invalidParameter("timeoutMs", "timeoutMs is 0 to 30000") }
+        return Reflection(position: reflects, timeout: .milliseconds(timeout))
     }
 
     /// A query's answer: its members, then the position it reflects and the lag behind the log.

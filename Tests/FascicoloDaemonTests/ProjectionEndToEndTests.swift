@@ -89,6 +89,10 @@ import Testing
             // Compliance: who read the file (this read recorded too), and the registers.
             try daemon.expectProblem(daemon.call("/v1/compliance/accesses", as: Self.writer, headers: [Self.person]), 403, "forbidden")
             try daemon.expectProblem(daemon.call("/v1/compliance/accesses", as: Self.auditor, headers: [Self.person]), 400, "purpose_required")
+            let beforeRefusal = try entries()
+            try daemon.expectProblem(daemon.call("/v1/compliance/accesses?timeoutMs=99999", as: Self.auditor, headers: [Self.person, Self.purpose]),
+                                     400, "invalid_parameter")
+            #expect(try entries() == beforeRefusal, "a refused read records nothing")
             let before = try entries()
             let accesses = try daemon.json("/v1/compliance/accesses?reflects=\(before)", as: Self.auditor, headers: [Self.person, Self.purpose])
             let accessRows = try #require(accesses["accesses"] as? [[String: Any]])

@@ -201,6 +201,20 @@ import Testing
         }
     }
 
+    /// A key LMDB could not look up (empty, too long) is refused as an append refuses it, not
+    /// reported as a storage failure.
+    @Test func aBadIdempotencyKeyIsRefusedBeforeItIsLookedUp() async throws {
+        try await withCaseFiles { caseFiles, _ in
+            for key in ["", String(repeating: "k", count: 600), "with space"] {
+                let request = try Self.request(Self.registration, extra: #","idempotencyKey":"\#(key)""#)
+                await #expect { try await caseFiles.record(request, author: "uid:1/test") } throws: {
+                    ($0 as? DomainError)?.code == "invalid_idempotency_key"
+                }
+            }
+            #expect(caseFiles.ledger.size == 0)
+        }
+    }
+
     @Test func concurrentAppendsToOnePersonAreCheckedAgainAndAllLand() async throws {
         try await withCaseFiles { caseFiles, _ in
             _ = try await caseFiles.record(Self.request(Self.registration + "," + Self.opened), author: "uid:1/test")

@@ -15,6 +15,21 @@ import Testing
         }
     }
 
+    /// Objects of every size refuse a repeated name, wherever the two are: small ones are
+    /// searched in place, large ones (a hostile body of many members) through a set.
+    @Test func aRepeatedMemberNameIsRefusedInObjectsOfEverySize() throws {
+        for count in [1, 2, 15, 16, 17, 40, 100_000] {
+            let names = (0..<count).map { "\"k\($0)\":\($0)" }
+            let object = try JSON.parse("{" + names.joined(separator: ",") + "}")
+            #expect(object.members?.count == count)
+            #expect(object["k\(count - 1)"]?.int == count - 1)
+            for (first, second) in [(0, count), (count - 1, count), (count / 2, count)] {
+                let repeated = "{" + (names + ["\"k\(first)\":\(second)"]).joined(separator: ",") + "}"
+                #expect(throws: JSON.Malformed.self, "k\(first) again after \(count) members") { try JSON.parse(repeated) }
+            }
+        }
+    }
+
     /// Strings are scanned sixteen, then eight bytes at a time: escapes, quotes, control characters and
     /// non-ASCII text at every offset around a word's boundary.
     @Test func longStringsAreReadAndSteppedOverAtEveryOffset() throws {

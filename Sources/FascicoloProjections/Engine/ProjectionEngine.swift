@@ -323,7 +323,9 @@ public final class ProjectionEngine: Sendable {
             let status = try self.status(name)
             if status.state != .building && status.position > position { return }
             if let failure = status.failure, failure.position <= position { throw ProjectionError.failed(name, failure) }
-            guard ContinuousClock.now < deadline else {
+            // A position the log does not hold yet is answered at once: waiting for it would hold
+            // the request, and keep the live runner writing small batches, for the whole timeout.
+            guard ContinuousClock.now < deadline, position < ledger.size else {
                 throw status.state == .building ? ProjectionError.notBuilt(name) : ProjectionError.behind(name, applied: status.position, wanted: position)
             }
             try await Task.sleep(for: .milliseconds(1))
