@@ -32,8 +32,10 @@ public struct RecordRequest: Sendable {
         let body: JSON
         do { body = try JSON.parse(bytes) } catch { throw .malformed("\(error)") }
         guard let members = body.members else { throw .malformed("the body is a JSON object") }
-        for member in members where !["person", "actor", "events", "expectedVersion", "idempotencyKey"].contains(member.key) {
-            throw .malformed("unknown member \(member.key)", field: member.key)
+        // Unknown names are not echoed: a client could send anything as a name, a codice fiscale too.
+        let bodyMembers = ["person", "actor", "events", "expectedVersion", "idempotencyKey"]
+        for member in members where !bodyMembers.contains(member.key) {
+            throw .malformed("an unknown member (the members are \(bodyMembers.joined(separator: ", ")))")
         }
         guard let personText = body["person"]?.string else {
             throw DomainError(.invalid, code: "invalid_person_identifier", "person is required: a codice fiscale, an STP or ENI code, or provisional:<id>", field: "person")
@@ -54,8 +56,9 @@ public struct RecordRequest: Sendable {
             // Named in errors only: not built for every event.
             var path: String { "events[\(index)]" }
             guard let eventMembers = value.members else { throw .schema("an event is an object", field: path) }
-            for member in eventMembers where !["type", "occurredAt", "data", "correlationId", "causationId"].contains(member.key) {
-                throw .schema("an event has no member \(member.key)", field: path + "." + member.key)
+            let allowed = ["type", "occurredAt", "data", "correlationId", "causationId"]
+            for member in eventMembers where !allowed.contains(member.key) {
+                throw .schema("an event has an unknown member (its members are \(allowed.joined(separator: ", ")))", field: path)
             }
             guard let type = value["type"]?.string else { throw .schema("type is required", field: path + ".type") }
             guard let occurredAt = value["occurredAt"]?.string, OccurredAt.isValid(occurredAt) else {

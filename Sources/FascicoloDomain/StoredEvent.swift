@@ -15,8 +15,9 @@ public struct Actor: Sendable, Equatable {
 
     static func parse(_ json: JSON?, reference: ReferenceTable, field: String) throws(DomainError) -> Actor {
         guard let json, let members = json.members else { throw .schema("actor is an object", field: field) }
-        for member in members where !["operator", "role", "ente", "ambito", "onBehalfOf"].contains(member.key) {
-            throw .schema("actor has no field \(member.key)", field: field + "." + member.key)
+        let allowed = ["operator", "role", "ente", "ambito", "onBehalfOf"]
+        for member in members where !allowed.contains(member.key) {
+            throw .schema("actor has an unknown field (its fields are \(allowed.joined(separator: ", ")))", field: field)
         }
         func value(_ key: String, _ kind: FieldKind, required: Bool = true) throws(DomainError) -> String? {
             guard let value = json[key], value != .null else {

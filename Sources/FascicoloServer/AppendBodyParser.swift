@@ -42,7 +42,8 @@ struct AppendBodyParser {
         var seen = Set<String>()
         var sawEvents = false
         try parseObject { (parser: inout AppendBodyParser, key: String) throws(Failure) in
-            guard seen.insert(key).inserted else { throw parser.failure("\(key) appears twice") }
+            // Member names are the client's text: errors name the allowed ones instead.
+            guard seen.insert(key).inserted else { throw parser.failure("a member appears twice") }
             switch key {
             case "events":
                 sawEvents = true
@@ -66,7 +67,7 @@ struct AppendBodyParser {
             case "idempotencyKey":
                 body.idempotencyKey = try parser.parseString()
             default:
-                throw parser.failure("unknown key \(key)")
+                throw parser.failure("an unknown member (the members are events, expectedVersion, idempotencyKey)")
             }
         }
         guard sawEvents else { throw failure("the body has no events") }
@@ -83,7 +84,7 @@ struct AppendBodyParser {
                 let start = parser.index
                 try parser.skipValue(depth: 2)
                 data = parser.bytes[start..<parser.index]
-            default: throw parser.failure("an event has exactly the keys type and data (found \(key))")
+            default: throw parser.failure("an event has exactly the members type and data, once each")
             }
         }
         guard let type, let data else { throw failure("an event has a type and data") }

@@ -37,7 +37,7 @@ extension APIRoutes {
                 throw Problem.badRequest("\(error)")
             }
             for member in body.members ?? [] where !["person", "legalGround", "reference"].contains(member.key) {
-                throw Problem.badRequest("unknown member \(member.key)")
+                throw Problem.badRequest("an unknown member (the members are person, legalGround, reference)")
             }
             let person = try personIdentifier(body["person"]?.string, field: "person")
             guard let ground = body["legalGround"]?.string, let reference = body["reference"]?.string else {

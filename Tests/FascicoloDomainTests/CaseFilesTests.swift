@@ -73,7 +73,7 @@ import Testing
         (#"{"birthYear":"1985","sex":"M","citizenship":"italian","comuneOfResidence":"F052"}"#, "events[0].data.birthYear"),
         (#"{"birthYear":1800,"sex":"M","citizenship":"italian","comuneOfResidence":"F052"}"#, "events[0].data.birthYear"),
         (#"{"birthYear":1985,"sex":"Q","citizenship":"italian","comuneOfResidence":"F052"}"#, "events[0].data.sex"),
-        (#"{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"F052","shoeSize":42}"#, "events[0].data.shoeSize"),
+        (#"{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"F052","shoeSize":42}"#, "events[0].data"),  // unknown: not named
         (#"{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"F052","givenName":""}"#, "events[0].data.givenName"),
         (#"{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"F052","givenName":"a\u0007b"}"#, "events[0].data.givenName"),
     ])
@@ -209,6 +209,30 @@ import Testing
                 let request = try Self.request(Self.registration, extra: #","idempotencyKey":"\#(key)""#)
                 await #expect { try await caseFiles.record(request, author: "uid:1/test") } throws: {
                     ($0 as? DomainError)?.code == "invalid_idempotency_key"
+                }
+            }
+            #expect(caseFiles.ledger.size == 0)
+        }
+    }
+
+    /// Member names are the client's text: a refusal names the allowed ones and the position,
+    /// never the unknown name (here a codice fiscale), in its message or its field.
+    @Test func refusalsDoNotRepeatUnknownMemberNames() async throws {
+        try await withCaseFiles { caseFiles, _ in
+            let name = "RSSMRA80A01H501U"
+            let inData = Self.registration.replacingOccurrences(#""givenName":"Mario""#, with: #""givenName":"Mario","\#(name)":1"#)
+            let inEvent = Self.registration.replacingOccurrences(#""occurredAt""#, with: #""\#(name)":1,"occurredAt""#)
+            let requests = [
+                { try Self.request(inData) }, { try Self.request(inEvent) },
+                { try Self.request(Self.registration, extra: #","\#(name)":1"#) },
+                { try RecordRequest.parse(Array(#"{"person":"\#(Self.codiceFiscale)","actor":{"operator":"op-1","\#(name)":1},"events":[\#(Self.registration)]}"#.utf8), eventsMax: 100) },
+            ]
+            for (index, makeRequest) in requests.enumerated() {
+                do {
+                    _ = try await caseFiles.record(try makeRequest(), author: "uid:1/test")
+                    Issue.record("request \(index) was accepted")
+                } catch let error as DomainError {
+                    #expect(!error.message.contains(name) && !(error.field ?? "").contains(name), "request \(index): \(error)")
                 }
             }
             #expect(caseFiles.ledger.size == 0)

@@ -33,6 +33,17 @@ import Testing
         #expect(throws: AppendBodyParser.Failure.self) { try AppendBodyParser.parse(Array(text.utf8)) }
     }
 
+    /// A member name is the client's text (a codice fiscale, say): refusals name the allowed members instead.
+    @Test func refusalsDoNotRepeatTheClientsMemberNames() {
+        for text in [#"{"events":[],"RSSMRA80A01H501U":1}"#, #"{"events":[],"events":[],"RSSMRA80A01H501U":1}"#,
+                     #"{"events":[{"type":"T","data":1,"RSSMRA80A01H501U":2}]}"#] {
+            #expect { try AppendBodyParser.parse(Array(text.utf8)) } throws: { error in
+                let reason = (error as? AppendBodyParser.Failure)?.reason ?? ""
+                return !reason.isEmpty && !reason.contains("RSSMRA")
+            }
+        }
+    }
+
     @Test func invalidUTF8AndDeepNestingAreRefused() {
         var bytes = Array(#"{"events":[{"type":"T","data":""#.utf8)
         bytes += [0xC3, 0x28] + Array(#""}]}"#.utf8)

@@ -16,8 +16,10 @@ public enum EventValidator {
         guard let members = data.members else {
             throw .schema("data is an object", field: fieldPrefix())
         }
+        // The unknown name is not echoed (it is the client's text); the schema's names are.
         for member in members where schema.field(member.key) == nil {
-            throw .schema("\(schema.type) has no field \(member.key)", field: fieldPrefix() + "." + member.key)
+            throw .schema("\(schema.type) has a field it does not define (its fields are "
+                          + schema.fields.map(\.name).joined(separator: ", ") + ")", field: fieldPrefix())
         }
         var result = ValidatedData(open: [], personal: [])
         for field in schema.fields {
