@@ -239,6 +239,38 @@ import Testing
         }
     }
 
+    /// Two provisional records linked to one codice fiscale at the same moment: exactly one link
+    /// is stored, and the codice fiscale reaches that record.
+    @Test func concurrentLinksToOneCodiceFiscaleStoreOne() async throws {
+        try await withCaseFiles { caseFiles, _ in
+            for round in 0..<10 {
+                let codiceFiscale = Self.codiceFiscale
+                let persons = (0..<4).map { "STP0170000\(round)0000\($0)" }
+                for person in persons { _ = try await caseFiles.record(Self.request(Self.registration, person: person), author: "uid:1/test") }
+                let link = #"{"type":"IdentityLinked","occurredAt":"2026-04-01","data":{"codiceFiscale":"\#(codiceFiscale)","source":"document_checked"}}"#
+                let outcomes = try await withThrowingTaskGroup(of: (String, String?).self) { group in
+                    for person in persons {
+                        group.addTask {
+                            do {
+                                _ = try await caseFiles.record(Self.request(link, person: person), author: "uid:1/test")
+                                return (person, nil)
+                            } catch let error as DomainError { return (person, error.code) }
+                        }
+                    }
+                    return try await group.reduce(into: [(person: String, refusal: String?)]()) { $0.append($1) }
+                }
+                let winners = outcomes.filter { $0.refusal == nil }.map(\.person)
+                #expect(winners.count == 1, "round \(round): \(outcomes)")
+                #expect(outcomes.compactMap(\.refusal).allSatisfy { $0 == "identity_already_registered" }, "\(outcomes)")
+                let reached = try caseFiles.pseudonym(for: PersonIdentifier(parsing: codiceFiscale))
+                #expect(try winners.first.map { try caseFiles.pseudonym(for: PersonIdentifier(parsing: $0)) } == reached)
+                // Void the winner's link: the codice fiscale is free again for the next round.
+                let void = #"{"type":"Voided","occurredAt":"2026-04-02","data":{"target":2,"reason":"prova","authorisingAct":"det. 1"}}"#
+                if let winner = winners.first { _ = try await caseFiles.record(Self.request(void, person: winner), author: "uid:1/test") }
+            }
+        }
+    }
+
     @Test func concurrentAppendsToOnePersonAreCheckedAgainAndAllLand() async throws {
         try await withCaseFiles { caseFiles, _ in
             _ = try await caseFiles.record(Self.request(Self.registration + "," + Self.opened), author: "uid:1/test")
