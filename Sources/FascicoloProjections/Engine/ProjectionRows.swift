@@ -47,8 +47,10 @@ public struct ProjectionRows {
         undo.append((table, key, changes[table].updateValue([UInt8]?.none, forKey: key)))
     }
 
-    /// Adds `delta` to the unsigned 64-bit counters stored (big-endian) under `key`, with as
-    /// many counters as `delta` has; a row whose counters all reach zero is deleted.
+    /// Adds `delta` to the 64-bit counters stored (big-endian) under `key`, with as many counters
+    /// as `delta` has; a row whose counters all reach zero is deleted. A sum beyond 64 bits fails
+    /// the entry (`ProjectionFailure`) rather than trapping: a trap would stop the daemon, and
+    /// the same entry would stop it again at every start.
     public mutating func add(_ table: Int, _ key: [UInt8], _ delta: [Int64]) throws {
         var counters = [Int64](repeating: 0, count: delta.count)
         if let stored = try get(table, key) {
@@ -56,7 +58,11 @@ public struct ProjectionRows {
                 counters[index] = Int64(bitPattern: BigEndian.uint64(stored[(index * 8)..<(index * 8 + 8)]) ?? 0)
             }
         }
-        for index in counters.indices { counters[index] += delta[index] }
+        for index in counters.indices {
+            let (sum, overflow) = counters[index].addingReportingOverflow(delta[index])
+            guard !overflow else { throw ProjectionFailure("a counter would pass 64 bits") }
+            counters[index] = sum
+        }
         if counters.allSatisfy({ $0 == 0 }) {
             delete(table, key)
         } else {
