@@ -17,10 +17,10 @@ extension CaseFiles {
     /// checked at; without an `expectedVersion` of its own the request is checked again against
     /// the new state (up to 5 times), with one it is a conflict.
     public func record(_ request: RecordRequest, author: String) async throws(DomainError) -> RecordResult {
-        let identityTurn = try await takeIdentityTurnIfNeeded(request)
-        defer { if identityTurn { turns.end(Self.identityTurnKey) } }
-        let person: Pseudonym
+        var person: Pseudonym
         do { person = try pseudonym(for: request.person) } catch { throw storageFailure(error) }
+        let identityTurn = try await takeIdentityTurnIfNeeded(request, person: &person)
+        defer { if identityTurn { turns.end(Self.identityTurnKey) } }
         let digest = idempotencyDigest(request, author: author)
         if let key = request.idempotencyKey, let digest {
             do {
@@ -77,15 +77,19 @@ extension CaseFiles {
     /// A link checks other persons' state: the codice fiscale must have no case file and no other
     /// link. A codice fiscale's first entry creates what that check looks for. Such requests
     /// take one shared turn, before the person's (always in that order), so that two of them
-    /// never check at the same time and both get stored. The person is resolved only after it,
-    /// as a link stored meanwhile changes where a codice fiscale's entries go.
-    private func takeIdentityTurnIfNeeded(_ request: RecordRequest) async throws(DomainError) -> Bool {
-        var needed = request.events.contains { $0.type == "IdentityLinked" }
-        if !needed, case .codiceFiscale = request.person {
-            do { needed = try ledger.streamVersion(pseudonym(for: request.person).stream) == 0 } catch { throw storageFailure(error) }
+    /// never check at the same time and both get stored. The person is resolved again once the
+    /// turn is taken, as a link stored meanwhile changes where a codice fiscale's entries go.
+    private func takeIdentityTurnIfNeeded(_ request: RecordRequest, person: inout Pseudonym) async throws(DomainError) -> Bool {
+        do {
+            var needed = request.events.contains { $0.type == "IdentityLinked" }
+            if !needed, case .codiceFiscale = request.person { needed = try ledger.streamVersion(person.stream) == 0 }
+            guard needed else { return false }
+            await turns.begin(Self.identityTurnKey)
+            person = try pseudonym(for: request.person)
+            return true
+        } catch {
+            throw storageFailure(error)
         }
-        if needed { await turns.begin(Self.identityTurnKey) }
-        return needed
     }
 
     private struct Prepared {
