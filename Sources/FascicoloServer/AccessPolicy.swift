@@ -4,8 +4,9 @@
 /// The configuration lists, for each role, the uids and gids that hold it
 /// (`"uid:1001, gid:2000"`); a peer holds every role its uid or its gid is listed under. The gid
 /// is the connecting process's effective group, as SO_PEERCRED reports it: supplementary groups
-/// are not consulted. A peer with no role is refused. The author identity stamped into entries is `uid:<uid>/<service>`, where
-/// the service name comes from `access.services` (`"1001=cartella-app"`) or is `unnamed`.
+/// are not consulted. A peer with no role is refused. The author identity stamped into entries
+/// is `uid:<uid>/<service>`, where the service name comes from `access.services`
+/// (`"1001=cartella-app"`) or is `unnamed`.
 public struct AccessPolicy: Sendable, Equatable {
     public enum Role: String, Sendable, CaseIterable, Comparable {
         /// Appends events and reads streams.
