@@ -95,27 +95,27 @@ public enum SignedNote {
         return Parsed(text: text, signatures: signatures)
     }
 
-    /// Whether `parsed` carries a valid Ed25519 signature by `publicKey` under `name`.
+    /// Whether `parsed` carries exactly one signature line by `publicKey` under `name`, and it
+    /// verifies. As Go's `note.Open`: a failing or repeated line of the key refuses the note;
+    /// lines of other keys (witnesses) are ignored.
     public static func hasValidSignature(_ parsed: Parsed, name: String, publicKey: PublicKey) -> Bool {
-        let id = keyID(name: name, publicKey: publicKey)
-        return parsed.signatures.contains { signature in
-            signature.name == name && signature.blob.count == 4 + Signature.byteCount
-                && Array(signature.blob.prefix(4)) == id
-                && publicKey.isValidSignature(Array(signature.blob.dropFirst(4)), for: Array(parsed.text.utf8))
-        }
+        let lines = linesOf(parsed, name: name, keyID: keyID(name: name, publicKey: publicKey))
+        guard lines.count == 1, let blob = lines.first, blob.count == 4 + Signature.byteCount else { return false }
+        return publicKey.isValidSignature(Array(blob.dropFirst(4)), for: Array(parsed.text.utf8))
     }
 
-    /// The timestamp of a valid `cosignature/v1` by `publicKey` under `name`, if there is one.
+    /// The signature blobs under `name` whose key ID is `keyID`.
+    private static func linesOf(_ parsed: Parsed, name: String, keyID: [UInt8]) -> [[UInt8]] {
+        parsed.signatures.filter { $0.name == name && Array($0.blob.prefix(4)) == keyID }.map(\.blob)
+    }
+
+    /// The timestamp of the `cosignature/v1` by `publicKey` under `name`: nil unless exactly one
+    /// such line is there and it verifies.
     public static func validCosignatureTimestamp(_ parsed: Parsed, name: String, publicKey: PublicKey) -> UInt64? {
-        let id = keyID(name: name, publicKey: publicKey, type: cosignatureType)
-        for signature in parsed.signatures
-        where signature.name == name && signature.blob.count == 4 + 8 + Signature.byteCount && Array(signature.blob.prefix(4)) == id {
-            let timestamp = signature.blob[4..<12].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
-            let message = cosignedMessage(text: parsed.text, timestampSeconds: timestamp)
-            if publicKey.isValidSignature(Array(signature.blob.suffix(Signature.byteCount)), for: Array(message.utf8)) {
-                return timestamp
-            }
-        }
-        return nil
+        let lines = linesOf(parsed, name: name, keyID: keyID(name: name, publicKey: publicKey, type: cosignatureType))
+        guard lines.count == 1, let blob = lines.first, blob.count == 4 + 8 + Signature.byteCount else { return nil }
+        let timestamp = blob[4..<12].reduce(UInt64(0)) { $0 << 8 | UInt64($1) }
+        let message = cosignedMessage(text: parsed.text, timestampSeconds: timestamp)
+        return publicKey.isValidSignature(Array(blob.suffix(Signature.byteCount)), for: Array(message.utf8)) ? timestamp : nil
     }
 }

@@ -91,7 +91,12 @@ public struct LedgerStore: Sendable {
     public func size(in txn: ReadTransaction) throws -> UInt64 {
         try txn.withCursor(entries) { cursor in
             guard let last = try cursor.last() else { return 0 }
-            return BigEndian.read(UInt64.self, from: last.key, at: 0) + 1
+            // Keys are 8-byte positions; anything else is a damaged file, not a size.
+            let damaged = StorageError(code: .corrupted, operation: "read the last entry's position")
+            guard last.key.count == 8 else { throw damaged }
+            let position = BigEndian.read(UInt64.self, from: last.key, at: 0)
+            guard position < .max else { throw damaged }
+            return position + 1
         }
     }
 

@@ -70,15 +70,20 @@ public struct Verifier {
         } else {
             key = try KeyFile.loadVerifierKey(directory: directory)
         }
-        let store = try LedgerStore.open(directory: directory, readOnly: true)
-        defer { store.environment.close() }
-        let origin = try store.origin()
-        guard origin == key.name else {
-            throw Failure(position: nil, problem: "the log's origin \(origin) is not the verifier key's name \(key.name)")
-        }
-        return try store.environment.read { txn in
-            var run = VerificationRun(store: store, txn: txn, origin: origin, publicKey: key.publicKey, options: options)
-            return try run.verify(progress: progress)
+        do {
+            let store = try LedgerStore.open(directory: directory, readOnly: true)
+            defer { store.environment.close() }
+            let origin = try store.origin()
+            guard origin == key.name else {
+                throw Failure(position: nil, problem: "the log's origin \(origin) is not the verifier key's name \(key.name)")
+            }
+            return try store.environment.read { txn in
+                var run = VerificationRun(store: store, txn: txn, origin: origin, publicKey: key.publicKey, options: options)
+                return try run.verify(progress: progress)
+            }
+        } catch let error as StorageError where error.code.meansDamagedData {
+            // Bytes changed or cut off below the records: the data is not what was signed.
+            throw Failure(position: nil, problem: "the store is damaged (\(error))")
         }
     }
 }

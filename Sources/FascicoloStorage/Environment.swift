@@ -55,7 +55,7 @@ public final class Environment: @unchecked Sendable {
         var env: OpaquePointer?
         try StorageError.check(mdb_env_create(&env), "create environment")
         guard let env else { throw StorageError(code: .panic, operation: "create environment") }
-        do {
+        do throws(StorageError) {
             try StorageError.check(mdb_env_set_maxdbs(env, options.tablesMax), "set table count")
             try StorageError.check(mdb_env_set_maxreaders(env, options.readersMax), "set reader count")
             if !options.readOnly {
@@ -65,6 +65,12 @@ public final class Environment: @unchecked Sendable {
             if options.readOnly { flags |= UInt32(MDB_RDONLY) }
             if options.unsafeNoSync { flags |= UInt32(MDB_NOSYNC) }
             try StorageError.check(mdb_env_open(env, path, flags, 0o600), "open environment at \(path)")
+            // A file cut short (a truncated copy) makes the map fault with SIGBUS at the first
+            // read of a page it no longer has: refuse it now with an error instead.
+            var file = stat()
+            if stat(path + "/data.mdb", &file) == 0, Int(file.st_size) < Self.usedBytes(env) {
+                throw StorageError(code: .corrupted, operation: "open environment at \(path): data.mdb is shorter than the pages in use")
+            }
         } catch {
             mdb_env_close(env)
             throw error
@@ -208,11 +214,13 @@ public final class Environment: @unchecked Sendable {
     }
 
     /// Bytes of the map in use (last page written × page size).
-    public var usedBytes: Int {
+    public var usedBytes: Int { Self.usedBytes(handle) }
+
+    private static func usedBytes(_ env: OpaquePointer) -> Int {
         var info = MDB_envinfo()
-        mdb_env_info(handle, &info)
+        mdb_env_info(env, &info)
         var stat = MDB_stat()
-        mdb_env_stat(handle, &stat)
+        mdb_env_stat(env, &stat)
         return (info.me_last_pgno + 1) * Int(stat.ms_psize)
     }
 

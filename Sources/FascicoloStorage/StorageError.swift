@@ -13,6 +13,7 @@ public struct StorageError: Error, Equatable, CustomStringConvertible, Sendable 
         public static let keyExists = Code(MDB_KEYEXIST)
         public static let notFound = Code(MDB_NOTFOUND)
         public static let corrupted = Code(MDB_CORRUPTED)
+        public static let pageNotFound = Code(MDB_PAGE_NOTFOUND)
         public static let panic = Code(MDB_PANIC)
         public static let mapFull = Code(MDB_MAP_FULL)
         public static let mapResized = Code(MDB_MAP_RESIZED)
@@ -20,6 +21,10 @@ public struct StorageError: Error, Equatable, CustomStringConvertible, Sendable 
         public static let badValueSize = Code(MDB_BAD_VALSIZE)
 
         public var description: String { String(cString: mdb_strerror(rawValue)) }
+
+        /// The file's bytes are not a consistent LMDB database: damaged or cut short, not a
+        /// failure to read them.
+        public var meansDamagedData: Bool { self == .corrupted || self == .pageNotFound }
     }
 
     public let code: Code

@@ -129,6 +129,23 @@ struct SignedNoteTests {
         #expect(!SignedNote.hasValidSignature(parsed, name: "PeterNeumannn", publicKey: publicKey))
     }
 
+    /// Lines of other keys (witnesses) are ignored; a second or a failing line of the key refuses
+    /// the note, even beside a valid one.
+    @Test func aRepeatedOrFailingLineOfTheKeyRefusesTheNote() throws {
+        let publicKey = try GoNoteExample.signingKey().publicKey
+        let witness = SignedNote.signatureLine(text: GoNoteExample.text, name: "witness.example", key: SigningKey())
+        let bogus = GoNoteExample.signatureLine.replacingFirst("UgYN1", with: "UgYN2")
+        func verifies(_ lines: [String]) throws -> Bool {
+            let note = GoNoteExample.text + "\n" + lines.joined()
+            return SignedNote.hasValidSignature(try SignedNote.parse(note), name: GoNoteExample.name, publicKey: publicKey)
+        }
+        #expect(try verifies([GoNoteExample.signatureLine, witness]))
+        #expect(try verifies([witness, GoNoteExample.signatureLine]))
+        #expect(try !verifies([GoNoteExample.signatureLine, GoNoteExample.signatureLine]))
+        #expect(try !verifies([GoNoteExample.signatureLine, bogus]))
+        #expect(try !verifies([bogus, GoNoteExample.signatureLine]))
+    }
+
     @Test func anyChangedByteOfTheTextFailsVerification() throws {
         let publicKey = try GoNoteExample.signingKey().publicKey
         let text = Array(GoNoteExample.text.utf8)

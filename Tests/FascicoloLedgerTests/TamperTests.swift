@@ -42,6 +42,19 @@ import Testing
         }
     }
 
+    /// A data file cut short would make LMDB's map fault (SIGBUS) on the first missing page:
+    /// verify says the store is damaged instead, and the ledger refuses to open it.
+    @Test func aTruncatedDataFileIsReportedNotACrash() async throws {
+        try await withTemporaryDirectory { directory in
+            try await buildLog(in: directory)
+            var file = stat()
+            #expect(stat(directory + "/data.mdb", &file) == 0)
+            #expect(truncate(directory + "/data.mdb", file.st_size / 2) == 0)
+            expectFailure(directory: directory, position: nil, fast: false, mentioning: "damaged")
+            #expect(throws: StorageError.self) { try Ledger.open(directory: directory, configuration: testConfiguration(noSync: true)) }
+        }
+    }
+
     @Test func aFlippedSignatureByteIsFoundAtItsPosition() async throws {
         try await withTemporaryDirectory { directory in
             try await buildLog(in: directory)
