@@ -36,13 +36,36 @@ enum DataDirectory {
         /// records.key against; nil when no person has a data key.
         var sampleKey: (pseudonym: [UInt8], sealed: [UInt8])?
 
-        /// Whether `recordsKey` opens the log's person keys; nil when there is none to try.
+        /// The check values the daemon left in `meta` for the domain's keys (Formats.md,
+        /// "Domain payloads"); nil until a daemon has used the keys.
+        var pseudonymKeyCheck: [UInt8]?
+        var recordsKeyCheck: [UInt8]?
+
+        /// Whether `recordsKey` is this log's: it opens the stored check value and a person's data
+        /// key; nil when there is nothing to try it on.
         func opens(recordsKey: [UInt8]) -> Bool? {
-            guard let sampleKey else { return nil }
+            guard sampleKey != nil || recordsKeyCheck != nil else { return nil }
             guard let key = SecretKey(bytes: recordsKey) else { return false }
+            if let recordsKeyCheck, key.open(recordsKeyCheck, associatedData: Array("fascicolo/records-key-check/v1".utf8)) == nil {
+                return false
+            }
+            guard let sampleKey else { return true }
             // Formats.md, "Data keys": associated data `fascicolo/person-key/v1` ‖ 0x00 ‖ pseudonym.
             let associatedData = Array("fascicolo/person-key/v1".utf8) + [0] + sampleKey.pseudonym
             return key.open(sampleKey.sealed, associatedData: associatedData)?.count == SecretKey.byteCount
+        }
+
+        /// Whether the key file `name` holding `bytes` is this log's; nil when there is nothing to
+        /// check it against.
+        func accepts(_ name: String, _ bytes: [UInt8]) -> Bool? {
+            name == DataDirectory.recordsKey ? opens(recordsKey: bytes) : matches(pseudonymKey: bytes)
+        }
+
+        /// Whether `pseudonymKey` is this log's (its stored check value); nil when none is stored.
+        func matches(pseudonymKey: [UInt8]) -> Bool? {
+            guard let pseudonymKeyCheck else { return nil }
+            guard let key = SecretKey(bytes: pseudonymKey) else { return false }
+            return Array(key.authenticate(Array("fascicolo/pseudonym-key-check/v1".utf8)).prefix(16)) == pseudonymKeyCheck
         }
     }
 
@@ -56,6 +79,9 @@ enum DataDirectory {
             try txn.withCursor(store.streams) { cursor in
                 try cursor.seek(atOrAfter: prefix).map { Array($0.key).starts(with: prefix) } ?? false
             }
+        }
+        (contents.pseudonymKeyCheck, contents.recordsKeyCheck) = try store.environment.read { txn in
+            (try txn.get(store.meta, key: Array("pseudonym_key_check".utf8)), try txn.get(store.meta, key: Array("records_key_check".utf8)))
         }
         // A log written before the domain existed has no person_keys table.
         if let table = try? store.environment.openTable("person_keys") {
@@ -168,6 +194,11 @@ struct Backup: ParsableCommand {
             Terminal.error("error: cannot read \(publicKey): a data directory holds its verifier key there")
             throw Exit.couldNotRun
         }
+        // Checked before anything is copied: a copy that cannot be verified is not a backup.
+        if let key, SignedNote.parseVerifierKey(key) == nil {
+            Terminal.error("error: --key is not '<name>+<key id>+<base64 key>' with a matching key id")
+            throw Exit.couldNotRun
+        }
         // The secret files present; each must be readable when they are to be copied (the
         // signing key always exists: the log is signed with it).
         let secrets = DataDirectory.secretKeys.filter { $0 == KeyFile.secretName || Files.exists(source + "/" + $0) }
@@ -216,6 +247,12 @@ struct Backup: ParsableCommand {
         } catch let exit as ExitCode where exit == Exit.failed {
             Terminal.error("the copy is left at \(destination) for inspection; check the source with: fascicolo verify \(source)")
             throw exit
+        } catch {
+            // The copy could not be checked at all: it is removed, as a failed copy is.
+            unlink(destination + "/" + DataDirectory.lmdbLock)
+            cleanUp()
+            Terminal.error("the unverified copy was removed")
+            throw error
         }
         unlink(destination + "/" + DataDirectory.lmdbLock)  // made by the verifier's read; recreated when needed
         let bytes = written.reduce(0) { $0 + Files.size(destination + "/" + $1) }
@@ -345,6 +382,17 @@ struct Restore: ParsableCommand {
             Terminal.error("error: \(error)")
             throw Exit.couldNotRun
         }
+        // The backup's signing.pub is installed with the log: with --key it must be that key.
+        if let key {
+            guard let pinned = SignedNote.parseVerifierKey(key) else {
+                Terminal.error("error: --key is not '<name>+<key id>+<base64 key>' with a matching key id")
+                throw Exit.couldNotRun
+            }
+            guard pinned.name == published.name, pinned.publicKey == published.publicKey else {
+                Terminal.error("FAILED: \(backupPublic) is not the key given with --key; nothing was restored")
+                throw Exit.failed
+            }
+        }
         // The signing key to install, if any: it must be the one that signed the backup.
         let keySource = signingKey ?? (Files.exists(backup + "/" + KeyFile.secretName) ? backup + "/" + KeyFile.secretName : nil)
         if let keySource {
@@ -377,8 +425,8 @@ struct Restore: ParsableCommand {
                 continue
             }
             let bytes = try DataDirectory.readSecretKey(source, option: option != nil ? DataDirectory.restoreOption(name) : name)
-            if name == DataDirectory.recordsKey, contents.opens(recordsKey: bytes) == false {
-                Terminal.error("error: \(source) is not this log's \(name): it does not open the persons' data keys in \(backup)")
+            if contents.accepts(name, bytes) == false {
+                Terminal.error("error: \(source) is not this log's \(name): the check values in \(backup) refuse it")
                 throw Exit.couldNotRun
             }
             domainKeys.append(DomainKey(name: name, source: source, bytes: bytes))
@@ -458,8 +506,7 @@ struct Restore: ParsableCommand {
             && (try? KeyFile.load(path: presentKey))?.publicKey == published.publicKey
             && (keySource == nil || (try? Files.read(presentKey, limit: 64)) == (try? Files.read(keySource!, limit: 64)))
         // So do the domain's keys in place: the same bytes as those to install; or, when none is
-        // given, any pseudonym.key (it cannot be checked) and a records.key that does not fail to
-        // open the log's data keys.
+        // given, one that the log's check values do not refuse.
         var keptInPlace: [String] = keepPresentKey ? [KeyFile.secretName] : []
         var installed: [String] = keySource != nil && !keepPresentKey ? [KeyFile.secretName] : []
         for domainKey in domainKeys {
@@ -471,7 +518,7 @@ struct Restore: ParsableCommand {
             let current = try? Files.read(path, limit: 64)
             if let bytes = domainKey.bytes {
                 if current == bytes { keptInPlace.append(domainKey.name) } else { installed.append(domainKey.name) }
-            } else if domainKey.name != DataDirectory.recordsKey || current.flatMap({ contents.opens(recordsKey: $0) }) != false {
+            } else if current.flatMap({ contents.accepts(domainKey.name, $0) }) != false {
                 keptInPlace.append(domainKey.name)
             }
         }

@@ -399,6 +399,10 @@ import Testing
             #expect(stat(withSecret + "/signing.key", &info) == 0 && info.st_mode & 0o777 == 0o600)
             #expect(readBytes(withSecret + "/signing.key") == readBytes(data + "/signing.key"))
             #expect(try cli(["backup", daemon.directory + "/nowhere", daemon.directory + "/backup-3"]).status == 2)
+            // A --key that is no key stops the backup before anything is copied.
+            let badKey = try cli(["backup", data, daemon.directory + "/backup-4", "--key", "not-a-key"])
+            #expect(badKey.status == 2 && badKey.output.contains("--key"), "\(badKey.output)")
+            #expect(access(daemon.directory + "/backup-4", F_OK) != 0)
             #expect(access(daemon.directory + "/backup-3", F_OK) != 0, "nothing is left behind by a failed backup")
 
             // The daemon holds its data directory: restore refuses it, even with --force.

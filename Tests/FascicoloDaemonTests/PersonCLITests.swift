@@ -213,6 +213,11 @@ import Testing
             chmod(stranger, 0o644)
             let open = try cli(["restore", withoutKeys, daemon.directory + "/restored-wrong", "--pseudonym-key", stranger])
             #expect(open.status == 2 && open.output.contains("chmod 600"), "\(open.output)")
+            // A pseudonym.key is checked against the value the daemon stored for it.
+            chmod(stranger, 0o600)
+            let wrongPseudonym = try cli(["restore", withoutKeys, daemon.directory + "/restored-wrong", "--pseudonym-key", stranger])
+            #expect(wrongPseudonym.status == 2 && wrongPseudonym.output.contains("is not this log's pseudonym.key"), "\(wrongPseudonym.output)")
+            #expect(access(daemon.directory + "/restored-wrong", F_OK) != 0)
 
             // Restored without the domain's keys: the warning names them, and the daemon indeed refuses the log.
             let partial = daemon.directory + "/restored-partial"
