@@ -322,11 +322,14 @@ struct Restore: ParsableCommand {
             is held here until the restore is done, so none can start meanwhile), and refused when \
             DATADIR holds data unless --force — even then the files replaced are kept beside \
             the new ones as <name>.replaced-<time>, never deleted. The backup is verified in full \
-            first, the restored directory again (fast) after copying.
+            first, the restored directory again (fast) after copying. New files are copied under \
+            temporary names and renamed into place only once all are copied: a failed restore \
+            changes nothing in DATADIR.
 
             The secret keys installed are those given with --signing-key (checked against the \
-            backup's signing.pub), --pseudonym-key and --records-key (checked against the persons' \
-            data keys in the backup, when it has any), else those the backup holds (backup \
+            backup's signing.pub, and with --key that must be the key given), --pseudonym-key and \
+            --records-key (checked against the check values and data keys in the backup, when it \
+            has any), else those the backup holds (backup \
             --include-secret-keys); all with mode 0600. A key already in DATADIR stays in place when \
             it is the one to install, or when none is given and it is not another log's (a \
             signing.key that did not sign this log, or a records.key that does not open its data \
@@ -496,7 +499,10 @@ struct Restore: ParsableCommand {
         }
         if !backupHadLockFile { unlink(backup + "/" + DataDirectory.lmdbLock) }  // leave the backup as it was
 
-        // Keep what is replaced, then copy: data.mdb under a temporary name, renamed into place.
+        // Every new file is first copied beside its final name; then the files it replaces get a
+        // second name (a hard link, <name>.replaced-<time>) and the new ones are renamed over
+        // them. So each name always holds the old file or the new one: a failure or a crash never
+        // leaves the directory without data.mdb, on which a daemon would start a new, empty log.
         let stamp = Self.timestamp()
         var keptAside: [String] = []
         // A signing key already in place that signed this log stays where it is (when one is
@@ -524,35 +530,55 @@ struct Restore: ParsableCommand {
         }
         let replaced = [DataDirectory.data, KeyFile.publicName] + DataDirectory.secretKeys.filter { !keptInPlace.contains($0) }
         let started = Files.now()
+        func path(_ name: String) -> String { dataDirectory + "/" + name }
+        // 1. Copy (each file synced), keys first and data.mdb last, under temporary names.
+        var staged: [String] = []
+        func unstage() { for name in staged { unlink(path(name + ".restoring")) } }
         do {
-            unlink(dataDirectory + "/" + DataDirectory.lmdbLock)  // LMDB's reader table, no data: made again at need
-            for name in replaced where Files.exists(dataDirectory + "/" + name) {
-                let aside = "\(name).replaced-\(stamp)"
-                guard rename(dataDirectory + "/" + name, dataDirectory + "/" + aside) == 0 else {
-                    throw Files.Failure(operation: "move aside", path: dataDirectory + "/" + name, errno: errno)
-                }
-                keptAside.append(aside)
+            func stage(_ source: String, as name: String, mode: mode_t) throws {
+                unlink(path(name + ".restoring"))
+                staged.append(name)
+                try Files.copy(source, to: path(name + ".restoring"), mode: mode, owner: owner)
             }
-            let temporary = dataDirectory + "/" + DataDirectory.data + ".restoring"
-            unlink(temporary)
-            try Files.copy(backupData, to: temporary, mode: 0o600, owner: owner)
-            guard rename(temporary, dataDirectory + "/" + DataDirectory.data) == 0 else {
-                throw Files.Failure(operation: "rename", path: temporary, errno: errno)
-            }
-            try Files.copy(backupPublic, to: dataDirectory + "/" + KeyFile.publicName, mode: 0o644, owner: owner)
-            if let keySource, !keepPresentKey {
-                try Files.copy(keySource, to: dataDirectory + "/" + KeyFile.secretName, mode: 0o600, owner: owner)
-            }
+            try stage(backupPublic, as: KeyFile.publicName, mode: 0o644)
+            if let keySource, !keepPresentKey { try stage(keySource, as: KeyFile.secretName, mode: 0o600) }
             for domainKey in domainKeys where installed.contains(domainKey.name) {
-                try Files.copy(domainKey.source!, to: dataDirectory + "/" + domainKey.name, mode: 0o600, owner: owner)
+                try stage(domainKey.source!, as: domainKey.name, mode: 0o600)
             }
+            try stage(backupData, as: DataDirectory.data, mode: 0o600)
             Files.syncDirectory(dataDirectory)
         } catch {
-            Terminal.error("error: restore into \(dataDirectory) failed: \(error)"
-                           + (keptAside.isEmpty ? "" : " (the previous files are kept as \(keptAside.joined(separator: ", ")))"))
+            unstage()
             if holding.isEmpty { abandon() }
+            Terminal.error("error: restore into \(dataDirectory) failed: \(error); nothing in it was changed")
             throw Exit.couldNotRun
         }
+        // 2. Keep a second name for each file replaced.
+        for name in replaced where Files.exists(path(name)) {
+            let aside = "\(name).replaced-\(stamp)"
+            guard link(path(name), path(aside)) == 0 else {
+                let code = errno
+                for made in keptAside { unlink(path(made)) }
+                unstage()
+                Terminal.error("error: restore into \(dataDirectory) failed: cannot keep \(name) as \(aside): "
+                               + "\(errorText(code)); nothing in it was changed")
+                throw Exit.couldNotRun
+            }
+            keptAside.append(aside)
+        }
+        // 3. Rename the new files over the old ones, data.mdb last (an old log with new keys is
+        // refused at start, never taken for a new one); drop the replaced files left with no
+        // successor (a wrong key), which keep their second name.
+        unlink(path(DataDirectory.lmdbLock))  // LMDB's reader table, no data: made again at need
+        for name in staged {
+            guard rename(path(name + ".restoring"), path(name)) == 0 else {
+                Terminal.error("error: restore into \(dataDirectory) failed: cannot rename \(name).restoring to \(name): "
+                               + "\(errorText(errno)); the previous files are kept as \(keptAside.joined(separator: ", "))")
+                throw Exit.couldNotRun
+            }
+        }
+        for name in replaced where !staged.contains(name) { unlink(path(name)) }
+        Files.syncDirectory(dataDirectory)
         let copySeconds = Files.now() - started
 
         let check = try DataDirectory.verify(dataDirectory, key: key, fast: true, label: "verifying the restored copy", json: json)

@@ -458,6 +458,15 @@ import Testing
             #expect(forced.output.contains("signing.key is the key that signed this log: left in place"), "\(forced.output)")
             #expect(readBytes(restored + "/signing.key") == readBytes(data + "/signing.key"))
             #expect(try directoryNames(restored).contains { $0.hasPrefix("data.mdb.replaced-") })
+            // A restore that fails while copying changes nothing in place (here data.mdb's
+            // temporary name is taken by a directory).
+            let before = try directoryNames(restored).sorted()
+            let restoredData = readBytes(restored + "/data.mdb")
+            #expect(mkdir(restored + "/data.mdb.restoring", 0o700) == 0)
+            let failed = try cli(["restore", copy, restored, "--force"])
+            #expect(failed.status == 2 && failed.output.contains("nothing in it was changed"), "\(failed.output)")
+            #expect(rmdir(restored + "/data.mdb.restoring") == 0)
+            #expect(try directoryNames(restored).sorted() == before && readBytes(restored + "/data.mdb") == restoredData)
             // A backup that does not verify is not restored.
             let bad = try cli(["restore", copy, daemon.directory + "/restored-2", "--key",
                                SignedNote.verifierKey(name: "fascicolo.invalid/ledger", publicKey: SigningKey().publicKey)])
