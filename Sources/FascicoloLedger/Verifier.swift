@@ -13,6 +13,11 @@ import Glibc
 /// and its root equals the recomputed root at its size; the stream index maps exactly each
 /// (stream, version) to its entry; the streams table holds each stream's last version.
 /// Fast mode skips the entries' signatures (the dominant cost) and checks everything else.
+///
+/// A log checks against itself, so entries removed from its end together with their Merkle
+/// nodes and later checkpoints would go unseen. Checkpoints kept elsewhere (`trustedCheckpoints`,
+/// e.g. saved by an auditor from `GET /v1/checkpoints/latest`) close that gap: each must be
+/// signed by the key, and the log must reach its size and produce its root there.
 public struct Verifier {
     public struct Options: Sendable {
         /// Skip the entries' Ed25519 signatures; hashes, indexes and checkpoint signatures are still checked.
@@ -21,6 +26,8 @@ public struct Verifier {
         public var threads = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         /// Entries handled per parallel step.
         public var chunkEntries = 8_192
+        /// Signed checkpoint notes kept outside the data directory: the log must contain each.
+        public var trustedCheckpoints: [String] = []
         public init() {}
     }
 
@@ -121,7 +128,21 @@ private struct VerificationRun {
     mutating func verify(progress: ((Verifier.Progress) -> Void)?) throws -> Verifier.Report {
         let start = Clock.monotonicNanoseconds()
         let total = try store.size(in: txn)
-        let checkpoints = try loadCheckpoints()
+        let stored = try loadCheckpoints()
+        var trusted: [Checkpoint] = []
+        for note in options.trustedCheckpoints {
+            let checkpoint: Checkpoint
+            do { checkpoint = try Checkpoint.verify(note: note, origin: origin, publicKey: publicKey) } catch {
+                throw Verifier.Failure(position: nil, problem: "a checkpoint given to check against does not verify with the key: \(error)")
+            }
+            guard checkpoint.size <= total else {
+                throw Verifier.Failure(position: nil, problem: "the log has \(total) entries, fewer than the \(checkpoint.size) "
+                                       + "of a checkpoint given to check against: entries were removed from its end")
+            }
+            trusted.append(checkpoint)
+        }
+        // Each is compared with the root recomputed when the log reaches its size.
+        let checkpoints = (stored + trusted).sorted { $0.size < $1.size }
         var nextCheckpoint = 0
 
         try txn.withCursor(store.entries) { entries in
@@ -162,7 +183,7 @@ private struct VerificationRun {
         }
         let streams = try checkStreamIndex(entryCount: total)
         try checkStreamsTable(lastVersions: streams)
-        return Verifier.Report(entries: total, checkpoints: checkpoints.count, streams: streams.count,
+        return Verifier.Report(entries: total, checkpoints: stored.count, streams: streams.count,
                                elapsedSeconds: Double(Clock.monotonicNanoseconds() - start) / 1e9, fast: options.fast)
     }
 

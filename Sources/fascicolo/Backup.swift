@@ -115,9 +115,10 @@ enum DataDirectory {
     /// Verifies `directory` with a progress line on a terminal; a verification failure is
     /// printed and exits 1, any other error exits 2.
     static func verify(_ directory: String, key: String?, fast: Bool, label: String, json: Bool,
-                       threads: Int? = nil) throws -> Verifier.Report {
+                       threads: Int? = nil, trustedCheckpoints: [String] = []) throws -> Verifier.Report {
         var options = Verifier.Options()
         options.fast = fast
+        options.trustedCheckpoints = trustedCheckpoints
         if let threads { options.threads = max(1, threads) }
         do {
             let report = try Verifier.verify(directory: directory, verifierKey: key, options: options) { progress in

@@ -6,7 +6,10 @@ struct Verify: ParsableCommand {
         abstract: "Check every signature, hash, index and checkpoint of a data directory, offline.",
         discussion: """
             Read-only and safe while the daemon runs: it checks one consistent snapshot. \
-            On failure it names the first bad position and exits 1.
+            On failure it names the first bad position and exits 1. A log is checked against \
+            itself, so entries cut from its end with their Merkle nodes and later checkpoints \
+            would not show: --checkpoint FILE (a signed checkpoint saved elsewhere, e.g. from \
+            `fascicolo checkpoint`) makes the log prove it still reaches that size with that root.
             """ + "\n" + Exit.help)
 
     @Argument(help: "The data directory.")
@@ -18,6 +21,9 @@ struct Verify: ParsableCommand {
     @Option(help: "Verify against this key ('<name>+<key id>+<base64 key>') instead of the directory's signing.pub.")
     var key: String?
 
+    @Option(help: ArgumentHelp("A signed checkpoint note kept elsewhere that the log must contain (repeatable).", valueName: "file"))
+    var checkpoint: [String] = []
+
     @Option(help: "Threads to use (default: all cores).")
     var threads: Int?
 
@@ -25,18 +31,26 @@ struct Verify: ParsableCommand {
     var json = false
 
     func run() throws {
+        var notes: [String] = []
+        for file in checkpoint {
+            do { notes.append(String(decoding: try Files.read(file, limit: 64 << 10), as: UTF8.self)) } catch {
+                Terminal.error("error: --checkpoint: \(error)")
+                throw Exit.couldNotRun
+            }
+        }
         let report = try DataDirectory.verify(dataDirectory, key: key, fast: fast, label: fast ? "verify --fast" : "verify",
-                                              json: json, threads: threads)
+                                              json: json, threads: threads, trustedCheckpoints: notes)
         let rate = report.elapsedSeconds > 0 ? Int(Double(report.entries) / report.elapsedSeconds) : 0
         if json {
             Terminal.out("""
                 {"ok":true,"mode":\(jsonString(fast ? "fast" : "full")),"entries":\(report.entries),\
-                "checkpoints":\(report.checkpoints),"streams":\(report.streams),\
+                "checkpoints":\(report.checkpoints),"checkpointsGiven":\(notes.count),"streams":\(report.streams),\
                 "seconds":\(Terminal.format(report.elapsedSeconds, decimals: 3)),"entriesPerSecond":\(rate)}
                 """)
         } else {
             Terminal.out("OK: \(report.entries) entries, \(report.streams) streams, \(report.checkpoints) checkpoints "
-                         + "verified (\(fast ? "fast" : "full")) in \(Terminal.format(report.elapsedSeconds, decimals: 2)) s, \(rate) entries/s")
+                         + "verified (\(fast ? "fast" : "full")) in \(Terminal.format(report.elapsedSeconds, decimals: 2)) s, \(rate) entries/s"
+                         + (notes.isEmpty ? "" : "; the log contains the \(notes.count) checkpoints given"))
         }
     }
 }

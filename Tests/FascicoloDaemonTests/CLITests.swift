@@ -499,6 +499,13 @@ import Testing
             #expect(rollback.status == 1 && rollback.output.contains("the log was truncated or rolled back"), "\(rollback.output)")
             #expect(second.kill(SIGTERM) == 0)
             #expect(try cli(["verify", "--key", verifierKey, restored]).output.contains("OK: 13 entries"))
+            // Offline too: the restored log checks against itself, not against the checkpoints kept.
+            let offlineRollback = try cli(["verify", "--key", verifierKey, "--checkpoint", note14, restored])
+            #expect(offlineRollback.status == 1 && offlineRollback.output.contains("entries were removed"), "\(offlineRollback.output)")
+            let offlineFork = try cli(["verify", "--key", verifierKey, "--checkpoint", note13, restored])
+            #expect(offlineFork.status == 1 && offlineFork.output.contains("root"), "\(offlineFork.output)")
+            let original = try cli(["verify", "--key", verifierKey, "--checkpoint", note13, "--checkpoint", note14, data])
+            #expect(original.status == 0 && original.output.contains("contains the 2 checkpoints given"), "\(original.output)")
         }
     }
 }

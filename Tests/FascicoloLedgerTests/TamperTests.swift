@@ -1,3 +1,4 @@
+import FascicoloCrypto
 import FascicoloLedger
 import FascicoloStorage
 import Glibc
@@ -39,6 +40,50 @@ import Testing
             try flipByte(directory: directory, at: offset + count - 64 - 3)
             expectFailure(directory: directory, position: UInt64(position), fast: false, mentioning: "signature")
             expectFailure(directory: directory, position: UInt64(position), fast: true, mentioning: "Merkle leaf")
+        }
+    }
+
+    /// A log cut at its end (entries, Merkle nodes and later checkpoints together) still checks
+    /// against itself; a checkpoint kept elsewhere shows the cut, and forged ones are refused.
+    @Test func aCheckpointKeptElsewhereShowsEntriesCutFromTheEnd() async throws {
+        try await withTemporaryDirectory { directory in
+            let early = directory + "/early", later = directory + "/later"
+            // One log, copied when it had 20 entries, then grown to 40.
+            let ledger = try Ledger.open(directory: later, configuration: testConfiguration(noSync: true))
+            for index in 0..<40 {
+                if index == 20 {
+                    #expect(mkdir(early, 0o700) == 0)
+                    try ledger.store.environment.copy(to: early, compact: true)
+                }
+                _ = try await ledger.append(AppendRequest(stream: "case-\(index % 4)", events: [event("payload \(index)")], author: "t"))
+            }
+            let verifierKey = ledger.verifierKey, origin = ledger.origin
+            ledger.close()
+            let reopened = try Ledger.open(directory: later, configuration: testConfiguration(noSync: true))
+            let kept = try #require(try reopened.latestCheckpoint())
+            reopened.close()
+            #expect(kept.size == 40)
+
+            func verify(_ directory: String, against notes: [String]) throws -> Verifier.Report {
+                var options = Verifier.Options()
+                options.trustedCheckpoints = notes
+                return try Verifier.verify(directory: directory, verifierKey: verifierKey, options: options)
+            }
+            #expect(try verify(later, against: [kept.note]).entries == 40)
+            #expect(try verify(early, against: []).entries == 20, "the shorter log is consistent in itself")
+            #expect { try verify(early, against: [kept.note]) } throws: { ($0 as? Verifier.Failure)?.problem.contains("entries were removed") == true }
+
+            // Checkpoint notes made by hand from Formats.md: a wrong root under the right key, and another key.
+            func note(size: UInt64, root: [UInt8], key: SigningKey) -> String {
+                let text = "\(origin)\n\(size)\n\(Base64.encode(root))\n"
+                return text + "\n" + SignedNote.signatureLine(text: text, name: origin, key: key)
+                    + SignedNote.cosignatureLine(text: text, name: origin, key: key, timestampSeconds: 1_800_000_000)
+            }
+            let signingKey = try KeyFile.load(path: later + "/" + KeyFile.secretName)
+            let wrongRoot = note(size: 20, root: [UInt8](repeating: 7, count: 32), key: signingKey)
+            #expect { try verify(early, against: [wrongRoot]) } throws: { ($0 as? Verifier.Failure)?.problem.contains("root") == true }
+            let stranger = note(size: 20, root: [UInt8](repeating: 7, count: 32), key: SigningKey())
+            #expect { try verify(early, against: [stranger]) } throws: { ($0 as? Verifier.Failure)?.problem.contains("does not verify") == true }
         }
     }
 
