@@ -20,17 +20,31 @@ struct Stat: ParsableCommand {
             let store = try LedgerStore.open(directory: dataDirectory, readOnly: true)
             defer { store.environment.close() }
             let origin = try store.origin()
-            let verifierKey = try? KeyFile.loadVerifierKey(directory: dataDirectory)
+            let verifierKey = Result { try KeyFile.loadVerifierKey(directory: dataDirectory) }
             let (entries, streams, checkpoints, lastCheckpoint) = try store.environment.read { txn in
                 let last = try txn.withCursor(store.checkpoints) { cursor in
                     try cursor.last().map { String(decoding: $0.value, as: UTF8.self) }
                 }
                 return (try store.size(in: txn), try txn.count(store.streams), try txn.count(store.checkpoints), last)
             }
-            let checkpoint = lastCheckpoint.flatMap { note in
-                verifierKey.flatMap { try? Checkpoint.verify(note: note, origin: origin, publicKey: $0.publicKey) }
+            // The last checkpoint is shown only once its signature checks; a problem is said, not hidden.
+            var checkpoint: Checkpoint?
+            var checkpointProblem: String?
+            if let note = lastCheckpoint {
+                switch verifierKey {
+                case .success(let key):
+                    do { checkpoint = try Checkpoint.verify(note: note, origin: origin, publicKey: key.publicKey) } catch {
+                        checkpointProblem = "DOES NOT VERIFY with signing.pub: \(error)"
+                    }
+                case .failure(let error):
+                    checkpointProblem = "not checked: \(error)"
+                }
             }
-            let key = verifierKey.map { SignedNote.verifierKey(name: $0.name, publicKey: $0.publicKey) } ?? "(signing.pub missing)"
+            let key: String
+            switch verifierKey {
+            case .success(let parsed): key = SignedNote.verifierKey(name: parsed.name, publicKey: parsed.publicKey)
+            case .failure(let error): key = "(unreadable: \(error))"
+            }
             let used = store.environment.usedBytes
             let mapped = store.environment.mapSizeBytes
             let readModelsUsed = try readModelsUsedBytes()
@@ -39,6 +53,7 @@ struct Stat: ParsableCommand {
                     {"origin":\(jsonString(origin)),"verifierKey":\(jsonString(key)),"entries":\(entries),\
                     "streams":\(streams),"checkpoints":\(checkpoints),"lastCheckpointSize":\(checkpoint.map { "\($0.size)" } ?? "null"),\
                     "lastCheckpointRoot":\(checkpoint.map { jsonString($0.root.hex) } ?? "null"),\
+                    "lastCheckpointProblem":\(checkpointProblem.map(jsonString) ?? "null"),\
                     "mapUsedBytes":\(used),"mapSizeBytes":\(mapped),"readModelsUsedBytes":\(readModelsUsed.map { "\($0)" } ?? "null")}
                     """)
             } else {
@@ -48,7 +63,7 @@ struct Stat: ParsableCommand {
                     ("entries", "\(entries)"),
                     ("streams", "\(streams)"),
                     ("checkpoints", "\(checkpoints)"),
-                    ("last checkpoint", checkpoint.map { "size \($0.size), root \($0.root.hex)" } ?? "none"),
+                    ("last checkpoint", checkpoint.map { "size \($0.size), root \($0.root.hex)" } ?? checkpointProblem ?? "none"),
                     ("map used", "\(used / 1_048_576) MiB of \(mapped / 1_048_576) MiB (\(mapped > 0 ? used * 100 / mapped : 0)%)"),
                     ("read models", readModelsUsed.map { "\($0 / 1_048_576) MiB in projections/ (rebuilt from the log when missing)" } ?? "none yet"),
                 ]
@@ -57,6 +72,10 @@ struct Stat: ParsableCommand {
                     Terminal.out(name + String(repeating: " ", count: width - name.count) + "  " + value)
                 }
             }
+            // Data that is not what was signed is a failed check, whatever else stat shows.
+            if checkpointProblem?.hasPrefix("DOES NOT VERIFY") == true { throw Exit.failed }
+        } catch let exit as ExitCode {
+            throw exit
         } catch {
             Terminal.error("fascicolo stat: \(error)")
             throw ExitCode(2)

@@ -386,6 +386,14 @@ import Testing
             #expect(access(copy + "/projections", F_OK) != 0)
             let copied = try parseObject(try cliStandardOutput(["stat", copy, "--json"]))
             #expect(copied["readModelsUsedBytes"] is NSNull && (copied["entries"] as? Int ?? 0) >= 20, "\(copied)")
+            #expect(copied["lastCheckpointSize"] is Int && copied["lastCheckpointProblem"] is NSNull, "\(copied)")
+            // stat says when the last checkpoint does not verify (here: signing.pub of another key), and exits 1.
+            let strangerCopy = daemon.directory + "/backup-stranger"
+            #expect(try cli(["backup", data, strangerCopy]).status == 0)
+            try writeFile(strangerCopy + "/signing.pub",
+                          SignedNote.verifierKey(name: "fascicolo.invalid/ledger", publicKey: SigningKey().publicKey) + "\n")
+            let stranger = try cli(["stat", strangerCopy])
+            #expect(stranger.status == 1 && stranger.output.contains("DOES NOT VERIFY"), "\(stranger.output)")
             let keys = try daemon.json("/v1/keys")
             let withKey = try cli(["verify", "--key", try #require(keys["verifierKey"] as? String), copy])
             #expect(withKey.status == 0, "\(withKey.output)")
