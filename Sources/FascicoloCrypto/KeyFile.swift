@@ -12,6 +12,7 @@ public enum KeyFile {
         /// The file can be read by group or others. Names the file and the fix.
         case tooOpen(path: String, mode: UInt32)
         case unreadable(path: String, errno: Int32)
+        case unwritable(path: String, errno: Int32)
         case malformed(path: String, reason: String)
         /// The signing key is missing from a data directory whose log already has entries.
         case missing(path: String, entries: UInt64)
@@ -22,6 +23,8 @@ public enum KeyFile {
                 "key file \(path) has mode \(String(mode & 0o777, radix: 8)), readable by group or others; run: chmod 600 \(path)"
             case .unreadable(let path, let code):
                 "cannot read key file \(path): \(String(decoding: strerrorBytes(code), as: UTF8.self))"
+            case .unwritable(let path, let code):
+                "cannot write key file \(path): \(String(decoding: strerrorBytes(code), as: UTF8.self))"
             case .malformed(let path, let reason):
                 "key file \(path) is malformed: \(reason)"
             case .missing(let path, let entries):
@@ -86,11 +89,13 @@ public enum KeyFile {
     /// Creates `path` exclusively with `mode`, writes `bytes`, and makes file and directory entry durable.
     static func writeNew(path: String, bytes: UnsafeRawBufferPointer, mode: mode_t) throws {
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard descriptor >= 0 else { throw Failure.unreadable(path: path, errno: errno) }
+        guard descriptor >= 0 else { throw Failure.unwritable(path: path, errno: errno) }
         defer { close(descriptor) }
         fchmod(descriptor, mode)  // the umask may have narrowed it; never widened beyond `mode`
         guard write(descriptor, bytes.baseAddress, bytes.count) == bytes.count, fsync(descriptor) == 0 else {
-            throw Failure.unreadable(path: path, errno: errno)
+            let code = errno
+            unlink(path)  // a short key file would be read later as a malformed one
+            throw Failure.unwritable(path: path, errno: code)
         }
         let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
         let directoryDescriptor = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)

@@ -234,7 +234,8 @@ struct Backup: ParsableCommand {
                     try Files.copy(source + "/" + name, to: destination + "/" + name, mode: 0o600)
                 }
             }
-            Files.syncDirectory(destination)
+            try Files.syncDirectory(destination)
+            try Files.syncDirectory(Files.parent(of: destination))  // the new directory's own entry
         } catch {
             cleanUp()
             Terminal.error("error: backup of \(source) failed: \(error)")
@@ -547,7 +548,8 @@ struct Restore: ParsableCommand {
                 try stage(domainKey.source!, as: domainKey.name, mode: 0o600)
             }
             try stage(backupData, as: DataDirectory.data, mode: 0o600)
-            Files.syncDirectory(dataDirectory)
+            try Files.syncDirectory(dataDirectory)
+            if createdDirectory { try Files.syncDirectory(Files.parent(of: dataDirectory)) }
         } catch {
             unstage()
             if holding.isEmpty { abandon() }
@@ -579,7 +581,10 @@ struct Restore: ParsableCommand {
             }
         }
         for name in replaced where !staged.contains(name) { unlink(path(name)) }
-        Files.syncDirectory(dataDirectory)
+        do { try Files.syncDirectory(dataDirectory) } catch {
+            Terminal.error("error: the restored files are in place but may not be durable: \(error)")
+            throw Exit.couldNotRun
+        }
         let copySeconds = Files.now() - started
 
         let check = try DataDirectory.verify(dataDirectory, key: key, fast: true, label: "verifying the restored copy", json: json)
