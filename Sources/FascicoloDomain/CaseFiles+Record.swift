@@ -17,26 +17,38 @@ extension CaseFiles {
     /// checked at; without an `expectedVersion` of its own the request is checked again against
     /// the new state (up to 5 times), with one it is a conflict.
     public func record(_ request: RecordRequest, author: String) async throws(DomainError) -> RecordResult {
-        var person: Pseudonym
-        do { person = try pseudonym(for: request.person) } catch { throw storageFailure(error) }
-        let identityTurn = try await takeIdentityTurnIfNeeded(request, person: &person)
-        defer { if identityTurn { turns.end(Self.identityTurnKey) } }
-        let digest = idempotencyDigest(request, author: author)
-        if let key = request.idempotencyKey, let digest {
-            do {
-                if let stored = try ledger.storedAppend(idempotencyKey: key, digest: digest) {
-                    return RecordResult(person: person, append: stored, codeTable: reference.current.version)
+        while true {
+            var person = try resolve(request.person)
+            let identityTurn = try await takeIdentityTurnIfNeeded(request, person: person)
+            defer { if identityTurn { turns.end(Self.identityTurnKey) } }
+            if identityTurn { person = try resolve(request.person) }
+            let digest = idempotencyDigest(request, author: author)
+            if let key = request.idempotencyKey, let digest {
+                do {
+                    if let stored = try ledger.storedAppend(idempotencyKey: key, digest: digest) {
+                        return RecordResult(person: person, append: stored, codeTable: reference.current.version)
+                    }
+                } catch let error as LedgerError {
+                    throw DomainError(error)
+                } catch {
+                    throw storageFailure(error)
                 }
-            } catch let error as LedgerError {
-                throw DomainError(error)
-            } catch {
-                throw storageFailure(error)
             }
+            let actor = try Actor.parse(request.actor, reference: reference.current, field: "actor")
+            let stream = person.stream
+            await turns.begin(stream)
+            defer { turns.end(stream) }
+            // A void of an identity link, stored while this waited for the stream's turn, sends
+            // the codice fiscale's entries elsewhere: start again from where they go now.
+            guard try resolve(request.person) == person else { continue }
+            return try await record(request, person: person, actor: actor, author: author, digest: digest)
         }
-        let actor = try Actor.parse(request.actor, reference: reference.current, field: "actor")
+    }
+
+    /// The rest of `record`, holding the person's turn.
+    private func record(_ request: RecordRequest, person: Pseudonym, actor: Actor, author: String,
+                        digest: Digest?) async throws(DomainError) -> RecordResult {
         let stream = person.stream
-        await turns.begin(stream)
-        defer { turns.end(stream) }
         var attempt = 0
         while true {
             attempt += 1
@@ -78,18 +90,19 @@ extension CaseFiles {
     /// link. A codice fiscale's first entry creates what that check looks for. Such requests
     /// take one shared turn, before the person's (always in that order), so that two of them
     /// never check at the same time and both get stored. The person is resolved again once the
-    /// turn is taken, as a link stored meanwhile changes where a codice fiscale's entries go.
-    private func takeIdentityTurnIfNeeded(_ request: RecordRequest, person: inout Pseudonym) async throws(DomainError) -> Bool {
-        do {
-            var needed = request.events.contains { $0.type == "IdentityLinked" }
-            if !needed, case .codiceFiscale = request.person { needed = try ledger.streamVersion(person.stream) == 0 }
-            guard needed else { return false }
-            await turns.begin(Self.identityTurnKey)
-            person = try pseudonym(for: request.person)
-            return true
-        } catch {
-            throw storageFailure(error)
+    /// turn is taken (by the caller), as a link stored meanwhile changes where a codice fiscale's
+    /// entries go. Throws only before the turn is taken, so the caller always ends what it got.
+    private func takeIdentityTurnIfNeeded(_ request: RecordRequest, person: Pseudonym) async throws(DomainError) -> Bool {
+        var needed = request.events.contains { $0.type == "IdentityLinked" }
+        if !needed, case .codiceFiscale = request.person {
+            do { needed = try ledger.streamVersion(person.stream) == 0 } catch { throw storageFailure(error) }
         }
+        if needed { await turns.begin(Self.identityTurnKey) }
+        return needed
+    }
+
+    private func resolve(_ identifier: PersonIdentifier) throws(DomainError) -> Pseudonym {
+        do { return try pseudonym(for: identifier) } catch { throw storageFailure(error) }
     }
 
     private struct Prepared {
