@@ -68,19 +68,35 @@ public final class Daemon: Sendable {
                                                 socketMode: configuration.socketMode, socketGroup: configuration.socketGroup,
                                                 logger: logger)
         // Services stop in reverse order: first the switch (new requests get 503), then the
-        // server (in-flight requests finish), then the projections (their runners read the
-        // store), then the ledger (queued appends commit).
-        let group = ServiceGroup(configuration: .init(
-            services: [LedgerService(ledger: ledger, logger: logger), ProjectionService(engine: projections, logger: logger),
-                       application, ShutdownNotice(shutdown: shutdown)],
-            gracefulShutdownSignals: [.sigterm, .sigint],
-            logger: logger))
+        // server (in-flight requests finish). A request that would hold shutdown up (a
+        // subscriber that stopped reading, a body that trickles) is cancelled after
+        // `shutdownGraceSeconds`, before systemd's TimeoutStopSec (30 s) would kill the daemon.
+        var groupConfiguration = ServiceGroupConfiguration(
+            services: [application, ShutdownNotice(shutdown: shutdown)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+        groupConfiguration.maximumGracefulShutdownDuration = .seconds(Self.shutdownGraceSeconds)
+        groupConfiguration.maximumCancellationDuration = .seconds(5)
         defer { unlink(socketPath) }
-        try await group.run()
+        // Whether the group ends gracefully, by cancellation or with an error, the projections'
+        // threads stop before the ledger closes the store they read, and queued appends commit.
+        do {
+            try await ServiceGroup(configuration: groupConfiguration).run()
+        } catch {
+            logger.error("the server stopped with an error", metadata: ["error": "\(error)"])
+            self.shutdown()
+            throw error
+        }
+        logger.notice("shutting down: stopping the projections, committing queued appends")
+        self.shutdown()
         logger.notice("fascicolod stopped", metadata: ["entries": "\(ledger.size)"])
     }
 
-    /// Closes the ledger without serving (for callers that never ran `run`).
+    /// How long shutdown waits for requests in flight before it cancels them.
+    static let shutdownGraceSeconds: Int64 = 20
+
+
+    /// Stops the projections' threads, then closes the ledger (committing what is queued): in
+    /// that order, as the threads read the ledger's store. `run` ends with it; callers that
+    /// never ran `run` call it themselves.
     public func shutdown() {
         projections.stop()
         ledger.close()
@@ -104,31 +120,6 @@ public final class Daemon: Sendable {
         }
         if connected == 0 { throw SocketInUse(path: path) }
         unlink(path)
-    }
-}
-
-/// Keeps the ledger for the life of the service group and closes it last.
-struct LedgerService: Service {
-    let ledger: Ledger
-    let logger: Logger
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        logger.notice("shutting down: committing queued appends")
-        ledger.close()
-    }
-}
-
-/// Keeps the projection runners going until the server has stopped, and stops them before the
-/// ledger closes the store under them.
-struct ProjectionService: Service {
-    let engine: ProjectionEngine
-    let logger: Logger
-
-    func run() async throws {
-        try? await gracefulShutdown()
-        logger.notice("shutting down: stopping the projections")
-        engine.stop()
     }
 }
 
