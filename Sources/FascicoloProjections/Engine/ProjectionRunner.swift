@@ -220,6 +220,10 @@ extension ProjectionEngine {
             if let fetched = prefetch, fetched.range.lowerBound == start {
                 decoded = try? fetched.events.wait()
                 end = fetched.range.upperBound
+            } else {
+                // A prefetch of another range (the builds went back after a failure) still reads
+                // the log: it ends before it is replaced, so that none outlives the engine.
+                _ = try? prefetch?.events.wait()
             }
             let batchMax = UInt64(options.buildBatchEntriesMax)
             end = min(end, start + batchMax)
