@@ -130,6 +130,7 @@ public struct DaemonConfiguration: Sendable {
         integer("projections.live_interval_milliseconds", 0...10_000) { $0.projections.liveIntervalMilliseconds = $1 },
         integer("subscriptions.heartbeat_milliseconds", 100...600_000) { $0.subscriptions.heartbeatMilliseconds = $1 },
         integer("subscriptions.lag_entries_max", 1...100_000_000) { $0.subscriptions.lagEntriesMax = UInt64($1) },
+        integer("subscriptions.concurrent_max", 1...100_000) { $0.subscriptions.concurrentMax = $1 },
         string("log.level", { Logger.Level(rawValue: $0) == nil ? "expected trace, debug, info, notice, warning, error or critical" : nil }) {
             $0.logLevel = Logger.Level(rawValue: $1)!
         },

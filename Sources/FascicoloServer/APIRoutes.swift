@@ -25,6 +25,7 @@ public struct APIRoutes: Sendable {
     let openAPIDocument: String
     let version: String
     let subscriptions: SubscriptionSettings
+    let subscriptionSlots: SubscriptionSlots
     /// The largest request body accepted (413 beyond it), whatever the per-event limits allow.
     let requestBytesMax: Int
     /// Set when shutdown begins: new requests get 503 while in-flight ones finish.
@@ -34,6 +35,7 @@ public struct APIRoutes: Sendable {
                 subscriptions: SubscriptionSettings = SubscriptionSettings(), requestBytesMax: Int = 16 << 20,
                 shutdown: ShutdownSwitch) {
         self.subscriptions = subscriptions
+        self.subscriptionSlots = SubscriptionSlots(max: subscriptions.concurrentMax)
         self.requestBytesMax = requestBytesMax
         self.ledger = caseFiles.ledger
         self.caseFiles = caseFiles
@@ -89,7 +91,13 @@ public struct APIRoutes: Sendable {
         router.get("v1/subscribe") { request, context in
             _ = try authorize(context, Self.auditors)
             let from: UInt64 = try query(request, "from") ?? ledger.size
-            return Subscription(ledger: ledger, settings: subscriptions, shutdown: shutdown).response(from: from, request: request)
+            guard let slot = subscriptionSlots.reserve() else {
+                throw Problem(.serviceUnavailable, code: "too_many_subscriptions",
+                              detail: "\(subscriptions.concurrentMax) subscriptions are open (subscriptions.concurrent_max)",
+                              retryAfterSeconds: 5)
+            }
+            return Subscription(ledger: ledger, settings: subscriptions, shutdown: shutdown, slot: slot)
+                .response(from: from, request: request)
         }
         router.get("v1/entries/:position") { _, context in
             _ = try authorize(context, Self.auditors)

@@ -134,13 +134,16 @@ paths:
         The last line says why the stream ended and where to resume:
         `{"end":"shutting_down"|"too_far_behind","resumeFrom":N}`. A subscriber reads the log at
         its own pace and never slows appends; one that caught up and then falls more than
-        `subscriptions.lag_entries_max` entries behind is ended with `too_far_behind`.
+        `subscriptions.lag_entries_max` entries behind is ended with `too_far_behind`. At most
+        `subscriptions.concurrent_max` subscriptions are open at once: more get 503
+        `too_many_subscriptions` with `Retry-After`.
       parameters:
         - {name: from, in: query, schema: {type: integer, minimum: 0}, description: default the current end of the log}
       responses:
         "200": {description: the stream, content: {application/x-ndjson: {schema: {type: string}}}}
         "400": {$ref: "#/components/responses/Problem"}
         "403": {$ref: "#/components/responses/Problem"}
+        "503": {$ref: "#/components/responses/Problem"}
   /v1/entries/{position}:
     get:
       summary: One entry with its signature and signed bytes. Roles auditor, admin.
@@ -578,7 +581,7 @@ components:
                  target_voided, target_not_counting, outcome_without_reference, already_restricted, not_restricted, wrong_target,
                  appointment_concluded, plan_not_signed, goal_closed, intervention_step, unknown_field, not_correctable,
                  invalid_parameter, projection_not_found, projection_building, rebuild_in_progress, projection_failed,
-                 projection_behind, storage_error, register_not_found]
+                 projection_behind, storage_error, register_not_found, too_many_subscriptions]
         detail: {type: string}
         field: {type: string, description: "the offending input, as a path (events[0].data.birthYear)"}
         detailItalian: {type: string, description: the detail in Italian (path rules)}

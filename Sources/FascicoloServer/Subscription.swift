@@ -3,6 +3,7 @@ import FascicoloLedger
 import Dispatch
 import Hummingbird
 import NIOCore
+import Synchronization
 
 /// Limits of `GET /v1/subscribe`.
 public struct SubscriptionSettings: Sendable, Equatable {
@@ -14,8 +15,36 @@ public struct SubscriptionSettings: Sendable, Equatable {
     public var lagEntriesMax: UInt64 = 100_000
     /// Entries read per step.
     public var batchEntries = 256
+    /// Subscriptions open at once; more are refused with 503 `too_many_subscriptions`.
+    public var concurrentMax = 64
 
     public init() {}
+}
+
+/// The subscriptions open now, against `SubscriptionSettings.concurrentMax`. A slot is held by
+/// the response until it is released (dropped), whether or not its body ever ran.
+final class SubscriptionSlots: Sendable {
+    private let open = Atomic<Int>(0)
+    private let max: Int
+
+    init(max: Int) { self.max = max }
+
+    final class Slot: Sendable {
+        private let slots: SubscriptionSlots
+        fileprivate init(_ slots: SubscriptionSlots) { self.slots = slots }
+        deinit { slots.open.subtract(1, ordering: .relaxed) }
+    }
+
+    /// A slot, or nil when `max` are taken.
+    func reserve() -> Slot? {
+        var current = open.load(ordering: .relaxed)
+        while current < max {
+            let (exchanged, actual) = open.compareExchange(expected: current, desired: current + 1, ordering: .relaxed)
+            if exchanged { return Slot(self) }
+            current = actual
+        }
+        return nil
+    }
 }
 
 /// `GET /v1/subscribe?from=P`: NDJSON, one entry per line from position P (default: the current
@@ -28,10 +57,13 @@ struct Subscription {
     let ledger: Ledger
     let settings: SubscriptionSettings
     let shutdown: ShutdownSwitch
+    /// Released when the response (and with it this) is dropped.
+    let slot: SubscriptionSlots.Slot
 
     func response(from start: UInt64, request: Request) -> Response {
-        let (ledger, settings, shutdown) = (ledger, settings, shutdown)
+        let (ledger, settings, shutdown, slot) = (ledger, settings, shutdown, slot)
         return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: ResponseBody { writer in
+            _ = slot
             // Cancelled as soon as the client closes its side of the connection.
             try await request.body.consumeWithCancellationOnInboundClose { _ in
                 var position = start

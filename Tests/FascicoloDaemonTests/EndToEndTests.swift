@@ -220,6 +220,35 @@ import Testing
         }
     }
 
+    /// Subscriptions beyond `subscriptions.concurrent_max` are refused (503, Retry-After) until
+    /// one ends.
+    @Test func subscriptionsBeyondTheLimitAreRefused() throws {
+        try withDaemon(extra: "[subscriptions]\nconcurrent_max = 1\nheartbeat_milliseconds = 300") { daemon in
+            let output = daemon.directory + "/first.ndjson"
+            let first = try spawn("/usr/bin/env", ["curl", "-sN", "--unix-socket", daemon.socket, "http://localhost/v1/subscribe"],
+                                  outputFile: output)
+            var heard = false
+            for _ in 0..<100 where !heard {
+                sleepMilliseconds(50)
+                heard = readFile(output).contains("heartbeat")
+            }
+            #expect(heard, "the first subscription answers")
+            let refused = try daemon.call("/v1/subscribe")
+            try daemon.expectProblem(refused, 503, "too_many_subscriptions")
+            kill(first, SIGKILL)  // the client goes away: its slot is released
+            var status: Int32 = 0
+            waitpid(first, &status, 0)
+            var admitted = false
+            for _ in 0..<100 where !admitted {
+                sleepMilliseconds(50)
+                let headers = try runProcess("/usr/bin/env", ["curl", "-s", "-m", "1", "-D", "-", "-o", "/dev/null", "--unix-socket",
+                                                              daemon.socket, "http://localhost/v1/subscribe"])
+                admitted = headers.output.hasPrefix("HTTP/1.1 200")
+            }
+            #expect(admitted, "a new subscription is admitted once the first has gone")
+        }
+    }
+
     /// Every path and method of the OpenAPI document is served, and every route the server
     /// registers is in the document.
     @Test func theOpenAPIDocumentAndTheRoutesAgree() throws {
