@@ -196,10 +196,7 @@ struct Backup: ParsableCommand {
             throw Exit.couldNotRun
         }
         // Checked before anything is copied: a copy that cannot be verified is not a backup.
-        if let key, SignedNote.parseVerifierKey(key) == nil {
-            Terminal.error("error: --key is not '<name>+<key id>+<base64 key>' with a matching key id")
-            throw Exit.couldNotRun
-        }
+        if let key { _ = try parseKeyOption(key) }
         // The secret files present; each must be readable when they are to be copied (the
         // signing key always exists: the log is signed with it).
         let secrets = DataDirectory.secretKeys.filter { $0 == KeyFile.secretName || Files.exists(source + "/" + $0) }
@@ -389,10 +386,7 @@ struct Restore: ParsableCommand {
         }
         // The backup's signing.pub is installed with the log: with --key it must be that key.
         if let key {
-            guard let pinned = SignedNote.parseVerifierKey(key) else {
-                Terminal.error("error: --key is not '<name>+<key id>+<base64 key>' with a matching key id")
-                throw Exit.couldNotRun
-            }
+            let pinned = try parseKeyOption(key)
             guard pinned.name == published.name, pinned.publicKey == published.publicKey else {
                 Terminal.error("FAILED: \(backupPublic) is not the key given with --key; nothing was restored")
                 throw Exit.failed

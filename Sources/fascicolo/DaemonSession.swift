@@ -6,6 +6,15 @@ import Glibc
 
 /// Exit status of every command: 0 success; 1 verification failed or the daemon refused the
 /// request (4xx); 2 the command could not run (bad arguments, no socket, unreadable directory, 5xx).
+/// A `--key` value ('<name>+<key id>+<base64 key>'); a bad one is a usage error (exit 2).
+func parseKeyOption(_ text: String) throws -> (name: String, publicKey: PublicKey) {
+    guard let parsed = SignedNote.parseVerifierKey(text) else {
+        Terminal.error("error: --key is not '<name>+<key id>+<base64 key>' with a matching key id")
+        throw Exit.couldNotRun
+    }
+    return parsed
+}
+
 enum Exit {
     static let failed = ExitCode(1)
     static let couldNotRun = ExitCode(2)
@@ -143,10 +152,7 @@ struct DaemonSession {
 
     func verifierKey(_ option: String?) throws -> Key {
         if let option {
-            guard let parsed = SignedNote.parseVerifierKey(option) else {
-                Terminal.error("error: --key is not '<name>+<key id>+<base64 key>' with a matching key id")
-                throw Exit.couldNotRun
-            }
+            let parsed = try parseKeyOption(option)
             return Key(name: parsed.name, publicKey: parsed.publicKey, text: option, fromDaemon: false)
         }
         let (_, keys) = try getJSON("/v1/keys")
