@@ -97,6 +97,16 @@ public enum KeyFile {
             unlink(path)  // a short key file would be read later as a malformed one
             throw Failure.unwritable(path: path, errno: code)
         }
+        syncDirectory(of: path)
+    }
+
+    /// A new secret key file (mode 0600), durable with its directory entry once this returns.
+    public static func writeNewSecret(path: String, bytes: UnsafeRawBufferPointer) throws {
+        try writeNew(path: path, bytes: bytes, mode: 0o600)
+    }
+
+    /// Makes the directory entry of `path` (a creation, a rename) durable.
+    public static func syncDirectory(of path: String) {
         let directory = String(path[..<(path.lastIndex(of: "/") ?? path.startIndex)])
         let directoryDescriptor = open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         if directoryDescriptor >= 0 {

@@ -1,3 +1,4 @@
+import Dispatch
 import FascicoloJSON
 import FascicoloLedger
 
@@ -30,10 +31,11 @@ extension CaseFiles {
                                      data: validated.open, sealed: nil)
             let request = AppendRequest(stream: person.stream, events: [NewEvent(type: schema.type, payload: stored.bytes)],
                                         expectedVersion: .exactly(version), author: author,
-                                        attachedWrites: [keys.destroy(person)])
+                                        attachedWrites: keys.destroy(person))
             do {
                 let result = try await ledger.append(request)
                 logger.notice("erasure executed", metadata: ["position": "\(result.firstPosition)", "ground": "\(legalGround)"])
+                try await rotateRecordsKey()
                 return RecordResult(person: person, append: result, codeTable: reference.current.version)
             } catch LedgerError.wrongExpectedVersion where attempt < 5 {
                 continue
@@ -44,5 +46,26 @@ extension CaseFiles {
             }
         }
         preconditionFailure("the loop returns or throws")
+    }
+
+    /// Shreds for good: the erased row's bytes may stay in LMDB's free pages, so the records key
+    /// that sealed them is replaced (see `PersonKeys`). Runs off the cooperative pool (file syncs
+    /// and a write transaction over every person's row). The erasure is reported complete only
+    /// after this; if it fails, the next start finishes it.
+    func rotateRecordsKey() async throws(DomainError) {
+        let keys = self.keys
+        let outcome: Result<Int?, any Error> = await withCheckedContinuation { continuation in
+            DispatchQueue.global().async { continuation.resume(returning: Result { try keys.rotateAfterErasure() }) }
+        }
+        switch outcome {
+        case .success(let rows):
+            if let rows { logger.notice("records.key rotated after an erasure", metadata: ["rows": "\(rows)"]) }
+        case .failure(let error):
+            logger.error("records.key rotation after an erasure failed; it is retried at the next start",
+                         metadata: ["error": "\(error)"])
+            throw DomainError(.ledger(.storage("\(error)")), code: "erasure_pending",
+                              "the erasure is recorded but the old records key could not be replaced yet; "
+                                + "it will be at the next start (fascicolo stat shows it pending)")
+        }
     }
 }

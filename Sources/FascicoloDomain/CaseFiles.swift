@@ -17,7 +17,7 @@ public final class CaseFiles: Sendable {
     public let reference: ReferenceData
     public let limits: Limits
     let pseudonymizer: Pseudonymizer
-    let keys: PersonKeys
+    public let keys: PersonKeys
     /// Provisional, STP and ENI records later linked to a codice fiscale: the codice fiscale's
     /// pseudonym → the pseudonym whose stream holds the case file.
     let aliases: Table
@@ -48,11 +48,18 @@ public final class CaseFiles: Sendable {
         for name in [Pseudonymizer.keyFileName, PersonKeys.masterKeyFileName] where hasPeople && access(directory + "/" + name, F_OK) != 0 {
             throw DomainKeyProblem.missing(path: directory + "/" + name)
         }
+        try PersonKeys.finishInterruptedRotation(directory: directory, environment: ledger.store.environment, meta: ledger.store.meta)
         let pseudonymKey = try KeyFile.loadOrCreateSecret(directory: directory, name: Pseudonymizer.keyFileName, create: true)
         let masterKey = try KeyFile.loadOrCreateSecret(directory: directory, name: PersonKeys.masterKeyFileName, create: true)
         try DomainKeyProblem.checkOrRecord(pseudonymKey: pseudonymKey, masterKey: masterKey, store: ledger.store,
                                            directory: directory, hasPeople: hasPeople)
-        let keys = try PersonKeys(environment: ledger.store.environment, masterKey: masterKey)
+        let keys = try PersonKeys(environment: ledger.store.environment, meta: ledger.store.meta, directory: directory,
+                                  masterKey: masterKey)
+        // An erasure whose rotation did not finish before the daemon stopped: finished before
+        // anything is served.
+        if let count = try keys.rotateAfterErasure() {
+            logger.notice("records.key rotated after an erasure (interrupted before)", metadata: ["rows": "\(count)"])
+        }
         let aliases = try ledger.store.environment.write { txn in try txn.createTable("person_aliases") }
         return CaseFiles(ledger: ledger, reference: reference, limits: limits, pseudonymizer: Pseudonymizer(key: pseudonymKey),
                          keys: keys, aliases: aliases, logger: logger)

@@ -76,12 +76,27 @@ public struct AppendRequest: Sendable {
 public struct AttachedWrite: Sendable {
     public var table: Table
     public var key: [UInt8]
-    public var value: [UInt8]?
+    private let makeValue: @Sendable (ReadTransaction) throws -> [UInt8]?
 
     public init(table: Table, key: [UInt8], value: [UInt8]?) {
         self.table = table
         self.key = key
-        self.value = value
+        makeValue = { _ in value }
+    }
+
+    /// A write whose value is made inside the commit's write transaction, from what that
+    /// transaction sees — for a value that depends on other rows committed just before it (a
+    /// person's data key is sealed under the records key current in that very transaction, so
+    /// that a key rotation committed a moment earlier is never missed).
+    public init(table: Table, key: [UInt8], valueInTransaction: @escaping @Sendable (ReadTransaction) throws -> [UInt8]?) {
+        self.table = table
+        self.key = key
+        makeValue = valueInTransaction
+    }
+
+    /// The value to put (nil: delete), as of `transaction`.
+    public func value(in transaction: ReadTransaction) throws -> [UInt8]? {
+        try makeValue(transaction)
     }
 }
 

@@ -291,7 +291,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             }
             streamVersions[stream] = current + UInt64(request.events.count)
             for attached in request.attachedWrites {
-                if let value = attached.value {
+                if let value = try attached.value(in: txn) {
                     try txn.put(attached.table, key: attached.key, value: value)
                 } else {
                     _ = try txn.delete(attached.table, key: attached.key)

@@ -1,58 +1,200 @@
+import CSodium
 import FascicoloCrypto
 import FascicoloLedger
 import FascicoloStorage
+import Glibc
+import Synchronization
 
 /// Per-person data keys, in the `person_keys` table of the data directory's LMDB environment —
 /// a table outside the signed log, so that destroying a key (erasure) changes nothing a verifier
 /// checks.
 ///
 /// Each row is pseudonym (16 bytes) → the person's 32-byte data key sealed with the data
-/// directory's `records.key` (XChaCha20-Poly1305, associated data `fascicolo/person-key/v1` ‖ 0 ‖
-/// pseudonym). A copy of the LMDB file alone therefore reveals no data key.
+/// directory's current `records.key` (XChaCha20-Poly1305, associated data
+/// `fascicolo/person-key/v1` ‖ 0 ‖ pseudonym). A copy of the LMDB file alone reveals no data key.
+///
+/// **Why erasure rotates `records.key`.** LMDB is copy-on-write: the page that held an erased
+/// person's row stays in `data.mdb` as a free page until it is reused, and an older meta page can
+/// still point at it. Deleting the row is therefore not enough while the key that opens it sits
+/// in the same directory. So every erasure is followed by a rotation: a new `records.key` is
+/// written beside the old one (`records.key.next`), every remaining row is sealed again under it
+/// in one write transaction (which also records the new check value and clears the rotation-due
+/// mark the erasure set), and only then is the old key file overwritten and replaced. From then
+/// on nothing in the directory opens the erased row, wherever LMDB left its bytes. A daemon that
+/// dies between the erasure and the rotation finishes the rotation at its next start, before it
+/// serves anything; `fascicolo stat` shows it as pending meanwhile.
 ///
 /// Rows are written and deleted only through `AttachedWrite`s of the append that needs them (the
 /// registration that creates a person, the erasure that destroys the key), so a key exists
-/// exactly when the log says it should. LMDB is copy-on-write: a deleted row's old page stays in
-/// the file until LMDB reuses it; it is sealed with `records.key`, and a compact backup
-/// (`fascicolo backup`) never copies free pages.
-public struct PersonKeys: Sendable {
+/// exactly when the log says it should. A new row is sealed inside the commit's own transaction,
+/// under the records key that transaction sees as current: a rotation committed just before can
+/// never leave a row sealed under a key about to be destroyed.
+public final class PersonKeys: Sendable {
     public static let tableName = "person_keys"
     public static let masterKeyFileName = "records.key"
+    /// The next records key while a rotation is under way (see above).
+    public static let nextKeyFileName = "records.key.next"
+    /// `meta` rows: the records key's generation (u64 BE; absent = 0), its check value, and the
+    /// position of the first erasure whose rotation is still due.
+    static let generationRow = Array("records_key_generation".utf8)
+    static let checkRow = Array("records_key_check".utf8)
+    public static let rotationDueRow = Array("records_key_rotation_due".utf8)
+    static let checkContext = Array("fascicolo/records-key-check/v1".utf8)
 
     let table: Table
     private let environment: Environment
-    private let masterKey: SecretKey
+    private let meta: Table
+    private let directory: String
+    /// The records keys in use, by generation: the current one, and during a rotation the next.
+    private let masterKeys: Mutex<[UInt64: SecretKey]>
+    /// One rotation at a time.
+    private let rotating = Mutex<Void>(())
 
-    public init(environment: Environment, masterKey: SecretKey) throws {
+    /// Opens the table with `masterKey` (records.key) as generation `generation`'s key.
+    init(environment: Environment, meta: Table, directory: String, masterKey: SecretKey) throws {
         self.environment = environment
-        self.masterKey = masterKey
+        self.meta = meta
+        self.directory = directory
         table = try environment.write { txn in try txn.createTable(Self.tableName) }
+        let generation = try environment.read { txn in try Self.generation(in: txn, meta: meta) }
+        masterKeys = Mutex([generation: masterKey])
     }
 
-    /// A new data key for `person`, and the attached write that stores it with the append.
+    static func generation(in txn: ReadTransaction, meta: Table) throws -> UInt64 {
+        try txn.get(meta, key: generationRow).flatMap { BigEndian.uint64($0) } ?? 0
+    }
+
+    /// A new data key for `person`, and the attached write that stores it with the append,
+    /// sealed under the records key current in the commit's transaction.
     public func newKey(for person: Pseudonym) -> (key: SecretKey, write: AttachedWrite) {
         let key = SecretKey(guarded: false)
-        let sealed = key.withBytes { masterKey.seal(Array($0), associatedData: associatedData(person)) }
-        return (key, AttachedWrite(table: table, key: person.bytes, value: sealed))
+        let write = AttachedWrite(table: table, key: person.bytes) { [self] txn in
+            let masterKey = try self.masterKey(generation: Self.generation(in: txn, meta: meta))
+            return key.withBytes { masterKey.seal(Array($0), associatedData: Self.associatedData(person)) }
+        }
+        return (key, write)
     }
 
-    /// The attached write that destroys the person's key.
-    public func destroy(_ person: Pseudonym) -> AttachedWrite {
-        AttachedWrite(table: table, key: person.bytes, value: nil)
+    /// The attached write that destroys the person's key. The erasure also marks a rotation of
+    /// records.key as due (`rotateAfterErasure` does it), in the same commit.
+    public func destroy(_ person: Pseudonym) -> [AttachedWrite] {
+        [AttachedWrite(table: table, key: person.bytes, value: nil),
+         AttachedWrite(table: meta, key: Self.rotationDueRow) { [meta] txn in
+             // The first erasure still waiting keeps its mark.
+             try txn.get(meta, key: Self.rotationDueRow) ?? Array("due".utf8)
+         }]
     }
 
     /// The person's data key; nil when it never existed or was destroyed.
     public func key(for person: Pseudonym) throws -> SecretKey? {
-        guard let sealed = try environment.read({ txn in try txn.get(table, key: person.bytes) }) else { return nil }
-        guard var bytes = masterKey.open(sealed, associatedData: associatedData(person)) else {
-            throw CorruptKey()
+        // A rotation may retire the generation between the read and the lookup: read again.
+        for _ in 0..<3 {
+            let found = try environment.read { txn -> (sealed: [UInt8], generation: UInt64)? in
+                guard let sealed = try txn.get(table, key: person.bytes) else { return nil }
+                return (sealed, try Self.generation(in: txn, meta: meta))
+            }
+            guard let found else { return nil }
+            guard let masterKey = masterKeys.withLock({ $0[found.generation] }) else { continue }
+            guard var bytes = masterKey.open(found.sealed, associatedData: Self.associatedData(person)) else {
+                throw CorruptKey()
+            }
+            defer { sodium_memzero(&bytes, bytes.count) }
+            return SecretKey(bytes: bytes, guarded: false)
         }
-        defer { for index in bytes.indices { bytes[index] = 0 } }
-        return SecretKey(bytes: bytes, guarded: false)
+        throw CorruptKey()
     }
 
-    private func associatedData(_ person: Pseudonym) -> [UInt8] {
+    private func masterKey(generation: UInt64) throws -> SecretKey {
+        guard let key = masterKeys.withLock({ $0[generation] }) else { throw CorruptKey() }
+        return key
+    }
+
+    static func associatedData(_ person: Pseudonym) -> [UInt8] {
         Array("fascicolo/person-key/v1".utf8) + [0] + person.bytes
+    }
+
+    /// Whether an erasure's rotation is still due (shown by `fascicolo stat`).
+    public func rotationDue() throws -> Bool {
+        try environment.read { txn in try txn.get(meta, key: Self.rotationDueRow) != nil }
+    }
+
+    /// Replaces records.key by a new key, re-sealing every person's data key under it, if an
+    /// erasure made that due (or `force`). Blocking: runs file syncs and one write transaction
+    /// over the whole table. Returns the number of rows re-sealed, nil when nothing was due.
+    @discardableResult
+    public func rotateAfterErasure(force: Bool = false) throws -> Int? {
+        try rotating.withLock { _ -> Int? in
+            guard try force || rotationDue() else { return nil }
+            let currentPath = directory + "/" + Self.masterKeyFileName
+            let nextPath = directory + "/" + Self.nextKeyFileName
+            unlink(nextPath)  // a rotation that died before its commit: that key sealed nothing
+            let next = SecretKey()
+            try next.withBytes { bytes in try KeyFile.writeNewSecret(path: nextPath, bytes: bytes) }
+            let old = try environment.read { txn in try Self.generation(in: txn, meta: meta) }
+            masterKeys.withLock { $0[old + 1] = next }
+            let count: Int
+            do {
+                count = try environment.write { txn -> Int in
+                    let current = try masterKey(generation: Self.generation(in: txn, meta: meta))
+                    var rows: [(key: [UInt8], value: [UInt8])] = []
+                    try txn.withCursor(table) { cursor in
+                        var row = try cursor.first()
+                        while let record = row {
+                            let (key, sealed) = (Array(record.key), Array(record.value))
+                            guard let person = Pseudonym(bytes: key),
+                                  var dataKey = current.open(sealed, associatedData: Self.associatedData(person)) else {
+                                throw CorruptKey()
+                            }
+                            rows.append((key, next.seal(dataKey, associatedData: Self.associatedData(person))))
+                            sodium_memzero(&dataKey, dataKey.count)
+                            row = try cursor.next()
+                        }
+                    }
+                    for row in rows { try txn.put(table, key: row.key, value: row.value) }
+                    try txn.put(meta, key: Self.generationRow, value: BigEndian.bytes(old + 1))
+                    try txn.put(meta, key: Self.checkRow, value: next.seal([], associatedData: Self.checkContext))
+                    _ = try txn.delete(meta, key: Self.rotationDueRow)
+                    return rows.count
+                }
+            } catch {
+                masterKeys.withLock { $0[old + 1] = nil }
+                unlink(nextPath)
+                throw error
+            }
+            try Self.replaceKeyFile(current: currentPath, next: nextPath)
+            masterKeys.withLock { $0[old] = nil }
+            return count
+        }
+    }
+
+    /// After the rotation's commit: overwrites the old key file in place (so that its blocks do
+    /// not keep the old key on file systems that write in place), then renames the next key over
+    /// it and syncs the directory.
+    static func replaceKeyFile(current: String, next: String) throws {
+        let descriptor = open(current, O_WRONLY | O_CLOEXEC)
+        if descriptor >= 0 {
+            let zeros = [UInt8](repeating: 0, count: SecretKey.byteCount)
+            _ = write(descriptor, zeros, zeros.count)
+            fsync(descriptor)
+            close(descriptor)
+        }
+        guard rename(next, current) == 0 else { throw KeyFile.Failure.unwritable(path: current, errno: errno) }
+        KeyFile.syncDirectory(of: current)
+    }
+
+    /// At open, before the key is checked: a rotation that committed but did not replace the key
+    /// file yet is finished (records.key.next is the current key when it opens the check value);
+    /// one that did not commit leaves a records.key.next that sealed nothing, removed here.
+    static func finishInterruptedRotation(directory: String, environment: Environment, meta: Table) throws {
+        let nextPath = directory + "/" + nextKeyFileName
+        guard access(nextPath, F_OK) == 0 else { return }
+        let next = try KeyFile.loadOrCreateSecret(directory: directory, name: nextKeyFileName, create: false)
+        let check = try environment.read { txn in try txn.get(meta, key: checkRow) }
+        if let check, next.open(check, associatedData: checkContext) != nil {
+            try replaceKeyFile(current: directory + "/" + masterKeyFileName, next: nextPath)
+        } else {
+            unlink(nextPath)
+        }
     }
 
     /// A stored key that `records.key` cannot open: the wrong key file, or a damaged row.
