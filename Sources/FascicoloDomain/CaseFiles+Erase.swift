@@ -9,6 +9,8 @@ extension CaseFiles {
     public func erase(_ identifier: PersonIdentifier, legalGround: String, reference reason: String,
                       author: String) async throws(DomainError) -> RecordResult {
         guard let schema = EventCatalogue.schema("ErasureExecuted") else { preconditionFailure("the catalogue has ErasureExecuted") }
+        if IdentifierScanner.containsIdentifier(reason) { throw .identifierInClear(field: "reference") }
+        if IdentifierScanner.containsIdentifier(legalGround) { throw .identifierInClear(field: "legalGround") }
         let data = JSON.object([("legalGround", .string(legalGround)), ("reference", .string(reason))])
         let validated = try EventValidator.validate(data, schema: schema, reference: reference.current, fieldPrefix: "body")
         let person: Pseudonym

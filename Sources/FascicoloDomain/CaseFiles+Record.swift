@@ -41,7 +41,16 @@ extension CaseFiles {
             // A void of an identity link, stored while this waited for the stream's turn, sends
             // the codice fiscale's entries elsewhere: start again from where they go now.
             guard try resolve(request.person) == person else { continue }
-            return try await record(request, person: person, actor: actor, author: author, digest: digest)
+            do {
+                return try await record(request, person: person, actor: actor, author: author, digest: digest)
+            } catch let refusal {
+                // A path rule's refusal tells the caller the person's phase (not registered, no
+                // open case, closed…): that is a read of their file, recorded as one.
+                guard case .pathRule = refusal.kind else { throw refusal }
+                let reader = Reader(author: author, role: "writer", purpose: nil, operatorID: nil)
+                try await recordAccess(to: person, by: reader, what: "refused_append", entries: 0)
+                throw refusal
+            }
         }
     }
 
@@ -150,6 +159,9 @@ extension CaseFiles {
                 validated = try EventValidator.validate(data, schema: schema, reference: table, fieldPrefix: path + ".data")
             }
 
+            if let found = IdentifierScanner.firstIdentifier(in: .object(validated.open), path: path + ".data") {
+                throw .identifierInClear(field: found)
+            }
             let version = prepared.version + UInt64(index) + 1
             let fact = CaseFact(version: version, kind: schema.kind, data: validated.open, reference: table)
             do {

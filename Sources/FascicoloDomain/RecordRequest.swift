@@ -91,6 +91,16 @@ public struct RecordRequest: Sendable {
             guard let text = key.string else { throw .malformed("idempotencyKey is a string", field: "idempotencyKey") }
             idempotencyKey = text
         }
+        // What is stored in clear never names a person: only `person` (pseudonymised) and the
+        // personal fields of `data` (sealed; checked with the schema, which knows them) may.
+        if let found = IdentifierScanner.firstIdentifier(in: actor, path: "actor") { throw .identifierInClear(field: found) }
+        if let idempotencyKey, IdentifierScanner.containsIdentifier(idempotencyKey) { throw .identifierInClear(field: "idempotencyKey") }
+        for (index, event) in events.enumerated() {
+            for (key, value) in [("type", event.type), ("correlationId", event.correlationID), ("causationId", event.causationID)]
+            where value.map(IdentifierScanner.containsIdentifier) ?? false {
+                throw .identifierInClear(field: "events[\(index)].\(key)")
+            }
+        }
         var contentDigest: Digest?
         if idempotencyKey != nil {
             var hasher = SHA256()

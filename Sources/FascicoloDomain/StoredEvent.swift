@@ -150,8 +150,11 @@ enum OccurredAt {
         // THH:MM:SS[.fraction](Z|±HH:MM)
         guard bytes.count >= 20, bytes.count <= 35, bytes[10] == UInt8(ascii: "T") else { return false }
         let digit = { (index: Int) in (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(bytes[index]) }
+        let number = { (index: Int) in Int(bytes[index] - UInt8(ascii: "0")) * 10 + Int(bytes[index + 1] - UInt8(ascii: "0")) }
+        // A time that names no instant (25:00, 23:61, :60 — leap seconds are not kept by the
+        // daemon's clock either) is refused, as is an offset beyond ±23:59.
         guard digit(11), digit(12), bytes[13] == UInt8(ascii: ":"), digit(14), digit(15), bytes[16] == UInt8(ascii: ":"),
-              digit(17), digit(18) else { return false }
+              digit(17), digit(18), number(11) <= 23, number(14) <= 59, number(17) <= 59 else { return false }
         var index = 19
         if bytes[index] == UInt8(ascii: ".") {
             index += 1
@@ -163,6 +166,7 @@ enum OccurredAt {
         if bytes[index] == UInt8(ascii: "Z") { return index + 1 == bytes.count }
         guard bytes[index] == UInt8(ascii: "+") || bytes[index] == UInt8(ascii: "-"), index + 6 == bytes.count else { return false }
         return digit(index + 1) && digit(index + 2) && bytes[index + 3] == UInt8(ascii: ":") && digit(index + 4) && digit(index + 5)
+            && number(index + 1) <= 23 && number(index + 4) <= 59
     }
 
     static func date(_ text: String) -> CalendarDate? { CalendarDate(String(text.utf8.prefix(10))!) }

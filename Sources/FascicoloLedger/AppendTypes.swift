@@ -165,9 +165,10 @@ public enum LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .emptyPayload(let index): "event \(index) has an empty payload"
         case .payloadTooLarge(let index, let bytes, let limit):
             "event \(index) has a payload of \(bytes) bytes; the limit (payloadBytesMax) is \(limit)"
-        case .wrongExpectedVersion(let stream, let expected, let actual):
-            "stream \(stream) is at version \(actual), expected \(expected)"
-        case .idempotencyConflict(let key): "idempotency key \(key) was already used for different content"
+        case .wrongExpectedVersion(_, let expected, let actual):
+            // The stream name is the client's text (it could hold anything): not repeated.
+            "the stream is at version \(actual), expected \(expected)"
+        case .idempotencyConflict: "the idempotency key was already used for different content"
         case .shutDown: "the ledger is shutting down"
         case .storage(let what): "storage failure: \(what)"
         }

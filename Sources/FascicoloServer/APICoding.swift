@@ -29,7 +29,8 @@ enum Render {
     }
 
     /// An entry; `detailed` adds the signed bytes (base64), for checking the signature offline.
-    static func entry(_ entry: Entry, detailed: Bool = false, into json: inout JSONBytes) {
+    /// `withheld` leaves the payload (and the signed bytes, which hold it) out: see `RawRead`.
+    static func entry(_ entry: Entry, detailed: Bool = false, withheld: Bool = false, into json: inout JSONBytes) {
         json.raw("{\"position\":")
         json.number(entry.position)
         json.raw(",\"stream\":")
@@ -42,33 +43,38 @@ enum Render {
         json.string(Timestamp.iso8601(milliseconds: entry.recordedAtMilliseconds))
         json.raw(",\"author\":")
         json.string(entry.author)
-        json.raw(",\"data\":")
-        json.payload(entry.payload)
+        if withheld {
+            json.raw(",\"data\":null,\"withheld\":\"person_data\"")
+        } else {
+            json.raw(",\"data\":")
+            json.payload(entry.payload)
+        }
         json.raw(",\"keyId\":")
         json.string(Hex.encode(entry.keyID))
         json.raw(",\"signature\":")
         json.string(Base64.encode(entry.signature))
         json.raw(",\"leafHash\":")
         json.string(entry.leafHash.hex)
-        if detailed {
+        if detailed && !withheld {
             json.raw(",\"signedBytes\":")
             json.string(Base64.encode(Array(entry.signedBytes)))
         }
         json.raw("}")
     }
 
-    static func entry(_ entry: Entry, detailed: Bool = false) -> [UInt8] {
+    static func entry(_ entry: Entry, detailed: Bool = false, withheld: Bool = false) -> [UInt8] {
         var json = JSONBytes()
-        Render.entry(entry, detailed: detailed, into: &json)
+        Render.entry(entry, detailed: detailed, withheld: withheld, into: &json)
         return json.bytes
     }
 
-    static func entries(_ entries: [Entry]) -> [UInt8] {
+    /// `withholding`: which entries to serve withheld (none by default).
+    static func entries(_ entries: [Entry], withholding: (Entry) -> Bool = { _ in false }) -> [UInt8] {
         var json = JSONBytes(capacity: 600 * entries.count + 16)
         json.raw("{\"entries\":[")
         for (index, entry) in entries.enumerated() {
             if index > 0 { json.raw(",") }
-            Render.entry(entry, into: &json)
+            Render.entry(entry, withheld: withholding(entry), into: &json)
         }
         json.raw("]}")
         return json.bytes

@@ -83,29 +83,37 @@ public struct APIRoutes: Sendable {
         registerDomain(on: router)
         registerProjections(on: router)
         router.get("v1/log") { request, context in
-            _ = try authorize(context, Self.auditors)
+            let peer = try authorize(context, Self.auditors)
+            let read = try rawRead(request, peer)
             let from: UInt64 = try query(request, "from") ?? 0
             let limit = try limitParameter(request)
-            return json(status: .ok, Render.entries(try ledger.entries(from: from, limit: limit)))
+            let entries = try ledger.entries(from: from, limit: limit)
+            var recorded = Set<Pseudonym>()
+            try await recordRawRead(of: entries, read, what: "log", recorded: &recorded)
+            return json(status: .ok, Render.entries(entries, withholding: read.withholds))
         }
         router.get("v1/subscribe") { request, context in
-            _ = try authorize(context, Self.auditors)
+            let peer = try authorize(context, Self.auditors)
+            let read = try rawRead(request, peer)
             let from: UInt64 = try query(request, "from") ?? ledger.size
             guard let slot = subscriptionSlots.reserve() else {
                 throw Problem(.serviceUnavailable, code: "too_many_subscriptions",
                               detail: "\(subscriptions.concurrentMax) subscriptions are open (subscriptions.concurrent_max)",
                               retryAfterSeconds: 5)
             }
-            return Subscription(ledger: ledger, settings: subscriptions, shutdown: shutdown, slot: slot)
+            return Subscription(routes: self, read: read, settings: subscriptions, shutdown: shutdown, slot: slot)
                 .response(from: from, request: request)
         }
-        router.get("v1/entries/:position") { _, context in
-            _ = try authorize(context, Self.auditors)
+        router.get("v1/entries/:position") { request, context in
+            let peer = try authorize(context, Self.auditors)
+            let read = try rawRead(request, peer)
             guard let position = context.parameters.get("position", as: UInt64.self) else {
-                throw Problem.badRequest("position is a non-negative integer")
+                throw Self.invalidParameter("position", "position is a non-negative integer")
             }
             guard let entry = try ledger.entry(at: position) else { throw Problem.notFound("no entry at position \(position)") }
-            return json(status: .ok, Render.entry(entry, detailed: true))
+            var recorded = Set<Pseudonym>()
+            try await recordRawRead(of: [entry], read, what: "entry", recorded: &recorded)
+            return json(status: .ok, Render.entry(entry, detailed: true, withheld: read.withholds(entry)))
         }
         router.get("v1/checkpoints/latest") { _, context in
             _ = try authorize(context, Self.auditors)
@@ -178,6 +186,7 @@ public struct APIRoutes: Sendable {
             throw Problem.badRequest("the body is not an append: \(error.reason); expected "
                                      + "{\"events\":[{\"type\":…,\"data\":…}], \"expectedVersion\"?, \"idempotencyKey\"?}")
         }
+        try IdentifierGate.check(decoded)
         let events = decoded.events.map { NewEvent(type: $0.type, payload: Array($0.data)) }
         let stream = context.parameters.get("stream") ?? ""
         try checkGenericAppend(to: stream)
@@ -199,12 +208,12 @@ public struct APIRoutes: Sendable {
         let from: UInt64? = try query(request, "from")
         let direction = request.uri.queryParameters.get("direction") ?? "forwards"
         guard direction == "forwards" || direction == "backwards" else {
-            throw Problem.badRequest("direction is forwards or backwards")
+            throw Self.invalidParameter("direction", "direction is forwards or backwards")
         }
         let entries = try ledger.readStream(stream, from: from, backwards: direction == "backwards", limit: try limitParameter(request))
         let exists = try !entries.isEmpty || ledger.streamVersion(stream) > 0
         guard exists else {
-            throw Problem.notFound("no stream \(stream)")
+            throw Problem.notFound("no such stream")
         }
         try await recordGenericRead(of: stream, entries: entries.count, request, peer)
         return json(status: .ok, Render.entries(entries))
@@ -214,7 +223,9 @@ public struct APIRoutes: Sendable {
     /// large), a version or idempotency conflict 409, shutting down 503.
     static func problem(for error: LedgerError) -> Problem {
         let status: HTTPResponse.Status = switch error {
-        case .payloadTooLarge, .tooManyEvents: .contentTooLarge
+        case .payloadTooLarge: .contentTooLarge
+        // A count beyond a limit is a rule of the request, as on /v1/persons/events: 422, not 413.
+        case .tooManyEvents: .unprocessableContent
         case .wrongExpectedVersion, .idempotencyConflict: .conflict
         case .shutDown: .serviceUnavailable
         case .storage: .internalServerError
@@ -228,7 +239,7 @@ public struct APIRoutes: Sendable {
 
     /// The request's body, sent as JSON (415 otherwise) and at most `bytesMax` bytes (413 beyond).
     func jsonBody(_ request: Request, bytesMax: Int) async throws -> [UInt8] {
-        guard request.headers[.contentType]?.lowercased().hasPrefix("application/json") ?? false else {
+        guard Self.isJSON(request.headers[.contentType]) else {
             throw Problem(.unsupportedMediaType, code: "unsupported_media_type", detail: "send the body as application/json")
         }
         do {
@@ -236,6 +247,15 @@ public struct APIRoutes: Sendable {
         } catch {
             throw Problem(.contentTooLarge, code: "body_too_large", detail: "the request body is larger than \(bytesMax) bytes")
         }
+    }
+
+    /// `application/json`, with at most a `charset=utf-8` parameter — not `application/jsonp`,
+    /// `application/json-patch+json` or another type that merely starts the same way.
+    static func isJSON(_ contentType: String?) -> Bool {
+        guard let contentType else { return false }
+        let parts = contentType.lowercased().split(separator: ";", omittingEmptySubsequences: false).map { $0.trimmingWhitespace() }
+        guard parts.first == "application/json" else { return false }
+        return parts.dropFirst().allSatisfy { $0 == "charset=utf-8" || $0 == "charset=\"utf-8\"" }
     }
 
     /// The caller's credentials, if it holds one of `roles`; otherwise 403.
@@ -256,20 +276,20 @@ public struct APIRoutes: Sendable {
 
     func limitParameter(_ request: Request) throws -> Int {
         let limit: Int = try query(request, "limit") ?? 100
-        guard (1...1_000).contains(limit) else { throw Problem.badRequest("limit is 1 to 1000") }
+        guard (1...1_000).contains(limit) else { throw Self.invalidParameter("limit", "limit is 1 to 1000") }
         return limit
     }
 
     /// The query parameter `name`, nil when absent; 400 when present but not a `T`.
     func query<T: LosslessStringConvertible>(_ request: Request, _ name: String) throws -> T? {
         guard let text = request.uri.queryParameters.get(name) else { return nil }
-        guard let value = T(text) else { throw Problem.badRequest("the query parameter \(name) is not valid: \(text)") }
+        guard let value = T(text) else { throw Self.invalidParameter(name, "the query parameter \(name) is not valid") }
         return value
     }
 
     /// The query parameter `name`; 400 when absent or not a `T`.
     func requiredQuery<T: LosslessStringConvertible>(_ request: Request, _ name: String) throws -> T {
-        guard let value: T = try query(request, name) else { throw Problem.badRequest("the query parameter \(name) is required") }
+        guard let value: T = try query(request, name) else { throw Self.invalidParameter(name, "the query parameter \(name) is required") }
         return value
     }
 }
@@ -301,13 +321,15 @@ struct GateMiddleware: RouterMiddleware {
             throw Problem.shuttingDown
         }
         do {
+            try IdentifierGate.check(request, personHeader: APIRoutes.personHeader)
             return try await next(request, context)
         } catch let problem as Problem {
             routes.metrics.recordRejection(code: problem.code)
             throw problem
         } catch let error as HTTPError where error.status == .notFound {
             routes.metrics.recordRejection(code: "not_found")
-            throw Problem.notFound("no such endpoint: \(request.method) \(request.uri.path)")
+            // The path is the client's text: not repeated.
+            throw Problem.notFound("no such endpoint (GET /v1/openapi.yaml lists them)")
         }
     }
 }

@@ -1,3 +1,4 @@
+import FascicoloJSON
 import FascicoloLedger
 
 /// The body of `POST /v1/streams/{stream}/events`, parsed strictly in one pass over the bytes:
@@ -10,7 +11,8 @@ import FascicoloLedger
 /// duplicate keys, trailing bytes, invalid UTF-8 and nesting deeper than 64 are refused.
 struct AppendBodyParser {
     struct Body {
-        var events: [(type: String, data: ArraySlice<UInt8>)] = []
+        /// Each event's type, its data as sent (the payload), and that data read (for checks).
+        var events: [(type: String, data: ArraySlice<UInt8>, value: JSON)] = []
         var expectedVersion: ExpectedVersion = .any
         var idempotencyKey: String?
     }
@@ -74,9 +76,10 @@ struct AppendBodyParser {
         return body
     }
 
-    private mutating func parseEvent() throws(Failure) -> (type: String, data: ArraySlice<UInt8>) {
+    private mutating func parseEvent() throws(Failure) -> (type: String, data: ArraySlice<UInt8>, value: JSON) {
         var type: String?
         var data: ArraySlice<UInt8>?
+        var value: JSON?
         try parseObject { (parser: inout AppendBodyParser, key: String) throws(Failure) in
             switch key {
             case "type" where type == nil: type = try parser.parseString()
@@ -84,11 +87,16 @@ struct AppendBodyParser {
                 let start = parser.index
                 try parser.skipValue(depth: 2)
                 data = parser.bytes[start..<parser.index]
+                // The payload is stored as sent, so it is held to the strict reader's rules too:
+                // a member name twice in one object (also when spelled with escapes) is refused.
+                do throws(JSON.Malformed) { value = try JSON.parse(data!) } catch {
+                    throw parser.failure("data is not strict JSON: \(error.reason)")
+                }
             default: throw parser.failure("an event has exactly the members type and data, once each")
             }
         }
-        guard let type, let data else { throw failure("an event has a type and data") }
-        return (type, data)
+        guard let type, let data, let value else { throw failure("an event has a type and data") }
+        return (type, data, value)
     }
 
     // MARK: - JSON grammar (RFC 8259)

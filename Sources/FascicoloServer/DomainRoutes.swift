@@ -24,7 +24,7 @@ extension APIRoutes {
             // Without a limit, the whole case file up to the configured page size.
             let limit: Int? = try query(request, "limit")
             let limitMax = caseFiles.limits.entriesPerReadMax
-            if let limit, !(1...limitMax).contains(limit) { throw Problem.badRequest("limit is 1 to \(limitMax)") }
+            if let limit, !(1...limitMax).contains(limit) { throw Self.invalidParameter("limit", "limit is 1 to \(limitMax)") }
             do {
                 let file = try await caseFiles.caseFile(for: person, reader: reader, from: from, limit: limit)
                 return json(status: .ok, file.bytes)

@@ -581,7 +581,8 @@ components:
                  target_voided, target_not_counting, outcome_without_reference, already_restricted, not_restricted, wrong_target,
                  appointment_concluded, plan_not_signed, goal_closed, intervention_step, unknown_field, not_correctable,
                  invalid_parameter, projection_not_found, projection_building, rebuild_in_progress, projection_failed,
-                 projection_behind, storage_error, register_not_found, too_many_subscriptions]
+                 projection_behind, storage_error, register_not_found, too_many_subscriptions, identifier_in_clear,
+                 erasure_pending]
         detail: {type: string}
         field: {type: string, description: "the offending input, as a path (events[0].data.birthYear)"}
         detailItalian: {type: string, description: the detail in Italian (path rules)}

@@ -1,3 +1,4 @@
+import FascicoloDomain
 import FascicoloJSON
 import FascicoloLedger
 import Dispatch
@@ -54,20 +55,24 @@ final class SubscriptionSlots: Sendable {
 /// The subscriber reads the log itself (short LMDB read transactions), so nothing is buffered
 /// for it and a slow one never delays appends or other subscribers.
 struct Subscription {
-    let ledger: Ledger
+    let routes: APIRoutes
+    /// Person data withheld, or each person's first entry recorded as read before it is sent.
+    let read: RawRead
+    var ledger: Ledger { routes.ledger }
     let settings: SubscriptionSettings
     let shutdown: ShutdownSwitch
     /// Released when the response (and with it this) is dropped.
     let slot: SubscriptionSlots.Slot
 
     func response(from start: UInt64, request: Request) -> Response {
-        let (ledger, settings, shutdown, slot) = (ledger, settings, shutdown, slot)
+        let (routes, read, ledger, settings, shutdown, slot) = (routes, read, ledger, settings, shutdown, slot)
         return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: ResponseBody { writer in
             _ = slot
             // Cancelled as soon as the client closes its side of the connection.
             try await request.body.consumeWithCancellationOnInboundClose { _ in
                 var position = start
                 var caughtUp = false
+                var recorded = Set<Pseudonym>()
                 let heartbeat = UInt64(settings.heartbeatMilliseconds) * 1_000_000
                 var quietSince = DispatchTime.now().uptimeNanoseconds
                 while !Task.isCancelled {
@@ -82,9 +87,10 @@ struct Subscription {
                             break
                         }
                         let entries = try ledger.entries(from: position, limit: settings.batchEntries)
+                        try await routes.recordRawRead(of: entries, read, what: "subscribe", recorded: &recorded)
                         var json = JSONBytes(capacity: 700 * entries.count)
                         for entry in entries {
-                            Render.entry(entry, into: &json)
+                            Render.entry(entry, withheld: read.withholds(entry), into: &json)
                             json.raw("\n")
                         }
                         try await writer.write(ByteBuffer(bytes: json.bytes))

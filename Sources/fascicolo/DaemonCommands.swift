@@ -240,6 +240,8 @@ struct Log: ParsableCommand {
     @Option(help: "At most this many entries (1 to 1000; default 100).")
     var limit: Int?
 
+    @OptionGroup var purpose: RawReadPurpose
+
     @OptionGroup var daemon: DaemonOptions
 
     func validate() throws {
@@ -249,7 +251,7 @@ struct Log: ParsableCommand {
     func run() throws {
         let session = DaemonSession(daemon)
         let query = queryString([("from", String(from ?? 0)), ("limit", limit.map(String.init))])
-        let (response, value) = try session.getJSON("/v1/log" + query)
+        let (response, value) = try session.getJSON("/v1/log" + query, headers: purpose.purpose.map { [("Fascicolo-Purpose", $0)] } ?? [])
         if daemon.json {
             session.printRaw(response)
             return
@@ -294,6 +296,8 @@ struct EntryCommand: ParsableCommand {
     @Argument(help: "The entry's position in the log (0-based).")
     var position: UInt64
 
+    @OptionGroup var purpose: RawReadPurpose
+
     @Option(help: ArgumentHelp("The verifier key '<name>+<key id>+<base64 key>' (default: the daemon's /v1/keys).", valueName: "vkey"))
     var key: String?
 
@@ -302,9 +306,20 @@ struct EntryCommand: ParsableCommand {
     func run() throws {
         let session = DaemonSession(daemon)
         let key = try session.verifierKey(key)
-        let checked = try CheckedEntry.fetch(position: position, session: session, key: key)
+        let checked = try CheckedEntry.fetch(position: position, session: session, key: key, purpose: purpose.purpose)
         if daemon.json {
             session.printRaw(checked.response)
+        } else if let leaf = checked.withheldLeafHash {
+            let value = (try? JSON.parse(checked.response.body)) ?? .null
+            let rows: [(String, String)] = [
+                ("position", "\(position)"), ("stream", value["stream"]?.string ?? "?"),
+                ("stream version", value["streamVersion"]?.compact ?? "?"), ("type", value["type"]?.string ?? "?"),
+                ("recorded at", value["recordedAt"]?.string ?? "?"), ("author", value["author"]?.string ?? "?"),
+                ("leaf hash", leaf.hex + " (the daemon's; fascicolo proof inclusion ties it to a signed root)"),
+                ("data", "withheld"),
+            ]
+            for line in fields(rows) { Terminal.out(line) }
+            Terminal.out("note: " + CheckedEntry.withheldNote)
         } else if let entry = checked.entry {
             let rows: [(String, String)] = [
                 ("position", "\(entry.position)"),
@@ -337,12 +352,25 @@ struct EntryCommand: ParsableCommand {
 /// with the signed bytes.
 struct CheckedEntry {
     let response: UnixSocketClient.Response
-    /// Parsed from the signed bytes; nil when they do not parse.
+    /// Parsed from the signed bytes; nil when they do not parse or were withheld.
     let entry: Entry?
     let problems: [String]
+    /// The daemon's leaf hash of a person's entry served withheld (`--purpose` not given).
+    var withheldLeafHash: Digest?
 
-    static func fetch(position: UInt64, session: DaemonSession, key: DaemonSession.Key) throws -> CheckedEntry {
-        let (response, value) = try session.getJSON("/v1/entries/\(position)")
+    static let withheldNote = "the entry is in a person's case file: its data and signed bytes are withheld, so its signature "
+        + "is not checked here; give --purpose to read them (the read is recorded in the person's access stream)"
+
+    static func fetch(position: UInt64, session: DaemonSession, key: DaemonSession.Key, purpose: String?) throws -> CheckedEntry {
+        let (response, value) = try session.getJSON("/v1/entries/\(position)", headers: purpose.map { [("Fascicolo-Purpose", $0)] } ?? [])
+        if value["withheld"] != nil {
+            // A person's entry read without a purpose: no signed bytes to check, only the leaf
+            // hash, which a proof against a signed root authenticates on its own.
+            guard let leaf = value["leafHash"]?.string.flatMap(Hex.decode).flatMap(Digest.init) else {
+                return CheckedEntry(response: response, entry: nil, problems: ["the daemon's answer has no valid leafHash"])
+            }
+            return CheckedEntry(response: response, entry: nil, problems: [], withheldLeafHash: leaf)
+        }
         guard let signedBytes = value["signedBytes"]?.string.flatMap(Base64.decode),
               let signature = value["signature"]?.string.flatMap(Base64.decode), signature.count == Signature.byteCount else {
             return CheckedEntry(response: response, entry: nil, problems: ["the daemon's answer has no valid signedBytes and signature"])
@@ -383,4 +411,14 @@ func isoMilliseconds(_ milliseconds: Int64) -> String {
     let seconds = iso8601(seconds: UInt64(max(0, milliseconds / 1000)))
     let fraction = String(milliseconds % 1000)
     return seconds.dropLast() + "." + String(repeating: "0", count: 3 - fraction.count) + fraction + "Z"
+}
+
+/// `--purpose` of the raw reads (`entry`, `log`, `proof inclusion`): without it the daemon serves
+/// the entries of persons' case files withheld; with it, it records the read for every person
+/// whose entries it serves.
+struct RawReadPurpose: ParsableArguments {
+    @Option(help: ArgumentHelp(
+        "Why you read persons' entries (recorded in each person's access stream); without it their data is withheld.",
+        valueName: "text"))
+    var purpose: String?
 }

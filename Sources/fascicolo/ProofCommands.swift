@@ -104,6 +104,8 @@ struct Proof: ParsableCommand {
         @Option(help: "The tree to prove inclusion in (default: the size of the latest checkpoint).")
         var treeSize: UInt64?
 
+        @OptionGroup var purpose: RawReadPurpose
+
         @Option(help: ArgumentHelp("The verifier key '<name>+<key id>+<base64 key>' (default: the daemon's /v1/keys).", valueName: "vkey"))
         var key: String?
 
@@ -111,6 +113,7 @@ struct Proof: ParsableCommand {
 
         func run() throws {
             var audit = try ProofAudit(session: DaemonSession(daemon), keyOption: key)
+            audit.purpose = purpose.purpose
             let signedSize = audit.checkpoint.size
             let treeSize = self.treeSize ?? signedSize
             guard treeSize <= signedSize else {
@@ -175,6 +178,8 @@ struct Proof: ParsableCommand {
         @Option(help: ArgumentHelp("The verifier key '<name>+<key id>+<base64 key>' (default: the daemon's /v1/keys).", valueName: "vkey"))
         var key: String?
 
+        @OptionGroup var purpose: RawReadPurpose
+
         @OptionGroup var daemon: DaemonOptions
 
         func validate() throws {
@@ -192,6 +197,7 @@ struct Proof: ParsableCommand {
 
         func run() throws {
             var audit = try ProofAudit(session: DaemonSession(daemon), keyOption: key)
+            audit.purpose = purpose.purpose
             let signedSize = audit.checkpoint.size
             var trusted: (root: Digest, size: UInt64, source: String)?
             if let oldCheckpoint {
@@ -274,6 +280,8 @@ struct ProofAudit {
     }
 
     let session: DaemonSession
+    /// Sent with entry reads (`RawReadPurpose`).
+    var purpose: String?
     let key: DaemonSession.Key
     let checkpoint: Checkpoint
     private(set) var steps: [(String, String)] = []
@@ -347,7 +355,12 @@ struct ProofAudit {
 
     /// Fetches the entry, checks it, and returns its leaf hash computed here.
     mutating func checkEntry(_ position: UInt64) throws -> Digest {
-        let checked = try CheckedEntry.fetch(position: position, session: session, key: key)
+        let checked = try CheckedEntry.fetch(position: position, session: session, key: key, purpose: purpose)
+        if let leaf = checked.withheldLeafHash {
+            report("entry \(position)", "data withheld (a person's case file; --purpose reads it, recorded) — leaf hash "
+                   + "\(leaf.hex) as served, authenticated only by the proof against the signed root")
+            return leaf
+        }
         guard checked.problems.isEmpty, let entry = checked.entry else {
             try fail("entry \(position): " + checked.problems.joined(separator: "; "))
         }

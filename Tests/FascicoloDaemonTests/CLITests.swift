@@ -66,7 +66,7 @@ import Testing
             // Refusals: 4xx exits 1 with the problem's detail and code.
             let conflict = try cli(daemon, "append", "case-cli", "--type", "X", "--data", "1", "--expected-version", "0")
             #expect(conflict.status == 1, "\(conflict.output)")
-            #expect(conflict.output.contains("error: stream case-cli is at version 3, expected 0 (wrong_expected_version, HTTP 409)"),
+            #expect(conflict.output.contains("error: the stream is at version 3, expected 0 (wrong_expected_version, HTTP 409)"),
                     "\(conflict.output)")
             let reused = try cli(daemon, "append", "case-cli", "--type", "Other", "--data", "1", "--idempotency-key", "cli-1")
             #expect(reused.status == 1 && reused.output.contains("(idempotency_conflict, HTTP 409)"), "\(reused.output)")

@@ -35,8 +35,8 @@ import Testing
             try daemon.expectProblem(daemon.call("/nowhere"), 404, "not_found")
             try daemon.expectProblem(daemon.call("/v1/entries/99"), 404, "not_found")
             try daemon.expectProblem(daemon.call("/v1/streams/nobody/events"), 404, "not_found")
-            try daemon.expectProblem(daemon.call("/v1/log?limit=0"), 400, "malformed_request")
-            try daemon.expectProblem(daemon.call("/v1/proofs/inclusion"), 400, "malformed_request")
+            try daemon.expectProblem(daemon.call("/v1/log?limit=0"), 400, "invalid_parameter")
+            try daemon.expectProblem(daemon.call("/v1/proofs/inclusion"), 400, "invalid_parameter")
             #expect(try daemon.json("/v1/health/ready")["entries"] as? Int == 2)  // nothing of the refusals was stored
 
             // Reads.
@@ -375,7 +375,7 @@ func withDaemonResult<T>(_ body: (RunningDaemon) throws -> T) throws -> T {
 
 /// Runs `body` with a fresh daemon: payloads up to 1 KiB, checkpoints every 50 ms, the socket in
 /// a directory other uids can reach (the data directory is 0700).
-func withDaemon(access: String = "", extra: String = "[subscriptions]\nheartbeat_milliseconds = 300",
+func withDaemon(access: String = "", limits: String = "", extra: String = "[subscriptions]\nheartbeat_milliseconds = 300",
                 socketInDataDirectory: Bool = false, _ body: (RunningDaemon) throws -> Void) throws {
     try withTemporaryDirectory { directory in
         chmod(directory, 0o755)
@@ -394,6 +394,7 @@ func withDaemon(access: String = "", extra: String = "[subscriptions]\nheartbeat
             [limits]
             payload_bytes_max = 1024
             request_bytes_max = 16384
+            \(limits)
             [domain]
             reference_directory = "\(packageDirectory())/Config/reference"
             \(extra)

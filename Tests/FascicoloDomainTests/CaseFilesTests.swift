@@ -128,7 +128,8 @@ import Testing
             await #expect { try await caseFiles.record(Self.request(events.joined(separator: ",")), author: "uid:1/test") } throws: {
                 ($0 as? DomainError)?.field?.hasPrefix("events[10]") == true
             }
-            #expect(caseFiles.ledger.size == size, "a refused request stores nothing")
+            // The path rule's refusal is recorded as a read (it tells the person's phase); nothing else is stored.
+            #expect(caseFiles.ledger.size == size + 1, "a refused request stores nothing but the record of its read")
 
             let valid = (0..<40).map { review($0) }.joined(separator: ",")
             let result = try await caseFiles.record(Self.request(valid), author: "uid:1/test")
