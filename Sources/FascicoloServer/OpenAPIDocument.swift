@@ -13,7 +13,17 @@ info:
     Who may call what is decided from the peer's kernel credentials (SO_PEERCRED), mapped to
     roles in the configuration: writer (append, read streams), auditor (read everything, proofs,
     checkpoints), admin (everything). A peer without a role gets 403 on every route.
-    Errors are RFC 9457 problem details with a stable `code`.
+    Errors are RFC 9457 problem details with a stable `code`. One rule per condition, on every
+    route: malformed JSON or a member twice in one object 400 `malformed_request`; a bad query
+    parameter 400 `invalid_parameter` (with `field`); a body that is not `application/json`
+    (optionally `; charset=utf-8`) 415; a body over the size limit 413 `body_too_large`, one
+    event's payload 413 `payload_too_large`; more events than allowed 422 `too_many_events`.
+    People are named only by a body's `person` or the `Fascicolo-Person` header: any other text
+    the daemon would keep or log — the URL (path and query), other headers, stream names,
+    idempotency keys, clear fields and generic payloads — that holds what looks like a codice
+    fiscale (by its structure, check character right or not, omocodia included) or an STP/ENI
+    code is refused with 422 `identifier_in_clear`, naming the `field`, never the value.
+    Details never repeat a client's text.
     The bytes behind entries, leaf hashes and checkpoints are specified in Formats.md.
 servers:
   - url: http://localhost
@@ -117,7 +127,15 @@ paths:
   /v1/log:
     get:
       summary: Read the global log from a position. Roles auditor, admin.
+      description: |
+        Entries of persons' case files (`person:` streams) are served withheld
+        (`"data":null,"withheld":"person_data"`; signature and leaf hash kept) unless
+        `Fascicolo-Purpose` is given: then each person whose entries are served first gets a
+        RecordAccessed entry (`what`: `log`) in their access stream. The same holds for
+        /v1/entries/{position} (`entry`) and /v1/subscribe (`subscribe`, once per person per
+        subscription).
       parameters:
+        - {$ref: "#/components/parameters/Purpose"}
         - {name: from, in: query, schema: {type: integer, minimum: 0, default: 0}}
         - {name: limit, in: query, schema: {type: integer, minimum: 1, maximum: 1000, default: 100}}
       responses:
@@ -138,6 +156,7 @@ paths:
         `subscriptions.concurrent_max` subscriptions are open at once: more get 503
         `too_many_subscriptions` with `Retry-After`.
       parameters:
+        - {$ref: "#/components/parameters/Purpose"}
         - {name: from, in: query, schema: {type: integer, minimum: 0}, description: default the current end of the log}
       responses:
         "200": {description: the stream, content: {application/x-ndjson: {schema: {type: string}}}}
@@ -147,7 +166,9 @@ paths:
   /v1/entries/{position}:
     get:
       summary: One entry with its signature and signed bytes. Roles auditor, admin.
+      description: A person's entry is withheld (no data, no signed bytes) unless Fascicolo-Purpose is given; then the read is recorded (see /v1/log).
       parameters:
+        - {$ref: "#/components/parameters/Purpose"}
         - {name: position, in: path, required: true, schema: {type: integer, minimum: 0}}
       responses:
         "200": {description: the entry, content: {application/json: {schema: {$ref: "#/components/schemas/Entry"}}}}
@@ -276,7 +297,10 @@ paths:
     post:
       summary: >-
         Erasure (GDPR art. 17 or end of retention): destroys the person's data key and appends a signed
-        ErasureExecuted entry in the same commit. Role admin. The log still verifies; sealed fields are gone.
+        ErasureExecuted entry in the same commit, then replaces records.key and seals every other person's
+        key again under the new one, so that no file of the data directory opens the erased key's old bytes
+        (LMDB keeps them in free pages). Answered once both are done; 500 erasure_pending when the second
+        could not be (the next start finishes it). Role admin. The log still verifies; sealed fields are gone.
       requestBody:
         required: true
         content:
@@ -671,11 +695,12 @@ components:
         type: {type: string}
         recordedAt: {type: string, format: date-time}
         author: {type: string}
-        data: {description: "the event's JSON, as sent, except that line breaks between tokens are shown as spaces (the exact bytes are in signedBytes)"}
+        data: {description: "the event's JSON, as sent, except that line breaks between tokens are shown as spaces (the exact bytes are in signedBytes); null when withheld"}
+        withheld: {type: string, enum: [person_data], description: "present when a person's entry is served without its data (no Fascicolo-Purpose)"}
         keyId: {type: string}
         signature: {type: string, description: base64 Ed25519 signature of the signed bytes}
         leafHash: {type: string, description: hex}
-        signedBytes: {type: string, description: "base64 (only on /v1/entries/{position})"}
+        signedBytes: {type: string, description: "base64 (only on /v1/entries/{position}, and not when withheld)"}
     Entries:
       type: object
       properties:
