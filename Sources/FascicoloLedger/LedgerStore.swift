@@ -49,6 +49,8 @@ public struct LedgerStore: Sendable {
         } else if access(directory, F_OK) != 0 {
             guard mkdir(directory, 0o700) == 0 else { throw OpenError.cannotCreate(path: directory, errno: errno) }
         }
+        // A truncated file or broken meta pages would make LMDB fault on its first read.
+        try StoreStructure.checkFile(directory: directory)
         var options = Environment.Options()
         options.readOnly = readOnly
         options.mapSizeBytes = mapSizeBytes

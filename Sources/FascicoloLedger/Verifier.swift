@@ -28,6 +28,9 @@ public struct Verifier {
         public var chunkEntries = 8_192
         /// Signed checkpoint notes kept outside the data directory: the log must contain each.
         public var trustedCheckpoints: [String] = []
+        /// Follow every table's B-tree to every record first (`StoreStructure.walk`), so that a
+        /// damaged page ends the (isolated) process before any check trusts it.
+        public var walkStructure = true
         public init() {}
     }
 
@@ -80,6 +83,9 @@ public struct Verifier {
         do {
             let store = try LedgerStore.open(directory: directory, readOnly: true)
             defer { store.environment.close() }
+            if options.walkStructure {
+                _ = try StoreStructure.walk(store.environment) { table in IsolatedReader.report("it was walking table \(table)") }
+            }
             let origin = try store.origin()
             guard origin == key.name else {
                 throw Failure(position: nil, problem: "the log's origin \(origin) is not the verifier key's name \(key.name)")
@@ -91,6 +97,8 @@ public struct Verifier {
         } catch let error as StorageError where error.code.meansDamagedData {
             // Bytes changed or cut off below the records: the data is not what was signed.
             throw Failure(position: nil, problem: "the store is damaged (\(error))")
+        } catch let damage as StoreStructure.Damage {
+            throw Failure(position: nil, problem: "\(damage)")
         }
     }
 }
@@ -167,6 +175,7 @@ private struct VerificationRun {
                         try checkInOrder(previous, node: &node, merkle: merkle, checkpoints: checkpoints,
                                          nextCheckpoint: &nextCheckpoint)
                         checked += UInt64(previous.records.count)
+                        IsolatedReader.report("entries before position \(checked) were checked")
                         progress?(Verifier.Progress(entriesChecked: checked, entriesTotal: total,
                                                     elapsedSeconds: Double(Clock.monotonicNanoseconds() - start) / 1e9))
                     }

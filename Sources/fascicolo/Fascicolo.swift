@@ -1,4 +1,5 @@
 import ArgumentParser
+import FascicoloStorage
 import Glibc
 
 /// fascicolo — the operators' command line.
@@ -39,11 +40,41 @@ struct Fascicolo: ParsableCommand {
             exitWithStatus2IfUsage(error)
             exit(withError: error)
         }
+        // The offline commands read the store's file, which may be damaged: they run in a child
+        // whose death this process reports (see IsolatedReader).
+        if command is Verify || command is Stat || command is Backup || command is Restore, !IsolatedReader.isChild {
+            runIsolated()
+        }
         do {
             try command.run()
         } catch {
             exitWithStatus2IfUsage(error)
             exit(withError: error)
+        }
+    }
+
+    /// Runs this command line again as an isolated child and exits as it did; a child killed
+    /// while reading the store is reported as damage (exit 1).
+    private static func runIsolated() -> Never {
+        let arguments = Array(CommandLine.arguments.dropFirst())
+        let outcome: IsolatedReader.Outcome
+        do { outcome = try IsolatedReader.run(arguments: arguments) } catch {
+            Terminal.error("error: \(error)")
+            Glibc.exit(2)
+        }
+        switch outcome {
+        case .exited(let status):
+            Glibc.exit(status)
+        case .killed(let signal, let progress):
+            Terminal.endProgress()
+            let problem = "the store's structure is damaged: reading it ended the reader with \(IsolatedReader.signalName(signal))"
+                + (progress.map { " (\($0))" } ?? " (before any entry was checked)")
+            if arguments.contains("--json") {
+                Terminal.out("{\"ok\":false,\"position\":null,\"problem\":\(jsonString(problem))}")
+            } else {
+                Terminal.out("FAILED: \(problem)")
+            }
+            Glibc.exit(1)
         }
     }
 

@@ -1,0 +1,91 @@
+import FascicoloLedger
+import FascicoloStorage
+import FascicoloTesting
+import Foundation
+import Glibc
+import Testing
+
+/// Damaged storage is reported, never trusted and never a crash: `fascicolo verify` on copies of
+/// a generated store, truncated or with one byte flipped anywhere (seeded), always ends with
+/// exit 0 or 1 and a report — never a signal, never exit 2 — and the daemon's checks see it too.
+@Suite struct StoreDamageTests {
+    static let seed: UInt64 = 0xF11B_2026
+
+    /// A log large enough for multi-level B-trees: 600 entries over 30 streams, idempotency keys,
+    /// checkpoints every 10.
+    func buildLog(in directory: String) async throws {
+        let ledger = try Ledger.open(directory: directory, configuration: testConfiguration(noSync: true))
+        for index in 0..<600 {
+            _ = try await ledger.append(AppendRequest(
+                stream: "case-\(index % 30)", events: [event(#"{"n":\#(index),"note":"\#(String(repeating: "x", count: index % 90))"}"#)],
+                idempotencyKey: "request-\(index)", author: "uid:1/test"))
+        }
+        ledger.close()
+    }
+
+    /// Runs `fascicolo` and tells a signal apart from an exit status.
+    static func fascicolo(_ arguments: [String]) throws -> (status: Int32, signaled: Bool, output: String) {
+        let output = "/tmp/fascicolo-damage-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { unlink(output) }
+        let pid = try spawn(productsDirectory() + "/fascicolo", arguments, outputFile: output)
+        var status: Int32 = 0
+        waitpid(pid, &status, 0)
+        let signal = status & 0x7F
+        return (signal == 0 ? (status >> 8) & 0xFF : signal, signal != 0, readFile(output))
+    }
+
+    static func copyDirectory(_ from: String, _ to: String) throws {
+        try? FileManager.default.removeItem(atPath: to)
+        try FileManager.default.createDirectory(atPath: to, withIntermediateDirectories: true)
+        for name in try FileManager.default.contentsOfDirectory(atPath: from) where name != "lock.mdb" {
+            try FileManager.default.copyItem(atPath: from + "/" + name, toPath: to + "/" + name)
+        }
+    }
+
+    @Test func truncatedStoresAreReportedNotFaulted() async throws {
+        try await withTemporaryDirectory { directory in
+            let original = directory + "/original", copy = directory + "/copy"
+            try await buildLog(in: original)
+            let size = try #require(try FileManager.default.attributesOfItem(atPath: original + "/data.mdb")[.size] as? Int)
+            for cut in [size - 1, size - 4_096, size / 2, 8_192, 100, 0] {
+                try Self.copyDirectory(original, copy)
+                #expect(truncate(copy + "/data.mdb", off_t(cut)) == 0)
+                let result = try Self.fascicolo(["verify", copy])
+                #expect(!result.signaled && result.status == 1, "cut at \(cut): \(result)")
+                #expect(result.output.contains("FAILED") && (result.output.contains("truncated") || result.output.contains("damaged")
+                        || result.output.contains("empty") || result.output.contains("meta page")), "cut at \(cut): \(result.output)")
+            }
+        }
+    }
+
+    @Test func singleByteFlipsNeverCrashTheVerifier() async throws {
+        try await withTemporaryDirectory { directory in
+            let original = directory + "/original", copy = directory + "/copy"
+            try await buildLog(in: original)
+            #expect(try Self.fascicolo(["verify", original]).status == 0)
+            let size = try #require(try FileManager.default.attributesOfItem(atPath: original + "/data.mdb")[.size] as? Int)
+            var random = SeededGenerator(seed: Self.seed)
+            var outcomes: [String: Int] = [:]
+            let flips = 150
+            for flip in 0..<flips {
+                let offset = Int.random(in: 0..<size, using: &random)
+                let mask = UInt8.random(in: 1...255, using: &random)
+                try Self.copyDirectory(original, copy)
+                let descriptor = open(copy + "/data.mdb", O_RDWR)
+                var byte: UInt8 = 0
+                #expect(pread(descriptor, &byte, 1, off_t(offset)) == 1)
+                byte ^= mask
+                #expect(pwrite(descriptor, &byte, 1, off_t(offset)) == 1)
+                close(descriptor)
+                let result = try Self.fascicolo(["verify", copy])
+                #expect(!result.signaled && (result.status == 0 || result.status == 1),
+                        "seed \(Self.seed) flip \(flip) at offset \(offset) mask \(mask): \(result)")
+                let kind = result.status == 0 ? "passed (unused bytes)" : result.output.contains("structure is damaged")
+                    ? "structure damage reported" : "named as failed"
+                outcomes[kind, default: 0] += 1
+            }
+            print("single-byte flips (seed \(Self.seed), \(flips) flips in a \(size)-byte store): \(outcomes)")
+            #expect((outcomes["named as failed"] ?? 0) + (outcomes["structure damage reported"] ?? 0) > flips / 4)
+        }
+    }
+}
