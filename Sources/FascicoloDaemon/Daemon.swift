@@ -34,6 +34,7 @@ public final class Daemon: Sendable {
         self.logger = logger
         lock = try DataDirectoryLock(directory: configuration.dataDirectory)
         try Self.clearStaleSocket(configuration.resolvedSocketPath)
+        try StoreCheck.atStart(dataDirectory: configuration.dataDirectory, logger: logger)
         let reference = try ReferenceData.load(directory: configuration.referenceDirectory)
         ledger = try Ledger.open(directory: configuration.dataDirectory, configuration: configuration.ledger, logger: logger)
         do {

@@ -29,6 +29,10 @@ struct Fascicolod: AsyncParsableCommand {
     @Option(name: .long, help: "The log level (overrides log.level).")
     var logLevel: String?
 
+    /// The start's structure check, run by the daemon itself as a child (StoreCheck).
+    @Option(name: .long, help: .hidden)
+    var checkStore: String?
+
     /// As ArgumentParser's, except that a bad command line exits 2 (not 64), as `fascicolo` does.
     static func main() async {
         do {
@@ -44,6 +48,7 @@ struct Fascicolod: AsyncParsableCommand {
     }
 
     func run() async throws {
+        if let checkStore { Foundation.exit(StoreCheck.child(dataDirectory: checkStore)) }
         var settings = DaemonConfiguration()
         do {
             if let config { try settings.load(path: config) }

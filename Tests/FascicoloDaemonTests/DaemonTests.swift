@@ -2,6 +2,7 @@ import FascicoloCrypto
 import FascicoloTesting
 import FascicoloDaemon
 import FascicoloLedger
+import Foundation
 import Glibc
 import Logging
 import Testing
@@ -102,4 +103,30 @@ import Testing
         }
     }
 
+    /// A damaged log is refused at start with a report, instead of a crash at the first read;
+    /// damaged read models are set aside and rebuilt from the log.
+    @Test func aDamagedStoreIsRefusedAtStartAndDamagedReadModelsAreRebuilt() throws {
+        var data = ""
+        try withDaemon { daemon in
+            data = daemon.directory + "/data"
+            _ = try daemon.append("case-d", #"{"events":[{"type":"X","data":{"n":1}}]}"#)
+            #expect(try daemon.json("/v1/caseload?by=ambito").count > 0)
+            daemon.kill(SIGTERM)
+
+            let binary = productsDirectory() + "/fascicolod"
+            let readModels = data + "/projections/data.mdb"
+            #expect(truncate(readModels, 100) == 0)
+            try daemon.restart()
+            #expect(try daemon.json("/v1/health/ready")["entries"] as? Int == 1)
+            let aside = try FileManager.default.contentsOfDirectory(atPath: data).filter { $0.hasPrefix("projections.damaged-") }
+            #expect(aside.count == 1, "\(aside)")
+            daemon.kill(SIGTERM)
+
+            let size = try #require(try FileManager.default.attributesOfItem(atPath: data + "/data.mdb")[.size] as? Int)
+            #expect(truncate(data + "/data.mdb", off_t(size / 2)) == 0)
+            let refused = try runProcess(binary, ["--config", daemon.configPath])
+            #expect(refused.status == 1, "\(refused.output)")
+            #expect(refused.output.contains("damaged") && refused.output.contains("truncated"), "\(refused.output)")
+        }
+    }
 }
