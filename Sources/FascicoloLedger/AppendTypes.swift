@@ -135,6 +135,8 @@ public enum LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
     case shutDown
     /// The store failed; the append was not stored.
     case storage(String)
+    /// A stored row is not what was written (`DamagedData`); the append was not stored.
+    case damaged(String)
 
     /// A stable, machine-readable code for APIs and metrics.
     public var code: String {
@@ -151,6 +153,7 @@ public enum LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .idempotencyConflict: "idempotency_conflict"
         case .shutDown: "shutting_down"
         case .storage: "storage_failure"
+        case .damaged: "storage_damaged"
         }
     }
 
@@ -171,6 +174,7 @@ public enum LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .idempotencyConflict: "the idempotency key was already used for different content"
         case .shutDown: "the ledger is shutting down"
         case .storage(let what): "storage failure: \(what)"
+        case .damaged(let what): "\(what); nothing was stored (fascicolo verify reports the damage)"
         }
     }
 }

@@ -24,6 +24,8 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     private let store: LedgerStore
     private let key: SigningKey
+    /// Seals the idempotency table's rows (see IdempotencyTable.swift).
+    let seal: TableSealKey
     private let keyID: [UInt8]
     private let origin: String
     private let configuration: LedgerConfiguration
@@ -49,6 +51,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     init(store: LedgerStore, key: SigningKey, origin: String, configuration: LedgerConfiguration, logger: Logger) throws {
         self.store = store
         self.key = key
+        self.seal = TableSealKey(signingKey: key)
         self.origin = origin
         self.keyID = SignedNote.keyID(name: origin, publicKey: key.publicKey)
         self.configuration = configuration
@@ -67,6 +70,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
         if tree.size > lastCheckpointSize { uncoveredSince = Clock.monotonicNanoseconds() }
         committedSizeUnlocked = tree.size
+        // The side table that decides answers is checked before anything is answered from it.
+        _ = try store.checkIdempotencySeal(seal, migrate: !store.environment.options.readOnly)
         startThread { [self] in run() }
     }
 
@@ -260,8 +265,20 @@ final class GroupCommitWriter: @unchecked Sendable {
                     }
                     continue
                 }
-                if let stored = try txn.get(store.idempotency, key: Array(idempotencyKey.utf8)),
-                   let record = IdempotencyRecord(stored) {
+                let rowKey = Array(idempotencyKey.utf8)
+                if let stored = try txn.get(store.idempotency, key: rowKey) {
+                    // A damaged row fails this request alone, never answered from and never overwritten.
+                    let record: IdempotencyRecord
+                    do throws(DamagedData) {
+                        record = try IdempotencyRecord(sealed: stored, key: rowKey, seal: seal)
+                        guard record.firstPosition + UInt64(record.count) <= base else {
+                            throw DamagedData(table: "idempotency", what: "a row points beyond the log")
+                        }
+                    } catch {
+                        logger.error("damaged data", metadata: ["table": "idempotency", "problem": "\(error.what)"])
+                        results.append(.failure(.damaged(error.description)))
+                        continue
+                    }
                     if record.digest == digest {
                         let hashes = try (0..<UInt64(record.count)).map { try merkleTree.leafHash(record.firstPosition + $0) }
                         results.append(.success(AppendResult(firstPosition: record.firstPosition,
@@ -319,11 +336,18 @@ final class GroupCommitWriter: @unchecked Sendable {
         for (stream, version) in streamVersions {
             try txn.put(store.streams, key: stream, value: BigEndian.bytes(version))
         }
-        for (idempotencyKey, record) in newIdempotency {
-            let plan = plans[record.plan]
-            let value = IdempotencyRecord(digest: record.digest, firstPosition: base + UInt64(plan.firstRecord),
-                                          firstVersion: plan.firstVersion, count: UInt32(plan.count)).bytes
-            try txn.put(store.idempotency, key: Array(idempotencyKey.utf8), value: value, options: .noOverwrite)
+        if !newIdempotency.isEmpty {
+            var aggregate = try txn.get(store.meta, key: TableAggregate.metaKey)
+                .map { value throws(DamagedData) in try TableAggregate(sealed: value, seal: seal) } ?? TableAggregate()
+            for (idempotencyKey, record) in newIdempotency {
+                let plan = plans[record.plan]
+                let rowKey = Array(idempotencyKey.utf8)
+                let value = IdempotencyRecord(digest: record.digest, firstPosition: base + UInt64(plan.firstRecord),
+                                              firstVersion: plan.firstVersion, count: UInt32(plan.count)).sealed(key: rowKey, seal: seal)
+                aggregate.add(mac: Array(value[IdempotencyRecord.recordByteCount...]))
+                try txn.put(store.idempotency, key: rowKey, value: value, options: .noOverwrite)
+            }
+            try txn.put(store.meta, key: TableAggregate.metaKey, value: aggregate.sealed(seal))
         }
         for plan in plans {
             results[plan.result] = .success(AppendResult(
@@ -408,37 +432,6 @@ final class GroupCommitWriter: @unchecked Sendable {
 
 /// The value of an `idempotency` row: content digest (32) ‖ first position (u64 BE) ‖
 /// first stream version (u64 BE) ‖ count (u32 BE).
-struct IdempotencyRecord {
-    let digest: Digest
-    let firstPosition: UInt64
-    let firstVersion: UInt64
-    let count: UInt32
-
-    init(digest: Digest, firstPosition: UInt64, firstVersion: UInt64, count: UInt32) {
-        self.digest = digest
-        self.firstPosition = firstPosition
-        self.firstVersion = firstVersion
-        self.count = count
-    }
-
-    init?(_ bytes: [UInt8]) {
-        guard bytes.count == 52 else { return nil }
-        (digest, firstPosition, firstVersion, count) = bytes.withUnsafeBytes { raw in
-            (Digest(bytes: UnsafeRawBufferPointer(rebasing: raw[0..<32])),
-             BigEndian.read(UInt64.self, from: raw, at: 32),
-             BigEndian.read(UInt64.self, from: raw, at: 40),
-             BigEndian.read(UInt32.self, from: raw, at: 48))
-        }
-    }
-
-    var bytes: [UInt8] {
-        var bytes = digest.bytes
-        BigEndian.append(firstPosition, to: &bytes)
-        BigEndian.append(firstVersion, to: &bytes)
-        BigEndian.append(count, to: &bytes)
-        return bytes
-    }
-}
 
 /// Hands memory to `DispatchQueue.concurrentPerform` slices that each touch disjoint parts of it.
 struct UncheckedSendable<Value>: @unchecked Sendable {

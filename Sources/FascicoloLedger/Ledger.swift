@@ -75,9 +75,16 @@ public final class Ledger: Sendable {
     public func storedAppend(idempotencyKey: String, digest: Digest) throws -> AppendResult? {
         // Checked as an append would: LMDB refuses an empty or an over-long key outright.
         try AppendValidation.validateIdempotencyKey(idempotencyKey, limits: configuration.limits)
-        return try store.environment.read { txn in
-            guard let stored = try txn.get(store.idempotency, key: Array(idempotencyKey.utf8)),
-                  let record = IdempotencyRecord(stored) else { return nil }
+        return try store.environment.read { txn -> AppendResult? in
+            let rowKey = Array(idempotencyKey.utf8)
+            guard let stored = try txn.get(store.idempotency, key: rowKey) else { return nil }
+            let record: IdempotencyRecord
+            do throws(DamagedData) {
+                record = try IdempotencyRecord(sealed: stored, key: rowKey, seal: writer.seal)
+            } catch { throw LedgerError.damaged(error.description) }
+            guard record.firstPosition + UInt64(record.count) <= (try store.size(in: txn)) else {
+                throw LedgerError.damaged(DamagedData(table: "idempotency", what: "a row points beyond the log").description)
+            }
             guard record.digest == digest else { throw LedgerError.idempotencyConflict(key: idempotencyKey) }
             let tree = MerkleTree(transaction: txn, table: store.merkle)
             return AppendResult(firstPosition: record.firstPosition, firstStreamVersion: record.firstVersion,

@@ -63,7 +63,10 @@ public struct LedgerStore: Sendable {
         } else {
             tables = try environment.write { txn in
                 let created = try names.map { try txn.createTable($0) }
-                if try txn.get(created[0], key: Array("format".utf8)) == nil {
+                // A new store gets its format and origin; a store with entries but without them
+                // is damaged, and must not be given new ones (a default origin would not be its own).
+                let hasEntries = try txn.withCursor(created[1]) { try $0.first() != nil }
+                if try txn.get(created[0], key: Array("format".utf8)) == nil, !hasEntries {
                     try txn.put(created[0], key: Array("format".utf8), value: Array(formatVersion.utf8))
                     try txn.put(created[0], key: Array("origin".utf8), value: Array(origin.utf8))
                 }
@@ -73,8 +76,8 @@ public struct LedgerStore: Sendable {
         let store = LedgerStore(directory: directory, environment: environment, meta: tables[0], entries: tables[1],
                                 merkle: tables[2], streams: tables[3], streamIndex: tables[4],
                                 idempotency: tables[5], checkpoints: tables[6])
-        let format = try store.metaValue("format")
-        guard format == formatVersion else { throw OpenError.unsupportedFormat(format ?? "unknown") }
+        guard let format = try store.metaValue("format") else { throw DamagedData(table: "meta", what: "the format row is missing") }
+        guard format == formatVersion else { throw OpenError.unsupportedFormat(format) }
         return store
     }
 
@@ -86,8 +89,17 @@ public struct LedgerStore: Sendable {
 
     /// The checkpoint origin (also the signing key's name), fixed at creation.
     public func origin() throws -> String {
-        try metaValue("origin") ?? "fascicolo.invalid/ledger"
+        guard let origin = try metaValue("origin") else {
+            throw DamagedData(table: "meta", what: "the origin row is missing")
+        }
+        return origin
     }
+
+    /// Every row `meta` may hold (Formats.md, "Data directory"): the ledger's, then the domain's.
+    public static let metaRows: Set<String> = [
+        "format", "origin", "idempotency_seal",
+        "pseudonym_key_check", "records_key_check", "records_key_generation", "records_key_rotation_due",
+    ]
 
     /// The number of entries (the tree size) in the snapshot `txn` sees.
     public func size(in txn: ReadTransaction) throws -> UInt64 {

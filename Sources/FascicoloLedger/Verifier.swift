@@ -44,6 +44,11 @@ public struct Verifier {
         public let entries: UInt64
         public let checkpoints: Int
         public let streams: Int
+        /// Idempotency rows checked against the entries (and their seals, when `sealsChecked`).
+        public let idempotencyRows: UInt64
+        /// Whether the side tables' seals were checked: it takes `signing.key` (the secret), from
+        /// the directory; without it the rows are still checked against the entries.
+        public let sealsChecked: Bool
         public let elapsedSeconds: Double
         public let fast: Bool
     }
@@ -90,14 +95,20 @@ public struct Verifier {
             guard origin == key.name else {
                 throw Failure(position: nil, problem: "the log's origin \(origin) is not the verifier key's name \(key.name)")
             }
+            // The seals of the side tables need the secret key; a copy without it (a backup without
+            // --include-secret-keys) is still checked in every other way.
+            let signingKey = try? KeyFile.load(path: directory + "/" + KeyFile.secretName)
+            let seal = signingKey.flatMap { $0.publicKey == key.publicKey ? TableSealKey(signingKey: $0) : nil }
             return try store.environment.read { txn in
-                var run = VerificationRun(store: store, txn: txn, origin: origin, publicKey: key.publicKey, options: options)
+                var run = VerificationRun(store: store, txn: txn, origin: origin, publicKey: key.publicKey, options: options, seal: seal)
                 return try run.verify(progress: progress)
             }
         } catch let error as StorageError where error.code.meansDamagedData {
             // Bytes changed or cut off below the records: the data is not what was signed.
             throw Failure(position: nil, problem: "the store is damaged (\(error))")
         } catch let damage as StoreStructure.Damage {
+            throw Failure(position: nil, problem: "\(damage)")
+        } catch let damage as DamagedData {
             throw Failure(position: nil, problem: "\(damage)")
         }
     }
@@ -116,6 +127,7 @@ private struct VerificationRun {
     let publicKey: PublicKey
     let keyID: [UInt8]
     let options: Verifier.Options
+    let seal: TableSealKey?
 
     var tree = MerkleFrontier()
     var lastRecordedAt: Int64 = .min
@@ -124,7 +136,9 @@ private struct VerificationRun {
     /// random lookup per entry. (Hasher is seeded per process, so nobody can aim a collision.)
     var indexDigest = 0
 
-    init(store: LedgerStore, txn: ReadTransaction, origin: String, publicKey: PublicKey, options: Verifier.Options) {
+    init(store: LedgerStore, txn: ReadTransaction, origin: String, publicKey: PublicKey, options: Verifier.Options,
+         seal: TableSealKey?) {
+        self.seal = seal
         self.store = store
         self.txn = txn
         self.origin = origin
@@ -192,7 +206,10 @@ private struct VerificationRun {
         }
         let streams = try checkStreamIndex(entryCount: total)
         try checkStreamsTable(lastVersions: streams)
+        let idempotencyRows = try checkIdempotency(entryCount: total)
+        try checkMeta()
         return Verifier.Report(entries: total, checkpoints: stored.count, streams: streams.count,
+                               idempotencyRows: idempotencyRows, sealsChecked: seal != nil,
                                elapsedSeconds: Double(Clock.monotonicNanoseconds() - start) / 1e9, fast: options.fast)
     }
 
@@ -316,6 +333,74 @@ private struct VerificationRun {
         }
         throw Verifier.Failure(position: nil, problem: "the stream index has \(rows) rows for \(entryCount) entries, "
                                + "including rows that point at no entry")
+    }
+
+    /// Every idempotency row names one append: `count` entries from `firstPosition`, all of one
+    /// stream and one author, recorded in one commit (same time), at stream versions from
+    /// `firstVersion` on. With the signing key, every row's seal and the table's aggregate too
+    /// (a renamed, changed, dropped or added row). Returns the number of rows.
+    private func checkIdempotency(entryCount: UInt64) throws -> UInt64 {
+        IsolatedReader.report("checking the idempotency table")
+        var rows: UInt64 = 0
+        let check = { (record: IdempotencyRecord) throws in
+            rows += 1
+            let end = record.firstPosition.addingReportingOverflow(UInt64(record.count))
+            guard record.count >= 1, !end.overflow, end.partialValue <= entryCount else {
+                throw Verifier.Failure(position: nil, problem: "an idempotency row points beyond the log's \(entryCount) entries")
+            }
+            var first: (stream: [UInt8], author: [UInt8], recordedAt: Int64)?
+            for offset in 0..<UInt64(record.count) {
+                let position = record.firstPosition + offset
+                let matches = try txn.withValue(in: store.entries, key: BigEndian.bytes(position)) { value -> Bool in
+                    let view = try EntryView(record: value)
+                    if first == nil { first = (Array(view.stream), Array(view.author), view.recordedAtMilliseconds) }
+                    return view.streamVersion == record.firstVersion + offset && view.stream.elementsEqual(first!.stream)
+                        && view.author.elementsEqual(first!.author) && view.recordedAtMilliseconds == first!.recordedAt
+                } ?? false
+                guard matches else {
+                    throw Verifier.Failure(position: record.firstPosition,
+                        problem: "an idempotency row does not match the \(record.count) entries it names from this position")
+                }
+            }
+        }
+        if let seal {
+            do {
+                _ = try store.checkIdempotencySeal(seal, in: txn) { _, record in try check(record) }
+            } catch let damage as DamagedData {
+                throw Verifier.Failure(position: nil, problem: "\(damage)")
+            }
+            return rows
+        }
+        try txn.withCursor(store.idempotency) { cursor in
+            var row = try cursor.first()
+            while let current = row {
+                guard current.value.count == IdempotencyRecord.sealedByteCount || current.value.count == IdempotencyRecord.recordByteCount else {
+                    throw Verifier.Failure(position: nil, problem: "\(DamagedData(table: "idempotency", what: "a row has the wrong length"))")
+                }
+                let value = current.value
+                try check(IdempotencyRecord(
+                    digest: Digest(bytes: UnsafeRawBufferPointer(rebasing: value[0..<32])),
+                    firstPosition: BigEndian.read(UInt64.self, from: value, at: 32),
+                    firstVersion: BigEndian.read(UInt64.self, from: value, at: 40),
+                    count: BigEndian.read(UInt32.self, from: value, at: 48)))
+                row = try cursor.next()
+            }
+        }
+        return rows
+    }
+
+    /// `meta` holds only the rows Formats.md lists (a renamed row shows as an unknown one and a
+    /// missing one); `format` and `origin` are checked when the store is opened.
+    private func checkMeta() throws {
+        try txn.withCursor(store.meta) { cursor in
+            var row = try cursor.first()
+            while let current = row {
+                guard LedgerStore.metaRows.contains(String(decoding: current.key, as: UTF8.self)) else {
+                    throw Verifier.Failure(position: nil, problem: "\(DamagedData(table: "meta", what: "it has a row that is not in the format"))")
+                }
+                row = try cursor.next()
+            }
+        }
     }
 
     /// The streams table must list exactly the streams of the index, each at its last version.

@@ -228,7 +228,7 @@ public struct APIRoutes: Sendable {
         case .tooManyEvents: .unprocessableContent
         case .wrongExpectedVersion, .idempotencyConflict: .conflict
         case .shutDown: .serviceUnavailable
-        case .storage: .internalServerError
+        case .storage, .damaged: .internalServerError
         case .invalidStreamName, .invalidEventType, .invalidAuthor, .invalidIdempotencyKey, .noEvents, .emptyPayload:
             .unprocessableContent
         }

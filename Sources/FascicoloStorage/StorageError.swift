@@ -46,3 +46,18 @@ public struct StorageError: Error, Equatable, CustomStringConvertible, Sendable 
         if status != MDB_SUCCESS { throw StorageError(code: Code(status), operation: operation()) }
     }
 }
+
+/// A stored row that is not what was written: a bad length or count, a seal that does not match,
+/// a row missing or present against what the log says. Names the table, never the row's content.
+/// Callers answer it as 500 `storage_damaged` and log the table; `fascicolo verify` names it.
+public struct DamagedData: Error, CustomStringConvertible, Sendable, Equatable {
+    public let table: String
+    public let what: String
+
+    public init(table: String, what: String) {
+        self.table = table
+        self.what = what
+    }
+
+    public var description: String { "damaged data in the \(table) table: \(what)" }
+}

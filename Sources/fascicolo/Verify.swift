@@ -45,12 +45,16 @@ struct Verify: ParsableCommand {
             Terminal.out("""
                 {"ok":true,"mode":\(jsonString(fast ? "fast" : "full")),"entries":\(report.entries),\
                 "checkpoints":\(report.checkpoints),"checkpointsGiven":\(notes.count),"streams":\(report.streams),\
+                "idempotencyRows":\(report.idempotencyRows),"sealsChecked":\(report.sealsChecked),\
                 "seconds":\(Terminal.format(report.elapsedSeconds, decimals: 3)),"entriesPerSecond":\(rate)}
                 """)
         } else {
-            Terminal.out("OK: \(report.entries) entries, \(report.streams) streams, \(report.checkpoints) checkpoints "
-                         + "verified (\(fast ? "fast" : "full")) in \(Terminal.format(report.elapsedSeconds, decimals: 2)) s, \(rate) entries/s"
+            Terminal.out("OK: \(report.entries) entries, \(report.streams) streams, \(report.checkpoints) checkpoints, "
+                         + "\(report.idempotencyRows) idempotency rows verified (\(fast ? "fast" : "full")) in \(Terminal.format(report.elapsedSeconds, decimals: 2)) s, \(rate) entries/s"
                          + (notes.isEmpty ? "" : "; the log contains the \(notes.count) checkpoints given"))
+            if !report.sealsChecked {
+                Terminal.out("note: the side tables' seals were not checked: they need signing.key (the secret), not in this directory")
+            }
         }
     }
 }

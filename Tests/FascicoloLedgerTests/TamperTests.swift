@@ -96,7 +96,7 @@ import Testing
             #expect(stat(directory + "/data.mdb", &file) == 0)
             #expect(truncate(directory + "/data.mdb", file.st_size / 2) == 0)
             expectFailure(directory: directory, position: nil, fast: false, mentioning: "damaged")
-            #expect(throws: StorageError.self) { try Ledger.open(directory: directory, configuration: testConfiguration(noSync: true)) }
+            #expect(throws: StoreStructure.Damage.self) { try Ledger.open(directory: directory, configuration: testConfiguration(noSync: true)) }
         }
     }
 
