@@ -94,7 +94,7 @@ let package = Package(
         .executableTarget(
             name: "fascicolo",
             dependencies: [
-                "FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloJSON",
+                "FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloJSON", "FascicoloDomain",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),

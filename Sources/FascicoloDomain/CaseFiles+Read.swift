@@ -1,6 +1,7 @@
 import FascicoloCrypto
 import FascicoloJSON
 import FascicoloLedger
+import FascicoloStorage
 
 /// What a read did with an entry's personal fields (`personalData` in the answer).
 public enum PersonalData: String, Sendable {
@@ -168,7 +169,16 @@ extension CaseFiles {
 
     /// The person's data key; nil once their data has been erased.
     public func dataKey(for person: Pseudonym) throws(DomainError) -> SecretKey? {
-        do { return try keys.key(for: person) } catch { throw storageFailure(error) }
+        do {
+            if let key = try keys.key(for: person) { return key }
+            // No key: right after an erasure, damage before one (the person would show as
+            // erased with no erasure in the log).
+            let state = try history(of: person).state
+            if state.registered && !state.erased {
+                throw DamagedData(table: PersonKeys.tableName, what: "a registered person's data key is missing, with no erasure in the log")
+            }
+            return nil
+        } catch { throw storageFailure(error) }
     }
 
     /// The personal fields of `entry` (an entry of `person`'s stream) that `reader` may see,

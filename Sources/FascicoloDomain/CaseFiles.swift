@@ -79,8 +79,13 @@ public final class CaseFiles: Sendable {
     /// The pseudonym whose stream holds `identifier`'s case file (following an identity link).
     public func pseudonym(for identifier: PersonIdentifier) throws -> Pseudonym {
         let own = pseudonymizer.pseudonym(for: identifier)
-        let linked = try ledger.store.environment.read { txn in try txn.get(aliases, key: own.bytes) }
-        return linked.flatMap(Pseudonym.init(bytes:)) ?? own
+        guard let row = try ledger.store.environment.read({ txn in try txn.get(aliases, key: own.bytes) }) else { return own }
+        // A row that is not a pseudonym, or names a record that does not exist, is damage: never
+        // fall back to a new, empty case file for this person.
+        guard let linked = Pseudonym(bytes: row), try ledger.streamVersion(linked.stream) > 0 else {
+            throw DamagedData(table: "person_aliases", what: "a row does not name an existing case file")
+        }
+        return linked
     }
 
     /// The person's facts and state at the stream's current version (cached, extended from the
@@ -155,6 +160,10 @@ public enum DomainKeyProblem: Error, CustomStringConvertible, Sendable {
         if !hasPeople {
             if storedPseudonym != pseudonymCheck { storedPseudonym = nil }
             if let stored = storedRecords, masterKey.open(stored, associatedData: recordsContext) == nil { storedRecords = nil }
+        }
+        // With case files in the log, a missing check row is damage: without it a wrong key would pass.
+        if hasPeople && (storedPseudonym == nil || storedRecords == nil) {
+            throw DamagedData(table: "meta", what: "a domain key's check row is missing though the log has case files")
         }
         if let storedPseudonym, storedPseudonym != pseudonymCheck { throw wrong(path: directory + "/" + Pseudonymizer.keyFileName) }
         if let storedRecords, masterKey.open(storedRecords, associatedData: recordsContext) == nil {

@@ -26,6 +26,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     private let key: SigningKey
     /// Seals the idempotency table's rows (see IdempotencyTable.swift).
     let seal: TableSealKey
+    private let checkpointFile: CheckpointFile.Appender
     private let keyID: [UInt8]
     private let origin: String
     private let configuration: LedgerConfiguration
@@ -52,6 +53,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         self.store = store
         self.key = key
         self.seal = TableSealKey(signingKey: key)
+        self.checkpointFile = try CheckpointFile.Appender(directory: store.directory)
         self.origin = origin
         self.keyID = SignedNote.keyID(name: origin, publicKey: key.publicKey)
         self.configuration = configuration
@@ -182,7 +184,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         var tree: MerkleFrontier
         var results: [Result<AppendResult, LedgerError>]
         var lastRecordedAt: Int64
-        var checkpointSize: UInt64?
+        var checkpoint: (size: UInt64, note: String)?
     }
 
     private func commit(_ batch: [Pending]) {
@@ -205,7 +207,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         let grew = outcome.tree.size > tree.size
         tree = outcome.tree
         lastRecordedAt = outcome.lastRecordedAt
-        if let size = outcome.checkpointSize {
+        if let size = outcome.checkpoint?.size {
             lastCheckpointSize = size
             uncoveredSince = nil
         } else if grew && uncoveredSince == nil {
@@ -223,6 +225,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
         for (pending, result) in zip(batch, outcome.results) { pending.continuation.resume(with: result) }
         for continuation in woken { continuation.resume() }
+        if let note = outcome.checkpoint?.note { keep(note) }
     }
 
     /// An accepted append of a batch; its result is filled in once its entries are signed and hashed.
@@ -356,12 +359,11 @@ final class GroupCommitWriter: @unchecked Sendable {
                 deduplicated: plan.deduplicated))
         }
 
-        var checkpointSize: UInt64?
+        var checkpoint: (size: UInt64, note: String)?
         if tree.size - lastCheckpointSize >= configuration.checkpointEveryEntries {
-            try writeCheckpoint(tree: tree, in: txn)
-            checkpointSize = tree.size
+            checkpoint = (tree.size, try writeCheckpoint(tree: tree, in: txn))
         }
-        return BatchOutcome(tree: tree, results: results, lastRecordedAt: recordedAt, checkpointSize: checkpointSize)
+        return BatchOutcome(tree: tree, results: results, lastRecordedAt: recordedAt, checkpoint: checkpoint)
     }
 
     /// Records per slice of signing work (about 0.5 ms of it).
@@ -406,10 +408,20 @@ final class GroupCommitWriter: @unchecked Sendable {
         return leaves
     }
 
-    private func writeCheckpoint(tree: MerkleFrontier, in txn: WriteTransaction) throws {
+    private func writeCheckpoint(tree: MerkleFrontier, in txn: WriteTransaction) throws -> String {
         let checkpoint = Checkpoint.sign(origin: origin, size: tree.size, root: tree.root, key: key,
                                          timestampSeconds: UInt64(Clock.wallMilliseconds() / 1000))
         try txn.put(store.checkpoints, key: BigEndian.bytes(tree.size), value: Array(checkpoint.note.utf8), options: .append)
+        return checkpoint.note
+    }
+
+    /// After the commit that stored it: the note goes to checkpoints.log too (see CheckpointFile).
+    /// A failure is logged, not fatal: the commit is durable and acknowledged; only the
+    /// rollback check at the next start has one checkpoint less to go by.
+    private func keep(_ note: String) {
+        do { try checkpointFile.append(note) } catch {
+            logger.error("cannot append the checkpoint to checkpoints.log", metadata: ["error": "\(error)"])
+        }
     }
 
     /// Signs a checkpoint of the current tree on its own, when entries have waited
@@ -420,7 +432,8 @@ final class GroupCommitWriter: @unchecked Sendable {
             return
         }
         do {
-            try store.environment.write { txn in try writeCheckpoint(tree: tree, in: txn) }
+            let note = try store.environment.write { txn in try writeCheckpoint(tree: tree, in: txn) }
+            keep(note)
             lastCheckpointSize = tree.size
             uncoveredSince = nil
         } catch {
@@ -429,9 +442,6 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
     }
 }
-
-/// The value of an `idempotency` row: content digest (32) ‖ first position (u64 BE) ‖
-/// first stream version (u64 BE) ‖ count (u32 BE).
 
 /// Hands memory to `DispatchQueue.concurrentPerform` slices that each touch disjoint parts of it.
 struct UncheckedSendable<Value>: @unchecked Sendable {

@@ -41,7 +41,34 @@ public final class Ledger: Sendable {
             throw KeyFile.Failure.malformed(path: directory + "/" + KeyFile.publicName,
                                             reason: "it does not match signing.key; delete it to have it written again")
         }
+        try checkNotRolledBack(store: store, directory: directory, origin: origin, publicKey: key.publicKey, logger: logger)
         return try Ledger(store: store, key: key, origin: origin, configuration: configuration, logger: logger)
+    }
+
+    /// The log must reach, with the same root, every checkpoint kept in checkpoints.log. A record
+    /// torn by a crash in the middle of an append is cut off first, so that appends go on after
+    /// the last whole one.
+    static func checkNotRolledBack(store: LedgerStore, directory: String, origin: String, publicKey: PublicKey,
+                                   logger: Logger) throws {
+        let (notes, torn) = try CheckpointFile.read(directory: directory)
+        if torn > 0 {
+            let path = directory + "/" + CheckpointFile.name
+            var info = stat()
+            if stat(path, &info) == 0 {
+                logger.warning("checkpoints.log ends with a torn record (a crash mid-append); cut off", metadata: ["bytes": "\(torn)"])
+                truncate(path, info.st_size - off_t(torn))
+            }
+        }
+        guard let latest = try CheckpointFile.latest(notes, origin: origin, publicKey: publicKey) else { return }
+        try store.environment.read { txn in
+            let size = try store.size(in: txn)
+            guard latest.size <= size else {
+                throw CheckpointFile.RolledBack(logSize: size, checkpointSize: latest.size, differs: false)
+            }
+            guard try MerkleTree(transaction: txn, table: store.merkle).root(size: latest.size) == latest.root else {
+                throw CheckpointFile.RolledBack(logSize: size, checkpointSize: latest.size, differs: true)
+            }
+        }
     }
 
     private init(store: LedgerStore, key: SigningKey, origin: String, configuration: LedgerConfiguration, logger: Logger) throws {

@@ -64,6 +64,11 @@ public struct Verifier {
         public let position: UInt64?
         public let problem: String
 
+        public init(position: UInt64?, problem: String) {
+            self.position = position
+            self.problem = problem
+        }
+
         public var description: String {
             if let position { return "position \(position): \(problem)" }
             return problem
@@ -86,6 +91,12 @@ public struct Verifier {
             key = try KeyFile.loadVerifierKey(directory: directory)
         }
         do {
+            // The notes the daemon kept in checkpoints.log are checked like those given with
+            // --checkpoint. Read before the snapshot: a note is appended only after its commit,
+            // so every note read now is of a size the snapshot reaches unless entries were lost.
+            let kept = try CheckpointFile.read(directory: directory).notes
+            var options = options
+            options.trustedCheckpoints += kept
             let store = try LedgerStore.open(directory: directory, readOnly: true)
             defer { store.environment.close() }
             if options.walkStructure {
@@ -100,7 +111,8 @@ public struct Verifier {
             let signingKey = try? KeyFile.load(path: directory + "/" + KeyFile.secretName)
             let seal = signingKey.flatMap { $0.publicKey == key.publicKey ? TableSealKey(signingKey: $0) : nil }
             return try store.environment.read { txn in
-                var run = VerificationRun(store: store, txn: txn, origin: origin, publicKey: key.publicKey, options: options, seal: seal)
+                var run = VerificationRun(store: store, txn: txn, origin: origin, publicKey: key.publicKey, options: options, seal: seal,
+                                          kept: Set(kept))
                 return try run.verify(progress: progress)
             }
         } catch let error as StorageError where error.code.meansDamagedData {
@@ -128,6 +140,9 @@ private struct VerificationRun {
     let keyID: [UInt8]
     let options: Verifier.Options
     let seal: TableSealKey?
+    /// The notes of checkpoints.log: each must also be in the checkpoints table (it is written
+    /// there first), so a row dropped from the table shows.
+    let kept: Set<String>
 
     var tree = MerkleFrontier()
     var lastRecordedAt: Int64 = .min
@@ -137,8 +152,9 @@ private struct VerificationRun {
     var indexDigest = 0
 
     init(store: LedgerStore, txn: ReadTransaction, origin: String, publicKey: PublicKey, options: Verifier.Options,
-         seal: TableSealKey?) {
+         seal: TableSealKey?, kept: Set<String>) {
         self.seal = seal
+        self.kept = kept
         self.store = store
         self.txn = txn
         self.origin = origin
@@ -162,6 +178,12 @@ private struct VerificationRun {
                                        + "of a checkpoint given to check against: entries were removed from its end")
             }
             trusted.append(checkpoint)
+        }
+        let missing = kept.subtracting(stored.map(\.note))
+        if let note = missing.first {
+            let size = (try? Checkpoint.verify(note: note, origin: origin, publicKey: publicKey))?.size
+            throw Verifier.Failure(position: size.map { $0 > 0 ? $0 - 1 : 0 },
+                problem: "the checkpoints table lacks a checkpoint\(size.map { " of size \($0)" } ?? "") that the daemon signed and kept in \(CheckpointFile.name)")
         }
         // Each is compared with the root recomputed when the log reaches its size.
         let checkpoints = (stored + trusted).sorted { $0.size < $1.size }

@@ -606,7 +606,7 @@ components:
                  appointment_concluded, plan_not_signed, goal_closed, intervention_step, unknown_field, not_correctable,
                  invalid_parameter, projection_not_found, projection_building, rebuild_in_progress, projection_failed,
                  projection_behind, storage_error, register_not_found, too_many_subscriptions, identifier_in_clear,
-                 erasure_pending]
+                 erasure_pending, storage_damaged]
         detail: {type: string}
         field: {type: string, description: "the offending input, as a path (events[0].data.birthYear)"}
         detailItalian: {type: string, description: the detail in Italian (path rules)}

@@ -4,6 +4,7 @@ import FascicoloJSON
 import FascicoloLedger
 import FascicoloProjections
 import Glibc
+import FascicoloStorage
 import Hummingbird
 
 /// The read models' endpoints: the projections' status, rebuilds and digests, and the queries
@@ -259,6 +260,10 @@ extension APIRoutes {
     /// Details name projections and positions, never a person.
     static func problem(forProjection error: any Error) -> any Error {
         if error is Problem { return error }
+        if let damage = error as? DamagedData {
+            return Problem(.internalServerError, code: "storage_damaged",
+                           detail: "a stored row of the \(damage.table) table is damaged (fascicolo verify reports it)")
+        }
         guard let error = error as? ProjectionError else {
             return Problem(.internalServerError, code: "storage_error", detail: "the read model could not be read")
         }

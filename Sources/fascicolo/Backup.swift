@@ -1,5 +1,6 @@
 import ArgumentParser
 import FascicoloCrypto
+import FascicoloDomain
 import FascicoloLedger
 import FascicoloStorage
 import Glibc
@@ -116,6 +117,14 @@ enum DataDirectory {
     /// printed and exits 1, any other error exits 2.
     static func verify(_ directory: String, key: String?, fast: Bool, label: String, json: Bool,
                        threads: Int? = nil, trustedCheckpoints: [String] = []) throws -> Verifier.Report {
+        try verifyWithSideTables(directory, key: key, fast: fast, label: label, json: json, threads: threads,
+                                 trustedCheckpoints: trustedCheckpoints).log
+    }
+
+    /// `verify`, and the domain's side tables against the log (`DomainTablesCheck`).
+    static func verifyWithSideTables(_ directory: String, key: String?, fast: Bool, label: String, json: Bool,
+                                     threads: Int? = nil, trustedCheckpoints: [String] = [])
+        throws -> (log: Verifier.Report, domain: DomainTablesCheck.Report?) {
         var options = Verifier.Options()
         options.fast = fast
         options.trustedCheckpoints = trustedCheckpoints
@@ -126,7 +135,9 @@ enum DataDirectory {
                                                         total: progress.entriesTotal, elapsedSeconds: progress.elapsedSeconds))
             }
             Terminal.endProgress()
-            return report
+            // The domain's side tables, against the log they serve.
+            IsolatedReader.report("checking the domain's side tables")
+            return (report, try DomainTablesCheck.verify(directory: directory))
         } catch let failure as Verifier.Failure {
             Terminal.endProgress()
             if json {
@@ -216,6 +227,12 @@ struct Backup: ParsableCommand {
         let started = Files.now()
         let sourceUsedBytes: Int
         do {
+            // checkpoints.log before the log's snapshot: every note in the copy is then of a size
+            // the copied log reaches (a note is appended only after its commit).
+            if Files.exists(source + "/" + CheckpointFile.name) {
+                written.append(CheckpointFile.name)
+                try Files.copy(source + "/" + CheckpointFile.name, to: destination + "/" + CheckpointFile.name, mode: 0o644)
+            }
             let store = try LedgerStore.open(directory: source, readOnly: true)
             defer { store.environment.close() }
             sourceUsedBytes = store.environment.usedBytes
@@ -524,7 +541,10 @@ struct Restore: ParsableCommand {
                 keptInPlace.append(domainKey.name)
             }
         }
-        let replaced = [DataDirectory.data, KeyFile.publicName] + DataDirectory.secretKeys.filter { !keptInPlace.contains($0) }
+        // checkpoints.log goes with the log it describes: a newer one left beside an older log
+        // would (rightly) make the daemon refuse it as rolled back.
+        let replaced = [DataDirectory.data, KeyFile.publicName, CheckpointFile.name]
+            + DataDirectory.secretKeys.filter { !keptInPlace.contains($0) }
         let started = Files.now()
         func path(_ name: String) -> String { dataDirectory + "/" + name }
         // 1. Copy (each file synced), keys first and data.mdb last, under temporary names.
@@ -537,6 +557,9 @@ struct Restore: ParsableCommand {
                 try Files.copy(source, to: path(name + ".restoring"), mode: mode, owner: owner)
             }
             try stage(backupPublic, as: KeyFile.publicName, mode: 0o644)
+            if Files.exists(backup + "/" + CheckpointFile.name) {
+                try stage(backup + "/" + CheckpointFile.name, as: CheckpointFile.name, mode: 0o644)
+            }
             if let keySource, !keepPresentKey { try stage(keySource, as: KeyFile.secretName, mode: 0o600) }
             for domainKey in domainKeys where installed.contains(domainKey.name) {
                 try stage(domainKey.source!, as: domainKey.name, mode: 0o600)

@@ -38,20 +38,26 @@ struct Verify: ParsableCommand {
                 throw Exit.couldNotRun
             }
         }
-        let report = try DataDirectory.verify(dataDirectory, key: key, fast: fast, label: fast ? "verify --fast" : "verify",
-                                              json: json, threads: threads, trustedCheckpoints: notes)
+        let (report, domain) = try DataDirectory.verifyWithSideTables(
+            dataDirectory, key: key, fast: fast, label: fast ? "verify --fast" : "verify", json: json, threads: threads,
+            trustedCheckpoints: notes)
         let rate = report.elapsedSeconds > 0 ? Int(Double(report.entries) / report.elapsedSeconds) : 0
         if json {
             Terminal.out("""
                 {"ok":true,"mode":\(jsonString(fast ? "fast" : "full")),"entries":\(report.entries),\
                 "checkpoints":\(report.checkpoints),"checkpointsGiven":\(notes.count),"streams":\(report.streams),\
                 "idempotencyRows":\(report.idempotencyRows),"sealsChecked":\(report.sealsChecked),\
+                "persons":\(domain?.persons ?? 0),"dataKeys":\(domain?.keyRows ?? 0),"aliases":\(domain?.aliasRows ?? 0),\
                 "seconds":\(Terminal.format(report.elapsedSeconds, decimals: 3)),"entriesPerSecond":\(rate)}
                 """)
         } else {
             Terminal.out("OK: \(report.entries) entries, \(report.streams) streams, \(report.checkpoints) checkpoints, "
                          + "\(report.idempotencyRows) idempotency rows verified (\(fast ? "fast" : "full")) in \(Terminal.format(report.elapsedSeconds, decimals: 2)) s, \(rate) entries/s"
                          + (notes.isEmpty ? "" : "; the log contains the \(notes.count) checkpoints given"))
+            if let domain {
+                Terminal.out("   \(domain.persons) case files: \(domain.keyRows) data keys and \(domain.aliasRows) identity links match the log"
+                             + (domain.keysOpened ? ", every data key opens with records.key" : " (records.key absent: keys not opened)"))
+            }
             if !report.sealsChecked {
                 Terminal.out("note: the side tables' seals were not checked: they need signing.key (the secret), not in this directory")
             }

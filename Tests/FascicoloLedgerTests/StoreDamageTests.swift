@@ -88,4 +88,37 @@ import Testing
             #expect((outcomes["named as failed"] ?? 0) + (outcomes["structure damage reported"] ?? 0) > flips / 4)
         }
     }
+
+    /// An older data.mdb put back (or LMDB falling back to an older root) loses acknowledged
+    /// entries without any verifier noticing from the file alone; checkpoints.log remembers the
+    /// checkpoints signed since, so the ledger refuses to open and verify fails.
+    @Test func aRolledBackLogIsRefusedAtOpen() async throws {
+        try await withTemporaryDirectory { directory in
+            let data = directory + "/data", older = directory + "/older"
+            let ledger = try Ledger.open(directory: data, configuration: testConfiguration(noSync: true))
+            for index in 0..<40 {
+                if index == 20 {
+                    #expect(mkdir(older, 0o700) == 0)
+                    try ledger.store.environment.copy(to: older, compact: false)
+                }
+                _ = try await ledger.append(AppendRequest(stream: "case-\(index % 4)", events: [event("payload \(index)")], author: "t"))
+            }
+            ledger.close()
+            let (notes, torn) = try CheckpointFile.read(directory: data)
+            #expect(notes.count >= 4 && torn == 0)
+            #expect(rename(older + "/data.mdb", data + "/data.mdb") == 0)
+            #expect { try Ledger.open(directory: data, configuration: testConfiguration(noSync: true)) } throws: {
+                "\($0)".contains("rolled back")
+            }
+            #expect { try Verifier.verify(directory: data) } throws: {
+                ($0 as? Verifier.Failure)?.problem.contains("entries were removed") == true
+            }
+            // A record torn by a crash mid-append is cut off; the whole ones still count.
+            let path = data + "/" + CheckpointFile.name
+            let descriptor = open(path, O_WRONLY | O_APPEND)
+            _ = write(descriptor, "123\npartial", 11)
+            close(descriptor)
+            #expect(try CheckpointFile.read(directory: data).tornBytes == 11)
+        }
+    }
 }

@@ -1,0 +1,128 @@
+import FascicoloCrypto
+import FascicoloJSON
+import FascicoloLedger
+import FascicoloStorage
+
+/// Offline check of the domain's side tables against the signed log (`fascicolo verify`): they
+/// are not signed, yet they decide answers — a missing data key shows a person as erased, a wrong
+/// alias sends a codice fiscale to the wrong case file.
+///
+/// - `person_keys` has a row exactly for each person registered and not erased (PersonRegistered
+///   and no ErasureExecuted in their stream); with `records.key` at hand, each row opens with it.
+/// - `person_aliases` has a row exactly for each IdentityLinked entry not voided: its
+///   `linkedPseudonym` → the pseudonym of the stream that holds it.
+public enum DomainTablesCheck {
+    public struct Report: Sendable {
+        public let persons: Int
+        public let keyRows: Int
+        public let aliasRows: Int
+        /// Whether each data-key row was opened with records.key (not when the file is absent).
+        public let keysOpened: Bool
+    }
+
+    /// Nil when the store has no domain tables (a log without case files).
+    public static func verify(directory: String) throws -> Report? {
+        let store = try LedgerStore.open(directory: directory, readOnly: true)
+        defer { store.environment.close() }
+        let names = try store.environment.read { txn in try txn.tableNames() }
+        guard names.contains(PersonKeys.tableName), names.contains("person_aliases") else { return nil }
+        let tables = try store.environment.openTables([PersonKeys.tableName, "person_aliases"])
+        let recordsKey = try? KeyFile.loadOrCreateSecret(directory: directory, name: PersonKeys.masterKeyFileName, create: false)
+        let pseudonymKey = try? KeyFile.loadOrCreateSecret(directory: directory, name: Pseudonymizer.keyFileName, create: false)
+        return try store.environment.read { txn in
+            try checkKeyRows(txn, store: store, pseudonymKey: pseudonymKey, recordsKey: recordsKey)
+            var expectedKeys = Set<[UInt8]>()
+            var expectedAliases: [[UInt8]: [UInt8]] = [:]
+            var persons = 0
+            let prefix = Array(Pseudonym.personPrefix.utf8)
+            try txn.withCursor(store.streams) { cursor in
+                var row = try cursor.seek(atOrAfter: prefix)
+                while let current = row, current.key.starts(with: prefix) {
+                    let name = String(decoding: current.key, as: UTF8.self)
+                    guard let person = Pseudonym.owning(stream: name), let version = BigEndian.uint64(current.value) else {
+                        throw fail("streams", "the streams table has a person stream that is not named by a pseudonym")
+                    }
+                    persons += 1
+                    let facts = try (1...max(version, 1)).map { streamVersion -> (CaseFact, [(key: String, value: JSON)]) in
+                        let key = LedgerStore.streamIndexKey(stream: Array(current.key), version: streamVersion)
+                        guard let position = try txn.get(store.streamIndex, key: key).flatMap(BigEndian.uint64),
+                              let fact = try txn.withValue(in: store.entries, key: BigEndian.bytes(position), { value in
+                                  let view = try EntryView(record: value)
+                                  let data = StoredEvent(payload: view.payload)?.data ?? []
+                                  return (CaseFact(version: streamVersion, type: String(decoding: view.eventType, as: UTF8.self),
+                                                   data: data, reference: nil), data)
+                              }) else { throw fail("entries", "a person stream's entry cannot be read") }
+                        return fact
+                    }
+                    let voided = Set(facts.filter { $0.0.kind == .voided }.compactMap { $0.0.reference })
+                    let registered = facts.contains { $0.0.kind == .personRegistered && !voided.contains($0.0.version) }
+                    let erased = facts.contains { $0.0.kind == .erasureExecuted }
+                    if registered && !erased { expectedKeys.insert(person.bytes) }
+                    for (fact, data) in facts where fact.kind == .identityLinked && !voided.contains(fact.version) {
+                        guard let text = data.first(where: { $0.key == "linkedPseudonym" })?.value.string, let linked = Pseudonym(hex: text) else {
+                            throw fail("entries", "an IdentityLinked entry has no linkedPseudonym")
+                        }
+                        expectedAliases[linked.bytes] = person.bytes
+                    }
+                    row = try cursor.next()
+                }
+            }
+            var keyRows = 0
+            try txn.withCursor(tables[0]) { cursor in
+                var row = try cursor.first()
+                while let current = row {
+                    let key = Array(current.key)
+                    guard expectedKeys.remove(key) != nil else {
+                        throw fail(PersonKeys.tableName, "a data key belongs to no registered, not erased person (a row was renamed or an erasure undone)")
+                    }
+                    if let recordsKey, let person = Pseudonym(bytes: key),
+                       recordsKey.open(Array(current.value), associatedData: PersonKeys.associatedData(person)) == nil {
+                        throw fail(PersonKeys.tableName, "a data key does not open with records.key (a changed row, or the wrong records.key)")
+                    }
+                    keyRows += 1
+                    row = try cursor.next()
+                }
+            }
+            guard expectedKeys.isEmpty else {
+                throw fail(PersonKeys.tableName, "\(expectedKeys.count) registered, not erased person(s) have no data key (they would show as erased)")
+            }
+            var aliasRows = 0
+            try txn.withCursor(tables[1]) { cursor in
+                var row = try cursor.first()
+                while let current = row {
+                    guard let target = expectedAliases.removeValue(forKey: Array(current.key)), target.elementsEqual(current.value) else {
+                        throw fail("person_aliases", "an alias row matches no IdentityLinked entry of the log (changed, renamed or left after a void)")
+                    }
+                    aliasRows += 1
+                    row = try cursor.next()
+                }
+            }
+            guard expectedAliases.isEmpty else {
+                throw fail("person_aliases", "\(expectedAliases.count) identity link(s) of the log have no alias row (a codice fiscale would not find its case file)")
+            }
+            return Report(persons: persons, keyRows: keyRows, aliasRows: aliasRows, keysOpened: recordsKey != nil)
+        }
+    }
+
+    /// With case files, `meta` holds both key check rows, and the keys at hand match them.
+    static func checkKeyRows(_ txn: ReadTransaction, store: LedgerStore, pseudonymKey: SecretKey?, recordsKey: SecretKey?) throws {
+        let hasPeople = try txn.withCursor(store.streams) { cursor in
+            try cursor.seek(atOrAfter: Array(Pseudonym.personPrefix.utf8)).map { $0.key.starts(with: Array(Pseudonym.personPrefix.utf8)) } ?? false
+        }
+        guard hasPeople else { return }
+        guard let pseudonymCheck = try txn.get(store.meta, key: Array("pseudonym_key_check".utf8)),
+              let recordsCheck = try txn.get(store.meta, key: PersonKeys.checkRow) else {
+            throw fail("meta", "a domain key's check row is missing though the log has case files")
+        }
+        if let pseudonymKey, Array(pseudonymKey.authenticate(Array("fascicolo/pseudonym-key-check/v1".utf8)).prefix(16)) != pseudonymCheck {
+            throw fail("meta", "pseudonym_key_check does not match pseudonym.key (a changed row, or the wrong key file)")
+        }
+        if let recordsKey, recordsKey.open(recordsCheck, associatedData: PersonKeys.checkContext) == nil {
+            throw fail("meta", "records_key_check does not open with records.key (a changed row, or the wrong key file)")
+        }
+    }
+
+    static func fail(_ table: String, _ what: String) -> Verifier.Failure {
+        Verifier.Failure(position: nil, problem: "\(DamagedData(table: table, what: what))")
+    }
+}
