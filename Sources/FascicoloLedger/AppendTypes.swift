@@ -110,6 +110,9 @@ public struct AppendResult: Sendable, Equatable {
     public let leafHashes: [Digest]
     /// True when this was a retry answered from the idempotency record: nothing new was stored.
     public let deduplicated: Bool
+    /// Each event's record (signed bytes ‖ signature), when the writer has it at hand (not for a
+    /// retry answered from an earlier commit): what a receipt is made of.
+    public var records: [[UInt8]] = []
 
     public var positions: ClosedRange<UInt64> { firstPosition...(firstPosition + UInt64(leafHashes.count) - 1) }
     public var streamVersions: ClosedRange<UInt64> {

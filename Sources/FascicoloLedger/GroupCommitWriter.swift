@@ -356,7 +356,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             results[plan.result] = .success(AppendResult(
                 firstPosition: base + UInt64(plan.firstRecord), firstStreamVersion: plan.firstVersion,
                 leafHashes: Array(leafHashes[plan.firstRecord..<(plan.firstRecord + plan.count)]),
-                deduplicated: plan.deduplicated))
+                deduplicated: plan.deduplicated, records: Array(records[plan.firstRecord..<(plan.firstRecord + plan.count)])))
         }
 
         var checkpoint: (size: UInt64, note: String)?

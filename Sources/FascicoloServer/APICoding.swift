@@ -5,7 +5,9 @@ import Glibc
 
 /// Renders ledger values as JSON.
 enum Render {
-    static func appendResult(_ result: AppendResult) -> [UInt8] {
+    /// `receipts`: each event's record (signed bytes ‖ signature), rendered as receipts a client
+    /// keeps to prove later that the daemon acknowledged the entry (`fascicolo verify --receipts`).
+    static func appendResult(_ result: AppendResult, receipts: [[UInt8]]? = nil) -> [UInt8] {
         var json = JSONBytes()
         json.raw("{\"positions\":[")
         for (index, position) in result.positions.enumerated() {
@@ -24,6 +26,22 @@ enum Render {
         }
         json.raw("],\"deduplicated\":")
         json.bool(result.deduplicated)
+        if let receipts {
+            json.raw(",\"receipts\":[")
+            for (index, (position, record)) in zip(result.positions, receipts).enumerated() {
+                if index > 0 { json.raw(",") }
+                json.raw("{\"position\":")
+                json.number(position)
+                json.raw(",\"leafHash\":")
+                json.string(MerkleHash.leaf(record).hex)
+                json.raw(",\"signedBytes\":")
+                json.string(Base64.encode(Array(record.dropLast(Signature.byteCount))))
+                json.raw(",\"signature\":")
+                json.string(Base64.encode(Array(record.suffix(Signature.byteCount))))
+                json.raw("}")
+            }
+            json.raw("]")
+        }
         json.raw("}")
         return json.bytes
     }

@@ -199,7 +199,20 @@ public struct APIRoutes: Sendable {
             throw Self.problem(for: error)
         }
         metrics.recordAppend(events: events.count, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        return json(status: result.deduplicated ? .ok : .created, Render.appendResult(result))
+        return json(status: result.deduplicated ? .ok : .created, Render.appendResult(result, receipts: try receipts(for: result, request)))
+    }
+
+    /// The records behind `result` when the request asks for receipts (`?receipts=true`), read
+    /// back from the log for a retry answered from an earlier commit; nil otherwise.
+    func receipts(for result: AppendResult, _ request: Request) throws -> [[UInt8]]? {
+        guard let asked = request.uri.queryParameters.get("receipts") else { return nil }
+        guard asked == "true" || asked == "false" else { throw Self.invalidParameter("receipts", "receipts is true or false") }
+        guard asked == "true" else { return nil }
+        if result.records.count == result.leafHashes.count { return result.records }
+        return try result.positions.map { position in
+            guard let entry = try ledger.entry(at: position) else { throw Problem.notFound("no entry at position \(position)") }
+            return Array(entry.signedBytes) + entry.signature
+        }
     }
 
     func readStream(_ request: Request, _ context: FascicoloRequestContext) async throws -> Response {

@@ -68,7 +68,8 @@ extension APIRoutes {
             let parsed = try RecordRequest.parse(body, eventsMax: limits.eventsPerRequestMax)
             let result = try await caseFiles.record(parsed, author: policy.author(uid: peer.uid))
             metrics.recordAppend(events: parsed.events.count, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-            return json(status: result.append.deduplicated ? .ok : .created, Render.recordResult(result))
+            return json(status: result.append.deduplicated ? .ok : .created,
+                        Render.recordResult(result, receipts: try receipts(for: result.append, request)))
         } catch { throw Self.problem(for: error) }
     }
 
@@ -136,7 +137,7 @@ extension APIRoutes {
 }
 
 extension Render {
-    static func recordResult(_ result: RecordResult) -> [UInt8] {
+    static func recordResult(_ result: RecordResult, receipts: [[UInt8]]? = nil) -> [UInt8] {
         var json = JSONBytes()
         json.raw("{\"person\":")
         json.string(result.person.description)
@@ -145,7 +146,7 @@ extension Render {
         json.raw(",\"codeTable\":")
         json.string(result.codeTable)
         json.raw(",")
-        let append = appendResult(result.append)
+        let append = appendResult(result.append, receipts: receipts)
         json.raw(append.dropFirst())  // the append result's members, after its opening brace
         return json.bytes
     }
