@@ -22,6 +22,7 @@ import Testing
         #expect(fromFile.socketGroup == defaults.socketGroup)
         #expect(fromFile.access == defaults.access)
         #expect(fromFile.subscriptions == defaults.subscriptions)
+        #expect(fromFile.connections == defaults.connections)
         #expect(fromFile.requestBytesMax == defaults.requestBytesMax)
         #expect(fromFile.projections.batchEntriesMax == defaults.projections.batchEntriesMax)
         #expect(fromFile.projections.liveIntervalMilliseconds == defaults.projections.liveIntervalMilliseconds)
