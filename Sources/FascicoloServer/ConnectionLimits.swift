@@ -211,7 +211,12 @@ final class RequestReadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     /// The front handler's context: what is written through it goes to the socket as it is.
     var rawContext: ChannelHandlerContext?
+    /// At most one timer per connection, left to run when a request ends in time (cheaper than
+    /// scheduling and cancelling one per request): when it fires it checks the request being
+    /// received then, if any, and schedules itself again for that request's deadline.
     private var timer: Scheduled<Void>?
+    /// When the request being received must be whole.
+    private var deadline = NIODeadline.distantFuture
     /// A request is being received (its first byte came, its end not yet).
     private var receiving = false
     /// An answer has begun since the request being received started (no 408 can follow it).
@@ -247,8 +252,6 @@ final class RequestReadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
             break
         case .end:
             receiving = false
-            timer?.cancel()
-            timer = nil
         }
         context.fireChannelRead(data)
     }
@@ -269,14 +272,23 @@ final class RequestReadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     private func start() {
         receiving = true
         answered = responding
-        guard timer == nil, let context else { return }
-        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        timer = context.eventLoop.scheduleTask(in: timeout) { loopBound.value.expired() }
+        deadline = .now() + timeout
+        if timer == nil { schedule(at: deadline) }
     }
 
-    private func expired() {
+    private func schedule(at deadline: NIODeadline) {
+        guard let context else { return }
+        let loopBound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        timer = context.eventLoop.scheduleTask(deadline: deadline) { loopBound.value.fired() }
+    }
+
+    private func fired() {
         timer = nil
         guard receiving, let context else { return }
+        guard NIODeadline.now() >= deadline else {
+            schedule(at: deadline)
+            return
+        }
         counters.readTimedOut()
         if !answered, let rawContext {
             let seconds = Double(timeout.nanoseconds) / 1e9
