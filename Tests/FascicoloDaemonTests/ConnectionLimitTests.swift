@@ -95,6 +95,11 @@ import Testing
                 let problem = try parseObject(trickle["body"] as? String ?? "")
                 #expect(problem["code"] as? String == "request_timeout" && problem["status"] as? Int == 408, "\(problem)")
             }
+            // A request pipelined behind a subscription, trickling: its time runs only once the
+            // connection is free to read it, so no 408 is ever written into the stream.
+            let pipelined = try peers.run(["pipelined", daemon.socket, "GET /v1/subscribe HTTP/1.1\r\nHost: localhost\r\n\r\n", "3"])
+            #expect(pipelined["closed"] as? Bool == false, "\(pipelined)")
+            #expect(pipelined["statuses"] as? [String] == ["HTTP/1.1 200 OK"] && (pipelined["heartbeats"] as? Int ?? 0) >= 5, "\(pipelined)")
             #expect(try daemon.call("/metrics").body.contains("fascicolo_request_read_timeouts_total 2"))
 
             // A subscription is a request in progress, never idle: it outlives the idle timeout.
@@ -303,5 +308,22 @@ final class PeerClient {
             text = data.decode("utf-8", "replace")
             report({"closed": closed, "seconds": round(time.monotonic() - start, 3), "status": text.split("\r\n", 1)[0],
                     "body": text.split("\r\n\r\n", 1)[-1] if "\r\n\r\n" in text else ""})
+        elif mode == "pipelined":
+            # A request answered at length, and behind it in the same write the start of another, which
+            # then trickles (a byte every 0.2 s) for SECONDS: what comes back, and is the connection closed?
+            s = connect(path)
+            start = time.monotonic()
+            s.sendall(sys.argv[3].encode() + b"GET /v1/health/live HTTP/1.1\r\nX-Slow: ")
+            data, closed = b"", False
+            while not closed and time.monotonic() - start < float(sys.argv[4]):
+                chunk, closed = read_until_closed(s, 0.2)
+                data += chunk
+                if not closed:
+                    try: s.sendall(b"x")
+                    except OSError: break
+            text = data.decode("utf-8", "replace")
+            statuses = [line for line in text.split("\r\n") if line.startswith("HTTP/1.1 ")]
+            report({"closed": closed, "seconds": round(time.monotonic() - start, 3), "statuses": statuses,
+                    "heartbeats": text.count('"heartbeat":true')})
         """#
 }
