@@ -198,8 +198,10 @@ final class ConnectionLimiter: Sendable {
 /// idle timeout restarts with every byte). Sits after the HTTP decoder, where it sees where
 /// requests end; `RequestFirstByte`, at the front of the pipeline, tells it when bytes arrive.
 ///
-/// When the time is up and no answer has begun, it writes 408 `request_timeout` straight to the
-/// socket; either way it closes the connection.
+/// When the time is up and no answer to the request has begun, it writes 408 `request_timeout`
+/// straight to the socket; either way it closes the connection. A request pipelined behind one
+/// still being answered gets its time from when that answer ends (until then the connection
+/// does not read it), and never a 408 that could pass for the earlier request's answer.
 final class RequestReadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPRequestPart
     typealias InboundOut = HTTPRequestPart
@@ -219,15 +221,20 @@ final class RequestReadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     private var deadline = NIODeadline.distantFuture
     /// A request is being received (its first byte came, its end not yet).
     private var receiving = false
-    /// An answer has begun since the request being received started (no 408 can follow it).
+    /// ...and its head has come.
+    private var headReceived = false
+    /// Requests whose head came and whose answer has not ended (the one being received included).
+    private var unanswered = 0
+    /// The answer to the request being received has begun.
     private var answered = false
-    /// A response's head went out and its end not yet.
-    private var responding = false
 
     init(timeout: TimeAmount, counters: ConnectionCounters) {
         self.timeout = timeout
         self.counters = counters
     }
+
+    /// Requests before the one being received still waiting for the end of their answer.
+    private var earlierUnanswered: Int { max(0, unanswered - (receiving && headReceived ? 1 : 0)) }
 
     func handlerAdded(context: ChannelHandlerContext) { self.context = context }
 
@@ -248,10 +255,13 @@ final class RequestReadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
         switch unwrapInboundIn(data) {
         case .head:
             if !receiving { start() }
+            headReceived = true
+            unanswered += 1
         case .body:
             break
         case .end:
             receiving = false
+            headReceived = false
         }
         context.fireChannelRead(data)
     }
@@ -259,19 +269,25 @@ final class RequestReadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
         switch unwrapOutboundIn(data) {
         case .head:
-            responding = true
-            answered = true
+            if receiving && earlierUnanswered == 0 { answered = true }
         case .body:
             break
         case .end:
-            responding = false
+            unanswered = max(0, unanswered - 1)
+            // The connection is free for the request behind: its time starts now.
+            if receiving && earlierUnanswered == 0 && !answered { arm() }
         }
         context.write(data, promise: promise)
     }
 
     private func start() {
         receiving = true
-        answered = responding
+        headReceived = false
+        answered = false
+        arm()
+    }
+
+    private func arm() {
         deadline = .now() + timeout
         if timer == nil { schedule(at: deadline) }
     }
@@ -285,8 +301,9 @@ final class RequestReadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
     private func fired() {
         timer = nil
         guard receiving, let context else { return }
-        guard NIODeadline.now() >= deadline else {
-            schedule(at: deadline)
+        guard NIODeadline.now() >= deadline, earlierUnanswered == 0 else {
+            // Not yet, or an earlier request is still being answered (its end re-arms this).
+            if earlierUnanswered == 0 { schedule(at: deadline) }
             return
         }
         counters.readTimedOut()
@@ -295,7 +312,10 @@ final class RequestReadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
             let response = ConnectionLimiter.rawProblem(
                 status: 408, reason: "Request Timeout", code: "request_timeout",
                 detail: "the request's head and body were not received within \(seconds) s (connections.request_read_timeout_milliseconds)")
-            rawContext.writeAndFlush(NIOAny(response), promise: nil)
+            // Closed once the answer is out: a close would drop a write still pending.
+            let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+            rawContext.writeAndFlush(NIOAny(response)).whenComplete { _ in loopBound.value.close(promise: nil) }
+            return
         }
         context.close(promise: nil)
     }
