@@ -18,6 +18,8 @@ public final class Daemon: Sendable {
     public let caseFiles: CaseFiles
     /// The read models; they follow the log from `run` until shutdown.
     public let projections: ProjectionEngine
+    /// `configuration.connections`, with `max` lowered if the descriptor limit is lower.
+    public let connections: ConnectionSettings
     private let lock: DataDirectoryLock
     private let logger: Logger
     public static let version = "0.1.0"
@@ -32,6 +34,10 @@ public final class Daemon: Sendable {
     public init(configuration: DaemonConfiguration, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
+        // Every connection holds a descriptor: the soft limit goes up to the hard one, and the
+        // connection limit must fit in it with room to spare.
+        connections = try DescriptorLimit.fit(configuration.connections, descriptors: DescriptorLimit.raise(logger: logger),
+                                              logger: logger)
         lock = try DataDirectoryLock(directory: configuration.dataDirectory)
         try Self.clearStaleSocket(configuration.resolvedSocketPath)
         try StoreCheck.atStart(dataDirectory: configuration.dataDirectory, logger: logger)
@@ -65,7 +71,7 @@ public final class Daemon: Sendable {
                                subscriptions: configuration.subscriptions, requestBytesMax: configuration.requestBytesMax,
                                shutdown: shutdown)
         let socketPath = configuration.resolvedSocketPath
-        let application = APIServer.application(routes: routes, socketPath: socketPath,
+        let application = APIServer.application(routes: routes, connections: connections, socketPath: socketPath,
                                                 socketMode: configuration.socketMode, socketGroup: configuration.socketGroup,
                                                 logger: logger)
         // Services stop in reverse order: first the switch (new requests get 503), then the

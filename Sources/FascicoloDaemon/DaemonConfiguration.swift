@@ -21,6 +21,8 @@ public struct DaemonConfiguration: Sendable {
     public var logLevel = Logger.Level.info
     public var ledger = LedgerConfiguration()
     public var subscriptions = SubscriptionSettings()
+    /// Connection limits and timeouts (`[connections]`).
+    public var connections = ConnectionSettings()
     /// The largest request body the API accepts.
     public var requestBytesMax = 16 << 20
     /// The directory of versioned reference data files (intervention codes, ambiti, …).
@@ -131,6 +133,18 @@ public struct DaemonConfiguration: Sendable {
         integer("subscriptions.heartbeat_milliseconds", 100...600_000) { $0.subscriptions.heartbeatMilliseconds = $1 },
         integer("subscriptions.lag_entries_max", 1...100_000_000) { $0.subscriptions.lagEntriesMax = UInt64($1) },
         integer("subscriptions.concurrent_max", 1...100_000) { $0.subscriptions.concurrentMax = $1 },
+        integer("connections.max", 1...1_000_000) { $0.connections.max = $1 },
+        integer("connections.admin_reserved", 1...10_000) { $0.connections.adminReserved = $1 },
+        integer("connections.per_uid_max", 1...1_000_000) { $0.connections.perUIDMax = $1 },
+        integer("connections.no_role_per_uid_max", 0...10_000) { $0.connections.noRolePerUIDMax = $1 },
+        integer("connections.no_role_max", 0...100_000) { $0.connections.noRoleMax = $1 },
+        integer("connections.idle_timeout_milliseconds", 100...86_400_000) { $0.connections.idleTimeoutMilliseconds = $1 },
+        integer("connections.request_read_timeout_milliseconds", 100...3_600_000) {
+            $0.connections.requestReadTimeoutMilliseconds = $1
+        },
+        integer("connections.refusal_log_interval_milliseconds", 100...86_400_000) {
+            $0.connections.refusalLogIntervalMilliseconds = $1
+        },
         string("log.level", { Logger.Level(rawValue: $0) == nil ? "expected trace, debug, info, notice, warning, error or critical" : nil }) {
             $0.logLevel = Logger.Level(rawValue: $1)!
         },

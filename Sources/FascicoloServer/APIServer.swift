@@ -8,14 +8,19 @@ import NIOCore
 public enum APIServer {
     /// Builds the application. The socket file gets `socketMode` and `socketGroup` as soon as it
     /// is bound (the umask and the daemon's group would otherwise decide who may connect).
+    /// Connections are admitted, timed out and cut off as `connections` says.
     public static func application(
-        routes: APIRoutes, socketPath: String, socketMode: UInt32, socketGroup: UInt32?, logger: Logger
+        routes: APIRoutes, connections: ConnectionSettings = ConnectionSettings(), socketPath: String, socketMode: UInt32,
+        socketGroup: UInt32?, logger: Logger
     ) -> some ApplicationProtocol {
         let router = Router(context: FascicoloRequestContext.self)
         routes.register(on: router)
+        let limiter = ConnectionLimiter(settings: connections, policy: routes.policy, counters: routes.metrics.connectionCounters,
+                                        logger: logger)
         return Application(
             router: router,
-            server: .http1WithPeerCredentials(connections: routes.metrics.connections),
+            server: .http1WithPeerCredentials(connections: routes.metrics.connections, limiter: limiter,
+                                              counters: routes.metrics.connectionCounters),
             configuration: ApplicationConfiguration(address: .unixDomainSocket(path: socketPath), serverName: "fascicolod"),
             onServerRunning: { _ in
                 chmod(socketPath, mode_t(socketMode))

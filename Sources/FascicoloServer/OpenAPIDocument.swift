@@ -24,6 +24,12 @@ info:
     fiscale (by its structure, check character right or not, omocodia included) or an STP/ENI
     code is refused with 422 `identifier_in_clear`, naming the `field`, never the value.
     Details never repeat a client's text.
+    Any request may also meet the connection limits (configuration section `connections`): a
+    connection beyond its peer's allowance is answered 503 `too_many_connections` (with
+    `Retry-After`) as soon as it is accepted, before any request is read, and closed; a request
+    whose head and body have not all arrived within `request_read_timeout_milliseconds` of its
+    first byte is answered 408 `request_timeout` and its connection closed; a keep-alive
+    connection with no request in progress is closed after `idle_timeout_milliseconds`.
     The bytes behind entries, leaf hashes and checkpoints are specified in Formats.md.
 servers:
   - url: http://localhost
@@ -606,7 +612,7 @@ components:
                  appointment_concluded, plan_not_signed, goal_closed, intervention_step, unknown_field, not_correctable,
                  invalid_parameter, projection_not_found, projection_building, rebuild_in_progress, projection_failed,
                  projection_behind, storage_error, register_not_found, too_many_subscriptions, identifier_in_clear,
-                 erasure_pending, storage_damaged]
+                 erasure_pending, storage_damaged, too_many_connections, request_timeout]
         detail: {type: string}
         field: {type: string, description: "the offending input, as a path (events[0].data.birthYear)"}
         detailItalian: {type: string, description: the detail in Italian (path rules)}

@@ -28,6 +28,8 @@ public final class ServerMetrics: Sendable {
 
     private let state = Mutex(State())
     public let connections = ConnectionGauge()
+    /// Connections refused at accept, requests cut off by the read deadline.
+    public let connectionCounters = ConnectionCounters()
 
     public init() {}
 
@@ -79,6 +81,12 @@ public final class ServerMetrics: Sendable {
             metric("fascicolo_checkpoint_age_seconds", "gauge", "Seconds since the latest checkpoint was signed.", [("", "\(age)")])
         }
         metric("fascicolo_connections", "gauge", "Open connections on the socket.", [("", "\(connections.value)")])
+        metric("fascicolo_connections_refused_total", "counter",
+               "Connections refused at accept (503 too_many_connections), by the limit reached: per_uid, no_role, total.",
+               ConnectionRefusal.allCases.map { ("{reason=\"\($0.rawValue)\"}", "\(connectionCounters.refusals($0))") })
+        metric("fascicolo_request_read_timeouts_total", "counter",
+               "Requests whose head and body were not received within connections.request_read_timeout_milliseconds (cut off).",
+               [("", "\(connectionCounters.requestReadTimeouts)")])
         // One series per projection (a handful, named in the code): never per person or stream.
         func label(_ status: ProjectionStatus) -> String { "{projection=\"\(status.name)\"}" }
         metric("fascicolo_projection_position", "gauge", "Entries the projection's serving generation has applied.",

@@ -5,7 +5,7 @@ import Glibc
 // The fascicolo sociale through the daemon's domain API (/v1/persons/…, /v1/catalogue).
 //
 // A person is named by a codice fiscale (or an STP, ENI or provisional code) given with
-// --person. It goes to the daemon in the request body or the Fascicolo-Person header — never in
+// --person-file, FASCICOLO_PERSON or --person (`PersonOption`). It goes to the daemon in the request body or the Fascicolo-Person header — never in
 // a URL — and is never printed back: output names the pseudonym the daemon answers with, and
 // everything printed passes through `Redaction`.
 
@@ -14,11 +14,17 @@ struct Person: ParsableCommand {
         commandName: "person",
         abstract: "A person's case file: record events, show it, its timeline and state, erase the personal data.",
         discussion: """
-            The person is given with --person: a codice fiscale, an STP or ENI code, or \
-            provisional:<id>. It is sent in the request body or the Fascicolo-Person header, never \
-            in a URL, and never printed: output names the person's pseudonym (32 hex digits), which \
-            the daemon computes with its pseudonym.key. Every read of a case file is recorded by \
-            the daemon (who, when, why) before it is served.
+            The person — a codice fiscale, an STP or ENI code, or provisional:<id> — is given in \
+            exactly one way: --person-file PATH (the file's first line; '-' reads one line from \
+            standard input, without echo on a terminal), the environment variable \
+            FASCICOLO_PERSON, or --person VALUE. Prefer the first two: a command line is visible \
+            to every local user (ps, /proc/PID/cmdline), and --person with a codice fiscale prints \
+            a warning. Two ways at once, or none, is an error (exit 2, nothing sent).
+
+            The person is sent in the request body or the Fascicolo-Person header, never in a URL, \
+            and never printed: output names the person's pseudonym (32 hex digits), which the \
+            daemon computes with its pseudonym.key. Every read of a case file is recorded by the \
+            daemon (who, when, why) before it is served.
 
             A refusal prints the daemon's detail and code; a step the person's path does not allow \
             (e.g. an intervention before a signed plan) also prints the sentence in Italian.
@@ -27,23 +33,146 @@ struct Person: ParsableCommand {
         subcommands: [PersonRecord.self, PersonShow.self, PersonTimeline.self, PersonState.self, PersonErase.self])
 }
 
-/// --person, checked here only for what would break the request (the daemon validates it).
+/// The person: from `--person-file PATH` (its first line; `-` for standard input), from the
+/// environment variable `FASCICOLO_PERSON`, or from `--person VALUE` — exactly one of them. The
+/// first two keep the codice fiscale off the command line, which every local user can read
+/// (`ps`, `/proc/PID/cmdline`). Checked here only for what would break the request (the daemon
+/// validates it); the value is never repeated in a message: it is personal data.
 struct PersonOption: ParsableArguments {
-    @Option(help: ArgumentHelp("The person: codice fiscale, STP or ENI code, or provisional:<id>. Never printed back.",
-                               valueName: "codice-fiscale"))
-    var person: String
+    static let environmentVariable = "FASCICOLO_PERSON"
+    static let sources = "--person-file PATH ('-': standard input), FASCICOLO_PERSON, or --person"
+
+    @Option(help: ArgumentHelp(
+        "The person on the command line: codice fiscale, STP or ENI code, or provisional:<id>. Other local users can read it "
+            + "there (ps, /proc): prefer --person-file or FASCICOLO_PERSON.",
+        valueName: "codice-fiscale"))
+    var person: String?
+
+    @Option(help: ArgumentHelp(
+        "Read the person from the first line of this file ('-': standard input; not echoed on a terminal), "
+            + "which keeps it off the command line; or set FASCICOLO_PERSON. Give exactly one of the three.",
+        valueName: "path"))
+    var personFile: String?
+
+    /// FASCICOLO_PERSON, when set and not empty (the environment of a process is readable by its
+    /// own user and root only).
+    static var fromEnvironment: String? {
+        guard let value = getenv(environmentVariable).map({ String(cString: $0) }), !value.isEmpty else { return nil }
+        return value
+    }
+
+    /// The sources given, by name.
+    var given: [String] {
+        [("--person", person != nil), ("--person-file", personFile != nil), (Self.environmentVariable, Self.fromEnvironment != nil)]
+            .filter(\.1).map(\.0)
+    }
 
     func validate() throws {
-        // The value is not repeated in any message: it is personal data.
-        let value = person.trimmingWhitespace()
-        guard !value.isEmpty else { throw ValidationError("--person is empty") }
-        guard value.utf8.count <= 128, value.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
-            throw ValidationError("--person is a codice fiscale, an STP or ENI code, or provisional:<id> (printable ASCII, no spaces)")
+        let given = given
+        guard !given.isEmpty else { throw ValidationError("which person? give \(Self.sources)") }
+        guard given.count == 1 else {
+            throw ValidationError("the person is given \(given.count) ways (\(given.joined(separator: ", "))): give exactly one of \(Self.sources)")
+        }
+        if let person { try Self.check(person, source: "--person") }
+        if personFile?.isEmpty == true { throw ValidationError("--person-file is empty: give a path, or '-' for standard input") }
+    }
+
+    /// The person from the source given, checked; reads the file or standard input (once: call
+    /// it once per command, before anything is sent). Exits 2 when it cannot be read or is not a
+    /// plausible identifier.
+    func resolve() throws -> ResolvedPerson {
+        let value: String
+        do {
+            if let person {
+                if Self.looksLikeAPersonalCode(person) {
+                    Terminal.error("warning: --person puts the person's code on the command line, where other local users can read it "
+                                   + "(ps, /proc); use --person-file PATH or FASCICOLO_PERSON")
+                }
+                value = person
+            } else if let personFile {
+                value = try Self.firstLine(of: personFile)
+                try Self.check(value, source: personFile == "-" ? "standard input" : "--person-file \(personFile)")
+            } else if let environment = Self.fromEnvironment {
+                value = environment
+                try Self.check(value, source: Self.environmentVariable)
+            } else {
+                throw ValidationError("which person? give \(Self.sources)")
+            }
+        } catch let error as ValidationError {
+            Terminal.error("error: \(error.message)")
+            throw Exit.couldNotRun
+        }
+        return ResolvedPerson(identifier: value.trimmingWhitespace())
+    }
+
+    /// Printable ASCII without spaces, at most 128 bytes; the message never repeats the value.
+    static func check(_ value: String, source: String) throws {
+        let trimmed = value.trimmingWhitespace()
+        guard !trimmed.isEmpty else { throw ValidationError("\(source): the person is empty") }
+        guard trimmed.utf8.count <= 128, trimmed.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+            throw ValidationError("\(source): the person is a codice fiscale, an STP or ENI code, or provisional:<id> "
+                                  + "(printable ASCII, no spaces)")
         }
     }
 
-    var identifier: String { person.trimmingWhitespace() }
-    var redaction: Redaction { Redaction(person: person) }
+    /// The first line of `path` (`-`: standard input, read no further than that line, without
+    /// echo on a terminal), without its line end.
+    static func firstLine(of path: String) throws -> String {
+        var bytes: [UInt8] = []
+        if path == "-" {
+            bytes = try readLineFromStandardInput()
+        } else {
+            do { bytes = try Files.read(path, limit: 64 << 10) } catch {
+                throw ValidationError("--person-file: \(error)")
+            }
+        }
+        let line = bytes.prefix { $0 != 0x0A }
+        return String(decoding: line.last == 0x0D ? line.dropLast() : line, as: UTF8.self)
+    }
+
+    /// One line from standard input, byte by byte (whatever follows stays there, for a
+    /// confirmation). On a terminal it asks, and does not echo what is typed.
+    private static func readLineFromStandardInput() throws -> [UInt8] {
+        var saved = termios()
+        let terminal = isatty(STDIN_FILENO) == 1 && tcgetattr(STDIN_FILENO, &saved) == 0
+        if terminal {
+            var quiet = saved
+            quiet.c_lflag &= ~tcflag_t(ECHO)
+            tcsetattr(STDIN_FILENO, TCSANOW, &quiet)
+            _ = "Person (codice fiscale; not shown): ".withCString { write(STDERR_FILENO, $0, strlen($0)) }
+        }
+        defer {
+            if terminal {
+                tcsetattr(STDIN_FILENO, TCSANOW, &saved)
+                _ = "\n".withCString { write(STDERR_FILENO, $0, strlen($0)) }
+            }
+        }
+        var line: [UInt8] = []
+        var byte: UInt8 = 0
+        while line.count <= 1_024 {
+            let count = read(STDIN_FILENO, &byte, 1)
+            if count < 0 && errno == EINTR { continue }
+            if count < 0 { throw ValidationError("--person-file -: cannot read standard input (errno \(errno))") }
+            if count == 0 || byte == 0x0A { break }
+            line.append(byte)
+        }
+        return line
+    }
+
+    /// A codice fiscale, or an STP or ENI code (three letters and 13 digits).
+    static func looksLikeAPersonalCode(_ value: String) -> Bool {
+        let bytes = Array(value.trimmingWhitespace().utf8)
+        if bytes.count == 16, Redaction.isCodiceFiscale(bytes, at: 0) { return true }
+        let upper = String(decoding: bytes, as: UTF8.self).uppercased()
+        return bytes.count == 16 && (upper.hasPrefix("STP") || upper.hasPrefix("ENI"))
+            && bytes.dropFirst(3).allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
+    }
+}
+
+/// The person a command acts on, read from its source once.
+struct ResolvedPerson {
+    let identifier: String
+    var redaction: Redaction { Redaction(person: identifier) }
 }
 
 /// A value that goes into an HTTP header: no control characters (no line breaks).
@@ -132,7 +261,11 @@ struct PersonRecord: ParsableCommand {
             let missing = actorParts.filter { $0.1 == nil }.map { "--actor-" + $0.0 }
             guard missing.isEmpty else { throw ValidationError("the actor also needs \(missing.joined(separator: ", "))") }
         }
-        if actor == "-" && events == "-" { throw ValidationError("only one of EVENTS and --actor can come from standard input") }
+        let fromStandardInput = [("EVENTS", events == "-"), ("--actor", actor == "-"), ("--person-file", person.personFile == "-")]
+            .filter(\.1).map(\.0)
+        if fromStandardInput.count > 1 {
+            throw ValidationError("only one of \(fromStandardInput.joined(separator: " and ")) can come from standard input")
+        }
         if let expectedVersion { _ = try Append.expectedVersionJSON(expectedVersion) }
     }
 
@@ -148,7 +281,7 @@ struct PersonRecord: ParsableCommand {
 
     /// The request body, and the events' types (for the answer's table). Events and actor go
     /// out as written: they are amended into the body, never re-encoded.
-    func requestBody() throws -> (body: [UInt8], types: [String]) {
+    func requestBody(person: ResolvedPerson) throws -> (body: [UInt8], types: [String]) {
         let (bytes, name) = try Self.read(events, what: "EVENTS")
         let parsed: JSON
         do { parsed = try JSON.parse(bytes) } catch {
@@ -170,7 +303,7 @@ struct PersonRecord: ParsableCommand {
                 switch member.key {
                 case "events", "actor", "expectedVersion", "idempotencyKey": members.append(member)
                 case "person":
-                    Terminal.error("error: \(name) names a person: give the person with --person, and the events without it")
+                    Terminal.error("error: \(name) names a person: give the person with \(PersonOption.sources), and the events without it")
                     throw Exit.couldNotRun
                 default:
                     Terminal.error("error: \(name) has a member \(jsonString(member.key)); it holds \(shape)")
@@ -231,7 +364,8 @@ struct PersonRecord: ParsableCommand {
     }
 
     func run() throws {
-        let (body, types) = try requestBody()
+        let person = try self.person.resolve()
+        let (body, types) = try requestBody(person: person)
         let session = DaemonSession(daemon, redaction: person.redaction)
         let response = try session.send("POST", "/v1/persons/events", body: body)
         guard response.isSuccess else { throw session.refusal(response) }
@@ -300,6 +434,7 @@ struct PersonShow: ParsableCommand {
     }
 
     func run() throws {
+        let person = try self.person.resolve()
         let session = DaemonSession(daemon, redaction: person.redaction)
         var headers = [("Fascicolo-Person", person.identifier)]
         if let purpose { headers.append(("Fascicolo-Purpose", purpose)) }
@@ -410,6 +545,7 @@ struct PersonErase: ParsableCommand {
     @OptionGroup var daemon: DaemonOptions
 
     func run() throws {
+        let person = try self.person.resolve()
         let session = DaemonSession(daemon, redaction: person.redaction)
         if !yes {
             guard isatty(STDIN_FILENO) == 1 else {
@@ -417,7 +553,7 @@ struct PersonErase: ParsableCommand {
                 throw Exit.couldNotRun
             }
             Terminal.error(person.redaction.apply("""
-                This erases the personal data of the person given with --person, for good: their data key \
+                This erases the personal data of the person given, for good: their data key \
                 is destroyed, and every personal field of their case file becomes unreadable for ever. The \
                 entries and their signatures stay. Legal ground: \(legalGround); reference: \(reference).
                 """))

@@ -345,7 +345,7 @@ struct PersonReadOptions: ParsableArguments {
         try checkHeaderValue(operatorID, option: "--operator", lengths: 1...64)
     }
 
-    func headers(_ person: PersonOption) -> [(String, String)] {
+    func headers(_ person: ResolvedPerson) -> [(String, String)] {
         var headers = [("Fascicolo-Person", person.identifier)]
         if let purpose { headers.append(("Fascicolo-Purpose", purpose)) }
         if let operatorID { headers.append(("Fascicolo-Operator", operatorID)) }
@@ -383,6 +383,7 @@ struct PersonTimeline: ParsableCommand {
     }
 
     func run() throws {
+        let person = try self.person.resolve()
         let session = DaemonSession(daemon, redaction: person.redaction)
         let query = queryString([("from", from.map(String.init)), ("limit", limit.map(String.init)), reflects.parameter])
         let (response, answer) = try session.getJSON("/v1/persons/timeline" + query, headers: read.headers(person))
@@ -432,6 +433,7 @@ struct PersonState: ParsableCommand {
     @OptionGroup var daemon: DaemonOptions
 
     func run() throws {
+        let person = try self.person.resolve()
         let session = DaemonSession(daemon, redaction: person.redaction)
         let query = queryString([reflects.parameter])
         let (response, answer) = try session.getJSON("/v1/persons/case-state" + query, headers: read.headers(person))
@@ -655,6 +657,7 @@ struct ComplianceAccesses: ParsableCommand {
     }
 
     func run() throws {
+        let person = try self.person.resolve()
         let session = DaemonSession(daemon, redaction: person.redaction)
         let query = queryString([("from", from.map(String.init)), ("limit", limit.map(String.init)), reflects.parameter])
         let (response, answer) = try session.getJSON("/v1/compliance/accesses" + query, headers: read.headers(person))

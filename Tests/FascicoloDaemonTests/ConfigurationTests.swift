@@ -2,6 +2,7 @@
 import FascicoloLedger
 import FascicoloTesting
 import Glibc
+import Logging
 import Testing
 
 @Suite struct ConfigurationTests {
@@ -22,6 +23,7 @@ import Testing
         #expect(fromFile.socketGroup == defaults.socketGroup)
         #expect(fromFile.access == defaults.access)
         #expect(fromFile.subscriptions == defaults.subscriptions)
+        #expect(fromFile.connections == defaults.connections)
         #expect(fromFile.requestBytesMax == defaults.requestBytesMax)
         #expect(fromFile.projections.batchEntriesMax == defaults.projections.batchEntriesMax)
         #expect(fromFile.projections.liveIntervalMilliseconds == defaults.projections.liveIntervalMilliseconds)
@@ -47,6 +49,28 @@ import Testing
         try configuration.applyEnvironment(["FASCICOLO_LIMITS_PAYLOAD_BYTES_MAX": "2048", "FASCICOLO_LOG_LEVEL": "debug", "OTHER": "x"])
         #expect(configuration.ledger.limits.payloadBytesMax == 2_048)
         #expect(configuration.logLevel == .debug)
+    }
+
+    /// `[connections]` from the environment, and the limit that must fit the descriptor limit.
+    @Test func connectionLimitsFromTheEnvironmentAndTheDescriptorLimit() throws {
+        var configuration = DaemonConfiguration()
+        try configuration.applyEnvironment(["FASCICOLO_CONNECTIONS_MAX": "2_000", "FASCICOLO_CONNECTIONS_NO_ROLE_PER_UID_MAX": "0",
+                                            "FASCICOLO_CONNECTIONS_IDLE_TIMEOUT_MILLISECONDS": "5000"])
+        #expect(configuration.connections.max == 2_000 && configuration.connections.noRolePerUIDMax == 0)
+        #expect(configuration.connections.idleTimeoutMilliseconds == 5_000)
+        #expect(throws: DaemonConfiguration.Invalid.self) {
+            try configuration.applyEnvironment(["FASCICOLO_CONNECTIONS_ADMIN_RESERVED": "0"])
+        }
+        let logger = Logger(label: "test")
+        #expect(try DescriptorLimit.fit(configuration.connections, descriptors: 65_536, logger: logger).max == 2_000)
+        #expect(try DescriptorLimit.fit(configuration.connections, descriptors: 1_024, logger: logger).max == 896)
+        #expect(throws: DaemonConfiguration.Invalid.self) {
+            try DescriptorLimit.fit(configuration.connections, descriptors: 140, logger: logger)
+        }
+        configuration.connections.max = 16  // not more than admin_reserved (16): nobody else could connect
+        #expect(throws: DaemonConfiguration.Invalid.self) {
+            try DescriptorLimit.fit(configuration.connections, descriptors: 65_536, logger: logger)
+        }
     }
 
     /// Text keys whose values look like numbers stay text: a mode keeps its leading zero, and a

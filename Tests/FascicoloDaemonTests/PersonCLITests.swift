@@ -174,6 +174,76 @@ import Testing
         }
     }
 
+    /// The codice fiscale never needs to be on the command line (which every local user can read
+    /// in /proc/PID/cmdline): it comes from a file, standard input or FASCICOLO_PERSON — exactly
+    /// one source, or the command exits 2 and sends nothing.
+    @Test func thePersonComesFromAFileStandardInputOrTheEnvironment() throws {
+        try withDaemon { daemon in
+            var outputs: [String] = []
+            /// The CLI with `environment` added, standard input from `input`; output and errors together.
+            func run(_ arguments: [String], input: String = "/dev/null", environment: [String] = []) throws -> (status: Int32, output: String) {
+                let command = ["/usr/bin/env"] + environment + [fascicoloBinary()] + arguments + ["--socket", daemon.socket]
+                let quoted = command.map { "'" + $0.replacingOccurrences(of: "'", with: #"'\''"#) + "'" }
+                let result = try runProcess("/bin/sh", ["-c", quoted.joined(separator: " ") + " < '\(input)' 2>&1"])
+                outputs.append(result.output)
+                return result
+            }
+            let personFile = daemon.directory + "/person.txt"
+            try writeFile(personFile, Self.codiceFiscale.lowercased() + "\r\nthe rest is ignored\n")
+            let registrationFile = daemon.directory + "/registration.json"
+            try writeFile(registrationFile, Self.registration)
+
+            // From a file (its first line).
+            let registered = try run(["person", "record", "--person-file", personFile] + Self.actor + [registrationFile])
+            #expect(registered.status == 0, "\(registered.output)")
+            let pseudonym = try #require(firstPseudonym(in: registered.output), "\(registered.output)")
+            #expect(!registered.output.contains("warning"), "\(registered.output)")
+            // From standard input.
+            let fromInput = try run(["person", "show", "--person-file", "-"], input: personFile)
+            #expect(fromInput.status == 0 && fromInput.output.contains("person              \(pseudonym)"), "\(fromInput.output)")
+            // From the environment.
+            let fromEnvironment = try run(["person", "timeline"], environment: ["FASCICOLO_PERSON=\(Self.codiceFiscale)"])
+            #expect(fromEnvironment.status == 0 && fromEnvironment.output.contains(pseudonym), "\(fromEnvironment.output)")
+            let state = try run(["person", "state"], environment: ["FASCICOLO_PERSON=\(Self.codiceFiscale)"])
+            #expect(state.status == 0 && state.output.contains(pseudonym), "\(state.output)")
+            // --person still works, with a warning that others can read it.
+            let onTheCommandLine = try run(["person", "show", "--person", Self.codiceFiscale])
+            #expect(onTheCommandLine.status == 0 && onTheCommandLine.output.contains(pseudonym), "\(onTheCommandLine.output)")
+            #expect(onTheCommandLine.output.contains("warning: --person puts the person's code on the command line"),
+                    "\(onTheCommandLine.output)")
+
+            // Two sources, or none, or an unusable one: exit 2, nothing sent.
+            let entries = try daemon.json("/v1/health/ready")["entries"] as? Int
+            let emptyFile = daemon.directory + "/empty.txt"
+            try writeFile(emptyFile, "\n")
+            let refusals: [([String], [String], String)] = [
+                (["person", "show", "--person", Self.codiceFiscale, "--person-file", personFile], [], "give exactly one"),
+                (["person", "show", "--person-file", personFile], ["FASCICOLO_PERSON=\(Self.codiceFiscale)"], "give exactly one"),
+                (["person", "erase", "--person", Self.codiceFiscale, "--legal-ground", "art17_request", "--reference", "x", "--yes"],
+                 ["FASCICOLO_PERSON=\(Self.codiceFiscale)"], "give exactly one"),
+                (["person", "show"], [], "which person?"),
+                (["person", "show", "--person-file", emptyFile], [], "the person is empty"),
+                (["person", "show", "--person-file", daemon.directory + "/missing.txt"], [], "--person-file"),
+                (["person", "show"], ["FASCICOLO_PERSON=RSS MRA"], "printable ASCII, no spaces"),
+                (["person", "record", "--person-file", "-"] + Self.actor + ["-"], [], "can come from standard input"),
+            ]
+            for (arguments, environment, message) in refusals {
+                let result = try run(arguments, input: personFile, environment: environment)
+                #expect(result.status == 2 && result.output.contains(message), "\(arguments) \(environment) → \(result.status) \(result.output)")
+            }
+            #expect(try daemon.json("/v1/health/ready")["entries"] as? Int == entries, "nothing was sent")
+            #expect(try daemon.call("/v1/streams/access:\(pseudonym)/events").body.contains("\"entries\":[") == true)
+
+            // The help says how, and why.
+            let help = try cli(["person", "show", "--help"])
+            #expect(help.output.contains("--person-file <path>") && help.output.contains("FASCICOLO_PERSON")
+                    && help.output.contains("Other local users"), "\(help.output)")
+            for output in outputs {
+                #expect(!output.uppercased().contains(Self.codiceFiscale), "the codice fiscale was printed: \(output)")
+            }
+        }
+    }
+
     @Test func backupWithTheSecretKeysThenRestoreKeepsThePersonalDataReadable() throws {
         try withDaemon { daemon in
             let data = daemon.directory + "/data"
