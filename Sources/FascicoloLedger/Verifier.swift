@@ -28,6 +28,9 @@ public struct Verifier {
         public var chunkEntries = 8_192
         /// Signed checkpoint notes kept outside the data directory: the log must contain each.
         public var trustedCheckpoints: [String] = []
+        /// Receipts a client kept from append answers (`?receipts=true`): each must be signed by the
+        /// key and its entry must be in the log at its position — else it was acknowledged but is absent.
+        public var receipts: [Receipt] = []
         /// Follow every table's B-tree to every record first (`StoreStructure.walk`), so that a
         /// damaged page ends the (isolated) process before any check trusts it.
         public var walkStructure = true
@@ -51,6 +54,12 @@ public struct Verifier {
         public let sealsChecked: Bool
         public let elapsedSeconds: Double
         public let fast: Bool
+    }
+
+    /// An append's receipt: the entry's record as the daemon signed it (`signedBytes` ‖ `signature`).
+    public struct Receipt: Sendable {
+        public let record: [UInt8]
+        public init(signedBytes: [UInt8], signature: [UInt8]) { record = signedBytes + signature }
     }
 
     /// The verifier key given is not `<name>+<key id>+<base64 key>`: a usage error, not a
@@ -230,6 +239,7 @@ private struct VerificationRun {
         try checkStreamsTable(lastVersions: streams)
         let idempotencyRows = try checkIdempotency(entryCount: total)
         try checkMeta()
+        try checkReceipts(entryCount: total)
         return Verifier.Report(entries: total, checkpoints: stored.count, streams: streams.count,
                                idempotencyRows: idempotencyRows, sealsChecked: seal != nil,
                                elapsedSeconds: Double(Clock.monotonicNanoseconds() - start) / 1e9, fast: options.fast)
@@ -409,6 +419,31 @@ private struct VerificationRun {
             }
         }
         return rows
+    }
+
+    /// Each receipt is the daemon's signature over an entry at a position; that entry must be the
+    /// one the log holds there (same leaf hash), or the log lost an acknowledged entry.
+    private func checkReceipts(entryCount: UInt64) throws {
+        guard !options.receipts.isEmpty else { return }
+        let tree = MerkleTree(transaction: txn, table: store.merkle)
+        for (index, receipt) in options.receipts.enumerated() {
+            let (position, leaf, signed) = try receipt.record.withUnsafeBytes { bytes -> (UInt64, Digest, Bool) in
+                let view: EntryView
+                do { view = try EntryView(record: bytes) } catch {
+                    throw Verifier.Failure(position: nil, problem: "receipt \(index + 1) is not an entry record (\(error))")
+                }
+                return (view.position, MerkleHash.leaf(bytes), view.keyID.elementsEqual(keyID)
+                        && publicKey.isValidSignature(view.signature, for: view.signedBytes))
+            }
+            guard signed else {
+                throw Verifier.Failure(position: position, problem: "receipt \(index + 1) is not signed by the log's key")
+            }
+            guard position < entryCount, try tree.leafHash(position) == leaf else {
+                throw Verifier.Failure(position: position, problem: "acknowledged but absent: receipt \(index + 1) shows the daemon "
+                    + "signed an entry at this position (leaf hash \(leaf.hex)), and the log "
+                    + (position < entryCount ? "holds another entry there" : "ends before it, at \(entryCount) entries"))
+            }
+        }
     }
 
     /// `meta` holds only the rows Formats.md lists (a renamed row shows as an unknown one and a

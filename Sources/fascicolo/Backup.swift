@@ -123,11 +123,12 @@ enum DataDirectory {
 
     /// `verify`, and the domain's side tables against the log (`DomainTablesCheck`).
     static func verifyWithSideTables(_ directory: String, key: String?, fast: Bool, label: String, json: Bool,
-                                     threads: Int? = nil, trustedCheckpoints: [String] = [])
+                                     threads: Int? = nil, trustedCheckpoints: [String] = [], receipts: [Verifier.Receipt] = [])
         throws -> (log: Verifier.Report, domain: DomainTablesCheck.Report?) {
         var options = Verifier.Options()
         options.fast = fast
         options.trustedCheckpoints = trustedCheckpoints
+        options.receipts = receipts
         if let threads { options.threads = max(1, threads) }
         do {
             let report = try Verifier.verify(directory: directory, verifierKey: key, options: options) { progress in

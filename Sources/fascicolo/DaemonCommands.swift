@@ -1,7 +1,8 @@
-import FascicoloJSON
 import ArgumentParser
 import FascicoloCrypto
+import FascicoloJSON
 import FascicoloLedger
+import Glibc
 
 // The commands that talk to a running fascicolod over its Unix socket. Each needs a role on the
 // daemon for the calling uid: health any role; append writer or admin; read writer, auditor or
@@ -75,6 +76,10 @@ struct Append: ParsableCommand {
                                valueName: "any|no_stream|N"))
     var expectedVersion: String?
 
+    @Option(help: ArgumentHelp("Ask for signed receipts and add them to this file, one per line (keep it: "
+                               + "fascicolo verify --receipts FILE proves later that each entry is still in the log).", valueName: "file"))
+    var receipts: String?
+
     @Option(help: ArgumentHelp("Makes a retry safe: the same key and content gives the original answer.", valueName: "key"))
     var idempotencyKey: String?
 
@@ -91,6 +96,23 @@ struct Append: ParsableCommand {
         }
         if let expectedVersion { _ = try Self.expectedVersionJSON(expectedVersion) }
         guard !stream.isEmpty else { throw ValidationError("the stream name is empty") }
+    }
+
+    /// Appends the answer's receipts to `path`, one compact JSON object per line, synced.
+    static func keep(receiptsOf response: UnixSocketClient.Response, in path: String) throws {
+        guard let answer = try? JSON.parse(response.body), let receipts = answer["receipts"]?.array else {
+            Terminal.error("error: the daemon's answer has no receipts")
+            throw Exit.couldNotRun
+        }
+        let lines = receipts.map { $0.compact + "\n" }.joined()
+        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        let written = descriptor >= 0 ? Array(lines.utf8).withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) } : -1
+        let synced = descriptor >= 0 && fsync(descriptor) == 0
+        if descriptor >= 0 { close(descriptor) }
+        guard written == lines.utf8.count, synced else {
+            Terminal.error("error: cannot write the receipts to \(path) (errno \(errno)); the append itself was stored")
+            throw Exit.couldNotRun
+        }
     }
 
     static func expectedVersionJSON(_ text: String) throws -> JSON {
@@ -158,8 +180,10 @@ struct Append: ParsableCommand {
     func run() throws {
         let body = try requestBody()
         let session = DaemonSession(daemon)
-        let response = try session.send("POST", "/v1/streams/\(percentEncoded(stream, inPath: true))/events", body: body)
+        let response = try session.send("POST", "/v1/streams/\(percentEncoded(stream, inPath: true))/events"
+                                        + (receipts == nil ? "" : "?receipts=true"), body: body)
         guard response.isSuccess else { throw session.refusal(response) }
+        if let receipts { try Self.keep(receiptsOf: response, in: receipts) }
         if daemon.json {
             session.printRaw(response)
             return

@@ -1,4 +1,6 @@
 import ArgumentParser
+import FascicoloCrypto
+import FascicoloJSON
 import FascicoloLedger
 
 struct Verify: ParsableCommand {
@@ -24,6 +26,10 @@ struct Verify: ParsableCommand {
     @Option(help: ArgumentHelp("A signed checkpoint note kept elsewhere that the log must contain (repeatable).", valueName: "file"))
     var checkpoint: [String] = []
 
+    @Option(help: ArgumentHelp("Receipts kept from appends (fascicolo append --receipts FILE): one JSON object per line; "
+                               + "each entry must be in the log (repeatable).", valueName: "file"))
+    var receipts: [String] = []
+
     @Option(help: "Threads to use (default: all cores).")
     var threads: Int?
 
@@ -38,9 +44,25 @@ struct Verify: ParsableCommand {
                 throw Exit.couldNotRun
             }
         }
+        var kept: [Verifier.Receipt] = []
+        for file in receipts {
+            let text: [UInt8]
+            do { text = try Files.read(file, limit: 1 << 30) } catch {
+                Terminal.error("error: --receipts: \(error)")
+                throw Exit.couldNotRun
+            }
+            for (number, line) in text.split(separator: UInt8(ascii: "\n")).enumerated() where !line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) {
+                guard let value = try? JSON.parse(line), let signed = value["signedBytes"]?.string.flatMap(Base64.decode),
+                      let signature = value["signature"]?.string.flatMap(Base64.decode) else {
+                    Terminal.error("error: --receipts \(file): line \(number + 1) is not a receipt {\"signedBytes\":…,\"signature\":…}")
+                    throw Exit.couldNotRun
+                }
+                kept.append(Verifier.Receipt(signedBytes: signed, signature: signature))
+            }
+        }
         let (report, domain) = try DataDirectory.verifyWithSideTables(
             dataDirectory, key: key, fast: fast, label: fast ? "verify --fast" : "verify", json: json, threads: threads,
-            trustedCheckpoints: notes)
+            trustedCheckpoints: notes, receipts: kept)
         let rate = report.elapsedSeconds > 0 ? Int(Double(report.entries) / report.elapsedSeconds) : 0
         if json {
             Terminal.out("""
@@ -53,7 +75,8 @@ struct Verify: ParsableCommand {
         } else {
             Terminal.out("OK: \(report.entries) entries, \(report.streams) streams, \(report.checkpoints) checkpoints, "
                          + "\(report.idempotencyRows) idempotency rows verified (\(fast ? "fast" : "full")) in \(Terminal.format(report.elapsedSeconds, decimals: 2)) s, \(rate) entries/s"
-                         + (notes.isEmpty ? "" : "; the log contains the \(notes.count) checkpoints given"))
+                         + (notes.isEmpty ? "" : "; the log contains the \(notes.count) checkpoints given")
+                         + (kept.isEmpty ? "" : "; every one of the \(kept.count) receipts is in the log"))
             if let domain {
                 Terminal.out("   \(domain.persons) case files: \(domain.keyRows) data keys and \(domain.aliasRows) identity links match the log"
                              + (domain.keysOpened ? ", every data key opens with records.key" : " (records.key absent: keys not opened)"))
