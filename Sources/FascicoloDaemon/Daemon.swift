@@ -79,7 +79,8 @@ public final class Daemon: Sendable {
         // subscriber that stopped reading, a body that trickles) is cancelled after
         // `shutdownGraceSeconds`, before systemd's TimeoutStopSec (30 s) would kill the daemon.
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [application, ShutdownNotice(shutdown: shutdown)], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            services: [application, ShutdownNotice(shutdown: shutdown), StorageWatch(ledger: ledger, logger: logger)],
+            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(Self.shutdownGraceSeconds)
         groupConfiguration.maximumCancellationDuration = .seconds(5)
         defer { unlink(socketPath) }
@@ -137,5 +138,29 @@ struct ShutdownNotice: Service {
     func run() async throws {
         try? await gracefulShutdown()
         shutdown.begin()
+    }
+}
+
+/// Ends the daemon (exit 1, so that systemd's Restart=on-failure starts it again) when LMDB will
+/// not write again in this process: a failed meta-page write poisons the environment, and only
+/// reopening it — at the last good meta page — recovers. Transient failures (a full disk) are
+/// the writer's: it refuses appends and retries, and the daemon keeps serving reads.
+struct StorageWatch: Service {
+    let ledger: Ledger
+    let logger: Logger
+
+    struct StoreFailed: Error, CustomStringConvertible {
+        let reason: String
+        var description: String { "the store cannot be written again by this process (\(reason)); exiting so that it restarts" }
+    }
+
+    func run() async throws {
+        while !Task.isCancelled && !Task.isShuttingDownGracefully {
+            if case .failed(_, let reason) = ledger.storageHealth {
+                logger.critical("the store failed", metadata: ["reason": "\(reason)"])
+                throw StoreFailed(reason: reason)
+            }
+            try? await Task.sleep(for: .seconds(1))
+        }
     }
 }

@@ -117,6 +117,7 @@ public struct DaemonConfiguration: Sendable {
         integer("ledger.checkpoint_every_entries", 1...10_000_000) { $0.ledger.checkpointEveryEntries = UInt64($1) },
         integer("ledger.checkpoint_every_milliseconds", 10...3_600_000) { $0.ledger.checkpointEveryMilliseconds = $1 },
         integer("ledger.commit_events_max", 1...1_000_000) { $0.ledger.commitEventsMax = $1 },
+        integer("ledger.commit_retry_milliseconds", 1...60_000) { $0.ledger.commitRetryMilliseconds = UInt64($1) },
         integer("limits.payload_bytes_max", 1...(16 << 20)) { $0.ledger.limits.payloadBytesMax = $1 },
         integer("limits.events_per_append_max", 1...100_000) { $0.ledger.limits.eventsPerAppendMax = $1 },
         integer("limits.stream_name_bytes_max", 1...400) { $0.ledger.limits.streamNameBytesMax = $1 },

@@ -140,6 +140,8 @@ public enum LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
     case storage(String)
     /// A stored row is not what was written (`DamagedData`); the append was not stored.
     case damaged(String)
+    /// The disk refuses writes (see `StorageHealth`): refused without being tried.
+    case unavailable(String)
 
     /// A stable, machine-readable code for APIs and metrics.
     public var code: String {
@@ -157,6 +159,7 @@ public enum LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .shutDown: "shutting_down"
         case .storage: "storage_failure"
         case .damaged: "storage_damaged"
+        case .unavailable: "storage_unavailable"
         }
     }
 
@@ -178,6 +181,7 @@ public enum LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .shutDown: "the ledger is shutting down"
         case .storage(let what): "storage failure: \(what)"
         case .damaged(let what): "\(what); nothing was stored (fascicolo verify reports the damage)"
+        case .unavailable(let why): "the disk refuses the log's writes (\(why)); nothing was stored, try again later"
         }
     }
 }
@@ -270,4 +274,25 @@ enum AppendValidation {
         }
         return hasher.finalize()
     }
+}
+
+/// Whether the disk takes the log's writes.
+public enum StorageHealth: Sendable, Equatable {
+    case writable
+    /// A commit failed (EIO, ENOSPC…) and nothing of it was acknowledged; appends are refused
+    /// with `LedgerError.unavailable` until `retryAt` (monotonic), when one batch is tried again.
+    case failing(since: Int64, reason: String, retryAt: UInt64)
+    /// LMDB could not write its meta page and will not write again in this process: only a
+    /// restart, which reopens the store at its last good meta page, recovers.
+    case failed(since: Int64, reason: String)
+
+    /// When the trouble began (Unix milliseconds); nil while writable.
+    public var since: Int64? {
+        switch self {
+        case .writable: nil
+        case .failing(let since, _, _), .failed(let since, _): since
+        }
+    }
+
+    public var isWritable: Bool { self == .writable }
 }

@@ -36,6 +36,9 @@ final class GroupCommitWriter: @unchecked Sendable {
     private let lock = ConditionLock()
     private var queue: [Pending] = []
     private var state = State.running
+    /// Whether the disk takes writes (see `StorageHealth`); guarded by `lock`.
+    private var healthUnlocked = StorageHealth.writable
+    private var retryBackoffMilliseconds: UInt64 = 0
     /// Tasks waiting for the log to grow beyond a size (subscriptions), by ticket.
     private var waiters: [UInt64: (beyond: UInt64, continuation: CheckedContinuation<Void, Never>)] = [:]
     private var nextTicket: UInt64 = 0
@@ -88,15 +91,60 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     func submit(_ request: AppendRequest, contentDigest: Digest?) async throws -> AppendResult {
         try await withCheckedThrowingContinuation { continuation in
-            let accepted = lock.withLock {
-                guard state == .running else { return false }
+            let refusal: LedgerError? = lock.withLock {
+                guard state == .running else { return .shutDown }
+                // While the disk refuses writes, appends are refused at once until the next
+                // retry is due; the first one after that is the probe.
+                switch healthUnlocked {
+                case .writable: break
+                case .failing(_, let reason, let retryAt):
+                    if Clock.monotonicNanoseconds() < retryAt { return .unavailable(reason) }
+                case .failed(_, let reason):
+                    return .unavailable(reason)
+                }
                 queue.append(Pending(request: request, contentDigest: contentDigest, continuation: continuation))
                 lock.broadcast()
-                return true
+                return nil
             }
-            if !accepted { continuation.resume(throwing: LedgerError.shutDown) }
+            if let refusal { continuation.resume(throwing: refusal) }
         }
     }
+
+    /// Whether appends are being stored.
+    var health: StorageHealth { lock.withLock { healthUnlocked } }
+
+    /// After a failed commit: LMDB marks its environment unusable when the meta page could not
+    /// be written (MDB_PANIC) — then only a restart recovers, from the last good meta page; any
+    /// other failure (EIO, ENOSPC on a data page or a sync) left the store as it was, and writes
+    /// are tried again after a backoff (`commitRetryMilliseconds`, doubling up to 20×).
+    private func recordFailure(_ error: any Error) {
+        let reason = (error as? StorageError).map { "\($0.code) (errno-level code \($0.code.rawValue))" } ?? "\(error)"
+        let fatal = (error as? StorageError)?.code == .panic
+        lock.withLock {
+            let since = healthUnlocked.since ?? Clock.wallMilliseconds()
+            if fatal {
+                healthUnlocked = .failed(since: since, reason: reason)
+            } else {
+                let first = max(configuration.commitRetryMilliseconds, 1)
+                retryBackoffMilliseconds = min(max(retryBackoffMilliseconds * 2, first), first * 20)
+                healthUnlocked = .failing(since: since, reason: reason,
+                                          retryAt: Clock.monotonicNanoseconds() + retryBackoffMilliseconds * 1_000_000)
+            }
+            commitFailuresUnlocked += 1
+        }
+    }
+
+    private func recordSuccess() {
+        lock.withLock {
+            if case .writable = healthUnlocked { return }
+            healthUnlocked = .writable
+            retryBackoffMilliseconds = 0
+        }
+    }
+
+    /// Group commits that failed since the ledger was opened.
+    var commitFailures: UInt64 { lock.withLock { commitFailuresUnlocked } }
+    private var commitFailuresUnlocked: UInt64 = 0
 
     /// Returns once the log holds more than `size` entries, the writer stops, or the task is
     /// cancelled — whichever comes first. The commit that grows the log wakes every waiter at once.
@@ -200,10 +248,12 @@ final class GroupCommitWriter: @unchecked Sendable {
                 return try write(batch, in: txn)
             }
         } catch {
-            logger.error("group commit failed; nothing of it was stored", metadata: ["error": "\(error)", "appends": "\(batch.count)"])
+            logger.error("group commit failed; nothing of it was acknowledged", metadata: ["error": "\(error)", "appends": "\(batch.count)"])
+            recordFailure(error)
             for pending in batch { pending.continuation.resume(throwing: LedgerError.storage("\(error)")) }
             return
         }
+        recordSuccess()
         let grew = outcome.tree.size > tree.size
         tree = outcome.tree
         lastRecordedAt = outcome.lastRecordedAt

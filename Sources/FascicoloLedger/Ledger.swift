@@ -120,6 +120,11 @@ public final class Ledger: Sendable {
         }
     }
 
+    /// Whether the disk takes the log's writes (health, metrics).
+    public var storageHealth: StorageHealth { writer.health }
+    /// Group commits that failed (nothing of them acknowledged) since the ledger was opened.
+    public var commitFailures: UInt64 { writer.commitFailures }
+
     /// The number of durable entries (the next position, and the current tree size).
     public var size: UInt64 { writer.committedSize }
 

@@ -34,6 +34,9 @@ public struct LedgerConfiguration: Sendable {
     public var origin = "fascicolo.invalid/ledger"
     /// The initial LMDB map size; the map doubles by itself when full.
     public var mapSizeBytes = 64 << 20
+    /// After a failed commit (EIO, ENOSPC), appends are refused (503 `storage_unavailable`) for
+    /// this long before writes are tried again; the wait doubles after each failure, up to 20×.
+    public var commitRetryMilliseconds: UInt64 = 250
     /// Why `origin` cannot name a log, or nil when it can: it becomes the first line of every
     /// checkpoint and the signing key's name, so it is printable ASCII without spaces or `+`.
     public static func originProblem(_ origin: String) -> String? {

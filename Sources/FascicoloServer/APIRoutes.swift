@@ -59,7 +59,20 @@ public struct APIRoutes: Sendable {
         }
         router.get("v1/health/ready") { _, context in
             _ = try authorize(context, Self.anyRole)
-            return json(status: .ok, "{\"status\":\"ready\",\"entries\":\(ledger.size)}")
+            switch ledger.storageHealth {
+            case .writable:
+                return json(status: .ok, "{\"status\":\"ready\",\"entries\":\(ledger.size)}")
+            case .failing(let since, let reason, _):
+                return json(status: .serviceUnavailable, """
+                    {"status":"read_only","entries":\(ledger.size),"since":\(JSONText.string(Timestamp.iso8601(milliseconds: since))),\
+                    "reason":\(JSONText.string(reason)),"detail":"the disk refuses writes; reads are served, appends are retried"}
+                    """)
+            case .failed(let since, let reason):
+                return json(status: .serviceUnavailable, """
+                    {"status":"failed","entries":\(ledger.size),"since":\(JSONText.string(Timestamp.iso8601(milliseconds: since))),\
+                    "reason":\(JSONText.string(reason)),"detail":"the store cannot be written again by this process: restart the daemon"}
+                    """)
+            }
         }
         router.get("v1/version") { _, context in
             _ = try authorize(context, Self.anyRole)
@@ -240,12 +253,14 @@ public struct APIRoutes: Sendable {
         // A count beyond a limit is a rule of the request, as on /v1/persons/events: 422, not 413.
         case .tooManyEvents: .unprocessableContent
         case .wrongExpectedVersion, .idempotencyConflict: .conflict
-        case .shutDown: .serviceUnavailable
+        case .shutDown, .unavailable: .serviceUnavailable
         case .storage, .damaged: .internalServerError
         case .invalidStreamName, .invalidEventType, .invalidAuthor, .invalidIdempotencyKey, .noEvents, .emptyPayload:
             .unprocessableContent
         }
-        return Problem(status, code: error.code, detail: error.description)
+        var problem = Problem(status, code: error.code, detail: error.description)
+        if case .unavailable = error { problem.retryAfterSeconds = 5 }
+        return problem
     }
 
     // MARK: - Helpers

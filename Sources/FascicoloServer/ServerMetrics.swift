@@ -77,6 +77,11 @@ public final class ServerMetrics: Sendable {
         buckets.append(("_count", "\(snapshot.latencyCount)"))
         metric("fascicolo_append_latency_seconds", "histogram", "Time from receiving an append to its durable commit.", buckets)
         metric("fascicolo_log_entries", "gauge", "Entries in the log (the tree size).", [("", "\(ledger.size)")])
+        metric("fascicolo_storage_writable", "gauge",
+               "1 while the disk takes the log's writes; 0 while commits fail (appends refused with 503 storage_unavailable).",
+               [("", ledger.storageHealth.isWritable ? "1" : "0")])
+        metric("fascicolo_commit_failures_total", "counter", "Group commits that failed (nothing of them acknowledged).",
+               [("", "\(ledger.commitFailures)")])
         if let age = checkpointAgeSeconds {
             metric("fascicolo_checkpoint_age_seconds", "gauge", "Seconds since the latest checkpoint was signed.", [("", "\(age)")])
         }

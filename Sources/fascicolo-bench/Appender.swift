@@ -22,10 +22,17 @@ struct Appender: AsyncParsableCommand {
     @Option(help: "Checkpoint every N entries.")
     var checkpointEvery: UInt64 = 50
 
+    @Option(help: "After a failed commit, how long appends are refused before the writer tries again (milliseconds).")
+    var retryMilliseconds: UInt64 = 250
+
+    @Flag(help: "On a refused append print `fail <code>` and go on (for the fault-injection tests); otherwise stop.")
+    var keepGoing = false
+
     func run() async throws {
         var configuration = LedgerConfiguration()
         configuration.checkpointEveryEntries = checkpointEvery
         configuration.checkpointEveryMilliseconds = 20
+        configuration.commitRetryMilliseconds = retryMilliseconds
         let ledger = try Ledger.open(directory: dataDirectory, configuration: configuration)
         let output = NSLockLike()
         printOut("ready \(ledger.size)")
@@ -33,20 +40,44 @@ struct Appender: AsyncParsableCommand {
             for appender in 0..<appenders {
                 group.addTask {
                     var index = 0
+                    var refusedInARow = 0
                     while index < appends {
                         let count = index % 3 + 1
                         let events = (0..<count).map { NewEvent(type: "CrashTest", payload: samplePayload(index * 10 + $0)) }
                         let stream = "crash-\(appender % 4)"
-                        let result = try await ledger.append(AppendRequest(stream: stream, events: events, author: "uid:0/crash"))
+                        let result: AppendResult
+                        do {
+                            result = try await ledger.append(AppendRequest(stream: stream, events: events, author: "uid:0/crash"))
+                        } catch let error as LedgerError where keepGoing {
+                            output.withLock { printOut("fail \(error.code)") }
+                            // While the disk refuses writes, the same append is tried again (for up
+                            // to about 2 s, until the writer's retry lets it through); a failed commit
+                            // moves on to the next one.
+                            refusedInARow += 1
+                            // A store LMDB will not write again (as the daemon does, stop: a restart recovers it).
+                            if case .failed = ledger.storageHealth {
+                                output.withLock { printOut("failed") }
+                                return
+                            }
+                            if case .unavailable = error, refusedInARow < 40 {
+                                try await Task.sleep(for: .milliseconds(max(5, Int(retryMilliseconds) / 4)))
+                            } else {
+                                index += 1
+                                refusedInARow = 0
+                            }
+                            continue
+                        }
+                        index += 1
+                        refusedInARow = 0
                         output.withLock {
                             printOut("ack \(stream) \(result.firstPosition) \(count) \(result.firstStreamVersion)")
                         }
-                        index += 1
                     }
                 }
             }
             try await group.waitForAll()
         }
         ledger.close()
+        printOut("done \(ledger.size)")
     }
 }

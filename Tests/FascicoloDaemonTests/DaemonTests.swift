@@ -130,3 +130,74 @@ import Testing
         }
     }
 }
+
+/// A disk that fills up under the running daemon (every write and sync of data.mdb fails while a
+/// marker file exists, through tools/faults/faultshim.c): the failing append is not
+/// acknowledged, the next ones are refused at once with 503 storage_unavailable, health says
+/// read_only and the metric 0, reads go on — and when space returns, appends are stored again.
+@Suite struct DiskFullTests {
+    @Test func theDaemonTurnsReadOnlyWhenTheDiskFailsAndRecovers() throws {
+        try withTemporaryDirectory { directory in
+            let shim = directory + "/faultshim.so"
+            let built = try runProcess("/usr/bin/env", ["cc", "-shared", "-fPIC", "-O1", "-o", shim,
+                                                       packageDirectory() + "/tools/faults/faultshim.c", "-ldl"])
+            try #require(built.status == 0, "\(built.output)")
+            let full = directory + "/disk-is-full"
+            let socket = directory + "/api.sock"
+            let config = directory + "/fascicolod.toml"
+            try writeFile(config, """
+                [storage]
+                data_directory = "\(directory)/data"
+                [socket]
+                path = "\(socket)"
+                [access]
+                admin = "uid:0"
+                [ledger]
+                commit_retry_milliseconds = 100
+                [domain]
+                reference_directory = "\(packageDirectory())/Config/reference"
+                """)
+            let log = directory + "/daemon.log"
+            let pid = try spawn("/usr/bin/env", ["LD_PRELOAD=\(shim)", "FAULT_AT=1", "FAULT_COUNT=0", "FAULT_ERRNO=ENOSPC",
+                                                 "FAULT_OPS=pwrite,writev,fdatasync", "FAULT_WHILE=\(full)",
+                                                 productsDirectory() + "/fascicolod", "--config", config], outputFile: log)
+            defer {
+                kill(pid, SIGTERM)
+                var status: Int32 = 0
+                waitpid(pid, &status, 0)
+            }
+            for _ in 0..<500 where !readFile(log).contains("listening") { sleepMilliseconds(10) }
+            try #require(readFile(log).contains("listening"), "\(readFile(log))")
+            func call(_ path: String, body: String? = nil) throws -> (status: Int, body: String) {
+                var arguments = ["curl", "-s", "--max-time", "10", "--unix-socket", socket, "-w", "\n%{http_code}"]
+                if let body { arguments += ["-H", "content-type: application/json", "--data-binary", body] }
+                let result = try runProcess("/usr/bin/env", arguments + ["http://localhost" + path])
+                let lines = result.output.split(separator: "\n", omittingEmptySubsequences: false)
+                return (Int(lines.last ?? "") ?? 0, lines.dropLast().joined(separator: "\n"))
+            }
+            let append = #"{"events":[{"type":"X","data":1}]}"#
+            #expect(try call("/v1/streams/case-full/events", body: append).status == 201)
+
+            try writeFile(full, "")
+            let failed = try call("/v1/streams/case-full/events", body: append)
+            #expect(failed.status == 500 && failed.body.contains("storage_failure"), "\(failed)")
+            let refused = try call("/v1/streams/case-full/events", body: append)
+            #expect(refused.status == 503 && refused.body.contains("storage_unavailable"), "\(refused)")
+            let ready = try call("/v1/health/ready")
+            #expect(ready.status == 503 && ready.body.contains(#""status":"read_only""#), "\(ready)")
+            #expect(try call("/metrics").body.contains("fascicolo_storage_writable 0"))
+            let read = try call("/v1/streams/case-full/events")
+            #expect(read.status == 200 && read.body.contains(#""streamVersion":1"#) && !read.body.contains(#""streamVersion":2"#), "\(read)")
+
+            unlink(full)
+            var stored = false
+            for _ in 0..<50 where !stored {
+                sleepMilliseconds(100)
+                stored = try call("/v1/streams/case-full/events", body: append).status == 201
+            }
+            #expect(stored, "appends were not stored again once the disk had room")
+            #expect(try call("/v1/health/ready").status == 200)
+            #expect(try call("/metrics").body.contains("fascicolo_storage_writable 1"))
+        }
+    }
+}
