@@ -1,6 +1,7 @@
 import Dispatch
 import Logging
 import NIOCore
+import NIOHTTP1
 import NIOHTTPTypes
 import Synchronization
 
@@ -278,6 +279,23 @@ final class RequestReadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
             if receiving && earlierUnanswered == 0 && !answered { arm() }
         }
         context.write(data, promise: promise)
+    }
+
+    /// Bytes that are not HTTP/1.1: answered, like every other refusal, with a problem document
+    /// (400 `malformed_request`) rather than Hummingbird's empty 400 — unless an earlier request
+    /// is still being answered, when a second answer could be taken for its own: then the error
+    /// goes on and the connection is closed as before.
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        guard error is HTTPParserError, earlierUnanswered == 0, !answered, let rawContext else {
+            context.fireErrorCaught(error)
+            return
+        }
+        answered = true
+        receiving = false
+        let response = ConnectionLimiter.rawProblem(status: 400, reason: "Bad Request", code: "malformed_request",
+                                                    detail: "the request is not valid HTTP/1.1")
+        let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
+        rawContext.writeAndFlush(NIOAny(response)).whenComplete { _ in loopBound.value.close(promise: nil) }
     }
 
     private func start() {

@@ -23,7 +23,10 @@ info:
     idempotency keys, clear fields and generic payloads — that holds what looks like a codice
     fiscale (by its structure, check character right or not, omocodia included) or an STP/ENI
     code is refused with 422 `identifier_in_clear`, naming the `field`, never the value.
-    Details never repeat a client's text.
+    Details never repeat a client's text. Bytes that are not HTTP/1.1 get 400 `malformed_request`.
+    A stored row found damaged answers 500 `storage_damaged`; while the disk refuses writes
+    (a commit failed: EIO, ENOSPC) appends answer 503 `storage_unavailable` with `Retry-After`,
+    reads go on, and `/v1/health/ready` answers 503 with `"status":"read_only"`.
     Any request may also meet the connection limits (configuration section `connections`): a
     connection beyond its peer's allowance is answered 503 `too_many_connections` (with
     `Retry-After`) as soon as it is accepted, before any request is read, and closed; a request
@@ -612,7 +615,8 @@ components:
                  appointment_concluded, plan_not_signed, goal_closed, intervention_step, unknown_field, not_correctable,
                  invalid_parameter, projection_not_found, projection_building, rebuild_in_progress, projection_failed,
                  projection_behind, storage_error, register_not_found, too_many_subscriptions, identifier_in_clear,
-                 erasure_pending, storage_damaged, too_many_connections, request_timeout]
+                 erasure_pending, storage_damaged, too_many_connections, request_timeout,
+                 storage_unavailable]
         detail: {type: string}
         field: {type: string, description: "the offending input, as a path (events[0].data.birthYear)"}
         detailItalian: {type: string, description: the detail in Italian (path rules)}
