@@ -69,7 +69,10 @@ final class GroupCommitWriter: @unchecked Sendable {
                 try EntryView(record: $0).recordedAtMilliseconds
             } ?? 0
             let lastCheckpointSize = try txn.withCursor(store.checkpoints) { cursor in
-                try cursor.last().map { BigEndian.read(UInt64.self, from: $0.key, at: 0) } ?? 0
+                try cursor.last().map { last throws -> UInt64 in
+                    guard last.key.count == 8 else { throw DamagedData(table: "checkpoints", what: "a key is not a tree size") }
+                    return BigEndian.read(UInt64.self, from: last.key, at: 0)
+                } ?? 0
             }
             return (tree, lastRecordedAt, lastCheckpointSize)
         }
