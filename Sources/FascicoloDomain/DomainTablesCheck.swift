@@ -2,6 +2,7 @@ import FascicoloCrypto
 import FascicoloJSON
 import FascicoloLedger
 import FascicoloStorage
+import Glibc
 
 /// Offline check of the domain's side tables against the signed log (`fascicolo verify`): they
 /// are not signed, yet they decide answers — a missing data key shows a person as erased, a wrong
@@ -21,7 +22,29 @@ public enum DomainTablesCheck {
     }
 
     /// Nil when the store has no domain tables (a log without case files).
+    ///
+    /// records.key is read from its file and the rows from a snapshot: an erasure's key rotation
+    /// (PersonKeys) committed between the two makes them disagree for a moment, so a mismatch
+    /// with records.key is checked again (twice, 200 ms apart) before it is reported.
     public static func verify(directory: String) throws -> Report? {
+        for attempt in 1... {
+            do {
+                return try verifyOnce(directory: directory)
+            } catch let mismatch as RecordsKeyMismatch {
+                guard attempt < 3 else { throw fail(mismatch.table, mismatch.what) }
+                usleep(200_000)
+            }
+        }
+        preconditionFailure("the loop returns or throws")
+    }
+
+    /// Seen between records.key and the rows; maybe a rotation in between (see `verify`).
+    struct RecordsKeyMismatch: Error {
+        let table: String
+        let what: String
+    }
+
+    static func verifyOnce(directory: String) throws -> Report? {
         let store = try LedgerStore.open(directory: directory, readOnly: true)
         defer { store.environment.close() }
         let names = try store.environment.read { txn in try txn.tableNames() }
@@ -77,7 +100,8 @@ public enum DomainTablesCheck {
                     }
                     if let recordsKey, let person = Pseudonym(bytes: key),
                        recordsKey.open(Array(current.value), associatedData: PersonKeys.associatedData(person)) == nil {
-                        throw fail(PersonKeys.tableName, "a data key does not open with records.key (a changed row, or the wrong records.key)")
+                        throw RecordsKeyMismatch(table: PersonKeys.tableName,
+                                                 what: "a data key does not open with records.key (a changed row, or the wrong records.key)")
                     }
                     keyRows += 1
                     row = try cursor.next()
@@ -118,7 +142,7 @@ public enum DomainTablesCheck {
             throw fail("meta", "pseudonym_key_check does not match pseudonym.key (a changed row, or the wrong key file)")
         }
         if let recordsKey, recordsKey.open(recordsCheck, associatedData: PersonKeys.checkContext) == nil {
-            throw fail("meta", "records_key_check does not open with records.key (a changed row, or the wrong key file)")
+            throw RecordsKeyMismatch(table: "meta", what: "records_key_check does not open with records.key (a changed row, or the wrong key file)")
         }
     }
 
