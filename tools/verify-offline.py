@@ -2,7 +2,8 @@
 """Independent offline verifier for a fascicolo data directory.
 
 Written from Sources/FascicoloLedger/FascicoloLedger.docc/Formats.md ONLY (plus C2SP signed-note,
-tlog-checkpoint, tlog-cosignature, RFC 9162 and RFC 8032) -- no project source was read.
+tlog-checkpoint, tlog-cosignature, RFC 9162 and RFC 8032, and LMDB 0.9's mdb.c for the page layout
+read before liblmdb opens the file) -- no project source was read.
 
     verify-offline.py DATADIR [--key '<name>+<hex id>+<base64>'] [--fast] [--no-self-check]
                               [--no-lock]
@@ -17,14 +18,26 @@ them against the checkpoint roots.
 
 Output: one line "OK: ..." (exit 0), or "FAILED: position N: ..." / "FAILED: ..." (exit 1).
 Exit 2 on usage errors, a bad key, or an unreadable data directory.
+
+A damaged data.mdb is also exit 1, never a crash: LMDB's meta pages are checked with plain reads
+before liblmdb maps the file ("FAILED: the file is truncated: ..." / "FAILED: the store's
+structure is damaged near page P: ..."), and the verification runs in a child process, so that
+if liblmdb dies on a damaged page (SIGSEGV, SIGBUS, an assertion's SIGABRT) this process reports
+it with the last position verified ("FAILED: the store's structure is damaged (...) after
+position N").
 Needs: pip install lmdb pynacl
 """
 import argparse
 import base64
+import collections
 import hashlib
+import mmap
 import os
 import random
+import signal
+import struct
 import sys
+import tempfile
 import time
 
 import lmdb                                       # pip install lmdb pynacl
@@ -290,10 +303,11 @@ def be8(n):
     return n.to_bytes(8, "big")
 
 
-def verify(env, vkey, fast, self_check):
+def verify(env, vkey, fast, self_check, progress):
     name, key_id, public_key = vkey
     cosig_id = key_hash(name, 0x04, public_key)
     vk = VerifyKey(public_key)
+    progress.step("opening the tables")
     with env.begin(buffers=False) as txn:  # one snapshot for everything
         dbs = {}
         for table in ("meta", "entries", "merkle", "streams", "stream_index", "checkpoints"):
@@ -309,6 +323,7 @@ def verify(env, vkey, fast, self_check):
             raise Failure(f"origin {origin!r} is not the verifier key's name {name!r}")
 
         # Step 1: checkpoints.
+        progress.step("checking the checkpoints")
         roots = {}
         for k, note in txn.cursor(db=dbs["checkpoints"]):
             if len(k) != 8:
@@ -322,6 +337,7 @@ def verify(env, vkey, fast, self_check):
                 raise Failure(str(f), size - 1)
 
         # Steps 2-4, entry by entry, in position order.
+        progress.step("checking the entries")
         merkle = txn.cursor(db=dbs["merkle"])
         stack = []                      # (level, hash) of the perfect subtrees, left to right
         last_version = {}               # stream -> its last version so far
@@ -369,6 +385,7 @@ def verify(env, vkey, fast, self_check):
                     root = node_hash(left, root)
                 if root != roots[n]:
                     raise Failure(f"checkpoint {n}: root differs from recomputed tree", n - 1)
+            progress.verified(p)
 
         stored_nodes = txn.stat(dbs["merkle"])["entries"]
         if stored_nodes != count(n):  # nodes 0 .. count(n)-1 were all found above
@@ -379,6 +396,7 @@ def verify(env, vkey, fast, self_check):
                           min(beyond) - 1)
 
         # Step 5: stream index and streams table.
+        progress.step("checking the stream index")
         for p, key in enumerate(index_keys):
             ix = txn.get(key, db=dbs["stream_index"])
             if ix != be8(p):
@@ -386,6 +404,7 @@ def verify(env, vkey, fast, self_check):
         rows = txn.stat(dbs["stream_index"])["entries"]
         if rows != n:  # every entry's row was found, so the others point at no entry
             raise Failure(f"stream index has {rows} rows for {n} entries")
+        progress.step("checking the streams table")
         table = dict(txn.cursor(db=dbs["streams"]))
         for stream in sorted(set(table) | set(last_version)):
             want = be8(last_version[stream]) if stream in last_version else None
@@ -394,6 +413,7 @@ def verify(env, vkey, fast, self_check):
                               f"{table[stream].hex() if stream in table else 'missing'}, "
                               f"expected {want.hex() if want else 'none'}")
 
+        progress.step("self-checking proofs")
         checked = self_check_proofs(txn, dbs, roots) if self_check else 0
     return n, len(last_version), len(roots), checked
 
@@ -407,7 +427,10 @@ def self_check_proofs(txn, dbs, roots):
         return v
 
     def leaf_of(p):
-        return leaf_hash(txn.get(be8(p), db=dbs["entries"]))
+        v = txn.get(be8(p), db=dbs["entries"])
+        if v is None:  # the scan above found it: a damaged B-tree can lose a key to lookups only
+            raise Failure(f"self-check: entry {p} missing", p)
+        return leaf_hash(v)
 
     rng = random.Random(9162)  # deterministic: the first, the last and up to 6 other sizes
     sizes = sorted(roots)
@@ -436,19 +459,349 @@ def self_check_proofs(txn, dbs, roots):
     return checked
 
 
-def open_env(datadir, no_lock):
-    if not os.path.isfile(os.path.join(datadir, "data.mdb")):
+# --- LMDB's meta pages and free list, read without liblmdb ------------------------------------
+#
+# liblmdb maps data.mdb into memory and trusts what it finds there: a page past the end of a
+# truncated file is a SIGBUS, and a damaged B-tree page can trip an assertion or send a pointer
+# astray. So before liblmdb sees the file, its two meta pages are read here with plain reads and
+# checked as mdb_env_read_header (LMDB 0.9, mdb.c) checks them, and the file's length is compared
+# with what the newest meta page says the file holds.
+#
+# LMDB 0.9.x on a 64-bit host (data version 1, the host's byte order), from LMDB 0.9's mdb.c and
+# checked against data.mdb files written by this project's ledger:
+#   every page starts with a 16-byte header: mp_pgno u64, mp_pad u16, mp_flags u16 (P_BRANCH 0x01,
+#     P_LEAF 0x02, P_META 0x08), mp_lower u16, mp_upper u16;
+#   page 0 (offset 0) and page 1 (offset = page size) are the meta pages: after the header,
+#     mm_magic u32 = 0xBEEFC0DE, mm_version u32 = 1, mm_address u64, mm_mapsize u64,
+#     mm_dbs[2] (0: the free-page DB, 1: the main DB), 48 bytes each: md_pad u32 (in the free-page
+#       DB's: the page size), md_flags u16, md_depth u16, md_branch_pages u64, md_leaf_pages u64,
+#       md_overflow_pages u64, md_entries u64, md_root u64 (P_INVALID = 2**64-1 when empty),
+#     mm_last_pg u64, mm_txnid u64;
+#   in a branch or leaf page, u16 node offsets follow the header up to mp_lower; a node is a
+#     u32 (mn_lo, mn_hi: the data size, or in a branch page the child page's bits 0-31),
+#     mn_flags u16 (F_BIGDATA 0x01: the data is on overflow pages; in a branch page: the child
+#     page's bits 32-47), mn_ksize u16, the key, then the data.
+# 32-bit builds and files from a host of the other byte order have other layouts: LMDB rejects
+# them too (the magic does not match).
+
+MDB_MAGIC, MDB_DATA_VERSION = 0xBEEFC0DE, 1
+P_BRANCH, P_LEAF, P_META, F_BIGDATA = 0x01, 0x02, 0x08, 0x01
+PAGE_HEADER = 16
+NUM_METAS = 2
+P_INVALID = 2**64 - 1
+META_PAGE = struct.Struct("=QHHHH" "IIQQ" + "IHHQQQQQ" * 2 + "QQ")  # header + MDB_meta, 152 bytes
+MetaPage = collections.namedtuple("MetaPage", (
+    "mp_pgno mp_pad mp_flags mp_lower mp_upper mm_magic mm_version mm_address mm_mapsize "
+    "free_psize free_flags free_depth free_branch free_leaf free_overflow free_entries free_root "
+    "main_pad main_flags main_depth main_branch main_leaf main_overflow main_entries main_root "
+    "mm_last_pg mm_txnid"))
+
+
+def damaged(page, what):
+    return Failure(f"the store's structure is damaged near page {page}: {what}")
+
+
+def truncated(size, needed):
+    return Failure(f"the file is truncated: {size} bytes, the newest meta page needs {needed}")
+
+
+def check_data_file(datadir):
+    """Check data.mdb's meta pages and length before liblmdb maps the file.
+
+    Returns a note for stderr, or None; raises Failure when the file is damaged or truncated,
+    UsageError when it cannot be read."""
+    path = os.path.join(datadir, "data.mdb")
+    if not os.path.isfile(path):
         raise UsageError(f"{datadir}: no data.mdb (not a data directory?)")
+    try:
+        fd = os.open(path, os.O_RDONLY)
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e}")
+    try:
+        return check_meta_pages(fd)
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e}")
+    finally:
+        os.close(fd)
+
+
+def check_meta_pages(fd):
+    def meta_page(number, offset):
+        raw = os.pread(fd, META_PAGE.size, offset)
+        if len(raw) < META_PAGE.size:
+            raise Failure(f"the file is truncated: {os.fstat(fd).st_size} bytes, too short for "
+                          f"LMDB's meta page {number}")
+        m = MetaPage(*META_PAGE.unpack(raw))
+        # What mdb_env_read_header refuses: it then refuses to open the store at all, even when
+        # the other meta page is intact, so either page failing these checks is damage.
+        if not m.mp_flags & P_META:
+            raise damaged(number, f"meta page {number} is not marked as a meta page "
+                                  f"(flags 0x{m.mp_flags:04x})")
+        if m.mm_magic != MDB_MAGIC:
+            raise damaged(number, f"meta page {number} has magic 0x{m.mm_magic:08x}, "
+                                  f"not 0x{MDB_MAGIC:08x}")
+        if m.mm_version != MDB_DATA_VERSION:
+            raise damaged(number, f"meta page {number} has data version {m.mm_version}, "
+                                  f"not {MDB_DATA_VERSION} (LMDB 0.9)")
+        # Not checked by LMDB, but it divides by the page size and places page 1 by it.
+        if not (256 <= m.free_psize <= 65536 and m.free_psize & (m.free_psize - 1) == 0):
+            raise damaged(number, f"meta page {number} gives the page size {m.free_psize}")
+        return m
+
+    # A commit writes its transaction ID to meta page (ID mod 2), so the pages hold consecutive
+    # IDs, the even one on page 0 (both 0 before the first commit), and a reader picks the page by
+    # that parity (mdb_txn_renew0): with a damaged ID it would read an older snapshot without an
+    # error, the last commit silently gone. A writer committing between the two reads can make
+    # them look 2 or more apart, so that alone is read again before it counts as damage.
+    for _ in range(5):
+        meta0 = meta_page(0, 0)
+        psize = meta0.free_psize           # LMDB, too, finds meta page 1 by meta page 0's size
+        meta1 = meta_page(1, psize)
+        ids = meta0.mm_txnid, meta1.mm_txnid
+        if ids[0] % 2 or (ids[1] % 2 == 0 and ids[1]):
+            bad = 0 if ids[0] % 2 else 1
+            raise damaged(bad, f"meta page {bad} has transaction ID {ids[bad]}, of the wrong "
+                               f"parity for page {bad}")
+        if ids == (0, 0) or abs(ids[0] - ids[1]) == 1:
+            break
+        time.sleep(0.01)
+    else:
+        bad = 0 if ids[0] > ids[1] else 1
+        raise damaged(bad, f"meta pages 0 and 1 have transaction IDs {ids[0]} and {ids[1]}, "
+                           f"not consecutive")
+    newest = meta1 if meta0.mm_txnid < meta1.mm_txnid else meta0  # as mdb_env_pick_meta
+    number = 1 if newest is meta1 else 0
+    size = os.fstat(fd).st_size  # after the meta pages: a running writer only lengthens the file
+    if newest.free_psize != psize:
+        raise damaged(number, f"meta page {number} gives the page size {newest.free_psize}, "
+                              f"meta page 0 {psize}")
+    last = newest.mm_last_pg
+    if last < NUM_METAS - 1:
+        raise damaged(number, f"meta page {number} gives the last page as {last}")
+    for db, root in (("free-page", newest.free_root), ("main", newest.main_root)):
+        if root != P_INVALID and not NUM_METAS <= root <= last:
+            raise damaged(number, f"meta page {number} puts the {db} DB's root at page {root}, "
+                                  f"outside pages {NUM_METAS}..{last}")
+    needed = (last + 1) * psize
+    if size >= needed:
+        return None
+    if needed > newest.mm_mapsize:  # LMDB never lets the last page pass the map's end
+        raise Failure(f"the file is truncated: {size} bytes, the newest meta page needs {needed}, "
+                      f"more than its map size {newest.mm_mapsize}, so meta page {number} may "
+                      f"be damaged instead")
+    # Shorter than the newest meta page says. That is not always damage: LMDB does not write a
+    # page it allocates and frees in one transaction, so the file may end before mm_last_pg when
+    # the pages past its end are free (mdb.c says so at mm_last_pg, and mdb_env_copy stops at the
+    # end of the file for this reason). It is truncated if any page past the end is not free.
+    first_missing = size // psize          # a partly present page is missing too
+    free = free_pages(fd, newest, size)
+    if last + 1 - first_missing > len(free) or \
+            any(p not in free for p in range(first_missing, last + 1)):
+        raise truncated(size, needed)
+    return (f"note: data.mdb is {size} bytes, shorter than the {needed} its newest meta page "
+            f"covers, but the pages past its end are all free (LMDB does not write pages it "
+            f"frees at once): nothing is missing")
+
+
+def free_pages(fd, meta, size):
+    """The page numbers LMDB's free-page DB lists (layout above), read with plain reads.
+
+    Raises Failure if one of that DB's own pages lies past the end of the file (truncated) or
+    does not parse (damaged)."""
+    psize, last = meta.free_psize, meta.mm_last_pg
+    needed = (last + 1) * psize
+
+    def pages(pgno, count=1):
+        if not (NUM_METAS <= pgno and pgno + count - 1 <= last):
+            raise damaged(pgno, f"the free-page DB refers to page {pgno}, beyond page {last}")
+        if (pgno + count) * psize > size:
+            raise truncated(size, needed)
+        return os.pread(fd, count * psize, pgno * psize)
+
+    free, seen = set(), set()
+    todo = [] if meta.free_root == P_INVALID else [meta.free_root]
+    while todo:
+        pgno = todo.pop()
+        if pgno in seen:
+            raise damaged(pgno, "the free-page DB reaches this page twice")
+        seen.add(pgno)
+        page = pages(pgno)
+        flags, lower = struct.unpack_from("=HH", page, 10)
+        nodes = (lower - PAGE_HEADER) // 2
+        if not flags & (P_BRANCH | P_LEAF) or lower < PAGE_HEADER or lower > psize:
+            raise damaged(pgno, f"a free-page DB page has flags 0x{flags:04x}, lower {lower}")
+        for i in range(nodes):
+            (at,) = struct.unpack_from("=H", page, PAGE_HEADER + 2 * i)
+            if at < lower or at + 8 > psize:
+                raise damaged(pgno, f"node {i} is at offset {at}")
+            lo_hi, node_flags, key_size = struct.unpack_from("=IHH", page, at)
+            if flags & P_BRANCH:
+                todo.append(lo_hi | node_flags << 32)
+                continue
+            data_at = at + 8 + key_size
+            if node_flags & F_BIGDATA:     # the list is on overflow pages
+                if data_at + 8 > psize:
+                    raise damaged(pgno, f"node {i} runs past the page")
+                (overflow,) = struct.unpack_from("=Q", page, data_at)
+                count = (PAGE_HEADER - 1 + lo_hi) // psize + 1
+                data = pages(overflow, count)[PAGE_HEADER:PAGE_HEADER + lo_hi]
+            elif data_at + lo_hi > psize:
+                raise damaged(pgno, f"node {i} runs past the page")
+            else:
+                data = page[data_at:data_at + lo_hi]
+            # An MDB_IDL: a u64 count, then that many u64 page numbers.
+            ids = len(data) // 8 - 1
+            if ids < 0 or struct.unpack_from("=Q", data)[0] != ids:
+                raise damaged(pgno, f"node {i} is not a list of free pages")
+            free.update(struct.unpack_from(f"={ids}Q", data, 8))
+    return free
+
+
+# --- running the verification in a child process ----------------------------------------------
+#
+# The meta-page checks cannot see a damaged B-tree page, and liblmdb may abort (an assertion such
+# as IS_LEAF(mp) in mdb_cursor_next), or die of SIGSEGV or SIGBUS, on one. Python cannot catch
+# that in the process it happens in, so the verification runs in a forked child and this process
+# reports how it died. The child writes its progress where the parent can still read it after a
+# crash: a shared anonymous mapping, which costs no system call, so it is updated per entry.
+
+class Progress:
+    """The step being run and the last position verified, in memory shared with the parent."""
+    STEPS = ("opening the store", "opening the tables", "checking the checkpoints",
+             "checking the entries", "checking the stream index", "checking the streams table",
+             "self-checking proofs")
+    INT = struct.Struct("=q")              # at offset 0 the step's index, at 8 the position
+
+    def __init__(self):
+        self.shared = mmap.mmap(-1, 16)    # anonymous and MAP_SHARED: the parent sees the writes
+        self.step(self.STEPS[0])
+        self.verified(-1)                  # none yet
+
+    def step(self, name):
+        self.INT.pack_into(self.shared, 0, self.STEPS.index(name))
+
+    def verified(self, position):
+        self.INT.pack_into(self.shared, 8, position)
+
+    def where(self):
+        """(the step, 'after position N' or 'before any entry was verified')."""
+        (step,) = self.INT.unpack_from(self.shared, 0)
+        (position,) = self.INT.unpack_from(self.shared, 8)
+        at = f"after position {position}" if position >= 0 else "before any entry was verified"
+        return self.STEPS[step], at
+
+
+# liblmdb's errors for pages that do not hold what they should (as opposed to, say, a missing
+# directory or a full reader table): the store is damaged, exit 1.
+STRUCTURE_ERRORS = (lmdb.CorruptedError, lmdb.PageNotFoundError, lmdb.InvalidError,
+                    lmdb.VersionMismatchError, lmdb.CursorFullError, lmdb.PageFullError,
+                    lmdb.IncompatibleError, lmdb.BadTxnError, lmdb.BadValsizeError,
+                    lmdb.BadDbiError, lmdb.PanicError)
+
+
+def run_isolated(work):
+    """Run work(progress) in a forked child: its output and exit code as they are, or, if it was
+    killed by a signal, the signal and where it came as a report and exit code 1.
+
+    Returns (exit code, None) or (None, report)."""
+    progress = Progress()
+    # The child's output is held in files, so that a crash's debris (liblmdb prints the failed
+    # assertion to stderr) becomes part of one report instead of stray lines.
+    out, err = tempfile.TemporaryFile(), tempfile.TemporaryFile()
+    sys.stdout.flush()
+    sys.stderr.flush()
+    pid = os.fork()
+    if pid == 0:                           # the child: never returns from this block
+        code = 2
+        try:
+            os.dup2(out.fileno(), 1)
+            os.dup2(err.fileno(), 2)
+            try:
+                code = work(progress)
+            except Exception as e:         # e.g. a MemoryError from a length read off a bad page
+                step, at = progress.where()
+                print(f"FAILED: the store's structure is damaged (the reader stopped on "
+                      f"{type(e).__name__}: {e}, while {step}) {at}")
+                code = 1
+            except KeyboardInterrupt:
+                code = 130
+        finally:
+            try:
+                sys.stdout.flush()
+                sys.stderr.flush()
+            finally:
+                os._exit(code)
+    try:
+        _, status = os.waitpid(pid, 0)
+    except KeyboardInterrupt:              # interrupted: stop our child and wait for it
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        print("interrupted", file=sys.stderr)
+        return 130, None
+    code = os.waitstatus_to_exitcode(status)
+    out.seek(0)
+    err.seek(0)
+    if code >= 0:
+        sys.stderr.buffer.write(err.read())
+        sys.stderr.flush()
+        sys.stdout.buffer.write(out.read())
+        sys.stdout.flush()
+        return code, None
+    try:
+        name = signal.Signals(-code).name
+    except ValueError:
+        name = f"signal {-code}"
+    step, at = progress.where()
+    assertion = [line.strip() for line in err.read().decode("utf-8", "replace").splitlines()
+                 if "Assertion" in line]
+    detail = f" ({assertion[-1]})" if assertion else ""
+    return None, (f"the store's structure is damaged (the reader died with {name}{detail} "
+                  f"while {step}) {at}")
+
+
+# --- the command ------------------------------------------------------------------------------
+
+def open_env(datadir, no_lock):
     if not no_lock:
         try:  # registers us as a reader in lock.mdb, so a running writer keeps our snapshot
             return lmdb.open(datadir, readonly=True, lock=True, max_dbs=16, subdir=True), "locked"
+        except STRUCTURE_ERRORS:
+            raise                # data.mdb is damaged: reading it lock-free will not help
         except lmdb.Error as e:
             print(f"warning: cannot use lock.mdb ({e}); reading lock-free, which gives false "
                   "failures if a writer is running", file=sys.stderr)
     try:  # lock-free: fine for a quiescent copy or read-only media, not beside a live writer
         return lmdb.open(datadir, readonly=True, lock=False, max_dbs=16, subdir=True), "lock-free"
+    except STRUCTURE_ERRORS:
+        raise
     except lmdb.Error as e:
         raise UsageError(f"{datadir}: cannot open LMDB environment: {e}")
+
+
+def verify_store(args, vkey, progress):
+    """Open the store and verify it, printing the result: the exit code. Runs in the child."""
+    try:
+        env, mode = open_env(args.datadir, args.no_lock)
+        start = time.monotonic()
+        with env:
+            n, streams, checkpoints, proofs = verify(env, vkey, args.fast,
+                                                     not args.no_self_check, progress)
+    except Failure as f:
+        where = f"position {f.position}: " if f.position is not None else ""
+        print(f"FAILED: {where}{f}")
+        return 1
+    except STRUCTURE_ERRORS as e:
+        step, at = progress.where()
+        print(f"FAILED: the store's structure is damaged (liblmdb: {e}, while {step}) {at}")
+        return 1
+    except (lmdb.Error, UsageError) as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+    secs = time.monotonic() - start
+    print(f"OK: {n} entries, {streams} streams, {checkpoints} checkpoints verified "
+          f"({'fast' if args.fast else 'full'}, {mode}), {proofs} proofs self-checked, "
+          f"in {secs:.2f} s")
+    return 0
 
 
 def main(argv=None):
@@ -473,26 +826,24 @@ def main(argv=None):
             except OSError as e:
                 raise UsageError(f"cannot read signing.pub: {e}")
         vkey = parse_vkey(key)
-        env, mode = open_env(args.datadir, args.no_lock)
+        note = check_data_file(args.datadir)
     except UsageError as e:
         print(f"error: {e}", file=sys.stderr)
         return 2
-    start = time.monotonic()
-    try:
-        with env:
-            n, streams, checkpoints, proofs = verify(env, vkey, args.fast, not args.no_self_check)
     except Failure as f:
-        where = f"position {f.position}: " if f.position is not None else ""
-        print(f"FAILED: {where}{f}")
+        print(f"FAILED: {f}")
         return 1
-    except (lmdb.Error, UsageError) as e:
-        print(f"error: {e}", file=sys.stderr)
+    if note:
+        print(note, file=sys.stderr)
+    try:
+        code, report = run_isolated(lambda progress: verify_store(args, vkey, progress))
+    except OSError as e:  # no temporary file or no process to run the verification in
+        print(f"error: cannot run the verification: {e}", file=sys.stderr)
         return 2
-    secs = time.monotonic() - start
-    print(f"OK: {n} entries, {streams} streams, {checkpoints} checkpoints verified "
-          f"({'fast' if args.fast else 'full'}, {mode}), {proofs} proofs self-checked, "
-          f"in {secs:.2f} s")
-    return 0
+    if report:
+        print(f"FAILED: {report}")
+        return 1
+    return code
 
 
 if __name__ == "__main__":

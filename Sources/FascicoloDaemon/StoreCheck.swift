@@ -41,7 +41,7 @@ public enum StoreCheck {
                                metadata: ["signal": "\(IsolatedReader.signalName(signal))", "asideAt": "\(aside)"])
                 return
             }
-            throw Refusal(problem: "reading it ended the checking process with \(IsolatedReader.signalName(signal))"
+            throw Refusal(problem: StoreStructure.explainDeath(signal: signal, directory: dataDirectory)
                           + (progress.map { " (\($0))" } ?? ""))
         }
     }

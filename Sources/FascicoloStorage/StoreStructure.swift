@@ -52,38 +52,74 @@ public enum StoreStructure {
         }
     }
 
-    /// Step 1: the meta pages and the file's length, without LMDB. Nothing to check when the
-    /// file does not exist (a new store).
-    public static func checkFile(directory: String) throws(Damage) {
+    /// What step 1 found: the file's length, and the length the newest meta page describes.
+    public struct FileSummary: Sendable {
+        public let length: UInt64
+        public let described: UInt64
+        /// Shorter than described. Not damage by itself — LMDB never writes pages it allocates
+        /// and frees in one transaction, so a healthy file can end before its last page — but a
+        /// reader that then faults (SIGBUS) has met an in-use page beyond the end: truncation.
+        public var isShort: Bool { length < described }
+    }
+
+    /// Step 1: the meta pages, without LMDB. Nothing to check when the file does not exist (a
+    /// new store). Damage: no valid meta page, either page invalid (LMDB refuses the file then),
+    /// a root beyond the last page, or transaction ids that are not consecutive with the even one
+    /// on page 0 — LMDB writes page (id mod 2) at each commit, so a changed id would make it open
+    /// the previous root and silently drop the last commit. A live writer can be caught between
+    /// its writes: the pages are read again (5 times, 20 ms apart) before that is reported.
+    @discardableResult
+    public static func checkFile(directory: String) throws(Damage) -> FileSummary? {
         let path = directory + "/data.mdb"
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
-        guard descriptor >= 0 else { return }
+        guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }
         var info = stat()
-        guard fstat(descriptor, &info) == 0 else { return }
-        let length = Int(info.st_size)
+        guard fstat(descriptor, &info) == 0 else { return nil }
+        let length = UInt64(info.st_size)
+        guard length > 0 else { throw Damage(problem: "data.mdb is empty") }
         func page(at offset: Int, count: Int) -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: count)
             let read = pread(descriptor, &bytes, count, off_t(offset))
             return read == count ? bytes : []
         }
-        guard length > 0 else { throw Damage(problem: "data.mdb is empty") }
-        let first = Meta(page(at: 0, count: 256), pageNumber: 0)
-        let pageSize = first?.pageSize ?? Int(sysconf(Int32(_SC_PAGESIZE)))
-        let second = Meta(page(at: pageSize, count: 256), pageNumber: 1)
-        let candidates = [first, second].compactMap { $0 }
-        guard let newest = candidates.max(by: { $0.transactionID < $1.transactionID }) else {
-            throw Damage(problem: "neither of data.mdb's two meta pages is valid (pages 0 and 1)")
+        var attempt = 0
+        while true {
+            attempt += 1
+            guard let first = Meta(page(at: 0, count: 256), pageNumber: 0) else {
+                throw Damage(problem: "data.mdb's meta page 0 is not valid")
+            }
+            guard let second = Meta(page(at: first.pageSize, count: 256), pageNumber: 1) else {
+                throw Damage(problem: "data.mdb's meta page 1 is not valid")
+            }
+            let newest = first.transactionID > second.transactionID ? first : second
+            for (name, root) in [("free list", newest.roots.free), ("main table", newest.roots.main)]
+            where root != UInt64.max && root > newest.lastPage {
+                throw Damage(problem: "the newest meta page puts the \(name)'s root at page \(root), beyond its last page \(newest.lastPage)")
+            }
+            // (Both 0: a file created and never committed to.)
+            let consecutive = (first.transactionID == 0 && second.transactionID == 0)
+                || (first.transactionID % 2 == 0 && second.transactionID % 2 == 1
+                    && (first.transactionID == second.transactionID + 1 || second.transactionID == first.transactionID + 1))
+            if consecutive {
+                return FileSummary(length: length, described: (newest.lastPage + 1) * UInt64(newest.pageSize))
+            }
+            guard attempt < 5 else {
+                throw Damage(problem: "the meta pages' transaction ids (\(first.transactionID) on page 0, \(second.transactionID) on page 1) "
+                             + "are not consecutive with the even one on page 0: one was changed, and LMDB would open an older root")
+            }
+            usleep(20_000)
         }
-        let needed = (newest.lastPage + 1) * UInt64(newest.pageSize)
-        guard UInt64(length) >= needed else {
-            throw Damage(problem: "data.mdb is truncated: it has \(length) bytes, and its newest meta page "
-                         + "(transaction \(newest.transactionID)) needs \(needed)")
+    }
+
+    /// What a reader's death while reading `directory`'s store means, for the report: a SIGBUS
+    /// on a file shorter than its meta page describes is an in-use page cut off — truncation.
+    public static func explainDeath(signal: Int32, directory: String) -> String {
+        if signal == SIGBUS, let summary = try? checkFile(directory: directory), summary.isShort {
+            return "data.mdb is truncated: it has \(summary.length) bytes, its newest meta page describes \(summary.described), "
+                + "and a page in use lies beyond the end"
         }
-        for (name, root) in [("free list", newest.roots.free), ("main table", newest.roots.main)]
-        where root != UInt64.max && root > newest.lastPage {
-            throw Damage(problem: "the newest meta page puts the \(name)'s root at page \(root), beyond its last page \(newest.lastPage)")
-        }
+        return "reading it ended the reader with \(IsolatedReader.signalName(signal))"
     }
 
     /// Step 2: every record of every table, reached through its B-tree. Returns the number of

