@@ -125,4 +125,27 @@ import Testing
             #expect(try CheckpointFile.read(directory: data).tornBytes == 11)
         }
     }
+
+    /// One byte of the newest meta page's transaction id makes LMDB open the previous root and
+    /// silently drop the last commit; the meta pages' ids must be consecutive with the even one
+    /// on page 0, so verify (and the daemon's open) report it.
+    @Test func aChangedMetaTransactionIdIsReported() async throws {
+        try await withTemporaryDirectory { directory in
+            try await buildLog(in: directory)
+            // 64-bit LMDB: the transaction id is the u64 at byte 144 of each meta page (Formats.md).
+            let descriptor = open(directory + "/data.mdb", O_RDWR)
+            defer { close(descriptor) }
+            func transactionID(page: Int) -> UInt64 {
+                var value: UInt64 = 0
+                _ = pread(descriptor, &value, 8, off_t(page * 4_096 + 144))
+                return UInt64(littleEndian: value)
+            }
+            let newest = transactionID(page: 0) > transactionID(page: 1) ? 0 : 1
+            var low = UInt8(truncatingIfNeeded: transactionID(page: newest) ^ 0x01)
+            #expect(pwrite(descriptor, &low, 1, off_t(newest * 4_096 + 144)) == 1)
+            #expect(throws: StoreStructure.Damage.self) { try StoreStructure.checkFile(directory: directory) }
+            let result = try Self.fascicolo(["verify", directory])
+            #expect(!result.signaled && result.status == 1 && result.output.contains("transaction ids"), "\(result)")
+        }
+    }
 }
