@@ -34,18 +34,24 @@ public enum IdentifierScanner {
     /// nil when none does. A member *name* holding one is reported as its object's path: the
     /// path itself must not repeat the identifier.
     public static func firstIdentifier(in value: JSON, path: String) -> String? {
+        // Paths are built only once something is found: most values hold nothing.
+        guard containsIdentifier(in: value) else { return nil }
+        return pathOfFirstIdentifier(in: value, path: path)
+    }
+
+    private static func pathOfFirstIdentifier(in value: JSON, path: String) -> String? {
         switch value {
         case .string(let text):
             return containsIdentifier(text) ? path : nil
         case .array(let elements):
             for (index, element) in elements.enumerated() {
-                if let found = firstIdentifier(in: element, path: "\(path)[\(index)]") { return found }
+                if let found = pathOfFirstIdentifier(in: element, path: "\(path)[\(index)]") { return found }
             }
             return nil
         case .object(let members):
             for member in members {
                 if containsIdentifier(member.key) { return path }
-                if let found = firstIdentifier(in: member.value, path: path.isEmpty ? member.key : path + "." + member.key) {
+                if let found = pathOfFirstIdentifier(in: member.value, path: path.isEmpty ? member.key : path + "." + member.key) {
                     return found
                 }
             }
@@ -58,11 +64,18 @@ public enum IdentifierScanner {
     public static func containsIdentifier(bytes: UnsafeBufferPointer<UInt8>) -> Bool {
         let count = bytes.count
         guard count >= 16 else { return false }
+        return classes.withUnsafeBufferPointer { classes in
+            scan(bytes, classes: classes)
+        }
+    }
+
+    private static func scan(_ bytes: UnsafeBufferPointer<UInt8>, classes: UnsafeBufferPointer<UInt8>) -> Bool {
+        let count = bytes.count
         for start in 0...(count - 16) {
             let first = bytes[start]
-            guard isLetter(first) else { continue }
+            guard classes[Int(first)] & Class.letter != 0 else { continue }
             if isSTPorENI(bytes, at: start) { return true }
-            if let capitalsOnly = codiceFiscaleShape(bytes, at: start) {
+            if let capitalsOnly = codiceFiscaleShape(bytes, at: start, classes: classes) {
                 if capitalsOnly { return true }
                 let before = start == 0 || !isAlphanumeric(bytes[start - 1])
                 let after = start + 16 == count || !isAlphanumeric(bytes[start + 16])
@@ -73,20 +86,44 @@ public enum IdentifierScanner {
     }
 
     /// Nil when the 16 bytes at `start` do not have the shape; otherwise whether they are all capitals and digits.
-    private static func codiceFiscaleShape(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> Bool? {
-        var capitalsOnly = true
+    /// One table lookup per byte (`classes`): this runs at every letter of every string of every
+    /// generic append (measured, -O: 0.6 µs to scan a 269-byte payload of 14 strings, against 1.3 µs to
+    /// parse it and ~24 µs to sign its entry; a Set lookup per byte and paths built as it went cost 1.5 µs).
+    private static func codiceFiscaleShape(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int,
+                                           classes: UnsafeBufferPointer<UInt8>) -> Bool? {
+        var lower: UInt8 = 0
         for offset in 0..<16 {
-            let byte = bytes[start + offset]
-            let upper = isLower(byte) ? byte - 32 : byte
-            if isLower(byte) { capitalsOnly = false }
-            let fits: Bool = switch offset {
-            case 0...5, 11, 15: isUpper(upper)
-            case 8: monthLetters.contains(upper)
-            default: isDigit(upper) || omocodiaLetters.contains(upper)
-            }
-            guard fits else { return nil }
+            let byteClass = classes[Int(bytes[start + offset])]
+            guard byteClass & shapeMask(offset) != 0 else { return nil }
+            lower |= byteClass & Class.lower
         }
-        return capitalsOnly
+        return lower == 0
+    }
+
+    /// Byte classes, as bits: letter, month letter, digit or omocodia letter, lower case.
+    private enum Class {
+        static let letter: UInt8 = 1, month: UInt8 = 2, digitLike: UInt8 = 4, lower: UInt8 = 8
+    }
+
+    /// What each of the 16 positions of a codice fiscale takes.
+    @inline(__always)
+    private static func shapeMask(_ offset: Int) -> UInt8 {
+        switch offset {
+        case 0...5, 11, 15: Class.letter
+        case 8: Class.month
+        default: Class.digitLike
+        }
+    }
+
+    private static let classes: [UInt8] = (0...255).map { (value: Int) -> UInt8 in
+        let byte = UInt8(value)
+        let upper = isLower(byte) ? byte - 32 : byte
+        var result: UInt8 = 0
+        if isUpper(upper) { result |= Class.letter }
+        if monthLetters.contains(upper) { result |= Class.month }
+        if isDigit(upper) || omocodiaLetters.contains(upper) { result |= Class.digitLike }
+        if isLower(byte) { result |= Class.lower }
+        return result
     }
 
     private static func isSTPorENI(_ bytes: UnsafeBufferPointer<UInt8>, at start: Int) -> Bool {
