@@ -31,6 +31,7 @@ import argparse
 import base64
 import collections
 import hashlib
+import hmac
 import mmap
 import os
 import random
@@ -42,7 +43,7 @@ import time
 
 import lmdb                                       # pip install lmdb pynacl
 from nacl.exceptions import BadSignatureError
-from nacl.signing import VerifyKey
+from nacl.signing import SigningKey, VerifyKey
 
 EM_DASH = "\u2014 "
 MAGIC = b"FSE1"
@@ -303,7 +304,88 @@ def be8(n):
     return n.to_bytes(8, "big")
 
 
-def verify(env, vkey, fast, self_check, progress):
+def read_checkpoints_log(datadir):
+    """The notes of checkpoints.log (Formats.md): records of decimal length, LF, note. A record
+    cut short can only be the last (a crash mid-append) and is ignored."""
+    try:
+        with open(os.path.join(datadir, "checkpoints.log"), "rb") as f:
+            data = f.read()
+    except FileNotFoundError:
+        return []
+    notes, i = [], 0
+    while i < len(data):
+        nl = data.find(b"\n", i, i + 12)
+        if nl < 0 or not data[i:nl].isdigit():
+            break
+        size = int(data[i:nl])
+        if size == 0 or nl + 1 + size > len(data):
+            break
+        notes.append(data[nl + 1:nl + 1 + size])
+        i = nl + 1 + size
+    return notes
+
+
+META_ROWS = {b"format", b"origin", b"idempotency_seal", b"pseudonym_key_check", b"records_key_check",
+             b"records_key_generation", b"records_key_rotation_due"}
+
+
+def check_side_tables(txn, env, datadir, n, public_key):
+    """Formats.md, "Sealed side tables": meta holds only its rows; every idempotency row names
+    entries of the log; with signing.key at hand, every row's MAC and the sealed aggregate."""
+    for k, _ in txn.cursor(db=env.open_db(b"meta", txn=txn, create=False)):
+        if k not in META_ROWS:
+            raise Failure("the meta table has a row that is not in the format")
+    try:
+        idem = env.open_db(b"idempotency", txn=txn, create=False)
+    except lmdb.NotFoundError:
+        return 0, False
+    seal_key = None
+    try:
+        with open(os.path.join(datadir, "signing.key"), "rb") as f:
+            seed = f.read()
+        signer = SigningKey(seed)
+        if bytes(signer.verify_key) == public_key:
+            seal_key = hashlib.sha256(signer.sign(b"fascicolo/table-seal-key/v1").signature).digest()
+    except (OSError, ValueError, TypeError):
+        pass
+
+    def mac(table, key, value):
+        msg = table + b"\x00" + len(key).to_bytes(4, "big") + key + value
+        return hmac.new(seal_key, msg, hashlib.sha256).digest()[:16]
+
+    entries = env.open_db(b"entries", txn=txn, create=False)
+    sealed_row = txn.get(b"idempotency_seal", db=env.open_db(b"meta", txn=txn, create=False))
+    total, rows = 0, 0
+    for key, value in txn.cursor(db=idem):
+        if len(value) not in (68, 52) or (len(value) == 52 and sealed_row is not None):
+            raise Failure("an idempotency row has the wrong length")
+        first, version, cnt = u64(value[32:40]), u64(value[40:48]), int.from_bytes(value[48:52], "big")
+        if seal_key is not None:
+            if len(value) != 68 or not hmac.compare_digest(value[52:], mac(b"idempotency", key, value[:52])):
+                raise Failure("an idempotency row's MAC does not match (a changed or renamed row)")
+            total = (total + int.from_bytes(value[52:], "big")) % (1 << 128)
+        rows += 1
+        if cnt < 1 or first + cnt > n:
+            raise Failure(f"an idempotency row points beyond the log's {n} entries")
+        seen = None
+        for off in range(cnt):
+            rec = txn.get(be8(first + off), db=entries)
+            e = parse_record(rec) if rec is not None else None
+            this = e and (e["stream"], e["author"], e["recorded_at"])
+            if e is None or e["version"] != version + off or (seen is not None and this != seen):
+                raise Failure(f"an idempotency row does not match the {cnt} entries it names", first)
+            seen = this
+    if seal_key is not None and (rows or sealed_row is not None):
+        if sealed_row is None or len(sealed_row) != 40:
+            raise Failure("the idempotency_seal row is missing or has the wrong length")
+        if not hmac.compare_digest(sealed_row[24:], mac(b"idempotency_seal", b"idempotency_seal", sealed_row[:24])):
+            raise Failure("the idempotency_seal row's MAC does not match")
+        if int.from_bytes(sealed_row[:16], "big") != total or u64(sealed_row[16:24]) != rows:
+            raise Failure("the idempotency rows are not the ones sealed (rows dropped, added or replaced)")
+    return rows, seal_key is not None
+
+
+def verify(env, vkey, fast, self_check, progress, datadir=None, kept_notes=()):
     name, key_id, public_key = vkey
     cosig_id = key_hash(name, 0x04, public_key)
     vk = VerifyKey(public_key)
@@ -315,6 +397,8 @@ def verify(env, vkey, fast, self_check, progress):
                 dbs[table] = env.open_db(table.encode(), txn=txn, create=False)
             except lmdb.NotFoundError:
                 raise Failure(f"table {table!r} is missing")
+        if txn.get(b"format", db=dbs["meta"]) is None:
+            raise Failure("the meta table's format row is missing (damaged)")
         if txn.get(b"format", db=dbs["meta"]) != b"1":
             raise UsageError(f"data directory format {txn.get(b'format', db=dbs['meta'])!r} "
                              "is not the supported b'1'")
@@ -335,6 +419,16 @@ def verify(env, vkey, fast, self_check, progress):
                 roots[size] = check_checkpoint(size, note, origin, key_id, cosig_id, vk)
             except Failure as f:  # a checkpoint concerns the last position it covers
                 raise Failure(str(f), size - 1)
+        # The notes the daemon kept in checkpoints.log: each verifies, is in the table, and the
+        # log must reach its size with its root (Formats.md, "checkpoints.log").
+        for note in kept_notes:
+            lines = note.split(b"\n")
+            size = int(lines[1]) if len(lines) > 1 and lines[1].isdigit() else 0
+            root = check_checkpoint(size, note, origin, key_id, cosig_id, vk)
+            if txn.get(be8(size), db=dbs["checkpoints"]) != note:
+                raise Failure(f"checkpoints.log holds checkpoint {size}, which the checkpoints table lacks",
+                              size - 1 if size else None)
+            roots[size] = root
 
         # Steps 2-4, entry by entry, in position order.
         progress.step("checking the entries")
@@ -413,9 +507,12 @@ def verify(env, vkey, fast, self_check, progress):
                               f"{table[stream].hex() if stream in table else 'missing'}, "
                               f"expected {want.hex() if want else 'none'}")
 
+        progress.step("checking the side tables")
+        side = check_side_tables(txn, env, datadir, n, public_key) if datadir else (0, False)
+
         progress.step("self-checking proofs")
         checked = self_check_proofs(txn, dbs, roots) if self_check else 0
-    return n, len(last_version), len(roots), checked
+    return n, len(last_version), len(roots), checked, side
 
 
 def self_check_proofs(txn, dbs, roots):
@@ -668,7 +765,7 @@ def free_pages(fd, meta, size):
 class Progress:
     """The step being run and the last position verified, in memory shared with the parent."""
     STEPS = ("opening the store", "opening the tables", "checking the checkpoints",
-             "checking the entries", "checking the stream index", "checking the streams table",
+             "checking the entries", "checking the stream index", "checking the streams table", "checking the side tables",
              "self-checking proofs")
     INT = struct.Struct("=q")              # at offset 0 the step's index, at 8 the position
 
@@ -781,11 +878,13 @@ def open_env(datadir, no_lock):
 def verify_store(args, vkey, progress):
     """Open the store and verify it, printing the result: the exit code. Runs in the child."""
     try:
+        # Read before the snapshot: a note is appended only after its commit (Formats.md).
+        kept = read_checkpoints_log(args.datadir)
         env, mode = open_env(args.datadir, args.no_lock)
         start = time.monotonic()
         with env:
-            n, streams, checkpoints, proofs = verify(env, vkey, args.fast,
-                                                     not args.no_self_check, progress)
+            n, streams, checkpoints, proofs, (idem_rows, sealed) = verify(
+                env, vkey, args.fast, not args.no_self_check, progress, args.datadir, kept)
     except Failure as f:
         where = f"position {f.position}: " if f.position is not None else ""
         print(f"FAILED: {where}{f}")
@@ -800,6 +899,7 @@ def verify_store(args, vkey, progress):
     secs = time.monotonic() - start
     print(f"OK: {n} entries, {streams} streams, {checkpoints} checkpoints verified "
           f"({'fast' if args.fast else 'full'}, {mode}), {proofs} proofs self-checked, "
+          f"{idem_rows} idempotency rows{' (seals checked)' if sealed else ' (seals not checked: no signing.key)'}, "
           f"in {secs:.2f} s")
     return 0
 

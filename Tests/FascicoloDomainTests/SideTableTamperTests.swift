@@ -12,6 +12,8 @@ import Testing
 /// verify`, which exits 1 and names the table — signed tables and side tables alike.
 @Suite struct SideTableTamperTests {
     static let reference = CaseFilesTests.reference
+    /// tools/verify-offline.py can run (tools/bootstrap installs its modules).
+    static let pythonVerifier = (try? runProcess("/usr/bin/env", ["python3", "-c", "import lmdb, nacl"]).status) == 0
 
     /// A store with what every table holds: registrations, a provisional record linked to a
     /// codice fiscale (an alias), an erased person, idempotency keys (generic and domain), checkpoints.
@@ -121,6 +123,14 @@ import Testing
                 let result = try runProcess(fascicolo, ["verify", copy])
                 if result.status != 1 || !result.output.contains("FAILED") || !(tamper.named.isEmpty || result.output.contains(tamper.named)) {
                     missed.append("\(tamper): exit \(result.status): \(result.output.suffix(300))")
+                }
+                // The independent verifier, written from Formats.md, finds the log's own tables' changes too.
+                if Self.pythonVerifier, !["person_keys", "person_aliases"].contains(tamper.table),
+                   !(tamper.table == "meta" && tamper.change == .flipValue && !tamper.row(Array("idempotency_seal".utf8))) {
+                    let independent = try runProcess("/usr/bin/env", ["python3", packageDirectory() + "/tools/verify-offline.py", copy])
+                    if independent.status != 1 || !independent.output.contains("FAILED") {
+                        missed.append("\(tamper): the independent verifier: exit \(independent.status): \(independent.output.suffix(300))")
+                    }
                 }
             }
             #expect(missed.isEmpty, "\(missed.count) of \(Self.tampers.count) changes not found or not named:\n\(missed.joined(separator: "\n"))")
