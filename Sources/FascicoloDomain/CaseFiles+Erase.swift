@@ -34,11 +34,9 @@ extension CaseFiles {
             let request = AppendRequest(stream: person.stream, events: [NewEvent(type: schema.type, payload: stored.bytes)],
                                         expectedVersion: .exactly(version), author: author,
                                         attachedWrites: keys.destroy(person))
+            let result: AppendResult
             do {
-                let result = try await ledger.append(request)
-                logger.notice("erasure executed", metadata: ["position": "\(result.firstPosition)", "ground": "\(legalGround)"])
-                try await rotateRecordsKey()
-                return RecordResult(person: person, append: result, codeTable: reference.current.version)
+                result = try await ledger.append(request)
             } catch LedgerError.wrongExpectedVersion where attempt < 5 {
                 continue
             } catch let error as LedgerError {
@@ -46,6 +44,10 @@ extension CaseFiles {
             } catch {
                 throw storageFailure(error)
             }
+            logger.notice("erasure executed", metadata: ["position": "\(result.firstPosition)", "ground": "\(legalGround)"])
+            // The erasure is stored: from here a failure is `erasure_pending`, never "nothing was stored".
+            try await rotateRecordsKey()
+            return RecordResult(person: person, append: result, codeTable: reference.current.version)
         }
         preconditionFailure("the loop returns or throws")
     }

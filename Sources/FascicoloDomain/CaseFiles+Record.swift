@@ -46,8 +46,14 @@ extension CaseFiles {
                 return try await record(request, person: person, actor: actor, author: author, digest: digest)
             } catch let refusal {
                 // A path rule's refusal tells the caller the person's phase (not registered, no
-                // open case, closed…): that is a read of their file, recorded as one.
-                guard case .pathRule = refusal.kind else { throw refusal }
+                // open case, closed…), a stale expected version how many entries the file has:
+                // reads of their file, recorded as such.
+                let revealing: Bool = switch refusal.kind {
+                case .pathRule: true
+                case .ledger(.wrongExpectedVersion): true
+                default: false
+                }
+                guard revealing else { throw refusal }
                 let reader = Reader(author: author, role: "writer", purpose: nil, operatorID: nil)
                 try await recordAccess(to: person, by: reader, what: "refused_append", entries: 0)
                 throw refusal

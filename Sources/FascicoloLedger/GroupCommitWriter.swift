@@ -122,7 +122,18 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// are tried again after a backoff (`commitRetryMilliseconds`, doubling up to 20×).
     private func recordFailure(_ error: any Error) {
         let reason = (error as? StorageError).map { "\($0.code) (errno-level code \($0.code.rawValue))" } ?? "\(error)"
-        let fatal = (error as? StorageError)?.code == .panic
+        // A failed meta-page write answers EIO, not MDB_PANIC, but leaves the environment
+        // poisoned: then even a read transaction cannot begin.
+        let poisoned: Bool
+        do {
+            try store.environment.read { _ in }
+            poisoned = false
+        } catch let probe as StorageError {
+            poisoned = probe.code == .panic
+        } catch {
+            poisoned = false
+        }
+        let fatal = (error as? StorageError)?.code == .panic || poisoned
         lock.withLock {
             let since = healthUnlocked.since ?? Clock.wallMilliseconds()
             if fatal {
@@ -250,6 +261,11 @@ final class GroupCommitWriter: @unchecked Sendable {
                 defer { written = Clock.monotonicNanoseconds() }
                 return try write(batch, in: txn)
             }
+        } catch let damage as DamagedData {
+            // Damaged data met while writing (a side table's seal): not the disk failing.
+            logger.error("damaged data", metadata: ["table": "\(damage.table)", "problem": "\(damage.what)"])
+            for pending in batch { pending.continuation.resume(throwing: LedgerError.damaged(damage.description)) }
+            return
         } catch {
             logger.error("group commit failed; nothing of it was acknowledged", metadata: ["error": "\(error)", "appends": "\(batch.count)"])
             recordFailure(error)

@@ -201,6 +201,7 @@ public struct APIRoutes: Sendable {
         }
         try IdentifierGate.check(decoded)
         let events = decoded.events.map { NewEvent(type: $0.type, payload: Array($0.data)) }
+        let wantsReceipts = try receiptsAsked(request)  // refused before anything is stored
         let stream = context.parameters.get("stream") ?? ""
         try checkGenericAppend(to: stream)
         let result: AppendResult
@@ -212,15 +213,19 @@ public struct APIRoutes: Sendable {
             throw Self.problem(for: error)
         }
         metrics.recordAppend(events: events.count, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        return json(status: result.deduplicated ? .ok : .created, Render.appendResult(result, receipts: try receipts(for: result, request)))
+        return json(status: result.deduplicated ? .ok : .created,
+                    Render.appendResult(result, receipts: wantsReceipts ? try receipts(for: result) : nil))
     }
 
-    /// The records behind `result` when the request asks for receipts (`?receipts=true`), read
-    /// back from the log for a retry answered from an earlier commit; nil otherwise.
-    func receipts(for result: AppendResult, _ request: Request) throws -> [[UInt8]]? {
-        guard let asked = request.uri.queryParameters.get("receipts") else { return nil }
+    /// `?receipts=true|false` (default false); checked before the append, so a bad value stores nothing.
+    func receiptsAsked(_ request: Request) throws -> Bool {
+        guard let asked = request.uri.queryParameters.get("receipts") else { return false }
         guard asked == "true" || asked == "false" else { throw Self.invalidParameter("receipts", "receipts is true or false") }
-        guard asked == "true" else { return nil }
+        return asked == "true"
+    }
+
+    /// The records behind `result`, read back from the log for a retry answered from an earlier commit.
+    func receipts(for result: AppendResult) throws -> [[UInt8]] {
         if result.records.count == result.leafHashes.count { return result.records }
         return try result.positions.map { position in
             guard let entry = try ledger.entry(at: position) else { throw Problem.notFound("no entry at position \(position)") }

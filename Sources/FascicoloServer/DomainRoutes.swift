@@ -64,12 +64,13 @@ extension APIRoutes {
         let limits = caseFiles.limits
         let body = try await jsonBody(request, bytesMax: min(
             requestBytesMax, limits.eventsPerRequestMax * (ledger.configuration.limits.payloadBytesMax + 4_096) + 16_384))
+        let wantsReceipts = try receiptsAsked(request)  // refused before anything is stored
         do {
             let parsed = try RecordRequest.parse(body, eventsMax: limits.eventsPerRequestMax)
             let result = try await caseFiles.record(parsed, author: policy.author(uid: peer.uid))
             metrics.recordAppend(events: parsed.events.count, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             return json(status: result.append.deduplicated ? .ok : .created,
-                        Render.recordResult(result, receipts: try receipts(for: result.append, request)))
+                        Render.recordResult(result, receipts: wantsReceipts ? try receipts(for: result.append) : nil))
         } catch { throw Self.problem(for: error) }
     }
 

@@ -21,9 +21,8 @@ enum IdentifierGate {
         if let key = body.idempotencyKey, IdentifierScanner.containsIdentifier(key) { throw refusal(field: "idempotencyKey") }
         for (index, event) in body.events.enumerated() {
             if IdentifierScanner.containsIdentifier(event.type) { throw refusal(field: "events[\(index)].type") }
-            if let found = IdentifierScanner.firstIdentifier(in: event.value, path: "events[\(index)].data") {
-                throw refusal(field: found)
-            }
+            // The field stops at the event's data: below it, member names are the client's text.
+            if IdentifierScanner.containsIdentifier(in: event.value) { throw refusal(field: "events[\(index)].data") }
         }
     }
 

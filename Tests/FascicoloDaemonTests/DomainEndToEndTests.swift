@@ -50,9 +50,10 @@ import Testing
             try daemon.expectProblem(record(Self.body(#"{"type":"CaseOpened","occurredAt":"2026-01-10","data":{"area":"poverty","ente":"C","ambito":"potenza"}}"#), as: 4242), 403, "forbidden")
             try daemon.expectProblem(daemon.append("person:" + pseudonym, #"{"events":[{"type":"CaseOpened","data":{}}]}"#), 422, "reserved_stream")
             try daemon.expectProblem(record(Self.body(Self.registration, extra: #","expectedVersion":0"#)), 409, "wrong_expected_version")
-            // Nothing stored but the record of the one refusal that told the caller the person's
-            // phase (no_open_case): a read of the file, as a RecordAccessed entry.
-            #expect(try entries() == stored + 1)
+            // Nothing stored but the records of the two refusals that told the caller about the
+            // file — its phase (no_open_case) and its version (the stale expectedVersion): reads
+            // of the file, as RecordAccessed entries.
+            #expect(try entries() == stored + 2)
 
             // The path: opened, taken in charge, an intervention refused before the plan, then planned and started.
             let opened = try record(Self.body("""
@@ -85,15 +86,15 @@ import Testing
             try daemon.expectProblem(daemon.call("/v1/persons/case-file", headers: ["Fascicolo-Person: RSSMRA80A01H501U"]), 404, "person_not_found")
             let access = try daemon.json("/v1/streams/access:\(pseudonym)/events", as: 4242)
             let reads = try #require(access["entries"] as? [[String: Any]])
-            // The two refused steps (no_open_case, no_signed_plan), then the two case-file reads.
-            #expect(reads.count == 4 && reads.allSatisfy { $0["type"] as? String == "RecordAccessed" })
+            // The three revealing refusals (no_open_case, a stale version, no_signed_plan), then the two case-file reads.
+            #expect(reads.count == 5 && reads.allSatisfy { $0["type"] as? String == "RecordAccessed" })
             #expect(((reads.first?["data"] as? [String: Any])?["data"] as? [String: Any])?["what"] as? String == "refused_append")
             #expect(reads.last?["author"] as? String == "uid:4242/unnamed")
             #expect(((reads.last?["data"] as? [String: Any])?["data"] as? [String: Any])?["purpose"] as? String == "internal audit 2026/14")
             try daemon.expectProblem(daemon.call("/v1/streams/access:\(pseudonym)/events", as: 4343), 403, "forbidden")
             // A generic read of the person's stream is recorded too.
             _ = try daemon.json("/v1/streams/person:\(pseudonym)/events", as: 4343)
-            #expect((try daemon.json("/v1/streams/access:\(pseudonym)/events", as: 4242)["entries"] as? [Any])?.count == 5)
+            #expect((try daemon.json("/v1/streams/access:\(pseudonym)/events", as: 4242)["entries"] as? [Any])?.count == 6)
             // Without a limit the whole case file came back (7 entries, above); a page is asked with from and limit.
             let page = try daemon.json("/v1/persons/case-file?from=2&limit=3", headers: ["Fascicolo-Person: " + Self.codiceFiscale])
             #expect((page["entries"] as? [[String: Any]])?.count == 3)

@@ -88,8 +88,9 @@ import Testing
                 #expect(result.status == 2, "\(arguments) → \(result.status) \(result.output)")
             }
             #expect(outputs.last?.contains("Unexpected argument '<person>'") == true, "\(outputs.last ?? "")")
-            // Nothing of the refusals was stored but the record of the no_signed_plan refusal's read.
-            #expect(try daemon.json("/v1/health/ready")["entries"] as? Int == 5, "nothing of the refusals was stored")
+            // Nothing of the refusals was stored but the records of the reads they were: the stale
+            // --expected-version's and the no_signed_plan refusal's.
+            #expect(try daemon.json("/v1/health/ready")["entries"] as? Int == 6, "nothing of the refusals was stored")
 
             // The case file: the state and the entries, the personal fields opened.
             let shown = try run(["person", "show"] + person)
@@ -108,7 +109,7 @@ import Testing
             #expect(fileJSON["person"] as? String == pseudonym && (fileJSON["entries"] as? [Any])?.count == 4)
             // The reads were recorded, with the purpose given.
             let reads = try #require(try daemon.json("/v1/streams/access:\(pseudonym)/events")["entries"] as? [[String: Any]])
-            #expect(reads.count == 4, "\(reads)")  // the refused step's, then the three shows
+            #expect(reads.count == 5, "\(reads)")  // the two revealing refusals', then the three shows
             #expect(reads.contains { (($0["data"] as? [String: Any])?["data"] as? [String: Any])?["purpose"] as? String == "verifica è interna" })
             let unknown = try run(["person", "show", "--person", "RSSMRA80A01H501U"])
             #expect(unknown.status == 1 && unknown.output.contains("(person_not_found, HTTP 404)"), "\(unknown.output)")

@@ -127,7 +127,10 @@ public final class PersonKeys: Sendable {
             guard try force || rotationDue() else { return nil }
             let currentPath = directory + "/" + Self.masterKeyFileName
             let nextPath = directory + "/" + Self.nextKeyFileName
-            unlink(nextPath)  // a rotation that died before its commit: that key sealed nothing
+            // A records.key.next left by an earlier rotation is the current key if that rotation
+            // committed (its file was not replaced yet): put in place, never removed; otherwise
+            // it sealed nothing and goes.
+            try Self.finishInterruptedRotation(directory: directory, environment: environment, meta: meta)
             let next = SecretKey()
             try next.withBytes { bytes in try KeyFile.writeNewSecret(path: nextPath, bytes: bytes) }
             let old = try environment.read { txn in try Self.generation(in: txn, meta: meta) }
@@ -157,6 +160,7 @@ public final class PersonKeys: Sendable {
                     return rows.count
                 }
             } catch {
+                // Not committed: the new key sealed nothing.
                 masterKeys.withLock { $0[old + 1] = nil }
                 unlink(nextPath)
                 throw error
