@@ -22,7 +22,9 @@ public enum StoreCheck {
 
     /// In the parent: runs the child and acts on its outcome.
     static func atStart(dataDirectory: String, logger: Logger) throws {
-        guard access(dataDirectory + "/data.mdb", F_OK) == 0 else { return }
+        // No store yet, or one whose first open did not finish (empty): the daemon's open starts it.
+        var info = stat()
+        guard stat(dataDirectory + "/data.mdb", &info) == 0, info.st_size > 0 else { return }
         let outcome = try IsolatedReader.run(arguments: ["--check-store", dataDirectory])
         switch outcome {
         case .exited(0):

@@ -50,7 +50,7 @@ public struct LedgerStore: Sendable {
             guard mkdir(directory, 0o700) == 0 else { throw OpenError.cannotCreate(path: directory, errno: errno) }
         }
         // A truncated file or broken meta pages would make LMDB fault on its first read.
-        try StoreStructure.checkFile(directory: directory)
+        try StoreStructure.checkFile(directory: directory, forWriting: !readOnly)
         var options = Environment.Options()
         options.readOnly = readOnly
         options.mapSizeBytes = mapSizeBytes

@@ -68,8 +68,10 @@ public enum StoreStructure {
     /// on page 0 — LMDB writes page (id mod 2) at each commit, so a changed id would make it open
     /// the previous root and silently drop the last commit. A live writer can be caught between
     /// its writes: the pages are read again (5 times, 20 ms apart) before that is reported.
+    /// An empty file is a store whose first open did not finish: new, for a writer (LMDB starts
+    /// it afresh); damage, for a reader that expects a log.
     @discardableResult
-    public static func checkFile(directory: String) throws(Damage) -> FileSummary? {
+    public static func checkFile(directory: String, forWriting: Bool = false) throws(Damage) -> FileSummary? {
         let path = directory + "/data.mdb"
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
@@ -77,7 +79,10 @@ public enum StoreStructure {
         var info = stat()
         guard fstat(descriptor, &info) == 0 else { return nil }
         let length = UInt64(info.st_size)
-        guard length > 0 else { throw Damage(problem: "data.mdb is empty") }
+        guard length > 0 else {
+            if forWriting { return nil }
+            throw Damage(problem: "data.mdb is empty")
+        }
         func page(at offset: Int, count: Int) -> [UInt8] {
             var bytes = [UInt8](repeating: 0, count: count)
             let read = pread(descriptor, &bytes, count, off_t(offset))
@@ -112,6 +117,39 @@ public enum StoreStructure {
         }
     }
 
+    /// LMDB's own free-page list (its table 0, which no name reaches): every record is a list of
+    /// page numbers — a count, then the pages (64-bit each) — that must lie within the last page.
+    /// A damaged one would fault or abort the daemon at the first page it reuses, not here.
+    static func walkFreeList(_ txn: ReadTransaction) throws -> UInt64 {
+        var info = MDB_envinfo()
+        mdb_env_info(mdb_txn_env(txn.handle), &info)
+        let lastPage = UInt64(info.me_last_pgno)
+        var cursor: OpaquePointer?
+        try StorageError.check(mdb_cursor_open(txn.handle, 0, &cursor), "open a cursor on the free-page list")
+        defer { mdb_cursor_close(cursor) }
+        var key = MDB_val(), value = MDB_val()
+        var records: UInt64 = 0
+        var status = mdb_cursor_get(cursor, &key, &value, MDB_FIRST)
+        while status == MDB_SUCCESS {
+            let pages = UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size)
+            let width = MemoryLayout<UInt64>.size
+            guard pages.count >= width, pages.count % width == 0 else {
+                throw Damage(problem: "a record of LMDB's free-page list has a length (\(pages.count)) that is not a page list")
+            }
+            let count = pages.loadUnaligned(as: UInt64.self)
+            guard count == UInt64(pages.count / width - 1) else {
+                throw Damage(problem: "a record of LMDB's free-page list counts \(count) pages in \(pages.count / width - 1) slots")
+            }
+            for index in 1..<max(1, pages.count / width) where pages.loadUnaligned(fromByteOffset: index * width, as: UInt64.self) > lastPage {
+                throw Damage(problem: "LMDB's free-page list names a page beyond the last page \(lastPage)")
+            }
+            records += 1
+            status = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)
+        }
+        guard status == MDB_NOTFOUND else { throw StorageError(code: .init(status), operation: "walk the free-page list") }
+        return records
+    }
+
     /// What a reader's death while reading `directory`'s store means, for the report: a SIGBUS
     /// on a file shorter than its meta page describes is an in-use page cut off — truncation.
     public static func explainDeath(signal: Int32, directory: String) -> String {
@@ -128,6 +166,8 @@ public enum StoreStructure {
     public static func walk(_ environment: Environment, progress: (String) -> Void = { _ in }) throws -> [(table: String, records: UInt64)] {
         try environment.read { txn in
             var counts: [(String, UInt64)] = []
+            progress("(LMDB's free-page list)")
+            counts.append(("(free pages)", try walkFreeList(txn)))
             for name in try txn.tableNames() {
                 progress(name)
                 let table = try txn.openTable(name)

@@ -3,7 +3,7 @@
 //
 // Only calls on descriptors whose path ends in FAULT_FILE (default "/data.mdb") count. The
 // FAULT_AT-th such call of the kinds in FAULT_OPS (comma-separated: pwrite, write, writev,
-// pwritev, fdatasync, fsync; default all) fails with FAULT_ERRNO (EIO, ENOSPC or EDQUOT;
+// pwritev, fdatasync, fsync, pread, read; default all but the reads) fails with FAULT_ERRNO (EIO, ENOSPC or EDQUOT;
 // default EIO) — and, with FAULT_COUNT=n, the n-1 calls after it too (FAULT_COUNT=0: every call
 // from then on, a disk that stays full). With FAULT_SHORT=1 a failing write first writes half
 // of its bytes and returns that count (a short write) instead of failing outright. With
@@ -83,6 +83,8 @@ typedef ssize_t (*write_f)(int, const void *, size_t);
 typedef ssize_t (*writev_f)(int, const struct iovec *, int);
 typedef ssize_t (*pwritev_f)(int, const struct iovec *, int, off_t);
 typedef int (*sync_f)(int);
+typedef ssize_t (*pread_f)(int, void *, size_t, off_t);
+typedef ssize_t (*read_f)(int, void *, size_t);
 #define REAL(name, type) static type real_##name; if (!real_##name) real_##name = (type)dlsym(RTLD_NEXT, #name)
 
 ssize_t pwrite(int fd, const void *buffer, size_t size, off_t offset) {
@@ -139,4 +141,29 @@ int fsync(int fd) {
     REAL(fsync, sync_f);
     if (failing("fsync", fd)) { errno = fault_errno; return -1; }
     return real_fsync(fd);
+}
+
+// Reads: LMDB reads its pages through the map (a failing page-in is a SIGBUS, which no shim can
+// make), but it reads the meta pages at open with pread; a failing or short read there must be
+// an error, never a crash.
+ssize_t pread(int fd, void *buffer, size_t size, off_t offset) {
+    REAL(pread, pread_f);
+    if (failing("pread", fd)) {
+        if (shortWrites && size > 1) return real_pread(fd, buffer, size / 2, offset);
+        errno = fault_errno;
+        return -1;
+    }
+    return real_pread(fd, buffer, size, offset);
+}
+
+ssize_t pread64(int fd, void *buffer, size_t size, off_t offset) { return pread(fd, buffer, size, offset); }
+
+ssize_t read(int fd, void *buffer, size_t size) {
+    REAL(read, read_f);
+    if (failing("read", fd)) {
+        if (shortWrites && size > 1) return real_read(fd, buffer, size / 2);
+        errno = fault_errno;
+        return -1;
+    }
+    return real_read(fd, buffer, size);
 }
