@@ -21,13 +21,15 @@ struct Stat: ParsableCommand {
             defer { store.environment.close() }
             let origin = try store.origin()
             let verifierKey = Result { try KeyFile.loadVerifierKey(directory: dataDirectory) }
-            let (entries, streams, checkpoints, lastCheckpoint, shreddingDue) = try store.environment.read { txn in
+            let (entries, streams, checkpoints, lastCheckpoint, shreddingDue, keyGeneration) = try store.environment.read { txn in
                 let last = try txn.withCursor(store.checkpoints) { cursor in
                     try cursor.last().map { String(decoding: $0.value, as: UTF8.self) }
                 }
                 // The meta row PersonKeys.rotationDueRow (Formats.md, "Erasure rotates records.key").
                 let due = try txn.get(store.meta, key: Array("records_key_rotation_due".utf8)) != nil
-                return (try store.size(in: txn), try txn.count(store.streams), try txn.count(store.checkpoints), last, due)
+                // records.key's generation: one more at every erasure (Formats.md, "Erasure rotates records.key").
+                let generation = try txn.get(store.meta, key: Array("records_key_generation".utf8)).flatMap(BigEndian.uint64) ?? 0
+                return (try store.size(in: txn), try txn.count(store.streams), try txn.count(store.checkpoints), last, due, generation)
             }
             // The last checkpoint is shown only once its signature checks; a problem is said, not hidden.
             var checkpoint: Checkpoint?
@@ -59,7 +61,7 @@ struct Stat: ParsableCommand {
                     "lastCheckpointRoot":\(checkpoint.map { jsonString($0.root.hex) } ?? "null"),\
                     "lastCheckpointProblem":\(checkpointProblem.map(jsonString) ?? "null"),\
                     "mapUsedBytes":\(used),"mapSizeBytes":\(mapped),"readModelsUsedBytes":\(readModelsUsed.map { "\($0)" } ?? "null"),\
-                    "erasureShreddingPending":\(shreddingDue)}
+                    "erasureShreddingPending":\(shreddingDue),"recordsKeyGeneration":\(keyGeneration)}
                     """)
             } else {
                 let rows: [(String, String)] = [
@@ -72,7 +74,7 @@ struct Stat: ParsableCommand {
                     ("map used", "\(used / 1_048_576) MiB of \(mapped / 1_048_576) MiB (\(mapped > 0 ? used * 100 / mapped : 0)%)"),
                     ("erasures", shreddingDue
                         ? "PENDING: an erasure's records.key rotation is not done yet (the daemon finishes it at its next start)"
-                        : "every erasure shredded (no pending records.key rotation)"),
+                        : "every erasure shredded (no pending records.key rotation); records.key generation \(keyGeneration)"),
                     ("read models", readModelsUsed.map { "\($0 / 1_048_576) MiB in projections/ (rebuilt from the log when missing)" } ?? "none yet"),
                 ]
                 let width = rows.map(\.0.count).max() ?? 0
