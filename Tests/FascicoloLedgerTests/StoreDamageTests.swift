@@ -121,4 +121,36 @@ import Testing
             #expect(try CheckpointFile.read(directory: data).tornBytes == 11)
         }
     }
+
+    /// A record of checkpoints.log damaged before the end is damage, not a record torn by a crash:
+    /// the ledger refuses to open and names the file, verify fails, and the file keeps every byte
+    /// (the notes after the damage are not cut off as a torn tail).
+    @Test func aDamagedCheckpointsLogIsReportedNotCutOff() async throws {
+        try await withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            let ledger = try Ledger.open(directory: data, configuration: testConfiguration(noSync: true))
+            for index in 0..<40 {
+                _ = try await ledger.append(AppendRequest(stream: "case-\(index % 4)", events: [event("payload \(index)")], author: "t"))
+            }
+            ledger.close()
+            let path = data + "/" + CheckpointFile.name
+            let original = readBytes(path)
+            #expect(try CheckpointFile.read(directory: data).notes.count >= 4)
+            // The first record's length ("412\n…") with a digit turned into another byte.
+            var damaged = original
+            damaged[1] = UInt8(ascii: "x")
+            try writeFile(path, String(decoding: damaged, as: UTF8.self))
+            #expect { try CheckpointFile.read(directory: data) } throws: { ($0 as? DamagedData)?.table == CheckpointFile.name }
+            #expect { try Ledger.open(directory: data, configuration: testConfiguration(noSync: true)) } throws: {
+                ($0 as? DamagedData)?.table == CheckpointFile.name
+            }
+            let keptEveryByte = readBytes(path) == damaged
+            #expect(keptEveryByte)
+            #expect { try Verifier.verify(directory: data) } throws: {
+                ($0 as? Verifier.Failure)?.problem.contains(CheckpointFile.name) == true
+            }
+            try writeFile(path, String(decoding: original, as: UTF8.self))
+            #expect(try CheckpointFile.read(directory: data).tornBytes == 0)
+        }
+    }
 }
