@@ -11,12 +11,14 @@ import Glibc
 ///
 /// Format (Formats.md, "checkpoints.log"): records one after the other, each the note's length
 /// in bytes as ASCII decimal digits, a line feed, then the note (UTF-8). A record cut short by a
-/// crash in the middle of an append is the file's tail only, and is ignored.
+/// crash in the middle of an append is the file's tail only, and is ignored (and cut off at
+/// start); any other byte that is not part of a whole record is damage, reported (`parse`).
 public enum CheckpointFile {
     public static let name = "checkpoints.log"
 
-    /// The notes in the file, in the order written. Records that do not parse end the reading
-    /// (a torn tail); their count is returned so that callers can tell.
+    /// The notes in the file, in the order written, and the length of a torn tail (see `parse`).
+    /// A damaged record throws `DamagedData`: it is never taken for a torn tail and cut off
+    /// together with the notes after it.
     public static func read(directory: String) throws -> (notes: [String], tornBytes: Int) {
         let path = directory + "/" + name
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
@@ -33,15 +35,51 @@ public enum CheckpointFile {
             guard count > 0 else { break }
             bytes += buffer[..<count]
         }
+        return try parse(bytes)
+    }
+
+    /// The notes in the bytes of a `checkpoints.log`, and the length of its torn tail: what a
+    /// crash in the middle of an append leaves — the beginning of one record (its length cut
+    /// short, or the length, the line feed and less of the note than the length says), perhaps
+    /// followed by zero bytes (a file system that had extended the file before the data reached
+    /// the disk). Every other byte that is not part of a whole record is damage and throws: a
+    /// length that is not 1 to 11 decimal digits without a leading zero (as the daemon writes
+    /// it), no line feed after it, a note that is not UTF-8, a zero byte before the tail, or a
+    /// "torn" note that holds more than one note's blank line (a damaged length running over the
+    /// records after it).
+    public static func parse(_ bytes: [UInt8]) throws(DamagedData) -> (notes: [String], tornBytes: Int) {
+        func damaged(at offset: Int, _ why: String) -> DamagedData {
+            DamagedData(table: name, what: "damaged at byte \(offset): \(why); the file is left as it is")
+        }
+        var end = bytes.count
+        while end > 0, bytes[end - 1] == 0 { end -= 1 }
         var notes: [String] = []
         var index = 0
-        while index < bytes.count {
-            guard let newline = bytes[index...].prefix(12).firstIndex(of: 0x0A),
-                  let length = Int(String(decoding: bytes[index..<newline], as: UTF8.self)), length > 0,
-                  newline + 1 + length <= bytes.count else { break }
-            notes.append(String(decoding: bytes[(newline + 1)..<(newline + 1 + length)], as: UTF8.self))
-            index = newline + 1 + length
+        while index < end {
+            var cursor = index
+            while cursor < end, cursor - index < 11, (0x30...0x39).contains(bytes[cursor]) { cursor += 1 }
+            guard cursor > index, bytes[index] != 0x30 else { throw damaged(at: index, "its length is not a decimal number") }
+            guard cursor < end else { break }  // the length cut short
+            guard bytes[cursor] == 0x0A else { throw damaged(at: index, "no line feed after its length") }
+            let length = bytes[index..<cursor].reduce(0) { $0 * 10 + Int($1 - 0x30) }
+            let start = cursor + 1
+            guard start + length <= end else {
+                // The note cut short: the beginning of one note, which has one blank line.
+                var blankLines = 0
+                for offset in start..<end where offset > start && bytes[offset] == 0x0A && bytes[offset - 1] == 0x0A { blankLines += 1 }
+                guard blankLines <= 1 else { throw damaged(at: index, "its length runs over the records after it") }
+                break
+            }
+            // The daemon writes notes as UTF-8 text: anything else was changed since.
+            guard let note = String(validating: bytes[start..<(start + length)], as: UTF8.self) else {
+                throw damaged(at: index, "its note is not UTF-8")
+            }
+            notes.append(note)
+            index = start + length
         }
+        // A zero byte inside the part read as records is damage too (a note holds none).
+        if bytes[..<index].contains(0) { throw damaged(at: bytes.firstIndex(of: 0)!, "a zero byte") }
+        if index < end, bytes[index..<end].contains(0) { throw damaged(at: index, "a zero byte before the end") }
         return (notes, bytes.count - index)
     }
 

@@ -153,4 +153,32 @@ import Testing
             #expect(try CheckpointFile.read(directory: data).tornBytes == 0)
         }
     }
+
+    /// What a crash in the middle of an append leaves — the beginning of a record, perhaps with
+    /// zero bytes after it where the file system had extended the file — is a torn tail; anything
+    /// else that is not a whole record is damage.
+    @Test func checkpointsLogTornTailsAndDamage() throws {
+        let note = "fascicolo.invalid/ledger\n3\nAAAA\n\n\u{2014} fascicolo.invalid/ledger AAAA\n"
+        let record = Array("\(note.utf8.count)\n\(note)".utf8)
+        let zeros = [UInt8](repeating: 0, count: 4096)
+        for (tail, why) in [([UInt8](), "nothing"), (Array(record.prefix(1)), "a cut length"), (Array(record.prefix(3)), "a length"),
+                            (Array(record.prefix(20)), "a cut note"), (zeros, "zero bytes"), (Array(record.prefix(20)) + zeros, "a cut note, zeros")] {
+            let parsed = try CheckpointFile.parse(record + record + tail)
+            #expect(parsed.notes == [note, note], "\(why)")
+            #expect(parsed.tornBytes == tail.count, "\(why)")
+        }
+        let damage: [([UInt8], String)] = [
+            (Array("x\n".utf8) + record, "a length that is not a number"),
+            (Array("0\n".utf8) + record, "a zero length"),
+            (Array("+\(note.utf8.count)\n\(note)".utf8) + record, "a sign"),
+            (Array("0\(note.utf8.count)\n\(note)".utf8) + record, "a leading zero"),
+            (record + [0] + record, "a zero byte between records"),
+            (Array("9\(note.utf8.count)\n\(note)".utf8) + record, "a length that runs past the end over another record"),
+            (Array(record.prefix(2)) + [UInt8(ascii: "?")] + Array(record.dropFirst(3)), "a record's line feed"),
+            (Array(record.prefix(10)) + [0xFA] + Array(record.dropFirst(11)) + record, "a note that is not UTF-8"),
+        ]
+        for (bytes, why) in damage {
+            #expect(throws: DamagedData.self, "\(why)") { try CheckpointFile.parse(bytes) }
+        }
+    }
 }
