@@ -57,7 +57,8 @@ private func genuine(_ input: inout InputReader) {
         return
     }
     check(verified == checkpoint, "a checkpoint signed here reads back differently")
-    // How the committed seeds of real notes were made: `FUZZ_PRINT_NOTE=1 tools/fuzz signed-note -- INPUT`.
+    // How the committed seeds of real notes were made: `FUZZ_PRINT_NOTE=1 tools/fuzz signed-note -- INPUT`
+    // (libFuzzer may run the input more than once: keep one copy).
     if getenv("FUZZ_PRINT_NOTE") != nil { print(checkpoint.note, terminator: "") }
     // Byte edits: (offset, xor) pairs, or an insertion or deletion.
     var note = Array(checkpoint.note.utf8)
