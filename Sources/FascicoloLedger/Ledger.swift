@@ -59,7 +59,7 @@ public final class Ledger: Sendable {
                 truncate(path, info.st_size - off_t(torn))
             }
         }
-        guard let latest = try CheckpointFile.latest(notes, origin: origin, publicKey: publicKey) else { return }
+        guard let latest = try CheckpointFile.largest(notes, origin: origin, publicKey: publicKey) else { return }
         try store.environment.read { txn in
             let size = try store.size(in: txn)
             guard latest.size <= size else {

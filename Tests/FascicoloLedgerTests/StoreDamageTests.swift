@@ -148,4 +148,64 @@ import Testing
             #expect(!result.signaled && result.status == 1 && result.output.contains("transaction ids"), "\(result)")
         }
     }
+
+    /// A record of checkpoints.log damaged before the end is damage, not a record torn by a crash:
+    /// the ledger refuses to open and names the file, verify fails, and the file keeps every byte
+    /// (the notes after the damage are not cut off as a torn tail).
+    @Test func aDamagedCheckpointsLogIsReportedNotCutOff() async throws {
+        try await withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            let ledger = try Ledger.open(directory: data, configuration: testConfiguration(noSync: true))
+            for index in 0..<40 {
+                _ = try await ledger.append(AppendRequest(stream: "case-\(index % 4)", events: [event("payload \(index)")], author: "t"))
+            }
+            ledger.close()
+            let path = data + "/" + CheckpointFile.name
+            let original = readBytes(path)
+            #expect(try CheckpointFile.read(directory: data).notes.count >= 4)
+            // The first record's length ("412\n…") with a digit turned into another byte.
+            var damaged = original
+            damaged[1] = UInt8(ascii: "x")
+            try writeFile(path, String(decoding: damaged, as: UTF8.self))
+            #expect { try CheckpointFile.read(directory: data) } throws: { ($0 as? DamagedData)?.table == CheckpointFile.name }
+            #expect { try Ledger.open(directory: data, configuration: testConfiguration(noSync: true)) } throws: {
+                ($0 as? DamagedData)?.table == CheckpointFile.name
+            }
+            let keptEveryByte = readBytes(path) == damaged
+            #expect(keptEveryByte)
+            #expect { try Verifier.verify(directory: data) } throws: {
+                ($0 as? Verifier.Failure)?.problem.contains(CheckpointFile.name) == true
+            }
+            try writeFile(path, String(decoding: original, as: UTF8.self))
+            #expect(try CheckpointFile.read(directory: data).tornBytes == 0)
+        }
+    }
+
+    /// What a crash in the middle of an append leaves — the beginning of a record, perhaps with
+    /// zero bytes after it where the file system had extended the file — is a torn tail; anything
+    /// else that is not a whole record is damage.
+    @Test func checkpointsLogTornTailsAndDamage() throws {
+        let note = "fascicolo.invalid/ledger\n3\nAAAA\n\n\u{2014} fascicolo.invalid/ledger AAAA\n"
+        let record = Array("\(note.utf8.count)\n\(note)".utf8)
+        let zeros = [UInt8](repeating: 0, count: 4096)
+        for (tail, why) in [([UInt8](), "nothing"), (Array(record.prefix(1)), "a cut length"), (Array(record.prefix(3)), "a length"),
+                            (Array(record.prefix(20)), "a cut note"), (zeros, "zero bytes"), (Array(record.prefix(20)) + zeros, "a cut note, zeros")] {
+            let parsed = try CheckpointFile.parse(record + record + tail)
+            #expect(parsed.notes == [note, note], "\(why)")
+            #expect(parsed.tornBytes == tail.count, "\(why)")
+        }
+        let damage: [([UInt8], String)] = [
+            (Array("x\n".utf8) + record, "a length that is not a number"),
+            (Array("0\n".utf8) + record, "a zero length"),
+            (Array("+\(note.utf8.count)\n\(note)".utf8) + record, "a sign"),
+            (Array("0\(note.utf8.count)\n\(note)".utf8) + record, "a leading zero"),
+            (record + [0] + record, "a zero byte between records"),
+            (Array("9\(note.utf8.count)\n\(note)".utf8) + record, "a length that runs past the end over another record"),
+            (Array(record.prefix(2)) + [UInt8(ascii: "?")] + Array(record.dropFirst(3)), "a record's line feed"),
+            (Array(record.prefix(10)) + [0xFA] + Array(record.dropFirst(11)) + record, "a note that is not UTF-8"),
+        ]
+        for (bytes, why) in damage {
+            #expect(throws: DamagedData.self, "\(why)") { try CheckpointFile.parse(bytes) }
+        }
+    }
 }
