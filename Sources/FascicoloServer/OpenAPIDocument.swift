@@ -85,6 +85,8 @@ paths:
       - {name: stream, in: path, required: true, schema: {type: string, pattern: "^[A-Za-z0-9][A-Za-z0-9._:@-]*$", maxLength: 200}}
     post:
       summary: Append one or more events to a stream, atomically. Roles writer, admin.
+      parameters:
+        - {$ref: "#/components/parameters/Receipts"}
       description: |
         Each event's `data` is stored exactly as sent (validated as JSON, never re-encoded): those
         bytes are the signed payload and are served back unchanged. The author
@@ -239,6 +241,8 @@ paths:
         (validated, then pseudonymised: it is never stored), STP/ENI code or provisional:<id>. Each event is
         validated against its schema (GET /v1/catalogue), the reference data and the path rules at the
         stream's current version; personal fields are sealed with the person's data key. All or nothing.
+      parameters:
+        - {$ref: "#/components/parameters/Receipts"}
       requestBody:
         required: true
         content:
@@ -575,6 +579,7 @@ components:
   parameters:
     Person: {name: Fascicolo-Person, in: header, required: true, schema: {type: string}, description: "codice fiscale, STP/ENI code or provisional:<id>"}
     Purpose: {name: Fascicolo-Purpose, in: header, schema: {type: string, minLength: 3, maxLength: 200}, description: why the data is read (required from auditors)}
+    Receipts: {name: receipts, in: query, schema: {type: boolean, default: false}, description: "answer each entry's signed receipt too (checked before anything is stored; 400 invalid_parameter otherwise)"}
     Operator: {name: Fascicolo-Operator, in: header, schema: {type: string, maxLength: 64}, description: the operator a service reads for}
     Reflects: {name: reflects, in: query, schema: {type: integer, minimum: 0}, description: "read-your-writes: answer only once the entry at this position is reflected"}
     TimeoutMs: {name: timeoutMs, in: query, schema: {type: integer, minimum: 0, maximum: 30000, default: 5000}, description: how long to wait for reflects}
@@ -695,6 +700,17 @@ components:
         streamVersions: {type: array, items: {type: integer}}
         leafHashes: {type: array, items: {type: string, description: hex SHA-256 leaf hash}}
         deduplicated: {type: boolean}
+        receipts:
+          type: array
+          description: "with ?receipts=true: each entry as signed, to keep (fascicolo verify --receipts shows one acknowledged but absent)"
+          items:
+            type: object
+            required: [position, leafHash, signedBytes, signature]
+            properties:
+              position: {type: integer}
+              leafHash: {type: string, description: hex}
+              signedBytes: {type: string, description: base64}
+              signature: {type: string, description: base64 Ed25519 signature of the signed bytes}
     Entry:
       type: object
       required: [position, stream, streamVersion, type, recordedAt, author, data, keyId, signature, leafHash]
