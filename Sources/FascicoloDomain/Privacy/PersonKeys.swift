@@ -160,9 +160,10 @@ public final class PersonKeys: Sendable {
                     return rows.count
                 }
             } catch {
-                // Not committed: the new key sealed nothing.
-                masterKeys.withLock { $0[old + 1] = nil }
-                unlink(nextPath)
+                // Most likely not committed — but a failed sync can leave a commit on disk after
+                // all, so the new key is kept (in memory, and as records.key.next): the next
+                // rotation, or the next start, puts it in place if the check value says it is the
+                // current key, and removes it otherwise. Removing it here could lose every key.
                 throw error
             }
             try Self.replaceKeyFile(current: currentPath, next: nextPath)
