@@ -20,6 +20,14 @@ public enum StoreCheck {
         public var description: String { "the data directory's store is damaged, so the daemon will not serve it: \(problem)" }
     }
 
+    /// The check was stopped from outside (a SIGTERM during start): nothing is known of the store.
+    public struct Interrupted: Error, CustomStringConvertible, Sendable {
+        let signal: Int32
+        public var description: String {
+            "the check of the store's structure was interrupted (\(IsolatedReader.signalName(signal))); start again"
+        }
+    }
+
     /// In the parent: runs the child and acts on its outcome.
     static func atStart(dataDirectory: String, logger: Logger) throws {
         // No store yet, or one whose first open did not finish (empty): the daemon's open starts it.
@@ -35,6 +43,8 @@ public enum StoreCheck {
             logger.warning("the read models' store is damaged: set aside, rebuilt from the log", metadata: ["asideAt": "\(aside)"])
         case .exited:
             throw Refusal(problem: "see the check's report above; `fascicolo verify` names what it can")
+        case .killed(let signal, _) where IsolatedReader.isInterruption(signal):
+            throw Interrupted(signal: signal)
         case .killed(let signal, let progress):
             if progress?.hasPrefix("read models") == true {
                 let aside = ProjectionEngine.directory(in: dataDirectory) + ".damaged-\(time(nil))"

@@ -83,6 +83,12 @@ public enum IsolatedReader {
         return .killed(signal: signal, lastProgress: lastLine)
     }
 
+    /// Signals that stop a process from outside (Ctrl-C, a kill, the OOM killer): the reader was
+    /// interrupted, which says nothing about the store.
+    public static func isInterruption(_ signal: Int32) -> Bool {
+        [SIGINT, SIGTERM, SIGHUP, SIGKILL, SIGPIPE, SIGQUIT].contains(signal)
+    }
+
     public static func signalName(_ signal: Int32) -> String {
         switch signal {
         case SIGSEGV: "SIGSEGV"

@@ -163,29 +163,48 @@ public enum StoreStructure {
     /// Step 2: every record of every table, reached through its B-tree. Returns the number of
     /// records per table. `progress` is told each table's name as it starts.
     /// May end the process on damaged pages: run it in a child (`Isolated`).
-    public static func walk(_ environment: Environment, progress: (String) -> Void = { _ in }) throws -> [(table: String, records: UInt64)] {
-        try environment.read { txn in
-            var counts: [(String, UInt64)] = []
-            progress("(LMDB's free-page list)")
-            counts.append(("(free pages)", try walkFreeList(txn)))
-            for name in try txn.tableNames() {
-                progress(name)
-                let table = try txn.openTable(name)
-                var records: UInt64 = 0
-                var touched: UInt8 = 0
-                try txn.withCursor(table) { cursor in
-                    var record = try cursor.first()
-                    while let current = record {
-                        if let first = current.value.first, let last = current.value.last { touched ^= first ^ last }
-                        if let first = current.key.first { touched ^= first }
-                        records += 1
-                        record = try cursor.next()
-                    }
-                }
-                withExtendedLifetime(touched) {}
-                counts.append((name, records))
-            }
-            return counts
+    public static func walk(_ environment: Environment, progress: (String) -> Void = { _ in }) throws -> [TableCount] {
+        try environment.read { txn in try walk(txn, progress: progress) }
+    }
+
+    /// A table's name and how many records the walk reached in it.
+    public struct TableCount: Sendable {
+        public let table: String
+        public let records: UInt64
+    }
+
+    static func walk(_ txn: ReadTransaction, progress: (String) -> Void) throws -> [TableCount] {
+        progress("(LMDB's free-page list)")
+        var counts = [TableCount(table: "(free pages)", records: try walkFreeList(txn))]
+        for name in try txn.tableNames() {
+            progress(name)
+            counts.append(TableCount(table: name, records: try walkTable(txn, try txn.openTable(name))))
         }
+        return counts
+    }
+
+    /// Every record of `table`, touching each key's first byte and each value's first and last
+    /// (so that overflow pages are reached too). LMDB's cursor is used directly, as in
+    /// `walkFreeList`: through `withCursor`, the release build's optimizer (Swift 6.3.1) crashed on
+    /// this function ("Cannot initialize a nonCopyable type with a guaranteed value").
+    static func walkTable(_ txn: ReadTransaction, _ table: Table) throws -> UInt64 {
+        var cursor: OpaquePointer?
+        try StorageError.check(mdb_cursor_open(txn.handle, table.handle, &cursor), "open a cursor on \(table)")
+        defer { mdb_cursor_close(cursor) }
+        var key = MDB_val(), value = MDB_val()
+        var records: UInt64 = 0
+        var touched: UInt8 = 0
+        var status = mdb_cursor_get(cursor, &key, &value, MDB_FIRST)
+        while status == MDB_SUCCESS {
+            let bytes = UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size)
+            if let first = bytes.first, let last = bytes.last { touched ^= first ^ last }
+            if key.mv_size > 0, let start = key.mv_data { touched ^= start.load(as: UInt8.self) }
+            records += 1
+            status = mdb_cursor_get(cursor, &key, &value, MDB_NEXT)
+        }
+        guard status == MDB_NOTFOUND else { throw StorageError(code: .init(status), operation: "walk \(table)") }
+        // The bytes were read for their side effect (faulting the pages in): keep the reads.
+        withExtendedLifetime(touched) {}
+        return records
     }
 }

@@ -70,6 +70,10 @@ struct Fascicolo: ParsableCommand {
         switch outcome {
         case .exited(let status):
             Glibc.exit(status)
+        case .killed(let signal, _) where IsolatedReader.isInterruption(signal):
+            Terminal.endProgress()
+            Terminal.error("error: interrupted (\(IsolatedReader.signalName(signal)))")
+            Glibc.exit(2)
         case .killed(let signal, let progress):
             Terminal.endProgress()
             let explained = stores.map { StoreStructure.explainDeath(signal: signal, directory: $0) }
