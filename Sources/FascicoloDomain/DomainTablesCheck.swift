@@ -8,8 +8,8 @@ import Glibc
 /// are not signed, yet they decide answers — a missing data key shows a person as erased, a wrong
 /// alias sends a codice fiscale to the wrong case file.
 ///
-/// - `person_keys` has a row exactly for each person registered and not erased (PersonRegistered
-///   and no ErasureExecuted in their stream); with `records.key` at hand, each row opens with it.
+/// - `person_keys` has a row exactly for each person registered and not erased (a PersonRegistered
+///   and no ErasureExecuted entry in their stream); with `records.key` at hand, each row opens with it.
 /// - `person_aliases` has a row exactly for each IdentityLinked entry not voided: its
 ///   `linkedPseudonym` → the pseudonym of the stream that holds it.
 public enum DomainTablesCheck {
@@ -78,7 +78,9 @@ public enum DomainTablesCheck {
                         return fact
                     }
                     let voided = Set(facts.filter { $0.0.kind == .voided }.compactMap { $0.0.reference })
-                    let registered = facts.contains { $0.0.kind == .personRegistered && !voided.contains($0.0.version) }
+                    // The daemon writes the key with the registration and deletes it only with an
+                    // erasure (a registration is rectified, never voided): the same rule here.
+                    let registered = facts.contains { $0.0.kind == .personRegistered }
                     let erased = facts.contains { $0.0.kind == .erasureExecuted }
                     if registered && !erased { expectedKeys.insert(person.bytes) }
                     for (fact, data) in facts where fact.kind == .identityLinked && !voided.contains(fact.version) {

@@ -275,6 +275,9 @@ private func hex(_ seed: UInt64) -> String { "0x" + String(seed, radix: 16) }
     static func verify(_ directory: String, seed: UInt64, when: String) {
         do {
             _ = try Verifier.verify(directory: directory)
+            // The side tables match a realistic log: registrations, erasures, links and their voids.
+            let sideTables = try DomainTablesCheck.verify(directory: directory)
+            #expect((sideTables?.keyRows ?? 0) > 0 && sideTables?.keysOpened == true, "seed \(hex(seed)): the side tables were not checked \(when)")
         } catch {
             Issue.record("seed \(hex(seed)): verify fails \(when): \(error)")
         }
