@@ -35,7 +35,14 @@ struct IdempotencyRecord: Equatable {
         guard seal.mac(table: "idempotency", key: key, value: record) == Array(value[Self.recordByteCount...]) else {
             throw DamagedData(table: "idempotency", what: "a row's seal does not match")
         }
-        (digest, firstPosition, firstVersion, count) = record.withUnsafeBytes { raw in
+        try self.init(unsealed: record)
+    }
+
+    /// The record without its MAC (its first 52 bytes; all of a row written before rows were
+    /// sealed), for a check that cannot open the seal (`fascicolo verify` without signing.key).
+    init(unsealed record: some Collection<UInt8>) throws(DamagedData) {
+        guard record.count >= Self.recordByteCount else { throw DamagedData(table: "idempotency", what: "a row has the wrong length") }
+        (digest, firstPosition, firstVersion, count) = Array(record.prefix(Self.recordByteCount)).withUnsafeBytes { raw in
             (Digest(bytes: UnsafeRawBufferPointer(rebasing: raw[0..<32])),
              BigEndian.read(UInt64.self, from: raw, at: 32),
              BigEndian.read(UInt64.self, from: raw, at: 40),

@@ -177,7 +177,10 @@ private struct VerificationRun {
         let total = try store.size(in: txn)
         let stored = try loadCheckpoints()
         var trusted: [Checkpoint] = []
-        for note in options.trustedCheckpoints {
+        // A note also stored in the table (every one of checkpoints.log's, checked below) was
+        // verified and is compared with the entries already: not verified a second time.
+        let storedNotes = Set(stored.map(\.note))
+        for note in options.trustedCheckpoints where !storedNotes.contains(note) {
             let checkpoint: Checkpoint
             do { checkpoint = try Checkpoint.verify(note: note, origin: origin, publicKey: publicKey) } catch {
                 throw Verifier.Failure(position: nil, problem: "a checkpoint given to check against does not verify with the key: \(error)")
@@ -409,12 +412,11 @@ private struct VerificationRun {
                 guard current.value.count == IdempotencyRecord.sealedByteCount || current.value.count == IdempotencyRecord.recordByteCount else {
                     throw Verifier.Failure(position: nil, problem: "\(DamagedData(table: "idempotency", what: "a row has the wrong length"))")
                 }
-                let value = current.value
-                try check(IdempotencyRecord(
-                    digest: Digest(bytes: UnsafeRawBufferPointer(rebasing: value[0..<32])),
-                    firstPosition: BigEndian.read(UInt64.self, from: value, at: 32),
-                    firstVersion: BigEndian.read(UInt64.self, from: value, at: 40),
-                    count: BigEndian.read(UInt32.self, from: value, at: 48)))
+                let record: IdempotencyRecord
+                do { record = try IdempotencyRecord(unsealed: current.value) } catch {
+                    throw Verifier.Failure(position: nil, problem: "\(error)")
+                }
+                try check(record)
                 row = try cursor.next()
             }
         }

@@ -11,8 +11,11 @@ enum IdentifierGate {
     static func check(_ request: Request, personHeader: HTTPFields.Element.Name) throws {
         let target = percentDecoded(request.uri.path) + "?" + percentDecoded(request.uri.query ?? "")
         if IdentifierScanner.containsIdentifier(target) { throw refusal(field: "url") }
-        for field in request.headers where field.name != personHeader && IdentifierScanner.containsIdentifier(field.value) {
-            throw refusal(field: field.name.canonicalName)
+        for field in request.headers where field.name != personHeader
+            && (IdentifierScanner.containsIdentifier(field.value) || IdentifierScanner.containsIdentifier(field.name.rawName)) {
+            // A header's name is the client's text too: only the daemon's own headers are named.
+            let known = [APIRoutes.purposeHeader, APIRoutes.operatorHeader].contains(field.name)
+            throw refusal(field: known ? field.name.canonicalName : "headers")
         }
     }
 

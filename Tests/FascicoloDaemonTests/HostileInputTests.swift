@@ -65,6 +65,8 @@ import Testing
                  "Fascicolo-Purpose: richiesta di RSSMRA85T10A562S"], status: 422, code: "identifier_in_clear", field: "Fascicolo-Purpose"),
             Case(name: "operator header", path: "/v1/persons/case-file", headers: ["Fascicolo-Person: \(codiceFiscale)",
                  "Fascicolo-Operator: \(codiceFiscale)"], status: 422, code: "identifier_in_clear", field: "Fascicolo-Operator"),
+            Case(name: "a header of the client's own", path: "/v1/health/live", headers: ["X-Note: \(codiceFiscale)"],
+                 status: 422, code: "identifier_in_clear", field: "headers", secret: "x-note"),
             Case(name: "domain idempotency key", method: "POST", path: "/v1/persons/events",
                  body: person(registration, extra: #","idempotencyKey":"RSSMRA85T10A562S""#), status: 422, code: "identifier_in_clear",
                  field: "idempotencyKey", secret: "\"RSSMRA85T10A562S"),

@@ -32,23 +32,12 @@ import Testing
                 waitpid(pid, &status, 0)
 
                 for line in readFile(output).split(separator: "\n", omittingEmptySubsequences: false).dropLast() {
-                    let fields = line.split(separator: " ")
-                    guard fields.first == "ack", fields.count == 5, let first = UInt64(fields[2]), let count = UInt64(fields[3]),
-                          let version = UInt64(fields[4]) else { continue }
-                    for offset in 0..<count { acknowledged[first + offset] = (String(fields[1]), version + offset) }
+                    for ack in acknowledgements(in: line) ?? [] { acknowledged[ack.position] = (ack.stream, ack.version) }
                 }
 
                 // Everything acknowledged so far is there, and the log verifies after the crash.
                 let report = try Verifier.verify(directory: data)
-                let store = try LedgerStore.open(directory: data, readOnly: true)
-                defer { store.environment.close() }
-                for (position, expected) in acknowledged {
-                    let entry = try store.environment.read { txn in
-                        try txn.withValue(in: store.entries, key: bigEndianBytes(position)) { try Entry(EntryView(record: $0)) }
-                    }
-                    #expect(entry?.stream == expected.stream && entry?.streamVersion == expected.version,
-                            "seed \(seed), round \(round): acknowledged position \(position) is missing or different")
-                }
+                try expectAcknowledgedPresent(in: data, acknowledged, "seed \(seed), round \(round)")
                 #expect(report.entries >= UInt64(acknowledged.count), "seed \(seed)")
             }
             #expect(acknowledged.count > rounds, "seed \(seed): too few appends acknowledged to mean anything")

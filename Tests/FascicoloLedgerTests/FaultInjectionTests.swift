@@ -66,11 +66,10 @@ import Testing
                         totals["refused", default: 0] += 1
                         #expect(["storage_failure", "storage_unavailable"].contains(String(fields.last ?? "")), "\(fault): \(line)")
                     }
-                    guard fields.first == "ack", fields.count == 5, let first = UInt64(fields[2]), let events = UInt64(fields[3]),
-                          let version = UInt64(fields[4]) else { continue }
+                    guard let acks = acknowledgements(in: line) else { continue }
                     if sawFailure { ackAfterFailure = true }
                     totals["acknowledged", default: 0] += 1
-                    for offset in 0..<events { acknowledged[first + offset] = (String(fields[1]), version + offset) }
+                    for ack in acks { acknowledged[ack.position] = (ack.stream, ack.version) }
                 }
                 if text.contains("faultshim:") { totals["faults fired", default: 0] += 1 }
                 if sawFailure && ackAfterFailure { totals["recovered", default: 0] += 1 }
@@ -83,15 +82,7 @@ import Testing
                     Issue.record("\(fault): the log does not verify after the fault: \(error)")
                     continue
                 }
-                let store = try LedgerStore.open(directory: data, readOnly: true)
-                defer { store.environment.close() }
-                for (position, expected) in acknowledged {
-                    let entry = try store.environment.read { txn in
-                        try txn.withValue(in: store.entries, key: bigEndianBytes(position)) { try Entry(EntryView(record: $0)) }
-                    }
-                    #expect(entry?.stream == expected.stream && entry?.streamVersion == expected.version,
-                            "\(fault): acknowledged position \(position) is missing or different")
-                }
+                try expectAcknowledgedPresent(in: data, acknowledged, fault)
             }
             print("fault injection (seed \(seed), \(runs) runs): \(totals.sorted { $0.key < $1.key })")
             #expect((totals["faults fired"] ?? 0) > runs / 2, "seed \(seed): too few faults fired to mean anything")

@@ -56,3 +56,26 @@ func flipByte(directory: String, at offset: Int) throws {
 }
 
 func bigEndianBytes(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.bigEndian) { Array($0) } }
+
+/// The appender's (`fascicolo-bench appender`) acknowledgement line `ack <stream> <first position>
+/// <count> <first version>`, as the positions it acknowledged; nil for any other line.
+func acknowledgements(in line: Substring) -> [(position: UInt64, stream: String, version: UInt64)]? {
+    let fields = line.split(separator: " ")
+    guard fields.first == "ack", fields.count == 5, let first = UInt64(fields[2]), let count = UInt64(fields[3]),
+          let version = UInt64(fields[4]) else { return nil }
+    return (0..<count).map { (first + $0, String(fields[1]), version + $0) }
+}
+
+/// Every acknowledged position holds an entry of its stream at its version.
+func expectAcknowledgedPresent(in directory: String, _ acknowledged: [UInt64: (stream: String, version: UInt64)],
+                               _ context: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+    let store = try LedgerStore.open(directory: directory, readOnly: true)
+    defer { store.environment.close() }
+    for (position, expected) in acknowledged {
+        let entry = try store.environment.read { txn in
+            try txn.withValue(in: store.entries, key: bigEndianBytes(position)) { try Entry(EntryView(record: $0)) }
+        }
+        #expect(entry?.stream == expected.stream && entry?.streamVersion == expected.version,
+                "\(context): acknowledged position \(position) is missing or different", sourceLocation: sourceLocation)
+    }
+}

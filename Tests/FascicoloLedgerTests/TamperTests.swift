@@ -92,9 +92,9 @@ import Testing
     @Test func aTruncatedDataFileIsReportedNotACrash() async throws {
         try await withTemporaryDirectory { directory in
             try await buildLog(in: directory)
-            var file = stat()
-            #expect(stat(directory + "/data.mdb", &file) == 0)
-            #expect(truncate(directory + "/data.mdb", file.st_size / 2) == 0)
+            // Cut to the two meta pages and one more: pages in use are cut off whatever the commits
+            // were (a cut through free pages only would leave a healthy store, which verifies).
+            #expect(truncate(directory + "/data.mdb", 3 * 4_096) == 0)
             let result = try runProcess(productsDirectory() + "/fascicolo", ["verify", directory])
             #expect(result.status == 1 && result.output.contains("FAILED") && result.output.contains("damaged"), "\(result.output)")
             #expect(try StoreStructure.checkFile(directory: directory)?.isShort == true)
