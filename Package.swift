@@ -109,7 +109,7 @@ let package = Package(
             name: "fascicolo-bench",
             dependencies: [
                 "FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloDomain",
-                "FascicoloProjections", "FascicoloWorkload",
+                "FascicoloProjections", "FascicoloWorkload", "FascicoloConcurrency",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
