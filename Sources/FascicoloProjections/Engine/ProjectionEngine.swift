@@ -352,7 +352,9 @@ public final class ProjectionEngine: Sendable {
         let task = Task.detached { [self] in
             var seen = ledger.size
             while !Task.isCancelled {
-                seen = await ledger.waitForEntries(beyond: seen)
+                let size = await ledger.waitForEntries(beyond: seen)
+                guard size > seen else { return }  // the ledger closed (or the task was cancelled)
+                seen = size
                 signal.withLock { signal.broadcast() }
             }
         }
