@@ -1,7 +1,7 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// Dependencies point one way: storage, crypto, json ← ledger ← domain ← projections ← server ← daemon ← executables.
+// Dependencies point one way: storage, crypto, json, concurrency ← ledger ← domain ← projections ← server ← daemon ← executables.
 let package = Package(
     name: "Fascicolo",
     platforms: [.macOS(.v15)],
@@ -34,11 +34,13 @@ let package = Package(
         .target(name: "FascicoloCrypto", dependencies: ["CSodium", "COpenSSLHash"]),
         // A strict, Foundation-free JSON reader and byte writer.
         .target(name: "FascicoloJSON"),
+        // Threads, locks, one-shot results, change signals, and the injectable wall and monotonic clocks.
+        .target(name: "FascicoloConcurrency"),
         // The signed log: entries, streams, group commit, Merkle tree, checkpoints, proofs, verify.
         .target(
             name: "FascicoloLedger",
             dependencies: [
-                "FascicoloStorage", "FascicoloCrypto",
+                "FascicoloStorage", "FascicoloCrypto", "FascicoloConcurrency",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -47,7 +49,7 @@ let package = Package(
         // codice fiscale pseudonyms, per-person encryption and erasure, path rules, recorded reads.
         .target(
             name: "FascicoloDomain",
-            dependencies: ["FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloJSON",
+            dependencies: ["FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloJSON", "FascicoloConcurrency",
                            .product(name: "Logging", package: "swift-log")]
         ),
 
@@ -56,7 +58,7 @@ let package = Package(
         .target(
             name: "FascicoloProjections",
             dependencies: ["FascicoloDomain", "FascicoloLedger", "FascicoloStorage", "FascicoloCrypto", "FascicoloJSON",
-                           .product(name: "Logging", package: "swift-log")]
+                           "FascicoloConcurrency", .product(name: "Logging", package: "swift-log")]
         ),
 
         // Seeded generator of realistic paths, shared by tests and benchmarks.
@@ -67,7 +69,7 @@ let package = Package(
             name: "FascicoloServer",
             dependencies: [
                 "FascicoloLedger", "FascicoloCrypto", "FascicoloDomain", "FascicoloProjections", "FascicoloJSON",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                "FascicoloConcurrency", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -79,7 +81,7 @@ let package = Package(
         .target(
             name: "FascicoloDaemon",
             dependencies: [
-                "FascicoloLedger", "FascicoloDomain", "FascicoloProjections", "FascicoloServer",
+                "FascicoloLedger", "FascicoloDomain", "FascicoloProjections", "FascicoloServer", "FascicoloConcurrency",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -107,7 +109,7 @@ let package = Package(
             name: "fascicolo-bench",
             dependencies: [
                 "FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloDomain",
-                "FascicoloProjections", "FascicoloWorkload",
+                "FascicoloProjections", "FascicoloWorkload", "FascicoloConcurrency",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -117,16 +119,18 @@ let package = Package(
         .target(name: "FascicoloTesting"),
 
         .testTarget(name: "FascicoloJSONTests", dependencies: ["FascicoloJSON"]),
+        .testTarget(name: "FascicoloConcurrencyTests", dependencies: ["FascicoloConcurrency"]),
         .testTarget(name: "FascicoloStorageTests", dependencies: ["FascicoloStorage", "FascicoloTesting"]),
         .testTarget(name: "FascicoloCryptoTests", dependencies: ["FascicoloCrypto", "FascicoloTesting"]),
-        .testTarget(name: "FascicoloLedgerTests", dependencies: ["FascicoloLedger", "FascicoloTesting"]),
-        .testTarget(name: "FascicoloDomainTests", dependencies: ["FascicoloDomain", "FascicoloTesting", "FascicoloWorkload"]),
+        .testTarget(name: "FascicoloLedgerTests", dependencies: ["FascicoloLedger", "FascicoloConcurrency", "FascicoloTesting"]),
+        .testTarget(name: "FascicoloDomainTests",
+                    dependencies: ["FascicoloDomain", "FascicoloConcurrency", "FascicoloTesting", "FascicoloWorkload"]),
         .testTarget(name: "FascicoloProjectionsTests",
                     dependencies: ["FascicoloProjections", "FascicoloDomain", "FascicoloTesting", "FascicoloWorkload"]),
         .testTarget(name: "FascicoloServerTests",
                     dependencies: ["FascicoloServer", "FascicoloLedger", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "FascicoloDaemonTests",
-                    dependencies: ["FascicoloDaemon", "FascicoloCrypto", "FascicoloTesting", "FascicoloWorkload"]),
+                    dependencies: ["FascicoloDaemon", "FascicoloConcurrency", "FascicoloCrypto", "FascicoloTesting", "FascicoloWorkload"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -1,4 +1,5 @@
 import FascicoloCrypto
+import FascicoloConcurrency
 import FascicoloJSON
 import FascicoloLedger
 import FascicoloStorage
@@ -67,7 +68,7 @@ extension CaseFiles {
             ("person", .string(person.description)),
             ("stream", .string(person.stream)),
             ("version", .number(String(history.facts.count))),
-            ("state", Self.render(history.state)),
+            ("state", Self.render(history.state, today: today())),
             ("entries", .array(rendered)),
         ])
     }
@@ -79,7 +80,7 @@ extension CaseFiles {
         var actor: [(key: String, value: JSON)] = []
         if let operatorID = reader.operatorID { actor.append(("operator", .string(operatorID))) }
         let stored = StoredEvent(
-            schemaVersion: 1, occurredAt: Timestamp.now(), codeTable: reference.current.version,
+            schemaVersion: 1, occurredAt: ledger.wallClock.timestamp, codeTable: reference.current.version,
             purpose: ProcessingPurpose.accountability.rawValue, actor: .object(actor), correlationID: nil, causationID: nil,
             data: [("what", .string(what)), ("purpose", .string(purpose)), ("role", .string(reader.role)),
                    ("entries", .number(String(entries)))],
@@ -204,8 +205,7 @@ extension CaseFiles {
         return (.unreadable, [])
     }
 
-    static func render(_ state: CaseState) -> JSON {
-        let today = today()
+    static func render(_ state: CaseState, today: CalendarDate) -> JSON {
         var members: [(key: String, value: JSON)] = [
             ("phase", .string(state.phase.rawValue)),
             ("erased", .bool(state.erased)),

@@ -1,3 +1,4 @@
+import FascicoloConcurrency
 import FascicoloJSON
 import FascicoloCrypto
 import FascicoloLedger

@@ -1,3 +1,4 @@
+import FascicoloConcurrency
 import FascicoloCrypto
 import FascicoloDomain
 import FascicoloJSON
@@ -176,7 +177,7 @@ public struct APIRoutes: Sendable {
         }
         router.get("metrics") { _, context in
             _ = try authorize(context, [.admin])
-            let age = (try? ledger.latestCheckpoint())??.timestampSeconds.map { Double(time(nil)) - Double($0) }
+            let age = (try? ledger.latestCheckpoint())??.timestampSeconds.map { Double(ledger.wallClock.secondsSinceEpoch) - Double($0) }
             var buffer = ByteBuffer()
             buffer.writeString(metrics.render(ledger: ledger, checkpointAgeSeconds: age, projections: projections.statuses()))
             return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: buffer))

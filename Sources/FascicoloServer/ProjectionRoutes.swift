@@ -50,7 +50,7 @@ extension APIRoutes {
             let peer = try authorize(context, Self.anyRole)
             let reader = try reader(request, peer)
             let person = try pseudonym(try personFromHeader(request))
-            let today = CalendarDate(daysSinceEpoch: Int(time(nil) / 86_400))
+            let today = caseFiles.today()
             let (state, position) = try await readModel(Cases.name, request, reflecting: try lastPosition(of: person)) { view in
                 try Cases.state(view, person: person, today: today)
             }
@@ -62,7 +62,7 @@ extension APIRoutes {
             _ = try authorize(context, Self.anyRole)
             let by = request.uri.queryParameters.get("by") ?? "operator"
             guard by == "operator" || by == "ambito" else { throw Self.invalidParameter("by", "by is operator or ambito") }
-            let today = CalendarDate(daysSinceEpoch: Int(time(nil) / 86_400))
+            let today = caseFiles.today()
             let (rows, position) = try await readModel(Cases.name, request) { view in
                 try Cases.caseload(view, byOperator: by == "operator", today: today)
             }

@@ -1,4 +1,5 @@
 @testable import FascicoloDomain
+import FascicoloConcurrency
 import FascicoloCrypto
 import FascicoloJSON
 import FascicoloLedger
@@ -140,6 +141,30 @@ import Testing
             for (index, entry) in entries.suffix(40).enumerated() {
                 #expect(entry["data"]?["findings"]?.string == "nota \(index)" && entry["personalData"]?.string == "included")
             }
+        }
+    }
+
+    /// "Today" is the ledger's clock's: fixed at 2026-02-15, a review due 2026-05-01 is not
+    /// overdue (it is by the time these tests were written), and 2026-02-20 is in the future.
+    @Test func todayComesFromTheLedgersClock() async throws {
+        try await withTemporaryDirectory { directory in
+            let instant: Int64 = 1_771_149_600_000  // 2026-02-15T10:00:00Z
+            let ledger = try Ledger.open(directory: directory + "/data", wallClock: .fixed(millisecondsSinceEpoch: instant))
+            defer { ledger.close() }
+            let caseFiles = try CaseFiles.open(ledger: ledger, directory: directory + "/data", reference: Self.reference)
+            #expect(caseFiles.today().description == "2026-02-15")
+            let review = #"{"type":"ReviewHeld","occurredAt":"2026-02-01","data":{"date":"2026-02-01","nextReviewDue":"2026-05-01","findings":"ok"}}"#
+            _ = try await caseFiles.record(Self.request(Self.registration + "," + Self.opened + "," + review), author: "uid:1/test")
+            let file = try await caseFiles.caseFile(for: PersonIdentifier(parsing: Self.codiceFiscale), reader: Self.writer)
+            #expect(file["state"]?["reviewOverdue"]?.bool == false)
+            #expect(file["state"]?["daysSinceTakenInCharge"]?.int == 34)
+            await #expect { try await caseFiles.record(Self.request(#"{"type":"ReviewHeld","occurredAt":"2026-02-20","data":{"date":"2026-02-20","nextReviewDue":"2026-06-01"}}"#), author: "uid:1/test") } throws: {
+                ($0 as? DomainError)?.field == "events[0].occurredAt"
+            }
+            // The read was recorded at the clock's time too.
+            let access = try #require(try ledger.entries(from: 0, limit: 10).last)
+            #expect(access.eventType == "RecordAccessed" && access.recordedAtMilliseconds == instant)
+            #expect(String(decoding: access.payload, as: UTF8.self).contains(#""occurredAt":"2026-02-15T10:00:00.000Z""#))
         }
     }
 

@@ -1,3 +1,4 @@
+import FascicoloConcurrency
 import FascicoloDomain
 import FascicoloJSON
 import FascicoloLedger
