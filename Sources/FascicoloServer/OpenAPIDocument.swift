@@ -522,7 +522,8 @@ paths:
     get:
       summary: >-
         The Region's indicators over case files opened in a year and ambito: days to presa in carico and to a signed plan
-        (median, p90), shares with an assessment and a signed plan, closure reasons, outcomes. Counts below 5 are "<5". Any role.
+        (median, p90), shares with an assessment and a signed plan, closure reasons, outcomes. Counts below 5 are "<5";
+        a count or share that, with a shown total, would reveal a small remainder is null. Any role.
       parameters:
         - {name: ambito, in: query, schema: {type: string}}
         - {name: year, in: query, schema: {type: integer, minimum: 1900, maximum: 2200}}

@@ -72,9 +72,9 @@ enum Rule {
         "outcome_without_reference", "An outcome refers to an objective (GoalSet) or an intervention of this case.",
         "Un esito deve riferirsi a un obiettivo o a un intervento di questo stesso caso.")
     static let alreadyRestricted = violation(
-        "already_restricted", "The entry is already restricted.", "Per questa voce il trattamento è già limitato.")
+        "already_restricted", "The entry is already restricted.", "La voce è già soggetta a limitazione.")
     static let notRestricted = violation(
-        "not_restricted", "That restriction is no longer active.", "Quella limitazione del trattamento non è più attiva.")
+        "not_restricted", "That restriction is no longer active.", "Quella limitazione non è più attiva.")
 
     static func wrongTarget(found: String, expected: [String]) -> PathRuleViolation {
         violation("wrong_target", "The entry referred to is a \(found), not a \(expected.joined(separator: " or ")).",

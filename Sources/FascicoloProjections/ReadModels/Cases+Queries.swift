@@ -64,7 +64,9 @@ extension Cases {
     /// all): days from first contact to presa in carico and to a signed plan (median, p90),
     /// the share of case files with an assessment and with a signed plan, closure reasons and
     /// outcomes. Any count below `suppressionThreshold` is shown as `"<5"`, and a statistic
-    /// over fewer case files as null.
+    /// over fewer case files as null. Complementary cells too (`SmallNumbers`): a count or share
+    /// that, with a shown total, would give a small number by subtraction (case files not taken
+    /// in charge, goals not achieved, case files without an assessment or a signed plan) is null.
     public static func indicators(_ view: ProjectionView, ambito: String?, year: Int?) throws -> JSON {
         var files = 0
         var takenInCharge = 0
@@ -100,9 +102,16 @@ extension Cases {
             }
         }
         let threshold = suppressionThreshold
+        let smallNumbers = SmallNumbers(threshold: threshold)
         func count(_ value: Int) -> JSON { value < threshold ? .string("<\(threshold)") : .number(String(value)) }
+        /// A part of `total` whose remainder is not shown: null when the two would reveal a small remainder.
+        func part(_ value: Int, of total: Int) -> JSON {
+            let hidden = smallNumbers.hidden([.init(value), .init(total - value, published: false)], totalShown: !smallNumbers.isSmall(total))
+            return hidden[0] && !smallNumbers.isSmall(value) ? .null : count(value)
+        }
         func share(_ part: Int) -> JSON {
-            files < threshold || part < threshold ? .null : .number(String(Double((part * 1000 + files / 2) / files) / 1000))
+            let hidden = smallNumbers.hidden([.init(part), .init(files - part, published: false)], totalShown: !smallNumbers.isSmall(files))
+            return files < threshold || hidden[0] ? .null : .number(String(Double((part * 1000 + files / 2) / files) / 1000))
         }
         func distribution(_ values: [Int]) -> JSON {
             guard values.count >= threshold else { return .object([("caseFiles", count(values.count)), ("median", .null), ("p90", .null)]) }
@@ -113,12 +122,12 @@ extension Cases {
         }
         func counts(_ values: [String: Int]) -> JSON { .object(values.keys.sorted().map { ($0, count(values[$0]!)) }) }
         return .object([
-            ("caseFiles", count(files)), ("takenInCharge", count(takenInCharge)),
+            ("caseFiles", count(files)), ("takenInCharge", part(takenInCharge, of: files)),
             ("daysFromFirstContactToPresaInCarico", distribution(toPresaInCarico)),
             ("daysFromFirstContactToSignedPlan", distribution(toPlan)),
             ("shareWithAssessment", share(assessed)), ("shareWithSignedPlan", share(planned)),
             ("closureReasons", counts(closures)), ("outcomes", counts(outcomes)),
-            ("goalsClosed", count(goalsClosed)), ("goalsAchieved", count(goalsAchieved)),
+            ("goalsClosed", count(goalsClosed)), ("goalsAchieved", part(goalsAchieved, of: goalsClosed)),
             ("suppressedBelow", .number(String(threshold))),
         ])
     }
