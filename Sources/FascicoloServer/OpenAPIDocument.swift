@@ -451,9 +451,13 @@ paths:
         "503": {$ref: "#/components/responses/ProjectionUnavailable"}
   /v1/caseload:
     get:
-      summary: Open case files, presi in carico and overdue reviews per operator (case manager) or per ambito. Any role.
+      summary: >-
+        Open case files, presi in carico and overdue reviews per operator (case manager) or per ambito. Any role.
+        With region=true (the report exported to the Region) counts below 5 are "<5" and a count that would reveal a
+        small remainder of the open case files is null.
       parameters:
         - {name: by, in: query, schema: {type: string, enum: [operator, ambito], default: operator}}
+        - {name: region, in: query, schema: {type: boolean, default: false}}
         - {$ref: "#/components/parameters/Reflects"}
         - {$ref: "#/components/parameters/TimeoutMs"}
       responses:
@@ -478,8 +482,12 @@ paths:
         "503": {$ref: "#/components/responses/ProjectionUnavailable"}
   /v1/interventions:
     get:
-      summary: Interventions requested, started, ended and delivered (minutes, amount) by code, provider, funding line, ambito and month. Any role.
+      summary: >-
+        Interventions requested, started, ended and delivered (minutes, amount) by code, provider, funding line, ambito
+        and month. Any role. With region=true (the report exported to the Region) counts below 5 are "<5", and minutes
+        and amount are null when the deliveries are.
       parameters:
+        - {name: region, in: query, schema: {type: boolean, default: false}}
         - {name: code, in: query, schema: {type: string}}
         - {name: provider, in: query, schema: {type: string}}
         - {name: fundingLine, in: query, schema: {type: string}}

@@ -62,13 +62,15 @@ extension APIRoutes {
             _ = try authorize(context, Self.anyRole)
             let by = request.uri.queryParameters.get("by") ?? "operator"
             guard by == "operator" || by == "ambito" else { throw Self.invalidParameter("by", "by is operator or ambito") }
+            let region: Bool = try parameter(request, "region") ?? false
             let today = caseFiles.today()
             let (rows, position) = try await readModel(Cases.name, request) { view in
                 try Cases.caseload(view, byOperator: by == "operator", today: today)
             }
             return answer(position, [("by", .string(by)), ("rows", .array(rows.map { row in
-                .object([("id", .string(row.id)), ("open", .number(String(row.open))),
-                         ("takenInCharge", .number(String(row.takenInCharge))), ("reviewsOverdue", .number(String(row.reviewsOverdue)))])
+                region ? .object(RegionReports.caseloadRow(row))
+                    : .object([("id", .string(row.id)), ("open", .number(String(row.open))),
+                               ("takenInCharge", .number(String(row.takenInCharge))), ("reviewsOverdue", .number(String(row.reviewsOverdue)))])
             }))])
         }
         router.get("v1/interventions") { request, context in
@@ -79,11 +81,12 @@ extension APIRoutes {
                 throw Self.invalidParameter("month", "month is YYYY-MM")
             }
             let limit = try readModelLimit(request, max: 1_000)
+            let region: Bool = try parameter(request, "region") ?? false
             let (rows, position) = try await readModel(Interventions.name, request) { view in
                 try Interventions.totals(view, code: filters.get("code"), provider: filters.get("provider"),
                                          fundingLine: filters.get("fundingLine"), ambito: filters.get("ambito"), month: month, limit: limit)
             }
-            return answer(position, [("rows", .array(rows.map(Render.interventionRow)))])
+            return answer(position, [("rows", .array(rows.map { Render.interventionRow($0, region: region) }))])
         }
         router.get("v1/indicators") { request, context in
             _ = try authorize(context, Self.anyRole)
@@ -301,15 +304,23 @@ extension Render {
         ])
     }
 
-    /// Amounts as decimal strings ("120.50"), never floating point.
-    static func interventionRow(_ row: Interventions.Row) -> JSON {
+    /// Amounts as decimal strings ("120.50"), never floating point. For the Region
+    /// (`region`), small numbers suppressed (`RegionReports`).
+    static func interventionRow(_ row: Interventions.Row, region: Bool) -> JSON {
         let cents = row.amountCents.magnitude
         let fraction = cents % 100
         let amount = (row.amountCents < 0 ? "-" : "") + "\(cents / 100)." + (fraction < 10 ? "0" : "") + "\(fraction)"
-        return .object([
+        let dimensions: [(key: String, value: JSON)] = [
             ("code", .string(row.code)), ("provider", .string(row.provider)), ("fundingLine", .string(row.fundingLine)),
-            ("ambito", .string(row.ambito)), ("month", .string(row.month)), ("requested", .number(String(row.requested))),
-            ("started", .number(String(row.started))), ("ended", .number(String(row.ended))),
+            ("ambito", .string(row.ambito)), ("month", .string(row.month)),
+        ]
+        if region {
+            let counts = RegionReports.interventionCounts(row)
+            let minutesHidden = counts.last?.value == .null
+            return .object(dimensions + counts + [("amount", minutesHidden ? .null : .string(amount))])
+        }
+        return .object(dimensions + [
+            ("requested", .number(String(row.requested))), ("started", .number(String(row.started))), ("ended", .number(String(row.ended))),
             ("deliveries", .number(String(row.deliveries))), ("minutes", .number(String(row.minutes))), ("amount", .string(amount)),
         ])
     }

@@ -483,6 +483,9 @@ struct Caseload: ParsableCommand {
     @Option(help: ArgumentHelp("Group by case manager (operator) or by ambito.", valueName: "operator|ambito"))
     var by = "operator"
 
+    @Flag(help: "As exported to the Region: counts below 5 shown as <5, and counts that would reveal them hidden.")
+    var region = false
+
     @OptionGroup var reflects: ReflectsOption
     @OptionGroup var daemon: DaemonOptions
 
@@ -492,7 +495,7 @@ struct Caseload: ParsableCommand {
 
     func run() throws {
         let session = DaemonSession(daemon)
-        let (response, answer) = try session.getJSON("/v1/caseload" + queryString([("by", by), reflects.parameter]))
+        let (response, answer) = try session.getJSON("/v1/caseload" + queryString([("by", by), ("region", region ? "true" : nil), reflects.parameter]))
         if daemon.json {
             session.printRaw(response)
             return
@@ -534,6 +537,9 @@ struct InterventionsCommand: ParsableCommand {
     @Option(help: "At most this many rows (1 to 1000; default 100).")
     var limit: Int?
 
+    @Flag(help: "As exported to the Region: counts below 5 shown as <5, with the minutes and amount of so few deliveries hidden.")
+    var region = false
+
     @OptionGroup var reflects: ReflectsOption
     @OptionGroup var daemon: DaemonOptions
 
@@ -553,7 +559,7 @@ struct InterventionsCommand: ParsableCommand {
     func run() throws {
         let session = DaemonSession(daemon)
         let query = queryString([("code", code), ("provider", provider), ("fundingLine", fundingLine), ("ambito", ambito),
-                                 ("month", month), ("limit", limit.map(String.init)), reflects.parameter])
+                                 ("month", month), ("limit", limit.map(String.init)), ("region", region ? "true" : nil), reflects.parameter])
         let (response, answer) = try session.getJSON("/v1/interventions" + query)
         if daemon.json {
             session.printRaw(response)
@@ -700,6 +706,9 @@ struct ComplianceRegister: ParsableCommand {
 
     @Option(help: "At most this many rows (1 to 1000; default 100).")
     var limit: Int?
+
+    @Flag(help: "As exported to the Region: counts below 5 shown as <5, with the minutes and amount of so few deliveries hidden.")
+    var region = false
 
     @OptionGroup var reflects: ReflectsOption
     @OptionGroup var daemon: DaemonOptions
