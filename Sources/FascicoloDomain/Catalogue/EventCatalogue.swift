@@ -110,11 +110,11 @@ public enum EventCatalogue {
             .required("date", .date),
             .optional("details", note, personal: true),
         ]),
-        EventSchema(.caseSuspended, "sospensione", purpose: .caseManagement, correction: .none, fields: [
+        EventSchema(.caseSuspended, "sospensione del caso", purpose: .caseManagement, correction: .none, fields: [
             .required("reason", .choice(["hospitalisation", "temporarily_away", "person_request", "other"])),
             .optional("notes", note, personal: true),
         ]),
-        EventSchema(.caseReopened, "riapertura", purpose: .caseManagement, correction: .none, fields: [
+        EventSchema(.caseReopened, "riapertura del caso", purpose: .caseManagement, correction: .none, fields: [
             .required("reason", .choice(["new_need", "relapse", "closure_voided", "return_from_suspension", "other"])),
             .optional("notes", note, personal: true),
         ]),
@@ -256,11 +256,11 @@ public enum EventCatalogue {
 
     /// Written by the daemon itself, never through the domain append.
     static let records: [EventSchema] = [
-        EventSchema(.erasureExecuted, "cancellazione", purpose: .dataSubjectRights, retention: .accountability, correction: .none, fields: [
+        EventSchema(.erasureExecuted, "cancellazione dei dati personali", purpose: .dataSubjectRights, retention: .accountability, correction: .none, fields: [
             .required("legalGround", .choice(["art17_request", "retention_ended", "unlawful_processing", "court_order"])),
             .required("reference", shortText),
         ]),
-        EventSchema(.recordAccessed, "consultazione", purpose: .accountability, retention: .accessLog, correction: .none, fields: [
+        EventSchema(.recordAccessed, "consultazione del fascicolo", purpose: .accountability, retention: .accessLog, correction: .none, fields: [
             .required("what", .choice(["case_file", "stream", "timeline", "case_state", "access_log", "export"])),
             .required("purpose", .text(maxLength: 200)),
             .required("role", .choice(["writer", "auditor", "admin"])),
