@@ -107,7 +107,7 @@ let package = Package(
             name: "fascicolo-bench",
             dependencies: [
                 "FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloDomain",
-                "FascicoloProjections", "FascicoloWorkload",
+                "FascicoloProjections", "FascicoloWorkload", "FascicoloJSON", "FascicoloServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -124,7 +124,7 @@ let package = Package(
         .testTarget(name: "FascicoloProjectionsTests",
                     dependencies: ["FascicoloProjections", "FascicoloDomain", "FascicoloTesting", "FascicoloWorkload"]),
         .testTarget(name: "FascicoloServerTests",
-                    dependencies: ["FascicoloServer", "FascicoloLedger", .product(name: "Yams", package: "Yams")]),
+                    dependencies: ["FascicoloServer", "FascicoloLedger", "FascicoloJSON", .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "FascicoloDaemonTests",
                     dependencies: ["FascicoloDaemon", "FascicoloCrypto", "FascicoloTesting", "FascicoloWorkload"]),
     ],

@@ -192,9 +192,9 @@ public struct APIRoutes: Sendable {
         // Room for the largest allowed append plus its JSON framing, within the request limit.
         let body = try await jsonBody(request, bytesMax: min(
             requestBytesMax, limits.eventsPerAppendMax * (limits.payloadBytesMax + limits.eventTypeBytesMax + 64) + 4_096))
-        let decoded: AppendBodyParser.Body
+        let decoded: AppendBody
         do {
-            decoded = try AppendBodyParser.parse(body)
+            decoded = try AppendBody.parse(body)
         } catch {
             throw Problem.badRequest("the body is not an append: \(error.reason); expected "
                                      + "{\"events\":[{\"type\":…,\"data\":…}], \"expectedVersion\"?, \"idempotencyKey\"?}")
