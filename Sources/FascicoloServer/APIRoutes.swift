@@ -55,9 +55,7 @@ public struct APIRoutes: Sendable {
         router.add(middleware: GateMiddleware(routes: self))
         router.get("v1/health/live") { _, context in
             _ = try authorize(context, Self.anyRole)
-            var body = JSONBytes()
-            body.object { $0.member("status", "live") }
-            return json(status: .ok, body.bytes)
+            return json(status: .ok, Render.live)
         }
         router.get("v1/health/ready") { _, context in
             _ = try authorize(context, Self.anyRole)

@@ -12,7 +12,7 @@ extension Render {
             json.member("stream", file.person.stream)
             json.member("version", file.version)
             json.key("state")
-            caseState(file.state, today: file.today, into: &json)
+            caseFileState(file.state, today: file.today, into: &json)
             json.key("entries")
             json.array { json in
                 for entry in file.entries { caseFileEntry(entry, into: &json) }
@@ -51,7 +51,7 @@ extension Render {
     }
 
     /// The case state as the case file shows it, with its ages on `today`.
-    static func caseState(_ state: CaseState, today: CalendarDate, into json: inout JSONBytes) {
+    static func caseFileState(_ state: CaseState, today: CalendarDate, into json: inout JSONBytes) {
         json.object { json in
             json.member("phase", state.phase.rawValue)
             json.member("erased", state.erased)

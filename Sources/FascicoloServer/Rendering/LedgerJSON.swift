@@ -122,6 +122,13 @@ extension Render {
         return json.bytes
     }
 
+    /// `GET /v1/health/live`.
+    static let live: [UInt8] = {
+        var json = JSONBytes()
+        json.object { $0.member("status", "live") }
+        return json.bytes
+    }()
+
     static func version(_ version: String) -> [UInt8] {
         var json = JSONBytes()
         json.object { json in
