@@ -60,7 +60,7 @@ struct ProjectionBenchmark: AsyncParsableCommand {
     @Option(help: "Replays of all four together; the summary takes the median (these VMs drift by 20–40% from run to run).")
     var rounds = 1
 
-    static let kinds: [any Projection.Type] = [Timeline.self, Cases.self, Interventions.self, Compliance.self]
+    static let kinds = ReadModels.all
     static let replayTarget = 200_000.0
     static let queryP99TargetMs = 2.0
 
