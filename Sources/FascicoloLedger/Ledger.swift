@@ -10,7 +10,7 @@ import Logging
 /// Open one `Ledger` per data directory per process; the daemon also holds a lock file so that a
 /// second process does not open it for writing.
 public final class Ledger: Sendable {
-    public let store: LedgerStore
+    let store: LedgerStore
     public let configuration: LedgerConfiguration
     /// The checkpoint origin, also the name of the signing key.
     public let origin: String
@@ -108,9 +108,9 @@ public final class Ledger: Sendable {
             let record: IdempotencyRecord
             do throws(DamagedData) {
                 record = try IdempotencyRecord(sealed: stored, key: rowKey, seal: writer.seal)
-            } catch { throw LedgerError.damaged(error.description) }
+            } catch { throw LedgerError.damaged(.init(error)) }
             guard record.firstPosition + UInt64(record.count) <= (try store.size(in: txn)) else {
-                throw LedgerError.damaged(DamagedData(table: "idempotency", what: "a row points beyond the log").description)
+                throw LedgerError.damaged(.init(DamagedData(table: "idempotency", what: "a row points beyond the log")))
             }
             guard record.digest == digest else { throw LedgerError.idempotencyConflict(key: idempotencyKey) }
             let tree = MerkleTree(transaction: txn, table: store.merkle)

@@ -26,6 +26,10 @@ public struct LedgerStore: Sendable {
     public let idempotency: Table
     public let checkpoints: Table
 
+    /// The log's own tables, in the order `open` opens them; every other table of the
+    /// environment is a side table (`SideTable`).
+    static let tableNames = ["meta", "entries", "merkle", "streams", "stream_index", "idempotency", "checkpoints"]
+
     public enum OpenError: Error, CustomStringConvertible, Sendable {
         case notADataDirectory(String)
         case unsupportedFormat(String)
@@ -56,7 +60,7 @@ public struct LedgerStore: Sendable {
         options.mapSizeBytes = mapSizeBytes
         options.unsafeNoSync = unsafeNoSync
         let environment = try Environment(path: directory, options: options)
-        let names = ["meta", "entries", "merkle", "streams", "stream_index", "idempotency", "checkpoints"]
+        let names = tableNames
         let tables: [Table]
         if readOnly {
             tables = try environment.openTables(names)
@@ -100,6 +104,8 @@ public struct LedgerStore: Sendable {
         "format", "origin", "idempotency_seal",
         "pseudonym_key_check", "records_key_check", "records_key_generation", "records_key_rotation_due",
     ]
+    /// The `meta` rows the ledger itself writes; the others are the domain's (`SideTableWriter.setMeta`).
+    static let ledgerMetaRows: Set<String> = ["format", "origin", "idempotency_seal"]
 
     /// The number of entries (the tree size) in the snapshot `txn` sees.
     public func size(in txn: ReadTransaction) throws -> UInt64 {
@@ -114,7 +120,7 @@ public struct LedgerStore: Sendable {
         }
     }
 
-    public static func streamIndexKey(stream: [UInt8], version: UInt64) -> [UInt8] {
+    static func streamIndexKey(stream: [UInt8], version: UInt64) -> [UInt8] {
         var key = stream
         key.reserveCapacity(stream.count + 9)
         key.append(0)
