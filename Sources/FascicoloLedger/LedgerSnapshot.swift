@@ -17,8 +17,9 @@ public struct SideTable: Sendable, Hashable, CustomStringConvertible {
 /// The key encodings of the log's tables stay here: callers name entries by position and
 /// streams by name and version.
 public struct LedgerSnapshot {
-    let transaction: ReadTransaction
-    let store: LedgerStore
+    // Inlinable reads: the projections' replay calls them once or more per entry.
+    @usableFromInline let transaction: ReadTransaction
+    @usableFromInline let store: LedgerStore
 
     init(transaction: ReadTransaction, store: LedgerStore) {
         self.transaction = transaction
@@ -38,11 +39,13 @@ public struct LedgerSnapshot {
     }
 
     /// Calls `body` with the entry at `position` (without copying it), or returns nil beyond the end.
+    @inlinable
     public func withEntry<T>(at position: UInt64, _ body: (EntryView) throws -> T) throws -> T? {
         try transaction.withValue(in: store.entries, key: BigEndian.bytes(position)) { try body(try EntryView(record: $0)) }
     }
 
     /// Calls `body` with each entry from `position` on, in order, until it returns false or the log ends.
+    @inlinable
     public func forEachEntry(from position: UInt64 = 0, _ body: (EntryView) throws -> Bool) throws {
         try transaction.withCursor(store.entries) { cursor in
             var record = try cursor.seek(atOrAfter: BigEndian.bytes(position))
@@ -53,6 +56,7 @@ public struct LedgerSnapshot {
     }
 
     /// The current version of `stream` (its number of entries; 0 when it does not exist).
+    @inlinable
     public func streamVersion(_ stream: [UInt8]) throws -> UInt64 {
         let stored: UInt64?? = try transaction.withValue(in: store.streams, key: stream) { BigEndian.uint64($0) }
         return (stored ?? nil) ?? 0
@@ -63,6 +67,7 @@ public struct LedgerSnapshot {
     }
 
     /// The log position of `stream`'s entry at `version` (1-based), from the stream index.
+    @inlinable
     public func position(ofStream stream: [UInt8], version: UInt64) throws -> UInt64? {
         let key = LedgerStore.streamIndexKey(stream: stream, version: version)
         let found: UInt64?? = try transaction.withValue(in: store.streamIndex, key: key) { BigEndian.uint64($0) }

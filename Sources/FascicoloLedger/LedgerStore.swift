@@ -120,6 +120,7 @@ public struct LedgerStore: Sendable {
         }
     }
 
+    @usableFromInline
     static func streamIndexKey(stream: [UInt8], version: UInt64) -> [UInt8] {
         var key = stream
         key.reserveCapacity(stream.count + 9)
