@@ -90,6 +90,19 @@ public struct LedgerSnapshot {
         }
     }
 
+    /// The number of streams.
+    public func streamCount() throws -> Int {
+        try transaction.count(store.streams)
+    }
+
+    /// The number of signed checkpoints stored, and the newest one's note (not verified here).
+    public func checkpoints() throws -> (count: Int, latestNote: String?) {
+        let latest = try transaction.withCursor(store.checkpoints) { cursor in
+            try cursor.last().map { String(decoding: $0.value, as: UTF8.self) }
+        }
+        return (try transaction.count(store.checkpoints), latest)
+    }
+
     /// Whether any stream's name starts with `prefix`.
     public func hasStream(withPrefix prefix: String) throws -> Bool {
         let prefix = Array(prefix.utf8)
@@ -110,12 +123,11 @@ public struct LedgerSnapshot {
         try transaction.get(table.table, key: key)
     }
 
-    /// Calls `body` with each row of `table`, in key order.
-    public func forEachRow(in table: SideTable, _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Void) throws {
+    /// Calls `body` with each row of `table`, in key order, until it returns false.
+    public func forEachRow(in table: SideTable, _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool) throws {
         try transaction.withCursor(table.table) { cursor in
             var row = try cursor.first()
-            while let current = row {
-                try body(current.key, current.value)
+            while let current = row, try body(current.key, current.value) {
                 row = try cursor.next()
             }
         }
@@ -207,12 +219,15 @@ extension Ledger {
 public struct LedgerReader: Sendable {
     let store: LedgerStore
 
-    /// Opens an existing data directory read-only (throws `LedgerStore.OpenError.notADataDirectory` when there is none).
+    /// Opens an existing data directory read-only (throws `LedgerOpenError.notADataDirectory` when there is none).
     public static func open(directory: String) throws -> LedgerReader {
         LedgerReader(store: try LedgerStore.open(directory: directory, readOnly: true))
     }
 
     public var directory: String { store.directory }
+
+    /// The checkpoint origin (also the signing key's name), fixed at creation.
+    public func origin() throws -> String { try store.origin() }
 
     /// Runs `body` on one consistent snapshot of the log and its side tables.
     public func read<T>(_ body: (LedgerSnapshot) throws -> T) throws -> T {

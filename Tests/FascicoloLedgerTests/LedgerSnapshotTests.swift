@@ -48,7 +48,10 @@ import Testing
             }
             try ledger.read { log in
                 var rows: [[UInt8]] = []
-                try log.forEachRow(in: keys) { key, value in rows.append(Array(key) + Array(value)) }
+                try log.forEachRow(in: keys) { key, value in
+                    rows.append(Array(key) + Array(value))
+                    return true
+                }
                 #expect(rows == [[1, 9], [2, 8]])
                 #expect(try log.metaValue("records_key_rotation_due") == nil)
             }

@@ -146,6 +146,7 @@ public final class PersonKeys: Sendable {
                         }
                         rows.append((key, next.seal(dataKey, associatedData: Self.associatedData(person))))
                         sodium_memzero(&dataKey, dataKey.count)
+                        return true
                     }
                     for row in rows { try writer.put(table, key: row.key, value: row.value) }
                     try writer.setMeta(Self.generationRow, BigEndian.bytes(old + 1))
