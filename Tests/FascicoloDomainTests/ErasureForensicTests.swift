@@ -26,8 +26,7 @@ import Testing
 
     static func evidence(of identifier: String, in caseFiles: CaseFiles) throws -> Evidence {
         let person = try caseFiles.pseudonym(for: PersonIdentifier(parsing: identifier))
-        let store = caseFiles.ledger.store
-        let row = try store.environment.read { txn in try txn.get(caseFiles.keys.table, key: person.bytes) }
+        let row = try caseFiles.ledger.read { log in try log.value(in: caseFiles.keys.table, key: person.bytes) }
         let entries = try caseFiles.ledger.readStream(person.stream, from: 1, limit: 100)
         let boxes = entries.compactMap { entry in
             StoredEvent(payload: entry.payload)?.sealed.map {
