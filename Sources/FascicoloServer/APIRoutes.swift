@@ -56,35 +56,20 @@ public struct APIRoutes: Sendable {
         router.add(middleware: GateMiddleware(routes: self))
         router.get("v1/health/live") { _, context in
             _ = try authorize(context, Self.anyRole)
-            return json(status: .ok, "{\"status\":\"live\"}")
+            return json(status: .ok, Render.live)
         }
         router.get("v1/health/ready") { _, context in
             _ = try authorize(context, Self.anyRole)
-            switch ledger.storageHealth {
-            case .writable:
-                return json(status: .ok, "{\"status\":\"ready\",\"entries\":\(ledger.size)}")
-            case .failing(let since, let reason, _):
-                return json(status: .serviceUnavailable, """
-                    {"status":"read_only","entries":\(ledger.size),"since":\(JSONText.string(Timestamp.iso8601(milliseconds: since))),\
-                    "reason":\(JSONText.string(reason)),"detail":"the disk refuses writes; reads are served, appends are retried"}
-                    """)
-            case .failed(let since, let reason):
-                return json(status: .serviceUnavailable, """
-                    {"status":"failed","entries":\(ledger.size),"since":\(JSONText.string(Timestamp.iso8601(milliseconds: since))),\
-                    "reason":\(JSONText.string(reason)),"detail":"the store cannot be written again by this process: restart the daemon"}
-                    """)
-            }
+            let health = ledger.storageHealth
+            return json(status: health == .writable ? .ok : .serviceUnavailable, Render.readiness(health, entries: ledger.size))
         }
         router.get("v1/version") { _, context in
             _ = try authorize(context, Self.anyRole)
-            return json(status: .ok, "{\"version\":\(JSONText.string(version)),\"api\":\"v1\"}")
+            return json(status: .ok, Render.version(version))
         }
         router.get("v1/keys") { _, context in
             _ = try authorize(context, Self.anyRole)
-            return json(status: .ok, """
-                {"origin":\(JSONText.string(ledger.origin)),"verifierKey":\(JSONText.string(ledger.verifierKey)),\
-                "publicKey":\(JSONText.string(Base64.encode(ledger.publicKey.bytes))),"keyId":\(JSONText.string(Hex.encode(ledger.keyID)))}
-                """)
+            return json(status: .ok, Render.keys(ledger))
         }
         router.get("v1/openapi.yaml") { _, context in
             _ = try authorize(context, Self.anyRole)
@@ -145,17 +130,7 @@ public struct APIRoutes: Sendable {
             }
             let proof = try ledger.inclusionProof(position: position, treeSize: treeSize)
             let leaf = try ledger.entry(at: position)?.leafHash
-            var body = JSONBytes()
-            body.raw("{\"position\":")
-            body.number(position)
-            body.raw(",\"treeSize\":")
-            body.number(treeSize)
-            body.raw(",\"leafHash\":")
-            body.string(leaf?.hex ?? "")
-            body.raw(",\"proof\":")
-            Render.proof(proof, into: &body)
-            body.raw("}")
-            return json(status: .ok, body.bytes)
+            return json(status: .ok, Render.inclusionProof(position: position, treeSize: treeSize, leafHash: leaf, proof: proof))
         }
         router.get("v1/proofs/consistency") { request, context in
             _ = try authorize(context, Self.auditors)
@@ -165,15 +140,7 @@ public struct APIRoutes: Sendable {
                 throw Problem.notFound("no consistency proof from \(from) to \(to) (the log has \(ledger.size) entries)")
             }
             let proof = try ledger.consistencyProof(oldSize: from, newSize: to)
-            var body = JSONBytes()
-            body.raw("{\"from\":")
-            body.number(from)
-            body.raw(",\"to\":")
-            body.number(to)
-            body.raw(",\"proof\":")
-            Render.proof(proof, into: &body)
-            body.raw("}")
-            return json(status: .ok, body.bytes)
+            return json(status: .ok, Render.consistencyProof(from: from, to: to, proof: proof))
         }
         router.get("metrics") { _, context in
             _ = try authorize(context, [.admin])
@@ -193,9 +160,9 @@ public struct APIRoutes: Sendable {
         // Room for the largest allowed append plus its JSON framing, within the request limit.
         let body = try await jsonBody(request, bytesMax: min(
             requestBytesMax, limits.eventsPerAppendMax * (limits.payloadBytesMax + limits.eventTypeBytesMax + 64) + 4_096))
-        let decoded: AppendBodyParser.Body
+        let decoded: AppendBody
         do {
-            decoded = try AppendBodyParser.parse(body)
+            decoded = try AppendBody.parse(body)
         } catch {
             throw Problem.badRequest("the body is not an append: \(error.reason); expected "
                                      + "{\"events\":[{\"type\":…,\"data\":…}], \"expectedVersion\"?, \"idempotencyKey\"?}")
@@ -326,10 +293,6 @@ public struct APIRoutes: Sendable {
         guard let value: T = try query(request, name) else { throw Self.invalidParameter(name, "the query parameter \(name) is required") }
         return value
     }
-}
-
-func json(status: HTTPResponse.Status, _ text: String) -> Response {
-    json(status: status, Array(text.utf8))
 }
 
 func json(status: HTTPResponse.Status, _ bytes: [UInt8]) -> Response {

@@ -72,23 +72,18 @@ enum DataDirectory {
 
     /// Reads (read-only) whether the log in `directory` has person streams and one sealed data key.
     static func domainContents(_ directory: String) throws -> DomainContents {
-        let store = try LedgerStore.open(directory: directory, readOnly: true)
-        defer { store.environment.close() }
+        let store = try LedgerReader.open(directory: directory)
+        defer { store.close() }
         var contents = DomainContents()
-        let prefix = Array("person:".utf8)
-        contents.hasPersons = try store.environment.read { txn in
-            try txn.withCursor(store.streams) { cursor in
-                try cursor.seek(atOrAfter: prefix).map { Array($0.key).starts(with: prefix) } ?? false
-            }
-        }
-        (contents.pseudonymKeyCheck, contents.recordsKeyCheck) = try store.environment.read { txn in
-            (try txn.get(store.meta, key: Array("pseudonym_key_check".utf8)), try txn.get(store.meta, key: Array("records_key_check".utf8)))
-        }
         // A log written before the domain existed has no person_keys table.
-        if let table = try? store.environment.openTable("person_keys") {
-            contents.sampleKey = try store.environment.read { txn in
-                try txn.withCursor(table) { cursor in
-                    try cursor.first().map { (Array($0.key), Array($0.value)) }
+        let keys = try store.sideTable(named: "person_keys")
+        try store.read { log in
+            contents.hasPersons = try log.hasStream(withPrefix: "person:")
+            (contents.pseudonymKeyCheck, contents.recordsKeyCheck) = (try log.metaValue("pseudonym_key_check"), try log.metaValue("records_key_check"))
+            if let keys {
+                try log.forEachRow(in: keys) { key, value in
+                    contents.sampleKey = (Array(key), Array(value))
+                    return false
                 }
             }
         }
@@ -234,11 +229,11 @@ struct Backup: ParsableCommand {
                 written.append(CheckpointFile.name)
                 try Files.copy(source + "/" + CheckpointFile.name, to: destination + "/" + CheckpointFile.name, mode: 0o644)
             }
-            let store = try LedgerStore.open(directory: source, readOnly: true)
-            defer { store.environment.close() }
-            sourceUsedBytes = store.environment.usedBytes
+            let store = try LedgerReader.open(directory: source)
+            defer { store.close() }
+            sourceUsedBytes = store.usedBytes
             written.append(DataDirectory.data)
-            try store.environment.copy(to: destination, compact: true)
+            try store.copy(to: destination, compact: true)
             chmod(destination + "/" + DataDirectory.data, 0o600)
             try Files.syncFile(destination + "/" + DataDirectory.data)
             written.append(KeyFile.publicName)

@@ -76,8 +76,10 @@ struct Fascicolo: ParsableCommand {
             Glibc.exit(2)
         case .killed(let signal, let progress):
             Terminal.endProgress()
-            let explained = stores.map { StoreStructure.explainDeath(signal: signal, directory: $0) }
-            let problem = "the store's structure is damaged: " + (explained.first { $0.contains("truncated") } ?? explained[0])
+            // A store cut short explains the death better than a generic word about another store.
+            let explained = stores.lazy.compactMap { StoreStructure.truncation(signal: signal, directory: $0) }.first
+                ?? StoreStructure.explainDeath(signal: signal, directory: stores[0])
+            let problem = "the store's structure is damaged: " + explained
                 + (progress.map { " (\($0))" } ?? " (before any entry was checked)")
             if arguments.contains("--json") {
                 Terminal.out("{\"ok\":false,\"position\":null,\"problem\":\(jsonString(problem))}")

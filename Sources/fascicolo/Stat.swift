@@ -17,19 +17,17 @@ struct Stat: ParsableCommand {
 
     func run() throws {
         do {
-            let store = try LedgerStore.open(directory: dataDirectory, readOnly: true)
-            defer { store.environment.close() }
+            let store = try LedgerReader.open(directory: dataDirectory)
+            defer { store.close() }
             let origin = try store.origin()
             let verifierKey = Result { try KeyFile.loadVerifierKey(directory: dataDirectory) }
-            let (entries, streams, checkpoints, lastCheckpoint, shreddingDue, keyGeneration) = try store.environment.read { txn in
-                let last = try txn.withCursor(store.checkpoints) { cursor in
-                    try cursor.last().map { String(decoding: $0.value, as: UTF8.self) }
-                }
+            let (entries, streams, checkpoints, lastCheckpoint, shreddingDue, keyGeneration) = try store.read { log in
+                let (count, last) = try log.checkpoints()
                 // The meta row PersonKeys.rotationDueRow (Formats.md, "Erasure rotates records.key").
-                let due = try txn.get(store.meta, key: Array("records_key_rotation_due".utf8)) != nil
+                let due = try log.metaValue("records_key_rotation_due") != nil
                 // records.key's generation: one more at every erasure (Formats.md, "Erasure rotates records.key").
-                let generation = try txn.get(store.meta, key: Array("records_key_generation".utf8)).flatMap(BigEndian.uint64) ?? 0
-                return (try store.size(in: txn), try txn.count(store.streams), try txn.count(store.checkpoints), last, due, generation)
+                let generation = try log.metaValue("records_key_generation").flatMap(BigEndian.uint64) ?? 0
+                return (try log.entryCount(), try log.streamCount(), count, last, due, generation)
             }
             // The last checkpoint is shown only once its signature checks; a problem is said, not hidden.
             var checkpoint: Checkpoint?
@@ -51,8 +49,8 @@ struct Stat: ParsableCommand {
             case .success(let parsed): key = SignedNote.verifierKey(name: parsed.name, publicKey: parsed.publicKey)
             case .failure(let error): key = "(unreadable: \(error))"
             }
-            let used = store.environment.usedBytes
-            let mapped = store.environment.mapSizeBytes
+            let used = store.usedBytes
+            let mapped = store.mapSizeBytes
             let readModelsUsed = try readModelsUsedBytes()
             if json {
                 Terminal.out("""

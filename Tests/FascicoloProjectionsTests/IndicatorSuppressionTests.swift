@@ -1,5 +1,4 @@
 import FascicoloDomain
-import FascicoloJSON
 import FascicoloProjections
 import Testing
 
@@ -19,21 +18,20 @@ import Testing
             for ambito in ambiti {
                 for year in [nil, 2024, 2025, 2026] {
                     let indicators = try await engine.query(Cases.name) { view in try Cases.indicators(view, ambito: ambito, year: year) }
-                    func revealsSmall(_ total: String, _ part: String) -> Bool {
-                        guard let whole = indicators[total]?.int, let some = indicators[part]?.int else { return false }
+                    func revealsSmall(_ total: Cases.Indicators.Count, _ part: Cases.Indicators.Count) -> Bool {
+                        guard case .value(let whole) = total, case .value(let some) = part else { return false }
                         return whole - some > 0 && whole - some < threshold
                     }
-                    func shareRevealsSmall(_ share: String) -> Bool {
-                        guard let files = indicators["caseFiles"]?.int, let text = indicators[share], case .number(let value) = text,
-                              let fraction = Double(value) else { return false }
-                        let rest = files - Int((fraction * Double(files)).rounded())
+                    func shareRevealsSmall(_ share: Double?) -> Bool {
+                        guard case .value(let files) = indicators.caseFiles, let share else { return false }
+                        let rest = files - Int((share * Double(files)).rounded())
                         return rest > 0 && rest < threshold
                     }
-                    let label = "\(ambito ?? "all") \(year.map(String.init) ?? "all"): \(indicators)"
-                    #expect(!revealsSmall("caseFiles", "takenInCharge"), "\(label)")
-                    #expect(!revealsSmall("goalsClosed", "goalsAchieved"), "\(label)")
-                    #expect(!shareRevealsSmall("shareWithAssessment") && !shareRevealsSmall("shareWithSignedPlan"), "\(label)")
-                    if indicators["caseFiles"]?.int != nil { checked += 1 }
+                    let label = "\(ambito ?? "all") \(year.map(String.init) ?? "all")"
+                    #expect(!revealsSmall(indicators.caseFiles, indicators.takenInCharge), "\(label)")
+                    #expect(!revealsSmall(indicators.goalsClosed, indicators.goalsAchieved), "\(label)")
+                    #expect(!shareRevealsSmall(indicators.shareWithAssessment) && !shareRevealsSmall(indicators.shareWithSignedPlan), "\(label)")
+                    if case .value = indicators.caseFiles { checked += 1 }
                 }
             }
             #expect(checked > 10, "the workload gave too few groups to check")

@@ -1,4 +1,3 @@
-import FascicoloJSON
 @testable import FascicoloProjections
 import Testing
 
@@ -26,22 +25,20 @@ import Testing
 /// The caseload and interventions reports as the Region receives them.
 @Suite struct RegionReportsTests {
     @Test func caseloadHidesSmallCountsAndTheirComplements() {
-        let row = Cases.CaseloadRow(id: "potenza", open: 30, takenInCharge: 27, reviewsOverdue: 2)
-        let exported = JSON.object(RegionReports.caseloadRow(row))
-        // 30 open, 27 taken in charge would say 3 are not: 27 is hidden. Two overdue reviews are "<5".
-        #expect(exported["open"]?.int == 30 && exported["takenInCharge"] == .null && exported["reviewsOverdue"]?.string == "<5")
-        // With 2 overdue hidden, 30 − 2 = 28 is not small: nothing else is needed.
-        let small = JSON.object(RegionReports.caseloadRow(Cases.CaseloadRow(id: "matera", open: 3, takenInCharge: 3, reviewsOverdue: 0)))
-        #expect(small["open"]?.string == "<5" && small["takenInCharge"]?.string == "<5")
-        let large = JSON.object(RegionReports.caseloadRow(Cases.CaseloadRow(id: "x", open: 40, takenInCharge: 30, reviewsOverdue: 10)))
-        #expect(large["takenInCharge"]?.int == 30 && large["reviewsOverdue"]?.int == 10)
+        let exported = RegionReports.caseload(Cases.CaseloadRow(id: "potenza", open: 30, takenInCharge: 27, reviewsOverdue: 2))
+        // 30 open, 27 taken in charge would say 3 are not: 27 is withheld. Two overdue reviews are suppressed.
+        #expect(exported.open == .value(30) && exported.takenInCharge == .withheld && exported.reviewsOverdue == .suppressed)
+        let small = RegionReports.caseload(Cases.CaseloadRow(id: "matera", open: 3, takenInCharge: 3, reviewsOverdue: 0))
+        #expect(small.open == .suppressed && small.takenInCharge == .suppressed)
+        let large = RegionReports.caseload(Cases.CaseloadRow(id: "x", open: 40, takenInCharge: 30, reviewsOverdue: 10))
+        #expect(large.takenInCharge == .value(30) && large.reviewsOverdue == .value(10))
     }
 
     @Test func interventionsHideSmallCountsAndTheMinutesOfFewDeliveries() {
         let row = Interventions.Row(code: "SAD", provider: "Coop", fundingLine: "fna", ambito: "potenza", month: "2026-01",
                                     requested: 2, started: 7, ended: 0, deliveries: 3, minutes: 180, amountCents: 9_000)
-        let exported = JSON.object(RegionReports.interventionCounts(row))
-        #expect(exported["requested"]?.string == "<5" && exported["started"]?.int == 7 && exported["ended"]?.string == "<5")
-        #expect(exported["deliveries"]?.string == "<5" && exported["minutes"] == .null)
+        let exported = RegionReports.interventions(row)
+        #expect(exported.requested == .suppressed && exported.started == .value(7) && exported.ended == .suppressed)
+        #expect(exported.deliveries == .suppressed && exported.minutes == nil && exported.amountCents == nil)
     }
 }
