@@ -21,6 +21,8 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         // Tests only: parses the OpenAPI document as YAML (duplicate keys, dangling $refs).
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // The CLI's HTTP client over the daemon's Unix socket (http+unix://).
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // C libraries, found through pkg-config (Debian: liblmdb-dev, libsodium-dev, libssl-dev).
@@ -96,12 +98,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Offline operations on a data directory: verify, backup, restore, stat (the CLI prints them).
+        .target(
+            name: "FascicoloOperations",
+            dependencies: ["FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloDomain"]
+        ),
+
         // The operators' command line.
         .executableTarget(
             name: "fascicolo",
             dependencies: [
-                "FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloJSON", "FascicoloDomain",
+                "FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloJSON", "FascicoloDomain", "FascicoloOperations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         // Benchmarks and the crash-test appender: prints figures, never asserts on time.
@@ -129,6 +142,8 @@ let package = Package(
                     dependencies: ["FascicoloProjections", "FascicoloDomain", "FascicoloTesting", "FascicoloWorkload"]),
         .testTarget(name: "FascicoloServerTests",
                     dependencies: ["FascicoloServer", "FascicoloLedger", "FascicoloJSON", .product(name: "Yams", package: "Yams")]),
+        .testTarget(name: "FascicoloOperationsTests",
+                    dependencies: ["FascicoloOperations", "FascicoloLedger", "FascicoloCrypto", "FascicoloTesting"]),
         .testTarget(name: "FascicoloDaemonTests",
                     dependencies: ["FascicoloDaemon", "FascicoloConcurrency", "FascicoloCrypto", "FascicoloTesting", "FascicoloWorkload"]),
     ],
