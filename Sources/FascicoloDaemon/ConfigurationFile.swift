@@ -97,8 +97,9 @@ public struct ConfigurationFile: Sendable {
             table = try TOMLTable(string: text)
         } catch let error as TOMLParseError {
             let lineCount = text.utf8.reduce(1) { $1 == UInt8(ascii: "\n") ? $0 + 1 : $0 }
-            throw ParseError(source: source, line: min(max(error.source.begin.line, 1), lineCount),
-                             message: Self.withoutQuotedText(error.description))
+            throw ParseError(
+                source: source, line: min(max(error.source.begin.line, 1), lineCount),
+                message: Self.withoutQuotedText(error.description))
         }
         let places = KeyPlaces(text)
         flatten(table, path: [], places: places)
@@ -137,10 +138,12 @@ public struct ConfigurationFile: Sendable {
     /// taken for the key `b` of section `a`.
     static func name(_ path: [String]) -> String {
         path.map { segment in
-            let bare = !segment.isEmpty && segment.utf8.allSatisfy {
-                (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0)
-                    || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-")
-            }
+            let bare =
+                !segment.isEmpty
+                && segment.utf8.allSatisfy {
+                    (0x30...0x39).contains($0) || (0x41...0x5A).contains($0) || (0x61...0x7A).contains($0)
+                        || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "-")
+                }
             return bare ? segment : Value.quoted(segment)
         }.joined(separator: ".")
     }

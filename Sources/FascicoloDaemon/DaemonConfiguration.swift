@@ -63,8 +63,10 @@ public struct DaemonConfiguration: Sendable {
         let apply: @Sendable (inout DaemonConfiguration, ConfigurationFile.Value) -> String?
     }
 
-    private static func integer(_ name: String, _ range: ClosedRange<Int>,
-                                _ set: @escaping @Sendable (inout DaemonConfiguration, Int) -> Void) -> Key {
+    private static func integer(
+        _ name: String, _ range: ClosedRange<Int>,
+        _ set: @escaping @Sendable (inout DaemonConfiguration, Int) -> Void
+    ) -> Key {
         Key(name: name, takesInteger: true) { configuration, value in
             let number: Int
             switch value {
@@ -77,8 +79,10 @@ public struct DaemonConfiguration: Sendable {
         }
     }
 
-    private static func string(_ name: String, _ check: @escaping @Sendable (String) -> String?,
-                               _ set: @escaping @Sendable (inout DaemonConfiguration, String) -> Void) -> Key {
+    private static func string(
+        _ name: String, refusing check: @escaping @Sendable (String) -> String?,
+        _ set: @escaping @Sendable (inout DaemonConfiguration, String) -> Void
+    ) -> Key {
         Key(name: name) { configuration, value in
             guard case .string(let text) = value else { return "expected a string, found \(value.typeName)" }
             if let problem = check(text) { return problem }
@@ -146,9 +150,19 @@ public struct DaemonConfiguration: Sendable {
         return mode & 0o7007 == 0 ? .success(mode) : .failure(refusal)
     }
 
+    private static func emptyPath(_ path: String) -> String? { path.isEmpty ? "expected a path" : nil }
+
+    private static func longSocketPath(_ path: String) -> String? {
+        path.utf8.count > 100 ? "a Unix socket path is at most 100 bytes" : nil
+    }
+
+    private static func unknownLogLevel(_ level: String) -> String? {
+        Logger.Level(rawValue: level) == nil ? "expected trace, debug, info, notice, warning, error or critical" : nil
+    }
+
     static let keys: [Key] = [
-        string("storage.data_directory", { $0.isEmpty ? "expected a path" : nil }) { $0.dataDirectory = $1 },
-        string("socket.path", { $0.utf8.count > 100 ? "a Unix socket path is at most 100 bytes" : nil }) { $0.socketPath = $1 },
+        string("storage.data_directory", refusing: emptyPath) { $0.dataDirectory = $1 },
+        string("socket.path", refusing: longSocketPath) { $0.socketPath = $1 },
         Key(name: "socket.mode") { configuration, value in
             switch socketMode(value) {
             case .success(let mode): configuration.socketMode = mode
@@ -181,7 +195,7 @@ public struct DaemonConfiguration: Sendable {
             return nil
         },
         integer("storage.map_size_bytes", (1 << 20)...(1 << 40)) { $0.ledger.mapSizeBytes = $1 },
-        string("ledger.origin", LedgerConfiguration.originProblem) { $0.ledger.origin = $1 },
+        string("ledger.origin", refusing: LedgerConfiguration.originProblem) { $0.ledger.origin = $1 },
         integer("ledger.checkpoint_every_entries", 1...10_000_000) { $0.ledger.checkpointEveryEntries = UInt64($1) },
         integer("ledger.checkpoint_every_milliseconds", 10...3_600_000) { $0.ledger.checkpointEveryMilliseconds = $1 },
         integer("ledger.commit_events_max", 1...1_000_000) { $0.ledger.commitEventsMax = $1 },
@@ -193,7 +207,7 @@ public struct DaemonConfiguration: Sendable {
         integer("limits.author_bytes_max", 1...1_000) { $0.ledger.limits.authorBytesMax = $1 },
         integer("limits.idempotency_key_bytes_max", 1...400) { $0.ledger.limits.idempotencyKeyBytesMax = $1 },
         integer("limits.request_bytes_max", 1_024...(1 << 30)) { $0.requestBytesMax = $1 },
-        string("domain.reference_directory", { $0.isEmpty ? "expected a path" : nil }) { $0.referenceDirectory = $1 },
+        string("domain.reference_directory", refusing: emptyPath) { $0.referenceDirectory = $1 },
         integer("domain.events_per_request_max", 1...1_000) { $0.caseFiles.eventsPerRequestMax = $1 },
         integer("domain.entries_per_read_max", 1...10_000) { $0.caseFiles.entriesPerReadMax = $1 },
         integer("projections.batch_entries_max", 1...1_000_000) { $0.projections.batchEntriesMax = $1 },
@@ -214,7 +228,7 @@ public struct DaemonConfiguration: Sendable {
         integer("connections.refusal_log_interval_milliseconds", 100...86_400_000) {
             $0.connections.refusalLogIntervalMilliseconds = $1
         },
-        string("log.level", { Logger.Level(rawValue: $0) == nil ? "expected trace, debug, info, notice, warning, error or critical" : nil }) {
+        string("log.level", refusing: unknownLogLevel) {
             $0.logLevel = Logger.Level(rawValue: $1)!
         },
     ]

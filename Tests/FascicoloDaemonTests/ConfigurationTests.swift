@@ -1,9 +1,10 @@
-@testable import FascicoloDaemon
 import FascicoloLedger
 import FascicoloTesting
 import Glibc
 import Logging
 import Testing
+
+@testable import FascicoloDaemon
 
 @Suite struct ConfigurationTests {
     @Test func theShippedFileParsesToTheEmbeddedDefaults() throws {
@@ -37,13 +38,15 @@ import Testing
 
     @Test func valuesApplyAndTheEnvironmentOverridesTheFile() throws {
         var configuration = DaemonConfiguration()
-        try configuration.apply(ConfigurationFile(text: """
-            # a comment
-            [limits]
-            payload_bytes_max = 1_024   # trailing comment
-            [storage]
-            data_directory = "/var/lib/fascicolo"
-            """, source: "test.toml"))
+        try configuration.apply(
+            ConfigurationFile(
+                text: """
+                    # a comment
+                    [limits]
+                    payload_bytes_max = 1_024   # trailing comment
+                    [storage]
+                    data_directory = "/var/lib/fascicolo"
+                    """, source: "test.toml"))
         #expect(configuration.ledger.limits.payloadBytesMax == 1_024)
         #expect(configuration.dataDirectory == "/var/lib/fascicolo")
         try configuration.applyEnvironment(["FASCICOLO_LIMITS_PAYLOAD_BYTES_MAX": "2048", "FASCICOLO_LOG_LEVEL": "debug", "OTHER": "x"])
@@ -54,8 +57,10 @@ import Testing
     /// `[connections]` from the environment, and the limit that must fit the descriptor limit.
     @Test func connectionLimitsFromTheEnvironmentAndTheDescriptorLimit() throws {
         var configuration = DaemonConfiguration()
-        try configuration.applyEnvironment(["FASCICOLO_CONNECTIONS_MAX": "2_000", "FASCICOLO_CONNECTIONS_NO_ROLE_PER_UID_MAX": "0",
-                                            "FASCICOLO_CONNECTIONS_IDLE_TIMEOUT_MILLISECONDS": "5000"])
+        try configuration.applyEnvironment([
+            "FASCICOLO_CONNECTIONS_MAX": "2_000", "FASCICOLO_CONNECTIONS_NO_ROLE_PER_UID_MAX": "0",
+            "FASCICOLO_CONNECTIONS_IDLE_TIMEOUT_MILLISECONDS": "5000",
+        ])
         #expect(configuration.connections.max == 2_000 && configuration.connections.noRolePerUIDMax == 0)
         #expect(configuration.connections.idleTimeoutMilliseconds == 5_000)
         #expect(throws: DaemonConfiguration.Invalid.self) {
@@ -77,8 +82,10 @@ import Testing
     /// group may be given by number.
     @Test func environmentVariablesKeepTheTextOfTextKeys() throws {
         var configuration = DaemonConfiguration()
-        try configuration.applyEnvironment(["FASCICOLO_SOCKET_MODE": "0640", "FASCICOLO_SOCKET_GROUP": "0",
-                                            "FASCICOLO_LEDGER_CHECKPOINT_EVERY_ENTRIES": "2_000"])
+        try configuration.applyEnvironment([
+            "FASCICOLO_SOCKET_MODE": "0640", "FASCICOLO_SOCKET_GROUP": "0",
+            "FASCICOLO_LEDGER_CHECKPOINT_EVERY_ENTRIES": "2_000",
+        ])
         #expect(configuration.socketMode == 0o640)
         #expect(configuration.socketGroup == 0)
         #expect(configuration.ledger.checkpointEveryEntries == 2_000)
@@ -131,18 +138,20 @@ import Testing
     /// TOML's types: arrays for the access lists, an octal integer for the mode, an integer group.
     @Test func listsAreArraysAndTheModeIsAnOctalInteger() throws {
         var configuration = DaemonConfiguration()
-        try configuration.apply(ConfigurationFile(text: """
-            [socket]
-            mode = 0o640
-            group = 0
-            [access]
-            writer = [
-                "uid:1001",  # the case-file application
-                "gid:2000",
-            ]
-            admin = []
-            services = ["1001=cartella-app"]
-            """, source: "types.toml"))
+        try configuration.apply(
+            ConfigurationFile(
+                text: """
+                    [socket]
+                    mode = 0o640
+                    group = 0
+                    [access]
+                    writer = [
+                        "uid:1001",  # the case-file application
+                        "gid:2000",
+                    ]
+                    admin = []
+                    services = ["1001=cartella-app"]
+                    """, source: "types.toml"))
         #expect(configuration.socketMode == 0o640 && configuration.socketGroup == 0)
         #expect(configuration.access.roles(uid: 1001, gid: 1) == [.writer])
         #expect(configuration.access.roles(uid: 7, gid: 2000) == [.writer])
@@ -159,7 +168,8 @@ import Testing
             return configuration
         }
         let old = try read("[socket]\nmode = \"0640\"\n[access]\nwriter = \"uid:1001, gid:2000\"\nservices = \"1001=app, 1002=other\"\n")
-        let new = try read("[socket]\nmode = 0o640\n[access]\nwriter = [\"uid:1001\", \"gid:2000\"]\nservices = [\"1001=app\", \"1002=other\"]\n")
+        let new = try read(
+            "[socket]\nmode = 0o640\n[access]\nwriter = [\"uid:1001\", \"gid:2000\"]\nservices = [\"1001=app\", \"1002=other\"]\n")
         #expect(old.socketMode == 0o640 && old.socketMode == new.socketMode && old.access == new.access)
     }
 
@@ -207,7 +217,8 @@ import Testing
         let syntax = #expect(throws: ConfigurationFile.ParseError.self) {
             try ConfigurationFile(text: "[ledger]\npin = 12345678901234567890123\n", source: "f.toml")
         }
-        #expect(syntax.map { "\($0)".contains("f.toml:2:") && !"\($0)".contains("12345678901234567890123") } == true,
-                "\(String(describing: syntax))")
+        #expect(
+            syntax.map { "\($0)".contains("f.toml:2:") && !"\($0)".contains("12345678901234567890123") } == true,
+            "\(String(describing: syntax))")
     }
 }

@@ -1,10 +1,11 @@
+import FascicoloLedger
+
 // The daemon's configuration file (FascicoloDaemon.ConfigurationFile: TOML through TOMLKit, the
 // keys' lines through KeyPlaces) and the value parsers its keys use (access lists, service names,
 // the origin). A file is read or refused with a ParseError naming a line of the file, never a
 // trap; every key read is placed on a line that names it (or the key or header holding it); what
 // is read, written back as TOML, reads the same.
 @testable import FascicoloDaemon
-import FascicoloLedger
 @testable import FascicoloServer
 
 @_cdecl("LLVMFuzzerTestOneInput")
