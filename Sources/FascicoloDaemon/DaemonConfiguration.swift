@@ -91,8 +91,6 @@ public struct DaemonConfiguration: Sendable {
         }
     }
 
-    /// The items of a list key: a TOML array of strings, or — as files written for earlier
-    /// versions have it, and as an environment variable gives it — one comma-separated string.
     /// Why a value is refused.
     struct Refusal: Error {
         let reason: String
@@ -271,7 +269,11 @@ public struct DaemonConfiguration: Sendable {
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
             let count = read(descriptor, &buffer, buffer.count)
-            if count <= 0 { break }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else {  // a directory, say: it opens, and would otherwise read as an empty file
+                throw Invalid(key: "--config", value: path, reason: "cannot read the file", source: "command line")
+            }
+            if count == 0 { break }
             bytes += buffer[..<count]
             guard bytes.count <= 1 << 20 else {
                 throw Invalid(key: "--config", value: path, reason: "larger than 1 MiB", source: "command line")

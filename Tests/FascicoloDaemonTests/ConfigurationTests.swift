@@ -129,6 +129,15 @@ import Testing
         #expect(error?.line == line, "\(text): \(String(describing: error))")
     }
 
+    /// A directory opens, then fails to read: that must stop the start, not read as an empty file.
+    @Test func aConfigurationPathThatCannotBeReadIsRefused() throws {
+        try withTemporaryDirectory { directory in
+            var configuration = DaemonConfiguration()
+            let error = #expect(throws: DaemonConfiguration.Invalid.self) { try configuration.load(path: directory) }
+            #expect(error?.reason == "cannot read the file")
+        }
+    }
+
     @Test func bytesThatAreNotUTF8AreRefusedWithTheirLine() {
         let bytes = Array("a = 1\nb = \"".utf8) + [0xFF] + Array("\"\n".utf8)
         let error = #expect(throws: ConfigurationFile.ParseError.self) { try ConfigurationFile(bytes: bytes, source: "f") }
