@@ -92,6 +92,13 @@ public struct ConfigurationFile: Sendable {
     public init(text: String, source: String) throws {
         self.source = source
         try Self.refuseWhatTOMLKitWouldCut(text, source: source)
+        // Before toml++ reads the text: a header that does not start with a key trips an assertion
+        // in toml++ 3.4 (parse_table_header calls parse_key unchecked): an abort in a debug build,
+        // undefined behaviour where NDEBUG turns the assertion into an assumption.
+        let places = KeyPlaces(text)
+        if let line = places.headerWithoutKey {
+            throw ParseError(source: source, line: line, message: "a table header must start with a key")
+        }
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
@@ -101,7 +108,6 @@ public struct ConfigurationFile: Sendable {
                 source: source, line: min(max(error.source.begin.line, 1), lineCount),
                 message: Self.withoutQuotedText(error.description))
         }
-        let places = KeyPlaces(text)
         flatten(table, path: [], places: places)
     }
 
@@ -196,6 +202,9 @@ public struct ConfigurationFile: Sendable {
 struct KeyPlaces {
     private var lines: [[String]: Int] = [:]
     private var written: [[String]: Substring] = [:]
+    /// The line of a `[` or `[[` header whose first character is not a key's (not TOML, and
+    /// more: see `ConfigurationFile.init`).
+    private(set) var headerWithoutKey: Int?
 
     /// The line of the key, or of the nearest enclosing key or header written in the text.
     func line(of path: [String]) -> Int {
@@ -221,6 +230,12 @@ struct KeyPlaces {
                 let line = scanner.line
                 scanner.advance()
                 if scanner.peek() == UInt8(ascii: "[") { scanner.advance() }
+                scanner.skipBlanks()
+                if let first = scanner.peek(), !Scanner.isBareKey(first),
+                    !"\"']".utf8.contains(first), headerWithoutKey == nil
+                {
+                    headerWithoutKey = line
+                }
                 table = scanner.keyPath()
                 if lines[table] == nil { lines[table] = line }
                 scanner.skipLine()

@@ -123,6 +123,8 @@ import Testing
     @Test(arguments: [
         ("[limits\n", 1), ("# fine\njust words\n", 2), ("a = 1\na = 2\n", 2), ("a = \"x\n", 1),
         ("a = 1\nb = \"x\u{0}y\"\n", 2), ("a = 1\n\nb = \"x\\u0000y\"\n", 3), ("k = 99999999999999999999\n", 1),
+        // Found by the fuzz target: toml++ 3.4 asserts on a header that does not start with a key.
+        ("a = 1\n[ = 2\n", 2), ("[\n", 1), ("[[ #\n", 1), ("x = [\n  [ [1], +2 ],\n]\n[ +]\n", 4),
     ])
     func malformedLinesAreRefusedWithTheirLineNumber(text: String, line: Int) {
         let error = #expect(throws: ConfigurationFile.ParseError.self) { try ConfigurationFile(text: text, source: "f") }
