@@ -1,4 +1,4 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 import PackageDescription
 
 // Dependencies point one way: storage, crypto, json, concurrency ← ledger ← domain ← projections ← server ← daemon ← executables.
@@ -19,6 +19,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.34.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // The daemon's configuration file (TOML 1.0, through toml++).
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
         // Tests only: parses the OpenAPI document as YAML (duplicate keys, dangling $refs).
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         // The CLI's HTTP client over the daemon's Unix socket (http+unix://).
@@ -86,6 +88,7 @@ let package = Package(
                 "FascicoloLedger", "FascicoloDomain", "FascicoloProjections", "FascicoloServer", "FascicoloConcurrency",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
 
@@ -149,3 +152,9 @@ let package = Package(
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The project's own targets build without warnings: a warning is an error (SE-0480), in every
+// target this manifest declares and in none of the dependencies'.
+for target in package.targets where target.type != .system {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.treatAllWarnings(as: .error)]
+}
