@@ -19,6 +19,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.34.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // Counters, gauges and histograms (Hummingbird's per-route request metrics use it too),
+        // exported in the Prometheus text format at GET /metrics.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // Tests only: parses the OpenAPI document as YAML (duplicate keys, dangling $refs).
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
     ],
@@ -72,8 +76,15 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            exclude: ["openapi.yaml"],
+            plugins: ["EmbedOpenAPIDocument"]
         ),
+        // Build tool: Sources/FascicoloServer/openapi.yaml becomes a string constant in the binary.
+        .executableTarget(name: "embed-text", path: "Tools/EmbedText"),
+        .plugin(name: "EmbedOpenAPIDocument", capability: .buildTool(), dependencies: ["embed-text"]),
 
         // The daemon's parts: configuration (file, environment, flags), data-directory lock, lifecycle.
         .target(
@@ -123,8 +134,11 @@ let package = Package(
         .testTarget(name: "FascicoloDomainTests", dependencies: ["FascicoloDomain", "FascicoloTesting", "FascicoloWorkload"]),
         .testTarget(name: "FascicoloProjectionsTests",
                     dependencies: ["FascicoloProjections", "FascicoloDomain", "FascicoloTesting", "FascicoloWorkload"]),
+        // In process: the routes on a real ledger in a temporary directory, peer credentials bound per request.
         .testTarget(name: "FascicoloServerTests",
-                    dependencies: ["FascicoloServer", "FascicoloLedger", .product(name: "Yams", package: "Yams")]),
+                    dependencies: ["FascicoloServer", "FascicoloLedger", "FascicoloDomain", "FascicoloProjections", "FascicoloTesting",
+                                   .product(name: "HummingbirdTesting", package: "hummingbird"),
+                                   .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "FascicoloDaemonTests",
                     dependencies: ["FascicoloDaemon", "FascicoloCrypto", "FascicoloTesting", "FascicoloWorkload"]),
     ],

@@ -66,7 +66,9 @@ public final class Daemon: Sendable {
             self.shutdown()
             throw error
         }
-        let routes = APIRoutes(caseFiles: caseFiles, projections: projections, policy: configuration.access, metrics: ServerMetrics(),
+        let metrics = ServerMetrics()
+        metrics.bootstrapRequestMetrics()
+        let routes = APIRoutes(caseFiles: caseFiles, projections: projections, policy: configuration.access, metrics: metrics,
                                openAPIDocument: OpenAPIDocument.yaml, version: Self.version,
                                subscriptions: configuration.subscriptions, requestBytesMax: configuration.requestBytesMax,
                                shutdown: shutdown)

@@ -16,28 +16,24 @@ import Hummingbird
 /// the entry at P has been applied — read-your-writes for a client that has just appended at P.
 /// Person reads default to the person's own last entry, and are recorded like case-file reads.
 extension APIRoutes {
-    func registerProjections(on router: Router<FascicoloRequestContext>) {
-        router.get("v1/projections") { _, context in
-            _ = try authorize(context, Self.anyRole)
+    func registerProjections(on groups: RouteGroups) {
+        groups.everyRole.get("v1/projections") { _, context in
             let statuses = projections.statuses().map(Render.projectionStatus)
             return json(status: .ok, JSON.object([("projections", .array(statuses))]).bytes)
         }
-        router.get("v1/projections/:name") { _, context in
-            _ = try authorize(context, Self.anyRole)
+        groups.everyRole.get("v1/projections/:name") { _, context in
             do {
                 return json(status: .ok, Render.projectionStatus(try projections.status(projectionName(context))).bytes)
             } catch { throw Self.problem(forProjection: error) }
         }
-        router.post("v1/projections/:name/rebuild") { _, context in
-            _ = try authorize(context, [.admin])
+        groups.admins.post("v1/projections/:name/rebuild") { _, context in
             let name = projectionName(context)
             do {
                 try projections.rebuild(name)
                 return json(status: .accepted, Render.projectionStatus(try projections.status(name)).bytes)
             } catch { throw Self.problem(forProjection: error) }
         }
-        router.get("v1/projections/:name/digest") { _, context in
-            _ = try authorize(context, Self.auditors)
+        groups.auditors.get("v1/projections/:name/digest") { _, context in
             let name = projectionName(context)
             do {
                 let (digest, position) = try projections.digest(name)
@@ -45,9 +41,9 @@ extension APIRoutes {
                                                       ("position", .number(String(position)))]).bytes)
             } catch { throw Self.problem(forProjection: error) }
         }
-        router.get("v1/persons/timeline") { request, context in try await timeline(request, context) }
-        router.get("v1/persons/case-state") { request, context in
-            let peer = try authorize(context, Self.anyRole)
+        groups.everyRole.get("v1/persons/timeline") { request, context in try await timeline(request, context) }
+        groups.everyRole.get("v1/persons/case-state") { request, context in
+            let peer = try caller(context)
             let reader = try reader(request, peer)
             let person = try pseudonym(try personFromHeader(request))
             let today = CalendarDate(daysSinceEpoch: Int(time(nil) / 86_400))
@@ -58,8 +54,7 @@ extension APIRoutes {
             try await recordAccess(to: person, by: reader, what: "case_state", entries: 1)
             return answer(position, [("person", .string(person.description)), ("state", state)])
         }
-        router.get("v1/caseload") { request, context in
-            _ = try authorize(context, Self.anyRole)
+        groups.everyRole.get("v1/caseload") { request, context in
             let by = request.uri.queryParameters.get("by") ?? "operator"
             guard by == "operator" || by == "ambito" else { throw Self.invalidParameter("by", "by is operator or ambito") }
             let today = CalendarDate(daysSinceEpoch: Int(time(nil) / 86_400))
@@ -71,8 +66,7 @@ extension APIRoutes {
                          ("takenInCharge", .number(String(row.takenInCharge))), ("reviewsOverdue", .number(String(row.reviewsOverdue)))])
             }))])
         }
-        router.get("v1/interventions") { request, context in
-            _ = try authorize(context, Self.anyRole)
+        groups.everyRole.get("v1/interventions") { request, context in
             let filters = request.uri.queryParameters
             let month = filters.get("month")
             if let month, month.utf8.count != 7 || CalendarDate(month + "-01") == nil {
@@ -85,8 +79,7 @@ extension APIRoutes {
             }
             return answer(position, [("rows", .array(rows.map(Render.interventionRow)))])
         }
-        router.get("v1/indicators") { request, context in
-            _ = try authorize(context, Self.anyRole)
+        groups.everyRole.get("v1/indicators") { request, context in
             let ambito = request.uri.queryParameters.get("ambito")
             let year: Int? = try parameter(request, "year")
             if let year, !(1900...2200).contains(year) { throw Self.invalidParameter("year", "year is 1900 to 2200") }
@@ -95,8 +88,8 @@ extension APIRoutes {
             }
             return answer(position, [("indicators", indicators)])
         }
-        router.get("v1/compliance/accesses") { request, context in
-            let peer = try authorize(context, Self.auditors)
+        groups.auditors.get("v1/compliance/accesses") { request, context in
+            let peer = try caller(context)
             let reader = try reader(request, peer)
             let person = try pseudonym(try personFromHeader(request))
             let from: UInt64 = try parameter(request, "from") ?? 0
@@ -116,8 +109,7 @@ extension APIRoutes {
             }
             return answer(position, [("person", .string(person.description)), ("accesses", .array(rows))])
         }
-        router.get("v1/compliance/registers/:register") { request, context in
-            _ = try authorize(context, Self.auditors)
+        groups.auditors.get("v1/compliance/registers/:register") { request, context in
             let register = context.parameters.get("register") ?? ""
             guard Compliance.registerNames.contains(register) else {
                 throw Problem(.notFound, code: "register_not_found",
@@ -135,7 +127,7 @@ extension APIRoutes {
     /// `GET /v1/persons/timeline`: the person's timeline page with the personal fields opened
     /// (as the case file does: erased, restricted and unreadable ones marked), recorded first.
     func timeline(_ request: Request, _ context: FascicoloRequestContext) async throws -> Response {
-        let peer = try authorize(context, Self.anyRole)
+        let peer = try caller(context)
         let reader = try reader(request, peer)
         let person = try pseudonym(try personFromHeader(request))
         let from: UInt64 = try parameter(request, "from") ?? 1

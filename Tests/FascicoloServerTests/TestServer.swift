@@ -1,0 +1,108 @@
+import FascicoloDomain
+import FascicoloLedger
+import FascicoloProjections
+import FascicoloTesting
+import Foundation
+import Hummingbird
+import HummingbirdTesting
+import Logging
+import NIOCore
+import Testing
+
+@testable import FascicoloServer
+
+/// The API's routes on a real ledger, domain and read models in a temporary directory, driven
+/// in process with HummingbirdTesting: no socket, no child process. Each request runs as the
+/// peer it names — the kernel credentials a connection would carry — bound where the router
+/// builds the request's context.
+///
+/// Roles: uid 0 is admin, 2001 writer (service `test-writer`), 2002 auditor; 2003 has none.
+struct TestServer {
+    static let admin = PeerCredentials(pid: 1, uid: 0, gid: 0)
+    static let writer = PeerCredentials(pid: 1, uid: 2001, gid: 2001)
+    static let auditor = PeerCredentials(pid: 1, uid: 2002, gid: 2002)
+    static let stranger = PeerCredentials(pid: 1, uid: 2003, gid: 2003)
+
+    let client: any TestClientProtocol
+    let ledger: Ledger
+    let metrics: ServerMetrics
+    let shutdown: ShutdownSwitch
+    /// Every route the router has, as `GET /v1/entries/{position}`.
+    let routes: [String]
+
+    static var policy: AccessPolicy {
+        var policy = AccessPolicy()
+        policy.setMembers([.init(kind: .uid, id: 0)], of: .admin)
+        policy.setMembers([.init(kind: .uid, id: 2001)], of: .writer)
+        policy.setMembers([.init(kind: .uid, id: 2002)], of: .auditor)
+        policy.setServiceNames([2001: "test-writer"])
+        return policy
+    }
+
+    /// Runs `body` against a fresh store: payloads up to 1 KiB, requests up to 16 KiB,
+    /// checkpoints every 50 ms (as the end-to-end tests' daemon).
+    static func run<T: Sendable>(metrics: ServerMetrics = ServerMetrics(), _ body: @Sendable (TestServer) async throws -> T)
+        async throws -> T {
+        try await withTemporaryDirectory { directory in
+            var configuration = LedgerConfiguration()
+            configuration.checkpointEveryMilliseconds = 50
+            configuration.limits.payloadBytesMax = 1_024
+            var logger = Logger(label: "test")
+            logger.logLevel = .warning
+            let ledger = try Ledger.open(directory: directory + "/data", configuration: configuration, logger: logger)
+            let reference = try ReferenceData.load(directory: packageDirectory() + "/Config/reference")
+            let caseFiles = try CaseFiles.open(ledger: ledger, directory: directory + "/data", reference: reference, logger: logger)
+            let projections = try ProjectionEngine(ledger: ledger, reference: reference,
+                                                   projections: [Timeline.self, Cases.self, Interventions.self, Compliance.self],
+                                                   logger: logger)
+            try projections.start()
+            defer {
+                projections.stop()
+                ledger.close()
+            }
+            let shutdown = ShutdownSwitch()
+            let routes = APIRoutes(caseFiles: caseFiles, projections: projections, policy: policy, metrics: metrics,
+                                   openAPIDocument: OpenAPIDocument.yaml, version: "test", requestBytesMax: 16_384,
+                                   shutdown: shutdown)
+            let router = APIServer.router(routes: routes)
+            let registered = router.routes.map(\.description)
+            let application = Application(router: router, logger: logger)
+            return try await application.test(.router) { client in
+                try await body(TestServer(client: client, ledger: ledger, metrics: metrics, shutdown: shutdown, routes: registered))
+            }
+        }
+    }
+
+    /// One request as `peer`; the body, if any, is sent as JSON.
+    @discardableResult
+    func call(_ method: HTTPRequest.Method = .get, _ uri: String, as peer: PeerCredentials = admin, body: String? = nil,
+              headers: HTTPFields = [:]) async throws -> Reply {
+        var headers = headers
+        if body != nil && headers[.contentType] == nil { headers[.contentType] = "application/json" }
+        let response = try await PeerCredentials.$current.withValue(peer) {
+            try await client.execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
+        }
+        return Reply(status: Int(response.status.code), headers: response.headers, body: String(buffer: response.body))
+    }
+
+    func append(_ stream: String, _ body: String, as peer: PeerCredentials = admin) async throws -> Reply {
+        try await call(.post, "/v1/streams/\(stream)/events", as: peer, body: body)
+    }
+
+    struct Reply: Sendable {
+        let status: Int
+        let headers: HTTPFields
+        let body: String
+
+        var json: [String: Any]? { try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] }
+
+        /// The problem code of a refusal, if it is one.
+        var code: String? { json?["code"] as? String }
+
+        func expectProblem(_ status: Int, _ code: String, sourceLocation: SourceLocation = #_sourceLocation) {
+            #expect(self.status == status, "\(body)", sourceLocation: sourceLocation)
+            #expect(self.code == code, "\(body)", sourceLocation: sourceLocation)
+            #expect(json?["status"] as? Int == status, sourceLocation: sourceLocation)
+        }
+    }
+}
