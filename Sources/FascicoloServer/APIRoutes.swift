@@ -56,10 +56,10 @@ public struct APIRoutes: Sendable {
     public func register(on router: Router<FascicoloRequestContext>) {
         router.add(middleware: GateMiddleware(routes: self))
         let groups = RouteGroups(router: router, policy: policy)
-        groups.everyRole.get("v1/health/live") { _, context in
+        groups.everyRole.get("v1/health/live") { _, _ in
             return json(status: .ok, "{\"status\":\"live\"}")
         }
-        groups.everyRole.get("v1/health/ready") { _, context in
+        groups.everyRole.get("v1/health/ready") { _, _ in
             switch ledger.storageHealth {
             case .writable:
                 return json(status: .ok, "{\"status\":\"ready\",\"entries\":\(ledger.size)}")
@@ -75,16 +75,16 @@ public struct APIRoutes: Sendable {
                     """)
             }
         }
-        groups.everyRole.get("v1/version") { _, context in
+        groups.everyRole.get("v1/version") { _, _ in
             return json(status: .ok, "{\"version\":\(JSONText.string(version)),\"api\":\"v1\"}")
         }
-        groups.everyRole.get("v1/keys") { _, context in
+        groups.everyRole.get("v1/keys") { _, _ in
             return json(status: .ok, """
                 {"origin":\(JSONText.string(ledger.origin)),"verifierKey":\(JSONText.string(ledger.verifierKey)),\
                 "publicKey":\(JSONText.string(Base64.encode(ledger.publicKey.bytes))),"keyId":\(JSONText.string(Hex.encode(ledger.keyID)))}
                 """)
         }
-        groups.everyRole.get("v1/openapi.yaml") { _, context in
+        groups.everyRole.get("v1/openapi.yaml") { _, _ in
             var buffer = ByteBuffer()
             buffer.writeString(openAPIDocument)
             return Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: buffer))
@@ -126,13 +126,13 @@ public struct APIRoutes: Sendable {
             try await recordRawRead(of: [entry], read, what: "entry", recorded: &recorded)
             return json(status: .ok, Render.entry(entry, detailed: true, withheld: read.withholds(entry)))
         }
-        groups.auditors.get("v1/checkpoints/latest") { _, context in
+        groups.auditors.get("v1/checkpoints/latest") { _, _ in
             guard let checkpoint = try ledger.latestCheckpoint() else { throw Problem.notFound("no checkpoint has been signed yet") }
             var buffer = ByteBuffer()
             buffer.writeString(checkpoint.note)
             return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: buffer))
         }
-        groups.auditors.get("v1/proofs/inclusion") { request, context in
+        groups.auditors.get("v1/proofs/inclusion") { request, _ in
             let position: UInt64 = try requiredQuery(request, "position")
             let treeSize: UInt64 = try query(request, "treeSize") ?? ledger.size
             guard position < treeSize, treeSize <= ledger.size else {
@@ -152,7 +152,7 @@ public struct APIRoutes: Sendable {
             body.raw("}")
             return json(status: .ok, body.bytes)
         }
-        groups.auditors.get("v1/proofs/consistency") { request, context in
+        groups.auditors.get("v1/proofs/consistency") { request, _ in
             let from: UInt64 = try requiredQuery(request, "from")
             let to: UInt64 = try query(request, "to") ?? ledger.size
             guard from <= to, to <= ledger.size else {

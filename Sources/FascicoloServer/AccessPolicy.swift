@@ -88,18 +88,6 @@ public struct AccessPolicy: Sendable, Equatable {
     package mutating func setServiceNames(_ names: [UInt32: String]) { serviceNames = names }
 }
 
-extension AccessPolicy {
-    /// Throws 403 `forbidden` unless the peer holds one of `roles`. The detail names the roles
-    /// needed, or says the uid has none — never anything the client sent.
-    func authorize(_ peer: PeerCredentials, _ roles: Set<Role>) throws(Problem) {
-        let held = self.roles(uid: peer.uid, gid: peer.gid)
-        if !held.isDisjoint(with: roles) { return }
-        throw Problem.forbidden(held.isEmpty
-            ? "uid \(peer.uid) has no role on this daemon"
-            : "this needs one of the roles \(roles.map(\.rawValue).sorted().joined(separator: ", "))")
-    }
-}
-
 extension StringProtocol {
     func trimmingWhitespace() -> String {
         var slice = Substring(self)

@@ -50,7 +50,7 @@ extension APIRoutes {
                 return json(status: .created, Render.recordResult(result))
             } catch { throw Self.problem(for: error) }
         }
-        groups.everyRole.get("v1/catalogue") { _, context in
+        groups.everyRole.get("v1/catalogue") { _, _ in
             return json(status: .ok, CatalogueDocument.bytes)
         }
     }

@@ -17,7 +17,7 @@ import Hummingbird
 /// Person reads default to the person's own last entry, and are recorded like case-file reads.
 extension APIRoutes {
     func registerProjections(on groups: RouteGroups) {
-        groups.everyRole.get("v1/projections") { _, context in
+        groups.everyRole.get("v1/projections") { _, _ in
             let statuses = projections.statuses().map(Render.projectionStatus)
             return json(status: .ok, JSON.object([("projections", .array(statuses))]).bytes)
         }
@@ -54,7 +54,7 @@ extension APIRoutes {
             try await recordAccess(to: person, by: reader, what: "case_state", entries: 1)
             return answer(position, [("person", .string(person.description)), ("state", state)])
         }
-        groups.everyRole.get("v1/caseload") { request, context in
+        groups.everyRole.get("v1/caseload") { request, _ in
             let by = request.uri.queryParameters.get("by") ?? "operator"
             guard by == "operator" || by == "ambito" else { throw Self.invalidParameter("by", "by is operator or ambito") }
             let today = CalendarDate(daysSinceEpoch: Int(time(nil) / 86_400))
@@ -66,7 +66,7 @@ extension APIRoutes {
                          ("takenInCharge", .number(String(row.takenInCharge))), ("reviewsOverdue", .number(String(row.reviewsOverdue)))])
             }))])
         }
-        groups.everyRole.get("v1/interventions") { request, context in
+        groups.everyRole.get("v1/interventions") { request, _ in
             let filters = request.uri.queryParameters
             let month = filters.get("month")
             if let month, month.utf8.count != 7 || CalendarDate(month + "-01") == nil {
@@ -79,7 +79,7 @@ extension APIRoutes {
             }
             return answer(position, [("rows", .array(rows.map(Render.interventionRow)))])
         }
-        groups.everyRole.get("v1/indicators") { request, context in
+        groups.everyRole.get("v1/indicators") { request, _ in
             let ambito = request.uri.queryParameters.get("ambito")
             let year: Int? = try parameter(request, "year")
             if let year, !(1900...2200).contains(year) { throw Self.invalidParameter("year", "year is 1900 to 2200") }

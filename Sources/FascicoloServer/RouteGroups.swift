@@ -39,3 +39,16 @@ struct RequireRoles: RouterMiddleware {
         return try await next(request, context)
     }
 }
+
+// Here rather than in AccessPolicy.swift, which tools/fuzz compiles without the server's types.
+extension AccessPolicy {
+    /// Throws 403 `forbidden` unless the peer holds one of `roles`. The detail names the roles
+    /// needed, or says the uid has none — never anything the client sent.
+    func authorize(_ peer: PeerCredentials, _ roles: Set<Role>) throws(Problem) {
+        let held = self.roles(uid: peer.uid, gid: peer.gid)
+        if !held.isDisjoint(with: roles) { return }
+        throw Problem.forbidden(held.isEmpty
+            ? "uid \(peer.uid) has no role on this daemon"
+            : "this needs one of the roles \(roles.map(\.rawValue).sorted().joined(separator: ", "))")
+    }
+}
