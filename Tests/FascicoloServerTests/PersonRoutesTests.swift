@@ -11,6 +11,8 @@ import Testing
         #"{"person":"\#(person)",\#(actor),"events":[\#(events)]}"#
     }
 
+    static let registration = #"{"type":"PersonRegistered","occurredAt":"2026-01-10","data":{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"G942","givenName":"Mario","familyName":"Rossi","address":"Via Pretoria 12, Potenza"}}"#
+
     static func person(_ identifier: String) -> HTTPFields { [HTTPFields.Element.Name("Fascicolo-Person")!: identifier] }
 
     @Test func provisionalRecordsAreLinkedToACodiceFiscaleLater() async throws {

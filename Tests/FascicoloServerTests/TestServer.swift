@@ -30,18 +30,19 @@ struct TestServer {
     /// Every route the router has, as `GET /v1/entries/{position}`.
     let routes: [String]
 
-    static var policy: AccessPolicy {
+    /// uid 0 admin; `auditor` and `writer` (named `test-writer`) as given.
+    static func policy(auditor: UInt32 = auditor.uid, writer: UInt32 = writer.uid) -> AccessPolicy {
         var policy = AccessPolicy()
         policy.setMembers([.init(kind: .uid, id: 0)], of: .admin)
-        policy.setMembers([.init(kind: .uid, id: 2001)], of: .writer)
-        policy.setMembers([.init(kind: .uid, id: 2002)], of: .auditor)
-        policy.setServiceNames([2001: "test-writer"])
+        policy.setMembers([.init(kind: .uid, id: writer)], of: .writer)
+        policy.setMembers([.init(kind: .uid, id: auditor)], of: .auditor)
+        policy.setServiceNames([writer: "test-writer"])
         return policy
     }
 
     /// Runs `body` against a fresh store: payloads up to 1 KiB, requests up to 16 KiB,
     /// checkpoints every 50 ms (as the end-to-end tests' daemon).
-    static func run<T: Sendable>(metrics: ServerMetrics = ServerMetrics(), _ body: @Sendable (TestServer) async throws -> T)
+    static func run<T: Sendable>(policy: AccessPolicy = policy(), metrics: ServerMetrics = ServerMetrics(), _ body: @Sendable (TestServer) async throws -> T)
         async throws -> T {
         try await withTemporaryDirectory { directory in
             var configuration = LedgerConfiguration()
@@ -104,5 +105,38 @@ struct TestServer {
             #expect(self.code == code, "\(body)", sourceLocation: sourceLocation)
             #expect(json?["status"] as? Int == status, sourceLocation: sourceLocation)
         }
+    }
+}
+
+/// The end-to-end tests' way of calling (`RunningDaemon`: a uid, headers as `Name: value`),
+/// in process, so that a test moves here with little more than `await`.
+struct InProcessDaemon {
+    let server: TestServer
+
+    func call(_ path: String, method: String = "GET", body: String? = nil, as uid: UInt32 = 0, headers: [String] = [])
+        async throws -> (status: Int, body: String) {
+        var fields = HTTPFields()
+        for header in headers {
+            let parts = header.split(separator: ":", maxSplits: 1)
+            let name = try #require(HTTPFields.Element.Name(String(parts[0])), "a header name: \(header)")
+            fields[name] = String(parts[1].drop { $0 == " " })
+        }
+        let reply = try await server.call(method == "POST" ? .post : .get, path, as: PeerCredentials(pid: 1, uid: uid, gid: uid),
+                                          body: body, headers: fields)
+        return (reply.status, reply.body)
+    }
+
+    func json(_ path: String, as uid: UInt32 = 0, headers: [String] = []) async throws -> [String: Any] {
+        let result = try await call(path, as: uid, headers: headers)
+        try #require(result.status == 200, "\(path) → \(result.status) \(result.body)")
+        return try #require(try JSONSerialization.jsonObject(with: Data(result.body.utf8)) as? [String: Any])
+    }
+
+    func expectProblem(_ result: (status: Int, body: String), _ status: Int, _ code: String,
+                       sourceLocation: SourceLocation = #_sourceLocation) throws {
+        #expect(result.status == status, "\(result.body)", sourceLocation: sourceLocation)
+        let problem = try JSONSerialization.jsonObject(with: Data(result.body.utf8)) as? [String: Any]
+        #expect(problem?["code"] as? String == code, "\(result.body)", sourceLocation: sourceLocation)
+        #expect(problem?["status"] as? Int == status, sourceLocation: sourceLocation)
     }
 }
