@@ -1,7 +1,7 @@
 // swift-tools-version: 6.1
 import PackageDescription
 
-// Dependencies point one way: storage, crypto, json ← ledger ← domain ← projections ← server ← daemon ← executables.
+// Dependencies point one way: storage, crypto, json, concurrency ← ledger ← domain ← projections ← server ← daemon ← executables.
 let package = Package(
     name: "Fascicolo",
     platforms: [.macOS(.v15)],
@@ -38,11 +38,13 @@ let package = Package(
         .target(name: "FascicoloCrypto", dependencies: ["CSodium", "COpenSSLHash"]),
         // A strict, Foundation-free JSON reader and byte writer.
         .target(name: "FascicoloJSON"),
+        // Threads, locks, one-shot results, change signals, and the injectable wall and monotonic clocks.
+        .target(name: "FascicoloConcurrency"),
         // The signed log: entries, streams, group commit, Merkle tree, checkpoints, proofs, verify.
         .target(
             name: "FascicoloLedger",
             dependencies: [
-                "FascicoloStorage", "FascicoloCrypto",
+                "FascicoloStorage", "FascicoloCrypto", "FascicoloConcurrency",
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -51,7 +53,7 @@ let package = Package(
         // codice fiscale pseudonyms, per-person encryption and erasure, path rules, recorded reads.
         .target(
             name: "FascicoloDomain",
-            dependencies: ["FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloJSON",
+            dependencies: ["FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloJSON", "FascicoloConcurrency",
                            .product(name: "Logging", package: "swift-log")]
         ),
 
@@ -60,7 +62,7 @@ let package = Package(
         .target(
             name: "FascicoloProjections",
             dependencies: ["FascicoloDomain", "FascicoloLedger", "FascicoloStorage", "FascicoloCrypto", "FascicoloJSON",
-                           .product(name: "Logging", package: "swift-log")]
+                           "FascicoloConcurrency", .product(name: "Logging", package: "swift-log")]
         ),
 
         // Seeded generator of realistic paths, shared by tests and benchmarks.
@@ -71,7 +73,7 @@ let package = Package(
             name: "FascicoloServer",
             dependencies: [
                 "FascicoloLedger", "FascicoloCrypto", "FascicoloDomain", "FascicoloProjections", "FascicoloJSON",
-                .product(name: "Hummingbird", package: "hummingbird"),
+                "FascicoloConcurrency", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -90,7 +92,7 @@ let package = Package(
         .target(
             name: "FascicoloDaemon",
             dependencies: [
-                "FascicoloLedger", "FascicoloDomain", "FascicoloProjections", "FascicoloServer",
+                "FascicoloLedger", "FascicoloDomain", "FascicoloProjections", "FascicoloServer", "FascicoloConcurrency",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ]
@@ -118,7 +120,7 @@ let package = Package(
             name: "fascicolo-bench",
             dependencies: [
                 "FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloDomain",
-                "FascicoloProjections", "FascicoloWorkload",
+                "FascicoloProjections", "FascicoloWorkload", "FascicoloConcurrency", "FascicoloJSON", "FascicoloServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -128,19 +130,21 @@ let package = Package(
         .target(name: "FascicoloTesting"),
 
         .testTarget(name: "FascicoloJSONTests", dependencies: ["FascicoloJSON"]),
+        .testTarget(name: "FascicoloConcurrencyTests", dependencies: ["FascicoloConcurrency"]),
         .testTarget(name: "FascicoloStorageTests", dependencies: ["FascicoloStorage", "FascicoloTesting"]),
         .testTarget(name: "FascicoloCryptoTests", dependencies: ["FascicoloCrypto", "FascicoloTesting"]),
-        .testTarget(name: "FascicoloLedgerTests", dependencies: ["FascicoloLedger", "FascicoloTesting"]),
-        .testTarget(name: "FascicoloDomainTests", dependencies: ["FascicoloDomain", "FascicoloTesting", "FascicoloWorkload"]),
+        .testTarget(name: "FascicoloLedgerTests", dependencies: ["FascicoloLedger", "FascicoloConcurrency", "FascicoloTesting"]),
+        .testTarget(name: "FascicoloDomainTests",
+                    dependencies: ["FascicoloDomain", "FascicoloConcurrency", "FascicoloTesting", "FascicoloWorkload"]),
         .testTarget(name: "FascicoloProjectionsTests",
                     dependencies: ["FascicoloProjections", "FascicoloDomain", "FascicoloTesting", "FascicoloWorkload"]),
         // In process: the routes on a real ledger in a temporary directory, peer credentials bound per request.
         .testTarget(name: "FascicoloServerTests",
-                    dependencies: ["FascicoloServer", "FascicoloLedger", "FascicoloDomain", "FascicoloProjections", "FascicoloTesting",
-                                   .product(name: "HummingbirdTesting", package: "hummingbird"),
+                    dependencies: ["FascicoloServer", "FascicoloLedger", "FascicoloJSON", "FascicoloDomain", "FascicoloProjections",
+                                   "FascicoloTesting", .product(name: "HummingbirdTesting", package: "hummingbird"),
                                    .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "FascicoloDaemonTests",
-                    dependencies: ["FascicoloDaemon", "FascicoloCrypto", "FascicoloTesting", "FascicoloWorkload"]),
+                    dependencies: ["FascicoloDaemon", "FascicoloConcurrency", "FascicoloCrypto", "FascicoloTesting", "FascicoloWorkload"]),
     ],
     swiftLanguageModes: [.v6]
 )

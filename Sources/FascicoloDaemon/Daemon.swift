@@ -1,3 +1,4 @@
+import FascicoloConcurrency
 import FascicoloDomain
 import FascicoloLedger
 import FascicoloProjections
@@ -23,15 +24,14 @@ public final class Daemon: Sendable {
     private let lock: DataDirectoryLock
     private let logger: Logger
     public static let version = "0.1.0"
-    /// The read models the daemon serves.
-    public static let projections: [any Projection.Type] = [Timeline.self, Cases.self, Interventions.self, Compliance.self]
 
     public struct SocketInUse: Error, CustomStringConvertible, Sendable {
         public let path: String
         public var description: String { "another process is serving on \(path)" }
     }
 
-    public init(configuration: DaemonConfiguration, logger: Logger) throws {
+    /// `wallClock` is the time of day for the log, the domain and the routes (tests fix it).
+    public init(configuration: DaemonConfiguration, wallClock: WallClock = .system, logger: Logger) throws {
         self.configuration = configuration
         self.logger = logger
         // Every connection holds a descriptor: the soft limit goes up to the hard one, and the
@@ -42,11 +42,12 @@ public final class Daemon: Sendable {
         try Self.clearStaleSocket(configuration.resolvedSocketPath)
         try StoreCheck.atStart(dataDirectory: configuration.dataDirectory, logger: logger)
         let reference = try ReferenceData.load(directory: configuration.referenceDirectory)
-        ledger = try Ledger.open(directory: configuration.dataDirectory, configuration: configuration.ledger, logger: logger)
+        ledger = try Ledger.open(directory: configuration.dataDirectory, configuration: configuration.ledger, wallClock: wallClock,
+                                 logger: logger)
         do {
             caseFiles = try CaseFiles.open(ledger: ledger, directory: configuration.dataDirectory, reference: reference,
                                            limits: configuration.caseFiles, logger: logger)
-            projections = try ProjectionEngine(ledger: ledger, reference: reference, projections: Self.projections,
+            projections = try ProjectionEngine(ledger: ledger, reference: reference, projections: ReadModels.all,
                                                options: configuration.projections, logger: logger)
         } catch {
             ledger.close()
@@ -157,12 +158,10 @@ struct StorageWatch: Service {
     }
 
     func run() async throws {
-        while !Task.isCancelled && !Task.isShuttingDownGracefully {
-            if case .failed(_, let reason) = ledger.storageHealth {
-                logger.critical("the store failed", metadata: ["reason": "\(reason)"])
-                throw StoreFailed(reason: reason)
-            }
-            try? await Task.sleep(for: .seconds(1))
+        // Woken by the writer when the disk's health changes; ends quietly at shutdown.
+        if let reason = await cancelWhenGracefulShutdown({ await ledger.waitForStorageFailure() }) {
+            logger.critical("the store failed", metadata: ["reason": "\(reason)"])
+            throw StoreFailed(reason: reason)
         }
     }
 }

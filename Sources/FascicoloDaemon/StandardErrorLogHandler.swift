@@ -1,3 +1,4 @@
+import FascicoloConcurrency
 import FascicoloLedger
 import Glibc
 import Logging
@@ -34,7 +35,7 @@ public struct StandardErrorLogHandler: LogHandler {
         var all = metadata
         if let provided = metadataProvider?.get() { all.merge(provided) { _, new in new } }
         if let explicit = event.metadata { all.merge(explicit) { _, new in new } }
-        var text = "\(Timestamp.now()) \(event.level) \(label): \(event.message)"
+        var text = "\(WallClock.system.timestamp) \(event.level) \(label): \(event.message)"
         for key in all.keys.sorted() { text += " \(key)=\(all[key]!)" }
         text += "\n"
         let bytes = Array(text.utf8)

@@ -1,4 +1,5 @@
 import Dispatch
+import FascicoloConcurrency
 import FascicoloJSON
 import FascicoloLedger
 
@@ -28,7 +29,7 @@ extension CaseFiles {
             } catch {
                 throw DomainError(.pathRule, code: error.code, error.english, italian: error.italian)
             }
-            let stored = StoredEvent(schemaVersion: schema.version, occurredAt: Timestamp.now(), codeTable: reference.current.version,
+            let stored = StoredEvent(schemaVersion: schema.version, occurredAt: ledger.wallClock.timestamp, codeTable: reference.current.version,
                                      purpose: schema.purpose.rawValue, actor: .object([]), correlationID: nil, causationID: nil,
                                      data: validated.open, sealed: nil)
             let request = AppendRequest(stream: person.stream, events: [NewEvent(type: schema.type, payload: stored.bytes)],

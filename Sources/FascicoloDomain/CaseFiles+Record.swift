@@ -143,7 +143,7 @@ extension CaseFiles {
             throw DomainError(LedgerError.wrongExpectedVersion(stream: person.stream, expected: expected, actual: prepared.version))
         }
         let events = request.events
-        let latest = Self.today().daysSinceEpoch + 1
+        let latest = today().daysSinceEpoch + 1
         let checked = ParallelMap.map(events.count) { index in
             Result { () throws(DomainError) in try Self.check(events[index], at: index, table: table, latest: latest) }
         }

@@ -1,3 +1,4 @@
+import FascicoloConcurrency
 import FascicoloCrypto
 import FascicoloJSON
 import FascicoloLedger
@@ -120,9 +121,11 @@ public final class CaseFiles: Sendable {
                         reference: reference.versions[stored.codeTable])
     }
 
-    /// Today (UTC), for checking that nothing is recorded as having happened in the future.
-    static func today() -> CalendarDate {
-        CalendarDate(daysSinceEpoch: Int(time(nil) / 86_400))
+    /// Today (UTC) on the ledger's wall clock: nothing may be recorded as having happened after
+    /// it, and reviews due before it are overdue. One clock for the log and the domain, so an
+    /// event's date and its entry's `recordedAt` agree.
+    public func today() -> CalendarDate {
+        CalendarDate(daysSinceEpoch: ledger.wallClock.daysSinceEpoch)
     }
 
 }

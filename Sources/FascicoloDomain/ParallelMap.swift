@@ -1,4 +1,5 @@
 import Dispatch
+import FascicoloConcurrency
 
 /// Maps the indices of a large request's events on every core, in slices handed to whichever
 /// thread is free; a small one stays on the caller's thread (a hand-off costs about as much as
@@ -14,19 +15,13 @@ enum ParallelMap {
         let slices = (count + sliceItems - 1) / sliceItems
         return [T](unsafeUninitializedCapacity: count) { buffer, initialized in
             // Each slice initializes only its own items.
-            let output = UnsafeSendableBuffer(buffer)
+            let output = UnsafeTransfer(buffer)
             DispatchQueue.concurrentPerform(iterations: slices) { slice in
                 for index in (slice * sliceItems)..<min(count, (slice + 1) * sliceItems) {
-                    (output.buffer.baseAddress! + index).initialize(to: transform(index))
+                    (output.value.baseAddress! + index).initialize(to: transform(index))
                 }
             }
             initialized = count
         }
     }
-}
-
-/// An output buffer shared by slices that write disjoint parts of it.
-private struct UnsafeSendableBuffer<T>: @unchecked Sendable {
-    let buffer: UnsafeMutableBufferPointer<T>
-    init(_ buffer: UnsafeMutableBufferPointer<T>) { self.buffer = buffer }
 }

@@ -1,4 +1,5 @@
 import Dispatch
+import FascicoloConcurrency
 import FascicoloCrypto
 import FascicoloStorage
 import Glibc
@@ -11,8 +12,8 @@ import Logging
 /// Appends never wait for one another's fsync: whatever arrives while a commit is on its way to
 /// disk goes into the next one, so the fsync cost is shared by everything in a batch.
 final class GroupCommitWriter: @unchecked Sendable {
-    // @unchecked: `queue` and `state` are guarded by `lock`; `tree` and the checkpoint clock are
-    // touched only by the writer thread (and read by `init` before the thread starts).
+    // @unchecked: `queue` and `state` are guarded by `lock`; `tree` and the checkpoint deadline
+    // are touched only by the writer thread (and read by `init` before the thread starts).
 
     private struct Pending {
         let request: AppendRequest
@@ -32,6 +33,10 @@ final class GroupCommitWriter: @unchecked Sendable {
     private let configuration: LedgerConfiguration
     private let logger: Logger
     private let signingThreads: Int
+    /// The entries' `recordedAt` and the checkpoints' timestamps.
+    private let wallClock: WallClock
+    /// Deadlines and the commit timings (the lock's deadlines are on this clock too).
+    private let monotonic = MonotonicClock.system
 
     private let lock = ConditionLock()
     private var queue: [Pending] = []
@@ -39,9 +44,9 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// Whether the disk takes writes (see `StorageHealth`); guarded by `lock`.
     private var healthUnlocked = StorageHealth.writable
     private var retryBackoffMilliseconds: UInt64 = 0
-    /// Tasks waiting for the log to grow beyond a size (subscriptions), by ticket.
-    private var waiters: [UInt64: (beyond: UInt64, continuation: CheckedContinuation<Void, Never>)] = [:]
-    private var nextTicket: UInt64 = 0
+    /// Notified when entries commit, the disk's health changes, or the writer stops: wakes the
+    /// tasks waiting for one of those (subscriptions, the daemon's storage watch).
+    let changed = ChangeSignal()
 
     // Writer-thread state.
     private var tree: MerkleFrontier
@@ -52,7 +57,8 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// Time spent signing in the current group commit (its write closure may run twice).
     private var signingNanoseconds: UInt64 = 0
 
-    init(store: LedgerStore, key: SigningKey, origin: String, configuration: LedgerConfiguration, logger: Logger) throws {
+    init(store: LedgerStore, key: SigningKey, origin: String, configuration: LedgerConfiguration, wallClock: WallClock,
+         logger: Logger) throws {
         self.store = store
         self.key = key
         self.seal = TableSealKey(signingKey: key)
@@ -61,6 +67,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         self.keyID = SignedNote.keyID(name: origin, publicKey: key.publicKey)
         self.configuration = configuration
         self.logger = logger
+        self.wallClock = wallClock
         self.signingThreads = max(1, Int(sysconf(Int32(_SC_NPROCESSORS_ONLN))))
         (tree, lastRecordedAt, lastCheckpointSize) = try store.environment.read { txn in
             let size = try store.size(in: txn)
@@ -76,7 +83,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             }
             return (tree, lastRecordedAt, lastCheckpointSize)
         }
-        if tree.size > lastCheckpointSize { uncoveredSince = Clock.monotonicNanoseconds() }
+        if tree.size > lastCheckpointSize { uncoveredSince = monotonic.nanoseconds() }
         committedSizeUnlocked = tree.size
         // The side table that decides answers is checked before anything is answered from it.
         _ = try store.checkIdempotencySeal(seal, migrate: !store.environment.options.readOnly)
@@ -101,7 +108,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                 switch healthUnlocked {
                 case .writable: break
                 case .failing(_, let reason, let retryAt):
-                    if Clock.monotonicNanoseconds() < retryAt { return .unavailable(reason) }
+                    if monotonic.nanoseconds() < retryAt { return .unavailable(reason) }
                 case .failed(_, let reason):
                     return .unavailable(reason)
                 }
@@ -135,50 +142,60 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
         let fatal = (error as? StorageError)?.code == .panic || poisoned
         lock.withLock {
-            let since = healthUnlocked.since ?? Clock.wallMilliseconds()
+            let since = healthUnlocked.since ?? wallClock.millisecondsSinceEpoch
             if fatal {
                 healthUnlocked = .failed(since: since, reason: reason)
             } else {
                 let first = max(configuration.commitRetryMilliseconds, 1)
                 retryBackoffMilliseconds = min(max(retryBackoffMilliseconds * 2, first), first * 20)
                 healthUnlocked = .failing(since: since, reason: reason,
-                                          retryAt: Clock.monotonicNanoseconds() + retryBackoffMilliseconds * 1_000_000)
+                                          retryAt: monotonic.nanoseconds() + retryBackoffMilliseconds * 1_000_000)
             }
             commitFailuresUnlocked += 1
         }
+        changed.notify()
     }
 
     private func recordSuccess() {
-        lock.withLock {
-            if case .writable = healthUnlocked { return }
+        let recovered = lock.withLock {
+            if case .writable = healthUnlocked { return false }
             healthUnlocked = .writable
             retryBackoffMilliseconds = 0
+            return true
         }
+        if recovered { changed.notify() }
     }
 
     /// Group commits that failed since the ledger was opened.
     var commitFailures: UInt64 { lock.withLock { commitFailuresUnlocked } }
     private var commitFailuresUnlocked: UInt64 = 0
 
-    /// Returns once the log holds more than `size` entries, the writer stops, or the task is
-    /// cancelled — whichever comes first. The commit that grows the log wakes every waiter at once.
-    func waitForCommit(beyond size: UInt64) async {
-        let ticket = lock.withLock {
-            nextTicket += 1
-            return nextTicket
-        }
-        await withTaskCancellationHandler {
-            await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-                let ready = lock.withLock {
-                    if committedSizeUnlocked > size || state != .running || Task.isCancelled { return true }
-                    waiters[ticket] = (size, continuation)
-                    return false
-                }
-                if ready { continuation.resume() }
+    /// Returns once the log holds more than `size` entries, the writer stops, `timeout` passes
+    /// (nil: never) or the task is cancelled — whichever comes first. The commit that grows the
+    /// log wakes every waiter at once.
+    func waitForCommit(beyond size: UInt64, timeout: Duration?) async {
+        while !Task.isCancelled {
+            let seen = changed.generation
+            if lock.withLock({ committedSizeUnlocked > size || state != .running }) { return }
+            if let timeout {
+                await changed.wait(after: seen, timeout: timeout)
+                return
             }
-        } onCancel: {
-            lock.withLock { waiters.removeValue(forKey: ticket) }?.continuation.resume()
+            await changed.wait(after: seen)
         }
+    }
+
+    /// Returns the reason once the disk has failed for good (see `recordFailure`), or nil when
+    /// the writer stops or the task is cancelled first.
+    func waitForFatalFailure() async -> String? {
+        while !Task.isCancelled {
+            let seen = changed.generation
+            let (health, stopped) = lock.withLock { (healthUnlocked, state == .stopped) }
+            if case .failed(_, let reason) = health { return reason }
+            if stopped { return nil }
+            await changed.wait(after: seen)
+        }
+        return nil
     }
 
     /// Refuses new appends, commits everything already queued, signs a final checkpoint if entries
@@ -187,7 +204,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         lock.withLock {
             if state == .running { state = .draining }
             lock.broadcast()
-            while state != .stopped { lock.wait(untilMonotonicNanoseconds: nil) }
+            while state != .stopped { lock.wait() }
         }
     }
 
@@ -200,13 +217,11 @@ final class GroupCommitWriter: @unchecked Sendable {
                 commit(batch)
             } else if draining {
                 if tree.size > lastCheckpointSize { commitCheckpointOnly() }
-                let remaining = lock.withLock {
+                lock.withLock {
                     state = .stopped
                     lock.broadcast()
-                    defer { waiters.removeAll() }
-                    return Array(waiters.values)
                 }
-                for waiter in remaining { waiter.continuation.resume() }
+                changed.notify()
                 return
             } else {
                 commitCheckpointOnly()
@@ -221,7 +236,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             while queue.isEmpty && state == .running {
                 if let since = uncoveredSince {
                     let deadline = since + UInt64(configuration.checkpointEveryMilliseconds) * 1_000_000
-                    if Clock.monotonicNanoseconds() >= deadline { return ([], false) }
+                    if monotonic.nanoseconds() >= deadline { return ([], false) }
                     lock.wait(untilMonotonicNanoseconds: deadline)
                 } else {
                     lock.wait(untilMonotonicNanoseconds: nil)
@@ -251,14 +266,14 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     private func commit(_ batch: [Pending]) {
         let outcome: BatchOutcome
-        let began = Clock.monotonicNanoseconds()
+        let began = monotonic.nanoseconds()
         var opened = began
         var written = began
         signingNanoseconds = 0
         do {
             outcome = try store.environment.write { txn in
-                if opened == began { opened = Clock.monotonicNanoseconds() }
-                defer { written = Clock.monotonicNanoseconds() }
+                if opened == began { opened = monotonic.nanoseconds() }
+                defer { written = monotonic.nanoseconds() }
                 return try write(batch, in: txn)
             }
         } catch let damage as DamagedData {
@@ -280,20 +295,17 @@ final class GroupCommitWriter: @unchecked Sendable {
             lastCheckpointSize = size
             uncoveredSince = nil
         } else if grew && uncoveredSince == nil {
-            uncoveredSince = Clock.monotonicNanoseconds()
+            uncoveredSince = monotonic.nanoseconds()
         }
-        let committed = Clock.monotonicNanoseconds()
-        let woken = lock.withLock {
+        let committed = monotonic.nanoseconds()
+        lock.withLock {
             committedSizeUnlocked = tree.size
-            guard grew else { return [CheckedContinuation<Void, Never>]() }
+            guard grew else { return }
             timingsUnlocked.add(events: batch.reduce(0) { $0 + $1.request.events.count }, wait: opened - began, sign: signingNanoseconds,
                                 write: written - opened - signingNanoseconds, sync: committed - written)
-            let ready = waiters.filter { $0.value.beyond < tree.size }
-            for ticket in ready.keys { waiters.removeValue(forKey: ticket) }
-            return ready.values.map(\.continuation)
         }
         for (pending, result) in zip(batch, outcome.results) { pending.continuation.resume(with: result) }
-        for continuation in woken { continuation.resume() }
+        if grew { changed.notify() }
         if let note = outcome.checkpoint?.note { keep(note) }
     }
 
@@ -313,7 +325,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     private func write(_ batch: [Pending], in txn: WriteTransaction) throws -> BatchOutcome {
         let base = self.tree.size
         var tree = self.tree
-        let recordedAt = max(Clock.wallMilliseconds(), lastRecordedAt)
+        let recordedAt = max(wallClock.millisecondsSinceEpoch, lastRecordedAt)
         var streamVersions: [[UInt8]: UInt64] = [:]
         var records: [[UInt8]] = []
         var results: [Result<AppendResult, LedgerError>] = []
@@ -441,8 +453,8 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// Appends each record's Ed25519 signature and returns its Merkle leaf hash — on all cores
     /// when the batch is large enough, since signing is the dominant cost of an append.
     private func signAndHash(_ records: inout [[UInt8]]) -> [Digest] {
-        let began = Clock.monotonicNanoseconds()
-        defer { signingNanoseconds += Clock.monotonicNanoseconds() - began }
+        let began = monotonic.nanoseconds()
+        defer { signingNanoseconds += monotonic.nanoseconds() - began }
         let count = records.count
         var leaves = [Digest](repeating: MerkleHash.empty, count: count)
         guard count > 0 else { return leaves }
@@ -455,7 +467,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         records.withUnsafeMutableBufferPointer { records in
             leaves.withUnsafeMutableBufferPointer { leaves in
                 // Each slice touches only its own records and leaves.
-                let shared = UncheckedSendable((records, leaves))
+                let shared = UnsafeTransfer((records, leaves))
                 let work = { @Sendable [key] (slice: Int) in
                     let (records, leaves) = shared.value
                     var signature = [UInt8](repeating: 0, count: Signature.byteCount)
@@ -479,7 +491,7 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     private func writeCheckpoint(tree: MerkleFrontier, in txn: WriteTransaction) throws -> String {
         let checkpoint = Checkpoint.sign(origin: origin, size: tree.size, root: tree.root, key: key,
-                                         timestampSeconds: UInt64(Clock.wallMilliseconds() / 1000))
+                                         timestampSeconds: UInt64(wallClock.millisecondsSinceEpoch / 1000))
         try txn.put(store.checkpoints, key: BigEndian.bytes(tree.size), value: Array(checkpoint.note.utf8), options: .append)
         return checkpoint.note
     }
@@ -507,15 +519,9 @@ final class GroupCommitWriter: @unchecked Sendable {
             uncoveredSince = nil
         } catch {
             logger.error("checkpoint failed", metadata: ["error": "\(error)", "size": "\(tree.size)"])
-            uncoveredSince = Clock.monotonicNanoseconds()  // try again after another interval
+            uncoveredSince = monotonic.nanoseconds()  // try again after another interval
         }
     }
-}
-
-/// Hands memory to `DispatchQueue.concurrentPerform` slices that each touch disjoint parts of it.
-struct UncheckedSendable<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }
 
 /// Where the writer thread's time goes, summed over group commits: waiting for LMDB's write

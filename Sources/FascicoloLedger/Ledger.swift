@@ -1,3 +1,4 @@
+import FascicoloConcurrency
 import FascicoloCrypto
 import FascicoloStorage
 import Glibc
@@ -15,13 +16,17 @@ public final class Ledger: Sendable {
     /// The checkpoint origin, also the name of the signing key.
     public let origin: String
     public let publicKey: PublicKey
+    /// The time of day for this log and the layers above it: the entries' `recordedAt`, the
+    /// checkpoints' timestamps, the domain's "today" (see `Ledger.open`).
+    public let wallClock: WallClock
     private let writer: GroupCommitWriter
 
     /// Opens (creating on first use) the ledger in `directory`. A new directory gets a fresh
     /// signing key in `signing.key` (mode 0600); an existing key file readable by group or others
-    /// is refused with `KeyFile.Failure.tooOpen`, which names the file and the fix.
+    /// is refused with `KeyFile.Failure.tooOpen`, which names the file and the fix. `wallClock`
+    /// is the system's unless a test fixes the time.
     public static func open(directory: String, configuration: LedgerConfiguration = LedgerConfiguration(),
-                            logger: Logger = Logger(label: "fascicolo.ledger")) throws -> Ledger {
+                            wallClock: WallClock = .system, logger: Logger = Logger(label: "fascicolo.ledger")) throws -> Ledger {
         if let problem = LedgerConfiguration.originProblem(configuration.origin) {
             throw InvalidOrigin(origin: configuration.origin, reason: problem)
         }
@@ -42,7 +47,7 @@ public final class Ledger: Sendable {
                                             reason: "it does not match signing.key; delete it to have it written again")
         }
         try checkNotRolledBack(store: store, directory: directory, origin: origin, publicKey: key.publicKey, logger: logger)
-        return try Ledger(store: store, key: key, origin: origin, configuration: configuration, logger: logger)
+        return try Ledger(store: store, key: key, origin: origin, configuration: configuration, wallClock: wallClock, logger: logger)
     }
 
     /// The log must reach, with the same root, every checkpoint kept in checkpoints.log. A record
@@ -71,12 +76,15 @@ public final class Ledger: Sendable {
         }
     }
 
-    private init(store: LedgerStore, key: SigningKey, origin: String, configuration: LedgerConfiguration, logger: Logger) throws {
+    private init(store: LedgerStore, key: SigningKey, origin: String, configuration: LedgerConfiguration, wallClock: WallClock,
+                 logger: Logger) throws {
         self.store = store
         self.configuration = configuration
         self.origin = origin
         self.publicKey = key.publicKey
-        self.writer = try GroupCommitWriter(store: store, key: key, origin: origin, configuration: configuration, logger: logger)
+        self.wallClock = wallClock
+        self.writer = try GroupCommitWriter(store: store, key: key, origin: origin, configuration: configuration,
+                                            wallClock: wallClock, logger: logger)
         logger.info("ledger open", metadata: ["entries": "\(writer.committedSize)", "origin": "\(origin)"])
     }
 
@@ -132,13 +140,21 @@ public final class Ledger: Sendable {
     /// closes, or the task is cancelled); returns the size then. For subscriptions: they read the
     /// new entries themselves, so a slow reader never holds anything back.
     public func waitForEntries(beyond size: UInt64, timeout: Duration) async -> UInt64 {
-        await withTaskGroup(of: Void.self) { group in
-            group.addTask { await self.writer.waitForCommit(beyond: size) }
-            group.addTask { try? await Task.sleep(for: timeout) }
-            await group.next()
-            group.cancelAll()
-        }
+        await writer.waitForCommit(beyond: size, timeout: timeout)
         return self.size
+    }
+
+    /// Waits, without a timeout, until the log holds more than `size` entries (or the ledger
+    /// closes, or the task is cancelled); returns the size then.
+    public func waitForEntries(beyond size: UInt64) async -> UInt64 {
+        await writer.waitForCommit(beyond: size, timeout: nil)
+        return self.size
+    }
+
+    /// Returns the reason once the disk has failed in a way only a restart recovers from
+    /// (`StorageHealth.failed`); nil if the ledger closes or the task is cancelled first.
+    public func waitForStorageFailure() async -> String? {
+        await writer.waitForFatalFailure()
     }
 
     /// Group commits that stored entries since this ledger was opened.

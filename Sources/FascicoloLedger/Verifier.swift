@@ -1,4 +1,5 @@
 import Dispatch
+import FascicoloConcurrency
 import FascicoloCrypto
 import FascicoloStorage
 import Glibc
@@ -173,7 +174,7 @@ private struct VerificationRun {
     }
 
     mutating func verify(progress: ((Verifier.Progress) -> Void)?) throws -> Verifier.Report {
-        let start = Clock.monotonicNanoseconds()
+        let start = MonotonicClock.system.nanoseconds()
         let total = try store.size(in: txn)
         let stored = try loadCheckpoints()
         var trusted: [Checkpoint] = []
@@ -225,7 +226,7 @@ private struct VerificationRun {
                         checked += UInt64(previous.records.count)
                         IsolatedReader.report("entries before position \(checked) were checked")
                         progress?(Verifier.Progress(entriesChecked: checked, entriesTotal: total,
-                                                    elapsedSeconds: Double(Clock.monotonicNanoseconds() - start) / 1e9))
+                                                    elapsedSeconds: Double(MonotonicClock.system.nanoseconds() - start) / 1e9))
                     }
                     guard let current else { break }
                     previous = current
@@ -245,7 +246,7 @@ private struct VerificationRun {
         try checkReceipts(entryCount: total)
         return Verifier.Report(entries: total, checkpoints: stored.count, streams: streams.count,
                                idempotencyRows: idempotencyRows, sealsChecked: seal != nil,
-                               elapsedSeconds: Double(Clock.monotonicNanoseconds() - start) / 1e9, fast: options.fast)
+                               elapsedSeconds: Double(MonotonicClock.system.nanoseconds() - start) / 1e9, fast: options.fast)
     }
 
     /// The checks that follow the log's order, for one chunk whose parallel checks are done.
@@ -539,7 +540,7 @@ private final class ChunkWork: @unchecked Sendable {
                 recordedAt.withUnsafeMutableBufferPointer { recordedAt in
                     failures.withUnsafeMutableBufferPointer { failures in
                         indexSums.withUnsafeMutableBufferPointer { indexSums in
-                            let shared = UncheckedSendable((leaves, recordedAt, failures, indexSums))
+                            let shared = UnsafeTransfer((leaves, recordedAt, failures, indexSums))
                             DispatchQueue.concurrentPerform(iterations: threads) { thread in
                                 let (leaves, recordedAt, failures, indexSums) = shared.value
                                 let range = (thread * slice)..<min(records.count, (thread + 1) * slice)

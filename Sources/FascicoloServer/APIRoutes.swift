@@ -1,3 +1,4 @@
+import FascicoloConcurrency
 import FascicoloCrypto
 import FascicoloDomain
 import FascicoloJSON
@@ -57,32 +58,17 @@ public struct APIRoutes: Sendable {
         router.add(middleware: GateMiddleware(routes: self))
         let groups = RouteGroups(router: router, policy: policy)
         groups.everyRole.get("v1/health/live") { _, _ in
-            return json(status: .ok, "{\"status\":\"live\"}")
+            return json(status: .ok, Render.live)
         }
         groups.everyRole.get("v1/health/ready") { _, _ in
-            switch ledger.storageHealth {
-            case .writable:
-                return json(status: .ok, "{\"status\":\"ready\",\"entries\":\(ledger.size)}")
-            case .failing(let since, let reason, _):
-                return json(status: .serviceUnavailable, """
-                    {"status":"read_only","entries":\(ledger.size),"since":\(JSONText.string(Timestamp.iso8601(milliseconds: since))),\
-                    "reason":\(JSONText.string(reason)),"detail":"the disk refuses writes; reads are served, appends are retried"}
-                    """)
-            case .failed(let since, let reason):
-                return json(status: .serviceUnavailable, """
-                    {"status":"failed","entries":\(ledger.size),"since":\(JSONText.string(Timestamp.iso8601(milliseconds: since))),\
-                    "reason":\(JSONText.string(reason)),"detail":"the store cannot be written again by this process: restart the daemon"}
-                    """)
-            }
+            let health = ledger.storageHealth
+            return json(status: health == .writable ? .ok : .serviceUnavailable, Render.readiness(health, entries: ledger.size))
         }
         groups.everyRole.get("v1/version") { _, _ in
-            return json(status: .ok, "{\"version\":\(JSONText.string(version)),\"api\":\"v1\"}")
+            return json(status: .ok, Render.version(version))
         }
         groups.everyRole.get("v1/keys") { _, _ in
-            return json(status: .ok, """
-                {"origin":\(JSONText.string(ledger.origin)),"verifierKey":\(JSONText.string(ledger.verifierKey)),\
-                "publicKey":\(JSONText.string(Base64.encode(ledger.publicKey.bytes))),"keyId":\(JSONText.string(Hex.encode(ledger.keyID)))}
-                """)
+            return json(status: .ok, Render.keys(ledger))
         }
         groups.everyRole.get("v1/openapi.yaml") { _, _ in
             var buffer = ByteBuffer()
@@ -140,17 +126,7 @@ public struct APIRoutes: Sendable {
             }
             let proof = try ledger.inclusionProof(position: position, treeSize: treeSize)
             let leaf = try ledger.entry(at: position)?.leafHash
-            var body = JSONBytes()
-            body.raw("{\"position\":")
-            body.number(position)
-            body.raw(",\"treeSize\":")
-            body.number(treeSize)
-            body.raw(",\"leafHash\":")
-            body.string(leaf?.hex ?? "")
-            body.raw(",\"proof\":")
-            Render.proof(proof, into: &body)
-            body.raw("}")
-            return json(status: .ok, body.bytes)
+            return json(status: .ok, Render.inclusionProof(position: position, treeSize: treeSize, leafHash: leaf, proof: proof))
         }
         groups.auditors.get("v1/proofs/consistency") { request, _ in
             let from: UInt64 = try requiredQuery(request, "from")
@@ -159,15 +135,7 @@ public struct APIRoutes: Sendable {
                 throw Problem.notFound("no consistency proof from \(from) to \(to) (the log has \(ledger.size) entries)")
             }
             let proof = try ledger.consistencyProof(oldSize: from, newSize: to)
-            var body = JSONBytes()
-            body.raw("{\"from\":")
-            body.number(from)
-            body.raw(",\"to\":")
-            body.number(to)
-            body.raw(",\"proof\":")
-            Render.proof(proof, into: &body)
-            body.raw("}")
-            return json(status: .ok, body.bytes)
+            return json(status: .ok, Render.consistencyProof(from: from, to: to, proof: proof))
         }
         groups.admins.get("metrics") { _, _ in
             let text = metrics.render(ledger: ledger, projections: projections.statuses())
@@ -184,9 +152,9 @@ public struct APIRoutes: Sendable {
         // Room for the largest allowed append plus its JSON framing, within the request limit.
         let body = try await jsonBody(request, bytesMax: min(
             requestBytesMax, limits.eventsPerAppendMax * (limits.payloadBytesMax + limits.eventTypeBytesMax + 64) + 4_096))
-        let decoded: AppendBodyParser.Body
+        let decoded: AppendBody
         do {
-            decoded = try AppendBodyParser.parse(body)
+            decoded = try AppendBody.parse(body)
         } catch {
             throw Problem.badRequest("the body is not an append: \(error.reason); expected "
                                      + "{\"events\":[{\"type\":…,\"data\":…}], \"expectedVersion\"?, \"idempotencyKey\"?}")
@@ -308,10 +276,6 @@ public struct APIRoutes: Sendable {
         guard let value: T = try query(request, name) else { throw Self.invalidParameter(name, "the query parameter \(name) is required") }
         return value
     }
-}
-
-func json(status: HTTPResponse.Status, _ text: String) -> Response {
-    json(status: status, Array(text.utf8))
 }
 
 func json(status: HTTPResponse.Status, _ bytes: [UInt8]) -> Response {

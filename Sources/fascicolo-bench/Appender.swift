@@ -1,4 +1,5 @@
 import ArgumentParser
+import FascicoloConcurrency
 import FascicoloLedger
 import Glibc
 
@@ -34,7 +35,7 @@ struct Appender: AsyncParsableCommand {
         configuration.checkpointEveryMilliseconds = 20
         configuration.commitRetryMilliseconds = retryMilliseconds
         let ledger = try Ledger.open(directory: dataDirectory, configuration: configuration)
-        let output = NSLockLike()
+        let output = ConditionLock()  // one line at a time
         printOut("ready \(ledger.size)")
         try await withThrowingTaskGroup(of: Void.self) { group in
             for appender in 0..<appenders {

@@ -1,9 +1,11 @@
 import ArgumentParser
 import Dispatch
+import FascicoloConcurrency
 import FascicoloCrypto
 import FascicoloLedger
 import FascicoloStorage
 import Glibc
+import Synchronization
 
 /// `fascicolo-bench ledger`: durable appends through the library against the ceiling measured in
 /// the same run, verify rates, and append cost on a large log versus an empty one.
@@ -63,9 +65,9 @@ struct LedgerBenchmark: AsyncParsableCommand {
         let ledger = try Ledger.open(directory: directory, logger: quietLogger)
         if ledger.size < entries {
             printOut("Building a log of \(entries) entries (batches of 1,000 over 16 appenders)…")
-            let start = Clock.nanoseconds()
+            let start = monotonic.nanoseconds()
             try await fill(ledger: ledger, count: entries - Int(ledger.size))
-            printOut("  filled in \(format(Double(Clock.nanoseconds() - start) / 1e9, 1)) s")
+            printOut("  filled in \(format(Double(monotonic.nanoseconds() - start) / 1e9, 1)) s")
         }
         let largeCost = try await measureAppends(ledger: ledger, appenders: 8, batch: 1, seconds: seconds)
         ledger.close()
@@ -102,19 +104,19 @@ struct LedgerBenchmark: AsyncParsableCommand {
     func measureAppends(ledger: Ledger, appenders: Int, batch: Int, seconds: Double) async throws -> AppendRun {
         let sizeAtStart = ledger.size
         let commitsAtStart = ledger.commitCount
-        let start = Clock.nanoseconds()
+        let start = monotonic.nanoseconds()
         let deadline = start + UInt64(seconds * 1e9)
         let latencies = try await withThrowingTaskGroup(of: [UInt64].self) { group in
             for appender in 0..<appenders {
                 group.addTask {
                     var samples: [UInt64] = []
                     var index = 0
-                    while Clock.nanoseconds() < deadline {
+                    while monotonic.nanoseconds() < deadline {
                         let events = (0..<batch).map { NewEvent(type: "BenchmarkEvent", payload: samplePayload(index + $0)) }
                         index += batch
-                        let begin = Clock.nanoseconds()
+                        let begin = monotonic.nanoseconds()
                         _ = try await ledger.append(AppendRequest(stream: "bench-\(appender)", events: events, author: "uid:0/bench"))
-                        samples.append(Clock.nanoseconds() - begin)
+                        samples.append(monotonic.nanoseconds() - begin)
                     }
                     return samples
                 }
@@ -123,7 +125,7 @@ struct LedgerBenchmark: AsyncParsableCommand {
             for try await samples in group { all += samples }
             return all
         }
-        let elapsed = Double(Clock.nanoseconds() - start) / 1e9
+        let elapsed = Double(monotonic.nanoseconds() - start) / 1e9
         return AppendRun(events: Double(latencies.count * batch), appends: Double(latencies.count), elapsed: elapsed,
                          commits: ledger.commitCount - commitsAtStart, latency: Percentiles(latencies), sizeAtStart: sizeAtStart)
     }
@@ -164,15 +166,15 @@ struct LedgerBenchmark: AsyncParsableCommand {
         let cores = ProcessInfo.cores
         var position: UInt64 = 0
         var records = 0
-        let start = Clock.nanoseconds()
+        let start = monotonic.nanoseconds()
         let deadline = start + UInt64(seconds * 1e9)
-        while Clock.nanoseconds() < deadline {
+        while monotonic.nanoseconds() < deadline {
             let messages = (0..<eventsPerCommit).map { samplePayload(Int(position) + $0) + [UInt8](repeating: 0, count: 40) }
             var signatures = [UInt8](repeating: 0, count: messages.count * 64)
             let threads = eventsPerCommit >= 16 ? min(cores, eventsPerCommit / 8) : 1
             messages.withUnsafeBufferPointer { messages in
                 signatures.withUnsafeMutableBytes { signatures in
-                    let shared = SendableBox((messages, signatures))
+                    let shared = UnsafeTransfer((messages, signatures))
                     let chunk = (messages.count + threads - 1) / threads
                     let work = { @Sendable (slice: Int) in
                         let (messages, signatures) = shared.value
@@ -194,7 +196,7 @@ struct LedgerBenchmark: AsyncParsableCommand {
             position += UInt64(eventsPerCommit)
             records += eventsPerCommit
         }
-        return Double(records) / (Double(Clock.nanoseconds() - start) / 1e9)
+        return Double(records) / (Double(monotonic.nanoseconds() - start) / 1e9)
     }
 
     /// Ed25519 verifications per second on all cores, straight through libsodium: one loop per
@@ -206,13 +208,13 @@ struct LedgerBenchmark: AsyncParsableCommand {
         let signatures = messages.map { key.sign($0) }
         let cores = ProcessInfo.cores
         let counts = SendableCounterArray(count: cores)
-        let start = Clock.nanoseconds()
+        let start = monotonic.nanoseconds()
         let deadline = start + UInt64(seconds * 1e9)
         let group = DispatchGroup()
         for core in 0..<cores {
             DispatchQueue.global().async(group: group) {
                 var done = 0
-                while Clock.nanoseconds() < deadline {
+                while monotonic.nanoseconds() < deadline {
                     for index in 0..<messages.count where key.publicKey.isValidSignature(signatures[index], for: messages[index]) {
                         done += 1
                     }
@@ -221,39 +223,20 @@ struct LedgerBenchmark: AsyncParsableCommand {
             }
         }
         group.wait()
-        return Double(counts.total) / (Double(Clock.nanoseconds() - start) / 1e9)
+        return Double(counts.total) / (Double(monotonic.nanoseconds() - start) / 1e9)
     }
 }
 
-struct SendableBox<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
+final class Counter: Sendable {
+    private let value = Mutex(0)
+    func increment() -> Int { value.withLock { value in defer { value += 1 }; return value } }
 }
 
-final class Counter: @unchecked Sendable {
-    private var value = 0
-    private let lock = NSLockLike()
-    func increment() -> Int { lock.withLock { defer { value += 1 }; return value } }
-}
-
-final class SendableCounterArray: @unchecked Sendable {
-    private var values: [Int]
-    private let lock = NSLockLike()
-    init(count: Int) { values = Array(repeating: 0, count: count) }
-    func set(_ index: Int, _ value: Int) { lock.withLock { values[index] = value } }
-    var total: Int { lock.withLock { values.reduce(0, +) } }
-}
-
-/// A pthread mutex (Foundation-free).
-final class NSLockLike: @unchecked Sendable {
-    private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
-    init() { pthread_mutex_init(mutex, nil) }
-    deinit { pthread_mutex_destroy(mutex); mutex.deallocate() }
-    func withLock<T>(_ body: () throws -> T) rethrows -> T {
-        pthread_mutex_lock(mutex)
-        defer { pthread_mutex_unlock(mutex) }
-        return try body()
-    }
+final class SendableCounterArray: Sendable {
+    private let values: Mutex<[Int]>
+    init(count: Int) { values = Mutex(Array(repeating: 0, count: count)) }
+    func set(_ index: Int, _ value: Int) { values.withLock { $0[index] = value } }
+    var total: Int { values.withLock { $0.reduce(0, +) } }
 }
 
 enum ProcessInfo {

@@ -60,7 +60,7 @@ struct ProjectionBenchmark: AsyncParsableCommand {
     @Option(help: "Replays of all four together; the summary takes the median (these VMs drift by 20–40% from run to run).")
     var rounds = 1
 
-    static let kinds: [any Projection.Type] = [Timeline.self, Cases.self, Interventions.self, Compliance.self]
+    static let kinds = ReadModels.all
     static let replayTarget = 200_000.0
     static let queryP99TargetMs = 2.0
 
@@ -289,7 +289,7 @@ struct ProjectionBenchmark: AsyncParsableCommand {
     func decodeRates(_ store: LedgerStore, reference: ReferenceData) throws -> [(label: String, rate: Double)] {
         func pass(_ body: (EntryView) -> Int) throws -> Double {
             try store.environment.read { txn in
-                let start = Clock.nanoseconds()
+                let start = monotonic.nanoseconds()
                 var count = 0, sink = 0
                 try txn.withCursor(store.entries) { cursor in
                     var record = try cursor.first()
@@ -299,7 +299,7 @@ struct ProjectionBenchmark: AsyncParsableCommand {
                         record = try cursor.next()
                     }
                 }
-                let elapsed = Double(Clock.nanoseconds() - start) / 1e9
+                let elapsed = Double(monotonic.nanoseconds() - start) / 1e9
                 if sink == -1 { printOut("") }  // keeps the work observable
                 return Double(count) / elapsed
             }
@@ -382,7 +382,7 @@ struct ProjectionBenchmark: AsyncParsableCommand {
         var options = ProjectionEngine.Options()
         options.buildBatchEntriesMax = buildBatchEntries
         let engine = try ProjectionEngine(ledger: ledger, reference: reference, projections: kinds, options: options, logger: quietLogger)
-        let started = Clock.nanoseconds()
+        let started = monotonic.nanoseconds()
         let cpuStarted = processCPUSeconds()
         try engine.start()
         // While all four are built, a service appends one event at a time, paced at
@@ -391,18 +391,18 @@ struct ProjectionBenchmark: AsyncParsableCommand {
         let appender: Task<[UInt64], Never>? = kinds.count == Self.kinds.count ? Task {
             var latencies: [UInt64] = []
             let interval = appendsPerSecond > 0 ? 1_000_000_000 / UInt64(appendsPerSecond) : 0
-            var next = Clock.nanoseconds()
+            var next = monotonic.nanoseconds()
             while !Task.isCancelled {
                 if interval > 0 {
                     next += interval
-                    let now = Clock.nanoseconds()
+                    let now = monotonic.nanoseconds()
                     if next > now { try? await Task.sleep(for: .nanoseconds(next - now)) } else { next = now }
                 }
-                let began = Clock.nanoseconds()
+                let began = monotonic.nanoseconds()
                 let request = AppendRequest(stream: "bench-during-replay", events: [NewEvent(type: "Tick", payload: Array("{}".utf8))],
                                             author: "uid:0/bench")
                 guard (try? await ledger.append(request)) != nil else { break }
-                latencies.append(Clock.nanoseconds() - began)
+                latencies.append(monotonic.nanoseconds() - began)
             }
             return latencies
         } : nil
@@ -415,7 +415,7 @@ struct ProjectionBenchmark: AsyncParsableCommand {
             try await Task.sleep(for: .milliseconds(2))
             statuses = engine.statuses()
         }
-        let elapsed = Double(Clock.nanoseconds() - started) / 1e9
+        let elapsed = Double(monotonic.nanoseconds() - started) / 1e9
         let cpu = processCPUSeconds() - cpuStarted
         appender?.cancel()
         let appendLatencies = await appender?.value ?? []
@@ -459,9 +459,9 @@ struct ProjectionBenchmark: AsyncParsableCommand {
             samples.reserveCapacity(count)
             var rows = 0, maxRows = 0
             for person in picked {
-                let start = Clock.nanoseconds()
+                let start = monotonic.nanoseconds()
                 let page = try await engine.query("timeline") { view in try Timeline.read(view, person: person, from: 1, limit: 1_000) }
-                samples.append(Clock.nanoseconds() - start)
+                samples.append(monotonic.nanoseconds() - start)
                 let found = page?.rows.count ?? 0
                 rows += found
                 maxRows = max(maxRows, found)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import FascicoloConcurrency
 import FascicoloLedger
 import Glibc
 
@@ -172,15 +173,15 @@ struct SocketLoad {
 
         let writerAtStart = WriterProfile(socket: socket)
         let cpuAtStart = processCPUSeconds(daemon)
-        let deadline = Clock.nanoseconds() + UInt64(seconds * 1e9)
+        let deadline = monotonic.nanoseconds() + UInt64(seconds * 1e9)
         // The subscriber follows from position 0 and measures, for each entry, the time from its
         // commit (recordedAt) to its arrival.
-        let subscriberLags = SendableBox(LagCollector())
+        let subscriberLags = UnsafeTransfer(LagCollector())
         let subscriber = startJoinableThread {
             guard subscribe, let client = try? SocketClient(path: socket) else { return }
             try? client.send("GET", "/v1/subscribe?from=0")
             _ = try? client.readHead()
-            while Clock.nanoseconds() < deadline + 500_000_000 {
+            while monotonic.nanoseconds() < deadline + 500_000_000 {
                 guard let line = try? client.readLine() else { return }
                 subscriberLags.value.record(line: line)
             }
@@ -189,8 +190,8 @@ struct SocketLoad {
             guard let connection = try? SocketClient(path: socket) else { return [] }
             let plan = plans[client]
             var samples: [UInt64] = []
-            while Clock.nanoseconds() < deadline {
-                let begin = Clock.nanoseconds()
+            while monotonic.nanoseconds() < deadline {
+                let begin = monotonic.nanoseconds()
                 let response: (status: Int, body: [UInt8])
                 do { response = try connection.request(plan.method, plan.path, body: plan.body) } catch {
                     printOut("client \(client): \(error)")
@@ -200,7 +201,7 @@ struct SocketLoad {
                     printOut("client \(client): an append was refused: \(response.status) \(String(decoding: response.body.prefix(300), as: UTF8.self))")
                     return samples
                 }
-                samples.append(Clock.nanoseconds() - begin)
+                samples.append(monotonic.nanoseconds() - begin)
             }
             return samples
         }
@@ -341,7 +342,7 @@ func spawnProcess(_ executable: String, _ arguments: [String]) throws -> pid_t {
 /// Runs `body` on `count` OS threads (blocking clients must not sit on Dispatch's pool) and
 /// returns their results in order.
 func runThreads<T: Sendable>(count: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
-    let results = SendableBox(ResultSlots<T>(count: count))
+    let results = UnsafeTransfer(ResultSlots<T>(count: count))
     let threads = (0..<count).map { index in startJoinableThread { results.value.set(index, body(index)) } }
     threads.forEach(joinThread)
     return results.value.values

@@ -1,4 +1,5 @@
 import Dispatch
+import FascicoloConcurrency
 import FascicoloLedger
 import Glibc
 import Logging
@@ -10,13 +11,8 @@ let quietLogger: Logger = {
     return logger
 }()
 
-enum Clock {
-    static func nanoseconds() -> UInt64 {
-        var time = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &time)
-        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
-    }
-}
+/// Every duration the benchmarks measure.
+let monotonic = MonotonicClock.system
 
 /// A ~300-byte JSON payload, about the size of a case event.
 func samplePayload(_ index: Int) -> [UInt8] {

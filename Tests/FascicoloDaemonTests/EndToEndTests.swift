@@ -202,11 +202,12 @@ import Testing
         }
     }
 
-    /// The README's curl examples, run against a live daemon, so that they cannot go stale.
-    @Test func theReadmeCurlExamplesWork() throws {
-        let readme = readFile("README.md")
-        let examples = readme.split(separator: "\n").filter { $0.hasPrefix("curl --unix-socket data/fascicolod.sock") }
-        try #require(examples.count >= 5, "the README should show curl examples")
+    /// The curl examples of the README and of docs/api.md, run against a live daemon, so that
+    /// they cannot go stale.
+    @Test func theDocumentedCurlExamplesWork() throws {
+        let pages = ["README.md", "docs/api.md"].map(readFile)
+        let examples = pages.flatMap { $0.split(separator: "\n") }.filter { $0.hasPrefix("curl --unix-socket data/fascicolod.sock") }
+        try #require(examples.count >= 15, "the README and docs/api.md should show curl examples")
         try withDaemon(socketInDataDirectory: true) { daemon in
             for example in examples {
                 let command = example.replacingOccurrences(of: "data/fascicolod.sock", with: daemon.socket) + " -sf -o /dev/null -w '%{http_code}'"

@@ -1,3 +1,4 @@
+import FascicoloConcurrency
 import FascicoloCrypto
 import FascicoloDomain
 import FascicoloLedger
@@ -31,6 +32,8 @@ public final class ProjectionEngine: Sendable {
     let shared = Mutex(Shared())
     /// Wakes the runners (new entries, a handover, stop) and lets `stop` wait for them.
     let signal = ConditionLock()
+    /// Notified when the statuses change: wakes the queries waiting for a position.
+    let statusChanged = ChangeSignal()
 
     public struct Options: Sendable {
         /// Entries the live runner applies per write transaction (bounds its memory).
@@ -155,7 +158,7 @@ public final class ProjectionEngine: Sendable {
                 } else if active?.version != kind.version {
                     let slot = active?.slot.other ?? .a
                     let participant = Participant(kind: kind, slot: slot, tables: tables[kind.name]![slot]!, position: 0)
-                    let record = BuildingRecord(slot: slot, version: kind.version, startedAt: Timestamp.now())
+                    let record = BuildingRecord(slot: slot, version: kind.version, startedAt: ledger.wallClock.timestamp)
                     try txn.put(control, key: ControlKey.building(kind.name), value: record.bytes)
                     try Self.reset(participant, control: control, in: txn)
                     builds.append((participant, record))
@@ -175,7 +178,8 @@ public final class ProjectionEngine: Sendable {
         }
         // One thread builds them all: each entry is read and decoded once for every projection.
         if !builds.isEmpty { startBuildThread(builds) }
-        let liveParticipants = UncheckedTransfer(live)
+        // The live runner's thread takes the participants over.
+        let liveParticipants = UnsafeTransfer(live)
         startThread { self.runLive(liveParticipants.value) }
         watchCommits()
     }
@@ -189,9 +193,10 @@ public final class ProjectionEngine: Sendable {
             return shared.commitWatcher
         }
         watcher?.cancel()
+        // Each runner's last act is to count itself out and broadcast, under `signal`.
         signal.withLock {
             signal.broadcast()
-            while shared.withLock({ $0.threads }) > 0 { signal.wait(milliseconds: 50) }
+            while shared.withLock({ $0.threads }) > 0 { signal.wait() }
         }
         environment.close()
     }
@@ -243,7 +248,7 @@ public final class ProjectionEngine: Sendable {
                 let active = ActiveRecord(try txn.get(control, key: ControlKey.active(name)))
                 let slot = active?.slot.other ?? .a
                 let participant = Participant(kind: kind, slot: slot, tables: tables[name]![slot]!, position: 0)
-                let record = BuildingRecord(slot: slot, version: kind.version, startedAt: Timestamp.now())
+                let record = BuildingRecord(slot: slot, version: kind.version, startedAt: ledger.wallClock.timestamp)
                 try txn.put(control, key: ControlKey.building(name), value: record.bytes)
                 try Self.reset(participant, control: control, in: txn)
                 return (participant, record)
@@ -320,6 +325,7 @@ public final class ProjectionEngine: Sendable {
         defer { shared.withLock { $0.positionWaiters -= 1 } }
         signal.withLock { signal.broadcast() }
         while true {
+            let seen = statusChanged.generation
             let status = try self.status(name)
             if status.state != .building && status.position > position { return }
             if let failure = status.failure, failure.position <= position { throw ProjectionError.failed(name, failure) }
@@ -328,7 +334,9 @@ public final class ProjectionEngine: Sendable {
             guard ContinuousClock.now < deadline, position < ledger.size else {
                 throw status.state == .building ? ProjectionError.notBuilt(name) : ProjectionError.behind(name, applied: status.position, wanted: position)
             }
-            try await Task.sleep(for: .milliseconds(1))
+            // Woken by the runner's next published status, or at the deadline.
+            await statusChanged.wait(after: seen, timeout: deadline - ContinuousClock.now)
+            try Task.checkCancellation()
         }
     }
 
@@ -344,7 +352,9 @@ public final class ProjectionEngine: Sendable {
         let task = Task.detached { [self] in
             var seen = ledger.size
             while !Task.isCancelled {
-                seen = await ledger.waitForEntries(beyond: seen, timeout: .seconds(1))
+                let size = await ledger.waitForEntries(beyond: seen)
+                guard size > seen else { return }  // the ledger closed (or the task was cancelled)
+                seen = size
                 signal.withLock { signal.broadcast() }
             }
         }
@@ -433,10 +443,4 @@ public enum ProjectionError: Error, Sendable, CustomStringConvertible {
         case .storage(let reason): "storage error: \(reason)"
         }
     }
-}
-
-/// Moves values owned by one thread to another that takes them over (the sender stops using them).
-struct UncheckedTransfer<Value>: @unchecked Sendable {
-    let value: Value
-    init(_ value: Value) { self.value = value }
 }

@@ -1,4 +1,4 @@
-import Dispatch
+import FascicoloConcurrency
 import FascicoloCrypto
 import FascicoloDomain
 import FascicoloLedger
@@ -37,31 +37,11 @@ final class Participant {
     }
 }
 
-/// A value computed on another thread, waited for once.
-final class Completion<Value: Sendable>: Sendable {
-    private let done = DispatchSemaphore(value: 0)
-    private let result = Mutex<Result<Value, any Error>?>(nil)
-
-    /// Runs `work` on a thread of its own (not the global pool: Swift's tasks run there, and
-    /// this work blocks on LMDB's write lock and fsync).
-    init(_ work: @escaping @Sendable () throws -> Value) {
-        startThread { [self] in
-            let outcome = Result { try work() }
-            result.withLock { $0 = outcome }
-            done.signal()
-        }
-    }
-
-    func wait() throws -> Value {
-        done.wait()
-        return try result.withLock { $0! }.get()
-    }
-}
-
-/// Entries being decoded ahead of the batch that will apply them.
+/// Entries being decoded ahead of the batch that will apply them (on a thread of its own, not
+/// the global pool: Swift's tasks run there).
 struct Prefetch {
     let range: Range<UInt64>
-    let events: Completion<[ProjectedEvent]>
+    let events: Promise<[ProjectedEvent]>
 }
 
 /// A finished build, waiting for the live runner to swap it in.
@@ -82,8 +62,9 @@ extension ProjectionEngine {
             adoptHandovers(into: &participants)
             let end = ledger.size
             guard participants.contains(where: { $0.failure == nil && $0.position < end }) else {
+                // Idle until a commit (the commit watcher), a handover or a stop broadcasts.
                 signal.withLock {
-                    if !shared.withLock({ $0.stopping || !$0.handovers.isEmpty }) && ledger.size == end { signal.wait(milliseconds: 200) }
+                    if !shared.withLock({ $0.stopping || !$0.handovers.isEmpty }) && ledger.size == end { signal.wait() }
                 }
                 continue
             }
@@ -170,6 +151,7 @@ extension ProjectionEngine {
                 shared.statuses[name]?.state = participant.failure == nil ? .live : .failed
             }
         }
+        statusChanged.notify()
     }
 
     // MARK: - Builds
@@ -181,7 +163,8 @@ extension ProjectionEngine {
                     slot: participant.slot, position: participant.position, startedAt: record.startedAt, entriesPerSecond: 0, failure: nil)
             }
         }
-        let transfer = UncheckedTransfer(builds.map { (participant: $0.0, startedAt: $0.1.startedAt) })
+        // The build thread takes the participants over.
+        let transfer = UnsafeTransfer(builds.map { (participant: $0.0, startedAt: $0.1.startedAt) })
         startThread { self.runBuild(transfer.value) }
     }
 
@@ -287,7 +270,7 @@ extension ProjectionEngine {
             let record = RebuildRecord(
                 version: participant.kind.version, position: position, digest: digest.hex,
                 logRoot: try ledger.root(size: position).hex, checkpointSize: checkpoint?.size, checkpointRoot: checkpoint?.root.hex,
-                startedAt: startedAt, finishedAt: Timestamp.now(), entriesPerSecond: rate)
+                startedAt: startedAt, finishedAt: ledger.wallClock.timestamp, entriesPerSecond: rate)
             shared.withLock { $0.handovers.append(Handover(participant: participant, record: record)) }
             signal.withLock { signal.broadcast() }
         } catch {
@@ -355,7 +338,8 @@ extension ProjectionEngine {
 
         let outcomes = Mutex<[Outcome?]>(Array(repeating: nil, count: active.count))
         let errors = Mutex<[any Error]>([])
-        let shared = UncheckedTransfer((active, events, underlay))
+        // Each thread applies to its own participant; the events and the underlay are only read.
+        let shared = UnsafeTransfer((active, events, underlay))
         // Small batches (the live runner's usual ones) are applied on this thread alone.
         onThreads(events.count >= 256 ? active.count : 1, iterations: active.count) { index in
             let (active, events, underlay) = shared.value
@@ -407,11 +391,11 @@ extension ProjectionEngine {
     /// A batch being written on another thread.
     struct PendingWrite {
         let batch: PreparedBatch
-        let done: Completion<Void>
+        let done: Promise<Void>
     }
 
     private func startWrite(_ batch: PreparedBatch) -> PendingWrite {
-        PendingWrite(batch: batch, done: Completion { try self.commit(batch) })
+        PendingWrite(batch: batch, done: Promise.onNewThread { try self.commit(batch) })
     }
 
     /// Waits for the write in flight, if any. When it failed, every participant goes back to
@@ -466,7 +450,7 @@ extension ProjectionEngine {
 
     /// Decodes `range` on a thread of its own.
     private func startPrefetch(_ range: Range<UInt64>) -> Prefetch {
-        Prefetch(range: range, events: Completion { try self.decode(from: range.lowerBound, to: range.upperBound, parts: 1) })
+        Prefetch(range: range, events: Promise.onNewThread { try self.decode(from: range.lowerBound, to: range.upperBound, parts: 1) })
     }
 
     /// The entries at positions start ..< stop, decoded in `parts` parallel parts.
@@ -520,15 +504,9 @@ extension ProjectionEngine {
                 body(index)
             }
         }
-        let done = DispatchSemaphore(value: 0)
-        for _ in 1..<threads {
-            startThread {
-                work()
-                done.signal()
-            }
-        }
+        let helpers = (1..<threads).map { _ in Promise<Void>.onNewThread(work) }
         work()
-        for _ in 1..<threads { done.wait() }
+        for helper in helpers { try? helper.wait() }
     }
 
     private func pause(milliseconds: Int) {
