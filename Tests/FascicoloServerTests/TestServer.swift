@@ -54,7 +54,7 @@ struct TestServer {
             let reference = try ReferenceData.load(directory: packageDirectory() + "/Config/reference")
             let caseFiles = try CaseFiles.open(ledger: ledger, directory: directory + "/data", reference: reference, logger: logger)
             let projections = try ProjectionEngine(ledger: ledger, reference: reference,
-                                                   projections: [Timeline.self, Cases.self, Interventions.self, Compliance.self],
+                                                   projections: ReadModels.all,
                                                    logger: logger)
             try projections.start()
             defer {
