@@ -67,9 +67,7 @@ public final class Daemon: Sendable {
             self.shutdown()
             throw error
         }
-        let metrics = ServerMetrics()
-        metrics.bootstrapRequestMetrics()
-        let routes = APIRoutes(caseFiles: caseFiles, projections: projections, policy: configuration.access, metrics: metrics,
+        let routes = APIRoutes(caseFiles: caseFiles, projections: projections, policy: configuration.access, metrics: ServerMetrics(),
                                openAPIDocument: OpenAPIDocument.yaml, version: Self.version,
                                subscriptions: configuration.subscriptions, requestBytesMax: configuration.requestBytesMax,
                                shutdown: shutdown)

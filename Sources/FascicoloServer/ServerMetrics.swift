@@ -19,9 +19,9 @@ public final class ConnectionGauge: Sendable {
 /// stable codes, projection names and route patterns only — never a stream, a person, a
 /// payload or a concrete URL.
 ///
-/// Hummingbird's `MetricsMiddleware` records per-route request metrics through swift-metrics;
-/// `bootstrapRequestMetrics()` sends them to this registry (`http_server_request_duration_seconds`…,
-/// labelled with the route's pattern, `/v1/entries/{position}`).
+/// Hummingbird's `MetricsMiddleware` records per-route request metrics through swift-metrics,
+/// into `requestRegistry` (`http_server_request_duration`…, labelled with the route's pattern,
+/// `/v1/entries/{position}`).
 public final class ServerMetrics: Sendable {
     /// Upper bounds of the append latency histogram, in seconds.
     static let latencyBuckets: [Double] = [0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1]
@@ -43,23 +43,22 @@ public final class ServerMetrics: Sendable {
         appendLatency = registry.histogram("fascicolo_append_latency_seconds", "Time from receiving an append to its durable commit.",
                                            buckets: Self.latencyBuckets)
         copied = Mutex(CopiedTotals(registry: registry))
+        _ = Self.requestRegistry  // the backend is in place before the first request
     }
 
-    /// Makes this registry the process's swift-metrics backend, for Hummingbird's request
-    /// metrics. Once per process (swift-metrics allows one bootstrap): the daemon calls it.
-    public func bootstrapRequestMetrics() {
-        MetricsSystem.bootstrap(requestMetricsFactory)
-    }
-
-    /// swift-metrics into this registry, with the OpenTelemetry-style names Hummingbird uses
-    /// (`http.server.request.duration`) made Prometheus names (`http_server_request_duration`).
-    public var requestMetricsFactory: PrometheusMetricsFactory {
+    /// Hummingbird's request metrics go through swift-metrics, whose backend is one per process
+    /// (a second bootstrap traps): this registry, made the backend on first use. Every
+    /// `ServerMetrics` renders it after its own — in the daemon there is one of each.
+    static let requestRegistry: PrometheusCollectorRegistry = {
+        let registry = PrometheusCollectorRegistry()
         var factory = PrometheusMetricsFactory(registry: registry)
+        // OpenTelemetry-style names (`http.server.request.duration`) made Prometheus names.
         factory.nameAndLabelSanitizer = { name, labels in
-            (Self.prometheusName(name), labels.map { (Self.prometheusName($0.0), $0.1) })
+            (ServerMetrics.prometheusName(name), labels.map { (ServerMetrics.prometheusName($0.0), $0.1) })
         }
-        return factory
-    }
+        MetricsSystem.bootstrap(factory)
+        return registry
+    }()
 
     static func prometheusName(_ name: String) -> String {
         String(name.map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" })
@@ -80,6 +79,7 @@ public final class ServerMetrics: Sendable {
         copied.withLock { $0.update(ledger: ledger, connections: connections, counters: connectionCounters, projections: projections) }
         var buffer: [UInt8] = []
         registry.emit(into: &buffer)
+        Self.requestRegistry.emit(into: &buffer)
         return buffer
     }
 }

@@ -4,14 +4,6 @@ import Testing
 
 /// `GET /metrics`: the Prometheus registry's text, with the names the daemon has always used.
 @Suite struct MetricsTests {
-    /// swift-metrics allows one backend per process: the test process's, as the daemon's, is a
-    /// `ServerMetrics` registry, for Hummingbird's per-route request metrics.
-    static let processMetrics: ServerMetrics = {
-        let metrics = ServerMetrics()
-        metrics.bootstrapRequestMetrics()
-        return metrics
-    }()
-
     @Test func theMetricNamesAndTheirValuesStay() async throws {
         try await TestServer.run { server in
             #expect(try await server.append("case-1", #"{"events":[{"type":"X","data":1},{"type":"Y","data":2}]}"#).status == 201)
@@ -57,7 +49,7 @@ import Testing
     /// Request metrics are labelled with the route's pattern, never the URL: no position,
     /// stream name or other client text reaches the scrape.
     @Test func requestMetricsCarryRoutePatternsNotURLs() async throws {
-        try await TestServer.run(metrics: Self.processMetrics) { server in
+        try await TestServer.run { server in
             #expect(try await server.append("case-zqxjwv", #"{"events":[{"type":"X","data":1}]}"#).status == 201)
             #expect(try await server.call(.get, "/v1/streams/case-zqxjwv/events").status == 200)
             try await server.call(.get, "/v1/entries/918273645").expectProblem(404, "not_found")
