@@ -21,6 +21,10 @@ let package = Package(
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
         // The daemon's configuration file (TOML 1.0, through toml++).
         .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        // Counters, gauges and histograms (Hummingbird's per-route request metrics use it too),
+        // exported in the Prometheus text format at GET /metrics.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // Tests only: parses the OpenAPI document as YAML (duplicate keys, dangling $refs).
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
         // The CLI's HTTP client over the daemon's Unix socket (http+unix://).
@@ -78,8 +82,15 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            exclude: ["openapi.yaml"],
+            plugins: ["EmbedOpenAPIDocument"]
         ),
+        // Build tool: Sources/FascicoloServer/openapi.yaml becomes a string constant in the binary.
+        .executableTarget(name: "embed-text", path: "Tools/EmbedText"),
+        .plugin(name: "EmbedOpenAPIDocument", capability: .buildTool(), dependencies: ["embed-text"]),
 
         // The daemon's parts: configuration (file, environment, flags), data-directory lock, lifecycle.
         .target(
@@ -143,8 +154,11 @@ let package = Package(
                     dependencies: ["FascicoloDomain", "FascicoloConcurrency", "FascicoloTesting", "FascicoloWorkload"]),
         .testTarget(name: "FascicoloProjectionsTests",
                     dependencies: ["FascicoloProjections", "FascicoloDomain", "FascicoloTesting", "FascicoloWorkload"]),
+        // In process: the routes on a real ledger in a temporary directory, peer credentials bound per request.
         .testTarget(name: "FascicoloServerTests",
-                    dependencies: ["FascicoloServer", "FascicoloLedger", "FascicoloJSON", .product(name: "Yams", package: "Yams")]),
+                    dependencies: ["FascicoloServer", "FascicoloLedger", "FascicoloJSON", "FascicoloDomain", "FascicoloProjections",
+                                   "FascicoloTesting", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                                   .product(name: "Yams", package: "Yams")]),
         .testTarget(name: "FascicoloOperationsTests",
                     dependencies: ["FascicoloOperations", "FascicoloLedger", "FascicoloCrypto", "FascicoloTesting"]),
         .testTarget(name: "FascicoloDaemonTests",
@@ -155,6 +169,6 @@ let package = Package(
 
 // The project's own targets build without warnings: a warning is an error (SE-0480), in every
 // target this manifest declares and in none of the dependencies'.
-for target in package.targets where target.type != .system {
+for target in package.targets where target.type != .system && target.type != .plugin {
     target.swiftSettings = (target.swiftSettings ?? []) + [.treatAllWarnings(as: .error)]
 }
