@@ -14,10 +14,10 @@ extension APIRoutes {
     static let purposeHeader = HTTPFields.Element.Name("Fascicolo-Purpose")!
     static let operatorHeader = HTTPFields.Element.Name("Fascicolo-Operator")!
 
-    func registerDomain(on router: Router<FascicoloRequestContext>) {
-        router.post("v1/persons/events") { request, context in try await recordPersonEvents(request, context) }
-        router.get("v1/persons/case-file") { request, context in
-            let peer = try authorize(context, Self.anyRole)
+    func registerDomain(on groups: RouteGroups) {
+        groups.writers.post("v1/persons/events") { request, context in try await recordPersonEvents(request, context) }
+        groups.everyRole.get("v1/persons/case-file") { request, context in
+            let peer = try caller(context)
             let person = try personFromHeader(request)
             let reader = try reader(request, peer)
             let from: UInt64 = try query(request, "from") ?? 1
@@ -30,8 +30,8 @@ extension APIRoutes {
                 return json(status: .ok, Render.caseFile(file))
             } catch { throw Self.problem(for: error) }
         }
-        router.post("v1/persons/erasure") { request, context in
-            let peer = try authorize(context, [.admin])
+        groups.admins.post("v1/persons/erasure") { request, context in
+            let peer = try caller(context)
             let body: JSON
             do { body = try JSON.parse(try await jsonBody(request, bytesMax: 16 << 10)) } catch let error as JSON.Malformed {
                 throw Problem.badRequest("\(error)")
@@ -50,14 +50,13 @@ extension APIRoutes {
                 return json(status: .created, Render.recordResult(result))
             } catch { throw Self.problem(for: error) }
         }
-        router.get("v1/catalogue") { _, context in
-            _ = try authorize(context, Self.anyRole)
+        groups.everyRole.get("v1/catalogue") { _, _ in
             return json(status: .ok, CatalogueDocument.bytes)
         }
     }
 
     func recordPersonEvents(_ request: Request, _ context: FascicoloRequestContext) async throws -> Response {
-        let peer = try authorize(context, [.writer, .admin])
+        let peer = try caller(context)
         let start = DispatchTime.now().uptimeNanoseconds
         // Room for the most events a request may carry at the largest payload, plus the person,
         // the actor and the framing: a body is parsed whole, so it is bounded before that.
@@ -87,7 +86,7 @@ extension APIRoutes {
     func recordGenericRead(of stream: String, entries: Int, _ request: Request, _ peer: PeerCredentials) async throws {
         guard let person = Pseudonym.owning(stream: stream) else { return }
         if stream.hasPrefix(Pseudonym.accessPrefix) {
-            _ = try authorize(peer: peer, Self.auditors)
+            try policy.authorize(peer, Self.auditors)
             return
         }
         do {

@@ -16,9 +16,8 @@ import Hummingbird
 /// the entry at P has been applied — read-your-writes for a client that has just appended at P.
 /// Person reads default to the person's own last entry, and are recorded like case-file reads.
 extension APIRoutes {
-    func registerProjections(on router: Router<FascicoloRequestContext>) {
-        router.get("v1/projections") { _, context in
-            _ = try authorize(context, Self.anyRole)
+    func registerProjections(on groups: RouteGroups) {
+        groups.everyRole.get("v1/projections") { _, _ in
             let statuses = projections.statuses()
             var body = JSONBytes()
             body.object { body in
@@ -29,22 +28,19 @@ extension APIRoutes {
             }
             return json(status: .ok, body.bytes)
         }
-        router.get("v1/projections/:name") { _, context in
-            _ = try authorize(context, Self.anyRole)
+        groups.everyRole.get("v1/projections/:name") { _, context in
             do {
                 return json(status: .ok, projectionStatus(try projections.status(projectionName(context))))
             } catch { throw Self.problem(forProjection: error) }
         }
-        router.post("v1/projections/:name/rebuild") { _, context in
-            _ = try authorize(context, [.admin])
+        groups.admins.post("v1/projections/:name/rebuild") { _, context in
             let name = projectionName(context)
             do {
                 try projections.rebuild(name)
                 return json(status: .accepted, projectionStatus(try projections.status(name)))
             } catch { throw Self.problem(forProjection: error) }
         }
-        router.get("v1/projections/:name/digest") { _, context in
-            _ = try authorize(context, Self.auditors)
+        groups.auditors.get("v1/projections/:name/digest") { _, context in
             let name = projectionName(context)
             do {
                 let (digest, position) = try projections.digest(name)
@@ -57,9 +53,9 @@ extension APIRoutes {
                 return json(status: .ok, body.bytes)
             } catch { throw Self.problem(forProjection: error) }
         }
-        router.get("v1/persons/timeline") { request, context in try await timeline(request, context) }
-        router.get("v1/persons/case-state") { request, context in
-            let peer = try authorize(context, Self.anyRole)
+        groups.everyRole.get("v1/persons/timeline") { request, context in try await timeline(request, context) }
+        groups.everyRole.get("v1/persons/case-state") { request, context in
+            let peer = try caller(context)
             let reader = try reader(request, peer)
             let person = try pseudonym(try personFromHeader(request))
             let today = caseFiles.today()
@@ -74,8 +70,7 @@ extension APIRoutes {
                 Render.caseState(state, into: &body)
             }
         }
-        router.get("v1/caseload") { request, context in
-            _ = try authorize(context, Self.anyRole)
+        groups.everyRole.get("v1/caseload") { request, _ in
             let by = request.uri.queryParameters.get("by") ?? "operator"
             guard by == "operator" || by == "ambito" else { throw Self.invalidParameter("by", "by is operator or ambito") }
             let region: Bool = try parameter(request, "region") ?? false
@@ -97,8 +92,7 @@ extension APIRoutes {
                 }
             }
         }
-        router.get("v1/interventions") { request, context in
-            _ = try authorize(context, Self.anyRole)
+        groups.everyRole.get("v1/interventions") { request, _ in
             let filters = request.uri.queryParameters
             let month = filters.get("month")
             if let month, month.utf8.count != 7 || CalendarDate(month + "-01") == nil {
@@ -123,8 +117,7 @@ extension APIRoutes {
                 }
             }
         }
-        router.get("v1/indicators") { request, context in
-            _ = try authorize(context, Self.anyRole)
+        groups.everyRole.get("v1/indicators") { request, _ in
             let ambito = request.uri.queryParameters.get("ambito")
             let year: Int? = try parameter(request, "year")
             if let year, !(1900...2200).contains(year) { throw Self.invalidParameter("year", "year is 1900 to 2200") }
@@ -136,8 +129,8 @@ extension APIRoutes {
                 Render.indicators(indicators, into: &body)
             }
         }
-        router.get("v1/compliance/accesses") { request, context in
-            let peer = try authorize(context, Self.auditors)
+        groups.auditors.get("v1/compliance/accesses") { request, context in
+            let peer = try caller(context)
             let reader = try reader(request, peer)
             let person = try pseudonym(try personFromHeader(request))
             let from: UInt64 = try parameter(request, "from") ?? 0
@@ -163,8 +156,7 @@ extension APIRoutes {
                 }
             }
         }
-        router.get("v1/compliance/registers/:register") { request, context in
-            _ = try authorize(context, Self.auditors)
+        groups.auditors.get("v1/compliance/registers/:register") { request, context in
             let register = context.parameters.get("register") ?? ""
             guard Compliance.registerNames.contains(register) else {
                 throw Problem(.notFound, code: "register_not_found",
@@ -188,7 +180,7 @@ extension APIRoutes {
     /// `GET /v1/persons/timeline`: the person's timeline page with the personal fields opened
     /// (as the case file does: erased, restricted and unreadable ones marked), recorded first.
     func timeline(_ request: Request, _ context: FascicoloRequestContext) async throws -> Response {
-        let peer = try authorize(context, Self.anyRole)
+        let peer = try caller(context)
         let reader = try reader(request, peer)
         let person = try pseudonym(try personFromHeader(request))
         let from: UInt64 = try parameter(request, "from") ?? 1

@@ -61,3 +61,11 @@ func jsonString(_ text: String) -> String {
     json.string(text)
     return String(decoding: json.bytes, as: UTF8.self)
 }
+
+/// `12.3 MiB`
+func humanBytes(_ count: Int) -> String {
+    if count < 1024 { return "\(count) bytes" }
+    if count < 1 << 20 { return "\(Terminal.format(Double(count) / 1024, decimals: 1)) KiB" }
+    if count < 1 << 30 { return "\(Terminal.format(Double(count) / 1_048_576, decimals: 1)) MiB" }
+    return "\(Terminal.format(Double(count) / 1_073_741_824, decimals: 2)) GiB"
+}
