@@ -1,5 +1,6 @@
-@testable import FascicoloDomain
 import Testing
+
+@testable import FascicoloDomain
 
 /// What an operator reads: the Italian refusals and labels name entries by their Italian term,
 /// never by the catalogue's English type names.
@@ -41,9 +42,11 @@ import Testing
 
     @Test func refusalsNameEntriesByTheirItalianTerm() {
         let wrong = Rule.wrongTarget(found: "InterventionStarted", expected: ["GoalSet", "InterventionRequested"])
-        #expect(wrong.italian == "La voce indicata è «attivazione dell'intervento», non «obiettivo / risultato atteso» o «sostegno disposto».")
+        #expect(
+            wrong.italian == "La voce indicata è «attivazione dell'intervento», non «obiettivo / risultato atteso» o «sostegno disposto».")
         #expect(Rule.unknownField(type: "TakenInCharge").italian == "Il campo da rettificare non fa parte della voce «presa in carico».")
-        #expect(Rule.notCorrectable(type: "PlanSigned", correction: .replacedByNext, attempted: .rectified).italian
+        #expect(
+            Rule.notCorrectable(type: "PlanSigned", correction: .replacedByNext, attempted: .rectified).italian
                 == "Una voce «sottoscrizione del patto» si corregge con una nuova voce «sottoscrizione del patto».")
     }
 

@@ -1,7 +1,8 @@
-@testable import FascicoloDomain
 import FascicoloJSON
 import FascicoloTesting
 import Testing
+
+@testable import FascicoloDomain
 
 /// The shipped reference data (Config/reference): its versions, the lists that became reference
 /// data in 2026.2, and the SIUSS codes against INPS's published list.
@@ -12,8 +13,9 @@ import Testing
 
     /// INPS's list of social benefits (`PrestazioneDaErogare`, the codes SIUSS and the ISEE
     /// services share): see Config/reference/README.md for the source.
-    static let publishedSIUSSCodes: Set<String> = Set((1...20).map { "A1." + twoDigits($0) } + (1...12).map { "A2." + twoDigits($0) }
-        + (1...3).map { "A3." + twoDigits($0) } + ["Z9.99"])
+    static let publishedSIUSSCodes: Set<String> = Set(
+        (1...20).map { "A1." + twoDigits($0) } + (1...12).map { "A2." + twoDigits($0) }
+            + (1...3).map { "A3." + twoDigits($0) } + ["Z9.99"])
 
     static func twoDigits(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
 
@@ -36,13 +38,17 @@ import Testing
         try Self.validate("AccessContactRecorded", contact, against: Self.current)
         #expect(throws: DomainError.self) { try Self.validate("AccessContactRecorded", contact, against: Self.first) }
         // The channels the schema accepted before they were reference data stay valid in both.
-        try Self.validate("AccessContactRecorded", #"{"channel":"home_visit","needArea":"elderly","outcome":"referral"}"#, against: Self.first)
-        try Self.validate("AccessContactRecorded", #"{"channel":"home_visit","needArea":"elderly","outcome":"referral"}"#, against: Self.current)
+        try Self.validate(
+            "AccessContactRecorded", #"{"channel":"home_visit","needArea":"elderly","outcome":"referral"}"#, against: Self.first)
+        try Self.validate(
+            "AccessContactRecorded", #"{"channel":"home_visit","needArea":"elderly","outcome":"referral"}"#, against: Self.current)
     }
 
     @Test func fundingLinesAreReferenceData() throws {
         let lines = try #require(Self.current.labels[.fundingLines])
-        for code in ["po_fse_plus", "pn_inclusione", "pnrr", "fondo_poverta", "fna", "fnps", "regionale", "comunale", "dopo_di_noi", "other"] {
+        for code in [
+            "po_fse_plus", "pn_inclusione", "pnrr", "fondo_poverta", "fna", "fnps", "regionale", "comunale", "dopo_di_noi", "other",
+        ] {
             #expect(lines[code] != nil, "\(code)")
         }
         #expect(lines["fondo_poverta"]?.contains("Quota servizi") == true && lines["fna"]?.contains("non autosufficienze") == true)
@@ -60,18 +66,23 @@ import Testing
     }
 
     @Test func aVersionWithoutTheNewListsReadsAsBefore() throws {
-        let bytes = Array(#"{"version":"2025.1","interventions":[{"code":"SAD","siuss":"A2.07","istat":"F1","label":"x"}],"closureReasons":[{"code":"death","label":"decesso"}],"userAreas":[{"code":"poverty","label":"p"}],"ambiti":[{"code":"matera","label":"Matera"}]}"#.utf8)
+        let bytes = Array(
+            #"{"version":"2025.1","interventions":[{"code":"SAD","siuss":"A2.07","istat":"F1","label":"x"}],"closureReasons":[{"code":"death","label":"decesso"}],"userAreas":[{"code":"poverty","label":"p"}],"ambiti":[{"code":"matera","label":"Matera"}]}"#
+                .utf8)
         let table = try ReferenceTable.parse(bytes, file: "old")
         #expect(table.contains("online", in: .accessChannels) && !table.contains("pua", in: .accessChannels))
         #expect(table.contains("adi", in: .fundingLines) && !table.contains("po_fse_plus", in: .fundingLines))
-        let empty = Array(#"{"version":"2026.3","interventions":[{"code":"SAD","siuss":"A2.07","istat":"F1","label":"x"}],"closureReasons":[{"code":"death","label":"decesso"}],"userAreas":[{"code":"poverty","label":"p"}],"ambiti":[{"code":"matera","label":"Matera"}],"fundingLines":[]}"#.utf8)
+        let empty = Array(
+            #"{"version":"2026.3","interventions":[{"code":"SAD","siuss":"A2.07","istat":"F1","label":"x"}],"closureReasons":[{"code":"death","label":"decesso"}],"userAreas":[{"code":"poverty","label":"p"}],"ambiti":[{"code":"matera","label":"Matera"}],"fundingLines":[]}"#
+                .utf8)
         #expect(throws: ReferenceTable.Invalid.self) { try ReferenceTable.parse(empty, file: "x") }
     }
 
     @Test func everySIUSSCodeIsOnePublishedByINPS() {
         for version in Self.shipped.versions.values where version.version != "2026.1" {
             for intervention in version.interventions.values {
-                #expect(Self.publishedSIUSSCodes.contains(intervention.siuss), "\(version.version) \(intervention.code) \(intervention.siuss)")
+                #expect(
+                    Self.publishedSIUSSCodes.contains(intervention.siuss), "\(version.version) \(intervention.code) \(intervention.siuss)")
             }
         }
         let siuss = Self.current.interventions.mapValues(\.siuss)

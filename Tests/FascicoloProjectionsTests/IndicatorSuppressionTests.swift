@@ -30,7 +30,9 @@ import Testing
                     let label = "\(ambito ?? "all") \(year.map(String.init) ?? "all")"
                     #expect(!revealsSmall(indicators.caseFiles, indicators.takenInCharge), "\(label)")
                     #expect(!revealsSmall(indicators.goalsClosed, indicators.goalsAchieved), "\(label)")
-                    #expect(!shareRevealsSmall(indicators.shareWithAssessment) && !shareRevealsSmall(indicators.shareWithSignedPlan), "\(label)")
+                    #expect(
+                        !shareRevealsSmall(indicators.shareWithAssessment) && !shareRevealsSmall(indicators.shareWithSignedPlan), "\(label)"
+                    )
                     if case .value = indicators.caseFiles { checked += 1 }
                 }
             }

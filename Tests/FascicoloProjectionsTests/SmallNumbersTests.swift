@@ -1,5 +1,6 @@
-@testable import FascicoloProjections
 import Testing
+
+@testable import FascicoloProjections
 
 @Suite struct SmallNumbersTests {
     let rule = SmallNumbers(threshold: 5)
@@ -35,8 +36,9 @@ import Testing
     }
 
     @Test func interventionsHideSmallCountsAndTheMinutesOfFewDeliveries() {
-        let row = Interventions.Row(code: "SAD", provider: "Coop", fundingLine: "fna", ambito: "potenza", month: "2026-01",
-                                    requested: 2, started: 7, ended: 0, deliveries: 3, minutes: 180, amountCents: 9_000)
+        let row = Interventions.Row(
+            code: "SAD", provider: "Coop", fundingLine: "fna", ambito: "potenza", month: "2026-01",
+            requested: 2, started: 7, ended: 0, deliveries: 3, minutes: 180, amountCents: 9_000)
         let exported = RegionReports.interventions(row)
         #expect(exported.requested == .suppressed && exported.started == .value(7) && exported.ended == .suppressed)
         #expect(exported.deliveries == .suppressed && exported.minutes == nil && exported.amountCents == nil)

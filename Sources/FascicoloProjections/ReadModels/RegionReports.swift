@@ -26,12 +26,14 @@ public enum RegionReports {
     /// Taken in charge and reviews overdue are parts of the open case files: with `open` shown,
     /// neither may leave a small remainder.
     public static func caseload(_ row: Cases.CaseloadRow) -> CaseloadRow {
-        let open = Int(row.open), openShown = !smallNumbers.isSmall(open)
+        let open = Int(row.open)
+        let openShown = !smallNumbers.isSmall(open)
         func part(_ value: Int64) -> Count {
             let hidden = smallNumbers.hidden([.init(Int(value)), .init(open - Int(value), published: false)], totalShown: openShown)
             return hidden[0] && !smallNumbers.isSmall(Int(value)) ? .withheld : count(value)
         }
-        return CaseloadRow(id: row.id, open: count(row.open), takenInCharge: part(row.takenInCharge), reviewsOverdue: part(row.reviewsOverdue))
+        return CaseloadRow(
+            id: row.id, open: count(row.open), takenInCharge: part(row.takenInCharge), reviewsOverdue: part(row.reviewsOverdue))
     }
 
     /// Each count suppressed when small; minutes and amount withheld when the deliveries are
@@ -39,8 +41,9 @@ public enum RegionReports {
     public static func interventions(_ row: Interventions.Row) -> InterventionRow {
         let deliveries = count(row.deliveries)
         let shown = deliveries != .suppressed
-        return InterventionRow(code: row.code, provider: row.provider, fundingLine: row.fundingLine, ambito: row.ambito, month: row.month,
-                               requested: count(row.requested), started: count(row.started), ended: count(row.ended),
-                               deliveries: deliveries, minutes: shown ? row.minutes : nil, amountCents: shown ? row.amountCents : nil)
+        return InterventionRow(
+            code: row.code, provider: row.provider, fundingLine: row.fundingLine, ambito: row.ambito, month: row.month,
+            requested: count(row.requested), started: count(row.started), ended: count(row.ended),
+            deliveries: deliveries, minutes: shown ? row.minutes : nil, amountCents: shown ? row.amountCents : nil)
     }
 }
