@@ -23,7 +23,8 @@ struct Caseload: DaemonCommand {
 
     func run(client: DaemonClient) async throws {
         let session = DaemonSession(daemon, client: client)
-        let (response, answer) = try await session.getJSON("/v1/caseload" + queryString([("by", by), ("region", region ? "true" : nil), reflects.parameter]))
+        let query = queryString([("by", by), ("region", region ? "true" : nil), reflects.parameter])
+        let (response, answer) = try await session.getJSON("/v1/caseload" + query)
         if daemon.json {
             session.printRaw(response)
             return
@@ -87,8 +88,7 @@ struct InterventionsCommand: DaemonCommand {
     func run(client: DaemonClient) async throws {
         let session = DaemonSession(daemon, client: client)
         let query = queryString([("code", code), ("provider", provider), ("fundingLine", fundingLine), ("ambito", ambito),
-                                 ("month", month), ("limit", limit.map(String.init)), ("region", region ? "true" : nil),
-                                 reflects.parameter])
+                                 ("month", month), ("limit", limit.map(String.init)), ("region", region ? "true" : nil), reflects.parameter])
         let (response, answer) = try await session.getJSON("/v1/interventions" + query)
         if daemon.json {
             session.printRaw(response)

@@ -141,11 +141,13 @@ extension Cases {
         func count(_ value: Int) -> Indicators.Count { value < threshold ? .suppressed : .value(value) }
         /// A part of `total` whose remainder is not shown: withheld when the two would reveal a small remainder.
         func part(_ value: Int, of total: Int) -> Indicators.Count {
-            let hidden = smallNumbers.hidden([.init(value), .init(total - value, published: false)], totalShown: !smallNumbers.isSmall(total))
+            let parts: [SmallNumbers.Part] = [.init(value), .init(total - value, published: false)]
+            let hidden = smallNumbers.hidden(parts, totalShown: !smallNumbers.isSmall(total))
             return hidden[0] && !smallNumbers.isSmall(value) ? .withheld : count(value)
         }
         func share(_ part: Int) -> Double? {
-            let hidden = smallNumbers.hidden([.init(part), .init(files - part, published: false)], totalShown: !smallNumbers.isSmall(files))
+            let parts: [SmallNumbers.Part] = [.init(part), .init(files - part, published: false)]
+            let hidden = smallNumbers.hidden(parts, totalShown: !smallNumbers.isSmall(files))
             return files < threshold || hidden[0] ? nil : Double((part * 1000 + files / 2) / files) / 1000
         }
         func distribution(_ values: [Int]) -> Indicators.Distribution {

@@ -171,7 +171,8 @@ extension Render {
             json.member("fundingLine", row.fundingLine)
             json.member("ambito", row.ambito)
             json.member("month", row.month)
-            for (name, value) in [("requested", row.requested), ("started", row.started), ("ended", row.ended), ("deliveries", row.deliveries)] {
+            let counts = [("requested", row.requested), ("started", row.started), ("ended", row.ended), ("deliveries", row.deliveries)]
+            for (name, value) in counts {
                 json.key(name)
                 count(value, suppressedBelow: Cases.suppressionThreshold, into: &json)
             }
