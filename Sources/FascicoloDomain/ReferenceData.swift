@@ -7,9 +7,23 @@ public enum ReferenceList: String, Sendable, CaseIterable {
     case closureReasons
     case userAreas
     case ambiti
+    /// How the person reached the service (sportello, telephone, PUA…). Reference data since 2026.2.
+    case accessChannels
+    /// The fund an intervention is paid from (FNPS, FNA, Fondo povertà, PNRR…). Reference data since 2026.2.
+    case fundingLines
+
+    /// The values the event schemas accepted for a list before it became reference data: a
+    /// version published before then (2026.1) has no such list, and its events were validated
+    /// against these. Kept so that such a version still means exactly what it meant then; new
+    /// versions list their codes (with labels) in the file.
+    static let valuesBeforeReferenceData: [ReferenceList: [String]] = [
+        .accessChannels: ["in_person", "phone", "email", "home_visit", "online"],
+        .fundingLines: ["fondo_poverta", "fnps", "fna", "pnrr", "comunale", "regionale", "adi", "other"],
+    ]
 }
 
-/// One version of the reference data (intervention codes, closure reasons, user areas, ambiti).
+/// One version of the reference data (intervention codes, closure reasons, user areas, ambiti,
+/// access channels, funding lines).
 ///
 /// Versions are never edited: a change is a new file with a new version, and every event
 /// records the version it was validated against (`codeTable`), so the meaning of a stored code
@@ -71,7 +85,11 @@ public struct ReferenceTable: Sendable {
                                                emergency: entry["emergency"]?.bool ?? false)
         }
         var labels: [ReferenceList: [String: String]] = [:]
-        for list in [ReferenceList.closureReasons, .userAreas, .ambiti] {
+        for list in ReferenceList.allCases where list != .interventions {
+            if document[list.rawValue] == nil, let values = ReferenceList.valuesBeforeReferenceData[list] {
+                labels[list] = Dictionary(uniqueKeysWithValues: values.map { ($0, $0) })
+                continue
+            }
             var codes: [String: String] = [:]
             for entry in try entries(list) {
                 let code = try text(entry, "code", list)

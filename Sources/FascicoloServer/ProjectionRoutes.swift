@@ -73,6 +73,7 @@ extension APIRoutes {
         groups.everyRole.get("v1/caseload") { request, _ in
             let by = request.uri.queryParameters.get("by") ?? "operator"
             guard by == "operator" || by == "ambito" else { throw Self.invalidParameter("by", "by is operator or ambito") }
+            let region: Bool = try parameter(request, "region") ?? false
             let today = caseFiles.today()
             let (rows, position) = try await readModel(Cases.name, request) { view in
                 try Cases.caseload(view, byOperator: by == "operator", today: today)
@@ -81,7 +82,13 @@ extension APIRoutes {
                 body.member("by", by)
                 body.key("rows")
                 body.array { body in
-                    for row in rows { Render.caseloadRow(row, into: &body) }
+                    for row in rows {
+                        if region {
+                            Render.caseloadRow(RegionReports.caseload(row), into: &body)
+                        } else {
+                            Render.caseloadRow(row, into: &body)
+                        }
+                    }
                 }
             }
         }
@@ -92,6 +99,7 @@ extension APIRoutes {
                 throw Self.invalidParameter("month", "month is YYYY-MM")
             }
             let limit = try readModelLimit(request, max: 1_000)
+            let region: Bool = try parameter(request, "region") ?? false
             let (rows, position) = try await readModel(Interventions.name, request) { view in
                 try Interventions.totals(view, code: filters.get("code"), provider: filters.get("provider"),
                                          fundingLine: filters.get("fundingLine"), ambito: filters.get("ambito"), month: month, limit: limit)
@@ -99,7 +107,13 @@ extension APIRoutes {
             return answer(position) { body in
                 body.key("rows")
                 body.array { body in
-                    for row in rows { Render.interventionRow(row, into: &body) }
+                    for row in rows {
+                        if region {
+                            Render.interventionRow(RegionReports.interventions(row), into: &body)
+                        } else {
+                            Render.interventionRow(row, into: &body)
+                        }
+                    }
                 }
             }
         }

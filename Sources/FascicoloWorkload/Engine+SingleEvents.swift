@@ -124,7 +124,7 @@ extension Engine {
         let fundingLine: String = switch code {
         case "PIS", "CONTR-REDD", "SEGR": random.pick(["fondo_poverta", "comunale"])
         case "SAD", "ADI": random.pick(["fna", "comunale", "regionale"])
-        case "TIS": random.pick(["fondo_poverta", "pnrr", "adi"])
+        case "TIS": random.pick(["fondo_poverta", "pnrr", "po_fse_plus"])
         case "CONTR-CASA": random.pick(["comunale", "regionale"])
         default: random.pick(["fnps", "comunale", "regionale", "pnrr", "other"])
         }

@@ -11,6 +11,9 @@ struct Caseload: DaemonCommand {
     @Option(help: ArgumentHelp("Group by case manager (operator) or by ambito.", valueName: "operator|ambito"))
     var by = "operator"
 
+    @Flag(help: "As exported to the Region: counts below 5 shown as <5, and counts that would reveal them hidden.")
+    var region = false
+
     @OptionGroup var reflects: ReflectsOption
     @OptionGroup var daemon: DaemonOptions
 
@@ -20,7 +23,8 @@ struct Caseload: DaemonCommand {
 
     func run(client: DaemonClient) async throws {
         let session = DaemonSession(daemon, client: client)
-        let (response, answer) = try await session.getJSON("/v1/caseload" + queryString([("by", by), reflects.parameter]))
+        let query = queryString([("by", by), ("region", region ? "true" : nil), reflects.parameter])
+        let (response, answer) = try await session.getJSON("/v1/caseload" + query)
         if daemon.json {
             session.printRaw(response)
             return
@@ -62,6 +66,9 @@ struct InterventionsCommand: DaemonCommand {
     @Option(help: "At most this many rows (1 to 1000; default 100).")
     var limit: Int?
 
+    @Flag(help: "As exported to the Region: counts below 5 shown as <5, with the minutes and amount of so few deliveries hidden.")
+    var region = false
+
     @OptionGroup var reflects: ReflectsOption
     @OptionGroup var daemon: DaemonOptions
 
@@ -81,7 +88,7 @@ struct InterventionsCommand: DaemonCommand {
     func run(client: DaemonClient) async throws {
         let session = DaemonSession(daemon, client: client)
         let query = queryString([("code", code), ("provider", provider), ("fundingLine", fundingLine), ("ambito", ambito),
-                                 ("month", month), ("limit", limit.map(String.init)), reflects.parameter])
+                                 ("month", month), ("limit", limit.map(String.init)), ("region", region ? "true" : nil), reflects.parameter])
         let (response, answer) = try await session.getJSON("/v1/interventions" + query)
         if daemon.json {
             session.printRaw(response)

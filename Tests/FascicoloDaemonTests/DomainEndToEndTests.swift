@@ -28,7 +28,7 @@ import Testing
             #expect(!registered.body.contains(Self.codiceFiscale))
             let answer = try JSONSerialization.jsonObject(with: Data(registered.body.utf8)) as? [String: Any]
             let pseudonym = try #require(answer?["person"] as? String)
-            #expect(pseudonym.count == 32 && answer?["stream"] as? String == "person:" + pseudonym && answer?["codeTable"] as? String == "2026.1")
+            #expect(pseudonym.count == 32 && answer?["stream"] as? String == "person:" + pseudonym && answer?["codeTable"] as? String == "2026.2")
             // A retry with the same key and body is answered from the first append.
             let retry = try record(Self.body(Self.registration, extra: #","idempotencyKey":"reg-1""#), as: 4343)
             #expect(retry.status == 200 && retry.body.contains(#""deduplicated":true"#), "\(retry.body)")

@@ -34,7 +34,7 @@ import Testing
             #expect(registered.status == 0, "\(registered.output)")
             let pseudonym = try #require(firstPseudonym(in: registered.output), "\(registered.output)")
             #expect(registered.output.contains("recorded 1 event for person \(pseudonym): stream version 1"), "\(registered.output)")
-            #expect(registered.output.contains("stream      person:\(pseudonym)") && registered.output.contains("code table  2026.1"),
+            #expect(registered.output.contains("stream      person:\(pseudonym)") && registered.output.contains("code table  2026.2"),
                     "\(registered.output)")
             #expect(registered.output.contains("POSITION  VERSION  TYPE") && registered.output.contains("1        PersonRegistered"),
                     "\(registered.output)")

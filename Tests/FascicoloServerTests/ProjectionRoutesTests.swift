@@ -85,6 +85,13 @@ import Testing
                     && totals.first?["minutes"] as? Int == 60 && totals.first?["requested"] as? Int == 1
                     && totals.first?["ambito"] as? String == "potenza", "\(totals)")
             #expect((try await daemon.json("/v1/interventions?code=ADI&\(reflects)")["rows"] as? [Any])?.isEmpty == true)
+            // The same reports as exported to the Region: small numbers suppressed.
+            let regionCaseload = try #require(try await daemon.json("/v1/caseload?by=ambito&region=true&\(reflects)")["rows"] as? [[String: Any]])
+            #expect(regionCaseload.contains { $0["id"] as? String == "potenza" && $0["open"] as? String == "<5" }, "\(regionCaseload)")
+            let regionTotals = try #require(
+                try await daemon.json("/v1/interventions?code=SAD&month=2026-01&region=true&\(reflects)")["rows"] as? [[String: Any]])
+            #expect(regionTotals.first?["deliveries"] as? String == "<5" && regionTotals.first?["amount"] is NSNull, "\(regionTotals)")
+            try await daemon.expectProblem(daemon.call("/v1/caseload?region=maybe&\(reflects)"), 400, "invalid_parameter")
             let indicators = try #require(try await daemon.json("/v1/indicators?ambito=potenza&year=2026&\(reflects)")["indicators"] as? [String: Any])
             #expect(indicators["caseFiles"] as? String == "<5" && indicators["takenInCharge"] as? String == "<5", "\(indicators)")
 

@@ -58,7 +58,7 @@ public enum EventCatalogue {
 
     static let access: [EventSchema] = [
         EventSchema(.accessContactRecorded, "contatto di segretariato sociale", purpose: .accessAndInformation, correction: .voided, fields: [
-            .required("channel", .choice(["in_person", "phone", "email", "home_visit", "online"])),
+            .required("channel", .code(.accessChannels)),
             .required("needArea", .code(.userAreas)),
             .required("outcome", .choice(["information", "orientation", "referral", "assisted_application"])),
             .optional("notes", note, personal: true),
@@ -84,6 +84,8 @@ public enum EventCatalogue {
         ]),
         EventSchema(.takenInCharge, "presa in carico", purpose: .caseManagement, correction: .rectified, fields: [
             .required("date", .date),
+            // adi: taken in charge for the Assegno di Inclusione (patto per l'inclusione), not home
+            // care: assistenza domiciliare integrata is the intervention code ADI.
             .required("basis", .choice(["request", "referral", "adi", "judicial"])),
         ]),
         EventSchema(.appointmentScheduled, "convocazione", purpose: .caseManagement, correction: .rectified, fields: [
@@ -108,11 +110,11 @@ public enum EventCatalogue {
             .required("date", .date),
             .optional("details", note, personal: true),
         ]),
-        EventSchema(.caseSuspended, "sospensione", purpose: .caseManagement, correction: .none, fields: [
+        EventSchema(.caseSuspended, "sospensione del caso", purpose: .caseManagement, correction: .none, fields: [
             .required("reason", .choice(["hospitalisation", "temporarily_away", "person_request", "other"])),
             .optional("notes", note, personal: true),
         ]),
-        EventSchema(.caseReopened, "riapertura", purpose: .caseManagement, correction: .none, fields: [
+        EventSchema(.caseReopened, "riapertura del caso", purpose: .caseManagement, correction: .none, fields: [
             .required("reason", .choice(["new_need", "relapse", "closure_voided", "return_from_suspension", "other"])),
             .optional("notes", note, personal: true),
         ]),
@@ -179,10 +181,10 @@ public enum EventCatalogue {
         EventSchema(.interventionRequested, "sostegno disposto", purpose: .interventions, correction: .voided, fields: [
             .required("code", .code(.interventions)),
             .required("provider", shortText),
-            .required("fundingLine", .choice(["fondo_poverta", "fnps", "fna", "pnrr", "comunale", "regionale", "adi", "other"])),
+            .required("fundingLine", .code(.fundingLines)),
             .optional("notes", note, personal: true),
         ]),
-        EventSchema(.interventionStarted, "attivazione", purpose: .interventions, correction: .rectified, fields: [
+        EventSchema(.interventionStarted, "attivazione dell'intervento", purpose: .interventions, correction: .rectified, fields: [
             .required("intervention", .entry), .required("date", .date),
         ]),
         EventSchema(.interventionSuspended, "sospensione dell'intervento", purpose: .interventions, correction: .rectified, fields: [
@@ -196,7 +198,7 @@ public enum EventCatalogue {
             .required("reason", .choice(["completed", "objectives_met", "dropped_out", "no_longer_eligible", "case_closed", "other"])),
         ]),
         // v1 recorded `hours` (a decimal); v2 records whole `minutes`, as providers invoice them.
-        EventSchema(.serviceDelivered, "erogazione", version: 2, purpose: .interventions, correction: .voided, fields: [
+        EventSchema(.serviceDelivered, "erogazione della prestazione", version: 2, purpose: .interventions, correction: .voided, fields: [
             .required("intervention", .entry),
             .required("date", .date),
             .optional("minutes", .integer(1...1_440)),
@@ -254,11 +256,11 @@ public enum EventCatalogue {
 
     /// Written by the daemon itself, never through the domain append.
     static let records: [EventSchema] = [
-        EventSchema(.erasureExecuted, "cancellazione", purpose: .dataSubjectRights, retention: .accountability, correction: .none, fields: [
+        EventSchema(.erasureExecuted, "cancellazione dei dati personali", purpose: .dataSubjectRights, retention: .accountability, correction: .none, fields: [
             .required("legalGround", .choice(["art17_request", "retention_ended", "unlawful_processing", "court_order"])),
             .required("reference", shortText),
         ]),
-        EventSchema(.recordAccessed, "consultazione", purpose: .accountability, retention: .accessLog, correction: .none, fields: [
+        EventSchema(.recordAccessed, "consultazione del fascicolo", purpose: .accountability, retention: .accessLog, correction: .none, fields: [
             .required("what", .choice(["case_file", "stream", "timeline", "case_state", "access_log", "export"])),
             .required("purpose", .text(maxLength: 200)),
             .required("role", .choice(["writer", "auditor", "admin"])),

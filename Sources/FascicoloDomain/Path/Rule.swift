@@ -1,7 +1,15 @@
 /// The path rules' refusals: stable codes with an English and an Italian sentence.
+///
+/// The Italian sentence is read by an operator: it names entries by the catalogue's Italian
+/// term (`EventSchema.label`), never by the English type name.
 enum Rule {
     private static func violation(_ code: String, _ english: String, _ italian: String) -> PathRuleViolation {
         PathRuleViolation(code: code, english: english, italian: italian)
+    }
+
+    /// The Italian term of an event type, quoted, for use inside an Italian sentence.
+    static func italianTerm(_ type: String) -> String {
+        EventCatalogue.schema(type).map { "«\($0.label)»" } ?? "di tipo non previsto dal catalogo"
     }
 
     static let personNotRegistered = violation(
@@ -15,10 +23,10 @@ enum Rule {
         "I dati personali di questa persona sono stati cancellati: non è possibile registrare altro.")
     static let alreadyLinked = violation(
         "already_linked", "This record is already linked to a codice fiscale.",
-        "Questa scheda è già collegata a un codice fiscale.")
+        "Questa scheda anagrafica è già collegata a un codice fiscale.")
     static let noOpenCase = violation(
         "no_open_case", "There is no open case file for this person: open one first (CaseOpened).",
-        "Non c'è un fascicolo aperto per questa persona: aprirlo prima (apertura del fascicolo).")
+        "Non c'è un fascicolo aperto per questa persona: registrare prima l'apertura del fascicolo.")
     static let caseAlreadyOpen = violation(
         "case_already_open", "A case file is already open for this person.",
         "Per questa persona c'è già un fascicolo aperto.")
@@ -34,14 +42,14 @@ enum Rule {
         "Un intervento richiede un progetto personalizzato sottoscritto (patto), salvo il pronto intervento sociale.")
     static let caseClosed = violation(
         "case_closed", "The case is closed: only a reopening or a correction can be added.",
-        "Il caso è chiuso: si possono aggiungere solo una riapertura o una correzione.")
+        "Il caso è chiuso: si possono registrare solo una riapertura o una correzione.")
     static let caseTransferred = violation(
         "case_transferred",
         "The case was transferred to another ambito: it continues there, starting with the transfer in.",
         "Il caso è stato trasferito ad altro ambito: prosegue lì, a partire dal trasferimento in entrata.")
     static let caseSuspended = violation(
         "case_suspended", "The case is suspended: reopen it before recording new steps.",
-        "Il caso è sospeso: riaprirlo prima di registrare nuovi passaggi.")
+        "Il caso è sospeso: registrare la riapertura prima di nuovi passaggi.")
     static let caseNotClosed = violation(
         "case_not_closed", "Only a closed or suspended case can be reopened.",
         "Si può riaprire solo un caso chiuso o sospeso.")
@@ -51,18 +59,18 @@ enum Rule {
     static let transferMismatch = violation(
         "transfer_mismatch",
         "A transfer in must follow a transfer out, come from the ambito the case left and enter the ambito named there.",
-        "Il trasferimento in entrata deve seguire quello in uscita, provenire dall'ambito di partenza ed entrare nell'ambito indicato.")
+        "Il trasferimento in entrata deve seguire un trasferimento in uscita, provenire dall'ambito che il caso ha lasciato ed entrare nell'ambito indicato in quel trasferimento.")
     static let unknownTarget = violation(
         "unknown_target", "The entry referred to does not exist in this case file (give its stream version).",
-        "La voce indicata non esiste in questo fascicolo (indicarne il numero di versione).")
+        "La voce indicata non esiste in questo fascicolo (indicarne il numero progressivo nel fascicolo).")
     static let targetVoided = violation(
         "target_voided", "The entry referred to has been voided.", "La voce indicata è stata annullata.")
     static let targetNotCounting = violation(
         "target_not_counting", "The entry referred to no longer counts: an entry it depended on was voided.",
-        "La voce indicata non è più valida: una voce da cui dipendeva è stata annullata.")
+        "La voce indicata non vale più: è stata annullata una voce da cui dipendeva.")
     static let outcomeWithoutReference = violation(
         "outcome_without_reference", "An outcome refers to an objective (GoalSet) or an intervention of this case.",
-        "Un esito si riferisce a un obiettivo o a un intervento di questo caso.")
+        "Un esito deve riferirsi a un obiettivo o a un intervento di questo stesso caso.")
     static let alreadyRestricted = violation(
         "already_restricted", "The entry is already restricted.", "La voce è già soggetta a limitazione.")
     static let notRestricted = violation(
@@ -70,7 +78,7 @@ enum Rule {
 
     static func wrongTarget(found: String, expected: [String]) -> PathRuleViolation {
         violation("wrong_target", "The entry referred to is a \(found), not a \(expected.joined(separator: " or ")).",
-                  "La voce indicata è di tipo \(found), non \(expected.joined(separator: " o ")).")
+                  "La voce indicata è \(italianTerm(found)), non \(expected.map(italianTerm).joined(separator: " o ")).")
     }
 
     static func appointmentConcluded(_ fact: CaseFact) -> PathRuleViolation {
@@ -107,7 +115,7 @@ enum Rule {
 
     static func unknownField(type: String) -> PathRuleViolation {
         var rule = violation("unknown_field", "The rectified field is not a field of the \(type) entry.",
-                             "Il campo rettificato non è un campo della voce \(type).")
+                             "Il campo da rettificare non fa parte della voce \(italianTerm(type)).")
         rule.field = "field"
         return rule
     }
@@ -123,10 +131,10 @@ enum Rule {
         let come: String = switch correction {
         case .rectified: "una rettifica"
         case .voided: "l'annullamento"
-        case .superseded, .replacedByNext: "una nuova voce \(type)"
+        case .superseded, .replacedByNext: "una nuova voce \(italianTerm(type))"
         case .none: "nulla: non si corregge"
         }
         return violation("not_correctable", "A \(type) is corrected by \(how), not by \(attempted == .voided ? "voiding" : "a rectification").",
-                         "Una voce \(type) si corregge con \(come).")
+                         "Una voce \(italianTerm(type)) si corregge con \(come).")
     }
 }

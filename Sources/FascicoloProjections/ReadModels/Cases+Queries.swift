@@ -67,12 +67,17 @@ extension Cases {
     /// all): days from first contact to presa in carico and to a signed plan (median, p90),
     /// the share of case files with an assessment and with a signed plan, closure reasons and
     /// outcomes. Any count below `suppressionThreshold` is suppressed, and a statistic over
-    /// fewer case files is nil.
+    /// fewer case files is nil. Complementary cells too (`SmallNumbers`): a count or share that,
+    /// with a shown total, would give a small number by subtraction (case files not taken in
+    /// charge, goals not achieved, case files without an assessment or a signed plan) is
+    /// withheld (nil for a share).
     public struct Indicators: Sendable {
-        /// A count, or `suppressed` below `suppressedBelow`.
+        /// A count, or `suppressed` below `suppressedBelow`, or `withheld` when it is not small
+        /// itself but would reveal a suppressed count by subtraction from a shown total.
         public enum Count: Sendable, Equatable {
             case value(Int)
             case suppressed
+            case withheld
         }
 
         /// Days over the case files that have both dates; nil statistics over too few.
@@ -132,9 +137,18 @@ extension Cases {
             }
         }
         let threshold = suppressionThreshold
+        let smallNumbers = SmallNumbers(threshold: threshold)
         func count(_ value: Int) -> Indicators.Count { value < threshold ? .suppressed : .value(value) }
+        /// A part of `total` whose remainder is not shown: withheld when the two would reveal a small remainder.
+        func part(_ value: Int, of total: Int) -> Indicators.Count {
+            let parts: [SmallNumbers.Part] = [.init(value), .init(total - value, published: false)]
+            let hidden = smallNumbers.hidden(parts, totalShown: !smallNumbers.isSmall(total))
+            return hidden[0] && !smallNumbers.isSmall(value) ? .withheld : count(value)
+        }
         func share(_ part: Int) -> Double? {
-            files < threshold || part < threshold ? nil : Double((part * 1000 + files / 2) / files) / 1000
+            let parts: [SmallNumbers.Part] = [.init(part), .init(files - part, published: false)]
+            let hidden = smallNumbers.hidden(parts, totalShown: !smallNumbers.isSmall(files))
+            return files < threshold || hidden[0] ? nil : Double((part * 1000 + files / 2) / files) / 1000
         }
         func distribution(_ values: [Int]) -> Indicators.Distribution {
             guard values.count >= threshold else { return .init(caseFiles: count(values.count), median: nil, p90: nil) }
@@ -146,10 +160,10 @@ extension Cases {
             values.keys.sorted().map { ($0, count(values[$0]!)) }
         }
         return Indicators(
-            caseFiles: count(files), takenInCharge: count(takenInCharge),
+            caseFiles: count(files), takenInCharge: part(takenInCharge, of: files),
             daysFromFirstContactToPresaInCarico: distribution(toPresaInCarico), daysFromFirstContactToSignedPlan: distribution(toPlan),
             shareWithAssessment: share(assessed), shareWithSignedPlan: share(planned),
             closureReasons: counts(closures), outcomes: counts(outcomes),
-            goalsClosed: count(goalsClosed), goalsAchieved: count(goalsAchieved), suppressedBelow: threshold)
+            goalsClosed: count(goalsClosed), goalsAchieved: part(goalsAchieved, of: goalsClosed), suppressedBelow: threshold)
     }
 }

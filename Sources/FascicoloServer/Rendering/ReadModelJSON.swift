@@ -126,9 +126,7 @@ extension Render {
 
     /// Amounts as decimal strings ("120.50"), never floating point.
     static func interventionRow(_ row: Interventions.Row, into json: inout JSONBytes) {
-        let cents = row.amountCents.magnitude
-        let fraction = cents % 100
-        let amount = (row.amountCents < 0 ? "-" : "") + "\(cents / 100)." + (fraction < 10 ? "0" : "") + "\(fraction)"
+        let amount = amount(cents: row.amountCents)
         json.object { json in
             json.member("code", row.code)
             json.member("provider", row.provider)
@@ -144,13 +142,58 @@ extension Render {
         }
     }
 
-    /// Suppressed counts as `"<5"`, statistics over too few case files as null.
-    static func indicators(_ indicators: Cases.Indicators, into json: inout JSONBytes) {
-        func count(_ count: Cases.Indicators.Count, into json: inout JSONBytes) {
-            switch count {
-            case .value(let value): json.number(value)
-            case .suppressed: json.string("<\(indicators.suppressedBelow)")
+    /// A count of a figure leaving the service: `"<5"` when suppressed, null when withheld (it
+    /// would reveal a suppressed one by subtraction).
+    static func count(_ count: Cases.Indicators.Count, suppressedBelow: Int, into json: inout JSONBytes) {
+        switch count {
+        case .value(let value): json.number(value)
+        case .suppressed: json.string("<\(suppressedBelow)")
+        case .withheld: json.null()
+        }
+    }
+
+    /// The caseload as exported to the Region (`RegionReports`).
+    static func caseloadRow(_ row: RegionReports.CaseloadRow, into json: inout JSONBytes) {
+        json.object { json in
+            json.member("id", row.id)
+            for (name, value) in [("open", row.open), ("takenInCharge", row.takenInCharge), ("reviewsOverdue", row.reviewsOverdue)] {
+                json.key(name)
+                count(value, suppressedBelow: Cases.suppressionThreshold, into: &json)
             }
+        }
+    }
+
+    /// The interventions totals as exported to the Region (`RegionReports`).
+    static func interventionRow(_ row: RegionReports.InterventionRow, into json: inout JSONBytes) {
+        json.object { json in
+            json.member("code", row.code)
+            json.member("provider", row.provider)
+            json.member("fundingLine", row.fundingLine)
+            json.member("ambito", row.ambito)
+            json.member("month", row.month)
+            let counts = [("requested", row.requested), ("started", row.started), ("ended", row.ended), ("deliveries", row.deliveries)]
+            for (name, value) in counts {
+                json.key(name)
+                count(value, suppressedBelow: Cases.suppressionThreshold, into: &json)
+            }
+            json.key("minutes")
+            if let minutes = row.minutes { json.number(minutes) } else { json.null() }
+            json.key("amount")
+            if let cents = row.amountCents { json.string(amount(cents: cents)) } else { json.null() }
+        }
+    }
+
+    /// Euro cents as a decimal string ("120.50"), never floating point.
+    static func amount(cents: Int64) -> String {
+        let magnitude = cents.magnitude
+        let fraction = magnitude % 100
+        return (cents < 0 ? "-" : "") + "\(magnitude / 100)." + (fraction < 10 ? "0" : "") + "\(fraction)"
+    }
+
+    /// Suppressed counts as `"<5"`, withheld ones and statistics over too few case files as null.
+    static func indicators(_ indicators: Cases.Indicators, into json: inout JSONBytes) {
+        func count(_ value: Cases.Indicators.Count, into json: inout JSONBytes) {
+            Render.count(value, suppressedBelow: indicators.suppressedBelow, into: &json)
         }
         func distribution(_ distribution: Cases.Indicators.Distribution, into json: inout JSONBytes) {
             json.object { json in
