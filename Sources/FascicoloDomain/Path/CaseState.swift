@@ -442,7 +442,11 @@ public struct CaseState: Sendable {
         if phase == .noCase { return }
         // A late entry was placed in its period by `isLateEntry`; the rest belong to the current one.
         guard !late else { return }
-        if let start = periods.last?.start, day < start { throw Rule.dateBeforeCaseOpened(day, openedOn: start) }
+        if let start = periods.last?.start, day < start {
+            // A record of what happened, dated before this period began: in none of the earlier ones either.
+            if periods.count > 1 && (Self.lateEntryKinds.contains(kind) || kind == replacing) { throw Rule.dateOutsideOpenPeriods(day) }
+            throw Rule.dateBeforeCaseOpened(day, openedOn: start)
+        }
         let needsPresaInCarico = Self.needsTakenInCharge.contains(kind) || kind == .interventionRequested && !fact.emergency
         if needsPresaInCarico, let takenInChargeOn, day < takenInChargeOn {
             throw Rule.dateBeforeTakenInCharge(day, takenInChargeOn: takenInChargeOn)
@@ -467,7 +471,9 @@ public struct CaseState: Sendable {
         if voided.contains(version) && !allowVoided { throw fail(Rule.targetVoided) }
         if types != nil && notCounting.contains(version) { throw fail(Rule.targetNotCounting) }
         if types != nil, let day = fact.day, let referenced = dayByVersion[Int(version - 1)], day < referenced {
-            throw fail(Rule.dateBeforeReferencedEntry(day, referencedOn: referenced))
+            var violation = Rule.dateBeforeReferencedEntry(day, referencedOn: referenced)
+            violation.field = fact.referenceField
+            throw violation
         }
         return version
     }
