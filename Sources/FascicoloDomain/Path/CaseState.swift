@@ -91,7 +91,7 @@ public struct CaseState: Sendable {
     /// The day of the current suspension.
     private var suspendedOn: CalendarDate?
     /// The TakenInCharge entry of the current episode: a rectification of its date moves `takenInChargeOn`.
-    private var takenInChargeVersion: UInt64?
+    public private(set) var takenInChargeVersion: UInt64?
     /// Every entry's day by version (voided ones included), for the references' date checks.
     private var dayByVersion: [CalendarDate?] = []
     /// Each intervention's dates.
