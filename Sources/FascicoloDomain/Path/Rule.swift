@@ -33,8 +33,9 @@ enum Rule {
         "An intervention needs a signed personalised plan (patto), unless it is pronto intervento sociale.",
         "Un intervento richiede un progetto personalizzato sottoscritto (patto), salvo il pronto intervento sociale.")
     static let caseClosed = violation(
-        "case_closed", "The case is closed: only a reopening or a correction can be added.",
-        "Il caso è chiuso: si possono aggiungere solo una riapertura o una correzione.")
+        "case_closed",
+        "The case is closed: only a reopening, a correction, or a record of what happened while it was open (a delivery, a colloquio, a review, an outcome…) dated then can be added.",
+        "Il caso è chiuso: si possono aggiungere solo una riapertura, una correzione o la registrazione, con la sua data, di quanto avvenuto mentre era aperto (erogazioni, colloqui, verifiche, esiti…).")
     static let caseTransferred = violation(
         "case_transferred",
         "The case was transferred to another ambito: it continues there, starting with the transfer in.",
