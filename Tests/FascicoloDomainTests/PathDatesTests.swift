@@ -207,3 +207,26 @@ struct DatedPath {
         try path.add(.caseClosed, on: "2026-03-02", date: "2026-03-02") { $0.reason = "needs_resolved" }
     }
 }
+
+extension PathDatesTests {
+    /// A minor under a Tribunale measure, placed in a comunità, who moves to another ambito: the
+    /// comunità's last month in the old ambito is invoiced after the transfer in.
+    @Test func aLateDeliveryOfTheAmbitoLeftAfterTheTransferIn() throws {
+        var path = DatedPath()
+        try path.add(.personRegistered, on: "2026-01-05") { $0.birthYear = 2012 }
+        try path.add(.judicialMeasureRecorded, on: "2026-01-07", date: "2025-12-20")  // the decree predates the referral
+        try path.add(.referralReceived, on: "2026-01-07")
+        try path.add(.caseOpened, on: "2026-01-08") { $0.ambito = "matera" }
+        try path.add(.takenInCharge, on: "2026-01-08", date: "2026-01-08")
+        let plan = try path.add(.planDrafted, on: "2026-01-15")
+        try path.add(.planSigned, on: "2026-01-16", plan, date: "2026-01-16")
+        let placement = try path.add(.interventionRequested, on: "2026-01-20")
+        try path.add(.interventionStarted, on: "2026-01-22", placement, date: "2026-01-22")
+        try path.add(.caseTransferredOut, on: "2026-06-30") { $0.ambito = "potenza" }
+        try path.add(.caseTransferredIn, on: "2026-07-02") { $0.ambito = "potenza"; $0.fromAmbito = "matera" }
+        #expect(path.state.caseManager == nil && path.state.phase == .opened)
+        // June's placement, invoiced in July: a late entry of the first period.
+        #expect(path.refusal(.serviceDelivered, on: "2026-06-30", placement, date: "2026-06-30") == nil)
+        #expect(path.refusal(.serviceDelivered, on: "2026-07-01", placement, date: "2026-07-01")?.code == "date_outside_open_period")
+    }
+}

@@ -247,11 +247,11 @@ public struct CaseState: Sendable {
             }
             interventionDates[fact.version] = dates
             if fact.emergency { emergencyInterventions.insert(fact.version) }
-        case .interventionStarted: try moveIntervention(fact, from: [.requested], to: .active)
-        case .interventionSuspended: try moveIntervention(fact, from: [.active], to: .suspended)
-        case .interventionResumed: try moveIntervention(fact, from: [.suspended], to: .active)
-        case .interventionEnded: try moveIntervention(fact, from: [.requested, .active, .suspended], to: .ended)
-        case .serviceDelivered: try moveIntervention(fact, from: [.active], to: .active)
+        case .interventionStarted: try moveIntervention(fact, from: [.requested], to: .active, late: late)
+        case .interventionSuspended: try moveIntervention(fact, from: [.active], to: .suspended, late: late)
+        case .interventionResumed: try moveIntervention(fact, from: [.suspended], to: .active, late: late)
+        case .interventionEnded: try moveIntervention(fact, from: [.requested, .active, .suspended], to: .ended, late: late)
+        case .serviceDelivered: try moveIntervention(fact, from: [.active], to: .active, late: late)
         case .reviewHeld:
             // A late review (of a case since closed or suspended) schedules nothing.
             if !late { nextReviewDue = fact.nextReviewDue }
@@ -483,9 +483,11 @@ public struct CaseState: Sendable {
         guard schema.correction == kind else { throw Rule.notCorrectable(type: target, correction: schema.correction, attempted: kind) }
     }
 
-    private mutating func moveIntervention(_ fact: CaseFact, from: [InterventionPhase], to: InterventionPhase) throws(PathRuleViolation) {
-        // Before the presa in carico only pronto intervento sociale runs.
-        if phase == .opened && !(fact.reference.map(emergencyInterventions.contains) ?? false) { throw Rule.notTakenInCharge }
+    private mutating func moveIntervention(_ fact: CaseFact, from: [InterventionPhase], to: InterventionPhase,
+                                           late: Bool) throws(PathRuleViolation) {
+        // Before the presa in carico only pronto intervento sociale runs (a late entry belongs
+        // to an earlier period: the one being opened now has no say on it).
+        if phase == .opened && !late && !(fact.reference.map(emergencyInterventions.contains) ?? false) { throw Rule.notTakenInCharge }
         let intervention = try target(fact, types: Self.interventionTargets)
         var dates = interventionDates[intervention] ?? InterventionDates()
         if let day = fact.day, let startedOn = dates.startedOn, day < startedOn, fact.kind != .interventionStarted {
