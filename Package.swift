@@ -1,4 +1,4 @@
-// swift-tools-version: 6.1
+// swift-tools-version: 6.2
 import PackageDescription
 
 // Dependencies point one way: storage, crypto, json, concurrency ← ledger ← domain ← projections ← server ← daemon ← executables.
@@ -19,8 +19,16 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras", from: "1.34.1"),
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
+        // The daemon's configuration file (TOML 1.0, through toml++).
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        // Counters, gauges and histograms (Hummingbird's per-route request metrics use it too),
+        // exported in the Prometheus text format at GET /metrics.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         // Tests only: parses the OpenAPI document as YAML (duplicate keys, dangling $refs).
         .package(url: "https://github.com/jpsim/Yams", from: "6.2.2"),
+        // The CLI's HTTP client over the daemon's Unix socket (http+unix://).
+        .package(url: "https://github.com/swift-server/async-http-client", from: "1.37.0"),
     ],
     targets: [
         // C libraries, found through pkg-config (Debian: liblmdb-dev, libsodium-dev, libssl-dev).
@@ -74,8 +82,15 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
                 .product(name: "Logging", package: "swift-log"),
-            ]
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+            ],
+            exclude: ["openapi.yaml"],
+            plugins: ["EmbedOpenAPIDocument"]
         ),
+        // Build tool: Sources/FascicoloServer/openapi.yaml becomes a string constant in the binary.
+        .executableTarget(name: "embed-text", path: "Tools/EmbedText"),
+        .plugin(name: "EmbedOpenAPIDocument", capability: .buildTool(), dependencies: ["embed-text"]),
 
         // The daemon's parts: configuration (file, environment, flags), data-directory lock, lifecycle.
         .target(
@@ -84,6 +99,7 @@ let package = Package(
                 "FascicoloLedger", "FascicoloDomain", "FascicoloProjections", "FascicoloServer", "FascicoloConcurrency",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
 
@@ -96,12 +112,23 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        // Offline operations on a data directory: verify, backup, restore, stat (the CLI prints them).
+        .target(
+            name: "FascicoloOperations",
+            dependencies: ["FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloDomain"]
+        ),
+
         // The operators' command line.
         .executableTarget(
             name: "fascicolo",
             dependencies: [
-                "FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloJSON", "FascicoloDomain",
+                "FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloJSON", "FascicoloDomain", "FascicoloOperations",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         // Benchmarks and the crash-test appender: prints figures, never asserts on time.
@@ -109,7 +136,7 @@ let package = Package(
             name: "fascicolo-bench",
             dependencies: [
                 "FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloDomain",
-                "FascicoloProjections", "FascicoloWorkload", "FascicoloConcurrency",
+                "FascicoloProjections", "FascicoloWorkload", "FascicoloConcurrency", "FascicoloJSON", "FascicoloServer",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -127,10 +154,21 @@ let package = Package(
                     dependencies: ["FascicoloDomain", "FascicoloConcurrency", "FascicoloTesting", "FascicoloWorkload"]),
         .testTarget(name: "FascicoloProjectionsTests",
                     dependencies: ["FascicoloProjections", "FascicoloDomain", "FascicoloTesting", "FascicoloWorkload"]),
+        // In process: the routes on a real ledger in a temporary directory, peer credentials bound per request.
         .testTarget(name: "FascicoloServerTests",
-                    dependencies: ["FascicoloServer", "FascicoloLedger", .product(name: "Yams", package: "Yams")]),
+                    dependencies: ["FascicoloServer", "FascicoloLedger", "FascicoloJSON", "FascicoloDomain", "FascicoloProjections",
+                                   "FascicoloTesting", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                                   .product(name: "Yams", package: "Yams")]),
+        .testTarget(name: "FascicoloOperationsTests",
+                    dependencies: ["FascicoloOperations", "FascicoloLedger", "FascicoloCrypto", "FascicoloTesting"]),
         .testTarget(name: "FascicoloDaemonTests",
                     dependencies: ["FascicoloDaemon", "FascicoloConcurrency", "FascicoloCrypto", "FascicoloTesting", "FascicoloWorkload"]),
     ],
     swiftLanguageModes: [.v6]
 )
+
+// The project's own targets build without warnings: a warning is an error (SE-0480), in every
+// target this manifest declares and in none of the dependencies'.
+for target in package.targets where target.type != .system && target.type != .plugin {
+    target.swiftSettings = (target.swiftSettings ?? []) + [.treatAllWarnings(as: .error)]
+}

@@ -24,8 +24,6 @@ public final class Daemon: Sendable {
     private let lock: DataDirectoryLock
     private let logger: Logger
     public static let version = "0.1.0"
-    /// The read models the daemon serves.
-    public static let projections: [any Projection.Type] = [Timeline.self, Cases.self, Interventions.self, Compliance.self]
 
     public struct SocketInUse: Error, CustomStringConvertible, Sendable {
         public let path: String
@@ -49,7 +47,7 @@ public final class Daemon: Sendable {
         do {
             caseFiles = try CaseFiles.open(ledger: ledger, directory: configuration.dataDirectory, reference: reference,
                                            limits: configuration.caseFiles, logger: logger)
-            projections = try ProjectionEngine(ledger: ledger, reference: reference, projections: Self.projections,
+            projections = try ProjectionEngine(ledger: ledger, reference: reference, projections: ReadModels.all,
                                                options: configuration.projections, logger: logger)
         } catch {
             ledger.close()

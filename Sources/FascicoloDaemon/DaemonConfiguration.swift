@@ -43,10 +43,15 @@ public struct DaemonConfiguration: Sendable {
 
     public struct Invalid: Error, CustomStringConvertible, Sendable {
         public let key: String
+        /// The value as written; empty for an unknown key, whose value is not repeated (a
+        /// misspelt key may hold anything, a secret too).
         public let value: String
         public let reason: String
         public let source: String
-        public var description: String { "invalid configuration: \(key) = \(value) (\(source)): \(reason)" }
+        public var description: String {
+            let setting = value.isEmpty ? key : "\(key) = \(value)"
+            return "invalid configuration: \(setting) (\(source)): \(reason)"
+        }
     }
 
     /// One configurable key: its name, and how it parses and applies a value.
@@ -58,30 +63,66 @@ public struct DaemonConfiguration: Sendable {
         let apply: @Sendable (inout DaemonConfiguration, ConfigurationFile.Value) -> String?
     }
 
-    private static func integer(_ name: String, _ range: ClosedRange<Int>,
-                                _ set: @escaping @Sendable (inout DaemonConfiguration, Int) -> Void) -> Key {
+    private static func integer(
+        _ name: String, _ range: ClosedRange<Int>,
+        _ set: @escaping @Sendable (inout DaemonConfiguration, Int) -> Void
+    ) -> Key {
         Key(name: name, takesInteger: true) { configuration, value in
-            guard case .integer(let number) = value else { return "expected an integer" }
+            let number: Int
+            switch value {
+            case .integer(let integer), .octal(let integer): number = integer
+            default: return "expected an integer, found \(value.typeName)"
+            }
             guard range.contains(number) else { return "expected \(range.lowerBound)…\(range.upperBound)" }
             set(&configuration, number)
             return nil
         }
     }
 
-    private static func string(_ name: String, _ check: @escaping @Sendable (String) -> String?,
-                               _ set: @escaping @Sendable (inout DaemonConfiguration, String) -> Void) -> Key {
+    private static func string(
+        _ name: String, refusing check: @escaping @Sendable (String) -> String?,
+        _ set: @escaping @Sendable (inout DaemonConfiguration, String) -> Void
+    ) -> Key {
         Key(name: name) { configuration, value in
-            guard case .string(let text) = value else { return "expected a \"string\"" }
+            guard case .string(let text) = value else { return "expected a string, found \(value.typeName)" }
             if let problem = check(text) { return problem }
             set(&configuration, text)
             return nil
         }
     }
 
+    /// Why a value is refused.
+    struct Refusal: Error {
+        let reason: String
+    }
+
+    /// The items of a list key, comma-separated for AccessPolicy's parsers: a TOML array of
+    /// strings, or — as files written for earlier versions have it, and as an environment
+    /// variable gives it — one comma-separated string.
+    private static func listItems(_ value: ConfigurationFile.Value, example: String) -> Result<String, Refusal> {
+        switch value {
+        case .string(let text):
+            return .success(text)
+        case .array(let elements):
+            var items: [String] = []
+            for element in elements {
+                guard case .string(let item) = element, !item.contains(",") else {
+                    return .failure(Refusal(reason: "expected an array of strings like \(example), one item each"))
+                }
+                items.append(item)
+            }
+            return .success(items.joined(separator: ","))
+        default:
+            return .failure(Refusal(reason: "expected an array of strings like \(example), found \(value.typeName)"))
+        }
+    }
+
     private static func principals(_ role: AccessPolicy.Role) -> Key {
         Key(name: "access.\(role.rawValue)") { configuration, value in
-            guard case .string(let text) = value else { return "expected a \"string\"" }
-            switch AccessPolicy.parsePrincipals(text) {
+            let parsed = listItems(value, example: #"["uid:1001", "gid:2000"]"#).flatMap { items in
+                AccessPolicy.parsePrincipals(items).mapError { Refusal(reason: $0.reason) }
+            }
+            switch parsed {
             case .success(let principals): configuration.access.setMembers(principals, of: role)
             case .failure(let problem): return problem.reason
             }
@@ -89,31 +130,70 @@ public struct DaemonConfiguration: Sendable {
         }
     }
 
+    /// The socket's mode: an integer in TOML's octal notation (`0o660`), or the octal text
+    /// `"0660"` that files written for earlier versions, and environment variables, give. A
+    /// decimal integer is refused: `660` is not 0o660, and a mode must not be misread.
+    private static func socketMode(_ value: ConfigurationFile.Value) -> Result<UInt32, Refusal> {
+        let refusal = Refusal(reason: "expected an octal mode like 0o660 (TOML's octal notation) with no permissions for others")
+        let mode: UInt32
+        switch value {
+        case .octal(let number) where (0...0o7777).contains(number):
+            mode = UInt32(number)
+        case .string(let text) where text.utf8.count == 4 && text.hasPrefix("0"):
+            guard let number = UInt32(text, radix: 8) else { return .failure(refusal) }
+            mode = number
+        default:
+            return .failure(refusal)
+        }
+        return mode & 0o7007 == 0 ? .success(mode) : .failure(refusal)
+    }
+
+    private static func emptyPath(_ path: String) -> String? { path.isEmpty ? "expected a path" : nil }
+
+    private static func longSocketPath(_ path: String) -> String? {
+        path.utf8.count > 100 ? "a Unix socket path is at most 100 bytes" : nil
+    }
+
+    private static func unknownLogLevel(_ level: String) -> String? {
+        Logger.Level(rawValue: level) == nil ? "expected trace, debug, info, notice, warning, error or critical" : nil
+    }
+
     static let keys: [Key] = [
-        string("storage.data_directory", { $0.isEmpty ? "expected a path" : nil }) { $0.dataDirectory = $1 },
-        string("socket.path", { $0.utf8.count > 100 ? "a Unix socket path is at most 100 bytes" : nil }) { $0.socketPath = $1 },
-        string("socket.mode", { text in
-            guard let mode = UInt32(text, radix: 8), text.count == 4, text.hasPrefix("0"), mode & 0o7007 == 0 else {
-                return "expected an octal mode like \"0660\" with no permissions for others"
+        string("storage.data_directory", refusing: emptyPath) { $0.dataDirectory = $1 },
+        string("socket.path", refusing: longSocketPath) { $0.socketPath = $1 },
+        Key(name: "socket.mode") { configuration, value in
+            switch socketMode(value) {
+            case .success(let mode): configuration.socketMode = mode
+            case .failure(let problem): return problem.reason
             }
             return nil
-        }) { $0.socketMode = UInt32($1, radix: 8)! },
-        string("socket.group", { name in name.isEmpty || groupID(name) != nil ? nil : "no such group" }) {
-            $0.socketGroup = $1.isEmpty ? nil : groupID($1)
+        },
+        Key(name: "socket.group") { configuration, value in
+            let name: String
+            switch value {
+            case .string(let text): name = text
+            case .integer(let number) where number >= 0: name = "\(number)"
+            default: return "expected a group's name or number, found \(value.typeName)"
+            }
+            guard name.isEmpty || groupID(name) != nil else { return "no such group" }
+            configuration.socketGroup = name.isEmpty ? nil : groupID(name)
+            return nil
         },
         principals(.writer),
         principals(.auditor),
         principals(.admin),
         Key(name: "access.services") { configuration, value in
-            guard case .string(let text) = value else { return "expected a \"string\"" }
-            switch AccessPolicy.parseServiceNames(text) {
+            let parsed = listItems(value, example: #"["1001=cartella-app"]"#).flatMap { items in
+                AccessPolicy.parseServiceNames(items).mapError { Refusal(reason: $0.reason) }
+            }
+            switch parsed {
             case .success(let names): configuration.access.setServiceNames(names)
             case .failure(let problem): return problem.reason
             }
             return nil
         },
         integer("storage.map_size_bytes", (1 << 20)...(1 << 40)) { $0.ledger.mapSizeBytes = $1 },
-        string("ledger.origin", LedgerConfiguration.originProblem) { $0.ledger.origin = $1 },
+        string("ledger.origin", refusing: LedgerConfiguration.originProblem) { $0.ledger.origin = $1 },
         integer("ledger.checkpoint_every_entries", 1...10_000_000) { $0.ledger.checkpointEveryEntries = UInt64($1) },
         integer("ledger.checkpoint_every_milliseconds", 10...3_600_000) { $0.ledger.checkpointEveryMilliseconds = $1 },
         integer("ledger.commit_events_max", 1...1_000_000) { $0.ledger.commitEventsMax = $1 },
@@ -125,7 +205,7 @@ public struct DaemonConfiguration: Sendable {
         integer("limits.author_bytes_max", 1...1_000) { $0.ledger.limits.authorBytesMax = $1 },
         integer("limits.idempotency_key_bytes_max", 1...400) { $0.ledger.limits.idempotencyKeyBytesMax = $1 },
         integer("limits.request_bytes_max", 1_024...(1 << 30)) { $0.requestBytesMax = $1 },
-        string("domain.reference_directory", { $0.isEmpty ? "expected a path" : nil }) { $0.referenceDirectory = $1 },
+        string("domain.reference_directory", refusing: emptyPath) { $0.referenceDirectory = $1 },
         integer("domain.events_per_request_max", 1...1_000) { $0.caseFiles.eventsPerRequestMax = $1 },
         integer("domain.entries_per_read_max", 1...10_000) { $0.caseFiles.entriesPerReadMax = $1 },
         integer("projections.batch_entries_max", 1...1_000_000) { $0.projections.batchEntriesMax = $1 },
@@ -146,7 +226,7 @@ public struct DaemonConfiguration: Sendable {
         integer("connections.refusal_log_interval_milliseconds", 100...86_400_000) {
             $0.connections.refusalLogIntervalMilliseconds = $1
         },
-        string("log.level", { Logger.Level(rawValue: $0) == nil ? "expected trace, debug, info, notice, warning, error or critical" : nil }) {
+        string("log.level", refusing: unknownLogLevel) {
             $0.logLevel = Logger.Level(rawValue: $1)!
         },
     ]
@@ -165,7 +245,7 @@ public struct DaemonConfiguration: Sendable {
         for key in Self.keys {
             let variable = "FASCICOLO_" + key.name.uppercased().replacingOccurrences(".", with: "_")
             guard let text = environment[variable] else { continue }
-            let number = key.takesInteger ? Int(text.replacingUnderscores()) : nil
+            let number = key.takesInteger ? Int(String(text.filter { $0 != "_" })) : nil
             let value: ConfigurationFile.Value = number.map { .integer($0) } ?? .string(text)
             try apply(name: key.name, value: value, source: "environment variable \(variable)")
         }
@@ -173,7 +253,7 @@ public struct DaemonConfiguration: Sendable {
 
     public mutating func apply(name: String, value: ConfigurationFile.Value, source: String) throws {
         guard let key = Self.keys.first(where: { $0.name == name }) else {
-            throw Invalid(key: name, value: value.description, reason: "unknown key", source: source)
+            throw Invalid(key: name, value: "", reason: "unknown key", source: source)
         }
         if let problem = key.apply(&self, value) {
             throw Invalid(key: name, value: value.description, reason: problem, source: source)
@@ -189,13 +269,17 @@ public struct DaemonConfiguration: Sendable {
         var buffer = [UInt8](repeating: 0, count: 65_536)
         while true {
             let count = read(descriptor, &buffer, buffer.count)
-            if count <= 0 { break }
+            if count < 0 && errno == EINTR { continue }
+            guard count >= 0 else {  // a directory, say: it opens, and would otherwise read as an empty file
+                throw Invalid(key: "--config", value: path, reason: "cannot read the file", source: "command line")
+            }
+            if count == 0 { break }
             bytes += buffer[..<count]
             guard bytes.count <= 1 << 20 else {
                 throw Invalid(key: "--config", value: path, reason: "larger than 1 MiB", source: "command line")
             }
         }
-        try apply(ConfigurationFile(text: String(decoding: bytes, as: UTF8.self), source: path))
+        try apply(ConfigurationFile(bytes: bytes, source: path))
     }
 }
 

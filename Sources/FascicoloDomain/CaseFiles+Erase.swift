@@ -68,7 +68,7 @@ extension CaseFiles {
         case .failure(let error):
             logger.error("records.key rotation after an erasure failed; it is retried at the next start",
                          metadata: ["error": "\(error)"])
-            throw DomainError(.ledger(.storage("\(error)")), code: "erasure_pending",
+            throw DomainError(.ledger(.storage(.init(error))), code: "erasure_pending",
                               "the erasure is recorded but the old records key could not be replaced yet; "
                                 + "it will be at the next start (fascicolo stat shows it pending)")
         }

@@ -42,7 +42,7 @@ extension CaseFiles {
     /// opened, corrections shown, erased or restricted content marked, and the case state.
     /// The read is recorded (RecordAccessed in the person's access stream) before it is served.
     public func caseFile(for identifier: PersonIdentifier, reader: Reader, from version: UInt64 = 1,
-                         limit: Int? = nil) async throws(DomainError) -> JSON {
+                         limit: Int? = nil) async throws(DomainError) -> CaseFile {
         let person: Pseudonym
         let history: CaseHistory
         do {
@@ -59,18 +59,10 @@ extension CaseFiles {
 
         let dataKey = try self.dataKey(for: person)
         let corrections = Corrections(history.facts, state: history.state)
-        var rendered: [JSON] = []
-        rendered.reserveCapacity(entries.count)
-        for entry in entries {
-            rendered.append(render(entry, person: person, dataKey: dataKey, corrections: corrections, reader: reader))
+        let read = entries.map { entry in
+            caseFileEntry(entry, person: person, dataKey: dataKey, corrections: corrections, reader: reader)
         }
-        return .object([
-            ("person", .string(person.description)),
-            ("stream", .string(person.stream)),
-            ("version", .number(String(history.facts.count))),
-            ("state", Self.render(history.state, today: today())),
-            ("entries", .array(rendered)),
-        ])
+        return CaseFile(person: person, version: history.facts.count, state: history.state, today: today(), entries: read)
     }
 
     /// Appends a RecordAccessed entry for a read of `person`'s data and waits until it is durable:
@@ -131,41 +123,29 @@ extension CaseFiles {
         }
     }
 
-    private func render(_ entry: Entry, person: Pseudonym, dataKey: SecretKey?, corrections: Corrections, reader: Reader) -> JSON {
-        var members: [(key: String, value: JSON)] = [
-            ("version", .number(String(entry.streamVersion))), ("position", .number(String(entry.position))),
-            ("recordedAt", .string(Timestamp.iso8601(milliseconds: entry.recordedAtMilliseconds))), ("author", .string(entry.author)),
-            ("type", .string(entry.eventType)),
-        ]
+    private func caseFileEntry(_ entry: Entry, person: Pseudonym, dataKey: SecretKey?, corrections: Corrections,
+                               reader: Reader) -> CaseFileEntry {
         let schema = EventCatalogue.schema(entry.eventType)
-        if let schema { members.append(("label", .string(schema.label))) }
         guard let stored = StoredEvent(payload: entry.payload) else {
-            members.append(("personalData", .string("none")))
-            return .object(members)
+            return CaseFileEntry(version: entry.streamVersion, position: entry.position, recordedAtMilliseconds: entry.recordedAtMilliseconds,
+                                 author: entry.author, type: entry.eventType, label: schema?.label, content: nil, personalData: .none,
+                                 voidedBy: nil, rectifiedBy: nil, restrictedBy: nil)
         }
-        members += [("schema", .number(String(stored.schemaVersion))), ("occurredAt", .string(stored.occurredAt)),
-                    ("codeTable", .string(stored.codeTable)), ("purpose", .string(stored.purpose)), ("actor", stored.actor)]
-        if let correlationID = stored.correlationID { members.append(("correlationId", .string(correlationID))) }
-        if let causationID = stored.causationID { members.append(("causationId", .string(causationID))) }
-
         let restriction = corrections.restrictedBy[entry.streamVersion]
         let (personalData, personal) = personalFields(stored.sealed, of: entry, person: person, dataKey: dataKey,
                                                       restricted: restriction != nil, reader: reader)
-        let data = stored.data + personal
+        var data = stored.data + personal
         if let schema, let upcast = schema.upcast(.object(data), from: stored.schemaVersion)?.members {
             // Clear and opened personal fields back in the schema's order.
-            let ordered = schema.fields.compactMap { field in upcast.first { $0.key == field.name } }
-            members.append(("data", .object(ordered)))
-        } else {
-            members.append(("data", .object(data)))
+            data = schema.fields.compactMap { field in upcast.first { $0.key == field.name } }
         }
-        members.append(("personalData", .string(personalData.rawValue)))
-        if let voidedBy = corrections.voidedBy[entry.streamVersion] { members.append(("voidedBy", .number(String(voidedBy)))) }
-        if let rectifiedBy = corrections.rectifiedBy[entry.streamVersion] {
-            members.append(("rectifiedBy", .array(rectifiedBy.map { .number(String($0)) })))
-        }
-        if let restriction { members.append(("restrictedBy", .number(String(restriction)))) }
-        return .object(members)
+        let content = CaseFileEntry.Content(
+            schemaVersion: stored.schemaVersion, occurredAt: stored.occurredAt, codeTable: stored.codeTable, purpose: stored.purpose,
+            actor: stored.actor, correlationID: stored.correlationID, causationID: stored.causationID, data: data)
+        return CaseFileEntry(version: entry.streamVersion, position: entry.position, recordedAtMilliseconds: entry.recordedAtMilliseconds,
+                             author: entry.author, type: entry.eventType, label: schema?.label, content: content,
+                             personalData: personalData, voidedBy: corrections.voidedBy[entry.streamVersion],
+                             rectifiedBy: corrections.rectifiedBy[entry.streamVersion], restrictedBy: restriction)
     }
 
     /// The person's data key; nil once their data has been erased.
@@ -203,30 +183,5 @@ extension CaseFiles {
         }
         logger.error("a sealed field does not open with the person's key", metadata: ["position": "\(entry.position)"])
         return (.unreadable, [])
-    }
-
-    static func render(_ state: CaseState, today: CalendarDate) -> JSON {
-        var members: [(key: String, value: JSON)] = [
-            ("phase", .string(state.phase.rawValue)),
-            ("erased", .bool(state.erased)),
-            ("episodes", .number(String(state.episodes))),
-        ]
-        if let ambito = state.ambito { members.append(("ambito", .string(ambito))) }
-        if let caseManager = state.caseManager { members.append(("caseManager", .string(caseManager))) }
-        if let date = state.takenInChargeOn {
-            members.append(("takenInChargeOn", .string(date.description)))
-            members.append(("daysSinceTakenInCharge", .number(String(today.daysSinceEpoch - date.daysSinceEpoch))))
-        }
-        if let due = state.nextReviewDue {
-            members.append(("nextReviewDue", .string(due.description)))
-            members.append(("reviewOverdue", .bool(due < today)))
-        }
-        members += [
-            ("hasPreliminaryAnalysis", .bool(state.hasPreliminaryAnalysis)),
-            ("hasInDepthAssessment", .bool(state.hasInDepthAssessment)),
-            ("signedPlan", .bool(!state.signedPlans.isEmpty)),
-            ("openInterventions", .array(state.openInterventions.map { .number(String($0)) })),
-        ]
-        return .object(members)
     }
 }

@@ -346,15 +346,15 @@ extension CaseFiles {
     func storageFailure(_ error: any Error) -> DomainError {
         if let damage = error as? DamagedData {
             logger.error("damaged data", metadata: ["table": "\(damage.table)", "problem": "\(damage.what)"])
-            return DomainError(.ledger(.damaged(damage.description)), code: "storage_damaged",
+            return DomainError(.ledger(.damaged(.init(damage))), code: "storage_damaged",
                                "a stored row is damaged; nothing was stored or served (fascicolo verify reports it)")
         }
         if error is PersonKeys.CorruptKey {
             logger.error("damaged data", metadata: ["table": "\(PersonKeys.tableName)", "problem": "a row does not open with records.key"])
-            return DomainError(.ledger(.damaged("\(error)")), code: "storage_damaged",
+            return DomainError(.ledger(.damaged(.init(error))), code: "storage_damaged",
                                "a stored row is damaged; nothing was stored or served (fascicolo verify reports it)")
         }
         logger.error("storage failure in the domain layer", metadata: ["error": "\(error)"])
-        return DomainError(.ledger(.storage("\(error)")), code: "storage_failure", "the store failed; nothing was stored")
+        return DomainError(.ledger(.storage(.init(error))), code: "storage_failure", "the store failed; nothing was stored")
     }
 }

@@ -21,12 +21,14 @@ public final class CaseFiles: Sendable {
     public let keys: PersonKeys
     /// Provisional, STP and ENI records later linked to a codice fiscale: the codice fiscale's
     /// pseudonym → the pseudonym whose stream holds the case file.
-    let aliases: Table
+    let aliases: SideTable
     let histories = HistoryCache()
     /// Appends to one person's stream are checked and submitted one at a time: racing them would
     /// only make all but one fail their version check and start again.
     let turns = TurnQueue()
     let logger: Logger
+    /// The side table of `aliases`.
+    static let aliasesTableName = "person_aliases"
 
     public struct Limits: Sendable {
         /// Events in one domain append.
@@ -44,33 +46,28 @@ public final class CaseFiles: Sendable {
     /// person streams: data sealed or pseudonymised under lost keys would be lost for good.
     public static func open(ledger: Ledger, directory: String, reference: ReferenceData, limits: Limits = Limits(),
                             logger: Logger = Logger(label: "fascicolo.domain")) throws -> CaseFiles {
-        let hasPeople = try ledger.store.environment.read { txn in
-            try txn.withCursor(ledger.store.streams) { cursor in
-                try cursor.seek(atOrAfter: Array(Pseudonym.personPrefix.utf8)).map { $0.key.starts(with: Array(Pseudonym.personPrefix.utf8)) } ?? false
-            }
-        }
+        let hasPeople = try ledger.read { log in try log.hasStream(withPrefix: Pseudonym.personPrefix) }
         for name in [Pseudonymizer.keyFileName, PersonKeys.masterKeyFileName] where hasPeople && access(directory + "/" + name, F_OK) != 0 {
             throw DomainKeyProblem.missing(path: directory + "/" + name)
         }
-        try PersonKeys.finishInterruptedRotation(directory: directory, environment: ledger.store.environment, meta: ledger.store.meta)
+        try PersonKeys.finishInterruptedRotation(directory: directory, ledger: ledger)
         let pseudonymKey = try KeyFile.loadOrCreateSecret(directory: directory, name: Pseudonymizer.keyFileName, create: true)
         let masterKey = try KeyFile.loadOrCreateSecret(directory: directory, name: PersonKeys.masterKeyFileName, create: true)
-        try DomainKeyProblem.checkOrRecord(pseudonymKey: pseudonymKey, masterKey: masterKey, store: ledger.store,
+        try DomainKeyProblem.checkOrRecord(pseudonymKey: pseudonymKey, masterKey: masterKey, ledger: ledger,
                                            directory: directory, hasPeople: hasPeople)
-        let keys = try PersonKeys(environment: ledger.store.environment, meta: ledger.store.meta, directory: directory,
-                                  masterKey: masterKey)
+        let keys = try PersonKeys(ledger: ledger, directory: directory, masterKey: masterKey)
         // An erasure whose rotation did not finish before the daemon stopped: finished before
         // anything is served.
         if let count = try keys.rotateAfterErasure() {
             logger.notice("records.key rotated after an erasure (interrupted before)", metadata: ["rows": "\(count)"])
         }
-        let aliases = try ledger.store.environment.write { txn in try txn.createTable("person_aliases") }
+        let aliases = try ledger.sideTable(named: aliasesTableName)
         return CaseFiles(ledger: ledger, reference: reference, limits: limits, pseudonymizer: Pseudonymizer(key: pseudonymKey),
                          keys: keys, aliases: aliases, logger: logger)
     }
 
     private init(ledger: Ledger, reference: ReferenceData, limits: Limits, pseudonymizer: Pseudonymizer, keys: PersonKeys,
-                 aliases: Table, logger: Logger) {
+                 aliases: SideTable, logger: Logger) {
         self.ledger = ledger
         self.reference = reference
         self.limits = limits
@@ -83,7 +80,7 @@ public final class CaseFiles: Sendable {
     /// The pseudonym whose stream holds `identifier`'s case file (following an identity link).
     public func pseudonym(for identifier: PersonIdentifier) throws -> Pseudonym {
         let own = pseudonymizer.pseudonym(for: identifier)
-        guard let row = try ledger.store.environment.read({ txn in try txn.get(aliases, key: own.bytes) }) else { return own }
+        guard let row = try ledger.read({ log in try log.value(in: aliases, key: own.bytes) }) else { return own }
         // A row that is not a pseudonym, or names a record that does not exist, is damage: never
         // fall back to a new, empty case file for this person.
         guard let linked = Pseudonym(bytes: row), try ledger.streamVersion(linked.stream) > 0 else {
@@ -143,6 +140,9 @@ public enum DomainKeyProblem: Error, CustomStringConvertible, Sendable {
     case missing(path: String)
     case wrong(path: String)
 
+    /// The `meta` row of pseudonym.key's check value.
+    static let pseudonymCheckRow = "pseudonym_key_check"
+
     public var description: String {
         switch self {
         case .missing(let path):
@@ -156,12 +156,12 @@ public enum DomainKeyProblem: Error, CustomStringConvertible, Sendable {
 
     /// Until the log has case files its keys may change freely (a restored log without them gets
     /// new ones): the check values are then written again rather than checked.
-    static func checkOrRecord(pseudonymKey: SecretKey, masterKey: SecretKey, store: LedgerStore, directory: String,
+    static func checkOrRecord(pseudonymKey: SecretKey, masterKey: SecretKey, ledger: Ledger, directory: String,
                               hasPeople: Bool) throws {
         let pseudonymCheck = Array(pseudonymKey.authenticate(Array("fascicolo/pseudonym-key-check/v1".utf8)).prefix(16))
         let recordsContext = Array("fascicolo/records-key-check/v1".utf8)
-        var (storedPseudonym, storedRecords) = try store.environment.read { txn in
-            (try txn.get(store.meta, key: Array("pseudonym_key_check".utf8)), try txn.get(store.meta, key: Array("records_key_check".utf8)))
+        var (storedPseudonym, storedRecords) = try ledger.read { log in
+            (try log.metaValue(pseudonymCheckRow), try log.metaValue(PersonKeys.checkRow))
         }
         if !hasPeople {
             if storedPseudonym != pseudonymCheck { storedPseudonym = nil }
@@ -176,11 +176,9 @@ public enum DomainKeyProblem: Error, CustomStringConvertible, Sendable {
             throw wrong(path: directory + "/" + PersonKeys.masterKeyFileName)
         }
         guard storedPseudonym == nil || storedRecords == nil else { return }
-        try store.environment.write { txn in
-            if storedPseudonym == nil { try txn.put(store.meta, key: Array("pseudonym_key_check".utf8), value: pseudonymCheck) }
-            if storedRecords == nil {
-                try txn.put(store.meta, key: Array("records_key_check".utf8), value: masterKey.seal([], associatedData: recordsContext))
-            }
+        try ledger.writeSideTables { writer in
+            if storedPseudonym == nil { try writer.setMeta(pseudonymCheckRow, pseudonymCheck) }
+            if storedRecords == nil { try writer.setMeta(PersonKeys.checkRow, masterKey.seal([], associatedData: recordsContext)) }
         }
     }
 }

@@ -45,32 +45,27 @@ public enum DomainTablesCheck {
     }
 
     static func verifyOnce(directory: String) throws -> Report? {
-        let store = try LedgerStore.open(directory: directory, readOnly: true)
-        defer { store.environment.close() }
-        let names = try store.environment.read { txn in try txn.tableNames() }
-        guard names.contains(PersonKeys.tableName), names.contains("person_aliases") else { return nil }
-        let tables = try store.environment.openTables([PersonKeys.tableName, "person_aliases"])
+        let ledger = try LedgerReader.open(directory: directory)
+        defer { ledger.close() }
+        guard let keyTable = try ledger.sideTable(named: PersonKeys.tableName),
+              let aliasTable = try ledger.sideTable(named: CaseFiles.aliasesTableName) else { return nil }
         let recordsKey = try? KeyFile.loadOrCreateSecret(directory: directory, name: PersonKeys.masterKeyFileName, create: false)
         let pseudonymKey = try? KeyFile.loadOrCreateSecret(directory: directory, name: Pseudonymizer.keyFileName, create: false)
-        return try store.environment.read { txn in
-            try checkKeyRows(txn, store: store, pseudonymKey: pseudonymKey, recordsKey: recordsKey)
+        return try ledger.read { log in
+            try checkKeyRows(log, pseudonymKey: pseudonymKey, recordsKey: recordsKey)
             var expectedKeys = Set<[UInt8]>()
             var expectedAliases: [[UInt8]: [UInt8]] = [:]
             var persons = 0
-            let prefix = Array(Pseudonym.personPrefix.utf8)
-            try txn.withCursor(store.streams) { cursor in
-                var row = try cursor.seek(atOrAfter: prefix)
-                while let current = row, current.key.starts(with: prefix) {
-                    let name = String(decoding: current.key, as: UTF8.self)
-                    guard let person = Pseudonym.owning(stream: name), let version = BigEndian.uint64(current.value) else {
+            do {
+                try log.forEachStream(withPrefix: Pseudonym.personPrefix) { stream, version in
+                    let name = String(decoding: stream, as: UTF8.self)
+                    guard let person = Pseudonym.owning(stream: name) else {
                         throw fail("streams", "the streams table has a person stream that is not named by a pseudonym")
                     }
                     persons += 1
                     let facts = try (1...max(version, 1)).map { streamVersion -> (CaseFact, [(key: String, value: JSON)]) in
-                        let key = LedgerStore.streamIndexKey(stream: Array(current.key), version: streamVersion)
-                        guard let position = try txn.get(store.streamIndex, key: key).flatMap(BigEndian.uint64),
-                              let fact = try txn.withValue(in: store.entries, key: BigEndian.bytes(position), { value in
-                                  let view = try EntryView(record: value)
+                        guard let position = try log.position(ofStream: Array(stream), version: streamVersion),
+                              let fact = try log.withEntry(at: position, { view in
                                   let data = StoredEvent(payload: view.payload)?.data ?? []
                                   return (CaseFact(version: streamVersion, type: String(decoding: view.eventType, as: UTF8.self),
                                                    data: data, reference: nil), data)
@@ -89,39 +84,35 @@ public enum DomainTablesCheck {
                         }
                         expectedAliases[linked.bytes] = person.bytes
                     }
-                    row = try cursor.next()
+                    return true
                 }
+            } catch let damage as DamagedData {
+                throw fail(damage.table, damage.what)
             }
             var keyRows = 0
-            try txn.withCursor(tables[0]) { cursor in
-                var row = try cursor.first()
-                while let current = row {
-                    let key = Array(current.key)
-                    guard expectedKeys.remove(key) != nil else {
-                        throw fail(PersonKeys.tableName, "a data key belongs to no registered, not erased person (a row was renamed or an erasure undone)")
-                    }
-                    if let recordsKey, let person = Pseudonym(bytes: key),
-                       recordsKey.open(Array(current.value), associatedData: PersonKeys.associatedData(person)) == nil {
-                        throw RecordsKeyMismatch(table: PersonKeys.tableName,
-                                                 what: "a data key does not open with records.key (a changed row, or the wrong records.key)")
-                    }
-                    keyRows += 1
-                    row = try cursor.next()
+            try log.forEachRow(in: keyTable) { key, value in
+                let key = Array(key)
+                guard expectedKeys.remove(key) != nil else {
+                    throw fail(PersonKeys.tableName, "a data key belongs to no registered, not erased person (a row was renamed or an erasure undone)")
                 }
+                if let recordsKey, let person = Pseudonym(bytes: key),
+                   recordsKey.open(Array(value), associatedData: PersonKeys.associatedData(person)) == nil {
+                    throw RecordsKeyMismatch(table: PersonKeys.tableName,
+                                             what: "a data key does not open with records.key (a changed row, or the wrong records.key)")
+                }
+                keyRows += 1
+                return true
             }
             guard expectedKeys.isEmpty else {
                 throw fail(PersonKeys.tableName, "\(expectedKeys.count) registered, not erased person(s) have no data key (they would show as erased)")
             }
             var aliasRows = 0
-            try txn.withCursor(tables[1]) { cursor in
-                var row = try cursor.first()
-                while let current = row {
-                    guard let target = expectedAliases.removeValue(forKey: Array(current.key)), target.elementsEqual(current.value) else {
-                        throw fail("person_aliases", "an alias row matches no IdentityLinked entry of the log (changed, renamed or left after a void)")
-                    }
-                    aliasRows += 1
-                    row = try cursor.next()
+            try log.forEachRow(in: aliasTable) { key, value in
+                guard let target = expectedAliases.removeValue(forKey: Array(key)), target.elementsEqual(value) else {
+                    throw fail("person_aliases", "an alias row matches no IdentityLinked entry of the log (changed, renamed or left after a void)")
                 }
+                aliasRows += 1
+                return true
             }
             guard expectedAliases.isEmpty else {
                 throw fail("person_aliases", "\(expectedAliases.count) identity link(s) of the log have no alias row (a codice fiscale would not find its case file)")
@@ -131,13 +122,10 @@ public enum DomainTablesCheck {
     }
 
     /// With case files, `meta` holds both key check rows, and the keys at hand match them.
-    static func checkKeyRows(_ txn: ReadTransaction, store: LedgerStore, pseudonymKey: SecretKey?, recordsKey: SecretKey?) throws {
-        let hasPeople = try txn.withCursor(store.streams) { cursor in
-            try cursor.seek(atOrAfter: Array(Pseudonym.personPrefix.utf8)).map { $0.key.starts(with: Array(Pseudonym.personPrefix.utf8)) } ?? false
-        }
-        guard hasPeople else { return }
-        guard let pseudonymCheck = try txn.get(store.meta, key: Array("pseudonym_key_check".utf8)),
-              let recordsCheck = try txn.get(store.meta, key: PersonKeys.checkRow) else {
+    static func checkKeyRows(_ log: LedgerSnapshot, pseudonymKey: SecretKey?, recordsKey: SecretKey?) throws {
+        guard try log.hasStream(withPrefix: Pseudonym.personPrefix) else { return }
+        guard let pseudonymCheck = try log.metaValue(DomainKeyProblem.pseudonymCheckRow),
+              let recordsCheck = try log.metaValue(PersonKeys.checkRow) else {
             throw fail("meta", "a domain key's check row is missing though the log has case files")
         }
         if let pseudonymKey, Array(pseudonymKey.authenticate(Array("fascicolo/pseudonym-key-check/v1".utf8)).prefix(16)) != pseudonymCheck {

@@ -93,35 +93,134 @@ public enum JSON: Sendable, Equatable {
     /// of documents validated when they were written (the log's payloads) with no string made
     /// for a name and no array of members.
     public static func visitMembers(_ bytes: UnsafeRawBufferPointer,
-                                    _ body: (UnsafeRawBufferPointer, inout MemberValue) throws(Malformed) -> Void) throws(Malformed) {
+                                    _ body: (UnsafeRawBufferPointer, inout ValueReader) throws(Malformed) -> Void) throws(Malformed) {
         var parser = Parser(bytes: bytes.assumingMemoryBound(to: UInt8.self))
         try parser.topLevelObject { (parser) throws(Malformed) in
             try parser.eachMemberRaw { (name, _, parser) throws(Malformed) in
-                var value = MemberValue(parser: parser)
+                var value = ValueReader(parser: parser, depth: 1)
                 try body(UnsafeRawBufferPointer(UnsafeBufferPointer(rebasing: name)), &value)
-                guard value.consumed else { throw parser.fail("member value not read") }
-                parser = value.parser
+                parser = try value.finished()
             }
         }
     }
 
-    /// A member's value, handed to a `visitMembers` body: built or stepped over, once.
-    public struct MemberValue {
+    /// Reads a hostile document whose shape the caller knows, in one pass: `body` takes the
+    /// top-level value apart with a `ValueReader` (its members, elements, strings and numbers,
+    /// or any value built with the exact bytes it was written as). The bytes are checked as
+    /// UTF-8 first; duplicate member names, nesting beyond `depthMax` and text after the value
+    /// are refused, as `parse` refuses them.
+    public static func read<T>(_ bytes: [UInt8], _ body: (inout ValueReader) throws(Malformed) -> T) throws(Malformed) -> T {
+        try bytes.withUnsafeBufferPointer { buffer in
+            Result { () throws(Malformed) -> T in
+                guard isValidUTF8(buffer) else { throw Malformed(reason: "invalid UTF-8", offset: 0) }
+                var parser = Parser(bytes: buffer)
+                parser.skipWhitespace()
+                var reader = ValueReader(parser: parser, depth: 0)
+                let result = try body(&reader)
+                parser = try reader.finished()
+                parser.skipWhitespace()
+                guard parser.offset == buffer.count else { throw parser.fail("unexpected text after the value") }
+                return result
+            }
+        }.get()
+    }
+
+    /// One value of a document being read (`read`, `visitMembers`): taken apart, built or
+    /// stepped over, once.
+    public struct ValueReader {
         fileprivate var parser: Parser
+        /// How deep the value is nested (the top-level value is 0).
+        fileprivate let depth: Int
         fileprivate var consumed = false
 
-        fileprivate init(parser: Parser) { self.parser = parser }
+        fileprivate init(parser: Parser, depth: Int) {
+            self.parser = parser
+            self.depth = depth
+        }
+
+        /// The parser past the value, which must have been read.
+        fileprivate func finished() throws(Malformed) -> Parser {
+            guard consumed else { throw parser.fail("value not read") }
+            return parser
+        }
+
+        private mutating func consume() {
+            precondition(!consumed, "a value is read once")
+            consumed = true
+        }
+
+        /// A refusal of this value, at its offset (the reason must not repeat the document's text).
+        public func refusal(_ reason: String) -> Malformed { parser.fail(reason) }
 
         public mutating func build() throws(Malformed) -> JSON {
-            precondition(!consumed, "a member's value is read once")
-            consumed = true
-            return try parser.value(depth: 1)
+            consume()
+            return try parser.value(depth: depth)
+        }
+
+        /// The value, and its exact bytes (offsets in the document: from its first byte to past
+        /// its last). Its nesting is counted as a document of its own, since that is how it
+        /// will be read again: a payload kept as sent.
+        public mutating func buildKeepingSource() throws(Malformed) -> (value: JSON, source: Range<Int>) {
+            consume()
+            let start = parser.offset
+            let value = try parser.value(depth: 0)
+            return (value, start..<parser.offset)
         }
 
         public mutating func skip() throws(Malformed) {
-            precondition(!consumed, "a member's value is read once")
-            consumed = true
-            try parser.skipValue(depth: 1)
+            consume()
+            try parser.skipValue(depth: depth)
+        }
+
+        /// The value as a string (decoded), or a refusal that says `expected`.
+        public mutating func string(expected: String = "expected a string") throws(Malformed) -> String {
+            consume()
+            guard parser.peek == UInt8(ascii: "\"") else { throw parser.fail(expected) }
+            return try parser.string()
+        }
+
+        /// True when the value is a string (it is not read).
+        public var isString: Bool { parser.peek == UInt8(ascii: "\"") }
+
+        /// The value as a number's text, or a refusal that says `expected`.
+        public mutating func number(expected: String = "expected a number") throws(Malformed) -> String {
+            consume()
+            guard let byte = parser.peek, byte == UInt8(ascii: "-") || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else {
+                throw parser.fail(expected)
+            }
+            return try parser.number()
+        }
+
+        /// Walks the value as an object (or refuses it, saying `expected`), handing `body` each
+        /// member's name (decoded) and value, which `body` must read. A name twice is refused.
+        public mutating func members(expected: String = "expected an object",
+                                     _ body: (String, inout ValueReader) throws(Malformed) -> Void) throws(Malformed) {
+            consume()
+            guard parser.peek == UInt8(ascii: "{") else { throw parser.fail(expected) }
+            guard depth < JSON.depthMax else { throw parser.fail("nested too deeply") }
+            var names = MemberNames()
+            let depth = self.depth
+            try parser.eachMember { (name, parser) throws(Malformed) in
+                guard names.insert(name) else { throw parser.fail("duplicate member name") }
+                var value = ValueReader(parser: parser, depth: depth + 1)
+                try body(name, &value)
+                parser = try value.finished()
+            }
+        }
+
+        /// Walks the value as an array (or refuses it, saying `expected`), handing `body` each
+        /// element, which `body` must read.
+        public mutating func elements(expected: String = "expected an array",
+                                      _ body: (inout ValueReader) throws(Malformed) -> Void) throws(Malformed) {
+            consume()
+            guard parser.peek == UInt8(ascii: "[") else { throw parser.fail(expected) }
+            guard depth < JSON.depthMax else { throw parser.fail("nested too deeply") }
+            let depth = self.depth
+            try parser.eachElement { (parser) throws(Malformed) in
+                var value = ValueReader(parser: parser, depth: depth + 1)
+                try body(&value)
+                parser = try value.finished()
+            }
         }
     }
 
@@ -239,6 +338,8 @@ public enum JSON: Sendable, Equatable {
         }
 
         func fail(_ reason: String) -> Malformed { Malformed(reason: reason, offset: offset) }
+
+        var peek: UInt8? { offset < bytes.count ? bytes[offset] : nil }
 
         mutating func value(depth: Int) throws(Malformed) -> JSON {
             guard depth < JSON.depthMax else { throw fail("nested too deeply") }
@@ -502,5 +603,30 @@ public enum JSON: Sendable, Equatable {
             offset += 4
             return value
         }
+    }
+}
+
+/// The member names of an object walked by a `ValueReader`, to refuse a name twice: searched in
+/// place while few (nearly always), in a set beyond, so that a hostile body of a million members
+/// costs a million lookups, not 10^12 compares (`Parser.object` does the same over its members).
+private struct MemberNames {
+    private var list: [String] = []
+    private var set: Set<String>?
+    private static let linearSearchMax = JSON.Parser.linearSearchMembersMax
+
+    /// False when `name` was there already.
+    mutating func insert(_ name: String) -> Bool {
+        if var set {
+            self.set = nil  // one reference: inserted in place
+            defer { self.set = set }
+            return set.insert(name).inserted
+        }
+        if list.contains(name) { return false }
+        list.append(name)
+        if list.count > Self.linearSearchMax {
+            set = Set(list)
+            list = []
+        }
+        return true
     }
 }

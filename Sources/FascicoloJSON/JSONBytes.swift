@@ -1,6 +1,12 @@
+/// The JSON writer: every answer of the daemon, every stored payload and control record, and the
+/// command line's JSON are written here, and this is the one place strings are escaped.
+///
 /// JSON text built as bytes: responses are assembled from already-valid pieces (the stored
 /// payloads are JSON), so nothing is decoded and encoded again on the read path, and strings are
-/// copied whole unless they need escaping.
+/// copied whole unless they need escaping. Objects and arrays are written with `object` and
+/// `array`, members with `member` (or `key` then a value), and the commas are put in; `raw`
+/// writes text as is, for the few writers that place their own punctuation (the signed payloads,
+/// whose bytes must not change).
 public struct JSONBytes: Sendable {
     public private(set) var bytes: [UInt8] = []
 
@@ -21,6 +27,7 @@ public struct JSONBytes: Sendable {
     /// tokens (inside strings they must be escaped), so the value is unchanged; the exact stored
     /// bytes remain available as `signedBytes`.
     public mutating func payload(_ json: [UInt8]) {
+        separate()
         guard json.contains(where: { $0 == 0x0A || $0 == 0x0D }) else {
             bytes.append(contentsOf: json)
             return
@@ -29,10 +36,12 @@ public struct JSONBytes: Sendable {
     }
 
     public mutating func number(_ value: some BinaryInteger) {
+        separate()
         bytes.append(contentsOf: String(value).utf8)
     }
 
     public mutating func bool(_ value: Bool) {
+        separate()
         value ? raw("true") : raw("false")
     }
 
@@ -43,6 +52,7 @@ public struct JSONBytes: Sendable {
     }
 
     public mutating func string(utf8: UnsafeBufferPointer<UInt8>) {
+        separate()
         bytes.append(UInt8(ascii: "\""))
         if JSON.plainRun(utf8, from: 0) == utf8.count {
             bytes.append(contentsOf: utf8)
@@ -68,6 +78,7 @@ public struct JSONBytes: Sendable {
 
     /// Appends a parsed value as compact JSON.
     public mutating func value(_ value: JSON) {
+        separate()
         switch value {
         case .null: raw("null")
         case .bool(let flag): bool(flag)
@@ -89,6 +100,78 @@ public struct JSONBytes: Sendable {
                 self.value(member.value)
             }
             raw("}")
+        }
+    }
+}
+
+// MARK: - Objects and arrays, commas put in
+
+extension JSONBytes {
+    /// Writes `{`, the members `body` writes (`member`, or `key` then a value), and `}`.
+    public mutating func object(_ body: (inout JSONBytes) throws -> Void) rethrows {
+        separate()
+        bytes.append(UInt8(ascii: "{"))
+        try body(&self)
+        bytes.append(UInt8(ascii: "}"))
+    }
+
+    /// Writes `[`, the values `body` writes, and `]`.
+    public mutating func array(_ body: (inout JSONBytes) throws -> Void) rethrows {
+        separate()
+        bytes.append(UInt8(ascii: "["))
+        try body(&self)
+        bytes.append(UInt8(ascii: "]"))
+    }
+
+    /// A member's name and its colon, in an object: the value written next is the member's.
+    /// The name is the program's own, plain text (nothing to escape).
+    public mutating func key(_ name: StaticString) {
+        separate()
+        bytes.append(UInt8(ascii: "\""))
+        raw(name)
+        raw("\":")
+    }
+
+    /// A member's name (escaped) and its colon: for names that come from data.
+    public mutating func key(_ name: String) {
+        separate()
+        string(name)
+        bytes.append(UInt8(ascii: ":"))
+    }
+
+    public mutating func member(_ name: StaticString, _ value: String) {
+        key(name)
+        string(value)
+    }
+
+    public mutating func member(_ name: StaticString, _ value: some BinaryInteger) {
+        key(name)
+        number(value)
+    }
+
+    public mutating func member(_ name: StaticString, _ value: Bool) {
+        key(name)
+        bool(value)
+    }
+
+    public mutating func member(_ name: StaticString, _ value: JSON) {
+        key(name)
+        self.value(value)
+    }
+
+    public mutating func null() {
+        separate()
+        raw("null")
+    }
+
+    /// The comma before a value or a member, unless it is the first of its object or array,
+    /// follows a name, or follows a comma or line break written by hand (`raw` writers place
+    /// their own punctuation; NDJSON puts one value per line).
+    mutating func separate() {
+        guard let last = bytes.last else { return }
+        switch last {
+        case UInt8(ascii: "{"), UInt8(ascii: "["), UInt8(ascii: ":"), UInt8(ascii: ","), 0x0A: return
+        default: bytes.append(UInt8(ascii: ","))
         }
     }
 }

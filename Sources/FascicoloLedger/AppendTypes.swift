@@ -70,16 +70,21 @@ public struct AppendRequest: Sendable {
     }
 }
 
-/// A put (or, with a nil value, a delete) in a table of the same environment that is not part of
-/// the log — such as the per-person data keys, which an erasure must destroy in the same commit
-/// that stores its signed record.
+/// A put (or, with a nil value, a delete) in a side table, or in one of the `meta` rows of the
+/// layers above the ledger: rows that are not part of the log — such as the per-person data
+/// keys, which an erasure must destroy in the same commit that stores its signed record.
 public struct AttachedWrite: Sendable {
-    public var table: Table
-    public var key: [UInt8]
-    private let makeValue: @Sendable (ReadTransaction) throws -> [UInt8]?
+    enum Target: Sendable {
+        case table(SideTable)
+        case meta
+    }
 
-    public init(table: Table, key: [UInt8], value: [UInt8]?) {
-        self.table = table
+    let target: Target
+    let key: [UInt8]
+    private let makeValue: @Sendable (LedgerSnapshot) throws -> [UInt8]?
+
+    public init(table: SideTable, key: [UInt8], value: [UInt8]?) {
+        self.target = .table(table)
         self.key = key
         makeValue = { _ in value }
     }
@@ -88,15 +93,33 @@ public struct AttachedWrite: Sendable {
     /// transaction sees — for a value that depends on other rows committed just before it (a
     /// person's data key is sealed under the records key current in that very transaction, so
     /// that a key rotation committed a moment earlier is never missed).
-    public init(table: Table, key: [UInt8], valueInTransaction: @escaping @Sendable (ReadTransaction) throws -> [UInt8]?) {
-        self.table = table
+    public init(table: SideTable, key: [UInt8], valueInTransaction: @escaping @Sendable (LedgerSnapshot) throws -> [UInt8]?) {
+        self.target = .table(table)
         self.key = key
         makeValue = valueInTransaction
     }
 
-    /// The value to put (nil: delete), as of `transaction`.
-    public func value(in transaction: ReadTransaction) throws -> [UInt8]? {
-        try makeValue(transaction)
+    /// A write of the `meta` row `name` (one of the domain's, see `SideTableWriter.setMeta`),
+    /// its value made inside the commit's transaction.
+    public init(metaRow name: String, valueInTransaction: @escaping @Sendable (LedgerSnapshot) throws -> [UInt8]?) {
+        precondition(LedgerStore.metaRows.contains(name) && !LedgerStore.ledgerMetaRows.contains(name),
+                     "meta row \(name) is not one a layer above the ledger writes")
+        self.target = .meta
+        self.key = Array(name.utf8)
+        makeValue = valueInTransaction
+    }
+
+    /// Writes the row in `transaction` (an append's commit).
+    func apply(in transaction: WriteTransaction, store: LedgerStore) throws {
+        let table = switch target {
+        case .table(let side): side.table
+        case .meta: store.meta
+        }
+        if let value = try makeValue(LedgerSnapshot(transaction: transaction, store: store)) {
+            try transaction.put(table, key: key, value: value)
+        } else {
+            _ = try transaction.delete(table, key: key)
+        }
     }
 }
 
@@ -121,6 +144,10 @@ public struct AppendResult: Sendable, Equatable {
 }
 
 /// Why an append was refused. Nothing of a refused append is stored.
+///
+/// Each case has a stable `code` (APIs and metrics key on it) and a `description` that never
+/// repeats a client's value; `.storage` and `.damaged` keep their cause whole (`Cause`), so a
+/// caller asks `isDamaged` rather than reading a message.
 public enum LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
     case invalidStreamName(String)
     case invalidEventType(index: Int, reason: String)
@@ -136,10 +163,10 @@ public enum LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
     case idempotencyConflict(key: String)
     /// The ledger is closing or closed.
     case shutDown
-    /// The store failed; the append was not stored.
-    case storage(String)
+    /// The store failed (a `StorageError`, or what an attached write threw); the append was not stored.
+    case storage(Cause)
     /// A stored row is not what was written (`DamagedData`); the append was not stored.
-    case damaged(String)
+    case damaged(Cause)
     /// The disk refuses writes (see `StorageHealth`): refused without being tried.
     case unavailable(String)
 
@@ -179,9 +206,55 @@ public enum LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
             "the stream is at version \(actual), expected \(expected)"
         case .idempotencyConflict: "the idempotency key was already used for different content"
         case .shutDown: "the ledger is shutting down"
-        case .storage(let what): "storage failure: \(what)"
-        case .damaged(let what): "\(what); nothing was stored (fascicolo verify reports the damage)"
+        case .storage(let cause): "storage failure: \(cause)"
+        case .damaged(let cause): "\(cause); nothing was stored (fascicolo verify reports the damage)"
         case .unavailable(let why): "the disk refuses the log's writes (\(why)); nothing was stored, try again later"
+        }
+    }
+}
+
+extension LedgerError {
+    /// The error behind a storage failure or damage, kept as it was thrown.
+    public struct Cause: Error, Sendable, Equatable, CustomStringConvertible {
+        public let underlying: any Error
+
+        public init(_ underlying: any Error) {
+            self.underlying = underlying
+        }
+
+        /// Whether the stored bytes are not what was written (`DamagedData`, or an LMDB file
+        /// that is not consistent), as opposed to a disk or a map that refuses work.
+        public var isDamaged: Bool {
+            if underlying is DamagedData { return true }
+            return (underlying as? StorageError)?.code.meansDamagedData ?? false
+        }
+
+        public var description: String { "\(underlying)" }
+
+        /// Storage errors compare by code, damage by table and problem, others by type.
+        public static func == (lhs: Cause, rhs: Cause) -> Bool {
+            switch (lhs.underlying, rhs.underlying) {
+            case (let left as StorageError, let right as StorageError): left == right
+            case (let left as DamagedData, let right as DamagedData): left == right
+            default: type(of: lhs.underlying) == type(of: rhs.underlying)
+            }
+        }
+    }
+
+    /// Whether the store's data is damaged (see `Cause.isDamaged`); always for `.damaged`.
+    public var isDamaged: Bool {
+        switch self {
+        case .damaged: true
+        case .storage(let cause): cause.isDamaged
+        default: false
+        }
+    }
+
+    /// The error behind `.storage` or `.damaged`.
+    public var cause: (any Error)? {
+        switch self {
+        case .storage(let cause), .damaged(let cause): cause.underlying
+        default: nil
         }
     }
 }

@@ -279,12 +279,12 @@ final class GroupCommitWriter: @unchecked Sendable {
         } catch let damage as DamagedData {
             // Damaged data met while writing (a side table's seal): not the disk failing.
             logger.error("damaged data", metadata: ["table": "\(damage.table)", "problem": "\(damage.what)"])
-            for pending in batch { pending.continuation.resume(throwing: LedgerError.damaged(damage.description)) }
+            for pending in batch { pending.continuation.resume(throwing: LedgerError.damaged(.init(damage))) }
             return
         } catch {
             logger.error("group commit failed; nothing of it was acknowledged", metadata: ["error": "\(error)", "appends": "\(batch.count)"])
             recordFailure(error)
-            for pending in batch { pending.continuation.resume(throwing: LedgerError.storage("\(error)")) }
+            for pending in batch { pending.continuation.resume(throwing: LedgerError.storage(.init(error))) }
             return
         }
         recordSuccess()
@@ -333,7 +333,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         // Idempotency keys first used in this batch: content digest and the index of their plan.
         var newIdempotency: [String: (digest: Digest, plan: Int)] = [:]
         let merkleTree = MerkleTree(transaction: txn, table: store.merkle)
-        let notYetCommitted = Result<AppendResult, LedgerError>.failure(.storage("not committed"))
+        // A placeholder, replaced by the append's result before anything is answered.
+        let notYetCommitted = Result<AppendResult, LedgerError>.failure(.shutDown)
 
         for pending in batch {
             let request = pending.request
@@ -360,7 +361,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                         }
                     } catch {
                         logger.error("damaged data", metadata: ["table": "idempotency", "problem": "\(error.what)"])
-                        results.append(.failure(.damaged(error.description)))
+                        results.append(.failure(.damaged(.init(error))))
                         continue
                     }
                     if record.digest == digest {
@@ -391,13 +392,7 @@ final class GroupCommitWriter: @unchecked Sendable {
                     eventType: Array(event.type.utf8), author: author, payload: event.payload))
             }
             streamVersions[stream] = current + UInt64(request.events.count)
-            for attached in request.attachedWrites {
-                if let value = try attached.value(in: txn) {
-                    try txn.put(attached.table, key: attached.key, value: value)
-                } else {
-                    _ = try txn.delete(attached.table, key: attached.key)
-                }
-            }
+            for attached in request.attachedWrites { try attached.apply(in: txn, store: store) }
             results.append(notYetCommitted)
             plans.append(Plan(result: results.count - 1, firstRecord: firstRecord, firstVersion: current + 1,
                               count: request.events.count, deduplicated: false))

@@ -11,7 +11,7 @@ import Logging
 /// Open one `Ledger` per data directory per process; the daemon also holds a lock file so that a
 /// second process does not open it for writing.
 public final class Ledger: Sendable {
-    public let store: LedgerStore
+    let store: LedgerStore
     public let configuration: LedgerConfiguration
     /// The checkpoint origin, also the name of the signing key.
     public let origin: String
@@ -116,9 +116,9 @@ public final class Ledger: Sendable {
             let record: IdempotencyRecord
             do throws(DamagedData) {
                 record = try IdempotencyRecord(sealed: stored, key: rowKey, seal: writer.seal)
-            } catch { throw LedgerError.damaged(error.description) }
+            } catch { throw LedgerError.damaged(.init(error)) }
             guard record.firstPosition + UInt64(record.count) <= (try store.size(in: txn)) else {
-                throw LedgerError.damaged(DamagedData(table: "idempotency", what: "a row points beyond the log").description)
+                throw LedgerError.damaged(.init(DamagedData(table: "idempotency", what: "a row points beyond the log")))
             }
             guard record.digest == digest else { throw LedgerError.idempotencyConflict(key: idempotencyKey) }
             let tree = MerkleTree(transaction: txn, table: store.merkle)
@@ -182,31 +182,25 @@ public struct InvalidOrigin: Error, CustomStringConvertible, Sendable {
 extension Ledger {
     /// The entry at `position`, or nil beyond the end.
     public func entry(at position: UInt64) throws -> Entry? {
-        try store.environment.read { txn in
-            try txn.withValue(in: store.entries, key: BigEndian.bytes(position)) { try Entry(EntryView(record: $0)) }
-        }
+        try read { log in try log.entry(at: position) }
     }
 
     /// Up to `limit` entries of the global log from `position` on, in order.
     public func entries(from position: UInt64, limit: Int) throws -> [Entry] {
-        try store.environment.read { txn in
-            try txn.withCursor(store.entries) { cursor in
-                var result: [Entry] = []
-                var record = try cursor.seek(atOrAfter: BigEndian.bytes(position))
-                while let current = record, result.count < limit {
-                    result.append(Entry(try EntryView(record: current.value)))
-                    record = try cursor.next()
-                }
-                return result
+        guard limit > 0 else { return [] }
+        return try read { log in
+            var result: [Entry] = []
+            try log.forEachEntry(from: position) { view in
+                result.append(Entry(view))
+                return result.count < limit
             }
+            return result
         }
     }
 
     /// The current version of `stream` (its number of entries; 0 when it does not exist).
     public func streamVersion(_ stream: String) throws -> UInt64 {
-        try store.environment.read { txn in
-            try txn.get(store.streams, key: Array(stream.utf8)).flatMap { BigEndian.uint64($0) } ?? 0
-        }
+        try read { log in try log.streamVersion(stream) }
     }
 
     /// Up to `limit` entries of `stream`, forwards from `version` (inclusive, 1-based) or

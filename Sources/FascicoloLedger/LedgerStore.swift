@@ -13,32 +13,28 @@ import Glibc
 /// | `stream_index` | stream name ‖ 0x00 ‖ version (u64 BE) | position (u64 BE)                                  |
 /// | `idempotency`  | idempotency key                       | content digest (32) ‖ first position (u64 BE) ‖ first version (u64 BE) ‖ count (u32 BE) |
 /// | `checkpoints`  | tree size (u64 BE)                    | the signed note (UTF-8)                            |
-public struct LedgerStore: Sendable {
+///
+/// Internal to the ledger: the layers above read through `LedgerSnapshot` (`Ledger.read`,
+/// `LedgerReader`), so that the key encodings live here only.
+@usableFromInline
+struct LedgerStore: Sendable {
     public static let formatVersion = "1"
 
     public let directory: String
     public let environment: Environment
     public let meta: Table
-    public let entries: Table
-    public let merkle: Table
-    public let streams: Table
-    public let streamIndex: Table
+    @usableFromInline let entries: Table
+    let merkle: Table
+    @usableFromInline let streams: Table
+    @usableFromInline let streamIndex: Table
     public let idempotency: Table
     public let checkpoints: Table
 
-    public enum OpenError: Error, CustomStringConvertible, Sendable {
-        case notADataDirectory(String)
-        case unsupportedFormat(String)
-        case cannotCreate(path: String, errno: Int32)
+    /// The log's own tables, in the order `open` opens them; every other table of the
+    /// environment is a side table (`SideTable`).
+    static let tableNames = ["meta", "entries", "merkle", "streams", "stream_index", "idempotency", "checkpoints"]
 
-        public var description: String {
-            switch self {
-            case .notADataDirectory(let path): "\(path) is not a Fascicolo data directory (no data.mdb)"
-            case .unsupportedFormat(let version): "data directory format \(version) is not supported (this build reads \(LedgerStore.formatVersion))"
-            case .cannotCreate(let path, let code): "cannot create \(path): errno \(code)"
-            }
-        }
-    }
+    typealias OpenError = LedgerOpenError
 
     /// Opens the data directory. Writable opens create it (mode 0700) and its tables; read-only
     /// opens require an existing one and are safe next to a running daemon.
@@ -56,7 +52,7 @@ public struct LedgerStore: Sendable {
         options.mapSizeBytes = mapSizeBytes
         options.unsafeNoSync = unsafeNoSync
         let environment = try Environment(path: directory, options: options)
-        let names = ["meta", "entries", "merkle", "streams", "stream_index", "idempotency", "checkpoints"]
+        let names = tableNames
         let tables: [Table]
         if readOnly {
             tables = try environment.openTables(names)
@@ -100,6 +96,8 @@ public struct LedgerStore: Sendable {
         "format", "origin", "idempotency_seal",
         "pseudonym_key_check", "records_key_check", "records_key_generation", "records_key_rotation_due",
     ]
+    /// The `meta` rows the ledger itself writes; the others are the domain's (`SideTableWriter.setMeta`).
+    static let ledgerMetaRows: Set<String> = ["format", "origin", "idempotency_seal"]
 
     /// The number of entries (the tree size) in the snapshot `txn` sees.
     public func size(in txn: ReadTransaction) throws -> UInt64 {
@@ -114,11 +112,27 @@ public struct LedgerStore: Sendable {
         }
     }
 
-    public static func streamIndexKey(stream: [UInt8], version: UInt64) -> [UInt8] {
+    @usableFromInline
+    static func streamIndexKey(stream: [UInt8], version: UInt64) -> [UInt8] {
         var key = stream
         key.reserveCapacity(stream.count + 9)
         key.append(0)
         BigEndian.append(version, to: &key)
         return key
+    }
+}
+
+/// Why a data directory could not be opened.
+public enum LedgerOpenError: Error, CustomStringConvertible, Sendable {
+    case notADataDirectory(String)
+    case unsupportedFormat(String)
+    case cannotCreate(path: String, errno: Int32)
+
+    public var description: String {
+        switch self {
+        case .notADataDirectory(let path): "\(path) is not a Fascicolo data directory (no data.mdb)"
+        case .unsupportedFormat(let version): "data directory format \(version) is not supported (this build reads \(LedgerStore.formatVersion))"
+        case .cannotCreate(let path, let code): "cannot create \(path): errno \(code)"
+        }
     }
 }

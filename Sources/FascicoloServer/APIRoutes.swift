@@ -12,8 +12,9 @@ import Synchronization
 
 /// The HTTP API (version 1). `OpenAPIDocument` describes it; `GET /v1/openapi.yaml` serves it.
 ///
-/// Every route first checks the caller's roles, derived from the connection's peer credentials;
-/// a peer with no role gets 403 whatever it asks.
+/// Every route is registered in one of the `RouteGroups`, whose middleware refuses (403) a
+/// caller without one of the group's roles, derived from the connection's peer credentials,
+/// before the handler runs; a peer with no role gets 403 whatever it asks.
 public struct APIRoutes: Sendable {
     public typealias Role = AccessPolicy.Role
 
@@ -52,52 +53,34 @@ public struct APIRoutes: Sendable {
     static let anyRole: Set<Role> = [.writer, .auditor, .admin]
     static let auditors: Set<Role> = [.auditor, .admin]
 
+    /// Adds the routes, each in the group of the roles that may call it (`RouteGroups`).
     public func register(on router: Router<FascicoloRequestContext>) {
         router.add(middleware: GateMiddleware(routes: self))
-        router.get("v1/health/live") { _, context in
-            _ = try authorize(context, Self.anyRole)
-            return json(status: .ok, "{\"status\":\"live\"}")
+        let groups = RouteGroups(router: router, policy: policy)
+        groups.everyRole.get("v1/health/live") { _, _ in
+            return json(status: .ok, Render.live)
         }
-        router.get("v1/health/ready") { _, context in
-            _ = try authorize(context, Self.anyRole)
-            switch ledger.storageHealth {
-            case .writable:
-                return json(status: .ok, "{\"status\":\"ready\",\"entries\":\(ledger.size)}")
-            case .failing(let since, let reason, _):
-                return json(status: .serviceUnavailable, """
-                    {"status":"read_only","entries":\(ledger.size),"since":\(JSONText.string(Timestamp.iso8601(milliseconds: since))),\
-                    "reason":\(JSONText.string(reason)),"detail":"the disk refuses writes; reads are served, appends are retried"}
-                    """)
-            case .failed(let since, let reason):
-                return json(status: .serviceUnavailable, """
-                    {"status":"failed","entries":\(ledger.size),"since":\(JSONText.string(Timestamp.iso8601(milliseconds: since))),\
-                    "reason":\(JSONText.string(reason)),"detail":"the store cannot be written again by this process: restart the daemon"}
-                    """)
-            }
+        groups.everyRole.get("v1/health/ready") { _, _ in
+            let health = ledger.storageHealth
+            return json(status: health == .writable ? .ok : .serviceUnavailable, Render.readiness(health, entries: ledger.size))
         }
-        router.get("v1/version") { _, context in
-            _ = try authorize(context, Self.anyRole)
-            return json(status: .ok, "{\"version\":\(JSONText.string(version)),\"api\":\"v1\"}")
+        groups.everyRole.get("v1/version") { _, _ in
+            return json(status: .ok, Render.version(version))
         }
-        router.get("v1/keys") { _, context in
-            _ = try authorize(context, Self.anyRole)
-            return json(status: .ok, """
-                {"origin":\(JSONText.string(ledger.origin)),"verifierKey":\(JSONText.string(ledger.verifierKey)),\
-                "publicKey":\(JSONText.string(Base64.encode(ledger.publicKey.bytes))),"keyId":\(JSONText.string(Hex.encode(ledger.keyID)))}
-                """)
+        groups.everyRole.get("v1/keys") { _, _ in
+            return json(status: .ok, Render.keys(ledger))
         }
-        router.get("v1/openapi.yaml") { _, context in
-            _ = try authorize(context, Self.anyRole)
+        groups.everyRole.get("v1/openapi.yaml") { _, _ in
             var buffer = ByteBuffer()
             buffer.writeString(openAPIDocument)
             return Response(status: .ok, headers: [.contentType: "application/yaml"], body: .init(byteBuffer: buffer))
         }
-        router.post("v1/streams/:stream/events") { request, context in try await append(request, context) }
-        router.get("v1/streams/:stream/events") { request, context in try await readStream(request, context) }
-        registerDomain(on: router)
-        registerProjections(on: router)
-        router.get("v1/log") { request, context in
-            let peer = try authorize(context, Self.auditors)
+        groups.writers.post("v1/streams/:stream/events") { request, context in try await append(request, context) }
+        groups.everyRole.get("v1/streams/:stream/events") { request, context in try await readStream(request, context) }
+        registerDomain(on: groups)
+        registerProjections(on: groups)
+        groups.auditors.get("v1/log") { request, context in
+            let peer = try caller(context)
             let read = try rawRead(request, peer)
             let from: UInt64 = try query(request, "from") ?? 0
             let limit = try limitParameter(request)
@@ -106,8 +89,8 @@ public struct APIRoutes: Sendable {
             try await recordRawRead(of: entries, read, what: "log", recorded: &recorded)
             return json(status: .ok, Render.entries(entries, withholding: read.withholds))
         }
-        router.get("v1/subscribe") { request, context in
-            let peer = try authorize(context, Self.auditors)
+        groups.auditors.get("v1/subscribe") { request, context in
+            let peer = try caller(context)
             let read = try rawRead(request, peer)
             let from: UInt64 = try query(request, "from") ?? ledger.size
             guard let slot = subscriptionSlots.reserve() else {
@@ -118,8 +101,8 @@ public struct APIRoutes: Sendable {
             return Subscription(routes: self, read: read, settings: subscriptions, shutdown: shutdown, slot: slot)
                 .response(from: from, request: request)
         }
-        router.get("v1/entries/:position") { request, context in
-            let peer = try authorize(context, Self.auditors)
+        groups.auditors.get("v1/entries/:position") { request, context in
+            let peer = try caller(context)
             let read = try rawRead(request, peer)
             guard let position = context.parameters.get("position", as: UInt64.self) else {
                 throw Self.invalidParameter("position", "position is a non-negative integer")
@@ -129,15 +112,13 @@ public struct APIRoutes: Sendable {
             try await recordRawRead(of: [entry], read, what: "entry", recorded: &recorded)
             return json(status: .ok, Render.entry(entry, detailed: true, withheld: read.withholds(entry)))
         }
-        router.get("v1/checkpoints/latest") { _, context in
-            _ = try authorize(context, Self.auditors)
+        groups.auditors.get("v1/checkpoints/latest") { _, _ in
             guard let checkpoint = try ledger.latestCheckpoint() else { throw Problem.notFound("no checkpoint has been signed yet") }
             var buffer = ByteBuffer()
             buffer.writeString(checkpoint.note)
             return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: buffer))
         }
-        router.get("v1/proofs/inclusion") { request, context in
-            _ = try authorize(context, Self.auditors)
+        groups.auditors.get("v1/proofs/inclusion") { request, _ in
             let position: UInt64 = try requiredQuery(request, "position")
             let treeSize: UInt64 = try query(request, "treeSize") ?? ledger.size
             guard position < treeSize, treeSize <= ledger.size else {
@@ -145,57 +126,35 @@ public struct APIRoutes: Sendable {
             }
             let proof = try ledger.inclusionProof(position: position, treeSize: treeSize)
             let leaf = try ledger.entry(at: position)?.leafHash
-            var body = JSONBytes()
-            body.raw("{\"position\":")
-            body.number(position)
-            body.raw(",\"treeSize\":")
-            body.number(treeSize)
-            body.raw(",\"leafHash\":")
-            body.string(leaf?.hex ?? "")
-            body.raw(",\"proof\":")
-            Render.proof(proof, into: &body)
-            body.raw("}")
-            return json(status: .ok, body.bytes)
+            return json(status: .ok, Render.inclusionProof(position: position, treeSize: treeSize, leafHash: leaf, proof: proof))
         }
-        router.get("v1/proofs/consistency") { request, context in
-            _ = try authorize(context, Self.auditors)
+        groups.auditors.get("v1/proofs/consistency") { request, _ in
             let from: UInt64 = try requiredQuery(request, "from")
             let to: UInt64 = try query(request, "to") ?? ledger.size
             guard from <= to, to <= ledger.size else {
                 throw Problem.notFound("no consistency proof from \(from) to \(to) (the log has \(ledger.size) entries)")
             }
             let proof = try ledger.consistencyProof(oldSize: from, newSize: to)
-            var body = JSONBytes()
-            body.raw("{\"from\":")
-            body.number(from)
-            body.raw(",\"to\":")
-            body.number(to)
-            body.raw(",\"proof\":")
-            Render.proof(proof, into: &body)
-            body.raw("}")
-            return json(status: .ok, body.bytes)
+            return json(status: .ok, Render.consistencyProof(from: from, to: to, proof: proof))
         }
-        router.get("metrics") { _, context in
-            _ = try authorize(context, [.admin])
-            let age = (try? ledger.latestCheckpoint())??.timestampSeconds.map { Double(ledger.wallClock.secondsSinceEpoch) - Double($0) }
-            var buffer = ByteBuffer()
-            buffer.writeString(metrics.render(ledger: ledger, checkpointAgeSeconds: age, projections: projections.statuses()))
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: buffer))
+        groups.admins.get("metrics") { _, _ in
+            let text = metrics.render(ledger: ledger, projections: projections.statuses())
+            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: text)))
         }
     }
 
     // MARK: - Appends and stream reads
 
     func append(_ request: Request, _ context: FascicoloRequestContext) async throws -> Response {
-        let peer = try authorize(context, [.writer, .admin])
+        let peer = try caller(context)
         let start = DispatchTime.now().uptimeNanoseconds
         let limits = ledger.configuration.limits
         // Room for the largest allowed append plus its JSON framing, within the request limit.
         let body = try await jsonBody(request, bytesMax: min(
             requestBytesMax, limits.eventsPerAppendMax * (limits.payloadBytesMax + limits.eventTypeBytesMax + 64) + 4_096))
-        let decoded: AppendBodyParser.Body
+        let decoded: AppendBody
         do {
-            decoded = try AppendBodyParser.parse(body)
+            decoded = try AppendBody.parse(body)
         } catch {
             throw Problem.badRequest("the body is not an append: \(error.reason); expected "
                                      + "{\"events\":[{\"type\":…,\"data\":…}], \"expectedVersion\"?, \"idempotencyKey\"?}")
@@ -235,7 +194,7 @@ public struct APIRoutes: Sendable {
     }
 
     func readStream(_ request: Request, _ context: FascicoloRequestContext) async throws -> Response {
-        let peer = try authorize(context, Self.anyRole)
+        let peer = try caller(context)
         let stream = context.parameters.get("stream") ?? ""
         let from: UInt64? = try query(request, "from")
         let direction = request.uri.queryParameters.get("direction") ?? "forwards"
@@ -292,19 +251,10 @@ public struct APIRoutes: Sendable {
         return parts.dropFirst().allSatisfy { $0 == "charset=utf-8" || $0 == "charset=\"utf-8\"" }
     }
 
-    /// The caller's credentials, if it holds one of `roles`; otherwise 403.
-    func authorize(_ context: FascicoloRequestContext, _ roles: Set<Role>) throws -> PeerCredentials {
+    /// The caller's credentials. Its roles were checked before the handler ran, by the
+    /// `RequireRoles` of the route's group.
+    func caller(_ context: FascicoloRequestContext) throws -> PeerCredentials {
         guard let peer = context.peer else { throw Problem.forbidden("the peer's credentials are unknown") }
-        return try authorize(peer: peer, roles)
-    }
-
-    func authorize(peer: PeerCredentials, _ roles: Set<Role>) throws -> PeerCredentials {
-        let held = policy.roles(uid: peer.uid, gid: peer.gid)
-        guard !held.isDisjoint(with: roles) else {
-            throw Problem.forbidden(held.isEmpty
-                ? "uid \(peer.uid) has no role on this daemon"
-                : "this needs one of the roles \(roles.map(\.rawValue).sorted().joined(separator: ", "))")
-        }
         return peer
     }
 
@@ -326,10 +276,6 @@ public struct APIRoutes: Sendable {
         guard let value: T = try query(request, name) else { throw Self.invalidParameter(name, "the query parameter \(name) is required") }
         return value
     }
-}
-
-func json(status: HTTPResponse.Status, _ text: String) -> Response {
-    json(status: status, Array(text.utf8))
 }
 
 func json(status: HTTPResponse.Status, _ bytes: [UInt8]) -> Response {

@@ -13,8 +13,7 @@ public enum APIServer {
         routes: APIRoutes, connections: ConnectionSettings = ConnectionSettings(), socketPath: String, socketMode: UInt32,
         socketGroup: UInt32?, logger: Logger
     ) -> some ApplicationProtocol {
-        let router = Router(context: FascicoloRequestContext.self)
-        routes.register(on: router)
+        let router = router(routes: routes)
         let limiter = ConnectionLimiter(settings: connections, policy: routes.policy, counters: routes.metrics.connectionCounters,
                                         logger: logger)
         return Application(
@@ -30,5 +29,16 @@ public enum APIServer {
                 logger.notice("listening", metadata: ["socket": "\(socketPath)", "mode": "\(String(socketMode, radix: 8))"])
             },
             logger: logger)
+    }
+
+    /// The routes and their middleware, without a server: `application` serves them on the
+    /// socket; tests drive them in process (HummingbirdTesting's `.router`).
+    public static func router(routes: APIRoutes) -> Router<FascicoloRequestContext> {
+        let router = Router(context: FascicoloRequestContext.self)
+        // First, so that refusals by the routes' middleware are counted too. It labels requests
+        // with the matched route's pattern (`/v1/entries/{position}`), never the URL.
+        router.add(middleware: MetricsMiddleware())
+        routes.register(on: router)
+        return router
     }
 }

@@ -180,16 +180,13 @@ final class ConnectionLimiter: Sendable {
     /// A whole HTTP/1.1 problem response that closes the connection, as raw bytes: for answers
     /// written outside the HTTP pipeline (before it exists, or when a request is cut off).
     static func rawProblem(status: Int, reason: String, code: String, detail: String, retryAfterSeconds: Int? = nil) -> ByteBuffer {
-        let body = """
-            {"type":\(JSONText.string("https://fascicolo.invalid/problems/" + code)),"title":\(JSONText.string(reason)),\
-            "status":\(status),"code":\(JSONText.string(code)),"detail":\(JSONText.string(detail))}
-            """
-        var head = "HTTP/1.1 \(status) \(reason)\r\nContent-Type: application/problem+json\r\nContent-Length: \(body.utf8.count)\r\n"
+        let body = Problem.body(status: status, title: reason, code: code, detail: detail)
+        var head = "HTTP/1.1 \(status) \(reason)\r\nContent-Type: application/problem+json\r\nContent-Length: \(body.count)\r\n"
         if let retryAfterSeconds { head += "Retry-After: \(retryAfterSeconds)\r\n" }
         head += "Connection: close\r\n\r\n"
         var buffer = ByteBuffer()
         buffer.writeString(head)
-        buffer.writeString(body)
+        buffer.writeBytes(body)
         return buffer
     }
 }

@@ -14,10 +14,10 @@ extension APIRoutes {
     static let purposeHeader = HTTPFields.Element.Name("Fascicolo-Purpose")!
     static let operatorHeader = HTTPFields.Element.Name("Fascicolo-Operator")!
 
-    func registerDomain(on router: Router<FascicoloRequestContext>) {
-        router.post("v1/persons/events") { request, context in try await recordPersonEvents(request, context) }
-        router.get("v1/persons/case-file") { request, context in
-            let peer = try authorize(context, Self.anyRole)
+    func registerDomain(on groups: RouteGroups) {
+        groups.writers.post("v1/persons/events") { request, context in try await recordPersonEvents(request, context) }
+        groups.everyRole.get("v1/persons/case-file") { request, context in
+            let peer = try caller(context)
             let person = try personFromHeader(request)
             let reader = try reader(request, peer)
             let from: UInt64 = try query(request, "from") ?? 1
@@ -27,11 +27,11 @@ extension APIRoutes {
             if let limit, !(1...limitMax).contains(limit) { throw Self.invalidParameter("limit", "limit is 1 to \(limitMax)") }
             do {
                 let file = try await caseFiles.caseFile(for: person, reader: reader, from: from, limit: limit)
-                return json(status: .ok, file.bytes)
+                return json(status: .ok, Render.caseFile(file))
             } catch { throw Self.problem(for: error) }
         }
-        router.post("v1/persons/erasure") { request, context in
-            let peer = try authorize(context, [.admin])
+        groups.admins.post("v1/persons/erasure") { request, context in
+            let peer = try caller(context)
             let body: JSON
             do { body = try JSON.parse(try await jsonBody(request, bytesMax: 16 << 10)) } catch let error as JSON.Malformed {
                 throw Problem.badRequest("\(error)")
@@ -50,14 +50,13 @@ extension APIRoutes {
                 return json(status: .created, Render.recordResult(result))
             } catch { throw Self.problem(for: error) }
         }
-        router.get("v1/catalogue") { _, context in
-            _ = try authorize(context, Self.anyRole)
+        groups.everyRole.get("v1/catalogue") { _, _ in
             return json(status: .ok, CatalogueDocument.bytes)
         }
     }
 
     func recordPersonEvents(_ request: Request, _ context: FascicoloRequestContext) async throws -> Response {
-        let peer = try authorize(context, [.writer, .admin])
+        let peer = try caller(context)
         let start = DispatchTime.now().uptimeNanoseconds
         // Room for the most events a request may carry at the largest payload, plus the person,
         // the actor and the framing: a body is parsed whole, so it is bounded before that.
@@ -87,7 +86,7 @@ extension APIRoutes {
     func recordGenericRead(of stream: String, entries: Int, _ request: Request, _ peer: PeerCredentials) async throws {
         guard let person = Pseudonym.owning(stream: stream) else { return }
         if stream.hasPrefix(Pseudonym.accessPrefix) {
-            _ = try authorize(peer: peer, Self.auditors)
+            try policy.authorize(peer, Self.auditors)
             return
         }
         do {
@@ -134,68 +133,5 @@ extension APIRoutes {
         case .ledger(let ledgerError): problem(for: ledgerError).status
         }
         return Problem(status, code: error.code, detail: error.message, field: error.field, detailItalian: error.messageItalian)
-    }
-}
-
-extension Render {
-    static func recordResult(_ result: RecordResult, receipts: [[UInt8]]? = nil) -> [UInt8] {
-        var json = JSONBytes()
-        json.raw("{\"person\":")
-        json.string(result.person.description)
-        json.raw(",\"stream\":")
-        json.string(result.person.stream)
-        json.raw(",\"codeTable\":")
-        json.string(result.codeTable)
-        json.raw(",")
-        let append = appendResult(result.append, receipts: receipts)
-        json.raw(append.dropFirst())  // the append result's members, after its opening brace
-        return json.bytes
-    }
-}
-
-/// `GET /v1/catalogue`: every event type with its schema, purpose, legal basis and retention —
-/// the source of the register of processing activities (GDPR art. 30).
-enum CatalogueDocument {
-    static let bytes: [UInt8] = {
-        var types: [JSON] = []
-        for schema in EventCatalogue.all {
-            let fields: [JSON] = schema.fields.map { field in
-                .object([("name", .string(field.name)), ("kind", .string(kindName(field.kind))),
-                         ("required", .bool(field.required)), ("personal", .bool(field.personal))]
-                        + choices(field.kind))
-            }
-            types.append(.object([
-                ("type", .string(schema.type)), ("label", .string(schema.label)), ("version", .number(String(schema.version))),
-                ("purpose", .string(schema.purpose.rawValue)), ("legalBasis", .string(schema.purpose.legalBasis)),
-                ("retention", .string(schema.retention.rawValue)), ("correction", .string(schema.correction.rawValue)),
-                ("judicial", .bool(schema.judicial)), ("writtenBy", .string(EventCatalogue.systemKinds.contains(schema.kind) ? "daemon" : "client")),
-                ("fields", .array(fields)),
-            ]))
-        }
-        return JSON.object([("types", .array(types))]).bytes
-    }()
-
-    private static func kindName(_ kind: FieldKind) -> String {
-        switch kind {
-        case .text: "text"
-        case .date: "date"
-        case .integer: "integer"
-        case .amount: "amount"
-        case .boolean: "boolean"
-        case .choice: "choice"
-        case .code(let list): "code:" + list.rawValue
-        case .entry: "entry"
-        case .textList: "text_list"
-        }
-    }
-
-    private static func choices(_ kind: FieldKind) -> [(key: String, value: JSON)] {
-        switch kind {
-        case .choice(let values): [("values", .array(values.map { .string($0) }))]
-        case .text(let maxLength): [("maxLength", .number(String(maxLength)))]
-        case .integer(let range): [("minimum", .number(String(range.lowerBound))), ("maximum", .number(String(range.upperBound)))]
-        case .textList(let maxCount, let maxLength): [("maxItems", .number(String(maxCount))), ("maxLength", .number(String(maxLength)))]
-        default: []
-        }
     }
 }

@@ -20,7 +20,7 @@ enum IdentifierGate {
     }
 
     /// A generic append: its idempotency key, event types and every string of every `data`.
-    static func check(_ body: AppendBodyParser.Body) throws {
+    static func check(_ body: AppendBody) throws {
         if let key = body.idempotencyKey, IdentifierScanner.containsIdentifier(key) { throw refusal(field: "idempotencyKey") }
         for (index, event) in body.events.enumerated() {
             if IdentifierScanner.containsIdentifier(event.type) { throw refusal(field: "events[\(index)].type") }

@@ -28,31 +28,31 @@ public struct Problem: HTTPResponseError, Sendable {
     public var headers: HTTPFields { [.contentType: "application/problem+json"] }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let body = """
-            {"type":\(JSONText.string("https://fascicolo.invalid/problems/" + code)),\
-            "title":\(JSONText.string(status.reasonPhrase)),"status":\(status.code),\
-            "code":\(JSONText.string(code)),"detail":\(JSONText.string(detail))\
-            \(field.map { ",\"field\":" + JSONText.string($0) } ?? "")\
-            \(detailItalian.map { ",\"detailItalian\":" + JSONText.string($0) } ?? "")}
-            """
-        var buffer = ByteBuffer()
-        buffer.writeString(body)
+        let buffer = ByteBuffer(bytes: Self.body(status: Int(status.code), title: status.reasonPhrase, code: code, detail: detail,
+                                                 field: field, detailItalian: detailItalian))
         var headers: HTTPFields = [.contentType: "application/problem+json"]
         if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
         return Response(status: status, headers: headers, body: .init(byteBuffer: buffer))
+    }
+
+    /// The problem details object (also written outside the HTTP pipeline: `ConnectionLimits`).
+    static func body(status: Int, title: String, code: String, detail: String, field: String? = nil,
+                     detailItalian: String? = nil) -> [UInt8] {
+        var json = JSONBytes()
+        json.object { json in
+            json.member("type", "https://fascicolo.invalid/problems/" + code)
+            json.member("title", title)
+            json.member("status", status)
+            json.member("code", code)
+            json.member("detail", detail)
+            if let field { json.member("field", field) }
+            if let detailItalian { json.member("detailItalian", detailItalian) }
+        }
+        return json.bytes
     }
 
     static func badRequest(_ detail: String) -> Problem { Problem(.badRequest, code: "malformed_request", detail: detail) }
     static func forbidden(_ detail: String) -> Problem { Problem(.forbidden, code: "forbidden", detail: detail) }
     static func notFound(_ detail: String) -> Problem { Problem(.notFound, code: "not_found", detail: detail) }
     static let shuttingDown = Problem(.serviceUnavailable, code: "shutting_down", detail: "the daemon is shutting down")
-}
-
-/// Small JSON strings for the rarely-called routes; the hot paths build `JSONBytes` directly.
-enum JSONText {
-    static func string(_ text: String) -> String {
-        var json = JSONBytes(capacity: text.utf8.count + 2)
-        json.string(text)
-        return String(decoding: json.bytes, as: UTF8.self)
-    }
 }

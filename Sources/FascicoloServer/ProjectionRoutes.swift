@@ -16,38 +16,46 @@ import Hummingbird
 /// the entry at P has been applied — read-your-writes for a client that has just appended at P.
 /// Person reads default to the person's own last entry, and are recorded like case-file reads.
 extension APIRoutes {
-    func registerProjections(on router: Router<FascicoloRequestContext>) {
-        router.get("v1/projections") { _, context in
-            _ = try authorize(context, Self.anyRole)
-            let statuses = projections.statuses().map(Render.projectionStatus)
-            return json(status: .ok, JSON.object([("projections", .array(statuses))]).bytes)
+    func registerProjections(on groups: RouteGroups) {
+        groups.everyRole.get("v1/projections") { _, _ in
+            let statuses = projections.statuses()
+            var body = JSONBytes()
+            body.object { body in
+                body.key("projections")
+                body.array { body in
+                    for status in statuses { Render.projectionStatus(status, into: &body) }
+                }
+            }
+            return json(status: .ok, body.bytes)
         }
-        router.get("v1/projections/:name") { _, context in
-            _ = try authorize(context, Self.anyRole)
+        groups.everyRole.get("v1/projections/:name") { _, context in
             do {
-                return json(status: .ok, Render.projectionStatus(try projections.status(projectionName(context))).bytes)
+                return json(status: .ok, projectionStatus(try projections.status(projectionName(context))))
             } catch { throw Self.problem(forProjection: error) }
         }
-        router.post("v1/projections/:name/rebuild") { _, context in
-            _ = try authorize(context, [.admin])
+        groups.admins.post("v1/projections/:name/rebuild") { _, context in
             let name = projectionName(context)
             do {
                 try projections.rebuild(name)
-                return json(status: .accepted, Render.projectionStatus(try projections.status(name)).bytes)
+                return json(status: .accepted, projectionStatus(try projections.status(name)))
             } catch { throw Self.problem(forProjection: error) }
         }
-        router.get("v1/projections/:name/digest") { _, context in
-            _ = try authorize(context, Self.auditors)
+        groups.auditors.get("v1/projections/:name/digest") { _, context in
             let name = projectionName(context)
             do {
                 let (digest, position) = try projections.digest(name)
-                return json(status: .ok, JSON.object([("name", .string(name)), ("digest", .string(digest.hex)),
-                                                      ("position", .number(String(position)))]).bytes)
+                var body = JSONBytes()
+                body.object { body in
+                    body.member("name", name)
+                    body.member("digest", digest.hex)
+                    body.member("position", position)
+                }
+                return json(status: .ok, body.bytes)
             } catch { throw Self.problem(forProjection: error) }
         }
-        router.get("v1/persons/timeline") { request, context in try await timeline(request, context) }
-        router.get("v1/persons/case-state") { request, context in
-            let peer = try authorize(context, Self.anyRole)
+        groups.everyRole.get("v1/persons/timeline") { request, context in try await timeline(request, context) }
+        groups.everyRole.get("v1/persons/case-state") { request, context in
+            let peer = try caller(context)
             let reader = try reader(request, peer)
             let person = try pseudonym(try personFromHeader(request))
             let today = caseFiles.today()
@@ -56,23 +64,28 @@ extension APIRoutes {
             }
             guard let state else { throw Self.personNotFound }
             try await recordAccess(to: person, by: reader, what: "case_state", entries: 1)
-            return answer(position, [("person", .string(person.description)), ("state", state)])
+            return answer(position) { body in
+                body.member("person", person.description)
+                body.key("state")
+                Render.caseState(state, into: &body)
+            }
         }
-        router.get("v1/caseload") { request, context in
-            _ = try authorize(context, Self.anyRole)
+        groups.everyRole.get("v1/caseload") { request, _ in
             let by = request.uri.queryParameters.get("by") ?? "operator"
             guard by == "operator" || by == "ambito" else { throw Self.invalidParameter("by", "by is operator or ambito") }
             let today = caseFiles.today()
             let (rows, position) = try await readModel(Cases.name, request) { view in
                 try Cases.caseload(view, byOperator: by == "operator", today: today)
             }
-            return answer(position, [("by", .string(by)), ("rows", .array(rows.map { row in
-                .object([("id", .string(row.id)), ("open", .number(String(row.open))),
-                         ("takenInCharge", .number(String(row.takenInCharge))), ("reviewsOverdue", .number(String(row.reviewsOverdue)))])
-            }))])
+            return answer(position) { body in
+                body.member("by", by)
+                body.key("rows")
+                body.array { body in
+                    for row in rows { Render.caseloadRow(row, into: &body) }
+                }
+            }
         }
-        router.get("v1/interventions") { request, context in
-            _ = try authorize(context, Self.anyRole)
+        groups.everyRole.get("v1/interventions") { request, _ in
             let filters = request.uri.queryParameters
             let month = filters.get("month")
             if let month, month.utf8.count != 7 || CalendarDate(month + "-01") == nil {
@@ -83,20 +96,27 @@ extension APIRoutes {
                 try Interventions.totals(view, code: filters.get("code"), provider: filters.get("provider"),
                                          fundingLine: filters.get("fundingLine"), ambito: filters.get("ambito"), month: month, limit: limit)
             }
-            return answer(position, [("rows", .array(rows.map(Render.interventionRow)))])
+            return answer(position) { body in
+                body.key("rows")
+                body.array { body in
+                    for row in rows { Render.interventionRow(row, into: &body) }
+                }
+            }
         }
-        router.get("v1/indicators") { request, context in
-            _ = try authorize(context, Self.anyRole)
+        groups.everyRole.get("v1/indicators") { request, _ in
             let ambito = request.uri.queryParameters.get("ambito")
             let year: Int? = try parameter(request, "year")
             if let year, !(1900...2200).contains(year) { throw Self.invalidParameter("year", "year is 1900 to 2200") }
             let (indicators, position) = try await readModel(Cases.name, request) { view in
                 try Cases.indicators(view, ambito: ambito, year: year)
             }
-            return answer(position, [("indicators", indicators)])
+            return answer(position) { body in
+                body.key("indicators")
+                Render.indicators(indicators, into: &body)
+            }
         }
-        router.get("v1/compliance/accesses") { request, context in
-            let peer = try authorize(context, Self.auditors)
+        groups.auditors.get("v1/compliance/accesses") { request, context in
+            let peer = try caller(context)
             let reader = try reader(request, peer)
             let person = try pseudonym(try personFromHeader(request))
             let from: UInt64 = try parameter(request, "from") ?? 0
@@ -114,10 +134,15 @@ extension APIRoutes {
             let (rows, position) = try await readModel(Compliance.name, asked) { view in
                 try Compliance.accesses(view, person: person, from: from, limit: limit)
             }
-            return answer(position, [("person", .string(person.description)), ("accesses", .array(rows))])
+            return answer(position) { body in
+                body.member("person", person.description)
+                body.key("accesses")
+                body.array { body in
+                    for row in rows { Render.access(row, into: &body) }
+                }
+            }
         }
-        router.get("v1/compliance/registers/:register") { request, context in
-            _ = try authorize(context, Self.auditors)
+        groups.auditors.get("v1/compliance/registers/:register") { request, context in
             let register = context.parameters.get("register") ?? ""
             guard Compliance.registerNames.contains(register) else {
                 throw Problem(.notFound, code: "register_not_found",
@@ -128,14 +153,20 @@ extension APIRoutes {
             let (rows, position) = try await readModel(Compliance.name, request) { view in
                 try Compliance.register(view, register, from: from, limit: limit)
             }
-            return answer(position, [("register", .string(register)), ("rows", .array(rows))])
+            return answer(position) { body in
+                body.member("register", register)
+                body.key("rows")
+                body.array { body in
+                    for row in rows { Render.registerRow(row, into: &body) }
+                }
+            }
         }
     }
 
     /// `GET /v1/persons/timeline`: the person's timeline page with the personal fields opened
     /// (as the case file does: erased, restricted and unreadable ones marked), recorded first.
     func timeline(_ request: Request, _ context: FascicoloRequestContext) async throws -> Response {
-        let peer = try authorize(context, Self.anyRole)
+        let peer = try caller(context)
         let reader = try reader(request, peer)
         let person = try pseudonym(try personFromHeader(request))
         let from: UInt64 = try parameter(request, "from") ?? 1
@@ -147,34 +178,35 @@ extension APIRoutes {
         try await recordAccess(to: person, by: reader, what: "timeline", entries: page.rows.count)
         let dataKey: SecretKey?
         do { dataKey = try caseFiles.dataKey(for: person) } catch { throw Self.problem(for: error) }
-        var rows: [JSON] = []
-        rows.reserveCapacity(page.rows.count)
+        // The timeline answers with the clear part; sealed fields are opened from the signed entry.
+        var opened: [(PersonalData, [(key: String, value: JSON)])] = []
+        opened.reserveCapacity(page.rows.count)
         for row in page.rows {
-            guard var members = row.members else { continue }
-            var status = PersonalData.none
-            if row["sealed"]?.bool == true {
-                members.removeAll { $0.key == "sealed" }
-                // The timeline answers with the clear part; the sealed fields are opened from the signed entry.
-                let entry: Entry?
-                do { entry = try row["position"]?.uint64.flatMap { try ledger.entry(at: $0) } } catch { throw Self.problem(forProjection: error) }
-                if let entry, entry.stream == person.stream {
-                    let (opened, fields) = caseFiles.personalFields(of: entry, person: person, dataKey: dataKey,
-                                                                    restricted: row["restrictedBy"] != nil, reader: reader)
-                    status = opened
-                    if let index = members.firstIndex(where: { $0.key == "data" }), let data = members[index].value.members {
-                        members[index].value = .object(data + fields)
-                    }
-                } else {
-                    status = .unreadable
+            guard row.content?.sealed == true else {
+                opened.append((.none, []))
+                continue
+            }
+            let entry: Entry?
+            do { entry = try ledger.entry(at: row.position) } catch { throw Self.problem(forProjection: error) }
+            if let entry, entry.stream == person.stream {
+                opened.append(caseFiles.personalFields(of: entry, person: person, dataKey: dataKey,
+                                                       restricted: row.restrictedBy != nil, reader: reader))
+            } else {
+                opened.append((.unreadable, []))
+            }
+        }
+        return answer(position) { body in
+            body.member("person", person.description)
+            body.member("entries", page.entries)
+            body.member("caseFiles", page.caseFiles)
+            body.member("erased", page.erased)
+            body.key("rows")
+            body.array { body in
+                for (row, (personalData, personal)) in zip(page.rows, opened) {
+                    Render.timelineRow(row, personalData: personalData, personal: personal, into: &body)
                 }
             }
-            members.append(("personalData", .string(status.rawValue)))
-            rows.append(.object(members))
         }
-        return answer(position, [
-            ("person", .string(person.description)), ("entries", .number(String(page.entries))),
-            ("caseFiles", .number(String(page.caseFiles))), ("erased", .bool(page.erased)), ("rows", .array(rows)),
-        ])
     }
 
     // MARK: - Helpers
@@ -208,12 +240,23 @@ extension APIRoutes {
         return Reflection(position: reflects, timeout: .milliseconds(timeout))
     }
 
-    /// A query's answer: its members, then the position it reflects and the lag behind the log.
-    func answer(_ position: UInt64, _ members: [(key: String, value: JSON)]) -> Response {
+    /// A query's answer: the members `members` writes, then the position it reflects and the
+    /// lag behind the log.
+    func answer(_ position: UInt64, _ members: (inout JSONBytes) -> Void) -> Response {
         let size = ledger.size
-        return json(status: .ok, JSON.object(members + [
-            ("position", .number(String(position))), ("lag", .number(String(size > position ? size - position : 0))),
-        ]).bytes)
+        var body = JSONBytes()
+        body.object { body in
+            members(&body)
+            body.member("position", position)
+            body.member("lag", size > position ? size - position : 0)
+        }
+        return json(status: .ok, body.bytes)
+    }
+
+    func projectionStatus(_ status: ProjectionStatus) -> [UInt8] {
+        var body = JSONBytes()
+        Render.projectionStatus(status, into: &body)
+        return body.bytes
     }
 
     /// The position of the person's last entry, so that a person read reflects at least
@@ -275,42 +318,5 @@ extension APIRoutes {
         }
         return Problem(status, code: error.code, detail: error.description,
                        retryAfterSeconds: status == .serviceUnavailable ? 1 : nil)
-    }
-}
-
-extension Render {
-    static func projectionStatus(_ status: ProjectionStatus) -> JSON {
-        func failure(_ record: FailureRecord?) -> JSON {
-            record.map { .object([("position", .number(String($0.position))), ("reason", .string($0.reason))]) } ?? .null
-        }
-        var build = JSON.null
-        if let progress = status.build {
-            let remaining = status.logSize > progress.position ? status.logSize - progress.position : 0
-            build = .object([
-                ("slot", .string(progress.slot.rawValue)), ("position", .number(String(progress.position))),
-                ("logSize", .number(String(status.logSize))), ("entriesPerSecond", .number(String(progress.entriesPerSecond))),
-                ("etaSeconds", progress.entriesPerSecond > 0 ? .number(String(remaining / UInt64(progress.entriesPerSecond))) : .null),
-                ("startedAt", .string(progress.startedAt)), ("failure", failure(progress.failure)),
-            ])
-        }
-        return .object([
-            ("name", .string(status.name)), ("version", .number(String(status.version))), ("state", .string(status.state.rawValue)),
-            ("servingSlot", status.servingSlot.map { .string($0.rawValue) } ?? .null), ("position", .number(String(status.position))),
-            ("logSize", .number(String(status.logSize))), ("lag", .number(String(status.lag))), ("failure", failure(status.failure)),
-            ("build", build), ("lastRebuild", status.lastRebuild?.json ?? .null),
-        ])
-    }
-
-    /// Amounts as decimal strings ("120.50"), never floating point.
-    static func interventionRow(_ row: Interventions.Row) -> JSON {
-        let cents = row.amountCents.magnitude
-        let fraction = cents % 100
-        let amount = (row.amountCents < 0 ? "-" : "") + "\(cents / 100)." + (fraction < 10 ? "0" : "") + "\(fraction)"
-        return .object([
-            ("code", .string(row.code)), ("provider", .string(row.provider)), ("fundingLine", .string(row.fundingLine)),
-            ("ambito", .string(row.ambito)), ("month", .string(row.month)), ("requested", .number(String(row.requested))),
-            ("started", .number(String(row.started))), ("ended", .number(String(row.ended))),
-            ("deliveries", .number(String(row.deliveries))), ("minutes", .number(String(row.minutes))), ("amount", .string(amount)),
-        ])
     }
 }

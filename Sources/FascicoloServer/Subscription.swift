@@ -77,13 +77,13 @@ struct Subscription {
                 var quietSince = DispatchTime.now().uptimeNanoseconds
                 while !Task.isCancelled {
                     if shutdown.isShuttingDown {
-                        try await writer.write(Self.line(#"{"end":"shutting_down","resumeFrom":\#(position)}"#))
+                        try await writer.write(Self.end("shutting_down", resumeFrom: position))
                         break
                     }
                     let size = ledger.size
                     if position < size {
                         if caughtUp && size - position > settings.lagEntriesMax {
-                            try await writer.write(Self.line(#"{"end":"too_far_behind","resumeFrom":\#(position)}"#))
+                            try await writer.write(Self.end("too_far_behind", resumeFrom: position))
                             break
                         }
                         let entries = try ledger.entries(from: position, limit: settings.batchEntries)
@@ -101,7 +101,7 @@ struct Subscription {
                     caughtUp = true
                     let now = DispatchTime.now().uptimeNanoseconds
                     if now - quietSince >= heartbeat {
-                        try await writer.write(Self.line(#"{"heartbeat":true,"size":\#(size)}"#))
+                        try await writer.write(Self.heartbeat(size: size))
                         quietSince = now
                     }
                     // Short waits, so shutdown and heartbeats are noticed promptly.
@@ -112,10 +112,25 @@ struct Subscription {
         })
     }
 
-    static func line(_ text: String) -> ByteBuffer {
-        var buffer = ByteBuffer()
-        buffer.writeString(text)
-        buffer.writeString("\n")
-        return buffer
+    /// The last line: why the subscription ends, and where to resume.
+    static func end(_ reason: String, resumeFrom position: UInt64) -> ByteBuffer {
+        line { json in
+            json.member("end", reason)
+            json.member("resumeFrom", position)
+        }
+    }
+
+    static func heartbeat(size: UInt64) -> ByteBuffer {
+        line { json in
+            json.member("heartbeat", true)
+            json.member("size", size)
+        }
+    }
+
+    static func line(_ members: (inout JSONBytes) -> Void) -> ByteBuffer {
+        var json = JSONBytes()
+        json.object(members)
+        json.raw("\n")
+        return ByteBuffer(bytes: json.bytes)
     }
 }

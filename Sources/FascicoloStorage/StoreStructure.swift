@@ -153,11 +153,15 @@ public enum StoreStructure {
     /// What a reader's death while reading `directory`'s store means, for the report: a SIGBUS
     /// on a file shorter than its meta page describes is an in-use page cut off — truncation.
     public static func explainDeath(signal: Int32, directory: String) -> String {
-        if signal == SIGBUS, let summary = try? checkFile(directory: directory), summary.isShort {
-            return "data.mdb is truncated: it has \(summary.length) bytes, its newest meta page describes \(summary.described), "
-                + "and a page in use lies beyond the end"
-        }
-        return "reading it ended the reader with \(IsolatedReader.signalName(signal))"
+        truncation(signal: signal, directory: directory) ?? "reading it ended the reader with \(IsolatedReader.signalName(signal))"
+    }
+
+    /// The explanation of a reader's death when it is data.mdb cut short (a SIGBUS on a page
+    /// beyond the file's end); nil for any other cause.
+    public static func truncation(signal: Int32, directory: String) -> String? {
+        guard signal == SIGBUS, let summary = try? checkFile(directory: directory), summary.isShort else { return nil }
+        return "data.mdb is truncated: it has \(summary.length) bytes, its newest meta page describes \(summary.described), "
+            + "and a page in use lies beyond the end"
     }
 
     /// Step 2: every record of every table, reached through its B-tree. Returns the number of

@@ -7,5 +7,6 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fascicolo-bench",
         abstract: "Benchmarks and load generators for Fascicolo.",
-        subcommands: [LedgerBenchmark.self, SocketBenchmark.self, DomainBenchmark.self, ProjectionBenchmark.self, Appender.self])
+        subcommands: [LedgerBenchmark.self, SocketBenchmark.self, DomainBenchmark.self, ProjectionBenchmark.self, AppendBodyBenchmark.self,
+                      Appender.self])
 }

@@ -60,7 +60,7 @@ struct ProjectionBenchmark: AsyncParsableCommand {
     @Option(help: "Replays of all four together; the summary takes the median (these VMs drift by 20–40% from run to run).")
     var rounds = 1
 
-    static let kinds: [any Projection.Type] = [Timeline.self, Cases.self, Interventions.self, Compliance.self]
+    static let kinds = ReadModels.all
     static let replayTarget = 200_000.0
     static let queryP99TargetMs = 2.0
 
@@ -75,9 +75,9 @@ struct ProjectionBenchmark: AsyncParsableCommand {
 
         // 1. The log.
         try await buildLog(directory: directory, reference: referenceData)
-        let source = try LedgerStore.open(directory: directory, readOnly: true)
-        let logSize = try source.environment.read { txn in try source.size(in: txn) }
-        let logBytes = source.environment.usedBytes
+        let source = try LedgerReader.open(directory: directory)
+        let logSize = try source.read { log in try log.entryCount() }
+        let logBytes = source.usedBytes
         let mix = try entryMix(source)
         printOut("log: \(logSize) entries, LMDB map used \(megabytes(logBytes)) MB; "
                  + mix.map { "\($0.key) \(format(Double($0.value) / Double(max(1, logSize)) * 100, 1))%" }.joined(separator: ", "))
@@ -124,7 +124,7 @@ struct ProjectionBenchmark: AsyncParsableCommand {
         }
         allRates.sort()
         let replayRate = allRates[allRates.count / 2]
-        source.environment.close()
+        source.close()
         let appends = all.appendLatencies.sorted()
         if !appends.isEmpty {
             let ms = { (fraction: Double) in format(Double(appends[min(appends.count - 1, Int(Double(appends.count) * fraction))]) / 1e6, 1) }
@@ -234,7 +234,7 @@ struct ProjectionBenchmark: AsyncParsableCommand {
             return total
         }
         progress.cancel()
-        try ledger.store.environment.sync()
+        try ledger.syncToDisk()
         let elapsed = seconds(clock.now - started)
         let built = ledger.size - existing
         printOut("built \(built) entries from \(outcome.steps) steps in \(format(elapsed, 1)) s "
@@ -263,16 +263,12 @@ struct ProjectionBenchmark: AsyncParsableCommand {
     }
 
     /// Share of the log by entry type (the five most frequent, and the rest).
-    func entryMix(_ store: LedgerStore) throws -> [(key: String, value: Int)] {
+    func entryMix(_ source: LedgerReader) throws -> [(key: String, value: Int)] {
         var counts: [String: Int] = [:]
-        try store.environment.read { txn in
-            try txn.withCursor(store.entries) { cursor in
-                var record = try cursor.first()
-                while let current = record {
-                    let view = try EntryView(record: current.value)
-                    counts[String(decoding: view.eventType, as: UTF8.self), default: 0] += 1
-                    record = try cursor.next()
-                }
+        try source.read { log in
+            try log.forEachEntry { view in
+                counts[String(decoding: view.eventType, as: UTF8.self), default: 0] += 1
+                return true
             }
         }
         let sorted = counts.sorted { $0.value > $1.value }
@@ -286,18 +282,15 @@ struct ProjectionBenchmark: AsyncParsableCommand {
 
     /// Cursor and entry parsing alone; then the payload's JSON parsed; then the decode the engine
     /// does per entry before applying it (`ProjectedEvent.forApplying`).
-    func decodeRates(_ store: LedgerStore, reference: ReferenceData) throws -> [(label: String, rate: Double)] {
+    func decodeRates(_ source: LedgerReader, reference: ReferenceData) throws -> [(label: String, rate: Double)] {
         func pass(_ body: (EntryView) -> Int) throws -> Double {
-            try store.environment.read { txn in
+            try source.read { log in
                 let start = monotonic.nanoseconds()
                 var count = 0, sink = 0
-                try txn.withCursor(store.entries) { cursor in
-                    var record = try cursor.first()
-                    while let current = record {
-                        sink &+= body(try EntryView(record: current.value))
-                        count += 1
-                        record = try cursor.next()
-                    }
+                try log.forEachEntry { view in
+                    sink &+= body(view)
+                    count += 1
+                    return true
                 }
                 let elapsed = Double(monotonic.nanoseconds() - start) / 1e9
                 if sink == -1 { printOut("") }  // keeps the work observable
@@ -365,19 +358,19 @@ struct ProjectionBenchmark: AsyncParsableCommand {
 
     /// Copies the log, starts an engine with `kinds` on the copy, waits until every projection is
     /// live at the log's end, and (with `queries` > 0) times timeline queries on it.
-    func replay(_ kinds: [any Projection.Type], from source: LedgerStore, reference: ReferenceData,
+    func replay(_ kinds: [any Projection.Type], from source: LedgerReader, reference: ReferenceData,
                 queries: Int) async throws -> ReplayResult {
         let copy = temporaryDirectory("projections-replay")
         defer { removeDirectory(copy) }
-        try source.environment.copy(to: copy, compact: false)
+        try source.copy(to: copy, compact: false)
         for name in ["signing.key", "signing.pub"] { try copyFile(source.directory + "/" + name, to: copy + "/" + name) }
         var configuration = LedgerConfiguration()
-        configuration.mapSizeBytes = source.environment.mapSizeBytes
+        configuration.mapSizeBytes = source.mapSizeBytes
         let ledger = try Ledger.open(directory: copy, configuration: configuration, logger: quietLogger)
         defer { ledger.close() }
         // The copy's pages go to disk before the clock starts: a daemon replays a log that is
         // already there, not one the kernel is still writing back behind its syncs.
-        try ledger.store.environment.sync()
+        try ledger.syncToDisk()
         let size = ledger.size
         var options = ProjectionEngine.Options()
         options.buildBatchEntriesMax = buildBatchEntries
@@ -434,20 +427,14 @@ struct ProjectionBenchmark: AsyncParsableCommand {
     }
 
     func timeQueries(_ engine: ProjectionEngine, count: Int) async throws -> QueryFigures {
-        let store = engine.ledger.store
-        let prefix = Array(Pseudonym.personPrefix.utf8)
-        let persons: [Pseudonym] = try store.environment.read { txn in
-            try txn.withCursor(store.streams) { cursor in
-                var found: [Pseudonym] = []
-                var record = try cursor.seek(atOrAfter: prefix)
-                while let current = record, current.key.starts(with: prefix) {
-                    if let person = Pseudonym(hex: String(decoding: current.key.dropFirst(prefix.count), as: UTF8.self)) {
-                        found.append(person)
-                    }
-                    record = try cursor.next()
-                }
-                return found
+        let prefix = Pseudonym.personPrefix.utf8.count
+        let persons: [Pseudonym] = try engine.ledger.read { log in
+            var found: [Pseudonym] = []
+            try log.forEachStream(withPrefix: Pseudonym.personPrefix) { name, _ in
+                if let person = Pseudonym(hex: String(decoding: name.dropFirst(prefix), as: UTF8.self)) { found.append(person) }
+                return true
             }
+            return found
         }
         guard !persons.isEmpty else { throw ValidationError("no person stream in the log") }
         var random = WorkloadRandom(seed: seed ^ 0x7155_E11E)

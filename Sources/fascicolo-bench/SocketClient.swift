@@ -2,6 +2,10 @@ import Glibc
 
 /// A minimal blocking HTTP/1.1 client over a Unix socket with keep-alive, for the load
 /// generator: one per client thread, so measured latency is the daemon's, not a client library's.
+///
+/// Kept by hand on purpose (the CLI uses AsyncHTTPClient): a benchmark of the server must not
+/// measure an event loop hop, a connection pool or a task per request on the client side, and
+/// each load thread blocks on its own socket, which is what the figures assume.
 final class SocketClient {
     private let descriptor: Int32
     /// Bytes read and not yet consumed are `storage[start..<end]`.

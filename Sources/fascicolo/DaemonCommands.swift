@@ -2,28 +2,29 @@ import ArgumentParser
 import FascicoloCrypto
 import FascicoloJSON
 import FascicoloLedger
+import FascicoloOperations
 import Glibc
 
 // The commands that talk to a running fascicolod over its Unix socket. Each needs a role on the
 // daemon for the calling uid: health any role; append writer or admin; read writer, auditor or
 // admin; log, entry, checkpoint and proofs auditor or admin.
 
-struct Health: ParsableCommand {
+struct Health: DaemonCommand {
     static let configuration = CommandConfiguration(
         abstract: "Ask the daemon whether it is live and ready, and which version it runs.",
         discussion: "Any role may ask.\n" + Exit.help)
 
     @OptionGroup var daemon: DaemonOptions
 
-    func run() throws {
-        let session = DaemonSession(daemon)
-        let live = try session.send("GET", "/v1/health/live")
+    func run(client: DaemonClient) async throws {
+        let session = DaemonSession(daemon, client: client)
+        let live = try await session.send("GET", "/v1/health/live")
         // A daemon that answers at all is live; if it refuses (403), say why and stop.
         guard live.isSuccess else { throw session.refusal(live) }
-        let ready = try session.send("GET", "/v1/health/ready")
-        let version = try session.send("GET", "/v1/version")
+        let ready = try await session.send("GET", "/v1/health/ready")
+        let version = try await session.send("GET", "/v1/version")
         if daemon.json {
-            func raw(_ response: UnixSocketClient.Response) -> String {
+            func raw(_ response: DaemonClient.Response) -> String {
                 (try? JSON.parse(response.body)) != nil ? response.text : "null"
             }
             Terminal.out("{\"live\":\(raw(live)),\"ready\":\(raw(ready)),\"version\":\(raw(version))}")
@@ -44,7 +45,7 @@ struct Health: ParsableCommand {
     }
 }
 
-struct Append: ParsableCommand {
+struct Append: DaemonCommand {
     static let configuration = CommandConfiguration(
         abstract: "Append an event to a stream (roles writer, admin).",
         discussion: """
@@ -99,7 +100,7 @@ struct Append: ParsableCommand {
     }
 
     /// Appends the answer's receipts to `path`, one compact JSON object per line, synced.
-    static func keep(receiptsOf response: UnixSocketClient.Response, in path: String) throws {
+    static func keep(receiptsOf response: DaemonClient.Response, in path: String) throws {
         guard let answer = try? JSON.parse(response.body), let receipts = answer["receipts"]?.array else {
             Terminal.error("error: the daemon's answer has no receipts")
             throw Exit.couldNotRun
@@ -177,10 +178,10 @@ struct Append: ParsableCommand {
         return body + Array("}".utf8)
     }
 
-    func run() throws {
+    func run(client: DaemonClient) async throws {
         let body = try requestBody()
-        let session = DaemonSession(daemon)
-        let response = try session.send("POST", "/v1/streams/\(percentEncoded(stream, inPath: true))/events"
+        let session = DaemonSession(daemon, client: client)
+        let response = try await session.send("POST", "/v1/streams/\(percentEncoded(stream, inPath: true))/events"
                                         + (receipts == nil ? "" : "?receipts=true"), body: body)
         guard response.isSuccess else { throw session.refusal(response) }
         if let receipts { try Self.keep(receiptsOf: response, in: receipts) }
@@ -208,7 +209,7 @@ struct Append: ParsableCommand {
     }
 }
 
-struct Read: ParsableCommand {
+struct Read: DaemonCommand {
     static let configuration = CommandConfiguration(
         abstract: "Read a stream's events (roles writer, auditor, admin).",
         discussion: Exit.status)
@@ -231,11 +232,11 @@ struct Read: ParsableCommand {
         if let limit, !(1...1_000).contains(limit) { throw ValidationError("--limit is 1 to 1000") }
     }
 
-    func run() throws {
-        let session = DaemonSession(daemon)
+    func run(client: DaemonClient) async throws {
+        let session = DaemonSession(daemon, client: client)
         let query = queryString([("from", from.map(String.init)), ("direction", backwards ? "backwards" : nil),
                                  ("limit", limit.map(String.init))])
-        let (response, value) = try session.getJSON("/v1/streams/\(percentEncoded(stream, inPath: true))/events" + query)
+        let (response, value) = try await session.getJSON("/v1/streams/\(percentEncoded(stream, inPath: true))/events" + query)
         if daemon.json {
             session.printRaw(response)
             return
@@ -253,7 +254,7 @@ struct Read: ParsableCommand {
     }
 }
 
-struct Log: ParsableCommand {
+struct Log: DaemonCommand {
     static let configuration = CommandConfiguration(
         abstract: "Read the global log from a position (roles auditor, admin).",
         discussion: Exit.status)
@@ -272,10 +273,10 @@ struct Log: ParsableCommand {
         if let limit, !(1...1_000).contains(limit) { throw ValidationError("--limit is 1 to 1000") }
     }
 
-    func run() throws {
-        let session = DaemonSession(daemon)
+    func run(client: DaemonClient) async throws {
+        let session = DaemonSession(daemon, client: client)
         let query = queryString([("from", String(from ?? 0)), ("limit", limit.map(String.init))])
-        let (response, value) = try session.getJSON("/v1/log" + query, headers: purpose.purpose.map { [("Fascicolo-Purpose", $0)] } ?? [])
+        let (response, value) = try await session.getJSON("/v1/log" + query, headers: purpose.purpose.map { [("Fascicolo-Purpose", $0)] } ?? [])
         if daemon.json {
             session.printRaw(response)
             return
@@ -306,7 +307,7 @@ enum EntryTable {
     }
 }
 
-struct EntryCommand: ParsableCommand {
+struct EntryCommand: DaemonCommand {
     static let configuration = CommandConfiguration(
         commandName: "entry",
         abstract: "Show one entry, checking its signature and leaf hash locally (roles auditor, admin).",
@@ -327,10 +328,10 @@ struct EntryCommand: ParsableCommand {
 
     @OptionGroup var daemon: DaemonOptions
 
-    func run() throws {
-        let session = DaemonSession(daemon)
-        let key = try session.verifierKey(key)
-        let checked = try CheckedEntry.fetch(position: position, session: session, key: key, purpose: purpose.purpose)
+    func run(client: DaemonClient) async throws {
+        let session = DaemonSession(daemon, client: client)
+        let key = try await session.verifierKey(key)
+        let checked = try await CheckedEntry.fetch(position: position, session: session, key: key, purpose: purpose.purpose)
         if daemon.json {
             session.printRaw(checked.response)
         } else if let leaf = checked.withheldLeafHash {
@@ -375,7 +376,7 @@ struct EntryCommand: ParsableCommand {
 /// asked for, carries the key's ID, its signature verifies, and the daemon's summary agrees
 /// with the signed bytes.
 struct CheckedEntry {
-    let response: UnixSocketClient.Response
+    let response: DaemonClient.Response
     /// Parsed from the signed bytes; nil when they do not parse or were withheld.
     let entry: Entry?
     let problems: [String]
@@ -385,8 +386,8 @@ struct CheckedEntry {
     static let withheldNote = "the entry is in a person's case file: its data and signed bytes are withheld, so its signature "
         + "is not checked here; give --purpose to read them (the read is recorded in the person's access stream)"
 
-    static func fetch(position: UInt64, session: DaemonSession, key: DaemonSession.Key, purpose: String?) throws -> CheckedEntry {
-        let (response, value) = try session.getJSON("/v1/entries/\(position)", headers: purpose.map { [("Fascicolo-Purpose", $0)] } ?? [])
+    static func fetch(position: UInt64, session: DaemonSession, key: DaemonSession.Key, purpose: String?) async throws -> CheckedEntry {
+        let (response, value) = try await session.getJSON("/v1/entries/\(position)", headers: purpose.map { [("Fascicolo-Purpose", $0)] } ?? [])
         if value["withheld"] != nil {
             // A person's entry read without a purpose: no signed bytes to check, only the leaf
             // hash, which a proof against a signed root authenticates on its own.

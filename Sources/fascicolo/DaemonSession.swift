@@ -52,30 +52,41 @@ struct DaemonOptions: ParsableArguments {
     }
 }
 
+/// A command that talks to the daemon. `Fascicolo.main` runs it with the process's one client
+/// (AsyncHTTPClient over the socket), and shuts the client down when it ends.
+protocol DaemonCommand: ParsableCommand {
+    var daemon: DaemonOptions { get }
+    /// Seconds of silence after which a stream's connection counts as dead; nil for one-shot commands.
+    var idleSeconds: Double? { get }
+    func run(client: DaemonClient) async throws
+}
+
+extension DaemonCommand {
+    var idleSeconds: Double? { nil }
+}
+
 /// One command's conversation with the daemon: requests, refusals, and the exit status they mean.
 struct DaemonSession {
     let options: DaemonOptions
-    let client: UnixSocketClient
+    let client: DaemonClient
     /// Applied to everything printed from the daemon's answers (the person commands keep a
     /// person's identifier out of their output with it).
     let redaction: Redaction
 
-    init(_ options: DaemonOptions, redaction: Redaction = Redaction()) {
+    init(_ options: DaemonOptions, client: DaemonClient, redaction: Redaction = Redaction()) {
         self.options = options
         self.redaction = redaction
-        var client = UnixSocketClient(path: options.socketPath)
-        client.timeoutSeconds = options.timeout
         self.client = client
     }
 
     /// Sends a request; a failure to talk to the daemon at all is printed and exits 2.
     func send(_ method: String, _ target: String, body: [UInt8]? = nil,
-              accept: String = "application/json", headers extra: [(String, String)] = []) throws -> UnixSocketClient.Response {
+              accept: String = "application/json", headers extra: [(String, String)] = []) async throws -> DaemonClient.Response {
         var headers = [("Accept", accept)]
         if body != nil { headers.append(("Content-Type", "application/json")) }
         headers += extra
         do {
-            return try client.send(method: method, target: target, headers: headers, body: body)
+            return try await client.send(method: method, target: target, headers: headers, body: body)
         } catch {
             Terminal.error("error: \(error)")
             throw Exit.couldNotRun
@@ -83,19 +94,19 @@ struct DaemonSession {
     }
 
     /// A GET that must succeed; a refusal is printed and exits 1 (4xx) or 2 (5xx).
-    func get(_ target: String, accept: String = "application/json", headers: [(String, String)] = []) throws -> UnixSocketClient.Response {
-        let response = try send("GET", target, accept: accept, headers: headers)
+    func get(_ target: String, accept: String = "application/json", headers: [(String, String)] = []) async throws -> DaemonClient.Response {
+        let response = try await send("GET", target, accept: accept, headers: headers)
         guard response.isSuccess else { throw refusal(response) }
         return response
     }
 
     /// A GET whose answer must be a JSON object.
-    func getJSON(_ target: String, headers: [(String, String)] = []) throws -> (response: UnixSocketClient.Response, value: JSON) {
-        let response = try get(target, headers: headers)
+    func getJSON(_ target: String, headers: [(String, String)] = []) async throws -> (response: DaemonClient.Response, value: JSON) {
+        let response = try await get(target, headers: headers)
         return (response, try parse(response))
     }
 
-    func parse(_ response: UnixSocketClient.Response) throws -> JSON {
+    func parse(_ response: DaemonClient.Response) throws -> JSON {
         do {
             return try JSON.parse(response.body)
         } catch {
@@ -106,7 +117,7 @@ struct DaemonSession {
 
     /// Prints a refusal — `error: <detail> (<code>, HTTP <status>)`, then the field at fault and
     /// the Italian sentence of a path rule when the problem has them — and returns its exit status.
-    func refusal(_ response: UnixSocketClient.Response) -> ExitCode {
+    func refusal(_ response: DaemonClient.Response) -> ExitCode {
         if options.json && !response.body.isEmpty { Terminal.out(redaction.apply(response.text)) }
         Terminal.error(redaction.apply("error: " + Self.describe(response)))
         if let problem = try? JSON.parse(response.body), problem["code"]?.string != nil {
@@ -116,7 +127,7 @@ struct DaemonSession {
         return (400..<500).contains(response.status) ? Exit.failed : Exit.couldNotRun
     }
 
-    static func describe(_ response: UnixSocketClient.Response) -> String {
+    static func describe(_ response: DaemonClient.Response) -> String {
         if let problem = try? JSON.parse(response.body), let detail = problem["detail"]?.string,
            let code = problem["code"]?.string {
             return "\(detail) (\(code), HTTP \(response.status))"
@@ -126,7 +137,7 @@ struct DaemonSession {
     }
 
     /// Prints the daemon's JSON as it came.
-    func printRaw(_ response: UnixSocketClient.Response) {
+    func printRaw(_ response: DaemonClient.Response) {
         Terminal.out(redaction.apply(response.text))
     }
 
@@ -150,12 +161,12 @@ struct DaemonSession {
         }
     }
 
-    func verifierKey(_ option: String?) throws -> Key {
+    func verifierKey(_ option: String?) async throws -> Key {
         if let option {
             let parsed = try parseKeyOption(option)
             return Key(name: parsed.name, publicKey: parsed.publicKey, text: option, fromDaemon: false)
         }
-        let (_, keys) = try getJSON("/v1/keys")
+        let (_, keys) = try await getJSON("/v1/keys")
         guard let text = keys["verifierKey"]?.string, let parsed = SignedNote.parseVerifierKey(text) else {
             Terminal.error("error: the daemon's /v1/keys has no valid verifierKey")
             throw Exit.couldNotRun
@@ -164,8 +175,8 @@ struct DaemonSession {
     }
 
     /// The latest checkpoint's note as served (a 404 when none is signed yet exits 1).
-    func latestCheckpointNote() throws -> String {
-        try get("/v1/checkpoints/latest", accept: "text/plain").text
+    func latestCheckpointNote() async throws -> String {
+        try await get("/v1/checkpoints/latest", accept: "text/plain").text
     }
 }
 

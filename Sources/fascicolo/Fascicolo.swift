@@ -31,8 +31,9 @@ struct Fascicolo: ParsableCommand {
                       Person.self, CatalogueCommand.self,
                       Projections.self, Caseload.self, InterventionsCommand.self, Indicators.self, ComplianceCommand.self])
 
-    /// As ArgumentParser's, except that bad arguments exit 2 (not 64), as documented.
-    static func main() {
+    /// As ArgumentParser's, except that bad arguments exit 2 (not 64), as documented; the offline
+    /// commands run in an isolated child, those that talk to the daemon with one HTTP client.
+    static func main() async {
         var command: any ParsableCommand
         do {
             command = try parseAsRoot()
@@ -51,11 +52,30 @@ struct Fascicolo: ParsableCommand {
         }
         if let stores, !IsolatedReader.isChild { runIsolated(stores: stores) }
         do {
-            try command.run()
+            if let daemonCommand = command as? any DaemonCommand {
+                try await run(daemonCommand)
+            } else {
+                try command.run()
+            }
         } catch {
             exitWithStatus2IfUsage(error)
             exit(withError: error)
         }
+    }
+
+    /// Runs a command with the process's one HTTP client, shut down when the command ends.
+    private static func run(_ command: some DaemonCommand) async throws {
+        let options = command.daemon
+        let http = DaemonClient.makeHTTPClient(connectSeconds: options.timeout, idleSeconds: command.idleSeconds)
+        var client = DaemonClient(http: http, path: options.socketPath)
+        client.timeoutSeconds = options.timeout
+        do {
+            try await command.run(client: client)
+        } catch {
+            try? await http.shutdown()
+            throw error
+        }
+        try? await http.shutdown()
     }
 
     /// Runs this command line again as an isolated child and exits as it did; a child killed
@@ -76,8 +96,10 @@ struct Fascicolo: ParsableCommand {
             Glibc.exit(2)
         case .killed(let signal, let progress):
             Terminal.endProgress()
-            let explained = stores.map { StoreStructure.explainDeath(signal: signal, directory: $0) }
-            let problem = "the store's structure is damaged: " + (explained.first { $0.contains("truncated") } ?? explained[0])
+            // A store cut short explains the death better than a generic word about another store.
+            let explained = stores.lazy.compactMap { StoreStructure.truncation(signal: signal, directory: $0) }.first
+                ?? StoreStructure.explainDeath(signal: signal, directory: stores[0])
+            let problem = "the store's structure is damaged: " + explained
                 + (progress.map { " (\($0))" } ?? " (before any entry was checked)")
             if arguments.contains("--json") {
                 Terminal.out("{\"ok\":false,\"position\":null,\"problem\":\(jsonString(problem))}")

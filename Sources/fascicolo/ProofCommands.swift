@@ -1,9 +1,10 @@
-import FascicoloJSON
 import ArgumentParser
 import FascicoloCrypto
+import FascicoloJSON
 import FascicoloLedger
+import FascicoloOperations
 
-struct CheckpointCommand: ParsableCommand {
+struct CheckpointCommand: DaemonCommand {
     static let configuration = CommandConfiguration(
         commandName: "checkpoint",
         abstract: "Print the latest signed checkpoint (roles auditor, admin).",
@@ -24,13 +25,13 @@ struct CheckpointCommand: ParsableCommand {
 
     @OptionGroup var daemon: DaemonOptions
 
-    func run() throws {
-        let session = DaemonSession(daemon)
-        let note = try session.latestCheckpointNote()
+    func run(client: DaemonClient) async throws {
+        let session = DaemonSession(daemon, client: client)
+        let note = try await session.latestCheckpointNote()
         var checked: Result<Checkpoint, Checkpoint.Failure>?
         var usedKey: DaemonSession.Key?
         if verify || key != nil {
-            let key = try session.verifierKey(key)
+            let key = try await session.verifierKey(key)
             usedKey = key
             checked = Result { () throws(Checkpoint.Failure) in
                 try Checkpoint.verify(note: note, origin: key.name, publicKey: key.publicKey)
@@ -87,7 +88,7 @@ struct Proof: ParsableCommand {
             """ + Exit.help,
         subcommands: [Inclusion.self, Consistency.self])
 
-    struct Inclusion: ParsableCommand {
+    struct Inclusion: DaemonCommand {
         static let configuration = CommandConfiguration(
             abstract: "Prove that the entry at a position is in the signed log (roles auditor, admin).",
             discussion: """
@@ -111,8 +112,8 @@ struct Proof: ParsableCommand {
 
         @OptionGroup var daemon: DaemonOptions
 
-        func run() throws {
-            var audit = try ProofAudit(session: DaemonSession(daemon), keyOption: key)
+        func run(client: DaemonClient) async throws {
+            var audit = try await ProofAudit(session: DaemonSession(daemon, client: client), keyOption: key)
             audit.purpose = purpose.purpose
             let signedSize = audit.checkpoint.size
             let treeSize = self.treeSize ?? signedSize
@@ -125,15 +126,15 @@ struct Proof: ParsableCommand {
                 Terminal.error("error: position \(position) is not in a tree of \(treeSize) entries")
                 throw Exit.couldNotRun
             }
-            try ProofAudit.checking(&audit) { audit in
+            try await ProofAudit.checking(&audit) { audit in
                 guard position < treeSize else {
-                    _ = try audit.session.get("/v1/entries/\(position)")  // no such entry: the daemon's 404
+                    _ = try await audit.session.get("/v1/entries/\(position)")  // no such entry: the daemon's 404
                     try audit.fail("position \(position) is not yet covered by a signed checkpoint (the latest covers "
                                    + "\(signedSize) entries); try again after the next checkpoint")
                 }
-                let leaf = try audit.checkEntry(position)
-                let root = try audit.root(at: treeSize)
-                let (response, value) = try audit.session.getJSON(
+                let leaf = try await audit.checkEntry(position)
+                let root = try await audit.root(at: treeSize)
+                let (response, value) = try await audit.session.getJSON(
                     "/v1/proofs/inclusion" + queryString([("position", "\(position)"), ("treeSize", "\(treeSize)")]))
                 let proof = try audit.hashes(value["proof"], what: "inclusion proof")
                 if let served = value["leafHash"]?.string, served != leaf.hex {
@@ -151,7 +152,7 @@ struct Proof: ParsableCommand {
         }
     }
 
-    struct Consistency: ParsableCommand {
+    struct Consistency: DaemonCommand {
         static let configuration = CommandConfiguration(
             abstract: "Prove that the log of FROM entries is a prefix of the signed log (roles auditor, admin).",
             discussion: """
@@ -195,8 +196,8 @@ struct Proof: ParsableCommand {
             return Base64.decode(text).flatMap(Digest.init)
         }
 
-        func run() throws {
-            var audit = try ProofAudit(session: DaemonSession(daemon), keyOption: key)
+        func run(client: DaemonClient) async throws {
+            var audit = try await ProofAudit(session: DaemonSession(daemon, client: client), keyOption: key)
             audit.purpose = purpose.purpose
             let signedSize = audit.checkpoint.size
             var trusted: (root: Digest, size: UInt64, source: String)?
@@ -208,7 +209,7 @@ struct Proof: ParsableCommand {
                     Terminal.error("error: \(error)")
                     throw Exit.couldNotRun
                 }
-                try ProofAudit.checking(&audit) { audit in
+                try await ProofAudit.checking(&audit) { audit in
                     let old: Checkpoint
                     do {
                         old = try Checkpoint.verify(note: note, origin: audit.key.name, publicKey: audit.key.publicKey)
@@ -235,7 +236,7 @@ struct Proof: ParsableCommand {
                 Terminal.error("error: the old size \(from) is larger than the new size \(to)")
                 throw Exit.couldNotRun
             }
-            try ProofAudit.checking(&audit) { audit in
+            try await ProofAudit.checking(&audit) { audit in
                 guard from <= to else {
                     // A log never shrinks: a signed checkpoint larger than the latest one means
                     // the log was rolled back, or is a different log.
@@ -247,10 +248,10 @@ struct Proof: ParsableCommand {
                     oldRoot = trusted.root
                     audit.report("old tree", "\(from) entries, root \(oldRoot.hex), \(trusted.source)")
                 } else {
-                    oldRoot = try audit.root(at: from)
+                    oldRoot = try await audit.root(at: from)
                 }
-                let newRoot = try audit.root(at: to)
-                let (response, value) = try audit.session.getJSON(
+                let newRoot = try await audit.root(at: to)
+                let (response, value) = try await audit.session.getJSON(
                     "/v1/proofs/consistency" + queryString([("from", "\(from)"), ("to", "\(to)")]))
                 let proof = try audit.hashes(value["proof"], what: "consistency proof")
                 guard MerkleProof.verifyConsistency(oldSize: from, newSize: to, proof: proof, oldRoot: oldRoot, newRoot: newRoot) else {
@@ -288,10 +289,10 @@ struct ProofAudit {
     /// Roots derived for smaller trees, each already tied to the signed root.
     private var roots: [UInt64: Digest] = [:]
 
-    init(session: DaemonSession, keyOption: String?) throws {
+    init(session: DaemonSession, keyOption: String?) async throws {
         self.session = session
-        key = try session.verifierKey(keyOption)
-        let note = try session.latestCheckpointNote()
+        key = try await session.verifierKey(keyOption)
+        let note = try await session.latestCheckpointNote()
         do {
             checkpoint = try Checkpoint.verify(note: note, origin: key.name, publicKey: key.publicKey)
         } catch {
@@ -304,9 +305,9 @@ struct ProofAudit {
     }
 
     /// Runs the checks; a `Failure` is printed after the steps that passed, and exits 1.
-    static func checking(_ audit: inout ProofAudit, _ body: (inout ProofAudit) throws -> Void) throws {
+    static func checking(_ audit: inout ProofAudit, _ body: (inout ProofAudit) async throws -> Void) async throws {
         do {
-            try body(&audit)
+            try await body(&audit)
         } catch let failure as Failure {
             if !audit.session.options.json { for line in fields(audit.steps) { Terminal.out(line) } }
             printFailure(failure.problem, json: audit.session.options.json)
@@ -331,7 +332,7 @@ struct ProofAudit {
     }
 
     /// Prints the steps and the verdict (or, with --json, the verdict and the daemon's proof unchanged).
-    func verdict(_ claim: String, proof: UnixSocketClient.Response, extra: [(key: String, value: JSON)]) {
+    func verdict(_ claim: String, proof: DaemonClient.Response, extra: [(key: String, value: JSON)]) {
         if session.options.json {
             var members: [(key: String, value: JSON)] = [
                 ("verified", .bool(true)),
@@ -354,8 +355,8 @@ struct ProofAudit {
     }
 
     /// Fetches the entry, checks it, and returns its leaf hash computed here.
-    mutating func checkEntry(_ position: UInt64) throws -> Digest {
-        let checked = try CheckedEntry.fetch(position: position, session: session, key: key, purpose: purpose)
+    mutating func checkEntry(_ position: UInt64) async throws -> Digest {
+        let checked = try await CheckedEntry.fetch(position: position, session: session, key: key, purpose: purpose)
         if let leaf = checked.withheldLeafHash {
             report("entry \(position)", "data withheld (a person's case file; --purpose reads it, recorded) — leaf hash "
                    + "\(leaf.hex) as served, authenticated only by the proof against the signed root")
@@ -372,18 +373,18 @@ struct ProofAudit {
     /// The root of the tree of `size` entries: the signed root, or — for a smaller tree — the root
     /// derived from its last entry and that entry's inclusion proof, accepted only once a
     /// consistency proof ties it to the signed root.
-    mutating func root(at size: UInt64) throws -> Digest {
+    mutating func root(at size: UInt64) async throws -> Digest {
         if size == checkpoint.size { return checkpoint.root }
         if size == 0 { return MerkleHash.empty }
         if let known = roots[size] { return known }
-        let leaf = try checkEntry(size - 1)
-        let (_, inclusion) = try session.getJSON(
+        let leaf = try await checkEntry(size - 1)
+        let (_, inclusion) = try await session.getJSON(
             "/v1/proofs/inclusion" + queryString([("position", "\(size - 1)"), ("treeSize", "\(size)")]))
         let path = try hashes(inclusion["proof"], what: "inclusion proof")
         guard let derived = MerkleProof.rootFromInclusionProof(leafHash: leaf, index: size - 1, treeSize: size, proof: path) else {
             try fail("the inclusion proof of entry \(size - 1) in the tree of \(size) entries is malformed")
         }
-        let (_, consistency) = try session.getJSON(
+        let (_, consistency) = try await session.getJSON(
             "/v1/proofs/consistency" + queryString([("from", "\(size)"), ("to", "\(checkpoint.size)")]))
         let link = try hashes(consistency["proof"], what: "consistency proof")
         guard MerkleProof.verifyConsistency(oldSize: size, newSize: checkpoint.size, proof: link, oldRoot: derived,

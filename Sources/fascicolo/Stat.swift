@@ -1,8 +1,5 @@
 import ArgumentParser
-import FascicoloCrypto
-import FascicoloLedger
-import FascicoloStorage
-import Glibc
+import FascicoloOperations
 
 struct Stat: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -16,92 +13,46 @@ struct Stat: ParsableCommand {
     var json = false
 
     func run() throws {
-        do {
-            let store = try LedgerStore.open(directory: dataDirectory, readOnly: true)
-            defer { store.environment.close() }
-            let origin = try store.origin()
-            let verifierKey = Result { try KeyFile.loadVerifierKey(directory: dataDirectory) }
-            let (entries, streams, checkpoints, lastCheckpoint, shreddingDue, keyGeneration) = try store.environment.read { txn in
-                let last = try txn.withCursor(store.checkpoints) { cursor in
-                    try cursor.last().map { String(decoding: $0.value, as: UTF8.self) }
-                }
-                // The meta row PersonKeys.rotationDueRow (Formats.md, "Erasure rotates records.key").
-                let due = try txn.get(store.meta, key: Array("records_key_rotation_due".utf8)) != nil
-                // records.key's generation: one more at every erasure (Formats.md, "Erasure rotates records.key").
-                let generation = try txn.get(store.meta, key: Array("records_key_generation".utf8)).flatMap(BigEndian.uint64) ?? 0
-                return (try store.size(in: txn), try txn.count(store.streams), try txn.count(store.checkpoints), last, due, generation)
-            }
-            // The last checkpoint is shown only once its signature checks; a problem is said, not hidden.
-            var checkpoint: Checkpoint?
-            var checkpointProblem: String?
-            var checkpointFails = false
-            if let note = lastCheckpoint {
-                switch verifierKey {
-                case .success(let key):
-                    do { checkpoint = try Checkpoint.verify(note: note, origin: origin, publicKey: key.publicKey) } catch {
-                        checkpointProblem = "DOES NOT VERIFY with signing.pub: \(error)"
-                        checkpointFails = true
-                    }
-                case .failure(let error):
-                    checkpointProblem = "not checked: \(error)"
-                }
-            }
-            let key: String
-            switch verifierKey {
-            case .success(let parsed): key = SignedNote.verifierKey(name: parsed.name, publicKey: parsed.publicKey)
-            case .failure(let error): key = "(unreadable: \(error))"
-            }
-            let used = store.environment.usedBytes
-            let mapped = store.environment.mapSizeBytes
-            let readModelsUsed = try readModelsUsedBytes()
-            if json {
-                Terminal.out("""
-                    {"origin":\(jsonString(origin)),"verifierKey":\(jsonString(key)),"entries":\(entries),\
-                    "streams":\(streams),"checkpoints":\(checkpoints),"lastCheckpointSize":\(checkpoint.map { "\($0.size)" } ?? "null"),\
-                    "lastCheckpointRoot":\(checkpoint.map { jsonString($0.root.hex) } ?? "null"),\
-                    "lastCheckpointProblem":\(checkpointProblem.map(jsonString) ?? "null"),\
-                    "mapUsedBytes":\(used),"mapSizeBytes":\(mapped),"readModelsUsedBytes":\(readModelsUsed.map { "\($0)" } ?? "null"),\
-                    "erasureShreddingPending":\(shreddingDue),"recordsKeyGeneration":\(keyGeneration)}
-                    """)
-            } else {
-                let rows: [(String, String)] = [
-                    ("origin", origin),
-                    ("verifier key", key),
-                    ("entries", "\(entries)"),
-                    ("streams", "\(streams)"),
-                    ("checkpoints", "\(checkpoints)"),
-                    ("last checkpoint", checkpoint.map { "size \($0.size), root \($0.root.hex)" } ?? checkpointProblem ?? "none"),
-                    ("map used", "\(used / 1_048_576) MiB of \(mapped / 1_048_576) MiB (\(mapped > 0 ? used * 100 / mapped : 0)%)"),
-                    ("erasures", shreddingDue
-                        ? "PENDING: an erasure's records.key rotation is not done yet (the daemon finishes it at its next start)"
-                        : "every erasure shredded (no pending records.key rotation); records.key generation \(keyGeneration)"),
-                    ("read models", readModelsUsed.map { "\($0 / 1_048_576) MiB in projections/ (rebuilt from the log when missing)" } ?? "none yet"),
-                ]
-                let width = rows.map(\.0.count).max() ?? 0
-                for (name, value) in rows {
-                    Terminal.out(name + String(repeating: " ", count: width - name.count) + "  " + value)
-                }
-            }
-            // Data that is not what was signed is a failed check, whatever else stat shows.
-            if checkpointFails { throw Exit.failed }
-        } catch let exit as ExitCode {
-            throw exit
-        } catch {
+        let statistics: StoreStatistics
+        do { statistics = try StoreStatistics.read(dataDirectory) } catch {
             Terminal.error("fascicolo stat: \(error)")
             throw ExitCode(2)
         }
-    }
-
-    /// The bytes the read models' environment (`<data>/projections`) uses; nil before a daemon made it.
-    /// The path is `ProjectionEngine.directory(in:)`, written here again so that this offline
-    /// command does not link the projections; `CLITests` checks the two agree (stat finds it).
-    private func readModelsUsedBytes() throws -> Int? {
-        let path = dataDirectory + "/projections"
-        guard access(path + "/data.mdb", F_OK) == 0 else { return nil }
-        var options = Environment.Options()
-        options.readOnly = true
-        let environment = try Environment(path: path, options: options)
-        defer { environment.close() }
-        return environment.usedBytes
+        let key: String
+        switch statistics.verifierKey {
+        case .success(let text): key = text
+        case .failure(let error): key = "(unreadable: \(error))"
+        }
+        let checkpoint = statistics.lastCheckpoint
+        let used = statistics.mapUsedBytes
+        let mapped = statistics.mapSizeBytes
+        let readModelsUsed = statistics.readModelsUsedBytes
+        if json {
+            Terminal.out("""
+                {"origin":\(jsonString(statistics.origin)),"verifierKey":\(jsonString(key)),"entries":\(statistics.entries),\
+                "streams":\(statistics.streams),"checkpoints":\(statistics.checkpoints),"lastCheckpointSize":\(checkpoint.map { "\($0.size)" } ?? "null"),\
+                "lastCheckpointRoot":\(checkpoint.map { jsonString($0.root.hex) } ?? "null"),\
+                "lastCheckpointProblem":\(statistics.lastCheckpointProblem.map(jsonString) ?? "null"),\
+                "mapUsedBytes":\(used),"mapSizeBytes":\(mapped),"readModelsUsedBytes":\(readModelsUsed.map { "\($0)" } ?? "null"),\
+                "erasureShreddingPending":\(statistics.erasureShreddingPending),"recordsKeyGeneration":\(statistics.recordsKeyGeneration)}
+                """)
+        } else {
+            let rows: [(String, String)] = [
+                ("origin", statistics.origin),
+                ("verifier key", key),
+                ("entries", "\(statistics.entries)"),
+                ("streams", "\(statistics.streams)"),
+                ("checkpoints", "\(statistics.checkpoints)"),
+                ("last checkpoint", checkpoint.map { "size \($0.size), root \($0.root.hex)" } ?? statistics.lastCheckpointProblem ?? "none"),
+                ("map used", "\(used / 1_048_576) MiB of \(mapped / 1_048_576) MiB (\(mapped > 0 ? used * 100 / mapped : 0)%)"),
+                ("erasures", statistics.erasureShreddingPending
+                    ? "PENDING: an erasure's records.key rotation is not done yet (the daemon finishes it at its next start)"
+                    : "every erasure shredded (no pending records.key rotation); records.key generation \(statistics.recordsKeyGeneration)"),
+                ("read models", readModelsUsed.map { "\($0 / 1_048_576) MiB in projections/ (rebuilt from the log when missing)" } ?? "none yet"),
+            ]
+            for line in fields(rows) { Terminal.out(line) }
+        }
+        // Data that is not what was signed is a failed check, whatever else stat shows.
+        if statistics.lastCheckpointFails { throw Exit.failed }
     }
 }

@@ -1,8 +1,9 @@
 import FascicoloJSON
 import ArgumentParser
 import Glibc
+import UnixSignals
 
-struct Tail: ParsableCommand {
+struct Tail: DaemonCommand {
     static let configuration = CommandConfiguration(
         abstract: "Follow the global log as entries are appended (roles auditor, admin).",
         discussion: """
@@ -37,18 +38,30 @@ struct Tail: ParsableCommand {
         guard idleTimeout > 0, idleTimeout <= 86_400 else { throw ValidationError("--idle-timeout is a number of seconds above 0") }
     }
 
-    func run() throws {
-        let stop = StopSignal.install()
-        let session = DaemonSession(daemon)
-        var client = session.client
-        client.interruptDescriptor = stop
+    var idleSeconds: Double? { idleTimeout }
+
+    /// Follows until SIGINT or SIGTERM (exit 0), or until it must stop (a thrown exit status).
+    func run(client: DaemonClient) async throws {
+        let stop = await UnixSignalsSequence(trapping: .sigint, .sigterm)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await follow(client) }
+            group.addTask {
+                for await _ in stop { return }
+            }
+            try await group.next()
+            group.cancelAll()  // a stop cancels the request or the pause under way
+        }
+    }
+
+    private func follow(_ client: DaemonClient) async throws {
+        let session = DaemonSession(daemon, client: client)
 
         // Where to start. Without --from: the current end, asked for now so that a reconnect
         // before the first entry (or heartbeat) resumes there and not at a later end.
         var next = from
         if next == nil {
             do {
-                let ready = try client.send(method: "GET", target: "/v1/health/ready", headers: [("Accept", "application/json")])
+                let ready = try await client.send(method: "GET", target: "/v1/health/ready", headers: [("Accept", "application/json")])
                 if ready.isSuccess { next = (try? JSON.parse(ready.body))?["entries"]?.uint64 }
             } catch {
                 if case .interrupted = error { return }
@@ -63,7 +76,7 @@ struct Tail: ParsableCommand {
         var warnedStillDown = false
         var pause = 0.25
         /// Waits before the next attempt; true when a stop was requested meanwhile.
-        func pauseBeforeReconnecting(wasConnected: Bool) throws -> Bool {
+        func pauseBeforeReconnecting(wasConnected: Bool) async throws -> Bool {
             if wasConnected { pause = 0.25 }
             guard reconnect else {
                 Terminal.error("error: \(lost?.why ?? "the stream ended"); resume with: fascicolo tail --from \(follower.next.map(String.init) ?? "0")")
@@ -73,7 +86,7 @@ struct Tail: ParsableCommand {
                 Terminal.error("fascicolo tail: still reconnecting, after \(down.why)")
                 warnedStillDown = true
             }
-            if StopSignal.wait(stop, seconds: pause) { return true }
+            do { try await Task.sleep(for: .seconds(pause)) } catch { return true }
             pause = min(pause * 2, 2)
             return false
         }
@@ -90,16 +103,16 @@ struct Tail: ParsableCommand {
                     warnedStillDown = false
                 }
             }
-            let response: UnixSocketClient.Response
+            let response: DaemonClient.Response
             do {
-                response = try client.streamLines(target: target, headers: [("Accept", "application/x-ndjson")],
-                                                  idleSeconds: idleTimeout) { line in
+                response = try await client.streamLines(target: target, headers: [("Accept", "application/x-ndjson")],
+                                                        idleSeconds: idleTimeout) { line in
                     if !connected { connectionUp() }
                     return follower.take(line)
                 }
             } catch {
                 if case .interrupted = error { return }
-                if StopSignal.requested(stop) { return }
+                if Task.isCancelled { return }
                 if !connectedOnce {
                     Terminal.error("error: \(error)")
                     throw Exit.couldNotRun
@@ -109,7 +122,7 @@ struct Tail: ParsableCommand {
                 } else {
                     lost = lost ?? ("\(error)", Self.now())
                 }
-                if try pauseBeforeReconnecting(wasConnected: connected) { return }
+                if try await pauseBeforeReconnecting(wasConnected: connected) { return }
                 continue
             }
             if !response.isSuccess {
@@ -133,7 +146,7 @@ struct Tail: ParsableCommand {
                     lost = ("the stream ended", Self.now())
                 }
             }
-            if try pauseBeforeReconnecting(wasConnected: connected) { return }
+            if try await pauseBeforeReconnecting(wasConnected: connected) { return }
         }
     }
 
@@ -193,52 +206,5 @@ struct Follower {
             return false
         }
         return true  // something newer than this client: ignore it
-    }
-}
-
-/// SIGINT and SIGTERM write a byte to a pipe, which any wait on the daemon also watches.
-enum StopSignal {
-    nonisolated(unsafe) private static var writeEnd: Int32 = -1
-
-    /// Installs the handlers; returns the pipe's read end.
-    static func install() -> Int32 {
-        var ends: [Int32] = [0, 0]
-        guard pipe(&ends) == 0 else { return -1 }
-        for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
-        _ = fcntl(ends[1], F_SETFL, O_NONBLOCK)  // a burst of signals never blocks the handler
-        writeEnd = ends[1]
-        var action = sigaction()
-        action.__sigaction_handler.sa_handler = { _ in
-            var byte: UInt8 = 1
-            _ = write(StopSignal.writeEnd, &byte, 1)
-        }
-        sigemptyset(&action.sa_mask)
-        action.sa_flags = 0
-        sigaction(SIGINT, &action, nil)
-        sigaction(SIGTERM, &action, nil)
-        // A parent may have started us with these blocked (posix_spawn passes on its thread's mask).
-        var signals = sigset_t()
-        sigemptyset(&signals)
-        sigaddset(&signals, SIGINT)
-        sigaddset(&signals, SIGTERM)
-        sigprocmask(SIG_UNBLOCK, &signals, nil)
-        return ends[0]
-    }
-
-    static func requested(_ descriptor: Int32) -> Bool { wait(descriptor, seconds: 0) }
-
-    /// Waits up to `seconds`; true when a stop was requested.
-    static func wait(_ descriptor: Int32, seconds: Double) -> Bool {
-        guard descriptor >= 0 else {
-            usleep(UInt32(seconds * 1e6))
-            return false
-        }
-        let end = Tail.now() + seconds
-        while true {
-            var poller = pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)
-            let ready = poll(&poller, 1, Int32(max(0, (end - Tail.now()) * 1000).rounded(.up)))
-            if ready > 0 { return true }
-            if ready == 0 || errno != EINTR { return false }
-        }
     }
 }

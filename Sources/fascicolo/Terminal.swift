@@ -1,3 +1,4 @@
+import FascicoloJSON
 import Glibc
 
 /// All terminal output in one place: progress lines on standard error when it is a terminal,
@@ -54,24 +55,17 @@ enum Terminal {
     }
 }
 
-/// Minimal JSON string escaping for `--json` output (no Foundation needed).
+/// A JSON string (quoted, escaped by the JSON writer) for `--json` output.
 func jsonString(_ text: String) -> String {
-    var result = "\""
-    for scalar in text.unicodeScalars {
-        switch scalar {
-        case "\"": result += "\\\""
-        case "\\": result += "\\\\"
-        case "\n": result += "\\n"
-        case "\r": result += "\\r"
-        case "\t": result += "\\t"
-        default:
-            if scalar.value < 0x20 {
-                let hex = String(scalar.value, radix: 16)
-                result += "\\u" + String(repeating: "0", count: 4 - hex.count) + hex
-            } else {
-                result.unicodeScalars.append(scalar)
-            }
-        }
-    }
-    return result + "\""
+    var json = JSONBytes(capacity: text.utf8.count + 2)
+    json.string(text)
+    return String(decoding: json.bytes, as: UTF8.self)
+}
+
+/// `12.3 MiB`
+func humanBytes(_ count: Int) -> String {
+    if count < 1024 { return "\(count) bytes" }
+    if count < 1 << 20 { return "\(Terminal.format(Double(count) / 1024, decimals: 1)) KiB" }
+    if count < 1 << 30 { return "\(Terminal.format(Double(count) / 1_048_576, decimals: 1)) MiB" }
+    return "\(Terminal.format(Double(count) / 1_073_741_824, decimals: 2)) GiB"
 }

@@ -2,6 +2,7 @@ import ArgumentParser
 import FascicoloCrypto
 import FascicoloJSON
 import FascicoloLedger
+import FascicoloOperations
 
 struct Verify: ParsableCommand {
     static let configuration = CommandConfiguration(
@@ -60,9 +61,19 @@ struct Verify: ParsableCommand {
                 kept.append(Verifier.Receipt(signedBytes: signed, signature: signature))
             }
         }
-        let (report, domain) = try DataDirectory.verifyWithSideTables(
-            dataDirectory, key: key, fast: fast, label: fast ? "verify --fast" : "verify", json: json, threads: threads,
-            trustedCheckpoints: notes, receipts: kept)
+        var options = Verifier.Options()
+        options.fast = fast
+        options.trustedCheckpoints = notes
+        options.receipts = kept
+        if let threads { options.threads = max(1, threads) }
+        let verification: DirectoryVerification.Result
+        do {
+            verification = try DirectoryVerification.run(dataDirectory, key: key, options: options, label: fast ? "verify --fast" : "verify",
+                                                         observer: OperationOutput.show)
+        } catch {
+            throw OperationOutput.report(error, json: json)
+        }
+        let (report, domain) = (verification.log, verification.domain)
         let rate = report.elapsedSeconds > 0 ? Int(Double(report.entries) / report.elapsedSeconds) : 0
         if json {
             Terminal.out("""

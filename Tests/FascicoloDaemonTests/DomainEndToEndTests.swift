@@ -3,7 +3,8 @@ import Foundation
 import Glibc
 import Testing
 
-/// The fascicolo sociale's endpoints on the real daemon, driven with curl.
+/// A person's path on the real daemon, driven with curl, down to the bytes on disk and
+/// `fascicolo verify`. Route-level cases run in process: FascicoloServerTests/PersonRoutesTests.
 @Suite(.serialized) struct DomainEndToEndTests {
     static let codiceFiscale = "RSSMRA85T10A562S"
     static let actor = #""actor":{"operator":"op-7","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"}"#
@@ -129,34 +130,6 @@ import Testing
             daemon.kill(SIGTERM)
             let verify = try runProcess(productsDirectory() + "/fascicolo", ["verify", daemon.directory + "/data"])
             #expect(verify.status == 0, "\(verify.output)")
-        }
-    }
-
-    @Test func provisionalRecordsAreLinkedToACodiceFiscaleLater() throws {
-        try withDaemon { daemon in
-            func record(_ body: String) throws -> (status: Int, body: String) {
-                try daemon.call("/v1/persons/events", method: "POST", body: body)
-            }
-            let stp = "STP0170000000123"
-            let registration = #"{"type":"PersonRegistered","occurredAt":"2026-03-01","data":{"birthYear":1990,"sex":"F","citizenship":"non_eu","comuneOfResidence":"F052"}}"#
-            #expect(try record(Self.body(registration, person: stp)).status == 201)
-            let link = #"{"type":"IdentityLinked","occurredAt":"2026-04-01","data":{"codiceFiscale":"\#(Self.codiceFiscale)","source":"document_checked"}}"#
-            let linked = try record(Self.body(link, person: stp))
-            #expect(linked.status == 201, "\(linked.body)")
-            #expect(!linked.body.contains(Self.codiceFiscale))
-            // The codice fiscale now reaches the same case file.
-            let byCodiceFiscale = try daemon.json("/v1/persons/case-file", headers: ["Fascicolo-Person: " + Self.codiceFiscale])
-            let byCode = try daemon.json("/v1/persons/case-file", headers: ["Fascicolo-Person: " + stp])
-            #expect(byCodiceFiscale["person"] as? String == byCode["person"] as? String)
-            #expect((byCodiceFiscale["entries"] as? [Any])?.count == 2)
-            try daemon.expectProblem(record(Self.body(link, person: stp)), 409, "identity_already_registered")
-            // A link made by mistake is voided: the codice fiscale no longer reaches this file.
-            let void = #"{"type":"Voided","occurredAt":"2026-04-02","data":{"target":2,"reason":"documento di un'altra persona","authorisingAct":"det. 3/2026"}}"#
-            #expect(try record(Self.body(void, person: stp)).status == 201)
-            try daemon.expectProblem(daemon.call("/v1/persons/case-file", headers: ["Fascicolo-Person: " + Self.codiceFiscale]), 404, "person_not_found")
-            #expect(try record(Self.body(link, person: stp)).status == 201)  // and can be linked again
-            try daemon.expectProblem(record(Self.body(link, person: Self.codiceFiscale)), 422, "already_identified")
-            try daemon.expectProblem(record(Self.body(registration, person: "provisional:ab")), 422, "invalid_provisional_id")
         }
     }
 }

@@ -7,72 +7,25 @@ import Testing
 
 /// The real daemon on a temporary socket, driven with curl — as its users drive it.
 @Suite(.serialized) struct EndToEndTests {
-    @Test func everyEndpointAnswersAndEveryErrorHasItsCode() throws {
+    /// The daemon serves the API on its socket, as curl sees it. Every endpoint and refusal is
+    /// checked in process (FascicoloServerTests/APIRoutesTests); this is what needs the process.
+    @Test func theDaemonServesTheAPIOnItsSocket() throws {
         try withDaemon { daemon in
             #expect(try daemon.call("/v1/health/live") == (200, #"{"status":"live"}"#))
-            #expect(try daemon.call("/v1/health/ready").status == 200)
-            #expect(try daemon.call("/v1/version").body.contains(#""api":"v1""#))
-            let keys = try daemon.json("/v1/keys")
-            let verifierKey = try #require(keys["verifierKey"] as? String)
-            let key = try #require(SignedNote.parseVerifierKey(verifierKey))
             #expect(try daemon.call("/v1/openapi.yaml").body.hasPrefix("openapi: 3.1.0"))
-
-            // Appends: created, retried (same key and content), conflicts.
-            let first = try daemon.append("case-1", #"{"events":[{"type":"CaseOpened","data":{"b":1,"a":[true,null,"x/y"]}},{"type":"Note","data":"ok"}],"expectedVersion":"no_stream","idempotencyKey":"req-1"}"#)
-            #expect(first.status == 201 && first.body.contains(#""positions":[0,1]"#) && first.body.contains(#""streamVersions":[1,2]"#))
-            let retry = try daemon.append("case-1", #"{"events":[{"type":"CaseOpened","data":{"b":1,"a":[true,null,"x/y"]}},{"type":"Note","data":"ok"}],"expectedVersion":"no_stream","idempotencyKey":"req-1"}"#)
-            #expect(retry.status == 200 && retry.body.contains(#""deduplicated":true"#) && retry.body.contains(#""positions":[0,1]"#))
+            let first = try daemon.append("case-1", #"{"events":[{"type":"CaseOpened","data":{"b":1}},{"type":"Note","data":"ok"}]}"#)
+            #expect(first.status == 201 && first.body.contains(#""positions":[0,1]"#))
             try daemon.expectProblem(daemon.append("case-1", #"{"events":[{"type":"X","data":1}],"expectedVersion":0}"#), 409, "wrong_expected_version")
-            try daemon.expectProblem(daemon.append("case-1", #"{"events":[{"type":"Other","data":1}],"idempotencyKey":"req-1"}"#), 409, "idempotency_conflict")
-            try daemon.expectProblem(daemon.append("case-1", #"{"events":[{"type":"X","data":1}],"#), 400, "malformed_request")
-            try daemon.expectProblem(daemon.append("case-1", #"{"events":[]}"#), 422, "no_events")
-            try daemon.expectProblem(daemon.append("bad%20name", #"{"events":[{"type":"X","data":1}]}"#), 422, "invalid_stream_name")
-            try daemon.expectProblem(daemon.append("case-1", #"{"events":[{"type":"1bad","data":1}]}"#), 422, "invalid_event_type")
-            try daemon.expectProblem(daemon.append("case-1", #"{"events":[{"type":"X","data":"\#(String(repeating: "z", count: 2_000))"}]}"#), 413, "payload_too_large")
-            try daemon.expectProblem(daemon.call("/v1/streams/case-1/events", method: "POST", body: "{}", contentType: "text/plain"), 415, "unsupported_media_type")
-            let huge = #"{"events":["# + String(repeating: #"{"type":"X","data":1},"#, count: 800) + #"{"type":"X","data":1}]}"#
-            try daemon.expectProblem(daemon.append("case-1", huge), 413, "body_too_large")  // over limits.request_bytes_max
             try daemon.expectProblem(daemon.call("/nowhere"), 404, "not_found")
-            try daemon.expectProblem(daemon.call("/v1/entries/99"), 404, "not_found")
-            try daemon.expectProblem(daemon.call("/v1/streams/nobody/events"), 404, "not_found")
-            try daemon.expectProblem(daemon.call("/v1/log?limit=0"), 400, "invalid_parameter")
-            try daemon.expectProblem(daemon.call("/v1/proofs/inclusion"), 400, "invalid_parameter")
-            #expect(try daemon.json("/v1/health/ready")["entries"] as? Int == 2)  // nothing of the refusals was stored
-
-            // Reads.
             let stream = try daemon.json("/v1/streams/case-1/events?direction=backwards&limit=1")
             let newest = try #require((stream["entries"] as? [[String: Any]])?.first)
-            #expect(newest["streamVersion"] as? Int == 2 && newest["data"] as? String == "ok" && newest["author"] as? String == "uid:0/unnamed")
-            let log = try daemon.json("/v1/log?from=0&limit=10")
-            #expect((log["entries"] as? [[String: Any]])?.count == 2)
+            #expect(newest["author"] as? String == "uid:0/unnamed")  // uid 0, from the kernel
 
-            // One entry with its signed bytes: the signature and the leaf hash check out offline.
-            let entry = try daemon.json("/v1/entries/0")
-            let signedBytes = try #require(Base64.decode(entry["signedBytes"] as? String ?? ""))
-            let signature = try #require(Base64.decode(entry["signature"] as? String ?? ""))
-            #expect(key.publicKey.isValidSignature(signature, for: signedBytes))
-            #expect(String(decoding: signedBytes, as: UTF8.self).contains(#"{"b":1,"a":[true,null,"x/y"]}"#))  // exactly as sent
-            let leaf = MerkleHash.leaf(signedBytes + signature)
-            #expect(entry["leafHash"] as? String == leaf.hex)
-
-            // The checkpoint (signed within 50 ms) and proofs against it.
-            var note = try daemon.call("/v1/checkpoints/latest")
-            for _ in 0..<100 where note.status != 200 {
-                sleepMilliseconds(20)
-                note = try daemon.call("/v1/checkpoints/latest")
-            }
-            let checkpoint = try Checkpoint.verify(note: note.body, origin: key.name, publicKey: key.publicKey)
-            #expect(checkpoint.size == 2 && checkpoint.timestampSeconds != nil)
-            let inclusion = try daemon.json("/v1/proofs/inclusion?position=0&treeSize=2")
-            let proof = (inclusion["proof"] as? [String] ?? []).compactMap { Base64.decode($0).flatMap(Digest.init) }
-            #expect(MerkleProof.verifyInclusion(leafHash: leaf, index: 0, treeSize: 2, proof: proof, root: checkpoint.root))
-            let consistency = try daemon.json("/v1/proofs/consistency?from=1&to=2")
-            #expect((consistency["proof"] as? [String])?.count == 1)
-            try daemon.expectProblem(daemon.call("/v1/proofs/inclusion?position=5&treeSize=2"), 404, "not_found")
-
+            // The process's metrics: its writer, its connections, Hummingbird's request metrics.
             let metrics = try daemon.call("/metrics").body
-            #expect(metrics.contains("fascicolo_appends_total 2") && metrics.contains("fascicolo_log_entries 2"))
+            #expect(metrics.contains("fascicolo_appends_total 1") && metrics.contains("fascicolo_log_entries 2"))
             #expect(metrics.contains(#"fascicolo_rejections_total{code="wrong_expected_version"} 1"#))
+            #expect(metrics.contains(#"http_route="/v1/streams/{stream}/events""#) && !metrics.contains("case-1"))
             for phase in ["wait", "sign", "write", "sync"] {
                 let prefix = #"fascicolo_commit_seconds_total{phase=""# + phase + #""} "#
                 let value = metrics.split(separator: "\n").first { $0.hasPrefix(prefix) }.flatMap { Double($0.dropFirst(prefix.count)) }
@@ -246,39 +199,6 @@ import Testing
                 admitted = headers.output.hasPrefix("HTTP/1.1 200")
             }
             #expect(admitted, "a new subscription is admitted once the first has gone")
-        }
-    }
-
-    /// Every path and method of the OpenAPI document is served, and every route the server
-    /// registers is in the document.
-    @Test func theOpenAPIDocumentAndTheRoutesAgree() throws {
-        let served = try withDaemonResult { daemon in try daemon.call("/v1/openapi.yaml").body }
-        var documented: [(method: String, path: String)] = []
-        var path: String?
-        for line in served.split(separator: "\n") {
-            if line.hasPrefix("  /") { path = String(line.dropFirst(2).dropLast()) }
-            else if let current = path, ["    get:", "    post:"].contains(String(line)) {
-                documented.append((String(line.dropFirst(4).dropLast()), current))
-            } else if !line.hasPrefix(" ") { path = nil }
-        }
-        #expect(documented.count >= 14)
-        try withDaemon { daemon in
-            for (method, path) in documented {
-                let concrete = path.replacingOccurrences(of: "{stream}", with: "s").replacingOccurrences(of: "{position}", with: "0")
-                    .replacingOccurrences(of: "{name}", with: "timeline").replacingOccurrences(of: "{register}", with: "voids")
-                    + (path == "/v1/subscribe" ? "?from=999999" : "")
-                let result = try daemon.call(concrete, method: method.uppercased(), body: method == "post" ? "{}" : nil,
-                                             maxSeconds: 1)
-                #expect(!result.body.contains("no such endpoint"), "\(method) \(path) is documented but not served")
-            }
-        }
-        let source = ["APIRoutes", "DomainRoutes", "ProjectionRoutes"].map { readFile("Sources/FascicoloServer/\($0).swift") }.joined()
-        for match in source.split(separator: "router.").dropFirst() {
-            guard let method = ["get", "post"].first(where: { match.hasPrefix($0 + "(\"") }) else { continue }
-            let route = "/" + match.dropFirst(method.count + 2).prefix { $0 != "\"" }
-            let openAPIPath = "/" + route.split(separator: "/").map { $0.hasPrefix(":") ? "{\($0.dropFirst())}" : String($0) }
-                .joined(separator: "/")
-            #expect(documented.contains { $0.method == method && $0.path == openAPIPath }, "\(method) \(route) is served but not documented")
         }
     }
 

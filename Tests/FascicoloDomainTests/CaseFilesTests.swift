@@ -136,10 +136,9 @@ import Testing
             let result = try await caseFiles.record(Self.request(valid), author: "uid:1/test")
             #expect(result.append.positions.count == 40)
             let file = try await caseFiles.caseFile(for: person, reader: Self.writer)
-            let entries = try #require(file["entries"]?.array)
-            #expect(entries.count == 43)
-            for (index, entry) in entries.suffix(40).enumerated() {
-                #expect(entry["data"]?["findings"]?.string == "nota \(index)" && entry["personalData"]?.string == "included")
+            #expect(file.entries.count == 43)
+            for (index, entry) in file.entries.suffix(40).enumerated() {
+                #expect(data(entry)["findings"]?.string == "nota \(index)" && entry.personalData == .included)
             }
         }
     }
@@ -156,8 +155,9 @@ import Testing
             let review = #"{"type":"ReviewHeld","occurredAt":"2026-02-01","data":{"date":"2026-02-01","nextReviewDue":"2026-05-01","findings":"ok"}}"#
             _ = try await caseFiles.record(Self.request(Self.registration + "," + Self.opened + "," + review), author: "uid:1/test")
             let file = try await caseFiles.caseFile(for: PersonIdentifier(parsing: Self.codiceFiscale), reader: Self.writer)
-            #expect(file["state"]?["reviewOverdue"]?.bool == false)
-            #expect(file["state"]?["daysSinceTakenInCharge"]?.int == 34)
+            #expect(file.today.description == "2026-02-15")
+            #expect(file.state.nextReviewDue.map { $0 < file.today } == false)
+            #expect(file.state.takenInChargeOn.map { file.today.daysSinceEpoch - $0.daysSinceEpoch } == 34)
             await #expect { try await caseFiles.record(Self.request(#"{"type":"ReviewHeld","occurredAt":"2026-02-20","data":{"date":"2026-02-20","nextReviewDue":"2026-06-01"}}"#), author: "uid:1/test") } throws: {
                 ($0 as? DomainError)?.field == "events[0].occurredAt"
             }
@@ -209,9 +209,9 @@ import Testing
             _ = try await caseFiles.ledger.append(AppendRequest(stream: pseudonym.stream, events: [NewEvent(type: "ServiceDelivered", payload: Array(old.utf8))],
                                                               expectedVersion: .exactly(7), author: "uid:1/old-build"))
             let file = try await caseFiles.caseFile(for: person, reader: Self.writer)
-            let delivered = try #require(file["entries"]?.array?.last)
-            #expect(delivered["schema"]?.int == 1)
-            #expect(delivered["data"]?["minutes"]?.int == 90 && delivered["data"]?["hours"] == nil)
+            let delivered = try #require(file.entries.last)
+            #expect(delivered.content?.schemaVersion == 1)
+            #expect(data(delivered)["minutes"]?.int == 90 && data(delivered)["hours"] == nil)
         }
     }
 
@@ -329,9 +329,9 @@ import Testing
             }
             _ = try await caseFiles.record(Self.request(#"{"type":"Voided","occurredAt":"2026-03-02","data":{"target":4,"reason":"chiuso per errore","authorisingAct":"det. 12/2026"}}"#), author: "uid:1/test")
             let file = try await caseFiles.caseFile(for: person, reader: Self.writer)
-            #expect(file["state"]?["phase"]?.string == "taken_in_charge")
-            let closure = try #require(file["entries"]?.array?[3])
-            #expect(closure["voidedBy"]?.int == 5 && closure["data"]?["situation"]?.string == "stabile")
+            #expect(file.state.phase == .takenInCharge)
+            let closure = try #require(file.entries.dropFirst(3).first)
+            #expect(closure.voidedBy == 5 && data(closure)["situation"]?.string == "stabile")
             _ = try await caseFiles.record(Self.request(#"{"type":"ReviewHeld","occurredAt":"2026-03-03","data":{"date":"2026-03-03","nextReviewDue":"2026-06-01"}}"#), author: "uid:1/test")
         }
     }
@@ -342,11 +342,11 @@ import Testing
             _ = try await caseFiles.record(Self.request(Self.registration), author: "uid:1/test")
             _ = try await caseFiles.record(Self.request(#"{"type":"Restricted","occurredAt":"2026-02-01","data":{"target":1,"ground":"accuracy_contested"}}"#), author: "uid:1/test")
             let asWriter = try await caseFiles.caseFile(for: person, reader: Self.writer)
-            #expect(asWriter["entries"]?.array?.first?["personalData"]?.string == "restricted")
-            #expect(asWriter["entries"]?.array?.first?["data"]?["givenName"] == nil)
+            #expect(asWriter.entries.first?.personalData == .restricted)
+            #expect(asWriter.entries.first.map(data)?["givenName"] == nil)
             let asAdmin = try await caseFiles.caseFile(for: person, reader: Reader(author: "uid:0/admin", role: "admin", purpose: nil, operatorID: nil))
-            #expect(asAdmin["entries"]?.array?.first?["data"]?["givenName"]?.string == "Mario")
-            #expect(asAdmin["entries"]?.array?.first?["restrictedBy"]?.int == 2)
+            #expect(asAdmin.entries.first.map(data)?["givenName"]?.string == "Mario")
+            #expect(asAdmin.entries.first?.restrictedBy == 2)
             await #expect { try await caseFiles.caseFile(for: person, reader: Reader(author: "uid:5/x", role: "auditor", purpose: nil, operatorID: nil)) } throws: {
                 ($0 as? DomainError)?.code == "purpose_required"
             }
@@ -389,3 +389,9 @@ extension String {
         split(separator: target, omittingEmptySubsequences: false).joined(separator: replacement)
     }
 }
+
+/// A case-file entry's data as one JSON object (empty when the entry has no domain payload).
+func data(_ entry: CaseFileEntry) -> JSON { .object(entry.content?.data ?? []) }
+
+/// Every entry's data of a case file, as compact JSON one after the other.
+func dataText(_ file: CaseFile) -> String { file.entries.map { data($0).compact }.joined() }

@@ -26,8 +26,7 @@ import Testing
 
     static func evidence(of identifier: String, in caseFiles: CaseFiles) throws -> Evidence {
         let person = try caseFiles.pseudonym(for: PersonIdentifier(parsing: identifier))
-        let store = caseFiles.ledger.store
-        let row = try store.environment.read { txn in try txn.get(caseFiles.keys.table, key: person.bytes) }
+        let row = try caseFiles.ledger.read { log in try log.value(in: caseFiles.keys.table, key: person.bytes) }
         let entries = try caseFiles.ledger.readStream(person.stream, from: 1, limit: 100)
         let boxes = entries.compactMap { entry in
             StoredEvent(payload: entry.payload)?.sealed.map {
@@ -90,9 +89,9 @@ import Testing
             defer { ledger.close() }
             let caseFiles = try CaseFiles.open(ledger: ledger, directory: data, reference: Self.reference)
             let file = try await caseFiles.caseFile(for: PersonIdentifier(parsing: Self.kept), reader: CaseFilesTests.writer)
-            #expect(file.bytes.count > 0 && String(decoding: file.bytes, as: UTF8.self).contains("Via Roma 1"))
+            #expect(!file.entries.isEmpty && dataText(file).contains("Via Roma 1"))
             let gone = try await caseFiles.caseFile(for: PersonIdentifier(parsing: Self.erased), reader: CaseFilesTests.writer)
-            #expect(!String(decoding: gone.bytes, as: UTF8.self).contains("Via Roma 1"))
+            #expect(!dataText(gone).contains("Via Roma 1"))
         }
     }
 
@@ -127,7 +126,7 @@ import Testing
             #expect(access(data + "/" + PersonKeys.nextKeyFileName, F_OK) != 0)
             #expect(try Self.scan(data, for: evidence) == [])
             let file = try await caseFiles.caseFile(for: PersonIdentifier(parsing: Self.kept), reader: CaseFilesTests.writer)
-            #expect(String(decoding: file.bytes, as: UTF8.self).contains("Via Roma 1"))
+            #expect(dataText(file).contains("Via Roma 1"))
         }
     }
 
@@ -153,7 +152,7 @@ import Testing
             let installed = try KeyFile.loadOrCreateSecret(directory: data, name: "records.key", create: false)
             #expect(installed.withBytes { Array($0) } == current.withBytes { Array($0) })
             let file = try await caseFiles.caseFile(for: PersonIdentifier(parsing: Self.kept), reader: CaseFilesTests.writer)
-            #expect(String(decoding: file.bytes, as: UTF8.self).contains("Via Roma 1"))
+            #expect(dataText(file).contains("Via Roma 1"))
         }
     }
 }

@@ -166,7 +166,7 @@ private func hex(_ seed: UInt64) -> String { "0x" + String(seed, radix: 16) }
                 for (pseudonym, sent) in run.personal {
                     let identifier = try PersonIdentifier(parsing: run.identifier[pseudonym]!)
                     let file = try await files.caseFile(for: identifier, reader: Self.reader)
-                    #expect(file["person"]?.string == pseudonym)
+                    #expect(file.person.description == pseudonym)
                     try Self.check(file, sent: sent, erased: run.erased.contains(pseudonym), seed: seed, kind: identifier.kind,
                                    markings: &markings)
                 }
@@ -258,7 +258,7 @@ private func hex(_ seed: UInt64) -> String { "0x" + String(seed, radix: 16) }
                     run.erased.insert(result.person.description)
                 case .read(let person):
                     let file = try await files.caseFile(for: try PersonIdentifier(parsing: person), reader: reader)
-                    run.reads[file["person"]?.string ?? "?", default: 0] += 1
+                    run.reads[file.person.description, default: 0] += 1
                 }
             } catch let error as DomainError {
                 Issue.record("seed \(hex(seed)): step \(index) (\(stepKind(step)), \(kind(step.person))) refused: \(error.code) at \(error.field ?? "-"): \(error.message)")
@@ -294,24 +294,23 @@ private func hex(_ seed: UInt64) -> String { "0x" + String(seed, radix: 16) }
 
     /// Each entry of the case file against what was sent: personal fields included and equal, or
     /// (restricted) withheld from a writer, or (erased) gone for good.
-    static func check(_ file: JSON, sent: [UInt64: [(key: String, value: JSON)]], erased: Bool, seed: UInt64, kind: String,
+    static func check(_ file: CaseFile, sent: [UInt64: [(key: String, value: JSON)]], erased: Bool, seed: UInt64, kind: String,
                       markings: inout [String: Int]) throws {
-        let state = try #require(file["state"])
-        #expect(state["erased"]?.bool == erased, "seed \(hex(seed)): a \(kind) person's state says erased: \(state["erased"]?.bool as Any)")
-        let entries = try #require(file["entries"]?.array)
-        #expect(entries.count == file["version"]?.int, "seed \(hex(seed)): a case file is not whole")
-        if erased { #expect(entries.last?["type"]?.string == "ErasureExecuted", "seed \(hex(seed)): the erasure is not the last entry") }
+        #expect(file.state.erased == erased, "seed \(hex(seed)): a \(kind) person's state says erased: \(file.state.erased)")
+        let entries = file.entries
+        #expect(entries.count == file.version, "seed \(hex(seed)): a case file is not whole")
+        if erased { #expect(entries.last?.type == "ErasureExecuted", "seed \(hex(seed)): the erasure is not the last entry") }
         for entry in entries {
-            let version = try #require(entry["version"]?.uint64)
-            let type = entry["type"]?.string ?? "?"
-            let marking = entry["personalData"]?.string
+            let version = entry.version
+            let type = entry.type
+            let marking: String? = entry.personalData.rawValue
             markings[marking ?? "-", default: 0] += 1
-            let data = try #require(entry["data"])
+            let data = JSON.object(try #require(entry.content).data)
             guard let personal = sent[version] else {
                 #expect(marking == "none", "seed \(hex(seed)): \(type) at \(version) has no personal field, shown \(marking ?? "-")")
                 continue
             }
-            let expected = erased ? "erased" : entry["restrictedBy"] != nil ? "restricted" : "included"
+            let expected = erased ? "erased" : entry.restrictedBy != nil ? "restricted" : "included"
             #expect(marking == expected, "seed \(hex(seed)): \(type) at \(version) of a \(kind) person shown \(marking ?? "-"), expected \(expected)")
             for (key, value) in personal {
                 if expected == "included" {

@@ -106,4 +106,62 @@ import Testing
             #expect(throws: JSON.Malformed.self, "\(text)") { try members(Array(text.utf8), building: ["data"]) }
         }
     }
+
+    /// `read` walks a document with the shape the caller expects, in one pass, and refuses what
+    /// `parse` refuses (a name twice, however spelled; nesting; text after the value; bad UTF-8).
+    @Test func readerTakesADocumentApartInOnePass() throws {
+        let text = #" {"n": -1.5e3, "s":"caf\u00e9", "a":[true, {"k":null}], "raw" : {"z":1,  "y":[]} } "#
+        let bytes = Array(text.utf8)
+        var number = "", string = "", elements = 0, source = 0..<0
+        try JSON.read(bytes) { (reader) throws(JSON.Malformed) in
+            try reader.members { (name, value) throws(JSON.Malformed) in
+                switch name {
+                case "n": number = try value.number()
+                case "s": string = try value.string()
+                case "a": try value.elements { (element) throws(JSON.Malformed) in elements += 1; try element.skip() }
+                default: source = try value.buildKeepingSource().source
+                }
+            }
+        }
+        #expect(number == "-1.5e3" && string == "café" && elements == 2)
+        #expect(String(decoding: bytes[source], as: UTF8.self) == #"{"z":1,  "y":[]}"#)
+        func refuses(_ text: String) -> Bool {
+            (try? JSON.read(Array(text.utf8)) { (reader) throws(JSON.Malformed) in
+                try reader.members { (_, value) throws(JSON.Malformed) in _ = try value.build() }
+            }) == nil
+        }
+        #expect(refuses(#"{"a":1,"\u0061":2}"#) && refuses(#"{"a":1} x"#) && refuses(#"[1]"#) && refuses(#"{"a":tru}"#))
+        #expect(refuses(#"{"a":"# + String(repeating: "[", count: 64) + String(repeating: "]", count: 64) + "}"))
+        #expect(!refuses(#"{"a":"# + String(repeating: "[", count: 63) + String(repeating: "]", count: 63) + "}"))
+        #expect((try? JSON.read([0x7B, 0x22, 0xC3, 0x28, 0x22, 0x3A, 0x31, 0x7D]) { (reader) throws(JSON.Malformed) in try reader.skip() }) == nil)
+        // A large object still refuses a name twice (past the in-place search).
+        let many = "{" + (0..<40).map { #""k\#($0)":\#($0)"# }.joined(separator: ",") + #","k7":0}"#
+        #expect(refuses(many))
+    }
+
+    /// The writer puts the commas in: objects, arrays, members and values in any mix, nested.
+    @Test func writerPutsTheCommasIn() {
+        var json = JSONBytes()
+        json.object { json in
+            json.member("a", 1)
+            json.member("b", "x\"y")
+            json.key("c")
+            json.array { json in
+                json.number(1)
+                json.null()
+                json.object { $0.member("d", true) }
+                json.array { _ in }
+                json.value(.object([("e", .string("f"))]))
+            }
+            json.key("name from data")
+            json.payload(Array(#"{"p":[1,\#n2]}"#.utf8))
+        }
+        #expect(String(decoding: json.bytes, as: UTF8.self) == #"{"a":1,"b":"x\"y","c":[1,null,{"d":true},[],{"e":"f"}],"name from data":{"p":[1, 2]}}"#)
+        // Lines of NDJSON: no comma after a line break.
+        var lines = JSONBytes()
+        lines.object { $0.member("a", 1) }
+        lines.raw("\n")
+        lines.object { $0.member("b", 2) }
+        #expect(String(decoding: lines.bytes, as: UTF8.self) == "{\"a\":1}\n{\"b\":2}")
+    }
 }

@@ -75,7 +75,7 @@ import Testing
                             } catch let error as LedgerError {
                                 return .failure(error)
                             } catch {
-                                return .failure(.storage("\(error)"))
+                                return .failure(.storage(.init(error)))
                             }
                         }
                     }

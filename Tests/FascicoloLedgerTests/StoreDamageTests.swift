@@ -1,4 +1,4 @@
-import FascicoloLedger
+@testable import FascicoloLedger
 import FascicoloStorage
 import FascicoloTesting
 import Foundation

@@ -1,5 +1,5 @@
 @_exported import FascicoloTesting
-import FascicoloLedger
+@testable import FascicoloLedger
 import FascicoloStorage
 import Glibc
 import Testing

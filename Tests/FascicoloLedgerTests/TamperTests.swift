@@ -1,5 +1,5 @@
 import FascicoloCrypto
-import FascicoloLedger
+@testable import FascicoloLedger
 import FascicoloStorage
 import Glibc
 import Testing

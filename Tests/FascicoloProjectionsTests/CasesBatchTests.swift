@@ -29,8 +29,8 @@ struct CasesBatchTests {
             /// The person's row after applying versions 1…`applied` in one batch, then (if
             /// `failing`) version `applied + 1` with its stream version damaged, which Cases refuses.
             func personsRow(applied: UInt64, failing: Bool) throws -> [UInt8]? {
-                try environment.read { txn in try ledger.store.environment.read { logTxn in
-                    let log = LogSnapshot(transaction: logTxn, store: ledger.store, reference: referenceData)
+                try environment.read { txn in try ledger.read { snapshot in
+                    let log = LogSnapshot(ledger: snapshot, reference: referenceData)
                     var rows = ProjectionRows(transaction: txn, tables: tables, log: log)
                     let cases = Cases()
                     let positions = try log.positions(of: stream, from: 0, below: ledger.size, limit: .max)
@@ -39,7 +39,7 @@ struct CasesBatchTests {
                         try cases.apply(try #require(try log.event(at: position)), to: &rows)
                     }
                     if failing {
-                        var record = try #require(try logTxn.get(ledger.store.entries, key: BigEndian.bytes(positions[Int(applied)])))
+                        var record = try #require(try snapshot.withEntry(at: positions[Int(applied)]) { Array($0.record) })
                         record.replaceSubrange(20..<28, with: BigEndian.bytes(applied + 3))  // the stream version field
                         let damaged = try record.withUnsafeBytes { ProjectedEvent(try EntryView(record: $0), reference: referenceData, detail: .applying) }
                         rows.beginEntry()

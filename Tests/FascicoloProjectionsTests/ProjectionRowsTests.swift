@@ -16,8 +16,8 @@ struct ProjectionRowsTests {
             let environment = try Environment(path: directory + "/rows")
             defer { environment.close() }
             let tables = try environment.openTables(["counters"], create: true)
-            try environment.read { txn in try ledger.store.environment.read { logTxn in
-                let log = LogSnapshot(transaction: logTxn, store: ledger.store, reference: referenceData)
+            try environment.read { txn in try ledger.read { snapshot in
+                let log = LogSnapshot(ledger: snapshot, reference: referenceData)
                 var rows = ProjectionRows(transaction: txn, tables: tables, log: log)
                 let key: [UInt8] = [1, 2, 3]
                 func counters() -> [UInt64]? {

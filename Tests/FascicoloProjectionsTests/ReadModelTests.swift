@@ -65,16 +65,16 @@ private struct LogScan {
             try await engine.query(Timeline.name) { view in
                 for (person, entries) in scan.persons {
                     let page = try #require(try Timeline.read(view, person: person, from: 1, limit: 10_000))
-                    #expect(page.rows.map { $0["position"]?.uint64 } == entries.map(\.position), "seed \(seed)")
+                    #expect(page.rows.map(\.position) == entries.map(\.position), "seed \(seed)")
                     #expect(page.erased == entries.contains { $0.eventType == "ErasureExecuted" })
                     #expect(page.entries == UInt64(entries.count), "seed \(seed)")
                     #expect(page.caseFiles == UInt64(entries.filter { ["CaseOpened", "CaseTransferredIn"].contains($0.eventType) }.count))
-                    #expect(page.rows.map { $0["type"]?.string } == entries.map(\.eventType), "seed \(seed)")
+                    #expect(page.rows.map(\.type) == entries.map(\.eventType), "seed \(seed)")
                     // Each entry in the case file the last opening before it (or itself) started.
                     var opened: UInt64 = 0
                     for (entry, row) in zip(entries, page.rows) {
                         if ["CaseOpened", "CaseTransferredIn"].contains(entry.eventType) { opened += 1 }
-                        #expect(row["caseFile"]?.uint64 == opened, "seed \(seed): version \(entry.streamVersion)")
+                        #expect(row.caseFile == opened, "seed \(seed): version \(entry.streamVersion)")
                     }
                     // A page from the middle of the stream is that part of the whole timeline.
                     let middle = entries.count / 2 + 1
@@ -83,23 +83,23 @@ private struct LogScan {
                     #expect(part.entries == page.entries)
                     for entry in entries where entry.eventType == "Voided" {
                         let target = try #require(LogScan.data(entry)?["target"]?.uint64)
-                        #expect(page.rows[Int(target - 1)]["voidedBy"]?.uint64 == entry.streamVersion, "seed \(seed)")
+                        #expect(page.rows[Int(target - 1)].voidedBy == entry.streamVersion, "seed \(seed)")
                     }
                     for entry in entries where entry.eventType == "Rectified" {
                         let target = try #require(LogScan.data(entry)?["target"]?.uint64)
-                        #expect(page.rows[Int(target - 1)]["rectifiedBy"]?.array?.contains(.number(String(entry.streamVersion))) == true)
+                        #expect(page.rows[Int(target - 1)].rectifiedBy.contains(entry.streamVersion))
                     }
                     // A restriction shows on its target until it is lifted.
                     let lifted = Set(entries.filter { $0.eventType == "RestrictionLifted" }.compactMap { LogScan.data($0)?["restriction"]?.uint64 })
                     for entry in entries where entry.eventType == "Restricted" {
                         let target = try #require(LogScan.data(entry)?["target"]?.uint64)
-                        let mark = page.rows[Int(target - 1)]["restrictedBy"]?.uint64
+                        let mark = page.rows[Int(target - 1)].restrictedBy
                         #expect(lifted.contains(entry.streamVersion) ? mark != entry.streamVersion : mark == entry.streamVersion, "seed \(seed)")
-                        if lifted.contains(entry.streamVersion) { #expect(page.rows[Int(entry.streamVersion - 1)]["restrictionLiftedBy"] != nil) }
+                        if lifted.contains(entry.streamVersion) { #expect(page.rows[Int(entry.streamVersion - 1)].restrictionLiftedBy != nil) }
                     }
-                    let personal = page.rows.filter { $0["sealed"]?.bool == true }
+                    let personal = page.rows.filter { $0.content?.sealed == true }
                     #expect(personal.allSatisfy { row in
-                        StoredEvent(payload: entries[Int(row["version"]!.uint64! - 1)].payload)?.sealed != nil
+                        StoredEvent(payload: entries[Int(row.version - 1)].payload)?.sealed != nil
                     })
                 }
             }
@@ -110,10 +110,10 @@ private struct LogScan {
                 for (person, entries) in scan.persons {
                     let folded = LogScan.state(entries)
                     let state = try #require(try Cases.state(view, person: person, today: today))
-                    #expect(state["phase"]?.string == folded.phase.rawValue, "seed \(seed)")
-                    #expect(state["ambito"]?.string == folded.ambito)
-                    #expect(state["caseManager"]?.string == folded.caseManager)
-                    #expect(state["openInterventions"]?.array?.compactMap(\.uint64) == folded.openInterventions)
+                    #expect(state.state.phase == folded.phase, "seed \(seed)")
+                    #expect(state.state.ambito == folded.ambito)
+                    #expect(state.state.caseManager == folded.caseManager)
+                    #expect(state.state.openInterventions == folded.openInterventions)
                     if [.opened, .takenInCharge, .suspended].contains(folded.phase), !folded.erased, let ambito = folded.ambito {
                         openByAmbito[ambito, default: 0] += 1
                     }
@@ -150,13 +150,13 @@ private struct LogScan {
             try await engine.query(Compliance.name) { view in
                 for (person, entries) in scan.accesses {
                     let accesses = try Compliance.accesses(view, person: person, from: 0, limit: 10_000)
-                    #expect(accesses.map { $0["position"]?.uint64 } == entries.map(\.position), "seed \(seed)")
-                    #expect(accesses.allSatisfy { $0["purpose"]?.string != nil && $0["author"]?.string != nil })
+                    #expect(accesses.map(\.position) == entries.map(\.position), "seed \(seed)")
+                    #expect(accesses.allSatisfy { $0.purpose != nil && !$0.author.isEmpty })
                     // A page from a position in the middle, and a short one.
                     let middle = entries[entries.count / 2].position
-                    #expect(try Compliance.accesses(view, person: person, from: middle, limit: 10_000).map { $0["position"]?.uint64 }
+                    #expect(try Compliance.accesses(view, person: person, from: middle, limit: 10_000).map(\.position)
                             == entries.filter { $0.position >= middle }.map(\.position))
-                    #expect(try Compliance.accesses(view, person: person, from: middle + 1, limit: 2).map { $0["position"]?.uint64 }
+                    #expect(try Compliance.accesses(view, person: person, from: middle + 1, limit: 2).map(\.position)
                             == Array(entries.filter { $0.position > middle }.prefix(2).map(\.position)))
                 }
                 for (register, types) in [("rectifications", ["Rectified"]), ("voids", ["Voided"]),
@@ -169,10 +169,10 @@ private struct LogScan {
             // Indicators: every case file counted once; small counts suppressed.
             let openings = Int64(scan.types["CaseOpened", default: 0] + scan.types["CaseTransferredIn", default: 0]) - Int64(voidedOpenings(scan))
             let indicators = try await engine.query(Cases.name) { view in try Cases.indicators(view, ambito: nil, year: nil) }
-            #expect(indicators["caseFiles"]?.int == Int(openings), "seed \(seed)")
-            #expect(indicators["daysFromFirstContactToPresaInCarico"]?["median"]?.int != nil)
+            #expect(indicators.caseFiles == .value(Int(openings)), "seed \(seed)")
+            #expect(indicators.daysFromFirstContactToPresaInCarico.median != nil)
             let small = try await engine.query(Cases.name) { view in try Cases.indicators(view, ambito: "no-such-ambito", year: nil) }
-            #expect(small["caseFiles"]?.string == "<5" && small["shareWithAssessment"] == .null)
+            #expect(small.caseFiles == .suppressed && small.shareWithAssessment == nil)
         }
     }
 }

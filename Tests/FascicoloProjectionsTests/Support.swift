@@ -11,7 +11,7 @@ let referenceData: ReferenceData = {
     }
 }()
 
-let allProjections: [any Projection.Type] = [Timeline.self, Cases.self, Interventions.self, Compliance.self]
+let allProjections = ReadModels.all
 
 /// A ledger and the domain layer on a temporary directory (commits without fsync: durability is
 /// not what these tests are about), closed whatever happens.

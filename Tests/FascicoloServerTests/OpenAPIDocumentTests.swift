@@ -1,10 +1,37 @@
 import FascicoloServer
+import FascicoloTesting
+import Hummingbird
 import Testing
 import Yams
 
-/// The served OpenAPI document is YAML a client's tooling can load: the daemon tests check its
-/// paths against the routes; these check that it parses, with every `$ref` pointing somewhere.
+/// The served OpenAPI document is YAML a client's tooling can load: it parses, every `$ref`
+/// points somewhere, and its operations are exactly the routes the server registers.
 struct OpenAPIDocumentTests {
+    @Test func itIsTheYAMLFileInTheRepositoryAndItIsServed() async throws {
+        let file = readFile(packageDirectory() + "/Sources/FascicoloServer/openapi.yaml")
+        #expect(!file.isEmpty && OpenAPIDocument.yaml == file, "the embedded document is the file, byte for byte")
+        try await TestServer.run { server in
+            let served = try await server.call(.get, "/v1/openapi.yaml")
+            #expect(served.status == 200 && served.headers[.contentType] == "application/yaml")
+            #expect(served.body == OpenAPIDocument.yaml)
+        }
+    }
+
+    @Test func itsOperationsAreTheRegisteredRoutes() async throws {
+        let document = try #require(try Yams.compose(yaml: OpenAPIDocument.yaml))
+        var documented = Set<String>()
+        for (path, item) in document["paths"]?.mapping ?? [:] {
+            for (method, _) in item.mapping ?? [:] {
+                guard let method = method.string, ["get", "post", "put", "patch", "delete"].contains(method) else { continue }
+                documented.insert("\(method.uppercased()) \(path.string ?? "")")
+            }
+        }
+        #expect(documented.count >= 14)
+        let registered = try await TestServer.run { server in Set(server.routes) }
+        #expect(registered.subtracting(documented).isEmpty, "served but not documented")
+        #expect(documented.subtracting(registered).isEmpty, "documented but not served")
+    }
+
     @Test func itParsesWithoutDuplicateKeys() throws {
         // Yams refuses a mapping that repeats a key (a second `components:` once hid the first).
         let document = try #require(try Yams.compose(yaml: OpenAPIDocument.yaml))

@@ -1,6 +1,7 @@
-// The generic append body (FascicoloServer's AppendBodyParser)
-// against the strict JSON reader: a body it accepts is JSON the reader accepts too (unless nested
-// deeper than the reader allows around the events), read the same way — each event's type, its
+// The generic append body (FascicoloServer's AppendBody, read through JSON.read) against the
+// strict JSON reader's whole-document parse: a body it accepts is JSON `parse` accepts too
+// (unless nested deeper than `parse` allows around the events: `data` counts its nesting from
+// itself), read the same way — each event's type, its
 // data bytes as sent and their value, the expected version, the idempotency key — and a body of
 // the right shape that the reader accepts is not refused.
 import FascicoloJSON
@@ -10,7 +11,7 @@ import FascicoloLedger
 @_cdecl("LLVMFuzzerTestOneInput")
 public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     let input = bytes(data, size)
-    let body = try? AppendBodyParser.parse(input)
+    let body = try? AppendBody.parse(input)
     let json: JSON?
     var tooDeep = false
     do throws(JSON.Malformed) { json = try JSON.parse(input) } catch {
@@ -24,7 +25,7 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
             check(event.data.first.map { ![0x20, 0x09, 0x0A, 0x0D].contains($0) } ?? false, "an event's data starts with whitespace or is empty")
         }
         guard let json else {
-            check(tooDeep, "AppendBodyParser accepts a body the JSON reader refuses")
+            check(tooDeep, "AppendBody accepts a body the JSON reader refuses")
             return 0
         }
         let events = json["events"]?.array ?? []
@@ -40,12 +41,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         }
         check(json["idempotencyKey"]?.string == body.idempotencyKey, "idempotencyKey reads differently")
     } else if let json, hasAppendShape(json) {
-        check(false, "AppendBodyParser refuses a well-formed append body: \(json.compact)")
+        check(false, "AppendBody refuses a well-formed append body: \(json.compact)")
     }
     return 0
 }
 
-/// What the parser's grammar allows, read off a parsed value.
+/// What the append body's grammar allows, read off a parsed value.
 private func hasAppendShape(_ json: JSON) -> Bool {
     guard let members = json.members, members.allSatisfy({ ["events", "expectedVersion", "idempotencyKey"].contains($0.key) }),
           let events = json["events"]?.array else { return false }

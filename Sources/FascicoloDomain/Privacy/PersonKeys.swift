@@ -36,14 +36,13 @@ public final class PersonKeys: Sendable {
     public static let nextKeyFileName = "records.key.next"
     /// `meta` rows: the records key's generation (u64 BE; absent = 0), its check value, and the
     /// position of the first erasure whose rotation is still due.
-    static let generationRow = Array("records_key_generation".utf8)
-    static let checkRow = Array("records_key_check".utf8)
-    public static let rotationDueRow = Array("records_key_rotation_due".utf8)
+    static let generationRow = "records_key_generation"
+    static let checkRow = "records_key_check"
+    public static let rotationDueRow = "records_key_rotation_due"
     static let checkContext = Array("fascicolo/records-key-check/v1".utf8)
 
-    let table: Table
-    private let environment: Environment
-    private let meta: Table
+    let table: SideTable
+    private let ledger: Ledger
     private let directory: String
     /// The records keys in use, by generation: the current one, and during a rotation the next.
     private let masterKeys: Mutex<[UInt64: SecretKey]>
@@ -51,25 +50,24 @@ public final class PersonKeys: Sendable {
     private let rotating = Mutex<Void>(())
 
     /// Opens the table with `masterKey` (records.key) as generation `generation`'s key.
-    init(environment: Environment, meta: Table, directory: String, masterKey: SecretKey) throws {
-        self.environment = environment
-        self.meta = meta
+    init(ledger: Ledger, directory: String, masterKey: SecretKey) throws {
+        self.ledger = ledger
         self.directory = directory
-        table = try environment.write { txn in try txn.createTable(Self.tableName) }
-        let generation = try environment.read { txn in try Self.generation(in: txn, meta: meta) }
+        table = try ledger.sideTable(named: Self.tableName)
+        let generation = try ledger.read { log in try Self.generation(in: log) }
         masterKeys = Mutex([generation: masterKey])
     }
 
-    static func generation(in txn: ReadTransaction, meta: Table) throws -> UInt64 {
-        try txn.get(meta, key: generationRow).flatMap { BigEndian.uint64($0) } ?? 0
+    static func generation(in log: LedgerSnapshot) throws -> UInt64 {
+        try log.metaValue(generationRow).flatMap { BigEndian.uint64($0) } ?? 0
     }
 
     /// A new data key for `person`, and the attached write that stores it with the append,
     /// sealed under the records key current in the commit's transaction.
     public func newKey(for person: Pseudonym) -> (key: SecretKey, write: AttachedWrite) {
         let key = SecretKey(guarded: false)
-        let write = AttachedWrite(table: table, key: person.bytes) { [self] txn in
-            let masterKey = try self.masterKey(generation: Self.generation(in: txn, meta: meta))
+        let write = AttachedWrite(table: table, key: person.bytes) { [self] log in
+            let masterKey = try self.masterKey(generation: Self.generation(in: log))
             return key.withBytes { masterKey.seal(Array($0), associatedData: Self.associatedData(person)) }
         }
         return (key, write)
@@ -79,9 +77,9 @@ public final class PersonKeys: Sendable {
     /// records.key as due (`rotateAfterErasure` does it), in the same commit.
     public func destroy(_ person: Pseudonym) -> [AttachedWrite] {
         [AttachedWrite(table: table, key: person.bytes, value: nil),
-         AttachedWrite(table: meta, key: Self.rotationDueRow) { [meta] txn in
+         AttachedWrite(metaRow: Self.rotationDueRow) { log in
              // The first erasure still waiting keeps its mark.
-             try txn.get(meta, key: Self.rotationDueRow) ?? Array("due".utf8)
+             try log.metaValue(Self.rotationDueRow) ?? Array("due".utf8)
          }]
     }
 
@@ -89,9 +87,9 @@ public final class PersonKeys: Sendable {
     public func key(for person: Pseudonym) throws -> SecretKey? {
         // A rotation may retire the generation between the read and the lookup: read again.
         for _ in 0..<3 {
-            let found = try environment.read { txn -> (sealed: [UInt8], generation: UInt64)? in
-                guard let sealed = try txn.get(table, key: person.bytes) else { return nil }
-                return (sealed, try Self.generation(in: txn, meta: meta))
+            let found = try ledger.read { log -> (sealed: [UInt8], generation: UInt64)? in
+                guard let sealed = try log.value(in: table, key: person.bytes) else { return nil }
+                return (sealed, try Self.generation(in: log))
             }
             guard let found else { return nil }
             guard let masterKey = masterKeys.withLock({ $0[found.generation] }) else { continue }
@@ -115,7 +113,7 @@ public final class PersonKeys: Sendable {
 
     /// Whether an erasure's rotation is still due (shown by `fascicolo stat`).
     public func rotationDue() throws -> Bool {
-        try environment.read { txn in try txn.get(meta, key: Self.rotationDueRow) != nil }
+        try ledger.read { log in try log.metaValue(Self.rotationDueRow) != nil }
     }
 
     /// Replaces records.key by a new key, re-sealing every person's data key under it, if an
@@ -130,33 +128,30 @@ public final class PersonKeys: Sendable {
             // A records.key.next left by an earlier rotation is the current key if that rotation
             // committed (its file was not replaced yet): put in place, never removed; otherwise
             // it sealed nothing and goes.
-            try Self.finishInterruptedRotation(directory: directory, environment: environment, meta: meta)
+            try Self.finishInterruptedRotation(directory: directory, ledger: ledger)
             let next = SecretKey()
             try next.withBytes { bytes in try KeyFile.writeNewSecret(path: nextPath, bytes: bytes) }
-            let old = try environment.read { txn in try Self.generation(in: txn, meta: meta) }
+            let old = try ledger.read { log in try Self.generation(in: log) }
             masterKeys.withLock { $0[old + 1] = next }
             let count: Int
             do {
-                count = try environment.write { txn -> Int in
-                    let current = try masterKey(generation: Self.generation(in: txn, meta: meta))
+                count = try ledger.writeSideTables { writer -> Int in
+                    let current = try masterKey(generation: Self.generation(in: writer.snapshot))
                     var rows: [(key: [UInt8], value: [UInt8])] = []
-                    try txn.withCursor(table) { cursor in
-                        var row = try cursor.first()
-                        while let record = row {
-                            let (key, sealed) = (Array(record.key), Array(record.value))
-                            guard let person = Pseudonym(bytes: key),
-                                  var dataKey = current.open(sealed, associatedData: Self.associatedData(person)) else {
-                                throw CorruptKey()
-                            }
-                            rows.append((key, next.seal(dataKey, associatedData: Self.associatedData(person))))
-                            sodium_memzero(&dataKey, dataKey.count)
-                            row = try cursor.next()
+                    try writer.snapshot.forEachRow(in: table) { key, sealed in
+                        let key = Array(key)
+                        guard let person = Pseudonym(bytes: key),
+                              var dataKey = current.open(Array(sealed), associatedData: Self.associatedData(person)) else {
+                            throw CorruptKey()
                         }
+                        rows.append((key, next.seal(dataKey, associatedData: Self.associatedData(person))))
+                        sodium_memzero(&dataKey, dataKey.count)
+                        return true
                     }
-                    for row in rows { try txn.put(table, key: row.key, value: row.value) }
-                    try txn.put(meta, key: Self.generationRow, value: BigEndian.bytes(old + 1))
-                    try txn.put(meta, key: Self.checkRow, value: next.seal([], associatedData: Self.checkContext))
-                    _ = try txn.delete(meta, key: Self.rotationDueRow)
+                    for row in rows { try writer.put(table, key: row.key, value: row.value) }
+                    try writer.setMeta(Self.generationRow, BigEndian.bytes(old + 1))
+                    try writer.setMeta(Self.checkRow, next.seal([], associatedData: Self.checkContext))
+                    try writer.setMeta(Self.rotationDueRow, nil)
                     return rows.count
                 }
             } catch {
@@ -190,11 +185,11 @@ public final class PersonKeys: Sendable {
     /// At open, before the key is checked: a rotation that committed but did not replace the key
     /// file yet is finished (records.key.next is the current key when it opens the check value);
     /// one that did not commit leaves a records.key.next that sealed nothing, removed here.
-    static func finishInterruptedRotation(directory: String, environment: Environment, meta: Table) throws {
+    static func finishInterruptedRotation(directory: String, ledger: Ledger) throws {
         let nextPath = directory + "/" + nextKeyFileName
         guard access(nextPath, F_OK) == 0 else { return }
         let next = try KeyFile.loadOrCreateSecret(directory: directory, name: nextKeyFileName, create: false)
-        let check = try environment.read { txn in try txn.get(meta, key: checkRow) }
+        let check = try ledger.read { log in try log.metaValue(checkRow) }
         if let check, next.open(check, associatedData: checkContext) != nil {
             try replaceKeyFile(current: directory + "/" + masterKeyFileName, next: nextPath)
         } else {

@@ -125,7 +125,8 @@ public struct RebuildRecord: Sendable, Equatable {
     public let finishedAt: String
     public let entriesPerSecond: Int
 
-    public var json: JSON {
+    /// The stored control record (the server renders the record for its answers itself).
+    var json: JSON {
         var members: [(key: String, value: JSON)] = [
             ("version", .number(String(version))), ("position", .number(String(position))), ("digest", .string(digest)),
             ("logRoot", .string(logRoot)),

@@ -99,14 +99,14 @@ public final class ProjectionEngine: Sendable {
         self.kinds = projections
         self.options = options
         self.logger = logger
-        let path = Self.directory(in: ledger.store.directory)
+        let path = Self.directory(in: ledger.directory)
         guard mkdir(path, 0o700) == 0 || errno == EEXIST else {
             throw StorageError(code: .init(errno), operation: "create the projections directory \(path)")
         }
         var environmentOptions = Environment.Options()
-        environmentOptions.unsafeNoSync = ledger.store.environment.options.unsafeNoSync
+        environmentOptions.unsafeNoSync = ledger.configuration.unsafeNoSync
         environment = try Environment(path: path, options: environmentOptions)
-        try Self.dropEarlierLayout(from: ledger.store.environment, logger: logger)
+        try Self.dropEarlierLayout(from: ledger, logger: logger)
         (control, tables) = try environment.write { txn in
             let control = try txn.createTable("projections")
             var tables: [String: [Slot: [Table]]] = [:]
@@ -223,14 +223,10 @@ public final class ProjectionEngine: Sendable {
 
     /// Before the projections had their own environment, their tables lived in the log's: those
     /// are dropped (the rows are rebuilt here).
-    private static func dropEarlierLayout(from logEnvironment: Environment, logger: Logger) throws {
-        let names = try logEnvironment.read { txn in try txn.tableNames() }
-            .filter { $0 == "projections" || $0.hasPrefix("projection/") }
-        guard !names.isEmpty else { return }
-        try logEnvironment.write { txn in
-            for name in names { try txn.drop(try txn.openTable(name)) }
-        }
-        logger.notice("projection tables of the earlier layout dropped from the log's environment", metadata: ["tables": "\(names.count)"])
+    private static func dropEarlierLayout(from ledger: Ledger, logger: Logger) throws {
+        let dropped = try ledger.dropSideTables { $0 == "projections" || $0.hasPrefix("projection/") }
+        guard dropped > 0 else { return }
+        logger.notice("projection tables of the earlier layout dropped from the log's environment", metadata: ["tables": "\(dropped)"])
     }
 
     /// Starts a rebuild of `name` from position 0 into its other generation; the serving one
@@ -260,7 +256,7 @@ public final class ProjectionEngine: Sendable {
                 shared.building.remove(name)
                 shared.threads -= 1
             }
-            throw .storage(String(describing: error))
+            throw .storage(error)
         }
     }
 
@@ -296,7 +292,7 @@ public final class ProjectionEngine: Sendable {
         } catch let error as ProjectionError {
             throw error
         } catch {
-            throw .storage(String(describing: error))
+            throw .storage(error)
         }
     }
 
@@ -312,9 +308,9 @@ public final class ProjectionEngine: Sendable {
                   let checkpoint = CheckpointRecord(try txn.get(control, key: ControlKey.checkpoint(name, active.slot))) else {
                 throw ProjectionError.notBuilt(name)
             }
-            return try ledger.store.environment.read { logTxn in
+            return try ledger.read { log in
                 try body(ProjectionView(transaction: txn, tables: tables[name]![active.slot]!, position: checkpoint.position,
-                                        log: LogSnapshot(transaction: logTxn, store: ledger.store, reference: reference)))
+                                        log: LogSnapshot(ledger: log, reference: reference)))
             }
         }
     }
@@ -413,13 +409,16 @@ public struct BuildProgress: Sendable {
     public var failure: FailureRecord?
 }
 
+/// Why a read model could not be served or rebuilt: a stable `code`, a description that names
+/// projections and positions (never a person), and for `.storage` the error itself, so that
+/// callers ask `isDamaged` rather than read the message.
 public enum ProjectionError: Error, Sendable, CustomStringConvertible {
     case unknown(String)
     case notBuilt(String)
     case rebuildInProgress(String)
     case failed(String, FailureRecord)
     case behind(String, applied: UInt64, wanted: UInt64)
-    case storage(String)
+    case storage(any Error)
 
     public var code: String {
         switch self {
@@ -440,7 +439,15 @@ public enum ProjectionError: Error, Sendable, CustomStringConvertible {
         case .failed(let name, let failure): "projection \(name) stopped at position \(failure.position): \(failure.reason)"
         case .behind(let name, let applied, let wanted):
             "projection \(name) has applied entries below \(applied) and did not reach position \(wanted) in time"
-        case .storage(let reason): "storage error: \(reason)"
+        case .storage(let cause): "storage error: \(cause)"
         }
+    }
+
+    /// Whether a stored row or the file is damaged (`DamagedData`, or LMDB finding its file
+    /// inconsistent), as opposed to a store that refuses work.
+    public var isDamaged: Bool {
+        guard case .storage(let cause) = self else { return false }
+        if cause is DamagedData { return true }
+        return (cause as? StorageError)?.code.meansDamagedData ?? false
     }
 }

@@ -129,8 +129,7 @@ struct RowKey: Hashable, Comparable {
 
 /// Earlier entries of the log, as of the snapshot a batch is applied in.
 public struct LogSnapshot {
-    let transaction: ReadTransaction
-    let store: LedgerStore
+    let ledger: LedgerSnapshot
     let reference: ReferenceData
 
     /// The entry at `position`, decoded in full (as queries show it); nil past the end of the snapshot.
@@ -195,20 +194,15 @@ public struct LogSnapshot {
 
     /// The stream's current version in the snapshot (0 for a stream with no entry).
     private func streamVersion(_ name: [UInt8]) throws -> UInt64 {
-        let stored: UInt64?? = try transaction.withValue(in: store.streams, key: name) { BigEndian.uint64($0) }
-        return (stored ?? nil) ?? 0
+        try ledger.streamVersion(name)
     }
 
     /// The log position of `stream`'s entry at `version`, from the stream index.
     private func position(of stream: [UInt8], version: UInt64) throws -> UInt64? {
-        let key = LedgerStore.streamIndexKey(stream: stream, version: version)
-        let found: UInt64?? = try transaction.withValue(in: store.streamIndex, key: key) { BigEndian.uint64($0) }
-        return found ?? nil
+        try ledger.position(ofStream: stream, version: version)
     }
 
     private func decode(at position: UInt64, _ detail: ProjectedEvent.Detail) throws -> ProjectedEvent? {
-        try transaction.withValue(in: store.entries, key: BigEndian.bytes(position)) {
-            ProjectedEvent(try EntryView(record: $0), reference: reference, detail: detail)
-        }
+        try ledger.withEntry(at: position) { ProjectedEvent($0, reference: reference, detail: detail) }
     }
 }

@@ -427,9 +427,9 @@ extension ProjectionEngine {
 
     private func apply(_ events: [ProjectedEvent], to participant: Participant, underlay: [[RowKey: [UInt8]?]]?) throws -> Outcome {
         // The log's snapshot is taken after the rows': it holds every entry they reflect.
-        try environment.read { txn in try ledger.store.environment.read { logTxn in
+        try environment.read { txn in try ledger.read { log in
             var rows = ProjectionRows(transaction: txn, tables: participant.tables,
-                                      log: LogSnapshot(transaction: logTxn, store: ledger.store, reference: reference), underlay: underlay)
+                                      log: LogSnapshot(ledger: log, reference: reference), underlay: underlay)
             var position = participant.position
             var failure: FailureRecord?
             for event in events where event.position >= position {
@@ -474,19 +474,15 @@ extension ProjectionEngine {
 
     /// The entries at the positions of `range`, decoded for applying, in one read snapshot.
     private func decodeRange(_ range: Range<UInt64>) throws -> [ProjectedEvent] {
-        try ledger.store.environment.read { txn in
-            try txn.withCursor(ledger.store.entries) { cursor in
-                var events: [ProjectedEvent] = []
-                events.reserveCapacity(range.count)
-                var record = try cursor.seek(atOrAfter: BigEndian.bytes(range.lowerBound))
-                while let current = record {
-                    let view = try EntryView(record: current.value)
-                    guard view.position < range.upperBound else { break }
-                    events.append(ProjectedEvent(view, reference: reference, detail: .applying))
-                    record = try cursor.next()
-                }
-                return events
+        try ledger.read { log in
+            var events: [ProjectedEvent] = []
+            events.reserveCapacity(range.count)
+            try log.forEachEntry(from: range.lowerBound) { view in
+                guard view.position < range.upperBound else { return false }
+                events.append(ProjectedEvent(view, reference: reference, detail: .applying))
+                return true
             }
+            return events
         }
     }
 

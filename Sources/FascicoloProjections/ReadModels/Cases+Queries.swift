@@ -3,18 +3,21 @@ import FascicoloJSON
 import FascicoloStorage
 
 extension Cases {
-    /// The person's case state, with the ages that depend on `today`: days since the presa in
-    /// carico, and whether the next review is overdue.
-    public static func state(_ view: ProjectionView, person: Pseudonym, today: CalendarDate) throws -> JSON? {
+    /// A person's case state as the `persons` row shows it, with the ages that depend on the
+    /// day it is asked: days since the presa in carico, and whether the next review is overdue.
+    public struct StateOnDay: Sendable {
+        public let state: ShownState
+        public let daysSinceTakenInCharge: Int?
+        public let reviewOverdue: Bool?
+    }
+
+    /// The person's case state on `today`; nil when the person has no row (or an unreadable one).
+    public static func state(_ view: ProjectionView, person: Pseudonym, today: CalendarDate) throws -> StateOnDay? {
         guard let stored = try view.transaction.get(view.tables[persons], key: person.bytes),
-              var members = try JSON.parse(stored).members else { return nil }
-        if let taken = members.first(where: { $0.key == "takenInChargeOn" })?.value.string.flatMap(CalendarDate.init) {
-            members.append(("daysSinceTakenInCharge", .number(String(today.daysSinceEpoch - taken.daysSinceEpoch))))
-        }
-        if let due = members.first(where: { $0.key == "nextReviewDue" })?.value.string.flatMap(CalendarDate.init) {
-            members.append(("reviewOverdue", .bool(due < today)))
-        }
-        return .object(members)
+              let state = ShownState(row: Array(stored)) else { return nil }
+        return StateOnDay(state: state,
+                          daysSinceTakenInCharge: state.takenInChargeOn.map { today.daysSinceEpoch - $0.daysSinceEpoch },
+                          reviewOverdue: state.nextReviewDue.map { $0 < today })
     }
 
     public struct CaseloadRow: Sendable, Equatable {
@@ -63,9 +66,38 @@ extension Cases {
     /// The Region's indicators over case files opened in `year` (nil: all) in `ambito` (nil:
     /// all): days from first contact to presa in carico and to a signed plan (median, p90),
     /// the share of case files with an assessment and with a signed plan, closure reasons and
-    /// outcomes. Any count below `suppressionThreshold` is shown as `"<5"`, and a statistic
-    /// over fewer case files as null.
-    public static func indicators(_ view: ProjectionView, ambito: String?, year: Int?) throws -> JSON {
+    /// outcomes. Any count below `suppressionThreshold` is suppressed, and a statistic over
+    /// fewer case files is nil.
+    public struct Indicators: Sendable {
+        /// A count, or `suppressed` below `suppressedBelow`.
+        public enum Count: Sendable, Equatable {
+            case value(Int)
+            case suppressed
+        }
+
+        /// Days over the case files that have both dates; nil statistics over too few.
+        public struct Distribution: Sendable {
+            public let caseFiles: Count
+            public let median: Int?
+            public let p90: Int?
+        }
+
+        public let caseFiles: Count
+        public let takenInCharge: Count
+        public let daysFromFirstContactToPresaInCarico: Distribution
+        public let daysFromFirstContactToSignedPlan: Distribution
+        /// Shares rounded to thousandths.
+        public let shareWithAssessment: Double?
+        public let shareWithSignedPlan: Double?
+        /// By code, in code order.
+        public let closureReasons: [(code: String, count: Count)]
+        public let outcomes: [(code: String, count: Count)]
+        public let goalsClosed: Count
+        public let goalsAchieved: Count
+        public let suppressedBelow: Int
+    }
+
+    public static func indicators(_ view: ProjectionView, ambito: String?, year: Int?) throws -> Indicators {
         var files = 0
         var takenInCharge = 0
         var assessed = 0
@@ -100,26 +132,24 @@ extension Cases {
             }
         }
         let threshold = suppressionThreshold
-        func count(_ value: Int) -> JSON { value < threshold ? .string("<\(threshold)") : .number(String(value)) }
-        func share(_ part: Int) -> JSON {
-            files < threshold || part < threshold ? .null : .number(String(Double((part * 1000 + files / 2) / files) / 1000))
+        func count(_ value: Int) -> Indicators.Count { value < threshold ? .suppressed : .value(value) }
+        func share(_ part: Int) -> Double? {
+            files < threshold || part < threshold ? nil : Double((part * 1000 + files / 2) / files) / 1000
         }
-        func distribution(_ values: [Int]) -> JSON {
-            guard values.count >= threshold else { return .object([("caseFiles", count(values.count)), ("median", .null), ("p90", .null)]) }
+        func distribution(_ values: [Int]) -> Indicators.Distribution {
+            guard values.count >= threshold else { return .init(caseFiles: count(values.count), median: nil, p90: nil) }
             let sorted = values.sorted()
             let percentile = { (p: Int) in sorted[min(sorted.count - 1, (sorted.count * p + 99) / 100 - 1)] }
-            return .object([("caseFiles", count(values.count)), ("median", .number(String(percentile(50)))),
-                            ("p90", .number(String(percentile(90))))])
+            return .init(caseFiles: count(values.count), median: percentile(50), p90: percentile(90))
         }
-        func counts(_ values: [String: Int]) -> JSON { .object(values.keys.sorted().map { ($0, count(values[$0]!)) }) }
-        return .object([
-            ("caseFiles", count(files)), ("takenInCharge", count(takenInCharge)),
-            ("daysFromFirstContactToPresaInCarico", distribution(toPresaInCarico)),
-            ("daysFromFirstContactToSignedPlan", distribution(toPlan)),
-            ("shareWithAssessment", share(assessed)), ("shareWithSignedPlan", share(planned)),
-            ("closureReasons", counts(closures)), ("outcomes", counts(outcomes)),
-            ("goalsClosed", count(goalsClosed)), ("goalsAchieved", count(goalsAchieved)),
-            ("suppressedBelow", .number(String(threshold))),
-        ])
+        func counts(_ values: [String: Int]) -> [(code: String, count: Indicators.Count)] {
+            values.keys.sorted().map { ($0, count(values[$0]!)) }
+        }
+        return Indicators(
+            caseFiles: count(files), takenInCharge: count(takenInCharge),
+            daysFromFirstContactToPresaInCarico: distribution(toPresaInCarico), daysFromFirstContactToSignedPlan: distribution(toPlan),
+            shareWithAssessment: share(assessed), shareWithSignedPlan: share(planned),
+            closureReasons: counts(closures), outcomes: counts(outcomes),
+            goalsClosed: count(goalsClosed), goalsAchieved: count(goalsAchieved), suppressedBelow: threshold)
     }
 }

@@ -279,18 +279,49 @@ final class PersonCase {
 }
 
 /// What a `persons` row shows of a case state (see `Cases`).
-struct ShownState: Equatable {
-    let phase: CasePhase
-    let ambito: String?
-    let caseManager: String?
-    let takenInChargeOn: CalendarDate?
-    let nextReviewDue: CalendarDate?
-    let caseFiles: Int
-    let erased: Bool
-    let hasPreliminaryAnalysis: Bool
-    let hasInDepthAssessment: Bool
-    let signedPlan: Bool
-    let openInterventions: [UInt64]
+public struct ShownState: Sendable, Equatable {
+    public let phase: CasePhase
+    public let ambito: String?
+    public let caseManager: String?
+    public let takenInChargeOn: CalendarDate?
+    public let nextReviewDue: CalendarDate?
+    public let caseFiles: Int
+    public let erased: Bool
+    public let hasPreliminaryAnalysis: Bool
+    public let hasInDepthAssessment: Bool
+    public let signedPlan: Bool
+    public let openInterventions: [UInt64]
+
+    init(phase: CasePhase, ambito: String?, caseManager: String?, takenInChargeOn: CalendarDate?, nextReviewDue: CalendarDate?,
+         caseFiles: Int, erased: Bool, hasPreliminaryAnalysis: Bool, hasInDepthAssessment: Bool, signedPlan: Bool,
+         openInterventions: [UInt64]) {
+        self.phase = phase
+        self.ambito = ambito
+        self.caseManager = caseManager
+        self.takenInChargeOn = takenInChargeOn
+        self.nextReviewDue = nextReviewDue
+        self.caseFiles = caseFiles
+        self.erased = erased
+        self.hasPreliminaryAnalysis = hasPreliminaryAnalysis
+        self.hasInDepthAssessment = hasInDepthAssessment
+        self.signedPlan = signedPlan
+        self.openInterventions = openInterventions
+    }
+
+    /// Reads a `persons` row back (`row` wrote it); nil if it is not one.
+    init?(row: [UInt8]) {
+        guard let json = try? JSON.parse(row), let phase = json["phase"]?.string.flatMap(CasePhase.init(rawValue:)),
+              let caseFiles = json["caseFiles"]?.int, let erased = json["erased"]?.bool,
+              let preliminary = json["hasPreliminaryAnalysis"]?.bool, let inDepth = json["hasInDepthAssessment"]?.bool,
+              let signedPlan = json["signedPlan"]?.bool, let open = json["openInterventions"]?.array else { return nil }
+        let interventions = open.compactMap(\.uint64)
+        guard interventions.count == open.count else { return nil }
+        func date(_ key: String) -> CalendarDate? { json[key]?.string.flatMap(CalendarDate.init) }
+        self.init(phase: phase, ambito: json["ambito"]?.string, caseManager: json["caseManager"]?.string,
+                  takenInChargeOn: date("takenInChargeOn"), nextReviewDue: date("nextReviewDue"), caseFiles: caseFiles,
+                  erased: erased, hasPreliminaryAnalysis: preliminary, hasInDepthAssessment: inDepth, signedPlan: signedPlan,
+                  openInterventions: interventions)
+    }
 
     var row: [UInt8] {
         var json = JSONBytes(capacity: 256)

@@ -15,11 +15,10 @@ import FascicoloStorage
 ///
 /// Tables:
 /// - `registers`: register name (`rectifications`, `voids`, `restrictions`, `erasures`) ‖ 0x00 ‖
-///   position (u64 BE) → empty. Answered as `{"position","at","person","version","type",
-///   "author","operator"?,"data"}` — `data` is the clear part of the correcting entry (target,
-///   field, reason, ground, legal ground…; rectified values are sealed and not there).
+///   position (u64 BE) → empty. Answered as `RegisterRow`s — their `data` is the clear part of
+///   the correcting entry (rectified values are sealed and not there).
 ///
-/// Accesses are answered as `{"position","at","author","role","what","purpose","entries"?,"operator"?}`.
+/// Accesses are answered as `Access`es.
 public final class Compliance: Projection {
     public static let name = "compliance"
     public static let version = 2
@@ -52,36 +51,56 @@ public final class Compliance: Projection {
 
     // MARK: - Queries
 
+    /// One read of a person's data: a RecordAccessed entry of their access stream.
+    public struct Access: Sendable {
+        public let position: UInt64
+        public let recordedAtMilliseconds: Int64
+        /// Who read (the entry's author, `uid:N/service`).
+        public let author: String
+        public let role: String?
+        /// What was read (`case_file`, `timeline`, `log`…).
+        public let what: String?
+        public let purpose: String?
+        /// How many entries the read served.
+        public let entries: Int?
+        /// The operator the service read for, when it said.
+        public let operatorID: String?
+    }
+
     /// Who read the person's data, oldest first, from `position` on.
-    public static func accesses(_ view: ProjectionView, person: Pseudonym, from position: UInt64, limit: Int) throws -> [JSON] {
+    public static func accesses(_ view: ProjectionView, person: Pseudonym, from position: UInt64, limit: Int) throws -> [Access] {
         try view.log.positions(of: person.accessStream, from: position, below: view.position, limit: limit).map { entryPosition in
             guard let event = try view.log.event(at: entryPosition), event.kind == .recordAccessed else {
                 throw ProjectionFailure("an access stream holds an entry that is not a RecordAccessed")
             }
-            var members: [(key: String, value: JSON)] = [
-                ("position", .number(String(event.position))),
-                ("at", .string(Timestamp.iso8601(milliseconds: event.recordedAtMilliseconds))), ("author", .string(event.author)),
-            ]
-            for key in ["role", "what", "purpose"] { members.append((key, event.data(key) ?? .null)) }
-            if let entries = event.data("entries") { members.append(("entries", entries)) }
-            if let operatorID = event.payload?.actor["operator"] { members.append(("operator", operatorID)) }
-            return .object(members)
+            return Access(position: event.position, recordedAtMilliseconds: event.recordedAtMilliseconds, author: event.author,
+                          role: event.data("role")?.string, what: event.data("what")?.string, purpose: event.data("purpose")?.string,
+                          entries: event.data("entries")?.int, operatorID: event.payload?.actor["operator"]?.string)
         }
     }
 
+    /// One entry of a register: a correction (or erasure) of a person's record.
+    public struct RegisterRow: Sendable {
+        public let position: UInt64
+        public let recordedAtMilliseconds: Int64
+        public let person: Pseudonym
+        /// The entry's version in the person's stream.
+        public let version: UInt64
+        public let type: String
+        public let author: String
+        public let operatorID: String?
+        /// The clear part of the correcting entry (target, field, reason, ground…).
+        public let data: [(key: String, value: JSON)]
+    }
+
     /// One register, oldest first, from `position` on.
-    public static func register(_ view: ProjectionView, _ name: String, from position: UInt64, limit: Int) throws -> [JSON] {
+    public static func register(_ view: ProjectionView, _ name: String, from position: UInt64, limit: Int) throws -> [RegisterRow] {
         try rows(view, registers, prefix: Array(name.utf8) + [0], from: position, limit: limit).map { event in
-            guard case .person(let person) = event.subject else { return .null }
-            var members: [(key: String, value: JSON)] = [
-                ("position", .number(String(event.position))),
-                ("at", .string(Timestamp.iso8601(milliseconds: event.recordedAtMilliseconds))),
-                ("person", .string(person.description)), ("version", .number(String(event.streamVersion))),
-                ("type", .string(event.type)), ("author", .string(event.author)),
-            ]
-            if let operatorID = event.payload?.actor["operator"] { members.append(("operator", operatorID)) }
-            members.append(("data", .object(event.payload?.data ?? [])))
-            return .object(members)
+            // Only person entries are listed (`apply`).
+            guard case .person(let person) = event.subject else { throw ProjectionFailure("a compliance row points at no person's entry") }
+            return RegisterRow(position: event.position, recordedAtMilliseconds: event.recordedAtMilliseconds, person: person,
+                               version: event.streamVersion, type: event.type, author: event.author,
+                               operatorID: event.payload?.actor["operator"]?.string, data: event.payload?.data ?? [])
         }
     }
 

@@ -117,10 +117,8 @@ public final class Timeline: Projection {
 
     // MARK: - Queries
 
-    /// A page of the person's timeline: the summary and up to `limit` rows from `version` on,
-    /// each the JSON object `{"version","position","type","recordedAt","caseFile","occurredAt",
-    /// "actor","data","sealed"?,"voidedBy"?,"rectifiedBy"?,"restrictedBy"?,"restrictionLiftedBy"?}`
-    /// (`data` is the clear part; `sealed` says there are personal fields, left in the log).
+    /// A page of the person's timeline: the summary and up to `limit` rows from `version` on
+    /// (`TimelineRow`: the clear part of each entry, its case file and the corrections marked).
     /// Entries are those the rows reflect: at positions below the view's.
     public static func read(_ view: ProjectionView, person: Pseudonym, from version: UInt64, limit: Int) throws -> TimelinePage? {
         guard let summaryBytes = try view.transaction.get(view.tables[persons], key: person.bytes),
@@ -156,7 +154,7 @@ public final class Timeline: Projection {
                 record = try cursor.next()
             }
         }
-        var rows: [JSON] = []
+        var rows: [TimelineRow] = []
         var opening = 0
         for (offset, position) in positions.enumerated() {
             let entryVersion = first + UInt64(offset)
@@ -164,27 +162,51 @@ public final class Timeline: Projection {
             let caseFile = caseFileOpenings.indices.contains(opening) && caseFileOpenings[opening].version <= entryVersion
                 ? caseFileOpenings[opening].number : 0
             guard let event = try view.log.event(at: position) else { throw ProjectionFailure("the person's stream points at no entry of the log") }
-            rows.append(json(event, caseFile: caseFile, marks: marks[entryVersion] ?? TimelineMarks()))
+            rows.append(row(event, caseFile: caseFile, marks: marks[entryVersion] ?? TimelineMarks()))
         }
         return TimelinePage(entries: entryCount, caseFiles: summary.caseFiles, erased: summary.erased, rows: rows,
                             position: view.position)
     }
 
-    private static func json(_ event: ProjectedEvent, caseFile: UInt64, marks: TimelineMarks) -> JSON {
-        var members: [(key: String, value: JSON)] = [
-            ("version", .number(String(event.streamVersion))), ("position", .number(String(event.position))),
-            ("type", .string(event.type)), ("recordedAt", .string(Timestamp.iso8601(milliseconds: event.recordedAtMilliseconds))),
-            ("caseFile", .number(String(caseFile))),
-        ]
-        if let payload = event.payload {
-            members += [("occurredAt", .string(payload.occurredAt)), ("actor", payload.actor), ("data", .object(payload.data))]
-            if payload.isSealed { members.append(("sealed", .bool(true))) }
+    private static func row(_ event: ProjectedEvent, caseFile: UInt64, marks: TimelineMarks) -> TimelineRow {
+        func mark(_ version: UInt64) -> UInt64? { version != 0 ? version : nil }
+        return TimelineRow(
+            version: event.streamVersion, position: event.position, type: event.type,
+            recordedAtMilliseconds: event.recordedAtMilliseconds, caseFile: caseFile,
+            content: event.payload.map { TimelineRow.Content(occurredAt: $0.occurredAt, actor: $0.actor, data: $0.data, sealed: $0.isSealed) },
+            voidedBy: mark(marks.voidedBy), rectifiedBy: marks.rectifiedBy, restrictedBy: mark(marks.restrictedBy),
+            restrictionLiftedBy: mark(marks.restrictionLiftedBy))
+    }
+}
+
+/// One entry of a person's timeline, as `Timeline.read` answers it.
+public struct TimelineRow: Sendable, Equatable {
+    public let version: UInt64
+    public let position: UInt64
+    public let type: String
+    public let recordedAtMilliseconds: Int64
+    /// The number of the case file the entry belongs to (0: before the first).
+    public let caseFile: UInt64
+    /// The clear part of the domain payload; nil when the entry's payload is not one.
+    public let content: Content?
+    /// The versions of the entries that voided, rectified, restricted the entry, or lifted its restriction.
+    public let voidedBy: UInt64?
+    public let rectifiedBy: [UInt64]
+    public let restrictedBy: UInt64?
+    public let restrictionLiftedBy: UInt64?
+
+    public struct Content: Sendable, Equatable {
+        public let occurredAt: String
+        public let actor: JSON
+        /// The clear fields.
+        public let data: [(key: String, value: JSON)]
+        /// Whether the entry has personal fields (sealed, left in the log).
+        public let sealed: Bool
+
+        public static func == (lhs: Content, rhs: Content) -> Bool {
+            lhs.occurredAt == rhs.occurredAt && lhs.actor == rhs.actor && lhs.sealed == rhs.sealed
+                && JSON.object(lhs.data) == JSON.object(rhs.data)
         }
-        if marks.voidedBy != 0 { members.append(("voidedBy", .number(String(marks.voidedBy)))) }
-        if !marks.rectifiedBy.isEmpty { members.append(("rectifiedBy", .array(marks.rectifiedBy.map { .number(String($0)) }))) }
-        if marks.restrictedBy != 0 { members.append(("restrictedBy", .number(String(marks.restrictedBy)))) }
-        if marks.restrictionLiftedBy != 0 { members.append(("restrictionLiftedBy", .number(String(marks.restrictionLiftedBy)))) }
-        return .object(members)
     }
 }
 
@@ -218,8 +240,8 @@ public struct TimelinePage: Sendable {
     public let entries: UInt64
     public let caseFiles: UInt64
     public let erased: Bool
-    /// The rows as `Timeline.read` answers them, oldest first.
-    public let rows: [JSON]
+    /// Oldest first.
+    public let rows: [TimelineRow]
     /// Entries of the log reflected: every position below this one.
     public let position: UInt64
 }

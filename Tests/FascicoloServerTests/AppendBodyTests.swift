@@ -1,10 +1,12 @@
 @testable import FascicoloServer
+import FascicoloJSON
 import FascicoloLedger
 import Testing
 
-@Suite struct AppendBodyParserTests {
-    func parse(_ text: String) throws -> AppendBodyParser.Body {
-        try AppendBodyParser.parse(Array(text.utf8))
+/// The generic append body, read by the JSON reader (`AppendBody`): its grammar is the contract.
+@Suite struct AppendBodyTests {
+    func parse(_ text: String) throws -> AppendBody {
+        try AppendBody.parse(Array(text.utf8))
     }
 
     @Test func dataIsKeptExactlyAsSent() throws {
@@ -30,15 +32,15 @@ import Testing
         #"{"events":[{"type":"T","data":'x'}]}"#, #"{"events":[{"type":"T","data":"unterminated}]}"#,
     ])
     func malformedBodiesAreRefused(text: String) {
-        #expect(throws: AppendBodyParser.Failure.self) { try AppendBodyParser.parse(Array(text.utf8)) }
+        #expect(throws: AppendBody.Failure.self) { try AppendBody.parse(Array(text.utf8)) }
     }
 
     /// A member name is the client's text (a codice fiscale, say): refusals name the allowed members instead.
     @Test func refusalsDoNotRepeatTheClientsMemberNames() {
         for text in [#"{"events":[],"RSSMRA80A01H501U":1}"#, #"{"events":[],"events":[],"RSSMRA80A01H501U":1}"#,
                      #"{"events":[{"type":"T","data":1,"RSSMRA80A01H501U":2}]}"#] {
-            #expect { try AppendBodyParser.parse(Array(text.utf8)) } throws: { error in
-                let reason = (error as? AppendBodyParser.Failure)?.reason ?? ""
+            #expect { try AppendBody.parse(Array(text.utf8)) } throws: { error in
+                let reason = (error as? AppendBody.Failure)?.reason ?? ""
                 return !reason.isEmpty && !reason.contains("RSSMRA")
             }
         }
@@ -47,10 +49,29 @@ import Testing
     @Test func invalidUTF8AndDeepNestingAreRefused() {
         var bytes = Array(#"{"events":[{"type":"T","data":""#.utf8)
         bytes += [0xC3, 0x28] + Array(#""}]}"#.utf8)
-        #expect(throws: AppendBodyParser.Failure.self) { try AppendBodyParser.parse(bytes) }
+        #expect(throws: AppendBody.Failure.self) { try AppendBody.parse(bytes) }
         let deep = String(repeating: "[", count: 70) + String(repeating: "]", count: 70)
-        #expect(throws: AppendBodyParser.Failure.self) { try AppendBodyParser.parse(Array(#"{"events":[{"type":"T","data":\#(deep)}]}"#.utf8)) }
+        #expect(throws: AppendBody.Failure.self) { try AppendBody.parse(Array(#"{"events":[{"type":"T","data":\#(deep)}]}"#.utf8)) }
         let fine = String(repeating: "[", count: 60) + String(repeating: "]", count: 60)
-        #expect((try? AppendBodyParser.parse(Array(#"{"events":[{"type":"T","data":\#(fine)}]}"#.utf8))) != nil)
+        #expect((try? AppendBody.parse(Array(#"{"events":[{"type":"T","data":\#(fine)}]}"#.utf8))) != nil)
+    }
+
+    /// `data` is nested as deep as the reader reads a payload stored alone (JSON.depthMax, 64):
+    /// the old tokenizer refused one level less, counting from the body's top.
+    @Test func dataNestsAsDeepAsAStoredPayload() {
+        func body(_ depth: Int) -> [UInt8] {
+            Array(#"{"events":[{"type":"T","data":\#(String(repeating: "[", count: depth) + String(repeating: "]", count: depth))}]}"#.utf8)
+        }
+        #expect((try? AppendBody.parse(body(64))) != nil)
+        #expect(throws: AppendBody.Failure.self) { try AppendBody.parse(body(65)) }
+    }
+
+    /// `data` is read once: the value checked is the bytes kept, and a name twice inside it is
+    /// refused however it is spelled.
+    @Test func dataIsReadOnceAndStrictly() throws {
+        let body = try parse(#"{"events":[{"type":"T","data":{"a":"x","b":[true,{"c":null}]}}]}"#)
+        #expect(body.events[0].value == (try JSON.parse(body.events[0].data)))
+        #expect(throws: AppendBody.Failure.self) { try parse(#"{"events":[{"type":"T","data":{"a":1,"\u0061":2}}]}"#) }
+        #expect(throws: AppendBody.Failure.self) { try parse(#"{"events":[],"\u0065vents":[]}"#) }
     }
 }

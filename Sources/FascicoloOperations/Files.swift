@@ -1,29 +1,29 @@
 import Glibc
 
-/// File operations for the offline commands, with errors that name the path and the reason.
-enum Files {
-    struct Failure: Error, CustomStringConvertible, Sendable {
-        let operation: String
-        let path: String
-        let errno: Int32
+/// File operations for the offline operations, with errors that name the path and the reason.
+package enum Files {
+    package struct Failure: Error, CustomStringConvertible, Sendable {
+        package let operation: String
+        package let path: String
+        package let errno: Int32
 
-        var description: String { "cannot \(operation) \(path): \(errorText(errno))" }
+        package var description: String { "cannot \(operation) \(path): \(errorText(errno))" }
     }
 
-    struct TooLarge: Error, CustomStringConvertible, Sendable {
-        let path: String
-        let limit: Int
-        var description: String { "\(path) is larger than \(limit) bytes" }
+    package struct TooLarge: Error, CustomStringConvertible, Sendable {
+        package let path: String
+        package let limit: Int
+        package var description: String { "\(path) is larger than \(limit) bytes" }
     }
 
-    static func read(_ path: String, limit: Int) throws -> [UInt8] {
+    package static func read(_ path: String, limit: Int) throws -> [UInt8] {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw Failure(operation: "read", path: path, errno: errno) }
         defer { close(descriptor) }
         return try readAll(descriptor, path: path, limit: limit)
     }
 
-    static func readStandardInput(limit: Int) throws -> [UInt8] {
+    package static func readStandardInput(limit: Int) throws -> [UInt8] {
         try readAll(STDIN_FILENO, path: "standard input", limit: limit)
     }
 
@@ -45,7 +45,7 @@ enum Files {
     /// Copies `source` to a new file `destination` (which must not exist) with `mode`, then
     /// makes it durable. Returns the number of bytes copied.
     @discardableResult
-    static func copy(_ source: String, to destination: String, mode: mode_t, owner: (uid: uid_t, gid: gid_t)? = nil) throws -> Int {
+    package static func copy(_ source: String, to destination: String, mode: mode_t, owner: (uid: uid_t, gid: gid_t)? = nil) throws -> Int {
         let input = open(source, O_RDONLY | O_CLOEXEC)
         guard input >= 0 else { throw Failure(operation: "read", path: source, errno: errno) }
         defer { close(input) }
@@ -79,7 +79,7 @@ enum Files {
     }
 
     /// Makes a directory's entries (files created, renamed, removed) durable.
-    static func syncDirectory(_ path: String) throws {
+    package static func syncDirectory(_ path: String) throws {
         let descriptor = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
         guard descriptor >= 0 else { throw Failure(operation: "open", path: path, errno: errno) }
         defer { close(descriptor) }
@@ -87,42 +87,42 @@ enum Files {
     }
 
     /// The directory holding `path` ("." for a bare name).
-    static func parent(of path: String) -> String {
+    package static func parent(of path: String) -> String {
         var trimmed = Substring(path)
         while trimmed.count > 1 && trimmed.hasSuffix("/") { trimmed = trimmed.dropLast() }
         guard let slash = trimmed.lastIndex(of: "/") else { return "." }
         return slash == trimmed.startIndex ? "/" : String(trimmed[..<slash])
     }
 
-    static func syncFile(_ path: String) throws {
+    package static func syncFile(_ path: String) throws {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { throw Failure(operation: "open", path: path, errno: errno) }
         defer { close(descriptor) }
         guard fsync(descriptor) == 0 else { throw Failure(operation: "sync", path: path, errno: errno) }
     }
 
-    static func exists(_ path: String) -> Bool {
+    package static func exists(_ path: String) -> Bool {
         var info = stat()
         return lstat(path, &info) == 0
     }
 
-    static func status(_ path: String) -> stat? {
+    package static func status(_ path: String) -> stat? {
         var info = stat()
         return stat(path, &info) == 0 ? info : nil
     }
 
-    static func isDirectory(_ path: String) -> Bool {
+    package static func isDirectory(_ path: String) -> Bool {
         guard let info = status(path) else { return false }
         return info.st_mode & S_IFMT == S_IFDIR
     }
 
-    static func size(_ path: String) -> Int {
+    package static func size(_ path: String) -> Int {
         guard let info = status(path) else { return 0 }
         return Int(info.st_size)
     }
 
     /// The names in a directory, without "." and "..".
-    static func list(_ path: String) throws -> [String] {
+    package static func list(_ path: String) throws -> [String] {
         guard let directory = opendir(path) else { throw Failure(operation: "list", path: path, errno: errno) }
         defer { closedir(directory) }
         var names: [String] = []
@@ -134,17 +134,15 @@ enum Files {
     }
 
     /// Seconds on the monotonic clock.
-    static func now() -> Double {
+    package static func now() -> Double {
         var time = timespec()
         clock_gettime(CLOCK_MONOTONIC, &time)
         return Double(time.tv_sec) + Double(time.tv_nsec) / 1e9
     }
+}
 
-    /// `12.3 MiB`
-    static func humanBytes(_ count: Int) -> String {
-        if count < 1024 { return "\(count) bytes" }
-        if count < 1 << 20 { return "\(Terminal.format(Double(count) / 1024, decimals: 1)) KiB" }
-        if count < 1 << 30 { return "\(Terminal.format(Double(count) / 1_048_576, decimals: 1)) MiB" }
-        return "\(Terminal.format(Double(count) / 1_073_741_824, decimals: 2)) GiB"
-    }
+/// The C library's text for an errno value.
+package func errorText(_ code: Int32) -> String {
+    guard let message = strerror(code) else { return "errno \(code)" }
+    return String(cString: message)
 }

@@ -1,0 +1,168 @@
+import FascicoloTesting
+import Foundation
+import Glibc
+import Testing
+
+/// Pins the exact bytes of one representative answer of every JSON endpoint (member order,
+/// spacing, number forms), so that moving the rendering between modules cannot change the wire
+/// format. What differs from run to run — keys, signatures, hashes, pseudonyms, times, how far a
+/// read model has got — is replaced by `~` before comparing; everything else is compared as is.
+@Suite(.serialized) struct ResponseBytesTests {
+    static let writer: UInt32 = 4343
+    static let auditor: UInt32 = 4242
+    static let person = "Fascicolo-Person: " + DomainEndToEndTests.codiceFiscale
+    static let purpose = "Fascicolo-Purpose: internal audit 2026/15"
+
+    @Test func everyEndpointAnswersTheSameBytes() throws {
+        var transcript: [String] = []
+        try withDaemon(access: "auditor = \"uid:\(Self.auditor)\"\nwriter = \"uid:\(Self.writer)\"") { daemon in
+            /// Calls `path` and adds its status and normalized body to the transcript; returns the raw answer.
+            @discardableResult
+            func pin(_ label: String, _ path: String, method: String = "GET", body: String? = nil, as uid: UInt32? = nil,
+                     headers: [String] = [], volatile: [String] = []) throws -> (status: Int, body: String) {
+                let result = try daemon.call(path, method: method, body: body, as: uid, headers: headers)
+                transcript.append("\(label) \(result.status) \(Self.normalized(result.body, volatile: volatile))")
+                return result
+            }
+            func record(_ events: String) throws -> Int {
+                let result = try daemon.call("/v1/persons/events", method: "POST", body: DomainEndToEndTests.body(events), as: Self.writer)
+                try #require(result.status == 201, "\(result.body)")
+                let answer = try JSONSerialization.jsonObject(with: Data(result.body.utf8)) as? [String: Any]
+                return try #require((answer?["positions"] as? [Int])?.last)
+            }
+
+            try pin("live", "/v1/health/live")
+            try pin("version", "/v1/version")
+            try pin("keys", "/v1/keys", volatile: ["origin"])
+            try pin("append", "/v1/streams/case-1/events?receipts=true", method: "POST",
+                    body: #"{"events":[{"type":"CaseOpened","data": {"ambito":"AMB-03", "n":[1.5e3,-0,"\u00e8"]}}],"idempotencyKey":"k-1"}"#)
+            try pin("append-again", "/v1/streams/case-1/events", method: "POST",
+                    body: #"{"events":[{"type":"CaseOpened","data": {"ambito":"AMB-03", "n":[1.5e3,-0,"\u00e8"]}}],"idempotencyKey":"k-1"}"#)
+            try pin("append-malformed", "/v1/streams/case-1/events", method: "POST", body: #"{"events":[{"type":"T","data":1}],"x":1}"#)
+            try pin("append-conflict", "/v1/streams/case-1/events", method: "POST",
+                    body: #"{"events":[{"type":"T","data":1}],"expectedVersion":"no_stream"}"#)
+            try pin("stream", "/v1/streams/case-1/events")
+            _ = try pin("record", "/v1/persons/events", method: "POST", body: DomainEndToEndTests.body(DomainEndToEndTests.registration),
+                        as: Self.writer)
+            _ = try record("""
+                {"type":"CaseOpened","occurredAt":"2026-01-12","data":{"area":"poverty","ente":"Comune di Potenza","ambito":"potenza"}},
+                {"type":"CaseManagerAssigned","occurredAt":"2026-01-12","data":{"operator":"op-7"}},
+                {"type":"TakenInCharge","occurredAt":"2026-01-15","data":{"date":"2026-01-15","basis":"request"}},
+                {"type":"PlanDrafted","occurredAt":"2026-01-20","data":{"objectives":["Trovare un lavoro stabile"],"supports":["SAD"]}},
+                {"type":"PlanSigned","occurredAt":"2026-01-22","data":{"plan":5,"date":"2026-01-22","signatories":["Mario Rossi"]}},
+                {"type":"InterventionRequested","occurredAt":"2026-01-23","data":{"code":"SAD","provider":"Coop Aurora","fundingLine":"fnps"}}
+                """)
+            _ = try record("""
+                {"type":"InterventionStarted","occurredAt":"2026-01-25","data":{"intervention":7,"date":"2026-01-25"}},
+                {"type":"ServiceDelivered","occurredAt":"2026-01-26","data":{"intervention":7,"date":"2026-01-26","minutes":60,"amount":120.50}},
+                {"type":"ServiceDelivered","occurredAt":"2026-01-27","data":{"intervention":7,"date":"2026-01-27","minutes":30,"amount":30.25}},
+                {"type":"ReviewHeld","occurredAt":"2026-02-01","data":{"date":"2026-02-01","nextReviewDue":"2026-03-01","findings":"Mario lavora part-time"}}
+                """)
+            _ = try record("""
+                {"type":"Voided","occurredAt":"2026-02-02","data":{"target":10,"reason":"erogazione registrata due volte","authorisingAct":"det. 4/2026"}},
+                {"type":"Rectified","occurredAt":"2026-02-02","data":{"target":11,"field":"findings","newValue":"Mario lavora a tempo pieno","reason":"errore di trascrizione","authorisedBy":"op-7"}}
+                """)
+            let last = try record(#"{"type":"Restricted","occurredAt":"2026-02-03","data":{"target":2,"ground":"accuracy_contested"}}"#)
+            let reflects = "reflects=\(last)"
+
+            try pin("case-file", "/v1/persons/case-file?from=9&limit=6", as: Self.writer, headers: [Self.person])
+            try pin("case-file-restricted", "/v1/persons/case-file?limit=2", as: Self.writer, headers: [Self.person])
+            try pin("timeline", "/v1/persons/timeline?\(reflects)&limit=3", as: Self.writer, headers: [Self.person])
+            try pin("timeline-later", "/v1/persons/timeline?from=10&limit=5", as: Self.writer, headers: [Self.person])
+            try pin("case-state", "/v1/persons/case-state?\(reflects)", as: Self.writer, headers: [Self.person])
+            try pin("caseload", "/v1/caseload?by=operator&\(reflects)")
+            try pin("interventions", "/v1/interventions?code=SAD&\(reflects)")
+            try pin("indicators", "/v1/indicators?ambito=potenza&year=2026&\(reflects)")
+            let entries = try daemon.json("/v1/health/ready")["entries"] as? Int ?? 0
+            try pin("accesses", "/v1/compliance/accesses?reflects=\(entries)&limit=3", as: Self.auditor, headers: [Self.person, Self.purpose])
+            try pin("voids", "/v1/compliance/registers/voids?\(reflects)", as: Self.auditor)
+            try pin("restrictions", "/v1/compliance/registers/restrictions?\(reflects)", as: Self.auditor)
+            try pin("projection", "/v1/projections/cases", volatile: ["position", "logSize", "lag", "entriesPerSecond", "etaSeconds"])
+            try pin("projections", "/v1/projections", volatile: ["position", "logSize", "lag", "entriesPerSecond", "etaSeconds"])
+            try pin("digest", "/v1/projections/cases/digest", volatile: ["position"])
+            try pin("log", "/v1/log?from=0&limit=4")
+            try pin("log-recorded", "/v1/log?from=2&limit=2", headers: [Self.purpose])
+            try pin("entry", "/v1/entries/0")
+            try pin("inclusion", "/v1/proofs/inclusion?position=1&treeSize=5")
+            try pin("consistency", "/v1/proofs/consistency?from=2&to=5")
+            try pin("ready", "/v1/health/ready")
+            try pin("catalogue-head", "/v1/catalogue")
+            transcript[transcript.count - 1] = String(transcript[transcript.count - 1].prefix(600))
+            try pin("problem-parameter", "/v1/caseload?by=nobody")
+            try pin("problem-path", "/v1/persons/events", method: "POST",
+                    body: DomainEndToEndTests.body(#"{"type":"InterventionRequested","occurredAt":"2026-02-05","data":{"code":"SAD"}}"#),
+                    as: Self.writer)
+            try pin("problem-unknown", "/v1/nowhere")
+            try pin("problem-role", "/v1/projections/cases/digest", as: Self.writer)
+            try pin("erasure", "/v1/persons/erasure", method: "POST",
+                    body: #"{"person":"\#(DomainEndToEndTests.codiceFiscale)","legalGround":"art17_request","reference":"prot. 2026/120"}"#)
+            try pin("case-file-erased", "/v1/persons/case-file?limit=1", headers: [Self.person])
+        }
+        let actual = transcript.joined(separator: "\n")
+        try? actual.write(toFile: "/tmp/fascicolo-response-bytes.txt", atomically: true, encoding: .utf8)
+        let expected = Self.expected.split(separator: "\n").map(String.init)
+        for (index, line) in transcript.enumerated() {
+            #expect(index < expected.count && line == expected[index], "answer \(index + 1) changed:\n\(line)")
+        }
+        #expect(transcript.count == expected.count)
+    }
+
+    /// The body with what changes from run to run replaced by `~`: hex of 16 or more digits
+    /// (hashes, pseudonyms), the key id, base64 of 40 or more characters (signatures, signed bytes,
+    /// proofs), timestamps, the ages that depend on today, a query's own position and lag, and
+    /// the members named in `volatile`.
+    static func normalized(_ body: String, volatile: [String]) -> String {
+        var text = body
+        func replace(_ pattern: String, _ template: String) {
+            let regex = try! NSRegularExpression(pattern: pattern)
+            text = regex.stringByReplacingMatches(in: text, range: NSRange(text.startIndex..., in: text), withTemplate: template)
+        }
+        replace(#""keyId":"[0-9a-f]+""#, "\"keyId\":~")
+        replace(#"[0-9a-f]{16,}"#, "~")
+        replace(#"[A-Za-z0-9+/]{40,}={0,2}"#, "~")
+        replace(#"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z"#, "~")
+        replace(#""(daysSinceTakenInCharge|reviewOverdue)":[a-z0-9]+"#, "\"$1\":~")
+        replace(#","position":\d+,"lag":\d+\}$"#, ",\"position\":~,\"lag\":~}")
+        for key in volatile { replace("\"\(key)\":(\\d+|\"[^\"]*\")", "\"\(key)\":~") }
+        return text
+    }
+
+    static let expected = #"""
+        live 200 {"status":"live"}
+        version 200 {"version":"0.1.0","api":"v1"}
+        keys 200 {"origin":~,"verifierKey":"fascicolo.~","publicKey":"~","keyId":~}
+        append 201 {"positions":[0],"streamVersions":[1],"leafHashes":["~"],"deduplicated":false,"receipts":[{"position":0,"leafHash":"~","signedBytes":"~","signature":"~"}]}
+        append-again 200 {"positions":[0],"streamVersions":[1],"leafHashes":["~"],"deduplicated":true}
+        append-malformed 400 {"type":"https://fascicolo.invalid/problems/malformed_request","title":"Bad Request","status":400,"code":"malformed_request","detail":"the body is not an append: an unknown member (the members are events, expectedVersion, idempotencyKey) (at byte 38); expected {\"events\":[{\"type\":…,\"data\":…}], \"expectedVersion\"?, \"idempotencyKey\"?}"}
+        append-conflict 409 {"type":"https://fascicolo.invalid/problems/wrong_expected_version","title":"Conflict","status":409,"code":"wrong_expected_version","detail":"the stream is at version 1, expected no stream"}
+        stream 200 {"entries":[{"position":0,"stream":"case-1","streamVersion":1,"type":"CaseOpened","recordedAt":"~","author":"uid:0/unnamed","data":{"ambito":"AMB-03", "n":[1.5e3,-0,"\u00e8"]},"keyId":~,"signature":"~","leafHash":"~"}]}
+        record 201 {"person":"~","stream":"person:~","codeTable":"2026.1","positions":[1],"streamVersions":[1],"leafHashes":["~"],"deduplicated":false}
+        case-file 200 {"person":"~","stream":"person:~","version":14,"state":{"phase":"taken_in_charge","erased":false,"episodes":1,"ambito":"potenza","caseManager":"op-7","takenInChargeOn":"2026-01-15","daysSinceTakenInCharge":~,"nextReviewDue":"2026-03-01","reviewOverdue":~,"hasPreliminaryAnalysis":false,"hasInDepthAssessment":false,"signedPlan":true,"openInterventions":[7]},"entries":[{"version":9,"position":9,"recordedAt":"~","author":"uid:4343/unnamed","type":"ServiceDelivered","label":"erogazione","schema":2,"occurredAt":"2026-01-26","codeTable":"2026.1","purpose":"interventions","actor":{"operator":"op-7","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"},"data":{"intervention":7,"date":"2026-01-26","minutes":60,"amount":120.50},"personalData":"none"},{"version":10,"position":10,"recordedAt":"~","author":"uid:4343/unnamed","type":"ServiceDelivered","label":"erogazione","schema":2,"occurredAt":"2026-01-27","codeTable":"2026.1","purpose":"interventions","actor":{"operator":"op-7","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"},"data":{"intervention":7,"date":"2026-01-27","minutes":30,"amount":30.25},"personalData":"none","voidedBy":12},{"version":11,"position":11,"recordedAt":"~","author":"uid:4343/unnamed","type":"ReviewHeld","label":"monitoraggio / verifica","schema":1,"occurredAt":"2026-02-01","codeTable":"2026.1","purpose":"monitoring","actor":{"operator":"op-7","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"},"data":{"date":"2026-02-01","nextReviewDue":"2026-03-01","findings":"Mario lavora part-time"},"personalData":"included","rectifiedBy":[13]},{"version":12,"position":12,"recordedAt":"~","author":"uid:4343/unnamed","type":"Voided","label":"annullamento","schema":1,"occurredAt":"2026-02-02","codeTable":"2026.1","purpose":"data_subject_rights","actor":{"operator":"op-7","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"},"data":{"target":10,"reason":"erogazione registrata due volte","authorisingAct":"det. 4/2026"},"personalData":"none"},{"version":13,"position":13,"recordedAt":"~","author":"uid:4343/unnamed","type":"Rectified","label":"rettifica","schema":1,"occurredAt":"2026-02-02","codeTable":"2026.1","purpose":"data_subject_rights","actor":{"operator":"op-7","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"},"data":{"target":11,"field":"findings","newValue":"Mario lavora a tempo pieno","reason":"errore di trascrizione","authorisedBy":"op-7"},"personalData":"included"},{"version":14,"position":14,"recordedAt":"~","author":"uid:4343/unnamed","type":"Restricted","label":"limitazione del trattamento","schema":1,"occurredAt":"2026-02-03","codeTable":"2026.1","purpose":"data_subject_rights","actor":{"operator":"op-7","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"},"data":{"target":2,"ground":"accuracy_contested"},"personalData":"none"}]}
+        case-file-restricted 200 {"person":"~","stream":"person:~","version":14,"state":{"phase":"taken_in_charge","erased":false,"episodes":1,"ambito":"potenza","caseManager":"op-7","takenInChargeOn":"2026-01-15","daysSinceTakenInCharge":~,"nextReviewDue":"2026-03-01","reviewOverdue":~,"hasPreliminaryAnalysis":false,"hasInDepthAssessment":false,"signedPlan":true,"openInterventions":[7]},"entries":[{"version":1,"position":1,"recordedAt":"~","author":"uid:4343/unnamed","type":"PersonRegistered","label":"registrazione anagrafica","schema":1,"occurredAt":"2026-01-10","codeTable":"2026.1","purpose":"registry","actor":{"operator":"op-7","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"},"data":{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"G942","givenName":"Mario","familyName":"Rossi","address":"Via Pretoria 12, Potenza"},"personalData":"included"},{"version":2,"position":2,"recordedAt":"~","author":"uid:4343/unnamed","type":"CaseOpened","label":"apertura del fascicolo","schema":1,"occurredAt":"2026-01-12","codeTable":"2026.1","purpose":"case_management","actor":{"operator":"op-7","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"},"data":{"area":"poverty","ente":"Comune di Potenza","ambito":"potenza"},"personalData":"none","restrictedBy":14}]}
+        timeline 200 {"person":"~","entries":14,"caseFiles":1,"erased":false,"rows":[{"version":1,"position":1,"type":"PersonRegistered","recordedAt":"~","caseFile":0,"occurredAt":"2026-01-10","actor":{"operator":"op-7","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"},"data":{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"G942","givenName":"Mario","familyName":"Rossi","address":"Via Pretoria 12, Potenza"},"personalData":"included"},{"version":2,"position":2,"type":"CaseOpened","recordedAt":"~","caseFile":1,"occurredAt":"2026-01-12","actor":{"operator":"op-7","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"},"data":{"area":"poverty","ente":"Comune di Potenza","ambito":"potenza"},"restrictedBy":14,"personalData":"none"},{"version":3,"position":3,"type":"CaseManagerAssigned","recordedAt":"~","caseFile":1,"occurredAt":"2026-01-12","actor":{"operator":"op-7","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"},"data":{"operator":"op-7"},"personalData":"none"}],"position":~,"lag":~}
+        timeline-later 200 {"person":"~","entries":14,"caseFiles":1,"erased":false,"rows":[{"version":10,"position":10,"type":"ServiceDelivered","recordedAt":"~","caseFile":1,"occurredAt":"2026-01-27","actor":{"operator":"op-7","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"},"data":{"intervention":7,"date":"2026-01-27","minutes":30,"amount":30.25},"voidedBy":12,"personalData":"none"},{"version":11,"position":11,"type":"ReviewHeld","recordedAt":"~","caseFile":1,"occurredAt":"2026-02-01","actor":{"operator":"op-7","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"},"data":{"date":"2026-02-01","nextReviewDue":"2026-03-01","findings":"Mario lavora part-time"},"rectifiedBy":[13],"personalData":"included"},{"version":12,"position":12,"type":"Voided","recordedAt":"~","caseFile":1,"occurredAt":"2026-02-02","actor":{"operator":"op-7","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"},"data":{"target":10,"reason":"erogazione registrata due volte","authorisingAct":"det. 4/2026"},"personalData":"none"},{"version":13,"position":13,"type":"Rectified","recordedAt":"~","caseFile":1,"occurredAt":"2026-02-02","actor":{"operator":"op-7","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"},"data":{"target":11,"field":"findings","reason":"errore di trascrizione","authorisedBy":"op-7","newValue":"Mario lavora a tempo pieno"},"personalData":"included"},{"version":14,"position":14,"type":"Restricted","recordedAt":"~","caseFile":1,"occurredAt":"2026-02-03","actor":{"operator":"op-7","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"},"data":{"target":2,"ground":"accuracy_contested"},"personalData":"none"}],"position":~,"lag":~}
+        case-state 200 {"person":"~","state":{"phase":"taken_in_charge","ambito":"potenza","caseManager":"op-7","takenInChargeOn":"2026-01-15","nextReviewDue":"2026-03-01","caseFiles":1,"erased":false,"hasPreliminaryAnalysis":false,"hasInDepthAssessment":false,"signedPlan":true,"openInterventions":[7],"daysSinceTakenInCharge":~,"reviewOverdue":~},"position":~,"lag":~}
+        caseload 200 {"by":"operator","rows":[{"id":"op-7","open":1,"takenInCharge":1,"reviewsOverdue":1}],"position":~,"lag":~}
+        interventions 200 {"rows":[{"code":"SAD","provider":"Coop Aurora","fundingLine":"fnps","ambito":"potenza","month":"2026-01","requested":1,"started":1,"ended":0,"deliveries":1,"minutes":60,"amount":"120.50"}],"position":~,"lag":~}
+        indicators 200 {"indicators":{"caseFiles":"<5","takenInCharge":"<5","daysFromFirstContactToPresaInCarico":{"caseFiles":"<5","median":null,"p90":null},"daysFromFirstContactToSignedPlan":{"caseFiles":"<5","median":null,"p90":null},"shareWithAssessment":null,"shareWithSignedPlan":null,"closureReasons":{},"outcomes":{},"goalsClosed":"<5","goalsAchieved":"<5","suppressedBelow":5},"position":~,"lag":~}
+        accesses 200 {"person":"~","accesses":[{"position":15,"at":"~","author":"uid:4343/unnamed","role":"writer","what":"case_file","purpose":"case_work","entries":6},{"position":16,"at":"~","author":"uid:4343/unnamed","role":"writer","what":"case_file","purpose":"case_work","entries":2},{"position":17,"at":"~","author":"uid:4343/unnamed","role":"writer","what":"timeline","purpose":"case_work","entries":3}],"position":~,"lag":~}
+        voids 200 {"register":"voids","rows":[{"position":12,"at":"~","person":"~","version":12,"type":"Voided","author":"uid:4343/unnamed","operator":"op-7","data":{"target":10,"reason":"erogazione registrata due volte","authorisingAct":"det. 4/2026"}}],"position":~,"lag":~}
+        restrictions 200 {"register":"restrictions","rows":[{"position":14,"at":"~","person":"~","version":14,"type":"Restricted","author":"uid:4343/unnamed","operator":"op-7","data":{"target":2,"ground":"accuracy_contested"}}],"position":~,"lag":~}
+        projection 200 {"name":"cases","version":1,"state":"live","servingSlot":"a","position":~,"logSize":~,"lag":~,"failure":null,"build":null,"lastRebuild":{"version":1,"position":~,"digest":"~","logRoot":"~","startedAt":"~","finishedAt":"~","entriesPerSecond":~}}
+        projections 200 {"projections":[{"name":"timeline","version":3,"state":"live","servingSlot":"a","position":~,"logSize":~,"lag":~,"failure":null,"build":null,"lastRebuild":{"version":3,"position":~,"digest":"~","logRoot":"~","startedAt":"~","finishedAt":"~","entriesPerSecond":~}},{"name":"cases","version":1,"state":"live","servingSlot":"a","position":~,"logSize":~,"lag":~,"failure":null,"build":null,"lastRebuild":{"version":1,"position":~,"digest":"~","logRoot":"~","startedAt":"~","finishedAt":"~","entriesPerSecond":~}},{"name":"interventions","version":2,"state":"live","servingSlot":"a","position":~,"logSize":~,"lag":~,"failure":null,"build":null,"lastRebuild":{"version":2,"position":~,"digest":"~","logRoot":"~","startedAt":"~","finishedAt":"~","entriesPerSecond":~}},{"name":"compliance","version":2,"state":"live","servingSlot":"a","position":~,"logSize":~,"lag":~,"failure":null,"build":null,"lastRebuild":{"version":2,"position":~,"digest":"~","logRoot":"~","startedAt":"~","finishedAt":"~","entriesPerSecond":~}}]}
+        digest 200 {"name":"cases","digest":"~","position":~}
+        log 200 {"entries":[{"position":0,"stream":"case-1","streamVersion":1,"type":"CaseOpened","recordedAt":"~","author":"uid:0/unnamed","data":{"ambito":"AMB-03", "n":[1.5e3,-0,"\u00e8"]},"keyId":~,"signature":"~","leafHash":"~"},{"position":1,"stream":"person:~","streamVersion":1,"type":"PersonRegistered","recordedAt":"~","author":"uid:4343/unnamed","data":null,"withheld":"person_data","keyId":~,"signature":"~","leafHash":"~"},{"position":2,"stream":"person:~","streamVersion":2,"type":"CaseOpened","recordedAt":"~","author":"uid:4343/unnamed","data":null,"withheld":"person_data","keyId":~,"signature":"~","leafHash":"~"},{"position":3,"stream":"person:~","streamVersion":3,"type":"CaseManagerAssigned","recordedAt":"~","author":"uid:4343/unnamed","data":null,"withheld":"person_data","keyId":~,"signature":"~","leafHash":"~"}]}
+        log-recorded 200 {"entries":[{"position":2,"stream":"person:~","streamVersion":2,"type":"CaseOpened","recordedAt":"~","author":"uid:4343/unnamed","data":{"schema":1,"occurredAt":"2026-01-12","codeTable":"2026.1","purpose":"case_management","actor":{"operator":"op-7","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"},"data":{"area":"poverty","ente":"Comune di Potenza","ambito":"potenza"}},"keyId":~,"signature":"~","leafHash":"~"},{"position":3,"stream":"person:~","streamVersion":3,"type":"CaseManagerAssigned","recordedAt":"~","author":"uid:4343/unnamed","data":{"schema":1,"occurredAt":"2026-01-12","codeTable":"2026.1","purpose":"case_management","actor":{"operator":"op-7","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"},"data":{"operator":"op-7"}},"keyId":~,"signature":"~","leafHash":"~"}]}
+        entry 200 {"position":0,"stream":"case-1","streamVersion":1,"type":"CaseOpened","recordedAt":"~","author":"uid:0/unnamed","data":{"ambito":"AMB-03", "n":[1.5e3,-0,"\u00e8"]},"keyId":~,"signature":"~","leafHash":"~","signedBytes":"~"}
+        inclusion 200 {"position":1,"treeSize":5,"leafHash":"~","proof":["~","~","~"]}
+        consistency 200 {"from":2,"to":5,"proof":["~","~"]}
+        ready 200 {"status":"ready","entries":22}
+        catalogue-head 200 {"types":[{"type":"PersonRegistered","label":"registrazione anagrafica","version":1,"purpose":"registry","legalBasis":"GDPR art. 6(1)(e) and 9(2)(g)-(h); D.Lgs 147/2017 artt. 5-7; L. 328/2000","retention":"case_record","correction":"rectified","judicial":false,"writtenBy":"client","fields":[{"name":"birthYear","kind":"integer","required":true,"personal":false,"minimum":1900,"maximum":2100},{"name":"sex","kind":"choice","required":true,"personal":false,"values":["F","M","X"]},{"name":"citizenship","kind":"choice","required":true,"personal":false,"values":["italian","eu","non_
+        problem-parameter 400 {"type":"https://fascicolo.invalid/problems/invalid_parameter","title":"Bad Request","status":400,"code":"invalid_parameter","detail":"by is operator or ambito","field":"by"}
+        problem-path 422 {"type":"https://fascicolo.invalid/problems/schema_violation","title":"Unprocessable Content","status":422,"code":"schema_violation","detail":"provider is required for InterventionRequested","field":"events[0].data.provider"}
+        problem-unknown 404 {"type":"https://fascicolo.invalid/problems/not_found","title":"Not Found","status":404,"code":"not_found","detail":"no such endpoint (GET /v1/openapi.yaml lists them)"}
+        problem-role 403 {"type":"https://fascicolo.invalid/problems/forbidden","title":"Forbidden","status":403,"code":"forbidden","detail":"this needs one of the roles admin, auditor"}
+        erasure 201 {"person":"~","stream":"person:~","codeTable":"2026.1","positions":[22],"streamVersions":[15],"leafHashes":["~"],"deduplicated":false}
+        case-file-erased 200 {"person":"~","stream":"person:~","version":15,"state":{"phase":"taken_in_charge","erased":true,"episodes":1,"ambito":"potenza","caseManager":"op-7","takenInChargeOn":"2026-01-15","daysSinceTakenInCharge":~,"nextReviewDue":"2026-03-01","reviewOverdue":~,"hasPreliminaryAnalysis":false,"hasInDepthAssessment":false,"signedPlan":true,"openInterventions":[7]},"entries":[{"version":1,"position":1,"recordedAt":"~","author":"uid:4343/unnamed","type":"PersonRegistered","label":"registrazione anagrafica","schema":1,"occurredAt":"2026-01-10","codeTable":"2026.1","purpose":"registry","actor":{"operator":"op-7","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"},"data":{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"G942"},"personalData":"erased"}]}
+        """#
+}

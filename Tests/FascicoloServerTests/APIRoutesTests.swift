@@ -1,0 +1,88 @@
+import FascicoloCrypto
+import FascicoloLedger
+import FascicoloServer
+import Hummingbird
+import Testing
+
+/// The generic log API in process: every endpoint answers, and every refusal has its status
+/// and problem code. (The end-to-end tests keep what needs the process: the socket, signals,
+/// crashes, credentials from the kernel.)
+@Suite struct APIRoutesTests {
+    @Test func everyEndpointAnswersAndEveryErrorHasItsCode() async throws {
+        try await TestServer.run { server in
+            let live = try await server.call(.get, "/v1/health/live")
+            #expect(live.status == 200 && live.body == #"{"status":"live"}"#)
+            #expect(try await server.call(.get, "/v1/health/ready").status == 200)
+            #expect(try await server.call(.get, "/v1/version").body.contains(#""api":"v1""#))
+            let keys = try await server.call(.get, "/v1/keys").json ?? [:]
+            let verifierKey = try #require(keys["verifierKey"] as? String)
+            let key = try #require(SignedNote.parseVerifierKey(verifierKey))
+            #expect(try await server.call(.get, "/v1/openapi.yaml").body.hasPrefix("openapi: 3.1.0"))
+
+            // Appends: created, retried (same key and content), conflicts.
+            let body = #"{"events":[{"type":"CaseOpened","data":{"b":1,"a":[true,null,"x/y"]}},{"type":"Note","data":"ok"}],"expectedVersion":"no_stream","idempotencyKey":"req-1"}"#
+            let first = try await server.append("case-1", body)
+            #expect(first.status == 201 && first.body.contains(#""positions":[0,1]"#) && first.body.contains(#""streamVersions":[1,2]"#))
+            let retry = try await server.append("case-1", body)
+            #expect(retry.status == 200 && retry.body.contains(#""deduplicated":true"#) && retry.body.contains(#""positions":[0,1]"#))
+            try await server.append("case-1", #"{"events":[{"type":"X","data":1}],"expectedVersion":0}"#).expectProblem(409, "wrong_expected_version")
+            try await server.append("case-1", #"{"events":[{"type":"Other","data":1}],"idempotencyKey":"req-1"}"#)
+                .expectProblem(409, "idempotency_conflict")
+            try await server.append("case-1", #"{"events":[{"type":"X","data":1}],"#).expectProblem(400, "malformed_request")
+            try await server.append("case-1", #"{"events":[]}"#).expectProblem(422, "no_events")
+            try await server.append("bad%20name", #"{"events":[{"type":"X","data":1}]}"#).expectProblem(422, "invalid_stream_name")
+            try await server.append("case-1", #"{"events":[{"type":"1bad","data":1}]}"#).expectProblem(422, "invalid_event_type")
+            try await server.append("case-1", #"{"events":[{"type":"X","data":"\#(String(repeating: "z", count: 2_000))"}]}"#)
+                .expectProblem(413, "payload_too_large")
+            try await server.call(.post, "/v1/streams/case-1/events", body: "{}", headers: [.contentType: "text/plain"])
+                .expectProblem(415, "unsupported_media_type")
+            let huge = #"{"events":["# + String(repeating: #"{"type":"X","data":1},"#, count: 800) + #"{"type":"X","data":1}]}"#
+            try await server.append("case-1", huge).expectProblem(413, "body_too_large")
+            try await server.call(.get, "/nowhere").expectProblem(404, "not_found")
+            try await server.call(.get, "/v1/entries/99").expectProblem(404, "not_found")
+            try await server.call(.get, "/v1/streams/nobody/events").expectProblem(404, "not_found")
+            try await server.call(.get, "/v1/log?limit=0").expectProblem(400, "invalid_parameter")
+            try await server.call(.get, "/v1/proofs/inclusion").expectProblem(400, "invalid_parameter")
+            #expect(try await server.call(.get, "/v1/health/ready").json?["entries"] as? Int == 2)  // nothing refused was stored
+
+            // Reads.
+            let stream = try await server.call(.get, "/v1/streams/case-1/events?direction=backwards&limit=1").json ?? [:]
+            let newest = try #require((stream["entries"] as? [[String: Any]])?.first)
+            #expect(newest["streamVersion"] as? Int == 2 && newest["data"] as? String == "ok" && newest["author"] as? String == "uid:0/unnamed")
+            #expect((try await server.call(.get, "/v1/log?from=0&limit=10").json?["entries"] as? [[String: Any]])?.count == 2)
+
+            // One entry with its signed bytes: the signature and the leaf hash check out offline.
+            let entry = try await server.call(.get, "/v1/entries/0").json ?? [:]
+            let signedBytes = try #require(Base64.decode(entry["signedBytes"] as? String ?? ""))
+            let signature = try #require(Base64.decode(entry["signature"] as? String ?? ""))
+            #expect(key.publicKey.isValidSignature(signature, for: signedBytes))
+            #expect(String(decoding: signedBytes, as: UTF8.self).contains(#"{"b":1,"a":[true,null,"x/y"]}"#))  // exactly as sent
+            let leaf = MerkleHash.leaf(signedBytes + signature)
+            #expect(entry["leafHash"] as? String == leaf.hex)
+
+            // The checkpoint (signed within 50 ms) and proofs against it.
+            var note = try await server.call(.get, "/v1/checkpoints/latest")
+            for _ in 0..<100 where note.status != 200 {
+                try await Task.sleep(for: .milliseconds(20))
+                note = try await server.call(.get, "/v1/checkpoints/latest")
+            }
+            #expect(note.headers[.contentType] == "text/plain; charset=utf-8")
+            let checkpoint = try Checkpoint.verify(note: note.body, origin: key.name, publicKey: key.publicKey)
+            #expect(checkpoint.size == 2 && checkpoint.timestampSeconds != nil)
+            let inclusion = try await server.call(.get, "/v1/proofs/inclusion?position=0&treeSize=2").json ?? [:]
+            let proof = (inclusion["proof"] as? [String] ?? []).compactMap { Base64.decode($0).flatMap(Digest.init) }
+            #expect(MerkleProof.verifyInclusion(leafHash: leaf, index: 0, treeSize: 2, proof: proof, root: checkpoint.root))
+            #expect((try await server.call(.get, "/v1/proofs/consistency?from=1&to=2").json?["proof"] as? [String])?.count == 1)
+            try await server.call(.get, "/v1/proofs/inclusion?position=5&treeSize=2").expectProblem(404, "not_found")
+        }
+    }
+
+    /// Shutdown has begun: every new request, whatever it asks, gets 503 `shutting_down`.
+    @Test func requestsAfterShutdownBeganAreRefused() async throws {
+        try await TestServer.run { server in
+            server.shutdown.begin()
+            try await server.call(.get, "/v1/health/live").expectProblem(503, "shutting_down")
+            try await server.append("s", #"{"events":[{"type":"X","data":1}]}"#).expectProblem(503, "shutting_down")
+        }
+    }
+}

@@ -1,0 +1,45 @@
+import FascicoloServer
+import Hummingbird
+import Testing
+
+/// The fascicolo sociale's person endpoints, in process.
+@Suite struct PersonRoutesTests {
+    static let codiceFiscale = "RSSMRA85T10A562S"
+    static let actor = #""actor":{"operator":"op-7","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"}"#
+
+    static func body(_ events: String, person: String = codiceFiscale) -> String {
+        #"{"person":"\#(person)",\#(actor),"events":[\#(events)]}"#
+    }
+
+    static let registration = #"{"type":"PersonRegistered","occurredAt":"2026-01-10","data":{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"G942","givenName":"Mario","familyName":"Rossi","address":"Via Pretoria 12, Potenza"}}"#
+
+    static func person(_ identifier: String) -> HTTPFields { [HTTPFields.Element.Name("Fascicolo-Person")!: identifier] }
+
+    @Test func provisionalRecordsAreLinkedToACodiceFiscaleLater() async throws {
+        try await TestServer.run { server in
+            func record(_ body: String) async throws -> TestServer.Reply {
+                try await server.call(.post, "/v1/persons/events", body: body)
+            }
+            let stp = "STP0170000000123"
+            let registration = #"{"type":"PersonRegistered","occurredAt":"2026-03-01","data":{"birthYear":1990,"sex":"F","citizenship":"non_eu","comuneOfResidence":"F052"}}"#
+            #expect(try await record(Self.body(registration, person: stp)).status == 201)
+            let link = #"{"type":"IdentityLinked","occurredAt":"2026-04-01","data":{"codiceFiscale":"\#(Self.codiceFiscale)","source":"document_checked"}}"#
+            let linked = try await record(Self.body(link, person: stp))
+            #expect(linked.status == 201, "\(linked.body)")
+            #expect(!linked.body.contains(Self.codiceFiscale))
+            // The codice fiscale now reaches the same case file.
+            let byCodiceFiscale = try await server.call(.get, "/v1/persons/case-file", headers: Self.person(Self.codiceFiscale)).json ?? [:]
+            let byCode = try await server.call(.get, "/v1/persons/case-file", headers: Self.person(stp)).json ?? [:]
+            #expect(byCodiceFiscale["person"] as? String != nil && byCodiceFiscale["person"] as? String == byCode["person"] as? String)
+            #expect((byCodiceFiscale["entries"] as? [Any])?.count == 2)
+            try await record(Self.body(link, person: stp)).expectProblem(409, "identity_already_registered")
+            // A link made by mistake is voided: the codice fiscale no longer reaches this file.
+            let void = #"{"type":"Voided","occurredAt":"2026-04-02","data":{"target":2,"reason":"documento di un'altra persona","authorisingAct":"det. 3/2026"}}"#
+            #expect(try await record(Self.body(void, person: stp)).status == 201)
+            try await server.call(.get, "/v1/persons/case-file", headers: Self.person(Self.codiceFiscale)).expectProblem(404, "person_not_found")
+            #expect(try await record(Self.body(link, person: stp)).status == 201)  // and can be linked again
+            try await record(Self.body(link, person: Self.codiceFiscale)).expectProblem(422, "already_identified")
+            try await record(Self.body(registration, person: "provisional:ab")).expectProblem(422, "invalid_provisional_id")
+        }
+    }
+}
