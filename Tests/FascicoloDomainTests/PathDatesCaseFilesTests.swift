@@ -76,9 +76,9 @@ import Testing
             #expect(badAmbito?.code == "unknown_code")
             try await record(files, rectify("date", "2026-01-11"))
             let file = try await files.caseFile(for: person, reader: CaseFilesTests.writer)
-            #expect(file["state"]?["takenInChargeOn"]?.string == "2026-01-11")
+            #expect(file.state.takenInChargeOn == CalendarDate("2026-01-11"))
             // The original stays in the log.
-            #expect(file["entries"]?.array?[2]["data"]?["date"]?.string == "2026-01-12")
+            #expect(data(file.entries[2])["date"]?.string == "2026-01-12" && file.entries[2].rectifiedBy == [8])
             // From the log again (a new history), the same.
             #expect(try files.history(of: try files.pseudonym(for: person)).state.takenInChargeOn == CalendarDate("2026-01-11"))
         }
@@ -122,8 +122,8 @@ import Testing
                              #"{"type":"InterventionRequested","occurredAt":"2026-11-30","data":{"code":"PIS","provider":"Unità di strada","fundingLine":"fondo_poverta"}}"#,
                              person: person)
             let file = try await files.caseFile(for: try PersonIdentifier(parsing: person), reader: CaseFilesTests.writer)
-            #expect(file["state"]?["phase"]?.string == "opened" && file["state"]?["ambito"]?.string == "matera")
-            #expect(file["entries"]?.array?[1]["data"]?["ambito"]?.string == "matera")
+            #expect(file.state.phase == .opened && file.state.ambito == "matera")
+            #expect(data(file.entries[1])["ambito"]?.string == "matera")
         }
     }
 
@@ -131,7 +131,8 @@ import Testing
         try await withCaseFiles { files in
             try await record(files, Self.homeCare, #"{"type":"CaseTransferredOut","occurredAt":"2026-05-01","data":{"toAmbito":"Roma 1 (Lazio)","reason":"change_of_residence"}}"#)
             let file = try await files.caseFile(for: try PersonIdentifier(parsing: CaseFilesTests.codiceFiscale), reader: CaseFilesTests.writer)
-            #expect(file["state"]?["phase"]?.string == "closed" && file["state"]?["openInterventions"]?.array?.isEmpty == true)
+            #expect(file.state.phase == .closed && file.state.openInterventions.isEmpty)
+            #expect(file.state.closureReason == "transferred_other_region")
             let minor = "provisional:minore-1"
             try await record(files, #"{"type":"PersonRegistered","occurredAt":"2026-01-10","data":{"birthYear":2010,"sex":"F","citizenship":"italian","comuneOfResidence":"F052"}}"#,
                              #"{"type":"CaseOpened","occurredAt":"2026-01-11","data":{"area":"families_minors","ente":"Comune di Matera","ambito":"matera"}}"#,
