@@ -21,11 +21,6 @@ public struct LedgerSnapshot {
     @usableFromInline let transaction: ReadTransaction
     @usableFromInline let store: LedgerStore
 
-    init(transaction: ReadTransaction, store: LedgerStore) {
-        self.transaction = transaction
-        self.store = store
-    }
-
     // MARK: - The log
 
     /// The number of entries (the next position, and the tree size).

@@ -9,11 +9,6 @@ public struct MerkleTree {
     let transaction: ReadTransaction
     let table: Table
 
-    init(transaction: ReadTransaction, table: Table) {
-        self.transaction = transaction
-        self.table = table
-    }
-
     public enum Failure: Error, Equatable, Sendable, CustomStringConvertible {
         /// A proof or root was asked for a size beyond the tree, or an index beyond the size.
         case outOfRange(String)

@@ -20,7 +20,7 @@ public func spawn(_ executable: String, _ arguments: [String], outputFile: Strin
     posix_spawn_file_actions_addopen(&actions, 1, outputFile, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
     posix_spawn_file_actions_adddup2(&actions, 1, 2)
     let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
+    defer { for argument in argv { free(argument) } }
     var pid: pid_t = 0
     let status = posix_spawn(&pid, executable, &actions, nil, argv, environ)
     guard status == 0 else { throw SpawnFailure(executable: executable, status: status) }

@@ -66,9 +66,12 @@ enum Places {
     }
 
     /// Places of birth outside Basilicata: other Italian comuni and foreign states (Z codes).
-    static let italianBirthplaces = ["F839", "A662", "H501", "F205", "L219", "D643", "C352"]  // Napoli, Bari, Roma, Milano, Torino, Foggia, Catanzaro
-    static let euBirthplaces = ["Z129", "Z104", "Z127", "Z112"]  // Romania, Bulgaria, Polonia, Germania
-    static let nonEUBirthplaces = ["Z100", "Z330", "Z343", "Z335", "Z138", "Z236", "Z352"]  // Albania, Marocco, Senegal, Nigeria, Ucraina, Pakistan, Tunisia
+    /// Napoli, Bari, Roma, Milano, Torino, Foggia, Catanzaro.
+    static let italianBirthplaces = ["F839", "A662", "H501", "F205", "L219", "D643", "C352"]
+    /// Romania, Bulgaria, Polonia, Germania.
+    static let euBirthplaces = ["Z129", "Z104", "Z127", "Z112"]
+    /// Albania, Marocco, Senegal, Nigeria, Ucraina, Pakistan, Tunisia.
+    static let nonEUBirthplaces = ["Z100", "Z330", "Z343", "Z335", "Z138", "Z236", "Z352"]
 
     static let italianWomen = [
         "Maria", "Anna", "Giuseppina", "Rosa", "Angela", "Giovanna", "Teresa", "Lucia", "Carmela", "Caterina",

@@ -344,7 +344,7 @@ func spawnProcess(_ executable: String, _ arguments: [String]) throws -> pid_t {
 func runThreads<T: Sendable>(count: Int, _ body: @escaping @Sendable (Int) -> T) -> [T] {
     let results = UnsafeTransfer(ResultSlots<T>(count: count))
     let threads = (0..<count).map { index in startJoinableThread { results.value.set(index, body(index)) } }
-    threads.forEach(joinThread)
+    for thread in threads { joinThread(thread) }
     return results.value.values
 }
 
