@@ -143,9 +143,10 @@ extension CaseFiles {
             throw DomainError(LedgerError.wrongExpectedVersion(stream: person.stream, expected: expected, actual: prepared.version))
         }
         let events = request.events
-        let latest = today().daysSinceEpoch + 1
+        let today = today()
+        let latest = CalendarDate(daysSinceEpoch: today.daysSinceEpoch + limits.futureToleranceDays)
         let checked = ParallelMap.map(events.count) { index in
-            Result { () throws(DomainError) in try Self.check(events[index], at: index, table: table, latest: latest) }
+            Result { () throws(DomainError) in try Self.check(events[index], at: index, table: table, today: today, latest: latest) }
         }
 
         var dataKey: SecretKey?
@@ -155,7 +156,7 @@ extension CaseFiles {
             // Named in errors only: not built for every event.
             var path: String { "events[\(index)]" }
             let (schema, alone) = try checked[index].get()
-            let validated: ValidatedData
+            var validated: ValidatedData
             if let alone {
                 validated = alone
             } else {
@@ -170,12 +171,26 @@ extension CaseFiles {
                 throw .identifierInClear(field: found)
             }
             let version = prepared.version + UInt64(index) + 1
-            let fact = CaseFact(version: version, kind: schema.kind, data: validated.open, reference: table)
+            if schema.kind == .interventionRequested, history.state.phase == .noCase, !validated.open.contains(where: { $0.key == "ambito" }) {
+                // Pronto intervento sociale without a case file opens a minimal one, in the actor's ambito.
+                validated.open.append((key: "ambito", value: .string(actor.ambito)))
+            }
+            if schema.kind == .rectified {
+                try checkRectifiedValue(open: &validated.open, personal: &validated.personal, state: history.state, path: path + ".data")
+                if let found = IdentifierScanner.firstIdentifier(in: .object(validated.open), path: path + ".data") {
+                    throw .identifierInClear(field: found)
+                }
+            }
+            let fact = CaseFact(version: version, kind: schema.kind, data: validated.open, reference: table, occurredAt: event.occurredAt)
             do {
                 try history.apply(fact)
             } catch {
-                throw DomainError(.pathRule, code: error.code, error.english, italian: error.italian,
-                                  field: error.field.map { path + ".data." + $0 } ?? path + ".type")
+                let field = switch error.field {
+                case nil: path + ".type"
+                case "occurredAt": path + ".occurredAt"
+                case let name?: path + ".data." + name
+                }
+                throw DomainError(error, field: field)
             }
             if schema.kind == .voided {
                 if let target = fact.reference, history.state.kind(at: target) == .identityLinked {
@@ -220,10 +235,11 @@ extension CaseFiles {
         return prepared
     }
 
-    /// One event on its own: a client type of the catalogue, a date not in the future, and (but
-    /// for IdentityLinked, checked once its link is made) its fields.
+    /// One event on its own: a client type of the catalogue, dates not in the future (beyond
+    /// `Limits.futureToleranceDays`), and (but for IdentityLinked, checked once its link is made)
+    /// its fields.
     private static func check(_ event: RecordRequest.Event, at index: Int, table: ReferenceTable,
-                              latest: Int) throws(DomainError) -> (EventSchema, ValidatedData?) {
+                              today: CalendarDate, latest: CalendarDate) throws(DomainError) -> (EventSchema, ValidatedData?) {
         var path: String { "events[\(index)]" }
         guard let schema = EventCatalogue.schema(event.type) else {
             throw DomainError(.invalid, code: "unknown_event_type", "not an event type of the catalogue (GET /v1/catalogue lists them)", field: path + ".type")
@@ -231,11 +247,43 @@ extension CaseFiles {
         guard !EventCatalogue.systemKinds.contains(schema.kind) else {
             throw DomainError(.invalid, code: "system_event_type", "\(schema.type) entries are written by the daemon itself", field: path + ".type")
         }
-        guard let occurred = OccurredAt.date(event.occurredAt), occurred.daysSinceEpoch <= latest else {
-            throw .schema("occurredAt is in the future", field: path + ".occurredAt")
+        if let occurred = OccurredAt.date(event.occurredAt), occurred > latest {
+            throw DomainError(Rule.dateInFuture(occurred, today: today), field: path + ".occurredAt")
         }
         guard schema.kind != .identityLinked else { return (schema, nil) }
-        return (schema, try EventValidator.validate(event.data, schema: schema, reference: table, fieldPrefix: path + ".data"))
+        let validated = try EventValidator.validate(event.data, schema: schema, reference: table, fieldPrefix: path + ".data")
+        // The day the entry is placed on the path (an appointment's own `date` may be ahead).
+        if schema.kind != .appointmentScheduled, let text = validated.open.first(where: { $0.key == "date" })?.value.string,
+           let day = CalendarDate(text), day > latest {
+            throw DomainError(Rule.dateInFuture(day, today: today), field: path + ".data.date")
+        }
+        return (schema, validated)
+    }
+
+    /// A Rectified's `newValue` is checked as the field it corrects would be (a date as a date,
+    /// a code against the reference data), and kept in clear when that field is: the case state
+    /// and the read models then apply it. Given as text, as Rectified's schema says (`"1980"`,
+    /// `"true"`). A target or field that does not exist is left to the path rules to refuse.
+    private func checkRectifiedValue(open: inout [(key: String, value: JSON)], personal: inout [(key: String, value: JSON)],
+                                     state: CaseState, path: String) throws(DomainError) {
+        guard let target = open.first(where: { $0.key == "target" })?.value.uint64,
+              let kind = state.kind(at: target), let schema = EventCatalogue.schema(kind),
+              let name = open.first(where: { $0.key == "field" })?.value.string, let field = schema.field(name),
+              let index = personal.firstIndex(where: { $0.key == "newValue" }), let text = personal[index].value.string else { return }
+        let value: JSON = switch field.kind {
+        case .integer, .amount, .entry: .number(text)
+        case .boolean: text == "true" ? .bool(true) : text == "false" ? .bool(false) : .string(text)
+        default: .string(text)
+        }
+        if case .textList = field.kind {} else {
+            try EventValidator.check(value, kind: field.kind, reference: reference.current, path: path + ".newValue")
+        }
+        guard !field.personal else { return }
+        // Clear, in the schema's order (target, field, newValue, oldValue, reason, authorisedBy).
+        var moved = [personal.remove(at: index)]
+        if let old = personal.firstIndex(where: { $0.key == "oldValue" }) { moved.append(personal.remove(at: old)) }
+        let at = open.firstIndex(where: { $0.key == "reason" }) ?? open.endIndex
+        open.insert(contentsOf: moved, at: at)
     }
 
     /// IdentityLinked arrives with the codice fiscale (`data.codiceFiscale`) and is stored with

@@ -35,6 +35,9 @@ public final class CaseFiles: Sendable {
         public var eventsPerRequestMax = 100
         /// Entries returned by one case-file read.
         public var entriesPerReadMax = 1_000
+        /// How many days after today (UTC, on the ledger's wall clock) an event may still be dated:
+        /// one, for a client whose day has begun before UTC's.
+        public var futureToleranceDays = 1
         public init() {}
     }
 
@@ -115,7 +118,7 @@ public final class CaseFiles: Sendable {
         }
         let data = schema.upcast(.object(stored.data), from: stored.schemaVersion)?.members ?? stored.data
         return CaseFact(version: entry.streamVersion, type: entry.eventType, data: data,
-                        reference: reference.versions[stored.codeTable])
+                        reference: reference.versions[stored.codeTable], occurredAt: stored.occurredAt)
     }
 
     /// Today (UTC) on the ledger's wall clock: nothing may be recorded as having happened after

@@ -40,6 +40,11 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
 
     public var description: String { field.map { "\($0): \(message)" } ?? message }
 
+    /// A path rule's refusal (422), with its Italian sentence.
+    init(_ violation: PathRuleViolation, field: String?) {
+        self.init(.pathRule, code: violation.code, violation.english, italian: violation.italian, field: field)
+    }
+
     /// The ledger's refusal, with its own code and sentence.
     init(_ error: LedgerError) {
         self.init(.ledger(error), code: error.code, error.description)

@@ -23,7 +23,8 @@ extension Engine {
             switch target.kind {
             case .date:
                 let old = CalendarDate(target.old)!.daysSinceEpoch
-                new = CalendarDate(daysSinceEpoch: max(firstDay, min(old + random.pick([-3, -2, -1, 1, 2]), lastDay))).description
+                let shift = target.onlyLater ? random.pick([1, 2]) : random.pick([-3, -2, -1, 1, 2])
+                new = CalendarDate(daysSinceEpoch: max(firstDay, min(old + shift, lastDay))).description
                 reason = "data trascritta in modo errato"
             case .address:
                 new = note("\(random.pick(Places.streets)) \(random.between(1, 180)), \(person.residence.postcode) \(person.residence.name)")

@@ -125,7 +125,7 @@ extension Engine {
             appointmentMissed(&person, &batch, appointment.version)
             person.missedAppointments += 1
             if person.missedAppointments >= 2, random.chance(0.4) {
-                close(&person, &batch, reason: closureReasons.contains("untraceable") ? "untraceable" : random.pick(closureReasons))
+                close(&person, &batch, reason: closureReasons.contains("untraceable") ? "untraceable" : finalReason(person, on: batch.day))
                 return .done
             }
             return .after(days: random.between(1, 10))
@@ -146,7 +146,8 @@ extension Engine {
         let basis = person.hadJudicialMeasure && random.chance(0.7) ? "judicial"
             : person.hadReferral && random.chance(0.6) ? "referral" : person.area == "poverty" && random.chance(0.4) ? "adi" : "request"
         let version = add(&person, &batch, "TakenInCharge", [("date", date(batch.day)), ("basis", .string(basis))])
-        person.rectifiable.append(Rectifiable(version: version, field: "date", old: CalendarDate(daysSinceEpoch: batch.day).description, kind: .date))
+        person.rectifiable.append(Rectifiable(version: version, field: "date", old: CalendarDate(daysSinceEpoch: batch.day).description,
+                                              kind: .date, onlyLater: true))
         person.phase = .takenInCharge
         person.stage = .assessment
         return .after(days: random.between(3, 20))
@@ -369,15 +370,17 @@ extension Engine {
         }
         if person.profile.mistakenClosure {
             person.profile.mistakenClosure = false
-            person.stage = .voidMistake(close(&person, &batch, reason: finalReason(person)))
+            // A mistake is voided later: never a death, which would end the path.
+            person.stage = .voidMistake(close(&person, &batch, reason: finalReason(person, on: batch.day, mayDie: false)))
             return .after(days: random.between(1, 20))
         }
         if person.profile.closeAndReopen, !person.reopened {
-            close(&person, &batch, reason: finalReason(person))
+            // A case closed for death is never reopened.
+            close(&person, &batch, reason: finalReason(person, on: batch.day, mayDie: false))
             person.stage = .closedAwaitingReopen
             return .after(days: random.between(40, 200))
         }
-        if person.profile.closeAtEnd { close(&person, &batch, reason: finalReason(person)) }
+        if person.profile.closeAtEnd { close(&person, &batch, reason: finalReason(person, on: batch.day)) }
         return .done
     }
 
@@ -407,7 +410,7 @@ extension Engine {
 
     mutating func suspended(_ person: inout Person, _ batch: inout Batch) -> Next {
         if random.chance(0.1) {
-            close(&person, &batch, reason: finalReason(person))
+            close(&person, &batch, reason: finalReason(person, on: batch.day))
             return .done
         }
         var data: [(key: String, value: JSON)] = [("reason", .string("return_from_suspension"))]

@@ -157,12 +157,13 @@ extension Engine {
     mutating func startIntervention(_ person: inout Person, _ batch: inout Batch, _ intervention: UInt64) {
         let version = add(&person, &batch, "InterventionStarted", [("intervention", .number(String(intervention))), ("date", date(batch.day))])
         person.interventions[intervention] = .active
+        person.interventionStartDays[intervention] = batch.day
         person.rectifiable.append(Rectifiable(version: version, field: "date", old: CalendarDate(daysSinceEpoch: batch.day).description, kind: .date))
     }
 
     mutating func deliver(_ person: inout Person, _ batch: inout Batch, _ intervention: UInt64) {
         let code = person.interventionCodes[intervention] ?? ""
-        var data: [(key: String, value: JSON)] = [("intervention", .number(String(intervention))), ("date", date(batch.day - random.between(0, 6)))]
+        var data: [(key: String, value: JSON)] = [("intervention", .number(String(intervention))), ("date", date(max(batch.day - random.between(0, 6), person.interventionStartDays[intervention] ?? batch.day)))]
         if code.hasPrefix("CONTR") {
             data.append(("amount", .number(Self.amount(cents: random.between(10, 60) * 1_000))))
         } else if code.hasPrefix("COMUNITA") {
@@ -191,6 +192,13 @@ extension Engine {
 
     @discardableResult
     mutating func close(_ person: inout Person, _ batch: inout Batch, reason: String) -> UInt64 {
+        // Usually the death is recorded first (from the anagrafe, the hospital, the family),
+        // then the case closed for it; sometimes only the closure says it.
+        if reason == "death", random.chance(0.7) {
+            add(&person, &batch, "PersonDied", [
+                ("date", date(batch.day)), ("source", .string(random.pick(["anagrafe", "hospital", "family", "other_service"]))),
+            ])
+        }
         var data: [(key: String, value: JSON)] = [("reason", .string(reason)), ("date", date(batch.day))]
         if random.chance(0.6) { data.append(("situation", .string(note(Texts.closingSituation(person, &random))))) }
         let version = add(&person, &batch, "CaseClosed", data)
@@ -208,21 +216,24 @@ extension Engine {
         for intervention in person.endedWithTheCase.keys { person.interventions[intervention] = .ended }
     }
 
-    mutating func finalReason(_ person: Person) -> String {
+    /// A closure reason that fits the person on `day`: coming of age only in the year they turn 18
+    /// or the next (the birth year is all the registry holds), death only when `mayDie`.
+    mutating func finalReason(_ person: Person, on day: Int, mayDie: Bool = true) -> String {
+        let age = CalendarDate(daysSinceEpoch: day).year - person.birthYear
         var options: [(weight: Double, value: String)] = closureReasons.map { reason in
             let weight: Double = switch reason {
             case "needs_resolved": 8
             case "family_request": 2
             case "untraceable": 2
             case "transferred_other_region", "transferred_same_region": 1.5
-            case "came_of_age": person.isMinor ? 4 : 0
+            case "came_of_age": (18...19).contains(age) ? 4 : 0
             case "repatriation": person.origin == .italian ? 0 : 2
-            case "death": person.birthYear < 1955 ? 3 : 0.1
+            case "death": !mayDie ? 0 : person.birthYear < 1955 ? 3 : 0.1
             default: 1
             }
             return (weight, reason)
         }
-        if options.allSatisfy({ $0.weight <= 0 }) { options = closureReasons.map { (1, $0) } }
+        if options.allSatisfy({ $0.weight <= 0 }) { options = closureReasons.filter { $0 != "came_of_age" && $0 != "death" }.map { (1, $0) } }
         return random.weighted(options)!
     }
 }

@@ -44,6 +44,8 @@ struct Rectifiable: Sendable {
     let field: String
     var old: String
     let kind: Kind
+    /// A date that may not move earlier: the presa in carico is not dated before the case's opening.
+    var onlyLater = false
 }
 
 struct Person: Sendable {
@@ -91,6 +93,8 @@ struct Person: Sendable {
     var signedPlans: [UInt64] = []
     var goals: [UInt64] = []
     var interventions: [UInt64: InterventionPhase] = [:]
+    /// The day each intervention started: no delivery is dated before it.
+    var interventionStartDays: [UInt64: Int] = [:]
     var interventionCodes: [UInt64: String] = [:]
     /// Interventions the last closure or transfer out ended, with their phase before it.
     var endedWithTheCase: [UInt64: InterventionPhase] = [:]

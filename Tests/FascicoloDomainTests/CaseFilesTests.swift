@@ -320,7 +320,11 @@ import Testing
             let person = try PersonIdentifier(parsing: Self.codiceFiscale)
             _ = try await caseFiles.record(Self.request(Self.registration + "," + Self.opened), author: "uid:1/test")
             _ = try await caseFiles.record(Self.request(#"{"type":"CaseClosed","occurredAt":"2026-03-01","data":{"reason":"needs_resolved","date":"2026-03-01","situation":"stabile"}}"#), author: "uid:1/test")
+            // A review is a late entry when dated inside the open period; this one is after the closure.
             await #expect { try await caseFiles.record(Self.request(#"{"type":"ReviewHeld","occurredAt":"2026-03-02","data":{"date":"2026-03-02","nextReviewDue":"2026-06-01"}}"#), author: "uid:1/test") } throws: {
+                ($0 as? DomainError)?.code == "date_after_closure" && ($0 as? DomainError)?.messageItalian?.contains("riaprire il caso") == true
+            }
+            await #expect { try await caseFiles.record(Self.request(#"{"type":"PlanDrafted","occurredAt":"2026-03-02","data":{"objectives":["casa"]}}"#), author: "uid:1/test") } throws: {
                 ($0 as? DomainError)?.code == "case_closed" && ($0 as? DomainError)?.messageItalian?.contains("chiuso") == true
             }
             _ = try await caseFiles.record(Self.request(#"{"type":"Voided","occurredAt":"2026-03-02","data":{"target":4,"reason":"chiuso per errore","authorisingAct":"det. 12/2026"}}"#), author: "uid:1/test")

@@ -81,7 +81,8 @@ extension CaseLifecyclePropertyTests {
     @Test func prontoInterventoNeedsNoPlan() throws {
         var script = Script()
         try script.add("PersonRegistered")
-        #expect(script.refusal("InterventionRequested", emergency: true)?.code == "no_open_case")
+        // Without a case file, only pronto intervento sociale (which opens a minimal one).
+        #expect(script.refusal("InterventionRequested")?.code == "no_open_case")
         try script.add("CaseOpened", ambito: "BAS01")
         try script.add("InterventionRequested", emergency: true)  // opened, not yet taken in charge
         try script.add("TakenInCharge")

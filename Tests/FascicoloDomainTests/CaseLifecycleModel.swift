@@ -48,7 +48,7 @@ let rectifiable: Set<String> = [
     "InterventionEnded", "ReviewHeld",
 ]
 let voidable: Set<String> = [
-    "IdentityLinked", "AccessContactRecorded", "ReferralReceived", "CaseOpened", "CommitmentBreached",
+    "IdentityLinked", "PersonDied", "AccessContactRecorded", "ReferralReceived", "CaseOpened", "CommitmentBreached",
     "InterventionRequested", "ServiceDelivered", "CaseTransferredOut", "CaseTransferredIn", "CaseClosed",
 ]
 
@@ -135,7 +135,15 @@ let phaseTable: [String: Set<ModelPhase>] = [
     "RestrictionLifted": Set(ModelPhase.allCases),
     "ErasureExecuted": Set(ModelPhase.allCases),
     "ConsentWithdrawn": Set(ModelPhase.allCases),
+    // A person may die whatever their path; it is recorded once (see `afterDeath`).
+    "PersonDied": Set(ModelPhase.allCases),
 ]
+
+/// After a death (PersonDied, or a closure for death) the path ends: the case can still be
+/// closed, and the record corrected; nothing else is recorded, and the case is never reopened.
+/// (Entries dated up to the death — late entries — need dates, which these facts do not carry:
+/// PathDatesTests covers them.)
+let afterDeath: Set<String> = ["CaseClosed", "Rectified", "Voided", "Restricted", "RestrictionLifted", "ErasureExecuted", "ConsentWithdrawn"]
 
 struct Refusal: CustomStringConvertible {
     let reason: String
@@ -151,6 +159,7 @@ struct LifecycleModel {
     var registered = false
     var erased = false
     var linked = false
+    var deceased = false
     var phase = ModelPhase.noCase
     var ambito: String?
     var destination: String?
@@ -267,11 +276,22 @@ struct LifecycleModel {
             return nil
         }
         guard registered else { return Refusal("person_not_registered") }
+        if deceased && !afterDeath.contains(fact.type) { return Refusal("person_deceased") }
         guard var allowed = phaseTable[fact.type] else { return Refusal("unknown_type") }
+        // Pronto intervento sociale reaches people on the street or at night, who have no case
+        // file yet: it opens a minimal one (DOMAIN.md art. 7; issue 19).
+        if fact.type == "InterventionRequested" && fact.emergency && phase == .noCase {
+            newEpisode(in: fact.ambito)
+            interventions[fact.version] = "requested"
+            return nil
+        }
         if interventionSteps[fact.type] != nil && !interpretation.emergencyStepsBeforePresaInCarico { allowed = presaInCarico }
         guard allowed.contains(phase) else { return gateRefusal(fact.type) }
 
         switch fact.type {
+        case "PersonDied":
+            deceased = true
+            endInterventions()
         case "IdentityLinked":
             if linked { return Refusal("already_linked") }
             linked = true
@@ -323,6 +343,7 @@ struct LifecycleModel {
             phaseBeforeClosure = phase == .suspended ? phaseBeforeSuspension : phase
             phase = .closed
             endInterventions()
+            if fact.reason == "death" { deceased = true }
         case "CaseTransferredOut":
             if fact.ambito == nil || fact.ambito == ambito { return Refusal("same_ambito") }
             destination = fact.ambito

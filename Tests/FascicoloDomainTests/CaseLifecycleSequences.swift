@@ -16,7 +16,7 @@ let ambiti = ["BAS01", "BAS02", "BAS03"]
 /// closures and transfers; corrections less often, erasure (which ends a walk) rarely.
 let weightedTypes: [String] = streamTypes.flatMap { type -> [String] in
     let weight = switch type {
-    case "ErasureExecuted": 1
+    case "ErasureExecuted", "PersonDied": 1
     case "Rectified", "Restricted", "RestrictionLifted", "ConsentWithdrawn", "ConsentRecorded", "IdentityLinked", "Voided",
          "CaseClosed", "CaseSuspended", "CaseTransferredOut": 2
     case "CaseOpened", "TakenInCharge", "InterventionRequested", "CaseTransferredIn", "PlanSigned", "InterventionStarted",
@@ -118,12 +118,13 @@ func legalStep(after model: LifecycleModel, _ random: inout SeededGenerator, voi
     for _ in 0..<60 {
         var type = random.pick(weightedTypes)
         if voids && random.chance(3) { type = "Voided" }
-        if type == "ErasureExecuted" && !random.chance(10) { continue }
+        // Both end the path: rarely, so that walks get far.
+        if (type == "ErasureExecuted" || type == "PersonDied") && !random.chance(10) { continue }
         if model.registered && phaseTable[type]?.contains(model.phase) != true { continue }  // cheap pre-check
         let fact = candidate(type, after: model, &random)
         if model.verdict(fact) == nil { return fact }
     }
-    for type in streamTypes where type != "ErasureExecuted" {
+    for type in streamTypes where type != "ErasureExecuted" && type != "PersonDied" {
         for _ in 0..<3 {
             let fact = candidate(type, after: model, &random)
             if model.verdict(fact) == nil { return fact }

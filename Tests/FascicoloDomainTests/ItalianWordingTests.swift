@@ -15,13 +15,25 @@ import Testing
             Rule.caseAlreadyOpen, Rule.notTakenInCharge, Rule.alreadyTakenInCharge, Rule.noSignedPlan, Rule.caseClosed,
             Rule.caseTransferred, Rule.caseSuspended, Rule.caseNotClosed, Rule.sameAmbito, Rule.transferMismatch,
             Rule.unknownTarget, Rule.targetVoided, Rule.targetNotCounting, Rule.outcomeWithoutReference,
-            Rule.alreadyRestricted, Rule.notRestricted,
+            Rule.alreadyRestricted, Rule.notRestricted, Rule.closureAfterDeath,
+        ]
+        let day = CalendarDate(daysSinceEpoch: 20_500), other = CalendarDate(daysSinceEpoch: 20_400)
+        rules += [
+            Rule.dateBeforeCaseOpened(day, openedOn: other), Rule.dateBeforeTakenInCharge(day, takenInChargeOn: other),
+            Rule.dateBeforeReferencedEntry(day, referencedOn: other), Rule.dateBeforeInterventionStarted(day, startedOn: other),
+            Rule.dateAfterInterventionEnded(day, endedOn: other), Rule.dateAfterClosure(day, closedOn: other),
+            Rule.dateAfterSuspension(day, suspendedOn: other), Rule.dateBeforeClosure(day, closedOn: other),
+            Rule.dateBeforeSuspension(day, suspendedOn: other), Rule.dateOutsideOpenPeriods(day),
+            Rule.dateAfterDeath(day, diedOn: other), Rule.dateInFuture(day, today: other),
+            Rule.personDeceased(on: day), Rule.personDeceased(on: nil), Rule.cameOfAgeUnder18(closedOn: day, birthYear: 2010),
         ]
         let fact = CaseFact(version: 1, type: "GoalSet")
         rules += [Rule.appointmentConcluded(fact), Rule.planNotSigned(fact), Rule.goalClosed(fact)]
         rules += [nil, .requested, .active, .suspended, .ended].map { Rule.interventionStep(current: $0) }
-        for type in typeNames + ["SomethingElse"] {
-            rules.append(Rule.wrongTarget(found: type, expected: typeNames))
+        var everyKind = EventKinds()
+        for kind in EventKind.allCases { everyKind.insert(kind) }
+        for type in EventKind.allCases {
+            rules.append(Rule.wrongTarget(found: type, expected: everyKind))
             rules.append(Rule.unknownField(type: type))
             for correction in [CorrectionKind.rectified, .voided, .superseded, .replacedByNext, .none] {
                 for attempted in [CorrectionKind.rectified, .voided] {
@@ -41,13 +53,13 @@ import Testing
     }
 
     @Test func refusalsNameEntriesByTheirItalianTerm() {
-        let wrong = Rule.wrongTarget(found: "InterventionStarted", expected: ["GoalSet", "InterventionRequested"])
+        let wrong = Rule.wrongTarget(found: .interventionStarted, expected: EventKinds(.goalSet, .interventionRequested))
         #expect(
             wrong.italian == "La voce indicata è «attivazione dell'intervento», non «obiettivo / risultato atteso» o «sostegno disposto».")
-        #expect(Rule.unknownField(type: "TakenInCharge").italian == "Il campo da rettificare non fa parte della voce «presa in carico».")
+        #expect(Rule.unknownField(type: .takenInCharge).italian == "Il campo rettificato non è un campo della voce «presa in carico».")
         #expect(
-            Rule.notCorrectable(type: "PlanSigned", correction: .replacedByNext, attempted: .rectified).italian
-                == "Una voce «sottoscrizione del patto» si corregge con una nuova voce «sottoscrizione del patto».")
+            Rule.notCorrectable(type: .planSigned, correction: .replacedByNext, attempted: .rectified).italian
+                == "La voce «sottoscrizione del patto» si corregge con una nuova voce «sottoscrizione del patto».")
     }
 
     @Test func catalogueLabelsAreItalianTerms() {

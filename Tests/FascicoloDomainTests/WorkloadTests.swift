@@ -125,6 +125,8 @@ private func hex(_ seed: UInt64) -> String { "0x" + String(seed, radix: 16) }
     struct Run {
         /// The personal fields sent, by stream version.
         var personal: [String: [UInt64: [(key: String, value: JSON)]]] = [:]
+        /// The types sent, by stream version.
+        var types: [String: [UInt64: String]] = [:]
         /// An identifier text that reaches the stream.
         var identifier: [String: String] = [:]
         var reads: [String: Int] = [:]
@@ -239,8 +241,15 @@ private func hex(_ seed: UInt64) -> String { "0x" + String(seed, radix: 16) }
                     run.identifier[pseudonym] = run.identifier[pseudonym] ?? person
                     for (offset, event) in request.events.enumerated() {
                         guard let schema = EventCatalogue.schema(event.type), let members = event.data.members else { continue }
-                        let personal = members.filter { schema.field($0.key)?.personal == true }
-                        if !personal.isEmpty { run.personal[pseudonym, default: [:]][result.append.firstStreamVersion + UInt64(offset)] = personal }
+                        let version = result.append.firstStreamVersion + UInt64(offset)
+                        run.types[pseudonym, default: [:]][version] = event.type
+                        var personal = members.filter { schema.field($0.key)?.personal == true }
+                        // A rectification of a field kept in clear is kept in clear too (its values are not personal).
+                        if event.type == "Rectified", let target = event.data["target"]?.uint64, let field = event.data["field"]?.string,
+                           let type = run.types[pseudonym]?[target], EventCatalogue.schema(type)?.field(field)?.personal == false {
+                            personal.removeAll { $0.key == "newValue" || $0.key == "oldValue" }
+                        }
+                        if !personal.isEmpty { run.personal[pseudonym, default: [:]][version] = personal }
                     }
                     if run.personal[pseudonym] == nil { run.personal[pseudonym] = [:] }
                 case .erase(let person, let legalGround, let reference):

@@ -40,7 +40,8 @@ private struct LogScan {
                 return CaseFact(version: entry.streamVersion, type: entry.eventType)
             }
             let data = schema.upcast(.object(stored.data), from: stored.schemaVersion)?.members ?? stored.data
-            return CaseFact(version: entry.streamVersion, type: entry.eventType, data: data, reference: referenceData.versions[stored.codeTable])
+            return CaseFact(version: entry.streamVersion, type: entry.eventType, data: data, reference: referenceData.versions[stored.codeTable],
+                            occurredAt: stored.occurredAt)
         })
     }
 

@@ -54,6 +54,12 @@ public enum EventCatalogue {
         EventSchema(.consentWithdrawn, "revoca del consenso", purpose: .consent, correction: .none, fields: [
             .required("scope", .choice(["sharing_with_provider", "sharing_with_asl", "sharing_with_school", "contact_by_phone", "other"])),
         ]),
+        // Death ends the path: afterwards only corrections, the closure of the case and entries
+        // dated up to the death are accepted (CaseState). Voided if recorded on the wrong person.
+        EventSchema(.personDied, "decesso", purpose: .registry, correction: .voided, fields: [
+            .required("date", .date),
+            .optional("source", .choice(["anagrafe", "hospital", "family", "other_service", "other"])),
+        ]),
     ]
 
     static let access: [EventSchema] = [
@@ -119,7 +125,9 @@ public enum EventCatalogue {
             .optional("notes", note, personal: true),
         ]),
         EventSchema(.caseTransferredOut, "trasferimento in uscita", purpose: .caseManagement, correction: .voided, fields: [
-            .required("toAmbito", .code(.ambiti)),
+            // An ambito of the reference data, or one of another region (not in the reference
+            // data): that transfer closes the case here with `transferred_other_region`.
+            .required("toAmbito", .text(maxLength: 100)),
             .required("reason", .choice(["change_of_residence", "competence", "other"])),
         ]),
         EventSchema(.caseTransferredIn, "trasferimento in entrata", purpose: .caseManagement, correction: .voided, fields: [
@@ -183,6 +191,9 @@ public enum EventCatalogue {
             .required("provider", shortText),
             .required("fundingLine", .code(.fundingLines)),
             .optional("notes", note, personal: true),
+            // Pronto intervento sociale for a person without a case file opens a minimal one in
+            // this ambito (the actor's when not given).
+            .optional("ambito", .code(.ambiti)),
         ]),
         EventSchema(.interventionStarted, "attivazione dell'intervento", purpose: .interventions, correction: .rectified, fields: [
             .required("intervention", .entry), .required("date", .date),

@@ -15,7 +15,7 @@ public enum EventKind: UInt8, CaseIterable, Sendable {
     case interventionSuspended, interventionResumed, interventionEnded, serviceDelivered
     case reviewHeld, outcomeRecorded, caseClosed, rectified
     case voided, restricted, restrictionLifted, erasureExecuted
-    case recordAccessed
+    case recordAccessed, personDied
     /// A type outside the catalogue (generic streams; never an entry of a person's stream).
     case other
 
@@ -63,6 +63,7 @@ public enum EventKind: UInt8, CaseIterable, Sendable {
         case .restrictionLifted: "RestrictionLifted"
         case .erasureExecuted: "ErasureExecuted"
         case .recordAccessed: "RecordAccessed"
+        case .personDied: "PersonDied"
         case .other: ""
         }
     }
@@ -107,6 +108,11 @@ public struct EventKinds: Sendable, Equatable {
 
     public func contains(_ kind: EventKind) -> Bool { bits & (1 << kind.rawValue) != 0 }
 
+    public mutating func insert(_ kind: EventKind) { bits |= 1 << kind.rawValue }
+
     /// The names of the kinds in the set, sorted.
     public var names: [String] { EventKind.allCases.filter(contains).map(\.name).sorted() }
+
+    /// The kinds in the set, in the catalogue's order.
+    public var kinds: [EventKind] { EventKind.allCases.filter(contains) }
 }

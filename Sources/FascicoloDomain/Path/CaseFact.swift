@@ -18,6 +18,18 @@ public struct CaseFact: Sendable, Equatable {
     /// The event's own date (`date` field), and ReviewHeld's next review.
     public var date: CalendarDate?
     public var nextReviewDue: CalendarDate?
+    /// The day of the envelope's `occurredAt` (when it happened in the world).
+    public var occurredOn: CalendarDate?
+    /// CaseTransferredOut to an ambito that is not in the reference data: another region's.
+    public var toOtherRegion = false
+
+    /// The day the entry is placed on the path, the one the date rules check: its `date` field
+    /// when it has one (the date of the presa in carico, of the delivery, of the closure…, and
+    /// the one a rectification changes), else `occurredAt`'s day. AppointmentScheduled's `date`
+    /// is the appointment's, in the future: it is placed on the day it was scheduled.
+    public var day: CalendarDate? {
+        kind == .appointmentScheduled ? occurredOn : date ?? occurredOn
+    }
     /// The codes few types carry, out of line: a fact is kept for every entry of every person
     /// the projections hold in memory, and four strings inline doubled its size.
     private var details: Details?
@@ -43,8 +55,24 @@ public struct CaseFact: Sendable, Equatable {
         set { change(\.field, to: newValue) }
     }
 
+    /// CaseClosed: the closure reason's code.
+    public var reason: String? {
+        get { details?.values.reason }
+        set { change(\.reason, to: newValue) }
+    }
+    /// Rectified: the new value, when the field it corrects is not personal (kept in clear then).
+    public var newValue: String? {
+        get { details?.values.newValue }
+        set { change(\.newValue, to: newValue) }
+    }
+    /// PersonRegistered: the birth year (the only part of the birth date recorded).
+    public var birthYear: Int? {
+        get { details?.values.birthYear.flatMap { Int($0) } }
+        set { change(\.birthYear, to: newValue.map(String.init)) }
+    }
+
     private struct DetailValues: Equatable {
-        var ambito, fromAmbito, operatorID, field: String?
+        var ambito, fromAmbito, operatorID, field, reason, newValue, birthYear: String?
     }
 
     /// Immutable: a change makes a new one, so copies of a fact never share a change.
@@ -67,7 +95,8 @@ public struct CaseFact: Sendable, Equatable {
     public static func == (lhs: CaseFact, rhs: CaseFact) -> Bool {
         lhs.version == rhs.version && lhs.kind == rhs.kind && lhs.reference == rhs.reference
             && lhs.emergency == rhs.emergency && lhs.date == rhs.date
-            && lhs.nextReviewDue == rhs.nextReviewDue && lhs.details?.values == rhs.details?.values
+            && lhs.nextReviewDue == rhs.nextReviewDue && lhs.occurredOn == rhs.occurredOn
+            && lhs.toOtherRegion == rhs.toOtherRegion && lhs.details?.values == rhs.details?.values
     }
 
     public init(version: UInt64, kind: EventKind) {
@@ -80,13 +109,16 @@ public struct CaseFact: Sendable, Equatable {
     }
 
     /// The fact of an entry whose clear `data` is `data`; `reference` resolves its intervention
-    /// codes (the table version the entry recorded).
-    public init(version: UInt64, type: String, data: [(key: String, value: JSON)], reference: ReferenceTable?) {
-        self.init(version: version, kind: EventKind(type), data: data, reference: reference)
+    /// codes (the table version the entry recorded); `occurredAt` is the envelope's.
+    public init(version: UInt64, type: String, data: [(key: String, value: JSON)], reference: ReferenceTable?,
+                occurredAt: String? = nil) {
+        self.init(version: version, kind: EventKind(type), data: data, reference: reference, occurredAt: occurredAt)
     }
 
-    public init(version: UInt64, kind: EventKind, data: [(key: String, value: JSON)], reference: ReferenceTable?) {
+    public init(version: UInt64, kind: EventKind, data: [(key: String, value: JSON)], reference: ReferenceTable?,
+                occurredAt: String? = nil) {
         self.init(version: version, kind: kind)
+        occurredOn = occurredAt.flatMap(OccurredAt.date)
         let fields = EventCatalogue.schema(kind)?.fields ?? []
         // Stored data follows the schema's order (the validator writes it so): each field is
         // looked for from where the last one was found, then from the start.
@@ -99,12 +131,18 @@ public struct CaseFact: Sendable, Equatable {
             let kind = fields[found].kind
             switch (kind, key) {
             case (.entry, _): self.reference = value.uint64
-            case (_, "ambito"), (_, "toAmbito"): ambito = value.string
+            case (_, "ambito"): ambito = value.string
+            case (_, "toAmbito"):
+                ambito = value.string
+                if let reference, let code = value.string { toOtherRegion = reference.labels[.ambiti]?[code] == nil }
             case (_, "fromAmbito"): fromAmbito = value.string
             case (_, "operator"): operatorID = value.string
             case (_, "field"): field = value.string
             case (_, "date"): date = value.string.flatMap(CalendarDate.init)
             case (_, "nextReviewDue"): nextReviewDue = value.string.flatMap(CalendarDate.init)
+            case (.code(.closureReasons), "reason"): reason = value.string
+            case (_, "newValue"): newValue = value.string
+            case (_, "birthYear"): birthYear = value.int
             case (.code(.interventions), "code"):
                 emergency = value.string.flatMap { reference?.interventions[$0]?.emergency } ?? false
             default: break

@@ -7,11 +7,6 @@ enum Rule {
         PathRuleViolation(code: code, english: english, italian: italian)
     }
 
-    /// The Italian term of an event type, quoted, for use inside an Italian sentence.
-    static func italianTerm(_ type: String) -> String {
-        EventCatalogue.schema(type).map { "«\($0.label)»" } ?? "di tipo non previsto dal catalogo"
-    }
-
     static let personNotRegistered = violation(
         "person_not_registered", "The person must be registered (PersonRegistered) before anything else is recorded.",
         "La persona deve essere registrata (registrazione anagrafica) prima di ogni altra annotazione.")
@@ -41,8 +36,9 @@ enum Rule {
         "An intervention needs a signed personalised plan (patto), unless it is pronto intervento sociale.",
         "Un intervento richiede un progetto personalizzato sottoscritto (patto), salvo il pronto intervento sociale.")
     static let caseClosed = violation(
-        "case_closed", "The case is closed: only a reopening or a correction can be added.",
-        "Il caso è chiuso: si possono registrare solo una riapertura o una correzione.")
+        "case_closed",
+        "The case is closed: only a reopening, a correction, or a record of what happened while it was open (a delivery, a colloquio, a review, an outcome…) dated then can be added.",
+        "Il caso è chiuso: si possono aggiungere solo una riapertura, una correzione o la registrazione, con la sua data, di quanto avvenuto mentre era aperto (erogazioni, colloqui, verifiche, esiti…).")
     static let caseTransferred = violation(
         "case_transferred",
         "The case was transferred to another ambito: it continues there, starting with the transfer in.",
@@ -76,10 +72,13 @@ enum Rule {
     static let notRestricted = violation(
         "not_restricted", "That restriction is no longer active.", "Quella limitazione non è più attiva.")
 
-    static func wrongTarget(found: String, expected: [String]) -> PathRuleViolation {
-        violation("wrong_target", "The entry referred to is a \(found), not a \(expected.joined(separator: " or ")).",
-                  "La voce indicata è \(italianTerm(found)), non \(expected.map(italianTerm).joined(separator: " o ")).")
+    static func wrongTarget(found: EventKind, expected: EventKinds) -> PathRuleViolation {
+        violation("wrong_target", "The entry referred to is a \(found.name), not a \(expected.names.joined(separator: " or ")).",
+                  "La voce indicata è «\(label(found))», non «\(expected.kinds.map(label).joined(separator: "» o «"))».")
     }
+
+    /// The catalogue's Italian term for a type: Italian sentences never name the English type.
+    static func label(_ kind: EventKind) -> String { EventCatalogue.schema(kind)?.label ?? kind.name }
 
     static func appointmentConcluded(_ fact: CaseFact) -> PathRuleViolation {
         var rule = violation("appointment_concluded", "That appointment was already recorded as held or missed.",
@@ -113,14 +112,15 @@ enum Rule {
                          "Questo passaggio non è possibile per l'intervento: \(italian).")
     }
 
-    static func unknownField(type: String) -> PathRuleViolation {
-        var rule = violation("unknown_field", "The rectified field is not a field of the \(type) entry.",
-                             "Il campo da rettificare non fa parte della voce \(italianTerm(type)).")
+    static func unknownField(type: EventKind) -> PathRuleViolation {
+        var rule = violation("unknown_field", "The rectified field is not a field of the \(type.name) entry.",
+                             "Il campo rettificato non è un campo della voce «\(label(type))».")
         rule.field = "field"
         return rule
     }
 
-    static func notCorrectable(type: String, correction: CorrectionKind, attempted: CorrectionKind) -> PathRuleViolation {
+    static func notCorrectable(type kind: EventKind, correction: CorrectionKind, attempted: CorrectionKind) -> PathRuleViolation {
+        let type = kind.name, etichetta = label(kind)
         let how: String = switch correction {
         case .rectified: "a rectification"
         case .voided: "voiding it"
@@ -131,10 +131,102 @@ enum Rule {
         let come: String = switch correction {
         case .rectified: "una rettifica"
         case .voided: "l'annullamento"
-        case .superseded, .replacedByNext: "una nuova voce \(italianTerm(type))"
+        case .superseded, .replacedByNext: "una nuova voce «\(etichetta)»"
         case .none: "nulla: non si corregge"
         }
         return violation("not_correctable", "A \(type) is corrected by \(how), not by \(attempted == .voided ? "voiding" : "a rectification").",
-                         "Una voce \(italianTerm(type)) si corregge con \(come).")
+                         "La voce «\(etichetta)» si corregge con \(come).")
+    }
+
+    // MARK: - Dates and the end of the path (issue 19)
+    //
+    // Dates are named in both sentences (ISO in English, dd/mm/yyyy in Italian): they are not
+    // personal identifiers, and they are the ones the request and the case file hold.
+
+    /// 2026-01-19 → 19/01/2026.
+    static func italian(_ date: CalendarDate) -> String {
+        let text = date.description
+        return "\(text.suffix(2))/\(text.dropFirst(5).prefix(2))/\(text.prefix(4))"
+    }
+
+    static func dateBeforeCaseOpened(_ day: CalendarDate, openedOn: CalendarDate) -> PathRuleViolation {
+        violation("date_before_case_opened", "The date \(day) is before the case file was opened (\(openedOn)).",
+                  "La data \(italian(day)) è anteriore all'apertura del fascicolo (\(italian(openedOn))).")
+    }
+
+    static func dateBeforeTakenInCharge(_ day: CalendarDate, takenInChargeOn: CalendarDate) -> PathRuleViolation {
+        violation("date_before_taken_in_charge", "The date \(day) is before the presa in carico (\(takenInChargeOn)).",
+                  "La data \(italian(day)) è anteriore alla presa in carico (\(italian(takenInChargeOn))).")
+    }
+
+    static func dateBeforeReferencedEntry(_ day: CalendarDate, referencedOn: CalendarDate) -> PathRuleViolation {
+        violation("date_before_referenced_entry", "The date \(day) is before the date of the entry referred to (\(referencedOn)).",
+                  "La data \(italian(day)) è anteriore a quella della voce a cui si riferisce (\(italian(referencedOn))).")
+    }
+
+    static func dateBeforeInterventionStarted(_ day: CalendarDate, startedOn: CalendarDate) -> PathRuleViolation {
+        violation("date_before_intervention_started", "The date \(day) is before the intervention started (\(startedOn)).",
+                  "La data \(italian(day)) è anteriore all'attivazione dell'intervento (\(italian(startedOn))).")
+    }
+
+    static func dateAfterInterventionEnded(_ day: CalendarDate, endedOn: CalendarDate) -> PathRuleViolation {
+        violation("date_after_intervention_ended", "The date \(day) is after the intervention ended (\(endedOn)).",
+                  "La data \(italian(day)) è successiva alla chiusura dell'intervento (\(italian(endedOn))).")
+    }
+
+    static func dateAfterClosure(_ day: CalendarDate, closedOn: CalendarDate) -> PathRuleViolation {
+        violation("date_after_closure",
+                  "The date \(day) is after the case was closed or transferred (\(closedOn)); reopen the case to record what happened since.",
+                  "La data \(italian(day)) è successiva alla chiusura o al trasferimento del caso (\(italian(closedOn))): "
+                      + "per registrare quanto avvenuto dopo occorre riaprire il caso.")
+    }
+
+    static func dateAfterSuspension(_ day: CalendarDate, suspendedOn: CalendarDate) -> PathRuleViolation {
+        violation("date_after_suspension", "The date \(day) is after the case was suspended (\(suspendedOn)); reopen it first.",
+                  "La data \(italian(day)) è successiva alla sospensione del caso (\(italian(suspendedOn))): riaprirlo prima.")
+    }
+
+    static func dateBeforeClosure(_ day: CalendarDate, closedOn: CalendarDate) -> PathRuleViolation {
+        violation("date_before_closure", "A reopening dated \(day) is before the closure it ends (\(closedOn)).",
+                  "La riapertura del \(italian(day)) è anteriore alla chiusura (\(italian(closedOn))).")
+    }
+
+    static func dateBeforeSuspension(_ day: CalendarDate, suspendedOn: CalendarDate) -> PathRuleViolation {
+        violation("date_before_suspension", "The date \(day) is before the suspension it ends (\(suspendedOn)).",
+                  "La data \(italian(day)) è anteriore alla sospensione (\(italian(suspendedOn))).")
+    }
+
+    static func dateOutsideOpenPeriods(_ day: CalendarDate) -> PathRuleViolation {
+        violation("date_outside_open_period", "The date \(day) is not inside a period in which the case file was open.",
+                  "La data \(italian(day)) non cade in un periodo in cui il fascicolo era aperto.")
+    }
+
+    static func dateAfterDeath(_ day: CalendarDate, diedOn: CalendarDate) -> PathRuleViolation {
+        violation("date_after_death", "The date \(day) is after the person's death (\(diedOn)).",
+                  "La data \(italian(day)) è successiva al decesso della persona (\(italian(diedOn))).")
+    }
+
+    static func dateInFuture(_ day: CalendarDate, today: CalendarDate) -> PathRuleViolation {
+        violation("date_in_future", "The date \(day) is in the future (today is \(today)).",
+                  "La data \(italian(day)) è nel futuro (oggi è il \(italian(today))).")
+    }
+
+    static func personDeceased(on day: CalendarDate?) -> PathRuleViolation {
+        let english = day.map { " (\($0))" } ?? "", italianDay = day.map { " (\(italian($0)))" } ?? ""
+        return violation("person_deceased",
+                         "The person died\(english): only corrections, the closure of the case and entries dated up to the death can be recorded; the case cannot be reopened.",
+                         "La persona è deceduta\(italianDay): si possono registrare solo correzioni, la chiusura del caso e voci con data "
+                             + "fino al decesso; il caso non può essere riaperto.")
+    }
+
+    static let closureAfterDeath = violation(
+        "closure_after_death", "The person died: the case is closed for death (reason death).",
+        "La persona è deceduta: il caso si chiude per decesso (motivo «decesso»).")
+
+    static func cameOfAgeUnder18(closedOn: CalendarDate, birthYear: Int) -> PathRuleViolation {
+        violation("came_of_age_under_18",
+                  "A closure for coming of age on \(closedOn) is not possible: born in \(birthYear), the person is not yet 18 that year.",
+                  "Non è possibile chiudere per raggiunta maggiore età il \(italian(closedOn)): la persona, nata nel \(birthYear), "
+                      + "in quell'anno non ha ancora 18 anni.")
     }
 }

@@ -81,7 +81,7 @@ public struct ProjectedEvent: Sendable {
         payload = stored
         if case .person = subject {
             fact = CaseFact(version: view.streamVersion, kind: kind, data: stored.data,
-                            reference: reference.versions[stored.codeTable])
+                            reference: reference.versions[stored.codeTable], occurredAt: stored.occurredAt)
         } else {
             fact = nil
         }

@@ -230,7 +230,7 @@ final class PersonCase {
     static let caseFileKinds = EventKinds(
         .accessContactRecorded, .referralReceived, .caseOpened, .caseTransferredIn, .caseTransferredOut, .takenInCharge,
         .preliminaryAnalysisCompleted, .inDepthAssessmentCompleted, .planSigned, .caseClosed, .caseReopened,
-        .outcomeRecorded, .goalClosed)
+        .outcomeRecorded, .goalClosed, .rectified)
 
     var load: Load? {
         switch state.phase {
@@ -253,6 +253,12 @@ final class PersonCase {
             files.append(CaseFileRecord(ambito: fact.ambito ?? "", openedOn: day ?? "", firstContactOn: firstContact ?? day ?? ""))
             firstContact = nil
         case .takenInCharge where last >= 0: files[last].takenInChargeOn = fact.date?.description
+        case .rectified where last >= 0:
+            // A rectified date of the presa in carico moves the indicators (the original stays in the log).
+            if fact.field == "date", let target = fact.reference, target == state.takenInChargeVersion,
+               let date = fact.newValue.flatMap(CalendarDate.init) {
+                files[last].takenInChargeOn = date.description
+            }
         case .preliminaryAnalysisCompleted, .inDepthAssessmentCompleted: if last >= 0 { files[last].assessed = true }
         case .planSigned where last >= 0:
             if files[last].planSignedOn == nil { files[last].planSignedOn = fact.date?.description }

@@ -63,6 +63,11 @@ extension Render {
                 json.member("takenInChargeOn", date.description)
                 json.member("daysSinceTakenInCharge", today.daysSinceEpoch - date.daysSinceEpoch)
             }
+            if let reason = state.closureReason { json.member("closureReason", reason) }
+            if state.deceased {
+                json.member("deceased", true)
+                if let day = state.diedOn { json.member("diedOn", day.description) }
+            }
             if let due = state.nextReviewDue {
                 json.member("nextReviewDue", due.description)
                 json.member("reviewOverdue", due < today)
