@@ -57,16 +57,20 @@ let package = Package(
         // codice fiscale pseudonyms, per-person encryption and erasure, path rules, recorded reads.
         .target(
             name: "FascicoloDomain",
-            dependencies: ["FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloJSON", "FascicoloConcurrency",
-                           .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloJSON", "FascicoloConcurrency",
+                .product(name: "Logging", package: "swift-log"),
+            ]
         ),
 
         // Read models built from the log: the engine (generations, checkpoints, rebuilds, digests)
         // and the timeline, cases, interventions and compliance projections.
         .target(
             name: "FascicoloProjections",
-            dependencies: ["FascicoloDomain", "FascicoloLedger", "FascicoloStorage", "FascicoloCrypto", "FascicoloJSON",
-                           "FascicoloConcurrency", .product(name: "Logging", package: "swift-log")]
+            dependencies: [
+                "FascicoloDomain", "FascicoloLedger", "FascicoloStorage", "FascicoloCrypto", "FascicoloJSON",
+                "FascicoloConcurrency", .product(name: "Logging", package: "swift-log"),
+            ]
         ),
 
         // Seeded generator of realistic paths, shared by tests and benchmarks.
@@ -150,19 +154,26 @@ let package = Package(
         .testTarget(name: "FascicoloStorageTests", dependencies: ["FascicoloStorage", "FascicoloTesting"]),
         .testTarget(name: "FascicoloCryptoTests", dependencies: ["FascicoloCrypto", "FascicoloTesting"]),
         .testTarget(name: "FascicoloLedgerTests", dependencies: ["FascicoloLedger", "FascicoloConcurrency", "FascicoloTesting"]),
-        .testTarget(name: "FascicoloDomainTests",
-                    dependencies: ["FascicoloDomain", "FascicoloConcurrency", "FascicoloTesting", "FascicoloWorkload"]),
-        .testTarget(name: "FascicoloProjectionsTests",
-                    dependencies: ["FascicoloProjections", "FascicoloDomain", "FascicoloTesting", "FascicoloWorkload"]),
+        .testTarget(
+            name: "FascicoloDomainTests",
+            dependencies: ["FascicoloDomain", "FascicoloConcurrency", "FascicoloTesting", "FascicoloWorkload"]),
+        .testTarget(
+            name: "FascicoloProjectionsTests",
+            dependencies: ["FascicoloProjections", "FascicoloDomain", "FascicoloTesting", "FascicoloWorkload"]),
         // In process: the routes on a real ledger in a temporary directory, peer credentials bound per request.
-        .testTarget(name: "FascicoloServerTests",
-                    dependencies: ["FascicoloServer", "FascicoloLedger", "FascicoloJSON", "FascicoloDomain", "FascicoloProjections",
-                                   "FascicoloTesting", .product(name: "HummingbirdTesting", package: "hummingbird"),
-                                   .product(name: "Yams", package: "Yams")]),
-        .testTarget(name: "FascicoloOperationsTests",
-                    dependencies: ["FascicoloOperations", "FascicoloLedger", "FascicoloCrypto", "FascicoloTesting"]),
-        .testTarget(name: "FascicoloDaemonTests",
-                    dependencies: ["FascicoloDaemon", "FascicoloConcurrency", "FascicoloCrypto", "FascicoloTesting", "FascicoloWorkload"]),
+        .testTarget(
+            name: "FascicoloServerTests",
+            dependencies: [
+                "FascicoloServer", "FascicoloLedger", "FascicoloJSON", "FascicoloDomain", "FascicoloProjections",
+                "FascicoloTesting", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "Yams", package: "Yams"),
+            ]),
+        .testTarget(
+            name: "FascicoloOperationsTests",
+            dependencies: ["FascicoloOperations", "FascicoloLedger", "FascicoloCrypto", "FascicoloTesting"]),
+        .testTarget(
+            name: "FascicoloDaemonTests",
+            dependencies: ["FascicoloDaemon", "FascicoloConcurrency", "FascicoloCrypto", "FascicoloTesting", "FascicoloWorkload"]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -30,8 +30,9 @@ public enum SignedNote {
     public static func parseVerifierKey(_ text: String) -> (name: String, publicKey: PublicKey)? {
         let parts = text.split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
         guard parts.count == 3, let id = Hex.decode(String(parts[1])), id.count == 4,
-              let blob = Base64.decode(String(parts[2])), blob.count == 33, blob[0] == ed25519Type,
-              let key = PublicKey(Array(blob[1...])) else { return nil }
+            let blob = Base64.decode(String(parts[2])), blob.count == 33, blob[0] == ed25519Type,
+            let key = PublicKey(Array(blob[1...]))
+        else { return nil }
         let name = String(parts[0])
         guard keyID(name: name, publicKey: key) == id else { return nil }
         return (name, key)
@@ -76,7 +77,10 @@ public enum SignedNote {
         var split: Int?
         var index = bytes.count - 2
         while index > 0 {
-            if bytes[index] == 0x0A && bytes[index - 1] == 0x0A { split = index; break }
+            if bytes[index] == 0x0A && bytes[index - 1] == 0x0A {
+                split = index
+                break
+            }
             index -= 1
         }
         guard let split else { throw .malformed("no blank line before the signatures") }

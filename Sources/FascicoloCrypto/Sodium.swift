@@ -26,7 +26,8 @@ public enum Base64 {
         return [UInt8](unsafeUninitializedCapacity: count) { output, initialized in
             bytes.withUnsafeBufferPointer { input in
                 alphabet.withUnsafeBufferPointer { alphabet in
-                    var read = 0, written = 0
+                    var read = 0
+                    var written = 0
                     while read + 3 <= input.count {
                         let group = UInt32(input[read]) << 16 | UInt32(input[read + 1]) << 8 | UInt32(input[read + 2])
                         output[written] = alphabet[Int(group >> 18)]
@@ -61,8 +62,9 @@ public enum Base64 {
         var end: UnsafePointer<CChar>?
         let status = input.withUnsafeBufferPointer { raw in
             raw.withMemoryRebound(to: CChar.self) { chars in
-                sodium_base642bin(&output, output.count, chars.baseAddress, input.count, nil, &written, &end,
-                                  sodium_base64_VARIANT_ORIGINAL)
+                sodium_base642bin(
+                    &output, output.count, chars.baseAddress, input.count, nil, &written, &end,
+                    sodium_base64_VARIANT_ORIGINAL)
             }
         }
         guard status == 0, input.count % 4 == 0 else { return nil }

@@ -36,28 +36,34 @@ public final class Daemon: Sendable {
         self.logger = logger
         // Every connection holds a descriptor: the soft limit goes up to the hard one, and the
         // connection limit must fit in it with room to spare.
-        connections = try DescriptorLimit.fit(configuration.connections, descriptors: DescriptorLimit.raise(logger: logger),
-                                              logger: logger)
+        connections = try DescriptorLimit.fit(
+            configuration.connections, descriptors: DescriptorLimit.raise(logger: logger),
+            logger: logger)
         lock = try DataDirectoryLock(directory: configuration.dataDirectory)
         try Self.clearStaleSocket(configuration.resolvedSocketPath)
         try StoreCheck.atStart(dataDirectory: configuration.dataDirectory, logger: logger)
         let reference = try ReferenceData.load(directory: configuration.referenceDirectory)
-        ledger = try Ledger.open(directory: configuration.dataDirectory, configuration: configuration.ledger, wallClock: wallClock,
-                                 logger: logger)
+        ledger = try Ledger.open(
+            directory: configuration.dataDirectory, configuration: configuration.ledger, wallClock: wallClock,
+            logger: logger)
         do {
-            caseFiles = try CaseFiles.open(ledger: ledger, directory: configuration.dataDirectory, reference: reference,
-                                           limits: configuration.caseFiles, logger: logger)
-            projections = try ProjectionEngine(ledger: ledger, reference: reference, projections: ReadModels.all,
-                                               options: configuration.projections, logger: logger)
+            caseFiles = try CaseFiles.open(
+                ledger: ledger, directory: configuration.dataDirectory, reference: reference,
+                limits: configuration.caseFiles, logger: logger)
+            projections = try ProjectionEngine(
+                ledger: ledger, reference: reference, projections: ReadModels.all,
+                options: configuration.projections, logger: logger)
         } catch {
             ledger.close()
             throw error
         }
-        logger.notice("fascicolod started", metadata: [
-            "dataDirectory": "\(configuration.dataDirectory)", "entries": "\(ledger.size)",
-            "verifierKey": "\(ledger.verifierKey)", "version": "\(Self.version)",
-            "referenceData": "\(reference.current.version)",
-        ])
+        logger.notice(
+            "fascicolod started",
+            metadata: [
+                "dataDirectory": "\(configuration.dataDirectory)", "entries": "\(ledger.size)",
+                "verifierKey": "\(ledger.verifierKey)", "version": "\(Self.version)",
+                "referenceData": "\(reference.current.version)",
+            ])
     }
 
     /// Serves until SIGTERM or SIGINT, then shuts down cleanly.
@@ -67,14 +73,16 @@ public final class Daemon: Sendable {
             self.shutdown()
             throw error
         }
-        let routes = APIRoutes(caseFiles: caseFiles, projections: projections, policy: configuration.access, metrics: ServerMetrics(),
-                               openAPIDocument: OpenAPIDocument.yaml, version: Self.version,
-                               subscriptions: configuration.subscriptions, requestBytesMax: configuration.requestBytesMax,
-                               shutdown: shutdown)
+        let routes = APIRoutes(
+            caseFiles: caseFiles, projections: projections, policy: configuration.access, metrics: ServerMetrics(),
+            openAPIDocument: OpenAPIDocument.yaml, version: Self.version,
+            subscriptions: configuration.subscriptions, requestBytesMax: configuration.requestBytesMax,
+            shutdown: shutdown)
         let socketPath = configuration.resolvedSocketPath
-        let application = APIServer.application(routes: routes, connections: connections, socketPath: socketPath,
-                                                socketMode: configuration.socketMode, socketGroup: configuration.socketGroup,
-                                                logger: logger)
+        let application = APIServer.application(
+            routes: routes, connections: connections, socketPath: socketPath,
+            socketMode: configuration.socketMode, socketGroup: configuration.socketGroup,
+            logger: logger)
         // Services stop in reverse order: first the switch (new requests get 503), then the
         // server (in-flight requests finish). A request that would hold shutdown up (a
         // subscriber that stopped reading, a body that trickles) is cancelled after
@@ -101,7 +109,6 @@ public final class Daemon: Sendable {
 
     /// How long shutdown waits for requests in flight before it cancels them.
     static let shutdownGraceSeconds: Int64 = 20
-
 
     /// Stops the projections' threads, then closes the ledger (committing what is queued): in
     /// that order, as the threads read the ledger's store. `run` ends with it; callers that

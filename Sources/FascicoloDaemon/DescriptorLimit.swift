@@ -27,12 +27,14 @@ enum DescriptorLimit {
             if setrlimit(resource, &raised) == 0 {
                 limit = raised
             } else {
-                logger.warning("cannot raise the descriptor limit (RLIMIT_NOFILE) to its hard limit",
-                               metadata: ["soft": "\(before)", "hard": "\(limit.rlim_max)", "errno": "\(errno)"])
+                logger.warning(
+                    "cannot raise the descriptor limit (RLIMIT_NOFILE) to its hard limit",
+                    metadata: ["soft": "\(before)", "hard": "\(limit.rlim_max)", "errno": "\(errno)"])
             }
         }
         let hard = limit.rlim_max == rlim_t.max ? "unlimited" : "\(limit.rlim_max)"
-        logger.notice("descriptor limit (RLIMIT_NOFILE)", metadata: ["soft": "\(limit.rlim_cur)", "hard": "\(hard)", "softAtStart": "\(before)"])
+        logger.notice(
+            "descriptor limit (RLIMIT_NOFILE)", metadata: ["soft": "\(limit.rlim_cur)", "hard": "\(hard)", "softAtStart": "\(before)"])
         return UInt64(limit.rlim_cur)
     }
 
@@ -44,13 +46,16 @@ enum DescriptorLimit {
         let room = descriptors > UInt64(reserve) ? Int(min(descriptors - UInt64(reserve), UInt64(Int.max))) : 0
         if settings.max > room {
             fitted.max = room
-            logger.warning("connections.max lowered to fit the descriptor limit", metadata: [
-                "configured": "\(settings.max)", "effective": "\(room)", "descriptors": "\(descriptors)",
-                "reserve": "\(reserve)", "fix": "raise LimitNOFILE (systemd) or ulimit -n, or lower connections.max",
-            ])
+            logger.warning(
+                "connections.max lowered to fit the descriptor limit",
+                metadata: [
+                    "configured": "\(settings.max)", "effective": "\(room)", "descriptors": "\(descriptors)",
+                    "reserve": "\(reserve)", "fix": "raise LimitNOFILE (systemd) or ulimit -n, or lower connections.max",
+                ])
         }
         guard fitted.max > fitted.adminReserved else {
-            let reason = fitted.max < settings.max
+            let reason =
+                fitted.max < settings.max
                 ? "the descriptor limit (\(descriptors)) leaves room for \(fitted.max) connections, not more than connections.admin_reserved (\(settings.adminReserved)): raise LimitNOFILE or ulimit -n"
                 : "must be more than connections.admin_reserved (\(settings.adminReserved))"
             throw DaemonConfiguration.Invalid(key: "connections.max", value: "\(settings.max)", reason: reason, source: "at start")

@@ -49,12 +49,14 @@ public enum StoreCheck {
             if progress?.hasPrefix("read models") == true {
                 let aside = ProjectionEngine.directory(in: dataDirectory) + ".damaged-\(time(nil))"
                 rename(ProjectionEngine.directory(in: dataDirectory), aside)
-                logger.warning("reading the read models' store ended its reader: set aside, rebuilt from the log",
-                               metadata: ["signal": "\(IsolatedReader.signalName(signal))", "asideAt": "\(aside)"])
+                logger.warning(
+                    "reading the read models' store ended its reader: set aside, rebuilt from the log",
+                    metadata: ["signal": "\(IsolatedReader.signalName(signal))", "asideAt": "\(aside)"])
                 return
             }
-            throw Refusal(problem: StoreStructure.explainDeath(signal: signal, directory: dataDirectory)
-                          + (progress.map { " (\($0))" } ?? ""))
+            throw Refusal(
+                problem: StoreStructure.explainDeath(signal: signal, directory: dataDirectory)
+                    + (progress.map { " (\($0))" } ?? ""))
         }
     }
 

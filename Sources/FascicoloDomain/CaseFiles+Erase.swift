@@ -7,8 +7,10 @@ extension CaseFiles {
     /// Erasure (GDPR art. 17, or the end of a retention period): destroys the person's data key
     /// and appends a signed ErasureExecuted entry, in one commit. Every sealed field of the person
     /// becomes unreadable for good; the log, its signatures and proofs still verify.
-    public func erase(_ identifier: PersonIdentifier, legalGround: String, reference reason: String,
-                      author: String) async throws(DomainError) -> RecordResult {
+    public func erase(
+        _ identifier: PersonIdentifier, legalGround: String, reference reason: String,
+        author: String
+    ) async throws(DomainError) -> RecordResult {
         guard let schema = EventCatalogue.schema("ErasureExecuted") else { preconditionFailure("the catalogue has ErasureExecuted") }
         if IdentifierScanner.containsIdentifier(reason) { throw .identifierInClear(field: "reference") }
         if IdentifierScanner.containsIdentifier(legalGround) { throw .identifierInClear(field: "legalGround") }
@@ -29,12 +31,14 @@ extension CaseFiles {
             } catch {
                 throw DomainError(.pathRule, code: error.code, error.english, italian: error.italian)
             }
-            let stored = StoredEvent(schemaVersion: schema.version, occurredAt: ledger.wallClock.timestamp, codeTable: reference.current.version,
-                                     purpose: schema.purpose.rawValue, actor: .object([]), correlationID: nil, causationID: nil,
-                                     data: validated.open, sealed: nil)
-            let request = AppendRequest(stream: person.stream, events: [NewEvent(type: schema.type, payload: stored.bytes)],
-                                        expectedVersion: .exactly(version), author: author,
-                                        attachedWrites: keys.destroy(person))
+            let stored = StoredEvent(
+                schemaVersion: schema.version, occurredAt: ledger.wallClock.timestamp, codeTable: reference.current.version,
+                purpose: schema.purpose.rawValue, actor: .object([]), correlationID: nil, causationID: nil,
+                data: validated.open, sealed: nil)
+            let request = AppendRequest(
+                stream: person.stream, events: [NewEvent(type: schema.type, payload: stored.bytes)],
+                expectedVersion: .exactly(version), author: author,
+                attachedWrites: keys.destroy(person))
             let result: AppendResult
             do {
                 result = try await ledger.append(request)
@@ -66,11 +70,13 @@ extension CaseFiles {
         case .success(let rows):
             if let rows { logger.notice("records.key rotated after an erasure", metadata: ["rows": "\(rows)"]) }
         case .failure(let error):
-            logger.error("records.key rotation after an erasure failed; it is retried at the next start",
-                         metadata: ["error": "\(error)"])
-            throw DomainError(.ledger(.storage(.init(error))), code: "erasure_pending",
-                              "the erasure is recorded but the old records key could not be replaced yet; "
-                                + "it will be at the next start (fascicolo stat shows it pending)")
+            logger.error(
+                "records.key rotation after an erasure failed; it is retried at the next start",
+                metadata: ["error": "\(error)"])
+            throw DomainError(
+                .ledger(.storage(.init(error))), code: "erasure_pending",
+                "the erasure is recorded but the old records key could not be replaced yet; "
+                    + "it will be at the next start (fascicolo stat shows it pending)")
         }
     }
 }

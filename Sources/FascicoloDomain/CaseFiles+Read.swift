@@ -1,5 +1,5 @@
-import FascicoloCrypto
 import FascicoloConcurrency
+import FascicoloCrypto
 import FascicoloJSON
 import FascicoloLedger
 import FascicoloStorage
@@ -41,8 +41,10 @@ extension CaseFiles {
     /// The person's case file: entries from `version` on (at most `limit`), personal fields
     /// opened, corrections shown, erased or restricted content marked, and the case state.
     /// The read is recorded (RecordAccessed in the person's access stream) before it is served.
-    public func caseFile(for identifier: PersonIdentifier, reader: Reader, from version: UInt64 = 1,
-                         limit: Int? = nil) async throws(DomainError) -> CaseFile {
+    public func caseFile(
+        for identifier: PersonIdentifier, reader: Reader, from version: UInt64 = 1,
+        limit: Int? = nil
+    ) async throws(DomainError) -> CaseFile {
         let person: Pseudonym
         let history: CaseHistory
         do {
@@ -74,11 +76,14 @@ extension CaseFiles {
         let stored = StoredEvent(
             schemaVersion: 1, occurredAt: ledger.wallClock.timestamp, codeTable: reference.current.version,
             purpose: ProcessingPurpose.accountability.rawValue, actor: .object(actor), correlationID: nil, causationID: nil,
-            data: [("what", .string(what)), ("purpose", .string(purpose)), ("role", .string(reader.role)),
-                   ("entries", .number(String(entries)))],
+            data: [
+                ("what", .string(what)), ("purpose", .string(purpose)), ("role", .string(reader.role)),
+                ("entries", .number(String(entries))),
+            ],
             sealed: nil)
-        let request = AppendRequest(stream: person.accessStream, events: [NewEvent(type: "RecordAccessed", payload: stored.bytes)],
-                                    author: reader.author)
+        let request = AppendRequest(
+            stream: person.accessStream, events: [NewEvent(type: "RecordAccessed", payload: stored.bytes)],
+            author: reader.author)
         do {
             _ = try await ledger.append(request)
         } catch let error as LedgerError {
@@ -92,8 +97,9 @@ extension CaseFiles {
     static func checkPurpose(_ reader: Reader) throws(DomainError) -> String {
         guard let purpose = reader.purpose else {
             if reader.role == "auditor" {
-                throw DomainError(.malformed, code: "purpose_required",
-                                  "auditors state the purpose of a read in the Fascicolo-Purpose header")
+                throw DomainError(
+                    .malformed, code: "purpose_required",
+                    "auditors state the purpose of a read in the Fascicolo-Purpose header")
             }
             return reader.role == "admin" ? "administration" : "case_work"
         }
@@ -123,17 +129,21 @@ extension CaseFiles {
         }
     }
 
-    private func caseFileEntry(_ entry: Entry, person: Pseudonym, dataKey: SecretKey?, corrections: Corrections,
-                               reader: Reader) -> CaseFileEntry {
+    private func caseFileEntry(
+        _ entry: Entry, person: Pseudonym, dataKey: SecretKey?, corrections: Corrections,
+        reader: Reader
+    ) -> CaseFileEntry {
         let schema = EventCatalogue.schema(entry.eventType)
         guard let stored = StoredEvent(payload: entry.payload) else {
-            return CaseFileEntry(version: entry.streamVersion, position: entry.position, recordedAtMilliseconds: entry.recordedAtMilliseconds,
-                                 author: entry.author, type: entry.eventType, label: schema?.label, content: nil, personalData: .none,
-                                 voidedBy: nil, rectifiedBy: nil, restrictedBy: nil)
+            return CaseFileEntry(
+                version: entry.streamVersion, position: entry.position, recordedAtMilliseconds: entry.recordedAtMilliseconds,
+                author: entry.author, type: entry.eventType, label: schema?.label, content: nil, personalData: .none,
+                voidedBy: nil, rectifiedBy: nil, restrictedBy: nil)
         }
         let restriction = corrections.restrictedBy[entry.streamVersion]
-        let (personalData, personal) = personalFields(stored.sealed, of: entry, person: person, dataKey: dataKey,
-                                                      restricted: restriction != nil, reader: reader)
+        let (personalData, personal) = personalFields(
+            stored.sealed, of: entry, person: person, dataKey: dataKey,
+            restricted: restriction != nil, reader: reader)
         var data = stored.data + personal
         if let schema, let upcast = schema.upcast(.object(data), from: stored.schemaVersion)?.members {
             // Clear and opened personal fields back in the schema's order.
@@ -142,10 +152,11 @@ extension CaseFiles {
         let content = CaseFileEntry.Content(
             schemaVersion: stored.schemaVersion, occurredAt: stored.occurredAt, codeTable: stored.codeTable, purpose: stored.purpose,
             actor: stored.actor, correlationID: stored.correlationID, causationID: stored.causationID, data: data)
-        return CaseFileEntry(version: entry.streamVersion, position: entry.position, recordedAtMilliseconds: entry.recordedAtMilliseconds,
-                             author: entry.author, type: entry.eventType, label: schema?.label, content: content,
-                             personalData: personalData, voidedBy: corrections.voidedBy[entry.streamVersion],
-                             rectifiedBy: corrections.rectifiedBy[entry.streamVersion], restrictedBy: restriction)
+        return CaseFileEntry(
+            version: entry.streamVersion, position: entry.position, recordedAtMilliseconds: entry.recordedAtMilliseconds,
+            author: entry.author, type: entry.eventType, label: schema?.label, content: content,
+            personalData: personalData, voidedBy: corrections.voidedBy[entry.streamVersion],
+            rectifiedBy: corrections.rectifiedBy[entry.streamVersion], restrictedBy: restriction)
     }
 
     /// The person's data key; nil once their data has been erased.
@@ -156,7 +167,8 @@ extension CaseFiles {
             // erased with no erasure in the log).
             let state = try history(of: person).state
             if state.registered && !state.erased {
-                throw DamagedData(table: PersonKeys.tableName, what: "a registered person's data key is missing, with no erasure in the log")
+                throw DamagedData(
+                    table: PersonKeys.tableName, what: "a registered person's data key is missing, with no erasure in the log")
             }
             return nil
         } catch { throw storageFailure(error) }
@@ -165,20 +177,26 @@ extension CaseFiles {
     /// The personal fields of `entry` (an entry of `person`'s stream) that `reader` may see,
     /// opened with the person's data key (`dataKey(for:)`), and what became of them. Shared by
     /// every read that serves personal data, so that each applies erasure and restriction alike.
-    public func personalFields(of entry: Entry, person: Pseudonym, dataKey: SecretKey?, restricted: Bool,
-                               reader: Reader) -> (PersonalData, [(key: String, value: JSON)]) {
-        personalFields(StoredEvent(payload: entry.payload)?.sealed, of: entry, person: person, dataKey: dataKey,
-                       restricted: restricted, reader: reader)
+    public func personalFields(
+        of entry: Entry, person: Pseudonym, dataKey: SecretKey?, restricted: Bool,
+        reader: Reader
+    ) -> (PersonalData, [(key: String, value: JSON)]) {
+        personalFields(
+            StoredEvent(payload: entry.payload)?.sealed, of: entry, person: person, dataKey: dataKey,
+            restricted: restricted, reader: reader)
     }
 
-    func personalFields(_ sealed: [UInt8]?, of entry: Entry, person: Pseudonym, dataKey: SecretKey?, restricted: Bool,
-                        reader: Reader) -> (PersonalData, [(key: String, value: JSON)]) {
+    func personalFields(
+        _ sealed: [UInt8]?, of entry: Entry, person: Pseudonym, dataKey: SecretKey?, restricted: Bool,
+        reader: Reader
+    ) -> (PersonalData, [(key: String, value: JSON)]) {
         guard let sealed else { return (.none, []) }
         guard let dataKey else { return (.erased, []) }
         // Only admins see what a restriction (GDPR art. 18) holds back.
         if restricted && reader.role != "admin" { return (.restricted, []) }
         if let opened = dataKey.open(sealed, associatedData: StoredEvent.sealAssociatedData(stream: person.stream, type: entry.eventType)),
-           let personal = try? JSON.parse(opened).members {
+            let personal = try? JSON.parse(opened).members
+        {
             return (.included, personal)
         }
         logger.error("a sealed field does not open with the person's key", metadata: ["position": "\(entry.position)"])

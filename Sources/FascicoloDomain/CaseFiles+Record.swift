@@ -48,11 +48,12 @@ extension CaseFiles {
                 // A path rule's refusal tells the caller the person's phase (not registered, no
                 // open case, closed…), a stale expected version how many entries the file has:
                 // reads of their file, recorded as such.
-                let revealing: Bool = switch refusal.kind {
-                case .pathRule: true
-                case .ledger(.wrongExpectedVersion): true
-                default: false
-                }
+                let revealing: Bool =
+                    switch refusal.kind {
+                    case .pathRule: true
+                    case .ledger(.wrongExpectedVersion): true
+                    default: false
+                    }
                 guard revealing else { throw refusal }
                 let reader = Reader(author: author, role: "writer", purpose: nil, operatorID: nil)
                 try await recordAccess(to: person, by: reader, what: "refused_append", entries: 0)
@@ -62,8 +63,10 @@ extension CaseFiles {
     }
 
     /// The rest of `record`, holding the person's turn.
-    private func record(_ request: RecordRequest, person: Pseudonym, actor: Actor, author: String,
-                        digest: Digest?) async throws(DomainError) -> RecordResult {
+    private func record(
+        _ request: RecordRequest, person: Pseudonym, actor: Actor, author: String,
+        digest: Digest?
+    ) async throws(DomainError) -> RecordResult {
         let stream = person.stream
         var attempt = 0
         while true {
@@ -81,9 +84,10 @@ extension CaseFiles {
                 if history.facts.count == factsBefore { histories.put(stream, history) }
                 throw error
             }
-            let append = AppendRequest(stream: stream, events: prepared.events, expectedVersion: .exactly(prepared.version),
-                                       idempotencyKey: request.idempotencyKey, author: author,
-                                       attachedWrites: prepared.attachedWrites, idempotencyDigest: digest)
+            let append = AppendRequest(
+                stream: stream, events: prepared.events, expectedVersion: .exactly(prepared.version),
+                idempotencyKey: request.idempotencyKey, author: author,
+                attachedWrites: prepared.attachedWrites, idempotencyDigest: digest)
             do {
                 let result = try await ledger.append(append)
                 if !result.deduplicated { histories.put(stream, history) }
@@ -134,8 +138,10 @@ extension CaseFiles {
     /// order: each event is checked alone (type, date, fields), then in order against the path
     /// rules, then sealed and encoded. Errors come out as one pass in order would give them: the
     /// first event at fault, and for it the first check it fails.
-    private func prepare(_ request: RecordRequest, person: Pseudonym, actor: Actor,
-                         history: inout CaseHistory) throws(DomainError) -> Prepared {
+    private func prepare(
+        _ request: RecordRequest, person: Pseudonym, actor: Actor,
+        history: inout CaseHistory
+    ) throws(DomainError) -> Prepared {
         let table = reference.current
         var prepared = Prepared(version: UInt64(history.facts.count))
         // A stale view of the stream is a conflict before it is anything else.
@@ -162,8 +168,9 @@ extension CaseFiles {
             } else {
                 // IdentityLinked: its codice fiscale becomes a pseudonym first, then it is checked.
                 let data: JSON
-                (data, prepared.attachedWrites) = try linkIdentity(event.data, of: request.person, into: person, path: path + ".data",
-                                                                   attachedWrites: prepared.attachedWrites)
+                (data, prepared.attachedWrites) = try linkIdentity(
+                    event.data, of: request.person, into: person, path: path + ".data",
+                    attachedWrites: prepared.attachedWrites)
                 validated = try EventValidator.validate(data, schema: schema, reference: table, fieldPrefix: path + ".data")
             }
 
@@ -171,7 +178,9 @@ extension CaseFiles {
                 throw .identifierInClear(field: found)
             }
             let version = prepared.version + UInt64(index) + 1
-            if schema.kind == .interventionRequested, history.state.phase == .noCase, !validated.open.contains(where: { $0.key == "ambito" }) {
+            if schema.kind == .interventionRequested, history.state.phase == .noCase,
+                !validated.open.contains(where: { $0.key == "ambito" })
+            {
                 // Pronto intervento sociale without a case file opens a minimal one, in the actor's ambito.
                 validated.open.append((key: "ambito", value: .string(actor.ambito)))
             }
@@ -185,11 +194,12 @@ extension CaseFiles {
             do {
                 try history.apply(fact)
             } catch {
-                let field = switch error.field {
-                case nil: path + ".type"
-                case "occurredAt": path + ".occurredAt"
-                case let name?: path + ".data." + name
-                }
+                let field =
+                    switch error.field {
+                    case nil: path + ".type"
+                    case "occurredAt": path + ".occurredAt"
+                    case let name?: path + ".data." + name
+                    }
                 throw DomainError(error, field: field)
             }
             if schema.kind == .voided {
@@ -207,8 +217,9 @@ extension CaseFiles {
                     do { dataKey = try keys.key(for: person) } catch { throw storageFailure(error) }
                 }
                 guard dataKey != nil else {
-                    throw DomainError(.pathRule, code: "person_erased", "This person's data key no longer exists.",
-                                      italian: "La chiave dei dati di questa persona non esiste più.", field: path)
+                    throw DomainError(
+                        .pathRule, code: "person_erased", "This person's data key no longer exists.",
+                        italian: "La chiave dei dati di questa persona non esiste più.", field: path)
                 }
             }
             ordered.append((schema, validated))
@@ -223,13 +234,15 @@ extension CaseFiles {
             let (event, (schema, validated)) = (events[index], checkedInOrder[index])
             var sealed: [UInt8]?
             if let key, !validated.personal.isEmpty {
-                sealed = key.seal(JSON.object(validated.personal).bytes,
-                                  associatedData: StoredEvent.sealAssociatedData(stream: stream, type: schema.type),
-                                  nonce: nonces[(index * SecretKey.nonceByteCount)..<((index + 1) * SecretKey.nonceByteCount)])
+                sealed = key.seal(
+                    JSON.object(validated.personal).bytes,
+                    associatedData: StoredEvent.sealAssociatedData(stream: stream, type: schema.type),
+                    nonce: nonces[(index * SecretKey.nonceByteCount)..<((index + 1) * SecretKey.nonceByteCount)])
             }
-            let stored = StoredEvent(schemaVersion: schema.version, occurredAt: event.occurredAt, codeTable: table.version,
-                                     purpose: schema.purpose.rawValue, actor: actorJSON, correlationID: event.correlationID,
-                                     causationID: event.causationID, data: validated.open, sealed: sealed)
+            let stored = StoredEvent(
+                schemaVersion: schema.version, occurredAt: event.occurredAt, codeTable: table.version,
+                purpose: schema.purpose.rawValue, actor: actorJSON, correlationID: event.correlationID,
+                causationID: event.causationID, data: validated.open, sealed: sealed)
             return NewEvent(type: schema.type, payload: stored.bytes)
         }
         return prepared
@@ -238,14 +251,19 @@ extension CaseFiles {
     /// One event on its own: a client type of the catalogue, dates not in the future (beyond
     /// `Limits.futureToleranceDays`), and (but for IdentityLinked, checked once its link is made)
     /// its fields.
-    private static func check(_ event: RecordRequest.Event, at index: Int, table: ReferenceTable,
-                              today: CalendarDate, latest: CalendarDate) throws(DomainError) -> (EventSchema, ValidatedData?) {
+    private static func check(
+        _ event: RecordRequest.Event, at index: Int, table: ReferenceTable,
+        today: CalendarDate, latest: CalendarDate
+    ) throws(DomainError) -> (EventSchema, ValidatedData?) {
         var path: String { "events[\(index)]" }
         guard let schema = EventCatalogue.schema(event.type) else {
-            throw DomainError(.invalid, code: "unknown_event_type", "not an event type of the catalogue (GET /v1/catalogue lists them)", field: path + ".type")
+            throw DomainError(
+                .invalid, code: "unknown_event_type", "not an event type of the catalogue (GET /v1/catalogue lists them)",
+                field: path + ".type")
         }
         guard !EventCatalogue.systemKinds.contains(schema.kind) else {
-            throw DomainError(.invalid, code: "system_event_type", "\(schema.type) entries are written by the daemon itself", field: path + ".type")
+            throw DomainError(
+                .invalid, code: "system_event_type", "\(schema.type) entries are written by the daemon itself", field: path + ".type")
         }
         if let occurred = OccurredAt.date(event.occurredAt), occurred > latest {
             throw DomainError(Rule.dateInFuture(occurred, today: today), field: path + ".occurredAt")
@@ -254,7 +272,8 @@ extension CaseFiles {
         let validated = try EventValidator.validate(event.data, schema: schema, reference: table, fieldPrefix: path + ".data")
         // The day the entry is placed on the path (an appointment's own `date` may be ahead).
         if schema.kind != .appointmentScheduled, let text = validated.open.first(where: { $0.key == "date" })?.value.string,
-           let day = CalendarDate(text), day > latest {
+            let day = CalendarDate(text), day > latest
+        {
             throw DomainError(Rule.dateInFuture(day, today: today), field: path + ".data.date")
         }
         return (schema, validated)
@@ -264,18 +283,23 @@ extension CaseFiles {
     /// a code against the reference data), and kept in clear when that field is: the case state
     /// and the read models then apply it. Given as text, as Rectified's schema says (`"1980"`,
     /// `"true"`). A target or field that does not exist is left to the path rules to refuse.
-    private func checkRectifiedValue(open: inout [(key: String, value: JSON)], personal: inout [(key: String, value: JSON)],
-                                     state: CaseState, path: String) throws(DomainError) {
+    private func checkRectifiedValue(
+        open: inout [(key: String, value: JSON)], personal: inout [(key: String, value: JSON)],
+        state: CaseState, path: String
+    ) throws(DomainError) {
         guard let target = open.first(where: { $0.key == "target" })?.value.uint64,
-              let kind = state.kind(at: target), let schema = EventCatalogue.schema(kind),
-              let name = open.first(where: { $0.key == "field" })?.value.string, let field = schema.field(name),
-              let index = personal.firstIndex(where: { $0.key == "newValue" }), let text = personal[index].value.string else { return }
-        let value: JSON = switch field.kind {
-        case .integer, .amount, .entry: .number(text)
-        case .boolean: text == "true" ? .bool(true) : text == "false" ? .bool(false) : .string(text)
-        default: .string(text)
-        }
-        if case .textList = field.kind {} else {
+            let kind = state.kind(at: target), let schema = EventCatalogue.schema(kind),
+            let name = open.first(where: { $0.key == "field" })?.value.string, let field = schema.field(name),
+            let index = personal.firstIndex(where: { $0.key == "newValue" }), let text = personal[index].value.string
+        else { return }
+        let value: JSON =
+            switch field.kind {
+            case .integer, .amount, .entry: .number(text)
+            case .boolean: text == "true" ? .bool(true) : text == "false" ? .bool(false) : .string(text)
+            default: .string(text)
+            }
+        if case .textList = field.kind {
+        } else {
             try EventValidator.check(value, kind: field.kind, reference: reference.current, path: path + ".newValue")
         }
         guard !field.personal else { return }
@@ -289,8 +313,10 @@ extension CaseFiles {
     /// IdentityLinked arrives with the codice fiscale (`data.codiceFiscale`) and is stored with
     /// its pseudonym (`linkedPseudonym`); the alias row makes later requests by that codice fiscale
     /// reach this case file.
-    private func linkIdentity(_ data: JSON, of identifier: PersonIdentifier, into person: Pseudonym, path: String,
-                              attachedWrites: [AttachedWrite]) throws(DomainError) -> (JSON, [AttachedWrite]) {
+    private func linkIdentity(
+        _ data: JSON, of identifier: PersonIdentifier, into person: Pseudonym, path: String,
+        attachedWrites: [AttachedWrite]
+    ) throws(DomainError) -> (JSON, [AttachedWrite]) {
         if case .codiceFiscale = identifier {
             throw DomainError(.invalid, code: "already_identified", "this person is already identified by a codice fiscale", field: path)
         }
@@ -313,11 +339,13 @@ extension CaseFiles {
             taken = try ledger.streamVersion(linked.stream) > 0 || pseudonym(for: codiceFiscale) != linked
         } catch { throw storageFailure(error) }
         if taken {
-            throw DomainError(.conflict, code: "identity_already_registered",
-                              "that codice fiscale already has its own case file; the two records must be reconciled by an admin",
-                              field: path + ".codiceFiscale")
+            throw DomainError(
+                .conflict, code: "identity_already_registered",
+                "that codice fiscale already has its own case file; the two records must be reconciled by an admin",
+                field: path + ".codiceFiscale")
         }
-        let stored = JSON.object(members.map { $0.key == "codiceFiscale" ? (key: "linkedPseudonym", value: .string(linked.description)) : $0 })
+        let stored = JSON.object(
+            members.map { $0.key == "codiceFiscale" ? (key: "linkedPseudonym", value: .string(linked.description)) : $0 })
         return (stored, attachedWrites + [AttachedWrite(table: aliases, key: linked.bytes, value: person.bytes)])
     }
 
@@ -327,8 +355,9 @@ extension CaseFiles {
         let entry: Entry?
         do { entry = try ledger.readStream(person.stream, from: version, limit: 1).first } catch { throw storageFailure(error) }
         guard let entry, let stored = StoredEvent(payload: entry.payload),
-              let text = stored.data.first(where: { $0.key == "linkedPseudonym" })?.value.string,
-              let linked = Pseudonym(hex: text) else {
+            let text = stored.data.first(where: { $0.key == "linkedPseudonym" })?.value.string,
+            let linked = Pseudonym(hex: text)
+        else {
             throw storageFailure(StoredEvent.Unreadable(position: entry?.position))
         }
         return AttachedWrite(table: aliases, key: linked.bytes, value: nil)
@@ -346,13 +375,15 @@ extension CaseFiles {
     func storageFailure(_ error: any Error) -> DomainError {
         if let damage = error as? DamagedData {
             logger.error("damaged data", metadata: ["table": "\(damage.table)", "problem": "\(damage.what)"])
-            return DomainError(.ledger(.damaged(.init(damage))), code: "storage_damaged",
-                               "a stored row is damaged; nothing was stored or served (fascicolo verify reports it)")
+            return DomainError(
+                .ledger(.damaged(.init(damage))), code: "storage_damaged",
+                "a stored row is damaged; nothing was stored or served (fascicolo verify reports it)")
         }
         if error is PersonKeys.CorruptKey {
             logger.error("damaged data", metadata: ["table": "\(PersonKeys.tableName)", "problem": "a row does not open with records.key"])
-            return DomainError(.ledger(.damaged(.init(error))), code: "storage_damaged",
-                               "a stored row is damaged; nothing was stored or served (fascicolo verify reports it)")
+            return DomainError(
+                .ledger(.damaged(.init(error))), code: "storage_damaged",
+                "a stored row is damaged; nothing was stored or served (fascicolo verify reports it)")
         }
         logger.error("storage failure in the domain layer", metadata: ["error": "\(error)"])
         return DomainError(.ledger(.storage(.init(error))), code: "storage_failure", "the store failed; nothing was stored")

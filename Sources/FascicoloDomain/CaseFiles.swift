@@ -44,8 +44,10 @@ public final class CaseFiles: Sendable {
     /// Opens the domain layer over an open ledger of `directory`, creating `pseudonym.key` and
     /// `records.key` (mode 0600) on first use. Refuses to create them for a log that already has
     /// person streams: data sealed or pseudonymised under lost keys would be lost for good.
-    public static func open(ledger: Ledger, directory: String, reference: ReferenceData, limits: Limits = Limits(),
-                            logger: Logger = Logger(label: "fascicolo.domain")) throws -> CaseFiles {
+    public static func open(
+        ledger: Ledger, directory: String, reference: ReferenceData, limits: Limits = Limits(),
+        logger: Logger = Logger(label: "fascicolo.domain")
+    ) throws -> CaseFiles {
         let hasPeople = try ledger.read { log in try log.hasStream(withPrefix: Pseudonym.personPrefix) }
         for name in [Pseudonymizer.keyFileName, PersonKeys.masterKeyFileName] where hasPeople && access(directory + "/" + name, F_OK) != 0 {
             throw DomainKeyProblem.missing(path: directory + "/" + name)
@@ -53,8 +55,9 @@ public final class CaseFiles: Sendable {
         try PersonKeys.finishInterruptedRotation(directory: directory, ledger: ledger)
         let pseudonymKey = try KeyFile.loadOrCreateSecret(directory: directory, name: Pseudonymizer.keyFileName, create: true)
         let masterKey = try KeyFile.loadOrCreateSecret(directory: directory, name: PersonKeys.masterKeyFileName, create: true)
-        try DomainKeyProblem.checkOrRecord(pseudonymKey: pseudonymKey, masterKey: masterKey, ledger: ledger,
-                                           directory: directory, hasPeople: hasPeople)
+        try DomainKeyProblem.checkOrRecord(
+            pseudonymKey: pseudonymKey, masterKey: masterKey, ledger: ledger,
+            directory: directory, hasPeople: hasPeople)
         let keys = try PersonKeys(ledger: ledger, directory: directory, masterKey: masterKey)
         // An erasure whose rotation did not finish before the daemon stopped: finished before
         // anything is served.
@@ -62,12 +65,15 @@ public final class CaseFiles: Sendable {
             logger.notice("records.key rotated after an erasure (interrupted before)", metadata: ["rows": "\(count)"])
         }
         let aliases = try ledger.sideTable(named: aliasesTableName)
-        return CaseFiles(ledger: ledger, reference: reference, limits: limits, pseudonymizer: Pseudonymizer(key: pseudonymKey),
-                         keys: keys, aliases: aliases, logger: logger)
+        return CaseFiles(
+            ledger: ledger, reference: reference, limits: limits, pseudonymizer: Pseudonymizer(key: pseudonymKey),
+            keys: keys, aliases: aliases, logger: logger)
     }
 
-    private init(ledger: Ledger, reference: ReferenceData, limits: Limits, pseudonymizer: Pseudonymizer, keys: PersonKeys,
-                 aliases: SideTable, logger: Logger) {
+    private init(
+        ledger: Ledger, reference: ReferenceData, limits: Limits, pseudonymizer: Pseudonymizer, keys: PersonKeys,
+        aliases: SideTable, logger: Logger
+    ) {
         self.ledger = ledger
         self.reference = reference
         self.limits = limits
@@ -117,8 +123,9 @@ public final class CaseFiles: Sendable {
             return CaseFact(version: entry.streamVersion, type: entry.eventType)
         }
         let data = schema.upcast(.object(stored.data), from: stored.schemaVersion)?.members ?? stored.data
-        return CaseFact(version: entry.streamVersion, type: entry.eventType, data: data,
-                        reference: reference.versions[stored.codeTable], occurredAt: stored.occurredAt)
+        return CaseFact(
+            version: entry.streamVersion, type: entry.eventType, data: data,
+            reference: reference.versions[stored.codeTable], occurredAt: stored.occurredAt)
     }
 
     /// Today (UTC) on the ledger's wall clock: nothing may be recorded as having happened after
@@ -156,8 +163,10 @@ public enum DomainKeyProblem: Error, CustomStringConvertible, Sendable {
 
     /// Until the log has case files its keys may change freely (a restored log without them gets
     /// new ones): the check values are then written again rather than checked.
-    static func checkOrRecord(pseudonymKey: SecretKey, masterKey: SecretKey, ledger: Ledger, directory: String,
-                              hasPeople: Bool) throws {
+    static func checkOrRecord(
+        pseudonymKey: SecretKey, masterKey: SecretKey, ledger: Ledger, directory: String,
+        hasPeople: Bool
+    ) throws {
         let pseudonymCheck = Array(pseudonymKey.authenticate(Array("fascicolo/pseudonym-key-check/v1".utf8)).prefix(16))
         let recordsContext = Array("fascicolo/records-key-check/v1".utf8)
         var (storedPseudonym, storedRecords) = try ledger.read { log in

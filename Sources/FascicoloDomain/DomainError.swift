@@ -61,11 +61,12 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
     /// A codice fiscale or STP/ENI code where the text would be stored in clear (`IdentifierScanner`).
     /// The value is never repeated, only the field.
     public static func identifierInClear(field: String) -> DomainError {
-        DomainError(.invalid, code: "identifier_in_clear",
-                    "this field would be stored in clear and holds what looks like a codice fiscale or an STP/ENI code; "
-                        + "name people only in person (or Fascicolo-Person), and put personal details in the sealed fields",
-                    italian: "Questo campo sarebbe conservato in chiaro e contiene quello che sembra un codice fiscale o un codice STP/ENI: "
-                        + "la persona si indica solo nel campo person (o nell'intestazione Fascicolo-Person).",
-                    field: field)
+        DomainError(
+            .invalid, code: "identifier_in_clear",
+            "this field would be stored in clear and holds what looks like a codice fiscale or an STP/ENI code; "
+                + "name people only in person (or Fascicolo-Person), and put personal details in the sealed fields",
+            italian: "Questo campo sarebbe conservato in chiaro e contiene quello che sembra un codice fiscale o un codice STP/ENI: "
+                + "la persona si indica solo nel campo person (o nell'intestazione Fascicolo-Person).",
+            field: field)
     }
 }

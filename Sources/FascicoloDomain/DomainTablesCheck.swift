@@ -48,7 +48,8 @@ public enum DomainTablesCheck {
         let ledger = try LedgerReader.open(directory: directory)
         defer { ledger.close() }
         guard let keyTable = try ledger.sideTable(named: PersonKeys.tableName),
-              let aliasTable = try ledger.sideTable(named: CaseFiles.aliasesTableName) else { return nil }
+            let aliasTable = try ledger.sideTable(named: CaseFiles.aliasesTableName)
+        else { return nil }
         let recordsKey = try? KeyFile.loadOrCreateSecret(directory: directory, name: PersonKeys.masterKeyFileName, create: false)
         let pseudonymKey = try? KeyFile.loadOrCreateSecret(directory: directory, name: Pseudonymizer.keyFileName, create: false)
         return try ledger.read { log in
@@ -65,11 +66,17 @@ public enum DomainTablesCheck {
                     persons += 1
                     let facts = try (1...max(version, 1)).map { streamVersion -> (CaseFact, [(key: String, value: JSON)]) in
                         guard let position = try log.position(ofStream: Array(stream), version: streamVersion),
-                              let fact = try log.withEntry(at: position, { view in
-                                  let data = StoredEvent(payload: view.payload)?.data ?? []
-                                  return (CaseFact(version: streamVersion, type: String(decoding: view.eventType, as: UTF8.self),
-                                                   data: data, reference: nil), data)
-                              }) else { throw fail("entries", "a person stream's entry cannot be read") }
+                            let fact = try log.withEntry(
+                                at: position,
+                                { view in
+                                    let data = StoredEvent(payload: view.payload)?.data ?? []
+                                    return (
+                                        CaseFact(
+                                            version: streamVersion, type: String(decoding: view.eventType, as: UTF8.self),
+                                            data: data, reference: nil), data
+                                    )
+                                })
+                        else { throw fail("entries", "a person stream's entry cannot be read") }
                         return fact
                     }
                     let voided = Set(facts.filter { $0.0.kind == .voided }.compactMap { $0.0.reference })
@@ -79,7 +86,8 @@ public enum DomainTablesCheck {
                     let erased = facts.contains { $0.0.kind == .erasureExecuted }
                     if registered && !erased { expectedKeys.insert(person.bytes) }
                     for (fact, data) in facts where fact.kind == .identityLinked && !voided.contains(fact.version) {
-                        guard let text = data.first(where: { $0.key == "linkedPseudonym" })?.value.string, let linked = Pseudonym(hex: text) else {
+                        guard let text = data.first(where: { $0.key == "linkedPseudonym" })?.value.string, let linked = Pseudonym(hex: text)
+                        else {
                             throw fail("entries", "an IdentityLinked entry has no linkedPseudonym")
                         }
                         expectedAliases[linked.bytes] = person.bytes
@@ -93,29 +101,39 @@ public enum DomainTablesCheck {
             try log.forEachRow(in: keyTable) { key, value in
                 let key = Array(key)
                 guard expectedKeys.remove(key) != nil else {
-                    throw fail(PersonKeys.tableName, "a data key belongs to no registered, not erased person (a row was renamed or an erasure undone)")
+                    throw fail(
+                        PersonKeys.tableName,
+                        "a data key belongs to no registered, not erased person (a row was renamed or an erasure undone)")
                 }
                 if let recordsKey, let person = Pseudonym(bytes: key),
-                   recordsKey.open(Array(value), associatedData: PersonKeys.associatedData(person)) == nil {
-                    throw RecordsKeyMismatch(table: PersonKeys.tableName,
-                                             what: "a data key does not open with records.key (a changed row, or the wrong records.key)")
+                    recordsKey.open(Array(value), associatedData: PersonKeys.associatedData(person)) == nil
+                {
+                    throw RecordsKeyMismatch(
+                        table: PersonKeys.tableName,
+                        what: "a data key does not open with records.key (a changed row, or the wrong records.key)")
                 }
                 keyRows += 1
                 return true
             }
             guard expectedKeys.isEmpty else {
-                throw fail(PersonKeys.tableName, "\(expectedKeys.count) registered, not erased person(s) have no data key (they would show as erased)")
+                throw fail(
+                    PersonKeys.tableName,
+                    "\(expectedKeys.count) registered, not erased person(s) have no data key (they would show as erased)")
             }
             var aliasRows = 0
             try log.forEachRow(in: aliasTable) { key, value in
                 guard let target = expectedAliases.removeValue(forKey: Array(key)), target.elementsEqual(value) else {
-                    throw fail("person_aliases", "an alias row matches no IdentityLinked entry of the log (changed, renamed or left after a void)")
+                    throw fail(
+                        "person_aliases", "an alias row matches no IdentityLinked entry of the log (changed, renamed or left after a void)")
                 }
                 aliasRows += 1
                 return true
             }
             guard expectedAliases.isEmpty else {
-                throw fail("person_aliases", "\(expectedAliases.count) identity link(s) of the log have no alias row (a codice fiscale would not find its case file)")
+                throw fail(
+                    "person_aliases",
+                    "\(expectedAliases.count) identity link(s) of the log have no alias row (a codice fiscale would not find its case file)"
+                )
             }
             return Report(persons: persons, keyRows: keyRows, aliasRows: aliasRows, keysOpened: recordsKey != nil)
         }
@@ -125,14 +143,16 @@ public enum DomainTablesCheck {
     static func checkKeyRows(_ log: LedgerSnapshot, pseudonymKey: SecretKey?, recordsKey: SecretKey?) throws {
         guard try log.hasStream(withPrefix: Pseudonym.personPrefix) else { return }
         guard let pseudonymCheck = try log.metaValue(DomainKeyProblem.pseudonymCheckRow),
-              let recordsCheck = try log.metaValue(PersonKeys.checkRow) else {
+            let recordsCheck = try log.metaValue(PersonKeys.checkRow)
+        else {
             throw fail("meta", "a domain key's check row is missing though the log has case files")
         }
         if let pseudonymKey, Array(pseudonymKey.authenticate(Array("fascicolo/pseudonym-key-check/v1".utf8)).prefix(16)) != pseudonymCheck {
             throw fail("meta", "pseudonym_key_check does not match pseudonym.key (a changed row, or the wrong key file)")
         }
         if let recordsKey, recordsKey.open(recordsCheck, associatedData: PersonKeys.checkContext) == nil {
-            throw RecordsKeyMismatch(table: "meta", what: "records_key_check does not open with records.key (a changed row, or the wrong key file)")
+            throw RecordsKeyMismatch(
+                table: "meta", what: "records_key_check does not open with records.key (a changed row, or the wrong key file)")
         }
     }
 

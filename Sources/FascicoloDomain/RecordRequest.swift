@@ -38,7 +38,9 @@ public struct RecordRequest: Sendable {
             throw .malformed("an unknown member (the members are \(bodyMembers.joined(separator: ", ")))")
         }
         guard let personText = body["person"]?.string else {
-            throw DomainError(.invalid, code: "invalid_person_identifier", "person is required: a codice fiscale, an STP or ENI code, or provisional:<id>", field: "person")
+            throw DomainError(
+                .invalid, code: "invalid_person_identifier",
+                "person is required: a codice fiscale, an STP or ENI code, or provisional:<id>", field: "person")
         }
         let person: PersonIdentifier
         do { person = try PersonIdentifier(parsing: personText) } catch {
@@ -67,13 +69,16 @@ public struct RecordRequest: Sendable {
             guard let data = value["data"], data.members != nil else { throw .schema("data is an object", field: path + ".data") }
             func identifier(_ key: String) throws(DomainError) -> String? {
                 guard let member = value[key] else { return nil }
-                guard let text = member.string, (1...128).contains(text.utf8.count), text.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
+                guard let text = member.string, (1...128).contains(text.utf8.count), text.utf8.allSatisfy({ (0x21...0x7E).contains($0) })
+                else {
                     throw .schema("\(key) is 1 to 128 printable ASCII characters without spaces", field: path + "." + key)
                 }
                 return text
             }
-            events.append(Event(type: type, occurredAt: occurredAt, data: data,
-                                correlationID: try identifier("correlationId"), causationID: try identifier("causationId")))
+            events.append(
+                Event(
+                    type: type, occurredAt: occurredAt, data: data,
+                    correlationID: try identifier("correlationId"), causationID: try identifier("causationId")))
         }
         var expectedVersion: ExpectedVersion?
         switch body["expectedVersion"] {
@@ -107,7 +112,8 @@ public struct RecordRequest: Sendable {
             hasher.update(bytes)
             contentDigest = hasher.finalize()
         }
-        return RecordRequest(person: person, actor: actor, events: events, expectedVersion: expectedVersion,
-                             idempotencyKey: idempotencyKey, contentDigest: contentDigest)
+        return RecordRequest(
+            person: person, actor: actor, events: events, expectedVersion: expectedVersion,
+            idempotencyKey: idempotencyKey, contentDigest: contentDigest)
     }
 }

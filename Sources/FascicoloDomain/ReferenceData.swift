@@ -79,10 +79,13 @@ public struct ReferenceTable: Sendable {
             let code = try text(entry, "code", .interventions)
             guard interventions[code] == nil else { throw Invalid(file: file, reason: "intervention \(code) appears twice") }
             let siuss = try text(entry, "siuss", .interventions)
-            guard isSIUSSCode(siuss) else { throw Invalid(file: file, reason: "intervention \(code): \(siuss) is not a SIUSS code (A1.xx, A2.xx, A3.xx, Z9.99)") }
-            interventions[code] = Intervention(code: code, siuss: siuss, istat: try text(entry, "istat", .interventions),
-                                               label: try text(entry, "label", .interventions),
-                                               emergency: entry["emergency"]?.bool ?? false)
+            guard isSIUSSCode(siuss) else {
+                throw Invalid(file: file, reason: "intervention \(code): \(siuss) is not a SIUSS code (A1.xx, A2.xx, A3.xx, Z9.99)")
+            }
+            interventions[code] = Intervention(
+                code: code, siuss: siuss, istat: try text(entry, "istat", .interventions),
+                label: try text(entry, "label", .interventions),
+                emergency: entry["emergency"]?.bool ?? false)
         }
         var labels: [ReferenceList: [String: String]] = [:]
         for list in ReferenceList.allCases where list != .interventions {
@@ -103,16 +106,18 @@ public struct ReferenceTable: Sendable {
 
     static func isValidVersion(_ version: String) -> Bool {
         let bytes = Array(version.utf8)
-        return !bytes.isEmpty && bytes.count <= 32 && bytes.allSatisfy { byte in
-            (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
-                || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
-        }
+        return !bytes.isEmpty && bytes.count <= 32
+            && bytes.allSatisfy { byte in
+                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) || (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte)
+                    || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(byte) || byte == UInt8(ascii: ".") || byte == UInt8(ascii: "-")
+            }
     }
 
     static func isSIUSSCode(_ code: String) -> Bool {
         let bytes = Array(code.utf8)
         guard bytes.count == 5, bytes[2] == UInt8(ascii: "."),
-              ["A1", "A2", "A3", "Z9"].contains(String(decoding: bytes[0..<2], as: UTF8.self)) else { return false }
+            ["A1", "A2", "A3", "Z9"].contains(String(decoding: bytes[0..<2], as: UTF8.self))
+        else { return false }
         return bytes[3...].allSatisfy { (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }
     }
 }
@@ -160,7 +165,8 @@ public struct ReferenceData: Sendable {
 
     /// Compares versions like "2026.1" and "2026.10" part by part, numerically where both are numbers.
     static func isOlder(_ a: String, than b: String) -> Bool {
-        let left = a.split(separator: "."), right = b.split(separator: ".")
+        let left = a.split(separator: ".")
+        let right = b.split(separator: ".")
         for (x, y) in zip(left, right) where x != y {
             if let x = Int(x), let y = Int(y) { return x < y }
             return x < y

@@ -10,8 +10,10 @@ public struct Actor: Sendable, Equatable {
     public var ambito: String
     public var onBehalfOf: String?
 
-    public static let roles = ["assistente_sociale", "educatore", "psicologo", "mediatore", "amministrativo",
-                               "coordinatore", "case_manager", "other"]
+    public static let roles = [
+        "assistente_sociale", "educatore", "psicologo", "mediatore", "amministrativo",
+        "coordinatore", "case_manager", "other",
+    ]
 
     static func parse(_ json: JSON?, reference: ReferenceTable, field: String) throws(DomainError) -> Actor {
         guard let json, let members = json.members else { throw .schema("actor is an object", field: field) }
@@ -27,11 +29,12 @@ public struct Actor: Sendable, Equatable {
             try EventValidator.check(value, kind: kind, reference: reference, path: field + "." + key)
             return value.string
         }
-        return Actor(operatorID: try value("operator", .text(maxLength: 64))!,
-                     role: try value("role", .choice(roles))!,
-                     ente: try value("ente", .text(maxLength: 200))!,
-                     ambito: try value("ambito", .code(.ambiti))!,
-                     onBehalfOf: try value("onBehalfOf", .text(maxLength: 64), required: false))
+        return Actor(
+            operatorID: try value("operator", .text(maxLength: 64))!,
+            role: try value("role", .choice(roles))!,
+            ente: try value("ente", .text(maxLength: 200))!,
+            ambito: try value("ambito", .code(.ambiti))!,
+            onBehalfOf: try value("onBehalfOf", .text(maxLength: 64), required: false))
     }
 
     var json: JSON {
@@ -104,20 +107,24 @@ public struct StoredEvent: Sendable {
     /// Reads a stored payload; nil if it is not a domain payload.
     public init?(payload: some Collection<UInt8>) {
         guard let json = try? JSON.parse(payload), let schema = json["schema"]?.int,
-              let occurredAt = json["occurredAt"]?.string, let codeTable = json["codeTable"]?.string,
-              let purpose = json["purpose"]?.string, let actor = json["actor"], let data = json["data"]?.members else { return nil }
+            let occurredAt = json["occurredAt"]?.string, let codeTable = json["codeTable"]?.string,
+            let purpose = json["purpose"]?.string, let actor = json["actor"], let data = json["data"]?.members
+        else { return nil }
         var sealed: [UInt8]?
         if let text = json["sealed"]?.string {
             guard let bytes = Base64.decode(text) else { return nil }
             sealed = bytes
         }
-        self.init(schemaVersion: schema, occurredAt: occurredAt, codeTable: codeTable, purpose: purpose, actor: actor,
-                  correlationID: json["correlationId"]?.string, causationID: json["causationId"]?.string,
-                  data: data, sealed: sealed)
+        self.init(
+            schemaVersion: schema, occurredAt: occurredAt, codeTable: codeTable, purpose: purpose, actor: actor,
+            correlationID: json["correlationId"]?.string, causationID: json["causationId"]?.string,
+            data: data, sealed: sealed)
     }
 
-    init(schemaVersion: Int, occurredAt: String, codeTable: String, purpose: String, actor: JSON,
-         correlationID: String?, causationID: String?, data: [(key: String, value: JSON)], sealed: [UInt8]?) {
+    init(
+        schemaVersion: Int, occurredAt: String, codeTable: String, purpose: String, actor: JSON,
+        correlationID: String?, causationID: String?, data: [(key: String, value: JSON)], sealed: [UInt8]?
+    ) {
         self.schemaVersion = schemaVersion
         self.occurredAt = occurredAt
         self.codeTable = codeTable
@@ -154,7 +161,8 @@ enum OccurredAt {
         // A time that names no instant (25:00, 23:61, :60 — leap seconds are not kept by the
         // daemon's clock either) is refused, as is an offset beyond ±23:59.
         guard digit(11), digit(12), bytes[13] == UInt8(ascii: ":"), digit(14), digit(15), bytes[16] == UInt8(ascii: ":"),
-              digit(17), digit(18), number(11) <= 23, number(14) <= 59, number(17) <= 59 else { return false }
+            digit(17), digit(18), number(11) <= 23, number(14) <= 59, number(17) <= 59
+        else { return false }
         var index = 19
         if bytes[index] == UInt8(ascii: ".") {
             index += 1

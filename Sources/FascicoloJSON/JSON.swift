@@ -49,7 +49,9 @@ public enum JSON: Sendable, Equatable {
                 parser.skipWhitespace()
                 let value = try parser.value(depth: 0)
                 parser.skipWhitespace()
-                guard parser.offset == bytes.count else { throw Malformed(reason: "unexpected text after the value", offset: parser.offset) }
+                guard parser.offset == bytes.count else {
+                    throw Malformed(reason: "unexpected text after the value", offset: parser.offset)
+                }
                 return value
             }
         }.get()
@@ -92,8 +94,10 @@ public enum JSON: Sendable, Equatable {
     /// to be plain — and the value, which `body` must build or skip. For reading a few members
     /// of documents validated when they were written (the log's payloads) with no string made
     /// for a name and no array of members.
-    public static func visitMembers(_ bytes: UnsafeRawBufferPointer,
-                                    _ body: (UnsafeRawBufferPointer, inout ValueReader) throws(Malformed) -> Void) throws(Malformed) {
+    public static func visitMembers(
+        _ bytes: UnsafeRawBufferPointer,
+        _ body: (UnsafeRawBufferPointer, inout ValueReader) throws(Malformed) -> Void
+    ) throws(Malformed) {
         var parser = Parser(bytes: bytes.assumingMemoryBound(to: UInt8.self))
         try parser.topLevelObject { (parser) throws(Malformed) in
             try parser.eachMemberRaw { (name, _, parser) throws(Malformed) in
@@ -193,8 +197,10 @@ public enum JSON: Sendable, Equatable {
 
         /// Walks the value as an object (or refuses it, saying `expected`), handing `body` each
         /// member's name (decoded) and value, which `body` must read. A name twice is refused.
-        public mutating func members(expected: String = "expected an object",
-                                     _ body: (String, inout ValueReader) throws(Malformed) -> Void) throws(Malformed) {
+        public mutating func members(
+            expected: String = "expected an object",
+            _ body: (String, inout ValueReader) throws(Malformed) -> Void
+        ) throws(Malformed) {
             consume()
             guard parser.peek == UInt8(ascii: "{") else { throw parser.fail(expected) }
             guard depth < JSON.depthMax else { throw parser.fail("nested too deeply") }
@@ -210,8 +216,10 @@ public enum JSON: Sendable, Equatable {
 
         /// Walks the value as an array (or refuses it, saying `expected`), handing `body` each
         /// element, which `body` must read.
-        public mutating func elements(expected: String = "expected an array",
-                                      _ body: (inout ValueReader) throws(Malformed) -> Void) throws(Malformed) {
+        public mutating func elements(
+            expected: String = "expected an array",
+            _ body: (inout ValueReader) throws(Malformed) -> Void
+        ) throws(Malformed) {
             consume()
             guard parser.peek == UInt8(ascii: "[") else { throw parser.fail(expected) }
             guard depth < JSON.depthMax else { throw parser.fail("nested too deeply") }
@@ -297,7 +305,8 @@ public enum JSON: Sendable, Equatable {
         func hasZeroByte(_ word: UInt64) -> Bool { (word &- ones) & ~word & highs != 0 }
         if let base = bytes.baseAddress {
             // One compare each on SSE2.
-            let quotes = SIMD16<UInt8>(repeating: 0x22), backslashes = SIMD16<UInt8>(repeating: 0x5C)
+            let quotes = SIMD16<UInt8>(repeating: 0x22)
+            let backslashes = SIMD16<UInt8>(repeating: 0x5C)
             let spaces = SIMD16<UInt8>(repeating: 0x20)
             while index + 16 <= bytes.count {
                 let chunk = UnsafeRawPointer(base + index).loadUnaligned(as: SIMD16<UInt8>.self)
@@ -348,9 +357,15 @@ public enum JSON: Sendable, Equatable {
             case UInt8(ascii: "{"): return try object(depth: depth)
             case UInt8(ascii: "["): return try array(depth: depth)
             case UInt8(ascii: "\""): return .string(try string())
-            case UInt8(ascii: "t"): try literal("true"); return .bool(true)
-            case UInt8(ascii: "f"): try literal("false"); return .bool(false)
-            case UInt8(ascii: "n"): try literal("null"); return .null
+            case UInt8(ascii: "t"):
+                try literal("true")
+                return .bool(true)
+            case UInt8(ascii: "f"):
+                try literal("false")
+                return .bool(false)
+            case UInt8(ascii: "n"):
+                try literal("null")
+                return .null
             case UInt8(ascii: "-"), UInt8(ascii: "0")...UInt8(ascii: "9"): return .number(try number())
             default: throw fail("unexpected character")
             }
@@ -387,7 +402,9 @@ public enum JSON: Sendable, Equatable {
 
         /// `eachMember` with each name as its raw bytes between the quotes, and whether it has
         /// an escape (then those bytes are not the name).
-        mutating func eachMemberRaw(_ body: (Slice<UnsafeBufferPointer<UInt8>>, Bool, inout Parser) throws(Malformed) -> Void) throws(Malformed) {
+        mutating func eachMemberRaw(_ body: (Slice<UnsafeBufferPointer<UInt8>>, Bool, inout Parser) throws(Malformed) -> Void)
+            throws(Malformed)
+        {
             offset += 1
             skipWhitespace()
             if offset < bytes.count, bytes[offset] == UInt8(ascii: "}") {

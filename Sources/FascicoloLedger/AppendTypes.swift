@@ -57,9 +57,11 @@ public struct AppendRequest: Sendable {
     /// (sealed with a random nonce) give a digest of what their own client sent instead.
     public var idempotencyDigest: Digest?
 
-    public init(stream: String, events: [NewEvent], expectedVersion: ExpectedVersion = .any,
-                idempotencyKey: String? = nil, author: String, attachedWrites: [AttachedWrite] = [],
-                idempotencyDigest: Digest? = nil) {
+    public init(
+        stream: String, events: [NewEvent], expectedVersion: ExpectedVersion = .any,
+        idempotencyKey: String? = nil, author: String, attachedWrites: [AttachedWrite] = [],
+        idempotencyDigest: Digest? = nil
+    ) {
         self.stream = stream
         self.events = events
         self.expectedVersion = expectedVersion
@@ -102,8 +104,9 @@ public struct AttachedWrite: Sendable {
     /// A write of the `meta` row `name` (one of the domain's, see `SideTableWriter.setMeta`),
     /// its value made inside the commit's transaction.
     public init(metaRow name: String, valueInTransaction: @escaping @Sendable (LedgerSnapshot) throws -> [UInt8]?) {
-        precondition(LedgerStore.metaRows.contains(name) && !LedgerStore.ledgerMetaRows.contains(name),
-                     "meta row \(name) is not one a layer above the ledger writes")
+        precondition(
+            LedgerStore.metaRows.contains(name) && !LedgerStore.ledgerMetaRows.contains(name),
+            "meta row \(name) is not one a layer above the ledger writes")
         self.target = .meta
         self.key = Array(name.utf8)
         makeValue = valueInTransaction
@@ -111,10 +114,11 @@ public struct AttachedWrite: Sendable {
 
     /// Writes the row in `transaction` (an append's commit).
     func apply(in transaction: WriteTransaction, store: LedgerStore) throws {
-        let table = switch target {
-        case .table(let side): side.table
-        case .meta: store.meta
-        }
+        let table =
+            switch target {
+            case .table(let side): side.table
+            case .meta: store.meta
+            }
         if let value = try makeValue(LedgerSnapshot(transaction: transaction, store: store)) {
             try transaction.put(table, key: key, value: value)
         } else {

@@ -28,7 +28,8 @@ public struct Checkpoint: Sendable, Equatable {
 
     static func sign(origin: String, size: UInt64, root: Digest, key: SigningKey, timestampSeconds: UInt64) -> Checkpoint {
         let text = body(origin: origin, size: size, root: root)
-        let note = text + "\n"
+        let note =
+            text + "\n"
             + SignedNote.signatureLine(text: text, name: origin, key: key)
             + SignedNote.cosignatureLine(text: text, name: origin, key: key, timestampSeconds: timestampSeconds)
         return Checkpoint(origin: origin, size: size, root: root, timestampSeconds: timestampSeconds, note: note)

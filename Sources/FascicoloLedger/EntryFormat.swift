@@ -26,11 +26,13 @@ public enum EntryFormat {
         position: UInt64, recordedAtMilliseconds: Int64, streamVersion: UInt64, keyID: [UInt8],
         stream: [UInt8], eventType: [UInt8], author: [UInt8], payload: [UInt8]
     ) -> [UInt8] {
-        precondition(keyID.count == 4 && stream.count <= UInt16.max && eventType.count <= UInt16.max
-                     && author.count <= UInt16.max && payload.count <= UInt32.max)
+        precondition(
+            keyID.count == 4 && stream.count <= UInt16.max && eventType.count <= UInt16.max
+                && author.count <= UInt16.max && payload.count <= UInt32.max)
         var bytes: [UInt8] = []
-        bytes.reserveCapacity(fixedHeaderBytes + 10 + stream.count + eventType.count + author.count + payload.count
-                              + Signature.byteCount)
+        bytes.reserveCapacity(
+            fixedHeaderBytes + 10 + stream.count + eventType.count + author.count + payload.count
+                + Signature.byteCount)
         bytes += magic
         BigEndian.append(position, to: &bytes)
         BigEndian.append(UInt64(bitPattern: recordedAtMilliseconds), to: &bytes)
@@ -83,7 +85,8 @@ public struct EntryView {
         var offset = EntryFormat.fixedHeaderBytes
         func field(lengthBytes: Int) throws(Malformed) -> UnsafeRawBufferPointer {
             guard offset + lengthBytes <= signedCount else { throw Malformed(reason: "truncated length at byte \(offset)") }
-            let length = lengthBytes == 2
+            let length =
+                lengthBytes == 2
                 ? Int(BigEndian.read(UInt16.self, from: record, at: offset))
                 : Int(BigEndian.read(UInt32.self, from: record, at: offset))
             offset += lengthBytes

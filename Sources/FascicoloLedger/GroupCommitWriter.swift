@@ -57,8 +57,10 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// Time spent signing in the current group commit (its write closure may run twice).
     private var signingNanoseconds: UInt64 = 0
 
-    init(store: LedgerStore, key: SigningKey, origin: String, configuration: LedgerConfiguration, wallClock: WallClock,
-         logger: Logger) throws {
+    init(
+        store: LedgerStore, key: SigningKey, origin: String, configuration: LedgerConfiguration, wallClock: WallClock,
+        logger: Logger
+    ) throws {
         self.store = store
         self.key = key
         self.seal = TableSealKey(signingKey: key)
@@ -72,9 +74,12 @@ final class GroupCommitWriter: @unchecked Sendable {
         (tree, lastRecordedAt, lastCheckpointSize) = try store.environment.read { txn in
             let size = try store.size(in: txn)
             let tree = try MerkleFrontier(size: size, tree: MerkleTree(transaction: txn, table: store.merkle))
-            let lastRecordedAt = try size == 0 ? 0 : txn.withValue(in: store.entries, key: BigEndian.bytes(size - 1)) {
-                try EntryView(record: $0).recordedAtMilliseconds
-            } ?? 0
+            let lastRecordedAt =
+                try size == 0
+                ? 0
+                : txn.withValue(in: store.entries, key: BigEndian.bytes(size - 1)) {
+                    try EntryView(record: $0).recordedAtMilliseconds
+                } ?? 0
             let lastCheckpointSize = try txn.withCursor(store.checkpoints) { cursor in
                 try cursor.last().map { last throws -> UInt64 in
                     guard last.key.count == 8 else { throw DamagedData(table: "checkpoints", what: "a key is not a tree size") }
@@ -148,8 +153,9 @@ final class GroupCommitWriter: @unchecked Sendable {
             } else {
                 let first = max(configuration.commitRetryMilliseconds, 1)
                 retryBackoffMilliseconds = min(max(retryBackoffMilliseconds * 2, first), first * 20)
-                healthUnlocked = .failing(since: since, reason: reason,
-                                          retryAt: monotonic.nanoseconds() + retryBackoffMilliseconds * 1_000_000)
+                healthUnlocked = .failing(
+                    since: since, reason: reason,
+                    retryAt: monotonic.nanoseconds() + retryBackoffMilliseconds * 1_000_000)
             }
             commitFailuresUnlocked += 1
         }
@@ -282,7 +288,8 @@ final class GroupCommitWriter: @unchecked Sendable {
             for pending in batch { pending.continuation.resume(throwing: LedgerError.damaged(.init(damage))) }
             return
         } catch {
-            logger.error("group commit failed; nothing of it was acknowledged", metadata: ["error": "\(error)", "appends": "\(batch.count)"])
+            logger.error(
+                "group commit failed; nothing of it was acknowledged", metadata: ["error": "\(error)", "appends": "\(batch.count)"])
             recordFailure(error)
             for pending in batch { pending.continuation.resume(throwing: LedgerError.storage(.init(error))) }
             return
@@ -301,8 +308,9 @@ final class GroupCommitWriter: @unchecked Sendable {
         lock.withLock {
             committedSizeUnlocked = tree.size
             guard grew else { return }
-            timingsUnlocked.add(events: batch.reduce(0) { $0 + $1.request.events.count }, wait: opened - began, sign: signingNanoseconds,
-                                write: written - opened - signingNanoseconds, sync: committed - written)
+            timingsUnlocked.add(
+                events: batch.reduce(0) { $0 + $1.request.events.count }, wait: opened - began, sign: signingNanoseconds,
+                write: written - opened - signingNanoseconds, sync: committed - written)
         }
         for (pending, result) in zip(batch, outcome.results) { pending.continuation.resume(with: result) }
         if grew { changed.notify() }
@@ -343,8 +351,10 @@ final class GroupCommitWriter: @unchecked Sendable {
                     if earlier.digest == digest {
                         let original = plans[earlier.plan]
                         results.append(notYetCommitted)
-                        plans.append(Plan(result: results.count - 1, firstRecord: original.firstRecord,
-                                          firstVersion: original.firstVersion, count: original.count, deduplicated: true))
+                        plans.append(
+                            Plan(
+                                result: results.count - 1, firstRecord: original.firstRecord,
+                                firstVersion: original.firstVersion, count: original.count, deduplicated: true))
                     } else {
                         results.append(.failure(.idempotencyConflict(key: idempotencyKey)))
                     }
@@ -366,9 +376,12 @@ final class GroupCommitWriter: @unchecked Sendable {
                     }
                     if record.digest == digest {
                         let hashes = try (0..<UInt64(record.count)).map { try merkleTree.leafHash(record.firstPosition + $0) }
-                        results.append(.success(AppendResult(firstPosition: record.firstPosition,
-                                                             firstStreamVersion: record.firstVersion,
-                                                             leafHashes: hashes, deduplicated: true)))
+                        results.append(
+                            .success(
+                                AppendResult(
+                                    firstPosition: record.firstPosition,
+                                    firstStreamVersion: record.firstVersion,
+                                    leafHashes: hashes, deduplicated: true)))
                     } else {
                         results.append(.failure(.idempotencyConflict(key: idempotencyKey)))
                     }
@@ -376,26 +389,33 @@ final class GroupCommitWriter: @unchecked Sendable {
                 }
             }
             let stream = Array(request.stream.utf8)
-            let current = try streamVersions[stream]
+            let current =
+                try streamVersions[stream]
                 ?? txn.get(store.streams, key: stream).flatMap { BigEndian.uint64($0) } ?? 0
             guard request.expectedVersion.isSatisfied(by: current) else {
-                results.append(.failure(.wrongExpectedVersion(stream: request.stream, expected: request.expectedVersion,
-                                                              actual: current)))
+                results.append(
+                    .failure(
+                        .wrongExpectedVersion(
+                            stream: request.stream, expected: request.expectedVersion,
+                            actual: current)))
                 continue
             }
             let firstRecord = records.count
             let author = Array(request.author.utf8)
             for (offset, event) in request.events.enumerated() {
-                records.append(EntryFormat.signedBytes(
-                    position: base + UInt64(firstRecord + offset), recordedAtMilliseconds: recordedAt,
-                    streamVersion: current + 1 + UInt64(offset), keyID: keyID, stream: stream,
-                    eventType: Array(event.type.utf8), author: author, payload: event.payload))
+                records.append(
+                    EntryFormat.signedBytes(
+                        position: base + UInt64(firstRecord + offset), recordedAtMilliseconds: recordedAt,
+                        streamVersion: current + 1 + UInt64(offset), keyID: keyID, stream: stream,
+                        eventType: Array(event.type.utf8), author: author, payload: event.payload))
             }
             streamVersions[stream] = current + UInt64(request.events.count)
             for attached in request.attachedWrites { try attached.apply(in: txn, store: store) }
             results.append(notYetCommitted)
-            plans.append(Plan(result: results.count - 1, firstRecord: firstRecord, firstVersion: current + 1,
-                              count: request.events.count, deduplicated: false))
+            plans.append(
+                Plan(
+                    result: results.count - 1, firstRecord: firstRecord, firstVersion: current + 1,
+                    count: request.events.count, deduplicated: false))
             if let idempotencyKey = request.idempotencyKey, let digest = pending.contentDigest {
                 newIdempotency[idempotencyKey] = (digest, plans.count - 1)
             }
@@ -416,23 +436,27 @@ final class GroupCommitWriter: @unchecked Sendable {
             try txn.put(store.streams, key: stream, value: BigEndian.bytes(version))
         }
         if !newIdempotency.isEmpty {
-            var aggregate = try txn.get(store.meta, key: TableAggregate.metaKey)
+            var aggregate =
+                try txn.get(store.meta, key: TableAggregate.metaKey)
                 .map { value throws(DamagedData) in try TableAggregate(sealed: value, seal: seal) } ?? TableAggregate()
             for (idempotencyKey, record) in newIdempotency {
                 let plan = plans[record.plan]
                 let rowKey = Array(idempotencyKey.utf8)
-                let value = IdempotencyRecord(digest: record.digest, firstPosition: base + UInt64(plan.firstRecord),
-                                              firstVersion: plan.firstVersion, count: UInt32(plan.count)).sealed(key: rowKey, seal: seal)
+                let value = IdempotencyRecord(
+                    digest: record.digest, firstPosition: base + UInt64(plan.firstRecord),
+                    firstVersion: plan.firstVersion, count: UInt32(plan.count)
+                ).sealed(key: rowKey, seal: seal)
                 aggregate.add(mac: Array(value[IdempotencyRecord.recordByteCount...]))
                 try txn.put(store.idempotency, key: rowKey, value: value, options: .noOverwrite)
             }
             try txn.put(store.meta, key: TableAggregate.metaKey, value: aggregate.sealed(seal))
         }
         for plan in plans {
-            results[plan.result] = .success(AppendResult(
-                firstPosition: base + UInt64(plan.firstRecord), firstStreamVersion: plan.firstVersion,
-                leafHashes: Array(leafHashes[plan.firstRecord..<(plan.firstRecord + plan.count)]),
-                deduplicated: plan.deduplicated, records: Array(records[plan.firstRecord..<(plan.firstRecord + plan.count)])))
+            results[plan.result] = .success(
+                AppendResult(
+                    firstPosition: base + UInt64(plan.firstRecord), firstStreamVersion: plan.firstVersion,
+                    leafHashes: Array(leafHashes[plan.firstRecord..<(plan.firstRecord + plan.count)]),
+                    deduplicated: plan.deduplicated, records: Array(records[plan.firstRecord..<(plan.firstRecord + plan.count)])))
         }
 
         var checkpoint: (size: UInt64, note: String)?
@@ -485,8 +509,9 @@ final class GroupCommitWriter: @unchecked Sendable {
     }
 
     private func writeCheckpoint(tree: MerkleFrontier, in txn: WriteTransaction) throws -> String {
-        let checkpoint = Checkpoint.sign(origin: origin, size: tree.size, root: tree.root, key: key,
-                                         timestampSeconds: UInt64(wallClock.millisecondsSinceEpoch / 1000))
+        let checkpoint = Checkpoint.sign(
+            origin: origin, size: tree.size, root: tree.root, key: key,
+            timestampSeconds: UInt64(wallClock.millisecondsSinceEpoch / 1000))
         try txn.put(store.checkpoints, key: BigEndian.bytes(tree.size), value: Array(checkpoint.note.utf8), options: .append)
         return checkpoint.note
     }

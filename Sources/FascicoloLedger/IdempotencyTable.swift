@@ -43,10 +43,12 @@ struct IdempotencyRecord: Equatable {
     init(unsealed record: some Collection<UInt8>) throws(DamagedData) {
         guard record.count >= Self.recordByteCount else { throw DamagedData(table: "idempotency", what: "a row has the wrong length") }
         (digest, firstPosition, firstVersion, count) = Array(record.prefix(Self.recordByteCount)).withUnsafeBytes { raw in
-            (Digest(bytes: UnsafeRawBufferPointer(rebasing: raw[0..<32])),
-             BigEndian.read(UInt64.self, from: raw, at: 32),
-             BigEndian.read(UInt64.self, from: raw, at: 40),
-             BigEndian.read(UInt32.self, from: raw, at: 48))
+            (
+                Digest(bytes: UnsafeRawBufferPointer(rebasing: raw[0..<32])),
+                BigEndian.read(UInt64.self, from: raw, at: 32),
+                BigEndian.read(UInt64.self, from: raw, at: 40),
+                BigEndian.read(UInt32.self, from: raw, at: 48)
+            )
         }
         guard count >= 1, firstVersion >= 1, firstPosition.addingReportingOverflow(UInt64(count)).overflow == false else {
             throw DamagedData(table: "idempotency", what: "a row's numbers are impossible")
@@ -98,7 +100,9 @@ struct TableAggregate: Equatable {
     var rows: UInt64 = 0
 
     mutating func add(mac: [UInt8]) {
-        let (macHigh, macLow) = mac.withUnsafeBytes { (BigEndian.read(UInt64.self, from: $0, at: 0), BigEndian.read(UInt64.self, from: $0, at: 8)) }
+        let (macHigh, macLow) = mac.withUnsafeBytes {
+            (BigEndian.read(UInt64.self, from: $0, at: 0), BigEndian.read(UInt64.self, from: $0, at: 8))
+        }
         let (sum, carry) = low.addingReportingOverflow(macLow)
         low = sum
         high = high &+ macHigh &+ (carry ? 1 : 0)
@@ -120,9 +124,14 @@ struct TableAggregate: Equatable {
     init() {}
 
     init(sealed value: [UInt8], seal: TableSealKey) throws(DamagedData) {
-        guard value.count == 24 + TableSealKey.macByteCount else { throw DamagedData(table: "meta", what: "idempotency_seal has the wrong length") }
+        guard value.count == 24 + TableSealKey.macByteCount else {
+            throw DamagedData(table: "meta", what: "idempotency_seal has the wrong length")
+        }
         (high, low, rows) = value.withUnsafeBytes {
-            (BigEndian.read(UInt64.self, from: $0, at: 0), BigEndian.read(UInt64.self, from: $0, at: 8), BigEndian.read(UInt64.self, from: $0, at: 16))
+            (
+                BigEndian.read(UInt64.self, from: $0, at: 0), BigEndian.read(UInt64.self, from: $0, at: 8),
+                BigEndian.read(UInt64.self, from: $0, at: 16)
+            )
         }
         guard seal.mac(table: "idempotency_seal", key: Self.metaKey, value: body) == Array(value[24...]) else {
             throw DamagedData(table: "meta", what: "idempotency_seal's seal does not match")
@@ -171,24 +180,30 @@ extension LedgerStore {
     }
 
     /// The seal check in one snapshot; `row` sees each record as it is checked.
-    func checkIdempotencySeal(_ seal: TableSealKey, in txn: ReadTransaction,
-                              row: (_ key: [UInt8], IdempotencyRecord) throws -> Void) throws -> TableAggregate {
-        let expected = try txn.get(meta, key: TableAggregate.metaKey)
+    func checkIdempotencySeal(
+        _ seal: TableSealKey, in txn: ReadTransaction,
+        row: (_ key: [UInt8], IdempotencyRecord) throws -> Void
+    ) throws -> TableAggregate {
+        let expected =
+            try txn.get(meta, key: TableAggregate.metaKey)
             .map { value throws(DamagedData) in try TableAggregate(sealed: value, seal: seal) } ?? TableAggregate()
         var actual = TableAggregate()
         try txn.withCursor(idempotency) { cursor in
             var record = try cursor.first()
             while let current = record {
-                let key = Array(current.key), value = Array(current.value)
+                let key = Array(current.key)
+                let value = Array(current.value)
                 try row(key, try IdempotencyRecord(sealed: value, key: key, seal: seal))
                 actual.add(mac: Array(value[IdempotencyRecord.recordByteCount...]))
                 record = try cursor.next()
             }
         }
         guard actual == expected else {
-            throw DamagedData(table: "idempotency", what: actual.rows == expected.rows
-                              ? "the rows are not the ones sealed (a row was renamed or replaced)"
-                              : "\(actual.rows) rows where \(expected.rows) were sealed (rows were dropped or added)")
+            throw DamagedData(
+                table: "idempotency",
+                what: actual.rows == expected.rows
+                    ? "the rows are not the ones sealed (a row was renamed or replaced)"
+                    : "\(actual.rows) rows where \(expected.rows) were sealed (rows were dropped or added)")
         }
         return actual
     }

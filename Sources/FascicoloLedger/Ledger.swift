@@ -25,14 +25,17 @@ public final class Ledger: Sendable {
     /// signing key in `signing.key` (mode 0600); an existing key file readable by group or others
     /// is refused with `KeyFile.Failure.tooOpen`, which names the file and the fix. `wallClock`
     /// is the system's unless a test fixes the time.
-    public static func open(directory: String, configuration: LedgerConfiguration = LedgerConfiguration(),
-                            wallClock: WallClock = .system, logger: Logger = Logger(label: "fascicolo.ledger")) throws -> Ledger {
+    public static func open(
+        directory: String, configuration: LedgerConfiguration = LedgerConfiguration(),
+        wallClock: WallClock = .system, logger: Logger = Logger(label: "fascicolo.ledger")
+    ) throws -> Ledger {
         if let problem = LedgerConfiguration.originProblem(configuration.origin) {
             throw InvalidOrigin(origin: configuration.origin, reason: problem)
         }
-        let store = try LedgerStore.open(directory: directory, readOnly: false, origin: configuration.origin,
-                                         mapSizeBytes: configuration.mapSizeBytes,
-                                         unsafeNoSync: configuration.unsafeNoSync)
+        let store = try LedgerStore.open(
+            directory: directory, readOnly: false, origin: configuration.origin,
+            mapSizeBytes: configuration.mapSizeBytes,
+            unsafeNoSync: configuration.unsafeNoSync)
         let origin = try store.origin()
         // A new key may only be made for an empty log: one whose entries were signed by a key
         // that is now missing must not carry on under another (verify would fail from entry 0).
@@ -43,8 +46,9 @@ public final class Ledger: Sendable {
         let key = try KeyFile.loadOrCreate(directory: directory, name: origin)
         let published = try KeyFile.loadVerifierKey(directory: directory)
         guard published.publicKey == key.publicKey, published.name == origin else {
-            throw KeyFile.Failure.malformed(path: directory + "/" + KeyFile.publicName,
-                                            reason: "it does not match signing.key; delete it to have it written again")
+            throw KeyFile.Failure.malformed(
+                path: directory + "/" + KeyFile.publicName,
+                reason: "it does not match signing.key; delete it to have it written again")
         }
         try checkNotRolledBack(store: store, directory: directory, origin: origin, publicKey: key.publicKey, logger: logger)
         return try Ledger(store: store, key: key, origin: origin, configuration: configuration, wallClock: wallClock, logger: logger)
@@ -53,8 +57,10 @@ public final class Ledger: Sendable {
     /// The log must reach, with the same root, every checkpoint kept in checkpoints.log. A record
     /// torn by a crash in the middle of an append is cut off first, so that appends go on after
     /// the last whole one.
-    static func checkNotRolledBack(store: LedgerStore, directory: String, origin: String, publicKey: PublicKey,
-                                   logger: Logger) throws {
+    static func checkNotRolledBack(
+        store: LedgerStore, directory: String, origin: String, publicKey: PublicKey,
+        logger: Logger
+    ) throws {
         let (notes, torn) = try CheckpointFile.read(directory: directory)
         if torn > 0 {
             let path = directory + "/" + CheckpointFile.name
@@ -76,15 +82,18 @@ public final class Ledger: Sendable {
         }
     }
 
-    private init(store: LedgerStore, key: SigningKey, origin: String, configuration: LedgerConfiguration, wallClock: WallClock,
-                 logger: Logger) throws {
+    private init(
+        store: LedgerStore, key: SigningKey, origin: String, configuration: LedgerConfiguration, wallClock: WallClock,
+        logger: Logger
+    ) throws {
         self.store = store
         self.configuration = configuration
         self.origin = origin
         self.publicKey = key.publicKey
         self.wallClock = wallClock
-        self.writer = try GroupCommitWriter(store: store, key: key, origin: origin, configuration: configuration,
-                                            wallClock: wallClock, logger: logger)
+        self.writer = try GroupCommitWriter(
+            store: store, key: key, origin: origin, configuration: configuration,
+            wallClock: wallClock, logger: logger)
         logger.info("ledger open", metadata: ["entries": "\(writer.committedSize)", "origin": "\(origin)"])
     }
 
@@ -122,9 +131,10 @@ public final class Ledger: Sendable {
             }
             guard record.digest == digest else { throw LedgerError.idempotencyConflict(key: idempotencyKey) }
             let tree = MerkleTree(transaction: txn, table: store.merkle)
-            return AppendResult(firstPosition: record.firstPosition, firstStreamVersion: record.firstVersion,
-                                leafHashes: try (0..<UInt64(record.count)).map { try tree.leafHash(record.firstPosition + $0) },
-                                deduplicated: true)
+            return AppendResult(
+                firstPosition: record.firstPosition, firstStreamVersion: record.firstVersion,
+                leafHashes: try (0..<UInt64(record.count)).map { try tree.leafHash(record.firstPosition + $0) },
+                deduplicated: true)
         }
     }
 
@@ -213,7 +223,8 @@ extension Ledger {
                 let prefix = name + [0]
                 func entryFor(_ record: Cursor.Record) throws -> Entry? {
                     guard record.key.count == prefix.count + 8, record.key.starts(with: prefix),
-                          let position = BigEndian.uint64(record.value) else { return nil }
+                        let position = BigEndian.uint64(record.value)
+                    else { return nil }
                     return try txn.withValue(in: store.entries, key: BigEndian.bytes(position)) { try Entry(EntryView(record: $0)) }
                 }
                 var record: Cursor.Record?

@@ -71,7 +71,8 @@ public struct LedgerSnapshot {
 
     /// Calls `body` with the name and version of each stream whose name starts with `prefix`, in
     /// name order, until it returns false.
-    public func forEachStream(withPrefix prefix: String, _ body: (_ name: UnsafeRawBufferPointer, _ version: UInt64) throws -> Bool) throws {
+    public func forEachStream(withPrefix prefix: String, _ body: (_ name: UnsafeRawBufferPointer, _ version: UInt64) throws -> Bool) throws
+    {
         let prefix = Array(prefix.utf8)
         try transaction.withCursor(store.streams) { cursor in
             var row = try cursor.seek(atOrAfter: prefix)
@@ -119,7 +120,9 @@ public struct LedgerSnapshot {
     }
 
     /// Calls `body` with each row of `table`, in key order, until it returns false.
-    public func forEachRow(in table: SideTable, _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool) throws {
+    public func forEachRow(in table: SideTable, _ body: (_ key: UnsafeRawBufferPointer, _ value: UnsafeRawBufferPointer) throws -> Bool)
+        throws
+    {
         try transaction.withCursor(table.table) { cursor in
             var row = try cursor.first()
             while let current = row, try body(current.key, current.value) {
@@ -151,8 +154,9 @@ public struct SideTableWriter {
 
     /// Puts (or, with nil, deletes) the `meta` row `name`, one of the rows of the layers above the ledger.
     public func setMeta(_ name: String, _ value: [UInt8]?) throws {
-        precondition(LedgerStore.metaRows.contains(name) && !LedgerStore.ledgerMetaRows.contains(name),
-                     "meta row \(name) is not one a layer above the ledger writes")
+        precondition(
+            LedgerStore.metaRows.contains(name) && !LedgerStore.ledgerMetaRows.contains(name),
+            "meta row \(name) is not one a layer above the ledger writes")
         if let value {
             try transaction.put(store.meta, key: Array(name.utf8), value: value)
         } else {

@@ -38,8 +38,10 @@ struct LedgerStore: Sendable {
 
     /// Opens the data directory. Writable opens create it (mode 0700) and its tables; read-only
     /// opens require an existing one and are safe next to a running daemon.
-    public static func open(directory: String, readOnly: Bool, origin: String = "fascicolo.invalid/ledger",
-                            mapSizeBytes: Int = 64 << 20, unsafeNoSync: Bool = false) throws -> LedgerStore {
+    public static func open(
+        directory: String, readOnly: Bool, origin: String = "fascicolo.invalid/ledger",
+        mapSizeBytes: Int = 64 << 20, unsafeNoSync: Bool = false
+    ) throws -> LedgerStore {
         if readOnly {
             guard access(directory + "/data.mdb", R_OK) == 0 else { throw OpenError.notADataDirectory(directory) }
         } else if access(directory, F_OK) != 0 {
@@ -69,9 +71,10 @@ struct LedgerStore: Sendable {
                 return created
             }
         }
-        let store = LedgerStore(directory: directory, environment: environment, meta: tables[0], entries: tables[1],
-                                merkle: tables[2], streams: tables[3], streamIndex: tables[4],
-                                idempotency: tables[5], checkpoints: tables[6])
+        let store = LedgerStore(
+            directory: directory, environment: environment, meta: tables[0], entries: tables[1],
+            merkle: tables[2], streams: tables[3], streamIndex: tables[4],
+            idempotency: tables[5], checkpoints: tables[6])
         guard let format = try store.metaValue("format") else { throw DamagedData(table: "meta", what: "the format row is missing") }
         guard format == formatVersion else { throw OpenError.unsupportedFormat(format) }
         return store
@@ -131,7 +134,8 @@ public enum LedgerOpenError: Error, CustomStringConvertible, Sendable {
     public var description: String {
         switch self {
         case .notADataDirectory(let path): "\(path) is not a Fascicolo data directory (no data.mdb)"
-        case .unsupportedFormat(let version): "data directory format \(version) is not supported (this build reads \(LedgerStore.formatVersion))"
+        case .unsupportedFormat(let version):
+            "data directory format \(version) is not supported (this build reads \(LedgerStore.formatVersion))"
         case .cannotCreate(let path, let code): "cannot create \(path): errno \(code)"
         }
     }

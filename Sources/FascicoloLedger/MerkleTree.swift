@@ -26,9 +26,13 @@ public struct MerkleTree {
     /// The stored node at `level` covering leaves [index·2^level, (index+1)·2^level).
     func node(level: Int, index: UInt64) throws -> Digest {
         let key = BigEndian.bytes(MerkleNodeIndex.of(level: level, index: index))
-        guard let digest = try transaction.withValue(in: table, key: key, { bytes -> Digest? in
-            bytes.count == Digest.byteCount ? Digest(bytes: bytes) : nil
-        }) ?? nil else {
+        guard
+            let digest = try transaction.withValue(
+                in: table, key: key,
+                { bytes -> Digest? in
+                    bytes.count == Digest.byteCount ? Digest(bytes: bytes) : nil
+                }) ?? nil
+        else {
             throw Failure.missingNode(level: level, index: index)
         }
         return digest

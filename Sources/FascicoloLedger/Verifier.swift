@@ -91,8 +91,10 @@ public struct Verifier {
     ///
     /// Run it in a process that does not have the directory open (LMDB forbids opening one
     /// environment twice in a process); next to a daemon in another process it is safe.
-    public static func verify(directory: String, verifierKey: String? = nil, options: Options = Options(),
-                              progress: ((Progress) -> Void)? = nil) throws -> Report {
+    public static func verify(
+        directory: String, verifierKey: String? = nil, options: Options = Options(),
+        progress: ((Progress) -> Void)? = nil
+    ) throws -> Report {
         let key: (name: String, publicKey: PublicKey)
         if let verifierKey {
             guard let parsed = SignedNote.parseVerifierKey(verifierKey) else { throw InvalidVerifierKey() }
@@ -121,8 +123,9 @@ public struct Verifier {
             let signingKey = try? KeyFile.load(path: directory + "/" + KeyFile.secretName)
             let seal = signingKey.flatMap { $0.publicKey == key.publicKey ? TableSealKey(signingKey: $0) : nil }
             return try store.environment.read { txn in
-                var run = VerificationRun(store: store, txn: txn, origin: origin, publicKey: key.publicKey, options: options, seal: seal,
-                                          kept: Set(kept))
+                var run = VerificationRun(
+                    store: store, txn: txn, origin: origin, publicKey: key.publicKey, options: options, seal: seal,
+                    kept: Set(kept))
                 return try run.verify(progress: progress)
             }
         } catch let error as StorageError where error.code.meansDamagedData {
@@ -161,8 +164,10 @@ private struct VerificationRun {
     /// random lookup per entry. (Hasher is seeded per process, so nobody can aim a collision.)
     var indexDigest = 0
 
-    init(store: LedgerStore, txn: ReadTransaction, origin: String, publicKey: PublicKey, options: Verifier.Options,
-         seal: TableSealKey?, kept: Set<String>) {
+    init(
+        store: LedgerStore, txn: ReadTransaction, origin: String, publicKey: PublicKey, options: Verifier.Options,
+        seal: TableSealKey?, kept: Set<String>
+    ) {
         self.seal = seal
         self.kept = kept
         self.store = store
@@ -187,16 +192,21 @@ private struct VerificationRun {
                 throw Verifier.Failure(position: nil, problem: "a checkpoint given to check against does not verify with the key: \(error)")
             }
             guard checkpoint.size <= total else {
-                throw Verifier.Failure(position: nil, problem: "the log has \(total) entries, fewer than the \(checkpoint.size) "
-                                       + "of a checkpoint given to check against: entries were removed from its end")
+                throw Verifier.Failure(
+                    position: nil,
+                    problem: "the log has \(total) entries, fewer than the \(checkpoint.size) "
+                        + "of a checkpoint given to check against: entries were removed from its end")
             }
             trusted.append(checkpoint)
         }
         let missing = kept.subtracting(stored.map(\.note))
         if let note = missing.first {
             let size = (try? Checkpoint.verify(note: note, origin: origin, publicKey: publicKey))?.size
-            throw Verifier.Failure(position: size.map { $0 > 0 ? $0 - 1 : 0 },
-                problem: "the checkpoints table lacks a checkpoint\(size.map { " of size \($0)" } ?? "") that the daemon signed and kept in \(CheckpointFile.name)")
+            throw Verifier.Failure(
+                position: size.map { $0 > 0 ? $0 - 1 : 0 },
+                problem:
+                    "the checkpoints table lacks a checkpoint\(size.map { " of size \($0)" } ?? "") that the daemon signed and kept in \(CheckpointFile.name)"
+            )
         }
         // Each is compared with the root recomputed when the log reaches its size.
         let checkpoints = (stored + trusted).sorted { $0.size < $1.size }
@@ -215,18 +225,24 @@ private struct VerificationRun {
                         records.append(current)
                         record = try entries.next()
                     }
-                    let current = records.isEmpty ? nil
-                        : ChunkWork(records: records, firstPosition: checked + UInt64(previous?.records.count ?? 0),
-                                    threads: options.threads, keyID: keyID, publicKey: options.fast ? nil : publicKey)
+                    let current =
+                        records.isEmpty
+                        ? nil
+                        : ChunkWork(
+                            records: records, firstPosition: checked + UInt64(previous?.records.count ?? 0),
+                            threads: options.threads, keyID: keyID, publicKey: options.fast ? nil : publicKey)
                     current?.start()
                     if let previous {
                         previous.wait()
-                        try checkInOrder(previous, node: &node, merkle: merkle, checkpoints: checkpoints,
-                                         nextCheckpoint: &nextCheckpoint)
+                        try checkInOrder(
+                            previous, node: &node, merkle: merkle, checkpoints: checkpoints,
+                            nextCheckpoint: &nextCheckpoint)
                         checked += UInt64(previous.records.count)
                         IsolatedReader.report("entries before position \(checked) were checked")
-                        progress?(Verifier.Progress(entriesChecked: checked, entriesTotal: total,
-                                                    elapsedSeconds: Double(MonotonicClock.system.nanoseconds() - start) / 1e9))
+                        progress?(
+                            Verifier.Progress(
+                                entriesChecked: checked, entriesTotal: total,
+                                elapsedSeconds: Double(MonotonicClock.system.nanoseconds() - start) / 1e9))
                     }
                     guard let current else { break }
                     previous = current
@@ -244,14 +260,17 @@ private struct VerificationRun {
         let idempotencyRows = try checkIdempotency(entryCount: total)
         try checkMeta()
         try checkReceipts(entryCount: total)
-        return Verifier.Report(entries: total, checkpoints: stored.count, streams: streams.count,
-                               idempotencyRows: idempotencyRows, sealsChecked: seal != nil,
-                               elapsedSeconds: Double(MonotonicClock.system.nanoseconds() - start) / 1e9, fast: options.fast)
+        return Verifier.Report(
+            entries: total, checkpoints: stored.count, streams: streams.count,
+            idempotencyRows: idempotencyRows, sealsChecked: seal != nil,
+            elapsedSeconds: Double(MonotonicClock.system.nanoseconds() - start) / 1e9, fast: options.fast)
     }
 
     /// The checks that follow the log's order, for one chunk whose parallel checks are done.
-    private mutating func checkInOrder(_ chunk: ChunkWork, node: inout Cursor.Record?, merkle: borrowing Cursor,
-                                       checkpoints: [Checkpoint], nextCheckpoint: inout Int) throws {
+    private mutating func checkInOrder(
+        _ chunk: ChunkWork, node: inout Cursor.Record?, merkle: borrowing Cursor,
+        checkpoints: [Checkpoint], nextCheckpoint: inout Int
+    ) throws {
         let failureIndex = chunk.failures.compactMap { $0 }.first.map { Int($0.position! - chunk.firstPosition) }
         indexDigest &+= chunk.indexSums.reduce(0, &+)
         for offset in 0..<chunk.records.count {
@@ -264,18 +283,22 @@ private struct VerificationRun {
             var expectedNumber = MerkleNodeIndex.count(treeSize: position)
             try tree.append(leaf: chunk.leaves[offset]) { number, hash in
                 guard let stored = node, number == expectedNumber, stored.key.count == 8,
-                      BigEndian.read(UInt64.self, from: stored.key, at: 0) == number,
-                      stored.value.count == Digest.byteCount, Digest(bytes: stored.value) == hash else {
-                    throw Verifier.Failure(position: position, problem: number == MerkleNodeIndex.count(treeSize: position)
-                        ? "the stored Merkle leaf hash does not match the entry"
-                        : "the stored Merkle node \(number) covering this entry does not match the entries")
+                    BigEndian.read(UInt64.self, from: stored.key, at: 0) == number,
+                    stored.value.count == Digest.byteCount, Digest(bytes: stored.value) == hash
+                else {
+                    throw Verifier.Failure(
+                        position: position,
+                        problem: number == MerkleNodeIndex.count(treeSize: position)
+                            ? "the stored Merkle leaf hash does not match the entry"
+                            : "the stored Merkle node \(number) covering this entry does not match the entries")
                 }
                 expectedNumber += 1
                 node = try merkle.next()
             }
             while nextCheckpoint < checkpoints.count && checkpoints[nextCheckpoint].size == tree.size {
                 guard checkpoints[nextCheckpoint].root == tree.root else {
-                    throw Verifier.Failure(position: position,
+                    throw Verifier.Failure(
+                        position: position,
                         problem: "the checkpoint of size \(tree.size) has a root that the entries do not produce")
                 }
                 nextCheckpoint += 1
@@ -292,18 +315,21 @@ private struct VerificationRun {
                 let size = current.key.count == 8 ? BigEndian.read(UInt64.self, from: current.key, at: 0) : 0
                 let checkpoint: Checkpoint
                 do {
-                    checkpoint = try Checkpoint.verify(note: String(decoding: current.value, as: UTF8.self),
-                                                       origin: origin, publicKey: publicKey)
+                    checkpoint = try Checkpoint.verify(
+                        note: String(decoding: current.value, as: UTF8.self),
+                        origin: origin, publicKey: publicKey)
                 } catch {
                     throw Verifier.Failure(position: size > 0 ? size - 1 : nil, problem: "checkpoint of size \(size): \(error)")
                 }
                 guard checkpoint.timestampSeconds != nil else {
-                    throw Verifier.Failure(position: size > 0 ? size - 1 : nil,
-                                           problem: "checkpoint of size \(size) has no cosignature/v1 timestamp by the log's key")
+                    throw Verifier.Failure(
+                        position: size > 0 ? size - 1 : nil,
+                        problem: "checkpoint of size \(size) has no cosignature/v1 timestamp by the log's key")
                 }
                 guard checkpoint.size == size, size > 0 else {
-                    throw Verifier.Failure(position: size > 0 ? size - 1 : nil,
-                                           problem: "checkpoint stored under size \(size) says size \(checkpoint.size)")
+                    throw Verifier.Failure(
+                        position: size > 0 ? size - 1 : nil,
+                        problem: "checkpoint stored under size \(size) says size \(checkpoint.size)")
                 }
                 result.append(checkpoint)
                 record = try cursor.next()
@@ -335,7 +361,8 @@ private struct VerificationRun {
                     let version = BigEndian.read(UInt64.self, from: key, at: key.count - 8)
                     if let last = streams.last, last.name.elementsEqual(name) {
                         if version != last.version + 1 || position <= lastPosition {
-                            continuityFailure = Verifier.Failure(position: position,
+                            continuityFailure = Verifier.Failure(
+                                position: position,
                                 problem: "stream version \(version) does not follow version \(last.version) in log order")
                         }
                         streams[streams.count - 1].version = version
@@ -361,14 +388,17 @@ private struct VerificationRun {
                 let key = LedgerStore.streamIndexKey(stream: Array(view.stream), version: view.streamVersion)
                 let stored = try txn.get(store.streamIndex, key: key)
                 guard let stored, BigEndian.uint64(stored) == view.position else {
-                    throw Verifier.Failure(position: view.position,
-                                           problem: "the stream index row for this entry is missing or points elsewhere")
+                    throw Verifier.Failure(
+                        position: view.position,
+                        problem: "the stream index row for this entry is missing or points elsewhere")
                 }
                 record = try cursor.next()
             }
         }
-        throw Verifier.Failure(position: nil, problem: "the stream index has \(rows) rows for \(entryCount) entries, "
-                               + "including rows that point at no entry")
+        throw Verifier.Failure(
+            position: nil,
+            problem: "the stream index has \(rows) rows for \(entryCount) entries, "
+                + "including rows that point at no entry")
     }
 
     /// Every idempotency row names one append: `count` entries from `firstPosition`, all of one
@@ -387,14 +417,16 @@ private struct VerificationRun {
             var first: (stream: [UInt8], author: [UInt8], recordedAt: Int64)?
             for offset in 0..<UInt64(record.count) {
                 let position = record.firstPosition + offset
-                let matches = try txn.withValue(in: store.entries, key: BigEndian.bytes(position)) { value -> Bool in
-                    let view = try EntryView(record: value)
-                    if first == nil { first = (Array(view.stream), Array(view.author), view.recordedAtMilliseconds) }
-                    return view.streamVersion == record.firstVersion + offset && view.stream.elementsEqual(first!.stream)
-                        && view.author.elementsEqual(first!.author) && view.recordedAtMilliseconds == first!.recordedAt
-                } ?? false
+                let matches =
+                    try txn.withValue(in: store.entries, key: BigEndian.bytes(position)) { value -> Bool in
+                        let view = try EntryView(record: value)
+                        if first == nil { first = (Array(view.stream), Array(view.author), view.recordedAtMilliseconds) }
+                        return view.streamVersion == record.firstVersion + offset && view.stream.elementsEqual(first!.stream)
+                            && view.author.elementsEqual(first!.author) && view.recordedAtMilliseconds == first!.recordedAt
+                    } ?? false
                 guard matches else {
-                    throw Verifier.Failure(position: record.firstPosition,
+                    throw Verifier.Failure(
+                        position: record.firstPosition,
                         problem: "an idempotency row does not match the \(record.count) entries it names from this position")
                 }
             }
@@ -410,8 +442,10 @@ private struct VerificationRun {
         try txn.withCursor(store.idempotency) { cursor in
             var row = try cursor.first()
             while let current = row {
-                guard current.value.count == IdempotencyRecord.sealedByteCount || current.value.count == IdempotencyRecord.recordByteCount else {
-                    throw Verifier.Failure(position: nil, problem: "\(DamagedData(table: "idempotency", what: "a row has the wrong length"))")
+                guard current.value.count == IdempotencyRecord.sealedByteCount || current.value.count == IdempotencyRecord.recordByteCount
+                else {
+                    throw Verifier.Failure(
+                        position: nil, problem: "\(DamagedData(table: "idempotency", what: "a row has the wrong length"))")
                 }
                 let record: IdempotencyRecord
                 do { record = try IdempotencyRecord(unsealed: current.value) } catch {
@@ -435,16 +469,21 @@ private struct VerificationRun {
                 do { view = try EntryView(record: bytes) } catch {
                     throw Verifier.Failure(position: nil, problem: "receipt \(index + 1) is not an entry record (\(error))")
                 }
-                return (view.position, MerkleHash.leaf(bytes), view.keyID.elementsEqual(keyID)
-                        && publicKey.isValidSignature(view.signature, for: view.signedBytes))
+                return (
+                    view.position, MerkleHash.leaf(bytes),
+                    view.keyID.elementsEqual(keyID)
+                        && publicKey.isValidSignature(view.signature, for: view.signedBytes)
+                )
             }
             guard signed else {
                 throw Verifier.Failure(position: position, problem: "receipt \(index + 1) is not signed by the log's key")
             }
             guard position < entryCount, try tree.leafHash(position) == leaf else {
-                throw Verifier.Failure(position: position, problem: "acknowledged but absent: receipt \(index + 1) shows the daemon "
-                    + "signed an entry at this position (leaf hash \(leaf.hex)), and the log "
-                    + (position < entryCount ? "holds another entry there" : "ends before it, at \(entryCount) entries"))
+                throw Verifier.Failure(
+                    position: position,
+                    problem: "acknowledged but absent: receipt \(index + 1) shows the daemon "
+                        + "signed an entry at this position (leaf hash \(leaf.hex)), and the log "
+                        + (position < entryCount ? "holds another entry there" : "ends before it, at \(entryCount) entries"))
             }
         }
     }
@@ -456,7 +495,8 @@ private struct VerificationRun {
             var row = try cursor.first()
             while let current = row {
                 guard LedgerStore.metaRows.contains(String(decoding: current.key, as: UTF8.self)) else {
-                    throw Verifier.Failure(position: nil, problem: "\(DamagedData(table: "meta", what: "it has a row that is not in the format"))")
+                    throw Verifier.Failure(
+                        position: nil, problem: "\(DamagedData(table: "meta", what: "it has a row that is not in the format"))")
                 }
                 row = try cursor.next()
             }
@@ -478,12 +518,15 @@ private struct VerificationRun {
                 if !expected.name.elementsEqual(current.key) {
                     // Both lists are in byte order: the smaller name is the one the other lacks.
                     let missing = expected.name.lexicographicallyPrecedes(current.key)
-                    throw Verifier.Failure(position: nil, problem: missing
-                        ? "the streams table has no row for stream \(String(decoding: expected.name, as: UTF8.self))"
-                        : "the streams table lists stream \(name), which has no entries")
+                    throw Verifier.Failure(
+                        position: nil,
+                        problem: missing
+                            ? "the streams table has no row for stream \(String(decoding: expected.name, as: UTF8.self))"
+                            : "the streams table lists stream \(name), which has no entries")
                 }
                 guard BigEndian.uint64(current.value) == expected.version else {
-                    throw Verifier.Failure(position: nil,
+                    throw Verifier.Failure(
+                        position: nil,
                         problem: "the streams table gives stream \(name) a version other than its last entry's, \(expected.version)")
                 }
                 index += 1
@@ -491,8 +534,10 @@ private struct VerificationRun {
             }
         }
         guard index == streams.count else {
-            throw Verifier.Failure(position: nil, problem: "the streams table has no row for stream "
-                                   + String(decoding: streams[index].name, as: UTF8.self))
+            throw Verifier.Failure(
+                position: nil,
+                problem: "the streams table has no row for stream "
+                    + String(decoding: streams[index].name, as: UTF8.self))
         }
     }
 }
@@ -544,8 +589,9 @@ private final class ChunkWork: @unchecked Sendable {
                             DispatchQueue.concurrentPerform(iterations: threads) { thread in
                                 let (leaves, recordedAt, failures, indexSums) = shared.value
                                 let range = (thread * slice)..<min(records.count, (thread + 1) * slice)
-                                self.check(range, leaves: leaves, recordedAt: recordedAt,
-                                           failure: &failures[thread], indexSum: &indexSums[thread])
+                                self.check(
+                                    range, leaves: leaves, recordedAt: recordedAt,
+                                    failure: &failures[thread], indexSum: &indexSums[thread])
                             }
                         }
                     }
@@ -556,15 +602,18 @@ private final class ChunkWork: @unchecked Sendable {
 
     func wait() { done.wait() }
 
-    private func check(_ range: Range<Int>, leaves: UnsafeMutableBufferPointer<Digest>,
-                       recordedAt: UnsafeMutableBufferPointer<Int64>, failure: inout Verifier.Failure?, indexSum: inout Int) {
+    private func check(
+        _ range: Range<Int>, leaves: UnsafeMutableBufferPointer<Digest>,
+        recordedAt: UnsafeMutableBufferPointer<Int64>, failure: inout Verifier.Failure?, indexSum: inout Int
+    ) {
         var indexKey: [UInt8] = []
         indexKey.reserveCapacity(512)
         for offset in range {
             let position = firstPosition + UInt64(offset)
             let record = records[offset]
             guard record.key.count == 8, BigEndian.read(UInt64.self, from: record.key, at: 0) == position else {
-                failure = Verifier.Failure(position: position, problem: "the entries table has no entry at this position (a gap, or a damaged key)")
+                failure = Verifier.Failure(
+                    position: position, problem: "the entries table has no entry at this position (a gap, or a damaged key)")
                 return
             }
             let view: EntryView
@@ -579,7 +628,8 @@ private final class ChunkWork: @unchecked Sendable {
                 return
             }
             guard view.keyID.elementsEqual(keyID) else {
-                failure = Verifier.Failure(position: position, problem: "the entry names key ID \(Hex.encode(view.keyID)), not the log's key")
+                failure = Verifier.Failure(
+                    position: position, problem: "the entry names key ID \(Hex.encode(view.keyID)), not the log's key")
                 return
             }
             if let publicKey, !publicKey.isValidSignature(view.signature, for: view.signedBytes) {

@@ -93,10 +93,13 @@ public struct BackupOperation: Sendable {
         options.fast = fast
         let report: Verifier.Report
         do {
-            report = try DirectoryVerification.run(destination, key: verifierKey, options: options, label: "verifying the copy",
-                                                   observer: observer).log
-        } catch where error.code == .verificationFailed {
-            throw error.with(aftermath: "the copy is left at \(destination) for inspection; check the source with: fascicolo verify \(source)")
+            report = try DirectoryVerification.run(
+                destination, key: verifierKey, options: options, label: "verifying the copy",
+                observer: observer
+            ).log
+        } catch  where error.code == .verificationFailed {
+            throw error.with(
+                aftermath: "the copy is left at \(destination) for inspection; check the source with: fascicolo verify \(source)")
         } catch {
             // The copy could not be checked at all: it is removed, as a failed copy is.
             unlink(destination + "/" + DataDirectory.lmdbLock)
@@ -105,8 +108,9 @@ public struct BackupOperation: Sendable {
         }
         unlink(destination + "/" + DataDirectory.lmdbLock)  // made by the verifier's read; recreated when needed
         let bytes = written.reduce(0) { $0 + Files.size(destination + "/" + $1) }
-        return Result(verification: report, bytes: bytes, sourceUsedBytes: sourceUsedBytes, secretKeys: secrets,
-                      secretKeysCopied: copiesSecretKeys, copySeconds: copySeconds)
+        return Result(
+            verification: report, bytes: bytes, sourceUsedBytes: sourceUsedBytes, secretKeys: secrets,
+            secretKeysCopied: copiesSecretKeys, copySeconds: copySeconds)
     }
 
     /// Creates the destination (mode 0700), or accepts an empty directory; true when created.
@@ -120,8 +124,10 @@ public struct BackupOperation: Sendable {
                 throw OperationError(.unusableDirectory, "\(error)", cause: error)
             }
             guard names.isEmpty else {
-                throw OperationError(.unusableDirectory, "\(destination) is not empty (it holds \(names.prefix(5).joined(separator: ", "))"
-                                     + "\(names.count > 5 ? ", …" : "")); a backup goes into a new or empty directory")
+                throw OperationError(
+                    .unusableDirectory,
+                    "\(destination) is not empty (it holds \(names.prefix(5).joined(separator: ", "))"
+                        + "\(names.count > 5 ? ", …" : "")); a backup goes into a new or empty directory")
             }
             // It will hold personal data: only its owner may enter it.
             guard chmod(destination, 0o700) == 0 else {

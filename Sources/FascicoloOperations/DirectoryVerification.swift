@@ -14,8 +14,10 @@ public enum DirectoryVerification {
     /// A failed check throws `verificationFailed` (its cause the `Verifier.Failure`); a directory
     /// that cannot be verified at all throws `unreadable`. `label` names the verification in the
     /// progress events.
-    public static func run(_ directory: String, key: String?, options: Verifier.Options = Verifier.Options(), label: String,
-                           observer: OperationObserver = { _ in }) throws(OperationError) -> Result {
+    public static func run(
+        _ directory: String, key: String?, options: Verifier.Options = Verifier.Options(), label: String,
+        observer: OperationObserver = { _ in }
+    ) throws(OperationError) -> Result {
         defer { observer(.verificationEnded) }
         do {
             let report = try withoutActuallyEscaping(observer) { observer in

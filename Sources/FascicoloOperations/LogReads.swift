@@ -58,9 +58,10 @@ enum LogReads {
             let due = try snapshot.metaValue("records_key_rotation_due") != nil
             // records.key's generation: one more at every erasure (Formats.md, "Erasure rotates records.key").
             let generation = try snapshot.metaValue("records_key_generation").flatMap(BigEndian.uint64) ?? 0
-            return Counts(origin: origin, entries: try snapshot.entryCount(), streams: try snapshot.streamCount(),
-                          checkpoints: checkpoints, lastCheckpointNote: last, shreddingDue: due, recordsKeyGeneration: generation,
-                          mapUsedBytes: log.usedBytes, mapSizeBytes: log.mapSizeBytes)
+            return Counts(
+                origin: origin, entries: try snapshot.entryCount(), streams: try snapshot.streamCount(),
+                checkpoints: checkpoints, lastCheckpointNote: last, shreddingDue: due, recordsKeyGeneration: generation,
+                mapUsedBytes: log.usedBytes, mapSizeBytes: log.mapSizeBytes)
         }
     }
 }

@@ -69,8 +69,9 @@ public struct RestoreOperation: Sendable {
         let backupData = backup + "/" + DataDirectory.data
         let backupPublic = backup + "/" + KeyFile.publicName
         guard access(backupData, R_OK) == 0, access(backupPublic, R_OK) == 0 else {
-            throw OperationError(.unusableDirectory,
-                                 "\(backup) is not a readable backup (it needs \(DataDirectory.data) and \(KeyFile.publicName))")
+            throw OperationError(
+                .unusableDirectory,
+                "\(backup) is not a readable backup (it needs \(DataDirectory.data) and \(KeyFile.publicName))")
         }
         let backupHadLockFile = Files.exists(backup + "/" + DataDirectory.lmdbLock)
         let published: (name: String, publicKey: PublicKey)
@@ -94,8 +95,10 @@ public struct RestoreOperation: Sendable {
                 throw OperationError(.invalidKey, "\(error)", cause: error)
             }
             guard loaded.publicKey == published.publicKey else {
-                throw OperationError(.invalidKey, "\(keySource) is not the key that signed this log (\(KeyFile.publicName) says "
-                                     + "\(SignedNote.verifierKey(name: published.name, publicKey: published.publicKey)))")
+                throw OperationError(
+                    .invalidKey,
+                    "\(keySource) is not the key that signed this log (\(KeyFile.publicName) says "
+                        + "\(SignedNote.verifierKey(name: published.name, publicKey: published.publicKey)))")
             }
         }
         // The domain's keys to install, if any: a records.key must open the log's data keys.
@@ -146,14 +149,16 @@ public struct RestoreOperation: Sendable {
         guard flock(lock, LOCK_EX | LOCK_NB) == 0 else {
             let code = errno
             if code == EWOULDBLOCK {
-                throw OperationError(.daemonRunning,
-                                     "fascicolod is running on \(dataDirectory) (it holds \(lockPath)); stop it before restoring")
+                throw OperationError(
+                    .daemonRunning,
+                    "fascicolod is running on \(dataDirectory) (it holds \(lockPath)); stop it before restoring")
             }
             throw OperationError(.unusableDirectory, "cannot lock \(lockPath): \(errorText(code))")
         }
         // When run as root, the restored files belong to whoever owns the data directory.
         let directoryInfo = Files.status(dataDirectory)
-        let owner: (uid: uid_t, gid: gid_t)? = geteuid() == 0 && directoryInfo.map({ $0.st_uid != 0 }) == true
+        let owner: (uid: uid_t, gid: gid_t)? =
+            geteuid() == 0 && directoryInfo.map({ $0.st_uid != 0 }) == true
             ? (directoryInfo!.st_uid, directoryInfo!.st_gid) : nil
         if let owner, !lockExisted { fchown(lock, owner.uid, owner.gid) }
 
@@ -165,10 +170,11 @@ public struct RestoreOperation: Sendable {
             name != DataDirectory.daemonLock && !(name == DataDirectory.socket && Self.isSocket(dataDirectory + "/" + name))
         }
         if !holding.isEmpty && !force {
-            throw OperationError(.unusableDirectory,
-                                 "\(dataDirectory) is not empty (it holds \(holding.prefix(5).joined(separator: ", "))"
-                                 + "\(holding.count > 5 ? ", …" : "")); pass --force to replace its data "
-                                 + "(the replaced files are kept as <name>.replaced-<time>)")
+            throw OperationError(
+                .unusableDirectory,
+                "\(dataDirectory) is not empty (it holds \(holding.prefix(5).joined(separator: ", "))"
+                    + "\(holding.count > 5 ? ", …" : "")); pass --force to replace its data "
+                    + "(the replaced files are kept as <name>.replaced-<time>)")
         }
 
         let report: Verifier.Report
@@ -189,7 +195,8 @@ public struct RestoreOperation: Sendable {
         // A signing key already in place that signed this log stays where it is (when one is
         // given too, it must be the same file: anything else is replaced, and kept aside).
         let presentKey = dataDirectory + "/" + KeyFile.secretName
-        let keepPresentKey = Files.exists(presentKey)
+        let keepPresentKey =
+            Files.exists(presentKey)
             && (try? KeyFile.load(path: presentKey))?.publicKey == published.publicKey
             && (keySource == nil || (try? Files.read(presentKey, limit: 64)) == (try? Files.read(keySource!, limit: 64)))
         // So do the domain's keys in place: the same bytes as those to install; or, when none is
@@ -212,7 +219,8 @@ public struct RestoreOperation: Sendable {
         }
         // checkpoints.log goes with the log it describes: a newer one left beside an older log
         // would (rightly) make the daemon refuse it as rolled back.
-        let replaced = [DataDirectory.data, KeyFile.publicName, CheckpointFile.name]
+        let replaced =
+            [DataDirectory.data, KeyFile.publicName, CheckpointFile.name]
             + DataDirectory.secretKeys.filter { name in !keptInPlace.contains { $0.name == name } }
         let started = Files.now()
         func path(_ name: String) -> String { dataDirectory + "/" + name }
@@ -248,8 +256,10 @@ public struct RestoreOperation: Sendable {
                 let code = errno
                 for made in keptAside { unlink(path(made)) }
                 unstage()
-                throw OperationError(.copyFailed, "restore into \(dataDirectory) failed: cannot keep \(name) as \(aside): "
-                                     + "\(errorText(code)); nothing in it was changed")
+                throw OperationError(
+                    .copyFailed,
+                    "restore into \(dataDirectory) failed: cannot keep \(name) as \(aside): "
+                        + "\(errorText(code)); nothing in it was changed")
             }
             keptAside.append(aside)
         }
@@ -259,8 +269,10 @@ public struct RestoreOperation: Sendable {
         unlink(path(DataDirectory.lmdbLock))  // LMDB's reader table, no data: made again at need
         for name in staged {
             guard rename(path(name + ".restoring"), path(name)) == 0 else {
-                throw OperationError(.copyFailed, "restore into \(dataDirectory) failed: cannot rename \(name).restoring to \(name): "
-                                     + "\(errorText(errno)); the previous files are kept as \(keptAside.joined(separator: ", "))")
+                throw OperationError(
+                    .copyFailed,
+                    "restore into \(dataDirectory) failed: cannot rename \(name).restoring to \(name): "
+                        + "\(errorText(errno)); the previous files are kept as \(keptAside.joined(separator: ", "))")
             }
         }
         for name in replaced where !staged.contains(name) { unlink(path(name)) }
@@ -271,16 +283,19 @@ public struct RestoreOperation: Sendable {
 
         var fast = Verifier.Options()
         fast.fast = true
-        let check = try DirectoryVerification.run(dataDirectory, key: verifierKey, options: fast, label: "verifying the restored copy",
-                                                  observer: observer).log
+        let check = try DirectoryVerification.run(
+            dataDirectory, key: verifierKey, options: fast, label: "verifying the restored copy",
+            observer: observer
+        ).log
         unlink(dataDirectory + "/" + DataDirectory.lmdbLock)  // made by the verifier's read; the daemon makes its own
         guard check.entries == report.entries else {
             throw OperationError(.restoredCopyIncomplete, "the restored copy has \(check.entries) entries, the backup \(report.entries)")
         }
         let missing = DataDirectory.secretKeys.filter { !Files.exists(dataDirectory + "/" + $0) }
-        return Result(verification: report, copySeconds: copySeconds, signingKeyInPlace: keySource != nil || keepPresentKey,
-                      installed: installed, keptInPlace: keptInPlace, missing: missing, keptAside: keptAside,
-                      hasPersons: contents.hasPersons, owner: owner)
+        return Result(
+            verification: report, copySeconds: copySeconds, signingKeyInPlace: keySource != nil || keepPresentKey,
+            installed: installed, keptInPlace: keptInPlace, missing: missing, keptAside: keptAside,
+            hasPersons: contents.hasPersons, owner: owner)
     }
 
     private static func isSocket(_ path: String) -> Bool {

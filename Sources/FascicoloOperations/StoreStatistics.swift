@@ -54,7 +54,8 @@ public struct StoreStatistics: Sendable {
                 problem = "not checked: \(error)"
             }
         }
-        let verifierKey = published
+        let verifierKey =
+            published
             .map { SignedNote.verifierKey(name: $0.name, publicKey: $0.publicKey) }
             .mapError { OperationError(.unreadable, "\($0)", cause: $0) }
         return StoreStatistics(

@@ -1,10 +1,10 @@
+import Dispatch
 import FascicoloConcurrency
 import FascicoloCrypto
 import FascicoloDomain
 import FascicoloJSON
 import FascicoloLedger
 import FascicoloProjections
-import Dispatch
 import Glibc
 import Hummingbird
 import NIOCore
@@ -33,9 +33,12 @@ public struct APIRoutes: Sendable {
     /// Set when shutdown begins: new requests get 503 while in-flight ones finish.
     let shutdown: ShutdownSwitch
 
-    public init(caseFiles: CaseFiles, projections: ProjectionEngine, policy: AccessPolicy, metrics: ServerMetrics, openAPIDocument: String, version: String,
-                subscriptions: SubscriptionSettings = SubscriptionSettings(), requestBytesMax: Int = 16 << 20,
-                shutdown: ShutdownSwitch) {
+    public init(
+        caseFiles: CaseFiles, projections: ProjectionEngine, policy: AccessPolicy, metrics: ServerMetrics, openAPIDocument: String,
+        version: String,
+        subscriptions: SubscriptionSettings = SubscriptionSettings(), requestBytesMax: Int = 16 << 20,
+        shutdown: ShutdownSwitch
+    ) {
         self.subscriptions = subscriptions
         self.subscriptionSlots = SubscriptionSlots(max: subscriptions.concurrentMax)
         self.requestBytesMax = requestBytesMax
@@ -94,9 +97,10 @@ public struct APIRoutes: Sendable {
             let read = try rawRead(request, peer)
             let from: UInt64 = try query(request, "from") ?? ledger.size
             guard let slot = subscriptionSlots.reserve() else {
-                throw Problem(.serviceUnavailable, code: "too_many_subscriptions",
-                              detail: "\(subscriptions.concurrentMax) subscriptions are open (subscriptions.concurrent_max)",
-                              retryAfterSeconds: 5)
+                throw Problem(
+                    .serviceUnavailable, code: "too_many_subscriptions",
+                    detail: "\(subscriptions.concurrentMax) subscriptions are open (subscriptions.concurrent_max)",
+                    retryAfterSeconds: 5)
             }
             return Subscription(routes: self, read: read, settings: subscriptions, shutdown: shutdown, slot: slot)
                 .response(from: from, request: request)
@@ -139,7 +143,8 @@ public struct APIRoutes: Sendable {
         }
         groups.admins.get("metrics") { _, _ in
             let text = metrics.render(ledger: ledger, projections: projections.statuses())
-            return Response(status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: text)))
+            return Response(
+                status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: text)))
         }
     }
 
@@ -150,14 +155,17 @@ public struct APIRoutes: Sendable {
         let start = DispatchTime.now().uptimeNanoseconds
         let limits = ledger.configuration.limits
         // Room for the largest allowed append plus its JSON framing, within the request limit.
-        let body = try await jsonBody(request, bytesMax: min(
-            requestBytesMax, limits.eventsPerAppendMax * (limits.payloadBytesMax + limits.eventTypeBytesMax + 64) + 4_096))
+        let body = try await jsonBody(
+            request,
+            bytesMax: min(
+                requestBytesMax, limits.eventsPerAppendMax * (limits.payloadBytesMax + limits.eventTypeBytesMax + 64) + 4_096))
         let decoded: AppendBody
         do {
             decoded = try AppendBody.parse(body)
         } catch {
-            throw Problem.badRequest("the body is not an append: \(error.reason); expected "
-                                     + "{\"events\":[{\"type\":…,\"data\":…}], \"expectedVersion\"?, \"idempotencyKey\"?}")
+            throw Problem.badRequest(
+                "the body is not an append: \(error.reason); expected "
+                    + "{\"events\":[{\"type\":…,\"data\":…}], \"expectedVersion\"?, \"idempotencyKey\"?}")
         }
         try IdentifierGate.check(decoded)
         let events = decoded.events.map { NewEvent(type: $0.type, payload: Array($0.data)) }
@@ -166,15 +174,17 @@ public struct APIRoutes: Sendable {
         try checkGenericAppend(to: stream)
         let result: AppendResult
         do {
-            result = try await ledger.append(AppendRequest(
-                stream: stream, events: events, expectedVersion: decoded.expectedVersion,
-                idempotencyKey: decoded.idempotencyKey, author: policy.author(uid: peer.uid)))
+            result = try await ledger.append(
+                AppendRequest(
+                    stream: stream, events: events, expectedVersion: decoded.expectedVersion,
+                    idempotencyKey: decoded.idempotencyKey, author: policy.author(uid: peer.uid)))
         } catch let error as LedgerError {
             throw Self.problem(for: error)
         }
         metrics.recordAppend(events: events.count, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-        return json(status: result.deduplicated ? .ok : .created,
-                    Render.appendResult(result, receipts: wantsReceipts ? try receipts(for: result) : nil))
+        return json(
+            status: result.deduplicated ? .ok : .created,
+            Render.appendResult(result, receipts: wantsReceipts ? try receipts(for: result) : nil))
     }
 
     /// `?receipts=true|false` (default false); checked before the append, so a bad value stores nothing.
@@ -213,16 +223,17 @@ public struct APIRoutes: Sendable {
     /// The ledger's refusals as problem details: input that breaks a rule is 422 (413 when too
     /// large), a version or idempotency conflict 409, shutting down 503.
     static func problem(for error: LedgerError) -> Problem {
-        let status: HTTPResponse.Status = switch error {
-        case .payloadTooLarge: .contentTooLarge
-        // A count beyond a limit is a rule of the request, as on /v1/persons/events: 422, not 413.
-        case .tooManyEvents: .unprocessableContent
-        case .wrongExpectedVersion, .idempotencyConflict: .conflict
-        case .shutDown, .unavailable: .serviceUnavailable
-        case .storage, .damaged: .internalServerError
-        case .invalidStreamName, .invalidEventType, .invalidAuthor, .invalidIdempotencyKey, .noEvents, .emptyPayload:
-            .unprocessableContent
-        }
+        let status: HTTPResponse.Status =
+            switch error {
+            case .payloadTooLarge: .contentTooLarge
+            // A count beyond a limit is a rule of the request, as on /v1/persons/events: 422, not 413.
+            case .tooManyEvents: .unprocessableContent
+            case .wrongExpectedVersion, .idempotencyConflict: .conflict
+            case .shutDown, .unavailable: .serviceUnavailable
+            case .storage, .damaged: .internalServerError
+            case .invalidStreamName, .invalidEventType, .invalidAuthor, .invalidIdempotencyKey, .noEvents, .emptyPayload:
+                .unprocessableContent
+            }
         var problem = Problem(status, code: error.code, detail: error.description)
         if case .unavailable = error { problem.retryAfterSeconds = 5 }
         return problem

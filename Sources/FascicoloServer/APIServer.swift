@@ -14,12 +14,14 @@ public enum APIServer {
         socketGroup: UInt32?, logger: Logger
     ) -> some ApplicationProtocol {
         let router = router(routes: routes)
-        let limiter = ConnectionLimiter(settings: connections, policy: routes.policy, counters: routes.metrics.connectionCounters,
-                                        logger: logger)
+        let limiter = ConnectionLimiter(
+            settings: connections, policy: routes.policy, counters: routes.metrics.connectionCounters,
+            logger: logger)
         return Application(
             router: router,
-            server: .http1WithPeerCredentials(connections: routes.metrics.connections, limiter: limiter,
-                                              counters: routes.metrics.connectionCounters),
+            server: .http1WithPeerCredentials(
+                connections: routes.metrics.connections, limiter: limiter,
+                counters: routes.metrics.connectionCounters),
             configuration: ApplicationConfiguration(address: .unixDomainSocket(path: socketPath), serverName: "fascicolod"),
             onServerRunning: { _ in
                 chmod(socketPath, mode_t(socketMode))

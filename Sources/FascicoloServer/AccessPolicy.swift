@@ -39,10 +39,11 @@ public struct AccessPolicy: Sendable, Equatable {
 
     /// The roles held by a peer with this uid and gid.
     public func roles(uid: UInt32, gid: UInt32) -> Set<Role> {
-        Set(Role.allCases.filter { role in
-            let principals = members[role] ?? []
-            return principals.contains(Principal(kind: .uid, id: uid)) || principals.contains(Principal(kind: .gid, id: gid))
-        })
+        Set(
+            Role.allCases.filter { role in
+                let principals = members[role] ?? []
+                return principals.contains(Principal(kind: .uid, id: uid)) || principals.contains(Principal(kind: .gid, id: gid))
+            })
     }
 
     /// The author identity the daemon stamps into entries appended by this uid.
@@ -70,7 +71,8 @@ public struct AccessPolicy: Sendable, Equatable {
             let parts = item.split(separator: "=", omittingEmptySubsequences: false)
             let name = parts.count == 2 ? parts[1].trimmingWhitespace() : ""
             guard parts.count == 2, let uid = UInt32(parts[0].trimmingWhitespace()), !name.isEmpty, name.count <= 64,
-                  name.utf8.allSatisfy({ (0x21...0x7E).contains($0) && $0 != UInt8(ascii: "/") }) else {
+                name.utf8.allSatisfy({ (0x21...0x7E).contains($0) && $0 != UInt8(ascii: "/") })
+            else {
                 return .failure(ParseProblem(reason: "expected a list like \"1001=cartella-app\", found \(item)"))
             }
             result[uid] = name

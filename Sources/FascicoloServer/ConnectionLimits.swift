@@ -163,17 +163,19 @@ final class ConnectionLimiter: Sendable {
         guard let (counts, open) = due else { return }
         var metadata: Logger.Metadata = ["open": "\(open)", "max": "\(settings.max)"]
         for reason in ConnectionRefusal.allCases { metadata["refused_" + reason.rawValue] = "\(counts[reason, default: 0])" }
-        logger.warning("connections refused at accept (counts since the last such line; fascicolo_connections_refused_total has them all)",
-                       metadata: metadata)
+        logger.warning(
+            "connections refused at accept (counts since the last such line; fascicolo_connections_refused_total has them all)",
+            metadata: metadata)
     }
 
     /// The answer to a refused connection, written straight to the socket before it is closed.
     static func refusalResponse(_ reason: ConnectionRefusal) -> ByteBuffer {
-        let detail = switch reason {
-        case .perUID: "this uid holds as many open connections as it may (connections.per_uid_max): close one or retry later"
-        case .noRole: "a peer with no role may hold only a few connections (connections.no_role_per_uid_max, connections.no_role_max)"
-        case .total: "the daemon holds as many connections as it may (connections.max): retry later"
-        }
+        let detail =
+            switch reason {
+            case .perUID: "this uid holds as many open connections as it may (connections.per_uid_max): close one or retry later"
+            case .noRole: "a peer with no role may hold only a few connections (connections.no_role_per_uid_max, connections.no_role_max)"
+            case .total: "the daemon holds as many connections as it may (connections.max): retry later"
+            }
         return rawProblem(status: 503, reason: "Service Unavailable", code: "too_many_connections", detail: detail, retryAfterSeconds: 5)
     }
 
@@ -289,8 +291,9 @@ final class RequestReadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
         }
         answered = true
         receiving = false
-        let response = ConnectionLimiter.rawProblem(status: 400, reason: "Bad Request", code: "malformed_request",
-                                                    detail: "the request is not valid HTTP/1.1")
+        let response = ConnectionLimiter.rawProblem(
+            status: 400, reason: "Bad Request", code: "malformed_request",
+            detail: "the request is not valid HTTP/1.1")
         let loopBound = NIOLoopBound(context, eventLoop: context.eventLoop)
         rawContext.writeAndFlush(NIOAny(response)).whenComplete { _ in loopBound.value.close(promise: nil) }
     }

@@ -1,7 +1,7 @@
+import Dispatch
 import FascicoloDomain
 import FascicoloJSON
 import FascicoloLedger
-import Dispatch
 import Hummingbird
 
 /// The fascicolo sociale's endpoints, on top of the generic stream API.
@@ -41,12 +41,14 @@ extension APIRoutes {
             }
             let person = try personIdentifier(body["person"]?.string, field: "person")
             guard let ground = body["legalGround"]?.string, let reference = body["reference"]?.string else {
-                throw Problem(.unprocessableContent, code: "schema_violation", detail: "legalGround and reference are required",
-                              field: body["legalGround"]?.string == nil ? "legalGround" : "reference")
+                throw Problem(
+                    .unprocessableContent, code: "schema_violation", detail: "legalGround and reference are required",
+                    field: body["legalGround"]?.string == nil ? "legalGround" : "reference")
             }
             do {
-                let result = try await caseFiles.erase(person, legalGround: ground, reference: reference,
-                                                       author: policy.author(uid: peer.uid))
+                let result = try await caseFiles.erase(
+                    person, legalGround: ground, reference: reference,
+                    author: policy.author(uid: peer.uid))
                 return json(status: .created, Render.recordResult(result))
             } catch { throw Self.problem(for: error) }
         }
@@ -61,23 +63,27 @@ extension APIRoutes {
         // Room for the most events a request may carry at the largest payload, plus the person,
         // the actor and the framing: a body is parsed whole, so it is bounded before that.
         let limits = caseFiles.limits
-        let body = try await jsonBody(request, bytesMax: min(
-            requestBytesMax, limits.eventsPerRequestMax * (ledger.configuration.limits.payloadBytesMax + 4_096) + 16_384))
+        let body = try await jsonBody(
+            request,
+            bytesMax: min(
+                requestBytesMax, limits.eventsPerRequestMax * (ledger.configuration.limits.payloadBytesMax + 4_096) + 16_384))
         let wantsReceipts = try receiptsAsked(request)  // refused before anything is stored
         do {
             let parsed = try RecordRequest.parse(body, eventsMax: limits.eventsPerRequestMax)
             let result = try await caseFiles.record(parsed, author: policy.author(uid: peer.uid))
             metrics.recordAppend(events: parsed.events.count, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
-            return json(status: result.append.deduplicated ? .ok : .created,
-                        Render.recordResult(result, receipts: wantsReceipts ? try receipts(for: result.append) : nil))
+            return json(
+                status: result.append.deduplicated ? .ok : .created,
+                Render.recordResult(result, receipts: wantsReceipts ? try receipts(for: result.append) : nil))
         } catch { throw Self.problem(for: error) }
     }
 
     /// Streams that belong to the domain: written only through /v1/persons, and read with a record.
     func checkGenericAppend(to stream: String) throws {
         if stream.hasPrefix(Pseudonym.personPrefix) || stream.hasPrefix(Pseudonym.accessPrefix) {
-            throw Problem(.unprocessableContent, code: "reserved_stream",
-                          detail: "person: and access: streams are written through POST /v1/persons/events")
+            throw Problem(
+                .unprocessableContent, code: "reserved_stream",
+                detail: "person: and access: streams are written through POST /v1/persons/events")
         }
     }
 
@@ -101,8 +107,9 @@ extension APIRoutes {
         if let operatorID, !(1...64).contains(operatorID.utf8.count) || !operatorID.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) {
             throw Problem.badRequest("Fascicolo-Operator is 1 to 64 printable ASCII characters without spaces")
         }
-        return Reader(author: policy.author(uid: peer.uid), role: role, purpose: request.headers[Self.purposeHeader],
-                      operatorID: operatorID)
+        return Reader(
+            author: policy.author(uid: peer.uid), role: role, purpose: request.headers[Self.purposeHeader],
+            operatorID: operatorID)
     }
 
     func personFromHeader(_ request: Request) throws -> PersonIdentifier {
@@ -111,8 +118,9 @@ extension APIRoutes {
 
     func personIdentifier(_ text: String?, field: String) throws -> PersonIdentifier {
         guard let text else {
-            throw Problem(.badRequest, code: "person_required",
-                          detail: "\(field) names the person: a codice fiscale, an STP or ENI code, or provisional:<id>", field: field)
+            throw Problem(
+                .badRequest, code: "person_required",
+                detail: "\(field) names the person: a codice fiscale, an STP or ENI code, or provisional:<id>", field: field)
         }
         do {
             return try PersonIdentifier(parsing: text)
@@ -125,13 +133,14 @@ extension APIRoutes {
     static func problem(for error: any Error) -> any Error {
         guard let error = error as? DomainError else { return error }
         if case .ledger(let ledgerError) = error.kind, error.code == ledgerError.code { return problem(for: ledgerError) }
-        let status: HTTPResponse.Status = switch error.kind {
-        case .malformed: .badRequest
-        case .invalid, .pathRule: .unprocessableContent
-        case .conflict: .conflict
-        case .notFound: .notFound
-        case .ledger(let ledgerError): problem(for: ledgerError).status
-        }
+        let status: HTTPResponse.Status =
+            switch error.kind {
+            case .malformed: .badRequest
+            case .invalid, .pathRule: .unprocessableContent
+            case .conflict: .conflict
+            case .notFound: .notFound
+            case .ledger(let ledgerError): problem(for: ledgerError).status
+            }
         return Problem(status, code: error.code, detail: error.message, field: error.field, detailItalian: error.messageItalian)
     }
 }

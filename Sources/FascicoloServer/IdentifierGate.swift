@@ -11,8 +11,10 @@ enum IdentifierGate {
     static func check(_ request: Request, personHeader: HTTPFields.Element.Name) throws {
         let target = percentDecoded(request.uri.path) + "?" + percentDecoded(request.uri.query ?? "")
         if IdentifierScanner.containsIdentifier(target) { throw refusal(field: "url") }
-        for field in request.headers where field.name != personHeader
-            && (IdentifierScanner.containsIdentifier(field.value) || IdentifierScanner.containsIdentifier(field.name.rawName)) {
+        for field in request.headers
+        where field.name != personHeader
+            && (IdentifierScanner.containsIdentifier(field.value) || IdentifierScanner.containsIdentifier(field.name.rawName))
+        {
             // A header's name is the client's text too: only the daemon's own headers are named.
             let known = [APIRoutes.purposeHeader, APIRoutes.operatorHeader].contains(field.name)
             throw refusal(field: known ? field.name.canonicalName : "headers")
@@ -41,7 +43,8 @@ enum IdentifierGate {
         var utf8 = Array(text.utf8)[...]
         while let byte = utf8.popFirst() {
             if byte == UInt8(ascii: "%"), utf8.count >= 2, let high = hexValue(utf8[utf8.startIndex]),
-               let low = hexValue(utf8[utf8.startIndex + 1]) {
+                let low = hexValue(utf8[utf8.startIndex + 1])
+            {
                 bytes.append(high << 4 | low)
                 utf8 = utf8.dropFirst(2)
             } else {

@@ -90,16 +90,19 @@ struct PeerCredentialsHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
 extension HTTPServerBuilder {
     /// HTTP/1.1 with the peer's credentials read once per connection, connections admitted by
     /// `limiter`, the idle timeout and the request read deadline of `limiter.settings`.
-    static func http1WithPeerCredentials(connections: ConnectionGauge, limiter: ConnectionLimiter,
-                                         counters: ConnectionCounters) -> HTTPServerBuilder {
+    static func http1WithPeerCredentials(
+        connections: ConnectionGauge, limiter: ConnectionLimiter,
+        counters: ConnectionCounters
+    ) -> HTTPServerBuilder {
         let settings = limiter.settings
         let readTimeout = TimeAmount.milliseconds(Int64(settings.requestReadTimeoutMilliseconds))
         let configuration = HTTP1Channel.Configuration(
             additionalChannelHandlers: [RequestReadDeadline(timeout: readTimeout, counters: counters)],
             idleTimeout: .milliseconds(Int64(settings.idleTimeoutMilliseconds)))
         return .init { responder in
-            PeerCredentialsHTTP1Channel(base: HTTP1Channel(responder: responder, configuration: configuration),
-                                        connections: connections, limiter: limiter)
+            PeerCredentialsHTTP1Channel(
+                base: HTTP1Channel(responder: responder, configuration: configuration),
+                connections: connections, limiter: limiter)
         }
     }
 }

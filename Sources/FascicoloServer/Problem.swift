@@ -15,8 +15,10 @@ public struct Problem: HTTPResponseError, Sendable {
     /// Sent as `Retry-After` (seconds) when the refusal is temporary (a read model catching up).
     public var retryAfterSeconds: Int?
 
-    public init(_ status: HTTPResponse.Status, code: String, detail: String, field: String? = nil, detailItalian: String? = nil,
-                retryAfterSeconds: Int? = nil) {
+    public init(
+        _ status: HTTPResponse.Status, code: String, detail: String, field: String? = nil, detailItalian: String? = nil,
+        retryAfterSeconds: Int? = nil
+    ) {
         self.status = status
         self.code = code
         self.detail = detail
@@ -28,16 +30,20 @@ public struct Problem: HTTPResponseError, Sendable {
     public var headers: HTTPFields { [.contentType: "application/problem+json"] }
 
     public func response(from request: Request, context: some RequestContext) throws -> Response {
-        let buffer = ByteBuffer(bytes: Self.body(status: Int(status.code), title: status.reasonPhrase, code: code, detail: detail,
-                                                 field: field, detailItalian: detailItalian))
+        let buffer = ByteBuffer(
+            bytes: Self.body(
+                status: Int(status.code), title: status.reasonPhrase, code: code, detail: detail,
+                field: field, detailItalian: detailItalian))
         var headers: HTTPFields = [.contentType: "application/problem+json"]
         if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
         return Response(status: status, headers: headers, body: .init(byteBuffer: buffer))
     }
 
     /// The problem details object (also written outside the HTTP pipeline: `ConnectionLimits`).
-    static func body(status: Int, title: String, code: String, detail: String, field: String? = nil,
-                     detailItalian: String? = nil) -> [UInt8] {
+    static func body(
+        status: Int, title: String, code: String, detail: String, field: String? = nil,
+        detailItalian: String? = nil
+    ) -> [UInt8] {
         var json = JSONBytes()
         json.object { json in
             json.member("type", "https://fascicolo.invalid/problems/" + code)

@@ -3,8 +3,8 @@ import FascicoloDomain
 import FascicoloJSON
 import FascicoloLedger
 import FascicoloProjections
-import Glibc
 import FascicoloStorage
+import Glibc
 import Hummingbird
 
 /// The read models' endpoints: the projections' status, rebuilds and digests, and the queries
@@ -101,8 +101,9 @@ extension APIRoutes {
             let limit = try readModelLimit(request, max: 1_000)
             let region: Bool = try parameter(request, "region") ?? false
             let (rows, position) = try await readModel(Interventions.name, request) { view in
-                try Interventions.totals(view, code: filters.get("code"), provider: filters.get("provider"),
-                                         fundingLine: filters.get("fundingLine"), ambito: filters.get("ambito"), month: month, limit: limit)
+                try Interventions.totals(
+                    view, code: filters.get("code"), provider: filters.get("provider"),
+                    fundingLine: filters.get("fundingLine"), ambito: filters.get("ambito"), month: month, limit: limit)
             }
             return answer(position) { body in
                 body.key("rows")
@@ -159,8 +160,9 @@ extension APIRoutes {
         groups.auditors.get("v1/compliance/registers/:register") { request, context in
             let register = context.parameters.get("register") ?? ""
             guard Compliance.registerNames.contains(register) else {
-                throw Problem(.notFound, code: "register_not_found",
-                              detail: "the registers are \(Compliance.registerNames.joined(separator: ", "))")
+                throw Problem(
+                    .notFound, code: "register_not_found",
+                    detail: "the registers are \(Compliance.registerNames.joined(separator: ", "))")
             }
             let from: UInt64 = try parameter(request, "from") ?? 0
             let limit = try readModelLimit(request, max: 1_000)
@@ -203,8 +205,10 @@ extension APIRoutes {
             let entry: Entry?
             do { entry = try ledger.entry(at: row.position) } catch { throw Self.problem(forProjection: error) }
             if let entry, entry.stream == person.stream {
-                opened.append(caseFiles.personalFields(of: entry, person: person, dataKey: dataKey,
-                                                       restricted: row.restrictedBy != nil, reader: reader))
+                opened.append(
+                    caseFiles.personalFields(
+                        of: entry, person: person, dataKey: dataKey,
+                        restricted: row.restrictedBy != nil, reader: reader))
             } else {
                 opened.append((.unreadable, []))
             }
@@ -227,13 +231,17 @@ extension APIRoutes {
 
     /// Runs `body` on projection `name`, after waiting for `reflects` (or `fallback`) to be
     /// applied; returns its result and the position the snapshot reflects.
-    func readModel<T>(_ name: String, _ request: Request, reflecting fallback: UInt64? = nil,
-                      _ body: (ProjectionView) throws -> T) async throws -> (T, UInt64) {
+    func readModel<T>(
+        _ name: String, _ request: Request, reflecting fallback: UInt64? = nil,
+        _ body: (ProjectionView) throws -> T
+    ) async throws -> (T, UInt64) {
         try await readModel(name, try reflection(request, fallback: fallback), body)
     }
 
-    func readModel<T>(_ name: String, _ reflection: Reflection,
-                      _ body: (ProjectionView) throws -> T) async throws -> (T, UInt64) {
+    func readModel<T>(
+        _ name: String, _ reflection: Reflection,
+        _ body: (ProjectionView) throws -> T
+    ) async throws -> (T, UInt64) {
         do {
             return try await projections.query(name, reflecting: reflection.position, timeout: reflection.timeout) { view in
                 (try body(view), view.position)
@@ -318,19 +326,22 @@ extension APIRoutes {
     static func problem(forProjection error: any Error) -> any Error {
         if error is Problem { return error }
         if let damage = error as? DamagedData {
-            return Problem(.internalServerError, code: "storage_damaged",
-                           detail: "a stored row of the \(damage.table) table is damaged (fascicolo verify reports it)")
+            return Problem(
+                .internalServerError, code: "storage_damaged",
+                detail: "a stored row of the \(damage.table) table is damaged (fascicolo verify reports it)")
         }
         guard let error = error as? ProjectionError else {
             return Problem(.internalServerError, code: "storage_error", detail: "the read model could not be read")
         }
-        let status: HTTPResponse.Status = switch error {
-        case .unknown: .notFound
-        case .notBuilt, .behind, .failed: .serviceUnavailable
-        case .rebuildInProgress: .conflict
-        case .storage: .internalServerError
-        }
-        return Problem(status, code: error.code, detail: error.description,
-                       retryAfterSeconds: status == .serviceUnavailable ? 1 : nil)
+        let status: HTTPResponse.Status =
+            switch error {
+            case .unknown: .notFound
+            case .notBuilt, .behind, .failed: .serviceUnavailable
+            case .rebuildInProgress: .conflict
+            case .storage: .internalServerError
+            }
+        return Problem(
+            status, code: error.code, detail: error.description,
+            retryAfterSeconds: status == .serviceUnavailable ? 1 : nil)
     }
 }

@@ -47,8 +47,9 @@ extension AccessPolicy {
     func authorize(_ peer: PeerCredentials, _ roles: Set<Role>) throws(Problem) {
         let held = self.roles(uid: peer.uid, gid: peer.gid)
         if !held.isDisjoint(with: roles) { return }
-        throw Problem.forbidden(held.isEmpty
-            ? "uid \(peer.uid) has no role on this daemon"
-            : "this needs one of the roles \(roles.map(\.rawValue).sorted().joined(separator: ", "))")
+        throw Problem.forbidden(
+            held.isEmpty
+                ? "uid \(peer.uid) has no role on this daemon"
+                : "this needs one of the roles \(roles.map(\.rawValue).sorted().joined(separator: ", "))")
     }
 }

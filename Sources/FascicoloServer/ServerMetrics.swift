@@ -40,8 +40,9 @@ public final class ServerMetrics: Sendable {
         self.registry = registry
         appends = registry.counter("fascicolo_appends_total", "Append requests stored (deduplicated retries included).")
         eventsAppended = registry.counter("fascicolo_events_appended_total", "Events in stored append requests.")
-        appendLatency = registry.histogram("fascicolo_append_latency_seconds", "Time from receiving an append to its durable commit.",
-                                           buckets: Self.latencyBuckets)
+        appendLatency = registry.histogram(
+            "fascicolo_append_latency_seconds", "Time from receiving an append to its durable commit.",
+            buckets: Self.latencyBuckets)
         copied = Mutex(CopiedTotals(registry: registry))
         _ = Self.requestRegistry  // the backend is in place before the first request
     }
@@ -103,26 +104,36 @@ private struct CopiedTotals {
 
     init(registry: PrometheusCollectorRegistry) {
         self.registry = registry
-        commits = CopiedCounter(registry.counter(
-            "fascicolo_commits_total", "Group commits that stored entries since start; events per commit = events / commits."))
-        let phases = "The writer thread's time in group commits, by phase: wait (for LMDB's write lock), sign (and hash), "
+        commits = CopiedCounter(
+            registry.counter(
+                "fascicolo_commits_total", "Group commits that stored entries since start; events per commit = events / commits."))
+        let phases =
+            "The writer thread's time in group commits, by phase: wait (for LMDB's write lock), sign (and hash), "
             + "write (checks, puts), sync (LMDB's commit and fdatasync)."
         func phase(_ name: String, _ seconds: @escaping (CommitTimings) -> Double) -> (String, CopiedCounter, (CommitTimings) -> Double) {
             (name, CopiedCounter(registry.counter("fascicolo_commit_seconds_total", phases, labels: [("phase", name)])), seconds)
         }
-        commitSeconds = [phase("wait", \.waitSeconds), phase("sign", \.signSeconds), phase("write", \.writeSeconds),
-                         phase("sync", \.syncSeconds)]
-        commitFailures = CopiedCounter(registry.counter(
-            "fascicolo_commit_failures_total", "Group commits that failed (nothing of them acknowledged)."))
+        commitSeconds = [
+            phase("wait", \.waitSeconds), phase("sign", \.signSeconds), phase("write", \.writeSeconds),
+            phase("sync", \.syncSeconds),
+        ]
+        commitFailures = CopiedCounter(
+            registry.counter(
+                "fascicolo_commit_failures_total", "Group commits that failed (nothing of them acknowledged)."))
         refusals = ConnectionRefusal.allCases.map { reason in
-            (reason, CopiedCounter(registry.counter(
-                "fascicolo_connections_refused_total",
-                "Connections refused at accept (503 too_many_connections), by the limit reached: per_uid, no_role, total.",
-                labels: [("reason", reason.rawValue)])))
+            (
+                reason,
+                CopiedCounter(
+                    registry.counter(
+                        "fascicolo_connections_refused_total",
+                        "Connections refused at accept (503 too_many_connections), by the limit reached: per_uid, no_role, total.",
+                        labels: [("reason", reason.rawValue)]))
+            )
         }
-        readTimeouts = CopiedCounter(registry.counter(
-            "fascicolo_request_read_timeouts_total",
-            "Requests whose head and body were not received within connections.request_read_timeout_milliseconds (cut off)."))
+        readTimeouts = CopiedCounter(
+            registry.counter(
+                "fascicolo_request_read_timeouts_total",
+                "Requests whose head and body were not received within connections.request_read_timeout_milliseconds (cut off)."))
         logEntries = registry.gauge("fascicolo_log_entries", "Entries in the log (the tree size).")
         storageWritable = registry.gauge(
             "fascicolo_storage_writable",
@@ -151,7 +162,8 @@ private struct CopiedTotals {
     private mutating func updateCheckpoint(ledger: Ledger, size: UInt64) {
         if let checkpoint, checkpoint.size >= size { return }
         guard let latest = try? ledger.latestCheckpoint(), let signed = latest.timestampSeconds else { return }
-        let gauge = checkpoint?.gauge
+        let gauge =
+            checkpoint?.gauge
             ?? registry.gauge("fascicolo_checkpoint_timestamp_seconds", "Unix time at which the latest checkpoint was signed.")
         gauge.set(to: Double(signed))
         checkpoint = (latest.size, gauge)
@@ -163,13 +175,16 @@ private struct CopiedTotals {
             let label = [("projection", status.name)]
             registry.gauge("fascicolo_projection_position", "Entries the projection's serving generation has applied.", labels: label)
                 .set(to: Double(status.position))
-            registry.gauge("fascicolo_projection_lag_entries", "Entries committed to the log that the projection has not applied yet.",
-                           labels: label).set(to: Double(status.lag))
+            registry.gauge(
+                "fascicolo_projection_lag_entries", "Entries committed to the log that the projection has not applied yet.",
+                labels: label
+            ).set(to: Double(status.lag))
             registry.gauge("fascicolo_projection_failed", "1 when the projection stopped at an entry it could not apply.", labels: label)
                 .set(to: status.state == .failed ? 1 : 0)
             // Present only while a (re)build runs.
             if let build = status.build {
-                let gauge = buildPositions[status.name]
+                let gauge =
+                    buildPositions[status.name]
                     ?? registry.gauge("fascicolo_projection_build_position", "Entries a (re)build in progress has applied.", labels: label)
                 gauge.set(to: Double(build.position))
                 buildPositions[status.name] = gauge

@@ -1,7 +1,7 @@
+import Dispatch
 import FascicoloDomain
 import FascicoloJSON
 import FascicoloLedger
-import Dispatch
 import Hummingbird
 import NIOCore
 import Synchronization
@@ -66,50 +66,52 @@ struct Subscription {
 
     func response(from start: UInt64, request: Request) -> Response {
         let (routes, read, ledger, settings, shutdown, slot) = (routes, read, ledger, settings, shutdown, slot)
-        return Response(status: .ok, headers: [.contentType: "application/x-ndjson"], body: ResponseBody { writer in
-            _ = slot
-            // Cancelled as soon as the client closes its side of the connection.
-            try await request.body.consumeWithCancellationOnInboundClose { _ in
-                var position = start
-                var caughtUp = false
-                var recorded = Set<Pseudonym>()
-                let heartbeat = UInt64(settings.heartbeatMilliseconds) * 1_000_000
-                var quietSince = DispatchTime.now().uptimeNanoseconds
-                while !Task.isCancelled {
-                    if shutdown.isShuttingDown {
-                        try await writer.write(Self.end("shutting_down", resumeFrom: position))
-                        break
-                    }
-                    let size = ledger.size
-                    if position < size {
-                        if caughtUp && size - position > settings.lagEntriesMax {
-                            try await writer.write(Self.end("too_far_behind", resumeFrom: position))
+        return Response(
+            status: .ok, headers: [.contentType: "application/x-ndjson"],
+            body: ResponseBody { writer in
+                _ = slot
+                // Cancelled as soon as the client closes its side of the connection.
+                try await request.body.consumeWithCancellationOnInboundClose { _ in
+                    var position = start
+                    var caughtUp = false
+                    var recorded = Set<Pseudonym>()
+                    let heartbeat = UInt64(settings.heartbeatMilliseconds) * 1_000_000
+                    var quietSince = DispatchTime.now().uptimeNanoseconds
+                    while !Task.isCancelled {
+                        if shutdown.isShuttingDown {
+                            try await writer.write(Self.end("shutting_down", resumeFrom: position))
                             break
                         }
-                        let entries = try ledger.entries(from: position, limit: settings.batchEntries)
-                        try await routes.recordRawRead(of: entries, read, what: "subscribe", recorded: &recorded)
-                        var json = JSONBytes(capacity: 700 * entries.count)
-                        for entry in entries {
-                            Render.entry(entry, withheld: read.withholds(entry), into: &json)
-                            json.raw("\n")
+                        let size = ledger.size
+                        if position < size {
+                            if caughtUp && size - position > settings.lagEntriesMax {
+                                try await writer.write(Self.end("too_far_behind", resumeFrom: position))
+                                break
+                            }
+                            let entries = try ledger.entries(from: position, limit: settings.batchEntries)
+                            try await routes.recordRawRead(of: entries, read, what: "subscribe", recorded: &recorded)
+                            var json = JSONBytes(capacity: 700 * entries.count)
+                            for entry in entries {
+                                Render.entry(entry, withheld: read.withholds(entry), into: &json)
+                                json.raw("\n")
+                            }
+                            try await writer.write(ByteBuffer(bytes: json.bytes))
+                            position += UInt64(entries.count)
+                            quietSince = DispatchTime.now().uptimeNanoseconds
+                            continue
                         }
-                        try await writer.write(ByteBuffer(bytes: json.bytes))
-                        position += UInt64(entries.count)
-                        quietSince = DispatchTime.now().uptimeNanoseconds
-                        continue
+                        caughtUp = true
+                        let now = DispatchTime.now().uptimeNanoseconds
+                        if now - quietSince >= heartbeat {
+                            try await writer.write(Self.heartbeat(size: size))
+                            quietSince = now
+                        }
+                        // Short waits, so shutdown and heartbeats are noticed promptly.
+                        _ = await ledger.waitForEntries(beyond: position, timeout: .milliseconds(200))
                     }
-                    caughtUp = true
-                    let now = DispatchTime.now().uptimeNanoseconds
-                    if now - quietSince >= heartbeat {
-                        try await writer.write(Self.heartbeat(size: size))
-                        quietSince = now
-                    }
-                    // Short waits, so shutdown and heartbeats are noticed promptly.
-                    _ = await ledger.waitForEntries(beyond: position, timeout: .milliseconds(200))
                 }
-            }
-            try await writer.finish(nil)
-        })
+                try await writer.finish(nil)
+            })
     }
 
     /// The last line: why the subscription ends, and where to resume.

@@ -15,8 +15,10 @@ public struct Cursor: ~Copyable {
         let status = mdb_cursor_get(handle, &keyValue, &value, operation)
         if status == MDB_NOTFOUND { return nil }
         try StorageError.check(status, "cursor on \(table)")
-        return (UnsafeRawBufferPointer(start: keyValue.mv_data, count: keyValue.mv_size),
-                UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size))
+        return (
+            UnsafeRawBufferPointer(start: keyValue.mv_data, count: keyValue.mv_size),
+            UnsafeRawBufferPointer(start: value.mv_data, count: value.mv_size)
+        )
     }
 
     public func first() throws -> Record? { try move(MDB_FIRST) }

@@ -42,7 +42,8 @@ public enum StoreStructure {
             }
             let meta = 16
             guard read(UInt64.self, 0) == pageNumber, read(UInt16.self, 10) & Self.pageFlagMeta != 0,
-                  read(UInt32.self, meta) == Self.magic, read(UInt32.self, meta + 4) == 1 else { return nil }
+                read(UInt32.self, meta) == Self.magic, read(UInt32.self, meta + 4) == 1
+            else { return nil }
             let dbs = meta + 24
             pageSize = Int(read(UInt32.self, dbs))
             roots = (read(UInt64.self, dbs + 40), read(UInt64.self, dbs + 48 + 40))
@@ -100,18 +101,21 @@ public enum StoreStructure {
             let newest = first.transactionID > second.transactionID ? first : second
             for (name, root) in [("free list", newest.roots.free), ("main table", newest.roots.main)]
             where root != UInt64.max && root > newest.lastPage {
-                throw Damage(problem: "the newest meta page puts the \(name)'s root at page \(root), beyond its last page \(newest.lastPage)")
+                throw Damage(
+                    problem: "the newest meta page puts the \(name)'s root at page \(root), beyond its last page \(newest.lastPage)")
             }
             // (Both 0: a file created and never committed to.)
-            let consecutive = (first.transactionID == 0 && second.transactionID == 0)
+            let consecutive =
+                (first.transactionID == 0 && second.transactionID == 0)
                 || (first.transactionID % 2 == 0 && second.transactionID % 2 == 1
                     && (first.transactionID == second.transactionID + 1 || second.transactionID == first.transactionID + 1))
             if consecutive {
                 return FileSummary(length: length, described: (newest.lastPage + 1) * UInt64(newest.pageSize))
             }
             guard attempt < 5 else {
-                throw Damage(problem: "the meta pages' transaction ids (\(first.transactionID) on page 0, \(second.transactionID) on page 1) "
-                             + "are not consecutive with the even one on page 0: one was changed, and LMDB would open an older root")
+                throw Damage(
+                    problem: "the meta pages' transaction ids (\(first.transactionID) on page 0, \(second.transactionID) on page 1) "
+                        + "are not consecutive with the even one on page 0: one was changed, and LMDB would open an older root")
             }
             usleep(20_000)
         }
@@ -127,7 +131,8 @@ public enum StoreStructure {
         var cursor: OpaquePointer?
         try StorageError.check(mdb_cursor_open(txn.handle, 0, &cursor), "open a cursor on the free-page list")
         defer { mdb_cursor_close(cursor) }
-        var key = MDB_val(), value = MDB_val()
+        var key = MDB_val()
+        var value = MDB_val()
         var records: UInt64 = 0
         var status = mdb_cursor_get(cursor, &key, &value, MDB_FIRST)
         while status == MDB_SUCCESS {
@@ -140,7 +145,8 @@ public enum StoreStructure {
             guard count == UInt64(pages.count / width - 1) else {
                 throw Damage(problem: "a record of LMDB's free-page list counts \(count) pages in \(pages.count / width - 1) slots")
             }
-            for index in 1..<max(1, pages.count / width) where pages.loadUnaligned(fromByteOffset: index * width, as: UInt64.self) > lastPage {
+            for index in 1..<max(1, pages.count / width)
+            where pages.loadUnaligned(fromByteOffset: index * width, as: UInt64.self) > lastPage {
                 throw Damage(problem: "LMDB's free-page list names a page beyond the last page \(lastPage)")
             }
             records += 1
@@ -195,7 +201,8 @@ public enum StoreStructure {
         var cursor: OpaquePointer?
         try StorageError.check(mdb_cursor_open(txn.handle, table.handle, &cursor), "open a cursor on \(table)")
         defer { mdb_cursor_close(cursor) }
-        var key = MDB_val(), value = MDB_val()
+        var key = MDB_val()
+        var value = MDB_val()
         var records: UInt64 = 0
         var touched: UInt8 = 0
         var status = mdb_cursor_get(cursor, &key, &value, MDB_FIRST)

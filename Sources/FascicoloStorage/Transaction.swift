@@ -34,7 +34,8 @@ public class ReadTransaction {
         try StorageError.check(mdb_cursor_open(handle, main, &cursor), "open cursor on the main database")
         defer { mdb_cursor_close(cursor) }
         var names: [String] = []
-        var key = MDB_val(), value = MDB_val()
+        var key = MDB_val()
+        var value = MDB_val()
         var status = mdb_cursor_get(cursor, &key, &value, MDB_FIRST)
         while status == MDB_SUCCESS {
             names.append(String(decoding: UnsafeRawBufferPointer(start: key.mv_data, count: key.mv_size), as: UTF8.self))

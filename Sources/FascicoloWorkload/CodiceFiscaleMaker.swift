@@ -11,8 +11,10 @@ enum CodiceFiscaleMaker {
     static let oddValues = [1, 0, 5, 7, 9, 13, 15, 17, 19, 21, 2, 4, 18, 20, 11, 3, 6, 8, 12, 14, 16, 10, 22, 25, 24, 23]
 
     /// The 16-character code. `omocodia` is how many digits (0...7) are replaced by letters.
-    static func make(familyName: String, givenName: String, birthYear: Int, month: Int, day: Int, female: Bool,
-                     placeCode: String, omocodia: Int = 0) -> String {
+    static func make(
+        familyName: String, givenName: String, birthYear: Int, month: Int, day: Int, female: Bool,
+        placeCode: String, omocodia: Int = 0
+    ) -> String {
         var characters = Array(surnameCode(familyName) + nameCode(givenName))
         characters += Array(twoDigits(birthYear % 100))
         characters.append(monthLetters[month - 1])
@@ -29,7 +31,8 @@ enum CodiceFiscaleMaker {
         var sum = 0
         for (offset, character) in first15.enumerated() {
             let byte = character.asciiValue!
-            let index = (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) ? Int(byte - UInt8(ascii: "0")) : Int(byte - UInt8(ascii: "A"))
+            let index =
+                (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) ? Int(byte - UInt8(ascii: "0")) : Int(byte - UInt8(ascii: "A"))
             sum += offset.isMultiple(of: 2) ? oddValues[index] : index
         }
         return Character(Unicode.Scalar(UInt8(ascii: "A") + UInt8(sum % 26)))

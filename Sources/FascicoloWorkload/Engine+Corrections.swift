@@ -8,10 +8,12 @@ extension Engine {
     /// its lifting — whichever has a target. False when none has.
     mutating func correct(_ person: inout Person, _ batch: inout Batch) -> Bool {
         enum Correction { case rectify, void, restrict, lift }
-        guard let correction = random.weighted([
-            (person.rectifiable.isEmpty ? 0 : 3, Correction.rectify), (person.voidable.isEmpty ? 0 : 2, .void),
-            (person.restrictable.isEmpty ? 0 : 1.5, .restrict), (person.restrictions.isEmpty ? 0 : 3, .lift),
-        ]) else { return false }
+        guard
+            let correction = random.weighted([
+                (person.rectifiable.isEmpty ? 0 : 3, Correction.rectify), (person.voidable.isEmpty ? 0 : 2, .void),
+                (person.restrictable.isEmpty ? 0 : 1.5, .restrict), (person.restrictions.isEmpty ? 0 : 3, .lift),
+            ])
+        else { return false }
         batch.actorRole = random.chance(0.5) ? "coordinatore" : "assistente_sociale"
         let authoriser = random.pick(operatorsOf(person.ambito))
         switch correction {
@@ -27,17 +29,21 @@ extension Engine {
                 new = CalendarDate(daysSinceEpoch: max(firstDay, min(old + shift, lastDay))).description
                 reason = "data trascritta in modo errato"
             case .address:
-                new = note("\(random.pick(Places.streets)) \(random.between(1, 180)), \(person.residence.postcode) \(person.residence.name)")
+                new = note(
+                    "\(random.pick(Places.streets)) \(random.between(1, 180)), \(person.residence.postcode) \(person.residence.name)")
                 reason = "cambio di indirizzo comunicato dall'interessato"
             case .phone:
                 new = note(phoneNumber())
                 reason = "recapito aggiornato su richiesta dell'interessato"
             case .interventionEndReason:
-                new = random.pick(["completed", "objectives_met", "dropped_out", "no_longer_eligible", "other"].filter { $0 != target.old })
+                new = random.pick(
+                    ["completed", "objectives_met", "dropped_out", "no_longer_eligible", "other"].filter { $0 != target.old })
                 reason = "motivo di chiusura corretto dopo verifica"
             }
-            var data: [(key: String, value: JSON)] = [("target", .number(String(target.version))), ("field", .string(target.field)),
-                                                       ("newValue", .string(new))]
+            var data: [(key: String, value: JSON)] = [
+                ("target", .number(String(target.version))), ("field", .string(target.field)),
+                ("newValue", .string(new)),
+            ]
             if random.chance(0.8) { data.append(("oldValue", .string(target.old))) }
             data += [("reason", .string(reason)), ("authorisedBy", .string(authoriser))]
             add(&person, &batch, "Rectified", data)
@@ -48,8 +54,10 @@ extension Engine {
             // A restricted entry may still be voided: the restriction holds on the voided entry.
             // Contested contacts and referrals most of all (and those may later be voided too).
             let contested = person.restrictable.indices.filter { person.voidable.contains(person.restrictable[$0]) }
-            let target = person.restrictable.remove(at: !contested.isEmpty && random.chance(0.5) ? random.pick(contested)
-                                                        : random.below(person.restrictable.count))
+            let target = person.restrictable.remove(
+                at: !contested.isEmpty && random.chance(0.5)
+                    ? random.pick(contested)
+                    : random.below(person.restrictable.count))
             let ground = random.pick(["accuracy_contested", "unlawful_processing", "legal_claims", "objection_pending"])
             let restriction = add(&person, &batch, "Restricted", [("target", .number(String(target))), ("ground", .string(ground))])
             person.restrictions[restriction] = target
@@ -58,10 +66,12 @@ extension Engine {
         case .lift:
             let restriction = random.pick(person.restrictions.keys.sorted())
             person.restrictions[restriction] = nil
-            add(&person, &batch, "RestrictionLifted", [
-                ("restriction", .number(String(restriction))),
-                ("reason", .string(random.pick(["esattezza verificata", "opposizione respinta", "contenzioso concluso"]))),
-            ])
+            add(
+                &person, &batch, "RestrictionLifted",
+                [
+                    ("restriction", .number(String(restriction))),
+                    ("reason", .string(random.pick(["esattezza verificata", "opposizione respinta", "contenzioso concluso"]))),
+                ])
         }
         return true
     }
@@ -72,11 +82,23 @@ extension Engine {
         batch.actorRole = "coordinatore"
         person.voidable.removeAll { $0 == target }
         person.restrictable.removeAll { $0 == target }
-        add(&person, &batch, "Voided", [
-            ("target", .number(String(target))),
-            ("reason", .string(random.pick(["registrazione duplicata", "registrata sulla persona sbagliata", "dati non corrispondenti al verbale"]))),
-            ("authorisingAct", .string("Disposizione del responsabile del servizio prot. n. \(random.between(100, 9_999))/\(CalendarDate(daysSinceEpoch: batch.day).year)")),
-        ])
+        add(
+            &person, &batch, "Voided",
+            [
+                ("target", .number(String(target))),
+                (
+                    "reason",
+                    .string(
+                        random.pick(["registrazione duplicata", "registrata sulla persona sbagliata", "dati non corrispondenti al verbale"])
+                    )
+                ),
+                (
+                    "authorisingAct",
+                    .string(
+                        "Disposizione del responsabile del servizio prot. n. \(random.between(100, 9_999))/\(CalendarDate(daysSinceEpoch: batch.day).year)"
+                    )
+                ),
+            ])
         if person.phase == .takenInCharge, let running = person.interventions(in: .active).first, random.chance(0.6) {
             deliver(&person, &batch, running)
         }

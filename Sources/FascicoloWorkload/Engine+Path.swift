@@ -17,12 +17,19 @@ extension Engine {
         if person.version >= 3, person.profile.corrections, random.chance(0.15), correct(&person, &batch) {
             return .after(days: random.between(0, 7))
         }
-        if person.linkTo != nil, !person.linked, person.version >= 1, [Phase.noCase, .opened, .takenInCharge, .suspended].contains(person.phase),
-           random.chance(0.25) {
-            add(&person, &batch, "IdentityLinked", [
-                ("codiceFiscale", .string(person.linkTo!)),
-                ("source", .string(random.weighted([(6, "document_checked"), (2, "anagrafe"), (1, "agenzia_entrate"), (1, "declaration")])!)),
-            ])
+        if person.linkTo != nil, !person.linked, person.version >= 1,
+            [Phase.noCase, .opened, .takenInCharge, .suspended].contains(person.phase),
+            random.chance(0.25)
+        {
+            add(
+                &person, &batch, "IdentityLinked",
+                [
+                    ("codiceFiscale", .string(person.linkTo!)),
+                    (
+                        "source",
+                        .string(random.weighted([(6, "document_checked"), (2, "anagrafe"), (1, "agenzia_entrate"), (1, "declaration")])!)
+                    ),
+                ])
             person.linked = true
             return .after(days: random.between(0, 10))
         }
@@ -47,12 +54,13 @@ extension Engine {
     }
 
     mutating func register(_ person: inout Person, _ batch: inout Batch) -> Next {
-        let citizenship: String = switch (person.kind, person.origin) {
-        case (.provisional, .nonEU): random.chance(0.3) ? "stateless" : "unknown"
-        case (_, .italian): "italian"
-        case (_, .eu): "eu"
-        case (_, .nonEU): "non_eu"
-        }
+        let citizenship: String =
+            switch (person.kind, person.origin) {
+            case (.provisional, .nonEU): random.chance(0.3) ? "stateless" : "unknown"
+            case (_, .italian): "italian"
+            case (_, .eu): "eu"
+            case (_, .nonEU): "non_eu"
+            }
         var data: [(key: String, value: JSON)] = [
             ("birthYear", .number(String(person.birthYear))), ("sex", .string(person.sex)), ("citizenship", .string(citizenship)),
             ("comuneOfResidence", .string(person.residence.code)),
@@ -62,7 +70,9 @@ extension Engine {
         if let phone = person.phone { data.append(("phone", .string(note(phone)))) }
         if let household = person.household { data.append(("household", .string(household))) }
         let version = add(&person, &batch, "PersonRegistered", data)
-        if let address = person.address { person.rectifiable.append(Rectifiable(version: version, field: "address", old: address, kind: .address)) }
+        if let address = person.address {
+            person.rectifiable.append(Rectifiable(version: version, field: "address", old: address, kind: .address))
+        }
         if let phone = person.phone { person.rectifiable.append(Rectifiable(version: version, field: "phone", old: phone, kind: .phone)) }
         if random.chance(0.6) { contact(&person, &batch) } else if random.chance(0.5) { referral(&person, &batch) }
         person.stage = .intake(remaining: random.weighted([(4, 0), (3, 1), (1, 2)])!)
@@ -90,9 +100,11 @@ extension Engine {
     }
 
     mutating func openCase(_ person: inout Person, _ batch: inout Batch) -> Next {
-        add(&person, &batch, "CaseOpened", [
-            ("area", .string(person.area)), ("ente", .string(ente(person.ambito))), ("ambito", .string(person.ambito)),
-        ])
+        add(
+            &person, &batch, "CaseOpened",
+            [
+                ("area", .string(person.area)), ("ente", .string(ente(person.ambito))), ("ambito", .string(person.ambito)),
+            ])
         person.phase = .opened
         person.signedPlans = []
         person.pendingDraft = nil
@@ -143,11 +155,15 @@ extension Engine {
     }
 
     mutating func takeInCharge(_ person: inout Person, _ batch: inout Batch) -> Next {
-        let basis = person.hadJudicialMeasure && random.chance(0.7) ? "judicial"
+        let basis =
+            person.hadJudicialMeasure && random.chance(0.7)
+            ? "judicial"
             : person.hadReferral && random.chance(0.6) ? "referral" : person.area == "poverty" && random.chance(0.4) ? "adi" : "request"
         let version = add(&person, &batch, "TakenInCharge", [("date", date(batch.day)), ("basis", .string(basis))])
-        person.rectifiable.append(Rectifiable(version: version, field: "date", old: CalendarDate(daysSinceEpoch: batch.day).description,
-                                              kind: .date, onlyLater: true))
+        person.rectifiable.append(
+            Rectifiable(
+                version: version, field: "date", old: CalendarDate(daysSinceEpoch: batch.day).description,
+                kind: .date, onlyLater: true))
         person.phase = .takenInCharge
         person.stage = .assessment
         return .after(days: random.between(3, 20))
@@ -168,7 +184,9 @@ extension Engine {
             startIntervention(&person, &batch, emergency)
             return .after(days: random.between(1, 7))
         }
-        let outcome = random.weighted([(45, "simple_pact"), (35, "in_depth_assessment"), (10, "specialist_services"), (10, "employment_centre")])!
+        let outcome = random.weighted([
+            (45, "simple_pact"), (35, "in_depth_assessment"), (10, "specialist_services"), (10, "employment_centre"),
+        ])!
         var data: [(key: String, value: JSON)] = [("outcome", .string(outcome)), ("date", date(batch.day))]
         if random.chance(0.7) { data.append(("summary", .string(note(Texts.summary(person, &random))))) }
         add(&person, &batch, "PreliminaryAnalysisCompleted", data)
@@ -177,14 +195,23 @@ extension Engine {
     }
 
     mutating func inDepth(_ person: inout Person, _ batch: inout Batch) -> Next {
-        let team = ["assistente_sociale"] + Array(["psicologo_asp", "educatore", "medico_mmg", "npi_asp", "operatore_cpi", "mediatore_culturale"]
-            .shuffledPrefix(random.between(1, 3), &random))
-        let dimensions = Array(["salute", "abitazione", "lavoro", "istruzione", "relazioni_familiari", "reddito", "autonomia"]
-            .shuffledPrefix(random.between(2, 4), &random))
+        let team =
+            ["assistente_sociale"]
+            + Array(
+                ["psicologo_asp", "educatore", "medico_mmg", "npi_asp", "operatore_cpi", "mediatore_culturale"]
+                    .shuffledPrefix(random.between(1, 3), &random))
+        let dimensions = Array(
+            ["salute", "abitazione", "lavoro", "istruzione", "relazioni_familiari", "reddito", "autonomia"]
+                .shuffledPrefix(random.between(2, 4), &random))
         var data: [(key: String, value: JSON)] = [
             ("team", .array(team.map(JSON.string))), ("dimensions", .array(dimensions.map(JSON.string))),
-            ("instrument", .string(person.area == "elderly" || person.area == "disability" ? random.pick(["svama", "svamdi", "icf"])
-                : random.pick(["gepi_quadro", "icf", "other"]))),
+            (
+                "instrument",
+                .string(
+                    person.area == "elderly" || person.area == "disability"
+                        ? random.pick(["svama", "svamdi", "icf"])
+                        : random.pick(["gepi_quadro", "icf", "other"]))
+            ),
             ("date", date(batch.day)),
         ]
         if random.chance(0.8) { data.append(("findings", .string(note(Texts.findings(person, &random))))) }
@@ -219,10 +246,18 @@ extension Engine {
     }
 
     mutating func signPlan(_ person: inout Person, _ batch: inout Batch, _ draft: UInt64) {
-        add(&person, &batch, "PlanSigned", [
-            ("plan", .number(String(draft))), ("date", date(batch.day)),
-            ("signatories", .array([.string(note("\(person.givenName) \(person.familyName)")), .string(note("A.S. " + random.pick(Places.professionals)))])),
-        ])
+        add(
+            &person, &batch, "PlanSigned",
+            [
+                ("plan", .number(String(draft))), ("date", date(batch.day)),
+                (
+                    "signatories",
+                    .array([
+                        .string(note("\(person.givenName) \(person.familyName)")),
+                        .string(note("A.S. " + random.pick(Places.professionals))),
+                    ])
+                ),
+            ])
         person.signedPlans.append(draft)
         person.pendingDraft = nil
         if random.chance(0.6) { _ = requestIntervention(&person, &batch, emergency: false) }
@@ -240,7 +275,7 @@ extension Engine {
         person.budget -= 1
         if person.budget == person.suspendAt {
             var data: [(key: String, value: JSON)] = [
-                ("reason", .string(random.pick(["hospitalisation", "temporarily_away", "person_request", "other"]))),
+                ("reason", .string(random.pick(["hospitalisation", "temporarily_away", "person_request", "other"])))
             ]
             if random.chance(0.6) { data.append(("notes", .string(note(Texts.suspension(person, &random))))) }
             add(&person, &batch, "CaseSuspended", data)
@@ -250,16 +285,22 @@ extension Engine {
             person.stage = .suspended
             return .after(days: random.between(20, 90))
         }
-        enum Move { case start, deliver, suspendIntervention, resume, endEarly, request, review, schedule, conclude, reviewGoal, setGoal,
-                    closeGoal, breach, revise, consent, withdraw, manager, judicial, contact, referral }
-        let requested = person.interventions(in: .requested), running = person.interventions(in: .active)
+        enum Move {
+            case start, deliver, suspendIntervention, resume, endEarly, request, review, schedule, conclude, reviewGoal, setGoal,
+                closeGoal, breach, revise, consent, withdraw, manager, judicial, contact, referral
+        }
+        let requested = person.interventions(in: .requested)
+        let running = person.interventions(in: .active)
         let suspended = person.interventions(in: .suspended)
         let appointmentDue = person.appointment.map { $0.date <= batch.day } ?? false
         let reviewDue = person.lastReview.map { batch.day - $0 >= 60 } ?? true
         let move = random.weighted([
             (requested.isEmpty ? 0 : 6, Move.start), (running.isEmpty ? 0 : 5, .deliver), (running.isEmpty ? 0 : 0.4, .suspendIntervention),
             (suspended.isEmpty ? 0 : 3, .resume), (person.openInterventions.isEmpty ? 0 : 0.3, .endEarly),
-            (person.signedPlans.isEmpty || person.openInterventions.count >= 3 ? 0 : (person.openInterventions.isEmpty ? 3 : 0.8), .request),
+            (
+                person.signedPlans.isEmpty || person.openInterventions.count >= 3 ? 0 : (person.openInterventions.isEmpty ? 3 : 0.8),
+                .request
+            ),
             (reviewDue ? 2.5 : 0.2, .review), (person.appointment == nil ? 1 : 0, .schedule), (appointmentDue ? 4 : 0, .conclude),
             (person.goals.isEmpty ? 0 : 1.5, .reviewGoal), (0.4, .setGoal), (person.goals.isEmpty ? 0 : 0.4, .closeGoal),
             (person.signedPlans.isEmpty ? 0 : 0.4, .breach), (person.signedPlans.isEmpty ? 0 : 0.5, .revise),
@@ -276,18 +317,21 @@ extension Engine {
             for _ in 0..<random.weighted([(6, 1), (2, 2), (1, 3)])! { deliver(&person, &batch, intervention) }
         case .suspendIntervention:
             let intervention = random.pick(running)
-            add(&person, &batch, "InterventionSuspended", [
-                ("intervention", .number(String(intervention))), ("date", date(batch.day)),
-                ("reason", .string(note(Texts.interventionSuspension(person, &random)))),
-            ])
+            add(
+                &person, &batch, "InterventionSuspended",
+                [
+                    ("intervention", .number(String(intervention))), ("date", date(batch.day)),
+                    ("reason", .string(note(Texts.interventionSuspension(person, &random)))),
+                ])
             person.interventions[intervention] = .suspended
         case .resume:
             let intervention = random.pick(suspended)
             add(&person, &batch, "InterventionResumed", [("intervention", .number(String(intervention))), ("date", date(batch.day))])
             person.interventions[intervention] = .active
         case .endEarly:
-            endIntervention(&person, &batch, random.pick(person.openInterventions),
-                            reason: random.pick(["dropped_out", "no_longer_eligible", "objectives_met", "other"]))
+            endIntervention(
+                &person, &batch, random.pick(person.openInterventions),
+                reason: random.pick(["dropped_out", "no_longer_eligible", "objectives_met", "other"]))
         case .request:
             let intervention = requestIntervention(&person, &batch, emergency: !emergencyCodes.isEmpty && random.chance(0.05))
             if random.chance(0.3) { startIntervention(&person, &batch, intervention) }
@@ -295,8 +339,10 @@ extension Engine {
             var data: [(key: String, value: JSON)] = [("date", date(batch.day)), ("nextReviewDue", date(batch.day + 90))]
             if random.chance(0.8) { data.append(("findings", .string(note(Texts.reviewFindings(person, &random))))) }
             let version = add(&person, &batch, "ReviewHeld", data)
-            person.rectifiable.append(Rectifiable(version: version, field: "nextReviewDue",
-                                                  old: CalendarDate(daysSinceEpoch: min(batch.day + 90, lastDay)).description, kind: .date))
+            person.rectifiable.append(
+                Rectifiable(
+                    version: version, field: "nextReviewDue",
+                    old: CalendarDate(daysSinceEpoch: min(batch.day + 90, lastDay)).description, kind: .date))
             person.lastReview = batch.day
         case .schedule:
             scheduleAppointment(&person, &batch, inDays: random.between(5, 25))
@@ -307,7 +353,10 @@ extension Engine {
         case .reviewGoal:
             var data: [(key: String, value: JSON)] = [
                 ("goal", .number(String(random.pick(person.goals)))),
-                ("status", .string(random.pick(["not_started", "in_progress", "in_progress", "partially_achieved", "achieved", "not_achieved"]))),
+                (
+                    "status",
+                    .string(random.pick(["not_started", "in_progress", "in_progress", "partially_achieved", "achieved", "not_achieved"]))
+                ),
             ]
             if random.chance(0.6) { data.append(("notes", .string(note(Texts.goalNotes(person, &random))))) }
             add(&person, &batch, "GoalReviewed", data)
@@ -316,14 +365,18 @@ extension Engine {
         case .closeGoal:
             closeGoal(&person, &batch, random.pick(person.goals))
         case .breach:
-            add(&person, &batch, "CommitmentBreached", [
-                ("commitment", .string(note(Texts.commitment(person, &random)))), ("justified", .bool(random.chance(0.4))),
-            ])
+            add(
+                &person, &batch, "CommitmentBreached",
+                [
+                    ("commitment", .string(note(Texts.commitment(person, &random)))), ("justified", .bool(random.chance(0.4))),
+                ])
         case .revise:
-            add(&person, &batch, "PlanRevised", [
-                ("plan", .number(String(random.pick(person.signedPlans)))), ("date", date(batch.day)),
-                ("changes", .string(note(Texts.planChanges(person, &random)))),
-            ])
+            add(
+                &person, &batch, "PlanRevised",
+                [
+                    ("plan", .number(String(random.pick(person.signedPlans)))), ("date", date(batch.day)),
+                    ("changes", .string(note(Texts.planChanges(person, &random)))),
+                ])
         case .consent: consent(&person, &batch)
         case .withdraw: withdrawConsent(&person, &batch)
         case .manager: assignCaseManager(&person, &batch, newOperator: true)
@@ -353,9 +406,12 @@ extension Engine {
     mutating func terminal(_ person: inout Person, _ batch: inout Batch) -> Next {
         if person.profile.transfer, !person.transferred {
             let destination = random.pick(ambiti.filter { $0 != person.ambito })
-            let transfer = add(&person, &batch, "CaseTransferredOut", [
-                ("toAmbito", .string(destination)), ("reason", .string(random.weighted([(6, "change_of_residence"), (2, "competence"), (1, "other")])!)),
-            ])
+            let transfer = add(
+                &person, &batch, "CaseTransferredOut",
+                [
+                    ("toAmbito", .string(destination)),
+                    ("reason", .string(random.weighted([(6, "change_of_residence"), (2, "competence"), (1, "other")])!)),
+                ])
             person.destination = destination
             person.beforeTransfer = person.phase
             person.phase = .transferredOut
@@ -389,11 +445,21 @@ extension Engine {
     /// its goals before either, so nothing else comes back).
     mutating func voidMistake(_ person: inout Person, _ batch: inout Batch, _ ending: UInt64) -> Next {
         batch.actorRole = "coordinatore"
-        add(&person, &batch, "Voided", [
-            ("target", .number(String(ending))),
-            ("reason", .string(person.phase == .closed ? "chiusura registrata per errore" : "trasferimento non dovuto: residenza non cambiata")),
-            ("authorisingAct", .string("Disposizione del responsabile del servizio prot. n. \(random.between(100, 9_999))/\(CalendarDate(daysSinceEpoch: batch.day).year)")),
-        ])
+        add(
+            &person, &batch, "Voided",
+            [
+                ("target", .number(String(ending))),
+                (
+                    "reason",
+                    .string(person.phase == .closed ? "chiusura registrata per errore" : "trasferimento non dovuto: residenza non cambiata")
+                ),
+                (
+                    "authorisingAct",
+                    .string(
+                        "Disposizione del responsabile del servizio prot. n. \(random.between(100, 9_999))/\(CalendarDate(daysSinceEpoch: batch.day).year)"
+                    )
+                ),
+            ])
         if person.phase == .closed {
             person.phase = person.beforeClosure
         } else {
@@ -429,9 +495,12 @@ extension Engine {
         person.reopened = true
         if person.phase == .takenInCharge, let plan = person.signedPlans.last {
             if random.chance(0.6) {
-                add(&person, &batch, "PlanRevised", [
-                    ("plan", .number(String(plan))), ("date", date(batch.day)), ("changes", .string(note(Texts.planChanges(person, &random)))),
-                ])
+                add(
+                    &person, &batch, "PlanRevised",
+                    [
+                        ("plan", .number(String(plan))), ("date", date(batch.day)),
+                        ("changes", .string(note(Texts.planChanges(person, &random)))),
+                    ])
             }
             person.stage = .active
             person.budget = random.between(3, 10)
@@ -444,13 +513,16 @@ extension Engine {
 
     /// The receiving ambito takes the case: transfer in, its own case manager, a new presa in carico.
     mutating func transferIn(_ person: inout Person, _ batch: inout Batch) -> Next {
-        let origin = person.ambito, destination = person.destination!
+        let origin = person.ambito
+        let destination = person.destination!
         let operators = operatorsOf(destination)
         batch.actorAmbito = destination
         batch.actorOperator = random.pick(operators)
-        add(&person, &batch, "CaseTransferredIn", [
-            ("fromAmbito", .string(origin)), ("ambito", .string(destination)), ("ente", .string(ente(destination))),
-        ])
+        add(
+            &person, &batch, "CaseTransferredIn",
+            [
+                ("fromAmbito", .string(origin)), ("ambito", .string(destination)), ("ente", .string(ente(destination))),
+            ])
         person.ambito = destination
         person.phase = .opened
         person.transferred = true

@@ -15,7 +15,9 @@ extension Engine {
     }
 
     mutating func referral(_ person: inout Person, _ batch: inout Batch) {
-        let source = person.isMinor ? random.pick(["school", "asl", "police", "tribunale", "family"])
+        let source =
+            person.isMinor
+            ? random.pick(["school", "asl", "police", "tribunale", "family"])
             : random.pick(["asl", "family", "self", "third_sector", "other_service", "police"])
         var data: [(key: String, value: JSON)] = [
             ("source", .string(source)), ("urgency", .string(random.weighted([(7, "ordinary"), (2, "urgent"), (1, "emergency")])!)),
@@ -28,9 +30,13 @@ extension Engine {
     }
 
     mutating func judicialMeasure(_ person: inout Person, _ batch: inout Batch) {
-        let authority = person.isMinor ? random.pick(["tribunale_minorenni", "procura_minorenni", "tribunale_minorenni"])
+        let authority =
+            person.isMinor
+            ? random.pick(["tribunale_minorenni", "procura_minorenni", "tribunale_minorenni"])
             : random.pick(["tribunale_ordinario", "giudice_tutelare", "other"])
-        let measure = person.isMinor ? random.pick(["protection_order", "custody", "supervision", "placement", "limitation_of_parental_responsibility"])
+        let measure =
+            person.isMinor
+            ? random.pick(["protection_order", "custody", "supervision", "placement", "limitation_of_parental_responsibility"])
             : random.pick(["protection_order", "supervision", "other"])
         var data: [(key: String, value: JSON)] = [
             ("measureType", .string(measure)), ("authority", .string(authority)), ("date", date(batch.day - random.between(0, 20))),
@@ -61,7 +67,9 @@ extension Engine {
     mutating func assignCaseManager(_ person: inout Person, _ batch: inout Batch, newOperator: Bool) {
         if newOperator { person.caseManager = random.pick(operatorsOf(person.ambito)) }
         var data: [(key: String, value: JSON)] = [("operator", .string(person.caseManager))]
-        if random.chance(0.7) { data.append(("role", .string(random.weighted([(8, "assistente_sociale"), (1, "educatore"), (1, "psicologo")])!))) }
+        if random.chance(0.7) {
+            data.append(("role", .string(random.weighted([(8, "assistente_sociale"), (1, "educatore"), (1, "psicologo")])!)))
+        }
         add(&person, &batch, "CaseManagerAssigned", data)
     }
 
@@ -71,14 +79,21 @@ extension Engine {
         if random.chance(0.6) { data.append(("place", .string(note(Texts.place(person, &random))))) }
         let version = add(&person, &batch, "AppointmentScheduled", data)
         person.appointment = (version, day)
-        person.rectifiable.append(Rectifiable(version: version, field: "date", old: CalendarDate(daysSinceEpoch: day).description, kind: .date))
+        person.rectifiable.append(
+            Rectifiable(version: version, field: "date", old: CalendarDate(daysSinceEpoch: day).description, kind: .date))
     }
 
     mutating func appointmentHeld(_ person: inout Person, _ batch: inout Batch, _ appointment: UInt64) {
         var data: [(key: String, value: JSON)] = [("appointment", .number(String(appointment))), ("date", date(batch.day))]
         if random.chance(0.6) {
-            data.append(("attendees", .array([.string(note("\(person.givenName) \(person.familyName)")),
-                                             .string(note("A.S. " + random.pick(Places.professionals)))])))
+            data.append(
+                (
+                    "attendees",
+                    .array([
+                        .string(note("\(person.givenName) \(person.familyName)")),
+                        .string(note("A.S. " + random.pick(Places.professionals))),
+                    ])
+                ))
         }
         if random.chance(0.7) { data.append(("notes", .string(note(Texts.interviewNotes(person, &random))))) }
         add(&person, &batch, "AppointmentHeld", data)
@@ -95,16 +110,26 @@ extension Engine {
             ("target", .string(note(Texts.goal(person, &random)))), ("dueDate", date(batch.day + random.between(60, 365))),
         ]
         if random.chance(0.8) {
-            data.append(("domain", .string(random.pick(["income", "housing", "employment", "education", "health", "family", "autonomy", "social_inclusion"]))))
+            data.append(
+                (
+                    "domain",
+                    .string(
+                        random.pick(["income", "housing", "employment", "education", "health", "family", "autonomy", "social_inclusion"]))
+                ))
         }
         person.goals.append(add(&person, &batch, "GoalSet", data))
     }
 
     mutating func closeGoal(_ person: inout Person, _ batch: inout Batch, _ goal: UInt64) {
-        add(&person, &batch, "GoalClosed", [
-            ("goal", .number(String(goal))),
-            ("achievement", .string(random.weighted([(4, "achieved"), (3, "partially_achieved"), (2, "not_achieved"), (1, "dropped")])!)),
-        ])
+        add(
+            &person, &batch, "GoalClosed",
+            [
+                ("goal", .number(String(goal))),
+                (
+                    "achievement",
+                    .string(random.weighted([(4, "achieved"), (3, "partially_achieved"), (2, "not_achieved"), (1, "dropped")])!)
+                ),
+            ])
         person.goals.removeAll { $0 == goal }
         if random.chance(0.5) { outcome(&person, &batch, refersTo: goal) }
     }
@@ -113,7 +138,9 @@ extension Engine {
         var data: [(key: String, value: JSON)] = [
             ("refersTo", .number(String(target))), ("objectivesAchieved", .string(random.pick(["none", "some", "most", "all"]))),
         ]
-        if random.chance(0.5) { data.append(("employment", .string(random.pick(["employed", "training", "unemployed", "not_applicable"])))) }
+        if random.chance(0.5) {
+            data.append(("employment", .string(random.pick(["employed", "training", "unemployed", "not_applicable"]))))
+        }
         if random.chance(0.6) { data.append(("autonomy", .string(random.pick(["improved", "unchanged", "worsened"])))) }
         add(&person, &batch, "OutcomeRecorded", data)
     }
@@ -121,13 +148,14 @@ extension Engine {
     /// An intervention fitting the person's area (pronto intervento when `emergency`); returns its version.
     mutating func requestIntervention(_ person: inout Person, _ batch: inout Batch, emergency: Bool) -> UInt64 {
         let code = emergency ? random.pick(emergencyCodes) : interventionCode(for: person.area)
-        let fundingLine: String = switch code {
-        case "PIS", "CONTR-REDD", "SEGR": random.pick(["fondo_poverta", "comunale"])
-        case "SAD", "ADI": random.pick(["fna", "comunale", "regionale"])
-        case "TIS": random.pick(["fondo_poverta", "pnrr", "po_fse_plus"])
-        case "CONTR-CASA": random.pick(["comunale", "regionale"])
-        default: random.pick(["fnps", "comunale", "regionale", "pnrr", "other"])
-        }
+        let fundingLine: String =
+            switch code {
+            case "PIS", "CONTR-REDD", "SEGR": random.pick(["fondo_poverta", "comunale"])
+            case "SAD", "ADI": random.pick(["fna", "comunale", "regionale"])
+            case "TIS": random.pick(["fondo_poverta", "pnrr", "po_fse_plus"])
+            case "CONTR-CASA": random.pick(["comunale", "regionale"])
+            default: random.pick(["fnps", "comunale", "regionale", "pnrr", "other"])
+            }
         var data: [(key: String, value: JSON)] = [
             ("code", .string(code)), ("provider", .string(random.pick(Places.providers))), ("fundingLine", .string(fundingLine)),
         ]
@@ -141,29 +169,35 @@ extension Engine {
 
     /// A code the person's area usually gets, or now and then any ordinary one.
     mutating func interventionCode(for area: String) -> String {
-        let preferred: [String] = switch area {
-        case "families_minors": ["SSE-DOM", "SSE-TER", "GEN", "MED-FAM", "SSP", "COMUNITA-MIN"]
-        case "disability": ["SAD", "ADI", "SSE-DOM", "TIS"]
-        case "elderly": ["SAD", "ADI", "SSP"]
-        case "poverty": ["CONTR-REDD", "CONTR-CASA", "TIS", "SSP", "SEGR"]
-        case "immigrants": ["MED-CULT", "TIS", "CONTR-REDD", "SEGR"]
-        case "addiction": ["SSP", "TIS", "CONTR-REDD"]
-        default: []
-        }
+        let preferred: [String] =
+            switch area {
+            case "families_minors": ["SSE-DOM", "SSE-TER", "GEN", "MED-FAM", "SSP", "COMUNITA-MIN"]
+            case "disability": ["SAD", "ADI", "SSE-DOM", "TIS"]
+            case "elderly": ["SAD", "ADI", "SSP"]
+            case "poverty": ["CONTR-REDD", "CONTR-CASA", "TIS", "SSP", "SEGR"]
+            case "immigrants": ["MED-CULT", "TIS", "CONTR-REDD", "SEGR"]
+            case "addiction": ["SSP", "TIS", "CONTR-REDD"]
+            default: []
+            }
         let available = preferred.filter(ordinaryCodes.contains)
         return available.isEmpty || random.chance(0.15) ? random.pick(ordinaryCodes) : random.pick(available)
     }
 
     mutating func startIntervention(_ person: inout Person, _ batch: inout Batch, _ intervention: UInt64) {
-        let version = add(&person, &batch, "InterventionStarted", [("intervention", .number(String(intervention))), ("date", date(batch.day))])
+        let version = add(
+            &person, &batch, "InterventionStarted", [("intervention", .number(String(intervention))), ("date", date(batch.day))])
         person.interventions[intervention] = .active
         person.interventionStartDays[intervention] = batch.day
-        person.rectifiable.append(Rectifiable(version: version, field: "date", old: CalendarDate(daysSinceEpoch: batch.day).description, kind: .date))
+        person.rectifiable.append(
+            Rectifiable(version: version, field: "date", old: CalendarDate(daysSinceEpoch: batch.day).description, kind: .date))
     }
 
     mutating func deliver(_ person: inout Person, _ batch: inout Batch, _ intervention: UInt64) {
         let code = person.interventionCodes[intervention] ?? ""
-        var data: [(key: String, value: JSON)] = [("intervention", .number(String(intervention))), ("date", date(max(batch.day - random.between(0, 6), person.interventionStartDays[intervention] ?? batch.day)))]
+        var data: [(key: String, value: JSON)] = [
+            ("intervention", .number(String(intervention))),
+            ("date", date(max(batch.day - random.between(0, 6), person.interventionStartDays[intervention] ?? batch.day))),
+        ]
         if code.hasPrefix("CONTR") {
             data.append(("amount", .number(Self.amount(cents: random.between(10, 60) * 1_000))))
         } else if code.hasPrefix("COMUNITA") {
@@ -182,9 +216,11 @@ extension Engine {
     }
 
     mutating func endIntervention(_ person: inout Person, _ batch: inout Batch, _ intervention: UInt64, reason: String) {
-        let version = add(&person, &batch, "InterventionEnded", [
-            ("intervention", .number(String(intervention))), ("date", date(batch.day)), ("reason", .string(reason)),
-        ])
+        let version = add(
+            &person, &batch, "InterventionEnded",
+            [
+                ("intervention", .number(String(intervention))), ("date", date(batch.day)), ("reason", .string(reason)),
+            ])
         person.interventions[intervention] = .ended
         person.rectifiable.append(Rectifiable(version: version, field: "reason", old: reason, kind: .interventionEndReason))
         if random.chance(0.6) { outcome(&person, &batch, refersTo: intervention) }
@@ -195,9 +231,11 @@ extension Engine {
         // Usually the death is recorded first (from the anagrafe, the hospital, the family),
         // then the case closed for it; sometimes only the closure says it.
         if reason == "death", random.chance(0.7) {
-            add(&person, &batch, "PersonDied", [
-                ("date", date(batch.day)), ("source", .string(random.pick(["anagrafe", "hospital", "family", "other_service"]))),
-            ])
+            add(
+                &person, &batch, "PersonDied",
+                [
+                    ("date", date(batch.day)), ("source", .string(random.pick(["anagrafe", "hospital", "family", "other_service"]))),
+                ])
         }
         var data: [(key: String, value: JSON)] = [("reason", .string(reason)), ("date", date(batch.day))]
         if random.chance(0.6) { data.append(("situation", .string(note(Texts.closingSituation(person, &random))))) }
@@ -221,19 +259,22 @@ extension Engine {
     mutating func finalReason(_ person: Person, on day: Int, mayDie: Bool = true) -> String {
         let age = CalendarDate(daysSinceEpoch: day).year - person.birthYear
         var options: [(weight: Double, value: String)] = closureReasons.map { reason in
-            let weight: Double = switch reason {
-            case "needs_resolved": 8
-            case "family_request": 2
-            case "untraceable": 2
-            case "transferred_other_region", "transferred_same_region": 1.5
-            case "came_of_age": (18...19).contains(age) ? 4 : 0
-            case "repatriation": person.origin == .italian ? 0 : 2
-            case "death": !mayDie ? 0 : person.birthYear < 1955 ? 3 : 0.1
-            default: 1
-            }
+            let weight: Double =
+                switch reason {
+                case "needs_resolved": 8
+                case "family_request": 2
+                case "untraceable": 2
+                case "transferred_other_region", "transferred_same_region": 1.5
+                case "came_of_age": (18...19).contains(age) ? 4 : 0
+                case "repatriation": person.origin == .italian ? 0 : 2
+                case "death": !mayDie ? 0 : person.birthYear < 1955 ? 3 : 0.1
+                default: 1
+                }
             return (weight, reason)
         }
-        if options.allSatisfy({ $0.weight <= 0 }) { options = closureReasons.filter { $0 != "came_of_age" && $0 != "death" }.map { (1, $0) } }
+        if options.allSatisfy({ $0.weight <= 0 }) {
+            options = closureReasons.filter { $0 != "came_of_age" && $0 != "death" }.map { (1, $0) }
+        }
         return random.weighted(options)!
     }
 }

@@ -20,7 +20,10 @@ struct Batch {
     var nextVersion: UInt64 { base + UInt64(events.count) + 1 }
 }
 
-enum Next { case after(days: Int), done }
+enum Next {
+    case after(days: Int)
+    case done
+}
 
 struct Engine: Sendable {
     var random: WorkloadRandom
@@ -41,8 +44,10 @@ struct Engine: Sendable {
     var usedCodiciFiscali: Set<String> = []
     var households: [String: Int] = [:]
 
-    init(seed: UInt64, ambiti: [String], interventionCodes: [String], emergencyCodes: Set<String>, closureReasons: [String],
-         userAreas: [String], firstDay: Int, lastDay: Int) {
+    init(
+        seed: UInt64, ambiti: [String], interventionCodes: [String], emergencyCodes: Set<String>, closureReasons: [String],
+        userAreas: [String], firstDay: Int, lastDay: Int
+    ) {
         random = WorkloadRandom(seed: seed)
         seedTag = String(seed, radix: 16)
         self.ambiti = ambiti
@@ -57,27 +62,34 @@ struct Engine: Sendable {
     // MARK: Making persons
 
     mutating func makePerson(index: Int) -> Person {
-        let ambito = index < ambiti.count ? ambiti[index]
+        let ambito =
+            index < ambiti.count
+            ? ambiti[index]
             : random.weighted(ambiti.map { (Places.weight(of: $0), $0) })!
         let area = random.weighted(userAreas.map { (Self.areaWeight($0), $0) })!
-        let kind: IdentifierKind = area == "immigrants"
+        let kind: IdentifierKind =
+            area == "immigrants"
             ? random.weighted([(45, .codiceFiscale), (35, .stp), (10, .eni), (10, .provisional)])!
             : random.weighted([(88, .codiceFiscale), (3, .stp), (3, .eni), (6, .provisional)])!
-        let origin: Origin = switch kind {
-        case .stp: .nonEU
-        case .eni: .eu
-        case .provisional: random.chance(0.6) ? .italian : .nonEU
-        case .codiceFiscale: area == "immigrants" ? (random.chance(0.7) ? .nonEU : .eu)
-            : random.weighted([(93, Origin.italian), (3, .eu), (4, .nonEU)])!
-        }
+        let origin: Origin =
+            switch kind {
+            case .stp: .nonEU
+            case .eni: .eu
+            case .provisional: random.chance(0.6) ? .italian : .nonEU
+            case .codiceFiscale:
+                area == "immigrants"
+                    ? (random.chance(0.7) ? .nonEU : .eu)
+                    : random.weighted([(93, Origin.italian), (3, .eu), (4, .nonEU)])!
+            }
         let female = random.chance(0.5)
         let sex = kind == .provisional && random.chance(0.03) ? "X" : female ? "F" : "M"
-        let birthYear: Int = switch area {
-        case "families_minors": random.chance(0.7) ? random.between(2008, 2022) : random.between(1975, 1995)
-        case "elderly": random.between(1932, 1960)
-        case "disability": random.between(1950, 2015)
-        default: random.between(1960, 2004)
-        }
+        let birthYear: Int =
+            switch area {
+            case "families_minors": random.chance(0.7) ? random.between(2008, 2022) : random.between(1975, 1995)
+            case "elderly": random.between(1932, 1960)
+            case "disability": random.between(1950, 2015)
+            default: random.between(1960, 2004)
+            }
         let (givenName, familyName) = name(origin: origin, female: female)
         let comuni = Places.comuni(of: ambito)
         let residence = random.pick(comuni)
@@ -96,16 +108,18 @@ struct Engine: Sendable {
 
         let month = random.between(1, 12)
         let day = random.between(1, daysIn(month: month, year: birthYear))
-        let birthplace: String = switch origin {
-        case .italian: random.chance(0.8) ? residence.code : random.pick(Places.italianBirthplaces)
-        case .eu: random.pick(Places.euBirthplaces)
-        case .nonEU: random.pick(Places.nonEUBirthplaces)
-        }
+        let birthplace: String =
+            switch origin {
+            case .italian: random.chance(0.8) ? residence.code : random.pick(Places.italianBirthplaces)
+            case .eu: random.pick(Places.euBirthplaces)
+            case .nonEU: random.pick(Places.nonEUBirthplaces)
+            }
         func codiceFiscale() -> String {
             var omocodia = random.chance(0.03) ? random.between(1, 3) : 0
             while true {
-                let code = CodiceFiscaleMaker.make(familyName: familyName, givenName: givenName, birthYear: birthYear, month: month,
-                                                   day: day, female: sex == "F", placeCode: birthplace, omocodia: omocodia)
+                let code = CodiceFiscaleMaker.make(
+                    familyName: familyName, givenName: givenName, birthYear: birthYear, month: month,
+                    day: day, female: sex == "F", placeCode: birthplace, omocodia: omocodia)
                 // The same data as someone else's: omocodia, as the Agenzia delle Entrate does it.
                 if usedCodiciFiscali.insert(code).inserted { return code }
                 omocodia += 1
@@ -144,10 +158,11 @@ struct Engine: Sendable {
 
         let operators = operatorsOf(ambito)
         let start = firstDay + random.below(max(1, lastDay - firstDay - 240))
-        return Person(kind: kind, origin: origin, primary: primary, linkTo: linkTo, sex: sex, birthYear: birthYear,
-                      givenName: givenName, familyName: familyName, address: address, phone: phone, residence: residence,
-                      household: household, area: area, ambito: ambito, caseManager: random.pick(operators), profile: profile,
-                      day: start)
+        return Person(
+            kind: kind, origin: origin, primary: primary, linkTo: linkTo, sex: sex, birthYear: birthYear,
+            givenName: givenName, familyName: familyName, address: address, phone: phone, residence: residence,
+            household: household, area: area, ambito: ambito, caseManager: random.pick(operators), profile: profile,
+            day: start)
     }
 
     static func areaWeight(_ area: String) -> Double {
@@ -210,10 +225,11 @@ struct Engine: Sendable {
         }
         person.justRead = false
 
-        var batch = Batch(base: person.version, day: day, minute: random.between(0, 9 * 60 - 30), timed: random.chance(0.7),
-                          correlationID: random.chance(0.3) ? "corr-\(seedTag)-\(requests)" : nil,
-                          actorAmbito: person.ambito,
-                          actorOperator: random.chance(0.85) ? person.caseManager : random.pick(operatorsOf(person.ambito)))
+        var batch = Batch(
+            base: person.version, day: day, minute: random.between(0, 9 * 60 - 30), timed: random.chance(0.7),
+            correlationID: random.chance(0.3) ? "corr-\(seedTag)-\(requests)" : nil,
+            actorAmbito: person.ambito,
+            actorOperator: random.chance(0.85) ? person.caseManager : random.pick(operatorsOf(person.ambito)))
         let next = act(&person, &batch)
         person.steps += 1
         let step = batch.events.isEmpty ? nil : request(&person, batch)
@@ -224,7 +240,8 @@ struct Engine: Sendable {
         case .done: nextDay = nil
         }
         if person.profile.erase, person.version > 0,
-           nextDay == nil || nextDay! > lastDay || person.steps >= (person.profile.eraseAfterSteps ?? .max) {
+            nextDay == nil || nextDay! > lastDay || person.steps >= (person.profile.eraseAfterSteps ?? .max)
+        {
             person.stage = .erasing
             return (step, min(day + random.between(0, 30), lastDay))
         }
@@ -236,7 +253,9 @@ struct Engine: Sendable {
     mutating func erasure(_ person: Person) -> WorkloadStep {
         stepCounts["erase", default: 0] += 1
         let ground = random.weighted([(5, "art17_request"), (3, "retention_ended"), (1, "unlawful_processing"), (1, "court_order")])!
-        let reference = ground == "court_order" ? "Ordinanza n. \(random.between(10, 999))/\(random.between(2024, 2026))"
+        let reference =
+            ground == "court_order"
+            ? "Ordinanza n. \(random.between(10, 999))/\(random.between(2024, 2026))"
             : "Istanza prot. n. \(random.between(1000, 99_999))/\(random.between(2024, 2026))"
         return .erase(person: person.identifier(&random), legalGround: ground, reference: reference)
     }
@@ -269,7 +288,9 @@ struct Engine: Sendable {
     @discardableResult
     mutating func add(_ person: inout Person, _ batch: inout Batch, _ type: String, _ data: [(key: String, value: JSON)]) -> UInt64 {
         let version = batch.nextVersion
-        var event: [(key: String, value: JSON)] = [("type", .string(type)), ("occurredAt", .string(occurredAt(&batch))), ("data", .object(data))]
+        var event: [(key: String, value: JSON)] = [
+            ("type", .string(type)), ("occurredAt", .string(occurredAt(&batch))), ("data", .object(data)),
+        ]
         if let correlationID = batch.correlationID { event.append(("correlationId", .string(correlationID))) }
         batch.events.append(.object(event))
         batch.types.append(type)
@@ -281,7 +302,7 @@ struct Engine: Sendable {
         }
         switch type {
         case "PersonRegistered", "ReferralReceived", "JudicialMeasureRecorded", "InDepthAssessmentCompleted", "AppointmentHeld",
-             "ReviewHeld", "AccessContactRecorded", "PreliminaryAnalysisCompleted":
+            "ReviewHeld", "AccessContactRecorded", "PreliminaryAnalysisCompleted":
             person.restrictable.append(version)
         default: break
         }
@@ -292,7 +313,8 @@ struct Engine: Sendable {
         let date = CalendarDate(daysSinceEpoch: batch.day).description
         guard batch.timed else { return date }
         batch.minute = min(batch.minute + random.between(0, 20), 9 * 60 + 59)
-        let hour = 8 + batch.minute / 60, minute = batch.minute % 60
+        let hour = 8 + batch.minute / 60
+        let minute = batch.minute % 60
         return "\(date)T\(hour < 10 ? "0" : "")\(hour):\(minute < 10 ? "0" : "")\(minute):00Z"
     }
 

@@ -59,17 +59,20 @@ public struct PathGenerator: Sendable, IteratorProtocol {
     ///     without a signed plan).
     ///   - firstDay, lastDay: the window of `occurredAt` and event dates (`YYYY-MM-DD`). The
     ///     default ends in the past, so that nothing is in the future whenever the steps are applied.
-    public init(seed: UInt64, persons: Int, ambiti: [String], interventionCodes: [String], emergencyCodes: Set<String>,
-                closureReasons: [String], userAreas: [String], firstDay: String = "2024-01-01", lastDay: String = "2026-06-30") {
+    public init(
+        seed: UInt64, persons: Int, ambiti: [String], interventionCodes: [String], emergencyCodes: Set<String>,
+        closureReasons: [String], userAreas: [String], firstDay: String = "2024-01-01", lastDay: String = "2026-06-30"
+    ) {
         precondition(persons >= 0 && !ambiti.isEmpty && !closureReasons.isEmpty && !userAreas.isEmpty)
         precondition(interventionCodes.contains { !emergencyCodes.contains($0) }, "at least one ordinary intervention code")
         guard let first = CalendarDate(firstDay), let last = CalendarDate(lastDay), first < last else {
             preconditionFailure("firstDay and lastDay are dates, firstDay first")
         }
         self.seed = seed
-        engine = Engine(seed: seed, ambiti: ambiti, interventionCodes: interventionCodes, emergencyCodes: emergencyCodes,
-                        closureReasons: closureReasons, userAreas: userAreas,
-                        firstDay: first.daysSinceEpoch, lastDay: last.daysSinceEpoch)
+        engine = Engine(
+            seed: seed, ambiti: ambiti, interventionCodes: interventionCodes, emergencyCodes: emergencyCodes,
+            closureReasons: closureReasons, userAreas: userAreas,
+            firstDay: first.daysSinceEpoch, lastDay: last.daysSinceEpoch)
         self.persons = []
         self.persons.reserveCapacity(persons)
         for index in 0..<persons {
@@ -82,9 +85,10 @@ public struct PathGenerator: Sendable, IteratorProtocol {
     /// The same, with the codes of a reference table (`emergency` interventions are pronto intervento).
     public init(seed: UInt64, persons: Int, reference: ReferenceTable, firstDay: String = "2024-01-01", lastDay: String = "2026-06-30") {
         func codes(_ list: ReferenceList) -> [String] { (reference.labels[list] ?? [:]).keys.sorted() }
-        self.init(seed: seed, persons: persons, ambiti: codes(.ambiti), interventionCodes: reference.interventions.keys.sorted(),
-                  emergencyCodes: Set(reference.interventions.values.filter(\.emergency).map(\.code)),
-                  closureReasons: codes(.closureReasons), userAreas: codes(.userAreas), firstDay: firstDay, lastDay: lastDay)
+        self.init(
+            seed: seed, persons: persons, ambiti: codes(.ambiti), interventionCodes: reference.interventions.keys.sorted(),
+            emergencyCodes: Set(reference.interventions.values.filter(\.emergency).map(\.code)),
+            closureReasons: codes(.closureReasons), userAreas: codes(.userAreas), firstDay: firstDay, lastDay: lastDay)
     }
 
     /// The next step, or nil when every person's path is over.

@@ -8,8 +8,10 @@ import FascicoloJSON
 enum Phase: Sendable { case noCase, opened, takenInCharge, suspended, closed, transferredOut }
 
 enum Stage: Sendable {
-    case register, intake(remaining: Int), openCase, preCharge, assessment, inDepth, planning, signing, active, winding,
-         terminal, suspended, closedAwaitingReopen, transferIn, erasing, finished
+    case register
+    case intake(remaining: Int)
+    case openCase, preCharge, assessment, inDepth, planning, signing, active, winding,
+        terminal, suspended, closedAwaitingReopen, transferIn, erasing, finished
     /// A closure or a transfer out recorded by mistake, to be voided (the case goes on as before).
     case voidMistake(UInt64)
 }
@@ -149,7 +151,8 @@ struct DayQueue: Sendable {
             heap[0] = last
             var parent = 0
             while true {
-                let left = 2 * parent + 1, right = left + 1
+                let left = 2 * parent + 1
+                let right = left + 1
                 var smallest = parent
                 if left < heap.count, less(left, smallest) { smallest = left }
                 if right < heap.count, less(right, smallest) { smallest = right }

@@ -14,7 +14,8 @@ enum Places {
         "potenza": [Comune(name: "Potenza", code: "G942", postcode: "85100")],
         "alto_basento": [
             Comune(name: "Tolve", code: "L197", postcode: "85017"), Comune(name: "Acerenza", code: "A013", postcode: "85011"),
-            Comune(name: "Oppido Lucano", code: "G081", postcode: "85015"), Comune(name: "Genzano di Lucania", code: "D971", postcode: "85013"),
+            Comune(name: "Oppido Lucano", code: "G081", postcode: "85015"),
+            Comune(name: "Genzano di Lucania", code: "D971", postcode: "85013"),
             Comune(name: "Vaglio Basilicata", code: "L628", postcode: "85010"),
         ],
         "marmo_platano_melandro": [
@@ -99,7 +100,9 @@ enum Places {
     /// Names of people from outside the EU (STP codes, or residents with a codice fiscale).
     static let nonEUWomen = ["Fatima", "Khadija", "Amina", "Olena", "Iryna", "Blessing", "Aisha", "Mariam", "Enkeleda", "Samira"]
     static let nonEUMen = ["Youssef", "Mohamed", "Mamadou", "Chinedu", "Arben", "Oleksandr", "Imran", "Ibrahima", "Ahmed", "Adel"]
-    static let nonEUSurnames = ["El Amrani", "Benali", "Diop", "Ndiaye", "Okafor", "Eze", "Hoxha", "Kovalenko", "Shevchenko", "Khan", "Traoré", "Ben Salah"]
+    static let nonEUSurnames = [
+        "El Amrani", "Benali", "Diop", "Ndiaye", "Okafor", "Eze", "Hoxha", "Kovalenko", "Shevchenko", "Khan", "Traoré", "Ben Salah",
+    ]
 
     static let streets = [
         "Via Roma", "Via Garibaldi", "Corso Umberto I", "Via Mazzini", "Via Vittorio Emanuele II", "Via Appia", "Via San Rocco",

@@ -1,8 +1,10 @@
 /// The free text caseworkers write (Italian), personal data every line of it: it names the
 /// person, their family and their circumstances, so it must only ever be stored sealed.
 enum Texts {
-    static let months = ["gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto", "settembre", "ottobre",
-                         "novembre", "dicembre"]
+    static let months = [
+        "gennaio", "febbraio", "marzo", "aprile", "maggio", "giugno", "luglio", "agosto", "settembre", "ottobre",
+        "novembre", "dicembre",
+    ]
 
     static func title(_ person: Person) -> String { person.sex == "F" ? "la sig.ra" : "il sig." }
     static func fullName(_ person: Person) -> String { "\(person.givenName) \(person.familyName)" }
@@ -12,10 +14,13 @@ enum Texts {
 
     static func contactNotes(_ person: Person, _ random: inout WorkloadRandom) -> String {
         switch random.below(5) {
-        case 0: "Si presenta \(title(person)) \(person.familyName): chiede informazioni sul contributo per l'affitto, riferisce \(random.between(2, 5)) mensilità arretrate."
+        case 0:
+            "Si presenta \(title(person)) \(person.familyName): chiede informazioni sul contributo per l'affitto, riferisce \(random.between(2, 5)) mensilità arretrate."
         case 1: "\(person.givenName) telefona per chiedere come presentare domanda per l'Assegno di inclusione; orientato/a al CAF."
-        case 2: "Colloquio di segretariato con \(fullName(person)): perdita del lavoro a \(random.pick(months)), nucleo di \(random.between(2, 6)) persone."
-        case 3: "\(relative(&random).capitalizedFirst) di \(person.givenName) chiede supporto per l'assistenza domiciliare; difficoltà negli spostamenti."
+        case 2:
+            "Colloquio di segretariato con \(fullName(person)): perdita del lavoro a \(random.pick(months)), nucleo di \(random.between(2, 6)) persone."
+        case 3:
+            "\(relative(&random).capitalizedFirst) di \(person.givenName) chiede supporto per l'assistenza domiciliare; difficoltà negli spostamenti."
         default: "\(fullName(person)) riferisce conflitti familiari e chiede un appuntamento con l'assistente sociale."
         }
     }
@@ -27,31 +32,36 @@ enum Texts {
 
     static func referralDescription(_ person: Person, source: String, _ random: inout WorkloadRandom) -> String {
         switch source {
-        case "school": "La scuola segnala che \(person.givenName) \(person.familyName) frequenta in modo discontinuo: \(random.between(12, 40)) assenze da \(random.pick(months))."
+        case "school":
+            "La scuola segnala che \(person.givenName) \(person.familyName) frequenta in modo discontinuo: \(random.between(12, 40)) assenze da \(random.pick(months))."
         case "asl": "Il consultorio segnala \(fullName(person)) per difficoltà nella cura dei figli e isolamento sociale."
         case "police": "Intervento dei Carabinieri presso l'abitazione di \(fullName(person)) per lite familiare; presenti minori."
         case "tribunale": "Richiesta di indagine socio-familiare del Tribunale per i minorenni sul nucleo di \(fullName(person))."
-        case "family": "\(relative(&random).capitalizedFirst) segnala che \(person.givenName) vive da solo/a e non riesce più a gestire la casa."
+        case "family":
+            "\(relative(&random).capitalizedFirst) segnala che \(person.givenName) vive da solo/a e non riesce più a gestire la casa."
         default: "Segnalazione relativa a \(fullName(person)): situazione di grave disagio abitativo e assenza di reddito."
         }
     }
 
     static func place(_ person: Person, _ random: inout WorkloadRandom) -> String {
-        random.chance(0.3) && person.address != nil ? "Domicilio di \(fullName(person))"
+        random.chance(0.3) && person.address != nil
+            ? "Domicilio di \(fullName(person))"
             : "Sede dei servizi sociali di \(person.residence.name), stanza \(random.between(1, 12)) (per \(person.familyName))"
     }
 
     static func interviewNotes(_ person: Person, _ random: inout WorkloadRandom) -> String {
         switch random.below(4) {
         case 0: "Colloquio con \(fullName(person)): ricostruita la storia familiare; emerge una rete parentale debole."
-        case 1: "\(person.givenName) si mostra collaborante; porta l'ISEE (\(random.between(1, 9)).\(random.between(100, 999)) euro) e il contratto di locazione."
+        case 1:
+            "\(person.givenName) si mostra collaborante; porta l'ISEE (\(random.between(1, 9)).\(random.between(100, 999)) euro) e il contratto di locazione."
         case 2: "Presente anche \(relative(&random)); \(person.givenName) riferisce problemi di salute che limitano il lavoro."
         default: "Visita domiciliare da \(fullName(person)): abitazione in condizioni igieniche precarie, riscaldamento assente."
         }
     }
 
     static func missedNotes(_ person: Person, _ random: inout WorkloadRandom) -> String {
-        random.chance(0.5) ? "\(fullName(person)) non si presenta; contattato/a telefonicamente senza risposta."
+        random.chance(0.5)
+            ? "\(fullName(person)) non si presenta; contattato/a telefonicamente senza risposta."
             : "\(person.givenName) avvisa il giorno stesso: impegno di lavoro (\(random.pick(["turno in campagna", "visita medica", "figlio malato"])))."
     }
 
@@ -132,7 +142,10 @@ enum Texts {
 
     static func judicialDetails(_ person: Person, _ random: inout WorkloadRandom) -> String {
         "Decreto n. \(random.between(10, 999))/\(random.between(2023, 2026)) relativo a \(fullName(person)): "
-            + random.pick(["affidamento al servizio sociale", "incontri protetti con il padre", "collocamento presso i nonni materni", "amministrazione di sostegno"])
+            + random.pick([
+                "affidamento al servizio sociale", "incontri protetti con il padre", "collocamento presso i nonni materni",
+                "amministrazione di sostegno",
+            ])
     }
 
     static func consentNote(_ person: Person, _ random: inout WorkloadRandom) -> String {
@@ -140,13 +153,18 @@ enum Texts {
     }
 
     static func suspension(_ person: Person, _ random: inout WorkloadRandom) -> String {
-        random.pick(["\(fullName(person)) ricoverato/a per \(random.between(3, 8)) settimane", "\(person.givenName) in Romania per assistere un familiare",
-                     "\(person.givenName) \(person.familyName) chiede di sospendere fino a \(random.pick(months))"])
+        random.pick([
+            "\(fullName(person)) ricoverato/a per \(random.between(3, 8)) settimane",
+            "\(person.givenName) in Romania per assistere un familiare",
+            "\(person.givenName) \(person.familyName) chiede di sospendere fino a \(random.pick(months))",
+        ])
     }
 
     static func reopening(_ person: Person, _ random: inout WorkloadRandom) -> String {
-        random.pick(["\(person.givenName) rientra a domicilio dopo il ricovero", "Nuova richiesta di \(fullName(person)) dopo lo sfratto",
-                     "\(fullName(person)) torna al servizio: perso di nuovo il lavoro"])
+        random.pick([
+            "\(person.givenName) rientra a domicilio dopo il ricovero", "Nuova richiesta di \(fullName(person)) dopo lo sfratto",
+            "\(fullName(person)) torna al servizio: perso di nuovo il lavoro",
+        ])
     }
 
     static func closingSituation(_ person: Person, _ random: inout WorkloadRandom) -> String {

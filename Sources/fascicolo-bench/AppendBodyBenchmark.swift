@@ -34,7 +34,9 @@ struct AppendBodyBenchmark: ParsableCommand {
         let perEvent = (0..<max(1, rounds)).map { _ in
             measure(samples, events: events) { body in (try? AppendBody.parse(body))?.events.count ?? -1 }
         }
-        printOut(pad(format(median(perEvent), 0), 8) + "                                   " + perEvent.map { format($0, 0) }.joined(separator: " "))
+        printOut(
+            pad(format(median(perEvent), 0), 8) + "                                   "
+                + perEvent.map { format($0, 0) }.joined(separator: " "))
     }
 
     /// Parses every body once; the CPU nanoseconds of this thread per event.

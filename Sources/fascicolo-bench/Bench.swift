@@ -7,6 +7,8 @@ struct Bench: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "fascicolo-bench",
         abstract: "Benchmarks and load generators for Fascicolo.",
-        subcommands: [LedgerBenchmark.self, SocketBenchmark.self, DomainBenchmark.self, ProjectionBenchmark.self, AppendBodyBenchmark.self,
-                      Appender.self])
+        subcommands: [
+            LedgerBenchmark.self, SocketBenchmark.self, DomainBenchmark.self, ProjectionBenchmark.self, AppendBodyBenchmark.self,
+            Appender.self,
+        ])
 }

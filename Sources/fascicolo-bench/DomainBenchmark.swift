@@ -26,7 +26,9 @@ struct DomainBenchmark: ParsableCommand {
     @Option(help: "Events per append to run (default 1 and 100).")
     var batch: [Int] = [1, 100]
 
-    @Option(help: "Rounds per scenario, generic and domain alternating; the medians are printed (these VMs drift by 20% from minute to minute).")
+    @Option(
+        help: "Rounds per scenario, generic and domain alternating; the medians are printed (these VMs drift by 20% from minute to minute)."
+    )
     var rounds: Int = 3
 
     @Flag(help: "Run only the domain appends (for profiling the daemon).")
@@ -36,12 +38,17 @@ struct DomainBenchmark: ParsableCommand {
         let binary = daemon ?? (executableDirectory() + "/fascicolod")
         let referencePath = reference.hasPrefix("/") ? reference : Self.currentDirectory() + "/" + reference
         let load = SocketLoad(binary: binary, seconds: seconds, reference: referencePath)
-        printOut("fascicolo-bench domain — \(ProcessInfo.cores) cores, \(format(seconds, 1)) s per scenario, durable commits; "
-                 + "each client appends ReviewHeld events (a sealed personal note) to its own person")
+        printOut(
+            "fascicolo-bench domain — \(ProcessInfo.cores) cores, \(format(seconds, 1)) s per scenario, durable commits; "
+                + "each client appends ReviewHeld events (a sealed personal note) to its own person")
         printOut("")
-        printOut("each scenario: \(rounds) rounds of generic then domain, \(format(seconds, 1)) s each; medians, and the range of the rounds' ratios")
+        printOut(
+            "each scenario: \(rounds) rounds of generic then domain, \(format(seconds, 1)) s each; medians, and the range of the rounds' ratios"
+        )
         printOut("")
-        printOut("clients  events/append  generic ev/s  domain ev/s  domain/generic  (rounds)       domain p50 ms  p99 ms  p999 ms  daemon cpu generic/domain")
+        printOut(
+            "clients  events/append  generic ev/s  domain ev/s  domain/generic  (rounds)       domain p50 ms  p99 ms  p999 ms  daemon cpu generic/domain"
+        )
         var writers: [String] = []
         for clients in clients {
             for batch in batch {
@@ -49,9 +56,11 @@ struct DomainBenchmark: ParsableCommand {
                 var domain: [SocketBenchmark.Run] = []
                 for _ in 0..<max(1, rounds) {
                     if !domainOnly {
-                        generic.append(try load.run(clients: clients, subscribe: false) { client in Self.genericPlan(client: client, batch: batch) })
+                        generic.append(
+                            try load.run(clients: clients, subscribe: false) { client in Self.genericPlan(client: client, batch: batch) })
                     }
-                    domain.append(try load.run(clients: clients, subscribe: false) { client in Self.domainPlan(client: client, batch: batch) })
+                    domain.append(
+                        try load.run(clients: clients, subscribe: false) { client in Self.domainPlan(client: client, batch: batch) })
                 }
                 let ratios = zip(domain, generic).map { $0.eventsPerSecond / $1.eventsPerSecond * 100 }.sorted()
                 let genericRate = generic.isEmpty ? nil : median(generic.map(\.eventsPerSecond))
@@ -61,19 +70,22 @@ struct DomainBenchmark: ParsableCommand {
                     guard let run else { continue }
                     writers.append(pad("\(clients)", 7) + pad("\(batch)", 15) + pad(kind, 9) + run.writerColumns(seconds: seconds))
                 }
-                printOut(pad("\(clients)", 7) + pad("\(batch)", 15) + pad(genericRate.map { format($0) } ?? "-", 14)
-                         + pad(format(domainRun.eventsPerSecond), 13)
-                         + pad(ratios.isEmpty ? "-" : format(median(ratios)) + "%", 16)
-                         + pad(ratios.isEmpty ? "" : "(" + format(ratios.first!) + "–" + format(ratios.last!) + "%)", 14)
-                         + pad(format(domainRun.latency.p50, 2), 15) + pad(format(domainRun.latency.p99, 2), 8)
-                         + pad(format(domainRun.latency.p999, 2), 9)
-                         + pad((generic.isEmpty ? "-" : format(median(generic.map(\.daemonCores)) * 100) + "%") + " / "
-                               + format(domainRun.daemonCores * 100) + "%", 28))
+                printOut(
+                    pad("\(clients)", 7) + pad("\(batch)", 15) + pad(genericRate.map { format($0) } ?? "-", 14)
+                        + pad(format(domainRun.eventsPerSecond), 13)
+                        + pad(ratios.isEmpty ? "-" : format(median(ratios)) + "%", 16)
+                        + pad(ratios.isEmpty ? "" : "(" + format(ratios.first!) + "–" + format(ratios.last!) + "%)", 14)
+                        + pad(format(domainRun.latency.p50, 2), 15) + pad(format(domainRun.latency.p99, 2), 8)
+                        + pad(format(domainRun.latency.p999, 2), 9)
+                        + pad(
+                            (generic.isEmpty ? "-" : format(median(generic.map(\.daemonCores)) * 100) + "%") + " / "
+                                + format(domainRun.daemonCores * 100) + "%", 28))
             }
         }
         printOut("")
         printOut("the writer thread per group commit, in the median runs (see `fascicolo-bench socket`)")
-        printOut("clients  events/append  kind     events/commit  wait ms  sign ms  write ms  sync ms  writer busy  projections' lag at the end")
+        printOut(
+            "clients  events/append  kind     events/commit  wait ms  sign ms  write ms  sync ms  writer busy  projections' lag at the end")
         writers.forEach(printOut)
     }
 
@@ -84,29 +96,35 @@ struct DomainBenchmark: ParsableCommand {
     }
 
     static let actor = #""actor":{"operator":"op-bench","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"}"#
-    static let review = #"{"type":"ReviewHeld","occurredAt":"2026-02-01","data":{"date":"2026-02-01","nextReviewDue":"2026-05-01","findings":"Colloquio di verifica: la persona partecipa al tirocinio con regolarità; nessuna criticità."}}"#
+    static let review =
+        #"{"type":"ReviewHeld","occurredAt":"2026-02-01","data":{"date":"2026-02-01","nextReviewDue":"2026-05-01","findings":"Colloquio di verifica: la persona partecipa al tirocinio con regolarità; nessuna criticità."}}"#
 
     /// A distinct, valid codice fiscale per client.
     static func codiceFiscale(_ client: Int) -> String {
-        let year = 50 + client / 28, day = 1 + client % 28
+        let year = 50 + client / 28
+        let day = 1 + client % 28
         return PersonIdentifier.codiceFiscale(completing: "BNCHMR\(year)A\(day < 10 ? "0" : "")\(day)H501")
     }
 
     static func domainPlan(client: Int, batch: Int) -> SocketLoad.ClientPlan {
         let person = codiceFiscale(client)
-        let setup = #"{"person":"\#(person)",\#(actor),"events":[{"type":"PersonRegistered","occurredAt":"2026-01-10","data":{"birthYear":1960,"sex":"M","citizenship":"italian","comuneOfResidence":"G942","givenName":"Bianco","familyName":"Homer"}},{"type":"CaseOpened","occurredAt":"2026-01-11","data":{"area":"poverty","ente":"Comune di Potenza","ambito":"potenza"}},{"type":"TakenInCharge","occurredAt":"2026-01-12","data":{"date":"2026-01-12","basis":"request"}}]}"#
+        let setup =
+            #"{"person":"\#(person)",\#(actor),"events":[{"type":"PersonRegistered","occurredAt":"2026-01-10","data":{"birthYear":1960,"sex":"M","citizenship":"italian","comuneOfResidence":"G942","givenName":"Bianco","familyName":"Homer"}},{"type":"CaseOpened","occurredAt":"2026-01-11","data":{"area":"poverty","ente":"Comune di Potenza","ambito":"potenza"}},{"type":"TakenInCharge","occurredAt":"2026-01-12","data":{"date":"2026-01-12","basis":"request"}}]}"#
         let events = Array(repeating: review, count: batch).joined(separator: ",")
-        return SocketLoad.ClientPlan(setup: [(path: "/v1/persons/events", body: Array(setup.utf8))], path: "/v1/persons/events",
-                                     body: Array(#"{"person":"\#(person)",\#(actor),"events":[\#(events)]}"#.utf8), events: batch)
+        return SocketLoad.ClientPlan(
+            setup: [(path: "/v1/persons/events", body: Array(setup.utf8))], path: "/v1/persons/events",
+            body: Array(#"{"person":"\#(person)",\#(actor),"events":[\#(events)]}"#.utf8), events: batch)
     }
 
-    static let genericReview = #"{"type":"ReviewHeld","data":{"occurredAt":"2026-02-01","date":"2026-02-01","nextReviewDue":"2026-05-01","findings":"Colloquio di verifica: la persona partecipa al tirocinio con regolarità; nessuna criticità."}}"#
+    static let genericReview =
+        #"{"type":"ReviewHeld","data":{"occurredAt":"2026-02-01","date":"2026-02-01","nextReviewDue":"2026-05-01","findings":"Colloquio di verifica: la persona partecipa al tirocinio con regolarità; nessuna criticità."}}"#
 
     /// The same events as generic appends: the same fields, no validation, nothing sealed.
     static func genericPlan(client: Int, batch: Int) -> SocketLoad.ClientPlan {
         let events = Array(repeating: genericReview, count: batch).joined(separator: ",")
-        return SocketLoad.ClientPlan(setup: [], path: "/v1/streams/bench-\(client)/events",
-                                     body: Array(#"{"events":[\#(events)]}"#.utf8), events: batch)
+        return SocketLoad.ClientPlan(
+            setup: [], path: "/v1/streams/bench-\(client)/events",
+            body: Array(#"{"events":[\#(events)]}"#.utf8), events: batch)
     }
 
     static func currentDirectory() -> String {

@@ -44,10 +44,11 @@ struct LedgerBenchmark: AsyncParsableCommand {
                 let perCommit = result.events / max(1, Double(result.commits))
                 ledger.close()
                 let ceiling = try measureCeiling(eventsPerCommit: max(1, Int(perCommit.rounded())), seconds: min(seconds, 2))
-                printOut(pad("\(appenders)", 9) + pad("\(batch)", 15) + pad(format(result.eventsPerSecond), 10)
-                         + pad(format(result.appendsPerSecond), 12) + pad(format(result.latency.p50, 2), 8)
-                         + pad(format(result.latency.p99, 2), 8) + pad(format(perCommit, 1), 15)
-                         + pad(format(ceiling), 18) + pad(format(result.eventsPerSecond / ceiling * 100) + "%", 7))
+                printOut(
+                    pad("\(appenders)", 9) + pad("\(batch)", 15) + pad(format(result.eventsPerSecond), 10)
+                        + pad(format(result.appendsPerSecond), 12) + pad(format(result.latency.p50, 2), 8)
+                        + pad(format(result.latency.p99, 2), 8) + pad(format(perCommit, 1), 15)
+                        + pad(format(ceiling), 18) + pad(format(result.eventsPerSecond / ceiling * 100) + "%", 7))
             }
         }
 
@@ -71,10 +72,11 @@ struct LedgerBenchmark: AsyncParsableCommand {
         }
         let largeCost = try await measureAppends(ledger: ledger, appenders: 8, batch: 1, seconds: seconds)
         ledger.close()
-        printOut("append cost, 8 appenders × single events: on an empty log \(format(emptyCost.eventsPerSecond)) events/s, "
-                 + "p50 \(format(emptyCost.latency.p50, 2)) ms; on a log of \(largeCost.sizeAtStart) entries "
-                 + "\(format(largeCost.eventsPerSecond)) events/s, p50 \(format(largeCost.latency.p50, 2)) ms "
-                 + "(ratio \(format(largeCost.eventsPerSecond / emptyCost.eventsPerSecond * 100))%)")
+        printOut(
+            "append cost, 8 appenders × single events: on an empty log \(format(emptyCost.eventsPerSecond)) events/s, "
+                + "p50 \(format(emptyCost.latency.p50, 2)) ms; on a log of \(largeCost.sizeAtStart) entries "
+                + "\(format(largeCost.eventsPerSecond)) events/s, p50 \(format(largeCost.latency.p50, 2)) ms "
+                + "(ratio \(format(largeCost.eventsPerSecond / emptyCost.eventsPerSecond * 100))%)")
 
         let rawVerify = measureRawVerify(seconds: 5)
         printOut("libsodium raw Ed25519 verify on \(ProcessInfo.cores) cores: \(format(rawVerify)) signatures/s")
@@ -84,8 +86,9 @@ struct LedgerBenchmark: AsyncParsableCommand {
             let report = try Verifier.verify(directory: directory, options: options)
             let rate = Double(report.entries) / report.elapsedSeconds
             let comparison = fast ? "" : " (\(format(rate / rawVerify * 100))% of raw verify)"
-            printOut("verify\(fast ? " --fast" : ""): \(report.entries) entries in \(format(report.elapsedSeconds, 2)) s, "
-                     + "\(format(rate)) entries/s\(comparison)")
+            printOut(
+                "verify\(fast ? " --fast" : ""): \(report.entries) entries in \(format(report.elapsedSeconds, 2)) s, "
+                    + "\(format(rate)) entries/s\(comparison)")
         }
     }
 
@@ -126,8 +129,9 @@ struct LedgerBenchmark: AsyncParsableCommand {
             return all
         }
         let elapsed = Double(monotonic.nanoseconds() - start) / 1e9
-        return AppendRun(events: Double(latencies.count * batch), appends: Double(latencies.count), elapsed: elapsed,
-                         commits: ledger.commitCount - commitsAtStart, latency: Percentiles(latencies), sizeAtStart: sizeAtStart)
+        return AppendRun(
+            events: Double(latencies.count * batch), appends: Double(latencies.count), elapsed: elapsed,
+            commits: ledger.commitCount - commitsAtStart, latency: Percentiles(latencies), sizeAtStart: sizeAtStart)
     }
 
     func fill(ledger: Ledger, count: Int) async throws {
@@ -140,8 +144,11 @@ struct LedgerBenchmark: AsyncParsableCommand {
                     while true {
                         let index = next.increment()
                         guard index < appends else { return }
-                        let events = (0..<perAppend).map { NewEvent(type: "BenchmarkEvent", payload: samplePayload(index * perAppend + $0)) }
-                        _ = try await ledger.append(AppendRequest(stream: "fill-\(appender)-\(index % 50)", events: events, author: "uid:0/bench"))
+                        let events = (0..<perAppend).map {
+                            NewEvent(type: "BenchmarkEvent", payload: samplePayload(index * perAppend + $0))
+                        }
+                        _ = try await ledger.append(
+                            AppendRequest(stream: "fill-\(appender)-\(index % 50)", events: events, author: "uid:0/bench"))
                         if index % 100 == 99 {
                             Terminal.progress("  \(min(count, (index + 1) * perAppend))/\(count)")
                         }
@@ -189,8 +196,9 @@ struct LedgerBenchmark: AsyncParsableCommand {
             }
             try environment.write { txn in
                 for (index, message) in messages.enumerated() {
-                    try txn.put(table, key: BigEndian.bytes(position + UInt64(index)),
-                                value: message + signatures[(index * 64)..<(index * 64 + 64)], options: .append)
+                    try txn.put(
+                        table, key: BigEndian.bytes(position + UInt64(index)),
+                        value: message + signatures[(index * 64)..<(index * 64 + 64)], options: .append)
                 }
             }
             position += UInt64(eventsPerCommit)
@@ -229,7 +237,12 @@ struct LedgerBenchmark: AsyncParsableCommand {
 
 final class Counter: Sendable {
     private let value = Mutex(0)
-    func increment() -> Int { value.withLock { value in defer { value += 1 }; return value } }
+    func increment() -> Int {
+        value.withLock { value in
+            defer { value += 1 }
+            return value
+        }
+    }
 }
 
 final class SendableCounterArray: Sendable {

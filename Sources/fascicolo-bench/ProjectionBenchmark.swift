@@ -54,7 +54,10 @@ struct ProjectionBenchmark: AsyncParsableCommand {
     @Option(help: "Replay only this projection, alone, then stop (for profiling one read model).")
     var only: String?
 
-    @Option(help: "Durable single-event appends per second a service makes while all four are rebuilt (0: one after the other, as fast as they go).")
+    @Option(
+        help:
+            "Durable single-event appends per second a service makes while all four are rebuilt (0: one after the other, as fast as they go)."
+    )
     var appendsPerSecond = 500
 
     @Option(help: "Replays of all four together; the summary takes the median (these VMs drift by 20–40% from run to run).")
@@ -69,8 +72,9 @@ struct ProjectionBenchmark: AsyncParsableCommand {
         let referenceData = try ReferenceData.load(directory: referencePath)
         let directory = data ?? temporaryDirectory("projections-log")
         defer { if data == nil { removeDirectory(directory) } }
-        printOut("fascicolo-bench projections — \(ProcessInfo.cores) cores, target \(entries) entries, seed 0x\(String(seed, radix: 16)), "
-                 + "load average \(loadAverage()) at start (other work on the machine skews wall-clock rates; cpu s does not)")
+        printOut(
+            "fascicolo-bench projections — \(ProcessInfo.cores) cores, target \(entries) entries, seed 0x\(String(seed, radix: 16)), "
+                + "load average \(loadAverage()) at start (other work on the machine skews wall-clock rates; cpu s does not)")
         printOut("")
 
         // 1. The log.
@@ -79,8 +83,9 @@ struct ProjectionBenchmark: AsyncParsableCommand {
         let logSize = try source.read { log in try log.entryCount() }
         let logBytes = source.usedBytes
         let mix = try entryMix(source)
-        printOut("log: \(logSize) entries, LMDB map used \(megabytes(logBytes)) MB; "
-                 + mix.map { "\($0.key) \(format(Double($0.value) / Double(max(1, logSize)) * 100, 1))%" }.joined(separator: ", "))
+        printOut(
+            "log: \(logSize) entries, LMDB map used \(megabytes(logBytes)) MB; "
+                + mix.map { "\($0.key) \(format(Double($0.value) / Double(max(1, logSize)) * 100, 1))%" }.joined(separator: ", "))
         printOut("")
 
         // 2. Decode rates of the same entries, in one read transaction.
@@ -93,9 +98,10 @@ struct ProjectionBenchmark: AsyncParsableCommand {
 
         // 3. Replays, each from a fresh copy of the log.
         printOut("replay from position 0, each run on a fresh LMDB copy of the log (durable commits, as the daemon runs)")
-        printOut(padRight("projections", 22) + pad("seconds", 9) + pad("events/s", 11) + pad("cpu s", 8) + pad("ev/cpu-s", 10)
-                 + pad("rows MB", 9)
-                 + pad("projections map used/size MB", 30) + "  engine's lastRebuild.entriesPerSecond")
+        printOut(
+            padRight("projections", 22) + pad("seconds", 9) + pad("events/s", 11) + pad("cpu s", 8) + pad("ev/cpu-s", 10)
+                + pad("rows MB", 9)
+                + pad("projections map used/size MB", 30) + "  engine's lastRebuild.entriesPerSecond")
         if let only {
             guard let kind = Self.kinds.first(where: { $0.name == only }) else {
                 throw ValidationError("--only: no projection named \(only) (\(Self.kinds.map { $0.name }.joined(separator: ", ")))")
@@ -127,23 +133,29 @@ struct ProjectionBenchmark: AsyncParsableCommand {
         source.close()
         let appends = all.appendLatencies.sorted()
         if !appends.isEmpty {
-            let ms = { (fraction: Double) in format(Double(appends[min(appends.count - 1, Int(Double(appends.count) * fraction))]) / 1e6, 1) }
+            let ms = { (fraction: Double) in format(Double(appends[min(appends.count - 1, Int(Double(appends.count) * fraction))]) / 1e6, 1)
+            }
             let pace = appendsPerSecond > 0 ? "at most \(appendsPerSecond)/s" : "one after the other"
-            printOut("durable single-event appends meanwhile (\(pace), another stream): \(appends.count), "
-                     + "p50 \(ms(0.5)) ms  p99 \(ms(0.99)) ms  max \(format(Double(appends.last!) / 1e6, 1)) ms")
+            printOut(
+                "durable single-event appends meanwhile (\(pace), another stream): \(appends.count), "
+                    + "p50 \(ms(0.5)) ms  p99 \(ms(0.99)) ms  max \(format(Double(appends.last!) / 1e6, 1)) ms")
         }
         printOut("")
 
         // 4. Timeline queries (on the engine that replayed all four, live), unless --queries 0.
         let query = all.query
         if let query {
-            printOut("timeline query at \(logSize) entries, \(query.count) random persons, in process, engine live "
-                     + "(Timeline.read from version 1, limit 1000):")
-            printOut("  p50 \(format(query.percentiles.p50, 3)) ms  p99 \(format(query.percentiles.p99, 3)) ms  "
-                     + "p999 \(format(query.percentiles.p999, 3)) ms  max \(format(query.maxMs, 3)) ms  "
-                     + "avg rows/timeline \(format(query.averageRows, 1))  (max \(query.maxRows)), \(query.persons) persons in the log")
+            printOut(
+                "timeline query at \(logSize) entries, \(query.count) random persons, in process, engine live "
+                    + "(Timeline.read from version 1, limit 1000):")
+            printOut(
+                "  p50 \(format(query.percentiles.p50, 3)) ms  p99 \(format(query.percentiles.p99, 3)) ms  "
+                    + "p999 \(format(query.percentiles.p999, 3)) ms  max \(format(query.maxMs, 3)) ms  "
+                    + "avg rows/timeline \(format(query.averageRows, 1))  (max \(query.maxRows)), \(query.persons) persons in the log")
             if let again = query.repeated {
-                printOut("  the same queries again: p50 \(format(again.p50, 3)) ms  p99 \(format(again.p99, 3)) ms  p999 \(format(again.p999, 3)) ms")
+                printOut(
+                    "  the same queries again: p50 \(format(again.p50, 3)) ms  p99 \(format(again.p99, 3)) ms  p999 \(format(again.p999, 3)) ms"
+                )
             }
             printOut("")
         }
@@ -151,13 +163,16 @@ struct ProjectionBenchmark: AsyncParsableCommand {
         // 5. Summary.
         printOut("summary")
         printOut(padRight("figure", 48) + pad("measured", 14) + pad("target", 14) + "  result")
-        let roundsNote = allRates.count > 1 ? " (median of \(allRates.count) rounds: \(format(allRates.first!))–\(format(allRates.last!)))" : ""
-        printOut(padRight("replay, all four read models (events/s)", 48) + pad(format(replayRate), 14)
-                 + pad("≥ " + format(Self.replayTarget), 14) + "  " + (replayRate >= Self.replayTarget ? "met" : "NOT met") + roundsNote)
+        let roundsNote =
+            allRates.count > 1 ? " (median of \(allRates.count) rounds: \(format(allRates.first!))–\(format(allRates.last!)))" : ""
+        printOut(
+            padRight("replay, all four read models (events/s)", 48) + pad(format(replayRate), 14)
+                + pad("≥ " + format(Self.replayTarget), 14) + "  " + (replayRate >= Self.replayTarget ? "met" : "NOT met") + roundsNote)
         if let query {
-            printOut(padRight("timeline query p99 at \(logSize) entries (ms)", 48) + pad(format(query.percentiles.p99, 3), 14)
-                     + pad("≤ " + format(Self.queryP99TargetMs, 1), 14) + "  "
-                     + (query.percentiles.p99 <= Self.queryP99TargetMs ? "met" : "NOT met"))
+            printOut(
+                padRight("timeline query p99 at \(logSize) entries (ms)", 48) + pad(format(query.percentiles.p99, 3), 14)
+                    + pad("≤ " + format(Self.queryP99TargetMs, 1), 14) + "  "
+                    + (query.percentiles.p99 <= Self.queryP99TargetMs ? "met" : "NOT met"))
         }
         if let raw = decodes.first(where: { $0.label.hasPrefix("EntryView + JSON.parse") }) {
             printOut(padRight("  (raw JSON decode of the same entries, events/s)", 48) + pad(format(raw.rate), 14))
@@ -185,9 +200,10 @@ struct ProjectionBenchmark: AsyncParsableCommand {
         let baseSeed = seed &+ existing
         let perPerson = calibrate(reference: reference)
         let totalPersons = persons ?? max(drivers, Int((Double(entries) - Double(existing)) / perPerson * 1.03) + 1)
-        printOut("building the log in \(directory) through the domain layer (WorkloadDriver, unsafeNoSync): "
-                 + "\(drivers) drivers × \(totalPersons / drivers) persons, readProbability \(readProbability) "
-                 + "(≈ \(format(perPerson, 1)) entries per person by a generator sample)")
+        printOut(
+            "building the log in \(directory) through the domain layer (WorkloadDriver, unsafeNoSync): "
+                + "\(drivers) drivers × \(totalPersons / drivers) persons, readProbability \(readProbability) "
+                + "(≈ \(format(perPerson, 1)) entries per person by a generator sample)")
         let clock = ContinuousClock()
         let started = clock.now
         let progress = Task {
@@ -195,8 +211,9 @@ struct ProjectionBenchmark: AsyncParsableCommand {
             while !Task.isCancelled {
                 try? await Task.sleep(for: .seconds(5))
                 let now = (time: clock.now, size: ledger.size)
-                printOut("  \(now.size) entries, \(format(Double(now.size - last.size) / seconds(now.time - last.time))) entries/s "
-                         + "(overall \(format(Double(now.size - existing) / seconds(now.time - started))))")
+                printOut(
+                    "  \(now.size) entries, \(format(Double(now.size - last.size) / seconds(now.time - last.time))) entries/s "
+                        + "(overall \(format(Double(now.size - existing) / seconds(now.time - started))))")
                 last = now
             }
         }
@@ -211,7 +228,8 @@ struct ProjectionBenchmark: AsyncParsableCommand {
                     generator.readProbability = readProbability
                     generator.collectsPersonalValues = false
                     let driver = WorkloadDriver(files: files, author: "uid:1000/bench-\(index)")
-                    var steps = 0, refused = 0
+                    var steps = 0
+                    var refused = 0
                     var firstRefusal: String?
                     while ledger.size < wanted, let step = generator.next() {
                         steps += 1
@@ -237,9 +255,10 @@ struct ProjectionBenchmark: AsyncParsableCommand {
         try ledger.syncToDisk()
         let elapsed = seconds(clock.now - started)
         let built = ledger.size - existing
-        printOut("built \(built) entries from \(outcome.steps) steps in \(format(elapsed, 1)) s "
-                 + "(\(format(Double(built) / elapsed)) entries/s); steps refused: \(outcome.refused)"
-                 + (outcome.firstRefusal.map { " (first: \($0))" } ?? ""))
+        printOut(
+            "built \(built) entries from \(outcome.steps) steps in \(format(elapsed, 1)) s "
+                + "(\(format(Double(built) / elapsed)) entries/s); steps refused: \(outcome.refused)"
+                + (outcome.firstRefusal.map { " (first: \($0))" } ?? ""))
         if ledger.size < wanted {
             printOut("note: the generated paths ended at \(ledger.size) entries, fewer than \(entries); pass a larger --persons")
         }
@@ -286,7 +305,8 @@ struct ProjectionBenchmark: AsyncParsableCommand {
         func pass(_ body: (EntryView) -> Int) throws -> Double {
             try source.read { log in
                 let start = monotonic.nanoseconds()
-                var count = 0, sink = 0
+                var count = 0
+                var sink = 0
                 try log.forEachEntry { view in
                     sink &+= body(view)
                     count += 1
@@ -300,14 +320,22 @@ struct ProjectionBenchmark: AsyncParsableCommand {
         var rates: [(String, Double)] = []
         _ = try pass { $0.payload.count }  // warm the page cache
         rates.append(("EntryView only (cursor + entry fields)", try pass { $0.payload.count }))
-        rates.append(("EntryView + JSON.parse(payload)  [raw JSON decode]", try pass { view in
-            guard let json = try? JSON.parse(view.payload) else { return 0 }
-            return json.isObject ? 1 : 0
-        }))
-        rates.append(("EntryView + the engine's decode for applying", try pass { view in
-            let event = ProjectedEvent.forApplying(view, reference: reference)
-            return event.fact == nil ? 0 : 1
-        }))
+        rates.append(
+            (
+                "EntryView + JSON.parse(payload)  [raw JSON decode]",
+                try pass { view in
+                    guard let json = try? JSON.parse(view.payload) else { return 0 }
+                    return json.isObject ? 1 : 0
+                }
+            ))
+        rates.append(
+            (
+                "EntryView + the engine's decode for applying",
+                try pass { view in
+                    let event = ProjectedEvent.forApplying(view, reference: reference)
+                    return event.fact == nil ? 0 : 1
+                }
+            ))
         return rates
     }
 
@@ -358,8 +386,10 @@ struct ProjectionBenchmark: AsyncParsableCommand {
 
     /// Copies the log, starts an engine with `kinds` on the copy, waits until every projection is
     /// live at the log's end, and (with `queries` > 0) times timeline queries on it.
-    func replay(_ kinds: [any Projection.Type], from source: LedgerReader, reference: ReferenceData,
-                queries: Int) async throws -> ReplayResult {
+    func replay(
+        _ kinds: [any Projection.Type], from source: LedgerReader, reference: ReferenceData,
+        queries: Int
+    ) async throws -> ReplayResult {
         let copy = temporaryDirectory("projections-replay")
         defer { removeDirectory(copy) }
         try source.copy(to: copy, compact: false)
@@ -381,24 +411,27 @@ struct ProjectionBenchmark: AsyncParsableCommand {
         // While all four are built, a service appends one event at a time, paced at
         // --appends-per-second (a generic stream: the projections skip it): what a rebuild
         // does to append latency.
-        let appender: Task<[UInt64], Never>? = kinds.count == Self.kinds.count ? Task {
-            var latencies: [UInt64] = []
-            let interval = appendsPerSecond > 0 ? 1_000_000_000 / UInt64(appendsPerSecond) : 0
-            var next = monotonic.nanoseconds()
-            while !Task.isCancelled {
-                if interval > 0 {
-                    next += interval
-                    let now = monotonic.nanoseconds()
-                    if next > now { try? await Task.sleep(for: .nanoseconds(next - now)) } else { next = now }
+        let appender: Task<[UInt64], Never>? =
+            kinds.count == Self.kinds.count
+            ? Task {
+                var latencies: [UInt64] = []
+                let interval = appendsPerSecond > 0 ? 1_000_000_000 / UInt64(appendsPerSecond) : 0
+                var next = monotonic.nanoseconds()
+                while !Task.isCancelled {
+                    if interval > 0 {
+                        next += interval
+                        let now = monotonic.nanoseconds()
+                        if next > now { try? await Task.sleep(for: .nanoseconds(next - now)) } else { next = now }
+                    }
+                    let began = monotonic.nanoseconds()
+                    let request = AppendRequest(
+                        stream: "bench-during-replay", events: [NewEvent(type: "Tick", payload: Array("{}".utf8))],
+                        author: "uid:0/bench")
+                    guard (try? await ledger.append(request)) != nil else { break }
+                    latencies.append(monotonic.nanoseconds() - began)
                 }
-                let began = monotonic.nanoseconds()
-                let request = AppendRequest(stream: "bench-during-replay", events: [NewEvent(type: "Tick", payload: Array("{}".utf8))],
-                                            author: "uid:0/bench")
-                guard (try? await ledger.append(request)) != nil else { break }
-                latencies.append(monotonic.nanoseconds() - began)
-            }
-            return latencies
-        } : nil
+                return latencies
+            } : nil
         var statuses = engine.statuses()
         while !(statuses.count == kinds.count && statuses.allSatisfy { $0.state == .live && $0.build == nil && $0.position >= size }) {
             if let failed = statuses.first(where: { $0.state == .failed || $0.build?.failure != nil }) {
@@ -444,7 +477,8 @@ struct ProjectionBenchmark: AsyncParsableCommand {
         for _ in 0..<2 {
             var samples: [UInt64] = []
             samples.reserveCapacity(count)
-            var rows = 0, maxRows = 0
+            var rows = 0
+            var maxRows = 0
             for person in picked {
                 let start = monotonic.nanoseconds()
                 let page = try await engine.query("timeline") { view in try Timeline.read(view, person: person, from: 1, limit: 1_000) }
@@ -453,12 +487,15 @@ struct ProjectionBenchmark: AsyncParsableCommand {
                 rows += found
                 maxRows = max(maxRows, found)
             }
-            figures.append(QueryFigures(count: count, persons: persons.count, percentiles: Percentiles(samples),
-                                        maxMs: Double(samples.max() ?? 0) / 1e6, averageRows: Double(rows) / Double(count),
-                                        maxRows: maxRows, repeated: nil))
+            figures.append(
+                QueryFigures(
+                    count: count, persons: persons.count, percentiles: Percentiles(samples),
+                    maxMs: Double(samples.max() ?? 0) / 1e6, averageRows: Double(rows) / Double(count),
+                    maxRows: maxRows, repeated: nil))
         }
-        return QueryFigures(count: count, persons: persons.count, percentiles: figures[0].percentiles, maxMs: figures[0].maxMs,
-                            averageRows: figures[0].averageRows, maxRows: figures[0].maxRows, repeated: figures[1].percentiles)
+        return QueryFigures(
+            count: count, persons: persons.count, percentiles: figures[0].percentiles, maxMs: figures[0].maxMs,
+            averageRows: figures[0].averageRows, maxRows: figures[0].maxRows, repeated: figures[1].percentiles)
     }
 }
 

@@ -26,39 +26,49 @@ struct SocketBenchmark: AsyncParsableCommand {
 
     func run() async throws {
         let binary = daemon ?? (executableDirectory() + "/fascicolod")
-        printOut("fascicolo-bench socket — \(ProcessInfo.cores) cores, \(format(seconds, 1)) s per scenario, durable commits, "
-                 + "daemon \(binary)")
+        printOut(
+            "fascicolo-bench socket — \(ProcessInfo.cores) cores, \(format(seconds, 1)) s per scenario, durable commits, "
+                + "daemon \(binary)")
         printOut("")
-        printOut("clients  events/append  events/s  appends/s  p50 ms  p99 ms  p999 ms  sub lag p50/p99/max ms  daemon cpu  in-process ev/s  ratio")
+        printOut(
+            "clients  events/append  events/s  appends/s  p50 ms  p99 ms  p999 ms  sub lag p50/p99/max ms  daemon cpu  in-process ev/s  ratio"
+        )
         var ceilings: [String] = []
         var writers: [String] = []
         for clients in clients {
             let ceiling = try runCeiling(binary: binary, clients: clients)
-            ceilings.append(pad("\(clients)", 7) + pad(format(ceiling.appendsPerSecond), 10) + pad(format(ceiling.latency.p50, 2), 8)
-                            + pad(format(ceiling.latency.p99, 2), 8) + pad(format(ceiling.latency.p999, 2), 9)
-                            + pad(format(ceiling.daemonCores * 100) + "%", 12))
+            ceilings.append(
+                pad("\(clients)", 7) + pad(format(ceiling.appendsPerSecond), 10) + pad(format(ceiling.latency.p50, 2), 8)
+                    + pad(format(ceiling.latency.p99, 2), 8) + pad(format(ceiling.latency.p999, 2), 9)
+                    + pad(format(ceiling.daemonCores * 100) + "%", 12))
             for batch in batch {
                 let run = try runScenario(binary: binary, clients: clients, batch: batch)
                 let directory = temporaryDirectory("inprocess")
                 defer { removeDirectory(directory) }
                 let ledger = try Ledger.open(directory: directory, logger: quietLogger)
-                let inProcess = try await LedgerBenchmark().measureAppends(ledger: ledger, appenders: clients, batch: batch, seconds: seconds)
+                let inProcess = try await LedgerBenchmark().measureAppends(
+                    ledger: ledger, appenders: clients, batch: batch, seconds: seconds)
                 ledger.close()
-                printOut(pad("\(clients)", 7) + pad("\(batch)", 15) + pad(format(run.eventsPerSecond), 10)
-                         + pad(format(run.appendsPerSecond), 11) + pad(format(run.latency.p50, 2), 8)
-                         + pad(format(run.latency.p99, 2), 8) + pad(format(run.latency.p999, 2), 9)
-                         + pad("\(format(run.lag.p50, 1))/\(format(run.lag.p99, 1))/\(format(run.lagMax, 1))", 24)
-                         + pad(format(run.daemonCores * 100) + "%", 12)
-                         + pad(format(inProcess.eventsPerSecond), 17)
-                         + pad(format(run.eventsPerSecond / inProcess.eventsPerSecond * 100) + "%", 7))
-                writers.append(pad("\(clients)", 7) + pad("\(batch)", 15) + pad(format(run.writer.commits / seconds), 11)
-                               + run.writerColumns(seconds: seconds))
+                printOut(
+                    pad("\(clients)", 7) + pad("\(batch)", 15) + pad(format(run.eventsPerSecond), 10)
+                        + pad(format(run.appendsPerSecond), 11) + pad(format(run.latency.p50, 2), 8)
+                        + pad(format(run.latency.p99, 2), 8) + pad(format(run.latency.p999, 2), 9)
+                        + pad("\(format(run.lag.p50, 1))/\(format(run.lag.p99, 1))/\(format(run.lagMax, 1))", 24)
+                        + pad(format(run.daemonCores * 100) + "%", 12)
+                        + pad(format(inProcess.eventsPerSecond), 17)
+                        + pad(format(run.eventsPerSecond / inProcess.eventsPerSecond * 100) + "%", 7))
+                writers.append(
+                    pad("\(clients)", 7) + pad("\(batch)", 15) + pad(format(run.writer.commits / seconds), 11)
+                        + run.writerColumns(seconds: seconds))
             }
         }
         printOut("")
-        printOut("the writer thread, per group commit (from /metrics): waiting for LMDB's write lock, signing and hashing on all cores, "
-                 + "the rest of the write, LMDB's commit with its syncs")
-        printOut("clients  events/append  commits/s  events/commit  wait ms  sign ms  write ms  sync ms  writer busy  projections' lag at the end")
+        printOut(
+            "the writer thread, per group commit (from /metrics): waiting for LMDB's write lock, signing and hashing on all cores, "
+                + "the rest of the write, LMDB's commit with its syncs")
+        printOut(
+            "clients  events/append  commits/s  events/commit  wait ms  sign ms  write ms  sync ms  writer busy  projections' lag at the end"
+        )
         writers.forEach(printOut)
         printOut("")
         printOut("the HTTP stack's own ceiling: GET /v1/health/live (no body, no store), same clients, same daemon build")
@@ -198,7 +208,9 @@ struct SocketLoad {
                     return samples
                 }
                 guard response.status == plan.expectedStatus else {
-                    printOut("client \(client): an append was refused: \(response.status) \(String(decoding: response.body.prefix(300), as: UTF8.self))")
+                    printOut(
+                        "client \(client): an append was refused: \(response.status) \(String(decoding: response.body.prefix(300), as: UTF8.self))"
+                    )
                     return samples
                 }
                 samples.append(monotonic.nanoseconds() - begin)
@@ -211,9 +223,10 @@ struct SocketLoad {
         let latencies = results.flatMap { $0 }
         let elapsed = seconds
         let lags = subscriberLags.value.lags
-        return SocketBenchmark.Run(eventsPerSecond: Double(latencies.count * batch) / elapsed, appendsPerSecond: Double(latencies.count) / elapsed,
-                   latency: Percentiles(latencies), lag: Percentiles(lags), lagMax: Double(lags.max() ?? 0) / 1e6,
-                   daemonCores: daemonCores, writer: writer)
+        return SocketBenchmark.Run(
+            eventsPerSecond: Double(latencies.count * batch) / elapsed, appendsPerSecond: Double(latencies.count) / elapsed,
+            latency: Percentiles(latencies), lag: Percentiles(lags), lagMax: Double(lags.max() ?? 0) / 1e6,
+            daemonCores: daemonCores, writer: writer)
     }
 }
 
@@ -332,7 +345,7 @@ func executableDirectory() -> String {
 
 func spawnProcess(_ executable: String, _ arguments: [String]) throws -> pid_t {
     let argv = ([executable] + arguments).map { strdup($0) } + [nil]
-    defer { argv.forEach { free($0) } }
+    defer { for argument in argv { free(argument) } }
     var pid: pid_t = 0
     let status = posix_spawn(&pid, executable, nil, nil, argv, environ)
     guard status == 0 else { throw SocketClient.Failure(message: "cannot start \(executable): \(status)") }
@@ -357,13 +370,18 @@ final class ResultSlots<T>: @unchecked Sendable {
 }
 
 func startJoinableThread(_ body: @escaping @Sendable () -> Void) -> pthread_t {
-    final class Box { let body: @Sendable () -> Void; init(_ body: @escaping @Sendable () -> Void) { self.body = body } }
+    final class Box {
+        let body: @Sendable () -> Void
+        init(_ body: @escaping @Sendable () -> Void) { self.body = body }
+    }
     let box = Unmanaged.passRetained(Box(body)).toOpaque()
     var thread = pthread_t()
-    pthread_create(&thread, nil, { argument in
-        Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue().body()
-        return nil
-    }, box)
+    pthread_create(
+        &thread, nil,
+        { argument in
+            Unmanaged<Box>.fromOpaque(argument!).takeRetainedValue().body()
+            return nil
+        }, box)
     return thread
 }
 

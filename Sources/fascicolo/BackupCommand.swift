@@ -32,7 +32,8 @@ struct Backup: ParsableCommand {
 
     var copiesSecretKeys: Bool { includeSecretKeys || includeSecretKeyAlias }
 
-    @Option(help: ArgumentHelp("Verify the copy against this key '<name>+<key id>+<base64 key>' instead of signing.pub.", valueName: "vkey"))
+    @Option(
+        help: ArgumentHelp("Verify the copy against this key '<name>+<key id>+<base64 key>' instead of signing.pub.", valueName: "vkey"))
     var key: String?
 
     @Flag(help: "Verify the copy without the entries' signatures (hashes, indexes, checkpoint signatures only).")
@@ -51,7 +52,8 @@ struct Backup: ParsableCommand {
         let report = result.verification
         let secrets = result.secretKeys
         if json {
-            Terminal.out("""
+            Terminal.out(
+                """
                 {"ok":true,"source":\(jsonString(dataDirectory)),"destination":\(jsonString(destination)),\
                 "entries":\(report.entries),"streams":\(report.streams),"checkpoints":\(report.checkpoints),\
                 "bytes":\(result.bytes),"sourceUsedBytes":\(result.sourceUsedBytes),"secretKeyIncluded":\(copiesSecretKeys),\
@@ -61,17 +63,19 @@ struct Backup: ParsableCommand {
                 """)
             return
         }
-        Terminal.out("backed up \(dataDirectory) to \(destination): \(report.entries) entries, \(report.streams) streams, "
-                     + "\(report.checkpoints) checkpoints, \(humanBytes(result.bytes)) (compacted from \(humanBytes(result.sourceUsedBytes)) "
-                     + "in use); copied in \(Terminal.format(result.copySeconds, decimals: 2)) s")
+        Terminal.out(
+            "backed up \(dataDirectory) to \(destination): \(report.entries) entries, \(report.streams) streams, "
+                + "\(report.checkpoints) checkpoints, \(humanBytes(result.bytes)) (compacted from \(humanBytes(result.sourceUsedBytes)) "
+                + "in use); copied in \(Terminal.format(result.copySeconds, decimals: 2)) s")
         Terminal.out("OK: the copy verifies (\(fast ? "fast" : "full")) in \(Terminal.format(report.elapsedSeconds, decimals: 2)) s")
         let names = DataDirectory.listed(secrets)
         if copiesSecretKeys {
             Terminal.out("\(names) copied (mode 0600): this backup can sign and open personal data — guard it like the keys themselves")
         } else {
             let options = secrets.map(DataDirectory.restoreOption).joined(separator: ", ")
-            Terminal.out("\(names) not copied: keep \(secrets.count == 1 ? "it" : "them") in \(secrets.count == 1 ? "its" : "their") own safe place "
-                         + "(restore \(options) put\(secrets.count == 1 ? "s" : "") \(secrets.count == 1 ? "it" : "them") back)")
+            Terminal.out(
+                "\(names) not copied: keep \(secrets.count == 1 ? "it" : "them") in \(secrets.count == 1 ? "its" : "their") own safe place "
+                    + "(restore \(options) put\(secrets.count == 1 ? "s" : "") \(secrets.count == 1 ? "it" : "them") back)")
         }
     }
 }

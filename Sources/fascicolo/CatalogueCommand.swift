@@ -41,8 +41,10 @@ struct CatalogueCommand: DaemonCommand {
             ]) { Terminal.out(line) }
             Terminal.out("")
             let rows = (schema["fields"]?.array ?? []).map { field in
-                [field["name"]?.string ?? "", Self.kind(field), field["required"]?.bool == true ? "yes" : "no",
-                 field["personal"]?.bool == true ? "yes (sealed)" : "no"]
+                [
+                    field["name"]?.string ?? "", Self.kind(field), field["required"]?.bool == true ? "yes" : "no",
+                    field["personal"]?.bool == true ? "yes (sealed)" : "no",
+                ]
             }
             for line in table(["FIELD", "KIND", "REQUIRED", "PERSONAL"], rows) { Terminal.out(line) }
             return
@@ -53,10 +55,12 @@ struct CatalogueCommand: DaemonCommand {
         }
         let rows = types.map { schema in
             let personal = (schema["fields"]?.array ?? []).filter { $0["personal"]?.bool == true }.compactMap { $0["name"]?.string }
-            return [schema["type"]?.string ?? "", schema["label"]?.string ?? "", schema["version"]?.compact ?? "",
-                    schema["purpose"]?.string ?? "", schema["retention"]?.string ?? "",
-                    (personal.isEmpty ? "-" : personal.joined(separator: ", "))
-                        + (schema["writtenBy"]?.string == "daemon" ? "  (written by the daemon)" : "")]
+            return [
+                schema["type"]?.string ?? "", schema["label"]?.string ?? "", schema["version"]?.compact ?? "",
+                schema["purpose"]?.string ?? "", schema["retention"]?.string ?? "",
+                (personal.isEmpty ? "-" : personal.joined(separator: ", "))
+                    + (schema["writtenBy"]?.string == "daemon" ? "  (written by the daemon)" : ""),
+            ]
         }
         for line in table(["TYPE", "LABEL", "VERSION", "PURPOSE", "RETENTION", "PERSONAL FIELDS"], rows) { Terminal.out(line) }
     }

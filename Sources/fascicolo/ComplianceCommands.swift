@@ -51,8 +51,9 @@ struct ComplianceAccesses: DaemonCommand {
         let rows = accesses.map { access in
             ["position", "at", "author", "role", "operator", "what", "purpose", "entries"].map { access[$0]?.cell ?? "-" }
         }
-        printTable(["POSITION", "AT", "AUTHOR", "ROLE", "OPERATOR", "WHAT", "PURPOSE", "ENTRIES"], rows, session: session,
-                   empty: "no reads recorded")
+        printTable(
+            ["POSITION", "AT", "AUTHOR", "ROLE", "OPERATOR", "WHAT", "PURPOSE", "ENTRIES"], rows, session: session,
+            empty: "no reads recorded")
         if accesses.count == (limit ?? 100), let last = accesses.last?["position"]?.uint64 {
             Terminal.error("more may follow: add --from \(last + 1)")
         }
@@ -103,8 +104,9 @@ struct ComplianceRegister: DaemonCommand {
             ["position", "at", "person", "version", "type", "author", "operator"].map { row[$0]?.cell ?? "-" }
                 + [shortened(row["data"]?.compact ?? "", to: 120)]
         }
-        printTable(["POSITION", "AT", "PERSON", "VERSION", "TYPE", "AUTHOR", "OPERATOR", "DATA"], rows, session: session,
-                   empty: "no \(name)")
+        printTable(
+            ["POSITION", "AT", "PERSON", "VERSION", "TYPE", "AUTHOR", "OPERATOR", "DATA"], rows, session: session,
+            empty: "no \(name)")
         if found.count == (limit ?? 100), let last = found.last?["position"]?.uint64 {
             Terminal.error("more may follow: add --from \(last + 1)")
         }

@@ -28,7 +28,8 @@ struct DaemonClient: Sendable {
     static func makeHTTPClient(connectSeconds: Double, idleSeconds: Double?) -> HTTPClient {
         var configuration = HTTPClient.Configuration(
             redirectConfiguration: .disallow,
-            timeout: HTTPClient.Configuration.Timeout(connect: TimeAmount(seconds: connectSeconds), read: idleSeconds.map(TimeAmount.init(seconds:))),
+            timeout: HTTPClient.Configuration.Timeout(
+                connect: TimeAmount(seconds: connectSeconds), read: idleSeconds.map(TimeAmount.init(seconds:))),
             decompression: .disabled)
         configuration.connectionPool.retryConnectionEstablishment = false
         return HTTPClient(eventLoopGroup: MultiThreadedEventLoopGroup.singleton, configuration: configuration)
@@ -125,8 +126,10 @@ struct DaemonClient: Sendable {
     /// HTTP client's read timeout (`idleSeconds` here, to name it in the failure) ends the stream
     /// with `Failure.idle`. A line cut off by a dropped connection is never handed over (it throws
     /// instead); each line is limited to `responseBytesMax` bytes, the stream as a whole is not.
-    func streamLines(target: String, headers: [(String, String)] = [], idleSeconds: Double,
-                     onLine: (ArraySlice<UInt8>) -> Bool) async throws(Failure) -> Response {
+    func streamLines(
+        target: String, headers: [(String, String)] = [], idleSeconds: Double,
+        onLine: (ArraySlice<UInt8>) -> Bool
+    ) async throws(Failure) -> Response {
         let request = try makeRequest(method: "GET", target: target, headers: headers, body: nil)
         do {
             let response = try await http.execute(request, timeout: TimeAmount(seconds: timeoutSeconds))
@@ -147,7 +150,9 @@ struct DaemonClient: Sendable {
         }
     }
 
-    private func makeRequest(method: String, target: String, headers: [(String, String)], body: [UInt8]?) throws(Failure) -> HTTPClientRequest {
+    private func makeRequest(method: String, target: String, headers: [(String, String)], body: [UInt8]?) throws(Failure)
+        -> HTTPClientRequest
+    {
         // sockaddr_un's sun_path holds 108 bytes with the terminating zero.
         guard !path.isEmpty, path.utf8.count < 108 else { throw .pathTooLong(path: path) }
         guard let url = URL(httpURLWithSocketPath: path, uri: target) else {
@@ -219,10 +224,12 @@ struct DaemonClient: Sendable {
         var info = stat()
         if stat(path, &info) == 0 {
             let group = groupName(info.st_gid).map { "'\($0)'" } ?? "gid \(info.st_gid)"
-            text += "The socket is mode 0\(String(info.st_mode & 0o777, radix: 8)), group \(group): this uid needs access through "
+            text +=
+                "The socket is mode 0\(String(info.st_mode & 0o777, radix: 8)), group \(group): this uid needs access through "
                 + "that group, and a role (writer, auditor or admin) in fascicolod's [access] configuration."
         } else {
-            text += "A directory on the path is not searchable by this uid (the data directory is 0700: put the socket "
+            text +=
+                "A directory on the path is not searchable by this uid (the data directory is 0700: put the socket "
                 + "elsewhere with socket.path); the uid also needs the socket's group and a role in fascicolod's [access] configuration."
         }
         return text
@@ -231,8 +238,9 @@ struct DaemonClient: Sendable {
 
 extension DaemonClient.Response {
     init(_ response: HTTPClientResponse, body: [UInt8]) {
-        self.init(status: Int(response.status.code), reason: response.status.reasonPhrase,
-                  headers: response.headers.map { ($0.name, $0.value) }, body: body)
+        self.init(
+            status: Int(response.status.code), reason: response.status.reasonPhrase,
+            headers: response.headers.map { ($0.name, $0.value) }, body: body)
     }
 }
 

@@ -31,10 +31,12 @@ struct Health: DaemonCommand {
         } else {
             let readyJSON = try? JSON.parse(ready.body)
             let versionJSON = try? JSON.parse(version.body)
-            let readyText = ready.isSuccess
+            let readyText =
+                ready.isSuccess
                 ? "yes, \(readyJSON?["entries"]?.uint64.map(String.init) ?? "?") entries"
                 : "no: " + DaemonSession.describe(ready)
-            let versionText = version.isSuccess
+            let versionText =
+                version.isSuccess
                 ? "fascicolod \(versionJSON?["version"]?.string ?? "?"), API \(versionJSON?["api"]?.string ?? "?")"
                 : DaemonSession.describe(version)
             for line in fields([("socket", session.client.path), ("live", "yes"), ("ready", readyText), ("version", versionText)]) {
@@ -73,12 +75,16 @@ struct Append: DaemonCommand {
     @Option(help: ArgumentHelp("A prepared request body (JSON); '-' for standard input.", valueName: "path"))
     var file: String?
 
-    @Option(help: ArgumentHelp("Append only if the stream is at this version: any (default), no_stream, or a number.",
-                               valueName: "any|no_stream|N"))
+    @Option(
+        help: ArgumentHelp(
+            "Append only if the stream is at this version: any (default), no_stream, or a number.",
+            valueName: "any|no_stream|N"))
     var expectedVersion: String?
 
-    @Option(help: ArgumentHelp("Ask for signed receipts and add them to this file, one per line (keep it: "
-                               + "fascicolo verify --receipts FILE proves later that each entry is still in the log).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Ask for signed receipts and add them to this file, one per line (keep it: "
+                + "fascicolo verify --receipts FILE proves later that each entry is still in the log).", valueName: "file"))
     var receipts: String?
 
     @Option(help: ArgumentHelp("Makes a retry safe: the same key and content gives the original answer.", valueName: "key"))
@@ -154,11 +160,14 @@ struct Append: DaemonCommand {
                 if expectedVersion == nil && idempotencyKey == nil { return bytes }  // the prepared body, unchanged
                 members = raw
             } else {
-                Terminal.error("error: \(name) is not an append body: expected {\"events\":[{\"type\":…,\"data\":…}]} or an array of events")
+                Terminal.error(
+                    "error: \(name) is not an append body: expected {\"events\":[{\"type\":…,\"data\":…}]} or an array of events")
                 throw Exit.couldNotRun
             }
         } else {
-            let event = "[{\"type\":\(jsonString(type ?? "")),\"data\":" + String(decoding: JSON.trimmed(Array((data ?? "null").utf8)), as: UTF8.self) + "}]"
+            let event =
+                "[{\"type\":\(jsonString(type ?? "")),\"data\":"
+                + String(decoding: JSON.trimmed(Array((data ?? "null").utf8)), as: UTF8.self) + "}]"
             members = [("events", ArraySlice(event.utf8))]
         }
         func set(_ key: String, _ value: String) {
@@ -181,8 +190,10 @@ struct Append: DaemonCommand {
     func run(client: DaemonClient) async throws {
         let body = try requestBody()
         let session = DaemonSession(daemon, client: client)
-        let response = try await session.send("POST", "/v1/streams/\(percentEncoded(stream, inPath: true))/events"
-                                        + (receipts == nil ? "" : "?receipts=true"), body: body)
+        let response = try await session.send(
+            "POST",
+            "/v1/streams/\(percentEncoded(stream, inPath: true))/events"
+                + (receipts == nil ? "" : "?receipts=true"), body: body)
         guard response.isSuccess else { throw session.refusal(response) }
         if let receipts { try Self.keep(receiptsOf: response, in: receipts) }
         if daemon.json {
@@ -234,8 +245,10 @@ struct Read: DaemonCommand {
 
     func run(client: DaemonClient) async throws {
         let session = DaemonSession(daemon, client: client)
-        let query = queryString([("from", from.map(String.init)), ("direction", backwards ? "backwards" : nil),
-                                 ("limit", limit.map(String.init))])
+        let query = queryString([
+            ("from", from.map(String.init)), ("direction", backwards ? "backwards" : nil),
+            ("limit", limit.map(String.init)),
+        ])
         let (response, value) = try await session.getJSON("/v1/streams/\(percentEncoded(stream, inPath: true))/events" + query)
         if daemon.json {
             session.printRaw(response)
@@ -243,8 +256,10 @@ struct Read: DaemonCommand {
         }
         let entries = value["entries"]?.array ?? []
         let rows = entries.map { entry in
-            [entry["streamVersion"]?.compact ?? "", entry["position"]?.compact ?? "", entry["type"]?.string ?? "",
-             entry["recordedAt"]?.string ?? "", entry["author"]?.string ?? "", shortened(entry["data"]?.compact ?? "", to: 100)]
+            [
+                entry["streamVersion"]?.compact ?? "", entry["position"]?.compact ?? "", entry["type"]?.string ?? "",
+                entry["recordedAt"]?.string ?? "", entry["author"]?.string ?? "", shortened(entry["data"]?.compact ?? "", to: 100),
+            ]
         }
         EntryTable.print(header: ["VERSION", "POSITION", "TYPE", "RECORDED AT", "AUTHOR", "DATA"], rows: rows)
         if entries.count == (limit ?? 100), let last = entries.last?["streamVersion"]?.uint64, !(backwards && last <= 1) {
@@ -276,16 +291,19 @@ struct Log: DaemonCommand {
     func run(client: DaemonClient) async throws {
         let session = DaemonSession(daemon, client: client)
         let query = queryString([("from", String(from ?? 0)), ("limit", limit.map(String.init))])
-        let (response, value) = try await session.getJSON("/v1/log" + query, headers: purpose.purpose.map { [("Fascicolo-Purpose", $0)] } ?? [])
+        let (response, value) = try await session.getJSON(
+            "/v1/log" + query, headers: purpose.purpose.map { [("Fascicolo-Purpose", $0)] } ?? [])
         if daemon.json {
             session.printRaw(response)
             return
         }
         let entries = value["entries"]?.array ?? []
         let rows = entries.map { entry in
-            [entry["position"]?.compact ?? "", entry["stream"]?.string ?? "", entry["streamVersion"]?.compact ?? "",
-             entry["type"]?.string ?? "", entry["recordedAt"]?.string ?? "", entry["author"]?.string ?? "",
-             shortened(entry["data"]?.compact ?? "", to: 80)]
+            [
+                entry["position"]?.compact ?? "", entry["stream"]?.string ?? "", entry["streamVersion"]?.compact ?? "",
+                entry["type"]?.string ?? "", entry["recordedAt"]?.string ?? "", entry["author"]?.string ?? "",
+                shortened(entry["data"]?.compact ?? "", to: 80),
+            ]
         }
         EntryTable.print(header: ["POSITION", "STREAM", "VERSION", "TYPE", "RECORDED AT", "AUTHOR", "DATA"], rows: rows)
         if entries.count == (limit ?? 100), let last = entries.last?["position"]?.uint64 {
@@ -355,9 +373,12 @@ struct EntryCommand: DaemonCommand {
                 ("author", entry.author),
                 ("key id", Hex.encode(entry.keyID)),
                 ("leaf hash", entry.leafHash.hex),
-                ("signature", checked.problems.isEmpty
-                    ? "valid (Ed25519, key \(key.text), \(key.source))"
-                    : "NOT VALID — see below"),
+                (
+                    "signature",
+                    checked.problems.isEmpty
+                        ? "valid (Ed25519, key \(key.text), \(key.source))"
+                        : "NOT VALID — see below"
+                ),
                 ("data", String(decoding: entry.payload, as: UTF8.self)),
             ]
             for line in fields(rows) { Terminal.out(line) }
@@ -383,11 +404,13 @@ struct CheckedEntry {
     /// The daemon's leaf hash of a person's entry served withheld (`--purpose` not given).
     var withheldLeafHash: Digest?
 
-    static let withheldNote = "the entry is in a person's case file: its data and signed bytes are withheld, so its signature "
+    static let withheldNote =
+        "the entry is in a person's case file: its data and signed bytes are withheld, so its signature "
         + "is not checked here; give --purpose to read them (the read is recorded in the person's access stream)"
 
     static func fetch(position: UInt64, session: DaemonSession, key: DaemonSession.Key, purpose: String?) async throws -> CheckedEntry {
-        let (response, value) = try await session.getJSON("/v1/entries/\(position)", headers: purpose.map { [("Fascicolo-Purpose", $0)] } ?? [])
+        let (response, value) = try await session.getJSON(
+            "/v1/entries/\(position)", headers: purpose.map { [("Fascicolo-Purpose", $0)] } ?? [])
         if value["withheld"] != nil {
             // A person's entry read without a purpose: no signed bytes to check, only the leaf
             // hash, which a proof against a signed root authenticates on its own.
@@ -397,7 +420,8 @@ struct CheckedEntry {
             return CheckedEntry(response: response, entry: nil, problems: [], withheldLeafHash: leaf)
         }
         guard let signedBytes = value["signedBytes"]?.string.flatMap(Base64.decode),
-              let signature = value["signature"]?.string.flatMap(Base64.decode), signature.count == Signature.byteCount else {
+            let signature = value["signature"]?.string.flatMap(Base64.decode), signature.count == Signature.byteCount
+        else {
             return CheckedEntry(response: response, entry: nil, problems: ["the daemon's answer has no valid signedBytes and signature"])
         }
         let record = signedBytes + signature
@@ -442,8 +466,9 @@ func isoMilliseconds(_ milliseconds: Int64) -> String {
 /// the entries of persons' case files withheld; with it, it records the read for every person
 /// whose entries it serves.
 struct RawReadPurpose: ParsableArguments {
-    @Option(help: ArgumentHelp(
-        "Why you read persons' entries (recorded in each person's access stream); without it their data is withheld.",
-        valueName: "text"))
+    @Option(
+        help: ArgumentHelp(
+            "Why you read persons' entries (recorded in each person's access stream); without it their data is withheld.",
+            valueName: "text"))
     var purpose: String?
 }

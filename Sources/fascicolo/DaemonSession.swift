@@ -1,6 +1,6 @@
-import FascicoloJSON
 import ArgumentParser
 import FascicoloCrypto
+import FascicoloJSON
 import FascicoloLedger
 import Glibc
 
@@ -80,8 +80,10 @@ struct DaemonSession {
     }
 
     /// Sends a request; a failure to talk to the daemon at all is printed and exits 2.
-    func send(_ method: String, _ target: String, body: [UInt8]? = nil,
-              accept: String = "application/json", headers extra: [(String, String)] = []) async throws -> DaemonClient.Response {
+    func send(
+        _ method: String, _ target: String, body: [UInt8]? = nil,
+        accept: String = "application/json", headers extra: [(String, String)] = []
+    ) async throws -> DaemonClient.Response {
         var headers = [("Accept", accept)]
         if body != nil { headers.append(("Content-Type", "application/json")) }
         headers += extra
@@ -94,7 +96,8 @@ struct DaemonSession {
     }
 
     /// A GET that must succeed; a refusal is printed and exits 1 (4xx) or 2 (5xx).
-    func get(_ target: String, accept: String = "application/json", headers: [(String, String)] = []) async throws -> DaemonClient.Response {
+    func get(_ target: String, accept: String = "application/json", headers: [(String, String)] = []) async throws -> DaemonClient.Response
+    {
         let response = try await send("GET", target, accept: accept, headers: headers)
         guard response.isSuccess else { throw refusal(response) }
         return response
@@ -129,7 +132,8 @@ struct DaemonSession {
 
     static func describe(_ response: DaemonClient.Response) -> String {
         if let problem = try? JSON.parse(response.body), let detail = problem["detail"]?.string,
-           let code = problem["code"]?.string {
+            let code = problem["code"]?.string
+        {
             return "\(detail) (\(code), HTTP \(response.status))"
         }
         let snippet = String(response.text.prefix(200).filter { $0 != "\n" && $0 != "\r" })
@@ -188,7 +192,7 @@ func percentEncoded(_ text: String, inPath: Bool = false) -> String {
     for byte in text.utf8 {
         switch byte {
         case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-             UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
+            UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "_"), UInt8(ascii: "~"):
             result.unicodeScalars.append(Unicode.Scalar(byte))
         case UInt8(ascii: ":") where inPath, UInt8(ascii: "@") where inPath:
             result.unicodeScalars.append(Unicode.Scalar(byte))

@@ -26,10 +26,12 @@ struct Fascicolo: ParsableCommand {
 
             """ + Exit.help,
         version: version,
-        subcommands: [Verify.self, Stat.self, Backup.self, Restore.self,
-                      Health.self, Append.self, Read.self, Log.self, Tail.self, EntryCommand.self, CheckpointCommand.self, Proof.self,
-                      Person.self, CatalogueCommand.self,
-                      Projections.self, Caseload.self, InterventionsCommand.self, Indicators.self, ComplianceCommand.self])
+        subcommands: [
+            Verify.self, Stat.self, Backup.self, Restore.self,
+            Health.self, Append.self, Read.self, Log.self, Tail.self, EntryCommand.self, CheckpointCommand.self, Proof.self,
+            Person.self, CatalogueCommand.self,
+            Projections.self, Caseload.self, InterventionsCommand.self, Indicators.self, ComplianceCommand.self,
+        ])
 
     /// As ArgumentParser's, except that bad arguments exit 2 (not 64), as documented; the offline
     /// commands run in an isolated child, those that talk to the daemon with one HTTP client.
@@ -43,13 +45,14 @@ struct Fascicolo: ParsableCommand {
         }
         // The offline commands read the store's file, which may be damaged: they run in a child
         // whose death this process reports (see IsolatedReader).
-        let stores: [String]? = switch command {
-        case let verify as Verify: [verify.dataDirectory]
-        case let stat as Stat: [stat.dataDirectory]
-        case let backup as Backup: [backup.dataDirectory]
-        case let restore as Restore: [restore.backup, restore.dataDirectory]
-        default: nil
-        }
+        let stores: [String]? =
+            switch command {
+            case let verify as Verify: [verify.dataDirectory]
+            case let stat as Stat: [stat.dataDirectory]
+            case let backup as Backup: [backup.dataDirectory]
+            case let restore as Restore: [restore.backup, restore.dataDirectory]
+            default: nil
+            }
         if let stores, !IsolatedReader.isChild { runIsolated(stores: stores) }
         do {
             if let daemonCommand = command as? any DaemonCommand {
@@ -97,9 +100,11 @@ struct Fascicolo: ParsableCommand {
         case .killed(let signal, let progress):
             Terminal.endProgress()
             // A store cut short explains the death better than a generic word about another store.
-            let explained = stores.lazy.compactMap { StoreStructure.truncation(signal: signal, directory: $0) }.first
+            let explained =
+                stores.lazy.compactMap { StoreStructure.truncation(signal: signal, directory: $0) }.first
                 ?? StoreStructure.explainDeath(signal: signal, directory: stores[0])
-            let problem = "the store's structure is damaged: " + explained
+            let problem =
+                "the store's structure is damaged: " + explained
                 + (progress.map { " (\($0))" } ?? " (before any entry was checked)")
             if arguments.contains("--json") {
                 Terminal.out("{\"ok\":false,\"position\":null,\"problem\":\(jsonString(problem))}")

@@ -8,8 +8,10 @@ enum OperationOutput {
     static func show(_ event: OperationEvent) {
         switch event {
         case .verifying(let label, let progress):
-            Terminal.progress(Terminal.progressLine(label: label, done: progress.entriesChecked,
-                                                    total: progress.entriesTotal, elapsedSeconds: progress.elapsedSeconds))
+            Terminal.progress(
+                Terminal.progressLine(
+                    label: label, done: progress.entriesChecked,
+                    total: progress.entriesTotal, elapsedSeconds: progress.elapsedSeconds))
         case .verificationEnded:
             Terminal.endProgress()
         }

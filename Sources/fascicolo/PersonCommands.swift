@@ -32,4 +32,3 @@ struct Person: ParsableCommand {
             """ + Exit.help,
         subcommands: [PersonRecord.self, PersonShow.self, PersonTimeline.self, PersonState.self, PersonErase.self])
 }
-

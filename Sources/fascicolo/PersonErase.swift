@@ -35,14 +35,17 @@ struct PersonErase: DaemonCommand {
         let session = DaemonSession(daemon, client: client, redaction: person.redaction)
         if !yes {
             guard isatty(STDIN_FILENO) == 1 else {
-                Terminal.error("error: erasure cannot be undone: confirm it with --yes (standard input is not a terminal to ask on); nothing was sent")
+                Terminal.error(
+                    "error: erasure cannot be undone: confirm it with --yes (standard input is not a terminal to ask on); nothing was sent")
                 throw Exit.couldNotRun
             }
-            Terminal.error(person.redaction.apply("""
-                This erases the personal data of the person given, for good: their data key \
-                is destroyed, and every personal field of their case file becomes unreadable for ever. The \
-                entries and their signatures stay. Legal ground: \(legalGround); reference: \(reference).
-                """))
+            Terminal.error(
+                person.redaction.apply(
+                    """
+                    This erases the personal data of the person given, for good: their data key \
+                    is destroyed, and every personal field of their case file becomes unreadable for ever. The \
+                    entries and their signatures stay. Legal ground: \(legalGround); reference: \(reference).
+                    """))
             _ = "Type yes to erase: ".withCString { write(STDERR_FILENO, $0, strlen($0)) }
             let answer = readLine(strippingNewline: true)?.trimmingWhitespace().lowercased()
             guard answer == "yes" || answer == "sì" || answer == "si" else {
@@ -50,7 +53,8 @@ struct PersonErase: DaemonCommand {
                 throw Exit.couldNotRun
             }
         }
-        let body = "{\"person\":\(jsonString(person.identifier)),\"legalGround\":\(jsonString(legalGround)),"
+        let body =
+            "{\"person\":\(jsonString(person.identifier)),\"legalGround\":\(jsonString(legalGround)),"
             + "\"reference\":\(jsonString(reference))}"
         let response = try await session.send("POST", "/v1/persons/erasure", body: Array(body.utf8))
         guard response.isSuccess else { throw session.refusal(response) }

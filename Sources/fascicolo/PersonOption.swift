@@ -11,16 +11,18 @@ struct PersonOption: ParsableArguments {
     static let environmentVariable = "FASCICOLO_PERSON"
     static let sources = "--person-file PATH ('-': standard input), FASCICOLO_PERSON, or --person"
 
-    @Option(help: ArgumentHelp(
-        "The person on the command line: codice fiscale, STP or ENI code, or provisional:<id>. Other local users can read it "
-            + "there (ps, /proc): prefer --person-file or FASCICOLO_PERSON.",
-        valueName: "codice-fiscale"))
+    @Option(
+        help: ArgumentHelp(
+            "The person on the command line: codice fiscale, STP or ENI code, or provisional:<id>. Other local users can read it "
+                + "there (ps, /proc): prefer --person-file or FASCICOLO_PERSON.",
+            valueName: "codice-fiscale"))
     var person: String?
 
-    @Option(help: ArgumentHelp(
-        "Read the person from the first line of this file ('-': standard input; not echoed on a terminal), "
-            + "which keeps it off the command line; or set FASCICOLO_PERSON. Give exactly one of the three.",
-        valueName: "path"))
+    @Option(
+        help: ArgumentHelp(
+            "Read the person from the first line of this file ('-': standard input; not echoed on a terminal), "
+                + "which keeps it off the command line; or set FASCICOLO_PERSON. Give exactly one of the three.",
+            valueName: "path"))
     var personFile: String?
 
     /// FASCICOLO_PERSON, when set and not empty (the environment of a process is readable by its
@@ -40,7 +42,8 @@ struct PersonOption: ParsableArguments {
         let given = given
         guard !given.isEmpty else { throw ValidationError("which person? give \(Self.sources)") }
         guard given.count == 1 else {
-            throw ValidationError("the person is given \(given.count) ways (\(given.joined(separator: ", "))): give exactly one of \(Self.sources)")
+            throw ValidationError(
+                "the person is given \(given.count) ways (\(given.joined(separator: ", "))): give exactly one of \(Self.sources)")
         }
         if let person { try Self.check(person, source: "--person") }
         if personFile?.isEmpty == true { throw ValidationError("--person-file is empty: give a path, or '-' for standard input") }
@@ -54,8 +57,9 @@ struct PersonOption: ParsableArguments {
         do {
             if let person {
                 if Self.looksLikeAPersonalCode(person) {
-                    Terminal.error("warning: --person puts the person's code on the command line, where other local users can read it "
-                                   + "(ps, /proc); use --person-file PATH or FASCICOLO_PERSON")
+                    Terminal.error(
+                        "warning: --person puts the person's code on the command line, where other local users can read it "
+                            + "(ps, /proc); use --person-file PATH or FASCICOLO_PERSON")
                 }
                 value = person
             } else if let personFile {
@@ -79,8 +83,9 @@ struct PersonOption: ParsableArguments {
         let trimmed = value.trimmingWhitespace()
         guard !trimmed.isEmpty else { throw ValidationError("\(source): the person is empty") }
         guard trimmed.utf8.count <= 128, trimmed.utf8.allSatisfy({ (0x21...0x7E).contains($0) }) else {
-            throw ValidationError("\(source): the person is a codice fiscale, an STP or ENI code, or provisional:<id> "
-                                  + "(printable ASCII, no spaces)")
+            throw ValidationError(
+                "\(source): the person is a codice fiscale, an STP or ENI code, or provisional:<id> "
+                    + "(printable ASCII, no spaces)")
         }
     }
 

@@ -5,8 +5,10 @@ import FascicoloJSON
 
 /// The headers of a recorded person read.
 struct PersonReadOptions: ParsableArguments {
-    @Option(help: ArgumentHelp("Why the person's data are read (required from auditors; stored in clear — name the reason, not the person).",
-                               valueName: "text"))
+    @Option(
+        help: ArgumentHelp(
+            "Why the person's data are read (required from auditors; stored in clear — name the reason, not the person).",
+            valueName: "text"))
     var purpose: String?
 
     @Option(name: .customLong("operator"), help: ArgumentHelp("The operator on whose behalf this is read.", valueName: "id"))
@@ -73,12 +75,16 @@ struct PersonTimeline: DaemonCommand {
         session.say("")
         let entries = answer["rows"]?.array ?? []
         let rows = entries.map { entry in
-            [entry["version"]?.cell ?? "", entry["caseFile"]?.uint64 == 0 ? "-" : entry["caseFile"]?.cell ?? "", entry["occurredAt"]?.cell ?? "",
-             entry["type"]?.cell ?? "", entry["actor"]?["operator"]?.cell ?? "-", PersonShow.marks(entry),
-             shortened(entry["data"]?.compact ?? "", to: 200)]
+            [
+                entry["version"]?.cell ?? "", entry["caseFile"]?.uint64 == 0 ? "-" : entry["caseFile"]?.cell ?? "",
+                entry["occurredAt"]?.cell ?? "",
+                entry["type"]?.cell ?? "", entry["actor"]?["operator"]?.cell ?? "-", PersonShow.marks(entry),
+                shortened(entry["data"]?.compact ?? "", to: 200),
+            ]
         }
-        printTable(["VERSION", "CASE FILE", "OCCURRED AT", "TYPE", "OPERATOR", "MARKS", "DATA"], rows, session: session,
-                   empty: "no entries" + (from.map { " from version \($0)" } ?? ""))
+        printTable(
+            ["VERSION", "CASE FILE", "OCCURRED AT", "TYPE", "OPERATOR", "MARKS", "DATA"], rows, session: session,
+            empty: "no entries" + (from.map { " from version \($0)" } ?? ""))
         if rows.contains(where: { $0.last?.hasSuffix("…") ?? false }) {
             Terminal.error("(long data shortened; --json shows it whole)")
         }
@@ -130,13 +136,20 @@ struct PersonState: DaemonCommand {
         if let value = state["hasInDepthAssessment"]?.bool { summary.append(("in-depth assessment", value ? "yes" : "no")) }
         summary.append(("signed plan", state["signedPlan"]?.bool == true ? "yes" : "no"))
         let open = state["openInterventions"]?.array?.compactMap(\.uint64) ?? []
-        summary.append(("open interventions", open.isEmpty ? "none"
-                        : "\(open.count) (version\(open.count == 1 ? "" : "s") \(open.map(String.init).joined(separator: ", ")))"))
+        summary.append(
+            (
+                "open interventions",
+                open.isEmpty
+                    ? "none"
+                    : "\(open.count) (version\(open.count == 1 ? "" : "s") \(open.map(String.init).joined(separator: ", ")))"
+            ))
         if let version = state["version"] { summary.append(("entries", version.cell)) }
         // Anything the daemon adds later is shown too.
-        let shown: Set<String> = ["phase", "caseFiles", "erased", "ambito", "caseManager", "takenInChargeOn", "daysSinceTakenInCharge",
-                                  "nextReviewDue", "reviewOverdue", "hasPreliminaryAnalysis", "hasInDepthAssessment", "signedPlan",
-                                  "openInterventions", "version"]
+        let shown: Set<String> = [
+            "phase", "caseFiles", "erased", "ambito", "caseManager", "takenInChargeOn", "daysSinceTakenInCharge",
+            "nextReviewDue", "reviewOverdue", "hasPreliminaryAnalysis", "hasInDepthAssessment", "signedPlan",
+            "openInterventions", "version",
+        ]
         for member in state.members ?? [] where !shown.contains(member.key) && !["person", "position", "lag"].contains(member.key) {
             summary.append((member.key, member.value.cell))
         }

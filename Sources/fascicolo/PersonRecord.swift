@@ -49,8 +49,10 @@ struct PersonRecord: DaemonCommand {
     @Option(help: ArgumentHelp("The operator on whose behalf the actor records (actor.onBehalfOf).", valueName: "id"))
     var actorOnBehalfOf: String?
 
-    @Option(help: ArgumentHelp("Record only if the case file is at this version: any (default), no_stream, or a number.",
-                               valueName: "any|no_stream|N"))
+    @Option(
+        help: ArgumentHelp(
+            "Record only if the case file is at this version: any (default), no_stream, or a number.",
+            valueName: "any|no_stream|N"))
     var expectedVersion: String?
 
     @Option(help: ArgumentHelp("Makes a retry safe: the same key and content gives the original answer.", valueName: "key"))
@@ -65,7 +67,9 @@ struct PersonRecord: DaemonCommand {
     func validate() throws {
         let given = actorParts.filter { $0.1 != nil }
         if actor != nil {
-            guard given.isEmpty && actorOnBehalfOf == nil else { throw ValidationError("give either --actor FILE or the --actor-* options") }
+            guard given.isEmpty && actorOnBehalfOf == nil else {
+                throw ValidationError("give either --actor FILE or the --actor-* options")
+            }
         } else if !given.isEmpty || actorOnBehalfOf != nil {
             let missing = actorParts.filter { $0.1 == nil }.map { "--actor-" + $0.0 }
             guard missing.isEmpty else { throw ValidationError("the actor also needs \(missing.joined(separator: ", "))") }
@@ -193,8 +197,10 @@ struct PersonRecord: DaemonCommand {
         } else {
             session.say("recorded \(what) for person \(pseudonym): stream version\(count == 1 ? "" : "s") \(span(versions))")
         }
-        for line in fields([("person", pseudonym), ("stream", result["stream"]?.string ?? "?"),
-                            ("code table", result["codeTable"]?.string ?? "?")]) {
+        for line in fields([
+            ("person", pseudonym), ("stream", result["stream"]?.string ?? "?"),
+            ("code table", result["codeTable"]?.string ?? "?"),
+        ]) {
             session.say(line)
         }
         let rows = positions.indices.map { index in

@@ -17,8 +17,10 @@ struct PersonShow: DaemonCommand {
 
     @OptionGroup var person: PersonOption
 
-    @Option(help: ArgumentHelp("Why the case file is read (required from auditors; stored in clear — name the reason, not the person).",
-                               valueName: "text"))
+    @Option(
+        help: ArgumentHelp(
+            "Why the case file is read (required from auditors; stored in clear — name the reason, not the person).",
+            valueName: "text"))
     var purpose: String?
 
     @Option(name: .customLong("operator"), help: ArgumentHelp("The operator on whose behalf this is read.", valueName: "id"))
@@ -71,14 +73,21 @@ struct PersonShow: DaemonCommand {
         }
         summary.append(("signed plan", state["signedPlan"]?.bool == true ? "yes" : "no"))
         let open = state["openInterventions"]?.array?.compactMap(\.uint64) ?? []
-        summary.append(("open interventions", open.isEmpty ? "none"
-                        : "\(open.count) (version\(open.count == 1 ? "" : "s") \(open.map(String.init).joined(separator: ", ")))"))
+        summary.append(
+            (
+                "open interventions",
+                open.isEmpty
+                    ? "none"
+                    : "\(open.count) (version\(open.count == 1 ? "" : "s") \(open.map(String.init).joined(separator: ", ")))"
+            ))
         for line in fields(summary) { session.say(line) }
         session.say("")
 
         let rows = entries.map { entry in
-            [entry["version"]?.compact ?? "", entry["occurredAt"]?.string ?? "", entry["type"]?.string ?? "",
-             entry["label"]?.string ?? "", Self.marks(entry), shortened(entry["data"]?.compact ?? "", to: 200)]
+            [
+                entry["version"]?.compact ?? "", entry["occurredAt"]?.string ?? "", entry["type"]?.string ?? "",
+                entry["label"]?.string ?? "", Self.marks(entry), shortened(entry["data"]?.compact ?? "", to: 200),
+            ]
         }
         if rows.isEmpty {
             session.say("no entries" + (from.map { " from version \($0)" } ?? ""))
@@ -96,8 +105,10 @@ struct PersonShow: DaemonCommand {
     /// The phase with its Italian name.
     static func phase(_ phase: String?) -> String {
         guard let phase else { return "?" }
-        let italian = ["no_case": "nessun fascicolo aperto", "opened": "fascicolo aperto", "taken_in_charge": "presa in carico",
-                       "suspended": "sospeso", "closed": "chiuso", "transferred_out": "trasferito ad altro ambito"][phase]
+        let italian = [
+            "no_case": "nessun fascicolo aperto", "opened": "fascicolo aperto", "taken_in_charge": "presa in carico",
+            "suspended": "sospeso", "closed": "chiuso", "transferred_out": "trasferito ad altro ambito",
+        ][phase]
         return italian.map { "\(phase) (\($0))" } ?? phase
     }
 

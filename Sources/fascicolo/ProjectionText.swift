@@ -63,8 +63,11 @@ enum ProjectionText {
             rows += [
                 ("build", "generation \(build["slot"]?.cell ?? "?"), started \(build["startedAt"]?.cell ?? "?")"),
                 ("build position", "\(position)/\(size) (\(percent(position, size)))"),
-                ("build rate", "\(build["entriesPerSecond"]?.cell ?? "?") entries/s, ETA "
-                    + (build["etaSeconds"]?.uint64.map { Terminal.duration(Double($0)) } ?? "?")),
+                (
+                    "build rate",
+                    "\(build["entriesPerSecond"]?.cell ?? "?") entries/s, ETA "
+                        + (build["etaSeconds"]?.uint64.map { Terminal.duration(Double($0)) } ?? "?")
+                ),
                 ("build failure", failure(build["failure"])),
             ]
         } else {
@@ -86,8 +89,10 @@ enum ProjectionText {
         if let checkpoint = record["checkpoint"], checkpoint != .null {
             rows.append(("checkpoint", "size \(checkpoint["size"]?.cell ?? "?"), root \(checkpoint["root"]?.cell ?? "?")"))
         }
-        rows += [("started", record["startedAt"]?.cell ?? "?"), ("finished", record["finishedAt"]?.cell ?? "?"),
-                 ("rate", "\(record["entriesPerSecond"]?.cell ?? "?") entries/s")]
+        rows += [
+            ("started", record["startedAt"]?.cell ?? "?"), ("finished", record["finishedAt"]?.cell ?? "?"),
+            ("rate", "\(record["entriesPerSecond"]?.cell ?? "?") entries/s"),
+        ]
         return rows
     }
 }

@@ -37,12 +37,15 @@ struct ProjectionsList: DaemonCommand {
         }
         let statuses = answer["projections"]?.array ?? answer.array ?? []
         let rows = statuses.map { status in
-            [status["name"]?.string ?? "?", status["version"]?.cell ?? "?", ProjectionText.state(status),
-             status["position"]?.cell ?? "?", status["lag"]?.cell ?? "?", ProjectionText.buildSummary(status),
-             ProjectionText.rebuildSummary(status["lastRebuild"])]
+            [
+                status["name"]?.string ?? "?", status["version"]?.cell ?? "?", ProjectionText.state(status),
+                status["position"]?.cell ?? "?", status["lag"]?.cell ?? "?", ProjectionText.buildSummary(status),
+                ProjectionText.rebuildSummary(status["lastRebuild"]),
+            ]
         }
-        printTable(["NAME", "VERSION", "STATE", "POSITION", "LAG", "BUILD", "LAST REBUILD"], rows, session: session,
-                   empty: "no projections")
+        printTable(
+            ["NAME", "VERSION", "STATE", "POSITION", "LAG", "BUILD", "LAST REBUILD"], rows, session: session,
+            empty: "no projections")
     }
 }
 
@@ -110,8 +113,9 @@ struct ProjectionsRebuild: DaemonCommand {
             if daemon.json {
                 session.printRaw(response)
             } else {
-                session.say("rebuild of \(name) started" + (started["build"]?["slot"]?.string.map { " into generation \($0)" } ?? "")
-                            + "; follow it with: fascicolo projections status \(name)")
+                session.say(
+                    "rebuild of \(name) started" + (started["build"]?["slot"]?.string.map { " into generation \($0)" } ?? "")
+                        + "; follow it with: fascicolo projections status \(name)")
             }
             return
         }
@@ -124,12 +128,14 @@ struct ProjectionsRebuild: DaemonCommand {
             let record = status["lastRebuild"] ?? .null
             let build = status["build"] ?? .null
             if record != .null, record != (before ?? .null),
-               startedAt == nil || record["startedAt"]?.string == startedAt {
+                startedAt == nil || record["startedAt"]?.string == startedAt
+            {
                 Terminal.endProgress()
                 if daemon.json {
                     session.printRaw(statusResponse)
                 } else {
-                    let seconds = Double((clock.now - began).components.seconds)
+                    let seconds =
+                        Double((clock.now - began).components.seconds)
                         + Double((clock.now - began).components.attoseconds) / 1e18
                     session.say("rebuilt \(name) in \(Terminal.format(seconds, decimals: 1)) s")
                     for line in fields(ProjectionText.rebuildFields(record)) { session.say(line) }
@@ -139,8 +145,9 @@ struct ProjectionsRebuild: DaemonCommand {
             if let failure = build["failure"], failure != .null {
                 Terminal.endProgress()
                 if daemon.json { session.printRaw(statusResponse) }
-                Terminal.error("error: the rebuild of \(name) stopped at position \(failure["position"]?.cell ?? "?"): "
-                               + (failure["reason"]?.string ?? "?"))
+                Terminal.error(
+                    "error: the rebuild of \(name) stopped at position \(failure["position"]?.cell ?? "?"): "
+                        + (failure["reason"]?.string ?? "?"))
                 throw Exit.couldNotRun
             }
             if build == .null {
@@ -151,7 +158,8 @@ struct ProjectionsRebuild: DaemonCommand {
                 if clock.now - since > .seconds(5) {
                     Terminal.endProgress()
                     if daemon.json { session.printRaw(statusResponse) }
-                    Terminal.error("error: the rebuild of \(name) ended without a record (the old generation keeps serving; see the daemon's log)")
+                    Terminal.error(
+                        "error: the rebuild of \(name) ended without a record (the old generation keeps serving; see the daemon's log)")
                     throw Exit.couldNotRun
                 }
             } else {
@@ -186,8 +194,10 @@ struct ProjectionsDigest: DaemonCommand {
             session.printRaw(response)
             return
         }
-        for line in fields([("name", answer["name"]?.cell ?? name), ("digest", answer["digest"]?.cell ?? "?"),
-                            ("position", answer["position"]?.cell ?? "?")]) {
+        for line in fields([
+            ("name", answer["name"]?.cell ?? name), ("digest", answer["digest"]?.cell ?? "?"),
+            ("position", answer["position"]?.cell ?? "?"),
+        ]) {
             session.say(line)
         }
     }

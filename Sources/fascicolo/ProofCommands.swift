@@ -47,9 +47,11 @@ struct CheckpointCommand: DaemonCommand {
             ]
             switch checked {
             case .success(let checkpoint)?:
-                members += [("verified", .bool(true)), ("rootHex", .string(checkpoint.root.hex)),
-                            ("timestamp", checkpoint.timestampSeconds.map { .number(String($0)) } ?? .null),
-                            ("verifierKey", .string(usedKey?.text ?? "")), ("keyFromDaemon", .bool(usedKey?.fromDaemon ?? false))]
+                members += [
+                    ("verified", .bool(true)), ("rootHex", .string(checkpoint.root.hex)),
+                    ("timestamp", checkpoint.timestampSeconds.map { .number(String($0)) } ?? .null),
+                    ("verifierKey", .string(usedKey?.text ?? "")), ("keyFromDaemon", .bool(usedKey?.fromDaemon ?? false)),
+                ]
             case .failure(let failure)?:
                 members += [("verified", .bool(false)), ("problem", .string(failure.description))]
             case nil:
@@ -63,8 +65,9 @@ struct CheckpointCommand: DaemonCommand {
         case .success(let checkpoint)?:
             if !daemon.json, let usedKey {
                 let signed = checkpoint.timestampSeconds.map { ", signed \(iso8601(seconds: $0))" } ?? ""
-                Terminal.error("verified: checkpoint of \(checkpoint.size) entries, root \(checkpoint.root.hex)\(signed); "
-                               + "signature valid for \(usedKey.text) (\(usedKey.source))")
+                Terminal.error(
+                    "verified: checkpoint of \(checkpoint.size) entries, root \(checkpoint.root.hex)\(signed); "
+                        + "signature valid for \(usedKey.text) (\(usedKey.source))")
             }
         case .failure(let failure)?:
             Terminal.error("FAILED: \(failure) (key \(usedKey?.text ?? "?"))")
@@ -118,8 +121,9 @@ struct Proof: ParsableCommand {
             let signedSize = audit.checkpoint.size
             let treeSize = self.treeSize ?? signedSize
             guard treeSize <= signedSize else {
-                Terminal.error("error: --tree-size \(treeSize) is beyond the latest signed checkpoint (\(signedSize) entries): "
-                               + "a proof against an unsigned root proves nothing")
+                Terminal.error(
+                    "error: --tree-size \(treeSize) is beyond the latest signed checkpoint (\(signedSize) entries): "
+                        + "a proof against an unsigned root proves nothing")
                 throw Exit.couldNotRun
             }
             if position >= treeSize && self.treeSize != nil {
@@ -129,8 +133,9 @@ struct Proof: ParsableCommand {
             try await ProofAudit.checking(&audit) { audit in
                 guard position < treeSize else {
                     _ = try await audit.session.get("/v1/entries/\(position)")  // no such entry: the daemon's 404
-                    try audit.fail("position \(position) is not yet covered by a signed checkpoint (the latest covers "
-                                   + "\(signedSize) entries); try again after the next checkpoint")
+                    try audit.fail(
+                        "position \(position) is not yet covered by a signed checkpoint (the latest covers "
+                            + "\(signedSize) entries); try again after the next checkpoint")
                 }
                 let leaf = try await audit.checkEntry(position)
                 let root = try await audit.root(at: treeSize)
@@ -141,13 +146,16 @@ struct Proof: ParsableCommand {
                     try audit.fail("the daemon's leaf hash \(served) is not the entry's \(leaf.hex)")
                 }
                 guard MerkleProof.verifyInclusion(leafHash: leaf, index: position, treeSize: treeSize, proof: proof, root: root) else {
-                    try audit.fail("the inclusion proof of position \(position) in the tree of \(treeSize) entries does not "
-                                   + "lead to the \(treeSize == signedSize ? "signed" : "derived") root \(root.hex)")
+                    try audit.fail(
+                        "the inclusion proof of position \(position) in the tree of \(treeSize) entries does not "
+                            + "lead to the \(treeSize == signedSize ? "signed" : "derived") root \(root.hex)")
                 }
                 audit.report("inclusion", "position \(position) in the tree of \(treeSize) entries: \(proof.count) hashes — verified")
-                audit.verdict("entry \(position) is in the log signed at \(signedSize) entries", proof: response, extra: [
-                    ("position", .number("\(position)")), ("treeSize", .number("\(treeSize)")), ("leafHash", .string(leaf.hex)),
-                ])
+                audit.verdict(
+                    "entry \(position) is in the log signed at \(signedSize) entries", proof: response,
+                    extra: [
+                        ("position", .number("\(position)")), ("treeSize", .number("\(treeSize)")), ("leafHash", .string(leaf.hex)),
+                    ])
             }
         }
     }
@@ -228,8 +236,9 @@ struct Proof: ParsableCommand {
             }
             let to = self.to ?? signedSize
             guard to <= signedSize else {
-                Terminal.error("error: --to \(to) is beyond the latest signed checkpoint (\(signedSize) entries): "
-                               + "a proof against an unsigned root proves nothing")
+                Terminal.error(
+                    "error: --to \(to) is beyond the latest signed checkpoint (\(signedSize) entries): "
+                        + "a proof against an unsigned root proves nothing")
                 throw Exit.couldNotRun
             }
             guard from <= to || (trusted != nil && self.to == nil) else {
@@ -240,8 +249,9 @@ struct Proof: ParsableCommand {
                 guard from <= to else {
                     // A log never shrinks: a signed checkpoint larger than the latest one means
                     // the log was rolled back, or is a different log.
-                    try audit.fail("the latest signed checkpoint covers \(to) entries, fewer than the \(from) of the "
-                                   + "checkpoint you trusted: the log was truncated or rolled back")
+                    try audit.fail(
+                        "the latest signed checkpoint covers \(to) entries, fewer than the \(from) of the "
+                            + "checkpoint you trusted: the log was truncated or rolled back")
                 }
                 let oldRoot: Digest
                 if let trusted {
@@ -255,19 +265,23 @@ struct Proof: ParsableCommand {
                     "/v1/proofs/consistency" + queryString([("from", "\(from)"), ("to", "\(to)")]))
                 let proof = try audit.hashes(value["proof"], what: "consistency proof")
                 guard MerkleProof.verifyConsistency(oldSize: from, newSize: to, proof: proof, oldRoot: oldRoot, newRoot: newRoot) else {
-                    try audit.fail("the consistency proof from \(from) to \(to) entries does not verify: the log of \(from) "
-                                   + "entries with root \(oldRoot.hex) is NOT a prefix of the \(to == signedSize ? "signed" : "derived") "
-                                   + "tree: either that root is not this log's, or entries recorded before were changed or removed")
+                    try audit.fail(
+                        "the consistency proof from \(from) to \(to) entries does not verify: the log of \(from) "
+                            + "entries with root \(oldRoot.hex) is NOT a prefix of the \(to == signedSize ? "signed" : "derived") "
+                            + "tree: either that root is not this log's, or entries recorded before were changed or removed")
                 }
                 audit.report("consistency", "from \(from) to \(to) entries: \(proof.count) hashes — verified")
-                let claim = trusted == nil
+                let claim =
+                    trusted == nil
                     ? "the tree of \(from) entries with root \(oldRoot.hex) is a prefix of the log signed at \(signedSize) "
                         + "entries; compare that root with one you recorded (or pass --old-checkpoint)"
                     : "the log signed at \(signedSize) entries extends, unchanged, the \(from) entries you trusted"
-                audit.verdict(claim, proof: response, extra: [
-                    ("from", .number("\(from)")), ("to", .number("\(to)")), ("oldRoot", .string(oldRoot.hex)),
-                    ("newRoot", .string(newRoot.hex)),
-                ])
+                audit.verdict(
+                    claim, proof: response,
+                    extra: [
+                        ("from", .number("\(from)")), ("to", .number("\(to)")), ("oldRoot", .string(oldRoot.hex)),
+                        ("newRoot", .string(newRoot.hex)),
+                    ])
             }
         }
     }
@@ -336,8 +350,13 @@ struct ProofAudit {
         if session.options.json {
             var members: [(key: String, value: JSON)] = [
                 ("verified", .bool(true)),
-                ("checkpoint", .object([("size", .number("\(checkpoint.size)")), ("root", .string(checkpoint.root.hex)),
-                                        ("timestamp", checkpoint.timestampSeconds.map { .number("\($0)") } ?? .null)])),
+                (
+                    "checkpoint",
+                    .object([
+                        ("size", .number("\(checkpoint.size)")), ("root", .string(checkpoint.root.hex)),
+                        ("timestamp", checkpoint.timestampSeconds.map { .number("\($0)") } ?? .null),
+                    ])
+                ),
                 ("verifierKey", .string(key.text)), ("keyFromDaemon", .bool(key.fromDaemon)),
             ]
             members += extra
@@ -349,8 +368,9 @@ struct ProofAudit {
         for line in fields(steps) { Terminal.out(line) }
         Terminal.out("VERIFIED locally (RFC 9162): \(claim).")
         if key.fromDaemon {
-            Terminal.out("note: the verifier key came from the daemon itself; pass --key with the key obtained out of band "
-                         + "for a check that trusts nothing the daemon says.")
+            Terminal.out(
+                "note: the verifier key came from the daemon itself; pass --key with the key obtained out of band "
+                    + "for a check that trusts nothing the daemon says.")
         }
     }
 
@@ -358,15 +378,19 @@ struct ProofAudit {
     mutating func checkEntry(_ position: UInt64) async throws -> Digest {
         let checked = try await CheckedEntry.fetch(position: position, session: session, key: key, purpose: purpose)
         if let leaf = checked.withheldLeafHash {
-            report("entry \(position)", "data withheld (a person's case file; --purpose reads it, recorded) — leaf hash "
-                   + "\(leaf.hex) as served, authenticated only by the proof against the signed root")
+            report(
+                "entry \(position)",
+                "data withheld (a person's case file; --purpose reads it, recorded) — leaf hash "
+                    + "\(leaf.hex) as served, authenticated only by the proof against the signed root")
             return leaf
         }
         guard checked.problems.isEmpty, let entry = checked.entry else {
             try fail("entry \(position): " + checked.problems.joined(separator: "; "))
         }
-        report("entry \(position)", "\(entry.stream) v\(entry.streamVersion) \(entry.eventType) by \(entry.author) — "
-               + "signature valid, leaf hash \(entry.leafHash.hex)")
+        report(
+            "entry \(position)",
+            "\(entry.stream) v\(entry.streamVersion) \(entry.eventType) by \(entry.author) — "
+                + "signature valid, leaf hash \(entry.leafHash.hex)")
         return entry.leafHash
     }
 
@@ -387,13 +411,19 @@ struct ProofAudit {
         let (_, consistency) = try await session.getJSON(
             "/v1/proofs/consistency" + queryString([("from", "\(size)"), ("to", "\(checkpoint.size)")]))
         let link = try hashes(consistency["proof"], what: "consistency proof")
-        guard MerkleProof.verifyConsistency(oldSize: size, newSize: checkpoint.size, proof: link, oldRoot: derived,
-                                            newRoot: checkpoint.root) else {
-            try fail("the tree of \(size) entries (root \(derived.hex), derived from entry \(size - 1)) is NOT a prefix "
-                     + "of the signed tree of \(checkpoint.size) entries")
+        guard
+            MerkleProof.verifyConsistency(
+                oldSize: size, newSize: checkpoint.size, proof: link, oldRoot: derived,
+                newRoot: checkpoint.root)
+        else {
+            try fail(
+                "the tree of \(size) entries (root \(derived.hex), derived from entry \(size - 1)) is NOT a prefix "
+                    + "of the signed tree of \(checkpoint.size) entries")
         }
-        report("tree of \(size)", "root \(derived.hex), derived from entry \(size - 1) and tied to the signed root by a "
-               + "consistency proof (\(link.count) hashes) — verified")
+        report(
+            "tree of \(size)",
+            "root \(derived.hex), derived from entry \(size - 1) and tied to the signed root by a "
+                + "consistency proof (\(link.count) hashes) — verified")
         roots[size] = derived
         return derived
     }

@@ -9,8 +9,10 @@ import FascicoloJSON
 
 /// --reflects, shared by the read-model queries.
 struct ReflectsOption: ParsableArguments {
-    @Option(help: ArgumentHelp("Answer only once the entry at this log position is applied (read your own write); "
-                               + "the daemon waits up to 5 s, else refuses with projection_behind.", valueName: "position"))
+    @Option(
+        help: ArgumentHelp(
+            "Answer only once the entry at this log position is applied (read your own write); "
+                + "the daemon waits up to 5 s, else refuses with projection_behind.", valueName: "position"))
     var reflects: UInt64?
 
     var parameter: (String, String?) { ("reflects", reflects.map(String.init)) }

@@ -87,8 +87,10 @@ struct InterventionsCommand: DaemonCommand {
 
     func run(client: DaemonClient) async throws {
         let session = DaemonSession(daemon, client: client)
-        let query = queryString([("code", code), ("provider", provider), ("fundingLine", fundingLine), ("ambito", ambito),
-                                 ("month", month), ("limit", limit.map(String.init)), ("region", region ? "true" : nil), reflects.parameter])
+        let query = queryString([
+            ("code", code), ("provider", provider), ("fundingLine", fundingLine), ("ambito", ambito),
+            ("month", month), ("limit", limit.map(String.init)), ("region", region ? "true" : nil), reflects.parameter,
+        ])
         let (response, answer) = try await session.getJSON("/v1/interventions" + query)
         if daemon.json {
             session.printRaw(response)
@@ -99,8 +101,11 @@ struct InterventionsCommand: DaemonCommand {
             ["code", "provider", "fundingLine", "ambito", "month", "requested", "started", "ended", "deliveries", "minutes", "amount"]
                 .map { row[$0]?.cell ?? "-" }
         }
-        printTable(["CODE", "PROVIDER", "FUNDING LINE", "AMBITO", "MONTH", "REQUESTED", "STARTED", "ENDED", "DELIVERIES",
-                    "MINUTES", "AMOUNT"], rows, session: session, empty: "no interventions")
+        printTable(
+            [
+                "CODE", "PROVIDER", "FUNDING LINE", "AMBITO", "MONTH", "REQUESTED", "STARTED", "ENDED", "DELIVERIES",
+                "MINUTES", "AMOUNT",
+            ], rows, session: session, empty: "no interventions")
         if found.count == (limit ?? 100) { Terminal.error("more rows may follow: narrow the filters or raise --limit") }
         session.say(reflectsLine(answer))
     }

@@ -48,7 +48,9 @@ struct Restore: ParsableCommand {
     @Option(help: ArgumentHelp("Install this records.key (mode 0600) with the restored log.", valueName: "path"))
     var recordsKey: String?
 
-    @Option(help: ArgumentHelp("Verify the backup against this key '<name>+<key id>+<base64 key>' instead of its signing.pub.", valueName: "vkey"))
+    @Option(
+        help: ArgumentHelp(
+            "Verify the backup against this key '<name>+<key id>+<base64 key>' instead of its signing.pub.", valueName: "vkey"))
     var key: String?
 
     @Flag(help: "Print the result as JSON.")
@@ -67,7 +69,8 @@ struct Restore: ParsableCommand {
         let keptInPlace = result.keptInPlace.map(\.name)
         if json {
             func list(_ names: [String]) -> String { "[" + names.map(jsonString).joined(separator: ",") + "]" }
-            Terminal.out("""
+            Terminal.out(
+                """
                 {"ok":true,"backup":\(jsonString(backup)),"dataDirectory":\(jsonString(dataDirectory)),\
                 "entries":\(report.entries),"streams":\(report.streams),"checkpoints":\(report.checkpoints),\
                 "signingKeyInstalled":\(result.signingKeyInPlace),"secretKeysInstalled":\(list(result.installed)),\
@@ -76,16 +79,19 @@ struct Restore: ParsableCommand {
                 "verifySeconds":\(Terminal.format(report.elapsedSeconds, decimals: 3)),"copySeconds":\(Terminal.format(result.copySeconds, decimals: 3))}
                 """)
         } else {
-            Terminal.out("OK: the backup verifies (full): \(report.entries) entries, \(report.streams) streams, "
-                         + "\(report.checkpoints) checkpoints, in \(Terminal.format(report.elapsedSeconds, decimals: 2)) s")
-            Terminal.out("restored \(backup) into \(dataDirectory) in \(Terminal.format(result.copySeconds, decimals: 2)) s; "
-                         + "the restored copy verifies (fast)")
+            Terminal.out(
+                "OK: the backup verifies (full): \(report.entries) entries, \(report.streams) streams, "
+                    + "\(report.checkpoints) checkpoints, in \(Terminal.format(report.elapsedSeconds, decimals: 2)) s")
+            Terminal.out(
+                "restored \(backup) into \(dataDirectory) in \(Terminal.format(result.copySeconds, decimals: 2)) s; "
+                    + "the restored copy verifies (fast)")
             if !result.installed.isEmpty {
                 Terminal.out("installed \(DataDirectory.listed(result.installed)) (mode 0600)")
             }
             if !result.keptAside.isEmpty {
-                Terminal.out("the replaced files are kept in \(dataDirectory) as \(result.keptAside.joined(separator: ", ")); "
-                             + "remove them once the restored log is in service")
+                Terminal.out(
+                    "the replaced files are kept in \(dataDirectory) as \(result.keptAside.joined(separator: ", ")); "
+                        + "remove them once the restored log is in service")
             }
             if geteuid() == 0 && result.owner == nil {
                 Terminal.out("the restored files belong to root: if fascicolod runs as another user, chown -R that user \(dataDirectory)")
@@ -112,15 +118,17 @@ struct Restore: ParsableCommand {
         }
         let domainMissing = missing.filter { $0 != KeyFile.secretName }
         if !domainMissing.isEmpty {
-            consequences.append(result.hasPersons
-                ? "\(consequences.isEmpty ? "it refuses to start" : "and") on a log with case files without pseudonym.key "
-                    + "and records.key (without them no codice fiscale finds its case file and no personal field can be read)"
-                : "\(consequences.isEmpty ? "" : "and ")this log has no case files yet, so it would make a new "
-                    + "\(DataDirectory.listed(domainMissing)): put back the one\(domainMissing.count == 1 ? "" : "s") "
-                    + "this log was used with, if any")
+            consequences.append(
+                result.hasPersons
+                    ? "\(consequences.isEmpty ? "it refuses to start" : "and") on a log with case files without pseudonym.key "
+                        + "and records.key (without them no codice fiscale finds its case file and no personal field can be read)"
+                    : "\(consequences.isEmpty ? "" : "and ")this log has no case files yet, so it would make a new "
+                        + "\(DataDirectory.listed(domainMissing)): put back the one\(domainMissing.count == 1 ? "" : "s") "
+                        + "this log was used with, if any")
         }
         let options = missing.map(DataDirectory.restoreOption).joined(separator: ", ")
-        Terminal.error("""
+        Terminal.error(
+            """
             WARNING: \(dataDirectory) has no \(DataDirectory.listed(missing)). Put \(missing.count == 1 ? "it" : "them") there \
             (mode 0600, or run restore again with \(options)) before starting fascicolod: \
             \(consequences.joined(separator: " ")).

@@ -28,7 +28,8 @@ struct Stat: ParsableCommand {
         let mapped = statistics.mapSizeBytes
         let readModelsUsed = statistics.readModelsUsedBytes
         if json {
-            Terminal.out("""
+            Terminal.out(
+                """
                 {"origin":\(jsonString(statistics.origin)),"verifierKey":\(jsonString(key)),"entries":\(statistics.entries),\
                 "streams":\(statistics.streams),"checkpoints":\(statistics.checkpoints),"lastCheckpointSize":\(checkpoint.map { "\($0.size)" } ?? "null"),\
                 "lastCheckpointRoot":\(checkpoint.map { jsonString($0.root.hex) } ?? "null"),\
@@ -43,12 +44,21 @@ struct Stat: ParsableCommand {
                 ("entries", "\(statistics.entries)"),
                 ("streams", "\(statistics.streams)"),
                 ("checkpoints", "\(statistics.checkpoints)"),
-                ("last checkpoint", checkpoint.map { "size \($0.size), root \($0.root.hex)" } ?? statistics.lastCheckpointProblem ?? "none"),
+                (
+                    "last checkpoint",
+                    checkpoint.map { "size \($0.size), root \($0.root.hex)" } ?? statistics.lastCheckpointProblem ?? "none"
+                ),
                 ("map used", "\(used / 1_048_576) MiB of \(mapped / 1_048_576) MiB (\(mapped > 0 ? used * 100 / mapped : 0)%)"),
-                ("erasures", statistics.erasureShreddingPending
-                    ? "PENDING: an erasure's records.key rotation is not done yet (the daemon finishes it at its next start)"
-                    : "every erasure shredded (no pending records.key rotation); records.key generation \(statistics.recordsKeyGeneration)"),
-                ("read models", readModelsUsed.map { "\($0 / 1_048_576) MiB in projections/ (rebuilt from the log when missing)" } ?? "none yet"),
+                (
+                    "erasures",
+                    statistics.erasureShreddingPending
+                        ? "PENDING: an erasure's records.key rotation is not done yet (the daemon finishes it at its next start)"
+                        : "every erasure shredded (no pending records.key rotation); records.key generation \(statistics.recordsKeyGeneration)"
+                ),
+                (
+                    "read models",
+                    readModelsUsed.map { "\($0 / 1_048_576) MiB in projections/ (rebuilt from the log when missing)" } ?? "none yet"
+                ),
             ]
             for line in fields(rows) { Terminal.out(line) }
         }

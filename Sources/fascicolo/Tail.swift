@@ -1,5 +1,5 @@
-import FascicoloJSON
 import ArgumentParser
+import FascicoloJSON
 import Glibc
 import UnixSignals
 
@@ -28,8 +28,10 @@ struct Tail: DaemonCommand {
     @Flag(inversion: .prefixedNo, help: "Reconnect and resume when the stream ends or the connection is lost.")
     var reconnect = true
 
-    @Option(help: ArgumentHelp("Seconds without a line, not even a heartbeat (the daemon sends one every 5 s by default), "
-                               + "after which the connection counts as dead.", valueName: "seconds"))
+    @Option(
+        help: ArgumentHelp(
+            "Seconds without a line, not even a heartbeat (the daemon sends one every 5 s by default), "
+                + "after which the connection counts as dead.", valueName: "seconds"))
     var idleTimeout: Double = 15
 
     @OptionGroup var daemon: DaemonOptions
@@ -79,7 +81,9 @@ struct Tail: DaemonCommand {
         func pauseBeforeReconnecting(wasConnected: Bool) async throws -> Bool {
             if wasConnected { pause = 0.25 }
             guard reconnect else {
-                Terminal.error("error: \(lost?.why ?? "the stream ended"); resume with: fascicolo tail --from \(follower.next.map(String.init) ?? "0")")
+                Terminal.error(
+                    "error: \(lost?.why ?? "the stream ended"); resume with: fascicolo tail --from \(follower.next.map(String.init) ?? "0")"
+                )
                 throw Exit.couldNotRun
             }
             if let down = lost, !warnedStillDown, Self.now() - down.since >= 10 {
@@ -97,16 +101,19 @@ struct Tail: DaemonCommand {
                 connected = true
                 connectedOnce = true
                 if let down = lost {
-                    Terminal.error("fascicolo tail: reconnected after \(down.why) (\(Terminal.format(Self.now() - down.since, decimals: 1)) s); "
-                                   + "resuming at position \(follower.next.map(String.init) ?? "the end")")
+                    Terminal.error(
+                        "fascicolo tail: reconnected after \(down.why) (\(Terminal.format(Self.now() - down.since, decimals: 1)) s); "
+                            + "resuming at position \(follower.next.map(String.init) ?? "the end")")
                     lost = nil
                     warnedStillDown = false
                 }
             }
             let response: DaemonClient.Response
             do {
-                response = try await client.streamLines(target: target, headers: [("Accept", "application/x-ndjson")],
-                                                        idleSeconds: idleTimeout) { line in
+                response = try await client.streamLines(
+                    target: target, headers: [("Accept", "application/x-ndjson")],
+                    idleSeconds: idleTimeout
+                ) { line in
                     if !connected { connectionUp() }
                     return follower.take(line)
                 }
@@ -138,7 +145,9 @@ struct Tail: DaemonCommand {
                 if let end = follower.end {
                     follower.end = nil
                     guard reconnect else {
-                        Terminal.error("the daemon ended the stream (\(end)); resume with: fascicolo tail --from \(follower.next.map(String.init) ?? "0")")
+                        Terminal.error(
+                            "the daemon ended the stream (\(end)); resume with: fascicolo tail --from \(follower.next.map(String.init) ?? "0")"
+                        )
                         return
                     }
                     lost = ("the daemon ended the stream (\(end))", Self.now())
@@ -172,7 +181,8 @@ struct Follower {
         guard !line.isEmpty else { return true }
         guard let value = try? JSON.parse(Array(line)), value.isObject else {
             // Resuming would only meet the same line again.
-            problem = "the daemon sent a line that is not a JSON object\(next.map { " where position \($0) was due" } ?? ""): "
+            problem =
+                "the daemon sent a line that is not a JSON object\(next.map { " where position \($0) was due" } ?? ""): "
                 + shortened(String(decoding: line, as: UTF8.self), to: 120)
             return false
         }
@@ -189,8 +199,9 @@ struct Follower {
             } else {
                 let stream = value["stream"]?.string ?? "?"
                 let version = value["streamVersion"]?.uint64.map(String.init) ?? "?"
-                Terminal.out("\(position)  \(value["recordedAt"]?.string ?? "?")  \(stream)@\(version)  "
-                             + "\(value["type"]?.string ?? "?")  \(value["author"]?.string ?? "?")")
+                Terminal.out(
+                    "\(position)  \(value["recordedAt"]?.string ?? "?")  \(stream)@\(version)  "
+                        + "\(value["type"]?.string ?? "?")  \(value["author"]?.string ?? "?")")
             }
             next = position + 1
             return true

@@ -27,8 +27,10 @@ struct Verify: ParsableCommand {
     @Option(help: ArgumentHelp("A signed checkpoint note kept elsewhere that the log must contain (repeatable).", valueName: "file"))
     var checkpoint: [String] = []
 
-    @Option(help: ArgumentHelp("Receipts kept from appends (fascicolo append --receipts FILE): one JSON object per line; "
-                               + "each entry must be in the log (repeatable).", valueName: "file"))
+    @Option(
+        help: ArgumentHelp(
+            "Receipts kept from appends (fascicolo append --receipts FILE): one JSON object per line; "
+                + "each entry must be in the log (repeatable).", valueName: "file"))
     var receipts: [String] = []
 
     @Option(help: "Threads to use (default: all cores).")
@@ -52,9 +54,11 @@ struct Verify: ParsableCommand {
                 Terminal.error("error: --receipts: \(error)")
                 throw Exit.couldNotRun
             }
-            for (number, line) in text.split(separator: UInt8(ascii: "\n")).enumerated() where !line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) {
+            for (number, line) in text.split(separator: UInt8(ascii: "\n")).enumerated()
+            where !line.allSatisfy({ $0 == 0x20 || $0 == 0x0D }) {
                 guard let value = try? JSON.parse(line), let signed = value["signedBytes"]?.string.flatMap(Base64.decode),
-                      let signature = value["signature"]?.string.flatMap(Base64.decode) else {
+                    let signature = value["signature"]?.string.flatMap(Base64.decode)
+                else {
                     Terminal.error("error: --receipts \(file): line \(number + 1) is not a receipt {\"signedBytes\":…,\"signature\":…}")
                     throw Exit.couldNotRun
                 }
@@ -68,15 +72,17 @@ struct Verify: ParsableCommand {
         if let threads { options.threads = max(1, threads) }
         let verification: DirectoryVerification.Result
         do {
-            verification = try DirectoryVerification.run(dataDirectory, key: key, options: options, label: fast ? "verify --fast" : "verify",
-                                                         observer: OperationOutput.show)
+            verification = try DirectoryVerification.run(
+                dataDirectory, key: key, options: options, label: fast ? "verify --fast" : "verify",
+                observer: OperationOutput.show)
         } catch {
             throw OperationOutput.report(error, json: json)
         }
         let (report, domain) = (verification.log, verification.domain)
         let rate = report.elapsedSeconds > 0 ? Int(Double(report.entries) / report.elapsedSeconds) : 0
         if json {
-            Terminal.out("""
+            Terminal.out(
+                """
                 {"ok":true,"mode":\(jsonString(fast ? "fast" : "full")),"entries":\(report.entries),\
                 "checkpoints":\(report.checkpoints),"checkpointsGiven":\(notes.count),"streams":\(report.streams),\
                 "idempotencyRows":\(report.idempotencyRows),"sealsChecked":\(report.sealsChecked),\
@@ -84,13 +90,15 @@ struct Verify: ParsableCommand {
                 "seconds":\(Terminal.format(report.elapsedSeconds, decimals: 3)),"entriesPerSecond":\(rate)}
                 """)
         } else {
-            Terminal.out("OK: \(report.entries) entries, \(report.streams) streams, \(report.checkpoints) checkpoints, "
-                         + "\(report.idempotencyRows) idempotency rows verified (\(fast ? "fast" : "full")) in \(Terminal.format(report.elapsedSeconds, decimals: 2)) s, \(rate) entries/s"
-                         + (notes.isEmpty ? "" : "; the log contains the \(notes.count) checkpoints given")
-                         + (kept.isEmpty ? "" : "; every one of the \(kept.count) receipts is in the log"))
+            Terminal.out(
+                "OK: \(report.entries) entries, \(report.streams) streams, \(report.checkpoints) checkpoints, "
+                    + "\(report.idempotencyRows) idempotency rows verified (\(fast ? "fast" : "full")) in \(Terminal.format(report.elapsedSeconds, decimals: 2)) s, \(rate) entries/s"
+                    + (notes.isEmpty ? "" : "; the log contains the \(notes.count) checkpoints given")
+                    + (kept.isEmpty ? "" : "; every one of the \(kept.count) receipts is in the log"))
             if let domain {
-                Terminal.out("   \(domain.persons) case files: \(domain.keyRows) data keys and \(domain.aliasRows) identity links match the log"
-                             + (domain.keysOpened ? ", every data key opens with records.key" : " (records.key absent: keys not opened)"))
+                Terminal.out(
+                    "   \(domain.persons) case files: \(domain.keyRows) data keys and \(domain.aliasRows) identity links match the log"
+                        + (domain.keysOpened ? ", every data key opens with records.key" : " (records.key absent: keys not opened)"))
             }
             if !report.sealsChecked {
                 Terminal.out("note: the side tables' seals were not checked: they need signing.key (the secret), not in this directory")

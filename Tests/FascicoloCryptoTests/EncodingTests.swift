@@ -34,18 +34,18 @@ struct Base64Tests {
     }
 
     @Test(arguments: [
-        "Zg",          // missing padding
-        "Zg=",         // short padding
-        "Zg===",       // too much padding
-        "Z",           // a lone character
-        "Zm9v!",       // not in the alphabet
-        "Zm9v Yg==",   // inner whitespace
+        "Zg",  // missing padding
+        "Zg=",  // short padding
+        "Zg===",  // too much padding
+        "Z",  // a lone character
+        "Zm9v!",  // not in the alphabet
+        "Zm9v Yg==",  // inner whitespace
         "Zm9vYg==\n",  // trailing newline
-        " Zm9v",       // leading space
-        "Zg==Zg==",    // padding in the middle
-        "-_-_",        // URL-safe alphabet
-        "Zh==",        // non-zero bits after the last full byte (non-canonical)
-        "Zm9=",        // non-canonical
+        " Zm9v",  // leading space
+        "Zg==Zg==",  // padding in the middle
+        "-_-_",  // URL-safe alphabet
+        "Zh==",  // non-zero bits after the last full byte (non-canonical)
+        "Zm9=",  // non-canonical
         "====",
         "é===",
     ])

@@ -92,8 +92,9 @@ struct KeyFileTests {
     func wrongSizedKeyIsMalformed(_ size: Int) throws {
         try withTemporaryDirectory { directory in
             let path = directory + "/" + KeyFile.secretName
-            try #require(FileManager.default.createFile(
-                atPath: path, contents: Data(repeating: 7, count: size), attributes: [.posixPermissions: 0o600]))
+            try #require(
+                FileManager.default.createFile(
+                    atPath: path, contents: Data(repeating: 7, count: size), attributes: [.posixPermissions: 0o600]))
             try #require(try mode(of: path) == 0o600)
             let error = #expect(throws: KeyFile.Failure.self) { try KeyFile.load(path: path) }
             guard case .malformed(let reportedPath, _)? = error else {

@@ -10,7 +10,8 @@ enum GoNoteExample {
     /// 0x01 ‖ the Ed25519 seed.
     static let privateKeyBase64 = "AYEKFALVFGyNhPJEMzD1QIDr+Y7hfZx09iUvxdXHKDFz"
     static let name = "PeterNeumann"
-    static let text = "If you think cryptography is the answer to your problem,\n"
+    static let text =
+        "If you think cryptography is the answer to your problem,\n"
         + "then you don't know what your problem is.\n"
     static let signatureLine =
         "\u{2014} PeterNeumann x08go/ZJkuBS9UG/SffcvIAQxVBtiFupLLr8pAcElZInNIuGUgYN1FFYC2pZSNXgKvqfqdngotpRZb6KE6RyyBwJnAM=\n"
@@ -59,7 +60,8 @@ struct SignedNoteTests {
         // Random keys and names, against the definition.
         for name in ["a", "example.com/log", "fascicolo.invalid/ledger"] {
             let random = SigningKey()
-            #expect(SignedNote.keyID(name: name, publicKey: random.publicKey)
+            #expect(
+                SignedNote.keyID(name: name, publicKey: random.publicKey)
                     == independentKeyID(name: name, type: 0x01, publicKey: random.publicKey.bytes))
         }
     }
@@ -98,9 +100,9 @@ struct SignedNoteTests {
     @Test(arguments: [
         "PeterNeumanm+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",  // other name: key ID mismatch
         "PeterNeumann+c74f20a4+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",  // wrong key ID
-        "PeterNeumann+c74f20+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",    // short key ID
+        "PeterNeumann+c74f20+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",  // short key ID
         "PeterNeumann+c74f20a3+ARpc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TX",  // other public key
-        "PeterNeumann+c74f20a3+Apc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",   // bad base64
+        "PeterNeumann+c74f20a3+Apc2QcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",  // bad base64
         "PeterNeumann+c74f20a3+AhpcAAcUPDhMQegwxbzhKqiBfsVkmqq/LDE4izWy10TW",  // key type 0x02
         "PeterNeumann+c74f20a3",
         "PeterNeumann",
@@ -153,9 +155,10 @@ struct SignedNoteTests {
             var changed = text
             changed[index] ^= 0x01  // ASCII stays ASCII
             let note = String(decoding: changed, as: UTF8.self) + "\n" + GoNoteExample.signatureLine
-            let verifies = (try? SignedNote.parse(note)).map {
-                SignedNote.hasValidSignature($0, name: GoNoteExample.name, publicKey: publicKey)
-            } ?? false
+            let verifies =
+                (try? SignedNote.parse(note)).map {
+                    SignedNote.hasValidSignature($0, name: GoNoteExample.name, publicKey: publicKey)
+                } ?? false
             #expect(!verifies, "changed byte \(index)")
         }
         // A changed byte of the signature (not of the key ID) fails too.
@@ -174,15 +177,15 @@ struct SignedNoteTests {
     }
 
     @Test(arguments: [
-        "text\n\n\u{2014} name AAAAAAAA",               // no final newline
-        "text\n\u{2014} name AAAAAAAA\n",               // no blank line
-        "text\n\n",                                     // no signature
-        "text\n\n- name AAAAAAAA\n",                    // hyphen instead of em dash
-        "text\n\n\u{2014} name AAAAAAA\n",              // bad base64
-        "text\n\n\u{2014} name AAAA\n",                 // blob shorter than 5 bytes
-        "text\n\n\u{2014} name\n",                      // no blob
-        "text\n\n\u{2014}  AAAAAAAA\n",                 // empty name
-        "text\n\n\u{2014} name AAAAAAAA extra\n",       // three fields
+        "text\n\n\u{2014} name AAAAAAAA",  // no final newline
+        "text\n\u{2014} name AAAAAAAA\n",  // no blank line
+        "text\n\n",  // no signature
+        "text\n\n- name AAAAAAAA\n",  // hyphen instead of em dash
+        "text\n\n\u{2014} name AAAAAAA\n",  // bad base64
+        "text\n\n\u{2014} name AAAA\n",  // blob shorter than 5 bytes
+        "text\n\n\u{2014} name\n",  // no blob
+        "text\n\n\u{2014}  AAAAAAAA\n",  // empty name
+        "text\n\n\u{2014} name AAAAAAAA extra\n",  // three fields
     ])
     func rejectsMalformedNotes(_ note: String) {
         #expect(throws: SignedNote.ParseError.self) { try SignedNote.parse(note) }
@@ -236,19 +239,26 @@ struct CosignatureTests {
         var blob = cosignature.blob
         blob[11] ^= 0x01
         let changedTime = Self.text + "\n\u{2014} \(Self.name) \(Base64.encode(blob))\n"
-        #expect(SignedNote.validCosignatureTimestamp(try SignedNote.parse(changedTime), name: Self.name,
-                                                     publicKey: key.publicKey) == nil)
+        #expect(
+            SignedNote.validCosignatureTimestamp(
+                try SignedNote.parse(changedTime), name: Self.name,
+                publicKey: key.publicKey) == nil)
 
         // Another text.
         let otherText = note.replacingFirst("\n7\n", with: "\n8\n")
-        #expect(SignedNote.validCosignatureTimestamp(try SignedNote.parse(otherText), name: Self.name,
-                                                     publicKey: key.publicKey) == nil)
+        #expect(
+            SignedNote.validCosignatureTimestamp(
+                try SignedNote.parse(otherText), name: Self.name,
+                publicKey: key.publicKey) == nil)
 
         // A note signature alone carries no timestamp, and a cosignature alone is no note signature.
         let signatureOnly = Self.text + "\n" + SignedNote.signatureLine(text: Self.text, name: Self.name, key: key)
-        #expect(SignedNote.validCosignatureTimestamp(try SignedNote.parse(signatureOnly), name: Self.name,
-                                                     publicKey: key.publicKey) == nil)
-        let cosignatureOnly = Self.text + "\n"
+        #expect(
+            SignedNote.validCosignatureTimestamp(
+                try SignedNote.parse(signatureOnly), name: Self.name,
+                publicKey: key.publicKey) == nil)
+        let cosignatureOnly =
+            Self.text + "\n"
             + SignedNote.cosignatureLine(text: Self.text, name: Self.name, key: key, timestampSeconds: 5)
         let parsedCosignatureOnly = try SignedNote.parse(cosignatureOnly)
         #expect(!SignedNote.hasValidSignature(parsedCosignatureOnly, name: Self.name, publicKey: key.publicKey))
@@ -262,8 +272,9 @@ extension String {
         let bytes = Array(utf8)
         let needle = Array(target.utf8)
         for start in 0...(bytes.count - needle.count) where Array(bytes[start..<(start + needle.count)]) == needle {
-            return String(decoding: bytes[..<start] + Array(replacement.utf8) + bytes[(start + needle.count)...],
-                          as: UTF8.self)
+            return String(
+                decoding: bytes[..<start] + Array(replacement.utf8) + bytes[(start + needle.count)...],
+                as: UTF8.self)
         }
         preconditionFailure("\(target) not found")
     }

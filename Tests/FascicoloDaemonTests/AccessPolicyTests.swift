@@ -6,13 +6,15 @@ import Testing
         var configuration = DaemonConfiguration()
         #expect(configuration.access.roles(uid: 0, gid: 0) == [.admin])
         #expect(configuration.access.roles(uid: 1000, gid: 1000).isEmpty)
-        try configuration.apply(ConfigurationFile(text: """
-            [access]
-            writer = "uid:1001, gid:2000"
-            auditor = "uid:1002"
-            admin = "uid:0, uid:1002"
-            services = "1001=cartella-app, 1003=gepi-bridge"
-            """, source: "access.toml"))
+        try configuration.apply(
+            ConfigurationFile(
+                text: """
+                    [access]
+                    writer = "uid:1001, gid:2000"
+                    auditor = "uid:1002"
+                    admin = "uid:0, uid:1002"
+                    services = "1001=cartella-app, 1003=gepi-bridge"
+                    """, source: "access.toml"))
         let access = configuration.access
         #expect(access.roles(uid: 1001, gid: 1001) == [.writer])
         #expect(access.roles(uid: 1003, gid: 2000) == [.writer])  // by group

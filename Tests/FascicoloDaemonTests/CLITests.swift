@@ -11,32 +11,40 @@ import Testing
     @Test func appendThenReadRoundTripAndTheReadingCommands() throws {
         try withDaemon { daemon in
             let health = try cli(daemon, "health")
-            #expect(health.status == 0 && health.output.contains("live     yes") && health.output.contains("ready    yes, 0 entries")
+            #expect(
+                health.status == 0 && health.output.contains("live     yes") && health.output.contains("ready    yes, 0 entries")
                     && health.output.contains("fascicolod 0.1.0, API v1"), "\(health.output)")
 
             // The data goes out exactly as typed: the daemon signs those bytes.
             let data = #" {"ambito": "AMB-03", "b":[1, 2.50], "s":"x\/y\u00e9"} "#
-            let appended = try cli(daemon, "append", "case-cli", "--type", "CaseOpened", "--data", data,
-                                   "--expected-version", "no_stream", "--idempotency-key", "cli-1")
-            #expect(appended.status == 0 && appended.output.contains("appended 1 event to case-cli: position 0, stream version 1"),
-                    "\(appended.output)")
+            let appended = try cli(
+                daemon, "append", "case-cli", "--type", "CaseOpened", "--data", data,
+                "--expected-version", "no_stream", "--idempotency-key", "cli-1")
+            #expect(
+                appended.status == 0 && appended.output.contains("appended 1 event to case-cli: position 0, stream version 1"),
+                "\(appended.output)")
             let stored = try daemon.json("/v1/entries/0")
             let signedBytes = try #require(Base64.decode(stored["signedBytes"] as? String ?? ""))
             #expect(String(decoding: signedBytes, as: UTF8.self).hasSuffix(#"{"ambito": "AMB-03", "b":[1, 2.50], "s":"x\/y\u00e9"}"#))
-            let retried = try cli(daemon, "append", "case-cli", "--type", "CaseOpened", "--data", data,
-                                  "--expected-version", "no_stream", "--idempotency-key", "cli-1")
-            #expect(retried.status == 0 && retried.output.contains("already stored") && retried.output.contains("position 0"),
-                    "\(retried.output)")
+            let retried = try cli(
+                daemon, "append", "case-cli", "--type", "CaseOpened", "--data", data,
+                "--expected-version", "no_stream", "--idempotency-key", "cli-1")
+            #expect(
+                retried.status == 0 && retried.output.contains("already stored") && retried.output.contains("position 0"),
+                "\(retried.output)")
 
             // A prepared body of two events, from a file.
             let file = daemon.directory + "/events.json"
-            try writeFile(file, #"{"events":[{"type":"Note","data":"first"},{"type":"Note","data":{"text": "second"}}],"expectedVersion":1}"#)
+            try writeFile(
+                file, #"{"events":[{"type":"Note","data":"first"},{"type":"Note","data":{"text": "second"}}],"expectedVersion":1}"#)
             let batch = try cli(daemon, "append", "case-cli", "--file", file, "--idempotency-key", "batch-1")
-            #expect(batch.status == 0 && batch.output.contains("appended 2 events to case-cli: positions 1–2, stream versions 2–3"),
-                    "\(batch.output)")
+            #expect(
+                batch.status == 0 && batch.output.contains("appended 2 events to case-cli: positions 1–2, stream versions 2–3"),
+                "\(batch.output)")
             let second = try daemon.json("/v1/entries/2")
-            #expect(String(decoding: try #require(Base64.decode(second["signedBytes"] as? String ?? "")), as: UTF8.self)
-                        .hasSuffix(#"{"text": "second"}"#))
+            #expect(
+                String(decoding: try #require(Base64.decode(second["signedBytes"] as? String ?? "")), as: UTF8.self)
+                    .hasSuffix(#"{"text": "second"}"#))
             let batchAgain = try cli(daemon, "append", "case-cli", "--file", file, "--idempotency-key", "batch-1")
             #expect(batchAgain.status == 0 && batchAgain.output.contains("already stored"), "\(batchAgain.output)")
 
@@ -44,7 +52,9 @@ import Testing
             let lines = read.output.split(separator: "\n")
             #expect(read.status == 0 && lines.count == 4, "\(read.output)")
             #expect(lines.first?.hasPrefix("VERSION  POSITION  TYPE") == true)
-            #expect(lines.dropFirst().first?.contains(#"CaseOpened  "#) == true && read.output.contains(#"{"ambito":"AMB-03","b":[1,2.50],"s":"x/yé"}"#))
+            #expect(
+                lines.dropFirst().first?.contains(#"CaseOpened  "#) == true
+                    && read.output.contains(#"{"ambito":"AMB-03","b":[1,2.50],"s":"x/yé"}"#))
             #expect(read.output.contains(#"{"text":"second"}"#) && read.output.contains("uid:0/unnamed"))
 
             let newest = try cli(daemon, "read", "case-cli", "--backwards", "--limit", "1")
@@ -54,24 +64,29 @@ import Testing
             #expect(fromTwo.status == 0 && !fromTwo.output.contains("AMB-03") && fromTwo.output.contains("first"))
 
             let log = try cli(daemon, "log", "--from", "1", "--limit", "5")
-            #expect(log.status == 0 && log.output.contains("POSITION  STREAM    VERSION") && !log.output.contains("CaseOpened"),
-                    "\(log.output)")
+            #expect(
+                log.status == 0 && log.output.contains("POSITION  STREAM    VERSION") && !log.output.contains("CaseOpened"),
+                "\(log.output)")
             #expect(log.output.split(separator: "\n").count == 3)
 
             let entry = try cli(daemon, "entry", "0")
-            #expect(entry.status == 0 && entry.output.contains("stream          case-cli")
-                    && entry.output.contains("signature       valid (Ed25519") && entry.output.contains(#"{"ambito": "AMB-03", "b":[1, 2.50], "s":"x\/y\u00e9"}"#),
-                    "\(entry.output)")
+            #expect(
+                entry.status == 0 && entry.output.contains("stream          case-cli")
+                    && entry.output.contains("signature       valid (Ed25519")
+                    && entry.output.contains(#"{"ambito": "AMB-03", "b":[1, 2.50], "s":"x\/y\u00e9"}"#),
+                "\(entry.output)")
 
             // Refusals: 4xx exits 1 with the problem's detail and code.
             let conflict = try cli(daemon, "append", "case-cli", "--type", "X", "--data", "1", "--expected-version", "0")
             #expect(conflict.status == 1, "\(conflict.output)")
-            #expect(conflict.output.contains("error: the stream is at version 3, expected 0 (wrong_expected_version, HTTP 409)"),
-                    "\(conflict.output)")
+            #expect(
+                conflict.output.contains("error: the stream is at version 3, expected 0 (wrong_expected_version, HTTP 409)"),
+                "\(conflict.output)")
             let reused = try cli(daemon, "append", "case-cli", "--type", "Other", "--data", "1", "--idempotency-key", "cli-1")
             #expect(reused.status == 1 && reused.output.contains("(idempotency_conflict, HTTP 409)"), "\(reused.output)")
             let missing = try cli(daemon, "entry", "99")
-            #expect(missing.status == 1 && missing.output.contains("error: no entry at position 99 (not_found, HTTP 404)"), "\(missing.output)")
+            #expect(
+                missing.status == 1 && missing.output.contains("error: no entry at position 99 (not_found, HTTP 404)"), "\(missing.output)")
             let noStream = try cli(daemon, "read", "nobody")
             #expect(noStream.status == 1 && noStream.output.contains("(not_found, HTTP 404)"))
             // Stream names may hold ':' and '@'.
@@ -83,9 +98,11 @@ import Testing
             #expect(invalid.status == 1 && invalid.output.contains("(invalid_stream_name, HTTP 422)"), "\(invalid.output)")
 
             // Bad arguments exit 2 before anything is sent.
-            for arguments in [["append", "case-cli", "--type", "X", "--data", "{not json"], ["append", "case-cli", "--type", "X"],
-                              ["read", "case-cli", "--limit", "0"], ["append", "s", "--type", "X", "--data", "1", "--expected-version", "soon"],
-                              ["log", "--from", "minus-one"], ["frobnicate"]] {
+            for arguments in [
+                ["append", "case-cli", "--type", "X", "--data", "{not json"], ["append", "case-cli", "--type", "X"],
+                ["read", "case-cli", "--limit", "0"], ["append", "s", "--type", "X", "--data", "1", "--expected-version", "soon"],
+                ["log", "--from", "minus-one"], ["frobnicate"],
+            ] {
                 let result = try cli(daemon, arguments)
                 #expect(result.status == 2, "\(arguments) → \(result.status) \(result.output)")
             }
@@ -119,7 +136,8 @@ import Testing
                 #expect(proof["verified"] as? Bool == true && proof["proof"] is [String: Any], "\(command)")
             }
             // A refusal with --json: the problem document on standard output.
-            let conflict = try cliStandardOutput(daemon, "append", "case-j", "--type", "X", "--data", "1", "--expected-version", "no_stream", "--json")
+            let conflict = try cliStandardOutput(
+                daemon, "append", "case-j", "--type", "X", "--data", "1", "--expected-version", "no_stream", "--json")
             #expect(try parseObject(conflict)["code"] as? String == "wrong_expected_version")
         }
     }
@@ -149,11 +167,13 @@ import Testing
 
             let inclusion = try cli(daemon, "proof", "inclusion", "3", "--key", verifierKey)
             #expect(inclusion.status == 0, "\(inclusion.output)")
-            #expect(inclusion.output.contains("VERIFIED locally (RFC 9162): entry 3 is in the log signed at 5 entries"), "\(inclusion.output)")
+            #expect(
+                inclusion.output.contains("VERIFIED locally (RFC 9162): entry 3 is in the log signed at 5 entries"), "\(inclusion.output)")
             #expect(!inclusion.output.contains("came from the daemon"))  // the key was given
             let smallerTree = try cli(daemon, "proof", "inclusion", "1", "--tree-size", "3")
-            #expect(smallerTree.status == 0 && smallerTree.output.contains("tree of 3") && smallerTree.output.contains("VERIFIED"),
-                    "\(smallerTree.output)")
+            #expect(
+                smallerTree.status == 0 && smallerTree.output.contains("tree of 3") && smallerTree.output.contains("VERIFIED"),
+                "\(smallerTree.output)")
             #expect(smallerTree.output.contains("note: the verifier key came from the daemon itself"))
             #expect(try cli(daemon, "proof", "inclusion", "1", "--tree-size", "99").status == 2)
             #expect(try cli(daemon, "proof", "inclusion", "42").status == 1)
@@ -164,16 +184,21 @@ import Testing
             try waitForCheckpoint(daemon, size: 9)
             let consistency = try cli(daemon, "proof", "consistency", "--old-checkpoint", savedNote, "--key", verifierKey)
             #expect(consistency.status == 0, "\(consistency.output)")
-            #expect(consistency.output.contains("VERIFIED locally (RFC 9162): the log signed at 9 entries extends, unchanged, the 5 entries"),
-                    "\(consistency.output)")
+            #expect(
+                consistency.output.contains("VERIFIED locally (RFC 9162): the log signed at 9 entries extends, unchanged, the 5 entries"),
+                "\(consistency.output)")
             let derived = try cli(daemon, "proof", "consistency", "3", "--to", "7")
-            #expect(derived.status == 0 && derived.output.contains("tree of 3") && derived.output.contains("tree of 7"), "\(derived.output)")
-            let root = try Checkpoint.verify(note: note, origin: "fascicolo.invalid/ledger",
-                                             publicKey: try #require(SignedNote.parseVerifierKey(verifierKey)).publicKey).root
+            #expect(
+                derived.status == 0 && derived.output.contains("tree of 3") && derived.output.contains("tree of 7"), "\(derived.output)")
+            let root = try Checkpoint.verify(
+                note: note, origin: "fascicolo.invalid/ledger",
+                publicKey: try #require(SignedNote.parseVerifierKey(verifierKey)).publicKey
+            ).root
             #expect(try cli(daemon, "proof", "consistency", "5", "--old-root", root.hex).status == 0)
             let wrongRoot = try cli(daemon, "proof", "consistency", "5", "--old-root", String(repeating: "ab", count: 32))
-            #expect(wrongRoot.status == 1 && wrongRoot.output.contains("FAILED: the consistency proof from 5 to 9 entries does not verify"),
-                    "\(wrongRoot.output)")
+            #expect(
+                wrongRoot.status == 1 && wrongRoot.output.contains("FAILED: the consistency proof from 5 to 9 entries does not verify"),
+                "\(wrongRoot.output)")
         }
     }
 
@@ -194,26 +219,37 @@ import Testing
                 #expect(try cli(["proof", "inclusion", "4", "--socket", proxySocket]).status == 0)
             }
             // One proof hash changed.
-            try withProxy(at: proxySocket, to: daemon.socket, chunked: false, tamper: { target, body in
-                guard target.hasPrefix("/v1/proofs/inclusion") else { return body }
-                guard let range = body.range(of: #""proof":[""#), let first = body[range.upperBound...].first else { return body }
-                return body.replacingFirst(#""proof":[""#, with: #""proof":[""# + (first == "A" ? "B" : "A"), droppingNext: 1)
-            }) {
+            try withProxy(
+                at: proxySocket, to: daemon.socket, chunked: false,
+                tamper: { target, body in
+                    guard target.hasPrefix("/v1/proofs/inclusion") else { return body }
+                    guard let range = body.range(of: #""proof":[""#), let first = body[range.upperBound...].first else { return body }
+                    return body.replacingFirst(#""proof":[""#, with: #""proof":[""# + (first == "A" ? "B" : "A"), droppingNext: 1)
+                }
+            ) {
                 let result = try cli(["proof", "inclusion", "2", "--socket", proxySocket])
                 #expect(result.status == 1 && result.output.contains("FAILED: the inclusion proof of position 2"), "\(result.output)")
             }
             // The entry's summary says something its signed bytes do not.
-            try withProxy(at: proxySocket, to: daemon.socket, chunked: false, tamper: { target, body in
-                target.hasPrefix("/v1/entries/") ? body.replacingFirst("CaseOpened", with: "CaseClosed") : body
-            }) {
+            try withProxy(
+                at: proxySocket, to: daemon.socket, chunked: false,
+                tamper: { target, body in
+                    target.hasPrefix("/v1/entries/") ? body.replacingFirst("CaseOpened", with: "CaseClosed") : body
+                }
+            ) {
                 let result = try cli(["entry", "1", "--socket", proxySocket])
-                #expect(result.status == 1 && result.output.contains("the daemon's fields type differ from the signed bytes"), "\(result.output)")
+                #expect(
+                    result.status == 1 && result.output.contains("the daemon's fields type differ from the signed bytes"),
+                    "\(result.output)")
                 #expect(try cli(["proof", "inclusion", "1", "--socket", proxySocket]).status == 1)
             }
             // A checkpoint whose tree size was changed: its signature no longer verifies.
-            try withProxy(at: proxySocket, to: daemon.socket, chunked: false, tamper: { target, body in
-                target.hasPrefix("/v1/checkpoints/latest") ? body.replacingFirst("\n6\n", with: "\n7\n") : body
-            }) {
+            try withProxy(
+                at: proxySocket, to: daemon.socket, chunked: false,
+                tamper: { target, body in
+                    target.hasPrefix("/v1/checkpoints/latest") ? body.replacingFirst("\n6\n", with: "\n7\n") : body
+                }
+            ) {
                 let result = try cli(["proof", "consistency", "2", "--socket", proxySocket])
                 #expect(result.status == 1 && result.output.contains("FAILED: the latest checkpoint does not verify"), "\(result.output)")
                 #expect(try cli(["checkpoint", "--verify", "--socket", proxySocket]).status == 1)
@@ -227,7 +263,13 @@ import Testing
             let output = daemon.directory + "/tail.ndjson"
             let tail = try spawn(fascicoloBinary(), ["tail", "--from", "0", "--json", "--socket", daemon.socket], outputFile: output)
             var running = true
-            defer { if running { kill(tail, SIGKILL); var status: Int32 = 0; waitpid(tail, &status, 0) } }
+            defer {
+                if running {
+                    kill(tail, SIGKILL)
+                    var status: Int32 = 0
+                    waitpid(tail, &status, 0)
+                }
+            }
             /// The positions of the entry lines so far (standard error's notices go to the same file).
             func positions(atLeast count: Int) -> [Int] {
                 var found: [Int] = []
@@ -275,12 +317,19 @@ import Testing
     @Test func tailPrintsOneLinePerEntryWithoutTheDataAndExits2WithoutADaemon() throws {
         try withDaemon { daemon in
             for index in 0..<3 {
-                #expect(try daemon.append("case-\(index)", #"{"events":[{"type":"CaseOpened","data":{"secret":"s\#(index)"}}]}"#).status == 201)
+                #expect(
+                    try daemon.append("case-\(index)", #"{"events":[{"type":"CaseOpened","data":{"secret":"s\#(index)"}}]}"#).status == 201)
             }
             let output = daemon.directory + "/tail.txt"
             let tail = try spawn(fascicoloBinary(), ["tail", "--from", "1", "--socket", daemon.socket], outputFile: output)
             var running = true
-            defer { if running { kill(tail, SIGKILL); var status: Int32 = 0; waitpid(tail, &status, 0) } }
+            defer {
+                if running {
+                    kill(tail, SIGKILL)
+                    var status: Int32 = 0
+                    waitpid(tail, &status, 0)
+                }
+            }
             #expect(try daemon.append("case-0", #"{"events":[{"type":"Note","data":{"secret":"s3"}}]}"#).status == 201)
             var lines: [Substring] = []
             for _ in 0..<1_000 where lines.count < 3 {
@@ -288,7 +337,9 @@ import Testing
                 lines = readFile(output).split(separator: "\n")
             }
             #expect(lines.count == 3, "\(lines)")
-            #expect(lines.first?.hasPrefix("1  ") == true && lines.first?.hasSuffix("Z  case-1@1  CaseOpened  uid:0/unnamed") == true, "\(lines)")
+            #expect(
+                lines.first?.hasPrefix("1  ") == true && lines.first?.hasSuffix("Z  case-1@1  CaseOpened  uid:0/unnamed") == true,
+                "\(lines)")
             #expect(lines.last?.hasPrefix("3  ") == true && lines.last?.contains("  case-0@2  Note  uid:0/unnamed") == true, "\(lines)")
             #expect(!readFile(output).contains("secret"), "the data is never printed without --json")
             sleepMilliseconds(700)  // heartbeats (every 300 ms here) print nothing
@@ -334,7 +385,9 @@ import Testing
             listen(listener, 8)
             let started = Date()
             let timedOut = try cli(["health", "--socket", silent, "--timeout", "0.5"])
-            #expect(timedOut.status == 2 && timedOut.output.contains("no answer from fascicolod at \(silent) within 0.5 s"), "\(timedOut.output)")
+            #expect(
+                timedOut.status == 2 && timedOut.output.contains("no answer from fascicolod at \(silent) within 0.5 s"),
+                "\(timedOut.output)")
             #expect(Date().timeIntervalSince(started) < 5)
         }
     }
@@ -343,15 +396,25 @@ import Testing
     func permissionDeniedNamesTheSocketAndWhatTheUidNeeds() throws {
         try withDaemon { daemon in
             // The socket is 0660 root:root; uid 2003 is in neither.
-            let denied = try runProcess("/usr/bin/env", ["setpriv", "--reuid=2003", "--regid=2003", "--clear-groups",
-                                                         fascicoloBinary(), "health", "--socket", daemon.socket])
+            let denied = try runProcess(
+                "/usr/bin/env",
+                [
+                    "setpriv", "--reuid=2003", "--regid=2003", "--clear-groups",
+                    fascicoloBinary(), "health", "--socket", daemon.socket,
+                ])
             #expect(denied.status == 2, "\(denied.output)")
             #expect(denied.output.contains("permission denied on the socket \(daemon.socket): uid 2003"), "\(denied.output)")
             #expect(denied.output.contains("group") && denied.output.contains("role"), "\(denied.output)")
             // In the group but without a role: the daemon's 403 exits 1.
-            let noRole = try runProcess("/usr/bin/env", ["setpriv", "--reuid=2003", "--regid=0", "--clear-groups",
-                                                         fascicoloBinary(), "health", "--socket", daemon.socket])
-            #expect(noRole.status == 1 && noRole.output.contains("uid 2003 has no role on this daemon (forbidden, HTTP 403)"), "\(noRole.output)")
+            let noRole = try runProcess(
+                "/usr/bin/env",
+                [
+                    "setpriv", "--reuid=2003", "--regid=0", "--clear-groups",
+                    fascicoloBinary(), "health", "--socket", daemon.socket,
+                ])
+            #expect(
+                noRole.status == 1 && noRole.output.contains("uid 2003 has no role on this daemon (forbidden, HTTP 403)"),
+                "\(noRole.output)")
         }
     }
 
@@ -362,19 +425,26 @@ import Testing
             }
             // Appends keep arriving while the backup runs.
             let script = daemon.directory + "/load.sh"
-            try writeFile(script, """
+            try writeFile(
+                script,
+                """
                 for i in $(seq 1 100); do "\(fascicoloBinary())" append case-live --type X --data $i --socket "\(daemon.socket)" >/dev/null; done
                 """)
             let loader = try spawn("/bin/sh", [script], outputFile: "/dev/null")
-            defer { kill(loader, SIGKILL); var status: Int32 = 0; waitpid(loader, &status, 0) }
+            defer {
+                kill(loader, SIGKILL)
+                var status: Int32 = 0
+                waitpid(loader, &status, 0)
+            }
             sleepMilliseconds(100)
 
             let data = daemon.directory + "/data"
             let copy = daemon.directory + "/backup-1"
             let backup = try cli(["backup", data, copy])
             #expect(backup.status == 0, "\(backup.output)")
-            #expect(backup.output.contains("backed up \(data) to \(copy)") && backup.output.contains("OK: the copy verifies (full)"),
-                    "\(backup.output)")
+            #expect(
+                backup.output.contains("backed up \(data) to \(copy)") && backup.output.contains("OK: the copy verifies (full)"),
+                "\(backup.output)")
             var info = stat()
             #expect(stat(copy, &info) == 0 && info.st_mode & 0o777 == 0o700)
             #expect(access(copy + "/signing.pub", R_OK) == 0 && access(copy + "/signing.key", F_OK) != 0)
@@ -390,8 +460,9 @@ import Testing
             // stat says when the last checkpoint does not verify (here: signing.pub of another key), and exits 1.
             let strangerCopy = daemon.directory + "/backup-stranger"
             #expect(try cli(["backup", data, strangerCopy]).status == 0)
-            try writeFile(strangerCopy + "/signing.pub",
-                          SignedNote.verifierKey(name: "fascicolo.invalid/ledger", publicKey: SigningKey().publicKey) + "\n")
+            try writeFile(
+                strangerCopy + "/signing.pub",
+                SignedNote.verifierKey(name: "fascicolo.invalid/ledger", publicKey: SigningKey().publicKey) + "\n")
             let stranger = try cli(["stat", strangerCopy])
             #expect(stranger.status == 1 && stranger.output.contains("DOES NOT VERIFY"), "\(stranger.output)")
             let keys = try daemon.json("/v1/keys")
@@ -455,15 +526,19 @@ import Testing
             #expect(readBytes(restored + "/signing.key") == readBytes(data + "/signing.key"))
             #expect(try directoryNames(restored).contains { $0.hasPrefix("data.mdb.replaced-") })
             // A backup that does not verify is not restored.
-            let bad = try cli(["restore", copy, daemon.directory + "/restored-2", "--key",
-                               SignedNote.verifierKey(name: "fascicolo.invalid/ledger", publicKey: SigningKey().publicKey)])
+            let bad = try cli([
+                "restore", copy, daemon.directory + "/restored-2", "--key",
+                SignedNote.verifierKey(name: "fascicolo.invalid/ledger", publicKey: SigningKey().publicKey),
+            ])
             #expect(bad.status == 1 && bad.output.contains("FAILED"), "\(bad.output)")
             #expect(access(daemon.directory + "/restored-2", F_OK) != 0)
 
             // A daemon on the restored directory serves the log and signs with the same key.
             let config = daemon.directory + "/restored.toml"
             let socket = daemon.directory + "/restored.sock"
-            try writeFile(config, """
+            try writeFile(
+                config,
+                """
                 [storage]
                 data_directory = "\(restored)"
                 [socket]
@@ -612,7 +687,8 @@ func readRequest(_ descriptor: Int32) -> [UInt8] {
     }
     let head = String(decoding: bytes, as: UTF8.self).lowercased()
     if let line = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
-       let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)), length > 0 {
+        let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces)), length > 0
+    {
         var body = [UInt8](repeating: 0, count: length)
         var got = 0
         while got < length {
@@ -637,8 +713,10 @@ func writeAllBytes(_ descriptor: Int32, _ bytes: [UInt8], pieces: Int? = nil) {
 
 /// A proxy in front of the daemon's socket that can alter answers (`tamper` gets the request
 /// target and the body text) and re-frame them with chunked transfer encoding, sent in small pieces.
-func withProxy(at path: String, to upstream: String, chunked: Bool,
-               tamper: @escaping @Sendable (String, String) -> String, _ body: () throws -> Void) throws {
+func withProxy(
+    at path: String, to upstream: String, chunked: Bool,
+    tamper: @escaping @Sendable (String, String) -> String, _ body: () throws -> Void
+) throws {
     unlink(path)
     let listener = try bindUnixSocket(path)
     listen(listener, 16)

@@ -99,13 +99,15 @@ import Testing
             // connection is free to read it, so no 408 is ever written into the stream.
             let pipelined = try peers.run(["pipelined", daemon.socket, "GET /v1/subscribe HTTP/1.1\r\nHost: localhost\r\n\r\n", "3"])
             #expect(pipelined["closed"] as? Bool == false, "\(pipelined)")
-            #expect(pipelined["statuses"] as? [String] == ["HTTP/1.1 200 OK"] && (pipelined["heartbeats"] as? Int ?? 0) >= 5, "\(pipelined)")
+            #expect(
+                pipelined["statuses"] as? [String] == ["HTTP/1.1 200 OK"] && (pipelined["heartbeats"] as? Int ?? 0) >= 5, "\(pipelined)")
             #expect(try daemon.call("/metrics").body.contains("fascicolo_request_read_timeouts_total 2"))
 
             // A subscription is a request in progress, never idle: it outlives the idle timeout.
             let output = daemon.directory + "/subscription.ndjson"
-            let subscriber = try spawn("/usr/bin/env", ["curl", "-sN", "--unix-socket", daemon.socket, "http://localhost/v1/subscribe"],
-                                       outputFile: output)
+            let subscriber = try spawn(
+                "/usr/bin/env", ["curl", "-sN", "--unix-socket", daemon.socket, "http://localhost/v1/subscribe"],
+                outputFile: output)
             sleepMilliseconds(6_000)
             var status: Int32 = 0
             #expect(waitpid(subscriber, &status, WNOHANG) == 0, "the subscription is still open: \(readFile(output))")
@@ -127,8 +129,12 @@ import Testing
         try #require(access("/usr/bin/prlimit", X_OK) == 0, "prlimit (util-linux)")
         try withTemporaryDirectory { directory in
             let log = directory + "/daemon.log"
-            let pid = try spawn("/usr/bin/prlimit", ["--nofile=200:300", binary, "--data-dir", directory + "/data",
-                                                     "--socket", directory + "/api.sock"], outputFile: log)
+            let pid = try spawn(
+                "/usr/bin/prlimit",
+                [
+                    "--nofile=200:300", binary, "--data-dir", directory + "/data",
+                    "--socket", directory + "/api.sock",
+                ], outputFile: log)
             defer {
                 kill(pid, SIGKILL)
                 var status: Int32 = 0
@@ -137,12 +143,18 @@ import Testing
             #expect(eventually { readFile(log).contains("listening") }, "\(readFile(log))")
             let text = readFile(log)
             #expect(text.contains("descriptor limit (RLIMIT_NOFILE) hard=300 soft=300 softAtStart=200"), "\(text)")
-            #expect(text.contains("connections.max lowered to fit the descriptor limit configured=1024 descriptors=300 effective=172"),
-                    "\(text)")
+            #expect(
+                text.contains("connections.max lowered to fit the descriptor limit configured=1024 descriptors=300 effective=172"),
+                "\(text)")
 
-            let tooLow = try runProcess("/usr/bin/prlimit", ["--nofile=140:140", binary, "--data-dir", directory + "/other",
-                                                             "--socket", directory + "/other.sock"])
-            #expect(tooLow.status == 1 && tooLow.output.contains("connections.max = 1024")
+            let tooLow = try runProcess(
+                "/usr/bin/prlimit",
+                [
+                    "--nofile=140:140", binary, "--data-dir", directory + "/other",
+                    "--socket", directory + "/other.sock",
+                ])
+            #expect(
+                tooLow.status == 1 && tooLow.output.contains("connections.max = 1024")
                     && tooLow.output.contains("leaves room for 12 connections"), "\(tooLow.output)")
         }
     }
@@ -191,8 +203,12 @@ final class PeerClient {
     /// `stop`; returns how many were admitted and how many refused (503, closed at once).
     func hold(_ count: Int, as uid: UInt32) throws -> Held {
         let output = daemon.directory + "/hold-\(uid)-\(holders.count).out"
-        let pid = try spawn("/usr/bin/env", ["setpriv", "--reuid=\(uid)", "--regid=0", "--clear-groups", "/usr/bin/env", "python3",
-                                             script, "hold", daemon.socket, "\(count)"], outputFile: output)
+        let pid = try spawn(
+            "/usr/bin/env",
+            [
+                "setpriv", "--reuid=\(uid)", "--regid=0", "--clear-groups", "/usr/bin/env", "python3",
+                script, "hold", daemon.socket, "\(count)",
+            ], outputFile: output)
         holders.append(pid)
         var line: Substring?
         for _ in 0..<200 where line == nil {
@@ -200,8 +216,9 @@ final class PeerClient {
             line = readFile(output).split(separator: "\n").first
         }
         let report = try parseObject(String(line ?? ""))
-        return Held(pid: pid, open: report["open"] as? Int ?? -1, refused: report["refused"] as? Int ?? -1,
-                    failed: report["failed"] as? Int ?? -1, statusLines: report["statusLines"] as? [String] ?? [])
+        return Held(
+            pid: pid, open: report["open"] as? Int ?? -1, refused: report["refused"] as? Int ?? -1,
+            failed: report["failed"] as? Int ?? -1, statusLines: report["statusLines"] as? [String] ?? [])
     }
 
     /// Closes the held connections (the client is killed; the kernel closes its sockets).

@@ -1,7 +1,7 @@
 import FascicoloCrypto
-import FascicoloTesting
 import FascicoloDaemon
 import FascicoloLedger
+import FascicoloTesting
 import Foundation
 import Glibc
 import Logging
@@ -73,13 +73,16 @@ import Testing
             #expect(started, "\(readFile(log))")
             // The README's log line: UTC time, level, label, message, then key=value in key order.
             let line = readFile(log).split(separator: "\n").first { $0.contains("fascicolod started") }.map(String.init) ?? ""
-            #expect(line.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z notice fascicolod: fascicolod started( \w+=\S+)+/) != nil, "\(line)")
+            #expect(
+                line.wholeMatch(of: /\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z notice fascicolod: fascicolod started( \w+=\S+)+/) != nil,
+                "\(line)")
             let keys = line.split(separator: " ").compactMap { word in word.firstIndex(of: "=").map { String(word[..<$0]) } }
             #expect(keys.contains("dataDirectory") && keys == keys.sorted(), "\(line)")
             let seed = readBytes(data + "/signing.key")
             #expect(seed.count == 32)
-            #expect(!readFile(log).contains(Hex.encode(seed)) && !readFile(log).contains(Base64.encode(seed)),
-                    "the log must not contain the secret key")
+            #expect(
+                !readFile(log).contains(Hex.encode(seed)) && !readFile(log).contains(Base64.encode(seed)),
+                "the log must not contain the secret key")
 
             let second = try runProcess(binary, ["--data-dir", data])
             #expect(second.status == 1 && second.output.contains("another fascicolod holds"), "\(second.output)")
@@ -140,13 +143,19 @@ import Testing
     @Test func theDaemonTurnsReadOnlyWhenTheDiskFailsAndRecovers() throws {
         try withTemporaryDirectory { directory in
             let shim = directory + "/faultshim.so"
-            let built = try runProcess("/usr/bin/env", ["cc", "-shared", "-fPIC", "-O1", "-o", shim,
-                                                       packageDirectory() + "/tools/faults/faultshim.c", "-ldl"])
+            let built = try runProcess(
+                "/usr/bin/env",
+                [
+                    "cc", "-shared", "-fPIC", "-O1", "-o", shim,
+                    packageDirectory() + "/tools/faults/faultshim.c", "-ldl",
+                ])
             try #require(built.status == 0, "\(built.output)")
             let full = directory + "/disk-is-full"
             let socket = directory + "/api.sock"
             let config = directory + "/fascicolod.toml"
-            try writeFile(config, """
+            try writeFile(
+                config,
+                """
                 [storage]
                 data_directory = "\(directory)/data"
                 [socket]
@@ -159,9 +168,13 @@ import Testing
                 reference_directory = "\(packageDirectory())/Config/reference"
                 """)
             let log = directory + "/daemon.log"
-            let pid = try spawn("/usr/bin/env", ["LD_PRELOAD=\(shim)", "FAULT_AT=1", "FAULT_COUNT=0", "FAULT_ERRNO=ENOSPC",
-                                                 "FAULT_OPS=pwrite,writev,fdatasync", "FAULT_WHILE=\(full)",
-                                                 productsDirectory() + "/fascicolod", "--config", config], outputFile: log)
+            let pid = try spawn(
+                "/usr/bin/env",
+                [
+                    "LD_PRELOAD=\(shim)", "FAULT_AT=1", "FAULT_COUNT=0", "FAULT_ERRNO=ENOSPC",
+                    "FAULT_OPS=pwrite,writev,fdatasync", "FAULT_WHILE=\(full)",
+                    productsDirectory() + "/fascicolod", "--config", config,
+                ], outputFile: log)
             defer {
                 kill(pid, SIGTERM)
                 var status: Int32 = 0
@@ -188,7 +201,8 @@ import Testing
             #expect(ready.status == 503 && ready.body.contains(#""status":"read_only""#), "\(ready)")
             #expect(try call("/metrics").body.contains("fascicolo_storage_writable 0"))
             let read = try call("/v1/streams/case-full/events")
-            #expect(read.status == 200 && read.body.contains(#""streamVersion":1"#) && !read.body.contains(#""streamVersion":2"#), "\(read)")
+            #expect(
+                read.status == 200 && read.body.contains(#""streamVersion":1"#) && !read.body.contains(#""streamVersion":2"#), "\(read)")
 
             unlink(full)
             var stored = false

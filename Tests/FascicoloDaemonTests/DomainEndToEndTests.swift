@@ -13,7 +13,8 @@ import Testing
         #"{"person":"\#(person)",\#(actor),"events":[\#(events)]\#(extra)}"#
     }
 
-    static let registration = #"{"type":"PersonRegistered","occurredAt":"2026-01-10","data":{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"G942","givenName":"Mario","familyName":"Rossi","address":"Via Pretoria 12, Potenza"}}"#
+    static let registration =
+        #"{"type":"PersonRegistered","occurredAt":"2026-01-10","data":{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"G942","givenName":"Mario","familyName":"Rossi","address":"Via Pretoria 12, Potenza"}}"#
 
     @Test func aPersonsPathThroughTheSocket() throws {
         try withDaemon(access: "auditor = \"uid:4242\"\nwriter = \"uid:4343\"") { daemon in
@@ -28,7 +29,9 @@ import Testing
             #expect(!registered.body.contains(Self.codiceFiscale))
             let answer = try JSONSerialization.jsonObject(with: Data(registered.body.utf8)) as? [String: Any]
             let pseudonym = try #require(answer?["person"] as? String)
-            #expect(pseudonym.count == 32 && answer?["stream"] as? String == "person:" + pseudonym && answer?["codeTable"] as? String == "2026.2")
+            #expect(
+                pseudonym.count == 32 && answer?["stream"] as? String == "person:" + pseudonym
+                    && answer?["codeTable"] as? String == "2026.2")
             // A retry with the same key and body is answered from the first append.
             let retry = try record(Self.body(Self.registration, extra: #","idempotencyKey":"reg-1""#), as: 4343)
             #expect(retry.status == 200 && retry.body.contains(#""deduplicated":true"#), "\(retry.body)")
@@ -37,19 +40,37 @@ import Testing
             // Refusals: each with its code and field, nothing stored, the codice fiscale never echoed.
             try daemon.expectProblem(record(Self.body(Self.registration, person: "RSSMRA85T10A562X")), 422, "invalid_codice_fiscale")
             #expect(try !record(Self.body(Self.registration, person: "RSSMRA85T10A562X")).body.contains("RSSMRA85T10A562X"))
-            try daemon.expectProblem(record(Self.body(#"{"type":"Gossip","occurredAt":"2026-01-10","data":{}}"#)), 422, "unknown_event_type")
-            let missing = try record(Self.body(#"{"type":"CaseOpened","occurredAt":"2026-01-10","data":{"area":"poverty","ente":"Comune"}}"#))
+            try daemon.expectProblem(
+                record(Self.body(#"{"type":"Gossip","occurredAt":"2026-01-10","data":{}}"#)), 422, "unknown_event_type")
+            let missing = try record(
+                Self.body(#"{"type":"CaseOpened","occurredAt":"2026-01-10","data":{"area":"poverty","ente":"Comune"}}"#))
             try daemon.expectProblem(missing, 422, "schema_violation")
             #expect(missing.body.contains(#""field":"events[0].data.ambito""#), "\(missing.body)")
-            try daemon.expectProblem(record(Self.body(#"{"type":"CaseOpened","occurredAt":"2026-01-10","data":{"area":"poverty","ente":"Comune","ambito":"atlantide"}}"#)), 422, "unknown_code")
-            try daemon.expectProblem(record(Self.body(#"{"type":"CaseOpened","occurredAt":"2999-01-10","data":{"area":"poverty","ente":"C","ambito":"potenza"}}"#)), 422, "schema_violation")
-            try daemon.expectProblem(record(Self.body(#"{"type":"CaseOpened","occurredAt":"2026-01-10","data":{}"#)), 400, "malformed_request")
-            try daemon.expectProblem(record(Self.body(#"{"type":"RecordAccessed","occurredAt":"2026-01-10","data":{}}"#)), 422, "system_event_type")
-            let early = try record(Self.body(#"{"type":"InterventionRequested","occurredAt":"2026-01-11","data":{"code":"SAD","provider":"Coop Sociale Aurora","fundingLine":"fnps"}}"#))
+            try daemon.expectProblem(
+                record(
+                    Self.body(
+                        #"{"type":"CaseOpened","occurredAt":"2026-01-10","data":{"area":"poverty","ente":"Comune","ambito":"atlantide"}}"#)),
+                422, "unknown_code")
+            try daemon.expectProblem(
+                record(
+                    Self.body(#"{"type":"CaseOpened","occurredAt":"2999-01-10","data":{"area":"poverty","ente":"C","ambito":"potenza"}}"#)),
+                422, "schema_violation")
+            try daemon.expectProblem(
+                record(Self.body(#"{"type":"CaseOpened","occurredAt":"2026-01-10","data":{}"#)), 400, "malformed_request")
+            try daemon.expectProblem(
+                record(Self.body(#"{"type":"RecordAccessed","occurredAt":"2026-01-10","data":{}}"#)), 422, "system_event_type")
+            let early = try record(
+                Self.body(
+                    #"{"type":"InterventionRequested","occurredAt":"2026-01-11","data":{"code":"SAD","provider":"Coop Sociale Aurora","fundingLine":"fnps"}}"#
+                ))
             try daemon.expectProblem(early, 422, "no_open_case")
             #expect(early.body.contains("detailItalian"))
-            try daemon.expectProblem(record(Self.body(#"{"type":"CaseOpened","occurredAt":"2026-01-10","data":{"area":"poverty","ente":"C","ambito":"potenza"}}"#), as: 4242), 403, "forbidden")
-            try daemon.expectProblem(daemon.append("person:" + pseudonym, #"{"events":[{"type":"CaseOpened","data":{}}]}"#), 422, "reserved_stream")
+            try daemon.expectProblem(
+                record(
+                    Self.body(#"{"type":"CaseOpened","occurredAt":"2026-01-10","data":{"area":"poverty","ente":"C","ambito":"potenza"}}"#),
+                    as: 4242), 403, "forbidden")
+            try daemon.expectProblem(
+                daemon.append("person:" + pseudonym, #"{"events":[{"type":"CaseOpened","data":{}}]}"#), 422, "reserved_stream")
             try daemon.expectProblem(record(Self.body(Self.registration, extra: #","expectedVersion":0"#)), 409, "wrong_expected_version")
             // Nothing stored but the records of the two refusals that told the caller about the
             // file — its phase (no_open_case) and its version (the stale expectedVersion): reads
@@ -57,19 +78,26 @@ import Testing
             #expect(try entries() == stored + 2)
 
             // The path: opened, taken in charge, an intervention refused before the plan, then planned and started.
-            let opened = try record(Self.body("""
-                {"type":"CaseOpened","occurredAt":"2026-01-12","data":{"area":"poverty","ente":"Comune di Potenza","ambito":"potenza"}},
-                {"type":"CaseManagerAssigned","occurredAt":"2026-01-12","data":{"operator":"op-7"}},
-                {"type":"TakenInCharge","occurredAt":"2026-01-15","data":{"date":"2026-01-15","basis":"request"}}
-                """))
+            let opened = try record(
+                Self.body(
+                    """
+                    {"type":"CaseOpened","occurredAt":"2026-01-12","data":{"area":"poverty","ente":"Comune di Potenza","ambito":"potenza"}},
+                    {"type":"CaseManagerAssigned","occurredAt":"2026-01-12","data":{"operator":"op-7"}},
+                    {"type":"TakenInCharge","occurredAt":"2026-01-15","data":{"date":"2026-01-15","basis":"request"}}
+                    """))
             #expect(opened.status == 201 && opened.body.contains(#""streamVersions":[2,3,4]"#), "\(opened.body)")
-            let noPlan = try record(Self.body(#"{"type":"InterventionRequested","occurredAt":"2026-01-16","data":{"code":"SAD","provider":"Coop Aurora","fundingLine":"fnps"}}"#))
+            let noPlan = try record(
+                Self.body(
+                    #"{"type":"InterventionRequested","occurredAt":"2026-01-16","data":{"code":"SAD","provider":"Coop Aurora","fundingLine":"fnps"}}"#
+                ))
             try daemon.expectProblem(noPlan, 422, "no_signed_plan")
-            let planned = try record(Self.body("""
-                {"type":"PlanDrafted","occurredAt":"2026-01-20","data":{"objectives":["Trovare un lavoro stabile"],"supports":["SAD"]}},
-                {"type":"PlanSigned","occurredAt":"2026-01-22","data":{"plan":5,"date":"2026-01-22","signatories":["Mario Rossi"]}},
-                {"type":"InterventionRequested","occurredAt":"2026-01-23","data":{"code":"SAD","provider":"Coop Aurora","fundingLine":"fnps","notes":"Mario preferisce il mattino"}}
-                """, extra: #","expectedVersion":4"#))
+            let planned = try record(
+                Self.body(
+                    """
+                    {"type":"PlanDrafted","occurredAt":"2026-01-20","data":{"objectives":["Trovare un lavoro stabile"],"supports":["SAD"]}},
+                    {"type":"PlanSigned","occurredAt":"2026-01-22","data":{"plan":5,"date":"2026-01-22","signatories":["Mario Rossi"]}},
+                    {"type":"InterventionRequested","occurredAt":"2026-01-23","data":{"code":"SAD","provider":"Coop Aurora","fundingLine":"fnps","notes":"Mario preferisce il mattino"}}
+                    """, extra: #","expectedVersion":4"#))
             #expect(planned.status == 201, "\(planned.body)")
 
             // Reads: the writer sees the personal fields; the read is recorded first.
@@ -77,14 +105,22 @@ import Testing
             let fileEntries = try #require(file["entries"] as? [[String: Any]])
             #expect(fileEntries.count == 7)
             let first = try #require(fileEntries.first)
-            #expect((first["data"] as? [String: Any])?["familyName"] as? String == "Rossi" && first["personalData"] as? String == "included")
+            #expect(
+                (first["data"] as? [String: Any])?["familyName"] as? String == "Rossi" && first["personalData"] as? String == "included")
             #expect(first["label"] as? String == "registrazione anagrafica")
             let state = try #require(file["state"] as? [String: Any])
-            #expect(state["phase"] as? String == "taken_in_charge" && state["signedPlan"] as? Bool == true && state["caseManager"] as? String == "op-7")
-            try daemon.expectProblem(daemon.call("/v1/persons/case-file", as: 4242, headers: ["Fascicolo-Person: " + Self.codiceFiscale]), 400, "purpose_required")
-            let audited = try daemon.json("/v1/persons/case-file", as: 4242, headers: ["Fascicolo-Person: " + Self.codiceFiscale, "Fascicolo-Purpose: internal audit 2026/14"])
+            #expect(
+                state["phase"] as? String == "taken_in_charge" && state["signedPlan"] as? Bool == true
+                    && state["caseManager"] as? String == "op-7")
+            try daemon.expectProblem(
+                daemon.call("/v1/persons/case-file", as: 4242, headers: ["Fascicolo-Person: " + Self.codiceFiscale]), 400,
+                "purpose_required")
+            let audited = try daemon.json(
+                "/v1/persons/case-file", as: 4242,
+                headers: ["Fascicolo-Person: " + Self.codiceFiscale, "Fascicolo-Purpose: internal audit 2026/14"])
             #expect((audited["entries"] as? [Any])?.count == 7)
-            try daemon.expectProblem(daemon.call("/v1/persons/case-file", headers: ["Fascicolo-Person: RSSMRA80A01H501U"]), 404, "person_not_found")
+            try daemon.expectProblem(
+                daemon.call("/v1/persons/case-file", headers: ["Fascicolo-Person: RSSMRA80A01H501U"]), 404, "person_not_found")
             let access = try daemon.json("/v1/streams/access:\(pseudonym)/events", as: 4242)
             let reads = try #require(access["entries"] as? [[String: Any]])
             // The three revealing refusals (no_open_case, a stale version, no_signed_plan), then the two case-file reads.
@@ -99,8 +135,9 @@ import Testing
             // Without a limit the whole case file came back (7 entries, above); a page is asked with from and limit.
             let page = try daemon.json("/v1/persons/case-file?from=2&limit=3", headers: ["Fascicolo-Person: " + Self.codiceFiscale])
             #expect((page["entries"] as? [[String: Any]])?.count == 3)
-            try daemon.expectProblem(daemon.call("/v1/persons/case-file?limit=1001", headers: ["Fascicolo-Person: " + Self.codiceFiscale]),
-                                     400, "invalid_parameter")
+            try daemon.expectProblem(
+                daemon.call("/v1/persons/case-file?limit=1001", headers: ["Fascicolo-Person: " + Self.codiceFiscale]),
+                400, "invalid_parameter")
 
             // Nothing personal in clear in the data file.
             let raw = try Data(contentsOf: URL(fileURLWithPath: daemon.directory + "/data/data.mdb"))
@@ -120,11 +157,16 @@ import Testing
             #expect((afterEntries.first?["data"] as? [String: Any])?["familyName"] == nil)
             #expect((afterEntries.first?["data"] as? [String: Any])?["birthYear"] as? Int == 1985)
             #expect((after["state"] as? [String: Any])?["erased"] as? Bool == true)
-            try daemon.expectProblem(record(Self.body(#"{"type":"ReviewHeld","occurredAt":"2026-02-01","data":{"date":"2026-02-01","nextReviewDue":"2026-05-01"}}"#)), 422, "person_erased")
+            try daemon.expectProblem(
+                record(
+                    Self.body(#"{"type":"ReviewHeld","occurredAt":"2026-02-01","data":{"date":"2026-02-01","nextReviewDue":"2026-05-01"}}"#)
+                ), 422, "person_erased")
 
             // The catalogue lists every type with its purpose and retention.
             let catalogue = try #require(try daemon.json("/v1/catalogue")["types"] as? [[String: Any]])
-            #expect(catalogue.count >= 40 && catalogue.contains { $0["type"] as? String == "TakenInCharge" && $0["label"] as? String == "presa in carico" })
+            #expect(
+                catalogue.count >= 40
+                    && catalogue.contains { $0["type"] as? String == "TakenInCharge" && $0["label"] as? String == "presa in carico" })
 
             // Offline, the log still verifies.
             daemon.kill(SIGTERM)

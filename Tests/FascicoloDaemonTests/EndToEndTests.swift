@@ -15,7 +15,8 @@ import Testing
             #expect(try daemon.call("/v1/openapi.yaml").body.hasPrefix("openapi: 3.1.0"))
             let first = try daemon.append("case-1", #"{"events":[{"type":"CaseOpened","data":{"b":1}},{"type":"Note","data":"ok"}]}"#)
             #expect(first.status == 201 && first.body.contains(#""positions":[0,1]"#))
-            try daemon.expectProblem(daemon.append("case-1", #"{"events":[{"type":"X","data":1}],"expectedVersion":0}"#), 409, "wrong_expected_version")
+            try daemon.expectProblem(
+                daemon.append("case-1", #"{"events":[{"type":"X","data":1}],"expectedVersion":0}"#), 409, "wrong_expected_version")
             try daemon.expectProblem(daemon.call("/nowhere"), 404, "not_found")
             let stream = try daemon.json("/v1/streams/case-1/events?direction=backwards&limit=1")
             let newest = try #require((stream["entries"] as? [[String: Any]])?.first)
@@ -37,7 +38,9 @@ import Testing
     @Test(.enabled(if: getuid() == 0, "needs root to act as other uids with setpriv"))
     func rolesComeFromTheKernelAndAreEnforced() throws {
         try withDaemon(access: #"writer = "uid:2001"\#nauditor = "uid:2002"\#nservices = "2001=test-writer""#) { daemon in
-            let writer: UInt32 = 2001, auditor: UInt32 = 2002, stranger: UInt32 = 2003
+            let writer: UInt32 = 2001
+            let auditor: UInt32 = 2002
+            let stranger: UInt32 = 2003
             let appended = try daemon.append("case-9", #"{"events":[{"type":"X","data":{"n":1}}]}"#, as: writer)
             #expect(appended.status == 201, "\(appended.body)")
             #expect(try daemon.call("/v1/streams/case-9/events", as: writer).status == 200)
@@ -73,7 +76,11 @@ import Testing
             }
             sleepMilliseconds(700)
             daemon.kill(SIGKILL)
-            for loader in loaders { kill(loader, SIGKILL); var status: Int32 = 0; waitpid(loader, &status, 0) }
+            for loader in loaders {
+                kill(loader, SIGKILL)
+                var status: Int32 = 0
+                waitpid(loader, &status, 0)
+            }
             #expect(access(daemon.socket, F_OK) == 0, "the crash leaves the socket file behind")
 
             try daemon.restart()
@@ -108,8 +115,12 @@ import Testing
         try withDaemon { daemon in
             #expect(try daemon.append("s", #"{"events":[{"type":"X","data":0}]}"#).status == 201)
             let output = daemon.directory + "/subscription-1.ndjson"
-            let subscriber = try spawn("/usr/bin/env", ["curl", "-sN", "--unix-socket", daemon.socket,
-                                                        "http://localhost/v1/subscribe?from=0"], outputFile: output)
+            let subscriber = try spawn(
+                "/usr/bin/env",
+                [
+                    "curl", "-sN", "--unix-socket", daemon.socket,
+                    "http://localhost/v1/subscribe?from=0",
+                ], outputFile: output)
             for index in 1...30 {
                 #expect(try daemon.append("s", #"{"events":[{"type":"X","data":\#(index)},{"type":"Y","data":\#(index)}]}"#).status == 201)
             }
@@ -132,8 +143,12 @@ import Testing
 
             // Resume from the next position: earlier entries are not sent again; new ones follow.
             let resumed = daemon.directory + "/subscription-2.ndjson"
-            let second = try spawn("/usr/bin/env", ["curl", "-sN", "--unix-socket", daemon.socket,
-                                                    "http://localhost/v1/subscribe?from=62"], outputFile: resumed)
+            let second = try spawn(
+                "/usr/bin/env",
+                [
+                    "curl", "-sN", "--unix-socket", daemon.socket,
+                    "http://localhost/v1/subscribe?from=62",
+                ], outputFile: resumed)
             #expect(try daemon.append("s", #"{"events":[{"type":"X","data":"after"}]}"#).status == 201)
             var resumedLines: [Substring] = []
             for _ in 0..<200 where resumedLines.isEmpty {
@@ -147,8 +162,9 @@ import Testing
             // Shutdown ends the stream with a reason and the position to resume from.
             #expect(daemon.kill(SIGTERM) == 0)
             waitpid(second, &status, 0)
-            #expect(readFile(resumed).split(separator: "\n").last?.contains(#"{"end":"shutting_down","resumeFrom":63}"#) == true,
-                    "\(readFile(resumed))")
+            #expect(
+                readFile(resumed).split(separator: "\n").last?.contains(#"{"end":"shutting_down","resumeFrom":63}"#) == true,
+                "\(readFile(resumed))")
         }
     }
 
@@ -157,8 +173,12 @@ import Testing
             // A client that reads nothing: curl writing into a pipe nobody drains would block; a
             // paused (SIGSTOP) curl stops reading its socket, so the server's writes back up.
             let output = daemon.directory + "/slow.ndjson"
-            let subscriber = try spawn("/usr/bin/env", ["curl", "-sN", "--unix-socket", daemon.socket,
-                                                        "http://localhost/v1/subscribe"], outputFile: output)
+            let subscriber = try spawn(
+                "/usr/bin/env",
+                [
+                    "curl", "-sN", "--unix-socket", daemon.socket,
+                    "http://localhost/v1/subscribe",
+                ], outputFile: output)
             sleepMilliseconds(300)
             kill(subscriber, SIGSTOP)
             let big = String(repeating: "x", count: 900)
@@ -178,8 +198,9 @@ import Testing
     @Test func subscriptionsBeyondTheLimitAreRefused() throws {
         try withDaemon(extra: "[subscriptions]\nconcurrent_max = 1\nheartbeat_milliseconds = 300") { daemon in
             let output = daemon.directory + "/first.ndjson"
-            let first = try spawn("/usr/bin/env", ["curl", "-sN", "--unix-socket", daemon.socket, "http://localhost/v1/subscribe"],
-                                  outputFile: output)
+            let first = try spawn(
+                "/usr/bin/env", ["curl", "-sN", "--unix-socket", daemon.socket, "http://localhost/v1/subscribe"],
+                outputFile: output)
             var heard = false
             for _ in 0..<100 where !heard {
                 sleepMilliseconds(50)
@@ -194,8 +215,12 @@ import Testing
             var admitted = false
             for _ in 0..<100 where !admitted {
                 sleepMilliseconds(50)
-                let headers = try runProcess("/usr/bin/env", ["curl", "-s", "-m", "1", "-D", "-", "-o", "/dev/null", "--unix-socket",
-                                                              daemon.socket, "http://localhost/v1/subscribe"])
+                let headers = try runProcess(
+                    "/usr/bin/env",
+                    [
+                        "curl", "-s", "-m", "1", "-D", "-", "-o", "/dev/null", "--unix-socket",
+                        daemon.socket, "http://localhost/v1/subscribe",
+                    ])
                 admitted = headers.output.hasPrefix("HTTP/1.1 200")
             }
             #expect(admitted, "a new subscription is admitted once the first has gone")
@@ -210,7 +235,8 @@ import Testing
         try #require(examples.count >= 15, "the README and docs/api.md should show curl examples")
         try withDaemon(socketInDataDirectory: true) { daemon in
             for example in examples {
-                let command = example.replacingOccurrences(of: "data/fascicolod.sock", with: daemon.socket) + " -sf -o /dev/null -w '%{http_code}'"
+                let command =
+                    example.replacingOccurrences(of: "data/fascicolod.sock", with: daemon.socket) + " -sf -o /dev/null -w '%{http_code}'"
                 let result = try runProcess("/bin/sh", ["-c", command])
                 #expect(result.status == 0 && result.output.hasPrefix("2"), "\(example) → \(result.output)")
             }
@@ -256,8 +282,10 @@ final class RunningDaemon {
         return status & 0x7f == 0 ? (status >> 8) & 0xff : 128 + (status & 0x7f)
     }
 
-    func call(_ path: String, method: String = "GET", body: String? = nil, contentType: String = "application/json",
-              as uid: UInt32? = nil, headers: [String] = [], maxSeconds: Int = 30) throws -> (status: Int, body: String) {
+    func call(
+        _ path: String, method: String = "GET", body: String? = nil, contentType: String = "application/json",
+        as uid: UInt32? = nil, headers: [String] = [], maxSeconds: Int = 30
+    ) throws -> (status: Int, body: String) {
         var arguments = ["curl", "-s", "--max-time", "\(maxSeconds)", "--unix-socket", socket, "-X", method, "-w", "\n%{http_code}"]
         for header in headers { arguments += ["-H", header] }
         if let body { arguments += ["-H", "content-type: \(contentType)", "--data-binary", body] }
@@ -279,8 +307,10 @@ final class RunningDaemon {
         return try #require(try JSONSerialization.jsonObject(with: Data(result.body.utf8)) as? [String: Any])
     }
 
-    func expectProblem(_ result: (status: Int, body: String), _ status: Int, _ code: String,
-                       sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectProblem(
+        _ result: (status: Int, body: String), _ status: Int, _ code: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         #expect(result.status == status, "\(result.body)", sourceLocation: sourceLocation)
         let problem = try JSONSerialization.jsonObject(with: Data(result.body.utf8)) as? [String: Any]
         #expect(problem?["code"] as? String == code, "\(result.body)", sourceLocation: sourceLocation)
@@ -296,13 +326,17 @@ func withDaemonResult<T>(_ body: (RunningDaemon) throws -> T) throws -> T {
 
 /// Runs `body` with a fresh daemon: payloads up to 1 KiB, checkpoints every 50 ms, the socket in
 /// a directory other uids can reach (the data directory is 0700).
-func withDaemon(access: String = "", limits: String = "", extra: String = "[subscriptions]\nheartbeat_milliseconds = 300",
-                socketInDataDirectory: Bool = false, _ body: (RunningDaemon) throws -> Void) throws {
+func withDaemon(
+    access: String = "", limits: String = "", extra: String = "[subscriptions]\nheartbeat_milliseconds = 300",
+    socketInDataDirectory: Bool = false, _ body: (RunningDaemon) throws -> Void
+) throws {
     try withTemporaryDirectory { directory in
         chmod(directory, 0o755)
         let socket = socketInDataDirectory ? directory + "/data/fascicolod.sock" : directory + "/api.sock"
         let config = directory + "/fascicolod.toml"
-        try writeFile(config, """
+        try writeFile(
+            config,
+            """
             [storage]
             data_directory = "\(directory)/data"
             [socket]

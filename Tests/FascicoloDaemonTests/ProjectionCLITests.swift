@@ -42,7 +42,9 @@ import Testing
             var statuses: [[String: Any]] = []
             for _ in 0..<200 {
                 statuses = try #require(try json(["projections", "list"])["projections"] as? [[String: Any]])
-                if statuses.count == 4, statuses.allSatisfy({ $0["state"] as? String == "live" && ($0["position"] as? Int ?? 0) >= written }) {
+                if statuses.count == 4,
+                    statuses.allSatisfy({ $0["state"] as? String == "live" && ($0["position"] as? Int ?? 0) >= written })
+                {
                     break
                 }
                 sleepMilliseconds(50)
@@ -60,18 +62,22 @@ import Testing
             // The timeline: the rows, the pseudonym, the personal fields opened — and not the codice fiscale.
             let timeline = try run(["person", "timeline"] + person + ["--purpose", "case review"])
             #expect(timeline.status == 0, "\(timeline.output)")
-            for expected in ["person      \(pseudonym)", "entries     4", "case files  1", "VERSION  CASE FILE  OCCURRED AT",
-                             "PersonRegistered", "CaseOpened", "CaseManagerAssigned", "TakenInCharge", #""familyName":"Rossi""#,
-                             "reflects"] {
+            for expected in [
+                "person      \(pseudonym)", "entries     4", "case files  1", "VERSION  CASE FILE  OCCURRED AT",
+                "PersonRegistered", "CaseOpened", "CaseManagerAssigned", "TakenInCharge", #""familyName":"Rossi""#,
+                "reflects",
+            ] {
                 #expect(timeline.output.contains(expected), "\(expected) in \(timeline.output)")
             }
             let timelineJSON = try json(["person", "timeline"] + person)
-            #expect((timelineJSON["rows"] as? [[String: Any]])?.map { $0["type"] as? String } == [
-                "PersonRegistered", "CaseOpened", "CaseManagerAssigned", "TakenInCharge",
-            ], "\(timelineJSON)")
+            #expect(
+                (timelineJSON["rows"] as? [[String: Any]])?.map { $0["type"] as? String } == [
+                    "PersonRegistered", "CaseOpened", "CaseManagerAssigned", "TakenInCharge",
+                ], "\(timelineJSON)")
             #expect(timelineJSON["person"] as? String == pseudonym && timelineJSON["position"] is Int && timelineJSON["lag"] is Int)
             let page = try run(["person", "timeline"] + person + ["--from", "2", "--limit", "2"])
-            #expect(page.status == 0 && page.output.contains("CaseOpened") && !page.output.contains("PersonRegistered")
+            #expect(
+                page.status == 0 && page.output.contains("CaseOpened") && !page.output.contains("PersonRegistered")
                     && page.output.contains("more entries follow (4 in all): add --from 4"), "\(page.output)")
 
             // The case state.
@@ -85,22 +91,28 @@ import Testing
             // Caseload, interventions, indicators.
             let caseload = try json(["caseload"])
             let rows = try #require(caseload["rows"] as? [[String: Any]], "\(caseload)")
-            #expect(rows.contains { $0["id"] as? String == "op-7" && $0["open"] as? Int == 1 && $0["takenInCharge"] as? Int == 1 }, "\(caseload)")
+            #expect(
+                rows.contains { $0["id"] as? String == "op-7" && $0["open"] as? Int == 1 && $0["takenInCharge"] as? Int == 1 },
+                "\(caseload)")
             #expect(caseload["position"] is Int && caseload["lag"] is Int)
             let byAmbito = try run(["caseload", "--by", "ambito"])
-            #expect(byAmbito.status == 0 && byAmbito.output.hasPrefix("AMBITO") && byAmbito.output.contains("potenza"), "\(byAmbito.output)")
+            #expect(
+                byAmbito.status == 0 && byAmbito.output.hasPrefix("AMBITO") && byAmbito.output.contains("potenza"), "\(byAmbito.output)")
             let reflected = try json(["caseload", "--reflects", String(written - 1)])
             #expect((reflected["position"] as? Int ?? 0) >= written, "\(reflected)")
             let interventions = try run(["interventions", "--month", "2026-01"])
             #expect(interventions.status == 0 && interventions.output.contains("no interventions"), "\(interventions.output)")
             #expect(try json(["interventions", "--code", "SAD"])["rows"] as? [Any] != nil)
             let indicators = try run(["indicators", "--year", "2026"])
-            #expect(indicators.status == 0 && indicators.output.contains("caseFiles") && indicators.output.contains("<5"), "\(indicators.output)")
+            #expect(
+                indicators.status == 0 && indicators.output.contains("caseFiles") && indicators.output.contains("<5"),
+                "\(indicators.output)")
             #expect(try json(["indicators"])["indicators"] is [String: Any])
 
             // Compliance: who read the file (the reads above), and the registers.
             let accesses = try run(["compliance", "accesses"] + person + ["--purpose", "audit 2026/14"])
-            #expect(accesses.status == 0 && accesses.output.contains("POSITION  AT") && accesses.output.contains("timeline")
+            #expect(
+                accesses.status == 0 && accesses.output.contains("POSITION  AT") && accesses.output.contains("timeline")
                     && accesses.output.contains("case review"), "\(accesses.output)")
             let erasures = try run(["compliance", "register", "erasures"])
             #expect(erasures.status == 0 && erasures.output.contains("no erasures"), "\(erasures.output)")
@@ -108,17 +120,21 @@ import Testing
 
             // A rebuild (admin): followed to its record, whose digest is the serving rows' digest.
             let rebuilt = try run(["projections", "rebuild", "timeline"])
-            #expect(rebuilt.status == 0 && rebuilt.output.contains("rebuilt timeline in") && rebuilt.output.contains("digest"),
-                    "\(rebuilt.output)")
+            #expect(
+                rebuilt.status == 0 && rebuilt.output.contains("rebuilt timeline in") && rebuilt.output.contains("digest"),
+                "\(rebuilt.output)")
             let status = try json(["projections", "status", "timeline"])
             let record = try #require(status["lastRebuild"] as? [String: Any], "\(status)")
             let digest = try json(["projections", "digest", "timeline"])
-            #expect(record["digest"] as? String == digest["digest"] as? String && (digest["digest"] as? String)?.count == 64,
-                    "\(record) \(digest)")
+            #expect(
+                record["digest"] as? String == digest["digest"] as? String && (digest["digest"] as? String)?.count == 64,
+                "\(record) \(digest)")
             #expect(record["position"] as? Int == digest["position"] as? Int, "no person entry since: \(record) \(digest)")
             let shown = try run(["projections", "status", "timeline"])
-            #expect(shown.status == 0 && shown.output.contains("last rebuild digest") && shown.output.contains(digest["digest"] as? String ?? "?"),
-                    "\(shown.output)")
+            #expect(
+                shown.status == 0 && shown.output.contains("last rebuild digest")
+                    && shown.output.contains(digest["digest"] as? String ?? "?"),
+                "\(shown.output)")
             let noWait = try json(["projections", "rebuild", "cases", "--no-wait"])
             #expect(noWait["name"] as? String == "cases", "\(noWait)")
             let plain = try run(["projections", "digest", "cases"])
@@ -138,9 +154,11 @@ import Testing
                 let audited = try run(["person", "timeline"] + person + ["--purpose", "internal audit 2026/14"], as: 4242)
                 #expect(audited.status == 0 && audited.output.contains("TakenInCharge"), "\(audited.output)")
             }
-            for arguments in [["caseload", "--by", "comune"], ["compliance", "register", "gossip"], ["interventions", "--month", "2026-13"],
-                              ["indicators", "--year", "12"], ["person", "timeline"] + person + ["--limit", "0"],
-                              ["person", "state", Self.codiceFiscale]] {
+            for arguments in [
+                ["caseload", "--by", "comune"], ["compliance", "register", "gossip"], ["interventions", "--month", "2026-13"],
+                ["indicators", "--year", "12"], ["person", "timeline"] + person + ["--limit", "0"],
+                ["person", "state", Self.codiceFiscale],
+            ] {
                 let result = try run(arguments)
                 #expect(result.status == 2, "\(arguments) → \(result.status) \(result.output)")
             }

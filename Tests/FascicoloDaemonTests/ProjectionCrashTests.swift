@@ -24,7 +24,9 @@ import Testing
             }
             let socket = directory + "/api.sock"
             let config = directory + "/fascicolod.toml"
-            try writeFile(config, """
+            try writeFile(
+                config,
+                """
                 [storage]
                 data_directory = "\(directory)/data"
                 [socket]
@@ -51,8 +53,9 @@ import Testing
                 sleepMilliseconds(5)
             }
             daemon.kill(SIGKILL)
-            #expect(midway.contains { $0["state"] as? String == "building" && buildPosition($0) < ($0["logSize"] as? Int ?? 0) },
-                    "the builds finished before the kill: \(midway)")
+            #expect(
+                midway.contains { $0["state"] as? String == "building" && buildPosition($0) < ($0["logSize"] as? Int ?? 0) },
+                "the builds finished before the kill: \(midway)")
 
             try daemon.restart()
             func waitUntilLive(_ what: String, _ done: ([[String: Any]]) -> Bool) throws {

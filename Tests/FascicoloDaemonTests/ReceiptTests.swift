@@ -23,10 +23,13 @@ import Testing
             let second = try cli(daemon, "append", "case-r", "--type", "X", "--data", #"{"n":2}"#, "--receipts", receipts)
             #expect(second.status == 0, "\(second.output)")
             // The answer itself carries them too.
-            let answer = try daemon.call("/v1/streams/case-r/events?receipts=true", method: "POST", body: #"{"events":[{"type":"X","data":3}]}"#)
+            let answer = try daemon.call(
+                "/v1/streams/case-r/events?receipts=true", method: "POST", body: #"{"events":[{"type":"X","data":3}]}"#)
             #expect(answer.status == 201 && answer.body.contains(#""receipts":[{"position":2"#), "\(answer.body)")
-            try daemon.expectProblem(daemon.call("/v1/streams/case-r/events?receipts=maybe", method: "POST",
-                                                 body: #"{"events":[{"type":"X","data":4}]}"#), 400, "invalid_parameter")
+            try daemon.expectProblem(
+                daemon.call(
+                    "/v1/streams/case-r/events?receipts=maybe", method: "POST",
+                    body: #"{"events":[{"type":"X","data":4}]}"#), 400, "invalid_parameter")
             daemon.kill(SIGTERM)
             let lines = readFile(receipts).split(separator: "\n")
             #expect(lines.count == 2)

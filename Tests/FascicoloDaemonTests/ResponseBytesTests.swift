@@ -18,8 +18,10 @@ import Testing
         try withDaemon(access: "auditor = \"uid:\(Self.auditor)\"\nwriter = \"uid:\(Self.writer)\"") { daemon in
             /// Calls `path` and adds its status and normalized body to the transcript; returns the raw answer.
             @discardableResult
-            func pin(_ label: String, _ path: String, method: String = "GET", body: String? = nil, as uid: UInt32? = nil,
-                     headers: [String] = [], volatile: [String] = []) throws -> (status: Int, body: String) {
+            func pin(
+                _ label: String, _ path: String, method: String = "GET", body: String? = nil, as uid: UInt32? = nil,
+                headers: [String] = [], volatile: [String] = []
+            ) throws -> (status: Int, body: String) {
                 let result = try daemon.call(path, method: method, body: body, as: uid, headers: headers)
                 transcript.append("\(label) \(result.status) \(Self.normalized(result.body, volatile: volatile))")
                 return result
@@ -34,17 +36,22 @@ import Testing
             try pin("live", "/v1/health/live")
             try pin("version", "/v1/version")
             try pin("keys", "/v1/keys", volatile: ["origin"])
-            try pin("append", "/v1/streams/case-1/events?receipts=true", method: "POST",
-                    body: #"{"events":[{"type":"CaseOpened","data": {"ambito":"AMB-03", "n":[1.5e3,-0,"\u00e8"]}}],"idempotencyKey":"k-1"}"#)
-            try pin("append-again", "/v1/streams/case-1/events", method: "POST",
-                    body: #"{"events":[{"type":"CaseOpened","data": {"ambito":"AMB-03", "n":[1.5e3,-0,"\u00e8"]}}],"idempotencyKey":"k-1"}"#)
+            try pin(
+                "append", "/v1/streams/case-1/events?receipts=true", method: "POST",
+                body: #"{"events":[{"type":"CaseOpened","data": {"ambito":"AMB-03", "n":[1.5e3,-0,"\u00e8"]}}],"idempotencyKey":"k-1"}"#)
+            try pin(
+                "append-again", "/v1/streams/case-1/events", method: "POST",
+                body: #"{"events":[{"type":"CaseOpened","data": {"ambito":"AMB-03", "n":[1.5e3,-0,"\u00e8"]}}],"idempotencyKey":"k-1"}"#)
             try pin("append-malformed", "/v1/streams/case-1/events", method: "POST", body: #"{"events":[{"type":"T","data":1}],"x":1}"#)
-            try pin("append-conflict", "/v1/streams/case-1/events", method: "POST",
-                    body: #"{"events":[{"type":"T","data":1}],"expectedVersion":"no_stream"}"#)
+            try pin(
+                "append-conflict", "/v1/streams/case-1/events", method: "POST",
+                body: #"{"events":[{"type":"T","data":1}],"expectedVersion":"no_stream"}"#)
             try pin("stream", "/v1/streams/case-1/events")
-            _ = try pin("record", "/v1/persons/events", method: "POST", body: DomainEndToEndTests.body(DomainEndToEndTests.registration),
-                        as: Self.writer)
-            _ = try record("""
+            _ = try pin(
+                "record", "/v1/persons/events", method: "POST", body: DomainEndToEndTests.body(DomainEndToEndTests.registration),
+                as: Self.writer)
+            _ = try record(
+                """
                 {"type":"CaseOpened","occurredAt":"2026-01-12","data":{"area":"poverty","ente":"Comune di Potenza","ambito":"potenza"}},
                 {"type":"CaseManagerAssigned","occurredAt":"2026-01-12","data":{"operator":"op-7"}},
                 {"type":"TakenInCharge","occurredAt":"2026-01-15","data":{"date":"2026-01-15","basis":"request"}},
@@ -52,13 +59,15 @@ import Testing
                 {"type":"PlanSigned","occurredAt":"2026-01-22","data":{"plan":5,"date":"2026-01-22","signatories":["Mario Rossi"]}},
                 {"type":"InterventionRequested","occurredAt":"2026-01-23","data":{"code":"SAD","provider":"Coop Aurora","fundingLine":"fnps"}}
                 """)
-            _ = try record("""
+            _ = try record(
+                """
                 {"type":"InterventionStarted","occurredAt":"2026-01-25","data":{"intervention":7,"date":"2026-01-25"}},
                 {"type":"ServiceDelivered","occurredAt":"2026-01-26","data":{"intervention":7,"date":"2026-01-26","minutes":60,"amount":120.50}},
                 {"type":"ServiceDelivered","occurredAt":"2026-01-27","data":{"intervention":7,"date":"2026-01-27","minutes":30,"amount":30.25}},
                 {"type":"ReviewHeld","occurredAt":"2026-02-01","data":{"date":"2026-02-01","nextReviewDue":"2026-03-01","findings":"Mario lavora part-time"}}
                 """)
-            _ = try record("""
+            _ = try record(
+                """
                 {"type":"Voided","occurredAt":"2026-02-02","data":{"target":10,"reason":"erogazione registrata due volte","authorisingAct":"det. 4/2026"}},
                 {"type":"Rectified","occurredAt":"2026-02-02","data":{"target":11,"field":"findings","newValue":"Mario lavora a tempo pieno","reason":"errore di trascrizione","authorisedBy":"op-7"}}
                 """)
@@ -76,7 +85,8 @@ import Testing
             try pin("caseload-region", "/v1/caseload?by=ambito&region=true&\(reflects)")
             try pin("interventions-region", "/v1/interventions?code=SAD&region=true&\(reflects)")
             let entries = try daemon.json("/v1/health/ready")["entries"] as? Int ?? 0
-            try pin("accesses", "/v1/compliance/accesses?reflects=\(entries)&limit=3", as: Self.auditor, headers: [Self.person, Self.purpose])
+            try pin(
+                "accesses", "/v1/compliance/accesses?reflects=\(entries)&limit=3", as: Self.auditor, headers: [Self.person, Self.purpose])
             try pin("voids", "/v1/compliance/registers/voids?\(reflects)", as: Self.auditor)
             try pin("restrictions", "/v1/compliance/registers/restrictions?\(reflects)", as: Self.auditor)
             try pin("projection", "/v1/projections/cases", volatile: ["position", "logSize", "lag", "entriesPerSecond", "etaSeconds"])
@@ -91,13 +101,15 @@ import Testing
             try pin("catalogue-head", "/v1/catalogue")
             transcript[transcript.count - 1] = String(transcript[transcript.count - 1].prefix(600))
             try pin("problem-parameter", "/v1/caseload?by=nobody")
-            try pin("problem-path", "/v1/persons/events", method: "POST",
-                    body: DomainEndToEndTests.body(#"{"type":"InterventionRequested","occurredAt":"2026-02-05","data":{"code":"SAD"}}"#),
-                    as: Self.writer)
+            try pin(
+                "problem-path", "/v1/persons/events", method: "POST",
+                body: DomainEndToEndTests.body(#"{"type":"InterventionRequested","occurredAt":"2026-02-05","data":{"code":"SAD"}}"#),
+                as: Self.writer)
             try pin("problem-unknown", "/v1/nowhere")
             try pin("problem-role", "/v1/projections/cases/digest", as: Self.writer)
-            try pin("erasure", "/v1/persons/erasure", method: "POST",
-                    body: #"{"person":"\#(DomainEndToEndTests.codiceFiscale)","legalGround":"art17_request","reference":"prot. 2026/120"}"#)
+            try pin(
+                "erasure", "/v1/persons/erasure", method: "POST",
+                body: #"{"person":"\#(DomainEndToEndTests.codiceFiscale)","legalGround":"art17_request","reference":"prot. 2026/120"}"#)
             try pin("case-file-erased", "/v1/persons/case-file?limit=1", headers: [Self.person])
         }
         let actual = transcript.joined(separator: "\n")

@@ -20,8 +20,9 @@ import Testing
             // system's clock, long after this test was written).
             var logger = Logger(label: "test")
             logger.logLevel = .critical  // cancelling the server at the end is not news
-            let daemon = try Daemon(configuration: configuration, wallClock: .fixed(millisecondsSinceEpoch: 1_771_149_600_000),
-                                    logger: logger)
+            let daemon = try Daemon(
+                configuration: configuration, wallClock: .fixed(millisecondsSinceEpoch: 1_771_149_600_000),
+                logger: logger)
             let running = Task { try await daemon.run() }
             defer { running.cancel() }
             let socket = configuration.resolvedSocketPath
@@ -37,9 +38,14 @@ import Testing
             let recorded = try await daemon.caseFiles.record(request, author: "uid:0/test")
             let last = try #require(recorded.append.positions.last)
 
-            let result = try runProcess("/usr/bin/env", ["curl", "-s", "--max-time", "30", "--unix-socket", socket,
-                                                         "http://localhost/v1/caseload?by=ambito&reflects=\(last)"])
-            let answer = try #require(try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any], "\(result.output)")
+            let result = try runProcess(
+                "/usr/bin/env",
+                [
+                    "curl", "-s", "--max-time", "30", "--unix-socket", socket,
+                    "http://localhost/v1/caseload?by=ambito&reflects=\(last)",
+                ])
+            let answer = try #require(
+                try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any], "\(result.output)")
             let rows = try #require(answer["rows"] as? [[String: Any]], "\(answer)")
             #expect(rows.count == 1 && rows.first?["takenInCharge"] as? Int == 1, "\(rows)")
             #expect(rows.first?["reviewsOverdue"] as? Int == 0, "\(rows)")

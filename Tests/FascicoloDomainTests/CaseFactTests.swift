@@ -1,6 +1,7 @@
 import FascicoloTesting
 import Glibc
 import Testing
+
 @testable import FascicoloDomain
 
 @Suite("Case facts")

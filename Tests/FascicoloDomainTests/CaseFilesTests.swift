@@ -1,4 +1,3 @@
-@testable import FascicoloDomain
 import FascicoloConcurrency
 import FascicoloCrypto
 import FascicoloJSON
@@ -6,6 +5,8 @@ import FascicoloLedger
 import FascicoloTesting
 import Glibc
 import Testing
+
+@testable import FascicoloDomain
 
 /// The domain layer on a real ledger (LMDB + libsodium in a temporary directory).
 @Suite struct CaseFilesTests {
@@ -18,19 +19,23 @@ import Testing
         try RecordRequest.parse(Array(#"{"person":"\#(person)","actor":\#(actor),"events":[\#(events)]\#(extra)}"#.utf8), eventsMax: 100)
     }
 
-    static let registration = #"{"type":"PersonRegistered","occurredAt":"2026-01-10","data":{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"F052","givenName":"Mario"}}"#
-    static let opened = #"{"type":"CaseOpened","occurredAt":"2026-01-11","data":{"area":"poverty","ente":"Comune di Matera","ambito":"matera"}},{"type":"TakenInCharge","occurredAt":"2026-01-12","data":{"date":"2026-01-12","basis":"request"}}"#
+    static let registration =
+        #"{"type":"PersonRegistered","occurredAt":"2026-01-10","data":{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"F052","givenName":"Mario"}}"#
+    static let opened =
+        #"{"type":"CaseOpened","occurredAt":"2026-01-11","data":{"area":"poverty","ente":"Comune di Matera","ambito":"matera"}},{"type":"TakenInCharge","occurredAt":"2026-01-12","data":{"date":"2026-01-12","basis":"request"}}"#
 
     func withCaseFiles(_ body: (CaseFiles, String) async throws -> Void) async throws {
         try await withTemporaryDirectory { directory in
             let ledger = try Ledger.open(directory: directory + "/data")
             defer { ledger.close() }
-            try await body(try CaseFiles.open(ledger: ledger, directory: directory + "/data", reference: Self.reference), directory + "/data")
+            try await body(
+                try CaseFiles.open(ledger: ledger, directory: directory + "/data", reference: Self.reference), directory + "/data")
         }
     }
 
     @Test func sealedBoxesOpenOnlyWithTheirKeyAndContext() {
-        let key = SecretKey(), other = SecretKey()
+        let key = SecretKey()
+        let other = SecretKey()
         let box = key.seal(Array("Mario".utf8), associatedData: [1, 2])
         #expect(box.count == 5 + SecretKey.sealOverhead)
         #expect(key.open(box, associatedData: [1, 2]) == Array("Mario".utf8))
@@ -46,7 +51,9 @@ import Testing
         let key = SecretKey()
         let pseudonymizer = Pseudonymizer(key: key)
         let person = try PersonIdentifier(parsing: Self.codiceFiscale)
-        #expect(pseudonymizer.pseudonym(for: person) == pseudonymizer.pseudonym(for: try PersonIdentifier(parsing: Self.codiceFiscale.lowercased())))
+        #expect(
+            pseudonymizer.pseudonym(for: person)
+                == pseudonymizer.pseudonym(for: try PersonIdentifier(parsing: Self.codiceFiscale.lowercased())))
         #expect(pseudonymizer.pseudonym(for: person) != Pseudonymizer(key: SecretKey()).pseudonym(for: person))
         #expect(pseudonymizer.pseudonym(for: person) != pseudonymizer.pseudonym(for: try PersonIdentifier(parsing: "RSSMRA85T10A56NH")))
         let pseudonym = pseudonymizer.pseudonym(for: person)
@@ -58,8 +65,12 @@ import Testing
         #expect(Self.reference.current.labels[.ambiti]?.count == 9)
         #expect(Self.reference.current.interventions["PIS"]?.emergency == true)
         func table(_ version: String, siuss: String = "A2.07", duplicate: Bool = false) -> [UInt8] {
-            let interventions = #"{"code":"SAD","siuss":"\#(siuss)","istat":"F1","label":"x"}"# + (duplicate ? #",{"code":"SAD","siuss":"A2.07","istat":"F1","label":"y"}"# : "")
-            return Array(#"{"version":"\#(version)","interventions":[\#(interventions)],"closureReasons":[{"code":"death","label":"decesso"}],"userAreas":[{"code":"poverty","label":"p"}],"ambiti":[{"code":"matera","label":"Matera"}]}"#.utf8)
+            let interventions =
+                #"{"code":"SAD","siuss":"\#(siuss)","istat":"F1","label":"x"}"#
+                + (duplicate ? #",{"code":"SAD","siuss":"A2.07","istat":"F1","label":"y"}"# : "")
+            return Array(
+                #"{"version":"\#(version)","interventions":[\#(interventions)],"closureReasons":[{"code":"death","label":"decesso"}],"userAreas":[{"code":"poverty","label":"p"}],"ambiti":[{"code":"matera","label":"Matera"}]}"#
+                    .utf8)
         }
         let versions = try ["2026.9", "2026.10", "2025.12"].map { try ReferenceTable.parse(table($0), file: $0) }
         #expect(try ReferenceData(tables: versions).current.version == "2026.10")
@@ -74,9 +85,13 @@ import Testing
         (#"{"birthYear":"1985","sex":"M","citizenship":"italian","comuneOfResidence":"F052"}"#, "events[0].data.birthYear"),
         (#"{"birthYear":1800,"sex":"M","citizenship":"italian","comuneOfResidence":"F052"}"#, "events[0].data.birthYear"),
         (#"{"birthYear":1985,"sex":"Q","citizenship":"italian","comuneOfResidence":"F052"}"#, "events[0].data.sex"),
-        (#"{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"F052","shoeSize":42}"#, "events[0].data"),  // unknown: not named
+        // An unknown member: not named.
+        (#"{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"F052","shoeSize":42}"#, "events[0].data"),
         (#"{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"F052","givenName":""}"#, "events[0].data.givenName"),
-        (#"{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"F052","givenName":"a\u0007b"}"#, "events[0].data.givenName"),
+        (
+            #"{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"F052","givenName":"a\u0007b"}"#,
+            "events[0].data.givenName"
+        ),
     ])
     func schemaViolationsNameTheField(data: String, field: String) async throws {
         try await withCaseFiles { caseFiles, _ in
@@ -103,7 +118,9 @@ import Testing
             }
             previous = day
         }
-        #expect(EventValidator.isAmount("120.50") && EventValidator.isAmount("7") && !EventValidator.isAmount("1.234") && !EventValidator.isAmount("-3"))
+        #expect(
+            EventValidator.isAmount("120.50") && EventValidator.isAmount("7") && !EventValidator.isAmount("1.234")
+                && !EventValidator.isAmount("-3"))
         #expect(OccurredAt.isValid("2026-01-10T09:30:00Z") && OccurredAt.isValid("2026-01-10T09:30:00.123+01:00"))
         #expect(!OccurredAt.isValid("2026-01-10T09:30Z") && !OccurredAt.isValid("10/01/2026"))
     }
@@ -152,13 +169,19 @@ import Testing
             defer { ledger.close() }
             let caseFiles = try CaseFiles.open(ledger: ledger, directory: directory + "/data", reference: Self.reference)
             #expect(caseFiles.today().description == "2026-02-15")
-            let review = #"{"type":"ReviewHeld","occurredAt":"2026-02-01","data":{"date":"2026-02-01","nextReviewDue":"2026-05-01","findings":"ok"}}"#
+            let review =
+                #"{"type":"ReviewHeld","occurredAt":"2026-02-01","data":{"date":"2026-02-01","nextReviewDue":"2026-05-01","findings":"ok"}}"#
             _ = try await caseFiles.record(Self.request(Self.registration + "," + Self.opened + "," + review), author: "uid:1/test")
             let file = try await caseFiles.caseFile(for: PersonIdentifier(parsing: Self.codiceFiscale), reader: Self.writer)
             #expect(file.today.description == "2026-02-15")
             #expect(file.state.nextReviewDue.map { $0 < file.today } == false)
             #expect(file.state.takenInChargeOn.map { file.today.daysSinceEpoch - $0.daysSinceEpoch } == 34)
-            await #expect { try await caseFiles.record(Self.request(#"{"type":"ReviewHeld","occurredAt":"2026-02-20","data":{"date":"2026-02-20","nextReviewDue":"2026-06-01"}}"#), author: "uid:1/test") } throws: {
+            await #expect {
+                try await caseFiles.record(
+                    Self.request(
+                        #"{"type":"ReviewHeld","occurredAt":"2026-02-20","data":{"date":"2026-02-20","nextReviewDue":"2026-06-01"}}"#),
+                    author: "uid:1/test")
+            } throws: {
                 ($0 as? DomainError)?.field == "events[0].occurredAt"
             }
             // The read was recorded at the clock's time too.
@@ -175,7 +198,9 @@ import Testing
         // Characters, not bytes, are counted: "àè€" is 3 characters in 7 bytes.
         #expect(accepts("àè€", 3) && !accepts("àè€", 2) && accepts("a\nb\tc", 5) && accepts("x\u{A0}", 2))
         // C0 controls but line breaks and tabs, DEL, and the C1 controls U+0080–U+009F are refused.
-        for control in ["a\u{01}", "a\u{1F}b", "\u{7F}", "a\u{80}", "a\u{85}b", "\u{9F}"] { #expect(!accepts(control, 10), "\(Array(control.utf8))") }
+        for control in ["a\u{01}", "a\u{1F}b", "\u{7F}", "a\u{80}", "a\u{85}b", "\u{9F}"] {
+            #expect(!accepts(control, 10), "\(Array(control.utf8))")
+        }
         // U+0100 and U+00A0 share no byte pattern with the C1 controls.
         #expect(accepts("\u{100}\u{A0}x", 3))
         #expect(!accepts("", 5) && !accepts("  \n", 5))
@@ -201,13 +226,17 @@ import Testing
         try await withCaseFiles { caseFiles, _ in
             let person = try PersonIdentifier(parsing: Self.codiceFiscale)
             _ = try await caseFiles.record(Self.request(Self.registration + "," + Self.opened), author: "uid:1/test")
-            let plan = #"{"type":"PlanDrafted","occurredAt":"2026-01-13","data":{"objectives":["x"]}},{"type":"PlanSigned","occurredAt":"2026-01-14","data":{"plan":4,"date":"2026-01-14","signatories":["y"]}},{"type":"InterventionRequested","occurredAt":"2026-01-15","data":{"code":"SAD","provider":"Coop","fundingLine":"fnps"}},{"type":"InterventionStarted","occurredAt":"2026-01-16","data":{"intervention":6,"date":"2026-01-16"}}"#
+            let plan =
+                #"{"type":"PlanDrafted","occurredAt":"2026-01-13","data":{"objectives":["x"]}},{"type":"PlanSigned","occurredAt":"2026-01-14","data":{"plan":4,"date":"2026-01-14","signatories":["y"]}},{"type":"InterventionRequested","occurredAt":"2026-01-15","data":{"code":"SAD","provider":"Coop","fundingLine":"fnps"}},{"type":"InterventionStarted","occurredAt":"2026-01-16","data":{"intervention":6,"date":"2026-01-16"}}"#
             _ = try await caseFiles.record(Self.request(plan), author: "uid:1/test")
             // A ServiceDelivered written by an older build, under schema 1 (hours, not minutes).
             let pseudonym = try caseFiles.pseudonym(for: person)
-            let old = #"{"schema":1,"occurredAt":"2025-03-01","codeTable":"2026.1","purpose":"interventions","actor":{"operator":"op-1","role":"assistente_sociale","ente":"Comune","ambito":"matera"},"data":{"intervention":6,"date":"2026-01-17","hours":1.5}}"#
-            _ = try await caseFiles.ledger.append(AppendRequest(stream: pseudonym.stream, events: [NewEvent(type: "ServiceDelivered", payload: Array(old.utf8))],
-                                                              expectedVersion: .exactly(7), author: "uid:1/old-build"))
+            let old =
+                #"{"schema":1,"occurredAt":"2025-03-01","codeTable":"2026.1","purpose":"interventions","actor":{"operator":"op-1","role":"assistente_sociale","ente":"Comune","ambito":"matera"},"data":{"intervention":6,"date":"2026-01-17","hours":1.5}}"#
+            _ = try await caseFiles.ledger.append(
+                AppendRequest(
+                    stream: pseudonym.stream, events: [NewEvent(type: "ServiceDelivered", payload: Array(old.utf8))],
+                    expectedVersion: .exactly(7), author: "uid:1/old-build"))
             let file = try await caseFiles.caseFile(for: person, reader: Self.writer)
             let delivered = try #require(file.entries.last)
             #expect(delivered.content?.schemaVersion == 1)
@@ -222,7 +251,9 @@ import Testing
             let second = try await caseFiles.record(request, author: "uid:1/test")
             #expect(!first.append.deduplicated && second.append.deduplicated && first.append.positions == second.append.positions)
             let other = try Self.request(Self.registration.replacingOccurrences("1985", with: "1986"), extra: #","idempotencyKey":"k-1""#)
-            await #expect { try await caseFiles.record(other, author: "uid:1/test") } throws: { ($0 as? DomainError)?.code == "idempotency_conflict" }
+            await #expect { try await caseFiles.record(other, author: "uid:1/test") } throws: {
+                ($0 as? DomainError)?.code == "idempotency_conflict"
+            }
             #expect(caseFiles.ledger.size == 1)
         }
     }
@@ -251,7 +282,12 @@ import Testing
             let requests = [
                 { try Self.request(inData) }, { try Self.request(inEvent) },
                 { try Self.request(Self.registration, extra: #","\#(name)":1"#) },
-                { try RecordRequest.parse(Array(#"{"person":"\#(Self.codiceFiscale)","actor":{"operator":"op-1","\#(name)":1},"events":[\#(Self.registration)]}"#.utf8), eventsMax: 100) },
+                {
+                    try RecordRequest.parse(
+                        Array(
+                            #"{"person":"\#(Self.codiceFiscale)","actor":{"operator":"op-1","\#(name)":1},"events":[\#(Self.registration)]}"#
+                                .utf8), eventsMax: 100)
+                },
             ]
             for (index, makeRequest) in requests.enumerated() {
                 do {
@@ -272,8 +308,11 @@ import Testing
             for round in 0..<10 {
                 let codiceFiscale = Self.codiceFiscale
                 let persons = (0..<4).map { "STP0170000\(round)0000\($0)" }
-                for person in persons { _ = try await caseFiles.record(Self.request(Self.registration, person: person), author: "uid:1/test") }
-                let link = #"{"type":"IdentityLinked","occurredAt":"2026-04-01","data":{"codiceFiscale":"\#(codiceFiscale)","source":"document_checked"}}"#
+                for person in persons {
+                    _ = try await caseFiles.record(Self.request(Self.registration, person: person), author: "uid:1/test")
+                }
+                let link =
+                    #"{"type":"IdentityLinked","occurredAt":"2026-04-01","data":{"codiceFiscale":"\#(codiceFiscale)","source":"document_checked"}}"#
                 let outcomes = try await withThrowingTaskGroup(of: (String, String?).self) { group in
                     for person in persons {
                         group.addTask {
@@ -300,16 +339,20 @@ import Testing
     @Test func concurrentAppendsToOnePersonAreCheckedAgainAndAllLand() async throws {
         try await withCaseFiles { caseFiles, _ in
             _ = try await caseFiles.record(Self.request(Self.registration + "," + Self.opened), author: "uid:1/test")
-            let review = #"{"type":"ReviewHeld","occurredAt":"2026-02-01","data":{"date":"2026-02-01","nextReviewDue":"2026-05-01","findings":"ok"}}"#
+            let review =
+                #"{"type":"ReviewHeld","occurredAt":"2026-02-01","data":{"date":"2026-02-01","nextReviewDue":"2026-05-01","findings":"ok"}}"#
             try await withThrowingTaskGroup(of: Void.self) { group in
                 for _ in 0..<20 {
                     group.addTask { _ = try await caseFiles.record(Self.request(review), author: "uid:1/test") }
                 }
                 try await group.waitForAll()
             }
-            #expect(try caseFiles.ledger.streamVersion(caseFiles.pseudonym(for: PersonIdentifier(parsing: Self.codiceFiscale)).stream) == 23)
+            #expect(
+                try caseFiles.ledger.streamVersion(caseFiles.pseudonym(for: PersonIdentifier(parsing: Self.codiceFiscale)).stream) == 23)
             // With an expected version of its own, a stale request is a conflict.
-            await #expect { try await caseFiles.record(Self.request(review, extra: #","expectedVersion":3"#), author: "uid:1/test") } throws: {
+            await #expect {
+                try await caseFiles.record(Self.request(review, extra: #","expectedVersion":3"#), author: "uid:1/test")
+            } throws: {
                 ($0 as? DomainError)?.code == "wrong_expected_version"
             }
         }
@@ -319,20 +362,37 @@ import Testing
         try await withCaseFiles { caseFiles, _ in
             let person = try PersonIdentifier(parsing: Self.codiceFiscale)
             _ = try await caseFiles.record(Self.request(Self.registration + "," + Self.opened), author: "uid:1/test")
-            _ = try await caseFiles.record(Self.request(#"{"type":"CaseClosed","occurredAt":"2026-03-01","data":{"reason":"needs_resolved","date":"2026-03-01","situation":"stabile"}}"#), author: "uid:1/test")
+            _ = try await caseFiles.record(
+                Self.request(
+                    #"{"type":"CaseClosed","occurredAt":"2026-03-01","data":{"reason":"needs_resolved","date":"2026-03-01","situation":"stabile"}}"#
+                ), author: "uid:1/test")
             // A review is a late entry when dated inside the open period; this one is after the closure.
-            await #expect { try await caseFiles.record(Self.request(#"{"type":"ReviewHeld","occurredAt":"2026-03-02","data":{"date":"2026-03-02","nextReviewDue":"2026-06-01"}}"#), author: "uid:1/test") } throws: {
-                ($0 as? DomainError)?.code == "date_after_closure" && ($0 as? DomainError)?.messageItalian?.contains("riaprire il caso") == true
+            await #expect {
+                try await caseFiles.record(
+                    Self.request(
+                        #"{"type":"ReviewHeld","occurredAt":"2026-03-02","data":{"date":"2026-03-02","nextReviewDue":"2026-06-01"}}"#),
+                    author: "uid:1/test")
+            } throws: {
+                ($0 as? DomainError)?.code == "date_after_closure"
+                    && ($0 as? DomainError)?.messageItalian?.contains("riaprire il caso") == true
             }
-            await #expect { try await caseFiles.record(Self.request(#"{"type":"PlanDrafted","occurredAt":"2026-03-02","data":{"objectives":["casa"]}}"#), author: "uid:1/test") } throws: {
+            await #expect {
+                try await caseFiles.record(
+                    Self.request(#"{"type":"PlanDrafted","occurredAt":"2026-03-02","data":{"objectives":["casa"]}}"#), author: "uid:1/test")
+            } throws: {
                 ($0 as? DomainError)?.code == "case_closed" && ($0 as? DomainError)?.messageItalian?.contains("chiuso") == true
             }
-            _ = try await caseFiles.record(Self.request(#"{"type":"Voided","occurredAt":"2026-03-02","data":{"target":4,"reason":"chiuso per errore","authorisingAct":"det. 12/2026"}}"#), author: "uid:1/test")
+            _ = try await caseFiles.record(
+                Self.request(
+                    #"{"type":"Voided","occurredAt":"2026-03-02","data":{"target":4,"reason":"chiuso per errore","authorisingAct":"det. 12/2026"}}"#
+                ), author: "uid:1/test")
             let file = try await caseFiles.caseFile(for: person, reader: Self.writer)
             #expect(file.state.phase == .takenInCharge)
             let closure = try #require(file.entries.dropFirst(3).first)
             #expect(closure.voidedBy == 5 && data(closure)["situation"]?.string == "stabile")
-            _ = try await caseFiles.record(Self.request(#"{"type":"ReviewHeld","occurredAt":"2026-03-03","data":{"date":"2026-03-03","nextReviewDue":"2026-06-01"}}"#), author: "uid:1/test")
+            _ = try await caseFiles.record(
+                Self.request(#"{"type":"ReviewHeld","occurredAt":"2026-03-03","data":{"date":"2026-03-03","nextReviewDue":"2026-06-01"}}"#),
+                author: "uid:1/test")
         }
     }
 
@@ -340,14 +400,19 @@ import Testing
         try await withCaseFiles { caseFiles, _ in
             let person = try PersonIdentifier(parsing: Self.codiceFiscale)
             _ = try await caseFiles.record(Self.request(Self.registration), author: "uid:1/test")
-            _ = try await caseFiles.record(Self.request(#"{"type":"Restricted","occurredAt":"2026-02-01","data":{"target":1,"ground":"accuracy_contested"}}"#), author: "uid:1/test")
+            _ = try await caseFiles.record(
+                Self.request(#"{"type":"Restricted","occurredAt":"2026-02-01","data":{"target":1,"ground":"accuracy_contested"}}"#),
+                author: "uid:1/test")
             let asWriter = try await caseFiles.caseFile(for: person, reader: Self.writer)
             #expect(asWriter.entries.first?.personalData == .restricted)
             #expect(asWriter.entries.first.map(data)?["givenName"] == nil)
-            let asAdmin = try await caseFiles.caseFile(for: person, reader: Reader(author: "uid:0/admin", role: "admin", purpose: nil, operatorID: nil))
+            let asAdmin = try await caseFiles.caseFile(
+                for: person, reader: Reader(author: "uid:0/admin", role: "admin", purpose: nil, operatorID: nil))
             #expect(asAdmin.entries.first.map(data)?["givenName"]?.string == "Mario")
             #expect(asAdmin.entries.first?.restrictedBy == 2)
-            await #expect { try await caseFiles.caseFile(for: person, reader: Reader(author: "uid:5/x", role: "auditor", purpose: nil, operatorID: nil)) } throws: {
+            await #expect {
+                try await caseFiles.caseFile(for: person, reader: Reader(author: "uid:5/x", role: "auditor", purpose: nil, operatorID: nil))
+            } throws: {
                 ($0 as? DomainError)?.code == "purpose_required"
             }
         }

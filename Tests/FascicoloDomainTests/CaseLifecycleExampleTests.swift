@@ -1,6 +1,7 @@
 import FascicoloTesting
 import Glibc
 import Testing
+
 @testable import FascicoloDomain
 
 // MARK: - Examples: DOMAIN.md's named rules and their codes
@@ -9,8 +10,10 @@ struct Script {
     var facts: [CaseFact] = []
     var state = CaseState()
 
-    func fact(_ type: String, _ reference: UInt64? = nil, ambito: String? = nil, from: String? = nil,
-              emergency: Bool = false, field: String? = nil) -> CaseFact {
+    func fact(
+        _ type: String, _ reference: UInt64? = nil, ambito: String? = nil, from: String? = nil,
+        emergency: Bool = false, field: String? = nil
+    ) -> CaseFact {
         var fact = CaseFact(version: UInt64(facts.count + 1), type: type)
         fact.reference = reference
         fact.ambito = ambito
@@ -22,8 +25,10 @@ struct Script {
 
     /// Appends as CaseFiles does (folding again after a Voided); returns the new entry's version.
     @discardableResult
-    mutating func add(_ type: String, _ reference: UInt64? = nil, ambito: String? = nil, from: String? = nil,
-                      emergency: Bool = false, field: String? = nil) throws(PathRuleViolation) -> UInt64 {
+    mutating func add(
+        _ type: String, _ reference: UInt64? = nil, ambito: String? = nil, from: String? = nil,
+        emergency: Bool = false, field: String? = nil
+    ) throws(PathRuleViolation) -> UInt64 {
         let fact = fact(type, reference, ambito: ambito, from: from, emergency: emergency, field: field)
         try state.apply(fact)
         facts.append(fact)
@@ -32,8 +37,10 @@ struct Script {
     }
 
     /// The refusal of that entry, or nil if it would be accepted; the script is left unchanged.
-    func refusal(_ type: String, _ reference: UInt64? = nil, ambito: String? = nil, from: String? = nil,
-                 emergency: Bool = false, field: String? = nil) -> PathRuleViolation? {
+    func refusal(
+        _ type: String, _ reference: UInt64? = nil, ambito: String? = nil, from: String? = nil,
+        emergency: Bool = false, field: String? = nil
+    ) -> PathRuleViolation? {
         var copy = self
         do throws(PathRuleViolation) {
             try copy.add(type, reference, ambito: ambito, from: from, emergency: emergency, field: field)
@@ -111,8 +118,10 @@ extension CaseLifecyclePropertyTests {
         var script = try Script.takenInCharge()
         let referral = try script.add("ReferralReceived")
         try script.add("CaseClosed")
-        for type in ["AccessContactRecorded", "ReferralReceived", "GoalSet", "AppointmentScheduled", "CaseSuspended",
-                     "ConsentRecorded", "CaseTransferredOut"] {
+        for type in [
+            "AccessContactRecorded", "ReferralReceived", "GoalSet", "AppointmentScheduled", "CaseSuspended",
+            "ConsentRecorded", "CaseTransferredOut",
+        ] {
             #expect(script.refusal(type, ambito: "BAS02")?.code == "case_closed", "\(type)")
         }
         #expect(script.refusal("Rectified", 3, field: "date") == nil)
@@ -172,10 +181,12 @@ extension CaseLifecyclePropertyTests {
         try script.add("PersonRegistered")
         refusals += [script.refusal("PersonRegistered"), script.refusal("GoalSet"), script.refusal("CaseReopened")]
         try script.add("CaseOpened", ambito: "BAS01")
-        refusals += [script.refusal("CaseOpened", ambito: "BAS02"), script.refusal("InterventionRequested"),
-                     script.refusal("CaseTransferredOut", ambito: "BAS01"), script.refusal("Voided", 1),
-                     script.refusal("Rectified", 1, field: "nope"), script.refusal("AppointmentHeld", 2),
-                     script.refusal("RestrictionLifted", 9)]
+        refusals += [
+            script.refusal("CaseOpened", ambito: "BAS02"), script.refusal("InterventionRequested"),
+            script.refusal("CaseTransferredOut", ambito: "BAS01"), script.refusal("Voided", 1),
+            script.refusal("Rectified", 1, field: "nope"), script.refusal("AppointmentHeld", 2),
+            script.refusal("RestrictionLifted", 9),
+        ]
         try script.add("TakenInCharge")
         refusals += [script.refusal("TakenInCharge"), script.refusal("InterventionRequested"), script.refusal("OutcomeRecorded", 3)]
         try script.add("CaseSuspended")

@@ -1,6 +1,7 @@
 import FascicoloTesting
 import Glibc
 import Testing
+
 @testable import FascicoloDomain
 
 // The independent model of the case lifecycle that CaseLifecyclePropertyTests checks
@@ -9,7 +10,11 @@ import Testing
 // MARK: - The model
 
 enum ModelPhase: String, CaseIterable {
-    case noCase = "no_case", opened, takenInCharge = "taken_in_charge", suspended, closed, transferredOut = "transferred_out"
+    case noCase = "no_case"
+    case opened
+    case takenInCharge = "taken_in_charge"
+    case suspended, closed
+    case transferredOut = "transferred_out"
 }
 
 /// Four rules CaseState once got wrong, found by these properties and fixed: a failure is
@@ -34,10 +39,12 @@ struct Interpretation: Sendable {
     /// restricted. CaseState's fold drops the Restricted entry once its target is voided.
     var restrictionSurvivesVoid: Bool
 
-    static let believed = Interpretation(emergencyStepsBeforePresaInCarico: true, transferEndsInterventions: true,
-                                         referencesMustCount: true, restrictionSurvivesVoid: true)
-    static let formerCaseState = Interpretation(emergencyStepsBeforePresaInCarico: false, transferEndsInterventions: false,
-                                                    referencesMustCount: false, restrictionSurvivesVoid: false)
+    static let believed = Interpretation(
+        emergencyStepsBeforePresaInCarico: true, transferEndsInterventions: true,
+        referencesMustCount: true, restrictionSurvivesVoid: true)
+    static let formerCaseState = Interpretation(
+        emergencyStepsBeforePresaInCarico: false, transferEndsInterventions: false,
+        referencesMustCount: false, restrictionSurvivesVoid: false)
 }
 
 // DOMAIN.md's "correction" column: which entries a Rectified, and which a Voided, may target.
@@ -143,7 +150,9 @@ let phaseTable: [String: Set<ModelPhase>] = [
 /// closed, and the record corrected; nothing else is recorded, and the case is never reopened.
 /// (Entries dated up to the death — late entries — need dates, which these facts do not carry:
 /// PathDatesTests covers them.)
-let afterDeath: Set<String> = ["CaseClosed", "Rectified", "Voided", "Restricted", "RestrictionLifted", "ErasureExecuted", "ConsentWithdrawn"]
+let afterDeath: Set<String> = [
+    "CaseClosed", "Rectified", "Voided", "Restricted", "RestrictionLifted", "ErasureExecuted", "ConsentWithdrawn",
+]
 
 struct Refusal: CustomStringConvertible {
     let reason: String
@@ -248,10 +257,15 @@ struct LifecycleModel {
             refusal = Refusal("unknown_target")
             return nil
         }
-        if let types, !types.contains(type) { refusal = Refusal("wrong_target(\(type))") }
-        else if voidedBy[version] != nil { refusal = Refusal("target_voided") }
-        else if counting && interpretation.referencesMustCount && !counted.contains(version) { refusal = Refusal("target_no_longer_counts") }
-        else { return version }
+        if let types, !types.contains(type) {
+            refusal = Refusal("wrong_target(\(type))")
+        } else if voidedBy[version] != nil {
+            refusal = Refusal("target_voided")
+        } else if counting && interpretation.referencesMustCount && !counted.contains(version) {
+            refusal = Refusal("target_no_longer_counts")
+        } else {
+            return version
+        }
         return nil
     }
 
@@ -444,14 +458,17 @@ struct Snapshot: Equatable {
         check("ambito", ambito ?? "-", actual.ambito ?? "-")
         check("episodes", episodes, actual.episodes)
         check("signedPlans", signedPlans, actual.signedPlans)
-        check("interventions", interventions.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" },
-              actual.interventions.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" })
+        check(
+            "interventions", interventions.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" },
+            actual.interventions.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" })
         check("openInterventions", openInterventions, actual.openInterventions)
-        check("goals", goals.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" },
-              actual.goals.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" })
+        check(
+            "goals", goals.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" },
+            actual.goals.sorted { $0.key < $1.key }.map { "\($0.key):\($0.value)" })
         check("voided", voided, actual.voided)
-        check("restrictions", restrictions.sorted { $0.key < $1.key }.map { "\($0.key)→\($0.value)" },
-              actual.restrictions.sorted { $0.key < $1.key }.map { "\($0.key)→\($0.value)" })
+        check(
+            "restrictions", restrictions.sorted { $0.key < $1.key }.map { "\($0.key)→\($0.value)" },
+            actual.restrictions.sorted { $0.key < $1.key }.map { "\($0.key)→\($0.value)" })
         return lines
     }
 }

@@ -1,8 +1,8 @@
 import FascicoloTesting
 import Glibc
 import Testing
-@testable import FascicoloDomain
 
+@testable import FascicoloDomain
 
 // Property tests of the case lifecycle (`CaseState.apply` / `CaseState.fold`) against an
 // independent model written here from DOMAIN.md ("Path rules worth enforcing at append time" and
@@ -58,8 +58,9 @@ import Testing
                     }
                 }
                 if (expected == nil) != (actual == nil) {
-                    findings.add("\(fact.type): model \(describe(expected)), CaseState \(describe(actual))", seed: seed, facts: live.facts + [fact],
-                                 "model \(describe(expected)), CaseState \(describe(actual))")
+                    findings.add(
+                        "\(fact.type): model \(describe(expected)), CaseState \(describe(actual))", seed: seed, facts: live.facts + [fact],
+                        "model \(describe(expected)), CaseState \(describe(actual))")
                     break walk
                 }
                 guard expected == nil else { continue }
@@ -68,16 +69,19 @@ import Testing
                 let differences = Snapshot(model).differences(from: Snapshot(live.state))
                 if !differences.isEmpty {
                     let fields = differences.map { String($0.prefix { $0 != ":" }) }.joined(separator: ",")
-                    findings.add("state after \(fact.type) differs in \(fields)", seed: seed, facts: live.facts,
-                                 "model ≠ CaseState: " + differences.joined(separator: "; "))
+                    findings.add(
+                        "state after \(fact.type) differs in \(fields)", seed: seed, facts: live.facts,
+                        "model ≠ CaseState: " + differences.joined(separator: "; "))
                     break walk
                 }
             }
         }
         findings.report(clock.now - start)
         // The walks reach the named rules.
-        for code in ["person_not_registered", "no_open_case", "not_taken_in_charge", "no_signed_plan", "case_closed",
-                     "transfer_mismatch", "outcome_without_reference", "intervention_step", "target_voided", "not_correctable"] {
+        for code in [
+            "person_not_registered", "no_open_case", "not_taken_in_charge", "no_signed_plan", "case_closed",
+            "transfer_mismatch", "outcome_without_reference", "intervention_step", "target_voided", "not_correctable",
+        ] {
             #expect(codes.contains(code), "no random walk met \(code)")
         }
     }
@@ -103,22 +107,25 @@ import Testing
                 _ = model.append(fact)
                 phases[model.phase.rawValue, default: 0] += 1
                 if let refusal = live.append(fact) {
-                    findings.add("legal \(fact.type) refused (\(refusal.code))", seed: seed, facts: live.facts + [fact],
-                                 "CaseState refuses the last step: \(refusal.code) — \(refusal.english)")
+                    findings.add(
+                        "legal \(fact.type) refused (\(refusal.code))", seed: seed, facts: live.facts + [fact],
+                        "CaseState refuses the last step: \(refusal.code) — \(refusal.english)")
                     break walk
                 }
                 let differences = Snapshot(model).differences(from: Snapshot(live.state))
                 if !differences.isEmpty {
                     let fields = differences.map { String($0.prefix { $0 != ":" }) }.joined(separator: ",")
-                    findings.add("state after \(fact.type) differs in \(fields)", seed: seed, facts: live.facts,
-                                 "model ≠ CaseState: " + differences.joined(separator: "; "))
+                    findings.add(
+                        "state after \(fact.type) differs in \(fields)", seed: seed, facts: live.facts,
+                        "model ≠ CaseState: " + differences.joined(separator: "; "))
                     break walk
                 }
             }
         }
         findings.report(clock.now - start)
-        print("legal walks: steps ending in each phase \(phases.sorted { $0.key < $1.key }); fewest accepted: "
-              + accepted.sorted { $0.value < $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
+        print(
+            "legal walks: steps ending in each phase \(phases.sorted { $0.key < $1.key }); fewest accepted: "
+                + accepted.sorted { $0.value < $1.value }.map { "\($0.key) \($0.value)" }.joined(separator: ", "))
         for type in streamTypes {
             #expect(accepted[type, default: 0] >= 50, "legal walks accepted \(type) only \(accepted[type, default: 0]) times")
         }
@@ -142,14 +149,18 @@ import Testing
             for _ in 0..<Int.random(in: 0...60, using: &random) {
                 guard let fact = legalStep(after: model, &random, voids: voids) else { break }
                 _ = model.append(fact)
-                if live.append(fact) != nil { prefixIsLegal = false; break }
+                if live.append(fact) != nil {
+                    prefixIsLegal = false
+                    break
+                }
             }
             guard prefixIsLegal else { continue }  // property 2's business
             let next = legalStep(after: model, &random)
             var expected = live
             let nextRefusal = next.flatMap { expected.append($0) }
             let before = Snapshot(live.state)
-            let probes = streamTypes.map { candidate($0, after: model, &random) }
+            let probes =
+                streamTypes.map { candidate($0, after: model, &random) }
                 + (0..<10).map { _ in candidate(random.pick(streamTypes), after: model, &random) }
             for probe in probes {
                 guard let reason = model.verdict(probe) else { continue }
@@ -157,8 +168,9 @@ import Testing
                 var attempt = live.state
                 do throws(PathRuleViolation) {
                     try attempt.apply(probe)
-                    findings.add("illegal \(probe.type) (\(reason.reason)) accepted", seed: seed, facts: live.facts + [probe],
-                                 "model refuses (\(reason.reason)), CaseState accepts")
+                    findings.add(
+                        "illegal \(probe.type) (\(reason.reason)) accepted", seed: seed, facts: live.facts + [probe],
+                        "model refuses (\(reason.reason)), CaseState accepts")
                     continue
                 } catch {
                     if !checkSentences(error) {
@@ -167,19 +179,22 @@ import Testing
                 }
                 let differences = before.differences(from: Snapshot(attempt))
                 if !differences.isEmpty {
-                    findings.add("refused \(probe.type) changed the state", seed: seed, facts: live.facts + [probe],
-                                 differences.joined(separator: "; "))
+                    findings.add(
+                        "refused \(probe.type) changed the state", seed: seed, facts: live.facts + [probe],
+                        differences.joined(separator: "; "))
                     continue
                 }
                 guard let next else { continue }
                 var after = Live(facts: live.facts, state: attempt)
                 let refusal = after.append(next)
                 if refusal?.code != nextRefusal?.code {
-                    findings.add("refused \(probe.type) changed the verdict on \(next.type)", seed: seed, facts: live.facts + [probe, next],
-                                 "after the refused attempt CaseState \(describe(refusal)) \(describe(next)), without it \(describe(nextRefusal))")
+                    findings.add(
+                        "refused \(probe.type) changed the verdict on \(next.type)", seed: seed, facts: live.facts + [probe, next],
+                        "after the refused attempt CaseState \(describe(refusal)) \(describe(next)), without it \(describe(nextRefusal))")
                 } else if refusal == nil && Snapshot(after.state) != Snapshot(expected.state) {
-                    findings.add("refused \(probe.type) changed the next step's result", seed: seed, facts: live.facts + [probe, next],
-                                 Snapshot(expected.state).differences(from: Snapshot(after.state)).joined(separator: "; "))
+                    findings.add(
+                        "refused \(probe.type) changed the next step's result", seed: seed, facts: live.facts + [probe, next],
+                        Snapshot(expected.state).differences(from: Snapshot(after.state)).joined(separator: "; "))
                 }
             }
         }
@@ -228,13 +243,15 @@ import Testing
             }
             differences = Snapshot(history.state).differences(from: folded)
             if !differences.isEmpty {
-                findings.add("fold ≠ cached history extended in batches", seed: seed, facts: facts,
-                             "CaseHistory ≠ fold: " + differences.joined(separator: "; "))
+                findings.add(
+                    "fold ≠ cached history extended in batches", seed: seed, facts: facts,
+                    "CaseHistory ≠ fold: " + differences.joined(separator: "; "))
             }
             if !hasVoids {
                 differences = Snapshot(chain).differences(from: folded)
                 if !differences.isEmpty {
-                    findings.add("fold ≠ apply chain", seed: seed, facts: facts, "apply chain ≠ fold: " + differences.joined(separator: "; "))
+                    findings.add(
+                        "fold ≠ apply chain", seed: seed, facts: facts, "apply chain ≠ fold: " + differences.joined(separator: "; "))
                 }
             }
             let modelFold = LifecycleModel.fold(model.facts, interpretation)
@@ -245,8 +262,9 @@ import Testing
             differences = Snapshot(modelFold).differences(from: folded)
             if !differences.isEmpty {
                 let fields = differences.map { String($0.prefix { $0 != ":" }) }.joined(separator: ",")
-                findings.add("fold differs from the model's fold in \(fields)\(hasVoids ? " (with Voided)" : "")", seed: seed, facts: facts,
-                             "model fold ≠ CaseState.fold: " + differences.joined(separator: "; "))
+                findings.add(
+                    "fold differs from the model's fold in \(fields)\(hasVoids ? " (with Voided)" : "")", seed: seed, facts: facts,
+                    "model fold ≠ CaseState.fold: " + differences.joined(separator: "; "))
             }
         }
         print("fold: \(withVoids) of the sequences contain Voided entries")

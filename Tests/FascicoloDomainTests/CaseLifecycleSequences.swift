@@ -1,6 +1,7 @@
 import FascicoloTesting
 import Glibc
 import Testing
+
 @testable import FascicoloDomain
 
 // Seeded random sequences of case facts for the property tests, and how a disagreement is told.
@@ -15,16 +16,19 @@ let ambiti = ["BAS01", "BAS02", "BAS03"]
 /// The types drawn, weighted so that walks get past the presa in carico to plans, interventions,
 /// closures and transfers; corrections less often, erasure (which ends a walk) rarely.
 let weightedTypes: [String] = streamTypes.flatMap { type -> [String] in
-    let weight = switch type {
-    case "ErasureExecuted", "PersonDied": 1
-    case "Rectified", "Restricted", "RestrictionLifted", "ConsentWithdrawn", "ConsentRecorded", "IdentityLinked", "Voided",
-         "CaseClosed", "CaseSuspended", "CaseTransferredOut": 2
-    case "CaseOpened", "TakenInCharge", "InterventionRequested", "CaseTransferredIn", "PlanSigned", "InterventionStarted",
-         "InterventionSuspended", "InterventionResumed", "ServiceDelivered": 10
-    case "PlanDrafted", "GoalSet", "GoalClosed", "OutcomeRecorded", "CaseReopened", "InterventionEnded": 6
-    case "PlanRevised", "GoalReviewed", "AppointmentHeld", "AppointmentMissed", "CommitmentBreached": 4
-    default: 3
-    }
+    let weight =
+        switch type {
+        case "ErasureExecuted", "PersonDied": 1
+        case "Rectified", "Restricted", "RestrictionLifted", "ConsentWithdrawn", "ConsentRecorded", "IdentityLinked", "Voided",
+            "CaseClosed", "CaseSuspended", "CaseTransferredOut":
+            2
+        case "CaseOpened", "TakenInCharge", "InterventionRequested", "CaseTransferredIn", "PlanSigned", "InterventionStarted",
+            "InterventionSuspended", "InterventionResumed", "ServiceDelivered":
+            10
+        case "PlanDrafted", "GoalSet", "GoalClosed", "OutcomeRecorded", "CaseReopened", "InterventionEnded": 6
+        case "PlanRevised", "GoalReviewed", "AppointmentHeld", "AppointmentMissed", "CommitmentBreached": 4
+        default: 3
+        }
     return Array(repeating: type, count: weight)
 }
 
@@ -53,26 +57,28 @@ func candidate(_ type: String, after model: LifecycleModel, _ random: inout Seed
     if let spec = referenceSpec[type] {
         precondition(fact.referenceField == spec.field, "the catalogue names \(type)'s reference otherwise")
         let count = model.facts.count
-        let preferred: Set<String>? = switch type {
-        case "Rectified": rectifiable
-        case "Voided": voidable
-        default: spec.targets
-        }
+        let preferred: Set<String>? =
+            switch type {
+            case "Rectified": rectifiable
+            case "Voided": voidable
+            default: spec.targets
+            }
         let roll = Int.random(in: 0..<100, using: &random)
         var chosen: UInt64?
         if roll < 45 {
             // Entries a step could still apply to, so that walks get through the sub-lifecycles.
-            let open: [UInt64] = switch type {
-            case "InterventionStarted", "InterventionSuspended", "InterventionResumed", "InterventionEnded", "ServiceDelivered":
-                model.interventions.filter { $0.value != "ended" }.keys.sorted()
-            case "GoalReviewed", "GoalClosed": model.goals.filter { !$0.value }.keys.sorted()
-            case "AppointmentHeld", "AppointmentMissed":
-                (model.versionsByType["AppointmentScheduled"] ?? []).filter {
-                    model.counted.contains($0) && !model.concludedAppointments.contains($0)
+            let open: [UInt64] =
+                switch type {
+                case "InterventionStarted", "InterventionSuspended", "InterventionResumed", "InterventionEnded", "ServiceDelivered":
+                    model.interventions.filter { $0.value != "ended" }.keys.sorted()
+                case "GoalReviewed", "GoalClosed": model.goals.filter { !$0.value }.keys.sorted()
+                case "AppointmentHeld", "AppointmentMissed":
+                    (model.versionsByType["AppointmentScheduled"] ?? []).filter {
+                        model.counted.contains($0) && !model.concludedAppointments.contains($0)
+                    }
+                case "RestrictionLifted": model.restrictions.keys.sorted()
+                default: []
                 }
-            case "RestrictionLifted": model.restrictions.keys.sorted()
-            default: []
-            }
             if !open.isEmpty { chosen = random.pick(open) }
         }
         if chosen == nil && roll < 75 {

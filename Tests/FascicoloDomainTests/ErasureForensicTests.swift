@@ -1,4 +1,3 @@
-@testable import FascicoloDomain
 import FascicoloCrypto
 import FascicoloLedger
 import FascicoloStorage
@@ -6,6 +5,8 @@ import FascicoloTesting
 import Foundation
 import Glibc
 import Testing
+
+@testable import FascicoloDomain
 
 /// Erasure as a forensic examiner with a copy of the data directory would test it: every 32-byte
 /// window of every file in the directory is tried as a key against what the erased person's data
@@ -15,7 +16,8 @@ import Testing
     static let reference = CaseFilesTests.reference
     static let erased = "RSSMRA85T10A562S"
     static let kept = "VRDLGU70A41F052O"
-    static let registration = #"{"type":"PersonRegistered","occurredAt":"2026-01-10","data":{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"F052","givenName":"Mario","familyName":"Rossi","address":"Via Roma 1","phone":"0835 111111"}}"#
+    static let registration =
+        #"{"type":"PersonRegistered","occurredAt":"2026-01-10","data":{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"F052","givenName":"Mario","familyName":"Rossi","address":"Via Roma 1","phone":"0835 111111"}}"#
 
     /// What an examiner would try to open: the person's row in `person_keys` and their sealed boxes.
     struct Evidence {
@@ -44,7 +46,8 @@ import Testing
             let path = directory + "/" + name
             var isDirectory: ObjCBool = false
             guard FileManager.default.fileExists(atPath: path, isDirectory: &isDirectory), !isDirectory.boolValue,
-                  let bytes = FileManager.default.contents(atPath: path).map(Array.init), bytes.count >= 32 else { continue }
+                let bytes = FileManager.default.contents(atPath: path).map(Array.init), bytes.count >= 32
+            else { continue }
             let rowData = PersonKeys.associatedData(evidence.person)
             for offset in 0...(bytes.count - 32) {
                 guard let candidate = SecretKey(bytes: Array(bytes[offset..<(offset + 32)]), guarded: false) else { continue }
@@ -78,8 +81,9 @@ import Testing
                 #expect(evidence.boxes.count == 1)
                 // The examiner's method works: before the erasure, records.key opens the row.
                 #expect(try Self.scan(data, for: evidence).contains { $0.hasPrefix("records.key@0") })
-                _ = try await caseFiles.erase(PersonIdentifier(parsing: Self.erased), legalGround: "art17_request",
-                                              reference: "prot. 1", author: "uid:0/admin")
+                _ = try await caseFiles.erase(
+                    PersonIdentifier(parsing: Self.erased), legalGround: "art17_request",
+                    reference: "prot. 1", author: "uid:0/admin")
                 #expect(try !caseFiles.keys.rotationDue())
                 #expect(access(data + "/" + PersonKeys.nextKeyFileName, F_OK) != 0)
             }
@@ -110,10 +114,13 @@ import Testing
                 try await Self.record(caseFiles, Self.kept)
                 evidence = try Self.evidence(of: Self.erased, in: caseFiles)
                 // The erasure's commit alone, as if the process died right after it.
-                let payload = Array(#"{"schema":1,"occurredAt":"2026-02-01","codeTable":"x","purpose":"accountability","actor":{},"data":{"legalGround":"art17_request","reference":"r"}}"#.utf8)
-                _ = try await ledger.append(AppendRequest(
-                    stream: evidence.person.stream, events: [NewEvent(type: "ErasureExecuted", payload: payload)],
-                    author: "uid:0/admin", attachedWrites: caseFiles.keys.destroy(evidence.person)))
+                let payload = Array(
+                    #"{"schema":1,"occurredAt":"2026-02-01","codeTable":"x","purpose":"accountability","actor":{},"data":{"legalGround":"art17_request","reference":"r"}}"#
+                        .utf8)
+                _ = try await ledger.append(
+                    AppendRequest(
+                        stream: evidence.person.stream, events: [NewEvent(type: "ErasureExecuted", payload: payload)],
+                        author: "uid:0/admin", attachedWrites: caseFiles.keys.destroy(evidence.person)))
                 #expect(try caseFiles.keys.rotationDue())
                 #expect(try !Self.scan(data, for: evidence).isEmpty)
             }

@@ -1,6 +1,7 @@
-@testable import FascicoloDomain
 import FascicoloJSON
 import Testing
+
+@testable import FascicoloDomain
 
 /// What counts as a personal identifier in clear text (`IdentifierScanner`).
 @Suite struct IdentifierScannerTests {

@@ -17,7 +17,8 @@ import Testing
             Rule.unknownTarget, Rule.targetVoided, Rule.targetNotCounting, Rule.outcomeWithoutReference,
             Rule.alreadyRestricted, Rule.notRestricted, Rule.closureAfterDeath,
         ]
-        let day = CalendarDate(daysSinceEpoch: 20_500), other = CalendarDate(daysSinceEpoch: 20_400)
+        let day = CalendarDate(daysSinceEpoch: 20_500)
+        let other = CalendarDate(daysSinceEpoch: 20_400)
         rules += [
             Rule.dateBeforeCaseOpened(day, openedOn: other), Rule.dateBeforeTakenInCharge(day, takenInChargeOn: other),
             Rule.dateBeforeReferencedEntry(day, referencedOn: other), Rule.dateBeforeInterventionStarted(day, startedOn: other),

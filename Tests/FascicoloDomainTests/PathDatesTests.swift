@@ -1,5 +1,6 @@
 import FascicoloTesting
 import Testing
+
 @testable import FascicoloDomain
 
 // The path as social workers live it (issue 19): the dates on entries, late entries, death,
@@ -11,8 +12,10 @@ struct DatedPath {
     var facts: [CaseFact] = []
     var state = CaseState()
 
-    func fact(_ kind: EventKind, on day: String, _ reference: UInt64? = nil, date: String? = nil,
-              _ configure: (inout CaseFact) -> Void = { _ in }) -> CaseFact {
+    func fact(
+        _ kind: EventKind, on day: String, _ reference: UInt64? = nil, date: String? = nil,
+        _ configure: (inout CaseFact) -> Void = { _ in }
+    ) -> CaseFact {
         var fact = CaseFact(version: UInt64(facts.count + 1), kind: kind)
         fact.occurredOn = CalendarDate(day)
         fact.date = date.flatMap(CalendarDate.init)
@@ -22,8 +25,10 @@ struct DatedPath {
     }
 
     @discardableResult
-    mutating func add(_ kind: EventKind, on day: String, _ reference: UInt64? = nil, date: String? = nil,
-                      _ configure: (inout CaseFact) -> Void = { _ in }) throws(PathRuleViolation) -> UInt64 {
+    mutating func add(
+        _ kind: EventKind, on day: String, _ reference: UInt64? = nil, date: String? = nil,
+        _ configure: (inout CaseFact) -> Void = { _ in }
+    ) throws(PathRuleViolation) -> UInt64 {
         let fact = fact(kind, on: day, reference, date: date, configure)
         try state.apply(fact)
         facts.append(fact)
@@ -32,8 +37,10 @@ struct DatedPath {
     }
 
     /// The refusal's code, or nil when accepted; the path is left unchanged.
-    func refusal(_ kind: EventKind, on day: String, _ reference: UInt64? = nil, date: String? = nil,
-                 _ configure: (inout CaseFact) -> Void = { _ in }) -> PathRuleViolation? {
+    func refusal(
+        _ kind: EventKind, on day: String, _ reference: UInt64? = nil, date: String? = nil,
+        _ configure: (inout CaseFact) -> Void = { _ in }
+    ) -> PathRuleViolation? {
         var copy = self
         do throws(PathRuleViolation) { try copy.add(kind, on: day, reference, date: date, configure) } catch {
             #expect(checkSentences(error))
@@ -103,8 +110,11 @@ struct DatedPath {
         try path.add(.caseClosed, on: "2026-05-31", date: "2026-05-31") { $0.reason = "needs_resolved" }
         #expect(path.refusal(.caseReopened, on: "2026-05-30")?.code == "date_before_closure")
         try path.add(.caseReopened, on: "2026-07-01")
-        #expect(path.state.periods == [CaseState.OpenPeriod(start: CalendarDate("2026-01-10"), end: CalendarDate("2026-05-31")),
-                                       CaseState.OpenPeriod(start: CalendarDate("2026-07-01"), end: nil)])
+        #expect(
+            path.state.periods == [
+                CaseState.OpenPeriod(start: CalendarDate("2026-01-10"), end: CalendarDate("2026-05-31")),
+                CaseState.OpenPeriod(start: CalendarDate("2026-07-01"), end: nil),
+            ])
         // A new step of the reopened case is not dated in the gap.
         #expect(path.refusal(.caseManagerAssigned, on: "2026-06-15") { $0.operatorID = "op" }?.code == "date_before_case_opened")
     }
@@ -137,7 +147,8 @@ struct DatedPath {
         #expect(path.refusal(.interventionRequested, on: "2026-04-09")?.code == "person_deceased")
         #expect(path.refusal(.caseSuspended, on: "2026-04-11")?.code == "person_deceased")
         #expect(path.refusal(.personDied, on: "2026-04-11", date: "2026-04-11")?.code == "person_deceased")
-        #expect(path.refusal(.caseClosed, on: "2026-04-20", date: "2026-04-20") { $0.reason = "needs_resolved" }?.code == "closure_after_death")
+        #expect(
+            path.refusal(.caseClosed, on: "2026-04-20", date: "2026-04-20") { $0.reason = "needs_resolved" }?.code == "closure_after_death")
         try path.add(.caseClosed, on: "2026-04-20", date: "2026-04-20") { $0.reason = "death" }
         #expect(path.refusal(.caseReopened, on: "2026-05-01")?.code == "person_deceased")
         // Corrections still go in.
@@ -157,38 +168,59 @@ struct DatedPath {
     @Test func cameOfAgeOnlyFromTheYearThePersonTurns18() throws {
         var minor = try DatedPath.homeCare(birthYear: 2009)
         // 2026 − 2009 = 17: under 18 all year long.
-        #expect(minor.refusal(.caseClosed, on: "2026-12-31", date: "2026-12-31") { $0.reason = "came_of_age" }?.code == "came_of_age_under_18")
+        #expect(
+            minor.refusal(.caseClosed, on: "2026-12-31", date: "2026-12-31") { $0.reason = "came_of_age" }?.code == "came_of_age_under_18")
         // Born 2008: 18 at some day of 2026 — the birth year alone cannot prove otherwise.
         var adult = try DatedPath.homeCare(birthYear: 2008)
         try adult.add(.caseClosed, on: "2026-06-30", date: "2026-06-30") { $0.reason = "came_of_age" }
         // A rectified birth year takes effect.
-        try minor.add(.rectified, on: "2026-06-01", 1) { $0.field = "birthYear"; $0.newValue = "2007" }
+        try minor.add(.rectified, on: "2026-06-01", 1) {
+            $0.field = "birthYear"
+            $0.newValue = "2007"
+        }
         #expect(minor.refusal(.caseClosed, on: "2026-12-31", date: "2026-12-31") { $0.reason = "came_of_age" } == nil)
     }
 
     @Test func aRectifiedPresaInCaricoMovesTheCaseState() throws {
         var path = try DatedPath.homeCare()
         #expect(path.state.takenInChargeOn == CalendarDate("2026-01-20"))
-        try path.add(.rectified, on: "2026-03-01", 3) { $0.field = "date"; $0.newValue = "2026-01-19" }
+        try path.add(.rectified, on: "2026-03-01", 3) {
+            $0.field = "date"
+            $0.newValue = "2026-01-19"
+        }
         #expect(path.state.takenInChargeOn == CalendarDate("2026-01-19"))
         #expect(CaseState.fold(path.facts).takenInChargeOn == CalendarDate("2026-01-19"))
         // Not before the case was opened.
-        #expect(path.refusal(.rectified, on: "2026-03-01", 3) { $0.field = "date"; $0.newValue = "2026-01-02" }?.code == "date_before_case_opened")
+        #expect(
+            path.refusal(.rectified, on: "2026-03-01", 3) {
+                $0.field = "date"
+                $0.newValue = "2026-01-02"
+            }?.code == "date_before_case_opened")
     }
 
     @Test func aTransferToAnotherRegionClosesTheCase() throws {
         var path = try DatedPath.homeCare()
-        try path.add(.caseTransferredOut, on: "2026-05-01") { $0.ambito = "roma_1"; $0.toOtherRegion = true }
+        try path.add(.caseTransferredOut, on: "2026-05-01") {
+            $0.ambito = "roma_1"
+            $0.toOtherRegion = true
+        }
         #expect(path.state.phase == .closed && path.state.closureReason == "transferred_other_region")
         #expect(path.state.openInterventions.isEmpty)
-        #expect(path.refusal(.caseTransferredIn, on: "2026-05-02") { $0.ambito = "roma_1"; $0.fromAmbito = "matera" }?.code == "case_closed")
+        #expect(
+            path.refusal(.caseTransferredIn, on: "2026-05-02") {
+                $0.ambito = "roma_1"
+                $0.fromAmbito = "matera"
+            }?.code == "case_closed")
     }
 
     @Test func prontoInterventoOpensAMinimalFile() throws {
         var path = DatedPath()
         try path.add(.personRegistered, on: "2026-02-10")
         #expect(path.refusal(.interventionRequested, on: "2026-02-10")?.code == "no_open_case")
-        let pis = try path.add(.interventionRequested, on: "2026-02-10") { $0.emergency = true; $0.ambito = "potenza" }
+        let pis = try path.add(.interventionRequested, on: "2026-02-10") {
+            $0.emergency = true
+            $0.ambito = "potenza"
+        }
         #expect(path.state.phase == .opened && path.state.ambito == "potenza" && path.state.episodes == 1)
         try path.add(.interventionStarted, on: "2026-02-10", pis, date: "2026-02-10")
         try path.add(.takenInCharge, on: "2026-02-20", date: "2026-02-20")
@@ -198,7 +230,9 @@ struct DatedPath {
         var path = try DatedPath.homeCare()
         let wrong = path.refusal(.planSigned, on: "2026-03-01", 6, date: "2026-03-01")
         #expect(wrong?.code == "wrong_target")
-        for violation in [wrong, path.refusal(.voided, on: "2026-03-01", 3), path.refusal(.rectified, on: "2026-03-01", 3) { $0.field = "shoeSize" }] {
+        for violation in [
+            wrong, path.refusal(.voided, on: "2026-03-01", 3), path.refusal(.rectified, on: "2026-03-01", 3) { $0.field = "shoeSize" },
+        ] {
             let italian = violation?.italian ?? ""
             for kind in EventKind.allCases where kind != .other {
                 #expect(!italian.contains(kind.name), "\(violation?.code ?? "-"): \(italian)")
@@ -223,7 +257,10 @@ extension PathDatesTests {
         let placement = try path.add(.interventionRequested, on: "2026-01-20")
         try path.add(.interventionStarted, on: "2026-01-22", placement, date: "2026-01-22")
         try path.add(.caseTransferredOut, on: "2026-06-30") { $0.ambito = "potenza" }
-        try path.add(.caseTransferredIn, on: "2026-07-02") { $0.ambito = "potenza"; $0.fromAmbito = "matera" }
+        try path.add(.caseTransferredIn, on: "2026-07-02") {
+            $0.ambito = "potenza"
+            $0.fromAmbito = "matera"
+        }
         #expect(path.state.caseManager == nil && path.state.phase == .opened)
         // June's placement, invoiced in July: a late entry of the first period.
         #expect(path.refusal(.serviceDelivered, on: "2026-06-30", placement, date: "2026-06-30") == nil)

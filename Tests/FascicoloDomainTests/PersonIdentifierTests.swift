@@ -1,4 +1,5 @@
 import Testing
+
 @testable import FascicoloDomain
 
 // MARK: - An independent codice fiscale model
@@ -116,9 +117,11 @@ struct CodiceFiscaleTests {
     }
 
     /// 00, 32...40 and 72+ are no one's day; 30 February (70 for a woman) and 31 April are no date.
-    @Test(arguments: ["RSSMRA80A00H501", "RSSMRA80A32H501", "RSSMRA80A40H501", "RSSMRA80A72H501",
-                      "RSSMRA80A99H501", "RSSMRA80B30H501", "RSSMRA80B70H501", "RSSMRA80D31H501",
-                      "RSSMRA80D71H501"])
+    @Test(arguments: [
+        "RSSMRA80A00H501", "RSSMRA80A32H501", "RSSMRA80A40H501", "RSSMRA80A72H501",
+        "RSSMRA80A99H501", "RSSMRA80B30H501", "RSSMRA80B70H501", "RSSMRA80D31H501",
+        "RSSMRA80D71H501",
+    ])
     func invalidDays(first15: String) {
         #expect(codiceFiscaleReason(complete(first15)) == CodiceFiscaleReason.day)
     }
@@ -290,7 +293,9 @@ struct PseudonymTests {
                 #expect(Pseudonym(hex: pseudonym.description) == pseudonym)
                 #expect(pseudonym.stream == "person:" + pseudonym.description)
                 #expect(pseudonym.accessStream == "access:" + pseudonym.description)
-                #expect(Pseudonym.owning(stream: pseudonym.stream) == pseudonym && Pseudonym.owning(stream: pseudonym.accessStream) == pseudonym)
+                #expect(
+                    Pseudonym.owning(stream: pseudonym.stream) == pseudonym && Pseudonym.owning(stream: pseudonym.accessStream) == pseudonym
+                )
             }
         }
     }
@@ -311,9 +316,9 @@ struct PseudonymTests {
     }
 }
 
-private extension String {
+extension String {
     /// Two lower-case hex digits.
-    init(format2 byte: UInt8) {
+    fileprivate init(format2 byte: UInt8) {
         let digits = Array("0123456789abcdef")
         self = String([digits[Int(byte >> 4)], digits[Int(byte & 0x0F)]])
     }

@@ -1,4 +1,3 @@
-@testable import FascicoloDomain
 import FascicoloCrypto
 import FascicoloLedger
 import FascicoloStorage
@@ -6,6 +5,8 @@ import FascicoloTesting
 import Foundation
 import Glibc
 import Testing
+
+@testable import FascicoloDomain
 
 /// Every table of the data directory, every row kind, key and value: a change made behind the
 /// daemon's back (a flipped byte, a renamed, dropped or added row) is found by `fascicolo
@@ -22,20 +23,28 @@ import Testing
         defer { ledger.close() }
         let caseFiles = try CaseFiles.open(ledger: ledger, directory: data, reference: reference)
         for (index, person) in ["RSSMRA85T10A562S", "VRDLGU70A41F052O", "BNCGNN90C50F052B"].enumerated() {
-            let body = #"{"person":"\#(person)","actor":\#(CaseFilesTests.actor),"events":[\#(ErasureForensicTests.registration)],"idempotencyKey":"reg-\#(index)"}"#
+            let body =
+                #"{"person":"\#(person)","actor":\#(CaseFilesTests.actor),"events":[\#(ErasureForensicTests.registration)],"idempotencyKey":"reg-\#(index)"}"#
             _ = try await caseFiles.record(RecordRequest.parse(Array(body.utf8), eventsMax: 100), author: "uid:1/test")
         }
-        let provisional = #"{"person":"provisional:walk-in-7","actor":\#(CaseFilesTests.actor),"events":[\#(ErasureForensicTests.registration),{"type":"IdentityLinked","occurredAt":"2026-01-11","data":{"codiceFiscale":"MRTMTT25D09F205Z","source":"anagrafe"}}]}"#
+        let provisional =
+            #"{"person":"provisional:walk-in-7","actor":\#(CaseFilesTests.actor),"events":[\#(ErasureForensicTests.registration),{"type":"IdentityLinked","occurredAt":"2026-01-11","data":{"codiceFiscale":"MRTMTT25D09F205Z","source":"anagrafe"}}]}"#
         _ = try await caseFiles.record(RecordRequest.parse(Array(provisional.utf8), eventsMax: 100), author: "uid:1/test")
-        _ = try await caseFiles.erase(PersonIdentifier(parsing: "BNCGNN90C50F052B"), legalGround: "art17_request", reference: "r", author: "uid:0/a")
+        _ = try await caseFiles.erase(
+            PersonIdentifier(parsing: "BNCGNN90C50F052B"), legalGround: "art17_request", reference: "r", author: "uid:0/a")
         for index in 0..<12 {
-            _ = try await ledger.append(AppendRequest(stream: "case-\(index % 3)", events: [NewEvent(type: "X", payload: Array("{\"n\":\(index)}".utf8))],
-                                                      idempotencyKey: "generic-\(index)", author: "uid:1/test"))
+            _ = try await ledger.append(
+                AppendRequest(
+                    stream: "case-\(index % 3)", events: [NewEvent(type: "X", payload: Array("{\"n\":\(index)}".utf8))],
+                    idempotencyKey: "generic-\(index)", author: "uid:1/test"))
         }
     }
 
     enum Change: String, CaseIterable, CustomStringConvertible {
-        case flipValue = "a flipped value byte", flipKey = "a renamed row", drop = "a dropped row", add = "an added row"
+        case flipValue = "a flipped value byte"
+        case flipKey = "a renamed row"
+        case drop = "a dropped row"
+        case add = "an added row"
         var description: String { rawValue }
     }
 
@@ -121,19 +130,24 @@ import Testing
                 unlink(copy + "/lock.mdb")
                 try Self.apply(tamper, to: copy)
                 let result = try runProcess(fascicolo, ["verify", copy])
-                if result.status != 1 || !result.output.contains("FAILED") || !(tamper.named.isEmpty || result.output.contains(tamper.named)) {
+                if result.status != 1 || !result.output.contains("FAILED")
+                    || !(tamper.named.isEmpty || result.output.contains(tamper.named))
+                {
                     missed.append("\(tamper): exit \(result.status): \(result.output.suffix(300))")
                 }
                 // The independent verifier, written from Formats.md, finds the log's own tables' changes too.
                 if Self.pythonVerifier, !["person_keys", "person_aliases"].contains(tamper.table),
-                   !(tamper.table == "meta" && tamper.change == .flipValue && !tamper.row(Array("idempotency_seal".utf8))) {
+                    !(tamper.table == "meta" && tamper.change == .flipValue && !tamper.row(Array("idempotency_seal".utf8)))
+                {
                     let independent = try runProcess("/usr/bin/env", ["python3", packageDirectory() + "/tools/verify-offline.py", copy])
                     if independent.status != 1 || !independent.output.contains("FAILED") {
                         missed.append("\(tamper): the independent verifier: exit \(independent.status): \(independent.output.suffix(300))")
                     }
                 }
             }
-            #expect(missed.isEmpty, "\(missed.count) of \(Self.tampers.count) changes not found or not named:\n\(missed.joined(separator: "\n"))")
+            #expect(
+                missed.isEmpty,
+                "\(missed.count) of \(Self.tampers.count) changes not found or not named:\n\(missed.joined(separator: "\n"))")
         }
     }
 }

@@ -74,7 +74,8 @@ private func hex(_ seed: UInt64) -> String { "0x" + String(seed, radix: 16) }
             let today = CalendarDate(daysSinceEpoch: Int(time(nil) / 86_400))
             let window = CalendarDate("2024-01-01")!...min(CalendarDate("2026-12-31")!, today)
             while let step = generator.next() {
-                let identifier = try #require(try? PersonIdentifier(parsing: step.person), "seed \(hex(seed)): an identifier does not parse")
+                let identifier = try #require(
+                    try? PersonIdentifier(parsing: step.person), "seed \(hex(seed)): an identifier does not parse")
                 kinds[identifier.kind, default: 0] += 1
                 // Omocodia puts letters where a base code has digits (characters 7, 8, 10, 11, 13, 14, 15).
                 if case .codiceFiscale(let code) = identifier, [6, 7, 9, 10, 12, 13, 14].contains(where: { Array(code.utf8)[$0] >= 65 }) {
@@ -94,7 +95,8 @@ private func hex(_ seed: UInt64) -> String { "0x" + String(seed, radix: 16) }
                     let occurred = try #require(CalendarDate(String(event.occurredAt.prefix(10))))
                     #expect(window.contains(occurred), "seed \(hex(seed)): \(event.type) occurredAt out of the window")
                     if let text = event.data["date"]?.string {
-                        #expect(window.contains(try #require(CalendarDate(text))), "seed \(hex(seed)): \(event.type).date out of the window")
+                        #expect(
+                            window.contains(try #require(CalendarDate(text))), "seed \(hex(seed)): \(event.type).date out of the window")
                     }
                     if event.type == "IdentityLinked" {
                         let linked = try PersonIdentifier(parsing: try #require(event.data["codiceFiscale"]?.string))
@@ -106,8 +108,10 @@ private func hex(_ seed: UInt64) -> String { "0x" + String(seed, radix: 16) }
             #expect(Set(kinds.keys) == ["codice_fiscale", "stp", "eni", "provisional"], "seed \(hex(seed)): \(kinds)")
             #expect(omocodic > 0, "seed \(hex(seed)): no omocodic codice fiscale")
             #expect(linkedCodes > 0, "seed \(hex(seed)): no identity linked")
-            #expect(emergencyStartedOnOpening > 0 && restrictedThenVoided > 0,
-                    "seed \(hex(seed)): \(emergencyStartedOnOpening) emergencies started on opening, \(restrictedThenVoided) restricted entries voided")
+            #expect(
+                emergencyStartedOnOpening > 0 && restrictedThenVoided > 0,
+                "seed \(hex(seed)): \(emergencyStartedOnOpening) emergencies started on opening, \(restrictedThenVoided) restricted entries voided"
+            )
             #expect(ambiti == Set(referenceData.current.labels[.ambiti]!.keys), "seed \(hex(seed)): \(ambiti.count) ambiti")
             let expected = Set(EventCatalogue.all.filter { !EventCatalogue.systemKinds.contains($0.kind) }.map(\.type))
             let missing = expected.subtracting(generator.eventCounts.keys)
@@ -167,14 +171,16 @@ private func hex(_ seed: UInt64) -> String { "0x" + String(seed, radix: 16) }
                     let identifier = try PersonIdentifier(parsing: run.identifier[pseudonym]!)
                     let file = try await files.caseFile(for: identifier, reader: Self.reader)
                     #expect(file.person.description == pseudonym)
-                    try Self.check(file, sent: sent, erased: run.erased.contains(pseudonym), seed: seed, kind: identifier.kind,
-                                   markings: &markings)
+                    try Self.check(
+                        file, sent: sent, erased: run.erased.contains(pseudonym), seed: seed, kind: identifier.kind,
+                        markings: &markings)
                 }
                 return markings
             }
             #expect(markings["included", default: 0] > 1_000 && markings["erased", default: 0] > 0, "seed \(hex(seed)): \(markings)")
             Self.verify(directory, seed: seed, when: "after the erasure checks")
-            print("""
+            print(
+                """
                 workload seed \(hex(seed)): \(run.steps) steps \(generator.stepCounts), \(entries) entries, \(run.personal.count) persons, \
                 \(run.erased.count) erased, \(generator.personalValues.count) personal values, entries read back \(markings); \
                 applied in \(appliedAt - started) \(run.durations), verified and scanned in \(checkedAt - appliedAt), \
@@ -209,7 +215,9 @@ private func hex(_ seed: UInt64) -> String { "0x" + String(seed, radix: 16) }
         #expect(missing.isEmpty, "seed \(hex(seed)): no \(missing.sorted()) in the log")
         #expect(!run.erased.isEmpty, "seed \(hex(seed)): no erasure")
         let retries = generator.stepCounts["retry", default: 0]
-        #expect(run.deduplicated == retries && retries > 0, "seed \(hex(seed)): \(run.deduplicated) of \(retries) retries answered from the first append")
+        #expect(
+            run.deduplicated == retries && retries > 0,
+            "seed \(hex(seed)): \(run.deduplicated) of \(retries) retries answered from the first append")
 
         // 5. Reads are recorded.
         #expect(!run.reads.isEmpty, "seed \(hex(seed)): no read")
@@ -246,22 +254,26 @@ private func hex(_ seed: UInt64) -> String { "0x" + String(seed, radix: 16) }
                         var personal = members.filter { schema.field($0.key)?.personal == true }
                         // A rectification of a field kept in clear is kept in clear too (its values are not personal).
                         if event.type == "Rectified", let target = event.data["target"]?.uint64, let field = event.data["field"]?.string,
-                           let type = run.types[pseudonym]?[target], EventCatalogue.schema(type)?.field(field)?.personal == false {
+                            let type = run.types[pseudonym]?[target], EventCatalogue.schema(type)?.field(field)?.personal == false
+                        {
                             personal.removeAll { $0.key == "newValue" || $0.key == "oldValue" }
                         }
                         if !personal.isEmpty { run.personal[pseudonym, default: [:]][version] = personal }
                     }
                     if run.personal[pseudonym] == nil { run.personal[pseudonym] = [:] }
                 case .erase(let person, let legalGround, let reference):
-                    let result = try await files.erase(try PersonIdentifier(parsing: person), legalGround: legalGround, reference: reference,
-                                                       author: author)
+                    let result = try await files.erase(
+                        try PersonIdentifier(parsing: person), legalGround: legalGround, reference: reference,
+                        author: author)
                     run.erased.insert(result.person.description)
                 case .read(let person):
                     let file = try await files.caseFile(for: try PersonIdentifier(parsing: person), reader: reader)
                     run.reads[file.person.description, default: 0] += 1
                 }
             } catch let error as DomainError {
-                Issue.record("seed \(hex(seed)): step \(index) (\(stepKind(step)), \(kind(step.person))) refused: \(error.code) at \(error.field ?? "-"): \(error.message)")
+                Issue.record(
+                    "seed \(hex(seed)): step \(index) (\(stepKind(step)), \(kind(step.person))) refused: \(error.code) at \(error.field ?? "-"): \(error.message)"
+                )
                 return nil
             } catch {
                 Issue.record("seed \(hex(seed)): step \(index) (\(stepKind(step)), \(kind(step.person))) failed: \(error)")
@@ -286,7 +298,9 @@ private func hex(_ seed: UInt64) -> String { "0x" + String(seed, radix: 16) }
             _ = try Verifier.verify(directory: directory)
             // The side tables match a realistic log: registrations, erasures, links and their voids.
             let sideTables = try DomainTablesCheck.verify(directory: directory)
-            #expect((sideTables?.keyRows ?? 0) > 0 && sideTables?.keysOpened == true, "seed \(hex(seed)): the side tables were not checked \(when)")
+            #expect(
+                (sideTables?.keyRows ?? 0) > 0 && sideTables?.keysOpened == true,
+                "seed \(hex(seed)): the side tables were not checked \(when)")
         } catch {
             Issue.record("seed \(hex(seed)): verify fails \(when): \(error)")
         }
@@ -294,8 +308,10 @@ private func hex(_ seed: UInt64) -> String { "0x" + String(seed, radix: 16) }
 
     /// Each entry of the case file against what was sent: personal fields included and equal, or
     /// (restricted) withheld from a writer, or (erased) gone for good.
-    static func check(_ file: CaseFile, sent: [UInt64: [(key: String, value: JSON)]], erased: Bool, seed: UInt64, kind: String,
-                      markings: inout [String: Int]) throws {
+    static func check(
+        _ file: CaseFile, sent: [UInt64: [(key: String, value: JSON)]], erased: Bool, seed: UInt64, kind: String,
+        markings: inout [String: Int]
+    ) throws {
         #expect(file.state.erased == erased, "seed \(hex(seed)): a \(kind) person's state says erased: \(file.state.erased)")
         let entries = file.entries
         #expect(entries.count == file.version, "seed \(hex(seed)): a case file is not whole")
@@ -311,7 +327,9 @@ private func hex(_ seed: UInt64) -> String { "0x" + String(seed, radix: 16) }
                 continue
             }
             let expected = erased ? "erased" : entry.restrictedBy != nil ? "restricted" : "included"
-            #expect(marking == expected, "seed \(hex(seed)): \(type) at \(version) of a \(kind) person shown \(marking ?? "-"), expected \(expected)")
+            #expect(
+                marking == expected,
+                "seed \(hex(seed)): \(type) at \(version) of a \(kind) person shown \(marking ?? "-"), expected \(expected)")
             for (key, value) in personal {
                 if expected == "included" {
                     #expect(data[key] == value, "seed \(hex(seed)): \(type).\(key) at \(version) does not read back as sent")
@@ -391,8 +409,10 @@ private struct MultiSearch {
                     let anchor = Self.word(bytes, index)
                     let bit = Self.bit(anchor)
                     guard bitmap[bit >> 6] & (1 << UInt64(bit & 63)) != 0, let candidates = byAnchor[anchor] else { continue }
-                    for pattern in candidates where index + pattern.count <= bytes.count
-                        && pattern.indices.allSatisfy({ bytes[index + $0] == pattern[$0] }) {
+                    for pattern in candidates
+                    where index + pattern.count <= bytes.count
+                        && pattern.indices.allSatisfy({ bytes[index + $0] == pattern[$0] })
+                    {
                         found.insert(pattern)
                     }
                 }

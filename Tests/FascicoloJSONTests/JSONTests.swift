@@ -10,7 +10,10 @@ import Testing
     }
 
     @Test func refusesWhatIsNotJSON() {
-        for text in [#"{"a":1,"a":2}"#, #"{"a":01}"#, "[1,]", #"{"a":"\#u{01}"}"#, "{} x", #""unterminated"#, "[" + String(repeating: "[", count: 70)] {
+        for text in [
+            #"{"a":1,"a":2}"#, #"{"a":01}"#, "[1,]", #"{"a":"\#u{01}"}"#, "{} x", #""unterminated"#,
+            "[" + String(repeating: "[", count: 70),
+        ] {
             #expect(throws: JSON.Malformed.self, "\(text)") { try JSON.parse(text) }
         }
     }
@@ -34,7 +37,8 @@ import Testing
     /// non-ASCII text at every offset around a word's boundary.
     @Test func longStringsAreReadAndSteppedOverAtEveryOffset() throws {
         for length in 0..<40 {
-            let before = String(repeating: "a", count: length), after = String(repeating: "è", count: length % 5)
+            let before = String(repeating: "a", count: length)
+            let after = String(repeating: "è", count: length % 5)
             let text = #"{"s":""# + before + #"\"x\\y"# + after + #"","t":1}"#
             #expect(try JSON.parse(text)["s"]?.string == before + "\"x\\y" + after, "length \(length)")
             #expect(try members(Array(text.utf8), building: ["t"]).map(\.key) == ["s", "t"])
@@ -88,7 +92,8 @@ import Testing
     }
 
     @Test func membersBuildOnlyTheValuesAsked() throws {
-        let text = #"{"schema":1,"sealed":"AAAA\"\\==","purpose":{"x":[1, {"y" : null}], "z":[]},"data":{"code":"A1"},"last":"\u0041","\u0062":2}"#
+        let text =
+            #"{"schema":1,"sealed":"AAAA\"\\==","purpose":{"x":[1, {"y" : null}], "z":[]},"data":{"code":"A1"},"last":"\u0041","\u0062":2}"#
         let members = try members(Array(text.utf8), building: ["schema", "data"])
         // Names are their raw bytes: the escaped one comes as written.
         #expect(members.map(\.key) == ["schema", "sealed", "purpose", "data", "last", #"\u0062"#])
@@ -100,9 +105,11 @@ import Testing
     }
 
     @Test func membersStillRefuseABrokenDocument() {
-        for text in [#"{"sealed":"no end}"#, #"{"sealed":"a"#, "[1]", #"{"a":1}{"#, #"{"skipped":tru}"#, #"{"s":"a\#u{01}"}"#,
-                     #"{"o":{"a" 1}}"#, #"{"o":{"a":1,}}"#, #"{"o":[1 2]}"#, #"{"o":{a:1}}"#, #"{"o":[1,{"b":[}]}"#,
-                     #"{"o":"# + String(repeating: "[", count: 70) + String(repeating: "]", count: 70) + "}"] {
+        for text in [
+            #"{"sealed":"no end}"#, #"{"sealed":"a"#, "[1]", #"{"a":1}{"#, #"{"skipped":tru}"#, #"{"s":"a\#u{01}"}"#,
+            #"{"o":{"a" 1}}"#, #"{"o":{"a":1,}}"#, #"{"o":[1 2]}"#, #"{"o":{a:1}}"#, #"{"o":[1,{"b":[}]}"#,
+            #"{"o":"# + String(repeating: "[", count: 70) + String(repeating: "]", count: 70) + "}",
+        ] {
             #expect(throws: JSON.Malformed.self, "\(text)") { try members(Array(text.utf8), building: ["data"]) }
         }
     }
@@ -112,13 +119,20 @@ import Testing
     @Test func readerTakesADocumentApartInOnePass() throws {
         let text = #" {"n": -1.5e3, "s":"caf\u00e9", "a":[true, {"k":null}], "raw" : {"z":1,  "y":[]} } "#
         let bytes = Array(text.utf8)
-        var number = "", string = "", elements = 0, source = 0..<0
+        var number = ""
+        var string = ""
+        var elements = 0
+        var source = 0..<0
         try JSON.read(bytes) { (reader) throws(JSON.Malformed) in
             try reader.members { (name, value) throws(JSON.Malformed) in
                 switch name {
                 case "n": number = try value.number()
                 case "s": string = try value.string()
-                case "a": try value.elements { (element) throws(JSON.Malformed) in elements += 1; try element.skip() }
+                case "a":
+                    try value.elements { (element) throws(JSON.Malformed) in
+                        elements += 1
+                        try element.skip()
+                    }
                 default: source = try value.buildKeepingSource().source
                 }
             }
@@ -133,7 +147,9 @@ import Testing
         #expect(refuses(#"{"a":1,"\u0061":2}"#) && refuses(#"{"a":1} x"#) && refuses(#"[1]"#) && refuses(#"{"a":tru}"#))
         #expect(refuses(#"{"a":"# + String(repeating: "[", count: 64) + String(repeating: "]", count: 64) + "}"))
         #expect(!refuses(#"{"a":"# + String(repeating: "[", count: 63) + String(repeating: "]", count: 63) + "}"))
-        #expect((try? JSON.read([0x7B, 0x22, 0xC3, 0x28, 0x22, 0x3A, 0x31, 0x7D]) { (reader) throws(JSON.Malformed) in try reader.skip() }) == nil)
+        #expect(
+            (try? JSON.read([0x7B, 0x22, 0xC3, 0x28, 0x22, 0x3A, 0x31, 0x7D]) { (reader) throws(JSON.Malformed) in try reader.skip() })
+                == nil)
         // A large object still refuses a name twice (past the in-place search).
         let many = "{" + (0..<40).map { #""k\#($0)":\#($0)"# }.joined(separator: ",") + #","k7":0}"#
         #expect(refuses(many))
@@ -156,7 +172,9 @@ import Testing
             json.key("name from data")
             json.payload(Array(#"{"p":[1,\#n2]}"#.utf8))
         }
-        #expect(String(decoding: json.bytes, as: UTF8.self) == #"{"a":1,"b":"x\"y","c":[1,null,{"d":true},[],{"e":"f"}],"name from data":{"p":[1, 2]}}"#)
+        #expect(
+            String(decoding: json.bytes, as: UTF8.self)
+                == #"{"a":1,"b":"x\"y","c":[1,null,{"d":true},[],{"e":"f"}],"name from data":{"p":[1, 2]}}"#)
         // Lines of NDJSON: no comma after a line break.
         var lines = JSONBytes()
         lines.object { $0.member("a", 1) }

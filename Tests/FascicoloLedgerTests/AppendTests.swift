@@ -57,7 +57,8 @@ import Testing
                 try await ledger.append(AppendRequest(stream: "s", events: [event("b")], expectedVersion: .exactly(2), author: "t"))
             }
             #expect(ledger.size == 1)
-            let ok = try await ledger.append(AppendRequest(stream: "s", events: [event("b"), event("c")], expectedVersion: .exactly(1), author: "t"))
+            let ok = try await ledger.append(
+                AppendRequest(stream: "s", events: [event("b"), event("c")], expectedVersion: .exactly(1), author: "t"))
             #expect(ok.streamVersions == 2...3)
             _ = try await ledger.append(AppendRequest(stream: "new", events: [event("x")], expectedVersion: .exactly(0), author: "t"))
             #expect(try ledger.streamVersion("new") == 1)
@@ -67,8 +68,9 @@ import Testing
     @Test func idempotencyKeysReturnTheOriginalPositionsOrConflict() async throws {
         try await withTemporaryDirectory { directory in
             let ledger = try Ledger.open(directory: directory, configuration: testConfiguration(noSync: true))
-            let request = AppendRequest(stream: "s", events: [event("a"), event("b")], expectedVersion: .noStream,
-                                        idempotencyKey: "req-1", author: "t")
+            let request = AppendRequest(
+                stream: "s", events: [event("a"), event("b")], expectedVersion: .noStream,
+                idempotencyKey: "req-1", author: "t")
             let original = try await ledger.append(request)
             _ = try await ledger.append(AppendRequest(stream: "s", events: [event("c")], author: "t"))
             // The retry carries the same stale expected version: still the original answer.
@@ -116,28 +118,34 @@ import Testing
             let good = event("ok")
             await refused(AppendRequest(stream: "s", events: [], author: "t"), code: "no_events")
             await refused(AppendRequest(stream: "s", events: [NewEvent(type: "T", payload: [])], author: "t"), code: "empty_payload")
-            await refused(AppendRequest(stream: "s", events: [NewEvent(type: "T", payload: [UInt8](repeating: 65, count: 101))], author: "t"),
-                          code: "payload_too_large")
+            await refused(
+                AppendRequest(stream: "s", events: [NewEvent(type: "T", payload: [UInt8](repeating: 65, count: 101))], author: "t"),
+                code: "payload_too_large")
             await refused(AppendRequest(stream: "s", events: [good, good, good, good], author: "t"), code: "too_many_events")
-            for name in ["", "-leading-dash", "has space", "ünïcode", "semi;colon", "has/slash", String(repeating: "x", count: 21), "nul\u{0}byte"] {
+            for name in [
+                "", "-leading-dash", "has space", "ünïcode", "semi;colon", "has/slash", String(repeating: "x", count: 21), "nul\u{0}byte",
+            ] {
                 await refused(AppendRequest(stream: name, events: [good], author: "t"), code: "invalid_stream_name")
             }
             for type in ["", "1starts-with-digit", "has space", String(repeating: "T", count: 129)] {
-                await refused(AppendRequest(stream: "s", events: [NewEvent(type: type, payload: payload("x"))], author: "t"),
-                              code: "invalid_event_type")
+                await refused(
+                    AppendRequest(stream: "s", events: [NewEvent(type: type, payload: payload("x"))], author: "t"),
+                    code: "invalid_event_type")
             }
             await refused(AppendRequest(stream: "s", events: [good], author: ""), code: "invalid_author")
             await refused(AppendRequest(stream: "s", events: [good], author: "tab\there"), code: "invalid_author")
             await refused(AppendRequest(stream: "s", events: [good], idempotencyKey: "", author: "t"), code: "invalid_idempotency_key")
-            await refused(AppendRequest(stream: "s", events: [good], idempotencyKey: "has space", author: "t"), code: "invalid_idempotency_key")
+            await refused(
+                AppendRequest(stream: "s", events: [good], idempotencyKey: "has space", author: "t"), code: "invalid_idempotency_key")
             // One bad event spoils the whole append: nothing of it is stored.
             await refused(AppendRequest(stream: "s", events: [good, NewEvent(type: "T", payload: [])], author: "t"), code: "empty_payload")
             #expect(ledger.size == 0)
             #expect(try ledger.streamVersion("s") == 0)
             // The limits are inclusive.
-            let edge = try await ledger.append(AppendRequest(
-                stream: String(repeating: "x", count: 20), events: [NewEvent(type: "T", payload: [UInt8](repeating: 65, count: 100))],
-                author: "t"))
+            let edge = try await ledger.append(
+                AppendRequest(
+                    stream: String(repeating: "x", count: 20), events: [NewEvent(type: "T", payload: [UInt8](repeating: 65, count: 100))],
+                    author: "t"))
             #expect(edge.positions == 0...0)
         }
     }
@@ -167,8 +175,10 @@ import Testing
             let proof = try ledger.inclusionProof(position: 7, treeSize: 10)
             #expect(MerkleProof.verifyInclusion(leafHash: entry.leafHash, index: 7, treeSize: 10, proof: proof, root: byCount.root))
             let consistency = try ledger.consistencyProof(oldSize: 10, newSize: 12)
-            #expect(MerkleProof.verifyConsistency(oldSize: 10, newSize: 12, proof: consistency, oldRoot: byCount.root,
-                                                  newRoot: try ledger.root(size: 12)))
+            #expect(
+                MerkleProof.verifyConsistency(
+                    oldSize: 10, newSize: 12, proof: consistency, oldRoot: byCount.root,
+                    newRoot: try ledger.root(size: 12)))
             #expect(throws: (any Error).self) { try ledger.inclusionProof(position: 3, treeSize: 13) }
             // Closing signs a checkpoint of everything.
             ledger.close()

@@ -69,9 +69,11 @@ import Testing
                     for racer in 0..<racers {
                         group.addTask {
                             do {
-                                return .success(try await ledger.append(AppendRequest(
-                                    stream: "contended", events: [event("\(round)/\(racer)")],
-                                    expectedVersion: .exactly(UInt64(round)), author: "t")))
+                                return .success(
+                                    try await ledger.append(
+                                        AppendRequest(
+                                            stream: "contended", events: [event("\(round)/\(racer)")],
+                                            expectedVersion: .exactly(UInt64(round)), author: "t")))
                             } catch let error as LedgerError {
                                 return .failure(error)
                             } catch {
@@ -87,7 +89,8 @@ import Testing
                 #expect(winners.count == 1, "round \(round): \(winners.count) winners")
                 #expect(winners.first?.streamVersions == UInt64(round + 1)...UInt64(round + 1))
                 for case .failure(let error) in outcomes {
-                    #expect(error == .wrongExpectedVersion(stream: "contended", expected: .exactly(UInt64(round)), actual: UInt64(round + 1)))
+                    #expect(
+                        error == .wrongExpectedVersion(stream: "contended", expected: .exactly(UInt64(round)), actual: UInt64(round + 1)))
                 }
             }
             #expect(try ledger.streamVersion("contended") == UInt64(rounds))
@@ -102,7 +105,8 @@ import Testing
             let ledger = try Ledger.open(directory: directory, configuration: testConfiguration(noSync: true))
             defer { ledger.close() }
             for key in 0..<10 {
-                let request = AppendRequest(stream: "s-\(key)", events: [event("a"), event("b")], idempotencyKey: "key-\(key)", author: "t")
+                let request = AppendRequest(
+                    stream: "s-\(key)", events: [event("a"), event("b")], idempotencyKey: "key-\(key)", author: "t")
                 let results = try await withThrowingTaskGroup(of: AppendResult.self) { group in
                     for _ in 0..<12 { group.addTask { try await ledger.append(request) } }
                     var all: [AppendResult] = []

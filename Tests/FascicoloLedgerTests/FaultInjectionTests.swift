@@ -13,8 +13,12 @@ import Testing
     /// Builds the shim once per test; nil (with an issue recorded) when no C compiler is there.
     static func buildShim(in directory: String) throws -> String {
         let shim = directory + "/faultshim.so"
-        let built = try runProcess("/usr/bin/env", ["cc", "-shared", "-fPIC", "-O1", "-o", shim,
-                                                   packageDirectory() + "/tools/faults/faultshim.c", "-ldl"])
+        let built = try runProcess(
+            "/usr/bin/env",
+            [
+                "cc", "-shared", "-fPIC", "-O1", "-o", shim,
+                packageDirectory() + "/tools/faults/faultshim.c", "-ldl",
+            ])
         try #require(built.status == 0, "cc could not build the fault shim (tools/bootstrap installs gcc): \(built.output)")
         return shim
     }
@@ -37,12 +41,14 @@ import Testing
                 let short = Bool.random(using: &random) ? "1" : "0"
                 let fault = "seed \(seed), run \(run): \(operation) #\(at) ×\(count) \(errnoName) short=\(short)"
                 let output = directory + "/run-\(run).out"
-                let pid = try spawn("/usr/bin/env", [
-                    "LD_PRELOAD=\(shim)", "FAULT_OPS=\(operation)", "FAULT_AT=\(at)", "FAULT_COUNT=\(count)",
-                    "FAULT_ERRNO=\(errnoName)", "FAULT_SHORT=\(short)",
-                    appender, "appender", data, "--appenders", "4", "--appends", "12", "--checkpoint-every", "7", "--keep-going",
-                    "--retry-milliseconds", "20",
-                ], outputFile: output)
+                let pid = try spawn(
+                    "/usr/bin/env",
+                    [
+                        "LD_PRELOAD=\(shim)", "FAULT_OPS=\(operation)", "FAULT_AT=\(at)", "FAULT_COUNT=\(count)",
+                        "FAULT_ERRNO=\(errnoName)", "FAULT_SHORT=\(short)",
+                        appender, "appender", data, "--appenders", "4", "--appends", "12", "--checkpoint-every", "7", "--keep-going",
+                        "--retry-milliseconds", "20",
+                    ], outputFile: output)
                 var status: Int32 = 0
                 waitpid(pid, &status, 0)
                 let text = readFile(output)
@@ -58,7 +64,8 @@ import Testing
                 }
 
                 var acknowledged: [UInt64: (stream: String, version: UInt64)] = [:]
-                var sawFailure = false, ackAfterFailure = false
+                var sawFailure = false
+                var ackAfterFailure = false
                 for line in text.split(separator: "\n") {
                     let fields = line.split(separator: " ")
                     if fields.first == "fail" {

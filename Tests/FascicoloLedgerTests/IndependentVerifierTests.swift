@@ -1,6 +1,7 @@
-@testable import FascicoloLedger
 import Glibc
 import Testing
+
+@testable import FascicoloLedger
 
 /// `tools/verify-offline.py` was written by someone who read only Formats.md. That it accepts
 /// this build's logs, and rejects a tampered one at the same position as `fascicolo verify`,

@@ -1,6 +1,7 @@
-@testable import FascicoloLedger
 import FascicoloStorage
 import Testing
+
+@testable import FascicoloLedger
 
 @Suite struct LedgerSnapshotTests {
     /// The snapshot answers by position, stream and version; side tables and the domain's `meta`
@@ -10,15 +11,20 @@ import Testing
             let ledger = try Ledger.open(directory: directory, configuration: testConfiguration(noSync: true))
             defer { ledger.close() }
             let keys = try ledger.sideTable(named: "person_keys")
-            _ = try await ledger.append(AppendRequest(stream: "person:a", events: [event("1"), event("2")], author: "uid:1/app",
-                                                      attachedWrites: [AttachedWrite(table: keys, key: [1], value: [9])]))
+            _ = try await ledger.append(
+                AppendRequest(
+                    stream: "person:a", events: [event("1"), event("2")], author: "uid:1/app",
+                    attachedWrites: [AttachedWrite(table: keys, key: [1], value: [9])]))
             _ = try await ledger.append(AppendRequest(stream: "other", events: [event("3")], author: "uid:1/app"))
-            _ = try await ledger.append(AppendRequest(
-                stream: "person:a", events: [event("4")], author: "uid:1/app",
-                attachedWrites: [AttachedWrite(metaRow: "records_key_rotation_due") { log in
-                    // Made inside the commit: it sees the rows committed before it.
-                    try log.value(in: keys, key: [1]).map { $0 + [UInt8(try log.streamVersion("person:a"))] }
-                }]))
+            _ = try await ledger.append(
+                AppendRequest(
+                    stream: "person:a", events: [event("4")], author: "uid:1/app",
+                    attachedWrites: [
+                        AttachedWrite(metaRow: "records_key_rotation_due") { log in
+                            // Made inside the commit: it sees the rows committed before it.
+                            try log.value(in: keys, key: [1]).map { $0 + [UInt8(try log.streamVersion("person:a"))] }
+                        }
+                    ]))
             try ledger.read { log in
                 #expect(try log.entryCount() == 4)
                 #expect(try log.entry(at: 2)?.stream == "other")
@@ -77,7 +83,10 @@ import Testing
             let failing = LedgerError.storage(.init(StorageError(code: .mapFull, operation: "put into \"entries\"")))
             #expect(!failing.isDamaged && failing.code == "storage_failure")
             #expect(LedgerError.storage(.init(StorageError(code: .corrupted, operation: "read"))).isDamaged)
-            #expect(failing.description == "storage failure: LMDB error \(StorageError.Code.mapFull.rawValue) (\(StorageError.Code.mapFull)) during put into \"entries\"")
+            #expect(
+                failing.description
+                    == "storage failure: LMDB error \(StorageError.Code.mapFull.rawValue) (\(StorageError.Code.mapFull)) during put into \"entries\""
+            )
         }
     }
 }

@@ -1,8 +1,9 @@
 import FascicoloCrypto
-@testable import FascicoloLedger
 import FascicoloStorage
 import Foundation
 import Testing
+
+@testable import FascicoloLedger
 
 // MARK: - An independent RFC 9162 implementation
 
@@ -110,33 +111,47 @@ extension MerkleTests {
 
         @Test func publishedProofs() {
             let root8 = merkleTestDigest("5dc9da79a70659a9ad559cb701ded9a2ab9d823aad2f4960cfe370eff4604328")
-            let path0 = ["96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
-                         "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-                         "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4"].map(merkleTestDigest)
-            let path5 = ["bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
-                         "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-                         "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"].map(merkleTestDigest)
+            let path0 = [
+                "96a296d224f285c67bee93c30f8a309157f0daa35dc5b87e410b78630a09cfc7",
+                "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                "6b47aaf29ee3c2af9af889bc1fb9254dabd31177f16232dd6aab035ca39bf6e4",
+            ].map(merkleTestDigest)
+            let path5 = [
+                "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+                "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+                "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+            ].map(merkleTestDigest)
             #expect(RFC9162.path(0, merkleTestCTLeaves[...]) == path0)
             #expect(RFC9162.path(5, merkleTestCTLeaves[...]) == path5)
-            #expect(MerkleProof.verifyInclusion(leafHash: MerkleHash.leaf(merkleTestCTLeaves[0]), index: 0, treeSize: 8,
-                                                proof: path0, root: root8))
-            #expect(MerkleProof.verifyInclusion(leafHash: MerkleHash.leaf(merkleTestCTLeaves[5]), index: 5, treeSize: 8,
-                                                proof: path5, root: root8))
+            #expect(
+                MerkleProof.verifyInclusion(
+                    leafHash: MerkleHash.leaf(merkleTestCTLeaves[0]), index: 0, treeSize: 8,
+                    proof: path0, root: root8))
+            #expect(
+                MerkleProof.verifyInclusion(
+                    leafHash: MerkleHash.leaf(merkleTestCTLeaves[5]), index: 5, treeSize: 8,
+                    proof: path5, root: root8))
 
-            let proof6to8 = ["0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
-                             "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
-                             "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7"].map(merkleTestDigest)
-            let proof2to5 = ["5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
-                             "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b"].map(merkleTestDigest)
+            let proof6to8 = [
+                "0ebc5d3437fbe2db158b9f126a1d118e308181031d0a949f8dededebc558ef6a",
+                "ca854ea128ed050b41b35ffc1b87b8eb2bde461e9e3b5596ece6b9d5975a0ae0",
+                "d37ee418976dd95753c1c73862b9398fa2a2cf9b4ff0fdfe8b30cd95209614b7",
+            ].map(merkleTestDigest)
+            let proof2to5 = [
+                "5f083f0a1a33ca076a95279832580db3e0ef4584bdff1f54c8a360f50de3031e",
+                "bc1a0643b12e4d2d7c77918f44e0f4f79a838b6cf9ec5b5c283e1f4d88599e6b",
+            ].map(merkleTestDigest)
             #expect(RFC9162.proof(6, merkleTestCTLeaves[...]) == proof6to8)
             #expect(RFC9162.proof(2, merkleTestCTLeaves[..<5]) == proof2to5)
-            #expect(MerkleProof.verifyConsistency(
-                oldSize: 6, newSize: 8, proof: proof6to8,
-                oldRoot: merkleTestDigest("76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef"), newRoot: root8))
-            #expect(MerkleProof.verifyConsistency(
-                oldSize: 2, newSize: 5, proof: proof2to5,
-                oldRoot: merkleTestDigest("fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"),
-                newRoot: merkleTestDigest("4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4")))
+            #expect(
+                MerkleProof.verifyConsistency(
+                    oldSize: 6, newSize: 8, proof: proof6to8,
+                    oldRoot: merkleTestDigest("76e67dadbcdf1e10e1b74ddc608abd2f98dfb16fbce75277b5232a127f2087ef"), newRoot: root8))
+            #expect(
+                MerkleProof.verifyConsistency(
+                    oldSize: 2, newSize: 5, proof: proof2to5,
+                    oldRoot: merkleTestDigest("fac54203e7cc696cf0dfcb42c92a1d9dbaf70ad9e621f4bd8d98662f00e3c125"),
+                    newRoot: merkleTestDigest("4e3bbb1f7b478dcfe71fb631631519a3bca12c9aefca1612bfce4c13a86264d4")))
         }
 
         @Test func libraryHashesMatchTheDefinitions() {
@@ -226,8 +241,10 @@ extension MerkleTests {
         @Test func emptyTree() {
             #expect(RFC9162.mth([]) == SHA256.hash([]))
             // No leaf is in the empty tree.
-            #expect(!MerkleProof.verifyInclusion(leafHash: MerkleHash.leaf([]), index: 0, treeSize: 0, proof: [],
-                                                 root: MerkleHash.empty))
+            #expect(
+                !MerkleProof.verifyInclusion(
+                    leafHash: MerkleHash.leaf([]), index: 0, treeSize: 0, proof: [],
+                    root: MerkleHash.empty))
         }
 
         @Test func sizeOneTree() {
@@ -236,8 +253,10 @@ extension MerkleTests {
             #expect(RFC9162.path(0, merkleTestSyntheticLeaves[..<1]).isEmpty)
             #expect(MerkleProof.verifyInclusion(leafHash: root, index: 0, treeSize: 1, proof: [], root: root))
             #expect(!MerkleProof.verifyInclusion(leafHash: root, index: 0, treeSize: 1, proof: [root], root: root))
-            #expect(!MerkleProof.verifyInclusion(leafHash: MerkleHash.leaf(merkleTestSyntheticLeaves[1]), index: 0, treeSize: 1,
-                                                 proof: [], root: root))
+            #expect(
+                !MerkleProof.verifyInclusion(
+                    leafHash: MerkleHash.leaf(merkleTestSyntheticLeaves[1]), index: 0, treeSize: 1,
+                    proof: [], root: root))
             #expect(!MerkleProof.verifyInclusion(leafHash: root, index: 1, treeSize: 1, proof: [], root: root))
         }
 
@@ -251,8 +270,10 @@ extension MerkleTests {
                 for m in 0..<n {
                     let leaf = RFC9162.leafHash(tree[m])
                     let proof = RFC9162.path(m, tree)
-                    func verify(_ proof: [Digest], index: UInt64 = UInt64(m), size: UInt64 = UInt64(n),
-                                leaf: Digest = leaf, root: Digest = root) -> Bool {
+                    func verify(
+                        _ proof: [Digest], index: UInt64 = UInt64(m), size: UInt64 = UInt64(n),
+                        leaf: Digest = leaf, root: Digest = root
+                    ) -> Bool {
                         MerkleProof.verifyInclusion(leafHash: leaf, index: index, treeSize: size, proof: proof, root: root)
                     }
                     let context = "leaf \(m) of \(n)"
@@ -289,8 +310,10 @@ extension MerkleTests {
             for n in 2...leaves.count {
                 for m in 1..<n {
                     let proof = RFC9162.proof(m, leaves.prefix(n))
-                    func verify(_ proof: [Digest], old: UInt64 = UInt64(m), new: UInt64 = UInt64(n),
-                                oldRoot: Digest = roots[m], newRoot: Digest = roots[n]) -> Bool {
+                    func verify(
+                        _ proof: [Digest], old: UInt64 = UInt64(m), new: UInt64 = UInt64(n),
+                        oldRoot: Digest = roots[m], newRoot: Digest = roots[n]
+                    ) -> Bool {
                         MerkleProof.verifyConsistency(oldSize: old, newSize: new, proof: proof, oldRoot: oldRoot, newRoot: newRoot)
                     }
                     let context = "\(m) → \(n)"
@@ -322,23 +345,35 @@ extension MerkleTests {
             let roots = (0...8).map { RFC9162.mth(merkleTestSyntheticLeaves.prefix($0)) }
             // m == n: an empty proof, and the roots must be equal.
             for n in 1...8 {
-                #expect(MerkleProof.verifyConsistency(oldSize: UInt64(n), newSize: UInt64(n), proof: [],
-                                                      oldRoot: roots[n], newRoot: roots[n]))
-                #expect(!MerkleProof.verifyConsistency(oldSize: UInt64(n), newSize: UInt64(n), proof: [],
-                                                       oldRoot: roots[n], newRoot: merkleTestTampered(roots[n])))
-                #expect(!MerkleProof.verifyConsistency(oldSize: UInt64(n), newSize: UInt64(n), proof: [roots[n]],
-                                                       oldRoot: roots[n], newRoot: roots[n]))
+                #expect(
+                    MerkleProof.verifyConsistency(
+                        oldSize: UInt64(n), newSize: UInt64(n), proof: [],
+                        oldRoot: roots[n], newRoot: roots[n]))
+                #expect(
+                    !MerkleProof.verifyConsistency(
+                        oldSize: UInt64(n), newSize: UInt64(n), proof: [],
+                        oldRoot: roots[n], newRoot: merkleTestTampered(roots[n])))
+                #expect(
+                    !MerkleProof.verifyConsistency(
+                        oldSize: UInt64(n), newSize: UInt64(n), proof: [roots[n]],
+                        oldRoot: roots[n], newRoot: roots[n]))
             }
             // m = 0: the empty tree is a prefix of every tree, with an empty proof.
             for n in 0...8 {
-                #expect(MerkleProof.verifyConsistency(oldSize: 0, newSize: UInt64(n), proof: [],
-                                                      oldRoot: MerkleHash.empty, newRoot: roots[n]))
+                #expect(
+                    MerkleProof.verifyConsistency(
+                        oldSize: 0, newSize: UInt64(n), proof: [],
+                        oldRoot: MerkleHash.empty, newRoot: roots[n]))
             }
-            #expect(!MerkleProof.verifyConsistency(oldSize: 0, newSize: 5, proof: [roots[5]],
-                                                   oldRoot: MerkleHash.empty, newRoot: roots[5]))
+            #expect(
+                !MerkleProof.verifyConsistency(
+                    oldSize: 0, newSize: 5, proof: [roots[5]],
+                    oldRoot: MerkleHash.empty, newRoot: roots[5]))
             // The old tree larger than the new one.
-            #expect(!MerkleProof.verifyConsistency(oldSize: 5, newSize: 4, proof: [],
-                                                   oldRoot: roots[5], newRoot: roots[4]))
+            #expect(
+                !MerkleProof.verifyConsistency(
+                    oldSize: 5, newSize: 4, proof: [],
+                    oldRoot: roots[5], newRoot: roots[4]))
         }
     }
 }
@@ -363,10 +398,11 @@ private func withMerkleTestLedger<T>(_ body: (Ledger) async throws -> T) async t
 /// Appends `count` single-event requests and returns the stored records, in position order.
 private func appendMerkleTestEntries(_ ledger: Ledger, count: Int) async throws -> [[UInt8]] {
     for index in 0..<count {
-        let result = try await ledger.append(AppendRequest(
-            stream: "stream-\(index % 3)",
-            events: [NewEvent(type: "Test", payload: Array("payload \(index) \(String(repeating: "x", count: index))".utf8))],
-            author: "test"))
+        let result = try await ledger.append(
+            AppendRequest(
+                stream: "stream-\(index % 3)",
+                events: [NewEvent(type: "Test", payload: Array("payload \(index) \(String(repeating: "x", count: index))".utf8))],
+                author: "test"))
         #expect(result.firstPosition == UInt64(index))
         #expect(result.leafHashes.count == 1)
         #expect(!result.deduplicated)
@@ -405,8 +441,10 @@ extension MerkleTests {
                     for m in 0..<n {
                         let proof = try ledger.inclusionProof(position: UInt64(m), treeSize: UInt64(n))
                         if proof != RFC9162.path(m, tree) { problems.append("inclusion proof \(m) in \(n)") }
-                        if !MerkleProof.verifyInclusion(leafHash: leafHashes[m], index: UInt64(m), treeSize: UInt64(n),
-                                                        proof: proof, root: root) {
+                        if !MerkleProof.verifyInclusion(
+                            leafHash: leafHashes[m], index: UInt64(m), treeSize: UInt64(n),
+                            proof: proof, root: root)
+                        {
                             problems.append("inclusion proof \(m) in \(n) does not verify")
                         }
                         checks.inclusion += 1
@@ -416,8 +454,10 @@ extension MerkleTests {
                         let proof = try ledger.consistencyProof(oldSize: UInt64(m), newSize: UInt64(n))
                         let expected = m == n ? [] : RFC9162.proof(m, tree)
                         if proof != expected { problems.append("consistency proof \(m) → \(n)") }
-                        if !MerkleProof.verifyConsistency(oldSize: UInt64(m), newSize: UInt64(n), proof: proof,
-                                                          oldRoot: roots[m], newRoot: root) {
+                        if !MerkleProof.verifyConsistency(
+                            oldSize: UInt64(m), newSize: UInt64(n), proof: proof,
+                            oldRoot: roots[m], newRoot: root)
+                        {
                             problems.append("consistency proof \(m) → \(n) does not verify")
                         }
                         checks.consistency += 1
@@ -477,8 +517,10 @@ extension MerkleTests {
                 #expect(try ledger.consistencyProof(oldSize: 5, newSize: 5) == [])
                 #expect(try ledger.consistencyProof(oldSize: 0, newSize: 5) == [])
                 #expect(MerkleProof.verifyConsistency(oldSize: 5, newSize: 5, proof: [], oldRoot: root5, newRoot: root5))
-                #expect(MerkleProof.verifyConsistency(oldSize: 0, newSize: 5, proof: [], oldRoot: MerkleHash.empty,
-                                                      newRoot: root5))
+                #expect(
+                    MerkleProof.verifyConsistency(
+                        oldSize: 0, newSize: 5, proof: [], oldRoot: MerkleHash.empty,
+                        newRoot: root5))
             }
         }
     }

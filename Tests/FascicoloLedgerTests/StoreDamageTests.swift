@@ -1,9 +1,10 @@
-@testable import FascicoloLedger
 import FascicoloStorage
 import FascicoloTesting
 import Foundation
 import Glibc
 import Testing
+
+@testable import FascicoloLedger
 
 /// Damaged storage is reported, never trusted and never a crash: `fascicolo verify` on copies of
 /// a generated store, truncated or with one byte flipped anywhere (seeded), always ends with
@@ -16,9 +17,11 @@ import Testing
     func buildLog(in directory: String) async throws {
         let ledger = try Ledger.open(directory: directory, configuration: testConfiguration(noSync: true))
         for index in 0..<600 {
-            _ = try await ledger.append(AppendRequest(
-                stream: "case-\(index % 30)", events: [event(#"{"n":\#(index),"note":"\#(String(repeating: "x", count: index % 90))"}"#)],
-                idempotencyKey: "request-\(index)", author: "uid:1/test"))
+            _ = try await ledger.append(
+                AppendRequest(
+                    stream: "case-\(index % 30)",
+                    events: [event(#"{"n":\#(index),"note":"\#(String(repeating: "x", count: index % 90))"}"#)],
+                    idempotencyKey: "request-\(index)", author: "uid:1/test"))
         }
         ledger.close()
     }
@@ -44,7 +47,8 @@ import Testing
 
     @Test func truncatedStoresAreReportedNotFaulted() async throws {
         try await withTemporaryDirectory { directory in
-            let original = directory + "/original", copy = directory + "/copy"
+            let original = directory + "/original"
+            let copy = directory + "/copy"
             try await buildLog(in: original)
             let size = try #require(try FileManager.default.attributesOfItem(atPath: original + "/data.mdb")[.size] as? Int)
             // A cut that removes only free pages leaves a healthy store (LMDB need not write pages
@@ -55,8 +59,11 @@ import Testing
                 let result = try Self.fascicolo(["verify", copy])
                 #expect(!result.signaled && (result.status == 1 || (result.status == 0 && cut >= size - 4_096)), "cut at \(cut): \(result)")
                 if result.status == 1 {
-                    #expect(result.output.contains("FAILED") && (result.output.contains("truncated") || result.output.contains("damaged")
-                            || result.output.contains("empty") || result.output.contains("meta page")), "cut at \(cut): \(result.output)")
+                    #expect(
+                        result.output.contains("FAILED")
+                            && (result.output.contains("truncated") || result.output.contains("damaged")
+                                || result.output.contains("empty") || result.output.contains("meta page")),
+                        "cut at \(cut): \(result.output)")
                 }
             }
         }
@@ -64,7 +71,8 @@ import Testing
 
     @Test func singleByteFlipsNeverCrashTheVerifier() async throws {
         try await withTemporaryDirectory { directory in
-            let original = directory + "/original", copy = directory + "/copy"
+            let original = directory + "/original"
+            let copy = directory + "/copy"
             try await buildLog(in: original)
             #expect(try Self.fascicolo(["verify", original]).status == 0)
             let size = try #require(try FileManager.default.attributesOfItem(atPath: original + "/data.mdb")[.size] as? Int)
@@ -82,10 +90,14 @@ import Testing
                 #expect(pwrite(descriptor, &byte, 1, off_t(offset)) == 1)
                 close(descriptor)
                 let result = try Self.fascicolo(["verify", copy])
-                #expect(!result.signaled && (result.status == 0 || result.status == 1),
-                        "seed \(Self.seed) flip \(flip) at offset \(offset) mask \(mask): \(result)")
-                let kind = result.status == 0 ? "passed (unused bytes)" : result.output.contains("structure is damaged")
-                    ? "structure damage reported" : "named as failed"
+                #expect(
+                    !result.signaled && (result.status == 0 || result.status == 1),
+                    "seed \(Self.seed) flip \(flip) at offset \(offset) mask \(mask): \(result)")
+                let kind =
+                    result.status == 0
+                    ? "passed (unused bytes)"
+                    : result.output.contains("structure is damaged")
+                        ? "structure damage reported" : "named as failed"
                 outcomes[kind, default: 0] += 1
             }
             print("single-byte flips (seed \(Self.seed), \(flips) flips in a \(size)-byte store): \(outcomes)")
@@ -98,7 +110,8 @@ import Testing
     /// checkpoints signed since, so the ledger refuses to open and verify fails.
     @Test func aRolledBackLogIsRefusedAtOpen() async throws {
         try await withTemporaryDirectory { directory in
-            let data = directory + "/data", older = directory + "/older"
+            let data = directory + "/data"
+            let older = directory + "/older"
             let ledger = try Ledger.open(directory: data, configuration: testConfiguration(noSync: true))
             for index in 0..<40 {
                 if index == 20 {
@@ -188,8 +201,10 @@ import Testing
         let note = "fascicolo.invalid/ledger\n3\nAAAA\n\n\u{2014} fascicolo.invalid/ledger AAAA\n"
         let record = Array("\(note.utf8.count)\n\(note)".utf8)
         let zeros = [UInt8](repeating: 0, count: 4096)
-        for (tail, why) in [([UInt8](), "nothing"), (Array(record.prefix(1)), "a cut length"), (Array(record.prefix(3)), "a length"),
-                            (Array(record.prefix(20)), "a cut note"), (zeros, "zero bytes"), (Array(record.prefix(20)) + zeros, "a cut note, zeros")] {
+        for (tail, why) in [
+            ([UInt8](), "nothing"), (Array(record.prefix(1)), "a cut length"), (Array(record.prefix(3)), "a length"),
+            (Array(record.prefix(20)), "a cut note"), (zeros, "zero bytes"), (Array(record.prefix(20)) + zeros, "a cut note, zeros"),
+        ] {
             let parsed = try CheckpointFile.parse(record + record + tail)
             #expect(parsed.notes == [note, note], "\(why)")
             #expect(parsed.tornBytes == tail.count, "\(why)")

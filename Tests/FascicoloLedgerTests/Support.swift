@@ -1,8 +1,9 @@
-@_exported import FascicoloTesting
-@testable import FascicoloLedger
 import FascicoloStorage
+@_exported import FascicoloTesting
 import Glibc
 import Testing
+
+@testable import FascicoloLedger
 
 /// A configuration for tests of logic: small limits where a test needs them. Durability stays
 /// on unless a test asks otherwise, since several tests reopen the store.
@@ -25,9 +26,10 @@ func valueOffset(directory: String, table: (LedgerStore) -> Table, key: [UInt8])
     let store = try LedgerStore.open(directory: directory, readOnly: true)
     defer { store.environment.close() }
     let base = try #require(mapBase(of: directory + "/data.mdb"))
-    return try #require(try store.environment.read { txn in
-        try txn.withValue(in: table(store), key: key) { value in (base.distance(to: value.baseAddress!), value.count) }
-    })
+    return try #require(
+        try store.environment.read { txn in
+            try txn.withValue(in: table(store), key: key) { value in (base.distance(to: value.baseAddress!), value.count) }
+        })
 }
 
 /// Where `file` is mapped in this process, from /proc/self/maps (LMDB maps data.mdb whole,
@@ -39,7 +41,8 @@ func mapBase(of file: String) -> UnsafeRawPointer? {
     for line in readFile("/proc/self/maps").split(separator: "\n") where line.hasSuffix(" " + path) {
         let fields = line.split(separator: " ", omittingEmptySubsequences: true)
         guard fields.count >= 6, fields[2] == "00000000",
-              let start = UInt(fields[0].split(separator: "-")[0], radix: 16) else { continue }
+            let start = UInt(fields[0].split(separator: "-")[0], radix: 16)
+        else { continue }
         return UnsafeRawPointer(bitPattern: start)
     }
     return nil
@@ -62,20 +65,24 @@ func bigEndianBytes(_ value: UInt64) -> [UInt8] { withUnsafeBytes(of: value.bigE
 func acknowledgements(in line: Substring) -> [(position: UInt64, stream: String, version: UInt64)]? {
     let fields = line.split(separator: " ")
     guard fields.first == "ack", fields.count == 5, let first = UInt64(fields[2]), let count = UInt64(fields[3]),
-          let version = UInt64(fields[4]) else { return nil }
+        let version = UInt64(fields[4])
+    else { return nil }
     return (0..<count).map { (first + $0, String(fields[1]), version + $0) }
 }
 
 /// Every acknowledged position holds an entry of its stream at its version.
-func expectAcknowledgedPresent(in directory: String, _ acknowledged: [UInt64: (stream: String, version: UInt64)],
-                               _ context: String, sourceLocation: SourceLocation = #_sourceLocation) throws {
+func expectAcknowledgedPresent(
+    in directory: String, _ acknowledged: [UInt64: (stream: String, version: UInt64)],
+    _ context: String, sourceLocation: SourceLocation = #_sourceLocation
+) throws {
     let store = try LedgerStore.open(directory: directory, readOnly: true)
     defer { store.environment.close() }
     for (position, expected) in acknowledged {
         let entry = try store.environment.read { txn in
             try txn.withValue(in: store.entries, key: bigEndianBytes(position)) { try Entry(EntryView(record: $0)) }
         }
-        #expect(entry?.stream == expected.stream && entry?.streamVersion == expected.version,
-                "\(context): acknowledged position \(position) is missing or different", sourceLocation: sourceLocation)
+        #expect(
+            entry?.stream == expected.stream && entry?.streamVersion == expected.version,
+            "\(context): acknowledged position \(position) is missing or different", sourceLocation: sourceLocation)
     }
 }

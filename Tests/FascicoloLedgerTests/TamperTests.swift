@@ -1,8 +1,9 @@
 import FascicoloCrypto
-@testable import FascicoloLedger
 import FascicoloStorage
 import Glibc
 import Testing
+
+@testable import FascicoloLedger
 
 /// Flipping one byte of a live record inside `data.mdb` makes `verify` fail and name the position,
 /// in full and in fast mode, through the library and through the `fascicolo verify` command.
@@ -16,8 +17,10 @@ import Testing
         ledger.close()
     }
 
-    func expectFailure(directory: String, position: UInt64?, fast: Bool, mentioning words: String,
-                       sourceLocation: SourceLocation = #_sourceLocation) {
+    func expectFailure(
+        directory: String, position: UInt64?, fast: Bool, mentioning words: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) {
         var options = Verifier.Options()
         options.fast = fast
         do {
@@ -47,7 +50,8 @@ import Testing
     /// against itself; a checkpoint kept elsewhere shows the cut, and forged ones are refused.
     @Test func aCheckpointKeptElsewhereShowsEntriesCutFromTheEnd() async throws {
         try await withTemporaryDirectory { directory in
-            let early = directory + "/early", later = directory + "/later"
+            let early = directory + "/early"
+            let later = directory + "/later"
             // One log, copied when it had 20 entries, then grown to 40.
             let ledger = try Ledger.open(directory: later, configuration: testConfiguration(noSync: true))
             for index in 0..<40 {
@@ -57,7 +61,8 @@ import Testing
                 }
                 _ = try await ledger.append(AppendRequest(stream: "case-\(index % 4)", events: [event("payload \(index)")], author: "t"))
             }
-            let verifierKey = ledger.verifierKey, origin = ledger.origin
+            let verifierKey = ledger.verifierKey
+            let origin = ledger.origin
             ledger.close()
             let reopened = try Ledger.open(directory: later, configuration: testConfiguration(noSync: true))
             let kept = try #require(try reopened.latestCheckpoint())
@@ -71,7 +76,9 @@ import Testing
             }
             #expect(try verify(later, against: [kept.note]).entries == 40)
             #expect(try verify(early, against: []).entries == 20, "the shorter log is consistent in itself")
-            #expect { try verify(early, against: [kept.note]) } throws: { ($0 as? Verifier.Failure)?.problem.contains("entries were removed") == true }
+            #expect { try verify(early, against: [kept.note]) } throws: {
+                ($0 as? Verifier.Failure)?.problem.contains("entries were removed") == true
+            }
 
             // Checkpoint notes made by hand from Formats.md: a wrong root under the right key, and another key.
             func note(size: UInt64, root: [UInt8], key: SigningKey) -> String {
@@ -83,7 +90,9 @@ import Testing
             let wrongRoot = note(size: 20, root: [UInt8](repeating: 7, count: 32), key: signingKey)
             #expect { try verify(early, against: [wrongRoot]) } throws: { ($0 as? Verifier.Failure)?.problem.contains("root") == true }
             let stranger = note(size: 20, root: [UInt8](repeating: 7, count: 32), key: SigningKey())
-            #expect { try verify(early, against: [stranger]) } throws: { ($0 as? Verifier.Failure)?.problem.contains("does not verify") == true }
+            #expect { try verify(early, against: [stranger]) } throws: {
+                ($0 as? Verifier.Failure)?.problem.contains("does not verify") == true
+            }
         }
     }
 
@@ -143,7 +152,9 @@ import Testing
             try await buildLog(in: directory)
             let store = try LedgerStore.open(directory: directory, readOnly: true)
             let size = try store.environment.read { txn in
-                try txn.withCursor(store.checkpoints) { cursor in try cursor.first().map { BigEndian.read(UInt64.self, from: $0.key, at: 0) } }
+                try txn.withCursor(store.checkpoints) { cursor in
+                    try cursor.first().map { BigEndian.read(UInt64.self, from: $0.key, at: 0) }
+                }
             }
             store.environment.close()
             let checkpointSize = try #require(size)

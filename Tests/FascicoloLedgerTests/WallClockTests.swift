@@ -11,8 +11,9 @@ import Testing
         try await withTemporaryDirectory { directory in
             var configuration = testConfiguration(noSync: true)
             configuration.checkpointEveryEntries = 1
-            let ledger = try Ledger.open(directory: directory, configuration: configuration,
-                                         wallClock: .fixed(millisecondsSinceEpoch: Self.instant))
+            let ledger = try Ledger.open(
+                directory: directory, configuration: configuration,
+                wallClock: .fixed(millisecondsSinceEpoch: Self.instant))
             defer { ledger.close() }
             _ = try await ledger.append(AppendRequest(stream: "s", events: [event("1")], author: "uid:1/app"))
             #expect(try ledger.entry(at: 0)?.recordedAtMilliseconds == Self.instant)

@@ -55,7 +55,9 @@ import Testing
             let data = directory + "/data"
             _ = try await makeLog(data, entries: 3)
 
-            let missing = #expect(throws: OperationError.self) { try BackupOperation(source: directory + "/nowhere", destination: directory + "/b1").run() }
+            let missing = #expect(throws: OperationError.self) {
+                try BackupOperation(source: directory + "/nowhere", destination: directory + "/b1").run()
+            }
             #expect(missing?.code == .unusableDirectory && missing?.message.contains("is not a directory") == true)
             #expect(access(directory + "/b1", F_OK) != 0)
 
@@ -68,7 +70,9 @@ import Testing
             try writeFile(directory + "/b3", "")
             #expect(mkdir(directory + "/b4", 0o755) == 0)
             try writeFile(directory + "/b4/something", "kept")
-            let notADirectory = #expect(throws: OperationError.self) { try BackupOperation(source: data, destination: directory + "/b3").run() }
+            let notADirectory = #expect(throws: OperationError.self) {
+                try BackupOperation(source: data, destination: directory + "/b3").run()
+            }
             #expect(notADirectory?.message.contains("exists and is not a directory") == true)
             let notEmpty = #expect(throws: OperationError.self) { try BackupOperation(source: data, destination: directory + "/b4").run() }
             #expect(notEmpty?.code == .unusableDirectory && notEmpty?.message.contains("is not empty (it holds something)") == true)
@@ -174,8 +178,10 @@ func makeLog(_ directory: String, entries: Int) async throws -> String {
     configuration.unsafeNoSync = true
     let ledger = try Ledger.open(directory: directory, configuration: configuration)
     for index in 0..<entries {
-        _ = try await ledger.append(AppendRequest(stream: "case-\(index % 3)", events: [NewEvent(type: "X", payload: Array("\(index)".utf8))],
-                                                  author: "uid:0/test"))
+        _ = try await ledger.append(
+            AppendRequest(
+                stream: "case-\(index % 3)", events: [NewEvent(type: "X", payload: Array("\(index)".utf8))],
+                author: "uid:0/test"))
     }
     let verifierKey = ledger.verifierKey
     ledger.close()

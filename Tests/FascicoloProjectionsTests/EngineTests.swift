@@ -1,12 +1,13 @@
 import FascicoloDomain
 import FascicoloJSON
-@testable import FascicoloLedger
 import FascicoloProjections
 import FascicoloTesting
 import FascicoloWorkload
 import Glibc
 import Synchronization
 import Testing
+
+@testable import FascicoloLedger
 
 // The engine against a real ledger (LMDB, libsodium) and generated paths: what a rebuild
 // produces equals what following the log produced, across stops and restarts, and a failing
@@ -216,8 +217,9 @@ extension EngineTests {
 
     /// An append of `count` events no projection reads, to move the log on.
     private func notes(_ count: Int) -> AppendRequest {
-        AppendRequest(stream: "notes", events: (0..<count).map { NewEvent(type: "Note", payload: Array("{\"n\":\($0)}".utf8)) },
-                      author: "uid:0/test")
+        AppendRequest(
+            stream: "notes", events: (0..<count).map { NewEvent(type: "Note", payload: Array("{\"n\":\($0)}".utf8)) },
+            author: "uid:0/test")
     }
 
     /// A new version of a projection rebuilds by itself at start; until it has caught up its
@@ -242,7 +244,9 @@ extension EngineTests {
             CountsPersonEntries.gate.store(true, ordering: .releasing)
             try await waitFor(second, "version 2", caughtUp(ledger))
             let personEntries = try ledger.entries(from: 0, limit: Int(ledger.size)).filter { $0.stream.hasPrefix(Pseudonym.personPrefix) }
-            #expect(try await second.query(CountsPersonEntries.name) { view in try view.transaction.count(view.tables[0]) } == personEntries.count)
+            #expect(
+                try await second.query(CountsPersonEntries.name) { view in try view.transaction.count(view.tables[0]) }
+                    == personEntries.count)
             #expect(try second.status(CountsPersonEntries.name).lastRebuild?.version == 2)
         }
     }
@@ -295,7 +299,8 @@ extension EngineTests {
             try await withCaseFiles { otherDirectory, other, otherFiles in
                 try await applyWorkload(otherFiles, seed: seed &+ 12, persons: 3)
                 #expect(other.verifierKey != ledger.verifierKey && other.size < ledger.size)
-                _ = try runProcess("/bin/cp", ["-r", ProjectionEngine.directory(in: directory), ProjectionEngine.directory(in: otherDirectory)])
+                _ = try runProcess(
+                    "/bin/cp", ["-r", ProjectionEngine.directory(in: directory), ProjectionEngine.directory(in: otherDirectory)])
                 let onOther = try makeEngine(other)
                 try onOther.start()
                 defer { onOther.stop() }
@@ -371,4 +376,3 @@ func firstPerson(_ ledger: Ledger) throws -> Pseudonym {
     }
     throw ProjectionFailure("no person stream")
 }
-

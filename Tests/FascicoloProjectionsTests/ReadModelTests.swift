@@ -25,7 +25,9 @@ private struct LogScan {
             for entry in entries {
                 types[entry.eventType, default: 0] += 1
                 guard let person = Pseudonym.owning(stream: entry.stream) else { continue }
-                if entry.stream.hasPrefix(Pseudonym.personPrefix) { persons[person, default: []].append(entry) } else {
+                if entry.stream.hasPrefix(Pseudonym.personPrefix) {
+                    persons[person, default: []].append(entry)
+                } else {
                     accesses[person, default: []].append(entry)
                 }
             }
@@ -35,14 +37,16 @@ private struct LogScan {
 
     /// The stream's facts, as the rules read them, and the state they fold to.
     static func state(_ entries: [Entry]) -> CaseState {
-        CaseState.fold(entries.map { entry in
-            guard let stored = StoredEvent(payload: entry.payload), let schema = EventCatalogue.schema(entry.eventType) else {
-                return CaseFact(version: entry.streamVersion, type: entry.eventType)
-            }
-            let data = schema.upcast(.object(stored.data), from: stored.schemaVersion)?.members ?? stored.data
-            return CaseFact(version: entry.streamVersion, type: entry.eventType, data: data, reference: referenceData.versions[stored.codeTable],
-                            occurredAt: stored.occurredAt)
-        })
+        CaseState.fold(
+            entries.map { entry in
+                guard let stored = StoredEvent(payload: entry.payload), let schema = EventCatalogue.schema(entry.eventType) else {
+                    return CaseFact(version: entry.streamVersion, type: entry.eventType)
+                }
+                let data = schema.upcast(.object(stored.data), from: stored.schemaVersion)?.members ?? stored.data
+                return CaseFact(
+                    version: entry.streamVersion, type: entry.eventType, data: data, reference: referenceData.versions[stored.codeTable],
+                    occurredAt: stored.occurredAt)
+            })
     }
 
     static func data(_ entry: Entry) -> JSON? { StoredEvent(payload: entry.payload).map { .object($0.data) } }
@@ -57,8 +61,9 @@ private struct LogScan {
             try await applyWorkload(files, seed: seed, persons: 120)
             try await waitFor(engine, "catch-up", caughtUp(ledger))
             let scan = try LogScan(ledger)
-            #expect(scan.persons.count > 100 && (scan.types["Voided"] ?? 0) > 0 && (scan.types["ErasureExecuted"] ?? 0) > 0,
-                    "seed \(seed): the workload lacks what the checks need")
+            #expect(
+                scan.persons.count > 100 && (scan.types["Voided"] ?? 0) > 0 && (scan.types["ErasureExecuted"] ?? 0) > 0,
+                "seed \(seed): the workload lacks what the checks need")
             let today = CalendarDate(daysSinceEpoch: Int(time(nil) / 86_400))
 
             // Timeline: every entry of every person, corrections marked on their targets.
@@ -90,17 +95,23 @@ private struct LogScan {
                         #expect(page.rows[Int(target - 1)].rectifiedBy.contains(entry.streamVersion))
                     }
                     // A restriction shows on its target until it is lifted.
-                    let lifted = Set(entries.filter { $0.eventType == "RestrictionLifted" }.compactMap { LogScan.data($0)?["restriction"]?.uint64 })
+                    let lifted = Set(
+                        entries.filter { $0.eventType == "RestrictionLifted" }.compactMap { LogScan.data($0)?["restriction"]?.uint64 })
                     for entry in entries where entry.eventType == "Restricted" {
                         let target = try #require(LogScan.data(entry)?["target"]?.uint64)
                         let mark = page.rows[Int(target - 1)].restrictedBy
-                        #expect(lifted.contains(entry.streamVersion) ? mark != entry.streamVersion : mark == entry.streamVersion, "seed \(seed)")
-                        if lifted.contains(entry.streamVersion) { #expect(page.rows[Int(entry.streamVersion - 1)].restrictionLiftedBy != nil) }
+                        #expect(
+                            lifted.contains(entry.streamVersion) ? mark != entry.streamVersion : mark == entry.streamVersion, "seed \(seed)"
+                        )
+                        if lifted.contains(entry.streamVersion) {
+                            #expect(page.rows[Int(entry.streamVersion - 1)].restrictionLiftedBy != nil)
+                        }
                     }
                     let personal = page.rows.filter { $0.content?.sealed == true }
-                    #expect(personal.allSatisfy { row in
-                        StoredEvent(payload: entries[Int(row.version - 1)].payload)?.sealed != nil
-                    })
+                    #expect(
+                        personal.allSatisfy { row in
+                            StoredEvent(payload: entries[Int(row.version - 1)].payload)?.sealed != nil
+                        })
                 }
             }
 
@@ -131,9 +142,10 @@ private struct LogScan {
                 }
             }
             func live(_ type: String) -> Int64 {
-                Int64(scan.persons.reduce(0) { sum, element in
-                    sum + element.value.filter { $0.eventType == type && !voided.contains("\(element.key)/\($0.streamVersion)") }.count
-                })
+                Int64(
+                    scan.persons.reduce(0) { sum, element in
+                        sum + element.value.filter { $0.eventType == type && !voided.contains("\(element.key)/\($0.streamVersion)") }.count
+                    })
             }
             let totals = try await engine.query(Interventions.name) { view in try Interventions.totals(view, limit: 100_000) }
             #expect(totals.reduce(0) { $0 + $1.requested } == live("InterventionRequested"), "seed \(seed)")
@@ -141,7 +153,8 @@ private struct LogScan {
             #expect(totals.reduce(0) { $0 + $1.started } == live("InterventionStarted"), "seed \(seed)")
             #expect(totals.reduce(0) { $0 + $1.ended } == live("InterventionEnded"), "seed \(seed)")
             let minutes = scan.persons.reduce(Int64(0)) { sum, element in
-                sum + element.value.filter { $0.eventType == "ServiceDelivered" && !voided.contains("\(element.key)/\($0.streamVersion)") }
+                sum
+                    + element.value.filter { $0.eventType == "ServiceDelivered" && !voided.contains("\(element.key)/\($0.streamVersion)") }
                     .reduce(Int64(0)) { $0 + Int64(LogScan.data($1)?["minutes"]?.int ?? 0) }
             }
             #expect(totals.reduce(0) { $0 + $1.minutes } == minutes, "seed \(seed)")
@@ -154,20 +167,25 @@ private struct LogScan {
                     #expect(accesses.allSatisfy { $0.purpose != nil && !$0.author.isEmpty })
                     // A page from a position in the middle, and a short one.
                     let middle = entries[entries.count / 2].position
-                    #expect(try Compliance.accesses(view, person: person, from: middle, limit: 10_000).map(\.position)
+                    #expect(
+                        try Compliance.accesses(view, person: person, from: middle, limit: 10_000).map(\.position)
                             == entries.filter { $0.position >= middle }.map(\.position))
-                    #expect(try Compliance.accesses(view, person: person, from: middle + 1, limit: 2).map(\.position)
+                    #expect(
+                        try Compliance.accesses(view, person: person, from: middle + 1, limit: 2).map(\.position)
                             == Array(entries.filter { $0.position > middle }.prefix(2).map(\.position)))
                 }
-                for (register, types) in [("rectifications", ["Rectified"]), ("voids", ["Voided"]),
-                                          ("restrictions", ["Restricted", "RestrictionLifted"]), ("erasures", ["ErasureExecuted"])] {
+                for (register, types) in [
+                    ("rectifications", ["Rectified"]), ("voids", ["Voided"]),
+                    ("restrictions", ["Restricted", "RestrictionLifted"]), ("erasures", ["ErasureExecuted"]),
+                ] {
                     let rows = try Compliance.register(view, register, from: 0, limit: 100_000)
                     #expect(rows.count == types.reduce(0) { $0 + (scan.types[$1] ?? 0) }, "seed \(seed): \(register)")
                 }
             }
 
             // Indicators: every case file counted once; small counts suppressed.
-            let openings = Int64(scan.types["CaseOpened", default: 0] + scan.types["CaseTransferredIn", default: 0]) - Int64(voidedOpenings(scan))
+            let openings =
+                Int64(scan.types["CaseOpened", default: 0] + scan.types["CaseTransferredIn", default: 0]) - Int64(voidedOpenings(scan))
             let indicators = try await engine.query(Cases.name) { view in try Cases.indicators(view, ambito: nil, year: nil) }
             #expect(indicators.caseFiles == .value(Int(openings)), "seed \(seed)")
             #expect(indicators.daysFromFirstContactToPresaInCarico.median != nil)

@@ -32,8 +32,10 @@ func applyWorkload(_ files: CaseFiles, seed: UInt64, persons: Int) async throws 
     try await WorkloadDriver(files: files).run(&generator)
 }
 
-func makeEngine(_ ledger: Ledger, _ projections: [any Projection.Type] = allProjections, batch: Int = 4_096,
-                liveIntervalMilliseconds: Int? = nil) throws -> ProjectionEngine {
+func makeEngine(
+    _ ledger: Ledger, _ projections: [any Projection.Type] = allProjections, batch: Int = 4_096,
+    liveIntervalMilliseconds: Int? = nil
+) throws -> ProjectionEngine {
     var options = ProjectionEngine.Options()
     options.batchEntriesMax = batch
     options.buildBatchEntriesMax = batch
@@ -42,12 +44,15 @@ func makeEngine(_ ledger: Ledger, _ projections: [any Projection.Type] = allProj
 }
 
 /// Waits until `condition` holds on the engine's statuses (at most `seconds`).
-func waitFor(_ engine: ProjectionEngine, seconds: Int = 60, _ what: String,
-             _ condition: ([ProjectionStatus]) -> Bool) async throws {
+func waitFor(
+    _ engine: ProjectionEngine, seconds: Int = 60, _ what: String,
+    _ condition: ([ProjectionStatus]) -> Bool
+) async throws {
     let deadline = ContinuousClock.now + .seconds(seconds)
     while !condition(engine.statuses()) {
         guard ContinuousClock.now < deadline else {
-            Issue.record("timed out waiting for \(what): \(engine.statuses().map { "\($0.name) \($0.state) \($0.position)/\($0.logSize)" })")
+            Issue.record(
+                "timed out waiting for \(what): \(engine.statuses().map { "\($0.name) \($0.state) \($0.position)/\($0.logSize)" })")
             throw CancellationError()
         }
         try await Task.sleep(for: .milliseconds(5))

@@ -20,12 +20,14 @@ import Testing
             #expect(try await server.call(.get, "/v1/openapi.yaml").body.hasPrefix("openapi: 3.1.0"))
 
             // Appends: created, retried (same key and content), conflicts.
-            let body = #"{"events":[{"type":"CaseOpened","data":{"b":1,"a":[true,null,"x/y"]}},{"type":"Note","data":"ok"}],"expectedVersion":"no_stream","idempotencyKey":"req-1"}"#
+            let body =
+                #"{"events":[{"type":"CaseOpened","data":{"b":1,"a":[true,null,"x/y"]}},{"type":"Note","data":"ok"}],"expectedVersion":"no_stream","idempotencyKey":"req-1"}"#
             let first = try await server.append("case-1", body)
             #expect(first.status == 201 && first.body.contains(#""positions":[0,1]"#) && first.body.contains(#""streamVersions":[1,2]"#))
             let retry = try await server.append("case-1", body)
             #expect(retry.status == 200 && retry.body.contains(#""deduplicated":true"#) && retry.body.contains(#""positions":[0,1]"#))
-            try await server.append("case-1", #"{"events":[{"type":"X","data":1}],"expectedVersion":0}"#).expectProblem(409, "wrong_expected_version")
+            try await server.append("case-1", #"{"events":[{"type":"X","data":1}],"expectedVersion":0}"#).expectProblem(
+                409, "wrong_expected_version")
             try await server.append("case-1", #"{"events":[{"type":"Other","data":1}],"idempotencyKey":"req-1"}"#)
                 .expectProblem(409, "idempotency_conflict")
             try await server.append("case-1", #"{"events":[{"type":"X","data":1}],"#).expectProblem(400, "malformed_request")
@@ -48,7 +50,8 @@ import Testing
             // Reads.
             let stream = try await server.call(.get, "/v1/streams/case-1/events?direction=backwards&limit=1").json ?? [:]
             let newest = try #require((stream["entries"] as? [[String: Any]])?.first)
-            #expect(newest["streamVersion"] as? Int == 2 && newest["data"] as? String == "ok" && newest["author"] as? String == "uid:0/unnamed")
+            #expect(
+                newest["streamVersion"] as? Int == 2 && newest["data"] as? String == "ok" && newest["author"] as? String == "uid:0/unnamed")
             #expect((try await server.call(.get, "/v1/log?from=0&limit=10").json?["entries"] as? [[String: Any]])?.count == 2)
 
             // One entry with its signed bytes: the signature and the leaf hash check out offline.

@@ -1,7 +1,8 @@
-@testable import FascicoloServer
 import FascicoloJSON
 import FascicoloLedger
 import Testing
+
+@testable import FascicoloServer
 
 /// The generic append body, read by the JSON reader (`AppendBody`): its grammar is the contract.
 @Suite struct AppendBodyTests {
@@ -10,7 +11,9 @@ import Testing
     }
 
     @Test func dataIsKeptExactlyAsSent() throws {
-        let body = try parse(#" { "events" : [ {"type":"A","data": {"z":1, "a":[1.5e3,-0,"\u00e8\n",true,null,{}]} }, {"data":"x","type":"B"} ], "expectedVersion": 7, "idempotencyKey":"k-1" } "#)
+        let body = try parse(
+            #" { "events" : [ {"type":"A","data": {"z":1, "a":[1.5e3,-0,"\u00e8\n",true,null,{}]} }, {"data":"x","type":"B"} ], "expectedVersion": 7, "idempotencyKey":"k-1" } "#
+        )
         #expect(body.events.map(\.type) == ["A", "B"])
         #expect(String(decoding: body.events[0].data, as: UTF8.self) == #"{"z":1, "a":[1.5e3,-0,"\u00e8\n",true,null,{}]}"#)
         #expect(String(decoding: body.events[1].data, as: UTF8.self) == #""x""#)
@@ -37,8 +40,10 @@ import Testing
 
     /// A member name is the client's text (a codice fiscale, say): refusals name the allowed members instead.
     @Test func refusalsDoNotRepeatTheClientsMemberNames() {
-        for text in [#"{"events":[],"RSSMRA80A01H501U":1}"#, #"{"events":[],"events":[],"RSSMRA80A01H501U":1}"#,
-                     #"{"events":[{"type":"T","data":1,"RSSMRA80A01H501U":2}]}"#] {
+        for text in [
+            #"{"events":[],"RSSMRA80A01H501U":1}"#, #"{"events":[],"events":[],"RSSMRA80A01H501U":1}"#,
+            #"{"events":[{"type":"T","data":1,"RSSMRA80A01H501U":2}]}"#,
+        ] {
             #expect { try AppendBody.parse(Array(text.utf8)) } throws: { error in
                 let reason = (error as? AppendBody.Failure)?.reason ?? ""
                 return !reason.isEmpty && !reason.contains("RSSMRA")

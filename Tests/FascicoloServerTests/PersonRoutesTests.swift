@@ -11,7 +11,8 @@ import Testing
         #"{"person":"\#(person)",\#(actor),"events":[\#(events)]}"#
     }
 
-    static let registration = #"{"type":"PersonRegistered","occurredAt":"2026-01-10","data":{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"G942","givenName":"Mario","familyName":"Rossi","address":"Via Pretoria 12, Potenza"}}"#
+    static let registration =
+        #"{"type":"PersonRegistered","occurredAt":"2026-01-10","data":{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"G942","givenName":"Mario","familyName":"Rossi","address":"Via Pretoria 12, Potenza"}}"#
 
     static func person(_ identifier: String) -> HTTPFields { [HTTPFields.Element.Name("Fascicolo-Person")!: identifier] }
 
@@ -21,9 +22,11 @@ import Testing
                 try await server.call(.post, "/v1/persons/events", body: body)
             }
             let stp = "STP0170000000123"
-            let registration = #"{"type":"PersonRegistered","occurredAt":"2026-03-01","data":{"birthYear":1990,"sex":"F","citizenship":"non_eu","comuneOfResidence":"F052"}}"#
+            let registration =
+                #"{"type":"PersonRegistered","occurredAt":"2026-03-01","data":{"birthYear":1990,"sex":"F","citizenship":"non_eu","comuneOfResidence":"F052"}}"#
             #expect(try await record(Self.body(registration, person: stp)).status == 201)
-            let link = #"{"type":"IdentityLinked","occurredAt":"2026-04-01","data":{"codiceFiscale":"\#(Self.codiceFiscale)","source":"document_checked"}}"#
+            let link =
+                #"{"type":"IdentityLinked","occurredAt":"2026-04-01","data":{"codiceFiscale":"\#(Self.codiceFiscale)","source":"document_checked"}}"#
             let linked = try await record(Self.body(link, person: stp))
             #expect(linked.status == 201, "\(linked.body)")
             #expect(!linked.body.contains(Self.codiceFiscale))
@@ -34,9 +37,11 @@ import Testing
             #expect((byCodiceFiscale["entries"] as? [Any])?.count == 2)
             try await record(Self.body(link, person: stp)).expectProblem(409, "identity_already_registered")
             // A link made by mistake is voided: the codice fiscale no longer reaches this file.
-            let void = #"{"type":"Voided","occurredAt":"2026-04-02","data":{"target":2,"reason":"documento di un'altra persona","authorisingAct":"det. 3/2026"}}"#
+            let void =
+                #"{"type":"Voided","occurredAt":"2026-04-02","data":{"target":2,"reason":"documento di un'altra persona","authorisingAct":"det. 3/2026"}}"#
             #expect(try await record(Self.body(void, person: stp)).status == 201)
-            try await server.call(.get, "/v1/persons/case-file", headers: Self.person(Self.codiceFiscale)).expectProblem(404, "person_not_found")
+            try await server.call(.get, "/v1/persons/case-file", headers: Self.person(Self.codiceFiscale)).expectProblem(
+                404, "person_not_found")
             #expect(try await record(Self.body(link, person: stp)).status == 201)  // and can be linked again
             try await record(Self.body(link, person: Self.codiceFiscale)).expectProblem(422, "already_identified")
             try await record(Self.body(registration, person: "provisional:ab")).expectProblem(422, "invalid_provisional_id")

@@ -18,7 +18,8 @@ import Testing
             let daemon = InProcessDaemon(server: server)
             /// Records `events` for the person; returns the position of the last one.
             func record(_ events: String) async throws -> Int {
-                let result = try await daemon.call("/v1/persons/events", method: "POST", body: PersonRoutesTests.body(events), as: Self.writer)
+                let result = try await daemon.call(
+                    "/v1/persons/events", method: "POST", body: PersonRoutesTests.body(events), as: Self.writer)
                 try #require(result.status == 201, "\(result.body)")
                 let answer = try JSONSerialization.jsonObject(with: Data(result.body.utf8)) as? [String: Any]
                 return try #require((answer?["positions"] as? [Int])?.last)
@@ -26,7 +27,8 @@ import Testing
             func entries() async throws -> Int { try await daemon.json("/v1/health/ready")["entries"] as? Int ?? -1 }
 
             _ = try await record(PersonRoutesTests.registration)
-            _ = try await record("""
+            _ = try await record(
+                """
                 {"type":"CaseOpened","occurredAt":"2026-01-12","data":{"area":"poverty","ente":"Comune di Potenza","ambito":"potenza"}},
                 {"type":"CaseManagerAssigned","occurredAt":"2026-01-12","data":{"operator":"op-7"}},
                 {"type":"TakenInCharge","occurredAt":"2026-01-15","data":{"date":"2026-01-15","basis":"request"}},
@@ -34,13 +36,15 @@ import Testing
                 {"type":"PlanSigned","occurredAt":"2026-01-22","data":{"plan":5,"date":"2026-01-22","signatories":["Mario Rossi"]}},
                 {"type":"InterventionRequested","occurredAt":"2026-01-23","data":{"code":"SAD","provider":"Coop Aurora","fundingLine":"fnps"}}
                 """)
-            _ = try await record("""
+            _ = try await record(
+                """
                 {"type":"InterventionStarted","occurredAt":"2026-01-25","data":{"intervention":7,"date":"2026-01-25"}},
                 {"type":"ServiceDelivered","occurredAt":"2026-01-26","data":{"intervention":7,"date":"2026-01-26","minutes":60,"amount":120.50}},
                 {"type":"ServiceDelivered","occurredAt":"2026-01-27","data":{"intervention":7,"date":"2026-01-27","minutes":30,"amount":30.25}},
                 {"type":"ReviewHeld","occurredAt":"2026-02-01","data":{"date":"2026-02-01","nextReviewDue":"2026-03-01","findings":"Mario lavora part-time"}}
                 """)
-            let last = try await record("""
+            let last = try await record(
+                """
                 {"type":"Voided","occurredAt":"2026-02-02","data":{"target":10,"reason":"erogazione registrata due volte","authorisingAct":"det. 4/2026"}},
                 {"type":"Rectified","occurredAt":"2026-02-02","data":{"target":11,"field":"findings","newValue":"Mario lavora a tempo pieno","reason":"errore di trascrizione","authorisedBy":"op-7"}}
                 """)
@@ -63,7 +67,8 @@ import Testing
             #expect(laterRows.first?["version"] as? Int == 10 && laterRows.first?["voidedBy"] as? Int == 12)
             #expect((laterRows.last?["data"] as? [String: Any])?["findings"] as? String == "Mario lavora part-time")
             let pseudonym = try #require(timeline["person"] as? String)
-            let access = try #require(try await daemon.json("/v1/streams/access:\(pseudonym)/events", as: Self.auditor)["entries"] as? [[String: Any]])
+            let access = try #require(
+                try await daemon.json("/v1/streams/access:\(pseudonym)/events", as: Self.auditor)["entries"] as? [[String: Any]])
             let what = access.compactMap { (($0["data"] as? [String: Any])?["data"] as? [String: Any])?["what"] as? String }
             #expect(what == ["timeline", "timeline", "timeline"], "\(what)")
 
@@ -74,42 +79,55 @@ import Testing
 
             // Caseload, interventions (the voided delivery taken back), indicators (small counts suppressed).
             let byOperator = try #require(try await daemon.json("/v1/caseload?by=operator&\(reflects)")["rows"] as? [[String: Any]])
-            #expect(byOperator.contains { $0["id"] as? String == "op-7" && $0["open"] as? Int == 1 && $0["takenInCharge"] as? Int == 1 },
-                    "\(byOperator)")
-            let byAmbito = try #require(try await daemon.json("/v1/caseload?by=ambito&\(reflects)", as: Self.writer)["rows"] as? [[String: Any]])
+            #expect(
+                byOperator.contains { $0["id"] as? String == "op-7" && $0["open"] as? Int == 1 && $0["takenInCharge"] as? Int == 1 },
+                "\(byOperator)")
+            let byAmbito = try #require(
+                try await daemon.json("/v1/caseload?by=ambito&\(reflects)", as: Self.writer)["rows"] as? [[String: Any]])
             #expect(byAmbito.contains { $0["id"] as? String == "potenza" && $0["open"] as? Int == 1 }, "\(byAmbito)")
             let interventions = try await daemon.json("/v1/interventions?code=SAD&month=2026-01&\(reflects)", as: Self.writer)
             let totals = try #require(interventions["rows"] as? [[String: Any]])
             #expect(totals.count == 1, "\(totals)")
-            #expect(totals.first?["amount"] as? String == "120.50" && totals.first?["deliveries"] as? Int == 1
+            #expect(
+                totals.first?["amount"] as? String == "120.50" && totals.first?["deliveries"] as? Int == 1
                     && totals.first?["minutes"] as? Int == 60 && totals.first?["requested"] as? Int == 1
                     && totals.first?["ambito"] as? String == "potenza", "\(totals)")
             #expect((try await daemon.json("/v1/interventions?code=ADI&\(reflects)")["rows"] as? [Any])?.isEmpty == true)
             // The same reports as exported to the Region: small numbers suppressed.
-            let regionCaseload = try #require(try await daemon.json("/v1/caseload?by=ambito&region=true&\(reflects)")["rows"] as? [[String: Any]])
+            let regionCaseload = try #require(
+                try await daemon.json("/v1/caseload?by=ambito&region=true&\(reflects)")["rows"] as? [[String: Any]])
             #expect(regionCaseload.contains { $0["id"] as? String == "potenza" && $0["open"] as? String == "<5" }, "\(regionCaseload)")
             let regionTotals = try #require(
                 try await daemon.json("/v1/interventions?code=SAD&month=2026-01&region=true&\(reflects)")["rows"] as? [[String: Any]])
             #expect(regionTotals.first?["deliveries"] as? String == "<5" && regionTotals.first?["amount"] is NSNull, "\(regionTotals)")
             try await daemon.expectProblem(daemon.call("/v1/caseload?region=maybe&\(reflects)"), 400, "invalid_parameter")
-            let indicators = try #require(try await daemon.json("/v1/indicators?ambito=potenza&year=2026&\(reflects)")["indicators"] as? [String: Any])
+            let indicators = try #require(
+                try await daemon.json("/v1/indicators?ambito=potenza&year=2026&\(reflects)")["indicators"] as? [String: Any])
             #expect(indicators["caseFiles"] as? String == "<5" && indicators["takenInCharge"] as? String == "<5", "\(indicators)")
 
             // Compliance: who read the file (this read recorded too), and the registers.
-            try await daemon.expectProblem(daemon.call("/v1/compliance/accesses", as: Self.writer, headers: [Self.person]), 403, "forbidden")
-            try await daemon.expectProblem(daemon.call("/v1/compliance/accesses", as: Self.auditor, headers: [Self.person]), 400, "purpose_required")
+            try await daemon.expectProblem(
+                daemon.call("/v1/compliance/accesses", as: Self.writer, headers: [Self.person]), 403, "forbidden")
+            try await daemon.expectProblem(
+                daemon.call("/v1/compliance/accesses", as: Self.auditor, headers: [Self.person]), 400, "purpose_required")
             let beforeRefusal = try await entries()
-            try await daemon.expectProblem(daemon.call("/v1/compliance/accesses?timeoutMs=99999", as: Self.auditor, headers: [Self.person, Self.purpose]),
-                                     400, "invalid_parameter")
+            try await daemon.expectProblem(
+                daemon.call("/v1/compliance/accesses?timeoutMs=99999", as: Self.auditor, headers: [Self.person, Self.purpose]),
+                400, "invalid_parameter")
             #expect(try await entries() == beforeRefusal, "a refused read records nothing")
             let before = try await entries()
-            let accesses = try await daemon.json("/v1/compliance/accesses?reflects=\(before)", as: Self.auditor, headers: [Self.person, Self.purpose])
+            let accesses = try await daemon.json(
+                "/v1/compliance/accesses?reflects=\(before)", as: Self.auditor, headers: [Self.person, Self.purpose])
             let accessRows = try #require(accesses["accesses"] as? [[String: Any]])
-            #expect(accessRows.map { $0["what"] as? String } == ["timeline", "timeline", "timeline", "case_state", "access_log"],
-                    "\(accessRows)")
+            #expect(
+                accessRows.map { $0["what"] as? String } == ["timeline", "timeline", "timeline", "case_state", "access_log"],
+                "\(accessRows)")
             #expect(accessRows.last?["purpose"] as? String == "internal audit 2026/15" && accessRows.last?["role"] as? String == "auditor")
-            let voids = try #require(try await daemon.json("/v1/compliance/registers/voids?\(reflects)", as: Self.auditor)["rows"] as? [[String: Any]])
-            #expect(voids.count == 1 && (voids.first?["data"] as? [String: Any])?["target"] as? Int == 10 && voids.first?["person"] as? String == pseudonym)
+            let voids = try #require(
+                try await daemon.json("/v1/compliance/registers/voids?\(reflects)", as: Self.auditor)["rows"] as? [[String: Any]])
+            #expect(
+                voids.count == 1 && (voids.first?["data"] as? [String: Any])?["target"] as? Int == 10
+                    && voids.first?["person"] as? String == pseudonym)
             let rectifications = try await daemon.json("/v1/compliance/registers/rectifications?\(reflects)")
             #expect((rectifications["rows"] as? [[String: Any]])?.first?["version"] as? Int == 13)
             #expect(!String(describing: rectifications).contains("tempo pieno"))  // rectified values stay sealed
@@ -123,7 +141,8 @@ import Testing
             #expect(status["version"] as? Int == 1 && status["logSize"] is Int && status["lag"] is Int, "\(status)")
             try await daemon.expectProblem(daemon.call("/v1/projections/nope"), 404, "projection_not_found")
             try await daemon.expectProblem(daemon.call("/v1/projections/timeline/digest", as: Self.writer), 403, "forbidden")
-            try await daemon.expectProblem(daemon.call("/v1/projections/timeline/rebuild", method: "POST", as: Self.writer), 403, "forbidden")
+            try await daemon.expectProblem(
+                daemon.call("/v1/projections/timeline/rebuild", method: "POST", as: Self.writer), 403, "forbidden")
             let served = try await daemon.json("/v1/projections/timeline/digest", as: Self.auditor)
             #expect((served["digest"] as? String)?.count == 64 && served["name"] as? String == "timeline")
             // The first build at start left a record too: wait for a newer one.
@@ -133,13 +152,18 @@ import Testing
             var rebuilt: [String: Any]?
             for _ in 0..<500 where rebuilt == nil {
                 let current = try await daemon.json("/v1/projections/timeline")
-                if let last = current["lastRebuild"] as? [String: Any], last["startedAt"] as? String != firstBuild { rebuilt = last }
-                else { try await Task.sleep(for: .milliseconds(20)) }
+                if let last = current["lastRebuild"] as? [String: Any], last["startedAt"] as? String != firstBuild {
+                    rebuilt = last
+                } else {
+                    try await Task.sleep(for: .milliseconds(20))
+                }
             }
             let rebuiltRecord = try #require(rebuilt, "the rebuild did not finish")
             let digest = try await daemon.json("/v1/projections/timeline/digest")
             #expect(rebuiltRecord["position"] as? Int == digest["position"] as? Int, "\(rebuiltRecord) \(digest)")
-            #expect(rebuiltRecord["digest"] as? String == digest["digest"] as? String && digest["digest"] as? String == served["digest"] as? String)
+            #expect(
+                rebuiltRecord["digest"] as? String == digest["digest"] as? String
+                    && digest["digest"] as? String == served["digest"] as? String)
             #expect((rebuiltRecord["logRoot"] as? String)?.count == 64)
 
             // Refusals: bad parameters, a position not reached in time (503, retry).
@@ -149,7 +173,8 @@ import Testing
             try await daemon.expectProblem(daemon.call("/v1/indicators?reflects=-1"), 400, "invalid_parameter")
             try await daemon.expectProblem(daemon.call("/v1/caseload?timeoutMs=60000"), 400, "invalid_parameter")
             try await daemon.expectProblem(daemon.call("/v1/persons/timeline?limit=5000", headers: [Self.person]), 400, "invalid_parameter")
-            try await daemon.expectProblem(daemon.call("/v1/persons/timeline", headers: ["Fascicolo-Person: RSSMRA80A01H501U"]), 404, "person_not_found")
+            try await daemon.expectProblem(
+                daemon.call("/v1/persons/timeline", headers: ["Fascicolo-Person: RSSMRA80A01H501U"]), 404, "person_not_found")
             try await daemon.expectProblem(daemon.call("/v1/caseload?reflects=1000000&timeoutMs=50"), 503, "projection_behind")
             let behind = try await server.call(.get, "/v1/caseload?reflects=1000000&timeoutMs=10")
             #expect(behind.headers[.retryAfter] == "1")
@@ -164,17 +189,24 @@ import Testing
             #expect(!metrics.contains(pseudonym))
 
             // A restriction (GDPR art. 18) hides the entry's personal fields from all but admins.
-            let restricted = try await record(#"{"type":"Restricted","occurredAt":"2026-02-03","data":{"target":1,"ground":"accuracy_contested"}}"#)
-            let hidden = try #require((try await daemon.json("/v1/persons/timeline?limit=1&reflects=\(restricted)", as: Self.writer,
-                                                       headers: [Self.person])["rows"] as? [[String: Any]])?.first)
+            let restricted = try await record(
+                #"{"type":"Restricted","occurredAt":"2026-02-03","data":{"target":1,"ground":"accuracy_contested"}}"#)
+            let hidden = try #require(
+                (try await daemon.json(
+                    "/v1/persons/timeline?limit=1&reflects=\(restricted)", as: Self.writer,
+                    headers: [Self.person])["rows"] as? [[String: Any]])?.first)
             #expect(hidden["personalData"] as? String == "restricted" && hidden["restrictedBy"] as? Int == 14, "\(hidden)")
-            #expect((hidden["data"] as? [String: Any])?["familyName"] == nil && (hidden["data"] as? [String: Any])?["birthYear"] as? Int == 1985)
-            let shown = try #require((try await daemon.json("/v1/persons/timeline?limit=1", headers: [Self.person])["rows"] as? [[String: Any]])?.first)
+            #expect(
+                (hidden["data"] as? [String: Any])?["familyName"] == nil && (hidden["data"] as? [String: Any])?["birthYear"] as? Int == 1985
+            )
+            let shown = try #require(
+                (try await daemon.json("/v1/persons/timeline?limit=1", headers: [Self.person])["rows"] as? [[String: Any]])?.first)
             #expect(shown["personalData"] as? String == "included")
 
             // After erasure the timeline still shows the entries, without their personal fields.
-            let erased = try await daemon.call("/v1/persons/erasure", method: "POST",
-                                         body: #"{"person":"\#(Self.codiceFiscale)","legalGround":"art17_request","reference":"prot. 2026/120"}"#)
+            let erased = try await daemon.call(
+                "/v1/persons/erasure", method: "POST",
+                body: #"{"person":"\#(Self.codiceFiscale)","legalGround":"art17_request","reference":"prot. 2026/120"}"#)
             #expect(erased.status == 201, "\(erased.body)")
             let after = try await daemon.json("/v1/persons/timeline?limit=1", headers: [Self.person])
             #expect(after["erased"] as? Bool == true)

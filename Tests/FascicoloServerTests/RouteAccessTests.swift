@@ -46,14 +46,17 @@ import Testing
     @Test func everyRegisteredRouteRequiresTheRolesOfTheTable() async throws {
         try await TestServer.run { server in
             #expect(Set(server.routes) == Set(Self.allowed.keys), "registered routes and the table differ")
-            let peers = [("writer", TestServer.writer), ("auditor", TestServer.auditor), ("admin", TestServer.admin),
-                         ("no role", TestServer.stranger)]
+            let peers = [
+                ("writer", TestServer.writer), ("auditor", TestServer.auditor), ("admin", TestServer.admin),
+                ("no role", TestServer.stranger),
+            ]
             for route in server.routes {
                 let parts = route.split(separator: " ", maxSplits: 1)
                 let method = parts[0] == "POST" ? HTTPRequest.Method.post : .get
                 // Parameters that make an allowed call answer at once (a subscription with a bad
                 // `from` is refused rather than held open) and store nothing.
-                let uri = String(parts[1]).replacingOccurrences(of: "{stream}", with: "s")
+                let uri =
+                    String(parts[1]).replacingOccurrences(of: "{stream}", with: "s")
                     .replacingOccurrences(of: "{position}", with: "0").replacingOccurrences(of: "{name}", with: "nosuch")
                     .replacingOccurrences(of: "{register}", with: "voids") + (parts[1] == "/v1/subscribe" ? "?from=x" : "")
                 for (role, peer) in peers {

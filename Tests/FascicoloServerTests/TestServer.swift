@@ -42,8 +42,11 @@ struct TestServer {
 
     /// Runs `body` against a fresh store: payloads up to 1 KiB, requests up to 16 KiB,
     /// checkpoints every 50 ms (as the end-to-end tests' daemon).
-    static func run<T: Sendable>(policy: AccessPolicy = policy(), metrics: ServerMetrics = ServerMetrics(), _ body: @Sendable (TestServer) async throws -> T)
-        async throws -> T {
+    static func run<T: Sendable>(
+        policy: AccessPolicy = policy(), metrics: ServerMetrics = ServerMetrics(), _ body: @Sendable (TestServer) async throws -> T
+    )
+        async throws -> T
+    {
         try await withTemporaryDirectory { directory in
             var configuration = LedgerConfiguration()
             configuration.checkpointEveryMilliseconds = 50
@@ -53,18 +56,20 @@ struct TestServer {
             let ledger = try Ledger.open(directory: directory + "/data", configuration: configuration, logger: logger)
             let reference = try ReferenceData.load(directory: packageDirectory() + "/Config/reference")
             let caseFiles = try CaseFiles.open(ledger: ledger, directory: directory + "/data", reference: reference, logger: logger)
-            let projections = try ProjectionEngine(ledger: ledger, reference: reference,
-                                                   projections: ReadModels.all,
-                                                   logger: logger)
+            let projections = try ProjectionEngine(
+                ledger: ledger, reference: reference,
+                projections: ReadModels.all,
+                logger: logger)
             try projections.start()
             defer {
                 projections.stop()
                 ledger.close()
             }
             let shutdown = ShutdownSwitch()
-            let routes = APIRoutes(caseFiles: caseFiles, projections: projections, policy: policy, metrics: metrics,
-                                   openAPIDocument: OpenAPIDocument.yaml, version: "test", requestBytesMax: 16_384,
-                                   shutdown: shutdown)
+            let routes = APIRoutes(
+                caseFiles: caseFiles, projections: projections, policy: policy, metrics: metrics,
+                openAPIDocument: OpenAPIDocument.yaml, version: "test", requestBytesMax: 16_384,
+                shutdown: shutdown)
             let router = APIServer.router(routes: routes)
             let registered = router.routes.map(\.description)
             let application = Application(router: router, logger: logger)
@@ -76,8 +81,10 @@ struct TestServer {
 
     /// One request as `peer`; the body, if any, is sent as JSON.
     @discardableResult
-    func call(_ method: HTTPRequest.Method = .get, _ uri: String, as peer: PeerCredentials = admin, body: String? = nil,
-              headers: HTTPFields = [:]) async throws -> Reply {
+    func call(
+        _ method: HTTPRequest.Method = .get, _ uri: String, as peer: PeerCredentials = admin, body: String? = nil,
+        headers: HTTPFields = [:]
+    ) async throws -> Reply {
         var headers = headers
         if body != nil && headers[.contentType] == nil { headers[.contentType] = "application/json" }
         let response = try await PeerCredentials.$current.withValue(peer) {
@@ -114,15 +121,17 @@ struct InProcessDaemon {
     let server: TestServer
 
     func call(_ path: String, method: String = "GET", body: String? = nil, as uid: UInt32 = 0, headers: [String] = [])
-        async throws -> (status: Int, body: String) {
+        async throws -> (status: Int, body: String)
+    {
         var fields = HTTPFields()
         for header in headers {
             let parts = header.split(separator: ":", maxSplits: 1)
             let name = try #require(HTTPFields.Element.Name(String(parts[0])), "a header name: \(header)")
             fields[name] = String(parts[1].drop { $0 == " " })
         }
-        let reply = try await server.call(method == "POST" ? .post : .get, path, as: PeerCredentials(pid: 1, uid: uid, gid: uid),
-                                          body: body, headers: fields)
+        let reply = try await server.call(
+            method == "POST" ? .post : .get, path, as: PeerCredentials(pid: 1, uid: uid, gid: uid),
+            body: body, headers: fields)
         return (reply.status, reply.body)
     }
 
@@ -132,8 +141,10 @@ struct InProcessDaemon {
         return try #require(try JSONSerialization.jsonObject(with: Data(result.body.utf8)) as? [String: Any])
     }
 
-    func expectProblem(_ result: (status: Int, body: String), _ status: Int, _ code: String,
-                       sourceLocation: SourceLocation = #_sourceLocation) throws {
+    func expectProblem(
+        _ result: (status: Int, body: String), _ status: Int, _ code: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         #expect(result.status == status, "\(result.body)", sourceLocation: sourceLocation)
         let problem = try JSONSerialization.jsonObject(with: Data(result.body.utf8)) as? [String: Any]
         #expect(problem?["code"] as? String == code, "\(result.body)", sourceLocation: sourceLocation)

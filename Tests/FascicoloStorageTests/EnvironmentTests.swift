@@ -108,8 +108,8 @@ struct EnvironmentTests {
 
             #expect(throws: ExpectedFailure()) {
                 try environment.write { txn throws in
-                    try txn.put(table, key: [1], value: [2])   // an overwrite
-                    try txn.put(table, key: [2], value: [2])   // a new key
+                    try txn.put(table, key: [1], value: [2])  // an overwrite
+                    try txn.put(table, key: [2], value: [2])  // a new key
                     _ = try txn.delete(table, key: [1])
                     try txn.put(table, key: [3], value: value(3, size: 50_000))
                     throw ExpectedFailure()
@@ -247,18 +247,18 @@ struct CursorTests {
         try withTenRecords { environment, table in
             try environment.read { txn throws in
                 try txn.withCursor(table) { cursor throws in
-                    #expect(decode(try cursor.seek(atOrAfter: key(40))) == 40)      // exact
+                    #expect(decode(try cursor.seek(atOrAfter: key(40))) == 40)  // exact
                     #expect(decode(try cursor.next()) == 50)
                     #expect(decode(try cursor.previous()) == 40)
                     #expect(decode(try cursor.previous()) == 30)
-                    #expect(decode(try cursor.seek(atOrAfter: key(35))) == 40)      // between keys
+                    #expect(decode(try cursor.seek(atOrAfter: key(35))) == 40)  // between keys
                     #expect(try cursor.seek(atOrAfter: key(35))?.value.elementsEqual([4]) == true)
-                    #expect(decode(try cursor.seek(atOrAfter: key(0))) == 10)       // before the first
-                    #expect(decode(try cursor.seek(atOrAfter: key(100))) == 100)    // the last
-                    #expect(decode(try cursor.next()) == nil)                       // past the end
-                    #expect(try cursor.seek(atOrAfter: key(101)) == nil)            // after the last
+                    #expect(decode(try cursor.seek(atOrAfter: key(0))) == 10)  // before the first
+                    #expect(decode(try cursor.seek(atOrAfter: key(100))) == 100)  // the last
+                    #expect(decode(try cursor.next()) == nil)  // past the end
+                    #expect(try cursor.seek(atOrAfter: key(101)) == nil)  // after the last
                     #expect(decode(try cursor.first()) == 10)
-                    #expect(try cursor.previous() == nil)                           // before the start
+                    #expect(try cursor.previous() == nil)  // before the start
                     #expect(decode(try cursor.last()) == 100)
                     #expect(try cursor.next() == nil)
                 }

@@ -1,6 +1,6 @@
 import Dispatch
-import Foundation
 import FascicoloStorage
+import Foundation
 import Synchronization
 import Testing
 
@@ -19,8 +19,10 @@ struct MapGrowthTests {
     static let smallMap = 256 << 10
 
     /// Writes `count` records of `size` bytes from `first` on, `perTransaction` to a commit.
-    static func fill(_ environment: Environment, _ table: Table, from first: UInt64 = 0, count: UInt64,
-                     size: Int, perTransaction: UInt64) throws {
+    static func fill(
+        _ environment: Environment, _ table: Table, from first: UInt64 = 0, count: UInt64,
+        size: Int, perTransaction: UInt64
+    ) throws {
         var next = first
         while next < first + count {
             let end = min(next + perTransaction, first + count)

@@ -1,5 +1,5 @@
-@_exported import FascicoloTesting
 import FascicoloStorage
+@_exported import FascicoloTesting
 import Testing
 
 extension Environment.Options {

@@ -4,8 +4,10 @@ import Glibc
 /// Stops the run with a message when an invariant does not hold: libFuzzer reports the crash and
 /// keeps the input as a reproducer. (A `precondition` would do too; this names the target's check.)
 @inline(never)
-func check(_ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
-           file: StaticString = #fileID, line: UInt = #line) {
+func check(
+    _ condition: @autoclosure () -> Bool, _ message: @autoclosure () -> String,
+    file: StaticString = #fileID, line: UInt = #line
+) {
     guard !condition() else { return }
     let text = Array("fuzz invariant broken (\(file):\(line)): \(message())\n".utf8)
     _ = text.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }

@@ -6,6 +6,7 @@
 // the right shape that the reader accepts is not refused.
 import FascicoloJSON
 import FascicoloLedger
+
 @testable import FascicoloServer
 
 @_cdecl("LLVMFuzzerTestOneInput")
@@ -22,7 +23,9 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     if let body {
         for event in body.events {
             check((try? JSON.parse(event.data)) == event.value, "an event's data bytes do not read as its value")
-            check(event.data.first.map { ![0x20, 0x09, 0x0A, 0x0D].contains($0) } ?? false, "an event's data starts with whitespace or is empty")
+            check(
+                event.data.first.map { ![0x20, 0x09, 0x0A, 0x0D].contains($0) } ?? false,
+                "an event's data starts with whitespace or is empty")
         }
         guard let json else {
             check(tooDeep, "AppendBody accepts a body the JSON reader refuses")
@@ -49,7 +52,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
 /// What the append body's grammar allows, read off a parsed value.
 private func hasAppendShape(_ json: JSON) -> Bool {
     guard let members = json.members, members.allSatisfy({ ["events", "expectedVersion", "idempotencyKey"].contains($0.key) }),
-          let events = json["events"]?.array else { return false }
+        let events = json["events"]?.array
+    else { return false }
     for event in events {
         guard let eventMembers = event.members, eventMembers.count == 2, event["type"]?.string != nil, event["data"] != nil else {
             return false

@@ -30,18 +30,21 @@ private func hostile(_ bytes: [UInt8]) {
     }
     let next = Array("origin\n1\nAAAA\n\n\u{2014} origin AAAA\n".utf8)
     let appended = try? CheckpointFile.parse(whole + record(next))
-    check(appended.map { $0.notes == notes + [String(decoding: next, as: UTF8.self)] && $0.tornBytes == 0 } ?? false,
-          "a record appended after the cut is not read")
+    check(
+        appended.map { $0.notes == notes + [String(decoding: next, as: UTF8.self)] && $0.tornBytes == 0 } ?? false,
+        "a record appended after the cut is not read")
 }
 
 /// Notes from the input (UTF-8, no zero byte, one blank line at most, as real notes), written as the
 /// daemon writes them, then cut where the input says and perhaps followed by zero bytes.
 private func crashed(_ input: [UInt8]) {
     guard input.count >= 2 else { return }
-    let cut = Int(input[0]) << 8 | Int(input[1]), zeros = Int(input.count > 2 ? input[2] : 0) % 5 * 100
+    let cut = Int(input[0]) << 8 | Int(input[1])
+    let zeros = Int(input.count > 2 ? input[2] : 0) % 5 * 100
     var notes: [[UInt8]] = []
     for chunk in input.dropFirst(3).split(separator: 0xFE, omittingEmptySubsequences: true) {
-        var note: [UInt8] = [], hasBlankLine = false
+        var note: [UInt8] = []
+        var hasBlankLine = false
         for byte in chunk where byte != 0 {
             if byte == 0x0A, note.last == 0x0A {
                 if hasBlankLine { continue }
@@ -62,7 +65,8 @@ private func crashed(_ input: [UInt8]) {
         return
     }
     // The whole records before the cut are read; the rest is the torn tail.
-    var offset = 0, whole: [String] = []
+    var offset = 0
+    var whole: [String] = []
     for note in notes {
         let length = record(note).count
         guard offset + length <= kept else { break }
@@ -70,5 +74,7 @@ private func crashed(_ input: [UInt8]) {
         offset += length
     }
     check(parsed.notes == whole, "a file cut by a crash reads \(parsed.notes.count) notes, not \(whole.count)")
-    check(parsed.tornBytes == bytes.count - offset, "a file cut by a crash has a torn tail of \(parsed.tornBytes), not \(bytes.count - offset)")
+    check(
+        parsed.tornBytes == bytes.count - offset,
+        "a file cut by a crash has a torn tail of \(parsed.tornBytes), not \(bytes.count - offset)")
 }

@@ -18,8 +18,13 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
 
 /// Sizes, indices, roots and proofs as the input gives them.
 private func arbitrary(_ input: inout InputReader) {
-    let index = input.uint64(), treeSize = input.uint64(), oldSize = input.uint64(), newSize = input.uint64()
-    let leaf = digest(&input), root = digest(&input), oldRoot = digest(&input)
+    let index = input.uint64()
+    let treeSize = input.uint64()
+    let oldSize = input.uint64()
+    let newSize = input.uint64()
+    let leaf = digest(&input)
+    let root = digest(&input)
+    let oldRoot = digest(&input)
     var proof: [Digest] = []
     while !input.bytes.isEmpty && proof.count < 80 { proof.append(digest(&input)) }
     let derived = MerkleProof.rootFromInclusionProof(leafHash: leaf, index: index, treeSize: treeSize, proof: proof)
@@ -29,7 +34,10 @@ private func arbitrary(_ input: inout InputReader) {
     let consistent = MerkleProof.verifyConsistency(oldSize: oldSize, newSize: newSize, proof: proof, oldRoot: oldRoot, newRoot: root)
     check(!consistent || oldSize <= newSize, "a larger tree proved a prefix of a smaller one")
     // Small sizes with the same digests: the loops run to their ends.
-    let smallIndex = index % 70, smallSize = treeSize % 70, smallOld = oldSize % 70, smallNew = newSize % 70
+    let smallIndex = index % 70
+    let smallSize = treeSize % 70
+    let smallOld = oldSize % 70
+    let smallNew = newSize % 70
     _ = MerkleProof.verifyInclusion(leafHash: leaf, index: smallIndex, treeSize: smallSize, proof: proof, root: root)
     _ = MerkleProof.verifyConsistency(oldSize: smallOld, newSize: smallNew, proof: proof, oldRoot: oldRoot, newRoot: root)
 }
@@ -44,27 +52,34 @@ private func genuine(_ input: inout InputReader) {
     let root = mth(leaves)
 
     let proof = path(index, leaves)
-    check(MerkleProof.verifyInclusion(leafHash: leaves[index], index: UInt64(index), treeSize: UInt64(count), proof: proof, root: root),
-          "a genuine inclusion proof fails (leaf \(index) of \(count))")
+    check(
+        MerkleProof.verifyInclusion(leafHash: leaves[index], index: UInt64(index), treeSize: UInt64(count), proof: proof, root: root),
+        "a genuine inclusion proof fails (leaf \(index) of \(count))")
     if let tampered = tamper(proof, &input) {
-        check(!MerkleProof.verifyInclusion(leafHash: leaves[index], index: UInt64(index), treeSize: UInt64(count), proof: tampered, root: root),
-              "a tampered inclusion proof verifies (leaf \(index) of \(count))")
+        check(
+            !MerkleProof.verifyInclusion(
+                leafHash: leaves[index], index: UInt64(index), treeSize: UInt64(count), proof: tampered, root: root),
+            "a tampered inclusion proof verifies (leaf \(index) of \(count))")
     }
 
     let oldRoot = mth(leaves.prefix(old))
     let consistency = (0 < old && old < count) ? subproof(old, leaves, true) : []
-    check(MerkleProof.verifyConsistency(oldSize: UInt64(old), newSize: UInt64(count), proof: consistency, oldRoot: oldRoot, newRoot: root),
-          "a genuine consistency proof fails (\(old) to \(count))")
+    check(
+        MerkleProof.verifyConsistency(oldSize: UInt64(old), newSize: UInt64(count), proof: consistency, oldRoot: oldRoot, newRoot: root),
+        "a genuine consistency proof fails (\(old) to \(count))")
     if let tampered = tamper(consistency, &input) {
-        check(!MerkleProof.verifyConsistency(oldSize: UInt64(old), newSize: UInt64(count), proof: tampered, oldRoot: oldRoot, newRoot: root),
-              "a tampered consistency proof verifies (\(old) to \(count))")
+        check(
+            !MerkleProof.verifyConsistency(oldSize: UInt64(old), newSize: UInt64(count), proof: tampered, oldRoot: oldRoot, newRoot: root),
+            "a tampered consistency proof verifies (\(old) to \(count))")
     }
     // Another old root never passes for the real one.
     var wrongRoot = oldRoot.bytes
     wrongRoot[Int(input.byte()) % 32] ^= 1 << (input.byte() % 8)
-    check(!MerkleProof.verifyConsistency(oldSize: UInt64(old), newSize: UInt64(count), proof: consistency,
-                                         oldRoot: Digest(wrongRoot)!, newRoot: root),
-          "a consistency proof verifies for a wrong old root (\(old) to \(count))")
+    check(
+        !MerkleProof.verifyConsistency(
+            oldSize: UInt64(old), newSize: UInt64(count), proof: consistency,
+            oldRoot: Digest(wrongRoot)!, newRoot: root),
+        "a consistency proof verifies for a wrong old root (\(old) to \(count))")
 }
 
 /// The proof with one digest's bit flipped, one removed or one added; nil for "leave it".

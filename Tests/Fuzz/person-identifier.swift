@@ -16,10 +16,12 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
         check(IdentifierScanner.containsIdentifier(text) == foundInBytes, "the scanner reads a string and its bytes differently")
     }
     let json = JSON.object([("note", .array([.string(text)]))])
-    check(IdentifierScanner.containsIdentifier(in: json) == IdentifierScanner.containsIdentifier(text),
-          "the scanner misses a string inside JSON")
-    check((IdentifierScanner.firstIdentifier(in: json, path: "x") != nil) == IdentifierScanner.containsIdentifier(text),
-          "firstIdentifier and containsIdentifier disagree")
+    check(
+        IdentifierScanner.containsIdentifier(in: json) == IdentifierScanner.containsIdentifier(text),
+        "the scanner misses a string inside JSON")
+    check(
+        (IdentifierScanner.firstIdentifier(in: json, path: "x") != nil) == IdentifierScanner.containsIdentifier(text),
+        "firstIdentifier and containsIdentifier disagree")
 
     guard let identifier = try? PersonIdentifier(parsing: text) else { return 0 }
     // The normalised form parses to the same identifier.
@@ -36,7 +38,8 @@ public func fuzz(_ data: UnsafePointer<UInt8>, _ size: Int) -> Int32 {
     check(IdentifierScanner.containsIdentifier(text), "an accepted \(identifier.kind) is not found by the scanner as given")
     check(IdentifierScanner.containsIdentifier(value), "an accepted \(identifier.kind) is not found by the scanner")
     check(IdentifierScanner.containsIdentifier("nota: " + value + ", vedi"), "an accepted \(identifier.kind) is not found in a sentence")
-    check(IdentifierScanner.containsIdentifier(in: .object([(value, .null)])), "an accepted \(identifier.kind) is not found as a member name")
+    check(
+        IdentifierScanner.containsIdentifier(in: .object([(value, .null)])), "an accepted \(identifier.kind) is not found as a member name")
     check(IdentifierScanner.containsIdentifier(value.lowercased()), "an accepted \(identifier.kind) in lower case is not found")
     return 0
 }

@@ -5,6 +5,7 @@
 // still says exactly what was signed.
 import FascicoloCrypto
 import Glibc
+
 @testable import FascicoloLedger
 
 private let key = SigningKey(seed: [UInt8](repeating: 7, count: SigningKey.seedByteCount))!
@@ -35,21 +36,24 @@ private func hostile(_ text: String) {
     let firstLine = String(text.prefix { $0 != "\n" })
     for name in [origin, firstLine] {
         if let checkpoint = try? Checkpoint.verify(note: text, origin: name, publicKey: key.publicKey) {
-            check(text.hasPrefix(Checkpoint.body(origin: name, size: checkpoint.size, root: checkpoint.root)),
-                  "a verified checkpoint's body is not what its note begins with")
+            check(
+                text.hasPrefix(Checkpoint.body(origin: name, size: checkpoint.size, root: checkpoint.root)),
+                "a verified checkpoint's body is not what its note begins with")
             check(checkpoint.note == text, "a verified checkpoint keeps another note")
         }
     }
     if let verifier = SignedNote.parseVerifierKey(text) {
         let again = SignedNote.verifierKey(name: verifier.name, publicKey: verifier.publicKey)
-        check(SignedNote.parseVerifierKey(again).map { $0.name == verifier.name && $0.publicKey == verifier.publicKey } ?? false,
-              "a verifier key does not parse back")
+        check(
+            SignedNote.parseVerifierKey(again).map { $0.name == verifier.name && $0.publicKey == verifier.publicKey } ?? false,
+            "a verifier key does not parse back")
     }
 }
 
 /// A checkpoint signed here, verified, then changed as the input says and verified again.
 private func genuine(_ input: inout InputReader) {
-    let size = input.uint64(), timestamp = input.uint64()
+    let size = input.uint64()
+    let timestamp = input.uint64()
     let root = Digest(input.take(32))!
     let checkpoint = Checkpoint.sign(origin: origin, size: size, root: root, key: key, timestampSeconds: timestamp)
     guard let verified = try? Checkpoint.verify(note: checkpoint.note, origin: origin, publicKey: key.publicKey) else {
@@ -63,7 +67,9 @@ private func genuine(_ input: inout InputReader) {
     // Byte edits: (offset, xor) pairs, or an insertion or deletion.
     var note = Array(checkpoint.note.utf8)
     while !input.bytes.isEmpty {
-        let operation = input.byte(), at = Int(input.byte()) % (note.count + 1), value = input.byte()
+        let operation = input.byte()
+        let at = Int(input.byte()) % (note.count + 1)
+        let value = input.byte()
         switch operation % 3 {
         case 0 where at < note.count: note[at] ^= value
         case 1: note.insert(value, at: at)
@@ -73,8 +79,9 @@ private func genuine(_ input: inout InputReader) {
     }
     let changed = String(decoding: note, as: UTF8.self)
     if let again = try? Checkpoint.verify(note: changed, origin: origin, publicKey: key.publicKey) {
-        check(again.size == size && again.root == root && again.origin == origin,
-              "a changed note verifies with other contents")
+        check(
+            again.size == size && again.root == root && again.origin == origin,
+            "a changed note verifies with other contents")
         check(again.timestampSeconds == nil || again.timestampSeconds == timestamp, "a changed note verifies with another time")
     }
     hostile(changed)

@@ -108,9 +108,11 @@ public struct EventSchema: Sendable {
     /// Functions that turn the `data` of version N (key) into version N+1.
     public let upcasters: [Int: @Sendable (JSON) -> JSON]
 
-    init(_ kind: EventKind, _ label: String, version: Int = 1, purpose: ProcessingPurpose,
-         retention: RetentionClass = .caseRecord, correction: CorrectionKind, judicial: Bool = false,
-         fields: [FieldSpec], upcasters: [Int: @Sendable (JSON) -> JSON] = [:]) {
+    init(
+        _ kind: EventKind, _ label: String, version: Int = 1, purpose: ProcessingPurpose,
+        retention: RetentionClass = .caseRecord, correction: CorrectionKind, judicial: Bool = false,
+        fields: [FieldSpec], upcasters: [Int: @Sendable (JSON) -> JSON] = [:]
+    ) {
         self.kind = kind
         self.type = kind.name
         self.label = label

@@ -24,7 +24,8 @@ public enum PersonIdentifier: Sendable, Equatable, Hashable {
 
         let provisionalPrefix = Array("provisional:".utf8)
         if bytes.count >= provisionalPrefix.count,
-           bytes[..<provisionalPrefix.count].map(ASCII.lowercased).elementsEqual(provisionalPrefix) {
+            bytes[..<provisionalPrefix.count].map(ASCII.lowercased).elementsEqual(provisionalPrefix)
+        {
             let id = bytes[provisionalPrefix.count...]
             guard (4...64).contains(id.count), id.allSatisfy(ASCII.isProvisionalCharacter) else {
                 throw PersonIdentifierError(
@@ -40,7 +41,8 @@ public enum PersonIdentifier: Sendable, Equatable, Hashable {
         // A codice fiscale has a letter in position 4, so "STP"/"ENI" followed by anything else (or by
         // nothing) can only be meant as an STP/ENI code: report it as such rather than as a bad codice fiscale.
         if head.elementsEqual("STP".utf8) || head.elementsEqual("ENI".utf8),
-           upper.count == 3 || !ASCII.isLetter(upper[3]) {
+            upper.count == 3 || !ASCII.isLetter(upper[3])
+        {
             let isSTP = head.elementsEqual("STP".utf8)
             guard upper.count == 16, upper[3...].allSatisfy(ASCII.isDigit) else {
                 throw isSTP
@@ -196,7 +198,8 @@ extension PersonIdentifier {
         static func trimmed(_ bytes: [UInt8]) -> [UInt8] {
             let isSpace: (UInt8) -> Bool = { [0x20, 0x09, 0x0D, 0x0A].contains($0) }
             guard let first = bytes.firstIndex(where: { !isSpace($0) }),
-                  let last = bytes.lastIndex(where: { !isSpace($0) }) else { return [] }
+                let last = bytes.lastIndex(where: { !isSpace($0) })
+            else { return [] }
             return Array(bytes[first...last])
         }
     }

@@ -45,7 +45,10 @@ public struct Pseudonym: Sendable, Hashable, CustomStringConvertible {
     public init?(bytes: [UInt8]) {
         guard bytes.count == Self.byteCount else { return nil }
         (high, low) = bytes.withUnsafeBytes { raw in
-            (UInt64(bigEndian: raw.loadUnaligned(as: UInt64.self)), UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self)))
+            (
+                UInt64(bigEndian: raw.loadUnaligned(as: UInt64.self)),
+                UInt64(bigEndian: raw.loadUnaligned(fromByteOffset: 8, as: UInt64.self))
+            )
         }
     }
 
@@ -67,7 +70,8 @@ public struct Pseudonym: Sendable, Hashable, CustomStringConvertible {
     /// Sixteen lower-case hex digits from `start` as a word.
     private static func word(_ hex: UnsafeRawBufferPointer, from start: Int) -> UInt64? {
         guard let high = eightDigits(hex.loadUnaligned(fromByteOffset: start, as: UInt64.self)),
-              let low = eightDigits(hex.loadUnaligned(fromByteOffset: start + 8, as: UInt64.self)) else { return nil }
+            let low = eightDigits(hex.loadUnaligned(fromByteOffset: start + 8, as: UInt64.self))
+        else { return nil }
         return high << 32 | low
     }
 

@@ -83,7 +83,9 @@ public struct CaseFact: Sendable, Equatable {
 
     /// By kind: the schema's field of kind `.entry`.
     private static let referenceFields: [String?] = (0...Int(UInt8.max)).map { raw in
-        EventKind(rawValue: UInt8(raw)).flatMap { EventCatalogue.schema($0)?.fields.first { if case .entry = $0.kind { true } else { false } }?.name }
+        EventKind(rawValue: UInt8(raw)).flatMap {
+            EventCatalogue.schema($0)?.fields.first { if case .entry = $0.kind { true } else { false } }?.name
+        }
     }
 
     private mutating func change(_ code: WritableKeyPath<DetailValues, String?>, to value: String?) {
@@ -110,13 +112,17 @@ public struct CaseFact: Sendable, Equatable {
 
     /// The fact of an entry whose clear `data` is `data`; `reference` resolves its intervention
     /// codes (the table version the entry recorded); `occurredAt` is the envelope's.
-    public init(version: UInt64, type: String, data: [(key: String, value: JSON)], reference: ReferenceTable?,
-                occurredAt: String? = nil) {
+    public init(
+        version: UInt64, type: String, data: [(key: String, value: JSON)], reference: ReferenceTable?,
+        occurredAt: String? = nil
+    ) {
         self.init(version: version, kind: EventKind(type), data: data, reference: reference, occurredAt: occurredAt)
     }
 
-    public init(version: UInt64, kind: EventKind, data: [(key: String, value: JSON)], reference: ReferenceTable?,
-                occurredAt: String? = nil) {
+    public init(
+        version: UInt64, kind: EventKind, data: [(key: String, value: JSON)], reference: ReferenceTable?,
+        occurredAt: String? = nil
+    ) {
         self.init(version: version, kind: kind)
         occurredOn = occurredAt.flatMap(OccurredAt.date)
         let fields = EventCatalogue.schema(kind)?.fields ?? []

@@ -307,7 +307,8 @@ public struct CaseState: Sendable {
             let targetVersion = try target(fact, types: nil)
             try checkCorrection(fact, of: targetVersion, kind: .rectified)
             if let field = fact.field, let kind = kind(at: targetVersion),
-               EventCatalogue.schema(kind)?.field(field) == nil {
+                EventCatalogue.schema(kind)?.field(field) == nil
+            {
                 throw Rule.unknownField(type: kind)
             }
             try applyRectification(fact, of: targetVersion)
@@ -391,8 +392,9 @@ public struct CaseState: Sendable {
             if kind == .caseTransferredIn { throw Rule.transferMismatch }
             // A step dated in an earlier period (before a closure and reopening, or a transfer).
             if let day = fact.day, let start = periods.last?.start, day < start,
-               Self.lateEntryKinds.contains(kind) || kind == replacing,
-               periods.dropLast().contains(where: { $0.contains(day) }) {
+                Self.lateEntryKinds.contains(kind) || kind == replacing,
+                periods.dropLast().contains(where: { $0.contains(day) })
+            {
                 return true
             }
             if phase == .opened && Self.needsTakenInCharge.contains(kind) { throw Rule.notTakenInCharge }
@@ -408,8 +410,10 @@ public struct CaseState: Sendable {
         guard Self.lateEntryKinds.contains(fact.kind) || fact.kind == replacing, let day = fact.day, let stoppedOn else { return false }
         if day > stoppedOn {
             if let diedOn, day > diedOn { throw Self.onItsDay(Rule.dateAfterDeath(day, diedOn: diedOn), fact) }
-            throw Self.onItsDay(phase == .suspended ? Rule.dateAfterSuspension(day, suspendedOn: stoppedOn)
-                                    : Rule.dateAfterClosure(day, closedOn: stoppedOn), fact)
+            throw Self.onItsDay(
+                phase == .suspended
+                    ? Rule.dateAfterSuspension(day, suspendedOn: stoppedOn)
+                    : Rule.dateAfterClosure(day, closedOn: stoppedOn), fact)
         }
         guard periods.contains(where: { $0.contains(day) }) else { throw Self.onItsDay(Rule.dateOutsideOpenPeriods(day), fact) }
         return true
@@ -451,7 +455,9 @@ public struct CaseState: Sendable {
         if needsPresaInCarico, let takenInChargeOn, day < takenInChargeOn {
             throw Rule.dateBeforeTakenInCharge(day, takenInChargeOn: takenInChargeOn)
         }
-        if kind == .caseSuspended || kind == .caseClosed || kind == .caseTransferredOut, let suspendedOn, phase == .suspended, day < suspendedOn {
+        if kind == .caseSuspended || kind == .caseClosed || kind == .caseTransferredOut, let suspendedOn, phase == .suspended,
+            day < suspendedOn
+        {
             throw Rule.dateBeforeSuspension(day, suspendedOn: suspendedOn)
         }
     }
@@ -459,8 +465,10 @@ public struct CaseState: Sendable {
     /// The version `fact` refers to, checked: it exists, is earlier, is not voided, and (when
     /// `types` is given) is of one of those types and still counts. Corrections (`types` nil)
     /// may point at an entry that no longer counts: it stays readable, and correctable.
-    private func target(_ fact: CaseFact, types: EventKinds?, rule: PathRuleViolation? = nil,
-                        allowVoided: Bool = false) throws(PathRuleViolation) -> UInt64 {
+    private func target(
+        _ fact: CaseFact, types: EventKinds?, rule: PathRuleViolation? = nil,
+        allowVoided: Bool = false
+    ) throws(PathRuleViolation) -> UInt64 {
         func fail(_ violation: PathRuleViolation) -> PathRuleViolation {
             var violation = rule ?? violation
             violation.field = fact.referenceField
@@ -483,8 +491,10 @@ public struct CaseState: Sendable {
         guard schema.correction == kind else { throw Rule.notCorrectable(type: target, correction: schema.correction, attempted: kind) }
     }
 
-    private mutating func moveIntervention(_ fact: CaseFact, from: [InterventionPhase], to: InterventionPhase,
-                                           late: Bool) throws(PathRuleViolation) {
+    private mutating func moveIntervention(
+        _ fact: CaseFact, from: [InterventionPhase], to: InterventionPhase,
+        late: Bool
+    ) throws(PathRuleViolation) {
         // Before the presa in carico only pronto intervento sociale runs (a late entry belongs
         // to an earlier period: the one being opened now has no say on it).
         if phase == .opened && !late && !(fact.reference.map(emergencyInterventions.contains) ?? false) { throw Rule.notTakenInCharge }
@@ -501,15 +511,21 @@ public struct CaseState: Sendable {
             case (.serviceDelivered, .suspended) where dates.startedOn != nil && dates.suspendedOn.map({ day <= $0 }) ?? false:
                 return
             case (.serviceDelivered, .ended) where dates.startedOn != nil:
-                if let endedOn = dates.endedOn, day > endedOn { throw Self.withField(Rule.dateAfterInterventionEnded(day, endedOn: endedOn), fact) }
+                if let endedOn = dates.endedOn, day > endedOn {
+                    throw Self.withField(Rule.dateAfterInterventionEnded(day, endedOn: endedOn), fact)
+                }
                 if dates.endedOn != nil { return }
             case (.interventionStarted, .ended) where dates.startedOn == nil && dates.endedWithCase:
-                if let endedOn = dates.endedOn, day > endedOn { throw Self.withField(Rule.dateAfterInterventionEnded(day, endedOn: endedOn), fact) }
+                if let endedOn = dates.endedOn, day > endedOn {
+                    throw Self.withField(Rule.dateAfterInterventionEnded(day, endedOn: endedOn), fact)
+                }
                 dates.startedOn = day
                 interventionDates[intervention] = dates
                 return
             case (.interventionEnded, .ended) where dates.endedWithCase:
-                if let endedOn = dates.endedOn, day > endedOn { throw Self.withField(Rule.dateAfterInterventionEnded(day, endedOn: endedOn), fact) }
+                if let endedOn = dates.endedOn, day > endedOn {
+                    throw Self.withField(Rule.dateAfterInterventionEnded(day, endedOn: endedOn), fact)
+                }
                 dates.endedOn = day
                 dates.endedWithCase = false
                 interventionDates[intervention] = dates
@@ -579,7 +595,11 @@ public struct CaseState: Sendable {
             birthYear = Int(value)
         case (.takenInCharge?, "date") where target == takenInChargeVersion:
             guard let date = CalendarDate(value) else { return }
-            if let start = periods.last?.start, date < start { throw Rule.dateBeforeCaseOpened(date, openedOn: start) }
+            // Checked against the period the presa in carico was recorded in: a later transfer in or
+            // reopening starts a new period without a new presa in carico.
+            let original = dayByVersion[Int(target - 1)]
+            let period = periods.last { period in original.map(period.contains) ?? false } ?? periods.last
+            if let start = period?.start, date < start { throw Rule.dateBeforeCaseOpened(date, openedOn: start) }
             takenInChargeOn = date
             dayByVersion[Int(target - 1)] = date
         case (let kind?, "date") where kind != .appointmentScheduled:

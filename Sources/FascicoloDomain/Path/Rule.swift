@@ -38,7 +38,8 @@ enum Rule {
     static let caseClosed = violation(
         "case_closed",
         "The case is closed: only a reopening, a correction, or a record of what happened while it was open (a delivery, a colloquio, a review, an outcome…) dated then can be added.",
-        "Il caso è chiuso: si possono aggiungere solo una riapertura, una correzione o la registrazione, con la sua data, di quanto avvenuto mentre era aperto (erogazioni, colloqui, verifiche, esiti…).")
+        "Il caso è chiuso: si possono aggiungere solo una riapertura, una correzione o la registrazione, con la sua data, di quanto avvenuto mentre era aperto (erogazioni, colloqui, verifiche, esiti…)."
+    )
     static let caseTransferred = violation(
         "case_transferred",
         "The case was transferred to another ambito: it continues there, starting with the transfer in.",
@@ -55,7 +56,8 @@ enum Rule {
     static let transferMismatch = violation(
         "transfer_mismatch",
         "A transfer in must follow a transfer out, come from the ambito the case left and enter the ambito named there.",
-        "Il trasferimento in entrata deve seguire un trasferimento in uscita, provenire dall'ambito che il caso ha lasciato ed entrare nell'ambito indicato in quel trasferimento.")
+        "Il trasferimento in entrata deve seguire un trasferimento in uscita, provenire dall'ambito che il caso ha lasciato ed entrare nell'ambito indicato in quel trasferimento."
+    )
     static let unknownTarget = violation(
         "unknown_target", "The entry referred to does not exist in this case file (give its stream version).",
         "La voce indicata non esiste in questo fascicolo (indicarne il numero progressivo nel fascicolo).")
@@ -73,16 +75,18 @@ enum Rule {
         "not_restricted", "That restriction is no longer active.", "Quella limitazione non è più attiva.")
 
     static func wrongTarget(found: EventKind, expected: EventKinds) -> PathRuleViolation {
-        violation("wrong_target", "The entry referred to is a \(found.name), not a \(expected.names.joined(separator: " or ")).",
-                  "La voce indicata è «\(label(found))», non «\(expected.kinds.map(label).joined(separator: "» o «"))».")
+        violation(
+            "wrong_target", "The entry referred to is a \(found.name), not a \(expected.names.joined(separator: " or ")).",
+            "La voce indicata è «\(label(found))», non «\(expected.kinds.map(label).joined(separator: "» o «"))».")
     }
 
     /// The catalogue's Italian term for a type: Italian sentences never name the English type.
     static func label(_ kind: EventKind) -> String { EventCatalogue.schema(kind)?.label ?? kind.name }
 
     static func appointmentConcluded(_ fact: CaseFact) -> PathRuleViolation {
-        var rule = violation("appointment_concluded", "That appointment was already recorded as held or missed.",
-                             "Quell'appuntamento è già stato registrato come svolto o mancato.")
+        var rule = violation(
+            "appointment_concluded", "That appointment was already recorded as held or missed.",
+            "Quell'appuntamento è già stato registrato come svolto o mancato.")
         rule.field = fact.referenceField
         return rule
     }
@@ -101,41 +105,48 @@ enum Rule {
 
     static func interventionStep(current: InterventionPhase?) -> PathRuleViolation {
         let english = current.map { "it is \($0.rawValue)" } ?? "it is not an intervention of this case"
-        let italian: String = switch current {
-        case .requested: "è solo disposto"
-        case .active: "è attivo"
-        case .suspended: "è sospeso"
-        case .ended: "è concluso"
-        case nil: "non è un intervento di questo caso"
-        }
-        return violation("intervention_step", "This step is not possible for the intervention: \(english).",
-                         "Questo passaggio non è possibile per l'intervento: \(italian).")
+        let italian: String =
+            switch current {
+            case .requested: "è solo disposto"
+            case .active: "è attivo"
+            case .suspended: "è sospeso"
+            case .ended: "è concluso"
+            case nil: "non è un intervento di questo caso"
+            }
+        return violation(
+            "intervention_step", "This step is not possible for the intervention: \(english).",
+            "Questo passaggio non è possibile per l'intervento: \(italian).")
     }
 
     static func unknownField(type: EventKind) -> PathRuleViolation {
-        var rule = violation("unknown_field", "The rectified field is not a field of the \(type.name) entry.",
-                             "Il campo rettificato non è un campo della voce «\(label(type))».")
+        var rule = violation(
+            "unknown_field", "The rectified field is not a field of the \(type.name) entry.",
+            "Il campo rettificato non è un campo della voce «\(label(type))».")
         rule.field = "field"
         return rule
     }
 
     static func notCorrectable(type kind: EventKind, correction: CorrectionKind, attempted: CorrectionKind) -> PathRuleViolation {
-        let type = kind.name, etichetta = label(kind)
-        let how: String = switch correction {
-        case .rectified: "a rectification"
-        case .voided: "voiding it"
-        case .superseded: "recording a new \(type)"
-        case .replacedByNext: "recording the next \(type)"
-        case .none: "nothing: it is not corrected"
-        }
-        let come: String = switch correction {
-        case .rectified: "una rettifica"
-        case .voided: "l'annullamento"
-        case .superseded, .replacedByNext: "una nuova voce «\(etichetta)»"
-        case .none: "nulla: non si corregge"
-        }
-        return violation("not_correctable", "A \(type) is corrected by \(how), not by \(attempted == .voided ? "voiding" : "a rectification").",
-                         "La voce «\(etichetta)» si corregge con \(come).")
+        let type = kind.name
+        let etichetta = label(kind)
+        let how: String =
+            switch correction {
+            case .rectified: "a rectification"
+            case .voided: "voiding it"
+            case .superseded: "recording a new \(type)"
+            case .replacedByNext: "recording the next \(type)"
+            case .none: "nothing: it is not corrected"
+            }
+        let come: String =
+            switch correction {
+            case .rectified: "una rettifica"
+            case .voided: "l'annullamento"
+            case .superseded, .replacedByNext: "una nuova voce «\(etichetta)»"
+            case .none: "nulla: non si corregge"
+            }
+        return violation(
+            "not_correctable", "A \(type) is corrected by \(how), not by \(attempted == .voided ? "voiding" : "a rectification").",
+            "La voce «\(etichetta)» si corregge con \(come).")
     }
 
     // MARK: - Dates and the end of the path (issue 19)
@@ -150,73 +161,87 @@ enum Rule {
     }
 
     static func dateBeforeCaseOpened(_ day: CalendarDate, openedOn: CalendarDate) -> PathRuleViolation {
-        violation("date_before_case_opened", "The date \(day) is before the case file was opened (\(openedOn)).",
-                  "La data \(italian(day)) è anteriore all'apertura del fascicolo (\(italian(openedOn))).")
+        violation(
+            "date_before_case_opened", "The date \(day) is before the case file was opened (\(openedOn)).",
+            "La data \(italian(day)) è anteriore all'apertura del fascicolo (\(italian(openedOn))).")
     }
 
     static func dateBeforeTakenInCharge(_ day: CalendarDate, takenInChargeOn: CalendarDate) -> PathRuleViolation {
-        violation("date_before_taken_in_charge", "The date \(day) is before the presa in carico (\(takenInChargeOn)).",
-                  "La data \(italian(day)) è anteriore alla presa in carico (\(italian(takenInChargeOn))).")
+        violation(
+            "date_before_taken_in_charge", "The date \(day) is before the presa in carico (\(takenInChargeOn)).",
+            "La data \(italian(day)) è anteriore alla presa in carico (\(italian(takenInChargeOn))).")
     }
 
     static func dateBeforeReferencedEntry(_ day: CalendarDate, referencedOn: CalendarDate) -> PathRuleViolation {
-        violation("date_before_referenced_entry", "The date \(day) is before the date of the entry referred to (\(referencedOn)).",
-                  "La data \(italian(day)) è anteriore a quella della voce a cui si riferisce (\(italian(referencedOn))).")
+        violation(
+            "date_before_referenced_entry", "The date \(day) is before the date of the entry referred to (\(referencedOn)).",
+            "La data \(italian(day)) è anteriore a quella della voce a cui si riferisce (\(italian(referencedOn))).")
     }
 
     static func dateBeforeInterventionStarted(_ day: CalendarDate, startedOn: CalendarDate) -> PathRuleViolation {
-        violation("date_before_intervention_started", "The date \(day) is before the intervention started (\(startedOn)).",
-                  "La data \(italian(day)) è anteriore all'attivazione dell'intervento (\(italian(startedOn))).")
+        violation(
+            "date_before_intervention_started", "The date \(day) is before the intervention started (\(startedOn)).",
+            "La data \(italian(day)) è anteriore all'attivazione dell'intervento (\(italian(startedOn))).")
     }
 
     static func dateAfterInterventionEnded(_ day: CalendarDate, endedOn: CalendarDate) -> PathRuleViolation {
-        violation("date_after_intervention_ended", "The date \(day) is after the intervention ended (\(endedOn)).",
-                  "La data \(italian(day)) è successiva alla chiusura dell'intervento (\(italian(endedOn))).")
+        violation(
+            "date_after_intervention_ended", "The date \(day) is after the intervention ended (\(endedOn)).",
+            "La data \(italian(day)) è successiva alla chiusura dell'intervento (\(italian(endedOn))).")
     }
 
     static func dateAfterClosure(_ day: CalendarDate, closedOn: CalendarDate) -> PathRuleViolation {
-        violation("date_after_closure",
-                  "The date \(day) is after the case was closed or transferred (\(closedOn)); reopen the case to record what happened since.",
-                  "La data \(italian(day)) è successiva alla chiusura o al trasferimento del caso (\(italian(closedOn))): "
-                      + "per registrare quanto avvenuto dopo occorre riaprire il caso.")
+        violation(
+            "date_after_closure",
+            "The date \(day) is after the case was closed or transferred (\(closedOn)); reopen the case to record what happened since.",
+            "La data \(italian(day)) è successiva alla chiusura o al trasferimento del caso (\(italian(closedOn))): "
+                + "per registrare quanto avvenuto dopo occorre riaprire il caso.")
     }
 
     static func dateAfterSuspension(_ day: CalendarDate, suspendedOn: CalendarDate) -> PathRuleViolation {
-        violation("date_after_suspension", "The date \(day) is after the case was suspended (\(suspendedOn)); reopen it first.",
-                  "La data \(italian(day)) è successiva alla sospensione del caso (\(italian(suspendedOn))): riaprirlo prima.")
+        violation(
+            "date_after_suspension", "The date \(day) is after the case was suspended (\(suspendedOn)); reopen it first.",
+            "La data \(italian(day)) è successiva alla sospensione del caso (\(italian(suspendedOn))): riaprirlo prima.")
     }
 
     static func dateBeforeClosure(_ day: CalendarDate, closedOn: CalendarDate) -> PathRuleViolation {
-        violation("date_before_closure", "A reopening dated \(day) is before the closure it ends (\(closedOn)).",
-                  "La riapertura del \(italian(day)) è anteriore alla chiusura (\(italian(closedOn))).")
+        violation(
+            "date_before_closure", "A reopening dated \(day) is before the closure it ends (\(closedOn)).",
+            "La riapertura del \(italian(day)) è anteriore alla chiusura (\(italian(closedOn))).")
     }
 
     static func dateBeforeSuspension(_ day: CalendarDate, suspendedOn: CalendarDate) -> PathRuleViolation {
-        violation("date_before_suspension", "The date \(day) is before the suspension it ends (\(suspendedOn)).",
-                  "La data \(italian(day)) è anteriore alla sospensione (\(italian(suspendedOn))).")
+        violation(
+            "date_before_suspension", "The date \(day) is before the suspension it ends (\(suspendedOn)).",
+            "La data \(italian(day)) è anteriore alla sospensione (\(italian(suspendedOn))).")
     }
 
     static func dateOutsideOpenPeriods(_ day: CalendarDate) -> PathRuleViolation {
-        violation("date_outside_open_period", "The date \(day) is not inside a period in which the case file was open.",
-                  "La data \(italian(day)) non cade in un periodo in cui il fascicolo era aperto.")
+        violation(
+            "date_outside_open_period", "The date \(day) is not inside a period in which the case file was open.",
+            "La data \(italian(day)) non cade in un periodo in cui il fascicolo era aperto.")
     }
 
     static func dateAfterDeath(_ day: CalendarDate, diedOn: CalendarDate) -> PathRuleViolation {
-        violation("date_after_death", "The date \(day) is after the person's death (\(diedOn)).",
-                  "La data \(italian(day)) è successiva al decesso della persona (\(italian(diedOn))).")
+        violation(
+            "date_after_death", "The date \(day) is after the person's death (\(diedOn)).",
+            "La data \(italian(day)) è successiva al decesso della persona (\(italian(diedOn))).")
     }
 
     static func dateInFuture(_ day: CalendarDate, today: CalendarDate) -> PathRuleViolation {
-        violation("date_in_future", "The date \(day) is in the future (today is \(today)).",
-                  "La data \(italian(day)) è nel futuro (oggi è il \(italian(today))).")
+        violation(
+            "date_in_future", "The date \(day) is in the future (today is \(today)).",
+            "La data \(italian(day)) è nel futuro (oggi è il \(italian(today))).")
     }
 
     static func personDeceased(on day: CalendarDate?) -> PathRuleViolation {
-        let english = day.map { " (\($0))" } ?? "", italianDay = day.map { " (\(italian($0)))" } ?? ""
-        return violation("person_deceased",
-                         "The person died\(english): only corrections, the closure of the case and entries dated up to the death can be recorded; the case cannot be reopened.",
-                         "La persona è deceduta\(italianDay): si possono registrare solo correzioni, la chiusura del caso e voci con data "
-                             + "fino al decesso; il caso non può essere riaperto.")
+        let english = day.map { " (\($0))" } ?? ""
+        let italianDay = day.map { " (\(italian($0)))" } ?? ""
+        return violation(
+            "person_deceased",
+            "The person died\(english): only corrections, the closure of the case and entries dated up to the death can be recorded; the case cannot be reopened.",
+            "La persona è deceduta\(italianDay): si possono registrare solo correzioni, la chiusura del caso e voci con data "
+                + "fino al decesso; il caso non può essere riaperto.")
     }
 
     static let closureAfterDeath = violation(
@@ -224,9 +249,10 @@ enum Rule {
         "La persona è deceduta: il caso si chiude per decesso (motivo «decesso»).")
 
     static func cameOfAgeUnder18(closedOn: CalendarDate, birthYear: Int) -> PathRuleViolation {
-        violation("came_of_age_under_18",
-                  "A closure for coming of age on \(closedOn) is not possible: born in \(birthYear), the person is not yet 18 that year.",
-                  "Non è possibile chiudere per raggiunta maggiore età il \(italian(closedOn)): la persona, nata nel \(birthYear), "
-                      + "in quell'anno non ha ancora 18 anni.")
+        violation(
+            "came_of_age_under_18",
+            "A closure for coming of age on \(closedOn) is not possible: born in \(birthYear), the person is not yet 18 that year.",
+            "Non è possibile chiudere per raggiunta maggiore età il \(italian(closedOn)): la persona, nata nel \(birthYear), "
+                + "in quell'anno non ha ancora 18 anni.")
     }
 }

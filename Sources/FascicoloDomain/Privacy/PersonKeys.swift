@@ -76,11 +76,13 @@ public final class PersonKeys: Sendable {
     /// The attached write that destroys the person's key. The erasure also marks a rotation of
     /// records.key as due (`rotateAfterErasure` does it), in the same commit.
     public func destroy(_ person: Pseudonym) -> [AttachedWrite] {
-        [AttachedWrite(table: table, key: person.bytes, value: nil),
-         AttachedWrite(metaRow: Self.rotationDueRow) { log in
-             // The first erasure still waiting keeps its mark.
-             try log.metaValue(Self.rotationDueRow) ?? Array("due".utf8)
-         }]
+        [
+            AttachedWrite(table: table, key: person.bytes, value: nil),
+            AttachedWrite(metaRow: Self.rotationDueRow) { log in
+                // The first erasure still waiting keeps its mark.
+                try log.metaValue(Self.rotationDueRow) ?? Array("due".utf8)
+            },
+        ]
     }
 
     /// The person's data key; nil when it never existed or was destroyed.
@@ -141,7 +143,8 @@ public final class PersonKeys: Sendable {
                     try writer.snapshot.forEachRow(in: table) { key, sealed in
                         let key = Array(key)
                         guard let person = Pseudonym(bytes: key),
-                              var dataKey = current.open(Array(sealed), associatedData: Self.associatedData(person)) else {
+                            var dataKey = current.open(Array(sealed), associatedData: Self.associatedData(person))
+                        else {
                             throw CorruptKey()
                         }
                         rows.append((key, next.seal(dataKey, associatedData: Self.associatedData(person))))

@@ -11,15 +11,18 @@ public struct ValidatedData: Sendable {
 
 /// Checks `data` objects against the catalogue's schemas. Errors name the field, never its value.
 public enum EventValidator {
-    public static func validate(_ data: JSON, schema: EventSchema, reference: ReferenceTable,
-                                fieldPrefix: @autoclosure () -> String) throws(DomainError) -> ValidatedData {
+    public static func validate(
+        _ data: JSON, schema: EventSchema, reference: ReferenceTable,
+        fieldPrefix: @autoclosure () -> String
+    ) throws(DomainError) -> ValidatedData {
         guard let members = data.members else {
             throw .schema("data is an object", field: fieldPrefix())
         }
         // The unknown name is not echoed (it is the client's text); the schema's names are.
         for member in members where schema.field(member.key) == nil {
-            throw .schema("\(schema.type) has a field it does not define (its fields are "
-                          + schema.fields.map(\.name).joined(separator: ", ") + ")", field: fieldPrefix())
+            throw .schema(
+                "\(schema.type) has a field it does not define (its fields are "
+                    + schema.fields.map(\.name).joined(separator: ", ") + ")", field: fieldPrefix())
         }
         var result = ValidatedData(open: [], personal: [])
         for field in schema.fields {
@@ -64,8 +67,9 @@ public enum EventValidator {
             }
         case .code(let list):
             guard case .string(let code) = value, reference.contains(code, in: list) else {
-                throw DomainError(.invalid, code: "unknown_code",
-                                  "not a code of \(list.rawValue) in reference data \(reference.version)", field: path())
+                throw DomainError(
+                    .invalid, code: "unknown_code",
+                    "not a code of \(list.rawValue) in reference data \(reference.version)", field: path())
             }
         case .entry:
             guard case .number(let text) = value, let version = UInt64(text), version >= 1 else {
@@ -92,7 +96,8 @@ public enum EventValidator {
             for (index, byte) in bytes.enumerated() {
                 // Line breaks and tabs are fine in notes; other control characters are not text.
                 if byte < 0x20 && byte != 0x0A && byte != 0x09 || byte == 0x7F
-                    || byte == 0xC2 && index + 1 < bytes.count && (0x80...0x9F).contains(bytes[index + 1]) {
+                    || byte == 0xC2 && index + 1 < bytes.count && (0x80...0x9F).contains(bytes[index + 1])
+                {
                     return (count, true)
                 }
                 if byte & 0xC0 != 0x80 { count += 1 }
@@ -129,20 +134,22 @@ public struct CalendarDate: Sendable, Comparable, Hashable, CustomStringConverti
     public init?(_ text: String) {
         var text = text
         // Read in place (a date is a small string: no allocation).
-        guard let (year, month, day) = text.withUTF8({ bytes -> (Int, Int, Int)? in
-            guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-") else { return nil }
-            func number(_ range: Range<Int>) -> Int? {
-                var value = 0
-                for byte in bytes[range] {
-                    guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
-                    value = value * 10 + Int(byte - UInt8(ascii: "0"))
+        guard
+            let (year, month, day) = text.withUTF8({ bytes -> (Int, Int, Int)? in
+                guard bytes.count == 10, bytes[4] == UInt8(ascii: "-"), bytes[7] == UInt8(ascii: "-") else { return nil }
+                func number(_ range: Range<Int>) -> Int? {
+                    var value = 0
+                    for byte in bytes[range] {
+                        guard (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(byte) else { return nil }
+                        value = value * 10 + Int(byte - UInt8(ascii: "0"))
+                    }
+                    return value
                 }
-                return value
-            }
-            guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10) else { return nil }
-            return (year, month, day)
-        }), (1900...2200).contains(year), (1...12).contains(month),
-              (1...CalendarDate.daysIn(month: month, year: year)).contains(day) else { return nil }
+                guard let year = number(0..<4), let month = number(5..<7), let day = number(8..<10) else { return nil }
+                return (year, month, day)
+            }), (1900...2200).contains(year), (1...12).contains(month),
+            (1...CalendarDate.daysIn(month: month, year: year)).contains(day)
+        else { return nil }
         self.init(year: year, month: month, day: day)
     }
 

@@ -42,7 +42,8 @@ struct ActiveRecord: Equatable {
 
     init?(_ bytes: [UInt8]?) {
         guard let bytes, let json = try? JSON.parse(bytes), let slot = json["active"]?.string.flatMap(Slot.init(rawValue:)),
-              let version = json["version"]?.int else { return nil }
+            let version = json["version"]?.int
+        else { return nil }
         self.init(slot: slot, version: version)
     }
 }
@@ -70,7 +71,8 @@ struct CheckpointRecord: Equatable {
 
     init?(_ bytes: [UInt8]?) {
         guard let bytes, let json = try? JSON.parse(bytes), let version = json["version"]?.int,
-              let position = json["position"]?.uint64 else { return nil }
+            let position = json["position"]?.uint64
+        else { return nil }
         var failure: FailureRecord?
         if let object = json["failure"], let at = object["position"]?.uint64, let reason = object["reason"]?.string {
             failure = FailureRecord(position: at, reason: reason)
@@ -102,7 +104,8 @@ struct BuildingRecord: Equatable {
 
     init?(_ bytes: [UInt8]?) {
         guard let bytes, let json = try? JSON.parse(bytes), let slot = json["slot"]?.string.flatMap(Slot.init(rawValue:)),
-              let version = json["version"]?.int, let startedAt = json["startedAt"]?.string else { return nil }
+            let version = json["version"]?.int, let startedAt = json["startedAt"]?.string
+        else { return nil }
         self.init(slot: slot, version: version, startedAt: startedAt)
     }
 }
@@ -134,13 +137,17 @@ public struct RebuildRecord: Sendable, Equatable {
         if let checkpointSize, let checkpointRoot {
             members.append(("checkpoint", .object([("size", .number(String(checkpointSize))), ("root", .string(checkpointRoot))])))
         }
-        members += [("startedAt", .string(startedAt)), ("finishedAt", .string(finishedAt)),
-                    ("entriesPerSecond", .number(String(entriesPerSecond)))]
+        members += [
+            ("startedAt", .string(startedAt)), ("finishedAt", .string(finishedAt)),
+            ("entriesPerSecond", .number(String(entriesPerSecond))),
+        ]
         return .object(members)
     }
 
-    init(version: Int, position: UInt64, digest: String, logRoot: String, checkpointSize: UInt64?, checkpointRoot: String?,
-         startedAt: String, finishedAt: String, entriesPerSecond: Int) {
+    init(
+        version: Int, position: UInt64, digest: String, logRoot: String, checkpointSize: UInt64?, checkpointRoot: String?,
+        startedAt: String, finishedAt: String, entriesPerSecond: Int
+    ) {
         self.version = version
         self.position = position
         self.digest = digest
@@ -154,12 +161,14 @@ public struct RebuildRecord: Sendable, Equatable {
 
     init?(_ bytes: [UInt8]?) {
         guard let bytes, let json = try? JSON.parse(bytes), let version = json["version"]?.int,
-              let position = json["position"]?.uint64, let digest = json["digest"]?.string, let logRoot = json["logRoot"]?.string,
-              let startedAt = json["startedAt"]?.string, let finishedAt = json["finishedAt"]?.string,
-              let rate = json["entriesPerSecond"]?.int else { return nil }
-        self.init(version: version, position: position, digest: digest, logRoot: logRoot,
-                  checkpointSize: json["checkpoint"]?["size"]?.uint64, checkpointRoot: json["checkpoint"]?["root"]?.string,
-                  startedAt: startedAt, finishedAt: finishedAt, entriesPerSecond: rate)
+            let position = json["position"]?.uint64, let digest = json["digest"]?.string, let logRoot = json["logRoot"]?.string,
+            let startedAt = json["startedAt"]?.string, let finishedAt = json["finishedAt"]?.string,
+            let rate = json["entriesPerSecond"]?.int
+        else { return nil }
+        self.init(
+            version: version, position: position, digest: digest, logRoot: logRoot,
+            checkpointSize: json["checkpoint"]?["size"]?.uint64, checkpointRoot: json["checkpoint"]?["root"]?.string,
+            startedAt: startedAt, finishedAt: finishedAt, entriesPerSecond: rate)
     }
 }
 

@@ -75,13 +75,15 @@ public struct ProjectedEvent: Sendable {
             return
         }
         if let schema = EventCatalogue.schema(kind), stored.schemaVersion != schema.version,
-           let upcast = schema.upcast(.object(stored.data), from: stored.schemaVersion)?.members {
+            let upcast = schema.upcast(.object(stored.data), from: stored.schemaVersion)?.members
+        {
             stored.data = upcast
         }
         payload = stored
         if case .person = subject {
-            fact = CaseFact(version: view.streamVersion, kind: kind, data: stored.data,
-                            reference: reference.versions[stored.codeTable], occurredAt: stored.occurredAt)
+            fact = CaseFact(
+                version: view.streamVersion, kind: kind, data: stored.data,
+                reference: reference.versions[stored.codeTable], occurredAt: stored.occurredAt)
         } else {
             fact = nil
         }
@@ -133,7 +135,12 @@ public struct Payload: Sendable {
                 switch name.count {
                 case 4 where Self.matches(name, "data"): data = try value.build().members
                 case 5 where Self.matches(name, "actor"):
-                    if withActor { actor = try value.build() } else { try value.skip(); actor = .null }
+                    if withActor {
+                        actor = try value.build()
+                    } else {
+                        try value.skip()
+                        actor = .null
+                    }
                 case 6 where Self.matches(name, "schema"): schemaVersion = try value.build().int
                 case 6 where Self.matches(name, "sealed"):
                     isSealed = true

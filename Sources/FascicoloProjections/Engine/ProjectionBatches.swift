@@ -47,8 +47,10 @@ extension ProjectionEngine {
     /// Applies the batch in memory (see `applyBatch`; at most `limit` entries): decodes unless `decoded` holds exactly
     /// its entries, and lets the participants read `underlay`'s changes (the previous batch, while
     /// it is written) before their tables. Advances the participants' positions.
-    func prepareBatch(_ participants: [Participant], end: UInt64, limit: Int, decoded: [ProjectedEvent]?,
-                      underlay: PreparedBatch?) throws -> PreparedBatch? {
+    func prepareBatch(
+        _ participants: [Participant], end: UInt64, limit: Int, decoded: [ProjectedEvent]?,
+        underlay: PreparedBatch?
+    ) throws -> PreparedBatch? {
         let active = participants.filter { $0.failure == nil && $0.position < end }
         guard let start = active.map(\.position).min() else { return nil }
         let stop = min(end, start + UInt64(limit))
@@ -105,8 +107,11 @@ extension ProjectionEngine {
         for (participant, outcome) in zip(batch.participants, batch.outcomes) {
             participant.committed = outcome.position
             if let failure = outcome.failure {
-                logger.error("projection stopped at an entry it cannot apply", metadata: [
-                    "projection": "\(participant.kind.name)", "position": "\(failure.position)", "reason": "\(failure.reason)"])
+                logger.error(
+                    "projection stopped at an entry it cannot apply",
+                    metadata: [
+                        "projection": "\(participant.kind.name)", "position": "\(failure.position)", "reason": "\(failure.reason)",
+                    ])
             }
         }
     }
@@ -150,25 +155,28 @@ extension ProjectionEngine {
 
     func apply(_ events: [ProjectedEvent], to participant: Participant, underlay: [[RowKey: [UInt8]?]]?) throws -> Outcome {
         // The log's snapshot is taken after the rows': it holds every entry they reflect.
-        try environment.read { txn in try ledger.read { log in
-            var rows = ProjectionRows(transaction: txn, tables: participant.tables,
-                                      log: LogSnapshot(ledger: log, reference: reference), underlay: underlay)
-            var position = participant.position
-            var failure: FailureRecord?
-            for event in events where event.position >= position {
-                rows.beginEntry()
-                do {
-                    try participant.instance.apply(event, to: &rows)
-                    position = event.position + 1
-                } catch {
-                    rows.rollBackEntry()
-                    failure = FailureRecord(position: event.position, reason: String(describing: error))
-                    break
+        try environment.read { txn in
+            try ledger.read { log in
+                var rows = ProjectionRows(
+                    transaction: txn, tables: participant.tables,
+                    log: LogSnapshot(ledger: log, reference: reference), underlay: underlay)
+                var position = participant.position
+                var failure: FailureRecord?
+                for event in events where event.position >= position {
+                    rows.beginEntry()
+                    do {
+                        try participant.instance.apply(event, to: &rows)
+                        position = event.position + 1
+                    } catch {
+                        rows.rollBackEntry()
+                        failure = FailureRecord(position: event.position, reason: String(describing: error))
+                        break
+                    }
                 }
+                try participant.instance.finishBatch(&rows)
+                return Outcome(rows: rows, position: position, failure: failure)
             }
-            try participant.instance.finishBatch(&rows)
-            return Outcome(rows: rows, position: position, failure: failure)
-        } }
+        }
     }
 
     /// Decodes `range` on a thread of its own.

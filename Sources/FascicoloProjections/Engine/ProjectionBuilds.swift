@@ -66,8 +66,9 @@ extension ProjectionEngine {
             end = min(end, start + batchMax)
             prefetch = end < ledger.size ? startPrefetch(end..<min(ledger.size, end + batchMax)) : nil
             do {
-                let batch = try prepareBatch(pending.map(\.participant), end: end, limit: options.buildBatchEntriesMax, decoded: decoded,
-                                             underlay: writing?.batch)
+                let batch = try prepareBatch(
+                    pending.map(\.participant), end: end, limit: options.buildBatchEntriesMax, decoded: decoded,
+                    underlay: writing?.batch)
                 if let failed = finishWrite(&writing, pending.map(\.participant)) {
                     logWriteFailure(failed)
                     pause(milliseconds: 1_000)
@@ -92,16 +93,22 @@ extension ProjectionEngine {
             }
             for build in pending {
                 guard let failure = build.participant.failure else { continue }
-                logger.error("projection build stopped at an entry it cannot apply", metadata: [
-                    "projection": "\(build.participant.kind.name)", "position": "\(failure.position)", "reason": "\(failure.reason)"])
+                logger.error(
+                    "projection build stopped at an entry it cannot apply",
+                    metadata: [
+                        "projection": "\(build.participant.kind.name)", "position": "\(failure.position)", "reason": "\(failure.reason)",
+                    ])
             }
             pending.removeAll { $0.participant.failure != nil }
             if clock.now - lastLog > .seconds(5) {
                 lastLog = clock.now
                 for build in pending {
-                    logger.info("projection build progress", metadata: [
-                        "projection": "\(build.participant.kind.name)", "position": "\(build.participant.position)",
-                        "logSize": "\(end)", "entriesPerSecond": "\(rate(build.participant))"])
+                    logger.info(
+                        "projection build progress",
+                        metadata: [
+                            "projection": "\(build.participant.kind.name)", "position": "\(build.participant.position)",
+                            "logSize": "\(end)", "entriesPerSecond": "\(rate(build.participant))",
+                        ])
                 }
             }
         }
@@ -117,8 +124,9 @@ extension ProjectionEngine {
         do {
             let position = participant.position
             let digest = try environment.read { txn in
-                try ProjectionDigest.compute(name: name, version: participant.kind.version, tableNames: participant.kind.tables,
-                                             tables: participant.tables, in: txn)
+                try ProjectionDigest.compute(
+                    name: name, version: participant.kind.version, tableNames: participant.kind.tables,
+                    tables: participant.tables, in: txn)
             }
             let checkpoint = try ledger.latestCheckpoint()
             let record = RebuildRecord(

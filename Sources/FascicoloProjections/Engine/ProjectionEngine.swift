@@ -89,8 +89,10 @@ public final class ProjectionEngine: Sendable {
 
     /// Opens (creating) the projections' environment and every projection's tables; `start`
     /// begins the work.
-    public init(ledger: Ledger, reference: ReferenceData, projections: [any Projection.Type], options: Options = Options(),
-                logger: Logger = Logger(label: "fascicolo.projections")) throws {
+    public init(
+        ledger: Ledger, reference: ReferenceData, projections: [any Projection.Type], options: Options = Options(),
+        logger: Logger = Logger(label: "fascicolo.projections")
+    ) throws {
         let names = projections.map { $0.name }
         precondition(Set(names).count == names.count, "projection names are unique")
         precondition(!names.contains { $0.contains("/") }, "projection names have no / (control keys use it)")
@@ -112,7 +114,9 @@ public final class ProjectionEngine: Sendable {
             var tables: [String: [Slot: [Table]]] = [:]
             for kind in projections {
                 for slot in Slot.allCases {
-                    tables[kind.name, default: [:]][slot] = try kind.tables.map { try txn.createTable("projection/\(kind.name)/\(slot.rawValue)/\($0)") }
+                    tables[kind.name, default: [:]][slot] = try kind.tables.map {
+                        try txn.createTable("projection/\(kind.name)/\(slot.rawValue)/\($0)")
+                    }
                 }
             }
             return (control, tables)
@@ -142,8 +146,9 @@ public final class ProjectionEngine: Sendable {
                 if let active, active.version == kind.version {
                     let checkpoint = CheckpointRecord(try txn.get(control, key: ControlKey.checkpoint(kind.name, active.slot)))
                     // A failure is tried again at start: it may have been a full disk, or fixed by an upgrade.
-                    let participant = Participant(kind: kind, slot: active.slot, tables: tables[kind.name]![active.slot]!,
-                                                  position: checkpoint?.position ?? 0)
+                    let participant = Participant(
+                        kind: kind, slot: active.slot, tables: tables[kind.name]![active.slot]!,
+                        position: checkpoint?.position ?? 0)
                     live.append(participant)
                     status.servingSlot = active.slot
                     status.position = participant.position
@@ -151,8 +156,9 @@ public final class ProjectionEngine: Sendable {
                 }
                 if let building, building.version == kind.version, building.slot != active?.slot {
                     let checkpoint = CheckpointRecord(try txn.get(control, key: ControlKey.checkpoint(kind.name, building.slot)))
-                    let participant = Participant(kind: kind, slot: building.slot, tables: tables[kind.name]![building.slot]!,
-                                                  position: checkpoint?.version == kind.version ? checkpoint?.position ?? 0 : 0)
+                    let participant = Participant(
+                        kind: kind, slot: building.slot, tables: tables[kind.name]![building.slot]!,
+                        position: checkpoint?.version == kind.version ? checkpoint?.position ?? 0 : 0)
                     if participant.position == 0 { try Self.reset(participant, control: control, in: txn) }
                     builds.append((participant, building))
                 } else if active?.version != kind.version {
@@ -173,8 +179,12 @@ public final class ProjectionEngine: Sendable {
             for (participant, _) in builds { shared.building.insert(participant.kind.name) }
         }
         for (participant, _) in builds {
-            logger.info("projection build", metadata: ["projection": "\(participant.kind.name)", "slot": "\(participant.slot)",
-                                                       "from": "\(participant.position)"])
+            logger.info(
+                "projection build",
+                metadata: [
+                    "projection": "\(participant.kind.name)", "slot": "\(participant.slot)",
+                    "from": "\(participant.position)",
+                ])
         }
         // One thread builds them all: each entry is read and decoded once for every projection.
         if !builds.isEmpty { startBuildThread(builds) }
@@ -282,11 +292,13 @@ public final class ProjectionEngine: Sendable {
         do {
             return try environment.read { txn in
                 guard let active = ActiveRecord(try txn.get(control, key: ControlKey.active(name))),
-                      let checkpoint = CheckpointRecord(try txn.get(control, key: ControlKey.checkpoint(name, active.slot))) else {
+                    let checkpoint = CheckpointRecord(try txn.get(control, key: ControlKey.checkpoint(name, active.slot)))
+                else {
                     throw ProjectionError.notBuilt(name)
                 }
-                let digest = try ProjectionDigest.compute(name: name, version: active.version, tableNames: kind.tables,
-                                                          tables: tables[name]![active.slot]!, in: txn)
+                let digest = try ProjectionDigest.compute(
+                    name: name, version: active.version, tableNames: kind.tables,
+                    tables: tables[name]![active.slot]!, in: txn)
                 return (digest, checkpoint.position)
             }
         } catch let error as ProjectionError {
@@ -299,18 +311,23 @@ public final class ProjectionEngine: Sendable {
     /// Runs `body` on the serving generation of `name`, in one read snapshot of its rows and a
     /// snapshot of the log taken after it (so the log holds every entry the rows reflect). With
     /// `reflecting`, first waits (at most `timeout`) until the entry at that position has been applied.
-    public func query<T>(_ name: String, reflecting position: UInt64? = nil, timeout: Duration = .seconds(5),
-                         _ body: (ProjectionView) throws -> T) async throws -> T {
+    public func query<T>(
+        _ name: String, reflecting position: UInt64? = nil, timeout: Duration = .seconds(5),
+        _ body: (ProjectionView) throws -> T
+    ) async throws -> T {
         guard let kind = kinds.first(where: { $0.name == name }) else { throw ProjectionError.unknown(name) }
         if let position { try await wait(for: name, toApply: position, timeout: timeout) }
         return try environment.read { txn in
             guard let active = ActiveRecord(try txn.get(control, key: ControlKey.active(name))), active.version == kind.version,
-                  let checkpoint = CheckpointRecord(try txn.get(control, key: ControlKey.checkpoint(name, active.slot))) else {
+                let checkpoint = CheckpointRecord(try txn.get(control, key: ControlKey.checkpoint(name, active.slot)))
+            else {
                 throw ProjectionError.notBuilt(name)
             }
             return try ledger.read { log in
-                try body(ProjectionView(transaction: txn, tables: tables[name]![active.slot]!, position: checkpoint.position,
-                                        log: LogSnapshot(ledger: log, reference: reference)))
+                try body(
+                    ProjectionView(
+                        transaction: txn, tables: tables[name]![active.slot]!, position: checkpoint.position,
+                        log: LogSnapshot(ledger: log, reference: reference)))
             }
         }
     }
@@ -328,7 +345,8 @@ public final class ProjectionEngine: Sendable {
             // A position the log does not hold yet is answered at once: waiting for it would hold
             // the request, and keep the live runner writing small batches, for the whole timeout.
             guard ContinuousClock.now < deadline, position < ledger.size else {
-                throw status.state == .building ? ProjectionError.notBuilt(name) : ProjectionError.behind(name, applied: status.position, wanted: position)
+                throw status.state == .building
+                    ? ProjectionError.notBuilt(name) : ProjectionError.behind(name, applied: status.position, wanted: position)
             }
             // Woken by the runner's next published status, or at the deadline.
             await statusChanged.wait(after: seen, timeout: deadline - ContinuousClock.now)

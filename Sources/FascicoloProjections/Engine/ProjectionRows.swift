@@ -184,7 +184,8 @@ public struct LogSnapshot {
         let count = try streamVersion(name)
         // A version missing from the index (never, in a log that verifies) reads as past the end.
         func at(_ version: UInt64) throws -> UInt64 { try self.position(of: name, version: version) ?? .max }
-        var low: UInt64 = 1, high = count + 1
+        var low: UInt64 = 1
+        var high = count + 1
         while low < high {
             let middle = low + (high - low) / 2
             if try at(middle) < position { low = middle + 1 } else { high = middle }

@@ -71,7 +71,8 @@ extension ProjectionEngine {
             // A full batch waiting is applied at once: the interval never caps the rate.
             let backlog = end - (participants.filter { $0.failure == nil }.map(\.position).min() ?? end)
             if let due = lastBatch.map({ $0 + .milliseconds(options.liveIntervalMilliseconds) }), clock.now < due,
-               backlog < UInt64(options.batchEntriesMax), !urgent() {
+                backlog < UInt64(options.batchEntriesMax), !urgent()
+            {
                 // New commits wake the runner: it goes back to sleep until the batch is due.
                 signal.withLock {
                     if !urgent() { signal.wait(milliseconds: max(1, Int(((due - clock.now) / .milliseconds(1)).rounded(.up)))) }
@@ -118,8 +119,9 @@ extension ProjectionEngine {
                     }
                 }
             } catch {
-                logger.error("projection swap failed; the old generation keeps serving",
-                             metadata: ["projection": "\(name)", "error": "\(error)"])
+                logger.error(
+                    "projection swap failed; the old generation keeps serving",
+                    metadata: ["projection": "\(name)", "error": "\(error)"])
                 shared.withLock { shared in
                     shared.building.remove(name)
                     shared.statuses[name]?.build = nil
@@ -133,10 +135,12 @@ extension ProjectionEngine {
                 shared.statuses[name]?.build = nil
                 shared.statuses[name]?.lastRebuild = handover.record
             }
-            logger.info("projection generation swapped in", metadata: [
-                "projection": "\(name)", "slot": "\(new.slot)", "position": "\(handover.record.position)",
-                "digest": "\(handover.record.digest)", "entriesPerSecond": "\(handover.record.entriesPerSecond)",
-            ])
+            logger.info(
+                "projection generation swapped in",
+                metadata: [
+                    "projection": "\(name)", "slot": "\(new.slot)", "position": "\(handover.record.position)",
+                    "digest": "\(handover.record.digest)", "entriesPerSecond": "\(handover.record.entriesPerSecond)",
+                ])
         }
         if !handovers.isEmpty { publishLive(participants) }
     }

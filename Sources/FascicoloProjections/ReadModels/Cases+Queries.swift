@@ -14,10 +14,12 @@ extension Cases {
     /// The person's case state on `today`; nil when the person has no row (or an unreadable one).
     public static func state(_ view: ProjectionView, person: Pseudonym, today: CalendarDate) throws -> StateOnDay? {
         guard let stored = try view.transaction.get(view.tables[persons], key: person.bytes),
-              let state = ShownState(row: Array(stored)) else { return nil }
-        return StateOnDay(state: state,
-                          daysSinceTakenInCharge: state.takenInChargeOn.map { today.daysSinceEpoch - $0.daysSinceEpoch },
-                          reviewOverdue: state.nextReviewDue.map { $0 < today })
+            let state = ShownState(row: Array(stored))
+        else { return nil }
+        return StateOnDay(
+            state: state,
+            daysSinceTakenInCharge: state.takenInChargeOn.map { today.daysSinceEpoch - $0.daysSinceEpoch },
+            reviewOverdue: state.nextReviewDue.map { $0 < today })
     }
 
     public struct CaseloadRow: Sendable, Equatable {

@@ -81,7 +81,8 @@ public final class Cases: Projection {
             personCase = cached(PersonCase(earlier), for: person)
         }
         guard UInt64(personCase.entries) + 1 == event.streamVersion else {
-            throw ProjectionFailure("entry at position \(event.position) is version \(event.streamVersion) of its stream, expected \(personCase.entries + 1)")
+            throw ProjectionFailure(
+                "entry at position \(event.position) is version \(event.streamVersion) of its stream, expected \(personCase.entries + 1)")
         }
         let before = personCase.load
         let caseFilesBefore = personCase.files.count
@@ -92,7 +93,9 @@ public final class Cases: Projection {
         if event.kind == .voided {
             for (index, file) in personCase.files.enumerated() { rows.put(Self.caseFiles, Self.caseFileKey(person, index + 1), file.bytes) }
             if caseFilesBefore > personCase.files.count {
-                for number in (personCase.files.count + 1)...caseFilesBefore { rows.delete(Self.caseFiles, Self.caseFileKey(person, number)) }
+                for number in (personCase.files.count + 1)...caseFilesBefore {
+                    rows.delete(Self.caseFiles, Self.caseFileKey(person, number))
+                }
             }
         } else if PersonCase.caseFileKinds.contains(event.kind), personCase.counts(event.streamVersion) {
             // Any other entry changes at most the newest case file.
@@ -167,10 +170,11 @@ final class PersonCase {
     // Read field by field: the whole `state` handed to a function is copied (a retain and a
     // release of each of its collections).
     var shownState: ShownState {
-        ShownState(phase: state.phase, ambito: state.ambito, caseManager: state.caseManager, takenInChargeOn: state.takenInChargeOn,
-                   nextReviewDue: state.nextReviewDue, caseFiles: state.episodes, erased: state.erased,
-                   hasPreliminaryAnalysis: state.hasPreliminaryAnalysis, hasInDepthAssessment: state.hasInDepthAssessment,
-                   signedPlan: !state.signedPlans.isEmpty, openInterventions: state.openInterventions)
+        ShownState(
+            phase: state.phase, ambito: state.ambito, caseManager: state.caseManager, takenInChargeOn: state.takenInChargeOn,
+            nextReviewDue: state.nextReviewDue, caseFiles: state.episodes, erased: state.erased,
+            hasPreliminaryAnalysis: state.hasPreliminaryAnalysis, hasInDepthAssessment: state.hasInDepthAssessment,
+            signedPlan: !state.signedPlans.isEmpty, openInterventions: state.openInterventions)
     }
 
     func counts(_ version: UInt64) -> Bool { state.counts(version) }
@@ -208,8 +212,9 @@ final class PersonCase {
     /// Only the types that change a case file need the entry's day and code.
     private static func caseFileInput(_ event: ProjectedEvent) -> CaseFileInput? {
         guard caseFileKinds.contains(event.kind) else { return nil }
-        return CaseFileInput(fact: fact(event), day: event.day,
-                             code: (event.data("reason") ?? event.data("objectivesAchieved") ?? event.data("achievement"))?.string)
+        return CaseFileInput(
+            fact: fact(event), day: event.day,
+            code: (event.data("reason") ?? event.data("objectivesAchieved") ?? event.data("achievement"))?.string)
     }
 
     /// What the case files need of an entry of `caseFileKinds`: its fact, its day and its
@@ -237,8 +242,9 @@ final class PersonCase {
         case .opened, .takenInCharge, .suspended: if state.erased { return nil }
         default: return nil
         }
-        return Load(ambito: state.ambito, caseManager: state.caseManager, open: true,
-                    takenInCharge: state.takenInChargeOn != nil, reviewDue: state.nextReviewDue)
+        return Load(
+            ambito: state.ambito, caseManager: state.caseManager, open: true,
+            takenInCharge: state.takenInChargeOn != nil, reviewDue: state.nextReviewDue)
     }
 
     /// What the entry (one that counts) does to the case files.
@@ -256,7 +262,8 @@ final class PersonCase {
         case .rectified where last >= 0:
             // A rectified date of the presa in carico moves the indicators (the original stays in the log).
             if fact.field == "date", let target = fact.reference, target == state.takenInChargeVersion,
-               let date = fact.newValue.flatMap(CalendarDate.init) {
+                let date = fact.newValue.flatMap(CalendarDate.init)
+            {
                 files[last].takenInChargeOn = date.description
             }
         case .preliminaryAnalysisCompleted, .inDepthAssessmentCompleted: if last >= 0 { files[last].assessed = true }
@@ -292,9 +299,11 @@ public struct ShownState: Sendable, Equatable {
     public let signedPlan: Bool
     public let openInterventions: [UInt64]
 
-    init(phase: CasePhase, ambito: String?, caseManager: String?, takenInChargeOn: CalendarDate?, nextReviewDue: CalendarDate?,
-         caseFiles: Int, erased: Bool, hasPreliminaryAnalysis: Bool, hasInDepthAssessment: Bool, signedPlan: Bool,
-         openInterventions: [UInt64]) {
+    init(
+        phase: CasePhase, ambito: String?, caseManager: String?, takenInChargeOn: CalendarDate?, nextReviewDue: CalendarDate?,
+        caseFiles: Int, erased: Bool, hasPreliminaryAnalysis: Bool, hasInDepthAssessment: Bool, signedPlan: Bool,
+        openInterventions: [UInt64]
+    ) {
         self.phase = phase
         self.ambito = ambito
         self.caseManager = caseManager
@@ -311,24 +320,28 @@ public struct ShownState: Sendable, Equatable {
     /// Reads a `persons` row back (`row` wrote it); nil if it is not one.
     init?(row: [UInt8]) {
         guard let json = try? JSON.parse(row), let phase = json["phase"]?.string.flatMap(CasePhase.init(rawValue:)),
-              let caseFiles = json["caseFiles"]?.int, let erased = json["erased"]?.bool,
-              let preliminary = json["hasPreliminaryAnalysis"]?.bool, let inDepth = json["hasInDepthAssessment"]?.bool,
-              let signedPlan = json["signedPlan"]?.bool, let open = json["openInterventions"]?.array else { return nil }
+            let caseFiles = json["caseFiles"]?.int, let erased = json["erased"]?.bool,
+            let preliminary = json["hasPreliminaryAnalysis"]?.bool, let inDepth = json["hasInDepthAssessment"]?.bool,
+            let signedPlan = json["signedPlan"]?.bool, let open = json["openInterventions"]?.array
+        else { return nil }
         let interventions = open.compactMap(\.uint64)
         guard interventions.count == open.count else { return nil }
         func date(_ key: String) -> CalendarDate? { json[key]?.string.flatMap(CalendarDate.init) }
-        self.init(phase: phase, ambito: json["ambito"]?.string, caseManager: json["caseManager"]?.string,
-                  takenInChargeOn: date("takenInChargeOn"), nextReviewDue: date("nextReviewDue"), caseFiles: caseFiles,
-                  erased: erased, hasPreliminaryAnalysis: preliminary, hasInDepthAssessment: inDepth, signedPlan: signedPlan,
-                  openInterventions: interventions)
+        self.init(
+            phase: phase, ambito: json["ambito"]?.string, caseManager: json["caseManager"]?.string,
+            takenInChargeOn: date("takenInChargeOn"), nextReviewDue: date("nextReviewDue"), caseFiles: caseFiles,
+            erased: erased, hasPreliminaryAnalysis: preliminary, hasInDepthAssessment: inDepth, signedPlan: signedPlan,
+            openInterventions: interventions)
     }
 
     var row: [UInt8] {
         var json = JSONBytes(capacity: 256)
         json.raw("{\"phase\":")
         json.string(phase.rawValue)
-        for (key, value) in [("ambito", ambito), ("caseManager", caseManager),
-                             ("takenInChargeOn", takenInChargeOn?.description), ("nextReviewDue", nextReviewDue?.description)] {
+        for (key, value) in [
+            ("ambito", ambito), ("caseManager", caseManager),
+            ("takenInChargeOn", takenInChargeOn?.description), ("nextReviewDue", nextReviewDue?.description),
+        ] {
             guard let value else { continue }
             json.raw(",")
             json.string(key)
@@ -378,8 +391,10 @@ struct CaseFileRecord {
     var bytes: [UInt8] {
         var json = JSONBytes(capacity: 256)
         json.raw("{")
-        for (index, (key, value)) in [("ambito", ambito), ("openedOn", openedOn), ("firstContactOn", firstContactOn),
-                                      ("takenInChargeOn", takenInChargeOn), ("planSignedOn", planSignedOn)].enumerated() {
+        for (index, (key, value)) in [
+            ("ambito", ambito), ("openedOn", openedOn), ("firstContactOn", firstContactOn),
+            ("takenInChargeOn", takenInChargeOn), ("planSignedOn", planSignedOn),
+        ].enumerated() {
             guard let value else { continue }
             if index > 0 { json.raw(",") }
             json.string(key)

@@ -73,9 +73,10 @@ public final class Compliance: Projection {
             guard let event = try view.log.event(at: entryPosition), event.kind == .recordAccessed else {
                 throw ProjectionFailure("an access stream holds an entry that is not a RecordAccessed")
             }
-            return Access(position: event.position, recordedAtMilliseconds: event.recordedAtMilliseconds, author: event.author,
-                          role: event.data("role")?.string, what: event.data("what")?.string, purpose: event.data("purpose")?.string,
-                          entries: event.data("entries")?.int, operatorID: event.payload?.actor["operator"]?.string)
+            return Access(
+                position: event.position, recordedAtMilliseconds: event.recordedAtMilliseconds, author: event.author,
+                role: event.data("role")?.string, what: event.data("what")?.string, purpose: event.data("purpose")?.string,
+                entries: event.data("entries")?.int, operatorID: event.payload?.actor["operator"]?.string)
         }
     }
 
@@ -98,20 +99,24 @@ public final class Compliance: Projection {
         try rows(view, registers, prefix: Array(name.utf8) + [0], from: position, limit: limit).map { event in
             // Only person entries are listed (`apply`).
             guard case .person(let person) = event.subject else { throw ProjectionFailure("a compliance row points at no person's entry") }
-            return RegisterRow(position: event.position, recordedAtMilliseconds: event.recordedAtMilliseconds, person: person,
-                               version: event.streamVersion, type: event.type, author: event.author,
-                               operatorID: event.payload?.actor["operator"]?.string, data: event.payload?.data ?? [])
+            return RegisterRow(
+                position: event.position, recordedAtMilliseconds: event.recordedAtMilliseconds, person: person,
+                version: event.streamVersion, type: event.type, author: event.author,
+                operatorID: event.payload?.actor["operator"]?.string, data: event.payload?.data ?? [])
         }
     }
 
     /// The entries listed under `prefix` in `table` (keys end with a position), from `position` on.
-    private static func rows(_ view: ProjectionView, _ table: Int, prefix: [UInt8], from position: UInt64, limit: Int) throws -> [ProjectedEvent] {
+    private static func rows(_ view: ProjectionView, _ table: Int, prefix: [UInt8], from position: UInt64, limit: Int) throws
+        -> [ProjectedEvent]
+    {
         var events: [ProjectedEvent] = []
         try view.transaction.withCursor(view.tables[table]) { cursor in
             var record = try cursor.seek(atOrAfter: prefix + BigEndian.bytes(position))
             while let current = record, events.count < limit, current.key.count == prefix.count + 8, current.key.starts(with: prefix) {
                 guard let entryPosition = BigEndian.uint64(current.key.dropFirst(prefix.count)),
-                      let event = try view.log.event(at: entryPosition) else {
+                    let event = try view.log.event(at: entryPosition)
+                else {
                     throw ProjectionFailure("a compliance row points at no entry of the log")
                 }
                 events.append(event)

@@ -37,7 +37,8 @@ public final class Interventions: Projection {
             if let ambito = fact.ambito { rows.put(Self.ambits, person.bytes, Array(ambito.utf8)) }
         case .interventionRequested:
             guard let code = event.data("code")?.string, let provider = event.data("provider")?.string,
-                  let funding = event.data("fundingLine")?.string else {
+                let funding = event.data("fundingLine")?.string
+            else {
                 throw ProjectionFailure("InterventionRequested at position \(event.position) lacks its code, provider or funding line")
             }
             let ambito = try rows.get(Self.ambits, person.bytes).map { String(decoding: $0, as: UTF8.self) } ?? ""
@@ -51,7 +52,8 @@ public final class Interventions: Projection {
         case .voided:
             // The path rules let an entry be voided once, and nothing count on a voided request.
             guard let target = fact.reference, let voided = try rows.log.event(of: person.stream, version: target),
-                  Self.counted.contains(voided.kind) else { return }
+                Self.counted.contains(voided.kind)
+            else { return }
             let (key, counters) = try Self.contribution(of: voided, person: person, rows)
             try rows.add(Self.totals, key, counters.map { -$0 })
         default:
@@ -61,8 +63,10 @@ public final class Interventions: Projection {
 
     /// What a counted entry adds to `totals`: the key (its intervention's dimensions and its
     /// month) and the six counters.
-    private static func contribution(of event: ProjectedEvent, person: Pseudonym,
-                                     _ rows: ProjectionRows) throws -> (key: [UInt8], counters: [Int64]) {
+    private static func contribution(
+        of event: ProjectedEvent, person: Pseudonym,
+        _ rows: ProjectionRows
+    ) throws -> (key: [UInt8], counters: [Int64]) {
         let request = event.kind == .interventionRequested ? event.streamVersion : event.fact?.reference
         guard let request, let dimensions = try rows.get(interventions, Timeline.key(person, request)) else {
             throw ProjectionFailure("\(event.type) at position \(event.position) points at no InterventionRequested")
@@ -101,8 +105,10 @@ public final class Interventions: Projection {
     }
 
     /// The totals, filtered on any of the dimensions (nil: all), in key order.
-    public static func totals(_ view: ProjectionView, code: String? = nil, provider: String? = nil, fundingLine: String? = nil,
-                              ambito: String? = nil, month: String? = nil, limit: Int) throws -> [Row] {
+    public static func totals(
+        _ view: ProjectionView, code: String? = nil, provider: String? = nil, fundingLine: String? = nil,
+        ambito: String? = nil, month: String? = nil, limit: Int
+    ) throws -> [Row] {
         var result: [Row] = []
         try view.transaction.withCursor(view.tables[totals]) { cursor in
             var record = try cursor.seek(atOrAfter: code.map { Array($0.utf8) + [0] } ?? [])
@@ -110,12 +116,15 @@ public final class Interventions: Projection {
                 let parts = current.key.split(separator: 0, omittingEmptySubsequences: false).map { String(decoding: $0, as: UTF8.self) }
                 if let code, parts.first != code { break }
                 if parts.count == 5, provider == nil || parts[1] == provider, fundingLine == nil || parts[2] == fundingLine,
-                   ambito == nil || parts[3] == ambito, month == nil || parts[4] == month {
+                    ambito == nil || parts[3] == ambito, month == nil || parts[4] == month
+                {
                     let value = Array(current.value)
                     let counter = { (index: Int) in Int64(bitPattern: BigEndian.uint64(value[(index * 8)..<(index * 8 + 8)]) ?? 0) }
-                    result.append(Row(code: parts[0], provider: parts[1], fundingLine: parts[2], ambito: parts[3], month: parts[4],
-                                      requested: counter(0), started: counter(1), ended: counter(2), deliveries: counter(3),
-                                      minutes: counter(4), amountCents: counter(5)))
+                    result.append(
+                        Row(
+                            code: parts[0], provider: parts[1], fundingLine: parts[2], ambito: parts[3], month: parts[4],
+                            requested: counter(0), started: counter(1), ended: counter(2), deliveries: counter(3),
+                            minutes: counter(4), amountCents: counter(5)))
                 }
                 record = try cursor.next()
             }

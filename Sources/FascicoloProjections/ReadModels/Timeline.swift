@@ -122,7 +122,8 @@ public final class Timeline: Projection {
     /// Entries are those the rows reflect: at positions below the view's.
     public static func read(_ view: ProjectionView, person: Pseudonym, from version: UInt64, limit: Int) throws -> TimelinePage? {
         guard let summaryBytes = try view.transaction.get(view.tables[persons], key: person.bytes),
-              let summary = Summary(summaryBytes) else { return nil }
+            let summary = Summary(summaryBytes)
+        else { return nil }
         let stream = person.stream
         let first = min(max(version, 1), .max - 1)
         let entryCount = try view.log.count(of: stream, below: view.position)
@@ -135,12 +136,14 @@ public final class Timeline: Projection {
             var record = try cursor.seek(atOrAfter: key(person, first + 1))
             // The opening before the page, if any.
             if let previous = try record == nil ? cursor.last() : cursor.previous(), previous.key.starts(with: person.bytes),
-               let opened = BigEndian.uint64(previous.key.dropFirst(Pseudonym.byteCount)), let number = BigEndian.uint64(previous.value) {
+                let opened = BigEndian.uint64(previous.key.dropFirst(Pseudonym.byteCount)), let number = BigEndian.uint64(previous.value)
+            {
                 caseFileOpenings.append((opened, number))
             }
             record = try cursor.seek(atOrAfter: key(person, first + 1))
             while let current = record, current.key.starts(with: person.bytes),
-                  let opened = BigEndian.uint64(current.key.dropFirst(Pseudonym.byteCount)), opened < last {
+                let opened = BigEndian.uint64(current.key.dropFirst(Pseudonym.byteCount)), opened < last
+            {
                 caseFileOpenings.append((opened, BigEndian.uint64(current.value) ?? 0))
                 record = try cursor.next()
             }
@@ -148,7 +151,8 @@ public final class Timeline: Projection {
         try view.transaction.withCursor(view.tables[corrections]) { cursor in
             var record = try cursor.seek(atOrAfter: key(person, first))
             while let current = record, current.key.starts(with: person.bytes),
-                  let corrected = BigEndian.uint64(current.key.dropFirst(Pseudonym.byteCount)), corrected < last {
+                let corrected = BigEndian.uint64(current.key.dropFirst(Pseudonym.byteCount)), corrected < last
+            {
                 guard let row = TimelineMarks(current.value) else { throw ProjectionFailure("a timeline corrections row is unreadable") }
                 marks[corrected] = row
                 record = try cursor.next()
@@ -159,13 +163,17 @@ public final class Timeline: Projection {
         for (offset, position) in positions.enumerated() {
             let entryVersion = first + UInt64(offset)
             while opening + 1 < caseFileOpenings.count && caseFileOpenings[opening + 1].version <= entryVersion { opening += 1 }
-            let caseFile = caseFileOpenings.indices.contains(opening) && caseFileOpenings[opening].version <= entryVersion
+            let caseFile =
+                caseFileOpenings.indices.contains(opening) && caseFileOpenings[opening].version <= entryVersion
                 ? caseFileOpenings[opening].number : 0
-            guard let event = try view.log.event(at: position) else { throw ProjectionFailure("the person's stream points at no entry of the log") }
+            guard let event = try view.log.event(at: position) else {
+                throw ProjectionFailure("the person's stream points at no entry of the log")
+            }
             rows.append(row(event, caseFile: caseFile, marks: marks[entryVersion] ?? TimelineMarks()))
         }
-        return TimelinePage(entries: entryCount, caseFiles: summary.caseFiles, erased: summary.erased, rows: rows,
-                            position: view.position)
+        return TimelinePage(
+            entries: entryCount, caseFiles: summary.caseFiles, erased: summary.erased, rows: rows,
+            position: view.position)
     }
 
     private static func row(_ event: ProjectedEvent, caseFile: UInt64, marks: TimelineMarks) -> TimelineRow {
@@ -173,7 +181,9 @@ public final class Timeline: Projection {
         return TimelineRow(
             version: event.streamVersion, position: event.position, type: event.type,
             recordedAtMilliseconds: event.recordedAtMilliseconds, caseFile: caseFile,
-            content: event.payload.map { TimelineRow.Content(occurredAt: $0.occurredAt, actor: $0.actor, data: $0.data, sealed: $0.isSealed) },
+            content: event.payload.map {
+                TimelineRow.Content(occurredAt: $0.occurredAt, actor: $0.actor, data: $0.data, sealed: $0.isSealed)
+            },
             voidedBy: mark(marks.voidedBy), rectifiedBy: marks.rectifiedBy, restrictedBy: mark(marks.restrictedBy),
             restrictionLiftedBy: mark(marks.restrictionLiftedBy))
     }

@@ -69,8 +69,10 @@ extension Render {
 
     /// A timeline row, with the personal fields a read opened (`personal`, added to its data)
     /// and what became of them.
-    static func timelineRow(_ row: TimelineRow, personalData: PersonalData, personal: [(key: String, value: JSON)],
-                            into json: inout JSONBytes) {
+    static func timelineRow(
+        _ row: TimelineRow, personalData: PersonalData, personal: [(key: String, value: JSON)],
+        into json: inout JSONBytes
+    ) {
         json.object { json in
             json.member("version", row.version)
             json.member("position", row.position)
