@@ -219,6 +219,10 @@ struct KeyPlaces {
 
     init(_ text: String) {
         var scanner = Scanner(bytes: Array(text.utf8))
+        // toml++ skips a byte order mark at the start; read as the start of a key, it would make
+        // the first key run on to the next `=` and lose every line after it. (Stepped over, not
+        // removed: tokens are cut from `text` at the scanner's offsets.)
+        if scanner.bytes.starts(with: [0xEF, 0xBB, 0xBF]) { scanner.advance(3) }
         var table: [String] = []
         while let byte = scanner.peek() {
             switch byte {

@@ -217,6 +217,16 @@ import Testing
         #expect(file.values.count == 8)
     }
 
+    /// A file saved with a byte order mark (as some Windows editors do): toml++ skips the mark, and
+    /// the key's line must not be lost with it (found by `tools/fuzz config`: a mark before a
+    /// comment put every key on line 1).
+    @Test func aByteOrderMarkKeepsTheLinesOfKeys() throws {
+        let text = "\u{FEFF}# a comment\n\n[storage]\n# why\nwriter = []\n[socket]\nmode = 0o600\n"
+        let file = try ConfigurationFile(text: text, source: "f")
+        #expect(file.values["storage.writer"]?.line == 5)
+        #expect(file.values["socket.mode"]?.line == 7 && file.values["socket.mode"]?.value == .octal(0o600))
+    }
+
     /// A misspelt key may hold a secret, and toml++ quotes what it could not read: neither reaches
     /// the message.
     @Test func refusalsDoNotRepeatValuesThatMayBeSecret() throws {
