@@ -92,12 +92,13 @@ public struct ConfigurationFile: Sendable {
     public init(text: String, source: String) throws {
         self.source = source
         try Self.refuseWhatTOMLKitWouldCut(text, source: source)
-        // Before toml++ reads the text: a header that does not start with a key trips an assertion
-        // in toml++ 3.4 (parse_table_header calls parse_key unchecked): an abort in a debug build,
-        // undefined behaviour where NDEBUG turns the assertion into an assumption.
+        // Before toml++ reads the text: a header that does not start with a key, or an array closed
+        // by `}`, trips an assertion in toml++ 3.4 (parse_table_header calls parse_key unchecked;
+        // parse_array calls parse_value on a terminator): an abort in a debug build, undefined
+        // behaviour where NDEBUG turns the assertion into an assumption.
         let places = KeyPlaces(text)
         if let line = places.headerWithoutKey {
-            throw ParseError(source: source, line: line, message: "a table header must start with a key")
+            throw ParseError(source: source, line: line, message: "a table header must start with a key, and brackets must match")
         }
         let table: TOMLTable
         do {
@@ -202,8 +203,8 @@ public struct ConfigurationFile: Sendable {
 struct KeyPlaces {
     private var lines: [[String]: Int] = [:]
     private var written: [[String]: Substring] = [:]
-    /// The line of a `[` or `[[` header whose first character is not a key's (not TOML, and
-    /// more: see `ConfigurationFile.init`).
+    /// The line of a `[` or `[[` header whose first character is not a key's, or of a value
+    /// whose brackets do not match (`[ }`): not TOML, and more (see `ConfigurationFile.init`).
     private(set) var headerWithoutKey: Int?
 
     /// The line of the key, or of the nearest enclosing key or header written in the text.
@@ -251,7 +252,7 @@ struct KeyPlaces {
                 scanner.skipBlanks()
                 if lines[path] == nil { lines[path] = line }
                 written[path] = scanner.token(in: text)
-                scanner.skipValue()
+                if !scanner.skipValue(), headerWithoutKey == nil { headerWithoutKey = line }
             }
         }
     }
@@ -334,19 +335,23 @@ struct KeyPlaces {
         }
 
         /// A value, however many lines its strings and arrays take, up to the end of its line.
-        mutating func skipValue() {
-            var depth = 0
+        /// False when a bracket closes what it did not open (`[ }`).
+        @discardableResult
+        mutating func skipValue() -> Bool {
+            var open: [UInt8] = []
+            var matched = true
             while let byte = peek() {
                 switch byte {
-                case UInt8(ascii: "\n") where depth == 0:
-                    return
+                case UInt8(ascii: "\n") where open.isEmpty:
+                    return matched
                 case UInt8(ascii: "\""), UInt8(ascii: "'"):
                     skipString(quote: byte)
                 case UInt8(ascii: "["), UInt8(ascii: "{"):
-                    depth += 1
+                    open.append(byte)
                     advance()
                 case UInt8(ascii: "]"), UInt8(ascii: "}"):
-                    depth -= 1
+                    let opener = byte == UInt8(ascii: "]") ? UInt8(ascii: "[") : UInt8(ascii: "{")
+                    if open.popLast() != opener { matched = false }
                     advance()
                 case UInt8(ascii: "#"):
                     skipComment()
@@ -354,6 +359,7 @@ struct KeyPlaces {
                     advance()
                 }
             }
+            return matched
         }
 
         /// A basic (`"`) or literal (`'`) string, single- or multi-line; basic strings have escapes.

@@ -220,6 +220,13 @@ import Testing
     /// A file saved with a byte order mark (as some Windows editors do): toml++ skips the mark, and
     /// the key's line must not be lost with it (found by `tools/fuzz config`: a mark before a
     /// comment put every key on line 1).
+    /// `a = [ }` trips an assertion in toml++ 3.4 (found by tools/fuzz config): refused first.
+    @Test func mismatchedBracketsAreRefusedBeforeTheTOMLParserSeesThem() {
+        for text in ["[storage]\nwriter = [ }\n", "[storage]\nwriter = [\n  \"uid:1\",\n}\n", "a = { b = [ } ]\n"] {
+            #expect(throws: ConfigurationFile.ParseError.self) { try ConfigurationFile(text: text, source: "f") }
+        }
+    }
+
     @Test func aByteOrderMarkKeepsTheLinesOfKeys() throws {
         let text = "\u{FEFF}# a comment\n\n[storage]\n# why\nwriter = []\n[socket]\nmode = 0o600\n"
         let file = try ConfigurationFile(text: text, source: "f")
