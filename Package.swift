@@ -119,7 +119,9 @@ let package = Package(
         // Offline operations on a data directory: verify, backup, restore, stat (the CLI prints them).
         .target(
             name: "FascicoloOperations",
-            dependencies: ["FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloDomain"]
+            dependencies: [
+                "FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloJSON", "FascicoloConcurrency", "FascicoloDomain",
+            ]
         ),
 
         // The operators' command line.
@@ -173,7 +175,9 @@ let package = Package(
             dependencies: ["FascicoloOperations", "FascicoloLedger", "FascicoloCrypto", "FascicoloTesting"]),
         .testTarget(
             name: "FascicoloDaemonTests",
-            dependencies: ["FascicoloDaemon", "FascicoloConcurrency", "FascicoloCrypto", "FascicoloTesting", "FascicoloWorkload"]),
+            dependencies: [
+                "FascicoloDaemon", "FascicoloConcurrency", "FascicoloCrypto", "FascicoloJSON", "FascicoloTesting", "FascicoloWorkload",
+            ]),
     ],
     swiftLanguageModes: [.v6]
 )

@@ -505,7 +505,9 @@ def report(r, key_from_bundle):
             out.append(f"  witness:    {name} ({key_id.hex()}) cosigned, at {utc(ts)}")
     else:
         out.append("  witnesses:  none asked for (--witness)")
-    out.append(f"  exported:   {r['exportedAt']} for purpose {r['purpose']!r} (as the bundle says)")
+    purpose = f"'{r['purpose']}'" if isinstance(r["purpose"], str) else "None"
+    exported = r["exportedAt"] if isinstance(r["exportedAt"], str) else "None"
+    out.append(f"  exported:   {exported} for purpose {purpose} (as the bundle says)")
     print("\n".join(out))
 
 

@@ -17,7 +17,7 @@ struct Fascicolo: ParsableCommand {
         commandName: "fascicolo",
         abstract: "Operate and audit a Fascicolo records log.",
         discussion: """
-            Offline, on a data directory: verify, stat, backup, restore. \
+            Offline, on a data directory: verify, stat, backup, restore; on a person bundle: bundle verify. \
             Against a running fascicolod, over its Unix socket (--socket PATH, or FASCICOLO_SOCKET; \
             default data/fascicolod.sock): health, append, read, log, tail, entry, checkpoint, proof; \
             the case files: person record, show, timeline, state, erase, catalogue; and the read \
@@ -27,7 +27,7 @@ struct Fascicolo: ParsableCommand {
             """ + Exit.help,
         version: version,
         subcommands: [
-            Verify.self, Stat.self, Backup.self, Restore.self,
+            Verify.self, Stat.self, Backup.self, Restore.self, BundleCommand.self,
             Health.self, Append.self, Read.self, Log.self, Tail.self, EntryCommand.self, CheckpointCommand.self, Proof.self,
             Person.self, CatalogueCommand.self,
             Projections.self, Caseload.self, InterventionsCommand.self, Indicators.self, ComplianceCommand.self,
