@@ -129,6 +129,11 @@ def ed25519_ok(public_key, message, signature):
         return False
 
 
+def printable(text):
+    """`text` with control characters (C0, DEL, C1) shown as '?': a bundle is hostile, a terminal is not."""
+    return "".join("?" if ord(c) < 0x20 or 0x7F <= ord(c) < 0xA0 else c for c in text)
+
+
 def utc(seconds):
     return datetime.datetime.fromtimestamp(seconds, datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -236,7 +241,7 @@ def check_checkpoint(note, log_key, witnesses):
         raise Failure(f"checkpoint: {len(lines)} text lines, not four (origin, size, root, stream-heads line)")
     text += "\n"
     if lines[0] != origin:
-        raise Failure(f"checkpoint: origin {lines[0]!r} is not the key's {origin!r}")
+        raise Failure(f"checkpoint: origin '{printable(lines[0])}' is not the key's '{origin}'")
     if not re.fullmatch(r"[1-9][0-9]{0,19}", lines[1]) or int(lines[1]) >= 1 << 64:
         raise Failure(f"checkpoint: tree size {lines[1]!r} is not a decimal number of 1 or more")
     size = int(lines[1])
@@ -416,13 +421,13 @@ def check_stream(s, name, size, root, heads_root, key_id, public_key):
             raise Failure(f"{where} (position {position}): the signed bytes do not parse: {err}")
         where = f"{name}: version {e['version']} (position {position})"
         if e["stream"] != name.encode():
-            raise Failure(f"{where}: the entry belongs to stream {e['stream'].decode('ascii', 'replace')!r}")
-        if e["position"] != position:
-            raise Failure(f"{where}: the signed bytes say position {e['position']}")
+            raise Failure(f"{where}: the entry belongs to stream '{printable(e['stream'].decode('utf-8', 'replace'))}'")
         if e["key_id"] != key_id:
             raise Failure(f"{where}: key ID {e['key_id'].hex()} is not the log key's {key_id.hex()}")
         if not ed25519_ok(public_key, signed, signature):
             raise Failure(f"{where}: the entry signature does not verify")
+        if e["position"] != position:
+            raise Failure(f"{where}: the signed bytes say position {e['position']}")
         if position >= size:
             raise Failure(f"{where}: the position is not below the checkpoint's size {size}")
         hashes = [b64(h, 32) for h in proof]
@@ -505,8 +510,8 @@ def report(r, key_from_bundle):
             out.append(f"  witness:    {name} ({key_id.hex()}) cosigned, at {utc(ts)}")
     else:
         out.append("  witnesses:  none asked for (--witness)")
-    purpose = f"'{r['purpose']}'" if isinstance(r["purpose"], str) else "None"
-    exported = r["exportedAt"] if isinstance(r["exportedAt"], str) else "None"
+    purpose = f"'{printable(r['purpose'])}'" if isinstance(r["purpose"], str) else "None"
+    exported = printable(r["exportedAt"]) if isinstance(r["exportedAt"], str) else "None"
     out.append(f"  exported:   {exported} for purpose {purpose} (as the bundle says)")
     print("\n".join(out))
 

@@ -87,6 +87,11 @@ public enum BundleVerification {
 
     static func failed(_ message: String) -> OperationError { OperationError(.verificationFailed, message) }
 
+    /// `text` with control characters (C0, DEL, C1) shown as `?`: a bundle is hostile, a terminal is not.
+    public static func printable(_ text: String) -> String {
+        String(String.UnicodeScalarView(text.unicodeScalars.map { $0.value < 0x20 || (0x7F..<0xA0).contains($0.value) ? "?" : $0 }))
+    }
+
     /// RFC 3339 UTC to the second (`2026-12-06T01:00:00Z`), as tools/verify-bundle.py writes it.
     public static func utc(_ seconds: UInt64) -> String {
         String(Timestamp.iso8601(milliseconds: Int64(clamping: seconds) &* 1000).prefix(19)) + "Z"
@@ -156,8 +161,8 @@ public enum BundleVerification {
             streams: zip(names, parsed).map {
                 Report.Stream(name: $0, entries: $1.count, head: $1.last.map { StreamHead(version: $0.version, position: $0.position) })
             },
-            erased: dataKey == nil, witnesses: checkpoint.witnesses, exportedAt: bundle["exportedAt"]?.string,
-            purpose: bundle["purpose"]?.string)
+            erased: dataKey == nil, witnesses: checkpoint.witnesses, exportedAt: bundle["exportedAt"]?.string.map(printable),
+            purpose: bundle["purpose"]?.string.map(printable))
     }
 }
 
@@ -181,7 +186,9 @@ struct CheckpointText {
         guard lines.count == 4 else {
             throw failed("\(lines.count) text lines, not four (origin, size, root, stream-heads line)")
         }
-        guard lines[0] == logKey.name else { throw failed("origin '\(lines[0])' is not the key's '\(logKey.name)'") }
+        guard lines[0] == logKey.name else {
+            throw failed("origin '\(BundleVerification.printable(String(lines[0])))' is not the key's '\(logKey.name)'")
+        }
         guard let size = UInt64(lines[1]), size > 0, String(size) == lines[1] else {
             throw failed("the tree size is not a decimal number of 1 or more")
         }
@@ -309,15 +316,16 @@ struct StreamCheck {
             let version = view.streamVersion
             let at = "version \(version) (position \(position))"
             guard view.stream.elementsEqual(name.utf8) else {
-                throw failed("\(at): the entry belongs to stream '\(String(decoding: view.stream, as: UTF8.self))'")
+                throw failed(
+                    "\(at): the entry belongs to stream '\(BundleVerification.printable(String(decoding: view.stream, as: UTF8.self)))'")
             }
-            guard view.position == position else { throw failed("\(at): the signed bytes say position \(view.position)") }
             guard view.keyID.elementsEqual(logKey.keyID) else {
                 throw failed("\(at): key ID \(Hex.encode(view.keyID)) is not the log key's \(Hex.encode(logKey.keyID))")
             }
             guard logKey.publicKey.isValidSignature(view.signature, for: view.signedBytes) else {
                 throw failed("\(at): the entry signature does not verify")
             }
+            guard view.position == position else { throw failed("\(at): the signed bytes say position \(view.position)") }
             guard position < checkpoint.size else {
                 throw failed("\(at): the position is not below the checkpoint's size \(checkpoint.size)")
             }
