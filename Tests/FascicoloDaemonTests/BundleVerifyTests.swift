@@ -181,6 +181,7 @@ struct BundleFixtures {
 
     func makeCases() throws -> [Case] {
         let key = ["--key", key]
+        let wrongKey = Self.otherLogKey(like: self.key)
         let entries = try #require(bundle["streams"]?.array?[0]["entries"]?.array)
         let count = entries.count
         let head = try #require(bundle["streams"]?.array?[0]["head"])
@@ -299,7 +300,7 @@ struct BundleFixtures {
             Case(
                 name: "fields that do not match their sealed bytes",
                 bundle: bundle.editing(["streams", 0, "entries", .element(sealedVersion - 1), "fields"]) { _ in
-                    .object((fields.members ?? []).map { ($0.key, $0.key == "familyName" ? .string("Verdi") : $0.value) })
+                    .object((fields.members ?? []).enumerated().map { $0 == 0 ? ($1.key, .string("Verdi")) : ($1.key, $1.value) })
                 },
                 arguments: key,
                 failure:
@@ -333,11 +334,11 @@ struct BundleFixtures {
                 arguments: key + ["--witness", witnessKey],
                 failure: "checkpoint: the cosignature of witness witness.example/w1"),
             Case(
-                name: "a wrong --key", bundle: bundle, arguments: ["--key", Self.otherLogKey()],
+                name: "a wrong --key", bundle: bundle, arguments: ["--key", wrongKey],
                 failure: "verifierKey is not the key given with --key"),
             Case(
-                name: "a wrong key in the bundle, and given", bundle: bundle.editing(["verifierKey"]) { _ in .string(Self.otherLogKey()) },
-                arguments: ["--key", Self.otherLogKey()],
+                name: "a wrong key in the bundle, and given", bundle: bundle.editing(["verifierKey"]) { _ in .string(wrongKey) },
+                arguments: ["--key", wrongKey],
                 failure: "checkpoint: expected one note signature and one cosignature/v1 line by the log key, found 0 and 0"),
         ]
         // The erased person's bundle: the history verifies, the fields cannot be given back.
@@ -380,8 +381,9 @@ struct BundleFixtures {
         return (key, "\(name)+\(Hex.encode(id))+\(Base64.encode([SignedNote.cosignatureType] + key.publicKey.bytes))")
     }
 
-    static func otherLogKey() -> String {
-        SignedNote.verifierKey(name: "fascicolo.invalid/ledger", publicKey: SigningKey().publicKey)
+    /// Another log's key under the same origin as `key`.
+    static func otherLogKey(like key: String) -> String {
+        SignedNote.verifierKey(name: String(key.prefix { $0 != "+" }), publicKey: SigningKey().publicKey)
     }
 
     /// The bundle with a witness's cosignature line added to its checkpoint.
