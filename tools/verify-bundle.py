@@ -383,13 +383,19 @@ def verify(bundle, key_arg, witnesses):
         data_key = b64(data_key, 32)
         if data_key is None:
             raise Failure("dataKey is neither null nor base64 of 32 bytes")
-    if data_key is None and not any(e["type"] == b"ErasureExecuted" for e in parsed[0]):
-        raise Failure(f"dataKey is null but {names[0]} has no ErasureExecuted entry (the person was not erased)")
+    erased = any(e["type"] == b"ErasureExecuted" for e in parsed[0])
+    if data_key is None and not erased:
+        for name, entries in zip(names, parsed):
+            sealed = next((e for e in entries if has_sealed(e["payload"])), None)
+            if sealed is not None:
+                raise Failure(f"dataKey is null but {names[0]} has no ErasureExecuted entry (the person was not erased), "
+                              f"and {name}: version {sealed['version']} (position {sealed['position']}) is sealed")
     for s, name, entries in zip(streams, names, parsed):
         check_payloads(s["entries"], entries, name, data_key)
+    fields = "clear" if data_key is not None else "erased" if erased else "none"
 
     return {"origin": origin, "key_id": key_id, "size": size, "signed_at": signed_at,
-            "person": person, "streams": list(zip(names, streams, parsed)), "erased": data_key is None,
+            "person": person, "streams": list(zip(names, streams, parsed)), "fields": fields,
             "cosigned_by": cosigned_by, "exportedAt": bundle.get("exportedAt"),
             "purpose": bundle.get("purpose")}
 
@@ -452,6 +458,15 @@ def check_stream(s, name, size, root, heads_root, key_id, public_key):
     return parsed
 
 
+def has_sealed(payload):
+    """Whether a payload is a JSON object with `sealed` (a payload that is not is rule 5's to name)."""
+    try:
+        value = load_json(payload.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        return False
+    return isinstance(value, dict) and "sealed" in value
+
+
 def check_payloads(items, parsed, name, data_key):
     """Rule 5 for one stream's entries."""
     ad_prefix = SEALED_AD_PREFIX + b"\x00" + name.encode() + b"\x00"
@@ -503,8 +518,9 @@ def report(r, key_from_bundle):
                    + (f"version {head['version']} at position {head['position']}" if head else
                       "none (no entry: proven absent)")
                    + f", complete up to size {r['size']}")
-    out.append("  fields:     " + ("erased (dataKey is null; the person stream holds ErasureExecuted)"
-                                  if r["erased"] else "in clear, each matching its sealed bytes"))
+    out.append("  fields:     " + {"clear": "in clear, each matching its sealed bytes",
+                                  "erased": "erased (dataKey is null; the person stream holds ErasureExecuted)",
+                                  "none": "none (no data key, and no entry has sealed fields)"}[r["fields"]])
     if r["cosigned_by"]:
         for name, key_id, ts in r["cosigned_by"]:
             out.append(f"  witness:    {name} ({key_id.hex()}) cosigned, at {utc(ts)}")

@@ -38,7 +38,10 @@ public enum BundleVerification {
         public let signedAtSeconds: UInt64
         public let person: String
         public let streams: [Stream]
-        public let erased: Bool
+        /// The personal fields: in clear (checked against their sealed bytes), erased (no data key,
+        /// an ErasureExecuted entry), or none (no data key and nothing sealed: never registered).
+        public enum Fields: Sendable { case clear, erased, none }
+        public let fields: Fields
         public let witnesses: [Cosignature]
         /// As the bundle says (not checked: informative).
         public let exportedAt: String?
@@ -148,8 +151,14 @@ public enum BundleVerification {
             dataKey = key
         default: throw failed("dataKey is neither null nor base64 of 32 bytes")
         }
-        if dataKey == nil && !parsed[0].contains(where: { $0.eventType == "ErasureExecuted" }) {
-            throw failed("dataKey is null but \(names[0]) has no ErasureExecuted entry (the person was not erased)")
+        let erased = parsed[0].contains { $0.eventType == "ErasureExecuted" }
+        if dataKey == nil && !erased {
+            for (name, entries) in zip(names, parsed) {
+                guard let sealed = entries.first(where: { (try? JSON.parse($0.payload))?["sealed"] != nil }) else { continue }
+                throw failed(
+                    "dataKey is null but \(names[0]) has no ErasureExecuted entry (the person was not erased), "
+                        + "and \(name): version \(sealed.version) (position \(sealed.position)) is sealed")
+            }
         }
         for (index, name) in names.enumerated() {
             try PayloadCheck(stream: name, dataKey: dataKey).run(parsed[index])
@@ -161,7 +170,8 @@ public enum BundleVerification {
             streams: zip(names, parsed).map {
                 Report.Stream(name: $0, entries: $1.count, head: $1.last.map { StreamHead(version: $0.version, position: $0.position) })
             },
-            erased: dataKey == nil, witnesses: checkpoint.witnesses, exportedAt: bundle["exportedAt"]?.string.map(printable),
+            fields: dataKey != nil ? .clear : erased ? .erased : .none, witnesses: checkpoint.witnesses,
+            exportedAt: bundle["exportedAt"]?.string.map(printable),
             purpose: bundle["purpose"]?.string.map(printable))
     }
 }

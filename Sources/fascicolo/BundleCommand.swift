@@ -58,10 +58,11 @@ struct VerifyBundle: ParsableCommand {
             let head = stream.head.map { "version \($0.version) at position \($0.position)" } ?? "none (no entry: proven absent)"
             lines.append("  \(stream.name): \(stream.entries) entries, head \(head), complete up to size \(report.size)")
         }
-        lines.append(
-            "  fields:     "
-                + (report.erased
-                    ? "erased (dataKey is null; the person stream holds ErasureExecuted)" : "in clear, each matching its sealed bytes"))
+        switch report.fields {
+        case .clear: lines.append("  fields:     in clear, each matching its sealed bytes")
+        case .erased: lines.append("  fields:     erased (dataKey is null; the person stream holds ErasureExecuted)")
+        case .none: lines.append("  fields:     none (no data key, and no entry has sealed fields)")
+        }
         if report.witnesses.isEmpty {
             lines.append("  witnesses:  none asked for (--witness)")
         }

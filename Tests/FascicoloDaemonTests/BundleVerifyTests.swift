@@ -316,7 +316,9 @@ struct BundleFixtures {
             Case(
                 name: "dataKey nulled on a person not erased",
                 bundle: bundle.editing(["dataKey"]) { _ in .null }, arguments: key,
-                failure: "dataKey is null but \(streamA) has no ErasureExecuted entry (the person was not erased)"),
+                failure:
+                    "dataKey is null but \(streamA) has no ErasureExecuted entry (the person was not erased), and \(streamA): version 1 (position"
+            ),
 
             // Witnesses and keys.
             Case(
