@@ -172,7 +172,7 @@ let package = Package(
             ]),
         .testTarget(
             name: "FascicoloOperationsTests",
-            dependencies: ["FascicoloOperations", "FascicoloLedger", "FascicoloCrypto", "FascicoloTesting"]),
+            dependencies: ["FascicoloOperations", "FascicoloLedger", "FascicoloCrypto", "FascicoloJSON", "FascicoloTesting"]),
         .testTarget(
             name: "FascicoloDaemonTests",
             dependencies: [

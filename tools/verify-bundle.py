@@ -462,7 +462,7 @@ def has_sealed(payload):
     """Whether a payload is a JSON object with `sealed` (a payload that is not is rule 5's to name)."""
     try:
         value = load_json(payload.decode("utf-8"))
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):
         return False
     return isinstance(value, dict) and "sealed" in value
 
@@ -474,7 +474,7 @@ def check_payloads(items, parsed, name, data_key):
         where = f"{name}: version {e['version']} (position {e['position']})"
         try:
             payload = load_json(e["payload"].decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             raise Failure(f"{where}: the payload is not JSON")
         if not isinstance(payload, dict):
             raise Failure(f"{where}: the payload is not a JSON object (a domain payload)")
@@ -496,7 +496,7 @@ def check_payloads(items, parsed, name, data_key):
             raise Failure(f"{where}: sealed does not open with dataKey")
         try:
             opened = load_json(clear.decode("utf-8"))
-        except (UnicodeDecodeError, ValueError):
+        except (UnicodeDecodeError, ValueError, RecursionError):
             raise Failure(f"{where}: sealed opens to something that is not JSON")
         if not isinstance(opened, dict) or not json_equal(opened, item["fields"]):
             raise Failure(f"{where}: fields do not match the sealed bytes")
@@ -558,6 +558,9 @@ def main(argv=None):
         except (UnicodeDecodeError, ValueError, RecursionError):
             raise Failure("the file is not a JSON document")
         result = verify(bundle, args.key, witnesses)
+    except RecursionError:
+        print("FAILED: the bundle nests JSON values too deeply")
+        return 1
     except Failure as f:
         print(f"FAILED: {f}")
         return 1
