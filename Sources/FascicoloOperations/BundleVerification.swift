@@ -17,12 +17,18 @@ public enum BundleVerification {
     public static let sizeLimit = 1 << 30
     static let streamHeadsPrefix = "fascicolo/stream-heads/v1 "
 
+    /// A stream's head: its last version and that entry's position.
+    public struct Head: Sendable, Equatable {
+        public let version: UInt64
+        public let position: UInt64
+    }
+
     /// What a bundle that verifies establishes.
     public struct Report: Sendable {
         public struct Stream: Sendable {
             public let name: String
             public let entries: Int
-            public let head: StreamHead?
+            public let head: Head?
         }
         public struct Cosignature: Sendable {
             public let name: String
@@ -168,7 +174,7 @@ public enum BundleVerification {
             origin: logKey.name, keyID: Hex.encode(logKey.keyID), keyFromBundle: key == nil, size: checkpoint.size,
             signedAtSeconds: checkpoint.signedAtSeconds, person: person,
             streams: zip(names, parsed).map {
-                Report.Stream(name: $0, entries: $1.count, head: $1.last.map { StreamHead(version: $0.version, position: $0.position) })
+                Report.Stream(name: $0, entries: $1.count, head: $1.last.map { Head(version: $0.version, position: $0.position) })
             },
             fields: dataKey != nil ? .clear : erased ? .erased : .none, witnesses: checkpoint.witnesses,
             exportedAt: bundle["exportedAt"]?.string.map(printable),
@@ -278,12 +284,12 @@ struct StreamCheck {
     func failed(_ message: String) -> OperationError { BundleVerification.failed("\(name): " + message) }
 
     func run(_ stream: JSON) throws -> [BundleEntry] {
-        var head: StreamHead?
+        var head: BundleVerification.Head?
         if stream["head"] != .null {
             guard let value = stream["head"], value.members?.count == 2, let version = value["version"]?.uint64, version > 0,
                 let position = value["position"]?.uint64
             else { throw failed("head is neither null nor {version, position}") }
-            head = StreamHead(version: version, position: position)
+            head = BundleVerification.Head(version: version, position: position)
         }
         guard let items = stream["entries"]?.array else { throw failed("entries is not a list") }
         var entries: [BundleEntry] = []
@@ -357,7 +363,7 @@ struct StreamCheck {
     static func bit(_ key: [UInt8], _ index: Int) -> UInt8 { (key[index / 8] >> UInt8(7 - index % 8)) & 1 }
 
     /// The bundle's `headProof` as a `StreamHeadProof`, its terminal agreeing with `head`.
-    private func headProof(_ value: JSON?, head: StreamHead?, named: String) throws -> StreamHeadProof {
+    private func headProof(_ value: JSON?, head: BundleVerification.Head?, named: String) throws -> StreamHeadProof {
         guard let value, let members = value.members, members.count == 2, let siblingItems = value["siblings"]?.array,
             let terminalValue = value["terminal"]
         else { throw failed("\(named): headProof is not {siblings, terminal}") }
@@ -390,7 +396,8 @@ struct StreamCheck {
         default:
             throw failed("\(named): the head proof's terminal is malformed")
         }
-        return StreamHeadProof(head: head, siblings: siblings.map { $0! }, terminal: terminal)
+        return StreamHeadProof(
+            head: head.map { StreamHead(version: $0.version, position: $0.position) }, siblings: siblings.map { $0! }, terminal: terminal)
     }
 }
 
