@@ -15,7 +15,7 @@ public enum BundleVerification {
     public static let format = "fascicolo-person-bundle/1"
     /// The largest bundle read: a person with a hundred thousand entries fits many times over.
     public static let sizeLimit = 1 << 30
-    static let streamHeadsPrefix = "fascicolo/stream-heads/v1 "
+    static let streamHeadsPrefix = StreamHeadMap.lineLabel + " "
 
     /// A stream's head: its last version and that entry's position.
     public struct Head: Sendable, Equatable {
