@@ -43,7 +43,7 @@ func verifyBundle(_ kind: BundleVerifierKind, _ file: String, _ arguments: [Stri
 
 struct BundleFixtures {
     static let personA = "RSSMRA85T10A562S"
-    static let personB = "BNCLRA90A41G942X"
+    static let personB = "VRDLGU70A41F052O"
     static let actor = #""actor":{"operator":"op-7","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"}"#
 
     let daemon: RunningDaemon
@@ -153,6 +153,8 @@ struct BundleFixtures {
         var arguments: [String] = []
         /// nil: it verifies; otherwise what the failure must say.
         let failure: String?
+        /// For a bundle that verifies: lines its report must hold.
+        var established: [String] = []
     }
 
     var streamA: String { "person:\(pseudonym)" }
@@ -172,6 +174,9 @@ struct BundleFixtures {
                     #expect(result.output.contains("FAILED: " + failure), "\(verifier) \(testCase.name): \(result.output)")
                 } else {
                     #expect(result.status == 0 && result.output.hasPrefix("OK:"), "\(verifier) \(testCase.name): \(result.output)")
+                    for line in testCase.established {
+                        #expect(result.output.contains(line), "\(verifier) \(testCase.name): \(line) in \(result.output)")
+                    }
                 }
             }
             // The two verifiers say the same, line for line.
@@ -185,6 +190,8 @@ struct BundleFixtures {
         let entries = try #require(bundle["streams"]?.array?[0]["entries"]?.array)
         let count = entries.count
         let head = try #require(bundle["streams"]?.array?[0]["head"])
+        let accessCount = try #require(bundle["streams"]?.array?[1]["entries"]?.array?.count)
+        #expect(size(older) < size(bundle) && count > 15 && accessCount > 20, "a long history, exported twice")
         let lastPosition = try #require(entries.last?["position"]?.uint64)
         let (witness, witnessKey) = Self.witness(name: "witness.example/w1")
         let (otherWitness, _) = Self.witness(name: "witness.example/w1")  // the same name, another key
@@ -196,11 +203,30 @@ struct BundleFixtures {
 
         var cases: [Case] = [
             // The bundles as exported.
-            Case(name: "long history", bundle: bundle, arguments: key, failure: nil),
-            Case(name: "long history, key from the bundle", bundle: bundle, failure: nil),
-            Case(name: "older export", bundle: older, arguments: key, failure: nil),
-            Case(name: "erased person", bundle: erased, arguments: key, failure: nil),
-            Case(name: "cosigned by the witness", bundle: cosigned, arguments: key + ["--witness", witnessKey], failure: nil),
+            Case(
+                name: "long history", bundle: bundle, arguments: key, failure: nil,
+                established: [
+                    ", the key given with --key", "  checkpoint: size \(size(bundle)), signed ", "  person:     \(pseudonym)",
+                    "  \(streamA): \(count) entries, head version \(count) at position \(lastPosition), complete up to size \(size(bundle))",
+                    "  \(accessA): \(accessCount) entries, head version \(accessCount) at position ",
+                    "  fields:     in clear, each matching its sealed bytes", "  witnesses:  none asked for (--witness)",
+                    "for purpose 'court request 2026/78'",
+                ]),
+            Case(
+                name: "long history, key from the bundle", bundle: bundle, failure: nil,
+                established: ["key taken from the bundle itself"]),
+            Case(
+                name: "older export", bundle: older, arguments: key, failure: nil,
+                established: [
+                    "  checkpoint: size \(size(older)), signed ", "  \(streamA): \(count - 1) entries, head version \(count - 1) ",
+                ]),
+            Case(
+                name: "erased person", bundle: erased, arguments: key, failure: nil,
+                established: ["  fields:     erased (dataKey is null; the person stream holds ErasureExecuted)"]),
+            Case(
+                name: "cosigned by the witness", bundle: cosigned, arguments: key + ["--witness", witnessKey], failure: nil,
+                established: ["  witness:    witness.example/w1 (\(witnessKey.split(separator: "+")[1])) cosigned, at 2025-12-06T05:46:40Z"]
+            ),
 
             // Entries dropped, added, replaced.
             Case(
@@ -355,6 +381,11 @@ struct BundleFixtures {
                 ))
         }
         return cases
+    }
+
+    /// The checkpoint's tree size.
+    func size(_ bundle: JSON) -> UInt64 {
+        bundle["checkpoint"]?.string.flatMap { UInt64($0.split(separator: "\n")[1]) } ?? 0
     }
 
     // MARK: - Tampering tools
