@@ -294,6 +294,10 @@ struct BundleFixtures {
                 name: "a flipped byte in the checkpoint's root",
                 bundle: bundle.editing(["checkpoint"]) { $0.flatMap(Self.flipRoot) },
                 arguments: key, failure: "checkpoint: the note signature by the log key does not verify"),
+            Case(
+                name: "a flipped byte in the checkpoint's stream-heads root",
+                bundle: bundle.editing(["checkpoint"]) { $0.flatMap(Self.flipStreamHeadsRoot) },
+                arguments: key, failure: "checkpoint: the note signature by the log key does not verify"),
 
             // Proofs and heads forged.
             Case(
@@ -404,6 +408,17 @@ struct BundleFixtures {
         guard var root = Base64.decode(lines[2]) else { return nil }
         root[0] ^= 0x80
         lines[2] = Base64.encode(root)
+        return .string(lines.joined(separator: "\n"))
+    }
+
+    /// The checkpoint note with one bit of its stream-heads root flipped (still valid base64).
+    static func flipStreamHeadsRoot(_ value: JSON) -> JSON? {
+        guard let note = value.string else { return nil }
+        var lines = note.components(separatedBy: "\n")
+        let parts = lines[3].split(separator: " ").map(String.init)
+        guard parts.count == 2, var root = Base64.decode(parts[1]) else { return nil }
+        root[31] ^= 0x01
+        lines[3] = parts[0] + " " + Base64.encode(root)
         return .string(lines.joined(separator: "\n"))
     }
 
