@@ -4,7 +4,9 @@
 Written from Sources/FascicoloLedger/FascicoloLedger.docc/Formats.md ONLY (sections "Person
 bundles", "Entries", "The Merkle tree", "Checkpoints", "The stream-head map" and "Domain
 payloads"; plus C2SP signed-note, tlog-checkpoint, tlog-cosignature, RFC 9162 and RFC 8032) --
-no project source was read, and nothing of the project is imported.
+no project source was read while writing it, and nothing of the project is imported. (Later
+edits only followed Formats.md's wording of the rules and made its messages the same as
+`fascicolo bundle verify`'s, so that a test can compare the two line for line.)
 
     verify-bundle.py BUNDLE [--key '<name>+<hex id>+<base64>'] [--witness VKEY]...
 
