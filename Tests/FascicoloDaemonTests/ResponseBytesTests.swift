@@ -11,6 +11,8 @@ import Testing
     static let writer: UInt32 = 4343
     static let auditor: UInt32 = 4242
     static let person = "Fascicolo-Person: " + DomainEndToEndTests.codiceFiscale
+    /// A service reads a person for an operator, whom it names.
+    static let operatorOfWriter = "Fascicolo-Operator: op-7"
     static let purpose = "Fascicolo-Purpose: internal audit 2026/15"
 
     @Test func everyEndpointAnswersTheSameBytes() throws {
@@ -74,11 +76,13 @@ import Testing
             let last = try record(#"{"type":"Restricted","occurredAt":"2026-02-03","data":{"target":2,"ground":"accuracy_contested"}}"#)
             let reflects = "reflects=\(last)"
 
-            try pin("case-file", "/v1/persons/case-file?from=9&limit=6", as: Self.writer, headers: [Self.person])
-            try pin("case-file-restricted", "/v1/persons/case-file?limit=2", as: Self.writer, headers: [Self.person])
-            try pin("timeline", "/v1/persons/timeline?\(reflects)&limit=3", as: Self.writer, headers: [Self.person])
-            try pin("timeline-later", "/v1/persons/timeline?from=10&limit=5", as: Self.writer, headers: [Self.person])
-            try pin("case-state", "/v1/persons/case-state?\(reflects)", as: Self.writer, headers: [Self.person])
+            try pin("case-file", "/v1/persons/case-file?from=9&limit=6", as: Self.writer, headers: [Self.person, Self.operatorOfWriter])
+            try pin(
+                "case-file-restricted", "/v1/persons/case-file?limit=2", as: Self.writer, headers: [Self.person, Self.operatorOfWriter])
+            try pin("timeline", "/v1/persons/timeline?\(reflects)&limit=3", as: Self.writer, headers: [Self.person, Self.operatorOfWriter])
+            try pin(
+                "timeline-later", "/v1/persons/timeline?from=10&limit=5", as: Self.writer, headers: [Self.person, Self.operatorOfWriter])
+            try pin("case-state", "/v1/persons/case-state?\(reflects)", as: Self.writer, headers: [Self.person, Self.operatorOfWriter])
             try pin("caseload", "/v1/caseload?by=operator&\(reflects)")
             try pin("interventions", "/v1/interventions?code=SAD&\(reflects)")
             try pin("indicators", "/v1/indicators?ambito=potenza&year=2026&\(reflects)")
@@ -161,7 +165,7 @@ import Testing
         indicators 200 {"indicators":{"caseFiles":"<5","takenInCharge":"<5","daysFromFirstContactToPresaInCarico":{"caseFiles":"<5","median":null,"p90":null},"daysFromFirstContactToSignedPlan":{"caseFiles":"<5","median":null,"p90":null},"shareWithAssessment":null,"shareWithSignedPlan":null,"closureReasons":{},"outcomes":{},"goalsClosed":"<5","goalsAchieved":"<5","suppressedBelow":5},"position":~,"lag":~}
         caseload-region 200 {"by":"ambito","rows":[{"id":"potenza","open":"<5","takenInCharge":"<5","reviewsOverdue":"<5"}],"position":~,"lag":~}
         interventions-region 200 {"rows":[{"code":"SAD","provider":"Coop Aurora","fundingLine":"fnps","ambito":"potenza","month":"2026-01","requested":"<5","started":"<5","ended":"<5","deliveries":"<5","minutes":null,"amount":null}],"position":~,"lag":~}
-        accesses 200 {"person":"~","accesses":[{"position":15,"at":"~","author":"uid:4343/unnamed","role":"writer","what":"case_file","purpose":"case_work","entries":6},{"position":16,"at":"~","author":"uid:4343/unnamed","role":"writer","what":"case_file","purpose":"case_work","entries":2},{"position":17,"at":"~","author":"uid:4343/unnamed","role":"writer","what":"timeline","purpose":"case_work","entries":3}],"position":~,"lag":~}
+        accesses 200 {"person":"~","accesses":[{"position":15,"at":"~","author":"uid:4343/unnamed","role":"writer","what":"case_file","purpose":"case_work","entries":6,"operator":"op-7"},{"position":16,"at":"~","author":"uid:4343/unnamed","role":"writer","what":"case_file","purpose":"case_work","entries":2,"operator":"op-7"},{"position":17,"at":"~","author":"uid:4343/unnamed","role":"writer","what":"timeline","purpose":"case_work","entries":3,"operator":"op-7"}],"position":~,"lag":~}
         voids 200 {"register":"voids","rows":[{"position":12,"at":"~","person":"~","version":12,"type":"Voided","author":"uid:4343/unnamed","operator":"op-7","data":{"target":10,"reason":"erogazione registrata due volte","authorisingAct":"det. 4/2026"}}],"position":~,"lag":~}
         restrictions 200 {"register":"restrictions","rows":[{"position":14,"at":"~","person":"~","version":14,"type":"Restricted","author":"uid:4343/unnamed","operator":"op-7","data":{"target":2,"ground":"accuracy_contested"}}],"position":~,"lag":~}
         projection 200 {"name":"cases","version":1,"state":"live","servingSlot":"a","position":~,"logSize":~,"lag":~,"failure":null,"build":null,"lastRebuild":{"version":1,"position":~,"digest":"~","logRoot":"~","startedAt":"~","finishedAt":"~","entriesPerSecond":~}}
