@@ -280,17 +280,27 @@ struct Log: DaemonCommand {
     @Option(help: "At most this many entries (1 to 1000; default 100).")
     var limit: Int?
 
+    @Flag(
+        help: """
+            With --json: each entry with its signed bytes too (base64; its record is signed bytes ‖ signature), \
+            for checking offline. Persons' entries carry them only with --purpose.
+            """)
+    var signed = false
+
     @OptionGroup var purpose: RawReadPurpose
 
     @OptionGroup var daemon: DaemonOptions
 
     func validate() throws {
         if let limit, !(1...1_000).contains(limit) { throw ValidationError("--limit is 1 to 1000") }
+        if signed && !daemon.json { throw ValidationError("--signed prints the daemon's JSON: give --json too") }
     }
 
     func run(client: DaemonClient) async throws {
         let session = DaemonSession(daemon, client: client)
-        let query = queryString([("from", String(from ?? 0)), ("limit", limit.map(String.init))])
+        let query = queryString([
+            ("from", String(from ?? 0)), ("limit", limit.map(String.init)), ("signed", signed ? "true" : nil),
+        ])
         let (response, value) = try await session.getJSON(
             "/v1/log" + query, headers: purpose.purpose.map { [("Fascicolo-Purpose", $0)] } ?? [])
         if daemon.json {

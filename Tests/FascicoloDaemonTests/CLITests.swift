@@ -257,6 +257,53 @@ import Testing
         }
     }
 
+    /// The log signs every checkpoint twice: the note signature and a `cosignature/v1` line that
+    /// binds its time (Formats.md, "Checkpoints"). A note stripped of that line still carries a
+    /// valid note signature, but it is not a checkpoint of this log: `checkpoint --verify`, the
+    /// proofs and `verify --checkpoint` refuse it.
+    @Test func aCheckpointWithoutItsCosignatureLineIsRefused() throws {
+        try withDaemon { daemon in
+            for index in 0..<3 {
+                #expect(try cli(daemon, "append", "case-c", "--type", "X", "--data", "\(index)").status == 0)
+            }
+            try waitForCheckpoint(daemon, size: 3)
+            let verifierKey = try #require(try daemon.json("/v1/keys")["verifierKey"] as? String)
+            let note = try cliStandardOutput(daemon, "checkpoint")
+            let stripped = Self.withoutCosignature(note)
+            #expect(stripped != note && stripped.hasSuffix("\n"), "\(stripped)")
+            let publicKey = try #require(SignedNote.parseVerifierKey(verifierKey)).publicKey
+            // Still a valid note signature: only the missing line tells it apart.
+            #expect((try? Checkpoint.verify(note: stripped, origin: "fascicolo.invalid/ledger", publicKey: publicKey)) != nil)
+
+            let proxySocket = daemon.directory + "/proxy.sock"
+            try withProxy(
+                at: proxySocket, to: daemon.socket, chunked: false,
+                tamper: { target, body in target.hasPrefix("/v1/checkpoints/") ? Self.withoutCosignature(body) : body }
+            ) {
+                let checked = try cli(["checkpoint", "--verify", "--key", verifierKey, "--socket", proxySocket])
+                #expect(
+                    checked.status == 1 && checked.output.contains("FAILED") && checked.output.contains("cosignature"), "\(checked.output)")
+                let proof = try cli(["proof", "inclusion", "1", "--key", verifierKey, "--socket", proxySocket])
+                #expect(proof.status == 1 && proof.output.contains("cosignature"), "\(proof.output)")
+            }
+            let kept = daemon.directory + "/stripped.note"
+            try writeFile(kept, stripped)
+            let offline = try cli(["verify", "--key", verifierKey, "--checkpoint", kept, daemon.directory + "/data"])
+            #expect(offline.status == 1 && offline.output.contains("cosignature"), "\(offline.output)")
+            let keptWhole = daemon.directory + "/whole.note"
+            try writeFile(keptWhole, note)
+            #expect(try cli(["verify", "--key", verifierKey, "--checkpoint", keptWhole, daemon.directory + "/data"]).status == 0)
+        }
+    }
+
+    /// The note without its last signature line (the log's `cosignature/v1`).
+    static func withoutCosignature(_ note: String) -> String {
+        var lines = note.split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.count > 2, lines.last == "" else { return note }
+        lines.remove(at: lines.count - 2)
+        return lines.joined(separator: "\n")
+    }
+
     @Test func tailFollowsTheLogAcrossADaemonRestartWithNoGapAndNoDuplicate() throws {
         try withDaemon { daemon in
             #expect(try daemon.append("s-0", #"{"events":[{"type":"X","data":0},{"type":"Y","data":1}]}"#).status == 201)
