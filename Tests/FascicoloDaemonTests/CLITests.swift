@@ -296,6 +296,53 @@ import Testing
         }
     }
 
+    /// `checkpoints` lists the stored checkpoints; `checkpoint --size N` prints (and checks) the
+    /// one of exactly N entries, and catches a daemon that answers with another size's note;
+    /// `log --signed --json` carries each entry's signed bytes.
+    @Test func checkpointsOfAnyStoredSizeAndSignedLogPages() throws {
+        try withDaemon { daemon in
+            for size in 1...3 {
+                #expect(try cli(daemon, "append", "case-s", "--type", "X", "--data", "\(size)").status == 0)
+                try waitForCheckpoint(daemon, size: size)
+            }
+            let verifierKey = try #require(try daemon.json("/v1/keys")["verifierKey"] as? String)
+            let publicKey = try #require(SignedNote.parseVerifierKey(verifierKey)).publicKey
+            let second = try cliStandardOutput(daemon, "checkpoint", "--size", "2")
+            let checkpoint = try Checkpoint.verifyCosigned(note: second, origin: "fascicolo.invalid/ledger", publicKey: publicKey)
+            #expect(checkpoint.size == 2)
+
+            let listed = try cli(daemon, "checkpoints")
+            let lines = listed.output.split(separator: "\n")
+            #expect(listed.status == 0 && lines.count == 4 && lines[0].hasPrefix("SIZE"), "\(listed.output)")
+            #expect(lines[2].hasPrefix("2 ") && lines[2].contains(checkpoint.root.hex), "\(listed.output)")
+            let firstPage = try cli(daemon, "checkpoints", "--limit", "2")
+            #expect(firstPage.output.contains("more follow: fascicolo checkpoints --from 3"), "\(firstPage.output)")
+            let page = try parseObject(try cliStandardOutput(daemon, "checkpoints", "--from", "2", "--json"))
+            #expect((page["checkpoints"] as? [[String: Any]])?.map { $0["size"] as? Int } == [2, 3], "\(page)")
+
+            let verified = try cli(daemon, "checkpoint", "--size", "2", "--verify", "--key", verifierKey)
+            #expect(verified.status == 0 && verified.output.contains("verified: checkpoint of 2 entries"), "\(verified.output)")
+            #expect(try cli(daemon, "checkpoint", "--size", "99").status == 1)  // none stored: the daemon's 404
+            #expect(try cli(daemon, "checkpoints", "--limit", "0").status == 2)
+
+            // Asked for size 2, answered with the (validly signed) note of size 3.
+            let third = try cliStandardOutput(daemon, "checkpoint", "--size", "3")
+            let proxySocket = daemon.directory + "/proxy.sock"
+            try withProxy(
+                at: proxySocket, to: daemon.socket, chunked: false,
+                tamper: { target, body in target == "/v1/checkpoints/2" ? third : body }
+            ) {
+                let swapped = try cli(["checkpoint", "--size", "2", "--verify", "--key", verifierKey, "--socket", proxySocket])
+                #expect(swapped.status == 1 && swapped.output.contains("not 2"), "\(swapped.output)")
+            }
+
+            let signed = try parseObject(try cliStandardOutput(daemon, "log", "--signed", "--json", "--limit", "2"))
+            let entries = try #require(signed["entries"] as? [[String: Any]])
+            #expect(entries.count == 2 && entries.allSatisfy { $0["signedBytes"] is String }, "\(signed)")
+            #expect(try cli(daemon, "log", "--signed").status == 2)  // the signed bytes are for --json
+        }
+    }
+
     /// The note without its last signature line (the log's `cosignature/v1`).
     static func withoutCosignature(_ note: String) -> String {
         var lines = note.split(separator: "\n", omittingEmptySubsequences: false)
