@@ -339,7 +339,36 @@ import Testing
             let signed = try parseObject(try cliStandardOutput(daemon, "log", "--signed", "--json", "--limit", "2"))
             let entries = try #require(signed["entries"] as? [[String: Any]])
             #expect(entries.count == 2 && entries.allSatisfy { $0["signedBytes"] is String }, "\(signed)")
-            #expect(try cli(daemon, "log", "--signed").status == 2)  // the signed bytes are for --json
+            // Without --json, each entry's signature is checked here.
+            let checked = try cli(daemon, "log", "--signed", "--key", verifierKey)
+            #expect(
+                checked.status == 0 && checked.output.contains("SIGNATURE") && checked.output.contains("verified: 3 signatures valid"),
+                "\(checked.output)")
+            // A page with its first entry left out, or a summary that is not what was signed: exit 1.
+            try withProxy(
+                at: proxySocket, to: daemon.socket, chunked: false,
+                tamper: { target, body in
+                    guard target.hasPrefix("/v1/log"),
+                        var page = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+                        var entries = page["entries"] as? [Any]
+                    else { return body }
+                    entries.removeFirst()
+                    page["entries"] = entries
+                    return String(decoding: (try? JSONSerialization.data(withJSONObject: page)) ?? Data(), as: UTF8.self)
+                }
+            ) {
+                let dropped = try cli(["log", "--signed", "--key", verifierKey, "--socket", proxySocket])
+                #expect(
+                    dropped.status == 1 && dropped.output.contains("FAILED: entry 0: the signed bytes are of position 1"),
+                    "\(dropped.output)")
+            }
+            try withProxy(
+                at: proxySocket, to: daemon.socket, chunked: false,
+                tamper: { target, body in target.hasPrefix("/v1/log") ? body.replacingFirst(#""type":"X""#, with: #""type":"Y""#) : body }
+            ) {
+                let altered = try cli(["log", "--signed", "--key", verifierKey, "--socket", proxySocket])
+                #expect(altered.status == 1 && altered.output.contains("fields type differ from the signed bytes"), "\(altered.output)")
+            }
         }
     }
 
