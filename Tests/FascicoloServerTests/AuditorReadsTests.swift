@@ -46,6 +46,8 @@ import Testing
             #expect(listed.map { $0["size"] as? Int } == [1, 2, 3] && all["next"] is NSNull, "\(all)")
             for (row, checkpoint) in zip(listed, notes) {
                 #expect(row["root"] as? String == Base64.encode(checkpoint.root.bytes))
+                #expect(row["streamHeads"] as? String == checkpoint.streamHeadsRoot.map { Base64.encode($0.bytes) })
+                #expect(row["streamHeads"] as? String != nil)
                 #expect((row["timestamp"] as? Int).map(UInt64.init) == checkpoint.timestampSeconds)
             }
             let first = try await server.call(.get, "/v1/checkpoints?limit=2").json ?? [:]

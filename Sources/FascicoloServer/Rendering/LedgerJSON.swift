@@ -107,9 +107,10 @@ extension Render {
         return json.bytes
     }
 
-    /// `GET /v1/checkpoints`: each stored checkpoint's size, root (base64, as in the note) and
-    /// time (its `cosignature/v1` timestamp, seconds); `next` is the size to ask `from` for the
-    /// next page, null after the last.
+    /// `GET /v1/checkpoints`: each stored checkpoint's size, root and stream-heads map root
+    /// (base64, as in the note; null for a checkpoint signed before the map) and time (its
+    /// `cosignature/v1` timestamp, seconds); `next` is the size to ask `from` for the next page,
+    /// null after the last.
     static func checkpoints(_ checkpoints: [Checkpoint], next: UInt64?) -> [UInt8] {
         var json = JSONBytes(capacity: 100 * checkpoints.count + 32)
         json.object { json in
@@ -119,6 +120,8 @@ extension Render {
                     json.object { json in
                         json.member("size", checkpoint.size)
                         json.member("root", Base64.encode(checkpoint.root.bytes))
+                        json.key("streamHeads")
+                        if let heads = checkpoint.streamHeadsRoot { json.string(Base64.encode(heads.bytes)) } else { json.null() }
                         json.key("timestamp")
                         if let seconds = checkpoint.timestampSeconds { json.number(seconds) } else { json.null() }
                     }
