@@ -96,7 +96,17 @@ import Testing
             try pin("projection", "/v1/projections/cases", volatile: ["position", "logSize", "lag", "entriesPerSecond", "etaSeconds"])
             try pin("projections", "/v1/projections", volatile: ["position", "logSize", "lag", "entriesPerSecond", "etaSeconds"])
             try pin("digest", "/v1/projections/cases/digest", volatile: ["position"])
+            // Nothing is appended until log-recorded: the checkpoint of the current size is the last one.
+            let signedSize = try daemon.json("/v1/health/ready")["entries"] as? Int ?? 0
+            try waitForCheckpoint(daemon, size: signedSize)
+            try pin("checkpoints", "/v1/checkpoints?from=\(signedSize)&limit=2", as: Self.auditor, volatile: ["timestamp"])
+            let note = try daemon.call("/v1/checkpoints/\(signedSize)", as: Self.auditor)
+            // The note's lines on one line of the transcript, each ending in ⏎.
+            transcript.append(
+                "checkpoint-size \(note.status) " + Self.normalized(note.body.replacingOccurrences(of: "\n", with: "⏎"), volatile: []))
+            try pin("checkpoint-missing", "/v1/checkpoints/\(signedSize + 1000)", as: Self.auditor)
             try pin("log", "/v1/log?from=0&limit=4")
+            try pin("log-signed", "/v1/log?from=0&limit=2&signed=true")
             try pin("log-recorded", "/v1/log?from=2&limit=2", headers: [Self.purpose])
             try pin("entry", "/v1/entries/0")
             try pin("inclusion", "/v1/proofs/inclusion?position=1&treeSize=5")
@@ -171,7 +181,11 @@ import Testing
         projection 200 {"name":"cases","version":1,"state":"live","servingSlot":"a","position":~,"logSize":~,"lag":~,"failure":null,"build":null,"lastRebuild":{"version":1,"position":~,"digest":"~","logRoot":"~","startedAt":"~","finishedAt":"~","entriesPerSecond":~}}
         projections 200 {"projections":[{"name":"timeline","version":3,"state":"live","servingSlot":"a","position":~,"logSize":~,"lag":~,"failure":null,"build":null,"lastRebuild":{"version":3,"position":~,"digest":"~","logRoot":"~","startedAt":"~","finishedAt":"~","entriesPerSecond":~}},{"name":"cases","version":1,"state":"live","servingSlot":"a","position":~,"logSize":~,"lag":~,"failure":null,"build":null,"lastRebuild":{"version":1,"position":~,"digest":"~","logRoot":"~","startedAt":"~","finishedAt":"~","entriesPerSecond":~}},{"name":"interventions","version":2,"state":"live","servingSlot":"a","position":~,"logSize":~,"lag":~,"failure":null,"build":null,"lastRebuild":{"version":2,"position":~,"digest":"~","logRoot":"~","startedAt":"~","finishedAt":"~","entriesPerSecond":~}},{"name":"compliance","version":2,"state":"live","servingSlot":"a","position":~,"logSize":~,"lag":~,"failure":null,"build":null,"lastRebuild":{"version":2,"position":~,"digest":"~","logRoot":"~","startedAt":"~","finishedAt":"~","entriesPerSecond":~}}]}
         digest 200 {"name":"cases","digest":"~","position":~}
+        checkpoints 200 {"checkpoints":[{"size":21,"root":"~","streamHeads":"~","timestamp":~}],"next":null}
+        checkpoint-size 200 fascicolo.invalid/ledger⏎21⏎~⏎fascicolo/stream-heads/v1 ~⏎⏎— fascicolo.invalid/ledger ~⏎— fascicolo.invalid/ledger ~⏎
+        checkpoint-missing 404 {"type":"https://fascicolo.invalid/problems/not_found","title":"Not Found","status":404,"code":"not_found","detail":"no checkpoint of 1021 entries is stored"}
         log 200 {"entries":[{"position":0,"stream":"case-1","streamVersion":1,"type":"CaseOpened","recordedAt":"~","author":"uid:0/unnamed","data":{"ambito":"AMB-03", "n":[1.5e3,-0,"\u00e8"]},"keyId":~,"signature":"~","leafHash":"~"},{"position":1,"stream":"person:~","streamVersion":1,"type":"PersonRegistered","recordedAt":"~","author":"uid:4343/unnamed","data":null,"withheld":"person_data","keyId":~,"signature":"~","leafHash":"~"},{"position":2,"stream":"person:~","streamVersion":2,"type":"CaseOpened","recordedAt":"~","author":"uid:4343/unnamed","data":null,"withheld":"person_data","keyId":~,"signature":"~","leafHash":"~"},{"position":3,"stream":"person:~","streamVersion":3,"type":"CaseManagerAssigned","recordedAt":"~","author":"uid:4343/unnamed","data":null,"withheld":"person_data","keyId":~,"signature":"~","leafHash":"~"}]}
+        log-signed 200 {"entries":[{"position":0,"stream":"case-1","streamVersion":1,"type":"CaseOpened","recordedAt":"~","author":"uid:0/unnamed","data":{"ambito":"AMB-03", "n":[1.5e3,-0,"\u00e8"]},"keyId":~,"signature":"~","leafHash":"~","signedBytes":"~"},{"position":1,"stream":"person:~","streamVersion":1,"type":"PersonRegistered","recordedAt":"~","author":"uid:4343/unnamed","data":null,"withheld":"person_data","keyId":~,"signature":"~","leafHash":"~"}]}
         log-recorded 200 {"entries":[{"position":2,"stream":"person:~","streamVersion":2,"type":"CaseOpened","recordedAt":"~","author":"uid:4343/unnamed","data":{"schema":1,"occurredAt":"2026-01-12","codeTable":"2026.2","purpose":"case_management","actor":{"operator":"op-7","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"},"data":{"area":"poverty","ente":"Comune di Potenza","ambito":"potenza"}},"keyId":~,"signature":"~","leafHash":"~"},{"position":3,"stream":"person:~","streamVersion":3,"type":"CaseManagerAssigned","recordedAt":"~","author":"uid:4343/unnamed","data":{"schema":1,"occurredAt":"2026-01-12","codeTable":"2026.2","purpose":"case_management","actor":{"operator":"op-7","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"},"data":{"operator":"op-7"}},"keyId":~,"signature":"~","leafHash":"~"}]}
         entry 200 {"position":0,"stream":"case-1","streamVersion":1,"type":"CaseOpened","recordedAt":"~","author":"uid:0/unnamed","data":{"ambito":"AMB-03", "n":[1.5e3,-0,"\u00e8"]},"keyId":~,"signature":"~","leafHash":"~","signedBytes":"~"}
         inclusion 200 {"position":1,"treeSize":5,"leafHash":"~","proof":["~","~","~"]}
