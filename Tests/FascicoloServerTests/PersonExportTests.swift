@@ -1,0 +1,196 @@
+import FascicoloBundle
+import FascicoloCrypto
+import FascicoloJSON
+import FascicoloServer
+import Foundation
+import Hummingbird
+import Testing
+
+// Testable: the map's StreamHead is built here from the bundle's values.
+@testable import FascicoloLedger
+
+/// `POST /v1/persons/export` in process, on a real ledger: the bundle of Formats.md "Person
+/// bundles", its own record, its checkpoint, an erased person's bundle, the refusals. The
+/// proofs are checked here lightly with the ledger's own MerkleProof and map hashes; the full
+/// verifiers (tools/verify-bundle.py, fascicolo bundle verify) have tests of their own.
+@Suite struct PersonExportTests {
+    static let codiceFiscale = PersonRoutesTests.codiceFiscale
+    static let auditor: UInt32 = 4242
+    static let writer: UInt32 = 4343
+    static let person = "Fascicolo-Person: " + codiceFiscale
+    static let purpose = "Fascicolo-Purpose: richiesta del Tribunale per i minorenni 2026/77"
+
+    /// Registration, a case with a plan, a voided delivery, a rectified review, a restriction
+    /// lifted again; two reads. Returns the pseudonym.
+    static func recordHistory(_ daemon: InProcessDaemon) async throws -> String {
+        func record(_ events: String) async throws {
+            let result = try await daemon.call("/v1/persons/events", method: "POST", body: PersonRoutesTests.body(events), as: writer)
+            try #require(result.status == 201, "\(result.body)")
+        }
+        try await record(PersonRoutesTests.registration)
+        try await record(
+            """
+            {"type":"CaseOpened","occurredAt":"2026-01-12","data":{"area":"poverty","ente":"Comune di Potenza","ambito":"potenza"}},
+            {"type":"CaseManagerAssigned","occurredAt":"2026-01-12","data":{"operator":"op-7"}},
+            {"type":"TakenInCharge","occurredAt":"2026-01-15","data":{"date":"2026-01-15","basis":"request"}},
+            {"type":"PlanDrafted","occurredAt":"2026-01-20","data":{"objectives":["Trovare un lavoro stabile"],"supports":["SAD"]}},
+            {"type":"PlanSigned","occurredAt":"2026-01-22","data":{"plan":5,"date":"2026-01-22","signatories":["Mario Rossi"]}},
+            {"type":"InterventionRequested","occurredAt":"2026-01-23","data":{"code":"SAD","provider":"Coop Aurora","fundingLine":"fnps"}},
+            {"type":"InterventionStarted","occurredAt":"2026-01-25","data":{"intervention":7,"date":"2026-01-25"}},
+            {"type":"ServiceDelivered","occurredAt":"2026-01-26","data":{"intervention":7,"date":"2026-01-26","minutes":60,"amount":120.50}},
+            {"type":"ServiceDelivered","occurredAt":"2026-01-27","data":{"intervention":7,"date":"2026-01-27","minutes":30,"amount":30.25}},
+            {"type":"ReviewHeld","occurredAt":"2026-02-01","data":{"date":"2026-02-01","nextReviewDue":"2026-03-01","findings":"Mario lavora part-time"}},
+            {"type":"Voided","occurredAt":"2026-02-02","data":{"target":10,"reason":"erogazione registrata due volte","authorisingAct":"det. 4/2026"}},
+            {"type":"Rectified","occurredAt":"2026-02-02","data":{"target":11,"field":"findings","newValue":"Mario lavora a tempo pieno","reason":"errore di trascrizione","authorisedBy":"op-7"}},
+            {"type":"Restricted","occurredAt":"2026-02-03","data":{"target":1,"ground":"accuracy_contested"}},
+            {"type":"RestrictionLifted","occurredAt":"2026-02-04","data":{"restriction":14,"reason":"dati verificati"}}
+            """)
+        let file = try await daemon.json("/v1/persons/case-file", as: writer, headers: [person])
+        _ = try await daemon.json("/v1/persons/case-file", as: auditor, headers: [person, "Fascicolo-Purpose: verifica interna"])
+        return try #require(file["person"] as? String)
+    }
+
+    static func export(_ daemon: InProcessDaemon, as uid: UInt32 = auditor) async throws -> (bytes: [UInt8], bundle: PersonBundle) {
+        let result = try await daemon.call("/v1/persons/export", method: "POST", as: uid, headers: [person, purpose])
+        try #require(result.status == 200, "\(result.body)")
+        let bytes = Array(result.body.utf8)
+        return (bytes, try PersonBundle.parse(bytes))
+    }
+
+    @Test func aBundleHoldsTheWholeHistoryWithCorrectionsReadsAndItsOwnExport() async throws {
+        try await TestServer.run(policy: TestServer.policy(auditor: Self.auditor, writer: Self.writer)) { server in
+            let daemon = InProcessDaemon(server: server)
+            let pseudonym = try await Self.recordHistory(daemon)
+            let (bytes, bundle) = try await Self.export(daemon)
+            let text = String(decoding: bytes, as: UTF8.self)
+            #expect(!text.contains(Self.codiceFiscale))
+
+            // Members in the order of Formats.md; what they hold.
+            let order = try JSON.rawMembers(bytes).map(\.key)
+            #expect(order == ["format", "verifierKey", "checkpoint", "person", "exportedAt", "purpose", "dataKey", "streams"])
+            #expect(bundle.person == pseudonym && bundle.verifierKey == server.ledger.verifierKey)
+            #expect(bundle.purpose == "richiesta del Tribunale per i minorenni 2026/77")
+            #expect(bundle.dataKey?.count == 32)
+            #expect(bundle.streams.map(\.stream) == ["person:\(pseudonym)", "access:\(pseudonym)"])
+            #expect(try PersonBundle.parse(bundle.json) == bundle)
+
+            let checkpoint = try Checkpoint.verify(
+                note: bundle.checkpoint, origin: server.ledger.origin, publicKey: server.ledger.publicKey)
+            try Self.expectProofsVerify(bundle, checkpoint: checkpoint, publicKey: server.ledger.publicKey)
+
+            // The case file: 15 entries, corrections as entries like the others, personal fields in clear.
+            let caseFile = bundle.streams[0]
+            #expect(caseFile.head?.version == 15 && caseFile.entries.count == 15)
+            let types = caseFile.entries.compactMap { $0.parsed?.eventType }
+            #expect(types.suffix(4) == ["Voided", "Rectified", "Restricted", "RestrictionLifted"])
+            #expect(caseFile.entries[0].fields?["familyName"]?.string == "Rossi")
+            #expect(caseFile.entries[12].fields?["newValue"]?.string == "Mario lavora a tempo pieno")
+            #expect(caseFile.entries[1].fields == nil)  // CaseOpened has no personal field
+
+            // The reads: the two case-file reads, then the export itself, with its purpose —
+            // covered by the bundle's checkpoint.
+            let reads = bundle.streams[1]
+            let what = reads.entries.compactMap { entry in
+                entry.parsed.flatMap { try? JSON.parse($0.payload) }?["data"]?["what"]?.string
+            }
+            #expect(what == ["case_file", "case_file", "export"], "\(what)")
+            let exportRecord = try #require(reads.entries.last?.parsed)
+            let exportData = try JSON.parse(exportRecord.payload)["data"]
+            #expect(exportData?["purpose"]?.string == bundle.purpose && exportData?["role"]?.string == "auditor")
+            #expect((reads.head?.position ?? .max) < checkpoint.size)
+
+            // The rendering shows corrections as such, the reads as a table, and escapes everything.
+            let html = bundle.html
+            #expect(html.contains("voids version 10 (ServiceDelivered)") && html.contains("voided by version 12"))
+            #expect(html.contains("rectifies version 11 (ReviewHeld, field findings)"))
+            #expect(html.contains("lifts the restriction of version 14 (Restricted)"))
+            #expect(html.contains("Via Pretoria 12, Potenza") && html.contains("<td>export</td>"))
+            #expect(!html.contains("<script") && !html.contains(Self.codiceFiscale))
+        }
+    }
+
+    @Test func anErasedPersonsBundleProvesTheHistoryWithoutTheFields() async throws {
+        try await TestServer.run(policy: TestServer.policy(auditor: Self.auditor, writer: Self.writer)) { server in
+            let daemon = InProcessDaemon(server: server)
+            _ = try await Self.recordHistory(daemon)
+            let erased = try await daemon.call(
+                "/v1/persons/erasure", method: "POST",
+                body: #"{"person":"\#(Self.codiceFiscale)","legalGround":"art17_request","reference":"prot. 2026/120"}"#)
+            try #require(erased.status == 201, "\(erased.body)")
+            let (bytes, bundle) = try await Self.export(daemon, as: 0)
+            #expect(bundle.dataKey == nil && String(decoding: bytes, as: UTF8.self).contains("\"dataKey\":null"))
+            #expect(bundle.streams[0].entries.allSatisfy { $0.fields == nil })
+            #expect(bundle.streams[0].entries.last?.parsed?.eventType == "ErasureExecuted")
+            let checkpoint = try Checkpoint.verify(
+                note: bundle.checkpoint, origin: server.ledger.origin, publicKey: server.ledger.publicKey)
+            try Self.expectProofsVerify(bundle, checkpoint: checkpoint, publicKey: server.ledger.publicKey)
+            let html = bundle.html
+            #expect(html.contains("destroyed (erased)") && !html.contains("Via Pretoria"))
+        }
+    }
+
+    @Test func exportsAreRefusedToWritersWithoutAPurposeAndForUnknownPersonsRecordingNothing() async throws {
+        try await TestServer.run(policy: TestServer.policy(auditor: Self.auditor, writer: Self.writer)) { server in
+            let daemon = InProcessDaemon(server: server)
+            let pseudonym = try await Self.recordHistory(daemon)
+            func reads() throws -> UInt64 { try server.ledger.streamVersion("access:\(pseudonym)") }
+            let before = try reads()
+            let size = server.ledger.size
+
+            let writer = try await daemon.call("/v1/persons/export", method: "POST", as: Self.writer, headers: [Self.person, Self.purpose])
+            try daemon.expectProblem(writer, 403, "forbidden")
+            let noPurpose = try await daemon.call("/v1/persons/export", method: "POST", as: Self.auditor, headers: [Self.person])
+            try daemon.expectProblem(noPurpose, 400, "purpose_required")
+            let adminNoPurpose = try await daemon.call("/v1/persons/export", method: "POST", headers: [Self.person])
+            try daemon.expectProblem(adminNoPurpose, 400, "purpose_required")
+            let badPurpose = try await daemon.call(
+                "/v1/persons/export", method: "POST", as: Self.auditor, headers: [Self.person, "Fascicolo-Purpose: x"])
+            try daemon.expectProblem(badPurpose, 400, "invalid_purpose")
+            let noPerson = try await daemon.call("/v1/persons/export", method: "POST", as: Self.auditor, headers: [Self.purpose])
+            try daemon.expectProblem(noPerson, 400, "person_required")
+            let unknown = try await daemon.call(
+                "/v1/persons/export", method: "POST", as: Self.auditor, headers: ["Fascicolo-Person: VRDLGU70A41F052O", Self.purpose])
+            try daemon.expectProblem(unknown, 404, "person_not_found")
+            #expect(try reads() == before && server.ledger.size == size)
+        }
+    }
+
+    /// Every entry parses, is signed by the log key, sits at its position in the checkpoint's
+    /// tree (MerkleProof), versions run 1…head, and the head proof leads to the map root the
+    /// checkpoint signs (StreamHeadMap, as StreamHeadProof.root does).
+    static func expectProofsVerify(_ bundle: PersonBundle, checkpoint: Checkpoint, publicKey: PublicKey) throws {
+        for stream in bundle.streams {
+            for (index, entry) in stream.entries.enumerated() {
+                let parsed = try #require(entry.parsed)
+                #expect(parsed.stream == stream.stream && parsed.streamVersion == UInt64(index + 1) && parsed.position == entry.position)
+                #expect(publicKey.isValidSignature(entry.signature, for: entry.signedBytes))
+                #expect(
+                    MerkleProof.verifyInclusion(
+                        leafHash: MerkleHash.leaf(entry.record), index: entry.position, treeSize: checkpoint.size,
+                        proof: entry.inclusionProof, root: checkpoint.root))
+            }
+            #expect(stream.head.map { $0.version == UInt64(stream.entries.count) && $0.position == stream.entries.last?.position } ?? true)
+            #expect(mapRoot(stream) == checkpoint.streamHeadsRoot, "\(stream.stream)'s head proof")
+        }
+    }
+
+    /// The map root a bundle's head proof leads to (Formats.md "The stream-head map").
+    static func mapRoot(_ stream: PersonBundle.Stream) -> Digest? {
+        let key = StreamHeadMap.key(stream: Array(stream.stream.utf8))
+        var hash: Digest
+        switch stream.headProof.terminal {
+        case .head:
+            guard let head = stream.head else { return nil }
+            hash = StreamHeadMap.leafHash(key: key, head: StreamHead(version: head.version, position: head.position))
+        case .empty: hash = StreamHeadMap.empty
+        case .otherStream(let other, let head):
+            hash = StreamHeadMap.leafHash(key: other, head: StreamHead(version: head.version, position: head.position))
+        }
+        let keyBytes = key.bytes
+        for depth in stream.headProof.siblings.indices.reversed() {
+            let bit = (keyBytes[depth / 8] >> (7 - UInt8(depth % 8))) & 1
+            hash = bit == 0 ? StreamHeadMap.nodeHash(hash, stream.headProof.siblings[depth]) : StreamHeadMap.nodeHash(stream.headProof.siblings[depth], hash)
+        }
+        return hash
+    }
+}
