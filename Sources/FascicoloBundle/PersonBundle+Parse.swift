@@ -127,7 +127,8 @@ extension PersonBundle {
         }
 
         func entry(_ json: JSON) throws(Malformed) -> Entry {
-            let members = try object(json, members: ["position", "signedBytes", "signature", "inclusionProof", "fields"], optional: ["fields"])
+            let members = try object(
+                json, members: ["position", "signedBytes", "signature", "inclusionProof", "fields"], optional: ["fields"])
             let fields = members["fields"]
             if let fields, !fields.isObject { throw at("fields").fail("not an object") }
             return Entry(

@@ -92,7 +92,8 @@ public struct PersonBundle: Sendable, Equatable {
             switch proof.terminal {
             case .head: terminal = .head
             case .empty: terminal = .empty
-            case .otherStream(let key, let head): terminal = .otherStream(key: key, head: Head(version: head.version, position: head.position))
+            case .otherStream(let key, let head):
+                terminal = .otherStream(key: key, head: Head(version: head.version, position: head.position))
             }
         }
     }

@@ -9,6 +9,6 @@ struct Bench: AsyncParsableCommand {
         abstract: "Benchmarks and load generators for Fascicolo.",
         subcommands: [
             LedgerBenchmark.self, SocketBenchmark.self, DomainBenchmark.self, ProjectionBenchmark.self, AppendBodyBenchmark.self,
-            Appender.self,
+            ExportBenchmark.self, Appender.self,
         ])
 }

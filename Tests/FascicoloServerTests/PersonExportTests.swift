@@ -189,7 +189,10 @@ import Testing
         let keyBytes = key.bytes
         for depth in stream.headProof.siblings.indices.reversed() {
             let bit = (keyBytes[depth / 8] >> (7 - UInt8(depth % 8))) & 1
-            hash = bit == 0 ? StreamHeadMap.nodeHash(hash, stream.headProof.siblings[depth]) : StreamHeadMap.nodeHash(stream.headProof.siblings[depth], hash)
+            hash =
+                bit == 0
+                ? StreamHeadMap.nodeHash(hash, stream.headProof.siblings[depth])
+                : StreamHeadMap.nodeHash(stream.headProof.siblings[depth], hash)
         }
         return hash
     }
