@@ -1,10 +1,12 @@
 import FascicoloBundle
+import FascicoloConcurrency
 import FascicoloCrypto
 import FascicoloDomain
 import FascicoloJSON
 import FascicoloLedger
 import FascicoloStorage
 import Hummingbird
+import Synchronization
 
 /// `POST /v1/persons/export` (auditors and admins): one person's whole file at one signed
 /// checkpoint, as the bundle of Formats.md "Person bundles" (`PersonBundle`), which anyone can
@@ -17,13 +19,17 @@ import Hummingbird
 /// that checkpoint commits to, and the person's data key as that same snapshot holds it — so
 /// every part agrees with every other, and the bundle shows its own export.
 ///
-/// Memory: the bundle is built whole (entries, proofs, then its JSON), about 2 × its size at
-/// the peak — some 5 KB per entry on a log of millions of entries. A person whose two streams
-/// hold more than `exportEntriesMax` entries is refused (422 `export_too_large`) before anything
-/// is recorded, which bounds one export at roughly 250 MB.
+/// Memory: the bundle is built whole (entries with their proofs, then its JSON, then the
+/// response's copy), about 3 × its size at the peak: some 5 KB per entry on a log of millions
+/// (the bundle itself is about 1.6 KB per entry). A person whose two streams hold more than
+/// `exportEntriesMax` entries is refused (422 `export_too_large`) before anything is recorded,
+/// and at most `exportGate.max` exports are built at once (the others wait their turn), which
+/// bounds exports at roughly 2 × 250 MB.
 extension APIRoutes {
     /// The most entries (both streams together) one export holds.
     static let exportEntriesMax: UInt64 = 50_000
+    /// Exports being built at once, for the whole process.
+    static let exportGate = ExportGate(max: 2)
 
     func registerPersonExport(on groups: RouteGroups) {
         groups.auditors.post("v1/persons/export") { request, context in try await exportPerson(request, context) }
@@ -50,6 +56,8 @@ extension APIRoutes {
                 .unprocessableContent, code: "export_too_large",
                 detail: "this person's file holds more than \(Self.exportEntriesMax) entries, the most one export holds")
         }
+        try await Self.exportGate.enter()
+        defer { Self.exportGate.leave() }
         try await recordAccess(to: person, by: reader, what: "export", entries: Int(recorded))
         // A few tries: an erasure committed after the checkpoint (the key is gone, its entry not
         // yet covered) or a records-key rotation during the read asks for a new snapshot.
@@ -147,5 +155,35 @@ extension APIRoutes {
                 detail: "a person's data key cannot be opened with records.key (fascicolo verify reports it)")
         }
         return problem(forProjection: error)
+    }
+}
+
+/// Lets at most `max` tasks in at once; the others wait, without polling, until one leaves.
+/// Every `enter()` that returns is matched by one `leave()`.
+final class ExportGate: Sendable {
+    let max: Int
+    private let inside = Mutex<Int>(0)
+    private let left = ChangeSignal()
+
+    init(max: Int) { self.max = max }
+
+    /// Throws CancellationError when the task is cancelled while it waits (its client left).
+    func enter() async throws {
+        while true {
+            try Task.checkCancellation()
+            let seen = left.generation
+            let entered = inside.withLock { count in
+                guard count < max else { return false }
+                count += 1
+                return true
+            }
+            if entered { return }
+            await left.wait(after: seen)
+        }
+    }
+
+    func leave() {
+        inside.withLock { $0 -= 1 }
+        left.notify()
     }
 }

@@ -155,6 +155,79 @@ import Testing
         }
     }
 
+    @Test func aPersonWithAThousandEntriesIsExportedWhole() async throws {
+        try await TestServer.run(policy: TestServer.policy(auditor: Self.auditor, writer: Self.writer)) { server in
+            let daemon = InProcessDaemon(server: server)
+            _ = try await Self.recordHistory(daemon)
+            let review =
+                #"{"type":"ReviewHeld","occurredAt":"2026-02-05","data":{"date":"2026-02-05","nextReviewDue":"2026-05-01","findings":"colloquio"}}"#
+            var recorded = 15
+            while recorded < 1_000 {
+                let count = min(40, 1_000 - recorded)
+                let body = PersonRoutesTests.body(Array(repeating: review, count: count).joined(separator: ","))
+                let result = try await daemon.call("/v1/persons/events", method: "POST", body: body, as: Self.writer)
+                try #require(result.status == 201, "\(result.body)")
+                recorded += count
+            }
+            let (_, bundle) = try await Self.export(daemon)
+            #expect(bundle.streams[0].entries.count == 1_000 && bundle.streams[0].head?.version == 1_000)
+            #expect(bundle.streams[0].entries.filter { $0.fields?["findings"]?.string == "colloquio" }.count == 985)
+            let checkpoint = try Checkpoint.verify(
+                note: bundle.checkpoint, origin: server.ledger.origin, publicKey: server.ledger.publicKey)
+            try Self.expectProofsVerify(bundle, checkpoint: checkpoint, publicKey: server.ledger.publicKey)
+        }
+    }
+
+    /// A provisional record linked to a codice fiscale is exported by either identifier.
+    @Test func aLinkedRecordIsExportedByTheCodiceFiscale() async throws {
+        try await TestServer.run(policy: TestServer.policy(auditor: Self.auditor, writer: Self.writer)) { server in
+            let daemon = InProcessDaemon(server: server)
+            let stp = "STP0170000000123"
+            let registration =
+                #"{"type":"PersonRegistered","occurredAt":"2026-03-01","data":{"birthYear":1990,"sex":"F","citizenship":"non_eu","comuneOfResidence":"F052"}}"#
+            let link =
+                #"{"type":"IdentityLinked","occurredAt":"2026-04-01","data":{"codiceFiscale":"\#(Self.codiceFiscale)","source":"document_checked"}}"#
+            for events in [registration, link] {
+                let result = try await daemon.call(
+                    "/v1/persons/events", method: "POST", body: PersonRoutesTests.body(events, person: stp), as: Self.writer)
+                try #require(result.status == 201, "\(result.body)")
+            }
+            let (_, bundle) = try await Self.export(daemon)
+            let byCode = try await daemon.call(
+                "/v1/persons/export", method: "POST", as: Self.auditor, headers: ["Fascicolo-Person: \(stp)", Self.purpose])
+            #expect(try PersonBundle.parse(Array(byCode.body.utf8)).person == bundle.person)
+            #expect(bundle.streams[0].entries.compactMap { $0.parsed?.eventType } == ["PersonRegistered", "IdentityLinked"])
+        }
+    }
+
+    @Test func aMalformedBundleIsRefusedNamingTheMember() throws {
+        let entry = PersonBundle.Entry(
+            position: 0, signedBytes: [1, 2, 3], signature: Array(repeating: 7, count: 64), inclusionProof: [], fields: nil)
+        let bundle = PersonBundle(
+            verifierKey: "k", checkpoint: "c", person: "p", exportedAt: "t", purpose: "why", dataKey: nil,
+            streams: [PersonBundle.Stream(stream: "s", head: nil, headProof: .init(siblings: [], terminal: .empty), entries: [entry])])
+        let text = String(decoding: bundle.json, as: UTF8.self)
+        #expect(try PersonBundle.parse(Array(text.utf8)) == bundle)
+        func refusal(_ changed: String) -> PersonBundle.Malformed? {
+            do {
+                _ = try PersonBundle.parse(Array(changed.utf8))
+                return nil
+            } catch { return error }
+        }
+        #expect(refusal(text.replacingOccurrences(of: "fascicolo-person-bundle/1", with: "x/2"))?.member == "format")
+        #expect(refusal(text.replacingOccurrences(of: #""purpose":"why","#, with: ""))?.member == "purpose")
+        #expect(refusal(text.replacingOccurrences(of: #""dataKey":null"#, with: #""dataKey":"AAAA""#))?.member == "dataKey")
+        #expect(
+            refusal(text.replacingOccurrences(of: #""inclusionProof":[]"#, with: #""inclusionProof":["AAAA"]"#))?.member
+                == "streams[0].entries[0].inclusionProof[0]")
+        #expect(
+            refusal(text.replacingOccurrences(of: #""position":0"#, with: #""position":-1"#))?.member == "streams[0].entries[0].position")
+        #expect(
+            refusal(text.replacingOccurrences(of: #""terminal":"empty""#, with: #""terminal":"none""#))?.member
+                == "streams[0].headProof.terminal")
+        #expect(refusal(text.replacingOccurrences(of: #""stream":"s","#, with: #""stream":"s","extra":1,"#))?.member == "streams[0]")
+    }
+
     /// Every entry parses, is signed by the log key, sits at its position in the checkpoint's
     /// tree (MerkleProof), versions run 1…head, and the head proof leads to the map root the
     /// checkpoint signs (StreamHeadMap, as StreamHeadProof.root does).
