@@ -49,7 +49,7 @@ extension PersonBundle {
                 page.line(
                     "<tr\(classes)><td>\(row.version)</td><td>\(escape(row.occurredAt))</td><td>\(escape(row.recordedAt))</td>"
                         + "<td>\(escape(row.type))</td><td>\(escape(row.actor))<br><small>\(escape(row.author))</small></td>"
-                        + "<td>\(Self.members(row.data))</td><td>\(row.personalHTML)</td>"
+                        + "<td>\(Self.members(row.data))</td><td>\(Self.personal(row.personal))</td>"
                         + "<td>\(row.correctionNotes.map(escape).joined(separator: "<br>"))</td></tr>")
             }
             page.line("</tbody></table>")
@@ -88,6 +88,15 @@ extension PersonBundle {
             + members.map { "<dt>\(escape($0.key))</dt><dd>\(escape(display($0.value)))</dd>" }.joined() + "</dl>"
     }
 
+    static func personal(_ personal: BundleView.Personal) -> String {
+        switch personal {
+        case .fields(let fields): members(fields)
+        case .destroyed: "<span class=\"destroyed\">destroyed (erased)</span>"
+        case .notOpened: "<span class=\"destroyed\">not opened</span>"
+        case .none: ""
+        }
+    }
+
     static func display(_ value: JSON) -> String {
         if case .string(let text) = value { return text }
         return value.compact
@@ -96,6 +105,17 @@ extension PersonBundle {
 
 /// What the renderings show, read from the bundle's entries: no verification here.
 struct BundleView {
+    /// What became of an entry's personal fields.
+    enum Personal {
+        case fields([(key: String, value: JSON)])
+        /// Sealed, and the data key is gone (erasure).
+        case destroyed
+        /// Sealed, with a data key, but no `fields` in the bundle.
+        case notOpened
+        /// Nothing sealed.
+        case none
+    }
+
     struct CaseFileRow {
         var version: UInt64
         var occurredAt: String
@@ -104,7 +124,7 @@ struct BundleView {
         var actor: String
         var author: String
         var data: [(key: String, value: JSON)]
-        var personalHTML: String
+        var personal: Personal
         var isCorrection: Bool
         /// "rectifies version 3 (field notes)", "voided by version 9"…
         var correctionNotes: [String]
@@ -140,22 +160,16 @@ struct BundleView {
             let payload = (try? JSON.parse(parsed.payload)) ?? .object([])
             let data = payload["data"]?.members ?? []
             let sealed = payload["sealed"] != nil
-            let personalHTML: String
-            if let fields = entry.fields?.members {
-                personalHTML = PersonBundle.members(fields)
-            } else if sealed {
-                personalHTML =
-                    bundle.dataKey == nil
-                    ? "<span class=\"destroyed\">destroyed (erased)</span>" : "<span class=\"destroyed\">not opened</span>"
-            } else {
-                personalHTML = ""
-            }
+            let personal: Personal =
+                if let fields = entry.fields?.members { .fields(fields) } else if sealed {
+                    bundle.dataKey == nil ? .destroyed : .notOpened
+                } else { .none }
             types[parsed.streamVersion] = parsed.eventType
             rows.append(
                 CaseFileRow(
                     version: parsed.streamVersion, occurredAt: payload["occurredAt"]?.string ?? "",
                     recordedAt: Timestamp.iso8601(milliseconds: parsed.recordedAtMilliseconds), type: parsed.eventType,
-                    actor: Self.actor(payload["actor"]), author: parsed.author, data: data, personalHTML: personalHTML,
+                    actor: Self.actor(payload["actor"]), author: parsed.author, data: data, personal: personal,
                     isCorrection: false, correctionNotes: [], correctedBy: []))
         }
         // Corrections point at the version they correct; the corrected version is marked too.

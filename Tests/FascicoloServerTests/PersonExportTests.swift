@@ -106,6 +106,11 @@ import Testing
             #expect(html.contains("lifts the restriction of version 14 (Restricted)"))
             #expect(html.contains("Via Pretoria 12, Potenza") && html.contains("<td>export</td>"))
             #expect(!html.contains("<script") && !html.contains(Self.codiceFiscale))
+            let lines = bundle.textLines
+            #expect(lines.contains("    voids version 10 (ServiceDelivered)") && lines.contains("    voided by version 12"))
+            #expect(lines.contains { $0.hasPrefix("v1  2026-01-10  PersonRegistered  by op-7 (assistente_sociale") })
+            #expect(lines.contains { $0.hasPrefix("    personal: givenName=Mario; familyName=Rossi") }, "\(lines)")
+            #expect(lines.contains { $0.contains("case_file, 15 entries  purpose: verifica interna") }, "\(lines)")
         }
     }
 
@@ -126,6 +131,7 @@ import Testing
             try Self.expectProofsVerify(bundle, checkpoint: checkpoint, publicKey: server.ledger.publicKey)
             let html = bundle.html
             #expect(html.contains("destroyed (erased)") && !html.contains("Via Pretoria"))
+            #expect(bundle.textLines.contains("    personal: destroyed (erased)"))
         }
     }
 
@@ -198,6 +204,17 @@ import Testing
             #expect(try PersonBundle.parse(Array(byCode.body.utf8)).person == bundle.person)
             #expect(bundle.streams[0].entries.compactMap { $0.parsed?.eventType } == ["PersonRegistered", "IdentityLinked"])
         }
+    }
+
+    /// What a bundle carries is escaped in the page and stripped of control characters in text.
+    @Test func renderingsEscapeWhatTheBundleCarries() throws {
+        let bundle = PersonBundle(
+            verifierKey: "<script>alert(1)</script>", checkpoint: "o\n1\n\"><img src=x>\n", person: "p&q",
+            exportedAt: "t", purpose: "why\u{1B}[2J'", dataKey: nil, streams: [])
+        let html = bundle.html
+        #expect(!html.contains("<script>alert") && html.contains("&lt;script&gt;alert(1)&lt;/script&gt;"))
+        #expect(!html.contains("<img") && html.contains("p&amp;q") && html.contains("why\u{1B}[2J&#39;"))
+        #expect(bundle.textLines.contains("purpose     why\u{FFFD}[2J'"))
     }
 
     @Test func aMalformedBundleIsRefusedNamingTheMember() throws {
