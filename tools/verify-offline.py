@@ -12,7 +12,8 @@ Checks, on one read-only LMDB snapshot, what Formats.md lists under "What fascic
 checks": checkpoint notes (note signature and cosignature/v1 timestamp signature), every entry
 (position, parse, key ID, Ed25519 signature), stream version continuity, recordedAt
 monotonicity, every stored Merkle node (post-order numbering) against the RFC 9162 tree
-recomputed from the records, every checkpoint root, the stream index and the streams table.
+recomputed from the records, every checkpoint root and stream-heads line (the stream-head map
+recomputed from the entries), the stream_heads table, the stream index and the streams table.
 It then builds RFC 9162 inclusion and consistency proofs from the *stored* nodes and verifies
 them against the checkpoint roots.
 
@@ -243,8 +244,30 @@ def parse_record(rec):
     return f
 
 
+STREAM_HEADS_LABEL = "fascicolo/stream-heads/v1"
+
+
+def map_root(heads):
+    """The stream-head map's root (Formats.md, "The stream-head map") of {stream: (version, position)}."""
+    leaves = sorted((sha256(stream), version, position) for stream, (version, position) in heads.items())
+
+    def bit(key, i):
+        return (key[i // 8] >> (7 - i % 8)) & 1
+
+    def subtree(items, depth):
+        if not items:
+            return bytes(32)
+        if len(items) == 1:
+            key, version, position = items[0]
+            return sha256(b"\x02", key, be8(version), be8(position))
+        split = next((i for i, item in enumerate(items) if bit(item[0], depth)), len(items))
+        return sha256(b"\x03", subtree(items[:split], depth + 1), subtree(items[split:], depth + 1))
+
+    return subtree(leaves, 0)
+
+
 def check_checkpoint(size, note_bytes, origin, key_id, cosig_id, vk):
-    """Parse and verify one checkpoint note; return its root hash."""
+    """Parse and verify one checkpoint note; return its root hash and its stream-heads root (or None)."""
     where = f"checkpoint {size}: "
     try:
         note = note_bytes.decode("utf-8")
@@ -252,8 +275,17 @@ def check_checkpoint(size, note_bytes, origin, key_id, cosig_id, vk):
         raise Failure(where + "not UTF-8")
     text, sep, sigs = note.partition("\n\n")
     lines = text.split("\n")
-    if not sep or len(lines) != 3 or not sigs.endswith("\n"):
-        raise Failure(where + "not a three-line checkpoint body followed by signatures")
+    if not sep or len(lines) not in (3, 4) or not sigs.endswith("\n"):
+        raise Failure(where + "not a three- or four-line checkpoint body followed by signatures")
+    heads_root = None
+    if len(lines) == 4:
+        label, _, encoded = lines[3].partition(" ")
+        try:
+            heads_root = base64.b64decode(encoded, validate=True)
+        except ValueError:
+            heads_root = b""
+        if label != STREAM_HEADS_LABEL or len(heads_root) != 32 or base64.b64encode(heads_root).decode() != encoded:
+            raise Failure(where + "the fourth line is not a stream-heads line")
     text += "\n"
     if lines[0] != origin:
         raise Failure(where + f"origin {lines[0]!r} is not {origin!r}")
@@ -291,7 +323,7 @@ def check_checkpoint(size, note_bytes, origin, key_id, cosig_id, vk):
     if note_sig != 1 or cosig != 1:
         raise Failure(where + f"expected one note signature and one cosignature by the log key, "
                               f"found {note_sig} and {cosig}")
-    return root
+    return root, heads_root
 
 
 # --- the verifier ----------------------------------------------------------------------------
@@ -409,6 +441,7 @@ def verify(env, vkey, fast, self_check, progress, datadir=None, kept_notes=()):
         # Step 1: checkpoints.
         progress.step("checking the checkpoints")
         roots = {}
+        heads_roots = {}
         for k, note in txn.cursor(db=dbs["checkpoints"]):
             if len(k) != 8:
                 raise Failure(f"checkpoint key {k.hex()} is not 8 bytes")
@@ -416,7 +449,7 @@ def verify(env, vkey, fast, self_check, progress, datadir=None, kept_notes=()):
             if size == 0:
                 raise Failure("a checkpoint of size 0 (checkpoints are signed for sizes of 1 and more)")
             try:
-                roots[size] = check_checkpoint(size, note, origin, key_id, cosig_id, vk)
+                roots[size], heads_roots[size] = check_checkpoint(size, note, origin, key_id, cosig_id, vk)
             except Failure as f:  # a checkpoint concerns the last position it covers
                 raise Failure(str(f), size - 1)
         # The notes the daemon kept in checkpoints.log: each verifies, is in the table, and the
@@ -424,7 +457,7 @@ def verify(env, vkey, fast, self_check, progress, datadir=None, kept_notes=()):
         for note in kept_notes:
             lines = note.split(b"\n")
             size = int(lines[1]) if len(lines) > 1 and lines[1].isdigit() else 0
-            root = check_checkpoint(size, note, origin, key_id, cosig_id, vk)
+            root, _ = check_checkpoint(size, note, origin, key_id, cosig_id, vk)
             if txn.get(be8(size), db=dbs["checkpoints"]) != note:
                 raise Failure(f"checkpoints.log holds checkpoint {size}, which the checkpoints table lacks",
                               size - 1 if size else None)
@@ -435,6 +468,10 @@ def verify(env, vkey, fast, self_check, progress, datadir=None, kept_notes=()):
         merkle = txn.cursor(db=dbs["merkle"])
         stack = []                      # (level, hash) of the perfect subtrees, left to right
         last_version = {}               # stream -> its last version so far
+        heads = {}                      # stream -> (version, position) of its last entry so far
+        first_with_heads = None         # the first checkpoint size with a stream-heads line
+        latest_stored = max(heads_roots) if heads_roots else 0
+        heads_at_latest = {}
         prev_time = None
         index_keys = []                 # per position: its expected stream_index key
         n = 0
@@ -456,6 +493,7 @@ def verify(env, vkey, fast, self_check, progress, datadir=None, kept_notes=()):
             if e["version"] != expected:
                 raise Failure(f"stream {e['stream']!r} version {e['version']}, expected {expected}", p)
             last_version[e["stream"]] = e["version"]
+            heads[e["stream"]] = (e["version"], p)
             if prev_time is not None and e["recorded_at"] < prev_time:
                 raise Failure(f"recordedAt {e['recorded_at']} < previous {prev_time}", p)
             prev_time = e["recorded_at"]
@@ -479,6 +517,17 @@ def verify(env, vkey, fast, self_check, progress, datadir=None, kept_notes=()):
                     root = node_hash(left, root)
                 if root != roots[n]:
                     raise Failure(f"checkpoint {n}: root differs from recomputed tree", n - 1)
+            if n in heads_roots:
+                if heads_roots[n] is None:
+                    if first_with_heads is not None:
+                        raise Failure(f"checkpoint {n} has no stream-heads line, though checkpoint "
+                                      f"{first_with_heads} had one", n - 1)
+                else:
+                    first_with_heads = first_with_heads or n
+                    if map_root(heads) != heads_roots[n]:
+                        raise Failure(f"checkpoint {n}: stream heads differ from the entries'", n - 1)
+                if n == latest_stored:
+                    heads_at_latest = dict(heads) if heads_roots[n] is not None else {}
             progress.verified(p)
 
         stored_nodes = txn.stat(dbs["merkle"])["entries"]
@@ -506,6 +555,18 @@ def verify(env, vkey, fast, self_check, progress, datadir=None, kept_notes=()):
                 raise Failure(f"streams table row for {stream!r} is "
                               f"{table[stream].hex() if stream in table else 'missing'}, "
                               f"expected {want.hex() if want else 'none'}")
+
+        # The stream_heads table: the map at the newest checkpoint, key SHA-256(stream) ->
+        # version (8) || position (8) || stream (Formats.md, "The stream-head map").
+        progress.step("checking the stream_heads table")
+        try:
+            heads_db = env.open_db(b"stream_heads", txn=txn, create=False)
+            stored_heads = dict(txn.cursor(db=heads_db))
+        except lmdb.NotFoundError:
+            stored_heads = {}
+        want_heads = {sha256(stream): be8(v) + be8(p) + stream for stream, (v, p) in heads_at_latest.items()}
+        if stored_heads != want_heads:
+            raise Failure("the stream_heads table is not the map at the newest checkpoint")
 
         progress.step("checking the side tables")
         side = check_side_tables(txn, env, datadir, n, public_key) if datadir else (0, False)
@@ -765,7 +826,7 @@ def free_pages(fd, meta, size):
 class Progress:
     """The step being run and the last position verified, in memory shared with the parent."""
     STEPS = ("opening the store", "opening the tables", "checking the checkpoints",
-             "checking the entries", "checking the stream index", "checking the streams table", "checking the side tables",
+             "checking the entries", "checking the stream index", "checking the streams table", "checking the stream_heads table", "checking the side tables",
              "self-checking proofs")
     INT = struct.Struct("=q")              # at offset 0 the step's index, at 8 the position
 

@@ -5,16 +5,22 @@ import FascicoloCrypto
 ///     <origin>\n
 ///     <tree size, decimal>\n
 ///     <root hash, standard base64>\n
+///     fascicolo/stream-heads/v1 <stream-head map root, standard base64>\n
 ///     \n
 ///     — <origin> <base64(key ID ‖ Ed25519 signature of the three lines above)>\n
 ///     — <origin> <base64(cosignature key ID ‖ timestamp ‖ signature)>\n
 ///
 /// The first signature line is the log's note signature (type 0x01). The second is a
 /// `cosignature/v1` by the same key (type 0x04), which binds the time the checkpoint was made.
+/// The fourth text line, an extension line, commits to the head of every stream (see
+/// `StreamHeadMap`); notes signed before it existed have three lines.
 public struct Checkpoint: Sendable, Equatable {
     public let origin: String
     public let size: UInt64
     public let root: Digest
+    /// The root of the stream-head map over the same entries (Formats.md, "The stream-head
+    /// map"); nil for a note signed before checkpoints carried it.
+    public let streamHeadsRoot: Digest?
     /// When the log signed it (seconds since the Unix epoch), from its verified `cosignature/v1`
     /// line; nil for a note without one (a checkpoint read from elsewhere, say).
     public let timestampSeconds: UInt64?
@@ -22,17 +28,22 @@ public struct Checkpoint: Sendable, Equatable {
     public let note: String
 
     /// The checkpoint body (the signed text).
-    public static func body(origin: String, size: UInt64, root: Digest) -> String {
-        "\(origin)\n\(size)\n\(Base64.encode(root.bytes))\n"
+    public static func body(origin: String, size: UInt64, root: Digest, streamHeadsRoot: Digest?) -> String {
+        let base = "\(origin)\n\(size)\n\(Base64.encode(root.bytes))\n"
+        guard let streamHeadsRoot else { return base }
+        return base + "\(StreamHeadMap.lineLabel) \(Base64.encode(streamHeadsRoot.bytes))\n"
     }
 
-    static func sign(origin: String, size: UInt64, root: Digest, key: SigningKey, timestampSeconds: UInt64) -> Checkpoint {
-        let text = body(origin: origin, size: size, root: root)
+    static func sign(
+        origin: String, size: UInt64, root: Digest, streamHeadsRoot: Digest, key: SigningKey, timestampSeconds: UInt64
+    ) -> Checkpoint {
+        let text = body(origin: origin, size: size, root: root, streamHeadsRoot: streamHeadsRoot)
         let note =
             text + "\n"
             + SignedNote.signatureLine(text: text, name: origin, key: key)
             + SignedNote.cosignatureLine(text: text, name: origin, key: key, timestampSeconds: timestampSeconds)
-        return Checkpoint(origin: origin, size: size, root: root, timestampSeconds: timestampSeconds, note: note)
+        return Checkpoint(
+            origin: origin, size: size, root: root, streamHeadsRoot: streamHeadsRoot, timestampSeconds: timestampSeconds, note: note)
     }
 
     public enum Failure: Error, Equatable, Sendable, CustomStringConvertible {
@@ -60,12 +71,23 @@ public struct Checkpoint: Sendable, Equatable {
             throw .malformed("\(error)")
         }
         let lines = parsed.text.split(separator: "\n", omittingEmptySubsequences: false)
-        // Exactly three body lines (this log writes no extension lines), each ending in a newline.
-        guard lines.count == 4, lines.last == "" else { throw .malformed("a checkpoint body has three lines") }
+        // Three body lines, or four with the stream-heads line (the only extension line this
+        // log writes), each ending in a newline.
+        guard lines.count == 4 || lines.count == 5, lines.last == "" else {
+            throw .malformed("a checkpoint body has three lines, or four with the stream-heads line")
+        }
         guard lines[0] == origin else { throw .wrongOrigin(String(lines[0])) }
         guard let size = UInt64(lines[1]), String(size) == lines[1] else { throw .malformed("bad tree size") }
         guard let rootBytes = Base64.decode(String(lines[2])), let root = Digest(rootBytes) else {
             throw .malformed("bad root hash")
+        }
+        var streamHeadsRoot: Digest?
+        if lines.count == 5 {
+            let parts = lines[3].split(separator: " ", omittingEmptySubsequences: false)
+            guard parts.count == 2, parts[0] == StreamHeadMap.lineLabel, let bytes = Base64.decode(String(parts[1])),
+                let digest = Digest(bytes), Base64.encode(bytes) == parts[1]
+            else { throw .malformed("the fourth line is not a stream-heads line") }
+            streamHeadsRoot = digest
         }
         guard SignedNote.hasValidSignature(parsed, name: origin, publicKey: publicKey) else { throw .badSignature }
         // A cosignature line by this key must verify; a note without one is still a checkpoint.
@@ -73,6 +95,7 @@ public struct Checkpoint: Sendable, Equatable {
         let hasCosignature = parsed.signatures.contains { $0.name == origin && Array($0.blob.prefix(4)) == cosignatureID }
         let timestamp = SignedNote.validCosignatureTimestamp(parsed, name: origin, publicKey: publicKey)
         if hasCosignature && timestamp == nil { throw .badCosignature }
-        return Checkpoint(origin: origin, size: size, root: root, timestampSeconds: timestamp, note: note)
+        return Checkpoint(
+            origin: origin, size: size, root: root, streamHeadsRoot: streamHeadsRoot, timestampSeconds: timestamp, note: note)
     }
 }

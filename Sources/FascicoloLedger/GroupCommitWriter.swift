@@ -56,6 +56,14 @@ final class GroupCommitWriter: @unchecked Sendable {
     private var uncoveredSince: UInt64?
     /// Time spent signing in the current group commit (its write closure may run twice).
     private var signingNanoseconds: UInt64 = 0
+    /// The stream-head map as of the last checkpoint, and the heads committed since (the next
+    /// checkpoint's changes). `headsAhead` is set while `heads` holds changes of a commit that
+    /// has not succeeded yet: the map is then loaded again from its table before use.
+    private var heads = StreamHeadTree()
+    private var pendingHeads: [[UInt8]: StreamHead] = [:]
+    private var headsAhead = false
+    /// A checkpoint asked for by `Ledger.signCheckpoint`; guarded by `lock`.
+    private var checkpointRequestedUnlocked = false
 
     init(
         store: LedgerStore, key: SigningKey, origin: String, configuration: LedgerConfiguration, wallClock: WallClock,
@@ -89,10 +97,54 @@ final class GroupCommitWriter: @unchecked Sendable {
             return (tree, lastRecordedAt, lastCheckpointSize)
         }
         if tree.size > lastCheckpointSize { uncoveredSince = monotonic.nanoseconds() }
+        (heads, pendingHeads) = try Self.loadHeads(store: store, origin: origin, publicKey: key.publicKey, size: tree.size, logger: logger)
         committedSizeUnlocked = tree.size
         // The side table that decides answers is checked before anything is answered from it.
         _ = try store.checkIdempotencySeal(seal, migrate: !store.environment.options.readOnly)
         startThread { [self] in run() }
+    }
+
+    /// The stream-head map as of the latest checkpoint, from its table — checked against that
+    /// checkpoint's stream-heads line, so a damaged table is reported instead of signed into
+    /// every later checkpoint — and the heads of the entries committed after it.
+    private static func loadHeads(
+        store: LedgerStore, origin: String, publicKey: PublicKey, size: UInt64, logger: Logger
+    ) throws -> (StreamHeadTree, [[UInt8]: StreamHead]) {
+        guard let table = store.streamHeads else { preconditionFailure("a writable store has a stream_heads table") }
+        return try store.environment.read { txn in
+            var heads = StreamHeadTree(rows: try StreamHeadTable.rows(in: txn, table: table))
+            let latest = try txn.withCursor(store.checkpoints) { cursor in
+                try cursor.last().map {
+                    try Checkpoint.verify(note: String(decoding: $0.value, as: UTF8.self), origin: origin, publicKey: publicKey)
+                }
+            }
+            let covered: UInt64
+            if let latest, let root = latest.streamHeadsRoot {
+                guard heads.root() == root else {
+                    throw DamagedData(table: StreamHeadTable.name, what: "the map does not match the latest checkpoint's stream-heads line")
+                }
+                covered = latest.size
+            } else {
+                // A log whose checkpoints predate the map: it is built once, from every entry.
+                guard heads.count == 0 else {
+                    throw DamagedData(table: StreamHeadTable.name, what: "it has rows but no checkpoint commits to them")
+                }
+                covered = 0
+            }
+            if size - covered > 100_000 {
+                logger.notice("building the stream-head map", metadata: ["entries": "\(size - covered)"])
+            }
+            var pending: [[UInt8]: StreamHead] = [:]
+            try txn.withCursor(store.entries) { cursor in
+                var record = try cursor.seek(atOrAfter: BigEndian.bytes(covered))
+                while let current = record {
+                    let view = try EntryView(record: current.value)
+                    pending[Array(view.stream)] = StreamHead(version: view.streamVersion, position: view.position)
+                    record = try cursor.next()
+                }
+            }
+            return (heads, pending)
+        }
     }
 
     /// The number of committed entries.
@@ -127,6 +179,16 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     /// Whether appends are being stored.
     var health: StorageHealth { lock.withLock { healthUnlocked } }
+
+    /// Asks for a checkpoint of everything committed, at the next commit or at once when idle.
+    func requestCheckpoint() {
+        lock.withLock {
+            checkpointRequestedUnlocked = true
+            lock.broadcast()
+        }
+    }
+
+    var isStopped: Bool { lock.withLock { state == .stopped } }
 
     /// After a failed commit: LMDB marks its environment unusable when the meta page could not
     /// be written (MDB_PANIC) — then only a restart recovers, from the last good meta page; any
@@ -240,6 +302,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     private func takeBatch() -> ([Pending], Bool) {
         lock.withLock {
             while queue.isEmpty && state == .running {
+                if checkpointRequestedUnlocked { return ([], false) }
                 if let since = uncoveredSince {
                     let deadline = since + UInt64(configuration.checkpointEveryMilliseconds) * 1_000_000
                     if monotonic.nanoseconds() >= deadline { return ([], false) }
@@ -268,6 +331,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         var results: [Result<AppendResult, LedgerError>]
         var lastRecordedAt: Int64
         var checkpoint: (size: UInt64, note: String)?
+        /// The head of each stream this commit appended to.
+        var heads: [[UInt8]: StreamHead]
     }
 
     private func commit(_ batch: [Pending]) {
@@ -276,11 +341,12 @@ final class GroupCommitWriter: @unchecked Sendable {
         var opened = began
         var written = began
         signingNanoseconds = 0
+        let checkpointRequested = lock.withLock { checkpointRequestedUnlocked }
         do {
             outcome = try store.environment.write { txn in
                 if opened == began { opened = monotonic.nanoseconds() }
                 defer { written = monotonic.nanoseconds() }
-                return try write(batch, in: txn)
+                return try write(batch, checkpointRequested: checkpointRequested, in: txn)
             }
         } catch let damage as DamagedData {
             // Damaged data met while writing (a side table's seal): not the disk failing.
@@ -301,19 +367,23 @@ final class GroupCommitWriter: @unchecked Sendable {
         if let size = outcome.checkpoint?.size {
             lastCheckpointSize = size
             uncoveredSince = nil
-        } else if grew && uncoveredSince == nil {
-            uncoveredSince = monotonic.nanoseconds()
+            pendingHeads = [:]
+            headsAhead = false
+        } else {
+            pendingHeads.merge(outcome.heads) { _, newer in newer }
+            if grew && uncoveredSince == nil { uncoveredSince = monotonic.nanoseconds() }
         }
         let committed = monotonic.nanoseconds()
         lock.withLock {
             committedSizeUnlocked = tree.size
+            if outcome.checkpoint != nil && checkpointRequested { checkpointRequestedUnlocked = false }
             guard grew else { return }
             timingsUnlocked.add(
                 events: batch.reduce(0) { $0 + $1.request.events.count }, wait: opened - began, sign: signingNanoseconds,
                 write: written - opened - signingNanoseconds, sync: committed - written)
         }
         for (pending, result) in zip(batch, outcome.results) { pending.continuation.resume(with: result) }
-        if grew { changed.notify() }
+        if grew || outcome.checkpoint != nil { changed.notify() }
         if let note = outcome.checkpoint?.note { keep(note) }
     }
 
@@ -330,7 +400,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// (plus what earlier appends of the same batch did), builds and signs the entries, and writes
     /// entries, Merkle nodes, stream index, stream versions, idempotency records and, when due, a
     /// checkpoint.
-    private func write(_ batch: [Pending], in txn: WriteTransaction) throws -> BatchOutcome {
+    private func write(_ batch: [Pending], checkpointRequested: Bool, in txn: WriteTransaction) throws -> BatchOutcome {
         let base = self.tree.size
         var tree = self.tree
         let recordedAt = max(wallClock.millisecondsSinceEpoch, lastRecordedAt)
@@ -422,8 +492,10 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
 
         let leafHashes = signAndHash(&records)
+        var batchHeads: [[UInt8]: StreamHead] = [:]
         for (record, leaf) in zip(records, leafHashes) {
             let view = try record.withUnsafeBytes { bytes in try EntryView(record: bytes) }
+            batchHeads[Array(view.stream)] = StreamHead(version: view.streamVersion, position: view.position)
             let positionKey = BigEndian.bytes(view.position)
             try txn.put(store.entries, key: positionKey, value: record, options: .append)
             try tree.append(leaf: leaf) { number, hash in
@@ -460,10 +532,13 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
 
         var checkpoint: (size: UInt64, note: String)?
-        if tree.size - lastCheckpointSize >= configuration.checkpointEveryEntries {
-            checkpoint = (tree.size, try writeCheckpoint(tree: tree, in: txn))
+        let due = tree.size - lastCheckpointSize >= configuration.checkpointEveryEntries
+        if tree.size > lastCheckpointSize && (due || checkpointRequested) {
+            let changes = pendingHeads.merging(batchHeads) { _, newer in newer }
+            checkpoint = (tree.size, try writeCheckpoint(tree: tree, headChanges: changes, in: txn))
         }
-        return BatchOutcome(tree: tree, results: results, lastRecordedAt: recordedAt, checkpoint: checkpoint)
+        return BatchOutcome(
+            tree: tree, results: results, lastRecordedAt: recordedAt, checkpoint: checkpoint, heads: batchHeads)
     }
 
     /// Records per slice of signing work (about 0.5 ms of it).
@@ -508,9 +583,24 @@ final class GroupCommitWriter: @unchecked Sendable {
         return leaves
     }
 
-    private func writeCheckpoint(tree: MerkleFrontier, in txn: WriteTransaction) throws -> String {
+    /// Signs and stores the checkpoint of `tree`, with the stream-head map updated by
+    /// `headChanges` (the heads committed since the last checkpoint) written in the same
+    /// transaction.
+    private func writeCheckpoint(tree: MerkleFrontier, headChanges: [[UInt8]: StreamHead], in txn: WriteTransaction) throws -> String {
+        guard let table = store.streamHeads else { preconditionFailure("a writable store has a stream_heads table") }
+        if headsAhead {
+            // A commit that changed the map did not succeed (or its closure runs again): start
+            // from what the table holds in this transaction.
+            heads = StreamHeadTree(rows: try StreamHeadTable.rows(in: txn, table: table))
+        }
+        headsAhead = true
+        for (stream, head) in headChanges {
+            let key = StreamHeadMap.key(stream: stream)
+            heads.set(key: key, head: head)
+            try txn.put(table, key: key.bytes, value: StreamHeadTable.value(head: head, stream: stream))
+        }
         let checkpoint = Checkpoint.sign(
-            origin: origin, size: tree.size, root: tree.root, key: key,
+            origin: origin, size: tree.size, root: tree.root, streamHeadsRoot: heads.root(), key: key,
             timestampSeconds: UInt64(wallClock.millisecondsSinceEpoch / 1000))
         try txn.put(store.checkpoints, key: BigEndian.bytes(tree.size), value: Array(checkpoint.note.utf8), options: .append)
         return checkpoint.note
@@ -530,15 +620,24 @@ final class GroupCommitWriter: @unchecked Sendable {
     private func commitCheckpointOnly() {
         guard tree.size > lastCheckpointSize else {
             uncoveredSince = nil
+            lock.withLock { checkpointRequestedUnlocked = false }
+            changed.notify()
             return
         }
+        let requested = lock.withLock { checkpointRequestedUnlocked }
         do {
-            let note = try store.environment.write { txn in try writeCheckpoint(tree: tree, in: txn) }
+            let note = try store.environment.write { txn in try writeCheckpoint(tree: tree, headChanges: pendingHeads, in: txn) }
             keep(note)
             lastCheckpointSize = tree.size
             uncoveredSince = nil
+            pendingHeads = [:]
+            headsAhead = false
+            if requested { lock.withLock { checkpointRequestedUnlocked = false } }
+            changed.notify()
         } catch {
             logger.error("checkpoint failed", metadata: ["error": "\(error)", "size": "\(tree.size)"])
+            // Asked again by the waiter (`Ledger.signCheckpoint`), not retried in a loop here.
+            lock.withLock { checkpointRequestedUnlocked = false }
             uncoveredSince = monotonic.nanoseconds()  // try again after another interval
         }
     }

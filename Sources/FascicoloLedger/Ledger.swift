@@ -167,6 +167,26 @@ public final class Ledger: Sendable {
         await writer.waitForFatalFailure()
     }
 
+    /// Signs a checkpoint now if entries are not yet covered by one, and returns the checkpoint
+    /// covering every entry committed before the call (a person export must be covered by the
+    /// checkpoint it is proven against). Waits for the writer: at once when it is idle, with
+    /// its next group commit under load. Throws `LedgerError.shutDown` when the ledger closes first.
+    public func signCheckpoint() async throws -> Checkpoint {
+        let size = self.size
+        while true {
+            let seen = writer.changed.generation
+            if let latest = try latestCheckpoint(), latest.size >= size { return latest }
+            if size == 0 { throw LedgerError.unavailable("the log is empty: there is nothing to sign") }
+            if writer.isStopped || Task.isCancelled { throw LedgerError.shutDown }
+            switch writer.health {
+            case .writable: break
+            case .failing(_, let reason, _), .failed(_, let reason): throw LedgerError.unavailable(reason)
+            }
+            writer.requestCheckpoint()
+            await writer.changed.wait(after: seen, timeout: .seconds(1))
+        }
+    }
+
     /// Group commits that stored entries since this ledger was opened.
     public var commitCount: UInt64 { writer.commitCount }
     /// Where the writer's time went since the ledger was opened (see `CommitTimings`).

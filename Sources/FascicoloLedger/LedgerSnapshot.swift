@@ -1,3 +1,4 @@
+import FascicoloCrypto
 import FascicoloStorage
 
 /// A table of the data directory's environment that is not part of the signed log, owned by a
@@ -20,6 +21,15 @@ public struct LedgerSnapshot {
     // Inlinable reads: the projections' replay calls them once or more per entry.
     @usableFromInline let transaction: ReadTransaction
     @usableFromInline let store: LedgerStore
+    /// The log's key, to check the checkpoints read (nil in a `LedgerReader`'s snapshot).
+    let publicKey: PublicKey?
+
+    @usableFromInline
+    init(transaction: ReadTransaction, store: LedgerStore, publicKey: PublicKey? = nil) {
+        self.transaction = transaction
+        self.store = store
+        self.publicKey = publicKey
+    }
 
     // MARK: - The log
 
@@ -169,7 +179,7 @@ extension Ledger {
     /// Runs `body` on one consistent snapshot of the log and its side tables, on the caller's
     /// thread (it never waits for the writer).
     public func read<T>(_ body: (LedgerSnapshot) throws -> T) throws -> T {
-        try store.environment.read { txn in try body(LedgerSnapshot(transaction: txn, store: store)) }
+        try store.environment.read { txn in try body(LedgerSnapshot(transaction: txn, store: store, publicKey: publicKey)) }
     }
 
     /// The side table `name` (created on first use). Names are the side tables' own: not the

@@ -29,10 +29,13 @@ struct LedgerStore: Sendable {
     @usableFromInline let streamIndex: Table
     public let idempotency: Table
     public let checkpoints: Table
+    /// The stream-head map at the latest checkpoint (StreamHeadTable); nil only in a store
+    /// opened read-only that was written before the table existed.
+    let streamHeads: Table?
 
     /// The log's own tables, in the order `open` opens them; every other table of the
     /// environment is a side table (`SideTable`).
-    static let tableNames = ["meta", "entries", "merkle", "streams", "stream_index", "idempotency", "checkpoints"]
+    static let tableNames = ["meta", "entries", "merkle", "streams", "stream_index", "idempotency", "checkpoints", StreamHeadTable.name]
 
     typealias OpenError = LedgerOpenError
 
@@ -56,8 +59,13 @@ struct LedgerStore: Sendable {
         let environment = try Environment(path: directory, options: options)
         let names = tableNames
         let tables: [Table]
+        let streamHeads: Table?
         if readOnly {
-            tables = try environment.openTables(names)
+            // A store written before issue 18 has no stream_heads table: its checkpoints have no
+            // stream-heads line either, and verify says so.
+            let present = try environment.read { txn in try txn.tableNames() }
+            tables = try environment.openTables(names.filter { $0 != StreamHeadTable.name })
+            streamHeads = present.contains(StreamHeadTable.name) ? try environment.openTable(StreamHeadTable.name) : nil
         } else {
             tables = try environment.write { txn in
                 let created = try names.map { try txn.createTable($0) }
@@ -70,14 +78,23 @@ struct LedgerStore: Sendable {
                 }
                 return created
             }
+            streamHeads = tables[7]
         }
         let store = LedgerStore(
             directory: directory, environment: environment, meta: tables[0], entries: tables[1],
             merkle: tables[2], streams: tables[3], streamIndex: tables[4],
-            idempotency: tables[5], checkpoints: tables[6])
+            idempotency: tables[5], checkpoints: tables[6], streamHeads: streamHeads)
         guard let format = try store.metaValue("format") else { throw DamagedData(table: "meta", what: "the format row is missing") }
         guard format == formatVersion else { throw OpenError.unsupportedFormat(format) }
         return store
+    }
+
+    /// The origin, read in `txn`.
+    func origin(in txn: ReadTransaction) throws -> String {
+        guard let origin = try txn.get(meta, key: Array("origin".utf8)) else {
+            throw DamagedData(table: "meta", what: "the origin row is missing")
+        }
+        return String(decoding: origin, as: UTF8.self)
     }
 
     public func metaValue(_ name: String) throws -> String? {

@@ -163,6 +163,12 @@ private struct VerificationRun {
     /// over the stream index: equal sums and counts mean the index is exactly right without a
     /// random lookup per entry. (Hasher is seeded per process, so nobody can aim a collision.)
     var indexDigest = 0
+    /// The stream-head map replayed from the entries, compared with each checkpoint's stream-heads line.
+    var heads = StreamHeadTree()
+    /// The size of a checkpoint with a stream-heads line, once one is met: every later one must have it.
+    var firstWithStreamHeads: UInt64?
+    /// The size of the newest stored checkpoint: the `stream_heads` table is checked there.
+    var latestStoredSize: UInt64 = 0
 
     init(
         store: LedgerStore, txn: ReadTransaction, origin: String, publicKey: PublicKey, options: Verifier.Options,
@@ -211,6 +217,8 @@ private struct VerificationRun {
         // Each is compared with the root recomputed when the log reaches its size.
         let checkpoints = (stored + trusted).sorted { $0.size < $1.size }
         var nextCheckpoint = 0
+        latestStoredSize = stored.last?.size ?? 0
+        if stored.isEmpty { try checkStreamHeadsTable(size: 0) }
 
         try txn.withCursor(store.entries) { entries in
             try txn.withCursor(store.merkle) { merkle in
@@ -280,6 +288,8 @@ private struct VerificationRun {
                 throw Verifier.Failure(position: position, problem: "recordedAt goes back in time")
             }
             lastRecordedAt = chunk.recordedAt[offset]
+            let view = try EntryView(record: chunk.records[offset].value)
+            heads.set(stream: view.stream, head: StreamHead(version: view.streamVersion, position: position))
             var expectedNumber = MerkleNodeIndex.count(treeSize: position)
             try tree.append(leaf: chunk.leaves[offset]) { number, hash in
                 guard let stored = node, number == expectedNumber, stored.key.count == 8,
@@ -295,14 +305,60 @@ private struct VerificationRun {
                 expectedNumber += 1
                 node = try merkle.next()
             }
+            var checkedTable = false
             while nextCheckpoint < checkpoints.count && checkpoints[nextCheckpoint].size == tree.size {
-                guard checkpoints[nextCheckpoint].root == tree.root else {
+                let checkpoint = checkpoints[nextCheckpoint]
+                guard checkpoint.root == tree.root else {
                     throw Verifier.Failure(
                         position: position,
                         problem: "the checkpoint of size \(tree.size) has a root that the entries do not produce")
                 }
+                try checkStreamHeads(of: checkpoint, position: position)
+                if tree.size == latestStoredSize && !checkedTable {
+                    try checkStreamHeadsTable(size: tree.size, committed: checkpoint.streamHeadsRoot != nil)
+                    checkedTable = true
+                }
                 nextCheckpoint += 1
             }
+        }
+    }
+
+    /// A checkpoint's stream-heads line must give the root of the map replayed from its entries;
+    /// once a checkpoint has the line, every later one must.
+    private mutating func checkStreamHeads(of checkpoint: Checkpoint, position: UInt64) throws {
+        guard let committed = checkpoint.streamHeadsRoot else {
+            if let first = firstWithStreamHeads {
+                throw Verifier.Failure(
+                    position: position,
+                    problem: "the checkpoint of size \(checkpoint.size) has no stream-heads line, "
+                        + "though the checkpoint of size \(first) had one")
+            }
+            return
+        }
+        if firstWithStreamHeads == nil { firstWithStreamHeads = checkpoint.size }
+        guard committed == heads.root() else {
+            throw Verifier.Failure(
+                position: position,
+                problem: "the checkpoint of size \(checkpoint.size) commits to stream heads that the entries do not produce")
+        }
+    }
+
+    /// The `stream_heads` table holds the map at the newest checkpoint (`size`): exactly one row
+    /// per stream of its entries, with its head — or no row when no checkpoint commits to heads.
+    private mutating func checkStreamHeadsTable(size: UInt64, committed: Bool = false) throws {
+        let rows = try store.streamHeads.map { try StreamHeadTable.rows(in: txn, table: $0) } ?? []
+        let damaged = { (what: String) in
+            Verifier.Failure(position: nil, problem: "\(DamagedData(table: StreamHeadTable.name, what: what))")
+        }
+        guard committed else {
+            guard rows.isEmpty else { throw damaged("it has rows but no checkpoint commits to stream heads") }
+            return
+        }
+        guard rows.count == heads.count else {
+            throw damaged("it has \(rows.count) streams, the \(size) entries of the newest checkpoint \(heads.count)")
+        }
+        for row in rows where heads.head(key: row.key) != row.head {
+            throw damaged("a stream's head is not the one the newest checkpoint's entries give")
         }
     }
 

@@ -26,21 +26,33 @@ struct LedgerBenchmark: AsyncParsableCommand {
     @Flag(help: "Skip the append scenarios: only the large log's append cost and verify rates.")
     var skipAppendScenarios = false
 
+    @Flag(help: "Skip the large log: only the append scenarios.")
+    var skipLargeLog = false
+
+    @Flag(
+        help: """
+            Append each call to a stream of its own (every entry a new stream), the worst case for the \
+            stream-head map that checkpoints commit to; by default each appender keeps to one stream.
+            """)
+    var newStreamPerAppend = false
+
     func run() async throws {
         printOut("fascicolo-bench ledger — \(ProcessInfo.cores) cores, \(format(seconds, 1)) s per scenario, durable (fsync) commits")
         if !skipAppendScenarios { try await appendScenarios() }
-        try await largeLogFigures()
+        if !skipLargeLog { try await largeLogFigures() }
     }
 
     func appendScenarios() async throws {
         printOut("")
+        printOut(newStreamPerAppend ? "every append to a new stream" : "each appender to its own stream")
         printOut("appenders  events/append  events/s   appends/s  p50 ms  p99 ms  events/commit  ceiling events/s  ratio")
         for appenders in [1, 8, 64] {
             for batch in [1, 100] {
                 let directory = temporaryDirectory("append")
                 defer { removeDirectory(directory) }
                 let ledger = try Ledger.open(directory: directory, logger: quietLogger)
-                let result = try await measureAppends(ledger: ledger, appenders: appenders, batch: batch, seconds: seconds)
+                let result = try await measureAppends(
+                    ledger: ledger, appenders: appenders, batch: batch, seconds: seconds, newStreamPerAppend: newStreamPerAppend)
                 let perCommit = result.events / max(1, Double(result.commits))
                 ledger.close()
                 let ceiling = try measureCeiling(eventsPerCommit: max(1, Int(perCommit.rounded())), seconds: min(seconds, 2))
@@ -104,7 +116,9 @@ struct LedgerBenchmark: AsyncParsableCommand {
     }
 
     /// `appenders` tasks, each appending `batch` events per call to its own stream until the time is up.
-    func measureAppends(ledger: Ledger, appenders: Int, batch: Int, seconds: Double) async throws -> AppendRun {
+    func measureAppends(
+        ledger: Ledger, appenders: Int, batch: Int, seconds: Double, newStreamPerAppend: Bool = false
+    ) async throws -> AppendRun {
         let sizeAtStart = ledger.size
         let commitsAtStart = ledger.commitCount
         let start = monotonic.nanoseconds()
@@ -116,9 +130,10 @@ struct LedgerBenchmark: AsyncParsableCommand {
                     var index = 0
                     while monotonic.nanoseconds() < deadline {
                         let events = (0..<batch).map { NewEvent(type: "BenchmarkEvent", payload: samplePayload(index + $0)) }
+                        let stream = newStreamPerAppend ? "bench-\(appender)-\(index)" : "bench-\(appender)"
                         index += batch
                         let begin = monotonic.nanoseconds()
-                        _ = try await ledger.append(AppendRequest(stream: "bench-\(appender)", events: events, author: "uid:0/bench"))
+                        _ = try await ledger.append(AppendRequest(stream: stream, events: events, author: "uid:0/bench"))
                         samples.append(monotonic.nanoseconds() - begin)
                     }
                     return samples

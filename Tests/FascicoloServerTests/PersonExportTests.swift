@@ -1,17 +1,15 @@
 import FascicoloBundle
 import FascicoloCrypto
 import FascicoloJSON
+import FascicoloLedger
 import FascicoloServer
 import Foundation
 import Hummingbird
 import Testing
 
-// Testable: the map's StreamHead is built here from the bundle's values.
-@testable import FascicoloLedger
-
 /// `POST /v1/persons/export` in process, on a real ledger: the bundle of Formats.md "Person
 /// bundles", its own record, its checkpoint, an erased person's bundle, the refusals. The
-/// proofs are checked here lightly with the ledger's own MerkleProof and map hashes; the full
+/// proofs are checked here lightly with the ledger's own MerkleProof and StreamHeadProof; the full
 /// verifiers (tools/verify-bundle.py, fascicolo bundle verify) have tests of their own.
 @Suite struct PersonExportTests {
     static let codiceFiscale = PersonRoutesTests.codiceFiscale
@@ -247,7 +245,7 @@ import Testing
 
     /// Every entry parses, is signed by the log key, sits at its position in the checkpoint's
     /// tree (MerkleProof), versions run 1…head, and the head proof leads to the map root the
-    /// checkpoint signs (StreamHeadMap, as StreamHeadProof.root does).
+    /// checkpoint signs (StreamHeadProof.root).
     static func expectProofsVerify(_ bundle: PersonBundle, checkpoint: Checkpoint, publicKey: PublicKey) throws {
         for stream in bundle.streams {
             for (index, entry) in stream.entries.enumerated() {
@@ -264,26 +262,16 @@ import Testing
         }
     }
 
-    /// The map root a bundle's head proof leads to (Formats.md "The stream-head map").
+    /// The map root a bundle's head proof leads to, by the ledger's own `StreamHeadProof.root`.
     static func mapRoot(_ stream: PersonBundle.Stream) -> Digest? {
-        let key = StreamHeadMap.key(stream: Array(stream.stream.utf8))
-        var hash: Digest
-        switch stream.headProof.terminal {
-        case .head:
-            guard let head = stream.head else { return nil }
-            hash = StreamHeadMap.leafHash(key: key, head: StreamHead(version: head.version, position: head.position))
-        case .empty: hash = StreamHeadMap.empty
-        case .otherStream(let other, let head):
-            hash = StreamHeadMap.leafHash(key: other, head: StreamHead(version: head.version, position: head.position))
-        }
-        let keyBytes = key.bytes
-        for depth in stream.headProof.siblings.indices.reversed() {
-            let bit = (keyBytes[depth / 8] >> (7 - UInt8(depth % 8))) & 1
-            hash =
-                bit == 0
-                ? StreamHeadMap.nodeHash(hash, stream.headProof.siblings[depth])
-                : StreamHeadMap.nodeHash(stream.headProof.siblings[depth], hash)
-        }
-        return hash
+        let head = stream.head.map { StreamHead(version: $0.version, position: $0.position) }
+        let terminal: StreamHeadProof.Terminal =
+            switch stream.headProof.terminal {
+            case .head: .head
+            case .empty: .empty
+            case .otherStream(let key, let other):
+                .otherStream(key: key, head: StreamHead(version: other.version, position: other.position))
+            }
+        return StreamHeadProof(head: head, siblings: stream.headProof.siblings, terminal: terminal).root(stream: Array(stream.stream.utf8))
     }
 }

@@ -37,7 +37,9 @@ private func hostile(_ text: String) {
     for name in [origin, firstLine] {
         if let checkpoint = try? Checkpoint.verify(note: text, origin: name, publicKey: key.publicKey) {
             check(
-                text.hasPrefix(Checkpoint.body(origin: name, size: checkpoint.size, root: checkpoint.root)),
+                text.hasPrefix(
+                    Checkpoint.body(
+                        origin: name, size: checkpoint.size, root: checkpoint.root, streamHeadsRoot: checkpoint.streamHeadsRoot)),
                 "a verified checkpoint's body is not what its note begins with")
             check(checkpoint.note == text, "a verified checkpoint keeps another note")
         }
@@ -55,7 +57,9 @@ private func genuine(_ input: inout InputReader) {
     let size = input.uint64()
     let timestamp = input.uint64()
     let root = Digest(input.take(32))!
-    let checkpoint = Checkpoint.sign(origin: origin, size: size, root: root, key: key, timestampSeconds: timestamp)
+    let streamHeadsRoot = Digest(input.take(32))!
+    let checkpoint = Checkpoint.sign(
+        origin: origin, size: size, root: root, streamHeadsRoot: streamHeadsRoot, key: key, timestampSeconds: timestamp)
     guard let verified = try? Checkpoint.verify(note: checkpoint.note, origin: origin, publicKey: key.publicKey) else {
         check(false, "a checkpoint signed here does not verify")
         return
