@@ -51,11 +51,7 @@ extension APIRoutes {
         }
         guard recorded > 0 || reads > 0 else { throw Self.personNotFound }
         // Checked before the read is recorded: a refused export leaves no entry. (+1: its own record.)
-        guard recorded + reads + 1 <= Self.exportEntriesMax else {
-            throw Problem(
-                .unprocessableContent, code: "export_too_large",
-                detail: "this person's file holds more than \(Self.exportEntriesMax) entries, the most one export holds")
-        }
+        guard recorded + reads + 1 <= Self.exportEntriesMax else { throw Self.exportTooLarge }
         try await Self.exportGate.enter()
         defer { Self.exportGate.leave() }
         try await recordAccess(to: person, by: reader, what: "export", entries: Int(recorded))
@@ -99,9 +95,11 @@ extension APIRoutes {
                 let proof = try log.streamHeadProof(stream: name)
                 var entries: [PersonBundle.Entry] = []
                 if let head = proof.head {
-                    guard head.position < checkpoint.size, head.version <= Self.exportEntriesMax else {
+                    guard head.position < checkpoint.size else {
                         throw DamagedData(table: "stream_heads", what: "a stream's head is beyond its checkpoint")
                     }
+                    // Checked before the read was recorded; a stream that grew past it meanwhile.
+                    guard head.version <= Self.exportEntriesMax else { throw Self.exportTooLarge }
                     entries.reserveCapacity(Int(head.version))
                     let stream = Array(name.utf8)
                     for version in 1...head.version {
@@ -147,7 +145,12 @@ extension APIRoutes {
         }
     }
 
+    static let exportTooLarge = Problem(
+        .unprocessableContent, code: "export_too_large",
+        detail: "this person's file holds more than \(exportEntriesMax) entries, the most one export holds")
+
     static func exportProblem(_ error: any Error) -> any Error {
+        if error is Problem { return error }
         if let error = error as? LedgerError { return problem(for: error) }
         if error is PersonKeys.CorruptKey {
             return Problem(
