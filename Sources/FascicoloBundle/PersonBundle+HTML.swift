@@ -34,7 +34,9 @@ extension PersonBundle {
             dataKey == nil
                 ? "<strong>erased</strong>: the person's data key was destroyed; personal fields are shown as destroyed"
                 : "included (opened with the person's data key, which the bundle carries)")
-        page.row(header: "Entries", "\(view.caseFile.count) in the case file, \(view.reads.count) reads of the file")
+        page.row(
+            header: "Entries",
+            "\(view.caseFile.count) in the case file, \(view.reads.count) read\(view.reads.count == 1 ? "" : "s") of the file")
         page.line("</table>")
 
         page.line("<h2>Case file</h2>")
