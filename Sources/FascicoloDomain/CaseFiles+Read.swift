@@ -94,7 +94,14 @@ extension CaseFiles {
     }
 
     /// Auditors must say why they read; services default to case work, admins to administration.
+    /// Services must name the operator who asked (`Fascicolo-Operator`): a service reads for a
+    /// person, and the person's record of who read their file must name that person.
     static func checkPurpose(_ reader: Reader) throws(DomainError) -> String {
+        if reader.role == "writer" && reader.operatorID == nil {
+            throw DomainError(
+                .malformed, code: "operator_required",
+                "services name the operator who asked for a read in the Fascicolo-Operator header")
+        }
         guard let purpose = reader.purpose else {
             if reader.role == "auditor" {
                 throw DomainError(

@@ -55,7 +55,7 @@ extension CaseFiles {
                     default: false
                     }
                 guard revealing else { throw refusal }
-                let reader = Reader(author: author, role: "writer", purpose: nil, operatorID: nil)
+                let reader = Reader(author: author, role: "writer", purpose: nil, operatorID: actor.operatorID)
                 try await recordAccess(to: person, by: reader, what: "refused_append", entries: 0)
                 throw refusal
             }

@@ -109,6 +109,21 @@ public struct LedgerSnapshot {
         return (try transaction.count(store.checkpoints), latest)
     }
 
+    /// Calls `body` with the tree size and note (not verified here) of each stored checkpoint of
+    /// `size` entries or more, in increasing size, until it returns false.
+    public func forEachCheckpoint(from size: UInt64, _ body: (_ size: UInt64, _ note: String) throws -> Bool) throws {
+        try transaction.withCursor(store.checkpoints) { cursor in
+            var row = try cursor.seek(atOrAfter: BigEndian.bytes(size))
+            while let current = row {
+                guard let size = BigEndian.uint64(current.key) else {
+                    throw DamagedData(table: "checkpoints", what: "a key is not a tree size")
+                }
+                guard try body(size, String(decoding: current.value, as: UTF8.self)) else { return }
+                row = try cursor.next()
+            }
+        }
+    }
+
     /// Whether any stream's name starts with `prefix`.
     public func hasStream(withPrefix prefix: String) throws -> Bool {
         let prefix = Array(prefix.utf8)

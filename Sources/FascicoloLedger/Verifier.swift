@@ -194,7 +194,7 @@ private struct VerificationRun {
         let storedNotes = Set(stored.map(\.note))
         for note in options.trustedCheckpoints where !storedNotes.contains(note) {
             let checkpoint: Checkpoint
-            do { checkpoint = try Checkpoint.verify(note: note, origin: origin, publicKey: publicKey) } catch {
+            do { checkpoint = try Checkpoint.verifyCosigned(note: note, origin: origin, publicKey: publicKey) } catch {
                 throw Verifier.Failure(position: nil, problem: "a checkpoint given to check against does not verify with the key: \(error)")
             }
             guard checkpoint.size <= total else {

@@ -87,10 +87,11 @@ public struct APIRoutes: Sendable {
             let read = try rawRead(request, peer)
             let from: UInt64 = try query(request, "from") ?? 0
             let limit = try limitParameter(request)
+            let signed = try booleanParameter(request, "signed")
             let entries = try ledger.entries(from: from, limit: limit)
             var recorded = Set<Pseudonym>()
             try await recordRawRead(of: entries, read, what: "log", recorded: &recorded)
-            return json(status: .ok, Render.entries(entries, withholding: read.withholds))
+            return json(status: .ok, Render.entries(entries, signed: signed, withholding: read.withholds))
         }
         groups.auditors.get("v1/subscribe") { request, context in
             let peer = try caller(context)
@@ -116,12 +117,7 @@ public struct APIRoutes: Sendable {
             try await recordRawRead(of: [entry], read, what: "entry", recorded: &recorded)
             return json(status: .ok, Render.entry(entry, detailed: true, withheld: read.withholds(entry)))
         }
-        groups.auditors.get("v1/checkpoints/latest") { _, _ in
-            guard let checkpoint = try ledger.latestCheckpoint() else { throw Problem.notFound("no checkpoint has been signed yet") }
-            var buffer = ByteBuffer()
-            buffer.writeString(checkpoint.note)
-            return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: buffer))
-        }
+        registerCheckpoints(on: groups)
         groups.auditors.get("v1/proofs/inclusion") { request, _ in
             let position: UInt64 = try requiredQuery(request, "position")
             let treeSize: UInt64 = try query(request, "treeSize") ?? ledger.size
@@ -189,8 +185,13 @@ public struct APIRoutes: Sendable {
 
     /// `?receipts=true|false` (default false); checked before the append, so a bad value stores nothing.
     func receiptsAsked(_ request: Request) throws -> Bool {
-        guard let asked = request.uri.queryParameters.get("receipts") else { return false }
-        guard asked == "true" || asked == "false" else { throw Self.invalidParameter("receipts", "receipts is true or false") }
+        try booleanParameter(request, "receipts")
+    }
+
+    /// The query parameter `name`: `true` or `false` (default false); 400 otherwise.
+    func booleanParameter(_ request: Request, _ name: String) throws -> Bool {
+        guard let asked = request.uri.queryParameters.get(name) else { return false }
+        guard asked == "true" || asked == "false" else { throw Self.invalidParameter(name, "\(name) is true or false") }
         return asked == "true"
     }
 

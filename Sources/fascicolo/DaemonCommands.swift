@@ -272,7 +272,15 @@ struct Read: DaemonCommand {
 struct Log: DaemonCommand {
     static let configuration = CommandConfiguration(
         abstract: "Read the global log from a position (roles auditor, admin).",
-        discussion: Exit.status)
+        discussion: """
+            With --signed each entry comes with its signed bytes, and is checked here as \
+            'fascicolo entry' checks one: its Ed25519 signature against --key (obtained out of \
+            band) or else the daemon's /v1/keys, its leaf hash, its position in the page, and \
+            the daemon's summary against the signed bytes. A person's entry read without \
+            --purpose comes withheld (no signed bytes to check). An entry that does not check \
+            out exits 1.
+
+            """ + Exit.help)
 
     @Option(help: "The first position to show (default 0).")
     var from: UInt64?
@@ -280,35 +288,73 @@ struct Log: DaemonCommand {
     @Option(help: "At most this many entries (1 to 1000; default 100).")
     var limit: Int?
 
+    @Flag(help: "Fetch each entry's signed bytes and check its signature here.")
+    var signed = false
+
+    @Option(
+        help: ArgumentHelp(
+            "With --signed, the verifier key '<name>+<key id>+<base64 key>' (default: the daemon's /v1/keys).", valueName: "vkey"))
+    var key: String?
+
     @OptionGroup var purpose: RawReadPurpose
 
     @OptionGroup var daemon: DaemonOptions
 
     func validate() throws {
         if let limit, !(1...1_000).contains(limit) { throw ValidationError("--limit is 1 to 1000") }
+        if key != nil && !signed { throw ValidationError("--key checks signed bytes: give --signed too") }
     }
 
     func run(client: DaemonClient) async throws {
         let session = DaemonSession(daemon, client: client)
-        let query = queryString([("from", String(from ?? 0)), ("limit", limit.map(String.init))])
+        let from = self.from ?? 0
+        let query = queryString([
+            ("from", String(from)), ("limit", limit.map(String.init)), ("signed", signed ? "true" : nil),
+        ])
+        let verifierKey = signed ? try await session.verifierKey(key) : nil
         let (response, value) = try await session.getJSON(
             "/v1/log" + query, headers: purpose.purpose.map { [("Fascicolo-Purpose", $0)] } ?? [])
+        let entries = value["entries"]?.array ?? []
+        // Each entry where the page puts it: one left out or moved shows as a wrong position.
+        let checks = verifierKey.map { key in
+            entries.enumerated().map { index, entry in
+                CheckedEntry.check(entry, position: from + UInt64(index), key: key, response: response)
+            }
+        }
         if daemon.json {
             session.printRaw(response)
-            return
+        } else {
+            var header = ["POSITION", "STREAM", "VERSION", "TYPE", "RECORDED AT", "AUTHOR", "DATA"]
+            if checks != nil { header.insert("SIGNATURE", at: 6) }
+            let rows = entries.enumerated().map { index, entry in
+                var row = [
+                    entry["position"]?.compact ?? "", entry["stream"]?.string ?? "", entry["streamVersion"]?.compact ?? "",
+                    entry["type"]?.string ?? "", entry["recordedAt"]?.string ?? "", entry["author"]?.string ?? "",
+                    shortened(entry["data"]?.compact ?? "", to: 80),
+                ]
+                if let check = checks?[index] {
+                    row.insert(!check.problems.isEmpty ? "FAILED" : check.withheldLeafHash != nil ? "withheld" : "valid", at: 6)
+                }
+                return row
+            }
+            EntryTable.print(header: header, rows: rows)
         }
-        let entries = value["entries"]?.array ?? []
-        let rows = entries.map { entry in
-            [
-                entry["position"]?.compact ?? "", entry["stream"]?.string ?? "", entry["streamVersion"]?.compact ?? "",
-                entry["type"]?.string ?? "", entry["recordedAt"]?.string ?? "", entry["author"]?.string ?? "",
-                shortened(entry["data"]?.compact ?? "", to: 80),
-            ]
-        }
-        EntryTable.print(header: ["POSITION", "STREAM", "VERSION", "TYPE", "RECORDED AT", "AUTHOR", "DATA"], rows: rows)
         if entries.count == (limit ?? 100), let last = entries.last?["position"]?.uint64 {
-            Terminal.error("more may follow: fascicolo log --from \(last + 1)")
+            Terminal.error("more may follow: fascicolo log --from \(last + 1)\(signed ? " --signed" : "")")
         }
+        guard let checks, let verifierKey else { return }
+        // Named by the position the page should hold there, not by what the daemon says it is.
+        let failures = checks.enumerated().filter { !$0.element.problems.isEmpty }
+        for (index, check) in failures {
+            // With --json, standard output holds only the daemon's JSON.
+            (daemon.json ? Terminal.error : Terminal.out)(
+                "FAILED: entry \(from + UInt64(index)): " + check.problems.joined(separator: "; "))
+        }
+        guard failures.isEmpty else { throw Exit.failed }
+        let withheld = checks.filter { $0.withheldLeafHash != nil }.count
+        Terminal.error(
+            "verified: \(checks.count - withheld) signatures valid for \(verifierKey.text) (\(verifierKey.source))"
+                + (withheld > 0 ? "; \(withheld) entries of persons' case files withheld (--purpose reads them, recorded)" : ""))
     }
 }
 
@@ -411,6 +457,12 @@ struct CheckedEntry {
     static func fetch(position: UInt64, session: DaemonSession, key: DaemonSession.Key, purpose: String?) async throws -> CheckedEntry {
         let (response, value) = try await session.getJSON(
             "/v1/entries/\(position)", headers: purpose.map { [("Fascicolo-Purpose", $0)] } ?? [])
+        return check(value, position: position, key: key, response: response)
+    }
+
+    /// Checks one entry of the daemon's answer (`/v1/entries/{position}`, or one of a
+    /// `/v1/log?signed=true` page, whose `response` is the whole page).
+    static func check(_ value: JSON, position: UInt64, key: DaemonSession.Key, response: DaemonClient.Response) -> CheckedEntry {
         if value["withheld"] != nil {
             // A person's entry read without a purpose: no signed bytes to check, only the leaf
             // hash, which a proof against a signed root authenticates on its own.

@@ -180,7 +180,13 @@ struct DaemonSession {
 
     /// The latest checkpoint's note as served (a 404 when none is signed yet exits 1).
     func latestCheckpointNote() async throws -> String {
-        try await get("/v1/checkpoints/latest", accept: "text/plain").text
+        try await checkpointNote(size: nil)
+    }
+
+    /// The note of the stored checkpoint of `size` entries, or the latest when nil, as served (a
+    /// 404 when there is none exits 1).
+    func checkpointNote(size: UInt64?) async throws -> String {
+        try await get("/v1/checkpoints/" + (size.map(String.init) ?? "latest"), accept: "text/plain").text
     }
 }
 

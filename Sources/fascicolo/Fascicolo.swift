@@ -19,7 +19,7 @@ struct Fascicolo: ParsableCommand {
         discussion: """
             Offline, on a data directory: verify, stat, backup, restore. \
             Against a running fascicolod, over its Unix socket (--socket PATH, or FASCICOLO_SOCKET; \
-            default data/fascicolod.sock): health, append, read, log, tail, entry, checkpoint, proof; \
+            default data/fascicolod.sock): health, append, read, log, tail, entry, checkpoint, checkpoints, proof; \
             the case files: person record, show, timeline, state, erase, catalogue; and the read \
             models: projections, caseload, interventions, indicators, compliance. \
             The daemon decides what the calling uid may do from its kernel credentials.
@@ -28,7 +28,8 @@ struct Fascicolo: ParsableCommand {
         version: version,
         subcommands: [
             Verify.self, Stat.self, Backup.self, Restore.self,
-            Health.self, Append.self, Read.self, Log.self, Tail.self, EntryCommand.self, CheckpointCommand.self, Proof.self,
+            Health.self, Append.self, Read.self, Log.self, Tail.self, EntryCommand.self, CheckpointCommand.self, CheckpointsCommand.self,
+            Proof.self,
             Person.self, CatalogueCommand.self,
             Projections.self, Caseload.self, InterventionsCommand.self, Indicators.self, ComplianceCommand.self,
         ])

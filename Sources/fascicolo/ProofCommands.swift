@@ -4,80 +4,6 @@ import FascicoloJSON
 import FascicoloLedger
 import FascicoloOperations
 
-struct CheckpointCommand: DaemonCommand {
-    static let configuration = CommandConfiguration(
-        commandName: "checkpoint",
-        abstract: "Print the latest signed checkpoint (roles auditor, admin).",
-        discussion: """
-            The C2SP signed note goes to standard output unchanged: keep it, and later prove \
-            that the log only grew since with 'fascicolo proof consistency --old-checkpoint FILE'. \
-            With --verify its signature is checked here against --key (obtained out of band) or \
-            else the daemon's /v1/keys, and the verdict goes to standard error; a signature that \
-            does not verify exits 1.
-
-            """ + Exit.help)
-
-    @Flag(help: "Check the note's signature.")
-    var verify = false
-
-    @Option(help: ArgumentHelp("The verifier key '<name>+<key id>+<base64 key>' (default: the daemon's /v1/keys).", valueName: "vkey"))
-    var key: String?
-
-    @OptionGroup var daemon: DaemonOptions
-
-    func run(client: DaemonClient) async throws {
-        let session = DaemonSession(daemon, client: client)
-        let note = try await session.latestCheckpointNote()
-        var checked: Result<Checkpoint, Checkpoint.Failure>?
-        var usedKey: DaemonSession.Key?
-        if verify || key != nil {
-            let key = try await session.verifierKey(key)
-            usedKey = key
-            checked = Result { () throws(Checkpoint.Failure) in
-                try Checkpoint.verify(note: note, origin: key.name, publicKey: key.publicKey)
-            }
-        }
-        if daemon.json {
-            let lines = note.split(separator: "\n", omittingEmptySubsequences: false)
-            var members: [(key: String, value: JSON)] = [
-                ("note", .string(note)),
-                ("origin", lines.count > 0 ? .string(String(lines[0])) : .null),
-                ("size", lines.count > 1 && UInt64(lines[1]) != nil ? .number(String(lines[1])) : .null),
-                ("root", lines.count > 2 ? .string(String(lines[2])) : .null),
-            ]
-            switch checked {
-            case .success(let checkpoint)?:
-                members += [
-                    ("verified", .bool(true)), ("rootHex", .string(checkpoint.root.hex)),
-                    ("timestamp", checkpoint.timestampSeconds.map { .number(String($0)) } ?? .null),
-                    ("verifierKey", .string(usedKey?.text ?? "")), ("keyFromDaemon", .bool(usedKey?.fromDaemon ?? false)),
-                ]
-            case .failure(let failure)?:
-                members += [("verified", .bool(false)), ("problem", .string(failure.description))]
-            case nil:
-                members.append(("verified", .null))
-            }
-            Terminal.out(JSON.object(members).compact)
-        } else {
-            Terminal.outRaw(note)
-        }
-        switch checked {
-        case .success(let checkpoint)?:
-            if !daemon.json, let usedKey {
-                let signed = checkpoint.timestampSeconds.map { ", signed \(iso8601(seconds: $0))" } ?? ""
-                Terminal.error(
-                    "verified: checkpoint of \(checkpoint.size) entries, root \(checkpoint.root.hex)\(signed); "
-                        + "signature valid for \(usedKey.text) (\(usedKey.source))")
-            }
-        case .failure(let failure)?:
-            Terminal.error("FAILED: \(failure) (key \(usedKey?.text ?? "?"))")
-            throw Exit.failed
-        case nil:
-            break
-        }
-    }
-}
-
 struct Proof: ParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Get an RFC 9162 proof from the daemon and verify it here against the signed checkpoint.",
@@ -220,7 +146,7 @@ struct Proof: ParsableCommand {
                 try await ProofAudit.checking(&audit) { audit in
                     let old: Checkpoint
                     do {
-                        old = try Checkpoint.verify(note: note, origin: audit.key.name, publicKey: audit.key.publicKey)
+                        old = try Checkpoint.verifyCosigned(note: note, origin: audit.key.name, publicKey: audit.key.publicKey)
                     } catch {
                         try audit.fail("the kept checkpoint \(oldCheckpoint) does not verify: \(error)")
                     }
@@ -308,7 +234,7 @@ struct ProofAudit {
         key = try await session.verifierKey(keyOption)
         let note = try await session.latestCheckpointNote()
         do {
-            checkpoint = try Checkpoint.verify(note: note, origin: key.name, publicKey: key.publicKey)
+            checkpoint = try Checkpoint.verifyCosigned(note: note, origin: key.name, publicKey: key.publicKey)
         } catch {
             Self.printFailure("the latest checkpoint does not verify with \(key.text): \(error)", json: session.options.json)
             throw Exit.failed

@@ -257,6 +257,129 @@ import Testing
         }
     }
 
+    /// The log signs every checkpoint twice: the note signature and a `cosignature/v1` line that
+    /// binds its time (Formats.md, "Checkpoints"). A note stripped of that line still carries a
+    /// valid note signature, but it is not a checkpoint of this log: `checkpoint --verify`, the
+    /// proofs and `verify --checkpoint` refuse it.
+    @Test func aCheckpointWithoutItsCosignatureLineIsRefused() throws {
+        try withDaemon { daemon in
+            for index in 0..<3 {
+                #expect(try cli(daemon, "append", "case-c", "--type", "X", "--data", "\(index)").status == 0)
+            }
+            try waitForCheckpoint(daemon, size: 3)
+            let verifierKey = try #require(try daemon.json("/v1/keys")["verifierKey"] as? String)
+            let note = try cliStandardOutput(daemon, "checkpoint")
+            let stripped = Self.withoutCosignature(note)
+            #expect(stripped != note && stripped.hasSuffix("\n"), "\(stripped)")
+            let publicKey = try #require(SignedNote.parseVerifierKey(verifierKey)).publicKey
+            // Still a valid note signature: only the missing line tells it apart.
+            #expect((try? Checkpoint.verify(note: stripped, origin: "fascicolo.invalid/ledger", publicKey: publicKey)) != nil)
+
+            let proxySocket = daemon.directory + "/proxy.sock"
+            try withProxy(
+                at: proxySocket, to: daemon.socket, chunked: false,
+                tamper: { target, body in target.hasPrefix("/v1/checkpoints/") ? Self.withoutCosignature(body) : body }
+            ) {
+                let checked = try cli(["checkpoint", "--verify", "--key", verifierKey, "--socket", proxySocket])
+                #expect(
+                    checked.status == 1 && checked.output.contains("FAILED") && checked.output.contains("cosignature"), "\(checked.output)")
+                let proof = try cli(["proof", "inclusion", "1", "--key", verifierKey, "--socket", proxySocket])
+                #expect(proof.status == 1 && proof.output.contains("cosignature"), "\(proof.output)")
+            }
+            let kept = daemon.directory + "/stripped.note"
+            try writeFile(kept, stripped)
+            let offline = try cli(["verify", "--key", verifierKey, "--checkpoint", kept, daemon.directory + "/data"])
+            #expect(offline.status == 1 && offline.output.contains("cosignature"), "\(offline.output)")
+            let keptWhole = daemon.directory + "/whole.note"
+            try writeFile(keptWhole, note)
+            #expect(try cli(["verify", "--key", verifierKey, "--checkpoint", keptWhole, daemon.directory + "/data"]).status == 0)
+        }
+    }
+
+    /// `checkpoints` lists the stored checkpoints; `checkpoint --size N` prints (and checks) the
+    /// one of exactly N entries, and catches a daemon that answers with another size's note;
+    /// `log --signed --json` carries each entry's signed bytes.
+    @Test func checkpointsOfAnyStoredSizeAndSignedLogPages() throws {
+        try withDaemon { daemon in
+            for size in 1...3 {
+                #expect(try cli(daemon, "append", "case-s", "--type", "X", "--data", "\(size)").status == 0)
+                try waitForCheckpoint(daemon, size: size)
+            }
+            let verifierKey = try #require(try daemon.json("/v1/keys")["verifierKey"] as? String)
+            let publicKey = try #require(SignedNote.parseVerifierKey(verifierKey)).publicKey
+            let second = try cliStandardOutput(daemon, "checkpoint", "--size", "2")
+            let checkpoint = try Checkpoint.verifyCosigned(note: second, origin: "fascicolo.invalid/ledger", publicKey: publicKey)
+            #expect(checkpoint.size == 2)
+
+            let listed = try cli(daemon, "checkpoints")
+            let lines = listed.output.split(separator: "\n")
+            #expect(listed.status == 0 && lines.count == 4 && lines[0].hasPrefix("SIZE"), "\(listed.output)")
+            #expect(lines[2].hasPrefix("2 ") && lines[2].contains(checkpoint.root.hex), "\(listed.output)")
+            let firstPage = try cli(daemon, "checkpoints", "--limit", "2")
+            #expect(firstPage.output.contains("more follow: fascicolo checkpoints --from 3"), "\(firstPage.output)")
+            let page = try parseObject(try cliStandardOutput(daemon, "checkpoints", "--from", "2", "--json"))
+            #expect((page["checkpoints"] as? [[String: Any]])?.map { $0["size"] as? Int } == [2, 3], "\(page)")
+
+            let verified = try cli(daemon, "checkpoint", "--size", "2", "--verify", "--key", verifierKey)
+            #expect(verified.status == 0 && verified.output.contains("verified: checkpoint of 2 entries"), "\(verified.output)")
+            #expect(try cli(daemon, "checkpoint", "--size", "99").status == 1)  // none stored: the daemon's 404
+            #expect(try cli(daemon, "checkpoints", "--limit", "0").status == 2)
+
+            // Asked for size 2, answered with the (validly signed) note of size 3.
+            let third = try cliStandardOutput(daemon, "checkpoint", "--size", "3")
+            let proxySocket = daemon.directory + "/proxy.sock"
+            try withProxy(
+                at: proxySocket, to: daemon.socket, chunked: false,
+                tamper: { target, body in target == "/v1/checkpoints/2" ? third : body }
+            ) {
+                let swapped = try cli(["checkpoint", "--size", "2", "--verify", "--key", verifierKey, "--socket", proxySocket])
+                #expect(swapped.status == 1 && swapped.output.contains("not 2"), "\(swapped.output)")
+            }
+
+            let signed = try parseObject(try cliStandardOutput(daemon, "log", "--signed", "--json", "--limit", "2"))
+            let entries = try #require(signed["entries"] as? [[String: Any]])
+            #expect(entries.count == 2 && entries.allSatisfy { $0["signedBytes"] is String }, "\(signed)")
+            // Without --json, each entry's signature is checked here.
+            let checked = try cli(daemon, "log", "--signed", "--key", verifierKey)
+            #expect(
+                checked.status == 0 && checked.output.contains("SIGNATURE") && checked.output.contains("verified: 3 signatures valid"),
+                "\(checked.output)")
+            // A page with its first entry left out, or a summary that is not what was signed: exit 1.
+            try withProxy(
+                at: proxySocket, to: daemon.socket, chunked: false,
+                tamper: { target, body in
+                    guard target.hasPrefix("/v1/log"),
+                        var page = try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any],
+                        var entries = page["entries"] as? [Any]
+                    else { return body }
+                    entries.removeFirst()
+                    page["entries"] = entries
+                    return String(decoding: (try? JSONSerialization.data(withJSONObject: page)) ?? Data(), as: UTF8.self)
+                }
+            ) {
+                let dropped = try cli(["log", "--signed", "--key", verifierKey, "--socket", proxySocket])
+                #expect(
+                    dropped.status == 1 && dropped.output.contains("FAILED: entry 0: the signed bytes are of position 1"),
+                    "\(dropped.output)")
+            }
+            try withProxy(
+                at: proxySocket, to: daemon.socket, chunked: false,
+                tamper: { target, body in target.hasPrefix("/v1/log") ? body.replacingFirst(#""type":"X""#, with: #""type":"Y""#) : body }
+            ) {
+                let altered = try cli(["log", "--signed", "--key", verifierKey, "--socket", proxySocket])
+                #expect(altered.status == 1 && altered.output.contains("fields type differ from the signed bytes"), "\(altered.output)")
+            }
+        }
+    }
+
+    /// The note without its last signature line (the log's `cosignature/v1`).
+    static func withoutCosignature(_ note: String) -> String {
+        var lines = note.split(separator: "\n", omittingEmptySubsequences: false)
+        guard lines.count > 2, lines.last == "" else { return note }
+        lines.remove(at: lines.count - 2)
+        return lines.joined(separator: "\n")
+    }
+
     @Test func tailFollowsTheLogAcrossADaemonRestartWithNoGapAndNoDuplicate() throws {
         try withDaemon { daemon in
             #expect(try daemon.append("s-0", #"{"events":[{"type":"X","data":0},{"type":"Y","data":1}]}"#).status == 201)

@@ -129,8 +129,9 @@ import Testing
             #expect(reads.last?["author"] as? String == "uid:4242/unnamed")
             #expect(((reads.last?["data"] as? [String: Any])?["data"] as? [String: Any])?["purpose"] as? String == "internal audit 2026/14")
             try daemon.expectProblem(daemon.call("/v1/streams/access:\(pseudonym)/events", as: 4343), 403, "forbidden")
-            // A generic read of the person's stream is recorded too.
-            _ = try daemon.json("/v1/streams/person:\(pseudonym)/events", as: 4343)
+            // A generic read of the person's stream is recorded too; a service names the operator who asked.
+            try daemon.expectProblem(daemon.call("/v1/streams/person:\(pseudonym)/events", as: 4343), 400, "operator_required")
+            _ = try daemon.json("/v1/streams/person:\(pseudonym)/events", as: 4343, headers: ["Fascicolo-Operator: op-7"])
             #expect((try daemon.json("/v1/streams/access:\(pseudonym)/events", as: 4242)["entries"] as? [Any])?.count == 6)
             // Without a limit the whole case file came back (7 entries, above); a page is asked with from and limit.
             let page = try daemon.json("/v1/persons/case-file?from=2&limit=3", headers: ["Fascicolo-Person: " + Self.codiceFiscale])

@@ -11,6 +11,8 @@ import Testing
     static let writer: UInt32 = 4343
     static let auditor: UInt32 = 4242
     static let person = "Fascicolo-Person: " + DomainEndToEndTests.codiceFiscale
+    /// A service reads a person for an operator, whom it names.
+    static let operatorOfWriter = "Fascicolo-Operator: op-7"
     static let purpose = "Fascicolo-Purpose: internal audit 2026/15"
 
     @Test func everyEndpointAnswersTheSameBytes() throws {
@@ -74,11 +76,13 @@ import Testing
             let last = try record(#"{"type":"Restricted","occurredAt":"2026-02-03","data":{"target":2,"ground":"accuracy_contested"}}"#)
             let reflects = "reflects=\(last)"
 
-            try pin("case-file", "/v1/persons/case-file?from=9&limit=6", as: Self.writer, headers: [Self.person])
-            try pin("case-file-restricted", "/v1/persons/case-file?limit=2", as: Self.writer, headers: [Self.person])
-            try pin("timeline", "/v1/persons/timeline?\(reflects)&limit=3", as: Self.writer, headers: [Self.person])
-            try pin("timeline-later", "/v1/persons/timeline?from=10&limit=5", as: Self.writer, headers: [Self.person])
-            try pin("case-state", "/v1/persons/case-state?\(reflects)", as: Self.writer, headers: [Self.person])
+            try pin("case-file", "/v1/persons/case-file?from=9&limit=6", as: Self.writer, headers: [Self.person, Self.operatorOfWriter])
+            try pin(
+                "case-file-restricted", "/v1/persons/case-file?limit=2", as: Self.writer, headers: [Self.person, Self.operatorOfWriter])
+            try pin("timeline", "/v1/persons/timeline?\(reflects)&limit=3", as: Self.writer, headers: [Self.person, Self.operatorOfWriter])
+            try pin(
+                "timeline-later", "/v1/persons/timeline?from=10&limit=5", as: Self.writer, headers: [Self.person, Self.operatorOfWriter])
+            try pin("case-state", "/v1/persons/case-state?\(reflects)", as: Self.writer, headers: [Self.person, Self.operatorOfWriter])
             try pin("caseload", "/v1/caseload?by=operator&\(reflects)")
             try pin("interventions", "/v1/interventions?code=SAD&\(reflects)")
             try pin("indicators", "/v1/indicators?ambito=potenza&year=2026&\(reflects)")
@@ -92,7 +96,17 @@ import Testing
             try pin("projection", "/v1/projections/cases", volatile: ["position", "logSize", "lag", "entriesPerSecond", "etaSeconds"])
             try pin("projections", "/v1/projections", volatile: ["position", "logSize", "lag", "entriesPerSecond", "etaSeconds"])
             try pin("digest", "/v1/projections/cases/digest", volatile: ["position"])
+            // Nothing is appended until log-recorded: the checkpoint of the current size is the last one.
+            let signedSize = try daemon.json("/v1/health/ready")["entries"] as? Int ?? 0
+            try waitForCheckpoint(daemon, size: signedSize)
+            try pin("checkpoints", "/v1/checkpoints?from=\(signedSize)&limit=2", as: Self.auditor, volatile: ["timestamp"])
+            let note = try daemon.call("/v1/checkpoints/\(signedSize)", as: Self.auditor)
+            // The note's lines on one line of the transcript, each ending in ⏎.
+            transcript.append(
+                "checkpoint-size \(note.status) " + Self.normalized(note.body.replacingOccurrences(of: "\n", with: "⏎"), volatile: []))
+            try pin("checkpoint-missing", "/v1/checkpoints/\(signedSize + 1000)", as: Self.auditor)
             try pin("log", "/v1/log?from=0&limit=4")
+            try pin("log-signed", "/v1/log?from=0&limit=2&signed=true")
             try pin("log-recorded", "/v1/log?from=2&limit=2", headers: [Self.purpose])
             try pin("entry", "/v1/entries/0")
             try pin("inclusion", "/v1/proofs/inclusion?position=1&treeSize=5")
@@ -171,13 +185,17 @@ import Testing
         indicators 200 {"indicators":{"caseFiles":"<5","takenInCharge":"<5","daysFromFirstContactToPresaInCarico":{"caseFiles":"<5","median":null,"p90":null},"daysFromFirstContactToSignedPlan":{"caseFiles":"<5","median":null,"p90":null},"shareWithAssessment":null,"shareWithSignedPlan":null,"closureReasons":{},"outcomes":{},"goalsClosed":"<5","goalsAchieved":"<5","suppressedBelow":5},"position":~,"lag":~}
         caseload-region 200 {"by":"ambito","rows":[{"id":"potenza","open":"<5","takenInCharge":"<5","reviewsOverdue":"<5"}],"position":~,"lag":~}
         interventions-region 200 {"rows":[{"code":"SAD","provider":"Coop Aurora","fundingLine":"fnps","ambito":"potenza","month":"2026-01","requested":"<5","started":"<5","ended":"<5","deliveries":"<5","minutes":null,"amount":null}],"position":~,"lag":~}
-        accesses 200 {"person":"~","accesses":[{"position":15,"at":"~","author":"uid:4343/unnamed","role":"writer","what":"case_file","purpose":"case_work","entries":6},{"position":16,"at":"~","author":"uid:4343/unnamed","role":"writer","what":"case_file","purpose":"case_work","entries":2},{"position":17,"at":"~","author":"uid:4343/unnamed","role":"writer","what":"timeline","purpose":"case_work","entries":3}],"position":~,"lag":~}
+        accesses 200 {"person":"~","accesses":[{"position":15,"at":"~","author":"uid:4343/unnamed","role":"writer","what":"case_file","purpose":"case_work","entries":6,"operator":"op-7"},{"position":16,"at":"~","author":"uid:4343/unnamed","role":"writer","what":"case_file","purpose":"case_work","entries":2,"operator":"op-7"},{"position":17,"at":"~","author":"uid:4343/unnamed","role":"writer","what":"timeline","purpose":"case_work","entries":3,"operator":"op-7"}],"position":~,"lag":~}
         voids 200 {"register":"voids","rows":[{"position":12,"at":"~","person":"~","version":12,"type":"Voided","author":"uid:4343/unnamed","operator":"op-7","data":{"target":10,"reason":"erogazione registrata due volte","authorisingAct":"det. 4/2026"}}],"position":~,"lag":~}
         restrictions 200 {"register":"restrictions","rows":[{"position":14,"at":"~","person":"~","version":14,"type":"Restricted","author":"uid:4343/unnamed","operator":"op-7","data":{"target":2,"ground":"accuracy_contested"}}],"position":~,"lag":~}
         projection 200 {"name":"cases","version":1,"state":"live","servingSlot":"a","position":~,"logSize":~,"lag":~,"failure":null,"build":null,"lastRebuild":{"version":1,"position":~,"digest":"~","logRoot":"~","startedAt":"~","finishedAt":"~","entriesPerSecond":~}}
         projections 200 {"projections":[{"name":"timeline","version":3,"state":"live","servingSlot":"a","position":~,"logSize":~,"lag":~,"failure":null,"build":null,"lastRebuild":{"version":3,"position":~,"digest":"~","logRoot":"~","startedAt":"~","finishedAt":"~","entriesPerSecond":~}},{"name":"cases","version":1,"state":"live","servingSlot":"a","position":~,"logSize":~,"lag":~,"failure":null,"build":null,"lastRebuild":{"version":1,"position":~,"digest":"~","logRoot":"~","startedAt":"~","finishedAt":"~","entriesPerSecond":~}},{"name":"interventions","version":2,"state":"live","servingSlot":"a","position":~,"logSize":~,"lag":~,"failure":null,"build":null,"lastRebuild":{"version":2,"position":~,"digest":"~","logRoot":"~","startedAt":"~","finishedAt":"~","entriesPerSecond":~}},{"name":"compliance","version":2,"state":"live","servingSlot":"a","position":~,"logSize":~,"lag":~,"failure":null,"build":null,"lastRebuild":{"version":2,"position":~,"digest":"~","logRoot":"~","startedAt":"~","finishedAt":"~","entriesPerSecond":~}}]}
         digest 200 {"name":"cases","digest":"~","position":~}
+        checkpoints 200 {"checkpoints":[{"size":21,"root":"~","streamHeads":"~","timestamp":~}],"next":null}
+        checkpoint-size 200 fascicolo.invalid/ledger⏎21⏎~⏎fascicolo/stream-heads/v1 ~⏎⏎— fascicolo.invalid/ledger ~⏎— fascicolo.invalid/ledger ~⏎
+        checkpoint-missing 404 {"type":"https://fascicolo.invalid/problems/not_found","title":"Not Found","status":404,"code":"not_found","detail":"no checkpoint of 1021 entries is stored"}
         log 200 {"entries":[{"position":0,"stream":"case-1","streamVersion":1,"type":"CaseOpened","recordedAt":"~","author":"uid:0/unnamed","data":{"ambito":"AMB-03", "n":[1.5e3,-0,"\u00e8"]},"keyId":~,"signature":"~","leafHash":"~"},{"position":1,"stream":"person:~","streamVersion":1,"type":"PersonRegistered","recordedAt":"~","author":"uid:4343/unnamed","data":null,"withheld":"person_data","keyId":~,"signature":"~","leafHash":"~"},{"position":2,"stream":"person:~","streamVersion":2,"type":"CaseOpened","recordedAt":"~","author":"uid:4343/unnamed","data":null,"withheld":"person_data","keyId":~,"signature":"~","leafHash":"~"},{"position":3,"stream":"person:~","streamVersion":3,"type":"CaseManagerAssigned","recordedAt":"~","author":"uid:4343/unnamed","data":null,"withheld":"person_data","keyId":~,"signature":"~","leafHash":"~"}]}
+        log-signed 200 {"entries":[{"position":0,"stream":"case-1","streamVersion":1,"type":"CaseOpened","recordedAt":"~","author":"uid:0/unnamed","data":{"ambito":"AMB-03", "n":[1.5e3,-0,"\u00e8"]},"keyId":~,"signature":"~","leafHash":"~","signedBytes":"~"},{"position":1,"stream":"person:~","streamVersion":1,"type":"PersonRegistered","recordedAt":"~","author":"uid:4343/unnamed","data":null,"withheld":"person_data","keyId":~,"signature":"~","leafHash":"~"}]}
         log-recorded 200 {"entries":[{"position":2,"stream":"person:~","streamVersion":2,"type":"CaseOpened","recordedAt":"~","author":"uid:4343/unnamed","data":{"schema":1,"occurredAt":"2026-01-12","codeTable":"2026.2","purpose":"case_management","actor":{"operator":"op-7","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"},"data":{"area":"poverty","ente":"Comune di Potenza","ambito":"potenza"}},"keyId":~,"signature":"~","leafHash":"~"},{"position":3,"stream":"person:~","streamVersion":3,"type":"CaseManagerAssigned","recordedAt":"~","author":"uid:4343/unnamed","data":{"schema":1,"occurredAt":"2026-01-12","codeTable":"2026.2","purpose":"case_management","actor":{"operator":"op-7","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"},"data":{"operator":"op-7"}},"keyId":~,"signature":"~","leafHash":"~"}]}
         entry 200 {"position":0,"stream":"case-1","streamVersion":1,"type":"CaseOpened","recordedAt":"~","author":"uid:0/unnamed","data":{"ambito":"AMB-03", "n":[1.5e3,-0,"\u00e8"]},"keyId":~,"signature":"~","leafHash":"~","signedBytes":"~"}
         inclusion 200 {"position":1,"treeSize":5,"leafHash":"~","proof":["~","~","~"]}

@@ -13,7 +13,7 @@ import Testing
     static let reference = try! ReferenceData.load(directory: packageDirectory() + "/Config/reference")
     static let codiceFiscale = "RSSMRA85T10A562S"
     static let actor = #"{"operator":"op-1","role":"assistente_sociale","ente":"Comune di Matera","ambito":"matera"}"#
-    static let writer = Reader(author: "uid:1/test", role: "writer", purpose: nil, operatorID: nil)
+    static let writer = Reader(author: "uid:1/test", role: "writer", purpose: nil, operatorID: "op-1")
 
     static func request(_ events: String, person: String = codiceFiscale, extra: String = "") throws -> RecordRequest {
         try RecordRequest.parse(Array(#"{"person":"\#(person)","actor":\#(actor),"events":[\#(events)]\#(extra)}"#.utf8), eventsMax: 100)

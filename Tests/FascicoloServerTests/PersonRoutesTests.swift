@@ -16,6 +16,30 @@ import Testing
 
     static func person(_ identifier: String) -> HTTPFields { [HTTPFields.Element.Name("Fascicolo-Person")!: identifier] }
 
+    /// A service reads a person's file for an operator, and must name them: the person's record
+    /// of who read their file then names a person, not a service (issue 19).
+    @Test func aServiceNamesTheOperatorOfEveryReadOfAPerson() async throws {
+        try await TestServer.run { server in
+            #expect(try await server.call(.post, "/v1/persons/events", body: Self.body(Self.registration)).status == 201)
+            for path in ["/v1/persons/case-file", "/v1/persons/timeline", "/v1/persons/case-state"] {
+                try await server.call(.get, path, as: TestServer.writer, headers: Self.person(Self.codiceFiscale)).expectProblem(
+                    400, "operator_required")
+            }
+            var headers = Self.person(Self.codiceFiscale)
+            headers[HTTPFields.Element.Name("Fascicolo-Operator")!] = "op-9"
+            let read = try await server.call(.get, "/v1/persons/case-file", as: TestServer.writer, headers: headers)
+            #expect(read.status == 200, "\(read.body)")
+            let person = try #require(read.json?["person"] as? String)
+            let access = try await server.call(.get, "/v1/streams/access:\(person)/events").json
+            let reads = try #require(access?["entries"] as? [[String: Any]])
+            // The refused reads were not recorded (nothing was served); the service's read was, with its operator.
+            #expect(reads.count == 1, "\(reads)")
+            let payload = try #require(reads.first?["data"] as? [String: Any])
+            #expect((payload["actor"] as? [String: Any])?["operator"] as? String == "op-9", "\(payload)")
+            #expect((payload["data"] as? [String: Any])?["role"] as? String == "writer", "\(payload)")
+        }
+    }
+
     @Test func provisionalRecordsAreLinkedToACodiceFiscaleLater() async throws {
         try await TestServer.run { server in
             func record(_ body: String) async throws -> TestServer.Reply {

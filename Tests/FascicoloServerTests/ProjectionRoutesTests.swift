@@ -11,6 +11,8 @@ import Testing
     static let auditor: UInt32 = 4242
     static let writer: UInt32 = 4343
     static let person = "Fascicolo-Person: " + codiceFiscale
+    /// A service reads a person for an operator, whom it names.
+    static let operatorOfWriter = "Fascicolo-Operator: op-7"
     static let purpose = "Fascicolo-Purpose: internal audit 2026/15"
 
     @Test func readModelsFollowThePathAndAnswerWhatTheyReflect() async throws {
@@ -51,10 +53,12 @@ import Testing
             let reflects = "reflects=\(last)"
 
             // The timeline: every entry, corrections marked, personal fields opened; the read recorded first.
-            let timelineCall = try await daemon.call("/v1/persons/timeline?\(reflects)", as: Self.writer, headers: [Self.person])
+            let timelineCall = try await daemon.call(
+                "/v1/persons/timeline?\(reflects)", as: Self.writer, headers: [Self.person, Self.operatorOfWriter])
             #expect(timelineCall.status == 200, "\(timelineCall.body)")
             #expect(!timelineCall.body.contains(Self.codiceFiscale))
-            let timeline = try await daemon.json("/v1/persons/timeline?\(reflects)&limit=5", as: Self.writer, headers: [Self.person])
+            let timeline = try await daemon.json(
+                "/v1/persons/timeline?\(reflects)&limit=5", as: Self.writer, headers: [Self.person, Self.operatorOfWriter])
             #expect(timeline["entries"] as? Int == 13 && timeline["caseFiles"] as? Int == 1 && timeline["erased"] as? Bool == false)
             #expect((timeline["position"] as? Int ?? 0) > last && timeline["lag"] is Int)
             let rows = try #require(timeline["rows"] as? [[String: Any]])
@@ -62,7 +66,8 @@ import Testing
             #expect((rows.first?["data"] as? [String: Any])?["familyName"] as? String == "Rossi")
             #expect(rows.first?["personalData"] as? String == "included" && rows.first?["sealed"] == nil)
             #expect(rows[1]["personalData"] as? String == "none")
-            let later = try await daemon.json("/v1/persons/timeline?from=10&limit=2", as: Self.writer, headers: [Self.person])
+            let later = try await daemon.json(
+                "/v1/persons/timeline?from=10&limit=2", as: Self.writer, headers: [Self.person, Self.operatorOfWriter])
             let laterRows = try #require(later["rows"] as? [[String: Any]])
             #expect(laterRows.first?["version"] as? Int == 10 && laterRows.first?["voidedBy"] as? Int == 12)
             #expect((laterRows.last?["data"] as? [String: Any])?["findings"] as? String == "Mario lavora part-time")
@@ -73,7 +78,8 @@ import Testing
             #expect(what == ["timeline", "timeline", "timeline"], "\(what)")
 
             // The case state, recorded too.
-            let state = try await daemon.json("/v1/persons/case-state?\(reflects)", as: Self.writer, headers: [Self.person])
+            let state = try await daemon.json(
+                "/v1/persons/case-state?\(reflects)", as: Self.writer, headers: [Self.person, Self.operatorOfWriter])
             #expect(state["person"] as? String == pseudonym && state["state"] is [String: Any], "\(state)")
             #expect((state["position"] as? Int ?? 0) > last)
 
@@ -107,7 +113,7 @@ import Testing
 
             // Compliance: who read the file (this read recorded too), and the registers.
             try await daemon.expectProblem(
-                daemon.call("/v1/compliance/accesses", as: Self.writer, headers: [Self.person]), 403, "forbidden")
+                daemon.call("/v1/compliance/accesses", as: Self.writer, headers: [Self.person, Self.operatorOfWriter]), 403, "forbidden")
             try await daemon.expectProblem(
                 daemon.call("/v1/compliance/accesses", as: Self.auditor, headers: [Self.person]), 400, "purpose_required")
             let beforeRefusal = try await entries()
@@ -194,7 +200,7 @@ import Testing
             let hidden = try #require(
                 (try await daemon.json(
                     "/v1/persons/timeline?limit=1&reflects=\(restricted)", as: Self.writer,
-                    headers: [Self.person])["rows"] as? [[String: Any]])?.first)
+                    headers: [Self.person, Self.operatorOfWriter])["rows"] as? [[String: Any]])?.first)
             #expect(hidden["personalData"] as? String == "restricted" && hidden["restrictedBy"] as? Int == 14, "\(hidden)")
             #expect(
                 (hidden["data"] as? [String: Any])?["familyName"] == nil && (hidden["data"] as? [String: Any])?["birthYear"] as? Int == 1985

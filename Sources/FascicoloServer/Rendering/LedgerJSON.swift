@@ -71,13 +71,14 @@ extension Render {
         return json.bytes
     }
 
-    /// `withholding`: which entries to serve withheld (none by default).
-    static func entries(_ entries: [Entry], withholding: (Entry) -> Bool = { _ in false }) -> [UInt8] {
-        var json = JSONBytes(capacity: 600 * entries.count + 16)
+    /// `signed`: each entry with its signed bytes too (`/v1/log?signed=true`), as `entry(detailed:)`;
+    /// `withholding`: which entries to serve withheld (none by default; never with signed bytes).
+    static func entries(_ entries: [Entry], signed: Bool = false, withholding: (Entry) -> Bool = { _ in false }) -> [UInt8] {
+        var json = JSONBytes(capacity: (signed ? 1_200 : 600) * entries.count + 16)
         json.object { json in
             json.key("entries")
             json.array { json in
-                for entry in entries { Render.entry(entry, withheld: withholding(entry), into: &json) }
+                for entry in entries { Render.entry(entry, detailed: signed, withheld: withholding(entry), into: &json) }
             }
         }
         return json.bytes
@@ -102,6 +103,32 @@ extension Render {
             json.member("to", to)
             json.key("proof")
             hashes(proof, into: &json)
+        }
+        return json.bytes
+    }
+
+    /// `GET /v1/checkpoints`: each stored checkpoint's size, root and stream-heads map root
+    /// (base64, as in the note; null for a checkpoint signed before the map) and time (its
+    /// `cosignature/v1` timestamp, seconds); `next` is the size to ask `from` for the next page,
+    /// null after the last.
+    static func checkpoints(_ checkpoints: [Checkpoint], next: UInt64?) -> [UInt8] {
+        var json = JSONBytes(capacity: 100 * checkpoints.count + 32)
+        json.object { json in
+            json.key("checkpoints")
+            json.array { json in
+                for checkpoint in checkpoints {
+                    json.object { json in
+                        json.member("size", checkpoint.size)
+                        json.member("root", Base64.encode(checkpoint.root.bytes))
+                        json.key("streamHeads")
+                        if let heads = checkpoint.streamHeadsRoot { json.string(Base64.encode(heads.bytes)) } else { json.null() }
+                        json.key("timestamp")
+                        if let seconds = checkpoint.timestampSeconds { json.number(seconds) } else { json.null() }
+                    }
+                }
+            }
+            json.key("next")
+            if let next { json.number(next) } else { json.null() }
         }
         return json.bytes
     }
