@@ -43,7 +43,7 @@ import Testing
             {"type":"Restricted","occurredAt":"2026-02-03","data":{"target":1,"ground":"accuracy_contested"}},
             {"type":"RestrictionLifted","occurredAt":"2026-02-04","data":{"restriction":14,"reason":"dati verificati"}}
             """)
-        let file = try await daemon.json("/v1/persons/case-file", as: writer, headers: [person])
+        let file = try await daemon.json("/v1/persons/case-file", as: writer, headers: [person, "Fascicolo-Operator: op-7"])
         _ = try await daemon.json("/v1/persons/case-file", as: auditor, headers: [person, "Fascicolo-Purpose: verifica interna"])
         return try #require(file["person"] as? String)
     }
