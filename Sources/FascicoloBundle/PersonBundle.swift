@@ -5,7 +5,8 @@ import FascicoloLedger
 /// One person's whole file at one signed checkpoint, as Formats.md "Person bundles" specifies
 /// it, member by member: built by the daemon (`POST /v1/persons/export`), written and read here
 /// with FascicoloJSON, so that the daemon, the CLI (`fascicolo person export`, `fascicolo bundle
-/// verify`) and the tests share one reading of the format.
+/// show`) and the tests share one reading of the format. (The verifiers, `fascicolo bundle
+/// verify` and tools/verify-bundle.py, read the format from Formats.md on their own.)
 ///
 /// This type holds and parses; it does not verify. Parsing checks the shape (members, types,
 /// base64 of the right lengths) and nothing a signature or a proof establishes.
