@@ -52,6 +52,7 @@ extension APIRoutes {
                 return json(status: .created, Render.recordResult(result))
             } catch { throw Self.problem(for: error) }
         }
+        registerPersonExport(on: groups)
         groups.everyRole.get("v1/catalogue") { _, _ in
             return json(status: .ok, CatalogueDocument.bytes)
         }
