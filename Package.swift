@@ -73,6 +73,10 @@ let package = Package(
             ]
         ),
 
+        // The person bundle (Formats.md "Person bundles"): one person's file at one checkpoint, as a
+        // value written and read with FascicoloJSON — built by the server, read by the CLI.
+        .target(name: "FascicoloBundle", dependencies: ["FascicoloLedger", "FascicoloCrypto", "FascicoloJSON", "FascicoloConcurrency"]),
+
         // Seeded generator of realistic paths, shared by tests and benchmarks.
         .target(name: "FascicoloWorkload", dependencies: ["FascicoloDomain", "FascicoloJSON"]),
 
@@ -81,7 +85,7 @@ let package = Package(
             name: "FascicoloServer",
             dependencies: [
                 "FascicoloLedger", "FascicoloCrypto", "FascicoloDomain", "FascicoloProjections", "FascicoloJSON",
-                "FascicoloConcurrency", .product(name: "Hummingbird", package: "hummingbird"),
+                "FascicoloConcurrency", "FascicoloBundle", .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "NIOHTTPTypes", package: "swift-nio-extras"),
@@ -129,7 +133,7 @@ let package = Package(
             name: "fascicolo",
             dependencies: [
                 "FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloJSON", "FascicoloDomain", "FascicoloOperations",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "FascicoloBundle", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -143,7 +147,7 @@ let package = Package(
             dependencies: [
                 "FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloDomain",
                 "FascicoloProjections", "FascicoloWorkload", "FascicoloConcurrency", "FascicoloJSON", "FascicoloServer",
-                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "FascicoloBundle", .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -167,7 +171,7 @@ let package = Package(
             name: "FascicoloServerTests",
             dependencies: [
                 "FascicoloServer", "FascicoloLedger", "FascicoloJSON", "FascicoloDomain", "FascicoloProjections",
-                "FascicoloTesting", .product(name: "HummingbirdTesting", package: "hummingbird"),
+                "FascicoloTesting", "FascicoloBundle", "FascicoloCrypto", .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "Yams", package: "Yams"),
             ]),
         .testTarget(
@@ -177,6 +181,7 @@ let package = Package(
             name: "FascicoloDaemonTests",
             dependencies: [
                 "FascicoloDaemon", "FascicoloConcurrency", "FascicoloCrypto", "FascicoloJSON", "FascicoloTesting", "FascicoloWorkload",
+                "FascicoloBundle",
             ]),
     ],
     swiftLanguageModes: [.v6]

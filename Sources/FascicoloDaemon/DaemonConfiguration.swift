@@ -192,6 +192,16 @@ public struct DaemonConfiguration: Sendable {
             }
             return nil
         },
+        Key(name: "access.ambiti") { configuration, value in
+            let parsed = listItems(value, example: #"["1001=potenza", "1001=matera"]"#).flatMap { items in
+                AccessPolicy.parseServiceAmbiti(items).mapError { Refusal(reason: $0.reason) }
+            }
+            switch parsed {
+            case .success(let ambiti): configuration.access.setServiceAmbiti(ambiti)
+            case .failure(let problem): return problem.reason
+            }
+            return nil
+        },
         integer("storage.map_size_bytes", (1 << 20)...(1 << 40)) { $0.ledger.mapSizeBytes = $1 },
         string("ledger.origin", refusing: LedgerConfiguration.originProblem) { $0.ledger.origin = $1 },
         integer("ledger.checkpoint_every_entries", 1...10_000_000) { $0.ledger.checkpointEveryEntries = UInt64($1) },

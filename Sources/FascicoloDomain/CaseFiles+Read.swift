@@ -28,12 +28,15 @@ public struct Reader: Sendable {
     public var purpose: String?
     /// The operator on whose behalf a service reads, when it says so.
     public var operatorID: String?
+    /// The ambiti a service acts for (`access.ambiti`); nil: every ambito.
+    public var ambiti: Set<String>?
 
-    public init(author: String, role: String, purpose: String?, operatorID: String?) {
+    public init(author: String, role: String, purpose: String?, operatorID: String?, ambiti: Set<String>? = nil) {
         self.author = author
         self.role = role
         self.purpose = purpose
         self.operatorID = operatorID
+        self.ambiti = ambiti
     }
 }
 
@@ -71,6 +74,11 @@ extension CaseFiles {
     /// a read that cannot be recorded is not served.
     public func recordAccess(to person: Pseudonym, by reader: Reader, what: String, entries: Int) async throws(DomainError) {
         let purpose = try Self.checkPurpose(reader)
+        if let ambiti = reader.ambiti {
+            let state: CaseState
+            do { state = try history(of: person).state } catch { throw storageFailure(error) }
+            try Self.checkHolder(of: state, within: ambiti)
+        }
         var actor: [(key: String, value: JSON)] = []
         if let operatorID = reader.operatorID { actor.append(("operator", .string(operatorID))) }
         let stored = StoredEvent(
@@ -91,6 +99,17 @@ extension CaseFiles {
         } catch {
             throw storageFailure(error)
         }
+    }
+
+    /// A service scoped to `ambiti` acts for a person only while their case is held by one of
+    /// them, or is being transferred to one (a person with no case file yet is no one's). The
+    /// refusal names no ambito: which one holds a case is itself about the person.
+    static func checkHolder(of state: CaseState, within ambiti: Set<String>) throws(DomainError) {
+        guard let holder = state.ambito, !ambiti.contains(holder) else { return }
+        if let destination = state.pendingTransferTo, ambiti.contains(destination) { return }
+        throw DomainError(
+            .forbidden, code: "ambito_not_allowed",
+            "this person's case is held by an ambito this service does not act for (access.ambiti)")
     }
 
     /// Auditors must say why they read; services default to case work, admins to administration.

@@ -17,7 +17,10 @@ extension CaseFiles {
     /// A concurrent append to the same person makes the ledger refuse the version this was
     /// checked at; without an `expectedVersion` of its own the request is checked again against
     /// the new state (up to 5 times), with one it is a conflict.
-    public func record(_ request: RecordRequest, author: String) async throws(DomainError) -> RecordResult {
+    ///
+    /// A service scoped to `ambiti` (nil: every ambito) writes only as an actor of one of them,
+    /// and only on a person whose case one of them holds or is receiving (403 `ambito_not_allowed`).
+    public func record(_ request: RecordRequest, author: String, ambiti: Set<String>? = nil) async throws(DomainError) -> RecordResult {
         while true {
             var person = try resolve(request.person)
             let identityTurn = try await takeIdentityTurnIfNeeded(request, person: person)
@@ -36,6 +39,11 @@ extension CaseFiles {
                 }
             }
             let actor = try Actor.parse(request.actor, reference: reference.current, field: "actor")
+            if let ambiti, !ambiti.contains(actor.ambito) {
+                throw DomainError(
+                    .forbidden, code: "ambito_not_allowed", "the actor's ambito is not one this service acts for (access.ambiti)",
+                    field: "actor.ambito")
+            }
             let stream = person.stream
             await turns.begin(stream)
             defer { turns.end(stream) }
@@ -43,7 +51,7 @@ extension CaseFiles {
             // the codice fiscale's entries elsewhere: start again from where they go now.
             guard try resolve(request.person) == person else { continue }
             do {
-                return try await record(request, person: person, actor: actor, author: author, digest: digest)
+                return try await record(request, person: person, actor: actor, author: author, digest: digest, ambiti: ambiti)
             } catch let refusal {
                 // A path rule's refusal tells the caller the person's phase (not registered, no
                 // open case, closed…), a stale expected version how many entries the file has:
@@ -65,7 +73,7 @@ extension CaseFiles {
     /// The rest of `record`, holding the person's turn.
     private func record(
         _ request: RecordRequest, person: Pseudonym, actor: Actor, author: String,
-        digest: Digest?
+        digest: Digest?, ambiti: Set<String>?
     ) async throws(DomainError) -> RecordResult {
         let stream = person.stream
         var attempt = 0
@@ -76,6 +84,12 @@ extension CaseFiles {
             var history: CaseHistory
             do { history = try self.history(of: person, taking: true) } catch { throw storageFailure(error) }
             let factsBefore = history.facts.count
+            if let ambiti {
+                do throws(DomainError) { try Self.checkHolder(of: history.state, within: ambiti) } catch {
+                    histories.put(stream, history)
+                    throw error
+                }
+            }
             let prepared: Prepared
             do {
                 prepared = try prepare(request, person: person, actor: actor, history: &history)

@@ -16,6 +16,8 @@ public struct DomainError: Error, Sendable, Equatable, CustomStringConvertible {
         case conflict
         /// The person is not known (404).
         case notFound
+        /// The caller may not act for this person or in this ambito (403).
+        case forbidden
         /// The ledger refused or failed (its own error).
         case ledger(LedgerError)
     }

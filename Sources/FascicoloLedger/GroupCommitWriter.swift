@@ -56,9 +56,11 @@ final class GroupCommitWriter: @unchecked Sendable {
     private var uncoveredSince: UInt64?
     /// Time spent signing in the current group commit (its write closure may run twice).
     private var signingNanoseconds: UInt64 = 0
-    /// The stream-head map as of the last checkpoint, and the heads committed since (the next
-    /// checkpoint's changes). `headsAhead` is set while `heads` holds changes of a commit that
-    /// has not succeeded yet: the map is then loaded again from its table before use.
+    /// The stream-head map of every committed entry, and the heads committed since the last
+    /// checkpoint (the rows its table gets at the next one). `heads` is updated and hashed after
+    /// each commit has answered, so that a checkpoint's commit only hashes its own batch's
+    /// changes. `headsAhead` is set while `heads` holds changes of a commit that has not
+    /// succeeded yet: the map is then built again from its table and `pendingHeads` before use.
     private var heads = StreamHeadTree()
     private var pendingHeads: [[UInt8]: StreamHead] = [:]
     private var headsAhead = false
@@ -98,6 +100,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
         if tree.size > lastCheckpointSize { uncoveredSince = monotonic.nanoseconds() }
         (heads, pendingHeads) = try Self.loadHeads(store: store, origin: origin, publicKey: key.publicKey, size: tree.size, logger: logger)
+        for (stream, head) in pendingHeads { heads.set(stream: stream, head: head) }
         committedSizeUnlocked = tree.size
         // The side table that decides answers is checked before anything is answered from it.
         _ = try store.checkIdempotencySeal(seal, migrate: !store.environment.options.readOnly)
@@ -371,6 +374,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             headsAhead = false
         } else {
             pendingHeads.merge(outcome.heads) { _, newer in newer }
+            for (stream, head) in outcome.heads { heads.set(stream: stream, head: head) }
             if grew && uncoveredSince == nil { uncoveredSince = monotonic.nanoseconds() }
         }
         let committed = monotonic.nanoseconds()
@@ -385,6 +389,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         for (pending, result) in zip(batch, outcome.results) { pending.continuation.resume(with: result) }
         if grew || outcome.checkpoint != nil { changed.notify() }
         if let note = outcome.checkpoint?.note { keep(note) }
+        // Hashed now, once the callers have their answers, rather than all at the next checkpoint.
+        if !outcome.heads.isEmpty && outcome.checkpoint == nil { _ = heads.root() }
     }
 
     /// An accepted append of a batch; its result is filled in once its entries are signed and hashed.
@@ -534,8 +540,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         var checkpoint: (size: UInt64, note: String)?
         let due = tree.size - lastCheckpointSize >= configuration.checkpointEveryEntries
         if tree.size > lastCheckpointSize && (due || checkpointRequested) {
-            let changes = pendingHeads.merging(batchHeads) { _, newer in newer }
-            checkpoint = (tree.size, try writeCheckpoint(tree: tree, headChanges: changes, in: txn))
+            checkpoint = (tree.size, try writeCheckpoint(tree: tree, batchHeads: batchHeads, in: txn))
         }
         return BatchOutcome(
             tree: tree, results: results, lastRecordedAt: recordedAt, checkpoint: checkpoint, heads: batchHeads)
@@ -583,20 +588,21 @@ final class GroupCommitWriter: @unchecked Sendable {
         return leaves
     }
 
-    /// Signs and stores the checkpoint of `tree`, with the stream-head map updated by
-    /// `headChanges` (the heads committed since the last checkpoint) written in the same
-    /// transaction.
-    private func writeCheckpoint(tree: MerkleFrontier, headChanges: [[UInt8]: StreamHead], in txn: WriteTransaction) throws -> String {
+    /// Signs and stores the checkpoint of `tree`: the stream-head map is the committed one plus
+    /// `batchHeads` (this transaction's), and the table gets the rows of every head changed since
+    /// the last checkpoint, in the same transaction.
+    private func writeCheckpoint(tree: MerkleFrontier, batchHeads: [[UInt8]: StreamHead], in txn: WriteTransaction) throws -> String {
         guard let table = store.streamHeads else { preconditionFailure("a writable store has a stream_heads table") }
         if headsAhead {
             // A commit that changed the map did not succeed (or its closure runs again): start
-            // from what the table holds in this transaction.
+            // from what the table holds in this transaction and the heads committed since.
             heads = StreamHeadTree(rows: try StreamHeadTable.rows(in: txn, table: table))
+            for (stream, head) in pendingHeads { heads.set(stream: stream, head: head) }
         }
         headsAhead = true
-        for (stream, head) in headChanges {
+        for (stream, head) in batchHeads { heads.set(stream: stream, head: head) }
+        for (stream, head) in pendingHeads.merging(batchHeads, uniquingKeysWith: { _, newer in newer }) {
             let key = StreamHeadMap.key(stream: stream)
-            heads.set(key: key, head: head)
             try txn.put(table, key: key.bytes, value: StreamHeadTable.value(head: head, stream: stream))
         }
         let checkpoint = Checkpoint.sign(
@@ -626,7 +632,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
         let requested = lock.withLock { checkpointRequestedUnlocked }
         do {
-            let note = try store.environment.write { txn in try writeCheckpoint(tree: tree, headChanges: pendingHeads, in: txn) }
+            let note = try store.environment.write { txn in try writeCheckpoint(tree: tree, batchHeads: [:], in: txn) }
             keep(note)
             lastCheckpointSize = tree.size
             uncoveredSince = nil

@@ -34,6 +34,8 @@ public struct AccessPolicy: Sendable, Equatable {
 
     public private(set) var members: [Role: Set<Principal>] = [:]
     public private(set) var serviceNames: [UInt32: String] = [:]
+    /// The ambiti each scoped service acts for (`access.ambiti`); a uid not listed acts for all.
+    public private(set) var serviceAmbiti: [UInt32: Set<String>] = [:]
 
     public init() {}
 
@@ -64,6 +66,27 @@ public struct AccessPolicy: Sendable, Equatable {
         return .success(result)
     }
 
+    /// The ambiti a uid's service acts for; nil when it is not scoped (every ambito).
+    public func ambiti(uid: UInt32) -> Set<String>? {
+        serviceAmbiti[uid]
+    }
+
+    /// Parses `"1001=potenza, 1001=matera, 1002=lagonegro"`: a uid once per ambito it acts for.
+    package static func parseServiceAmbiti(_ text: String) -> Result<[UInt32: Set<String>], ParseProblem> {
+        var result: [UInt32: Set<String>] = [:]
+        for item in text.split(separator: ",").map({ $0.trimmingWhitespace() }) where !item.isEmpty {
+            let parts = item.split(separator: "=", omittingEmptySubsequences: false)
+            let ambito = parts.count == 2 ? parts[1].trimmingWhitespace() : ""
+            guard parts.count == 2, let uid = UInt32(parts[0].trimmingWhitespace()), !ambito.isEmpty, ambito.count <= 100,
+                ambito.utf8.allSatisfy({ (0x21...0x7E).contains($0) })
+            else {
+                return .failure(ParseProblem(reason: "expected a list like \"1001=potenza\", found \(item)"))
+            }
+            result[uid, default: []].insert(ambito)
+        }
+        return .success(result)
+    }
+
     /// Parses `"1001=cartella-app, 1002=gepi-bridge"`.
     package static func parseServiceNames(_ text: String) -> Result<[UInt32: String], ParseProblem> {
         var result: [UInt32: String] = [:]
@@ -88,6 +111,7 @@ public struct AccessPolicy: Sendable, Equatable {
         members[role] = principals.isEmpty ? nil : principals
     }
     package mutating func setServiceNames(_ names: [UInt32: String]) { serviceNames = names }
+    package mutating func setServiceAmbiti(_ ambiti: [UInt32: Set<String>]) { serviceAmbiti = ambiti }
 }
 
 extension StringProtocol {

@@ -52,6 +52,7 @@ extension APIRoutes {
                 return json(status: .created, Render.recordResult(result))
             } catch { throw Self.problem(for: error) }
         }
+        registerPersonExport(on: groups)
         groups.everyRole.get("v1/catalogue") { _, _ in
             return json(status: .ok, CatalogueDocument.bytes)
         }
@@ -70,7 +71,7 @@ extension APIRoutes {
         let wantsReceipts = try receiptsAsked(request)  // refused before anything is stored
         do {
             let parsed = try RecordRequest.parse(body, eventsMax: limits.eventsPerRequestMax)
-            let result = try await caseFiles.record(parsed, author: policy.author(uid: peer.uid))
+            let result = try await caseFiles.record(parsed, author: policy.author(uid: peer.uid), ambiti: policy.ambiti(uid: peer.uid))
             metrics.recordAppend(events: parsed.events.count, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             return json(
                 status: result.append.deduplicated ? .ok : .created,
@@ -109,7 +110,7 @@ extension APIRoutes {
         }
         return Reader(
             author: policy.author(uid: peer.uid), role: role, purpose: request.headers[Self.purposeHeader],
-            operatorID: operatorID)
+            operatorID: operatorID, ambiti: role == "writer" ? policy.ambiti(uid: peer.uid) : nil)
     }
 
     func personFromHeader(_ request: Request) throws -> PersonIdentifier {
@@ -139,6 +140,7 @@ extension APIRoutes {
             case .invalid, .pathRule: .unprocessableContent
             case .conflict: .conflict
             case .notFound: .notFound
+            case .forbidden: .forbidden
             case .ledger(let ledgerError): problem(for: ledgerError).status
             }
         return Problem(status, code: error.code, detail: error.message, field: error.field, detailItalian: error.messageItalian)

@@ -37,15 +37,17 @@ final class SocketClient {
     deinit { close(descriptor) }
 
     /// Sends a request and reads the whole response; returns the status and the body.
-    func request(_ method: String, _ path: String, body: [UInt8] = []) throws -> (status: Int, body: [UInt8]) {
-        try send(method, path, body: body)
+    func request(_ method: String, _ path: String, body: [UInt8] = [], headers: [String] = []) throws -> (status: Int, body: [UInt8]) {
+        try send(method, path, body: body, headers: headers)
         let (status, length) = try readHead()
         guard let length else { throw Failure(message: "response without content-length") }
         return (status, try read(count: length))
     }
 
-    func send(_ method: String, _ path: String, body: [UInt8] = []) throws {
+    /// `headers`: whole header lines without their line end (`Name: value`).
+    func send(_ method: String, _ path: String, body: [UInt8] = [], headers: [String] = []) throws {
         var request = Array("\(method) \(path) HTTP/1.1\r\nHost: localhost\r\n".utf8)
+        for header in headers { request += Array((header + "\r\n").utf8) }
         if !body.isEmpty { request += Array("Content-Type: application/json\r\nContent-Length: \(body.count)\r\n".utf8) }
         request += Array("\r\n".utf8) + body
         var sent = 0

@@ -1,12 +1,13 @@
 import ArgumentParser
 import FascicoloOperations
 
-/// `fascicolo bundle verify FILE`: checks a person bundle offline (Formats.md, "Person bundles").
+/// `fascicolo bundle verify FILE` checks a person bundle offline (Formats.md, "Person bundles");
+/// `fascicolo bundle show FILE` prints it (BundleShow.swift).
 struct BundleCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "bundle",
-        abstract: "Check a person bundle (from `fascicolo person export`), offline.",
-        subcommands: [VerifyBundle.self])
+        abstract: "Check or show a person bundle (from `fascicolo person export`), offline.",
+        subcommands: [VerifyBundle.self, BundleShow.self])
 }
 
 struct VerifyBundle: ParsableCommand {

@@ -17,7 +17,7 @@ struct Fascicolo: ParsableCommand {
         commandName: "fascicolo",
         abstract: "Operate and audit a Fascicolo records log.",
         discussion: """
-            Offline, on a data directory: verify, stat, backup, restore; on a person bundle: bundle verify. \
+            Offline, on a data directory: verify, stat, backup, restore; on a person bundle: bundle verify, bundle show. \
             Against a running fascicolod, over its Unix socket (--socket PATH, or FASCICOLO_SOCKET; \
             default data/fascicolod.sock): health, append, read, log, tail, entry, checkpoint, checkpoints, proof; \
             the case files: person record, show, timeline, state, erase, catalogue; and the read \

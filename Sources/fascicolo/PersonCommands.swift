@@ -12,7 +12,7 @@ import Glibc
 struct Person: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "person",
-        abstract: "A person's case file: record events, show it, its timeline and state, erase the personal data.",
+        abstract: "A person's case file: record events, show it, its timeline and state, export it, erase the personal data.",
         discussion: """
             The person — a codice fiscale, an STP or ENI code, or provisional:<id> — is given in \
             exactly one way: --person-file PATH (the file's first line; '-' reads one line from \
@@ -30,5 +30,5 @@ struct Person: ParsableCommand {
             (e.g. an intervention before a signed plan) also prints the sentence in Italian.
 
             """ + Exit.help,
-        subcommands: [PersonRecord.self, PersonShow.self, PersonTimeline.self, PersonState.self, PersonErase.self])
+        subcommands: [PersonRecord.self, PersonShow.self, PersonTimeline.self, PersonState.self, PersonErase.self, PersonExport.self])
 }

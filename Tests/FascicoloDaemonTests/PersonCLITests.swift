@@ -425,3 +425,58 @@ func cliWithInput(_ arguments: [String], input: String, as uid: UInt32? = nil) t
 func firstPseudonym(in text: String) -> String? {
     text.range(of: "[0-9a-f]{32}", options: .regularExpression).map { String(text[$0]) }
 }
+
+/// `fascicolo person export` against a real daemon: the bundle file (mode 0600) and its HTML
+/// page, the person kept off the command line, the refusals.
+@Suite(.serialized) struct PersonExportCLITests {
+    @Test func exportWritesTheBundleAndThePageWithModeSixHundred() throws {
+        try withDaemon(access: "auditor = \"uid:4242\"") { daemon in
+            let personFile = daemon.directory + "/person.txt"
+            try writeFile(personFile, PersonCLITests.codiceFiscale + "\n")
+            let person = ["--person-file", personFile]
+            let registrationFile = daemon.directory + "/registration.json"
+            try writeFile(registrationFile, PersonCLITests.registration)
+            let registered = try cliWithInput(
+                ["person", "record"] + person + PersonCLITests.actor + [registrationFile, "--socket", daemon.socket], input: "/dev/null")
+            try #require(registered.status == 0, "\(registered.output)")
+            let pseudonym = try #require(firstPseudonym(in: registered.output))
+
+            let bundlePath = daemon.directory + "/bundle.json"
+            let htmlPath = daemon.directory + "/bundle.html"
+            let exported = try cliWithInput(
+                ["person", "export"] + person
+                    + ["--purpose", "richiesta di accesso art. 15", "--out", bundlePath, "--html", htmlPath, "--socket", daemon.socket],
+                input: "/dev/null")
+            #expect(exported.status == 0, "\(exported.output)")
+            #expect(
+                exported.output.contains("exported person \(pseudonym) at checkpoint size")
+                    && exported.output.contains("1 in person:\(pseudonym), 1 in access:\(pseudonym)"), "\(exported.output)")
+            for path in [bundlePath, htmlPath] {
+                var status = stat()
+                #expect(stat(path, &status) == 0 && status.st_mode & 0o777 == 0o600, "\(path) is mode 0600")
+            }
+            let bundle = try parseObject(readFile(bundlePath))
+            #expect(bundle["format"] as? String == "fascicolo-person-bundle/1" && bundle["person"] as? String == pseudonym)
+            #expect(bundle["purpose"] as? String == "richiesta di accesso art. 15")
+            let html = readFile(htmlPath)
+            #expect(html.hasPrefix("<!DOCTYPE html>") && html.contains("Via Pretoria 12, Potenza") && html.contains("<td>export</td>"))
+            for text in [exported.output, readFile(bundlePath), html] { #expect(!text.contains(PersonCLITests.codiceFiscale)) }
+
+            // Without --out the bundle is standard output (an auditor's here); a uid without
+            // the role is refused (exit 1), and so is an export without a purpose (exit 2:
+            // ArgumentParser, nothing sent).
+            let standardOutput = try cliStandardOutput(
+                ["person", "export"] + person + ["--purpose", "verifica", "--socket", daemon.socket])
+            #expect(try parseObject(standardOutput)["person"] as? String == pseudonym)
+            let auditor = try cliWithInput(
+                ["person", "export", "--person-file", "-", "--purpose", "verifica", "--socket", daemon.socket], input: personFile,
+                as: 4242)
+            #expect(auditor.status == 0 && auditor.output.contains("exported person \(pseudonym)"), "\(auditor.output)")
+            let writer = try cliWithInput(
+                ["person", "export"] + person + ["--purpose", "verifica", "--socket", daemon.socket], input: "/dev/null", as: 4343)
+            #expect(writer.status == 1 && writer.output.contains("forbidden"), "\(writer.output)")
+            let noPurpose = try cliWithInput(["person", "export"] + person + ["--socket", daemon.socket], input: "/dev/null")
+            #expect(noPurpose.status == 2, "\(noPurpose.output)")
+        }
+    }
+}

@@ -40,6 +40,48 @@ import Testing
         }
     }
 
+    /// A service configured for some ambiti acts only for them: the actor of what it writes
+    /// belongs to them, and it neither writes nor reads a person whose case another ambito holds —
+    /// until that ambito transfers the case to one of its own (issue 19).
+    @Test func aServiceActsOnlyForItsAmbiti() async throws {
+        var policy = TestServer.policy()
+        policy.setServiceAmbiti([TestServer.writer.uid: ["matera"]])
+        try await TestServer.run(policy: policy) { server in
+            let materaActor = #""actor":{"operator":"op-8","role":"assistente_sociale","ente":"Comune di Matera","ambito":"matera"}"#
+            func materaBody(_ events: String) -> String { #"{"person":"\#(Self.codiceFiscale)",\#(materaActor),"events":[\#(events)]}"# }
+            var headers = Self.person(Self.codiceFiscale)
+            headers[HTTPFields.Element.Name("Fascicolo-Operator")!] = "op-8"
+            // Potenza (the admin here) registers the person and opens the case.
+            let opened =
+                #"{"type":"CaseOpened","occurredAt":"2026-01-12","data":{"area":"poverty","ente":"Comune di Potenza","ambito":"potenza"}}"#
+            #expect(try await server.call(.post, "/v1/persons/events", body: Self.body(Self.registration + "," + opened)).status == 201)
+            // The Matera service may not write as a Potenza operator, nor on Potenza's case, nor read it.
+            let note = #"{"type":"CaseManagerAssigned","occurredAt":"2026-01-13","data":{"operator":"op-8"}}"#
+            try await server.call(.post, "/v1/persons/events", as: TestServer.writer, body: Self.body(note)).expectProblem(
+                403, "ambito_not_allowed")
+            try await server.call(.post, "/v1/persons/events", as: TestServer.writer, body: materaBody(note)).expectProblem(
+                403, "ambito_not_allowed")
+            for path in ["/v1/persons/case-file", "/v1/persons/timeline", "/v1/persons/case-state"] {
+                try await server.call(.get, path, as: TestServer.writer, headers: headers).expectProblem(403, "ambito_not_allowed")
+            }
+            // Potenza transfers the case to Matera: Matera takes it in, then writes and reads it.
+            let out =
+                #"{"type":"CaseTransferredOut","occurredAt":"2026-02-01","data":{"toAmbito":"matera","reason":"change_of_residence"}}"#
+            let transferredOut = try await server.call(.post, "/v1/persons/events", body: Self.body(out))
+            #expect(transferredOut.status == 201, "\(transferredOut.body)")
+            let into =
+                #"{"type":"CaseTransferredIn","occurredAt":"2026-02-02","data":{"fromAmbito":"potenza","ambito":"matera","ente":"Comune di Matera"}}"#
+            let transferredIn = try await server.call(.post, "/v1/persons/events", as: TestServer.writer, body: materaBody(into))
+            #expect(transferredIn.status == 201, "\(transferredIn.body)")
+            #expect(
+                try await server.call(
+                    .post, "/v1/persons/events", as: TestServer.writer,
+                    body: materaBody(note.replacingOccurrences(of: "01-13", with: "02-03"))
+                ).status == 201)
+            #expect(try await server.call(.get, "/v1/persons/case-file", as: TestServer.writer, headers: headers).status == 200)
+        }
+    }
+
     @Test func provisionalRecordsAreLinkedToACodiceFiscaleLater() async throws {
         try await TestServer.run { server in
             func record(_ body: String) async throws -> TestServer.Reply {

@@ -78,6 +78,8 @@ public struct CaseState: Sendable {
     private var phaseBeforeSuspension = CasePhase.opened
     private var phaseBeforeClosure = CasePhase.opened
     private var transferDestination: String?
+    /// The ambito a transfer out sent the case to, until that ambito takes it in.
+    public var pendingTransferTo: String? { transferDestination }
     /// PersonRegistered's birth year (rectifiable).
     public private(set) var birthYear: Int?
     /// The person died (PersonDied, or a closure for death): the path ends there.

@@ -104,6 +104,31 @@ public final class PersonKeys: Sendable {
         throw CorruptKey()
     }
 
+    /// The raw 32 bytes of one person's data key as the snapshot `log` holds it — nil when the
+    /// person has none (never registered, or erased) — for the person bundle only (Formats.md
+    /// "Person bundles"), which hands it to whoever checks that person's sealed fields against
+    /// the signed entries. It opens that person's sealed payloads and nothing else: each person's
+    /// key is random and independent, and is never used to seal another key. Read in the
+    /// caller's snapshot so that it agrees with the entries read there (an erasure is either in
+    /// both or in neither). Throws `RotatedDuringRead` when a records-key rotation retired the
+    /// snapshot's generation meanwhile: read again in a new snapshot.
+    public func exportedKey(for person: Pseudonym, in log: LedgerSnapshot) throws -> [UInt8]? {
+        guard let sealed = try log.value(in: table, key: person.bytes) else { return nil }
+        let generation = try Self.generation(in: log)
+        guard let masterKey = masterKeys.withLock({ $0[generation] }) else {
+            throw RotatedDuringRead()
+        }
+        guard let bytes = masterKey.open(sealed, associatedData: Self.associatedData(person)), bytes.count == SecretKey.byteCount
+        else { throw CorruptKey() }
+        return bytes
+    }
+
+    /// The records key that sealed a snapshot's row was retired by a rotation after the snapshot
+    /// began: nothing is wrong, the read is made again.
+    public struct RotatedDuringRead: Error, CustomStringConvertible {
+        public var description: String { "records.key was rotated during the read" }
+    }
+
     private func masterKey(generation: UInt64) throws -> SecretKey {
         guard let key = masterKeys.withLock({ $0[generation] }) else { throw CorruptKey() }
         return key
