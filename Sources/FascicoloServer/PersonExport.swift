@@ -91,8 +91,8 @@ extension APIRoutes {
             var streams: [PersonBundle.Stream] = []
             var sealedWithoutKey = false
             var erasureCovered = false
-            for name in [person.stream, person.accessStream] {
-                let proof = try log.streamHeadProof(stream: name)
+            let names = [person.stream, person.accessStream]
+            for (name, proof) in zip(names, try log.streamHeadProofs(streams: names)) {
                 var entries: [PersonBundle.Entry] = []
                 if let head = proof.head {
                     guard head.position < checkpoint.size else {

@@ -134,9 +134,16 @@ extension LedgerSnapshot {
 
     /// The proof of `stream`'s head in the map that this snapshot's latest checkpoint commits to.
     public func streamHeadProof(stream: String) throws -> StreamHeadProof {
-        guard let table = store.streamHeads else { return SortedStreamHeads(rows: []).proof(key: StreamHeadMap.key(stream: stream.utf8)) }
-        let rows = try StreamHeadTable.rows(in: transaction, table: table)
-        return SortedStreamHeads(rows: rows).proof(key: StreamHeadMap.key(stream: stream.utf8))
+        try streamHeadProofs(streams: [stream])[0]
+    }
+
+    /// The proofs of several streams' heads, reading the map once: each proof reads the whole
+    /// `stream_heads` table and hashes it (no node is stored): 91 ms for 200,000 streams
+    /// (`fascicolo-bench stream-heads`, release, 2 cores), so one read for both of a person.
+    public func streamHeadProofs(streams: [String]) throws -> [StreamHeadProof] {
+        let rows = try store.streamHeads.map { try StreamHeadTable.rows(in: transaction, table: $0) } ?? []
+        let map = SortedStreamHeads(rows: rows)
+        return streams.map { map.proof(key: StreamHeadMap.key(stream: $0.utf8)) }
     }
 }
 
