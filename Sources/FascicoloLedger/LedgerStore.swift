@@ -64,6 +64,11 @@ struct LedgerStore: Sendable {
             // A store written before issue 18 has no stream_heads table: its checkpoints have no
             // stream-heads line either, and verify says so.
             let present = try environment.read { txn in try txn.tableNames() }
+            // Every store has the log's tables from its first open: one missing from the catalog
+            // is damage to report (verify: exit 1), not a store it cannot read.
+            if let missing = names.first(where: { $0 != StreamHeadTable.name && !present.contains($0) }) {
+                throw DamagedData(table: missing, what: "the table is missing from the store's catalog")
+            }
             tables = try environment.openTables(names.filter { $0 != StreamHeadTable.name })
             streamHeads = present.contains(StreamHeadTable.name) ? try environment.openTable(StreamHeadTable.name) : nil
         } else {
