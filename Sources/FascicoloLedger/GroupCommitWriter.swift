@@ -374,7 +374,6 @@ final class GroupCommitWriter: @unchecked Sendable {
             headsAhead = false
         } else {
             pendingHeads.merge(outcome.heads) { _, newer in newer }
-            for (stream, head) in outcome.heads { heads.set(stream: stream, head: head) }
             if grew && uncoveredSince == nil { uncoveredSince = monotonic.nanoseconds() }
         }
         let committed = monotonic.nanoseconds()
@@ -389,8 +388,12 @@ final class GroupCommitWriter: @unchecked Sendable {
         for (pending, result) in zip(batch, outcome.results) { pending.continuation.resume(with: result) }
         if grew || outcome.checkpoint != nil { changed.notify() }
         if let note = outcome.checkpoint?.note { keep(note) }
-        // Hashed now, once the callers have their answers, rather than all at the next checkpoint.
-        if !outcome.heads.isEmpty && outcome.checkpoint == nil { _ = heads.root() }
+        // Put into the map and hashed now, once the callers have their answers, rather than all
+        // inside the next checkpoint's commit. (A checkpoint's commit put its own batch in already.)
+        if outcome.checkpoint == nil && !outcome.heads.isEmpty {
+            for (stream, head) in outcome.heads { heads.set(stream: stream, head: head) }
+            _ = heads.root()
+        }
     }
 
     /// An accepted append of a batch; its result is filled in once its entries are signed and hashed.

@@ -269,20 +269,12 @@ extension Ledger {
 
     /// The newest checkpoint, if any.
     public func latestCheckpoint() throws -> Checkpoint? {
-        try store.environment.read { txn in
-            try txn.withCursor(store.checkpoints) { cursor in
-                guard let last = try cursor.last() else { return nil }
-                return try Checkpoint.verify(note: String(decoding: last.value, as: UTF8.self), origin: origin, publicKey: publicKey)
-            }
-        }
+        try read { try $0.latestCheckpoint() }
     }
 
     /// The stored checkpoint of exactly `size` entries, if one was signed.
     public func checkpoint(size: UInt64) throws -> Checkpoint? {
-        try store.environment.read { txn in
-            guard let note = try txn.get(store.checkpoints, key: BigEndian.bytes(size)) else { return nil }
-            return try Checkpoint.verify(note: String(decoding: note, as: UTF8.self), origin: origin, publicKey: publicKey)
-        }
+        try read { try $0.checkpoint(size: size) }
     }
 
     /// The Merkle root of the first `size` entries.

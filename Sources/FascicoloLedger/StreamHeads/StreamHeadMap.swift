@@ -26,9 +26,7 @@ public enum StreamHeadMap {
     /// `SHA-256(stream name)`.
     public static func key(stream: some Collection<UInt8>) -> Digest {
         var hasher = SHA256()
-        if let done = stream.withContiguousStorageIfAvailable({ hasher.update(UnsafeRawBufferPointer($0)) }) {
-            _ = done
-        } else {
+        if stream.withContiguousStorageIfAvailable({ hasher.update(UnsafeRawBufferPointer($0)) }) == nil {
             hasher.update(Array(stream))
         }
         return hasher.finalize()
