@@ -162,7 +162,7 @@ extension CaseFiles {
         if let expected = request.expectedVersion, !expected.isSatisfied(by: prepared.version) {
             throw DomainError(LedgerError.wrongExpectedVersion(stream: person.stream, expected: expected, actual: prepared.version))
         }
-        let events = request.events
+        let events = try resolvingReferences(in: request.events, of: person)
         let today = today()
         let latest = CalendarDate(daysSinceEpoch: today.daysSinceEpoch + limits.futureToleranceDays)
         let checked = ParallelMap.map(events.count) { index in

@@ -117,18 +117,8 @@ public final class Ledger: Sendable {
     /// `LedgerError.idempotencyConflict` when it was stored for other content. Lets a caller answer
     /// a retry before checking rules that the original append has since changed the answer to.
     public func storedAppend(idempotencyKey: String, digest: Digest) throws -> AppendResult? {
-        // Checked as an append would: LMDB refuses an empty or an over-long key outright.
-        try AppendValidation.validateIdempotencyKey(idempotencyKey, limits: configuration.limits)
-        return try store.environment.read { txn -> AppendResult? in
-            let rowKey = Array(idempotencyKey.utf8)
-            guard let stored = try txn.get(store.idempotency, key: rowKey) else { return nil }
-            let record: IdempotencyRecord
-            do throws(DamagedData) {
-                record = try IdempotencyRecord(sealed: stored, key: rowKey, seal: writer.seal)
-            } catch { throw LedgerError.damaged(.init(error)) }
-            guard record.firstPosition + UInt64(record.count) <= (try store.size(in: txn)) else {
-                throw LedgerError.damaged(.init(DamagedData(table: "idempotency", what: "a row points beyond the log")))
-            }
+        try store.environment.read { txn -> AppendResult? in
+            guard let record = try storedRecord(idempotencyKey: idempotencyKey, in: txn) else { return nil }
             guard record.digest == digest else { throw LedgerError.idempotencyConflict(key: idempotencyKey) }
             let tree = MerkleTree(transaction: txn, table: store.merkle)
             return AppendResult(
@@ -136,6 +126,30 @@ public final class Ledger: Sendable {
                 leafHashes: try (0..<UInt64(record.count)).map { try tree.leafHash(record.firstPosition + $0) },
                 deduplicated: true)
         }
+    }
+
+    /// The positions of the entries an earlier append stored under `idempotencyKey` (whatever
+    /// its content), or nil when none was: lets a client name an entry by the key it sent it with.
+    public func storedPositions(idempotencyKey: String) throws -> Range<UInt64>? {
+        try store.environment.read { txn in
+            try storedRecord(idempotencyKey: idempotencyKey, in: txn).map { $0.firstPosition..<($0.firstPosition + UInt64($0.count)) }
+        }
+    }
+
+    /// The idempotency row of `idempotencyKey`, its seal checked and its positions in the log.
+    private func storedRecord(idempotencyKey: String, in txn: ReadTransaction) throws -> IdempotencyRecord? {
+        // Checked as an append would: LMDB refuses an empty or an over-long key outright.
+        try AppendValidation.validateIdempotencyKey(idempotencyKey, limits: configuration.limits)
+        let rowKey = Array(idempotencyKey.utf8)
+        guard let stored = try txn.get(store.idempotency, key: rowKey) else { return nil }
+        let record: IdempotencyRecord
+        do throws(DamagedData) {
+            record = try IdempotencyRecord(sealed: stored, key: rowKey, seal: writer.seal)
+        } catch { throw LedgerError.damaged(.init(error)) }
+        guard record.firstPosition + UInt64(record.count) <= (try store.size(in: txn)) else {
+            throw LedgerError.damaged(.init(DamagedData(table: "idempotency", what: "a row points beyond the log")))
+        }
+        return record
     }
 
     /// Whether the disk takes the log's writes (health, metrics).

@@ -82,6 +82,54 @@ import Testing
         }
     }
 
+    /// A backend points at an earlier entry by what it knows — the idempotency key it sent it
+    /// with, or its log position — instead of tracking stream versions (issue 19).
+    @Test func referencesByIdempotencyKeyOrPosition() async throws {
+        try await TestServer.run { server in
+            func record(_ events: String, key: String) async throws -> TestServer.Reply {
+                try await server.call(
+                    .post, "/v1/persons/events",
+                    body: #"{"person":"\#(Self.codiceFiscale)",\#(Self.actor),"events":[\#(events)],"idempotencyKey":"\#(key)"}"#)
+            }
+            let opened =
+                #"{"type":"CaseOpened","occurredAt":"2026-01-12","data":{"area":"poverty","ente":"Comune di Potenza","ambito":"potenza"}}"#
+            let referral =
+                #"{"type":"ReferralReceived","occurredAt":"2026-01-13","data":{"source":"school","urgency":"ordinary","judicialFlag":false}}"#
+            #expect(try await record(Self.registration + "," + opened + "," + referral, key: "cartella-1").status == 201)
+            // Voids the referral: the third event the backend sent as cartella-1.
+            let void =
+                #"{"type":"Voided","occurredAt":"2026-01-16","data":{"target":{"idempotencyKey":"cartella-1","index":2},"reason":"registrata per errore","authorisingAct":"det. 1/2026"}}"#
+            let voided = try await record(void, key: "cartella-2")
+            #expect(voided.status == 201, "\(voided.body)")
+            let file = try #require(try await server.call(.get, "/v1/persons/case-file", headers: Self.person(Self.codiceFiscale)).json)
+            let entries = try #require(file["entries"] as? [[String: Any]])
+            #expect(entries.count == 4)
+            #expect((entries.last?["data"] as? [String: Any])?["target"] as? Int == 3, "stored as the version it resolved to")
+            #expect(entries[2]["voidedBy"] as? Int == 4)
+            // By log position: the registration (position 0) is rectified.
+            let rectify =
+                #"{"type":"Rectified","occurredAt":"2026-01-17","data":{"target":{"position":0},"field":"birthYear","newValue":"1986","reason":"errore di trascrizione","authorisedBy":"op-7"}}"#
+            let rectified = try await record(rectify, key: "cartella-3")
+            #expect(rectified.status == 201, "\(rectified.body)")
+            // Unknown keys, positions of other streams, and malformed references are refused, nothing stored.
+            for target in [
+                #"{"idempotencyKey":"nessuna"}"#, #"{"idempotencyKey":"cartella-1","index":3}"#, #"{"position":99}"#,
+                #"{"position":0,"idempotencyKey":"cartella-1"}"#, #""3""#,
+            ] {
+                let refused = try await record(
+                    #"{"type":"Voided","occurredAt":"2026-01-18","data":{"target":\#(target),"reason":"x","authorisingAct":"det. 2/2026"}}"#,
+                    key: "cartella-bad")
+                #expect(refused.status == 422 && !refused.body.contains("nessuna"), "\(target): \(refused.body)")
+            }
+            let elsewhere = try await server.call(.post, "/v1/streams/other/events", body: #"{"events":[{"type":"X","data":{}}]}"#)
+            let position = try #require((elsewhere.json?["positions"] as? [Int])?.first)
+            let other = try await record(
+                #"{"type":"Voided","occurredAt":"2026-01-18","data":{"target":{"position":\#(position)},"reason":"x","authorisingAct":"det. 2/2026"}}"#,
+                key: "cartella-other")
+            other.expectProblem(422, "unknown_reference")
+        }
+    }
+
     @Test func provisionalRecordsAreLinkedToACodiceFiscaleLater() async throws {
         try await TestServer.run { server in
             func record(_ body: String) async throws -> TestServer.Reply {
