@@ -130,6 +130,32 @@ import Testing
         }
     }
 
+    /// A rectified date of presa in carico reaches the read model the case state is served from
+    /// (the `cases` projection), not only the rules (issue 19).
+    @Test func aRectifiedPresaInCaricoDateMovesTheCaseReadModel() async throws {
+        try await TestServer.run { server in
+            let opened =
+                #"{"type":"CaseOpened","occurredAt":"2026-01-12","data":{"area":"poverty","ente":"Comune di Potenza","ambito":"potenza"}}"#
+            let taken = #"{"type":"TakenInCharge","occurredAt":"2026-01-20","data":{"date":"2026-01-20","basis":"request"}}"#
+            #expect(
+                try await server.call(.post, "/v1/persons/events", body: Self.body(Self.registration + "," + opened + "," + taken)).status
+                    == 201)
+            func served() async throws -> String? {
+                let last = try await server.call(.post, "/v1/streams/marker/events", body: #"{"events":[{"type":"X","data":{}}]}"#)
+                let position = try #require((last.json?["positions"] as? [Int])?.first)
+                let answer = try await server.call(
+                    .get, "/v1/persons/case-state?reflects=\(position)", headers: Self.person(Self.codiceFiscale))
+                return (answer.json?["state"] as? [String: Any])?["takenInChargeOn"] as? String
+            }
+            #expect(try await served() == "2026-01-20")
+            let rectify =
+                #"{"type":"Rectified","occurredAt":"2026-01-21","data":{"target":3,"field":"date","newValue":"2026-01-19","reason":"errore di trascrizione","authorisedBy":"op-7"}}"#
+            let rectified = try await server.call(.post, "/v1/persons/events", body: Self.body(rectify))
+            #expect(rectified.status == 201, "\(rectified.body)")
+            #expect(try await served() == "2026-01-19")
+        }
+    }
+
     @Test func provisionalRecordsAreLinkedToACodiceFiscaleLater() async throws {
         try await TestServer.run { server in
             func record(_ body: String) async throws -> TestServer.Reply {
