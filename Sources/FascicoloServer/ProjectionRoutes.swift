@@ -157,6 +157,34 @@ extension APIRoutes {
                 }
             }
         }
+        // Reads that the rules of DOMAIN.md flag (no assignment, out of hours, bulk), over whole
+        // days (UTC): `from` (default a week before `to`) to `to` (default today), at most 31 days;
+        // `bulk` is the persons per hour above which a reader reads in bulk (default 20). It shows
+        // who read which pseudonym and when — no personal field — and is not itself recorded.
+        groups.auditors.get("v1/compliance/unusual-accesses") { request, _ in
+            func day(_ name: String) throws -> CalendarDate? {
+                guard let text = request.uri.queryParameters.get(name) else { return nil }
+                guard let date = CalendarDate(String(text)) else { throw Self.invalidParameter(name, "\(name) is a date, YYYY-MM-DD") }
+                return date
+            }
+            let to = try day("to") ?? caseFiles.today()
+            let from = try day("from") ?? CalendarDate(daysSinceEpoch: to.daysSinceEpoch - 7)
+            guard from <= to, to.daysSinceEpoch - from.daysSinceEpoch <= 31 else {
+                throw Self.invalidParameter("from", "from is a day at most 31 days before to")
+            }
+            var rules = UnusualAccessRules()
+            if let bulk: Int = try parameter(request, "bulk") {
+                guard (1...100_000).contains(bulk) else { throw Self.invalidParameter("bulk", "bulk is 1 to 100000 persons per hour") }
+                rules.bulkPersonsPerHour = bulk
+            }
+            let day = Int64(86_400_000)
+            let report: UnusualAccessReport
+            do {
+                report = try caseFiles.unusualAccesses(
+                    fromMilliseconds: Int64(from.daysSinceEpoch) * day, toMilliseconds: Int64(to.daysSinceEpoch + 1) * day, rules: rules)
+            } catch { throw Self.problem(forProjection: error) }
+            return json(status: .ok, Render.unusualAccesses(report, from: from, to: to))
+        }
         groups.auditors.get("v1/compliance/registers/:register") { request, context in
             let register = context.parameters.get("register") ?? ""
             guard Compliance.registerNames.contains(register) else {

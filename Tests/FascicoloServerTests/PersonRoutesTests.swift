@@ -156,6 +156,37 @@ import Testing
         }
     }
 
+    /// The unusual-access report flags a service's read for an operator with no entry on the
+    /// person's path, and a reader's reads in bulk (issue 19; DOMAIN.md, "Compliance").
+    @Test func unusualReadsAreReported() async throws {
+        try await TestServer.run { server in
+            let other = "RSSMRA80A01H501U"
+            #expect(try await server.call(.post, "/v1/persons/events", body: Self.body(Self.registration)).status == 201)
+            #expect(try await server.call(.post, "/v1/persons/events", body: Self.body(Self.registration, person: other)).status == 201)
+            func read(_ person: String, as operatorID: String) async throws {
+                var headers = Self.person(person)
+                headers[HTTPFields.Element.Name("Fascicolo-Operator")!] = operatorID
+                #expect(try await server.call(.get, "/v1/persons/case-file", as: TestServer.writer, headers: headers).status == 200)
+            }
+            try await read(Self.codiceFiscale, as: "op-7")  // the actor of the registration: on the path
+            try await read(Self.codiceFiscale, as: "op-9")  // no entry on the path
+            try await read(other, as: "op-7")  // a second person within the hour: bulk with bulk=1
+            let report = try #require(try await server.call(.get, "/v1/compliance/unusual-accesses?bulk=1", as: TestServer.auditor).json)
+            #expect(report["reads"] as? Int == 3 && report["complete"] as? Bool == true, "\(report)")
+            let rows = try #require(report["rows"] as? [[String: Any]])
+            func reasons(_ operatorID: String) -> [[String]] {
+                rows.filter { $0["operator"] as? String == operatorID }.map { $0["reasons"] as? [String] ?? [] }
+            }
+            #expect(reasons("op-9").count == 1 && reasons("op-9")[0].contains("not_on_path"), "\(rows)")
+            #expect(reasons("op-7").allSatisfy { !$0.contains("not_on_path") }, "\(rows)")
+            #expect(reasons("op-7").contains { $0.contains("bulk") }, "op-7 read two persons within the hour: \(rows)")
+            #expect(!String(describing: rows).contains(Self.codiceFiscale))
+            try await server.call(.get, "/v1/compliance/unusual-accesses?from=2026-01-01&to=2026-03-01", as: TestServer.auditor)
+                .expectProblem(400, "invalid_parameter")
+            try await server.call(.get, "/v1/compliance/unusual-accesses", as: TestServer.writer).expectProblem(403, "forbidden")
+        }
+    }
+
     @Test func provisionalRecordsAreLinkedToACodiceFiscaleLater() async throws {
         try await TestServer.run { server in
             func record(_ body: String) async throws -> TestServer.Reply {

@@ -42,6 +42,7 @@ import Testing
         "GET /v1/proofs/inclusion": auditors,
         "GET /v1/proofs/consistency": auditors,
         "GET /v1/compliance/accesses": auditors,
+        "GET /v1/compliance/unusual-accesses": auditors,
         "GET /v1/compliance/registers/{register}": auditors,
         "GET /metrics": ["admin"],
     ]

@@ -262,6 +262,36 @@ extension Render {
         }
     }
 
+    static func unusualAccesses(_ report: UnusualAccessReport, from: CalendarDate, to: CalendarDate) -> [UInt8] {
+        var json = JSONBytes()
+        json.object { json in
+            json.member("from", from.description)
+            json.member("to", to.description)
+            json.member("reads", report.reads)
+            json.member("complete", report.complete)
+            if let resume = report.resumeAtMilliseconds { json.member("resumeAt", Timestamp.iso8601(milliseconds: resume)) }
+            json.key("rows")
+            json.array { json in
+                for row in report.rows {
+                    json.object { json in
+                        json.member("position", row.position)
+                        json.member("at", Timestamp.iso8601(milliseconds: row.recordedAtMilliseconds))
+                        json.member("person", row.person.description)
+                        json.member("author", row.author)
+                        if let role = row.role { json.member("role", role) }
+                        if let operatorID = row.operatorID { json.member("operator", operatorID) }
+                        if let what = row.what { json.member("what", what) }
+                        json.key("reasons")
+                        json.array { json in
+                            for reason in row.reasons { json.string(reason.rawValue) }
+                        }
+                    }
+                }
+            }
+        }
+        return json.bytes
+    }
+
     static func registerRow(_ row: Compliance.RegisterRow, into json: inout JSONBytes) {
         json.object { json in
             json.member("position", row.position)
