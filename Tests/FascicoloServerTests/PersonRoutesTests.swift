@@ -79,6 +79,18 @@ import Testing
                     body: materaBody(note.replacingOccurrences(of: "01-13", with: "02-03"))
                 ).status == 201)
             #expect(try await server.call(.get, "/v1/persons/case-file", as: TestServer.writer, headers: headers).status == 200)
+
+            // A case Potenza closed stays Potenza's: the path reopens a closed case (it is not
+            // opened again), so Matera gets it only by Potenza's reopening and transfer.
+            let moved = "RSSMRA80A01H501U"
+            func materaFor(_ events: String) -> String { #"{"person":"\#(moved)",\#(materaActor),"events":[\#(events)]}"# }
+            let closed = #"{"type":"CaseClosed","occurredAt":"2026-02-10","data":{"reason":"needs_resolved","date":"2026-02-10"}}"#
+            let potenzaFile = try await server.call(
+                .post, "/v1/persons/events", body: Self.body(Self.registration + "," + opened + "," + closed, person: moved))
+            #expect(potenzaFile.status == 201, "\(potenzaFile.body)")
+            let reopen = #"{"type":"CaseReopened","occurredAt":"2026-03-01","data":{"reason":"new_need"}}"#
+            try await server.call(.post, "/v1/persons/events", as: TestServer.writer, body: materaFor(reopen)).expectProblem(
+                403, "ambito_not_allowed")
         }
     }
 
