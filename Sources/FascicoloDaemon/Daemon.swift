@@ -77,6 +77,7 @@ public final class Daemon: Sendable {
             caseFiles: caseFiles, projections: projections, policy: configuration.access, metrics: ServerMetrics(),
             openAPIDocument: OpenAPIDocument.yaml, version: Self.version,
             subscriptions: configuration.subscriptions, requestBytesMax: configuration.requestBytesMax,
+            unusualAccess: configuration.unusualAccess,
             shutdown: shutdown)
         let socketPath = configuration.resolvedSocketPath
         let application = APIServer.application(

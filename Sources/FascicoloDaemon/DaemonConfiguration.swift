@@ -29,6 +29,8 @@ public struct DaemonConfiguration: Sendable {
     public var referenceDirectory = "Config/reference"
     public var caseFiles = CaseFiles.Limits()
     public var projections = ProjectionEngine.Options()
+    /// What the unusual-access report flags (`[compliance]`).
+    public var unusualAccess = UnusualAccessRules()
     /// By default only root is admin; every other peer is refused until listed.
     public var access: AccessPolicy = {
         var policy = AccessPolicy()
@@ -89,6 +91,20 @@ public struct DaemonConfiguration: Sendable {
             set(&configuration, text)
             return nil
         }
+    }
+
+    /// `"07:00-20:00"` as minutes after midnight, the start before the end (an end of 24:00 is midnight).
+    static func workingHours(_ text: String) -> (Int, Int)? {
+        func minutes(_ part: Substring) -> Int? {
+            let fields = part.split(separator: ":", omittingEmptySubsequences: false)
+            guard fields.count == 2, fields.allSatisfy({ $0.count == 2 }), let hours = Int(fields[0]), let minutes = Int(fields[1]),
+                (0...24).contains(hours), (0..<60).contains(minutes), hours * 60 + minutes <= 1_440
+            else { return nil }
+            return hours * 60 + minutes
+        }
+        let parts = text.split(separator: "-", omittingEmptySubsequences: false)
+        guard parts.count == 2, let start = minutes(parts[0]), let end = minutes(parts[1]), start < end else { return nil }
+        return (start, end)
     }
 
     /// Why a value is refused.
@@ -202,6 +218,28 @@ public struct DaemonConfiguration: Sendable {
             }
             return nil
         },
+        Key(name: "compliance.working_hours") { configuration, value in
+            guard case .string(let text) = value, let (start, end) = workingHours(text) else {
+                return "expected \"HH:MM-HH:MM\", the start before the end"
+            }
+            configuration.unusualAccess.workdayStartMinutes = start
+            configuration.unusualAccess.workdayEndMinutes = end
+            return nil
+        },
+        Key(name: "compliance.working_days") { configuration, value in
+            let names = ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+            let parsed = listItems(value, example: #"["mon", "tue", "wed", "thu", "fri", "sat"]"#)
+            guard case .success(let items) = parsed else { return "expected an array of day names: mon tue wed thu fri sat sun" }
+            var days = Set<Int>()
+            for item in items.split(separator: ",").map({ String($0.filter { $0 != " " }) }) {
+                guard let index = names.firstIndex(of: item) else { return "expected an array of day names: mon tue wed thu fri sat sun" }
+                days.insert(index + 1)
+            }
+            guard !days.isEmpty else { return "expected at least one working day" }
+            configuration.unusualAccess.workingDays = days
+            return nil
+        },
+        integer("compliance.bulk_persons_per_hour", 1...100_000) { $0.unusualAccess.bulkPersonsPerHour = $1 },
         integer("storage.map_size_bytes", (1 << 20)...(1 << 40)) { $0.ledger.mapSizeBytes = $1 },
         string("ledger.origin", refusing: LedgerConfiguration.originProblem) { $0.ledger.origin = $1 },
         integer("ledger.checkpoint_every_entries", 1...10_000_000) { $0.ledger.checkpointEveryEntries = UInt64($1) },

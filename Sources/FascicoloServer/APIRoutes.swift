@@ -28,6 +28,8 @@ public struct APIRoutes: Sendable {
     let version: String
     let subscriptions: SubscriptionSettings
     let subscriptionSlots: SubscriptionSlots
+    /// What the unusual-access report flags by default (`[compliance]`).
+    let unusualAccess: UnusualAccessRules
     /// The largest request body accepted (413 beyond it), whatever the per-event limits allow.
     let requestBytesMax: Int
     /// Set when shutdown begins: new requests get 503 while in-flight ones finish.
@@ -37,9 +39,10 @@ public struct APIRoutes: Sendable {
         caseFiles: CaseFiles, projections: ProjectionEngine, policy: AccessPolicy, metrics: ServerMetrics, openAPIDocument: String,
         version: String,
         subscriptions: SubscriptionSettings = SubscriptionSettings(), requestBytesMax: Int = 16 << 20,
-        shutdown: ShutdownSwitch
+        unusualAccess: UnusualAccessRules = UnusualAccessRules(), shutdown: ShutdownSwitch
     ) {
         self.subscriptions = subscriptions
+        self.unusualAccess = unusualAccess
         self.subscriptionSlots = SubscriptionSlots(max: subscriptions.concurrentMax)
         self.requestBytesMax = requestBytesMax
         self.ledger = caseFiles.ledger

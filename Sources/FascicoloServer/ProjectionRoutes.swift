@@ -172,7 +172,7 @@ extension APIRoutes {
             guard from <= to, to.daysSinceEpoch - from.daysSinceEpoch <= 31 else {
                 throw Self.invalidParameter("from", "from is a day at most 31 days before to")
             }
-            var rules = UnusualAccessRules()
+            var rules = unusualAccess
             if let bulk: Int = try parameter(request, "bulk") {
                 guard (1...100_000).contains(bulk) else { throw Self.invalidParameter("bulk", "bulk is 1 to 100000 persons per hour") }
                 rules.bulkPersonsPerHour = bulk

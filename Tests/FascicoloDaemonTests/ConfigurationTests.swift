@@ -1,3 +1,4 @@
+import FascicoloDomain
 import FascicoloLedger
 import FascicoloTesting
 import Glibc
@@ -52,6 +53,29 @@ import Testing
         try configuration.applyEnvironment(["FASCICOLO_LIMITS_PAYLOAD_BYTES_MAX": "2048", "FASCICOLO_LOG_LEVEL": "debug", "OTHER": "x"])
         #expect(configuration.ledger.limits.payloadBytesMax == 2_048)
         #expect(configuration.logLevel == .debug)
+    }
+
+    /// The unusual-access report's thresholds are configuration (issue 19: "thresholds configurable").
+    @Test func theUnusualAccessThresholdsAreConfigured() throws {
+        var configuration = DaemonConfiguration()
+        #expect(configuration.unusualAccess == UnusualAccessRules())
+        try configuration.apply(
+            ConfigurationFile(
+                text: """
+                    [compliance]
+                    working_hours = "08:30-18:00"
+                    working_days = ["mon", "tue", "wed", "thu", "fri"]
+                    bulk_persons_per_hour = 50
+                    """, source: "test.toml"))
+        #expect(configuration.unusualAccess.workdayStartMinutes == 510 && configuration.unusualAccess.workdayEndMinutes == 1_080)
+        #expect(configuration.unusualAccess.workingDays == [1, 2, 3, 4, 5])
+        #expect(configuration.unusualAccess.bulkPersonsPerHour == 50)
+        for bad in ["working_hours = \"20:00-07:00\"", "working_hours = \"7-20\"", "working_days = [\"lun\"]", "working_days = []"] {
+            var refused = DaemonConfiguration()
+            #expect(throws: DaemonConfiguration.Invalid.self, "\(bad)") {
+                try refused.apply(ConfigurationFile(text: "[compliance]\n\(bad)\n", source: "bad.toml"))
+            }
+        }
     }
 
     /// `[connections]` from the environment, and the limit that must fit the descriptor limit.
