@@ -34,13 +34,17 @@ public struct APIRoutes: Sendable {
     let requestBytesMax: Int
     /// Set when shutdown begins: new requests get 503 while in-flight ones finish.
     let shutdown: ShutdownSwitch
+    /// The witnesses' cosignatures, served with the checkpoints they cosigned.
+    let cosignatures: WitnessCosignatures
 
     public init(
         caseFiles: CaseFiles, projections: ProjectionEngine, policy: AccessPolicy, metrics: ServerMetrics, openAPIDocument: String,
         version: String,
         subscriptions: SubscriptionSettings = SubscriptionSettings(), requestBytesMax: Int = 16 << 20,
-        unusualAccess: UnusualAccessRules = UnusualAccessRules(), shutdown: ShutdownSwitch
+        unusualAccess: UnusualAccessRules = UnusualAccessRules(), cosignatures: WitnessCosignatures? = nil,
+        shutdown: ShutdownSwitch
     ) {
+        self.cosignatures = cosignatures ?? WitnessCosignatures(path: nil)
         self.subscriptions = subscriptions
         self.unusualAccess = unusualAccess
         self.subscriptionSlots = SubscriptionSlots(max: subscriptions.concurrentMax)
