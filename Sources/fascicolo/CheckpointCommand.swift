@@ -28,24 +28,9 @@ struct CheckpointCommand: DaemonCommand {
     @Option(help: ArgumentHelp("The verifier key '<name>+<key id>+<base64 key>' (default: the daemon's /v1/keys).", valueName: "vkey"))
     var key: String?
 
-    @Option(
-        help: ArgumentHelp(
-            "A witness's cosignature key; its cosignature must be on the note (repeatable; implies --verify).", valueName: "vkey"))
-    var witness: [String] = []
-
-    @Option(help: "How many of the --witness keys must have cosigned (default: all of them).")
-    var quorum: Int?
+    @OptionGroup var witnesses: WitnessOptions
 
     @OptionGroup var daemon: DaemonOptions
-
-    func validate() throws {
-        for key in witness where WitnessVerifierKey(key) == nil {
-            throw ValidationError("--witness takes a cosignature vkey '<name>+<key id>+<base64(0x04 ‖ key)>'")
-        }
-        if let quorum, quorum < 1 || quorum > witness.count {
-            throw ValidationError("--quorum is between 1 and the number of --witness keys")
-        }
-    }
 
     func run(client: DaemonClient) async throws {
         let session = DaemonSession(daemon, client: client)
@@ -53,15 +38,14 @@ struct CheckpointCommand: DaemonCommand {
         var checked: Result<Checkpoint, Checkpoint.Failure>?
         var usedKey: DaemonSession.Key?
         var witnessed: [(name: String, timestampSeconds: UInt64)] = []
-        if verify || key != nil || !witness.isEmpty {
+        if verify || key != nil || !witnesses.witness.isEmpty {
             let key = try await session.verifierKey(key)
             usedKey = key
             checked = Result { () throws(Checkpoint.Failure) in
                 let checkpoint = try Checkpoint.verifyCosigned(note: note, origin: key.name, publicKey: key.publicKey)
                 // The daemon answered with another size's note: signed, but not what was asked for.
                 if let size, checkpoint.size != size { throw .malformed("the note is of \(checkpoint.size) entries, not \(size)") }
-                witnessed = try Checkpoint.witnessed(
-                    note: note, witnesses: witness.compactMap(WitnessVerifierKey.init), quorum: quorum ?? witness.count)
+                witnessed = try witnesses.check(note)
                 return checkpoint
             }
         }

@@ -123,6 +123,15 @@ import Testing
             #expect(metrics.contains(#"fascicolo_witness_cosigned_size{witness="witness.test/regione"} 5"#), "\(metrics)")
             #expect(metrics.contains("fascicolo_witness_failures_total"))
 
+            // The proofs and the offline verify require the witness too.
+            let proof = try cli(daemon, ["proof", "inclusion", "0", "--witness", witness.verifierKey, "--key", logKey])
+            #expect(proof.status == 0 && proof.output.contains("witness.test/regione cosigned it"), "\(proof.output)")
+            #expect(try cli(daemon, ["proof", "inclusion", "0", "--witness", stranger.verifierKey, "--key", logKey]).status == 1)
+            let verified = try cli(["verify", "--fast", "--key", logKey, "--witness", witness.verifierKey, directory + "/data"])
+            #expect(verified.status == 0 && verified.output.contains("witnessed: the checkpoint of 5 entries"), "\(verified.output)")
+            let unwitnessed = try cli(["verify", "--fast", "--key", logKey, "--witness", stranger.verifierKey, directory + "/data"])
+            #expect(unwitnessed.status == 1 && unwitnessed.output.contains("not witnessed"), "\(unwitnessed.output)")
+
             // The cosignatures survive a restart of the daemon (kept in the data directory).
             daemon.kill(SIGTERM)
             try daemon.start()

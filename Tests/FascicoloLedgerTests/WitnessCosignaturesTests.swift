@@ -1,5 +1,5 @@
 import FascicoloCrypto
-import FascicoloServer
+import FascicoloLedger
 import FascicoloTesting
 import Testing
 
