@@ -88,7 +88,7 @@ class UnixSocketHTTP:
 
 
 def parse_verifier_key(text):
-    name, key_id, key = text.split("+")
+    name, key_id, key = text.strip().split("+", 2)
     raw = base64.b64decode(key)
     if len(raw) != 33 or raw[0] != 0x01:
         raise Failure("the verifier key is not an Ed25519 key (type 0x01, 32 bytes)")
