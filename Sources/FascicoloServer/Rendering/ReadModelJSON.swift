@@ -259,7 +259,45 @@ extension Render {
             optional(access.purpose, into: &json)
             if let entries = access.entries { json.member("entries", entries) }
             if let operatorID = access.operatorID { json.member("operator", operatorID) }
+            if !access.ambiti.isEmpty {
+                json.key("ambiti")
+                json.array { json in for ambito in access.ambiti { json.string(ambito) } }
+            }
         }
+    }
+
+    /// One read in the person's own listing (`GET /v1/persons/reads`): who — the operator and
+    /// the service (its configured name, never the uid), with its ambiti —, when, in which
+    /// role, what and why, each code with its Italian words (`ReadWording`).
+    static func personRead(_ access: Compliance.Access, into json: inout JSONBytes) {
+        let role = access.role ?? "writer"
+        let what = access.what ?? "case_file"
+        let purpose = access.purpose ?? ""
+        json.object { json in
+            json.member("at", Timestamp.iso8601(milliseconds: access.recordedAtMilliseconds))
+            json.member("localTime", ReadWording.when(access.recordedAtMilliseconds))
+            json.key("operator")
+            if let operatorID = access.operatorID { json.string(operatorID) } else { json.null() }
+            json.member("service", serviceName(access.author))
+            if !access.ambiti.isEmpty {
+                json.key("ambiti")
+                json.array { json in for ambito in access.ambiti { json.string(ambito) } }
+            }
+            json.member("role", role)
+            json.member("roleLabel", ReadWording.role(role))
+            json.member("what", what)
+            json.member("whatLabel", ReadWording.what(what))
+            json.member("purpose", purpose)
+            json.member("purposeLabel", ReadWording.purpose(purpose))
+            json.member("position", access.position)
+        }
+    }
+
+    /// The service part of an author identity (`uid:N/service` → `service`): the uid is the
+    /// daemon's business, not the person's.
+    static func serviceName(_ author: String) -> String {
+        guard let slash = author.firstIndex(of: "/") else { return "unnamed" }
+        return String(author[author.index(after: slash)...])
     }
 
     static func unusualAccesses(_ report: UnusualAccessReport, from: CalendarDate, to: CalendarDate) -> [UInt8] {
