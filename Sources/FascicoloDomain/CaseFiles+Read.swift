@@ -75,6 +75,21 @@ extension CaseFiles {
         do { return try history(of: person).state.erased } catch { throw storageFailure(error) }
     }
 
+    /// Whether a service scoped to `ambiti` (nil: not scoped) may read `person` — the rule of
+    /// `checkHolder` as a question, for reads that skip the persons it may not read (the other
+    /// members of a household) instead of refusing.
+    public func mayRead(_ person: Pseudonym, within ambiti: Set<String>?) throws(DomainError) -> Bool {
+        guard let ambiti else { return true }
+        let state: CaseState
+        do { state = try history(of: person).state } catch { throw storageFailure(error) }
+        do throws(DomainError) {
+            try Self.checkHolder(of: state, within: ambiti)
+            return true
+        } catch {
+            return false
+        }
+    }
+
     /// Appends a RecordAccessed entry for a read of `person`'s data and waits until it is durable:
     /// a read that cannot be recorded is not served. Returns the entry's position.
     @discardableResult

@@ -55,6 +55,7 @@ extension APIRoutes {
         }
         groups.everyRole.get("v1/persons/timeline") { request, context in try await timeline(request, context) }
         groups.everyRole.get("v1/persons/reads") { request, context in try await personReads(request, context) }
+        groups.everyRole.get("v1/persons/household-timeline") { request, context in try await householdTimeline(request, context) }
         groups.everyRole.get("v1/persons/case-state") { request, context in
             let peer = try caller(context)
             let reader = try reader(request, peer)

@@ -96,6 +96,32 @@ extension Render {
         }
     }
 
+    /// One entry of a household timeline: whose (`person`, and `member`: `self` for the asked
+    /// person, `household` for another member), then the timeline row without personal fields.
+    static func householdRow(_ row: TimelineRow, person: Pseudonym, asked: Bool, into json: inout JSONBytes) {
+        json.object { json in
+            json.member("person", person.description)
+            json.member("member", asked ? "self" : "household")
+            json.member("version", row.version)
+            json.member("position", row.position)
+            json.member("type", row.type)
+            json.member("recordedAt", Timestamp.iso8601(milliseconds: row.recordedAtMilliseconds))
+            json.member("caseFile", row.caseFile)
+            if let content = row.content {
+                json.member("occurredAt", content.occurredAt)
+                json.member("actor", content.actor)
+                json.key("data")
+                members(content.data, into: &json)
+            }
+            if let voidedBy = row.voidedBy { json.member("voidedBy", voidedBy) }
+            if !row.rectifiedBy.isEmpty {
+                json.key("rectifiedBy")
+                numbers(row.rectifiedBy, into: &json)
+            }
+            json.member("personalData", row.content?.sealed == true ? "not_included" : "none")
+        }
+    }
+
     /// The case state as the cases read model shows it, then its ages.
     static func caseState(_ answer: Cases.StateOnDay, into json: inout JSONBytes) {
         let state = answer.state
