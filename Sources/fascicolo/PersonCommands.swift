@@ -31,7 +31,8 @@ struct Person: ParsableCommand {
 
             """ + Exit.help,
         subcommands: [
-            PersonRecord.self, PersonShow.self, PersonTimeline.self, PersonState.self, PersonReads.self, PersonErase.self,
+            PersonRecord.self, PersonShow.self, PersonTimeline.self, PersonState.self, PersonReads.self, PersonHousehold.self,
+            PersonErase.self,
             PersonExport.self,
         ])
 }

@@ -249,6 +249,22 @@ import Testing
             let reads = try #require(json["reads"] as? [[String: Any]])
             #expect(reads.count == 1 && reads.first?["what"] as? String == "reads" && json["next"] is Int, "\(json)")
             #expect(try run(["person", "reads"] + person + ["--from", "2026-13-01"]).status != 0)
+
+            // The household: none named by this registration (exit 1, the code), then a parent's entries from the child's file.
+            let none = try run(["person", "household"] + person + ["--operator", "op-7"])
+            #expect(none.status == 1 && none.output.contains("household_not_found"), "\(none.output)")
+            let member = Self.registration.replacingOccurrences(of: "}}", with: #","household":"hh-1"}}"#)
+            let memberFile = daemon.directory + "/member.json"
+            try writeFile(memberFile, member)
+            for identifier in ["provisional:genitore-1", "provisional:figlio-1"] {
+                #expect(try run(["person", "record", "--person", identifier] + Self.actor + [memberFile]).status == 0)
+            }
+            let household = try run(["person", "household", "--person", "provisional:figlio-1", "--operator", "op-7"])
+            #expect(household.status == 0, "\(household.output)")
+            #expect(
+                household.output.contains("MEMBER") && household.output.contains("household") && household.output.contains("self"),
+                "\(household.output)")
+            #expect(!household.output.contains("Mario"), "\(household.output)")
             #expect(try run(["person", "reads"] + person + ["--text", "--json"]).status == 2)
         }
     }
