@@ -218,6 +218,16 @@ public struct DaemonConfiguration: Sendable {
             }
             return nil
         },
+        Key(name: "access.enti") { configuration, value in
+            let parsed = listItems(value, example: #"["1001=Comune di Potenza"]"#).flatMap { items in
+                AccessPolicy.parseServiceEnti(items).mapError { Refusal(reason: $0.reason) }
+            }
+            switch parsed {
+            case .success(let enti): configuration.access.setServiceEnti(enti)
+            case .failure(let problem): return problem.reason
+            }
+            return nil
+        },
         Key(name: "compliance.working_hours") { configuration, value in
             guard case .string(let text) = value, let (start, end) = workingHours(text) else {
                 return "expected \"HH:MM-HH:MM\", the start before the end"

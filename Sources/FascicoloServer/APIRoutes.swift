@@ -121,6 +121,7 @@ public struct APIRoutes: Sendable {
             return json(status: .ok, Render.entry(entry, detailed: true, withheld: read.withholds(entry)))
         }
         registerCheckpoints(on: groups)
+        registerTiles(on: groups)
         groups.auditors.get("v1/proofs/inclusion") { request, _ in
             let position: UInt64 = try requiredQuery(request, "position")
             let treeSize: UInt64 = try query(request, "treeSize") ?? ledger.size
