@@ -83,7 +83,7 @@ extension CaseFiles {
         let state: CaseState
         do { state = try history(of: person).state } catch { throw storageFailure(error) }
         do throws(DomainError) {
-            try Self.checkHolder(of: state, within: ambiti)
+            try Self.checkHolder(of: state, within: ambiti, reading: true)
             return true
         } catch {
             return false
