@@ -104,6 +104,14 @@ import Testing
             let (auntAfter, parentAfter) = (try await reads(Self.aunt), try await reads(Self.parent))
             #expect(households(auntAfter) == 1 && households(parentAfter) == 2)
 
+            // The aunt's own consent to share with Potenza lets the Potenza service see her too (recorded).
+            try await record(
+                Self.aunt,
+                #"{"type":"ConsentRecorded","occurredAt":"2026-01-13","data":{"scope":"sharing_with_ambito","ambito":"potenza"}}"#)
+            let shared = try rows(try await household(Self.child, as: PersonReadsTests.cartella))
+            #expect(shared.contains { $0["person"] as? String == aunt }, "\(shared)")
+            #expect(households(try await reads(Self.aunt)) == 2)
+
             // Restricted entries are shown to no one here.
             try await record(
                 Self.parent, #"{"type":"Restricted","occurredAt":"2026-02-03","data":{"target":8,"ground":"accuracy_contested"}}"#)
