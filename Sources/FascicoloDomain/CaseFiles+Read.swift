@@ -70,9 +70,30 @@ extension CaseFiles {
         return CaseFile(person: person, version: history.facts.count, state: history.state, today: today(), entries: read)
     }
 
+    /// Whether the person's data were erased (ErasureExecuted in their stream).
+    public func isErased(_ person: Pseudonym) throws(DomainError) -> Bool {
+        do { return try history(of: person).state.erased } catch { throw storageFailure(error) }
+    }
+
+    /// Whether a service scoped to `ambiti` (nil: not scoped) may read `person` — the rule of
+    /// `checkHolder` as a question, for reads that skip the persons it may not read (the other
+    /// members of a household) instead of refusing.
+    public func mayRead(_ person: Pseudonym, within ambiti: Set<String>?) throws(DomainError) -> Bool {
+        guard let ambiti else { return true }
+        let state: CaseState
+        do { state = try history(of: person).state } catch { throw storageFailure(error) }
+        do throws(DomainError) {
+            try Self.checkHolder(of: state, within: ambiti, reading: true)
+            return true
+        } catch {
+            return false
+        }
+    }
+
     /// Appends a RecordAccessed entry for a read of `person`'s data and waits until it is durable:
-    /// a read that cannot be recorded is not served.
-    public func recordAccess(to person: Pseudonym, by reader: Reader, what: String, entries: Int) async throws(DomainError) {
+    /// a read that cannot be recorded is not served. Returns the entry's position.
+    @discardableResult
+    public func recordAccess(to person: Pseudonym, by reader: Reader, what: String, entries: Int) async throws(DomainError) -> UInt64 {
         let purpose = try Self.checkPurpose(reader)
         if let ambiti = reader.ambiti {
             let state: CaseState
@@ -87,13 +108,16 @@ extension CaseFiles {
             data: [
                 ("what", .string(what)), ("purpose", .string(purpose)), ("role", .string(reader.role)),
                 ("entries", .number(String(entries))),
-            ],
+            ]
+                // A scoped service reads for its ambiti: the person's listing of who read their
+                // file names them (the service's configuration may change later; the entry stays).
+                + (reader.ambiti.map { [("ambiti", .array($0.sorted().map(JSON.string)))] } ?? []),
             sealed: nil)
         let request = AppendRequest(
             stream: person.accessStream, events: [NewEvent(type: "RecordAccessed", payload: stored.bytes)],
             author: reader.author)
         do {
-            _ = try await ledger.append(request)
+            return try await ledger.append(request).firstPosition
         } catch let error as LedgerError {
             throw DomainError(.ledger(error), code: error.code, "the read could not be recorded, so it is not served: \(error)")
         } catch {

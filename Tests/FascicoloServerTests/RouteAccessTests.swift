@@ -25,6 +25,8 @@ import Testing
         "POST /v1/persons/erasure": ["admin"],
         "POST /v1/persons/export": auditors,
         "GET /v1/persons/timeline": everyRole,
+        "GET /v1/persons/reads": everyRole,
+        "GET /v1/persons/household-timeline": everyRole,
         "GET /v1/persons/case-state": everyRole,
         "GET /v1/caseload": everyRole,
         "GET /v1/interventions": everyRole,

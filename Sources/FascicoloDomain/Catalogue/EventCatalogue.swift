@@ -369,10 +369,17 @@ public enum EventCatalogue {
         EventSchema(
             .recordAccessed, "consultazione del fascicolo", purpose: .accountability, retention: .accessLog, correction: .none,
             fields: [
-                .required("what", .choice(["case_file", "stream", "timeline", "case_state", "access_log", "export"])),
+                .required(
+                    "what",
+                    .choice([
+                        "case_file", "stream", "timeline", "case_state", "access_log", "export", "reads", "household_timeline",
+                        "log", "entry", "subscribe", "refused_append",
+                    ])),
                 .required("purpose", .text(maxLength: 200)),
                 .required("role", .choice(["writer", "auditor", "admin"])),
                 .optional("entries", .integer(0...Int64.max)),
+                // The ambiti of a scoped service (access.ambiti), as configured when it read.
+                .optional("ambiti", .textList(maxCount: 100, maxLength: 100)),
             ]),
     ]
 
