@@ -135,6 +135,28 @@ import Testing
                     in: pinned, range: NSRange(pinned.startIndex..., in: pinned), withTemplate: template)
             }
             transcript.append("export-erased \(bundle.status) \(pinned)")
+            // A closure with an intervention still running: the daemon's InterventionEnded follows
+            // it, named in `automaticEntries` (issue 19).
+            let other = "BNCLRA80A41F052Z"
+            let opened = try daemon.call(
+                "/v1/persons/events", method: "POST",
+                body: DomainEndToEndTests.body(
+                    """
+                    {"type":"PersonRegistered","occurredAt":"2026-01-10","data":{"birthYear":1980,"sex":"F","citizenship":"italian","comuneOfResidence":"F052"}},
+                    {"type":"CaseOpened","occurredAt":"2026-01-12","data":{"area":"poverty","ente":"Comune di Potenza","ambito":"potenza"}},
+                    {"type":"TakenInCharge","occurredAt":"2026-01-15","data":{"date":"2026-01-15","basis":"request"}},
+                    {"type":"PlanDrafted","occurredAt":"2026-01-20","data":{"objectives":["casa"]}},
+                    {"type":"PlanSigned","occurredAt":"2026-01-22","data":{"plan":4,"date":"2026-01-22","signatories":["interessata"]}},
+                    {"type":"InterventionRequested","occurredAt":"2026-01-23","data":{"code":"SAD","provider":"Coop Aurora","fundingLine":"fnps"}}
+                    """, person: other),
+                as: Self.writer)
+            try #require(opened.status == 201, "\(opened.body)")
+            try pin(
+                "record-closure", "/v1/persons/events", method: "POST",
+                body: DomainEndToEndTests.body(
+                    #"{"type":"CaseClosed","occurredAt":"2026-06-30","data":{"reason":"needs_resolved","date":"2026-06-30"}}"#,
+                    person: other),
+                as: Self.writer)
         }
         let actual = transcript.joined(separator: "\n")
         try? actual.write(toFile: "/tmp/fascicolo-response-bytes.txt", atomically: true, encoding: .utf8)
