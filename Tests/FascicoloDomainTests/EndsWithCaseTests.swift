@@ -32,9 +32,10 @@ import Testing
         let person = try! PersonIdentifier(parsing: CaseFilesTests.codiceFiscale)
 
         @discardableResult
-        func record(_ events: String, actor: String = EndsWithCaseTests.matera, key: String? = nil) async throws -> RecordResult {
+        func record(_ events: String..., actor: String = EndsWithCaseTests.matera, key: String? = nil) async throws -> RecordResult {
             let extra = key.map { #","idempotencyKey":"\#($0)""# } ?? ""
-            let body = #"{"person":"\#(CaseFilesTests.codiceFiscale)","actor":\#(actor),"events":[\#(events)]\#(extra)}"#
+            let body =
+                #"{"person":"\#(CaseFilesTests.codiceFiscale)","actor":\#(actor),"events":[\#(events.joined(separator: ","))]\#(extra)}"#
             return try await files.record(try RecordRequest.parse(Array(body.utf8), eventsMax: 100), author: "uid:1/test")
         }
 
@@ -194,7 +195,7 @@ import Testing
             // The closure was a mistake: voided, the interventions run again (the ends 11, 12 stay
             // in the log, no longer counting: they depended on the closure).
             let void = try await path.record(
-                #"{"type":"Voided","occurredAt":"2026-07-02","data":{"target":10,"reason":"chiusura registrata per errore"}}"#)
+                #"{"type":"Voided","occurredAt":"2026-07-02","data":{"target":10,"reason":"chiusura registrata per errore","authorisingAct":"det. 7/2026"}}"#)
             #expect(void.automaticPositions.isEmpty)
             var state = try await path.state()
             #expect(state.phase == .takenInCharge && state.openInterventions == [6, 8])
