@@ -195,7 +195,8 @@ import Testing
             // The closure was a mistake: voided, the interventions run again (the ends 11, 12 stay
             // in the log, no longer counting: they depended on the closure).
             let void = try await path.record(
-                #"{"type":"Voided","occurredAt":"2026-07-02","data":{"target":10,"reason":"chiusura registrata per errore","authorisingAct":"det. 7/2026"}}"#)
+                #"{"type":"Voided","occurredAt":"2026-07-02","data":{"target":10,"reason":"chiusura registrata per errore","authorisingAct":"det. 7/2026"}}"#
+            )
             #expect(void.automaticPositions.isEmpty)
             var state = try await path.state()
             #expect(state.phase == .takenInCharge && state.openInterventions == [6, 8])
