@@ -20,9 +20,11 @@ import Testing
         CaseFilesTests.registration, CaseFilesTests.opened,  // 1, 2, 3 (presa in carico 2026-01-12)
         #"{"type":"PlanDrafted","occurredAt":"2026-01-20","data":{"objectives":["autonomia"]}}"#,  // 4
         #"{"type":"PlanSigned","occurredAt":"2026-01-21","data":{"plan":4,"date":"2026-01-21","signatories":["interessato"]}}"#,  // 5
-        #"{"type":"InterventionRequested","occurredAt":"2026-02-01","data":{"code":"SAD","provider":"Coop Il Sole","fundingLine":"fna"}}"#,  // 6
+        // 6
+        #"{"type":"InterventionRequested","occurredAt":"2026-02-01","data":{"code":"SAD","provider":"Coop Il Sole","fundingLine":"fna"}}"#,
         #"{"type":"InterventionStarted","occurredAt":"2026-02-03","data":{"intervention":6,"date":"2026-02-03"}}"#,  // 7
-        #"{"type":"InterventionRequested","occurredAt":"2026-02-05","data":{"code":"SAD","provider":"Coop La Luna","fundingLine":"fna"}}"#,  // 8
+        // 8
+        #"{"type":"InterventionRequested","occurredAt":"2026-02-05","data":{"code":"SAD","provider":"Coop La Luna","fundingLine":"fna"}}"#,
         #"{"type":"CaseManagerAssigned","occurredAt":"2026-02-06","data":{"operator":"op-1"}}"#,  // 9
     ].joined(separator: ",")
 

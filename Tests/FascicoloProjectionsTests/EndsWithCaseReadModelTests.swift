@@ -70,7 +70,8 @@ import Testing
             _ = try await record(files, "BNCLRA80A41F052Z", Self.path)
             _ = try await record(files, "BNCLRA80A41F052Z", closure)
             let void = try await record(
-                files, "BNCLRA80A41F052Z", #"{"type":"Voided","occurredAt":"2026-07-02","data":{"target":8,"reason":"errore","authorisingAct":"det. 7/2026"}}"#)
+                files, "BNCLRA80A41F052Z",
+                #"{"type":"Voided","occurredAt":"2026-07-02","data":{"target":8,"reason":"errore","authorisingAct":"det. 7/2026"}}"#)
             #expect(try await ended(engine, at: void.append.positions.upperBound) == ["2026-05": 1])
             let person = try files.pseudonym(for: try PersonIdentifier(parsing: "BNCLRA80A41F052Z"))
             let state = try await engine.query(Cases.name, reflecting: void.append.positions.upperBound) { view in
