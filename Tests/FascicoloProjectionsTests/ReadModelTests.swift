@@ -138,12 +138,14 @@ private struct LogScan {
             // ends a closure wrote (`endedWith`) when that closure was voided, or when a later
             // real end of the same intervention took their place.
             var voided: Set<String> = []
+            var automaticEnds = 0
             for (person, entries) in scan.persons {
                 for entry in entries where entry.eventType == "Voided" {
                     voided.insert("\(person)/\(LogScan.data(entry)?["target"]?.uint64 ?? 0)")
                 }
                 for entry in entries where entry.eventType == "InterventionEnded" {
                     guard let data = LogScan.data(entry), let closing = data["endedWith"]?.uint64 else { continue }
+                    automaticEnds += 1
                     let intervention = data["intervention"]?.uint64
                     let replaced = entries.contains { later in
                         later.streamVersion > entry.streamVersion && later.eventType == "InterventionEnded"
@@ -154,6 +156,7 @@ private struct LogScan {
                     }
                 }
             }
+            #expect(automaticEnds > 0, "the workload closes, transfers or loses to death someone with interventions running")
             func live(_ type: String) -> Int64 {
                 Int64(
                     scan.persons.reduce(0) { sum, element in
