@@ -9,6 +9,7 @@ let package = Package(
         .executable(name: "fascicolod", targets: ["fascicolod"]),
         .executable(name: "fascicolo", targets: ["fascicolo"]),
         .executable(name: "fascicolo-bench", targets: ["fascicolo-bench"]),
+        .executable(name: "fascicolo-witness", targets: ["fascicolo-witness"]),
         .library(name: "FascicoloLedger", targets: ["FascicoloLedger"]),
     ],
     dependencies: [
@@ -105,7 +106,10 @@ let package = Package(
             name: "FascicoloDaemon",
             dependencies: [
                 "FascicoloLedger", "FascicoloDomain", "FascicoloProjections", "FascicoloServer", "FascicoloConcurrency",
+                "FascicoloWitness",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]
@@ -141,13 +145,39 @@ let package = Package(
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
+        // A C2SP tlog-witness: checks a log's checkpoints against the last one it cosigned (its
+        // state on LMDB), cosigns them (cosignature/v1), serves POST /add-checkpoint over TCP.
+        .target(
+            name: "FascicoloWitness",
+            dependencies: [
+                "FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloConcurrency",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        // The witness's executable: init (key, state) and serve; its configuration file is read
+        // with the daemon's ConfigurationFile.
+        .executableTarget(
+            name: "fascicolo-witness",
+            dependencies: [
+                "FascicoloWitness", "FascicoloCrypto", "FascicoloDaemon",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            ]
+        ),
         // Benchmarks and the crash-test appender: prints figures, never asserts on time.
         .executableTarget(
             name: "fascicolo-bench",
             dependencies: [
                 "FascicoloLedger", "FascicoloCrypto", "FascicoloStorage", "FascicoloDomain",
                 "FascicoloProjections", "FascicoloWorkload", "FascicoloConcurrency", "FascicoloJSON", "FascicoloServer",
-                "FascicoloBundle", .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                "FascicoloBundle", "FascicoloWitness", "FascicoloTesting",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
@@ -177,6 +207,14 @@ let package = Package(
         .testTarget(
             name: "FascicoloOperationsTests",
             dependencies: ["FascicoloOperations", "FascicoloLedger", "FascicoloCrypto", "FascicoloJSON", "FascicoloTesting"]),
+        // The witness: its checks on a real LMDB state and real ledgers' checkpoints in process,
+        // and the fascicolo-witness binary over HTTP (split views, rollbacks, forks, SIGKILL).
+        .testTarget(
+            name: "FascicoloWitnessTests",
+            dependencies: [
+                "FascicoloWitness", "FascicoloLedger", "FascicoloCrypto", "FascicoloConcurrency", "FascicoloTesting",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .testTarget(
             name: "FascicoloDaemonTests",
             dependencies: [

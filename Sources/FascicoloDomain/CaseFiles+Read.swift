@@ -77,7 +77,7 @@ extension CaseFiles {
         if let ambiti = reader.ambiti {
             let state: CaseState
             do { state = try history(of: person).state } catch { throw storageFailure(error) }
-            try Self.checkHolder(of: state, within: ambiti)
+            try Self.checkHolder(of: state, within: ambiti, reading: true)
         }
         var actor: [(key: String, value: JSON)] = []
         if let operatorID = reader.operatorID { actor.append(("operator", .string(operatorID))) }
@@ -104,9 +104,12 @@ extension CaseFiles {
     /// A service scoped to `ambiti` acts for a person only while their case is held by one of
     /// them, or is being transferred to one (a person with no case file yet is no one's). The
     /// refusal names no ambito: which one holds a case is itself about the person.
-    static func checkHolder(of state: CaseState, within ambiti: Set<String>) throws(DomainError) {
+    static func checkHolder(of state: CaseState, within ambiti: Set<String>, reading: Bool) throws(DomainError) {
         guard let holder = state.ambito, !ambiti.contains(holder) else { return }
         if let destination = state.pendingTransferTo, ambiti.contains(destination) { return }
+        // The documented sharing rule: the person's consent to share with an ambito lets its
+        // services read the file; the holding ambito alone records on it.
+        if reading && !state.sharedWith.isDisjoint(with: ambiti) { return }
         throw DomainError(
             .forbidden, code: "ambito_not_allowed",
             "this person's case is held by an ambito this service does not act for (access.ambiti)")
