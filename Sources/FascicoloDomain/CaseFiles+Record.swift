@@ -8,6 +8,9 @@ public struct RecordResult: Sendable {
     public let person: Pseudonym
     public let append: AppendResult
     public let codeTable: String
+    /// The positions of the entries the daemon added to the request's (InterventionEnded with
+    /// `endedWith`: the interventions a closure, transfer out or death ended), in order.
+    public var automaticPositions: [UInt64] = []
 }
 
 extension CaseFiles {
@@ -33,7 +36,9 @@ extension CaseFiles {
             if let key = request.idempotencyKey, let digest {
                 do {
                     if let stored = try ledger.storedAppend(idempotencyKey: key, digest: digest) {
-                        return RecordResult(person: person, append: stored, codeTable: reference.current.version)
+                        var result = RecordResult(person: person, append: stored, codeTable: reference.current.version)
+                        result.automaticPositions = try automaticPositions(in: stored)
+                        return result
                     }
                 } catch let error as LedgerError {
                     throw DomainError(error)
@@ -113,7 +118,11 @@ extension CaseFiles {
             do {
                 let result = try await ledger.append(append)
                 if !result.deduplicated { histories.put(stream, history) }
-                return RecordResult(person: person, append: result, codeTable: reference.current.version)
+                var recorded = RecordResult(person: person, append: result, codeTable: reference.current.version)
+                recorded.automaticPositions =
+                    result.deduplicated
+                    ? try automaticPositions(in: result) : prepared.automatic.map { result.firstPosition + UInt64($0) }
+                return recorded
             } catch LedgerError.wrongExpectedVersion(_, _, let actual) where request.expectedVersion == nil && attempt < 5 {
                 logger.debug("concurrent append to a person's stream; checking again", metadata: ["version": "\(actual)"])
                 continue
@@ -151,6 +160,28 @@ extension CaseFiles {
         var version: UInt64
         var events: [NewEvent] = []
         var attachedWrites: [AttachedWrite] = []
+        /// The indices in `events` of the entries the daemon added (`automaticEnds`).
+        var automatic: [Int] = []
+    }
+
+    /// An entry to seal and store: one of the request's, or one the daemon added.
+    private struct ToStore {
+        var occurredAt: String
+        var correlationID: String?
+        var causationID: String?
+        var schema: EventSchema
+        var validated: ValidatedData
+    }
+
+    /// The positions, among a stored append's, of the entries the daemon added (a retry answers
+    /// them as the first answer did).
+    private func automaticPositions(in append: AppendResult) throws -> [UInt64] {
+        try ledger.entries(from: append.firstPosition, limit: append.leafHashes.count).compactMap { entry in
+            guard entry.eventType == "InterventionEnded", let stored = StoredEvent(payload: entry.payload),
+                stored.data.contains(where: { $0.key == "endedWith" })
+            else { return nil }
+            return entry.position
+        }
     }
 
     /// Validates every event against the state at the stream's current version and builds the
@@ -178,7 +209,7 @@ extension CaseFiles {
         }
 
         var dataKey: SecretKey?
-        var ordered: [(schema: EventSchema, validated: ValidatedData)] = []
+        var ordered: [ToStore] = []
         ordered.reserveCapacity(events.count)
         for (index, event) in events.enumerated() {
             // Named in errors only: not built for every event.
@@ -199,7 +230,6 @@ extension CaseFiles {
             if let found = IdentifierScanner.firstIdentifier(in: .object(validated.open), path: path + ".data") {
                 throw .identifierInClear(field: found)
             }
-            let version = prepared.version + UInt64(index) + 1
             if schema.kind == .interventionRequested, history.state.phase == .noCase,
                 !validated.open.contains(where: { $0.key == "ambito" })
             {
@@ -212,7 +242,14 @@ extension CaseFiles {
                     throw .identifierInClear(field: found)
                 }
             }
+            if schema.kind == .interventionEnded, validated.open.contains(where: { $0.key == "endedWith" }) {
+                throw Self.systemField(field: path + ".data.endedWith")
+            }
+            let version = prepared.version + UInt64(ordered.count) + 1
             let fact = CaseFact(version: version, kind: schema.kind, data: validated.open, reference: table, occurredAt: event.occurredAt)
+            // A closure, transfer out or death ends the interventions still running: each end is
+            // written as an entry of its own, right after it (see `automaticEnds`).
+            let running = CaseState.endingKinds.contains(schema.kind) ? history.state.openInterventions : []
             do {
                 try history.apply(fact)
             } catch {
@@ -244,16 +281,31 @@ extension CaseFiles {
                         italian: "La chiave dei dati di questa persona non esiste più.", field: path)
                 }
             }
-            ordered.append((schema, validated))
+            ordered.append(
+                ToStore(
+                    occurredAt: event.occurredAt, correlationID: event.correlationID, causationID: event.causationID,
+                    schema: schema, validated: validated))
+            if !running.isEmpty {
+                for end in try automaticEnds(
+                    of: running, endedBy: fact, occurredAt: event.occurredAt, history: &history, table: table, path: path)
+                {
+                    prepared.automatic.append(ordered.count)
+                    ordered.append(
+                        ToStore(
+                            occurredAt: event.occurredAt, correlationID: event.correlationID, causationID: nil,
+                            schema: Self.interventionEndedSchema, validated: end))
+                }
+            }
         }
 
         // Every event with personal fields has found the key above.
         let (key, checkedInOrder) = (dataKey, ordered)
         let stream = person.stream
         let actorJSON = actor.json
-        let nonces = SecretKey.randomNonces(count: events.count)
-        prepared.events = ParallelMap.map(events.count) { index in
-            let (event, (schema, validated)) = (events[index], checkedInOrder[index])
+        let nonces = SecretKey.randomNonces(count: checkedInOrder.count)
+        prepared.events = ParallelMap.map(checkedInOrder.count) { index in
+            let event = checkedInOrder[index]
+            let (schema, validated) = (event.schema, event.validated)
             var sealed: [UInt8]?
             if let key, !validated.personal.isEmpty {
                 sealed = key.seal(
@@ -268,6 +320,53 @@ extension CaseFiles {
             return NewEvent(type: schema.type, payload: stored.bytes)
         }
         return prepared
+    }
+
+    /// A client sent `endedWith`, which only the daemon writes (the ends a closure makes).
+    static func systemField(field: String) -> DomainError {
+        DomainError(
+            .invalid, code: "system_field", "endedWith is written by the daemon itself, with the closure, transfer or death",
+            italian:
+                "La chiusura degli interventi insieme al caso (chiusura, trasferimento, decesso) è registrata dal sistema: "
+                + "non va inviata.",
+            field: field)
+    }
+
+    private static let interventionEndedSchema = EventCatalogue.schema(.interventionEnded)!
+
+    /// The InterventionEnded entries that record, explicitly, what `closing` (a CaseClosed,
+    /// CaseTransferredOut or PersonDied just applied to `history`) did to the interventions that
+    /// were `running`: each ended on the closing entry's day, with the reason (`case_closed`,
+    /// `case_transferred`, `death`) and `endedWith` pointing at the closing entry. They follow
+    /// it in the stream; `history` ends with their facts.
+    private func automaticEnds(
+        of running: [UInt64], endedBy closing: CaseFact, occurredAt: String, history: inout CaseHistory,
+        table: ReferenceTable, path: String
+    ) throws(DomainError) -> [ValidatedData] {
+        guard let day = closing.day else { return [] }
+        let reason =
+            switch closing.kind {
+            case .personDied: "death"
+            // To another ambito here or to another region: the case goes on elsewhere.
+            case .caseTransferredOut: "case_transferred"
+            default: closing.reason == "death" ? "death" : "case_closed"
+            }
+        var ends: [ValidatedData] = []
+        for (offset, intervention) in running.enumerated() {
+            let open: [(key: String, value: JSON)] = [
+                ("intervention", .number(String(intervention))), ("date", .string(day.description)),
+                ("reason", .string(reason)), ("endedWith", .number(String(closing.version))),
+            ]
+            let fact = CaseFact(
+                version: closing.version + UInt64(offset) + 1, kind: .interventionEnded, data: open, reference: table,
+                occurredAt: occurredAt)
+            do { try history.apply(fact) } catch {
+                // Cannot happen: the closing entry has just ended these interventions on that day.
+                throw DomainError(error, field: path + ".type")
+            }
+            ends.append(ValidatedData(open: open, personal: []))
+        }
+        return ends
     }
 
     /// One event on its own: a client type of the catalogue, dates not in the future (beyond

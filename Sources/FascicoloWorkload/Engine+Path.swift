@@ -415,7 +415,7 @@ extension Engine {
             person.destination = destination
             person.beforeTransfer = person.phase
             person.phase = .transferredOut
-            endInterventionsWithTheCase(&person)
+            endInterventionsWithTheCase(&person, &batch)
             if person.profile.mistakenTransfer {
                 person.profile.mistakenTransfer = false
                 person.stage = .voidMistake(transfer)

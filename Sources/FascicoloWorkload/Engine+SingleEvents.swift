@@ -236,6 +236,7 @@ extension Engine {
                 [
                     ("date", date(batch.day)), ("source", .string(random.pick(["anagrafe", "hospital", "family", "other_service"]))),
                 ])
+            endInterventionsWithTheCase(&person, &batch)
         }
         var data: [(key: String, value: JSON)] = [("reason", .string(reason)), ("date", date(batch.day))]
         if random.chance(0.6) { data.append(("situation", .string(note(Texts.closingSituation(person, &random))))) }
@@ -244,14 +245,17 @@ extension Engine {
         person.phase = .closed
         person.appointment = nil
         person.pendingEmergency = nil
-        endInterventionsWithTheCase(&person)
+        endInterventionsWithTheCase(&person, &batch)
         return version
     }
 
-    /// A closure or a transfer out ends the interventions still open; a void of it brings them back.
-    func endInterventionsWithTheCase(_ person: inout Person) {
-        person.endedWithTheCase = person.interventions.filter { $0.value != .ended }
-        for intervention in person.endedWithTheCase.keys { person.interventions[intervention] = .ended }
+    /// A closure, a transfer out or a death ends the interventions still open, and the daemon
+    /// records each end as an entry right after it; a void of it brings them back.
+    func endInterventionsWithTheCase(_ person: inout Person, _ batch: inout Batch) {
+        let running = person.interventions.filter { $0.value != .ended }
+        person.endedWithTheCase = running
+        batch.automatic += running.count
+        for intervention in running.keys { person.interventions[intervention] = .ended }
     }
 
     /// A closure reason that fits the person on `day`: coming of age only in the year they turn 18

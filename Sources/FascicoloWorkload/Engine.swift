@@ -16,8 +16,11 @@ struct Batch {
     var actorAmbito: String
     var actorOperator: String
     var actorRole = "assistente_sociale"
+    /// Entries the daemon adds to the request's: an InterventionEnded for each intervention a
+    /// closure, transfer out or death ends, right after it.
+    var automatic = 0
 
-    var nextVersion: UInt64 { base + UInt64(events.count) + 1 }
+    var nextVersion: UInt64 { base + UInt64(events.count + automatic) + 1 }
 }
 
 enum Next {
@@ -278,7 +281,7 @@ struct Engine: Sendable {
         }
         let idempotent = random.chance(0.25)
         if idempotent { members.append(("idempotencyKey", .string("wl-\(seedTag)-\(requests)"))) }
-        person.version += UInt64(batch.events.count)
+        person.version += UInt64(batch.events.count + batch.automatic)
         let step = WorkloadStep.record(person: identifier, body: JSON.object(members).bytes)
         if idempotent, random.chance(0.05) { person.retry = step }
         return step

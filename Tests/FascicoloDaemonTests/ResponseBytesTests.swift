@@ -155,6 +155,28 @@ import Testing
                     in: pinned, range: NSRange(pinned.startIndex..., in: pinned), withTemplate: template)
             }
             transcript.append("export-erased \(bundle.status) \(pinned)")
+            // A closure with an intervention still running: the daemon's InterventionEnded follows
+            // it, named in `automaticEntries` (issue 19).
+            let other = "BNCLRA80A41F052Z"
+            let opened = try daemon.call(
+                "/v1/persons/events", method: "POST",
+                body: DomainEndToEndTests.body(
+                    """
+                    {"type":"PersonRegistered","occurredAt":"2026-01-10","data":{"birthYear":1980,"sex":"F","citizenship":"italian","comuneOfResidence":"F052"}},
+                    {"type":"CaseOpened","occurredAt":"2026-01-12","data":{"area":"poverty","ente":"Comune di Potenza","ambito":"potenza"}},
+                    {"type":"TakenInCharge","occurredAt":"2026-01-15","data":{"date":"2026-01-15","basis":"request"}},
+                    {"type":"PlanDrafted","occurredAt":"2026-01-20","data":{"objectives":["casa"]}},
+                    {"type":"PlanSigned","occurredAt":"2026-01-22","data":{"plan":4,"date":"2026-01-22","signatories":["interessata"]}},
+                    {"type":"InterventionRequested","occurredAt":"2026-01-23","data":{"code":"SAD","provider":"Coop Aurora","fundingLine":"fnps"}}
+                    """, person: other),
+                as: Self.writer)
+            try #require(opened.status == 201, "\(opened.body)")
+            try pin(
+                "record-closure", "/v1/persons/events", method: "POST",
+                body: DomainEndToEndTests.body(
+                    #"{"type":"CaseClosed","occurredAt":"2026-06-30","data":{"reason":"needs_resolved","date":"2026-06-30"}}"#,
+                    person: other),
+                as: Self.writer)
         }
         let actual = transcript.joined(separator: "\n")
         try? actual.write(toFile: "/tmp/fascicolo-response-bytes.txt", atomically: true, encoding: .utf8)
@@ -233,5 +255,6 @@ import Testing
         case-file-erased 200 {"person":"~","stream":"person:~","version":15,"state":{"phase":"taken_in_charge","erased":true,"episodes":1,"ambito":"potenza","caseManager":"op-7","takenInChargeOn":"2026-01-15","daysSinceTakenInCharge":~,"nextReviewDue":"2026-03-01","reviewOverdue":~,"hasPreliminaryAnalysis":false,"hasInDepthAssessment":false,"signedPlan":true,"openInterventions":[7]},"entries":[{"version":1,"position":1,"recordedAt":"~","author":"uid:4343/unnamed","type":"PersonRegistered","label":"registrazione anagrafica","schema":1,"occurredAt":"2026-01-10","codeTable":"2026.2","purpose":"registry","actor":{"operator":"op-7","role":"assistente_sociale","ente":"Comune di Potenza","ambito":"potenza"},"data":{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"G942"},"personalData":"erased"}]}
         reads-erased 410 {"type":"https://fascicolo.invalid/problems/person_erased","title":"Gone","status":410,"code":"person_erased","detail":"this person's data were erased; the record of who read them is kept for accountability and given by the data protection officer"}
         export-erased 200 {"format":"fascicolo-person-bundle/1","verifierKey":"fascicolo.~","checkpoint":"fascicolo.invalid/ledger\n32\~\nfascicolo/stream-heads/v1 ~\n\n— fascicolo.invalid/ledger ~\n— fascicolo.invalid/ledger ~\n","person":"~","exportedAt":"~","purpose":"internal audit 2026/15","dataKey":null,"streams":[{"stream":"person:~","head":{"version":15,"position":29},"headProof":{"siblings":~,"terminal":"head"},"entries":[{"position":1,"signedBytes":"~","signature":"~","inclusionProof":["~","~","~","~","~"]},{"position":2,"signedBytes":"~","signature":"~","inclusionProof":["~","~","~","~","~"]},{"position":3,"signedBytes":"~","signature":"~","inclusionProof":["~","~","~","~","~"]},{"position":4,"signedBytes":"~","signature":"~","inclusionProof":["~","~","~","~","~"]},{"position":5,"signedBytes":"~","signature":"~","inclusionProof":["~","~","~","~","~"]},{"position":6,"signedBytes":"~","signature":"~","inclusionProof":["~","~","~","~","~"]},{"position":7,"signedBytes":"~","signature":"~","inclusionProof":["~","~","~","~","~"]},{"position":8,"signedBytes":"~","signature":"~","inclusionProof":["~","~","~","~","~"]},{"position":9,"signedBytes":"~","signature":"~","inclusionProof":["~","~","~","~","~"]},{"position":10,"signedBytes":"~","signature":"~","inclusionProof":["~","~","~","~","~"]},{"position":11,"signedBytes":"~","signature":"~","inclusionProof":["~","~","~","~","~"]},{"position":12,"signedBytes":"~","signature":"~","inclusionProof":["~","~","~","~","~"]},{"position":13,"signedBytes":"~","signature":"~","inclusionProof":["~","~","~","~","~"]},{"position":14,"signedBytes":"~","signature":"~","inclusionProof":["~","~","~","~","~"]},{"position":29,"signedBytes":"~","signature":"~","inclusionProof":["~","~","~","~","~"]}]},{"stream":"access:~","head":{"version":10,"position":31},"headProof":{"siblings":~,"terminal":"head"},"entries":[{"position":15,"signedBytes":"~","signature":"~","inclusionProof":["~","~","~","~","~"]},{"position":16,"signedBytes":"~","signature":"~","inclusionProof":["~","~","~","~","~"]},{"position":17,"signedBytes":"~","signature":"~","inclusionProof":["~","~","~","~","~"]},{"position":18,"signedBytes":"~","signature":"~","inclusionProof":["~","~","~","~","~"]},{"position":19,"signedBytes":"~","signature":"~","inclusionProof":["~","~","~","~","~"]},{"position":20,"signedBytes":"~","signature":"~","inclusionProof":["~","~","~","~","~"]},{"position":21,"signedBytes":"~","signature":"~","inclusionProof":["~","~","~","~","~"]},{"position":22,"signedBytes":"~","signature":"~","inclusionProof":["~","~","~","~","~"]},{"position":30,"signedBytes":"~","signature":"~","inclusionProof":["~","~","~","~","~"]},{"position":31,"signedBytes":"~","signature":"~","inclusionProof":["~","~","~","~","~"]}]}]}
+        record-closure 201 {"person":"~","stream":"person:~","codeTable":"2026.2","positions":[38,39],"streamVersions":[7,8],"leafHashes":["~","~"],"deduplicated":false,"automaticEntries":[39]}
         """#
 }

@@ -177,6 +177,8 @@ struct LifecycleModel {
     var episodes = 0
     var signedPlans: Set<UInt64> = []
     var interventions: [UInt64: String] = [:]
+    /// Interventions a closure, transfer out or death ended (not an InterventionEnded of their own).
+    var endedWithCase: Set<UInt64> = []
     var goals: [UInt64: Bool] = [:]
     var concludedAppointments: Set<UInt64> = []
     /// Entries whose effects are in the state (not voided, not skipped by a fold).
@@ -270,7 +272,23 @@ struct LifecycleModel {
     }
 
     private mutating func endInterventions() {
-        for (version, step) in interventions where step != "ended" { interventions[version] = "ended" }
+        for (version, step) in interventions where step != "ended" {
+            interventions[version] = "ended"
+            endedWithCase.insert(version)
+        }
+    }
+
+    /// The InterventionEnded the daemon writes after a closure, transfer out or death, for each
+    /// intervention it ended (`endedWith`): it records that end and changes nothing; it counts
+    /// only while the closing entry does (a void of the closure takes it back).
+    private func confirmsEndWithCase(_ fact: CaseFact, closing: UInt64) -> Refusal? {
+        guard closing < fact.version, let type = type(at: closing), ["CaseClosed", "CaseTransferredOut", "PersonDied"].contains(type),
+            counted.contains(closing), voidedBy[closing] == nil
+        else { return Refusal("unknown_target") }
+        var refusal: Refusal?
+        guard let intervention = target(fact, ["InterventionRequested"], &refusal) else { return refusal }
+        guard endedWithCase.contains(intervention) else { return Refusal("intervention_step(\(interventions[intervention] ?? "none"))") }
+        return nil
     }
 
     private mutating func newEpisode(in ambito: String?) {
@@ -290,6 +308,7 @@ struct LifecycleModel {
             return nil
         }
         guard registered else { return Refusal("person_not_registered") }
+        if fact.type == "InterventionEnded", let closing = fact.endedWith { return confirmsEndWithCase(fact, closing: closing) }
         if deceased && !afterDeath.contains(fact.type) { return Refusal("person_deceased") }
         guard var allowed = phaseTable[fact.type] else { return Refusal("unknown_type") }
         // Pronto intervento sociale reaches people on the street or at night, who have no case

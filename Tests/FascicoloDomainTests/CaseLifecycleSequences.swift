@@ -112,6 +112,12 @@ func candidate(_ type: String, after model: LifecycleModel, _ random: inout Seed
         fact.ambito = random.chance(80) ? (model.destination ?? random.pick(ambiti)) : random.pick(ambiti)
     case "InterventionRequested":
         fact.emergency = random.chance(40)
+    case "InterventionEnded" where random.chance(30):
+        // As the daemon writes it after a closure, transfer out or death (or a stray one).
+        let closings = ["CaseClosed", "CaseTransferredOut", "PersonDied"].flatMap { model.versionsByType[$0] ?? [] }.sorted()
+        fact.endedWith =
+            !closings.isEmpty && random.chance(80) ? random.pick(closings) : UInt64.random(in: 0...model.nextVersion, using: &random)
+        if !model.endedWithCase.isEmpty && random.chance(70) { fact.reference = random.pick(model.endedWithCase.sorted()) }
     default:
         break
     }

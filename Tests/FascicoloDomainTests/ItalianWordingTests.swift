@@ -53,6 +53,14 @@ import Testing
         }
     }
 
+    @Test func theDaemonsOwnFieldIsRefusedInItalian() {
+        let error = CaseFiles.systemField(field: "events[0].data.endedWith")
+        let italian = error.messageItalian ?? ""
+        #expect(!italian.isEmpty)
+        for name in Self.typeNames { #expect(!italian.contains(name), "\(italian)") }
+        #expect(!italian.contains("endedWith"))
+    }
+
     @Test func refusalsNameEntriesByTheirItalianTerm() {
         let wrong = Rule.wrongTarget(found: .interventionStarted, expected: EventKinds(.goalSet, .interventionRequested))
         #expect(

@@ -95,7 +95,7 @@ import Testing
                 files, Self.homeCare,
                 #"{"type":"ServiceDelivered","occurredAt":"2026-09-10","data":{"intervention":6,"date":"2026-09-10","minutes":60}}"#,  // 8
                 #"{"type":"CaseClosed","occurredAt":"2026-10-15","data":{"reason":"needs_resolved","date":"2026-10-15"}}"#)  // 9
-            // The provider's September delivery, recorded in November.
+            // 10: the end of home care the closure wrote. The provider's September delivery, recorded in November (11).
             try await record(
                 files, #"{"type":"ServiceDelivered","occurredAt":"2026-09-20","data":{"intervention":6,"date":"2026-09-20","minutes":90}}"#)
             // Cancel and reinsert the September 10 delivery (90 minutes, not 60), in one request.
@@ -106,11 +106,11 @@ import Testing
             // A replacement dated after the closure: both refused, nothing stored.
             let error = await refusal(
                 files,
-                #"{"type":"Voided","occurredAt":"2026-11-20","data":{"target":10,"reason":"errore","authorisingAct":"det. 4/2026"}}"#,
+                #"{"type":"Voided","occurredAt":"2026-11-20","data":{"target":11,"reason":"errore","authorisingAct":"det. 4/2026"}}"#,
                 #"{"type":"ServiceDelivered","occurredAt":"2026-10-20","data":{"intervention":6,"date":"2026-10-20","minutes":90}}"#)
             #expect(error?.code == "date_after_closure" && error?.field == "events[1].data.date")
             let person = try PersonIdentifier(parsing: CaseFilesTests.codiceFiscale)
-            #expect(try files.ledger.streamVersion(files.pseudonym(for: person).stream) == 12)
+            #expect(try files.ledger.streamVersion(files.pseudonym(for: person).stream) == 13)
         }
     }
 

@@ -134,13 +134,29 @@ private struct LogScan {
                 #expect(!(try Cases.caseload(view, byOperator: true, today: today)).isEmpty)
             }
 
-            // Interventions: what was requested and delivered, less what was voided.
+            // Interventions: what was requested and delivered, less what was voided — and the
+            // ends a closure wrote (`endedWith`) when that closure was voided, or when a later
+            // real end of the same intervention took their place.
             var voided: Set<String> = []
+            var automaticEnds = 0
             for (person, entries) in scan.persons {
                 for entry in entries where entry.eventType == "Voided" {
                     voided.insert("\(person)/\(LogScan.data(entry)?["target"]?.uint64 ?? 0)")
                 }
+                for entry in entries where entry.eventType == "InterventionEnded" {
+                    guard let data = LogScan.data(entry), let closing = data["endedWith"]?.uint64 else { continue }
+                    automaticEnds += 1
+                    let intervention = data["intervention"]?.uint64
+                    let replaced = entries.contains { later in
+                        later.streamVersion > entry.streamVersion && later.eventType == "InterventionEnded"
+                            && LogScan.data(later)?["intervention"]?.uint64 == intervention
+                    }
+                    if voided.contains("\(person)/\(closing)") || replaced {
+                        voided.insert("\(person)/\(entry.streamVersion)")
+                    }
+                }
             }
+            #expect(automaticEnds > 0, "the workload closes, transfers or loses to death someone with interventions running")
             func live(_ type: String) -> Int64 {
                 Int64(
                     scan.persons.reduce(0) { sum, element in

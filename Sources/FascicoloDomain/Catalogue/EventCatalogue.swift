@@ -282,7 +282,16 @@ public enum EventCatalogue {
             .interventionEnded, "chiusura dell'intervento", purpose: .interventions, correction: .rectified,
             fields: [
                 .required("intervention", .entry), .required("date", .date),
-                .required("reason", .choice(["completed", "objectives_met", "dropped_out", "no_longer_eligible", "case_closed", "other"])),
+                .required(
+                    "reason",
+                    .choice([
+                        "completed", "objectives_met", "dropped_out", "no_longer_eligible", "case_closed", "other",
+                        "case_transferred", "death",
+                    ])),
+                // Written by the daemon only: the closure, transfer out or death (the entry just
+                // before, or a few before) that ended this intervention with the case. A void of
+                // that entry takes this one back with it.
+                .optional("endedWith", .entry),
             ]),
         // v1 recorded `hours` (a decimal); v2 records whole `minutes`, as providers invoice them.
         EventSchema(

@@ -65,6 +65,12 @@ public struct CaseFact: Sendable, Equatable {
         get { details?.values.newValue }
         set { change(\.newValue, to: newValue) }
     }
+    /// InterventionEnded written by the daemon: the closure, transfer out or death that ended
+    /// the intervention with the case (it counts only while that entry does).
+    public var endedWith: UInt64? {
+        get { details?.values.endedWith.flatMap { UInt64($0) } }
+        set { change(\.endedWith, to: newValue.map(String.init)) }
+    }
     /// PersonRegistered: the birth year (the only part of the birth date recorded).
     public var birthYear: Int? {
         get { details?.values.birthYear.flatMap { Int($0) } }
@@ -72,7 +78,7 @@ public struct CaseFact: Sendable, Equatable {
     }
 
     private struct DetailValues: Equatable {
-        var ambito, fromAmbito, operatorID, field, reason, newValue, birthYear: String?
+        var ambito, fromAmbito, operatorID, field, reason, newValue, birthYear, endedWith: String?
     }
 
     /// Immutable: a change makes a new one, so copies of a fact never share a change.
@@ -136,6 +142,7 @@ public struct CaseFact: Sendable, Equatable {
             next = found + 1
             let kind = fields[found].kind
             switch (kind, key) {
+            case (.entry, "endedWith"): endedWith = value.uint64
             case (.entry, _): self.reference = value.uint64
             case (_, "ambito"): ambito = value.string
             case (_, "toAmbito"):

@@ -195,6 +195,10 @@ public struct CaseState: Sendable {
             return
         }
         guard registered else { throw Rule.personNotRegistered }
+        if fact.kind == .interventionEnded, let closing = fact.endedWith {
+            try confirmEndedWithCase(fact, by: closing)
+            return
+        }
         let late = try checkPhaseAllows(fact)
         try checkDates(fact, late: late)
 
@@ -555,6 +559,30 @@ public struct CaseState: Sendable {
         interventionDates[intervention] = dates
         // A delivery leaves an active intervention active: nothing changes.
         if current != to { interventions[intervention] = to }
+    }
+
+    /// The kinds that end the case's open period, and with it the interventions still running.
+    public static let endingKinds = EventKinds(.caseClosed, .caseTransferredOut, .personDied)
+
+    /// The explicit record of an end the case's closure, transfer out or death made (the daemon
+    /// writes one per intervention right after that entry): it changes nothing the closing entry
+    /// did not, and counts only while that entry does — a void of the closure takes it back, and
+    /// the intervention runs again. The intervention stays `endedWithCase`: a late
+    /// InterventionEnded may still say when it really ended.
+    private func confirmEndedWithCase(_ fact: CaseFact, by closing: UInt64) throws(PathRuleViolation) {
+        guard closing < fact.version, let kind = kind(at: closing), Self.endingKinds.contains(kind), counts(closing) else {
+            var violation = Rule.unknownTarget
+            violation.field = "endedWith"
+            throw violation
+        }
+        guard let intervention = fact.reference, self.kind(at: intervention) == .interventionRequested, counts(intervention) else {
+            throw Self.withField(Rule.unknownTarget, fact)
+        }
+        guard let dates = interventionDates[intervention], interventions[intervention] == .ended, dates.endedWithCase,
+            dates.endedOn == fact.day
+        else {
+            throw Self.withField(Rule.interventionStep(current: interventions[intervention]), fact)
+        }
     }
 
     private static func withField(_ violation: PathRuleViolation, _ fact: CaseFact) -> PathRuleViolation {

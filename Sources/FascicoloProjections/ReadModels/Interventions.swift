@@ -15,7 +15,10 @@ import FascicoloStorage
 ///   that of the counted event (`date`, else `occurredAt`); the ambito is the person's case
 ///   file's when the intervention was requested.
 /// - `interventions`: pseudonym ‖ version of the InterventionRequested (u64 BE) →
-///   `code ‖ 0 ‖ provider ‖ 0 ‖ fundingLine ‖ 0 ‖ ambito`.
+///   `code ‖ 0 ‖ provider ‖ 0 ‖ fundingLine ‖ 0 ‖ ambito`, followed by `0 ‖ YYYY-MM` while the
+///   end counted for it is one the daemon wrote with a closure (an InterventionEnded with
+///   `endedWith`): a later InterventionEnded with the real date takes that one's place (the
+///   intervention is counted ended once), and a void of the closure takes it back.
 /// - `ambits`: pseudonym → the ambito of the person's current case file.
 public final class Interventions: Projection {
     public static let name = "interventions"
@@ -46,19 +49,63 @@ public final class Interventions: Projection {
             rows.put(Self.interventions, Timeline.key(person, event.streamVersion), Array(dimensions.utf8))
             let (key, counters) = try Self.contribution(of: event, person: person, rows)
             try rows.add(Self.totals, key, counters)
-        case .interventionStarted, .interventionEnded, .serviceDelivered:
+        case .interventionEnded:
+            if let request = fact.reference {
+                // A real end after the one a closure wrote: it takes that one's place.
+                try takeBackAutomaticEnd(of: request, person: person, &rows)
+            }
+            let (key, counters) = try Self.contribution(of: event, person: person, rows)
+            try rows.add(Self.totals, key, counters)
+            if fact.endedWith != nil, let request = fact.reference,
+                let dimensions = try rows.get(Self.interventions, Timeline.key(person, request))
+            {
+                rows.put(Self.interventions, Timeline.key(person, request), dimensions + [0] + Array(key.suffix(7)))
+            }
+        case .interventionStarted, .serviceDelivered:
             let (key, counters) = try Self.contribution(of: event, person: person, rows)
             try rows.add(Self.totals, key, counters)
         case .voided:
             // The path rules let an entry be voided once, and nothing count on a voided request.
-            guard let target = fact.reference, let voided = try rows.log.event(of: person.stream, version: target),
-                Self.counted.contains(voided.kind)
-            else { return }
+            guard let target = fact.reference, let voided = try rows.log.event(of: person.stream, version: target) else { return }
+            if CaseState.endingKinds.contains(voided.kind) {
+                // The ends the closure wrote (right after it) stop counting with it.
+                var version = target + 1
+                while let next = try rows.log.event(of: person.stream, version: version), next.kind == .interventionEnded,
+                    next.fact?.endedWith == target
+                {
+                    if let request = next.fact?.reference { try takeBackAutomaticEnd(of: request, person: person, &rows) }
+                    version += 1
+                }
+                return
+            }
+            guard Self.counted.contains(voided.kind) else { return }
             let (key, counters) = try Self.contribution(of: voided, person: person, rows)
             try rows.add(Self.totals, key, counters.map { -$0 })
         default:
             break
         }
+    }
+
+    /// If the end counted for the intervention requested at `request` is one a closure wrote,
+    /// takes it back from `totals`.
+    private func takeBackAutomaticEnd(of request: UInt64, person: Pseudonym, _ rows: inout ProjectionRows) throws {
+        let rowKey = Timeline.key(person, request)
+        guard let row = try rows.get(Self.interventions, rowKey) else { return }
+        let (dimensions, month) = Self.splitAutomaticEnd(row)
+        guard let month else { return }
+        try rows.add(Self.totals, dimensions + [0] + month, [0, 0, -1, 0, 0, 0])
+        rows.put(Self.interventions, rowKey, dimensions)
+    }
+
+    /// An `interventions` row: the dimensions, and the month of the end a closure wrote if that
+    /// is the end counted (after a fourth separator).
+    static func splitAutomaticEnd(_ row: [UInt8]) -> (dimensions: [UInt8], month: ArraySlice<UInt8>?) {
+        var separators = 0
+        for index in row.indices where row[index] == 0 {
+            separators += 1
+            if separators == 4 { return (Array(row[..<index]), row[(index + 1)...]) }
+        }
+        return (row, nil)
     }
 
     /// What a counted entry adds to `totals`: the key (its intervention's dimensions and its
@@ -68,9 +115,10 @@ public final class Interventions: Projection {
         _ rows: ProjectionRows
     ) throws -> (key: [UInt8], counters: [Int64]) {
         let request = event.kind == .interventionRequested ? event.streamVersion : event.fact?.reference
-        guard let request, let dimensions = try rows.get(interventions, Timeline.key(person, request)) else {
+        guard let request, let row = try rows.get(interventions, Timeline.key(person, request)) else {
             throw ProjectionFailure("\(event.type) at position \(event.position) points at no InterventionRequested")
         }
+        let dimensions = splitAutomaticEnd(row).dimensions
         var counters: [Int64] = [0, 0, 0, 0, 0, 0]
         switch event.kind {
         case .interventionRequested: counters[0] = 1

@@ -88,6 +88,11 @@ extension Render {
             json.member("stream", result.person.stream)
             json.member("codeTable", result.codeTable)
             appendResultMembers(result.append, receipts: receipts, into: &json)
+            // Only when the daemon added entries (the ends a closure made): other answers keep their bytes.
+            if !result.automaticPositions.isEmpty {
+                json.key("automaticEntries")
+                numbers(result.automaticPositions, into: &json)
+            }
         }
         return json.bytes
     }
