@@ -174,12 +174,10 @@ import Testing
                 let split = try post(request(forkedNow, from: cosigned, ledger: forked))
                 #expect(split.status == 409 || split.status == 422, "round \(round): \(split.status)")
 
-                // Submissions race with a SIGKILL sent after a random delay.
+                // Submissions race with a SIGKILL sent a random 5-60 ms after the round's first
+                // cosignature (after, so that a loaded machine still answers some before it).
                 let pid = running.pid
-                let killer = Task {
-                    try? await Task.sleep(for: .milliseconds(Int.random(in: 5...60)))
-                    kill(pid, SIGKILL)
-                }
+                var killer: Task<Void, Never>?
                 do {
                     for _ in 0..<200 {
                         let next = try await grow(honest, by: Int.random(in: 1...3), tag: "a")
@@ -187,13 +185,20 @@ import Testing
                         #expect(answer.status == 200, "\(answer.status) \(answer.text)")
                         cosigned = next.size
                         answered.append(next.size)
+                        if killer == nil {
+                            killer = Task {
+                                try? await Task.sleep(for: .milliseconds(Int.random(in: 5...60)))
+                                kill(pid, SIGKILL)
+                            }
+                        }
                     }
                 } catch is TCPClient.Failure {
                     interrupted += 1
                     // The connection died with the process: the size of the last request may or
                     // may not be recorded, which the probe of the next round finds out.
                 }
-                await killer.value
+                await killer?.value
+                kill(pid, SIGKILL)  // if all 200 were answered first
                 var status: Int32 = 0
                 waitpid(running.pid, &status, 0)
             }
