@@ -106,7 +106,10 @@ let package = Package(
             name: "FascicoloDaemon",
             dependencies: [
                 "FascicoloLedger", "FascicoloDomain", "FascicoloProjections", "FascicoloServer", "FascicoloConcurrency",
+                "FascicoloWitness",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "AsyncHTTPClient", package: "async-http-client"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "TOMLKit", package: "TOMLKit"),
             ]

@@ -1,3 +1,4 @@
+import AsyncHTTPClient
 import FascicoloConcurrency
 import FascicoloDomain
 import FascicoloLedger
@@ -73,11 +74,12 @@ public final class Daemon: Sendable {
             self.shutdown()
             throw error
         }
+        let cosignatures = WitnessCosignatures(path: configuration.dataDirectory + "/" + WitnessCosignatures.fileName)
         let routes = APIRoutes(
             caseFiles: caseFiles, projections: projections, policy: configuration.access, metrics: ServerMetrics(),
             openAPIDocument: OpenAPIDocument.yaml, version: Self.version,
             subscriptions: configuration.subscriptions, requestBytesMax: configuration.requestBytesMax,
-            unusualAccess: configuration.unusualAccess,
+            unusualAccess: configuration.unusualAccess, cosignatures: cosignatures,
             shutdown: shutdown)
         let socketPath = configuration.resolvedSocketPath
         let application = APIServer.application(
@@ -88,9 +90,17 @@ public final class Daemon: Sendable {
         // server (in-flight requests finish). A request that would hold shutdown up (a
         // subscriber that stopped reading, a body that trickles) is cancelled after
         // `shutdownGraceSeconds`, before systemd's TimeoutStopSec (30 s) would kill the daemon.
+        var services: [any Service] = [application, ShutdownNotice(shutdown: shutdown), StorageWatch(ledger: ledger, logger: logger)]
+        // The witnesses get the checkpoints from their own tasks, over their own HTTP client.
+        let witnessClient = configuration.witnesses.isEmpty ? nil : HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+        if let witnessClient {
+            services.append(
+                WitnessSubmitter(
+                    ledger: ledger, witnesses: configuration.witnesses, cosignatures: cosignatures, http: witnessClient,
+                    timeout: .milliseconds(Int64(configuration.witnessTimeoutMilliseconds)), logger: logger))
+        }
         var groupConfiguration = ServiceGroupConfiguration(
-            services: [application, ShutdownNotice(shutdown: shutdown), StorageWatch(ledger: ledger, logger: logger)],
-            gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
+            services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(Self.shutdownGraceSeconds)
         groupConfiguration.maximumCancellationDuration = .seconds(5)
         defer { unlink(socketPath) }
@@ -98,7 +108,9 @@ public final class Daemon: Sendable {
         // threads stop before the ledger closes the store they read, and queued appends commit.
         do {
             try await ServiceGroup(configuration: groupConfiguration).run()
+            try? await witnessClient?.shutdown()
         } catch {
+            try? await witnessClient?.shutdown()
             logger.error("the server stopped with an error", metadata: ["error": "\(error)"])
             self.shutdown()
             throw error

@@ -31,6 +31,10 @@ public struct DaemonConfiguration: Sendable {
     public var projections = ProjectionEngine.Options()
     /// What the unusual-access report flags (`[compliance]`).
     public var unusualAccess = UnusualAccessRules()
+    /// The witnesses every new checkpoint is submitted to (`[witnesses]`), and how long one
+    /// request may take.
+    public var witnesses: [WitnessEndpoint] = []
+    public var witnessTimeoutMilliseconds = 10_000
     /// By default only root is admin; every other peer is refused until listed.
     public var access: AccessPolicy = {
         var policy = AccessPolicy()
@@ -218,6 +222,31 @@ public struct DaemonConfiguration: Sendable {
             }
             return nil
         },
+        Key(name: "access.enti") { configuration, value in
+            let parsed = listItems(value, example: #"["1001=Comune di Potenza"]"#).flatMap { items in
+                AccessPolicy.parseServiceEnti(items).mapError { Refusal(reason: $0.reason) }
+            }
+            switch parsed {
+            case .success(let enti): configuration.access.setServiceEnti(enti)
+            case .failure(let problem): return problem.reason
+            }
+            return nil
+        },
+        Key(name: "witnesses.list") { configuration, value in
+            let example = #"["witness.example/regione+1a2b3c4d+BAbc…= http://127.0.0.1:7380"]"#
+            guard case .array(let elements) = value else { return "expected an array of strings like \(example)" }
+            var witnesses: [WitnessEndpoint] = []
+            for element in elements {
+                guard case .string(let item) = element, let witness = WitnessEndpoint.parse(item) else {
+                    return "expected an array of \"<cosignature vkey> <http(s) URL>\" strings like \(example)"
+                }
+                guard !witnesses.contains(where: { $0.name == witness.name }) else { return "a witness is listed twice" }
+                witnesses.append(witness)
+            }
+            configuration.witnesses = witnesses
+            return nil
+        },
+        integer("witnesses.timeout_milliseconds", 100...300_000) { $0.witnessTimeoutMilliseconds = $1 },
         Key(name: "compliance.working_hours") { configuration, value in
             guard case .string(let text) = value, let (start, end) = workingHours(text) else {
                 return "expected \"HH:MM-HH:MM\", the start before the end"

@@ -70,14 +70,35 @@ extension CaseFiles {
         return CaseFile(person: person, version: history.facts.count, state: history.state, today: today(), entries: read)
     }
 
+    /// Whether the person's data were erased (ErasureExecuted in their stream).
+    public func isErased(_ person: Pseudonym) throws(DomainError) -> Bool {
+        do { return try history(of: person).state.erased } catch { throw storageFailure(error) }
+    }
+
+    /// Whether a service scoped to `ambiti` (nil: not scoped) may read `person` — the rule of
+    /// `checkHolder` as a question, for reads that skip the persons it may not read (the other
+    /// members of a household) instead of refusing.
+    public func mayRead(_ person: Pseudonym, within ambiti: Set<String>?) throws(DomainError) -> Bool {
+        guard let ambiti else { return true }
+        let state: CaseState
+        do { state = try history(of: person).state } catch { throw storageFailure(error) }
+        do throws(DomainError) {
+            try Self.checkHolder(of: state, within: ambiti, reading: true)
+            return true
+        } catch {
+            return false
+        }
+    }
+
     /// Appends a RecordAccessed entry for a read of `person`'s data and waits until it is durable:
-    /// a read that cannot be recorded is not served.
-    public func recordAccess(to person: Pseudonym, by reader: Reader, what: String, entries: Int) async throws(DomainError) {
+    /// a read that cannot be recorded is not served. Returns the entry's position.
+    @discardableResult
+    public func recordAccess(to person: Pseudonym, by reader: Reader, what: String, entries: Int) async throws(DomainError) -> UInt64 {
         let purpose = try Self.checkPurpose(reader)
         if let ambiti = reader.ambiti {
             let state: CaseState
             do { state = try history(of: person).state } catch { throw storageFailure(error) }
-            try Self.checkHolder(of: state, within: ambiti)
+            try Self.checkHolder(of: state, within: ambiti, reading: true)
         }
         var actor: [(key: String, value: JSON)] = []
         if let operatorID = reader.operatorID { actor.append(("operator", .string(operatorID))) }
@@ -87,13 +108,16 @@ extension CaseFiles {
             data: [
                 ("what", .string(what)), ("purpose", .string(purpose)), ("role", .string(reader.role)),
                 ("entries", .number(String(entries))),
-            ],
+            ]
+                // A scoped service reads for its ambiti: the person's listing of who read their
+                // file names them (the service's configuration may change later; the entry stays).
+                + (reader.ambiti.map { [("ambiti", .array($0.sorted().map(JSON.string)))] } ?? []),
             sealed: nil)
         let request = AppendRequest(
             stream: person.accessStream, events: [NewEvent(type: "RecordAccessed", payload: stored.bytes)],
             author: reader.author)
         do {
-            _ = try await ledger.append(request)
+            return try await ledger.append(request).firstPosition
         } catch let error as LedgerError {
             throw DomainError(.ledger(error), code: error.code, "the read could not be recorded, so it is not served: \(error)")
         } catch {
@@ -104,9 +128,12 @@ extension CaseFiles {
     /// A service scoped to `ambiti` acts for a person only while their case is held by one of
     /// them, or is being transferred to one (a person with no case file yet is no one's). The
     /// refusal names no ambito: which one holds a case is itself about the person.
-    static func checkHolder(of state: CaseState, within ambiti: Set<String>) throws(DomainError) {
+    static func checkHolder(of state: CaseState, within ambiti: Set<String>, reading: Bool) throws(DomainError) {
         guard let holder = state.ambito, !ambiti.contains(holder) else { return }
         if let destination = state.pendingTransferTo, ambiti.contains(destination) { return }
+        // The documented sharing rule: the person's consent to share with an ambito lets its
+        // services read the file; the holding ambito alone records on it.
+        if reading && !state.sharedWith.isDisjoint(with: ambiti) { return }
         throw DomainError(
             .forbidden, code: "ambito_not_allowed",
             "this person's case is held by an ambito this service does not act for (access.ambiti)")

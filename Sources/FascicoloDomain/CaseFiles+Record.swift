@@ -20,7 +20,10 @@ extension CaseFiles {
     ///
     /// A service scoped to `ambiti` (nil: every ambito) writes only as an actor of one of them,
     /// and only on a person whose case one of them holds or is receiving (403 `ambito_not_allowed`).
-    public func record(_ request: RecordRequest, author: String, ambiti: Set<String>? = nil) async throws(DomainError) -> RecordResult {
+    /// One scoped to `enti` records only as an operator of one of them (403 `ente_not_allowed`).
+    public func record(
+        _ request: RecordRequest, author: String, ambiti: Set<String>? = nil, enti: Set<String>? = nil
+    ) async throws(DomainError) -> RecordResult {
         while true {
             var person = try resolve(request.person)
             let identityTurn = try await takeIdentityTurnIfNeeded(request, person: person)
@@ -43,6 +46,11 @@ extension CaseFiles {
                 throw DomainError(
                     .forbidden, code: "ambito_not_allowed", "the actor's ambito is not one this service acts for (access.ambiti)",
                     field: "actor.ambito")
+            }
+            if let enti, !enti.contains(actor.ente) {
+                throw DomainError(
+                    .forbidden, code: "ente_not_allowed", "the actor's ente is not one this service acts for (access.enti)",
+                    field: "actor.ente")
             }
             let stream = person.stream
             await turns.begin(stream)
@@ -85,7 +93,7 @@ extension CaseFiles {
             do { history = try self.history(of: person, taking: true) } catch { throw storageFailure(error) }
             let factsBefore = history.facts.count
             if let ambiti {
-                do throws(DomainError) { try Self.checkHolder(of: history.state, within: ambiti) } catch {
+                do throws(DomainError) { try Self.checkHolder(of: history.state, within: ambiti, reading: false) } catch {
                     histories.put(stream, history)
                     throw error
                 }

@@ -64,6 +64,10 @@ public enum OperationEvent: Sendable {
     case verifying(label: String, Verifier.Progress)
     /// The verification under way ended (well or not).
     case verificationEnded
+    /// `fascicolo tiles export` has gone through `done` of `total` tiles.
+    case exportingTiles(done: Int, total: Int, elapsedSeconds: Double)
+    /// The export ended (well or not).
+    case exportEnded
 }
 
 public typealias OperationObserver = (OperationEvent) -> Void

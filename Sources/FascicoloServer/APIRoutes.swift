@@ -34,13 +34,17 @@ public struct APIRoutes: Sendable {
     let requestBytesMax: Int
     /// Set when shutdown begins: new requests get 503 while in-flight ones finish.
     let shutdown: ShutdownSwitch
+    /// The witnesses' cosignatures, served with the checkpoints they cosigned.
+    let cosignatures: WitnessCosignatures
 
     public init(
         caseFiles: CaseFiles, projections: ProjectionEngine, policy: AccessPolicy, metrics: ServerMetrics, openAPIDocument: String,
         version: String,
         subscriptions: SubscriptionSettings = SubscriptionSettings(), requestBytesMax: Int = 16 << 20,
-        unusualAccess: UnusualAccessRules = UnusualAccessRules(), shutdown: ShutdownSwitch
+        unusualAccess: UnusualAccessRules = UnusualAccessRules(), cosignatures: WitnessCosignatures? = nil,
+        shutdown: ShutdownSwitch
     ) {
+        self.cosignatures = cosignatures ?? WitnessCosignatures(path: nil)
         self.subscriptions = subscriptions
         self.unusualAccess = unusualAccess
         self.subscriptionSlots = SubscriptionSlots(max: subscriptions.concurrentMax)
@@ -121,6 +125,7 @@ public struct APIRoutes: Sendable {
             return json(status: .ok, Render.entry(entry, detailed: true, withheld: read.withholds(entry)))
         }
         registerCheckpoints(on: groups)
+        registerTiles(on: groups)
         groups.auditors.get("v1/proofs/inclusion") { request, _ in
             let position: UInt64 = try requiredQuery(request, "position")
             let treeSize: UInt64 = try query(request, "treeSize") ?? ledger.size

@@ -36,6 +36,8 @@ public struct AccessPolicy: Sendable, Equatable {
     public private(set) var serviceNames: [UInt32: String] = [:]
     /// The ambiti each scoped service acts for (`access.ambiti`); a uid not listed acts for all.
     public private(set) var serviceAmbiti: [UInt32: Set<String>] = [:]
+    /// The enti a uid's service records for (`access.enti`); unlisted: every ente.
+    public private(set) var serviceEnti: [UInt32: Set<String>] = [:]
 
     public init() {}
 
@@ -87,6 +89,28 @@ public struct AccessPolicy: Sendable, Equatable {
         return .success(result)
     }
 
+    /// The enti a uid's service records for; nil when it is not scoped (every ente).
+    public func enti(uid: UInt32) -> Set<String>? {
+        serviceEnti[uid]
+    }
+
+    /// Parses `"1001=Comune di Potenza, 1002=Comune di Matera"`: a uid once per ente (names may
+    /// hold spaces, not commas or control characters).
+    package static func parseServiceEnti(_ text: String) -> Result<[UInt32: Set<String>], ParseProblem> {
+        var result: [UInt32: Set<String>] = [:]
+        for item in text.split(separator: ",").map({ $0.trimmingWhitespace() }) where !item.isEmpty {
+            let parts = item.split(separator: "=", maxSplits: 1, omittingEmptySubsequences: false)
+            let ente = parts.count == 2 ? parts[1].trimmingWhitespace() : ""
+            guard parts.count == 2, let uid = UInt32(parts[0].trimmingWhitespace()), !ente.isEmpty, ente.unicodeScalars.count <= 200,
+                ente.unicodeScalars.allSatisfy({ $0.value >= 0x20 && $0.value != 0x7F })
+            else {
+                return .failure(ParseProblem(reason: "expected a list like \"1001=Comune di Potenza\", found \(item)"))
+            }
+            result[uid, default: []].insert(ente)
+        }
+        return .success(result)
+    }
+
     /// Parses `"1001=cartella-app, 1002=gepi-bridge"`.
     package static func parseServiceNames(_ text: String) -> Result<[UInt32: String], ParseProblem> {
         var result: [UInt32: String] = [:]
@@ -112,6 +136,7 @@ public struct AccessPolicy: Sendable, Equatable {
     }
     package mutating func setServiceNames(_ names: [UInt32: String]) { serviceNames = names }
     package mutating func setServiceAmbiti(_ ambiti: [UInt32: Set<String>]) { serviceAmbiti = ambiti }
+    package mutating func setServiceEnti(_ enti: [UInt32: Set<String>]) { serviceEnti = enti }
 }
 
 extension StringProtocol {

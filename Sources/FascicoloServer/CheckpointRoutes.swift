@@ -29,10 +29,11 @@ extension APIRoutes {
         }
     }
 
-    /// The note, as `text/plain` (what `fascicolo checkpoint` prints and an auditor keeps).
+    /// The note with the witnesses' cosignatures of it, as `text/plain` (what `fascicolo
+    /// checkpoint` prints and an auditor keeps).
     private func note(_ checkpoint: Checkpoint) -> Response {
         var buffer = ByteBuffer()
-        buffer.writeString(checkpoint.note)
+        buffer.writeString(cosignatures.witnessed(checkpoint.note, size: checkpoint.size))
         return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: buffer))
     }
 

@@ -71,7 +71,8 @@ extension APIRoutes {
         let wantsReceipts = try receiptsAsked(request)  // refused before anything is stored
         do {
             let parsed = try RecordRequest.parse(body, eventsMax: limits.eventsPerRequestMax)
-            let result = try await caseFiles.record(parsed, author: policy.author(uid: peer.uid), ambiti: policy.ambiti(uid: peer.uid))
+            let result = try await caseFiles.record(
+                parsed, author: policy.author(uid: peer.uid), ambiti: policy.ambiti(uid: peer.uid), enti: policy.enti(uid: peer.uid))
             metrics.recordAppend(events: parsed.events.count, seconds: Double(DispatchTime.now().uptimeNanoseconds - start) / 1e9)
             return json(
                 status: result.append.deduplicated ? .ok : .created,

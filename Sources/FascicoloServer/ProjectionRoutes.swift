@@ -54,6 +54,8 @@ extension APIRoutes {
             } catch { throw Self.problem(forProjection: error) }
         }
         groups.everyRole.get("v1/persons/timeline") { request, context in try await timeline(request, context) }
+        groups.everyRole.get("v1/persons/reads") { request, context in try await personReads(request, context) }
+        groups.everyRole.get("v1/persons/household-timeline") { request, context in try await householdTimeline(request, context) }
         groups.everyRole.get("v1/persons/case-state") { request, context in
             let peer = try caller(context)
             let reader = try reader(request, peer)
@@ -321,8 +323,9 @@ extension APIRoutes {
         do { return try caseFiles.pseudonym(for: identifier) } catch { throw Self.problem(forProjection: error) }
     }
 
-    func recordAccess(to person: Pseudonym, by reader: Reader, what: String, entries: Int) async throws {
-        do { try await caseFiles.recordAccess(to: person, by: reader, what: what, entries: entries) } catch {
+    @discardableResult
+    func recordAccess(to person: Pseudonym, by reader: Reader, what: String, entries: Int) async throws -> UInt64 {
+        do { return try await caseFiles.recordAccess(to: person, by: reader, what: what, entries: entries) } catch {
             throw Self.problem(for: error)
         }
     }

@@ -42,7 +42,7 @@ struct CatalogueCommand: DaemonCommand {
             Terminal.out("")
             let rows = (schema["fields"]?.array ?? []).map { field in
                 [
-                    field["name"]?.string ?? "", Self.kind(field), field["required"]?.bool == true ? "yes" : "no",
+                    field["name"]?.string ?? "", Self.kind(field), Self.required(field),
                     field["personal"]?.bool == true ? "yes (sealed)" : "no",
                 ]
             }
@@ -66,6 +66,14 @@ struct CatalogueCommand: DaemonCommand {
     }
 
     /// `choice: F, M, X`, `text ≤ 200`, `integer 1900…2100`, `code:ambiti`, …
+    /// "yes", "no", or the condition of a field given only when another holds a value.
+    static func required(_ field: JSON) -> String {
+        if let condition = field["onlyWhen"], let name = condition["field"]?.string, let value = condition["value"]?.string {
+            return "when \(name) = \(value)"
+        }
+        return field["required"]?.bool == true ? "yes" : "no"
+    }
+
     static func kind(_ field: JSON) -> String {
         let kind = field["kind"]?.string ?? "?"
         if let values = field["values"]?.array?.compactMap(\.string) { return kind + ": " + values.joined(separator: ", ") }

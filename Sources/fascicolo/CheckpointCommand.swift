@@ -14,7 +14,8 @@ struct CheckpointCommand: DaemonCommand {
             lists them). With --verify its signature and the log's cosignature/v1 line (its \
             signed time) are checked here against --key (obtained out of band) or else the \
             daemon's /v1/keys, and the verdict goes to standard error; a note that does not \
-            verify, or is not of the size asked for, exits 1.
+            verify, or is not of the size asked for, exits 1. --witness KEY (repeatable) and \
+            --quorum K also require K of those witnesses' cosignatures on the note (default: all).
 
             """ + Exit.help)
 
@@ -27,6 +28,8 @@ struct CheckpointCommand: DaemonCommand {
     @Option(help: ArgumentHelp("The verifier key '<name>+<key id>+<base64 key>' (default: the daemon's /v1/keys).", valueName: "vkey"))
     var key: String?
 
+    @OptionGroup var witnesses: WitnessOptions
+
     @OptionGroup var daemon: DaemonOptions
 
     func run(client: DaemonClient) async throws {
@@ -34,13 +37,15 @@ struct CheckpointCommand: DaemonCommand {
         let note = try await session.checkpointNote(size: size)
         var checked: Result<Checkpoint, Checkpoint.Failure>?
         var usedKey: DaemonSession.Key?
-        if verify || key != nil {
+        var witnessed: [(name: String, timestampSeconds: UInt64)] = []
+        if verify || key != nil || !witnesses.witness.isEmpty {
             let key = try await session.verifierKey(key)
             usedKey = key
             checked = Result { () throws(Checkpoint.Failure) in
                 let checkpoint = try Checkpoint.verifyCosigned(note: note, origin: key.name, publicKey: key.publicKey)
                 // The daemon answered with another size's note: signed, but not what was asked for.
                 if let size, checkpoint.size != size { throw .malformed("the note is of \(checkpoint.size) entries, not \(size)") }
+                witnessed = try witnesses.check(note)
                 return checkpoint
             }
         }
@@ -58,6 +63,11 @@ struct CheckpointCommand: DaemonCommand {
                     ("verified", .bool(true)), ("rootHex", .string(checkpoint.root.hex)),
                     ("timestamp", checkpoint.timestampSeconds.map { .number(String($0)) } ?? .null),
                     ("verifierKey", .string(usedKey?.text ?? "")), ("keyFromDaemon", .bool(usedKey?.fromDaemon ?? false)),
+                    (
+                        "witnesses",
+                        .array(
+                            witnessed.map { .object([("name", .string($0.name)), ("timestamp", .number(String($0.timestampSeconds)))]) })
+                    ),
                 ]
             case .failure(let failure)?:
                 members += [("verified", .bool(false)), ("problem", .string(failure.description))]
@@ -75,6 +85,9 @@ struct CheckpointCommand: DaemonCommand {
                 Terminal.error(
                     "verified: checkpoint of \(checkpoint.size) entries, root \(checkpoint.root.hex)\(signed); "
                         + "signature and cosignature valid for \(usedKey.text) (\(usedKey.source))")
+                for cosignature in witnessed {
+                    Terminal.error("witnessed: cosigned by \(cosignature.name) at \(iso8601(seconds: cosignature.timestampSeconds))")
+                }
             }
         case .failure(let failure)?:
             Terminal.error("FAILED: \(failure) (key \(usedKey?.text ?? "?"))")

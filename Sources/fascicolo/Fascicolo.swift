@@ -27,7 +27,7 @@ struct Fascicolo: ParsableCommand {
             """ + Exit.help,
         version: version,
         subcommands: [
-            Verify.self, Stat.self, Backup.self, Restore.self, BundleCommand.self,
+            Verify.self, Stat.self, Backup.self, Restore.self, BundleCommand.self, TilesCommand.self,
             Health.self, Append.self, Read.self, Log.self, Tail.self, EntryCommand.self, CheckpointCommand.self, CheckpointsCommand.self,
             Proof.self,
             Person.self, CatalogueCommand.self,
@@ -52,6 +52,7 @@ struct Fascicolo: ParsableCommand {
             case let stat as Stat: [stat.dataDirectory]
             case let backup as Backup: [backup.dataDirectory]
             case let restore as Restore: [restore.backup, restore.dataDirectory]
+            case let export as TilesExportCommand: [export.dataDirectory]
             default: nil
             }
         if let stores, !IsolatedReader.isChild { runIsolated(stores: stores) }

@@ -12,7 +12,10 @@ enum OperationOutput {
                 Terminal.progressLine(
                     label: label, done: progress.entriesChecked,
                     total: progress.entriesTotal, elapsedSeconds: progress.elapsedSeconds))
-        case .verificationEnded:
+        case .exportingTiles(let done, let total, let elapsedSeconds):
+            Terminal.progress(
+                Terminal.progressLine(label: "tiles", done: UInt64(done), total: UInt64(total), elapsedSeconds: elapsedSeconds))
+        case .verificationEnded, .exportEnded:
             Terminal.endProgress()
         }
     }

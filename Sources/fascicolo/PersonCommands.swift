@@ -30,5 +30,9 @@ struct Person: ParsableCommand {
             (e.g. an intervention before a signed plan) also prints the sentence in Italian.
 
             """ + Exit.help,
-        subcommands: [PersonRecord.self, PersonShow.self, PersonTimeline.self, PersonState.self, PersonErase.self, PersonExport.self])
+        subcommands: [
+            PersonRecord.self, PersonShow.self, PersonTimeline.self, PersonState.self, PersonReads.self, PersonHousehold.self,
+            PersonErase.self,
+            PersonExport.self,
+        ])
 }

@@ -39,10 +39,12 @@ struct Proof: ParsableCommand {
         @Option(help: ArgumentHelp("The verifier key '<name>+<key id>+<base64 key>' (default: the daemon's /v1/keys).", valueName: "vkey"))
         var key: String?
 
+        @OptionGroup var witnesses: WitnessOptions
+
         @OptionGroup var daemon: DaemonOptions
 
         func run(client: DaemonClient) async throws {
-            var audit = try await ProofAudit(session: DaemonSession(daemon, client: client), keyOption: key)
+            var audit = try await ProofAudit(session: DaemonSession(daemon, client: client), keyOption: key, witnesses: witnesses)
             audit.purpose = purpose.purpose
             let signedSize = audit.checkpoint.size
             let treeSize = self.treeSize ?? signedSize
@@ -115,6 +117,8 @@ struct Proof: ParsableCommand {
 
         @OptionGroup var purpose: RawReadPurpose
 
+        @OptionGroup var witnesses: WitnessOptions
+
         @OptionGroup var daemon: DaemonOptions
 
         func validate() throws {
@@ -131,7 +135,7 @@ struct Proof: ParsableCommand {
         }
 
         func run(client: DaemonClient) async throws {
-            var audit = try await ProofAudit(session: DaemonSession(daemon, client: client), keyOption: key)
+            var audit = try await ProofAudit(session: DaemonSession(daemon, client: client), keyOption: key, witnesses: witnesses)
             audit.purpose = purpose.purpose
             let signedSize = audit.checkpoint.size
             var trusted: (root: Digest, size: UInt64, source: String)?
@@ -229,7 +233,7 @@ struct ProofAudit {
     /// Roots derived for smaller trees, each already tied to the signed root.
     private var roots: [UInt64: Digest] = [:]
 
-    init(session: DaemonSession, keyOption: String?) async throws {
+    init(session: DaemonSession, keyOption: String?, witnesses: WitnessOptions) async throws {
         self.session = session
         key = try await session.verifierKey(keyOption)
         let note = try await session.latestCheckpointNote()
@@ -239,8 +243,16 @@ struct ProofAudit {
             Self.printFailure("the latest checkpoint does not verify with \(key.text): \(error)", json: session.options.json)
             throw Exit.failed
         }
+        let witnessed: [(name: String, timestampSeconds: UInt64)]
+        do { witnessed = try witnesses.check(note) } catch {
+            Self.printFailure("the latest checkpoint is not witnessed as asked: \(error)", json: session.options.json)
+            throw Exit.failed
+        }
         let signed = checkpoint.timestampSeconds.map { ", signed \(iso8601(seconds: $0))" } ?? ""
         steps.append(("checkpoint", "\(checkpoint.size) entries, root \(checkpoint.root.hex)\(signed) — signature valid"))
+        for cosignature in witnessed {
+            steps.append(("witness", "\(cosignature.name) cosigned it at \(iso8601(seconds: cosignature.timestampSeconds))"))
+        }
         steps.append(("key", "\(key.text) (\(key.source))"))
     }
 

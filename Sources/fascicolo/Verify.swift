@@ -33,6 +33,8 @@ struct Verify: ParsableCommand {
                 + "each entry must be in the log (repeatable).", valueName: "file"))
     var receipts: [String] = []
 
+    @OptionGroup var witnesses: WitnessOptions
+
     @Option(help: "Threads to use (default: all cores).")
     var threads: Int?
 
@@ -79,6 +81,7 @@ struct Verify: ParsableCommand {
             throw OperationOutput.report(error, json: json)
         }
         let (report, domain) = (verification.log, verification.domain)
+        if !witnesses.witness.isEmpty { try checkWitnessed() }
         let rate = report.elapsedSeconds > 0 ? Int(Double(report.entries) / report.elapsedSeconds) : 0
         if json {
             Terminal.out(
@@ -103,6 +106,35 @@ struct Verify: ParsableCommand {
             if !report.sealsChecked {
                 Terminal.out("note: the side tables' seals were not checked: they need signing.key (the secret), not in this directory")
             }
+        }
+    }
+
+    /// The latest checkpoint, with the cosignatures the daemon kept (`witness-cosignatures`),
+    /// must carry the --witness keys' (--quorum of them): otherwise exit 1.
+    private func checkWitnessed() throws {
+        let note: String?
+        do {
+            let reader = try LedgerReader.open(directory: dataDirectory)
+            defer { reader.close() }
+            note = try reader.read { try $0.checkpoints().latestNote }
+        } catch {
+            Terminal.error("error: cannot read the latest checkpoint of \(dataDirectory): \(error)")
+            throw Exit.couldNotRun
+        }
+        guard let note, let size = note.split(separator: "\n").dropFirst().first.flatMap({ UInt64($0) }) else {
+            Terminal.out("FAILED: \(dataDirectory) has no checkpoint for witnesses to have cosigned")
+            throw Exit.failed
+        }
+        let cosignatures = WitnessCosignatures(path: dataDirectory + "/" + WitnessCosignatures.fileName)
+        do {
+            for cosignature in try witnesses.check(cosignatures.witnessed(note, size: size)) {
+                Terminal.out(
+                    "   witnessed: the checkpoint of \(size) entries was cosigned by \(cosignature.name) at \(iso8601(seconds: cosignature.timestampSeconds))"
+                )
+            }
+        } catch {
+            Terminal.out("FAILED: the latest checkpoint (\(size) entries) is not witnessed as asked: \(error)")
+            throw Exit.failed
         }
     }
 }

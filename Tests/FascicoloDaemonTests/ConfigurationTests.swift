@@ -130,6 +130,8 @@ import Testing
         ("[socket]\nmode = 0o666\n", "socket.mode", "0o666"),
         ("[access]\nwriter = [1001]\n", "access.writer", "[1001]"),
         ("[access]\nwriter = [\"uid:1, uid:2\"]\n", "access.writer", "[\"uid:1, uid:2\"]"),
+        ("[access]\nenti = [\"Comune di Potenza\"]\n", "access.enti", "[\"Comune di Potenza\"]"),
+        ("[access]\nenti = [\"1001=\"]\n", "access.enti", "[\"1001=\"]"),
         ("[limits]\npayload_bytes_max = 1.5\n", "limits.payload_bytes_max", "(a floating-point number)"),
         ("[limits.payload_bytes_max]\nx = 1\n", "limits.payload_bytes_max.x", ""),
     ])
@@ -186,7 +188,12 @@ import Testing
                     ]
                     admin = []
                     services = ["1001=cartella-app"]
+                    ambiti = ["1001=potenza", "1001=matera"]
+                    enti = ["1001=Comune di Potenza", "1001=Azienda Sanitaria di Potenza"]
                     """, source: "types.toml"))
+        #expect(configuration.access.ambiti(uid: 1001) == ["potenza", "matera"] && configuration.access.ambiti(uid: 2) == nil)
+        #expect(configuration.access.enti(uid: 1001) == ["Comune di Potenza", "Azienda Sanitaria di Potenza"])
+        #expect(configuration.access.enti(uid: 2) == nil)
         #expect(configuration.socketMode == 0o640 && configuration.socketGroup == 0)
         #expect(configuration.access.roles(uid: 1001, gid: 1) == [.writer])
         #expect(configuration.access.roles(uid: 7, gid: 2000) == [.writer])

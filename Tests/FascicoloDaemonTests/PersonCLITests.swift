@@ -213,6 +213,62 @@ import Testing
     /// The codice fiscale never needs to be on the command line (which every local user can read
     /// in /proc/PID/cmdline): it comes from a file, standard input or FASCICOLO_PERSON — exactly
     /// one source, or the command exits 2 and sends nothing.
+    /// `fascicolo person reads`: who read the person's file, as a table, as Italian sentences to
+    /// hand over, and as the daemon's JSON; each listing recorded and listed by the next.
+    @Test func personReadsTellsThePersonWhoReadTheirFile() throws {
+        try withDaemon(access: "auditor = \"uid:4242\"") { daemon in
+            func run(_ arguments: [String]) throws -> (status: Int32, output: String) {
+                let result = try cliWithInput(arguments + ["--socket", daemon.socket], input: "/dev/null", as: nil)
+                #expect(!result.output.contains(Self.codiceFiscale), "\(result.output)")
+                return result
+            }
+            let person = ["--person", Self.codiceFiscale]
+            let registrationFile = daemon.directory + "/registration.json"
+            try writeFile(registrationFile, Self.registration)
+            #expect(try run(["person", "record"] + person + Self.actor + [registrationFile]).status == 0)
+            #expect(try run(["person", "timeline"] + person + ["--operator", "op-7"]).status == 0)
+
+            let table = try run(["person", "reads"] + person + ["--operator", "sportello-1"])
+            #expect(table.status == 0, "\(table.output)")
+            #expect(table.output.contains("AT") && table.output.contains("OPERATOR") && table.output.contains("SERVICE"), "\(table.output)")
+            #expect(
+                table.output.contains("sportello-1") && table.output.contains("op-7") && table.output.contains("timeline"),
+                "\(table.output)")
+
+            let text = try run(["person", "reads"] + person + ["--operator", "sportello-1", "--text"])
+            #expect(text.status == 0, "\(text.output)")
+            #expect(text.output.contains("Consultazioni del fascicolo sociale dal "), "\(text.output)")
+            #expect(text.output.contains("Nel periodo il fascicolo è stato consultato 3 volte:"), "\(text.output)")
+            #expect(text.output.contains("l'operatore op-7 del servizio unnamed"), "\(text.output)")
+            #expect(text.output.contains("ha consultato la cronologia del fascicolo"), "\(text.output)")
+            #expect(text.output.contains("ha consultato l'elenco di chi ha consultato il fascicolo"), "\(text.output)")
+
+            let json = try parseObject(
+                try cliStandardOutput(
+                    ["person", "reads"] + person + ["--operator", "sportello-1", "--json", "--limit", "1", "--socket", daemon.socket]))
+            let reads = try #require(json["reads"] as? [[String: Any]])
+            #expect(reads.count == 1 && reads.first?["what"] as? String == "reads" && json["next"] is Int, "\(json)")
+            #expect(try run(["person", "reads"] + person + ["--from", "2026-13-01"]).status != 0)
+
+            // The household: none named by this registration (exit 1, the code), then a parent's entries from the child's file.
+            let none = try run(["person", "household"] + person + ["--operator", "op-7"])
+            #expect(none.status == 1 && none.output.contains("household_not_found"), "\(none.output)")
+            let member = Self.registration.replacingOccurrences(of: "}}", with: #","household":"hh-1"}}"#)
+            let memberFile = daemon.directory + "/member.json"
+            try writeFile(memberFile, member)
+            for identifier in ["provisional:genitore-1", "provisional:figlio-1"] {
+                #expect(try run(["person", "record", "--person", identifier] + Self.actor + [memberFile]).status == 0)
+            }
+            let household = try run(["person", "household", "--person", "provisional:figlio-1", "--operator", "op-7"])
+            #expect(household.status == 0, "\(household.output)")
+            #expect(
+                household.output.contains("MEMBER") && household.output.contains("household") && household.output.contains("self"),
+                "\(household.output)")
+            #expect(!household.output.contains("Mario"), "\(household.output)")
+            #expect(try run(["person", "reads"] + person + ["--text", "--json"]).status == 2)
+        }
+    }
+
     @Test func thePersonComesFromAFileStandardInputOrTheEnvironment() throws {
         try withDaemon { daemon in
             var outputs: [String] = []

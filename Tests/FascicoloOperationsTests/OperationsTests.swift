@@ -19,6 +19,7 @@ import Testing
                 switch event {
                 case .verifying(let label, _): events.append(label)
                 case .verificationEnded: events.append("ended")
+                case .exportingTiles, .exportEnded: events.append("export")
                 }
             }
             #expect(result.verification.entries == 20 && result.verification.streams == 3 && !result.verification.fast)

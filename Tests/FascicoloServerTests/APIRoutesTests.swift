@@ -88,4 +88,44 @@ import Testing
             try await server.append("s", #"{"events":[{"type":"X","data":1}]}"#).expectProblem(503, "shutting_down")
         }
     }
+
+    /// The log in C2SP tlog-tiles form under /v1/tlog (issue 20): the checkpoint, the level-0 tile
+    /// of leaf hashes and the entry bundle, checked here from the spec's definitions — each
+    /// bundled entry's RFC 6962 leaf hash is the tile's, and the tile folds to the checkpoint's root.
+    @Test func theLogIsServedAsTiles() async throws {
+        try await TestServer.run { server in
+            for index in 0..<5 {
+                #expect(try await server.append("case-\(index % 2)", #"{"events":[{"type":"X","data":{"n":\#(index)}}]}"#).status == 201)
+            }
+            _ = try await server.ledger.signCheckpoint()
+            let note = try await server.call(.get, "/v1/tlog/checkpoint")
+            #expect(note.status == 200 && note.headers[.cacheControl] == "no-cache")
+            let checkpoint = try Checkpoint.verify(note: note.body, origin: server.ledger.origin, publicKey: server.ledger.publicKey)
+            #expect(checkpoint.size == 5)
+            let tile = try await server.call(.get, "/v1/tlog/tile/0/000.p/5")
+            #expect(tile.status == 200 && tile.headers[.contentType] == "application/octet-stream" && tile.bytes.count == 5 * 32)
+            #expect(tile.headers[.cacheControl]?.contains("immutable") == true)
+            let leaves = (0..<5).map { index in tile.bytes[(index * 32)..<(index * 32 + 32)].withUnsafeBytes { Digest(bytes: $0) } }
+            func fold(_ hashes: ArraySlice<Digest>) -> Digest {
+                guard hashes.count > 1 else { return hashes.first! }
+                var split = 1
+                while split * 2 < hashes.count { split *= 2 }
+                return MerkleHash.node(fold(hashes.prefix(split)), fold(hashes.dropFirst(split)))
+            }
+            #expect(fold(leaves[...]) == checkpoint.root)
+            let bundle = try await server.call(.get, "/v1/tlog/tile/entries/000.p/5").bytes
+            var offset = 0
+            for leaf in leaves {
+                let length = Int(bundle[offset]) << 8 | Int(bundle[offset + 1])
+                #expect(MerkleHash.leaf(Array(bundle[(offset + 2)..<(offset + 2 + length)])) == leaf)
+                offset += 2 + length
+            }
+            #expect(offset == bundle.count)
+            // Beyond the checkpoint, or not a canonical tile path: not found.
+            for path in ["0/000.p/6", "0/000", "1/000.p/1", "0/x000/000.p/5", "0/000.p/05", "entries/000.p/6"] {
+                try await server.call(.get, "/v1/tlog/tile/" + path).expectProblem(404, "not_found")
+            }
+            try await server.call(.get, "/v1/tlog/tile/0/000.p/5", as: TestServer.writer).expectProblem(403, "forbidden")
+        }
+    }
 }

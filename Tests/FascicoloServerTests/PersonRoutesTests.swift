@@ -94,6 +94,69 @@ import Testing
         }
     }
 
+    /// A service configured for some enti (`access.enti`) records only as an operator of one of
+    /// them: a comune's service cannot sign as another comune's social worker (issue 19).
+    @Test func aServiceRecordsOnlyAsAnActorOfItsEnti() async throws {
+        var policy = TestServer.policy()
+        policy.setServiceEnti([TestServer.writer.uid: ["Comune di Matera"]])
+        try await TestServer.run(policy: policy) { server in
+            let asPotenza = try await server.call(.post, "/v1/persons/events", as: TestServer.writer, body: Self.body(Self.registration))
+            asPotenza.expectProblem(403, "ente_not_allowed")
+            #expect(!asPotenza.body.contains("Potenza"), "the refusal repeats no client value: \(asPotenza.body)")
+            let materaActor = #""actor":{"operator":"op-8","role":"assistente_sociale","ente":"Comune di Matera","ambito":"matera"}"#
+            let asMatera = try await server.call(
+                .post, "/v1/persons/events", as: TestServer.writer,
+                body: #"{"person":"\#(Self.codiceFiscale)",\#(materaActor),"events":[\#(Self.registration)]}"#)
+            #expect(asMatera.status == 201, "\(asMatera.body)")
+        }
+    }
+
+    /// The documented sharing rule (issue 19): the person's consent to share their file with
+    /// another ambito (ConsentRecorded, scope sharing_with_ambito) lets that ambito's services
+    /// read it — never write it — until the consent is withdrawn.
+    @Test func consentToShareLetsAnotherAmbitoReadUntilWithdrawn() async throws {
+        var policy = TestServer.policy()
+        policy.setServiceAmbiti([TestServer.writer.uid: ["matera"]])
+        try await TestServer.run(policy: policy) { server in
+            var headers = Self.person(Self.codiceFiscale)
+            headers[HTTPFields.Element.Name("Fascicolo-Operator")!] = "op-8"
+            let opened =
+                #"{"type":"CaseOpened","occurredAt":"2026-01-12","data":{"area":"poverty","ente":"Comune di Potenza","ambito":"potenza"}}"#
+            #expect(try await server.call(.post, "/v1/persons/events", body: Self.body(Self.registration + "," + opened)).status == 201)
+            let paths = ["/v1/persons/case-file", "/v1/persons/timeline", "/v1/persons/case-state"]
+            for path in paths {
+                try await server.call(.get, path, as: TestServer.writer, headers: headers).expectProblem(403, "ambito_not_allowed")
+            }
+            // A sharing consent needs the ambito it shares with, and only that scope takes one.
+            for data in [#"{"scope":"sharing_with_ambito"}"#, #"{"scope":"contact_by_phone","ambito":"matera"}"#] {
+                let refused = try await server.call(
+                    .post, "/v1/persons/events",
+                    body: Self.body(#"{"type":"ConsentRecorded","occurredAt":"2026-01-13","data":\#(data)}"#))
+                #expect(refused.status == 422, "\(data): \(refused.body)")
+            }
+            let consent = #"{"type":"ConsentRecorded","occurredAt":"2026-01-13","data":{"scope":"sharing_with_ambito","ambito":"matera"}}"#
+            let recorded = try await server.call(.post, "/v1/persons/events", body: Self.body(consent))
+            #expect(recorded.status == 201, "\(recorded.body)")
+            for path in paths {
+                let read = try await server.call(.get, path, as: TestServer.writer, headers: headers)
+                #expect(read.status == 200, "\(path): \(read.body)")
+            }
+            // Sharing is reading: Matera still writes nothing on Potenza's case.
+            let materaActor = #""actor":{"operator":"op-8","role":"assistente_sociale","ente":"Comune di Matera","ambito":"matera"}"#
+            let note = #"{"type":"CaseManagerAssigned","occurredAt":"2026-01-14","data":{"operator":"op-8"}}"#
+            try await server.call(
+                .post, "/v1/persons/events", as: TestServer.writer,
+                body: #"{"person":"\#(Self.codiceFiscale)",\#(materaActor),"events":[\#(note)]}"#
+            ).expectProblem(403, "ambito_not_allowed")
+            let withdrawn =
+                #"{"type":"ConsentWithdrawn","occurredAt":"2026-01-20","data":{"scope":"sharing_with_ambito","ambito":"matera"}}"#
+            #expect(try await server.call(.post, "/v1/persons/events", body: Self.body(withdrawn)).status == 201)
+            for path in paths {
+                try await server.call(.get, path, as: TestServer.writer, headers: headers).expectProblem(403, "ambito_not_allowed")
+            }
+        }
+    }
+
     /// A backend points at an earlier entry by what it knows — the idempotency key it sent it
     /// with, or its log position — instead of tracking stream versions (issue 19).
     @Test func referencesByIdempotencyKeyOrPosition() async throws {

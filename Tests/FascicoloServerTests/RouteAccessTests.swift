@@ -25,6 +25,8 @@ import Testing
         "POST /v1/persons/erasure": ["admin"],
         "POST /v1/persons/export": auditors,
         "GET /v1/persons/timeline": everyRole,
+        "GET /v1/persons/reads": everyRole,
+        "GET /v1/persons/household-timeline": everyRole,
         "GET /v1/persons/case-state": everyRole,
         "GET /v1/caseload": everyRole,
         "GET /v1/interventions": everyRole,
@@ -39,6 +41,8 @@ import Testing
         "GET /v1/checkpoints/latest": auditors,
         "GET /v1/checkpoints/{size}": auditors,
         "GET /v1/checkpoints": auditors,
+        "GET /v1/tlog/checkpoint": auditors,
+        "GET /v1/tlog/tile/**": auditors,
         "GET /v1/proofs/inclusion": auditors,
         "GET /v1/proofs/consistency": auditors,
         "GET /v1/compliance/accesses": auditors,
@@ -62,7 +66,7 @@ import Testing
                 let uri =
                     String(parts[1]).replacingOccurrences(of: "{stream}", with: "s")
                     .replacingOccurrences(of: "{position}", with: "0").replacingOccurrences(of: "{name}", with: "nosuch")
-                    .replacingOccurrences(of: "{size}", with: "1")
+                    .replacingOccurrences(of: "{size}", with: "1").replacingOccurrences(of: "**", with: "0/000")
                     .replacingOccurrences(of: "{register}", with: "voids") + (parts[1] == "/v1/subscribe" ? "?from=x" : "")
                 for (role, peer) in peers {
                     let reply = try await server.call(method, uri, as: peer, body: method == .post ? "{}" : nil)

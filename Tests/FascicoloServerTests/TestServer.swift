@@ -90,7 +90,9 @@ struct TestServer {
         let response = try await PeerCredentials.$current.withValue(peer) {
             try await client.execute(uri: uri, method: method, headers: headers, body: body.map { ByteBuffer(string: $0) })
         }
-        return Reply(status: Int(response.status.code), headers: response.headers, body: String(buffer: response.body))
+        return Reply(
+            status: Int(response.status.code), headers: response.headers, body: String(buffer: response.body),
+            bytes: Array(buffer: response.body))
     }
 
     func append(_ stream: String, _ body: String, as peer: PeerCredentials = admin) async throws -> Reply {
@@ -101,6 +103,8 @@ struct TestServer {
         let status: Int
         let headers: HTTPFields
         let body: String
+        /// The body's bytes (a tile is not text).
+        let bytes: [UInt8]
 
         var json: [String: Any]? { try? JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any] }
 

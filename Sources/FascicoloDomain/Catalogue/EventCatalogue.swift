@@ -27,6 +27,9 @@ public enum EventCatalogue {
     // Field kinds used again and again.
     private static let note = FieldKind.text(maxLength: 4_000)
     private static let shortText = FieldKind.text(maxLength: 200)
+    private static let consentScopes = [
+        "sharing_with_provider", "sharing_with_asl", "sharing_with_school", "sharing_with_ambito", "contact_by_phone", "other",
+    ]
     private static let operatorID = FieldKind.text(maxLength: 64)
     private static let reason = FieldKind.text(maxLength: 1_000)
 
@@ -54,16 +57,18 @@ public enum EventCatalogue {
         EventSchema(
             .consentRecorded, "consenso", purpose: .consent, correction: .none,
             fields: [
-                .required(
-                    "scope", .choice(["sharing_with_provider", "sharing_with_asl", "sharing_with_school", "contact_by_phone", "other"])),
+                .required("scope", .choice(consentScopes)),
                 .optional("recipient", shortText),
                 .optional("note", note, personal: true),
+                // The ambito whose services may then read the file (CaseFiles.checkHolder): the
+                // documented sharing rule across ambiti, until a ConsentWithdrawn of the same ambito.
+                .only("ambito", .code(.ambiti), when: "scope", is: "sharing_with_ambito"),
             ]),
         EventSchema(
             .consentWithdrawn, "revoca del consenso", purpose: .consent, correction: .none,
             fields: [
-                .required(
-                    "scope", .choice(["sharing_with_provider", "sharing_with_asl", "sharing_with_school", "contact_by_phone", "other"]))
+                .required("scope", .choice(consentScopes)),
+                .only("ambito", .code(.ambiti), when: "scope", is: "sharing_with_ambito"),
             ]),
         // Death ends the path: afterwards only corrections, the closure of the case and entries
         // dated up to the death are accepted (CaseState). Voided if recorded on the wrong person.
@@ -364,10 +369,17 @@ public enum EventCatalogue {
         EventSchema(
             .recordAccessed, "consultazione del fascicolo", purpose: .accountability, retention: .accessLog, correction: .none,
             fields: [
-                .required("what", .choice(["case_file", "stream", "timeline", "case_state", "access_log", "export"])),
+                .required(
+                    "what",
+                    .choice([
+                        "case_file", "stream", "timeline", "case_state", "access_log", "export", "reads", "household_timeline",
+                        "log", "entry", "subscribe", "refused_append",
+                    ])),
                 .required("purpose", .text(maxLength: 200)),
                 .required("role", .choice(["writer", "auditor", "admin"])),
                 .optional("entries", .integer(0...Int64.max)),
+                // The ambiti of a scoped service (access.ambiti), as configured when it read.
+                .optional("ambiti", .textList(maxCount: 100, maxLength: 100)),
             ]),
     ]
 

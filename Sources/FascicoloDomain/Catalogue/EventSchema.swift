@@ -29,13 +29,27 @@ public struct FieldSpec: Sendable {
     /// Personal data (names, free text, addresses, health and judicial details): sealed with the
     /// person's data key, never stored in clear.
     public let personal: Bool
+    /// Required when another field holds a value, and refused otherwise (ConsentRecorded's
+    /// `ambito` belongs to the scope `sharing_with_ambito` alone).
+    public let onlyWhen: Condition?
+
+    /// Another field of the same event holding one value.
+    public struct Condition: Sendable {
+        public let field: String
+        public let value: String
+    }
 
     public static func required(_ name: String, _ kind: FieldKind, personal: Bool = false) -> FieldSpec {
-        FieldSpec(name: name, kind: kind, required: true, personal: personal)
+        FieldSpec(name: name, kind: kind, required: true, personal: personal, onlyWhen: nil)
     }
 
     public static func optional(_ name: String, _ kind: FieldKind, personal: Bool = false) -> FieldSpec {
-        FieldSpec(name: name, kind: kind, required: false, personal: personal)
+        FieldSpec(name: name, kind: kind, required: false, personal: personal, onlyWhen: nil)
+    }
+
+    /// Present exactly when `field` holds `value`.
+    public static func only(_ name: String, _ kind: FieldKind, when field: String, is value: String) -> FieldSpec {
+        FieldSpec(name: name, kind: kind, required: false, personal: false, onlyWhen: Condition(field: field, value: value))
     }
 }
 

@@ -80,6 +80,9 @@ public struct CaseState: Sendable {
     private var transferDestination: String?
     /// The ambito a transfer out sent the case to, until that ambito takes it in.
     public var pendingTransferTo: String? { transferDestination }
+    /// Ambiti the person consented to share their file with (ConsentRecorded, scope
+    /// sharing_with_ambito), until the consent is withdrawn: their services may read it.
+    public private(set) var sharedWith: Set<String> = []
     /// PersonRegistered's birth year (rectifiable).
     public private(set) var birthYear: Int?
     /// The person died (PersonDied, or a closure for death): the path ends there.
@@ -328,6 +331,10 @@ public struct CaseState: Sendable {
         case .restrictionLifted:
             let restriction = try target(fact, types: Self.liftTargets)
             guard restrictions.removeValue(forKey: restriction) != nil else { throw Rule.notRestricted }
+        case .consentRecorded:
+            if let ambito = fact.ambito { sharedWith.insert(ambito) }
+        case .consentWithdrawn:
+            if let ambito = fact.ambito { sharedWith.remove(ambito) }
         case .erasureExecuted:
             erased = true
         default:

@@ -123,6 +123,16 @@ extension CaseFiles {
     /// UTC+2 from 01:00 UTC on the last Sunday of March to 01:00 UTC on the last Sunday of
     /// October (the EU rule, Directive 2000/84/EC).
     static func isWorkingTime(_ milliseconds: Int64, _ rules: UnusualAccessRules) -> Bool {
+        let local = italianMinutes(milliseconds)
+        let days = local.floorDivided(by: 1_440)
+        let weekday = (days + 3).floorModulo(7) + 1  // ISO: 1 Monday … 7 Sunday
+        let minute = local.floorModulo(1_440)
+        return rules.workingDays.contains(weekday) && minute >= rules.workdayStartMinutes && minute < rules.workdayEndMinutes
+    }
+
+    /// Minutes since the epoch in Italian local time: UTC+1, UTC+2 from 01:00 UTC on the last
+    /// Sunday of March to 01:00 UTC on the last Sunday of October.
+    public static func italianMinutes(_ milliseconds: Int64) -> Int {
         let utcMinutes = Int(milliseconds.dividedRounding(by: 60_000))
         let utcDay = CalendarDate(daysSinceEpoch: utcMinutes.floorDivided(by: 1_440))
         // 01:00 UTC on the last Sunday of the month whose 31st is `last` (1970-01-01 was a Thursday).
@@ -132,11 +142,16 @@ extension CaseFiles {
             return day * 1_440 + 60
         }
         let summer = utcMinutes >= lastSunday("03-31") && utcMinutes < lastSunday("10-31")
-        let local = utcMinutes + (summer ? 120 : 60)
-        let days = local.floorDivided(by: 1_440)
-        let weekday = (days + 3).floorModulo(7) + 1  // ISO: 1 Monday … 7 Sunday
+        return utcMinutes + (summer ? 120 : 60)
+    }
+
+    /// `06/12/2026 05:58`: the Italian local time of `milliseconds`, as a citizen reads it.
+    public static func italianDateTime(_ milliseconds: Int64) -> String {
+        let local = italianMinutes(milliseconds)
+        let date = CalendarDate(daysSinceEpoch: local.floorDivided(by: 1_440))
         let minute = local.floorModulo(1_440)
-        return rules.workingDays.contains(weekday) && minute >= rules.workdayStartMinutes && minute < rules.workdayEndMinutes
+        func two(_ value: Int) -> String { value < 10 ? "0\(value)" : "\(value)" }
+        return "\(two(date.day))/\(two(date.month))/\(date.year) \(two(minute / 60)):\(two(minute % 60))"
     }
 
     /// The reads by a reader who read more than `personsPerHour` distinct persons in the hour

@@ -28,7 +28,17 @@ public enum EventValidator {
         for field in schema.fields {
             // The path names the field in an error only: not built for every field checked.
             func path() -> String { fieldPrefix() + "." + field.name }
-            guard let value = members.first(where: { $0.key == field.name })?.value, value != .null else {
+            let given = members.first(where: { $0.key == field.name })?.value
+            if let condition = field.onlyWhen {
+                let applies = members.first(where: { $0.key == condition.field })?.value.string == condition.value
+                if applies && (given == nil || given == .null) {
+                    throw .schema("\(field.name) is required when \(condition.field) is \(condition.value)", field: path())
+                }
+                if !applies && given != nil && given != .null {
+                    throw .schema("\(field.name) is given only when \(condition.field) is \(condition.value)", field: path())
+                }
+            }
+            guard let value = given, value != .null else {
                 if field.required { throw .schema("\(field.name) is required for \(schema.type)", field: path()) }
                 continue
             }

@@ -50,7 +50,12 @@ struct StreamHeadTree {
     }
 
     mutating func set(key: Digest, head: StreamHead) {
-        let hash = StreamHeadMap.leafHash(key: key, head: head)
+        set(key: key, head: head, leafHash: StreamHeadMap.leafHash(key: key, head: head))
+    }
+
+    /// Sets a head whose leaf hash the caller computed (`verify` hashes on every core, then
+    /// sets the heads in log order).
+    mutating func set(key: Digest, head: StreamHead, leafHash hash: Digest) {
         if let existing = leafIndex[key] {
             leaves[Int(existing)].head = head
             leaves[Int(existing)].hash = hash

@@ -161,6 +161,19 @@ public struct LogSnapshot {
         try positions(of: Array(stream.utf8), fromVersion: version, below: end, limit: limit)
     }
 
+    /// The positions of `stream`'s entries below `end`, newest first, at most `limit`.
+    public func positionsNewestFirst(of stream: String, below end: UInt64, limit: Int) throws -> [UInt64] {
+        let name = Array(stream.utf8)
+        var version = try firstVersion(of: name, atOrAfter: end)
+        var positions: [UInt64] = []
+        while version > 1, positions.count < limit {
+            version -= 1
+            guard let found = try position(of: name, version: version) else { break }
+            positions.append(found)
+        }
+        return positions
+    }
+
     /// How many of `stream`'s entries lie at positions below `end`.
     public func count(of stream: String, below end: UInt64) throws -> UInt64 {
         try firstVersion(of: Array(stream.utf8), atOrAfter: end) - 1

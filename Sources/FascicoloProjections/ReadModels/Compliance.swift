@@ -65,6 +65,8 @@ public final class Compliance: Projection {
         public let entries: Int?
         /// The operator the service read for, when it said.
         public let operatorID: String?
+        /// The ambiti of a scoped service (empty: not scoped, or recorded before issue 19).
+        public let ambiti: [String]
     }
 
     /// Who read the person's data, oldest first, from `position` on.
@@ -73,11 +75,49 @@ public final class Compliance: Projection {
             guard let event = try view.log.event(at: entryPosition), event.kind == .recordAccessed else {
                 throw ProjectionFailure("an access stream holds an entry that is not a RecordAccessed")
             }
-            return Access(
-                position: event.position, recordedAtMilliseconds: event.recordedAtMilliseconds, author: event.author,
-                role: event.data("role")?.string, what: event.data("what")?.string, purpose: event.data("purpose")?.string,
-                entries: event.data("entries")?.int, operatorID: event.payload?.actor["operator"]?.string)
+            return try access(view, at: entryPosition)
         }
+    }
+
+    private static func access(_ view: ProjectionView, at position: UInt64) throws -> Access {
+        guard let event = try view.log.event(at: position), event.kind == .recordAccessed else {
+            throw ProjectionFailure("an access stream holds an entry that is not a RecordAccessed")
+        }
+        return Access(
+            position: event.position, recordedAtMilliseconds: event.recordedAtMilliseconds, author: event.author,
+            role: event.data("role")?.string, what: event.data("what")?.string, purpose: event.data("purpose")?.string,
+            entries: event.data("entries")?.int, operatorID: event.payload?.actor["operator"]?.string,
+            ambiti: event.data("ambiti")?.array?.compactMap(\.string) ?? [])
+    }
+
+    /// A page of the person's own listing of who read their file: the reads recorded from
+    /// `fromMilliseconds` to before `toMilliseconds`, newest first, at positions below `before`
+    /// (a page's `next`), at most `limit`. At most `scanMax` entries are looked at per page, so
+    /// a window far in the past of a long access stream costs pages, not one long read.
+    public struct ReadsPage: Sendable {
+        public let reads: [Access]
+        /// Where the next page starts (`before`); nil when the window holds no more.
+        public let next: UInt64?
+    }
+
+    public static func reads(
+        _ view: ProjectionView, person: Pseudonym, before: UInt64?, fromMilliseconds: Int64, toMilliseconds: Int64, limit: Int,
+        scanMax: Int = 10_000
+    ) throws -> ReadsPage {
+        let end = min(before ?? view.position, view.position)
+        let positions = try view.log.positionsNewestFirst(of: person.accessStream, below: end, limit: scanMax)
+        var reads: [Access] = []
+        for (index, position) in positions.enumerated() {
+            if reads.count == limit { return ReadsPage(reads: reads, next: position + 1) }
+            let access = try access(view, at: position)
+            // The writer stamps times in order, so an older read ends the window.
+            if access.recordedAtMilliseconds < fromMilliseconds { return ReadsPage(reads: reads, next: nil) }
+            if access.recordedAtMilliseconds < toMilliseconds { reads.append(access) }
+            if index == positions.count - 1 && positions.count == scanMax {
+                return ReadsPage(reads: reads, next: position)
+            }
+        }
+        return ReadsPage(reads: reads, next: nil)
     }
 
     /// One entry of a register: a correction (or erasure) of a person's record.

@@ -142,6 +142,14 @@ enum CatalogueDocument {
                         json.member("kind", kindName(field.kind))
                         json.member("required", field.required)
                         json.member("personal", field.personal)
+                        if let condition = field.onlyWhen {
+                            // Required when the other field holds the value, refused otherwise.
+                            json.key("onlyWhen")
+                            json.object { json in
+                                json.member("field", condition.field)
+                                json.member("value", condition.value)
+                            }
+                        }
                         limits(field.kind, into: &json)
                     }
                 }

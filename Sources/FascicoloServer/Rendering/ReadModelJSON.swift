@@ -96,6 +96,32 @@ extension Render {
         }
     }
 
+    /// One entry of a household timeline: whose (`person`, and `member`: `self` for the asked
+    /// person, `household` for another member), then the timeline row without personal fields.
+    static func householdRow(_ row: TimelineRow, person: Pseudonym, asked: Bool, into json: inout JSONBytes) {
+        json.object { json in
+            json.member("person", person.description)
+            json.member("member", asked ? "self" : "household")
+            json.member("version", row.version)
+            json.member("position", row.position)
+            json.member("type", row.type)
+            json.member("recordedAt", Timestamp.iso8601(milliseconds: row.recordedAtMilliseconds))
+            json.member("caseFile", row.caseFile)
+            if let content = row.content {
+                json.member("occurredAt", content.occurredAt)
+                json.member("actor", content.actor)
+                json.key("data")
+                members(content.data, into: &json)
+            }
+            if let voidedBy = row.voidedBy { json.member("voidedBy", voidedBy) }
+            if !row.rectifiedBy.isEmpty {
+                json.key("rectifiedBy")
+                numbers(row.rectifiedBy, into: &json)
+            }
+            json.member("personalData", row.content?.sealed == true ? "not_included" : "none")
+        }
+    }
+
     /// The case state as the cases read model shows it, then its ages.
     static func caseState(_ answer: Cases.StateOnDay, into json: inout JSONBytes) {
         let state = answer.state
@@ -259,7 +285,45 @@ extension Render {
             optional(access.purpose, into: &json)
             if let entries = access.entries { json.member("entries", entries) }
             if let operatorID = access.operatorID { json.member("operator", operatorID) }
+            if !access.ambiti.isEmpty {
+                json.key("ambiti")
+                json.array { json in for ambito in access.ambiti { json.string(ambito) } }
+            }
         }
+    }
+
+    /// One read in the person's own listing (`GET /v1/persons/reads`): who — the operator and
+    /// the service (its configured name, never the uid), with its ambiti —, when, in which
+    /// role, what and why, each code with its Italian words (`ReadWording`).
+    static func personRead(_ access: Compliance.Access, into json: inout JSONBytes) {
+        let role = access.role ?? "writer"
+        let what = access.what ?? "case_file"
+        let purpose = access.purpose ?? ""
+        json.object { json in
+            json.member("at", Timestamp.iso8601(milliseconds: access.recordedAtMilliseconds))
+            json.member("localTime", ReadWording.when(access.recordedAtMilliseconds))
+            json.key("operator")
+            if let operatorID = access.operatorID { json.string(operatorID) } else { json.null() }
+            json.member("service", serviceName(access.author))
+            if !access.ambiti.isEmpty {
+                json.key("ambiti")
+                json.array { json in for ambito in access.ambiti { json.string(ambito) } }
+            }
+            json.member("role", role)
+            json.member("roleLabel", ReadWording.role(role))
+            json.member("what", what)
+            json.member("whatLabel", ReadWording.what(what))
+            json.member("purpose", purpose)
+            json.member("purposeLabel", ReadWording.purpose(purpose))
+            json.member("position", access.position)
+        }
+    }
+
+    /// The service part of an author identity (`uid:N/service` → `service`): the uid is the
+    /// daemon's business, not the person's.
+    static func serviceName(_ author: String) -> String {
+        guard let slash = author.firstIndex(of: "/") else { return "unnamed" }
+        return String(author[author.index(after: slash)...])
     }
 
     static func unusualAccesses(_ report: UnusualAccessReport, from: CalendarDate, to: CalendarDate) -> [UInt8] {

@@ -1,0 +1,80 @@
+import FascicoloCrypto
+import Glibc
+import Synchronization
+
+/// The cosignature lines witnesses returned for this log's checkpoints (C2SP tlog-witness), kept
+/// so that the checkpoints are served with them: an auditor holding a witness's key then checks
+/// that the note it got is the one the witness saw (Formats.md, "Witness cosignatures").
+///
+/// Kept in `witness-cosignatures` in the data directory, one `<tree size> <line>` per line,
+/// appended and synced before a line is served. The file is evidence obtained from others, not
+/// part of the signed log: a lost file loses only old cosignatures (a witness cosigns the latest
+/// checkpoint again on the next submission), and nothing in it is trusted without checking —
+/// every line was verified with its witness's key when it came, and again by whoever verifies.
+public final class WitnessCosignatures: Sendable {
+    /// The file, or nil to keep them in memory only (tests, daemons without witnesses).
+    private let path: String?
+    private let lines = Mutex<[UInt64: [String]]>([:])
+
+    public static let fileName = "witness-cosignatures"
+
+    public init(path: String?) {
+        self.path = path
+        guard let path, let file = fopen(path, "r") else { return }
+        defer { fclose(file) }
+        var loaded: [UInt64: [String]] = [:]
+        var buffer = [CChar](repeating: 0, count: 4_096)
+        while fgets(&buffer, Int32(buffer.count), file) != nil {
+            let text = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            // A torn last line (a crash while appending) is skipped: it was never served.
+            guard text.hasSuffix("\n"), let space = text.firstIndex(of: " "), let size = UInt64(text[..<space]) else { continue }
+            let line = String(text[text.index(after: space)...])
+            if !(loaded[size]?.contains(where: { Self.signer(of: $0) == Self.signer(of: line) }) ?? false) {
+                loaded[size, default: []].append(line)
+            }
+        }
+        lines.withLock { $0 = loaded }
+    }
+
+    /// Keeps `line` (a signature line, ending with a newline) for the checkpoint of `size`
+    /// entries, durably when there is a file — unless that witness's key already has a line for
+    /// that size: a witness asked again (after a restart) cosigns the same checkpoint with a new
+    /// time, and a note carries one line per key (a second would make verifiers refuse it).
+    public func add(size: UInt64, line: String) throws {
+        precondition(line.hasSuffix("\n") && !line.dropLast().contains("\n"), "one signature line")
+        let isNew = lines.withLock { lines in
+            if lines[size]?.contains(where: { Self.signer(of: $0) == Self.signer(of: line) }) ?? false { return false }
+            lines[size, default: []].append(line)
+            return true
+        }
+        guard isNew, let path else { return }
+        let descriptor = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o600)
+        guard descriptor >= 0 else { throw Failure(errno: errno) }
+        defer { close(descriptor) }
+        let record = Array("\(size) \(line)".utf8)
+        let written = record.withUnsafeBytes { write(descriptor, $0.baseAddress, $0.count) }
+        guard written == record.count, fsync(descriptor) == 0 else { throw Failure(errno: errno) }
+    }
+
+    /// Who signed a line: its name and the key ID its blob starts with.
+    static func signer(of line: String) -> String? {
+        let fields = line.dropLast().split(separator: " ")
+        guard fields.count == 3, let blob = Base64.decode(String(fields[2])), blob.count > 4 else { return nil }
+        return fields[1] + " " + Hex.encode(Array(blob.prefix(4)))
+    }
+
+    /// The lines kept for the checkpoint of `size` entries.
+    public func lines(size: UInt64) -> [String] {
+        lines.withLock { $0[size] ?? [] }
+    }
+
+    /// `note` with the witnesses' lines for its size added after the log's own.
+    public func witnessed(_ note: String, size: UInt64) -> String {
+        lines(size: size).reduce(note) { note, line in note.contains(line) ? note : note + line }
+    }
+
+    struct Failure: Error, CustomStringConvertible {
+        let errno: Int32
+        var description: String { "cannot keep a witness cosignature: \(String(cString: strerror(errno)))" }
+    }
+}

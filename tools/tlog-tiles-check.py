@@ -1,0 +1,237 @@
+#!/usr/bin/env python3
+"""An independent reader of a log published in C2SP tlog-tiles form.
+
+Written from the public specifications alone — https://c2sp.org/tlog-tiles,
+https://c2sp.org/tlog-checkpoint, https://c2sp.org/signed-note and RFC 6962 section 2.1 —
+not from Fascicolo's code, to show that a standard transparency-log client can read and verify
+what `fascicolo tiles export` writes and what the daemon serves under /v1/tlog.
+
+    tlog-tiles-check.py VERIFIER_KEY DIR
+    tlog-tiles-check.py VERIFIER_KEY --unix-socket SOCKET [--prefix /v1/tlog]
+
+VERIFIER_KEY is the log's signed-note verifier key, `<name>+<key id hex>+<base64(0x01 || key)>`.
+It checks: the checkpoint's Ed25519 signature by that key and its origin line; every tile
+(full and partial, every level) the checkpoint's tree size needs; that the hashes of each tile
+above level 0 are the Merkle tree hashes of the full tiles below; that the root computed from
+the leaf hashes is the checkpoint's; and, when entry bundles are present (or --entries), that
+each entry's RFC 6962 leaf hash is the one in its level-0 tile. Prints OK and exits 0, or
+prints what failed and exits 1.
+
+Needs: pip install pynacl
+"""
+
+import argparse
+import base64
+import hashlib
+import http.client
+import os
+import socket
+import sys
+
+import nacl.exceptions
+import nacl.signing
+
+WIDTH = 256
+
+
+class Failure(Exception):
+    pass
+
+
+def tile_path(level, index, width):
+    """tile/<L>/<N>[.p/<W>]: N in zero-padded 3-digit elements, all but the last prefixed x."""
+    groups = []
+    while True:
+        groups.append("%03d" % (index % 1000))
+        index //= 1000
+        if index == 0:
+            break
+    groups.reverse()
+    n = "/".join(["x" + g for g in groups[:-1]] + [groups[-1]])
+    path = "tile/%s/%s" % (level, n)
+    if width < WIDTH:
+        path += ".p/%d" % width
+    return path
+
+
+class Directory:
+    def __init__(self, root):
+        self.root = root
+
+    def get(self, path):
+        try:
+            with open(os.path.join(self.root, path), "rb") as f:
+                return f.read()
+        except FileNotFoundError:
+            return None
+
+
+class UnixSocketHTTP:
+    def __init__(self, socket_path, prefix):
+        self.socket_path = socket_path
+        self.prefix = prefix.rstrip("/")
+
+    def get(self, path):
+        connection = http.client.HTTPConnection("localhost")
+        sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        sock.connect(self.socket_path)
+        connection.sock = sock
+        connection.request("GET", self.prefix + "/" + path)
+        response = connection.getresponse()
+        body = response.read()
+        connection.close()
+        if response.status == 404:
+            return None
+        if response.status != 200:
+            raise Failure("GET %s answered %d" % (path, response.status))
+        return body
+
+
+def parse_verifier_key(text):
+    name, key_id, key = text.strip().split("+", 2)
+    raw = base64.b64decode(key)
+    if len(raw) != 33 or raw[0] != 0x01:
+        raise Failure("the verifier key is not an Ed25519 key (type 0x01, 32 bytes)")
+    computed = hashlib.sha256(name.encode() + b"\n" + raw).digest()[:4]
+    if computed.hex() != key_id:
+        raise Failure("the verifier key's id does not match its name and key")
+    return name, computed, raw[1:]
+
+
+def verify_checkpoint(note, key_name, key_id, public_key):
+    """signed-note: the text, a blank line, then signature lines `— <name> <base64(id || sig)>`."""
+    text, separator, signatures = note.partition("\n\n")
+    if not separator:
+        raise Failure("the checkpoint has no blank line before its signatures")
+    text += "\n"
+    verified = False
+    for line in signatures.split("\n"):
+        if not line:
+            continue
+        if not line.startswith("\u2014 "):
+            raise Failure("a signature line does not start with an em dash")
+        name, _, blob = line[2:].partition(" ")
+        raw = base64.b64decode(blob)
+        if name == key_name and raw[:4] == key_id:
+            try:
+                nacl.signing.VerifyKey(public_key).verify(text.encode(), raw[4:])
+            except nacl.exceptions.BadSignatureError:
+                raise Failure("the checkpoint's signature by the log's key does not verify")
+            verified = True
+    if not verified:
+        raise Failure("the checkpoint carries no signature by the log's key")
+    lines = text.split("\n")
+    # tlog-checkpoint: origin, decimal tree size, base64 root hash, then optional extension lines.
+    if lines[0] != key_name:
+        raise Failure("the checkpoint's origin line is not the key's name")
+    if not lines[1].isdigit() or (lines[1] != "0" and lines[1].startswith("0")):
+        raise Failure("the tree size line is not a decimal number")
+    root = base64.b64decode(lines[2])
+    if len(root) != 32:
+        raise Failure("the root hash is not 32 bytes")
+    return int(lines[1]), root
+
+
+def node(left, right):
+    return hashlib.sha256(b"\x01" + left + right).digest()
+
+
+def mth(hashes):
+    """RFC 6962 section 2.1 over already hashed leaves: split at the largest power of two < n."""
+    if len(hashes) == 1:
+        return hashes[0]
+    split = 1
+    while split * 2 < len(hashes):
+        split *= 2
+    return node(mth(hashes[:split]), mth(hashes[split:]))
+
+
+def check(source, verifier_key, entries):
+    key_name, key_id, public_key = parse_verifier_key(verifier_key)
+    note = source.get("checkpoint")
+    if note is None:
+        raise Failure("there is no checkpoint")
+    size, root = verify_checkpoint(note.decode("utf-8"), key_name, key_id, public_key)
+    if size == 0:
+        if root != hashlib.sha256(b"").digest():
+            raise Failure("the root of the empty tree is not SHA-256 of nothing")
+        return size, 0
+    # Every level's tiles: the partial tile at level l has floor(s / 256^l) mod 256 hashes.
+    levels = []
+    level = 0
+    count = size
+    while count > 0:
+        hashes = []
+        for index in range((count + WIDTH - 1) // WIDTH):
+            width = min(WIDTH, count - index * WIDTH)
+            path = tile_path(level, index, width)
+            body = source.get(path)
+            if body is None:
+                raise Failure("%s is missing" % path)
+            if len(body) != 32 * width:
+                raise Failure("%s has %d bytes, not %d" % (path, len(body), 32 * width))
+            hashes.extend(body[i : i + 32] for i in range(0, len(body), 32))
+        levels.append(hashes)
+        level += 1
+        count //= WIDTH
+    # A hash at level l ≥ 1 is the Merkle tree hash of the full tile below it.
+    for level in range(1, len(levels)):
+        for index, value in enumerate(levels[level]):
+            below = levels[level - 1][index * WIDTH : (index + 1) * WIDTH]
+            if len(below) != WIDTH or mth(below) != value:
+                raise Failure("hash %d of level %d is not the tree hash of the tile below" % (index, level))
+    if mth(levels[0]) != root:
+        raise Failure("the leaf hashes do not fold to the checkpoint's root")
+    checked_entries = 0
+    if entries is not False:
+        for index in range((size + WIDTH - 1) // WIDTH):
+            width = min(WIDTH, size - index * WIDTH)
+            path = tile_path("entries", index, width)
+            body = source.get(path)
+            if body is None:
+                if entries:
+                    raise Failure("%s is missing" % path)
+                break
+            offset = 0
+            for i in range(width):
+                if offset + 2 > len(body):
+                    raise Failure("%s ends inside entry %d" % (path, i))
+                length = int.from_bytes(body[offset : offset + 2], "big")
+                entry = body[offset + 2 : offset + 2 + length]
+                if len(entry) != length:
+                    raise Failure("%s ends inside entry %d" % (path, i))
+                offset += 2 + length
+                leaf = hashlib.sha256(b"\x00" + entry).digest()
+                if leaf != levels[0][index * WIDTH + i]:
+                    raise Failure("entry %d does not hash to its leaf" % (index * WIDTH + i))
+                checked_entries += 1
+            if offset != len(body):
+                raise Failure("%s has bytes after its %d entries" % (path, width))
+    return size, checked_entries
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("verifier_key")
+    parser.add_argument("directory", nargs="?")
+    parser.add_argument("--unix-socket")
+    parser.add_argument("--prefix", default="/v1/tlog")
+    parser.add_argument("--entries", action="store_true", help="require the entry bundles")
+    arguments = parser.parse_args()
+    if arguments.unix_socket:
+        source = UnixSocketHTTP(arguments.unix_socket, arguments.prefix)
+    elif arguments.directory:
+        source = Directory(arguments.directory)
+    else:
+        parser.error("give a directory or --unix-socket")
+    try:
+        size, entries = check(source, arguments.verifier_key, True if arguments.entries else None)
+    except Failure as failure:
+        print("FAILED: %s" % failure)
+        return 1
+    print("OK: tree of %d entries, %d entries checked against their leaves" % (size, entries))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
