@@ -38,7 +38,7 @@ import Testing
 
     static func serve(_ configuration: String, log: String) throws -> Running {
         let pid = try spawn(binary, ["serve", "--config", configuration], outputFile: log)
-        for _ in 0..<1_000 {
+        for _ in 0..<3_000 {  // up to 30 s: a loaded machine starts a process slowly
             if let match = readFile(log).firstMatch(of: /listening host=127\.0\.0\.1 port=(\d+)/), let port = Int(match.1) {
                 return Running(pid: pid, port: port, log: log)
             }
@@ -104,21 +104,24 @@ import Testing
             let configuration = try Self.writeConfiguration(directory, logs: [ledger.verifierKey], extra: "body_bytes_max = 4096")
             let initialised = try runProcess(Self.binary, ["init", "--config", configuration])
             let vkey = try #require(WitnessKey.parseVerifierKey(firstLine(initialised.output)))
+            // Bodies first: a keep-alive connection idle for idle_timeout_milliseconds (30 s) is
+            // closed, and a loaded machine can take that long to grow a ledger.
+            let first = try await grow(ledger, by: 3, tag: "a")
+            let firstBody = try request(first, from: 0, ledger: ledger)
+            let other = try openLedger(directory + "/other-log")
+            defer { other.close() }
+            let otherBody = try request(try await grow(other, by: 1, tag: "o"), from: 0, ledger: other)
             let running = try Self.serve(configuration, log: directory + "/witness.log")
             let client = try TCPClient(port: running.port)
 
-            let first = try await grow(ledger, by: 3, tag: "a")
-            let cosigned = try client.request("POST", "/add-checkpoint", body: request(first, from: 0, ledger: ledger))
+            let cosigned = try client.request("POST", "/add-checkpoint", body: firstBody)
             #expect(cosigned.status == 200, "\(cosigned.text)")
             let parsed = try SignedNote.parse(first.note + cosigned.text)
             #expect(SignedNote.validCosignatureTimestamp(parsed, name: vkey.name, publicKey: vkey.publicKey) != nil)
 
-            let conflict = try client.request("POST", "/add-checkpoint", body: request(first, from: 0, ledger: ledger))
+            let conflict = try client.request("POST", "/add-checkpoint", body: firstBody)
             #expect(conflict.status == 409 && conflict.headers["content-type"] == "text/x.tlog.size" && conflict.text == "3\n")
-            let other = try openLedger(directory + "/other-log")
-            defer { other.close() }
-            let unknown = try client.request(
-                "POST", "/add-checkpoint", body: request(try await grow(other, by: 1, tag: "o"), from: 0, ledger: other))
+            let unknown = try client.request("POST", "/add-checkpoint", body: otherBody)
             #expect(unknown.status == 403, "same origin, another key")
             let large = try client.request("POST", "/add-checkpoint", body: Array(repeating: 0x41, count: 5_000))
             #expect(large.status == 413)
@@ -149,11 +152,16 @@ import Testing
             for round in 0..<4 {
                 let running = try Self.serve(configuration, log: directory + "/witness-\(round).log")
                 // Learn the size the witness holds (tlog-witness: "a old size of zero to obtain it").
-                let client = try TCPClient(port: running.port)
+                let port = running.port
+                func post(_ body: [UInt8]) throws -> TCPClient.Response {
+                    // A connection per request: one idle for 30 s (a loaded machine growing the
+                    // ledger) would be closed by the witness, and that is not the kill.
+                    try TCPClient(port: port).request("POST", "/add-checkpoint", body: body)
+                }
                 var known = try honest.latestCheckpoint()
                 if known == nil { known = try await grow(honest, by: 1, tag: "a") }
                 let latest = try #require(known)
-                let probe = try client.request("POST", "/add-checkpoint", body: request(latest, from: 0, ledger: honest))
+                let probe = try post(request(latest, from: 0, ledger: honest))
                 let held = probe.status == 200 ? latest.size : UInt64(firstLine(probe.text)) ?? 0
                 #expect(held >= cosigned, "round \(round): the witness holds \(held), it cosigned \(cosigned)")
                 cosigned = probe.status == 200 ? latest.size : held
@@ -163,29 +171,34 @@ import Testing
                 // every size, so its own proof from the held size cannot verify: 422, or 409 at
                 // the held size itself.)
                 let forkedNow = try await grow(forked, by: Int(honest.size - forked.size), tag: "b")
-                let split = try client.request("POST", "/add-checkpoint", body: request(forkedNow, from: cosigned, ledger: forked))
+                let split = try post(request(forkedNow, from: cosigned, ledger: forked))
                 #expect(split.status == 409 || split.status == 422, "round \(round): \(split.status)")
 
-                // Submissions race with a SIGKILL sent after a random delay.
+                // Submissions race with a SIGKILL sent a random 5-60 ms after the round's first
+                // cosignature (after, so that a loaded machine still answers some before it).
                 let pid = running.pid
-                let killer = Task {
-                    try? await Task.sleep(for: .milliseconds(Int.random(in: 5...60)))
-                    kill(pid, SIGKILL)
-                }
+                var killer: Task<Void, Never>?
                 do {
                     for _ in 0..<200 {
                         let next = try await grow(honest, by: Int.random(in: 1...3), tag: "a")
-                        let answer = try client.request("POST", "/add-checkpoint", body: request(next, from: cosigned, ledger: honest))
+                        let answer = try post(request(next, from: cosigned, ledger: honest))
                         #expect(answer.status == 200, "\(answer.status) \(answer.text)")
                         cosigned = next.size
                         answered.append(next.size)
+                        if killer == nil {
+                            killer = Task {
+                                try? await Task.sleep(for: .milliseconds(Int.random(in: 5...60)))
+                                kill(pid, SIGKILL)
+                            }
+                        }
                     }
                 } catch is TCPClient.Failure {
                     interrupted += 1
                     // The connection died with the process: the size of the last request may or
                     // may not be recorded, which the probe of the next round finds out.
                 }
-                await killer.value
+                await killer?.value
+                kill(pid, SIGKILL)  // if all 200 were answered first
                 var status: Int32 = 0
                 waitpid(running.pid, &status, 0)
             }

@@ -113,6 +113,30 @@ import Testing
         }
     }
 
+    /// Extension lines are opaque to a witness: another log's (not Fascicolo's stream-heads
+    /// line) is accepted, the cosignature covers it (tlog-cosignature: "if present MUST be
+    /// included in the cosigned message"), and a note of the same size and root with other
+    /// extension lines is cosigned too — the witness asserts nothing about them.
+    @Test func extensionLinesAreSignedButAssertNothing() async throws {
+        try await withTemporaryDirectory { directory in
+            let ledger = try openLedger(directory + "/log")
+            defer { ledger.close() }
+            let key = try KeyFile.load(path: directory + "/log/" + KeyFile.secretName)
+            let witness = try makeWitness(directory, logs: [logKey(ledger)])
+            let checkpoint = try await grow(ledger, by: 4, tag: "a")
+            for (index, extensions) in [["example/ext 1"], ["example/ext 2", "more"], []].enumerated() {
+                let text = "\(testOrigin)\n4\n\(Base64.encode(checkpoint.root.bytes))\n" + extensions.map { $0 + "\n" }.joined()
+                let note = text + "\n" + SignedNote.signatureLine(text: text, name: testOrigin, key: key)
+                let body = AddCheckpointRequest(oldSize: index == 0 ? 0 : 4, proof: [], note: note).body
+                let answer = try witness.addCheckpoint(body: Array(body.utf8))
+                #expect(answer.status == 200, "\(answer)")
+                #expect(cosignatureTimestamp(note: note, line: answer.body, witness: witness) != nil)
+                let otherText = note.replacingOccurrences(of: text, with: text + "example/added 1\n")
+                #expect(cosignatureTimestamp(note: otherText, line: answer.body, witness: witness) == nil)
+            }
+        }
+    }
+
     // MARK: - Split views, rollbacks, forks
 
     /// Two histories signed by the same log key (a second ledger with a copy of the key): the
