@@ -127,6 +127,9 @@ struct SocketLoad {
     let seconds: Double
     /// The reference data directory for the daemon (nil: its default).
     let reference: String?
+    /// Called with the scenario's directory before the daemon starts: configuration to add,
+    /// and what to do once the daemon has stopped (`fascicolo-bench witnessed` starts witnesses).
+    var prepare: (@Sendable (String) throws -> (configuration: String, cleanup: @Sendable () -> Void))? = nil
 
     struct ClientPlan: Sendable {
         /// Requests (path, body) sent once before the timed loop.
@@ -143,6 +146,8 @@ struct SocketLoad {
         defer { removeDirectory(directory) }
         let socket = directory + "/api.sock"
         let uid = getuid()
+        let prepared = try prepare?(directory)
+        defer { prepared?.cleanup() }
         let config = """
             [storage]
             data_directory = "\(directory)/data"
@@ -153,6 +158,7 @@ struct SocketLoad {
             [log]
             level = "warning"
             \(reference.map { "[domain]\nreference_directory = \"\($0)\"" } ?? "")
+            \(prepared?.configuration ?? "")
             """
         let configPath = directory + "/fascicolod.toml"
         let file = fopen(configPath, "w")
