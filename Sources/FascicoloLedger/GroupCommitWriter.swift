@@ -102,6 +102,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         (heads, pendingHeads) = try Self.loadHeads(store: store, origin: origin, publicKey: key.publicKey, size: tree.size, logger: logger)
         for (stream, head) in pendingHeads { heads.set(stream: stream, head: head) }
         committedSizeUnlocked = tree.size
+        checkpointSizeUnlocked = lastCheckpointSize
         // The side table that decides answers is checked before anything is answered from it.
         _ = try store.checkIdempotencySeal(seal, migrate: !store.environment.options.readOnly)
         startThread { [self] in run() }
@@ -153,6 +154,9 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// The number of committed entries.
     var committedSize: UInt64 { lock.withLock { committedSizeUnlocked } }
     private var committedSizeUnlocked: UInt64 = 0
+    /// The tree size of the latest checkpoint committed.
+    var checkpointSize: UInt64 { lock.withLock { checkpointSizeUnlocked } }
+    private var checkpointSizeUnlocked: UInt64 = 0
     /// Group commits that stored entries since the ledger was opened (for metrics and benchmarks).
     var commitCount: UInt64 { lock.withLock { timingsUnlocked.commits } }
     /// Where the writer thread's time went, summed over every group commit since the ledger was opened.
@@ -253,6 +257,19 @@ final class GroupCommitWriter: @unchecked Sendable {
                 return
             }
             await changed.wait(after: seen)
+        }
+    }
+
+    /// Returns once a checkpoint of more than `size` entries is committed, the writer stops,
+    /// `timeout` passes or the task is cancelled — whichever comes first.
+    func waitForCheckpoint(beyond size: UInt64, timeout: Duration) async {
+        let deadline = ContinuousClock.now + timeout
+        while !Task.isCancelled {
+            let seen = changed.generation
+            if lock.withLock({ checkpointSizeUnlocked > size || state != .running }) { return }
+            let left = deadline - ContinuousClock.now
+            guard left > .zero else { return }
+            await changed.wait(after: seen, timeout: left)
         }
     }
 
@@ -379,6 +396,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         let committed = monotonic.nanoseconds()
         lock.withLock {
             committedSizeUnlocked = tree.size
+            if let size = outcome.checkpoint?.size { checkpointSizeUnlocked = size }
             if outcome.checkpoint != nil && checkpointRequested { checkpointRequestedUnlocked = false }
             guard grew else { return }
             timingsUnlocked.add(
@@ -641,7 +659,10 @@ final class GroupCommitWriter: @unchecked Sendable {
             uncoveredSince = nil
             pendingHeads = [:]
             headsAhead = false
-            if requested { lock.withLock { checkpointRequestedUnlocked = false } }
+            lock.withLock {
+                checkpointSizeUnlocked = tree.size
+                if requested { checkpointRequestedUnlocked = false }
+            }
             changed.notify()
         } catch {
             logger.error("checkpoint failed", metadata: ["error": "\(error)", "size": "\(tree.size)"])

@@ -175,6 +175,17 @@ public final class Ledger: Sendable {
         return self.size
     }
 
+    /// The tree size of the latest checkpoint signed (0 before the first).
+    public var checkpointSize: UInt64 { writer.checkpointSize }
+
+    /// Waits until a checkpoint of more than `size` entries is signed, `timeout` passes, the
+    /// ledger closes or the task is cancelled; returns the latest checkpoint's size then. For the
+    /// witnesses' submitter: it wakes per checkpoint, not per commit.
+    public func waitForCheckpoint(beyond size: UInt64, timeout: Duration) async -> UInt64 {
+        await writer.waitForCheckpoint(beyond: size, timeout: timeout)
+        return writer.checkpointSize
+    }
+
     /// Returns the reason once the disk has failed in a way only a restart recovers from
     /// (`StorageHealth.failed`); nil if the ledger closes or the task is cancelled first.
     public func waitForStorageFailure() async -> String? {
