@@ -132,15 +132,9 @@ public enum WitnessKey {
         return "\(name)+\(Hex.encode(id))+\(Base64.encode([SignedNote.cosignatureType] + publicKey.bytes))"
     }
 
-    /// Reads a cosignature vkey back (what a log or a verifier configures).
+    /// Reads a cosignature vkey back (what a log or a verifier configures): the ledger's
+    /// `WitnessVerifierKey`, which the verifying commands use too.
     public static func parseVerifierKey(_ text: String) -> (name: String, publicKey: PublicKey)? {
-        let parts = text.split(separator: "+", maxSplits: 2, omittingEmptySubsequences: false)
-        guard parts.count == 3, !parts[0].isEmpty, let id = Hex.decode(String(parts[1])), id.count == 4,
-            let blob = Base64.decode(String(parts[2])), blob.count == 33, blob[0] == SignedNote.cosignatureType,
-            let key = PublicKey(Array(blob[1...]))
-        else { return nil }
-        let name = String(parts[0])
-        guard SignedNote.keyID(name: name, publicKey: key, type: SignedNote.cosignatureType) == id else { return nil }
-        return (name, key)
+        WitnessVerifierKey(text).map { ($0.name, $0.publicKey) }
     }
 }
