@@ -108,19 +108,21 @@ extension LedgerSnapshot {
     public func latestCheckpoint() throws -> Checkpoint? {
         guard let note = try transaction.withCursor(store.checkpoints, { try $0.last().map { String(decoding: $0.value, as: UTF8.self) } })
         else { return nil }
-        return try Checkpoint.verify(note: note, origin: store.origin(in: transaction), publicKey: try key())
+        return try chain().verify(note: note)
     }
 
     /// The stored checkpoint of exactly `size` entries, if one was signed.
     public func checkpoint(size: UInt64) throws -> Checkpoint? {
         guard let note = try transaction.get(store.checkpoints, key: BigEndian.bytes(size)) else { return nil }
-        return try Checkpoint.verify(
-            note: String(decoding: note, as: UTF8.self), origin: store.origin(in: transaction), publicKey: try key())
+        return try chain().verify(note: String(decoding: note, as: UTF8.self))
     }
 
-    private func key() throws -> PublicKey {
-        guard let publicKey else { throw SnapshotWithoutKey() }
-        return publicKey
+    /// The keys as of this snapshot: the ledger's chain, unless a rotation this snapshot sees
+    /// is not in it yet (read just as it committed), when the snapshot's own entries give them.
+    func chain() throws -> KeyChain {
+        guard let keyChain else { throw SnapshotWithoutKey() }
+        guard try streamVersion(KeyRotation.stream) > UInt64(keyChain.rotations.count) else { return keyChain }
+        return try KeyChain.loadRotations(txn: transaction, store: store, origin: keyChain.origin) ?? keyChain
     }
 
     /// The RFC 9162 inclusion proof of the entry at `position` in the tree of `treeSize` entries.
