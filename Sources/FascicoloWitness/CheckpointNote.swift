@@ -1,4 +1,5 @@
 import FascicoloCrypto
+import FascicoloLedger
 
 /// A checkpoint as a witness reads it (C2SP `tlog-checkpoint`, https://c2sp.org/tlog-checkpoint):
 ///
@@ -12,10 +13,18 @@ import FascicoloCrypto
 /// operation of the log based on the first three lines of the checkpoint". So this parser is
 /// not `Checkpoint.verify` (which knows this log's one extension line): any log's checkpoint is
 /// accepted, and the whole text is what the witness signs.
+///
+/// One extension line does mean something to the witness: Fascicolo's next-key line
+/// (`fascicolo/next-key/v1 <vkey>`, Formats.md "Key rotation"), by which a log signed by the key
+/// the witness trusts names the key that signs its later checkpoints. A note has at most one,
+/// after the third line, naming an Ed25519 vkey of the note's origin; anything else under that
+/// label is malformed.
 public struct CheckpointNote: Sendable {
     public let origin: String
     public let size: UInt64
     public let root: Digest
+    /// The key named by the next-key line, if the note has one.
+    public let nextKey: PublicKey?
     /// The note text (every line, extension lines included, with the final newline): what a
     /// cosignature/v1 signs.
     public let text: String
@@ -42,6 +51,17 @@ public struct CheckpointNote: Sendable {
             throw .init(reason: "the root hash is one base64 SHA-256 hash")
         }
         self.root = root
+        let nextKeyLines = lines.dropFirst(3).filter { $0.hasPrefix(KeyRotation.lineLabel + " ") }
+        guard nextKeyLines.count <= 1 else { throw .init(reason: "a checkpoint has at most one next-key line") }
+        if let line = nextKeyLines.first {
+            let vkey = String(line.dropFirst(KeyRotation.lineLabel.count + 1))
+            guard let key = SignedNote.parseVerifierKey(vkey), key.name == origin,
+                SignedNote.verifierKey(name: origin, publicKey: key.publicKey) == vkey
+            else { throw .init(reason: "the next-key line names no Ed25519 verifier key of this origin") }
+            nextKey = key.publicKey
+        } else {
+            nextKey = nil
+        }
     }
 
     /// Whether a key the witness trusts for this origin signed the note (signed-note: "If the key
@@ -49,15 +69,19 @@ public struct CheckpointNote: Sendable {
     /// known key fails to verify, clients SHOULD reject the whole note. If no signature from a
     /// known key verifies successfully, clients MUST reject the note"; tlog-witness: "it MUST
     /// ignore signatures from unknown keys").
-    public func isSigned(byAnyOf keys: [LogKey]) -> Bool {
-        var verified = false
+    public func isSigned(byAnyOf keys: [LogKey]) -> Bool { signer(amongst: keys) != nil }
+
+    /// The trusted key whose signature verifies (the first, when several do); nil when none
+    /// does or one of them fails (see `isSigned`).
+    public func signer(amongst keys: [LogKey]) -> LogKey? {
+        var verified: LogKey?
         for key in keys {
             let id = SignedNote.keyID(name: key.name, publicKey: key.publicKey)
             for signature in parsed.signatures where signature.name == key.name && Array(signature.blob.prefix(4)) == id {
                 guard signature.blob.count == 4 + Signature.byteCount,
                     key.publicKey.isValidSignature(Array(signature.blob.dropFirst(4)), for: Array(text.utf8))
-                else { return false }
-                verified = true
+                else { return nil }
+                verified = verified ?? key
             }
         }
         return verified

@@ -25,6 +25,13 @@ import Logging
 ///    a "422 Unprocessable Entity""
 /// 6. "If the old size matches the checkpoint size, the witness MUST check that the root hashes
 ///    are also identical. If they don't match, the witness MUST respond with a "409 Conflict""
+/// Key rotation (Formats.md, "Key rotation"): a checkpoint cosigned with a next-key line — signed
+/// by the key trusted at its size and consistent as any other — makes the key it names the one
+/// trusted for that origin beyond its size, recorded in the same transaction as the checkpoint
+/// (`WitnessState.LearntKey`). From then on a checkpoint larger than the rotation is checked with
+/// the new key only, so the replaced key, retired or stolen, gets nothing beyond it cosigned
+/// (403). The configured key is the trust anchor of a fresh state only.
+///
 /// 7. "If all the checks above pass, the witness MUST update its record of the latest cosigned
 ///    checkpoint and respond with a "200 Success" [...] The witness MUST persist the new
 ///    checkpoint before responding. Note that checking the old size against the latest
@@ -47,6 +54,16 @@ public final class Witness: Sendable {
         self.state = state
         self.wallClock = wallClock
         self.logger = logger
+    }
+
+    /// The keys that may sign a checkpoint of `size`: the key named by the last rotation learnt
+    /// below that size, or the configured ones when there is none — so a checkpoint of any size
+    /// is checked with the key that signed it (Formats.md, "Key rotation"): an older one still
+    /// gets its 409 with the witness's size, and the rotation checkpoint itself, sent again, is
+    /// checked with the key it replaced.
+    static func trustedKeys(origin: String, configured: [LogKey], learnt: [WitnessState.LearntKey], size: UInt64) -> [LogKey] {
+        guard let rotation = learnt.last(where: { $0.size < size }) else { return configured }
+        return [LogKey(name: origin, publicKey: rotation.next)]
     }
 
     /// The witness's cosigner vkey (type 0x04), which logs and verifiers configure.
@@ -84,27 +101,53 @@ public final class Witness: Sendable {
             return .refused(400, error.reason)
         }
         // Messages name no origin, size or hash the client sent: none of it is echoed.
-        guard let keys = logs[checkpoint.origin] else { return .refused(404, "unknown log origin") }
-        guard checkpoint.isSigned(byAnyOf: keys) else { return .refused(403, "no signature by a trusted key of this log") }
-        guard request.oldSize <= checkpoint.size else { return .refused(400, "the old size is larger than the checkpoint's") }
-        if request.oldSize == 0 && !request.proof.isEmpty { return .refused(400, "the proof must be empty when the old size is zero") }
+        guard let configured = logs[checkpoint.origin] else { return .refused(404, "unknown log origin") }
 
-        let answer = try state.update(origin: checkpoint.origin) { stored -> (WitnessState.Record?, Answer?) in
+        // The key trusted for the origin lives in the state (a rotation learnt), so every check
+        // from the signature on runs in the write transaction that records the outcome.
+        var learnt: WitnessState.LearntKey?
+        let answer = try state.update(origin: checkpoint.origin) {
+            stored, learntBefore -> (WitnessState.Record?, WitnessState.LearntKey?, Answer?) in
+            let trusted = Self.trustedKeys(origin: checkpoint.origin, configured: configured, learnt: learntBefore, size: checkpoint.size)
+            guard let signer = checkpoint.signer(amongst: trusted) else {
+                return (nil, nil, .refused(403, "no signature by a trusted key of this log"))
+            }
+            guard request.oldSize <= checkpoint.size else {
+                return (nil, nil, .refused(400, "the old size is larger than the checkpoint's"))
+            }
+            if request.oldSize == 0 && !request.proof.isEmpty {
+                return (nil, nil, .refused(400, "the proof must be empty when the old size is zero"))
+            }
             let storedSize = stored?.size ?? 0
-            guard request.oldSize == storedSize else { return (nil, .conflict(size: storedSize)) }
+            guard request.oldSize == storedSize else { return (nil, nil, .conflict(size: storedSize)) }
             if let stored {
                 if checkpoint.size == stored.size {
-                    // A second checkpoint of the same size with another root is a split view.
-                    guard checkpoint.root == stored.root else { return (nil, .refused(409, "another root hash at the cosigned size")) }
+                    // A second checkpoint of the same size with another root is a split view; so
+                    // is one that names another next key than the one cosigned at that size (or
+                    // one where none was): the root does not cover the next-key line, and a
+                    // holder of the replaced key must not get to name a key of its own.
+                    guard checkpoint.root == stored.root else { return (nil, nil, .refused(409, "another root hash at the cosigned size")) }
+                    let cosignedNextKey = learntBefore.last(where: { $0.size == stored.size })?.next
+                    guard checkpoint.nextKey == cosignedNextKey else {
+                        return (nil, nil, .refused(409, "another next key at the cosigned size"))
+                    }
                 } else if !MerkleProof.verifyConsistency(
                     oldSize: stored.size, newSize: checkpoint.size, proof: request.proof, oldRoot: stored.root, newRoot: checkpoint.root)
                 {
-                    return (nil, .refused(422, "the consistency proof does not verify"))
+                    return (nil, nil, .refused(422, "the consistency proof does not verify"))
                 }
             }
-            return (WitnessState.Record(size: checkpoint.size, root: checkpoint.root, text: checkpoint.text), nil)
+            var rotation: WitnessState.LearntKey?
+            if let next = checkpoint.nextKey, checkpoint.size > storedSize {
+                guard next != signer.publicKey else { return (nil, nil, .refused(400, "the next-key line names the key that signed it")) }
+                rotation = WitnessState.LearntKey(size: checkpoint.size, previous: signer.publicKey, next: next)
+                learnt = rotation
+            }
+            return (WitnessState.Record(size: checkpoint.size, root: checkpoint.root, text: checkpoint.text), rotation, nil)
         }
-        if let answer {
+        if let answer, answer.status == 403 {
+            return answer  // not the log's: nothing of it is logged
+        } else if let answer {
             // "the witness MAY log the request even if the consistency proof doesn't verify [...]
             // as it might be proof of log misbehavior": the log's own signature made it, so its
             // origin and sizes are no client's secret.
@@ -115,6 +158,14 @@ public final class Witness: Sendable {
                     "status": "\(answer.status)",
                 ])
             return answer
+        }
+        if let learnt {
+            logger.notice(
+                "learnt the log's next key from its rotation checkpoint",
+                metadata: [
+                    "origin": "\(checkpoint.origin)", "size": "\(learnt.size)",
+                    "key": "\(SignedNote.verifierKey(name: checkpoint.origin, publicKey: learnt.next))",
+                ])
         }
         let line = SignedNote.cosignatureLine(
             text: checkpoint.text, name: name, key: key, timestampSeconds: UInt64(max(wallClock.secondsSinceEpoch, 0)))
