@@ -41,6 +41,13 @@ public struct WitnessEndpoint: Sendable, Equatable {
 /// reports a size *larger* than the log's latest checkpoint has cosigned a checkpoint this log
 /// does not have — a restored old backup, or another log under this origin and key: that is
 /// logged as an error and counted, and the witness keeps refusing until the log catches up.
+///
+/// Key rotations (Formats.md, "Key rotation"): a witness learns the next key only from the
+/// rotation checkpoint, signed by the key it trusts; it cannot verify a note of the new key
+/// before. So a witness whose size is below a rotation checkpoint's is sent that checkpoint (with
+/// the proof from its size) before anything later, each rotation in turn (`nextCheckpoint`). After
+/// a start, when the witness's size is not known yet, that is the first rotation's; a witness that
+/// refuses it (403: configured with a later key) is sent the next one, then the latest.
 final class WitnessSubmitter: Service {
     let ledger: Ledger
     let witnesses: [WitnessEndpoint]
@@ -74,6 +81,22 @@ final class WitnessSubmitter: Service {
         case cosigned([String])
         /// 409: the size of the latest checkpoint it cosigned for this origin.
         case conflict(UInt64)
+        /// 403: no signature by a key it trusts for this origin.
+        case forbidden
+    }
+
+    /// The checkpoint a witness that cosigned `size` must be sent next: the first rotation
+    /// checkpoint beyond `size` and below the latest (signed by a key the witness can trust,
+    /// naming the next), else the latest.
+    func nextCheckpoint(latest: Checkpoint, beyond size: UInt64) throws -> Checkpoint {
+        for rotation in ledger.keyChain.rotations where rotation.position + 1 > size && rotation.position + 1 < latest.size {
+            // Stored in the rotation's own commit (Formats.md): missing would be damage.
+            guard let checkpoint = try ledger.checkpoint(size: rotation.position + 1) else {
+                throw Refused(description: "the checkpoint of the key rotation at position \(rotation.position) is not stored")
+            }
+            return checkpoint
+        }
+        return latest
     }
 
     struct Refused: Error, CustomStringConvertible {
@@ -87,36 +110,47 @@ final class WitnessSubmitter: Service {
         let failures = Counter(label: "fascicolo_witness_failures_total", dimensions: dimensions)
         var known: UInt64 = 0  // the size the witness last cosigned, as far as this daemon knows
         var cosigned: UInt64 = 0
+        var skipped: UInt64 = 0  // rotation checkpoints up to this size were refused (403): try the next
         var delay: Duration = .seconds(1)
         while !Task.isCancelled {
             // Woken by the next checkpoint, not by every commit: reading and verifying the
             // latest note at each commit cost single-event appends a fifth of their rate
             // (`fascicolo-bench witnessed`, 1 × 1, two witnesses).
-            guard ledger.checkpointSize > cosigned, let checkpoint = try? ledger.latestCheckpoint(), checkpoint.size > cosigned else {
+            guard ledger.checkpointSize > cosigned, let latest = try? ledger.latestCheckpoint(), latest.size > cosigned else {
                 _ = await ledger.waitForCheckpoint(beyond: max(cosigned, ledger.checkpointSize), timeout: .seconds(5))
                 continue
             }
-            lag.record(Int64(checkpoint.size - cosigned))
+            lag.record(Int64(latest.size - cosigned))
+            var checkpoint = latest
             do {
+                checkpoint = try nextCheckpoint(latest: latest, beyond: max(known, skipped))
                 switch try await submit(checkpoint, oldSize: min(known, checkpoint.size), to: witness) {
                 case .cosigned(let lines):
                     for line in lines { try cosignatures.add(size: checkpoint.size, line: line) }
                     known = checkpoint.size
                     cosigned = checkpoint.size
+                    skipped = 0
                     cosignedSize.record(Int64(cosigned))
-                    lag.record(0)
+                    lag.record(Int64(latest.size - cosigned))
                     delay = .seconds(1)
                     continue
-                case .conflict(let size) where size <= checkpoint.size && size != known:
+                case .conflict(let size) where size <= latest.size && size != known:
                     known = size  // submit again at once, proving consistency from its size
+                    skipped = 0
                     continue
                 case .conflict(let size):
                     throw Refused(
-                        description: size > checkpoint.size
-                            ? "the witness has cosigned \(size) entries of this log, more than its latest checkpoint (\(checkpoint.size)): a restored older copy, or a split view"
+                        description: size > latest.size
+                            ? "the witness has cosigned \(size) entries of this log, more than its latest checkpoint (\(latest.size)): a restored older copy, or a split view"
                             : "the witness refuses the consistency proof from its own size \(size)")
+                case .forbidden where checkpoint.size < latest.size:
+                    skipped = checkpoint.size  // a witness configured with a later key: the next rotation's, or the latest
+                    continue
+                case .forbidden:
+                    throw Refused(description: "the witness answered HTTP 403: it trusts no key that signed the checkpoint")
                 }
             } catch {
+                skipped = 0
                 if Task.isCancelled { return }
                 failures.increment()
                 logger.error(
@@ -155,6 +189,8 @@ final class WitnessSubmitter: Service {
                 throw Refused(description: "the witness answered 409 without its size")
             }
             return .conflict(size)
+        case 403:
+            return .forbidden
         default:
             // The witness's text is not repeated (it is another system's); its status is.
             throw Refused(description: "the witness answered HTTP \(response.status.code)")

@@ -19,7 +19,7 @@ import Testing
         var port = 0
         var verifierKey = ""
 
-        init(directory: String, logKey: String) throws {
+        init(directory: String, logKey: String, name: String = "witness.test/regione") throws {
             self.directory = directory
             mkdir(directory, 0o700)
             configuration = directory + "/witness.toml"
@@ -27,7 +27,7 @@ import Testing
                 configuration,
                 """
                 [witness]
-                name = "witness.test/regione"
+                name = "\(name)"
                 data_directory = "\(directory)/state"
                 logs = ["\(logKey)"]
                 [http]
@@ -140,11 +140,88 @@ import Testing
         }
     }
 
+    /// A key rotation and entries after it (made while the daemon is stopped): after its restart
+    /// the daemon does not know the witness's size, its latest checkpoint is signed by the new key,
+    /// and the witness cannot verify the new key's notes before it has cosigned the rotation
+    /// checkpoint — so the daemon sends that one first, then the latest, which the witness checks
+    /// with the key it learnt.
+    @Test func aWitnessIsToldOfAKeyRotationBeforeTheNewKeysCheckpoints() async throws {
+        try #require(access(Self.witnessBinary, X_OK) == 0, "build fascicolo-witness first (tools/test does)")
+        try await withTemporaryDirectory { directory in
+            chmod(directory, 0o755)
+            #expect(mkdir(directory + "/data", 0o700) == 0)
+            let key = SigningKey()
+            try key.withSeed { seed in try KeyFile.writeNewSecret(path: directory + "/data/" + KeyFile.secretName, bytes: seed) }
+            let origin = "fascicolo.invalid/ledger"
+            let firstKey = SignedNote.verifierKey(name: origin, publicKey: key.publicKey)
+            var witness = try Witness(directory: directory, logKey: firstKey)
+            try witness.start()
+            defer { witness.stop() }
+            let socket = directory + "/api.sock"
+            let config = directory + "/fascicolod.toml"
+            try writeFile(
+                config,
+                """
+                [storage]
+                data_directory = "\(directory)/data"
+                [socket]
+                path = "\(socket)"
+                [access]
+                admin = "uid:0"
+                [ledger]
+                checkpoint_every_milliseconds = 50
+                [domain]
+                reference_directory = "\(packageDirectory())/Config/reference"
+                [witnesses]
+                list = ["\(witness.verifierKey) http://127.0.0.1:\(witness.port)"]
+                timeout_milliseconds = 2000
+                """)
+            let daemon = try RunningDaemon(directory: directory, configPath: config, socket: socket)
+            defer { daemon.kill(SIGKILL) }
+            #expect(try daemon.append("case-w", #"{"events":[{"type":"X","data":{"n":1}}]}"#).status == 201)
+            try waitForWitness(daemon, witness.verifierKey, size: 1)
+            #expect(daemon.kill(SIGTERM) == 0)
+
+            var configuration = LedgerConfiguration()
+            configuration.origin = origin
+            let ledger = try Ledger.open(directory: directory + "/data", configuration: configuration)
+            let rotation = try await ledger.rotateKey(author: "uid:0", retire: .destroy)
+            for index in 2...3 {
+                _ = try await ledger.append(
+                    AppendRequest(stream: "case-w", events: [NewEvent(type: "X", payload: Array("after \(index)".utf8))], author: "uid:0"))
+            }
+            _ = try await ledger.signCheckpoint()
+            ledger.close()
+            #expect(rotation.position == 1)
+
+            // A second witness, added now and configured with the new key: it refuses the
+            // rotation checkpoint (403), so the daemon goes on to the latest.
+            var late = try Witness(directory: directory + "/late", logKey: rotation.newVerifierKey, name: "witness.test/late")
+            try late.start()
+            defer { late.stop() }
+            try writeFile(
+                config,
+                readFile(config).replacingOccurrences(
+                    of: "http://127.0.0.1:\(witness.port)\"]",
+                    with: "http://127.0.0.1:\(witness.port)\", \"\(late.verifierKey) http://127.0.0.1:\(late.port)\"]"))
+
+            try daemon.start()  // its latest checkpoint (4) is signed by the new key
+            try waitForWitness(daemon, witness.verifierKey, size: 4)
+            try waitForWitness(daemon, witness.verifierKey, size: 2)  // the rotation checkpoint, cosigned on the way
+            try waitForWitness(daemon, late.verifierKey, size: 4)
+            for key in [witness.verifierKey, late.verifierKey] {
+                let checked = try cli(
+                    daemon, ["checkpoint", "--size", "4", "--witness", key, "--quorum", "1", "--key", rotation.newVerifierKey])
+                #expect(checked.status == 0, "\(checked.output)")
+            }
+        }
+    }
+
     /// Waits until the checkpoint of `size` entries is served with the witness's cosignature.
     private func waitForWitness(_ daemon: RunningDaemon, _ witnessKey: String, size: Int) throws {
         for _ in 0..<300 {
             let note = try daemon.call("/v1/checkpoints/\(size)")
-            if note.status == 200, note.body.contains("\n— witness.test/regione ") { return }
+            if note.status == 200, note.body.contains("\n— \(witnessKey.prefix { $0 != "+" }) ") { return }
             sleepMilliseconds(50)
         }
         Issue.record("the checkpoint of \(size) entries was not witnessed: \(try daemon.call("/v1/checkpoints/latest").body)")
