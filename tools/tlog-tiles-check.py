@@ -6,8 +6,8 @@ https://c2sp.org/tlog-checkpoint, https://c2sp.org/signed-note and RFC 6962 sect
 not from Fascicolo's code, to show that a standard transparency-log client can read and verify
 what `fascicolo tiles export` writes and what the daemon serves under /v1/tlog.
 
-    tlog-tiles-check.py VERIFIER_KEY DIR
-    tlog-tiles-check.py VERIFIER_KEY --unix-socket SOCKET [--prefix /v1/tlog]
+    tlog-tiles-check.py VERIFIER_KEY DIR [--key-rotations FILE]
+    tlog-tiles-check.py VERIFIER_KEY --unix-socket SOCKET [--prefix /v1/tlog] [--key-rotations FILE]
 
 VERIFIER_KEY is the log's signed-note verifier key, `<name>+<key id hex>+<base64(0x01 || key)>`.
 It checks: the checkpoint's Ed25519 signature by that key and its origin line; every tile
@@ -16,6 +16,12 @@ above level 0 are the Merkle tree hashes of the full tiles below; that the root 
 the leaf hashes is the checkpoint's; and, when entry bundles are present (or --entries), that
 each entry's RFC 6962 leaf hash is the one in its level-0 tile. Prints OK and exits 0, or
 prints what failed and exits 1.
+
+A Fascicolo log's key can change (Formats.md, "Key rotation"): its checkpoint is then signed by
+a later key. Give VERIFIER_KEY the log's first key and --key-rotations a JSON array of the
+rotation checkpoints (notes, oldest first, as a person bundle's `keyRotations`): each must be
+signed by the key current before it and carry the next-key line `fascicolo/next-key/v1 <vkey>`,
+whose key signs the checkpoints of larger sizes. tlog-tiles itself publishes no such notes.
 
 Needs: pip install pynacl
 """
@@ -98,6 +104,39 @@ def parse_verifier_key(text):
     return name, computed, raw[1:]
 
 
+NEXT_KEY_PREFIX = "fascicolo/next-key/v1 "
+
+
+def follow_rotations(notes, key_name, key_id, public_key):
+    """The keys of a rotated log: [(first tree size it signs, key_id, public_key)], from the
+    given key through each rotation note (signed by the key current before it; its next-key
+    line names the key of every larger size)."""
+    keys = [(0, key_id, public_key)]
+    for number, note in enumerate(notes):
+        if not isinstance(note, str):
+            raise Failure("key rotation %d is not a note" % number)
+        size, _ = verify_checkpoint(note, key_name, keys[-1][1], keys[-1][2])
+        lines = note.partition("\n\n")[0].split("\n")
+        named = [line[len(NEXT_KEY_PREFIX):] for line in lines[3:] if line.startswith(NEXT_KEY_PREFIX)]
+        if len(named) != 1:
+            raise Failure("key rotation %d has no next-key line" % number)
+        try:
+            name, next_id, next_key = parse_verifier_key(named[0])
+        except (ValueError, Failure):
+            raise Failure("key rotation %d: its next-key line is not a verifier key" % number)
+        if name != key_name or next_key == keys[-1][2]:
+            raise Failure("key rotation %d: its next-key line names a key of another origin, or the same key" % number)
+        if size < keys[-1][0]:
+            raise Failure("key rotation %d is not larger than the one before it" % number)
+        keys.append((size + 1, next_id, next_key))  # it signs the checkpoints beyond the rotation
+    return keys
+
+
+def key_for_size(keys, size):
+    """The key that signs a checkpoint of `size`: the last whose first size is at most it."""
+    return next((key_id, key) for first, key_id, key in reversed(keys) if first <= size)
+
+
 def verify_checkpoint(note, key_name, key_id, public_key):
     """signed-note: the text, a blank line, then signature lines `— <name> <base64(id || sig)>`."""
     text, separator, signatures = note.partition("\n\n")
@@ -146,12 +185,25 @@ def mth(hashes):
     return node(mth(hashes[:split]), mth(hashes[split:]))
 
 
-def check(source, verifier_key, entries):
+def check(source, verifier_key, entries, rotations=()):
     key_name, key_id, public_key = parse_verifier_key(verifier_key)
+    keys = follow_rotations(rotations, key_name, key_id, public_key)
     note = source.get("checkpoint")
     if note is None:
         raise Failure("there is no checkpoint")
-    size, root = verify_checkpoint(note.decode("utf-8"), key_name, key_id, public_key)
+    note = note.decode("utf-8")
+    try:
+        claimed = int(note.split("\n")[1])
+    except (IndexError, ValueError):
+        claimed = 0
+    if claimed < keys[-1][0] - 1:
+        raise Failure("a key rotation is beyond the checkpoint's tree size")
+    try:
+        size, root = verify_checkpoint(note, key_name, *key_for_size(keys, claimed))
+    except Failure as failure:
+        if len(keys) == 1 and "no signature" in str(failure):
+            raise Failure(str(failure) + " (if the log's key was rotated, give its rotation checkpoints with --key-rotations)")
+        raise
     if size == 0:
         if root != hashlib.sha256(b"").digest():
             raise Failure("the root of the empty tree is not SHA-256 of nothing")
@@ -217,7 +269,21 @@ def main():
     parser.add_argument("--unix-socket")
     parser.add_argument("--prefix", default="/v1/tlog")
     parser.add_argument("--entries", action="store_true", help="require the entry bundles")
+    parser.add_argument("--key-rotations", help="a JSON array of the log's rotation checkpoints, oldest first")
     arguments = parser.parse_args()
+    rotations = []
+    if arguments.key_rotations:
+        import json
+
+        try:
+            with open(arguments.key_rotations, encoding="utf-8") as f:
+                rotations = json.load(f)
+        except (OSError, ValueError) as error:
+            print("error: --key-rotations: %s" % error, file=sys.stderr)
+            return 2
+        if not isinstance(rotations, list):
+            print("error: --key-rotations: not a JSON array", file=sys.stderr)
+            return 2
     if arguments.unix_socket:
         source = UnixSocketHTTP(arguments.unix_socket, arguments.prefix)
     elif arguments.directory:
@@ -225,7 +291,7 @@ def main():
     else:
         parser.error("give a directory or --unix-socket")
     try:
-        size, entries = check(source, arguments.verifier_key, True if arguments.entries else None)
+        size, entries = check(source, arguments.verifier_key, True if arguments.entries else None, rotations)
     except Failure as failure:
         print("FAILED: %s" % failure)
         return 1

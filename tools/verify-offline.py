@@ -9,7 +9,8 @@ read before liblmdb opens the file) -- no project source was read.
                               [--no-lock]
 
 Checks, on one read-only LMDB snapshot, what Formats.md lists under "What fascicolo verify
-checks": checkpoint notes (note signature and cosignature/v1 timestamp signature), every entry
+checks": the key chain (the KeyRotated entries of ledger:keys, "Key rotation" steps 1-3, with
+each entry and checkpoint checked with the key current at its position or size), checkpoint notes (note signature and cosignature/v1 timestamp signature), every entry
 (position, parse, key ID, Ed25519 signature), stream version continuity, recordedAt
 monotonicity, every stored Merkle node (post-order numbering) against the RFC 9162 tree
 recomputed from the records, every checkpoint root and stream-heads line (the stream-head map
@@ -30,12 +31,14 @@ Needs: pip install lmdb pynacl
 """
 import argparse
 import base64
+import bisect
 import collections
 import hashlib
 import hmac
 import mmap
 import os
 import random
+import re
 import signal
 import struct
 import sys
@@ -97,6 +100,12 @@ def parse_vkey(vkey):
     if key_hash(name, 0x01, public_key) != key_id:
         raise UsageError("verifier key: key ID does not match name and key")
     return name, key_id, public_key
+
+
+def vkey_text(name, public_key):
+    """The signed-note vkey of an Ed25519 key: '<name>+<hex key id>+<base64(0x01 || key)>'."""
+    encoded = base64.b64encode(bytes([0x01]) + public_key).decode()
+    return f"{name}+{key_hash(name, 0x01, public_key).hex()}+{encoded}"
 
 
 def ed25519_ok(verify_key, message, signature):
@@ -245,6 +254,88 @@ def parse_record(rec):
 
 
 STREAM_HEADS_LABEL = "fascicolo/stream-heads/v1"
+NEXT_KEY_LABEL = "fascicolo/next-key/v1"
+KEYS_STREAM = b"ledger:keys"
+ROTATION_TYPE = b"KeyRotated"
+ROTATION_PAYLOAD = re.compile(rb'\{"previousKey":"([A-Za-z0-9+/=]*)","newKey":"([A-Za-z0-9+/=]*)","proof":"([A-Za-z0-9+/=]*)"\}\Z')
+
+
+def canonical_b64(text, length):
+    """Bytes of canonical standard base64 `text` (bytes) of `length` bytes, else None."""
+    try:
+        raw = base64.b64decode(text, validate=True)
+    except ValueError:
+        return None
+    return raw if len(raw) == length and base64.b64encode(raw) == text else None
+
+
+class KeyChain:
+    """The log's keys in order (Formats.md, "Key rotation"): keys[0] is the first key, keys[i]
+    is named by the rotation at positions[i - 1]. The entry at p is signed by keys[i], i the
+    number of rotations at positions strictly below p; a checkpoint of size n by the key of
+    entry n - 1."""
+    def __init__(self, origin, keys, positions):
+        self.origin, self.keys, self.positions = origin, keys, positions
+        self.key_ids = [key_hash(origin, 0x01, k) for k in keys]
+        self.cosig_ids = [key_hash(origin, 0x04, k) for k in keys]
+        self.verify_keys = [VerifyKey(k) for k in keys]
+
+    def index_for_entry(self, p):
+        return bisect.bisect_left(self.positions, p)
+
+    def for_checkpoint(self, size):
+        """(key ID, cosignature key ID, VerifyKey, next key or None) of the checkpoint of `size`."""
+        i = self.index_for_entry(size - 1)
+        rotation = bisect.bisect_left(self.positions, size - 1)
+        next_key = self.keys[rotation + 1] if rotation < len(self.positions) and self.positions[rotation] == size - 1 else None
+        return self.key_ids[i], self.cosig_ids[i], self.verify_keys[i], next_key
+
+
+def load_key_chain(txn, dbs, origin, given):
+    """Step 1 of "Key rotation": the entries of ledger:keys in order, each a valid rotation from
+    the key current before it, signed by it. Without rotations the chain is the given key."""
+    row = txn.get(KEYS_STREAM, db=dbs["streams"])
+    rotations = u64(row) if row is not None and len(row) == 8 else 0
+    if rotations == 0:
+        return KeyChain(origin, [given], [])
+    keys, positions = [], []
+    for version in range(1, rotations + 1):
+        at = txn.get(KEYS_STREAM + b"\x00" + be8(version), db=dbs["stream_index"])
+        rec = txn.get(at, db=dbs["entries"]) if at is not None and len(at) == 8 else None
+        if rec is None:
+            raise Failure(f"key rotation {version} of {KEYS_STREAM.decode()} is missing from the stream index or the log")
+        p = u64(at)
+        try:
+            e = parse_record(rec)
+        except ValueError as err:
+            raise Failure(f"record does not parse: {err}", p)
+        if e["stream"] != KEYS_STREAM or e["version"] != version or e["position"] != p:
+            raise Failure(f"the stream index's key rotation {version} is not this entry", p)
+        if e["type"] != ROTATION_TYPE:
+            raise Failure(f"an entry of {KEYS_STREAM.decode()} is not a KeyRotated entry", p)
+        m = ROTATION_PAYLOAD.match(e["payload"])
+        previous, new, proof = (canonical_b64(m.group(i), n) for i, n in ((1, 32), (2, 32), (3, 64))) if m else (None,) * 3
+        if previous is None or new is None or proof is None:
+            raise Failure("the key rotation's payload is not exactly "
+                          '{"previousKey":...,"newKey":...,"proof":...} of canonical base64 keys and proof', p)
+        if not keys:
+            keys.append(previous)  # the first key, trusted only if it (or a later one) is given
+        current = keys[-1]
+        if previous != current:
+            raise Failure("the key rotation does not replace the key current before it", p)
+        if new == current:
+            raise Failure("the key rotation names the key it replaces", p)
+        message = (b"fascicolo/key-rotation/v1\n" + origin.encode() + b"\n" + str(p).encode() + b"\n"
+                   + previous + new)
+        if not ed25519_ok(VerifyKey(new), message, proof):
+            raise Failure("the key rotation's proof does not verify with the new key", p)
+        if e["key_id"] != key_hash(origin, 0x01, current) or not ed25519_ok(VerifyKey(current), e["signed"], e["signature"]):
+            raise Failure("the key rotation is not signed by the key it replaces", p)
+        keys.append(new)
+        positions.append(p)
+    if given not in keys:
+        raise Failure("the key given is none of the keys the log's rotations name")
+    return KeyChain(origin, keys, positions)
 
 
 def map_root(heads):
@@ -266,8 +357,9 @@ def map_root(heads):
     return subtree(leaves, 0)
 
 
-def check_checkpoint(size, note_bytes, origin, key_id, cosig_id, vk):
-    """Parse and verify one checkpoint note; return its root hash and its stream-heads root (or None)."""
+def check_checkpoint(size, note_bytes, origin, chain):
+    """Parse and verify one checkpoint note with the key of its size (and its next-key line
+    against the chain); return its root hash and its stream-heads root (or None)."""
     where = f"checkpoint {size}: "
     try:
         note = note_bytes.decode("utf-8")
@@ -275,10 +367,17 @@ def check_checkpoint(size, note_bytes, origin, key_id, cosig_id, vk):
         raise Failure(where + "not UTF-8")
     text, sep, sigs = note.partition("\n\n")
     lines = text.split("\n")
-    if not sep or len(lines) not in (3, 4) or not sigs.endswith("\n"):
-        raise Failure(where + "not a three- or four-line checkpoint body followed by signatures")
+    if not sep or len(lines) not in (3, 4, 5) or not sigs.endswith("\n"):
+        raise Failure(where + "not a three-, four- or five-line checkpoint body followed by signatures")
+    key_id, cosig_id, vk, next_key = chain.for_checkpoint(size)
+    if next_key is not None and (len(lines) != 5 or lines[4] != f"{NEXT_KEY_LABEL} {vkey_text(origin, next_key)}"):
+        raise Failure(where + f"its last entry is a key rotation, and it does not end with the next-key line "
+                              f"naming the rotation's new key")
+    if next_key is None and len(lines) == 5:
+        raise Failure(where + "it has a fifth line, but only a checkpoint whose last entry is a key rotation "
+                              "has one (the next-key line)")
     heads_root = None
-    if len(lines) == 4:
+    if len(lines) >= 4:
         label, _, encoded = lines[3].partition(" ")
         try:
             heads_root = base64.b64decode(encoded, validate=True)
@@ -418,9 +517,7 @@ def check_side_tables(txn, env, datadir, n, public_key):
 
 
 def verify(env, vkey, fast, self_check, progress, datadir=None, kept_notes=()):
-    name, key_id, public_key = vkey
-    cosig_id = key_hash(name, 0x04, public_key)
-    vk = VerifyKey(public_key)
+    name, _, given_key = vkey
     progress.step("opening the tables")
     with env.begin(buffers=False) as txn:  # one snapshot for everything
         dbs = {}
@@ -438,6 +535,11 @@ def verify(env, vkey, fast, self_check, progress, datadir=None, kept_notes=()):
         if origin != name:
             raise Failure(f"origin {origin!r} is not the verifier key's name {name!r}")
 
+        # Step 0: the key chain (Formats.md, "Key rotation").
+        progress.step("following the key chain")
+        chain = load_key_chain(txn, dbs, origin, given_key)
+        public_key = chain.keys[-1]  # signing.key, when present, is the current key
+
         # Step 1: checkpoints.
         progress.step("checking the checkpoints")
         roots = {}
@@ -449,7 +551,7 @@ def verify(env, vkey, fast, self_check, progress, datadir=None, kept_notes=()):
             if size == 0:
                 raise Failure("a checkpoint of size 0 (checkpoints are signed for sizes of 1 and more)")
             try:
-                roots[size], heads_roots[size] = check_checkpoint(size, note, origin, key_id, cosig_id, vk)
+                roots[size], heads_roots[size] = check_checkpoint(size, note, origin, chain)
             except Failure as f:  # a checkpoint concerns the last position it covers
                 raise Failure(str(f), size - 1)
         # The notes the daemon kept in checkpoints.log: each verifies, is in the table, and the
@@ -457,11 +559,28 @@ def verify(env, vkey, fast, self_check, progress, datadir=None, kept_notes=()):
         for note in kept_notes:
             lines = note.split(b"\n")
             size = int(lines[1]) if len(lines) > 1 and lines[1].isdigit() else 0
-            root, _ = check_checkpoint(size, note, origin, key_id, cosig_id, vk)
+            if size == 0:
+                raise Failure("checkpoints.log holds a note without a tree size")
+            try:
+                root, _ = check_checkpoint(size, note, origin, chain)
+            except Failure as f:
+                raise Failure(str(f), size - 1)
             if txn.get(be8(size), db=dbs["checkpoints"]) != note:
                 raise Failure(f"checkpoints.log holds checkpoint {size}, which the checkpoints table lacks",
                               size - 1 if size else None)
             roots[size] = root
+        # "Key rotation", step 3: each rotation's checkpoint is stored; a key given that is not
+        # the first vouches for the log before it only through a checkpoint it signed beyond the
+        # rotation that named it (Formats.md, "What fascicolo verify checks", step 0).
+        for p in chain.positions:
+            if p + 1 not in roots:
+                raise Failure(f"the checkpoint of the key rotation at position {p} (size {p + 1}) is not stored", p)
+        given_index = chain.keys.index(given_key)
+        if given_index > 0:
+            since = chain.positions[given_index - 1] + 1
+            if not any(s > since and chain.for_checkpoint(s)[0] == chain.key_ids[given_index] for s in roots):
+                raise Failure("the key given is a later key of the chain, and no stored checkpoint beyond "
+                              "its rotation is signed by it")
 
         # Steps 2-4, entry by entry, in position order.
         progress.step("checking the entries")
@@ -475,6 +594,8 @@ def verify(env, vkey, fast, self_check, progress, datadir=None, kept_notes=()):
         prev_time = None
         index_keys = []                 # per position: its expected stream_index key
         n = 0
+        rotations_at = set(chain.positions)
+        key_index = 0                   # the index in the chain of the key current at p
         for k, rec in txn.cursor(db=dbs["entries"]):
             p = n
             if k != be8(p):
@@ -485,10 +606,15 @@ def verify(env, vkey, fast, self_check, progress, datadir=None, kept_notes=()):
                 raise Failure(f"record does not parse: {err}", p)
             if e["position"] != p:
                 raise Failure(f"record says position {e['position']}", p)
-            if e["key_id"] != key_id:
-                raise Failure(f"key ID {e['key_id'].hex()} is not the log's {key_id.hex()}", p)
-            if not fast and not ed25519_ok(vk, e["signed"], e["signature"]):
+            while key_index < len(chain.positions) and chain.positions[key_index] < p:
+                key_index += 1
+            if e["key_id"] != chain.key_ids[key_index]:
+                raise Failure(f"key ID {e['key_id'].hex()} is not that of the key current at its position "
+                              f"({chain.key_ids[key_index].hex()}, key {key_index} of the chain)", p)
+            if not fast and not ed25519_ok(chain.verify_keys[key_index], e["signed"], e["signature"]):
                 raise Failure("entry signature does not verify", p)
+            if (e["stream"] == KEYS_STREAM) != (p in rotations_at):
+                raise Failure(f"an entry of {KEYS_STREAM.decode()} that is not one of the chain's rotations", p)
             expected = last_version.get(e["stream"], 0) + 1
             if e["version"] != expected:
                 raise Failure(f"stream {e['stream']!r} version {e['version']}, expected {expected}", p)
@@ -825,7 +951,7 @@ def free_pages(fd, meta, size):
 
 class Progress:
     """The step being run and the last position verified, in memory shared with the parent."""
-    STEPS = ("opening the store", "opening the tables", "checking the checkpoints",
+    STEPS = ("opening the store", "opening the tables", "following the key chain", "checking the checkpoints",
              "checking the entries", "checking the stream index", "checking the streams table", "checking the stream_heads table", "checking the side tables",
              "self-checking proofs")
     INT = struct.Struct("=q")              # at offset 0 the step's index, at 8 the position

@@ -1,3 +1,5 @@
+import FascicoloCrypto
+import FascicoloStorage
 import Glibc
 import Testing
 
@@ -33,6 +35,94 @@ struct IndependentVerifierTests {
             } catch let failure as Verifier.Failure {
                 #expect(failure.position == target)
             }
+        }
+    }
+
+    /// A log whose key was rotated: the Python verifier follows the chain from the first key
+    /// (and accepts the current one), and names the position of an entry after the rotation that
+    /// the retired key signed — the same position as `fascicolo verify`.
+    @Test func thePythonVerifierFollowsTheKeyChain() async throws {
+        try await withTemporaryDirectory { directory in
+            let ledger = try Ledger.open(directory: directory, configuration: testConfiguration(noSync: true))
+            for index in 0..<20 {
+                _ = try await ledger.append(AppendRequest(stream: "case-\(index % 3)", events: [event("entry \(index)")], author: "t"))
+            }
+            let first = ledger.verifierKey
+            let rotation = try await ledger.rotateKey(author: "admin", retire: .keep)
+            for index in 0..<10 {
+                _ = try await ledger.append(AppendRequest(stream: "case-\(index % 3)", events: [event("after \(index)")], author: "t"))
+            }
+            let second = try await ledger.rotateKey(author: "admin", retire: .keep)
+            _ = try await ledger.append(AppendRequest(stream: "case-0", events: [event("last")], author: "t"))
+            let size = ledger.size
+            ledger.close()
+
+            for key in [first, rotation.newVerifierKey, second.newVerifierKey] {
+                let good = try runProcess("/usr/bin/env", ["python3", "tools/verify-offline.py", "--key", key, directory])
+                #expect(good.status == 0 && good.output.contains("OK: \(size) entries"), "\(good.output)")
+            }
+            let stranger = SignedNote.verifierKey(name: testConfiguration().origin, publicKey: SigningKey().publicKey)
+            let unknown = try runProcess("/usr/bin/env", ["python3", "tools/verify-offline.py", "--key", stranger, directory])
+            #expect(unknown.status == 1 && unknown.output.contains("none of the keys"), "\(unknown.output)")
+
+            // The first retired key signs one more entry, after both rotations.
+            let retired = try KeyFile.load(path: try #require(rotation.retiredKeyPath))
+            try forgeEntry(directory: directory, payload: Array("late".utf8), key: retired)
+            let bad = try runProcess("/usr/bin/env", ["python3", "tools/verify-offline.py", "--key", first, directory])
+            #expect(
+                bad.status == 1 && bad.output.contains("FAILED: position \(size):") && bad.output.contains("key current at its position"),
+                "\(bad.output)")
+            do {
+                _ = try Verifier.verify(directory: directory, verifierKey: first)
+                Issue.record("fascicolo's verifier passed an entry signed by a retired key")
+            } catch let failure as Verifier.Failure {
+                #expect(failure.position == size)
+            }
+        }
+    }
+
+    /// A rotation signed by the key it names instead of the key it replaces: the Python verifier
+    /// names its position.
+    @Test func thePythonVerifierRefusesARotationNotSignedByTheKeyItReplaces() async throws {
+        try await withTemporaryDirectory { directory in
+            let ledger = try Ledger.open(directory: directory, configuration: testConfiguration(noSync: true))
+            for index in 0..<5 {
+                _ = try await ledger.append(AppendRequest(stream: "case-0", events: [event("entry \(index)")], author: "t"))
+            }
+            let first = ledger.verifierKey
+            let current = ledger.publicKey
+            ledger.close()
+            let stranger = SigningKey()
+            let forged = KeyRotation.payload(origin: testConfiguration().origin, position: 5, previous: current, next: stranger)
+            try forgeEntry(directory: directory, stream: KeyRotation.stream, type: KeyRotation.eventType, payload: forged, key: stranger)
+            let bad = try runProcess("/usr/bin/env", ["python3", "tools/verify-offline.py", "--key", first, directory])
+            #expect(
+                bad.status == 1 && bad.output.contains("FAILED: position 5:") && bad.output.contains("not signed by the key it replaces"),
+                "\(bad.output)")
+        }
+    }
+
+    /// Writes the next entry (stream `case-0` unless told) behind the ledger's back, signed by `key`, with its
+    /// stream index and version rows but no Merkle nodes (the verifiers stop at the entry first).
+    func forgeEntry(
+        directory: String, stream name: String = "case-0", type: String = "TestEvent", payload: [UInt8], key: SigningKey
+    ) throws {
+        let store = try LedgerStore.open(directory: directory, readOnly: false)
+        defer { store.environment.close() }
+        let origin = try store.origin()
+        try store.environment.write { txn in
+            let position = try store.size(in: txn)
+            let stream = Array(name.utf8)
+            let version = (try txn.get(store.streams, key: stream)).flatMap { BigEndian.uint64($0) } ?? 0
+            var record = EntryFormat.signedBytes(
+                position: position, recordedAtMilliseconds: Int64.max / 2, streamVersion: version + 1,
+                keyID: SignedNote.keyID(name: origin, publicKey: key.publicKey), stream: stream,
+                eventType: Array(type.utf8), author: Array("forger".utf8), payload: payload)
+            record += key.sign(record)
+            try txn.put(store.entries, key: BigEndian.bytes(position), value: record)
+            try txn.put(
+                store.streamIndex, key: LedgerStore.streamIndexKey(stream: stream, version: version + 1), value: BigEndian.bytes(position))
+            try txn.put(store.streams, key: stream, value: BigEndian.bytes(version + 1))
         }
     }
 }

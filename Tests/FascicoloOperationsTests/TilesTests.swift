@@ -101,6 +101,66 @@ import Testing
         }
     }
 
+    /// A log whose key was rotated: its checkpoint is signed by the new key, so a client that
+    /// holds the first key needs the rotation checkpoints (which the tiles do not publish) to
+    /// follow the chain; given them, the independent checker verifies the export.
+    @Test func theIndependentClientFollowsTheKeyRotations() async throws {
+        guard try runProcess("/usr/bin/env", ["python3", "-c", "import nacl"]).status == 0 else {
+            Issue.record("pynacl is missing: tools/bootstrap installs it")
+            return
+        }
+        try await withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            #expect(mkdir(data, 0o700) == 0)
+            var configuration = LedgerConfiguration()
+            configuration.unsafeNoSync = true
+            let ledger = try Ledger.open(directory: data, configuration: configuration)
+            func append(_ count: Int, tag: String) async throws {
+                _ = try await ledger.append(
+                    AppendRequest(
+                        stream: "case-\(tag)", events: (0..<count).map { NewEvent(type: "X", payload: Array("\(tag) \($0)".utf8)) },
+                        author: "uid:0/test"))
+            }
+            let firstKey = ledger.verifierKey
+            try await append(300, tag: "a")
+            let rotations = [
+                try await ledger.rotateKey(author: "uid:0", retire: .destroy),
+                try await ledger.rotateKey(author: "uid:0", retire: .destroy),
+            ]
+            try await append(50, tag: "b")
+            _ = try await ledger.signCheckpoint()
+            let notes = try rotations.map { try #require(try ledger.checkpoint(size: $0.position + 1)).note }
+            let currentKey = ledger.verifierKey
+            ledger.close()
+            let tiles = directory + "/tiles"
+            _ = try TilesExport.run(dataDirectory: data, to: tiles, verifierKey: nil, entries: true)
+            func check(_ key: String, _ rotationNotes: [String]?) throws -> (status: Int32, output: String) {
+                var arguments = ["python3", "tools/tlog-tiles-check.py", key, tiles, "--entries"]
+                if let rotationNotes {
+                    let file = directory + "/rotations.json"
+                    let json =
+                        "["
+                        + rotationNotes.map {
+                            "\"" + $0.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\\n") + "\""
+                        }.joined(separator: ",") + "]"
+                    try writeFile(file, Array(json.utf8))
+                    arguments += ["--key-rotations", file]
+                }
+                let result = try runProcess("/usr/bin/env", arguments)
+                return (result.status, result.output)
+            }
+            let followed = try check(firstKey, notes)
+            #expect(followed.status == 0 && followed.output.contains("OK: tree of 352 entries"), "\(followed.output)")
+            let current = try check(currentKey, nil)
+            #expect(current.status == 0, "\(current.output)")
+            let unfollowed = try check(firstKey, nil)
+            #expect(unfollowed.status == 1 && unfollowed.output.contains("--key-rotations"), "\(unfollowed.output)")
+            // Out of order, or one missing: the second rotation is not signed by the first key.
+            #expect(try check(firstKey, [notes[1], notes[0]]).status == 1)
+            #expect(try check(firstKey, [notes[1]]).status == 1)
+        }
+    }
+
     /// No checkpoint (an empty log), nothing to publish: refused, nothing written.
     @Test func aLogWithoutACheckpointIsNotExported() async throws {
         try await withTemporaryDirectory { directory in
