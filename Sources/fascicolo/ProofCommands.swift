@@ -150,7 +150,7 @@ struct Proof: ParsableCommand {
                 try await ProofAudit.checking(&audit) { audit in
                     let old: Checkpoint
                     do {
-                        old = try Checkpoint.verifyCosigned(note: note, origin: audit.key.name, publicKey: audit.key.publicKey)
+                        old = try audit.key.verify(note: note)
                     } catch {
                         try audit.fail("the kept checkpoint \(oldCheckpoint) does not verify: \(error)")
                     }
@@ -238,7 +238,7 @@ struct ProofAudit {
         key = try await session.verifierKey(keyOption)
         let note = try await session.latestCheckpointNote()
         do {
-            checkpoint = try Checkpoint.verifyCosigned(note: note, origin: key.name, publicKey: key.publicKey)
+            checkpoint = try key.verify(note: note)
         } catch {
             Self.printFailure("the latest checkpoint does not verify with \(key.text): \(error)", json: session.options.json)
             throw Exit.failed

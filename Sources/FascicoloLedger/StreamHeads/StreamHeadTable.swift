@@ -119,6 +119,8 @@ extension LedgerSnapshot {
 
     /// The keys as of this snapshot: the ledger's chain, unless a rotation this snapshot sees
     /// is not in it yet (read just as it committed), when the snapshot's own entries give them.
+    public func signingKeys() throws -> KeyChain { try chain() }
+
     func chain() throws -> KeyChain {
         guard let keyChain else { throw SnapshotWithoutKey() }
         guard try streamVersion(KeyRotation.stream) > UInt64(keyChain.rotations.count) else { return keyChain }
