@@ -29,6 +29,7 @@ public struct KeyRotation: Sendable, Equatable {
 
     public struct Invalid: Error, CustomStringConvertible, Sendable {
         public let reason: String
+        public init(reason: String) { self.reason = reason }
         public var description: String { "invalid key rotation: \(reason)" }
     }
 
