@@ -33,7 +33,7 @@ extension APIRoutes {
     /// checkpoint` prints and an auditor keeps).
     private func note(_ checkpoint: Checkpoint) -> Response {
         var buffer = ByteBuffer()
-        buffer.writeString(cosignatures.witnessed(checkpoint.note, size: checkpoint.size))
+        buffer.writeString(cosignatures.witnessed(checkpoint.note))
         return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: buffer))
     }
 

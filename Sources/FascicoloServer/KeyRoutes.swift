@@ -15,7 +15,7 @@ extension APIRoutes {
                         .internalServerError, code: "storage_damaged",
                         detail: "the checkpoint of the key rotation at position \(rotation.position) is missing")
                 }
-                return cosignatures.witnessed(checkpoint.note, size: checkpoint.size)
+                return cosignatures.witnessed(checkpoint.note)
             }
             return json(status: .ok, Render.keys(chain, rotationCheckpoints: notes))
         }

@@ -127,7 +127,7 @@ struct Verify: ParsableCommand {
         }
         let cosignatures = WitnessCosignatures(path: dataDirectory + "/" + WitnessCosignatures.fileName)
         do {
-            for cosignature in try witnesses.check(cosignatures.witnessed(note, size: size)) {
+            for cosignature in try witnesses.check(cosignatures.witnessed(note)) {
                 Terminal.out(
                     "   witnessed: the checkpoint of \(size) entries was cosigned by \(cosignature.name) at \(iso8601(seconds: cosignature.timestampSeconds))"
                 )
