@@ -52,17 +52,30 @@ import Testing
             try #require(backup.status == 0, "\(backup.output)")
             for index in 3..<6 { try append("first \(index)") }
             try WitnessingTests.waitForWitness(daemon, size: 6)
-            let honest = try daemon.call("/v1/checkpoints/6").body
+
+            // The witness down, the latest checkpoint is not cosigned: a proof asking for the
+            // witness is made against the newest checkpoint that is (6), not refused.
+            let port = witness.port
+            witness.stop()
+            for index in 6..<8 { try append("unwitnessed \(index)") }
+            sleepMilliseconds(200)
+            let proof = try cli(daemon, ["proof", "inclusion", "1", "--witness", witness.verifierKey, "--key", logKey])
+            #expect(
+                proof.status == 0 && proof.output.contains("6 entries") && proof.output.contains("witness.test/regione cosigned it"),
+                "\(proof.output)")
+            try witness.start(port: port)
+            try WitnessingTests.waitForWitness(daemon, size: 8)
+            let honestLatest = try daemon.call("/v1/checkpoints/8").body
 
             // The old backup restored in place, and another history of the same size signed.
             daemon.kill(SIGTERM)
             let restored = try cli(["restore", directory + "/backup", directory + "/data", "--force"])
             try #require(restored.status == 0, "\(restored.output)")
             try daemon.start()
-            for index in 3..<6 { try append("second \(index)") }
+            for index in 3..<8 { try append("second \(index)") }
             sleepMilliseconds(1_500)
-            let forked = try daemon.call("/v1/checkpoints/6").body
-            #expect(forked.hasPrefix("fascicolo.invalid/ledger\n6\n") && forked != honest)
+            let forked = try daemon.call("/v1/checkpoints/8").body
+            #expect(forked.hasPrefix("fascicolo.invalid/ledger\n8\n") && forked != honestLatest)
             #expect(!forked.contains("\n— witness.test/regione "), "the witness cosigned a second history: \(forked)")
             let metrics = try daemon.call("/metrics").body
             #expect(
@@ -74,7 +87,7 @@ import Testing
             let verified = try cli(["verify", "--fast", "--key", logKey, "--witness", witness.verifierKey, directory + "/data"])
             #expect(verified.status == 1 && verified.output.contains("not witnessed"), "\(verified.output)")
             let note = directory + "/honest.note"
-            try writeFile(note, honest)
+            try writeFile(note, honestLatest)
             let honestChecked = try cli(["verify", "--fast", "--key", logKey, "--checkpoint", note, directory + "/data"])
             #expect(honestChecked.status == 1, "the honest checkpoint must not match the second history: \(honestChecked.output)")
         }
