@@ -126,7 +126,7 @@ final class WitnessSubmitter: Service {
                 checkpoint = try nextCheckpoint(latest: latest, beyond: max(known, skipped))
                 switch try await submit(checkpoint, oldSize: min(known, checkpoint.size), to: witness) {
                 case .cosigned(let lines):
-                    for line in lines { try cosignatures.add(size: checkpoint.size, line: line) }
+                    for line in lines { try cosignatures.add(size: checkpoint.size, root: checkpoint.root, line: line) }
                     known = checkpoint.size
                     cosigned = checkpoint.size
                     skipped = 0

@@ -29,6 +29,7 @@ public struct KeyRotation: Sendable, Equatable {
 
     public struct Invalid: Error, CustomStringConvertible, Sendable {
         public let reason: String
+        public init(reason: String) { self.reason = reason }
         public var description: String { "invalid key rotation: \(reason)" }
     }
 
@@ -70,7 +71,7 @@ public struct KeyRotation: Sendable, Equatable {
     }
 
     /// The next-key line of a checkpoint text.
-    static func line(origin: String, nextKey: PublicKey) -> String {
+    public static func line(origin: String, nextKey: PublicKey) -> String {
         "\(lineLabel) \(SignedNote.verifierKey(name: origin, publicKey: nextKey))\n"
     }
 
@@ -163,7 +164,7 @@ public struct KeyChain: Sendable, Equatable {
         var chain = KeyChain(origin: origin, first: first)
         for note in notes {
             let checkpoint: Checkpoint
-            do { checkpoint = try Checkpoint.verify(note: note, origin: origin, publicKey: chain.current) } catch {
+            do { checkpoint = try Checkpoint.verifyCosigned(note: note, origin: origin, publicKey: chain.current) } catch {
                 throw KeyRotation.Invalid(reason: "a rotation checkpoint does not verify with the key it replaces: \(error)")
             }
             guard let next = checkpoint.nextKey, checkpoint.size > (chain.rotations.last.map { $0.position + 1 } ?? 0)

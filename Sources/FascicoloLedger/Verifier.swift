@@ -55,6 +55,8 @@ public struct Verifier {
         public let sealsChecked: Bool
         public let elapsedSeconds: Double
         public let fast: Bool
+        /// The keys followed, from the first (one when the key never changed).
+        public var keys: KeyChain? = nil
     }
 
     /// An append's receipt: the entry's record as the daemon signed it (`signedBytes` ‖ `signature`).
@@ -130,7 +132,10 @@ public struct Verifier {
                 { throw Failure(position: nil, problem: "\(invalid)") }
                 let seal = signingKey.flatMap { $0.publicKey == chain.current ? TableSealKey(signingKey: $0) : nil }
                 var run = VerificationRun(
-                    store: store, txn: txn, chain: chain, anchor: key.publicKey, options: options, seal: seal, kept: Set(kept))
+                    store: store, txn: txn, chain: chain,
+                    // The directory's own signing.pub vouches for nothing beyond the directory:
+                    // the chain is then followed from the first key the log names.
+                    anchor: verifierKey == nil ? chain.first : key.publicKey, options: options, seal: seal, kept: Set(kept))
                 return try run.verify(progress: progress)
             }
         } catch let error as StorageError where error.code.meansDamagedData {
@@ -281,7 +286,7 @@ private struct VerificationRun {
         return Verifier.Report(
             entries: total, checkpoints: stored.count, streams: streams.count,
             idempotencyRows: idempotencyRows, sealsChecked: seal != nil,
-            elapsedSeconds: Double(MonotonicClock.system.nanoseconds() - start) / 1e9, fast: options.fast)
+            elapsedSeconds: Double(MonotonicClock.system.nanoseconds() - start) / 1e9, fast: options.fast, keys: chain)
     }
 
     /// The checks that follow the log's order, for one chunk whose parallel checks are done.

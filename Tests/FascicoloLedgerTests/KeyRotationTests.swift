@@ -82,6 +82,20 @@ import Testing
         }
     }
 
+    /// Right after a rotation on an idle log no checkpoint is signed by the new key yet: verify
+    /// with the directory's own signing.pub (the new key) follows the chain from the first key;
+    /// given the new key out of band, it says that key has signed nothing that covers the log.
+    @Test func verifyRightAfterARotationOnAnIdleLog() async throws {
+        try await withTemporaryDirectory { directory in
+            let ledger = try Ledger.open(directory: directory, configuration: testConfiguration())
+            defer { ledger.close() }
+            try await append(ledger, 3)
+            _ = try await ledger.rotateKey(author: "admin", retire: .keep)
+            _ = try Verifier.verify(directory: directory)
+            expectVerifyFails(directory, key: ledger.verifierKey, position: 3, mentioning: "no checkpoint signed by the key given")
+        }
+    }
+
     @Test func appendsDuringARotationAreAllKeptAndVerify() async throws {
         try await withTemporaryDirectory { directory in
             let ledger = try Ledger.open(directory: directory, configuration: testConfiguration())

@@ -119,6 +119,19 @@ extension LedgerSnapshot {
 
     /// The keys as of this snapshot: the ledger's chain, unless a rotation this snapshot sees
     /// is not in it yet (read just as it committed), when the snapshot's own entries give them.
+    public func signingKeys() throws -> KeyChain { try chain() }
+
+    /// The chain the log's rotations give, each checked; nil when the key never changed.
+    public func keyRotations() throws -> KeyChain? {
+        try KeyChain.loadRotations(txn: transaction, store: store, origin: store.origin(in: transaction))
+    }
+
+    /// The log's keys as this snapshot holds them, trusted from `anchor`: the first key, or a
+    /// later one of the chain (for a `LedgerReader`'s snapshot, which holds no chain).
+    public func signingKeys(anchor: PublicKey) throws -> KeyChain {
+        try KeyChain.load(txn: transaction, store: store, origin: store.origin(in: transaction), anchor: anchor)
+    }
+
     func chain() throws -> KeyChain {
         guard let keyChain else { throw SnapshotWithoutKey() }
         guard try streamVersion(KeyRotation.stream) > UInt64(keyChain.rotations.count) else { return keyChain }
