@@ -14,11 +14,15 @@ Checks, in the order Formats.md lists them under "A bundle verifies", and stops 
 that does not hold:
 
   1. the format is known; the bundle's verifierKey is the key given with --key;
-  2. the checkpoint note: the key's origin, four text lines (the fourth the stream-heads line),
-     one valid note signature and one valid cosignature/v1 line by the log key; a valid
-     cosignature by every --witness key;
+  2. the key chain: each note of keyRotations (absent: none) verifies with the key current
+     before it, has a next-key line and a larger size, at most the checkpoint's; its key is
+     current from that size on ("Key rotation"). Then the checkpoint note: the key's origin,
+     four text lines (the fourth the stream-heads line; five when its last entry is a rotation,
+     the fifth its next-key line), one valid note signature and one valid cosignature/v1 line
+     by the key of its size; a valid cosignature by every --witness key;
   3. the streams are person:<person> then access:<person>;
-  4. per stream: every entry parses, is of this stream, is signed by the log key, sits at its
+  4. per stream: every entry parses, is of this stream, is signed by the key current at its
+     position (its key ID and signature), sits at its
      position below the checkpoint's size with a verifying inclusion proof; versions 1..v with
      no gap, the last one the head; the head proof gives the checkpoint's stream-heads root;
   5. every payload is a domain payload; every `fields` opens from `sealed` with dataKey
@@ -50,6 +54,8 @@ FORMAT = "fascicolo-person-bundle/1"
 EM_DASH = "\u2014 "
 MAGIC = b"FSE1"
 STREAM_HEADS_PREFIX = "fascicolo/stream-heads/v1 "
+NEXT_KEY_PREFIX = "fascicolo/next-key/v1 "
+ANY_NEXT_KEY = object()  # check_checkpoint: a rotation note, whose next-key line names the key to learn
 SEALED_AD_PREFIX = b"fascicolo/sealed/v1"
 EMPTY = bytes(32)
 ED25519, COSIGNATURE_V1 = 0x01, 0x04
@@ -229,39 +235,65 @@ def is_uint(value):
 
 # --- the checkpoint (rule 2) --------------------------------------------------------------------
 
-def check_checkpoint(note, log_key, witnesses):
-    """Rule 2. Returns (size, root, stream-heads root, time signed, witnesses that cosigned)."""
+def vkey_text(name, public_key):
+    return f"{name}+{key_hash(name, ED25519, public_key).hex()}+{base64.b64encode(bytes([ED25519]) + public_key).decode()}"
+
+
+def check_checkpoint(note, log_key, witnesses, next_key=None, label="checkpoint"):
+    """Rule 2 for one note signed by `log_key`. `next_key`: None for a note with four text lines;
+    a public key for one whose fifth line is the next-key line naming it; ANY_NEXT_KEY for a
+    rotation note of keyRotations. Returns (size, root, stream-heads root, time signed,
+    witnesses that cosigned, the key its next-key line names or None)."""
     origin, key_id, public_key = log_key
     cosig_id = key_hash(origin, COSIGNATURE_V1, public_key)
     if not isinstance(note, str):
-        raise Failure("checkpoint: not a string")
+        raise Failure(f"{label}: not a string")
     text, sep, sigs = note.partition("\n\n")
     lines = text.split("\n")
     if not sep or not sigs.endswith("\n"):
-        raise Failure("checkpoint: not a signed note (text, a blank line, signature lines)")
-    if len(lines) != 4:
-        raise Failure(f"checkpoint: {len(lines)} text lines, not four (origin, size, root, stream-heads line)")
+        raise Failure(f"{label}: not a signed note (text, a blank line, signature lines)")
+    named = None
+    if next_key is None:
+        if len(lines) != 4:
+            raise Failure(f"{label}: {len(lines)} text lines, not four (origin, size, root, stream-heads line)")
+    elif next_key is not ANY_NEXT_KEY:
+        if len(lines) != 5 or lines[4] != NEXT_KEY_PREFIX + vkey_text(origin, next_key):
+            raise Failure(f"{label}: its last entry is a key rotation, but its fifth line is not the next-key line "
+                          f"naming the new key")
+        named = next_key
+    else:
+        if len(lines) != 5:
+            raise Failure(f"{label}: invalid key rotation: a rotation checkpoint has no next-key line, or is out of order")
+        vkey = lines[4][len(NEXT_KEY_PREFIX):] if lines[4].startswith(NEXT_KEY_PREFIX) else ""
+        try:
+            named = parse_vkey(vkey, ED25519, "the next-key line")
+        except UsageError:
+            named = None
+        if named is None or named[0] != origin or vkey_text(origin, named[2]) != vkey:
+            raise Failure(f"{label}: invalid key rotation: a rotation checkpoint does not verify with the key it "
+                          f"replaces: malformed checkpoint: the fifth line is not a next-key line")
+        named = named[2]
     text += "\n"
     if lines[0] != origin:
-        raise Failure(f"checkpoint: origin '{printable(lines[0])}' is not the key's '{origin}'")
+        raise Failure(f"{label}: origin '{printable(lines[0])}' is not the key's '{origin}'")
     if not re.fullmatch(r"[1-9][0-9]{0,19}", lines[1]) or int(lines[1]) >= 1 << 64:
-        raise Failure(f"checkpoint: tree size {lines[1]!r} is not a decimal number of 1 or more")
+        raise Failure(f"{label}: tree size {lines[1]!r} is not a decimal number of 1 or more")
     size = int(lines[1])
     root = b64(lines[2], 32)
     if root is None:
-        raise Failure("checkpoint: the root is not base64 of 32 bytes")
+        raise Failure(f"{label}: the root is not base64 of 32 bytes")
     if not lines[3].startswith(STREAM_HEADS_PREFIX):
-        raise Failure("checkpoint: the fourth line is not the stream-heads line")
+        raise Failure(f"{label}: the fourth line is not the stream-heads line")
     heads_root = b64(lines[3][len(STREAM_HEADS_PREFIX):], 32)
     if heads_root is None:
-        raise Failure("checkpoint: the stream-heads root is not base64 of 32 bytes")
+        raise Failure(f"{label}: the stream-heads root is not base64 of 32 bytes")
 
     parsed = []
     for line in sigs[:-1].split("\n"):
         fields = line[2:].split(" ")
         blob = b64(fields[1]) if len(fields) == 2 else None
         if not line.startswith(EM_DASH) or not fields[0] or blob is None or len(blob) < 4:
-            raise Failure("checkpoint: a signature line is malformed")
+            raise Failure(f"{label}: a signature line is malformed")
         parsed.append((fields[0], blob))
 
     message = text.encode()
@@ -271,16 +303,16 @@ def check_checkpoint(note, log_key, witnesses):
             continue  # another key's line: not the log's (C2SP signed-note)
         if blob[:4] == key_id:
             if len(blob) != 68 or not ed25519_ok(public_key, message, blob[4:]):
-                raise Failure("checkpoint: the note signature by the log key does not verify")
+                raise Failure(f"{label}: the note signature by the log key does not verify")
             note_sigs += 1
         elif blob[:4] == cosig_id:
             ts = int.from_bytes(blob[4:12], "big")
             if len(blob) != 76 or not ed25519_ok(public_key, cosigned(ts, message), blob[12:]):
-                raise Failure("checkpoint: the cosignature/v1 line by the log key does not verify")
+                raise Failure(f"{label}: the cosignature/v1 line by the log key does not verify")
             cosigs += 1
             signed_at = ts
     if note_sigs != 1 or cosigs != 1:
-        raise Failure(f"checkpoint: expected one note signature and one cosignature/v1 line by the log "
+        raise Failure(f"{label}: expected one note signature and one cosignature/v1 line by the log "
                       f"key, found {note_sigs} and {cosigs}")
 
     cosigned_by = []
@@ -291,12 +323,12 @@ def check_checkpoint(note, log_key, witnesses):
                 continue
             t = int.from_bytes(blob[4:12], "big")
             if len(blob) != 76 or not ed25519_ok(w_key, cosigned(t, message), blob[12:]):
-                raise Failure(f"checkpoint: the cosignature of witness {w_name} ({w_id.hex()}) does not verify")
+                raise Failure(f"{label}: the cosignature of witness {w_name} ({w_id.hex()}) does not verify")
             ts = t
         if ts is None:
-            raise Failure(f"checkpoint: no cosignature by witness {w_name} ({w_id.hex()})")
+            raise Failure(f"{label}: no cosignature by witness {w_name} ({w_id.hex()})")
         cosigned_by.append((w_name, w_id, ts))
-    return size, root, heads_root, signed_at, cosigned_by
+    return size, root, heads_root, signed_at, cosigned_by, named
 
 
 def cosigned(timestamp, text):
@@ -360,9 +392,43 @@ def verify(bundle, key_arg, witnesses):
             raise Failure(str(e))
     origin, key_id, public_key = log_key
 
-    # 2. checkpoint
-    size, root, heads_root, signed_at, cosigned_by = check_checkpoint(bundle.get("checkpoint"), log_key,
-                                                                      witnesses)
+    # 2. the key chain, then the checkpoint with the key of its size
+    rotations = bundle.get("keyRotations", [])  # a bundle written before rotations existed: none
+    if not isinstance(rotations, list) or not all(isinstance(n, str) for n in rotations):
+        raise Failure("keyRotations is not a list of checkpoint notes")
+    chain = [(0, log_key)]  # (first position it signs, key), in order
+    for note in rotations:
+        label = "keyRotations"
+        try:
+            r_size, _, _, _, _, named = check_checkpoint(note, chain[-1][1], [], ANY_NEXT_KEY, label)
+        except Failure as failure:
+            if "invalid key rotation" in str(failure):
+                raise
+            # The signature lines: as `fascicolo bundle verify` words it.
+            what = "checkpoint cosignature/v1 (its timestamp) does not verify" if "cosignature/v1 line" in str(failure) \
+                else "checkpoint signature does not verify"
+            raise Failure(f"{label}: invalid key rotation: a rotation checkpoint does not verify with the key it replaces: "
+                          f"{what}")
+        if r_size <= chain[-1][0]:
+            raise Failure(f"{label}: invalid key rotation: a rotation checkpoint has no next-key line, or is out of order")
+        chain.append((r_size, (origin, key_hash(origin, ED25519, named), named)))
+    note = bundle.get("checkpoint")
+    try:
+        n_size = int(note.split("\n", 2)[1]) if isinstance(note, str) else 0
+    except (IndexError, ValueError):
+        n_size = 0
+    if n_size and chain[-1][0] > n_size:
+        raise Failure(f"keyRotations: a rotation checkpoint is larger than the checkpoint of size {n_size}")
+    # The checkpoint of size N is signed by the key of entry N - 1; when N - 1 is itself the last
+    # rotation, that is the key it replaced, and the checkpoint names the new one.
+    rotated_at_end = len(chain) > 1 and chain[-1][0] == n_size
+    signer = chain[-2][1] if rotated_at_end else chain[-1][1]
+    size, root, heads_root, signed_at, cosigned_by, _ = check_checkpoint(
+        note, signer, witnesses, chain[-1][1][2] if rotated_at_end else None)
+
+    def key_at(position):
+        """The key current at `position`: the last one whose first position is at most it."""
+        return next(key for start, key in reversed(chain) if start <= position)
 
     # 3. streams
     person = bundle.get("person")
@@ -377,7 +443,7 @@ def verify(bundle, key_arg, witnesses):
     # 4. each stream's entries, versions, head and head proof
     parsed = []
     for s, name in zip(streams, names):
-        parsed.append(check_stream(s, name, size, root, heads_root, key_id, public_key))
+        parsed.append(check_stream(s, name, size, root, heads_root, key_at))
 
     # 5. domain payloads and fields
     data_key = bundle.get("dataKey", "missing")
@@ -396,13 +462,13 @@ def verify(bundle, key_arg, witnesses):
         check_payloads(s["entries"], entries, name, data_key)
     fields = "clear" if data_key is not None else "erased" if erased else "none"
 
-    return {"origin": origin, "key_id": key_id, "size": size, "signed_at": signed_at,
+    return {"origin": origin, "key_id": key_id, "size": size, "signed_at": signed_at, "rotations": len(chain) - 1,
             "person": person, "streams": list(zip(names, streams, parsed)), "fields": fields,
             "cosigned_by": cosigned_by, "exportedAt": bundle.get("exportedAt"),
             "purpose": bundle.get("purpose")}
 
 
-def check_stream(s, name, size, root, heads_root, key_id, public_key):
+def check_stream(s, name, size, root, heads_root, key_at):
     """Rule 4 for one stream; returns its parsed entries."""
     head = s.get("head", "missing")
     if head is not None:
@@ -430,8 +496,10 @@ def check_stream(s, name, size, root, heads_root, key_id, public_key):
         where = f"{name}: version {e['version']} (position {position})"
         if e["stream"] != name.encode():
             raise Failure(f"{where}: the entry belongs to stream '{printable(e['stream'].decode('utf-8', 'replace'))}'")
+        _, key_id, public_key = key_at(e["position"])
         if e["key_id"] != key_id:
-            raise Failure(f"{where}: key ID {e['key_id'].hex()} is not the log key's {key_id.hex()}")
+            raise Failure(f"{where}: key ID {e['key_id'].hex()} is not that of the log key current at its position, "
+                          f"{key_id.hex()}")
         if not ed25519_ok(public_key, signed, signature):
             raise Failure(f"{where}: the entry signature does not verify")
         if e["position"] != position:
