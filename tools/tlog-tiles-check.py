@@ -19,9 +19,11 @@ prints what failed and exits 1.
 
 A Fascicolo log's key can change (Formats.md, "Key rotation"): its checkpoint is then signed by
 a later key. Give VERIFIER_KEY the log's first key and --key-rotations a JSON array of the
-rotation checkpoints (notes, oldest first, as a person bundle's `keyRotations`): each must be
-signed by the key current before it and carry the next-key line `fascicolo/next-key/v1 <vkey>`,
-whose key signs the checkpoints of larger sizes. tlog-tiles itself publishes no such notes.
+rotation checkpoints (notes, oldest first, as a person bundle's `keyRotations`), or the JSON
+object `GET /v1/keys` answers (its `rotationCheckpoints`): each must be signed by the key current
+before it and carry the next-key line `fascicolo/next-key/v1 <vkey>`, whose key signs the
+checkpoints of larger sizes. tlog-tiles itself publishes no such notes; with --unix-socket and
+no --key-rotations they are read from the daemon's `/v1/keys`.
 
 Needs: pip install pynacl
 """
@@ -281,11 +283,21 @@ def main():
         except (OSError, ValueError) as error:
             print("error: --key-rotations: %s" % error, file=sys.stderr)
             return 2
+        if isinstance(rotations, dict):  # GET /v1/keys's answer
+            rotations = rotations.get("rotationCheckpoints")
         if not isinstance(rotations, list):
-            print("error: --key-rotations: not a JSON array", file=sys.stderr)
+            print("error: --key-rotations: not a JSON array of notes, nor an object with rotationCheckpoints", file=sys.stderr)
             return 2
     if arguments.unix_socket:
         source = UnixSocketHTTP(arguments.unix_socket, arguments.prefix)
+        if not arguments.key_rotations:
+            import json
+
+            try:
+                keys = UnixSocketHTTP(arguments.unix_socket, "/v1").get("keys")
+                rotations = json.loads(keys).get("rotationCheckpoints", []) if keys else []
+            except (Failure, OSError, ValueError, AttributeError):
+                rotations = []  # a daemon without /v1/keys: the key given must sign the checkpoint
     elif arguments.directory:
         source = Directory(arguments.directory)
     else:

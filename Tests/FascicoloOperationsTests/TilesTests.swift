@@ -151,6 +151,14 @@ import Testing
             }
             let followed = try check(firstKey, notes)
             #expect(followed.status == 0 && followed.output.contains("OK: tree of 352 entries"), "\(followed.output)")
+            // The same notes as `GET /v1/keys` answers them.
+            let keysAnswer = directory + "/keys.json"
+            let quoted = notes.map { "\"" + $0.split(separator: "\n", omittingEmptySubsequences: false).joined(separator: "\\n") + "\"" }
+            try writeFile(
+                keysAnswer, Array("{\"verifierKey\":\"\(currentKey)\",\"rotationCheckpoints\":[\(quoted.joined(separator: ","))]}".utf8))
+            let fromKeys = try runProcess(
+                "/usr/bin/env", ["python3", "tools/tlog-tiles-check.py", firstKey, tiles, "--key-rotations", keysAnswer])
+            #expect(fromKeys.status == 0, "\(fromKeys.output)")
             let current = try check(currentKey, nil)
             #expect(current.status == 0, "\(current.output)")
             let unfollowed = try check(firstKey, nil)
