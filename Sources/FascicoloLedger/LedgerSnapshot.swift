@@ -275,4 +275,10 @@ public struct LedgerReader: Sendable {
     }
 
     public func close() { store.environment.close() }
+
+    /// One snapshot's read, then the reader closed.
+    public func readingOnce<T>(_ body: (LedgerSnapshot) throws -> T) throws -> T {
+        defer { close() }
+        return try read(body)
+    }
 }

@@ -230,3 +230,34 @@ private func writeFile(_ path: String, _ bytes: [UInt8]) throws {
         }
     }
 }
+
+/// An administrator holding the log's first key backs up and restores a log whose key was
+/// rotated: the backup's signing.pub names the current key, and the first key is its chain's.
+@Suite struct BackupAfterAKeyRotationTests {
+    @Test func backupAndRestoreWithTheFirstKey() async throws {
+        try await withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            let ledger = try Ledger.open(directory: data)
+            for index in 0..<5 {
+                _ = try await ledger.append(
+                    AppendRequest(stream: "s-\(index % 2)", events: [NewEvent(type: "T", payload: Array("{}".utf8))], author: "t"))
+            }
+            let first = ledger.verifierKey
+            _ = try await ledger.rotateKey(author: "admin", retire: .keep)
+            _ = try await ledger.append(AppendRequest(stream: "s-0", events: [NewEvent(type: "T", payload: Array("{}".utf8))], author: "t"))
+            ledger.close()
+
+            var backup = BackupOperation(source: data, destination: directory + "/backup")
+            backup.verifierKey = first
+            backup.copiesSecretKeys = true
+            #expect(try backup.run().verification.entries == 7)
+            var restore = RestoreOperation(backup: directory + "/backup", dataDirectory: directory + "/restored")
+            restore.verifierKey = first
+            #expect(try restore.run().verification.entries == 7)
+            // A key that is none of the chain's is still refused.
+            var stranger = RestoreOperation(backup: directory + "/backup", dataDirectory: directory + "/other")
+            stranger.verifierKey = SignedNote.verifierKey(name: "fascicolo.invalid/ledger", publicKey: SigningKey().publicKey)
+            #expect(throws: OperationError.self) { try stranger.run() }
+        }
+    }
+}
