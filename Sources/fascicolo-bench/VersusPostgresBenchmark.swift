@@ -232,8 +232,39 @@ struct Postgres {
 
     func run(_ program: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
         if owner != nil {
-            return try runProcess("/usr/sbin/runuser", ["-u", "postgres", "--", binaries + "/" + program] + arguments)
+            return try Self.runWithDefaultSignals("/usr/sbin/runuser", ["-u", "postgres", "--", binaries + "/" + program] + arguments)
         }
-        return try runProcess(binaries + "/" + program, arguments)
+        return try Self.runWithDefaultSignals(binaries + "/" + program, arguments)
+    }
+
+    /// Runs a program to completion with no signal blocked and every disposition the default:
+    /// the threads of this process block most signals, a spawned child inherits that mask, and
+    /// pgbench then never sees the SIGALRM that ends its `-T` run.
+    static func runWithDefaultSignals(_ executable: String, _ arguments: [String]) throws -> (status: Int32, output: String) {
+        let output = "/tmp/fascicolo-bench-output-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
+        defer { unlink(output) }
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 1, output, O_WRONLY | O_CREAT | O_TRUNC, 0o600)
+        posix_spawn_file_actions_adddup2(&actions, 1, 2)
+        var attributes = posix_spawnattr_t()
+        posix_spawnattr_init(&attributes)
+        defer { posix_spawnattr_destroy(&attributes) }
+        var none = sigset_t()
+        sigemptyset(&none)
+        var all = sigset_t()
+        sigfillset(&all)
+        posix_spawnattr_setsigmask(&attributes, &none)
+        posix_spawnattr_setsigdefault(&attributes, &all)
+        posix_spawnattr_setflags(&attributes, Int16(POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF))
+        let argv = ([executable] + arguments).map { strdup($0) } + [nil]
+        defer { for argument in argv { free(argument) } }
+        var pid: pid_t = 0
+        let status = posix_spawn(&pid, executable, &actions, &attributes, argv, environ)
+        guard status == 0 else { throw Failure(description: "cannot start \(executable): \(status)") }
+        var exit: Int32 = 0
+        waitpid(pid, &exit, 0)
+        return ((exit >> 8) & 0xff, readFile(output))
     }
 }
