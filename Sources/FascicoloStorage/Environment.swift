@@ -10,7 +10,13 @@ import Glibc
 /// - the environment is opened with `MDB_NOTLS`, so a read transaction is not tied to a thread;
 /// - the map grows by itself: when a write fills it, the transaction is aborted, the map is
 ///   doubled and the closure runs again. `MDB_MAP_FULL` never reaches a caller.
-/// - commits are durable by default (no `MDB_NOSYNC`, no `MDB_NOMETASYNC`).
+/// - commits are durable by default (no `MDB_NOSYNC`, no `MDB_NOMETASYNC`). A commit flushes
+///   twice, in order: the tree's pages (fdatasync), then the meta page that points at them
+///   (O_DSYNC write). `MDB_NOMETASYNC` leaves the meta page to the next commit's flush, which
+///   does not shorten an acknowledgement's wait — it still needs two flushes, its own and the
+///   next — and `MDB_NOSYNC` with syncs deferred is unsafe on its own: a power cut can leave a
+///   meta page on disk ahead of its pages. Measurements and the journal that would make it one
+///   flush: docs/benchmarks.md, "Against PostgreSQL".
 public final class Environment: @unchecked Sendable {
     // @unchecked: the MDB_env handle is thread-safe for the operations used here; the only state
     // that needs exclusion (the map size) is guarded by `resizeLock`.

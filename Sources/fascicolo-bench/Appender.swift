@@ -26,6 +26,13 @@ struct Appender: AsyncParsableCommand {
     @Option(help: "After a failed commit, how long appends are refused before the writer tries again (milliseconds).")
     var retryMilliseconds: UInt64 = 250
 
+    @Flag(
+        help: """
+            Commit without syncing (LMDB's MDB_NOSYNC): acknowledgements then precede durability — only for the \
+            power-loss tests' own check that such a log is caught.
+            """)
+    var unsafeNoSync = false
+
     @Flag(help: "On a refused append print `fail <code>` and go on (for the fault-injection tests); otherwise stop.")
     var keepGoing = false
 
@@ -34,6 +41,7 @@ struct Appender: AsyncParsableCommand {
         configuration.checkpointEveryEntries = checkpointEvery
         configuration.checkpointEveryMilliseconds = 20
         configuration.commitRetryMilliseconds = retryMilliseconds
+        configuration.unsafeNoSync = unsafeNoSync
         let ledger = try Ledger.open(directory: dataDirectory, configuration: configuration)
         let output = ConditionLock()  // one line at a time
         printOut("ready \(ledger.size)")
