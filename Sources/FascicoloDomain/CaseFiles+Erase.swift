@@ -6,7 +6,9 @@ import FascicoloLedger
 extension CaseFiles {
     /// Erasure (GDPR art. 17, or the end of a retention period): destroys the person's data key
     /// and appends a signed ErasureExecuted entry, in one commit. Every sealed field of the person
-    /// becomes unreadable for good; the log, its signatures and proofs still verify.
+    /// becomes unreadable for good; the log, its signatures and proofs still verify. Refused
+    /// (409 `legal_hold`) at the person's request or for retention while a hold is in force
+    /// (`LegalHold`); an erased person is refused by the path rules (`person_erased`).
     public func erase(
         _ identifier: PersonIdentifier, legalGround: String, reference reason: String,
         author: String
@@ -24,6 +26,13 @@ extension CaseFiles {
             let history: CaseHistory
             do { history = try self.history(of: person) } catch { throw storageFailure(error) }
             guard !history.facts.isEmpty else { throw DomainError(.notFound, code: "person_not_found", "no case file for this person") }
+            if LegalHold.blockedErasureGrounds.contains(legalGround) {
+                let holds: [LegalHold]
+                do { holds = try legalHolds(of: person, history: history, includingOpenCase: legalGround == "retention_ended") } catch {
+                    throw storageFailure(error)
+                }
+                if let hold = holds.first { throw DomainError(.conflict, code: "legal_hold", hold.refusal) }
+            }
             var state = history.state
             let version = UInt64(history.facts.count)
             do {

@@ -48,6 +48,7 @@ import Testing
         "GET /v1/compliance/accesses": auditors,
         "GET /v1/compliance/unusual-accesses": auditors,
         "GET /v1/compliance/registers/{register}": auditors,
+        "GET /v1/compliance/holds": auditors,
         "GET /metrics": ["admin"],
     ]
 
