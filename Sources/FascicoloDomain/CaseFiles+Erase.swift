@@ -13,13 +13,30 @@ extension CaseFiles {
         _ identifier: PersonIdentifier, legalGround: String, reference reason: String,
         author: String
     ) async throws(DomainError) -> RecordResult {
-        guard let schema = EventCatalogue.schema("ErasureExecuted") else { preconditionFailure("the catalogue has ErasureExecuted") }
         if IdentifierScanner.containsIdentifier(reason) { throw .identifierInClear(field: "reference") }
         if IdentifierScanner.containsIdentifier(legalGround) { throw .identifierInClear(field: "legalGround") }
+        // Validated before the pseudonym is derived: a bad ground answers 422 whoever is named.
+        guard let schema = EventCatalogue.schema("ErasureExecuted") else { preconditionFailure("the catalogue has ErasureExecuted") }
         let data = JSON.object([("legalGround", .string(legalGround)), ("reference", .string(reason))])
-        let validated = try EventValidator.validate(data, schema: schema, reference: reference.current, fieldPrefix: "body")
+        _ = try EventValidator.validate(data, schema: schema, reference: reference.current, fieldPrefix: "body")
         let person: Pseudonym
         do { person = try pseudonym(for: identifier) } catch { throw storageFailure(error) }
+        let result = try await eraseKeepingRecordsKey(person, legalGround: legalGround, reference: reason, author: author)
+        // The erasure is stored: from here a failure is `erasure_pending`, never "nothing was stored".
+        try await rotateRecordsKey()
+        return result
+    }
+
+    /// The erasure of `person` without the rotation of `records.key` that completes it: the
+    /// caller rotates once for a batch (retention erases thousands; each rotation seals every
+    /// person's key again). The commit leaves `records_key_rotation_due`, so a crash before the
+    /// rotation is finished at the next start.
+    func eraseKeepingRecordsKey(
+        _ person: Pseudonym, legalGround: String, reference reason: String, author: String
+    ) async throws(DomainError) -> RecordResult {
+        guard let schema = EventCatalogue.schema("ErasureExecuted") else { preconditionFailure("the catalogue has ErasureExecuted") }
+        let data = JSON.object([("legalGround", .string(legalGround)), ("reference", .string(reason))])
+        let validated = try EventValidator.validate(data, schema: schema, reference: reference.current, fieldPrefix: "body")
         await turns.begin(person.stream)
         defer { turns.end(person.stream) }
         for attempt in 1...5 {
@@ -59,8 +76,6 @@ extension CaseFiles {
                 throw storageFailure(error)
             }
             logger.notice("erasure executed", metadata: ["position": "\(result.firstPosition)", "ground": "\(legalGround)"])
-            // The erasure is stored: from here a failure is `erasure_pending`, never "nothing was stored".
-            try await rotateRecordsKey()
             return RecordResult(person: person, append: result, codeTable: reference.current.version)
         }
         preconditionFailure("the loop returns or throws")

@@ -32,11 +32,12 @@ public struct LegalHold: Sendable, Equatable {
 
 extension CaseState {
     /// Whether the case file is open: opened, taken in charge, suspended, or on its way to
-    /// another ambito. An open case file is a hold of its own (ground `open_case`): its data
-    /// are in use for the service the person receives.
+    /// another ambito — and the person alive (a death ends the path, closed or not). An open
+    /// case file is a hold of its own (ground `open_case`): its data are in use for the service
+    /// the person receives.
     public var caseIsOpen: Bool {
         switch phase {
-        case .opened, .takenInCharge, .suspended, .transferredOut: true
+        case .opened, .takenInCharge, .suspended, .transferredOut: !deceased
         case .noCase, .closed: false
         }
     }
