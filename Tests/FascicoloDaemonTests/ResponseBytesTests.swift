@@ -190,6 +190,9 @@ import Testing
             try pin(
                 "erasure-held", "/v1/persons/erasure", method: "POST",
                 body: #"{"person":"\#(other)","legalGround":"retention_ended","reference":"massimario 2026"}"#)
+            // Retention (issue 21): on a day far ahead the closed, held person is due and not erased.
+            try pin("retention-due", "/v1/retention/due?date=2040-01-01", as: Self.auditor)
+            try pin("retention-erasures", "/v1/retention/erasures", method: "POST", body: #"{"date":"2040-01-01","scan":50}"#)
         }
         let actual = transcript.joined(separator: "\n")
         try? actual.write(toFile: "/tmp/fascicolo-response-bytes.txt", atomically: true, encoding: .utf8)
@@ -271,5 +274,7 @@ import Testing
         record-closure 201 {"person":"~","stream":"person:~","codeTable":"2026.2","positions":[38,39],"streamVersions":[7,8],"leafHashes":["~","~"],"deduplicated":false,"automaticEntries":[39]}
         holds 200 {"more":false,"holds":[{"position":40,"at":"~","person":"~","version":9,"type":"LegalHoldPlaced","author":"uid:4343/unnamed","operator":"op-7","data":{"ground":"litigation","reference":"R.G. 812/2026","authorisedBy":"op-7"}}],"position":~,"lag":~}
         erasure-held 409 {"type":"https://fascicolo.invalid/problems/legal_hold","title":"Conflict","status":409,"code":"legal_hold","detail":"the person's data are under a legal hold (ground litigation, reference R.G. 812/2026); they cannot be erased by a request or by retention until the hold is released"}
+        retention-due 200 {"date":"2040-01-01","schedule":"2026.1","due":[{"person":"~","class":"case_record","rule":"default","from":"case_closed","startedOn":"2026-06-30","dueOn":"2036-06-30","legalSource":"massimario di scarto dell'Ambito (fascicoli dei servizi sociali: 10 anni dalla chiusura); GDPR art. 5(1)(e)","heldBy":{"ground":"litigation","reference":"R.G. 812/2026"}}],"scanned":4,"next":null}
+        retention-erasures 200 {"date":"2040-01-01","schedule":"2026.1","erased":[],"held":1,"scanned":4,"next":null}
         """#
 }
