@@ -92,7 +92,7 @@ extension CalendarDate {
     public func adding(months: Int) -> CalendarDate {
         let total = year * 12 + (month - 1) + months
         let (newYear, newMonth) = (total / 12, total % 12 + 1)
-        for candidate in stride(from: day, through: 28, by: -1) {
+        for candidate in stride(from: day, through: min(day, 28), by: -1) {
             let text = "\(newYear)-\(newMonth < 10 ? "0" : "")\(newMonth)-\(candidate < 10 ? "0" : "")\(candidate)"
             if let date = CalendarDate(text) { return date }
         }

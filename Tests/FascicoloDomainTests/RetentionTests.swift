@@ -23,6 +23,9 @@ import Testing
         for scope in ["minors_protection", "economic_benefits", "no_case"] { #expect(schedule.caseRecord(scope) != nil, "\(scope)") }
         #expect(schedule.rules.allSatisfy { !$0.legalSource.isEmpty })
         #expect(CalendarDate("2024-02-29")!.adding(months: 12) == CalendarDate("2025-02-28"))
+        #expect(CalendarDate("2026-03-01")!.adding(months: 120) == CalendarDate("2036-03-01"))
+        #expect(CalendarDate("2026-11-30")!.adding(months: 3) == CalendarDate("2027-02-28"))
+        #expect(CalendarDate("2026-01-15")!.adding(months: 24) == CalendarDate("2028-01-15"))
     }
 
     @Test(.timeLimit(.minutes(3))) func dueMatchesAnIndependentComputationAndApplyErasesOnlyThose() async throws {
