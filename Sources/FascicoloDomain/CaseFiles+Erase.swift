@@ -6,24 +6,50 @@ import FascicoloLedger
 extension CaseFiles {
     /// Erasure (GDPR art. 17, or the end of a retention period): destroys the person's data key
     /// and appends a signed ErasureExecuted entry, in one commit. Every sealed field of the person
-    /// becomes unreadable for good; the log, its signatures and proofs still verify.
+    /// becomes unreadable for good; the log, its signatures and proofs still verify. Refused
+    /// (409 `legal_hold`) at the person's request or for retention while a hold is in force
+    /// (`LegalHold`); an erased person is refused by the path rules (`person_erased`).
     public func erase(
         _ identifier: PersonIdentifier, legalGround: String, reference reason: String,
         author: String
     ) async throws(DomainError) -> RecordResult {
-        guard let schema = EventCatalogue.schema("ErasureExecuted") else { preconditionFailure("the catalogue has ErasureExecuted") }
         if IdentifierScanner.containsIdentifier(reason) { throw .identifierInClear(field: "reference") }
         if IdentifierScanner.containsIdentifier(legalGround) { throw .identifierInClear(field: "legalGround") }
+        // Validated before the pseudonym is derived: a bad ground answers 422 whoever is named.
+        guard let schema = EventCatalogue.schema("ErasureExecuted") else { preconditionFailure("the catalogue has ErasureExecuted") }
         let data = JSON.object([("legalGround", .string(legalGround)), ("reference", .string(reason))])
-        let validated = try EventValidator.validate(data, schema: schema, reference: reference.current, fieldPrefix: "body")
+        _ = try EventValidator.validate(data, schema: schema, reference: reference.current, fieldPrefix: "body")
         let person: Pseudonym
         do { person = try pseudonym(for: identifier) } catch { throw storageFailure(error) }
+        let result = try await eraseKeepingRecordsKey(person, legalGround: legalGround, reference: reason, author: author)
+        // The erasure is stored: from here a failure is `erasure_pending`, never "nothing was stored".
+        try await rotateRecordsKey()
+        return result
+    }
+
+    /// The erasure of `person` without the rotation of `records.key` that completes it: the
+    /// caller rotates once for a batch (retention erases thousands; each rotation seals every
+    /// person's key again). The commit leaves `records_key_rotation_due`, so a crash before the
+    /// rotation is finished at the next start.
+    func eraseKeepingRecordsKey(
+        _ person: Pseudonym, legalGround: String, reference reason: String, author: String
+    ) async throws(DomainError) -> RecordResult {
+        guard let schema = EventCatalogue.schema("ErasureExecuted") else { preconditionFailure("the catalogue has ErasureExecuted") }
+        let data = JSON.object([("legalGround", .string(legalGround)), ("reference", .string(reason))])
+        let validated = try EventValidator.validate(data, schema: schema, reference: reference.current, fieldPrefix: "body")
         await turns.begin(person.stream)
         defer { turns.end(person.stream) }
         for attempt in 1...5 {
             let history: CaseHistory
             do { history = try self.history(of: person) } catch { throw storageFailure(error) }
             guard !history.facts.isEmpty else { throw DomainError(.notFound, code: "person_not_found", "no case file for this person") }
+            if LegalHold.blockedErasureGrounds.contains(legalGround) {
+                let holds: [LegalHold]
+                do { holds = try legalHolds(of: person, history: history, includingOpenCase: legalGround == "retention_ended") } catch {
+                    throw storageFailure(error)
+                }
+                if let hold = holds.first { throw DomainError(.conflict, code: "legal_hold", hold.refusal) }
+            }
             var state = history.state
             let version = UInt64(history.facts.count)
             do {
@@ -50,8 +76,6 @@ extension CaseFiles {
                 throw storageFailure(error)
             }
             logger.notice("erasure executed", metadata: ["position": "\(result.firstPosition)", "ground": "\(legalGround)"])
-            // The erasure is stored: from here a failure is `erasure_pending`, never "nothing was stored".
-            try await rotateRecordsKey()
             return RecordResult(person: person, append: result, codeTable: reference.current.version)
         }
         preconditionFailure("the loop returns or throws")

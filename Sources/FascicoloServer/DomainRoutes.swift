@@ -52,6 +52,40 @@ extension APIRoutes {
                 return json(status: .created, Render.recordResult(result))
             } catch { throw Self.problem(for: error) }
         }
+        // Retention (issue 21): who is due for erasure on a day, and the erasure of a batch.
+        groups.auditors.get("v1/retention/due") { request, _ in
+            let date = try retentionDate(request.uri.queryParameters.get("date"))
+            let skip: Int = try parameter(request, "from") ?? 0
+            let scan: Int = try parameter(request, "scan") ?? 10_000
+            guard skip >= 0 else { throw Self.invalidParameter("from", "from is 0 or more") }
+            guard (1...100_000).contains(scan) else { throw Self.invalidParameter("scan", "scan is 1 to 100000") }
+            do {
+                let result = try caseFiles.retentionDue(on: date, skip: skip, scanMax: scan)
+                return json(status: .ok, Render.retentionDue(result, date: date))
+            } catch { throw Self.problem(for: error) }
+        }
+        groups.admins.post("v1/retention/erasures") { request, context in
+            let peer = try caller(context)
+            let body: JSON
+            do { body = try JSON.parse(try await jsonBody(request, bytesMax: 4 << 10)) } catch let error as JSON.Malformed {
+                throw Problem.badRequest("\(error)")
+            }
+            for member in body.members ?? [] where !["date", "from", "scan"].contains(member.key) {
+                throw Problem.badRequest("an unknown member (the members are date, from, scan)")
+            }
+            let date = try retentionDate(body["date"]?.string)
+            let skip = body["from"]?.int ?? 0
+            let scan = body["scan"]?.int ?? 1_000
+            guard skip >= 0, (1...10_000).contains(scan) else {
+                throw Problem(
+                    .unprocessableContent, code: "schema_violation", detail: "from is 0 or more, scan 1 to 10000",
+                    field: skip < 0 ? "from" : "scan")
+            }
+            do {
+                let batch = try await caseFiles.applyRetention(on: date, skip: skip, scanMax: scan, author: policy.author(uid: peer.uid))
+                return json(status: .ok, Render.retentionBatch(batch, date: date, schedule: caseFiles.retentionSchedule?.version ?? ""))
+            } catch { throw Self.problem(for: error) }
+        }
         registerPersonExport(on: groups)
         groups.everyRole.get("v1/catalogue") { _, _ in
             return json(status: .ok, CatalogueDocument.bytes)
@@ -145,5 +179,13 @@ extension APIRoutes {
             case .ledger(let ledgerError): problem(for: ledgerError).status
             }
         return Problem(status, code: error.code, detail: error.message, field: error.field, detailItalian: error.messageItalian)
+    }
+}
+
+extension APIRoutes {
+    /// The day a retention question is asked for: `YYYY-MM-DD`, required.
+    func retentionDate(_ text: String?) throws -> CalendarDate {
+        guard let text, let date = CalendarDate(text) else { throw Self.invalidParameter("date", "date is a day, YYYY-MM-DD") }
+        return date
     }
 }

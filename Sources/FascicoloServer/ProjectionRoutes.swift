@@ -187,6 +187,20 @@ extension APIRoutes {
             } catch { throw Self.problem(forProjection: error) }
             return json(status: .ok, Render.unusualAccesses(report, from: from, to: to))
         }
+        // The legal holds in force (issue 21), for the auditor: pseudonyms, grounds, references.
+        groups.auditors.get("v1/compliance/holds") { request, context in
+            let limit = try readModelLimit(request, max: 1_000)
+            let ((holds, more), position) = try await readModel(Compliance.name, request) { view in
+                try Compliance.holdsInForce(view, limit: limit)
+            }
+            return answer(position) { body in
+                body.member("more", more)
+                body.key("holds")
+                body.array { body in
+                    for row in holds { Render.registerRow(row, into: &body) }
+                }
+            }
+        }
         groups.auditors.get("v1/compliance/registers/:register") { request, context in
             let register = context.parameters.get("register") ?? ""
             guard Compliance.registerNames.contains(register) else {

@@ -7,11 +7,13 @@ extension Engine {
     /// A rectification, a voiding (a delivery voided is recorded again, right), a restriction or
     /// its lifting — whichever has a target. False when none has.
     mutating func correct(_ person: inout Person, _ batch: inout Batch) -> Bool {
-        enum Correction { case rectify, void, restrict, lift }
+        enum Correction { case rectify, void, restrict, lift, hold, release }
         guard
             let correction = random.weighted([
                 (person.rectifiable.isEmpty ? 0 : 3, Correction.rectify), (person.voidable.isEmpty ? 0 : 2, .void),
                 (person.restrictable.isEmpty ? 0 : 1.5, .restrict), (person.restrictions.isEmpty ? 0 : 3, .lift),
+                // Legal holds (issue 21): a litigation, an inspection, a Tribunale's measure; released later.
+                (person.holds.isEmpty ? 0.4 : 0, .hold), (person.holds.isEmpty ? 0 : 1, .release),
             ])
         else { return false }
         batch.actorRole = random.chance(0.5) ? "coordinatore" : "assistente_sociale"
@@ -71,6 +73,25 @@ extension Engine {
                 [
                     ("restriction", .number(String(restriction))),
                     ("reason", .string(random.pick(["esattezza verificata", "opposizione respinta", "contenzioso concluso"]))),
+                ])
+        case .hold:
+            let ground = random.weighted([(3, "litigation"), (2, "judicial_measure"), (1, "inspection"), (1, "open_case")])!
+            let reference =
+                ground == "inspection"
+                ? "Verbale ispezione n. \(random.between(1, 99))/\(random.between(2024, 2026))"
+                : "R.G. \(random.between(100, 9_999))/\(random.between(2024, 2026))"
+            person.holds.append(
+                add(
+                    &person, &batch, "LegalHoldPlaced",
+                    [("ground", .string(ground)), ("reference", .string(reference)), ("authorisedBy", .string(authoriser))]))
+        case .release:
+            let hold = person.holds.removeFirst()
+            add(
+                &person, &batch, "LegalHoldReleased",
+                [
+                    ("hold", .number(String(hold))),
+                    ("reason", .string(random.pick(["giudizio concluso", "ispezione chiusa", "provvedimento revocato"]))),
+                    ("authorisedBy", .string(authoriser)),
                 ])
         }
         return true

@@ -255,7 +255,11 @@ struct Engine: Sendable {
 
     mutating func erasure(_ person: Person) -> WorkloadStep {
         stepCounts["erase", default: 0] += 1
-        let ground = random.weighted([(5, "art17_request"), (3, "retention_ended"), (1, "unlawful_processing"), (1, "court_order")])!
+        // Not `retention_ended`: an erasure for retention is refused while the case is open
+        // (issue 21), and retention erases through `fascicolo retention apply`, not a request.
+        let drawn = random.weighted([(8, "art17_request"), (1, "unlawful_processing"), (1, "court_order")])!
+        // A person under a legal hold is erased only by an order of the court (the others are refused).
+        let ground = person.holds.isEmpty ? drawn : "court_order"
         let reference =
             ground == "court_order"
             ? "Ordinanza n. \(random.between(10, 999))/\(random.between(2024, 2026))"

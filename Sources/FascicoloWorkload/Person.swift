@@ -111,6 +111,8 @@ struct Person: Sendable {
     var restrictable: [UInt64] = []
     /// Active restrictions: the Restricted entry's version → the entry it restricts.
     var restrictions: [UInt64: UInt64] = [:]
+    /// Legal holds in force: their LegalHoldPlaced versions, oldest first.
+    var holds: [UInt64] = []
     /// A restricted entry found wrong, to be voided.
     var pendingVoid: UInt64?
 

@@ -8,7 +8,7 @@ struct ComplianceCommand: ParsableCommand {
         commandName: "compliance",
         abstract: "Who read a person's data, and the registers of corrections and erasures (roles auditor, admin).",
         discussion: Exit.status,
-        subcommands: [ComplianceAccesses.self, ComplianceRegister.self])
+        subcommands: [ComplianceAccesses.self, ComplianceRegister.self, ComplianceHolds.self])
 }
 
 struct ComplianceAccesses: DaemonCommand {
@@ -72,9 +72,9 @@ struct ComplianceRegister: DaemonCommand {
 
             """ + Exit.help)
 
-    static let names = ["rectifications", "voids", "restrictions", "erasures"]
+    static let names = ["rectifications", "voids", "restrictions", "erasures", "holds"]
 
-    @Argument(help: ArgumentHelp("rectifications, voids, restrictions or erasures.", valueName: "register"))
+    @Argument(help: ArgumentHelp("rectifications, voids, restrictions, erasures or holds.", valueName: "register"))
     var name: String
 
     @Option(help: "The first log position to show (default 0).")
@@ -110,6 +110,48 @@ struct ComplianceRegister: DaemonCommand {
         if found.count == (limit ?? 100), let last = found.last?["position"]?.uint64 {
             Terminal.error("more may follow: add --from \(last + 1)")
         }
+        session.say(reflectsLine(answer))
+    }
+}
+
+/// `fascicolo compliance holds`: the legal holds in force (issue 21).
+struct ComplianceHolds: DaemonCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "holds",
+        abstract: "The legal holds in force: who cannot be erased, on which ground (roles auditor, admin).",
+        discussion: """
+            Lists the LegalHoldPlaced entries not released, by pseudonym: their ground and \
+            reference. Open case files also block an erasure for retention; the caseload shows them.
+
+            """ + Exit.help)
+
+    @Option(help: "At most this many holds (1 to 1000; default 100).")
+    var limit: Int?
+
+    @OptionGroup var reflects: ReflectsOption
+    @OptionGroup var daemon: DaemonOptions
+
+    func validate() throws {
+        if let limit, !(1...1_000).contains(limit) { throw ValidationError("--limit is 1 to 1000") }
+    }
+
+    func run(client: DaemonClient) async throws {
+        let session = DaemonSession(daemon, client: client)
+        let query = queryString([("limit", limit.map(String.init)), reflects.parameter])
+        let (response, answer) = try await session.getJSON("/v1/compliance/holds" + query)
+        if daemon.json {
+            session.printRaw(response)
+            return
+        }
+        let found = answer["holds"]?.array ?? []
+        let rows = found.map { row in
+            ["position", "at", "person", "version"].map { row[$0]?.cell ?? "-" }
+                + ["ground", "reference", "authorisedBy"].map { row["data"]?[$0]?.cell ?? "-" }
+        }
+        printTable(
+            ["POSITION", "AT", "PERSON", "VERSION", "GROUND", "REFERENCE", "AUTHORISED BY"], rows, session: session,
+            empty: "no legal hold in force")
+        if answer["more"] == .bool(true) { Terminal.error("more holds are in force: add --limit") }
         session.say(reflectsLine(answer))
     }
 }

@@ -31,7 +31,7 @@ struct Fascicolo: ParsableCommand {
             Health.self, Append.self, Read.self, Log.self, Tail.self, EntryCommand.self, CheckpointCommand.self, CheckpointsCommand.self,
             Proof.self,
             Person.self, CatalogueCommand.self,
-            Projections.self, Caseload.self, InterventionsCommand.self, Indicators.self, ComplianceCommand.self,
+            Projections.self, Caseload.self, InterventionsCommand.self, Indicators.self, ComplianceCommand.self, RetentionCommand.self,
         ])
 
     /// As ArgumentParser's, except that bad arguments exit 2 (not 64), as documented; the offline

@@ -77,6 +77,7 @@ let referenceSpec: [String: (field: String, targets: Set<String>?)] = [
     "Voided": ("target", nil),
     "Restricted": ("target", nil),
     "RestrictionLifted": ("restriction", ["Restricted"]),
+    "LegalHoldReleased": ("hold", ["LegalHoldPlaced"]),
 ]
 
 /// Intervention sub-lifecycle: requested → active ⇄ suspended → ended; deliveries only while active.
@@ -142,6 +143,9 @@ let phaseTable: [String: Set<ModelPhase>] = [
     "RestrictionLifted": Set(ModelPhase.allCases),
     "ErasureExecuted": Set(ModelPhase.allCases),
     "ConsentWithdrawn": Set(ModelPhase.allCases),
+    // Legal holds (issue 21): placed and released whatever the phase — retention runs after the closure.
+    "LegalHoldPlaced": Set(ModelPhase.allCases),
+    "LegalHoldReleased": Set(ModelPhase.allCases),
     // A person may die whatever their path; it is recorded once (see `afterDeath`).
     "PersonDied": Set(ModelPhase.allCases),
 ]
@@ -152,6 +156,7 @@ let phaseTable: [String: Set<ModelPhase>] = [
 /// PathDatesTests covers them.)
 let afterDeath: Set<String> = [
     "CaseClosed", "Rectified", "Voided", "Restricted", "RestrictionLifted", "ErasureExecuted", "ConsentWithdrawn",
+    "LegalHoldPlaced", "LegalHoldReleased",
 ]
 
 struct Refusal: CustomStringConvertible {
@@ -186,6 +191,8 @@ struct LifecycleModel {
     /// Voided entry → the Voided entry that voids it.
     var voidedBy: [UInt64: UInt64] = [:]
     var restrictions: [UInt64: UInt64] = [:]
+    /// LegalHoldPlaced entries not released.
+    var holds: Set<UInt64> = []
 
     init(_ interpretation: Interpretation) { self.interpretation = interpretation }
 
@@ -408,6 +415,11 @@ struct LifecycleModel {
         case "RestrictionLifted":
             guard let restriction = target(fact, ["Restricted"], counting: false, &refusal) else { return refusal }
             if restrictions.removeValue(forKey: restriction) == nil { return Refusal("not_restricted") }
+        case "LegalHoldPlaced":
+            holds.insert(fact.version)
+        case "LegalHoldReleased":
+            guard let hold = target(fact, ["LegalHoldPlaced"], counting: false, &refusal) else { return refusal }
+            if holds.remove(hold) == nil { return Refusal("hold_not_in_force") }
         case "ErasureExecuted":
             erased = true
         default:
@@ -432,6 +444,7 @@ struct Snapshot: Equatable {
     var goals: [UInt64: Bool]
     var voided: [UInt64]
     var restrictions: [UInt64: UInt64]
+    var holds: [UInt64]
 
     init(_ state: CaseState) {
         registered = state.registered
@@ -446,6 +459,7 @@ struct Snapshot: Equatable {
         goals = state.goals
         voided = state.voided.sorted()
         restrictions = state.restrictions
+        holds = state.legalHolds.sorted()
     }
 
     init(_ model: LifecycleModel) {
@@ -461,6 +475,7 @@ struct Snapshot: Equatable {
         goals = model.goals
         voided = model.voidedBy.keys.sorted()
         restrictions = model.restrictions
+        holds = model.holds.sorted()
     }
 
     /// The fields that differ, as "name: expected ≠ actual".
@@ -488,6 +503,7 @@ struct Snapshot: Equatable {
         check(
             "restrictions", restrictions.sorted { $0.key < $1.key }.map { "\($0.key)→\($0.value)" },
             actual.restrictions.sorted { $0.key < $1.key }.map { "\($0.key)→\($0.value)" })
+        check("holds", holds, actual.holds)
         return lines
     }
 }

@@ -19,7 +19,8 @@ let weightedTypes: [String] = streamTypes.flatMap { type -> [String] in
     let weight =
         switch type {
         case "ErasureExecuted", "PersonDied": 1
-        case "Rectified", "Restricted", "RestrictionLifted", "ConsentWithdrawn", "ConsentRecorded", "IdentityLinked", "Voided",
+        case "Rectified", "Restricted", "RestrictionLifted", "ConsentWithdrawn", "LegalHoldPlaced", "LegalHoldReleased", "ConsentRecorded",
+            "IdentityLinked", "Voided",
             "CaseClosed", "CaseSuspended", "CaseTransferredOut":
             2
         case "CaseOpened", "TakenInCharge", "InterventionRequested", "CaseTransferredIn", "PlanSigned", "InterventionStarted",
@@ -77,6 +78,7 @@ func candidate(_ type: String, after model: LifecycleModel, _ random: inout Seed
                         model.counted.contains($0) && !model.concludedAppointments.contains($0)
                     }
                 case "RestrictionLifted": model.restrictions.keys.sorted()
+                case "LegalHoldReleased": model.holds.sorted()
                 default: []
                 }
             if !open.isEmpty { chosen = random.pick(open) }

@@ -15,7 +15,7 @@ import Testing
             Rule.caseAlreadyOpen, Rule.notTakenInCharge, Rule.alreadyTakenInCharge, Rule.noSignedPlan, Rule.caseClosed,
             Rule.caseTransferred, Rule.caseSuspended, Rule.caseNotClosed, Rule.sameAmbito, Rule.transferMismatch,
             Rule.unknownTarget, Rule.targetVoided, Rule.targetNotCounting, Rule.outcomeWithoutReference,
-            Rule.alreadyRestricted, Rule.notRestricted, Rule.closureAfterDeath,
+            Rule.alreadyRestricted, Rule.notRestricted, Rule.closureAfterDeath, Rule.holdNotInForce,
         ]
         let day = CalendarDate(daysSinceEpoch: 20_500)
         let other = CalendarDate(daysSinceEpoch: 20_400)

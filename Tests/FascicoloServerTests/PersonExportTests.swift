@@ -108,7 +108,7 @@ import Testing
             let lines = bundle.textLines
             #expect(lines.contains("    voids version 10 (ServiceDelivered)") && lines.contains("    voided by version 12"))
             #expect(lines.contains { $0.hasPrefix("v1  2026-01-10  PersonRegistered  by op-7 (assistente_sociale") })
-            #expect(lines.contains { $0.hasPrefix("    personal: givenName=Mario; familyName=Rossi") }, "\(lines)")
+            #expect(lines.contains { $0.hasPrefix("    personal: ") && $0.contains("givenName=Mario; familyName=Rossi") }, "\(lines)")
             #expect(lines.contains { $0.contains("case_file, 15 entries  purpose: verifica interna") }, "\(lines)")
         }
     }

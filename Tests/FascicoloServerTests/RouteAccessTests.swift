@@ -49,6 +49,9 @@ import Testing
         "GET /v1/compliance/accesses": auditors,
         "GET /v1/compliance/unusual-accesses": auditors,
         "GET /v1/compliance/registers/{register}": auditors,
+        "GET /v1/compliance/holds": auditors,
+        "GET /v1/retention/due": auditors,
+        "POST /v1/retention/erasures": ["admin"],
         "GET /metrics": ["admin"],
     ]
 

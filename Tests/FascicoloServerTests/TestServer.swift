@@ -25,6 +25,8 @@ struct TestServer {
 
     let client: any TestClientProtocol
     let ledger: Ledger
+    /// The read models, for tests that look at every row they keep.
+    let projections: ProjectionEngine
     let metrics: ServerMetrics
     let shutdown: ShutdownSwitch
     /// Every route the router has, as `GET /v1/entries/{position}`.
@@ -74,7 +76,9 @@ struct TestServer {
             let registered = router.routes.map(\.description)
             let application = Application(router: router, logger: logger)
             return try await application.test(.router) { client in
-                try await body(TestServer(client: client, ledger: ledger, metrics: metrics, shutdown: shutdown, routes: registered))
+                try await body(
+                    TestServer(
+                        client: client, ledger: ledger, projections: projections, metrics: metrics, shutdown: shutdown, routes: registered))
             }
         }
     }

@@ -8,7 +8,7 @@ import FascicoloJSON
 public enum EventCatalogue {
     public static let all: [EventSchema] =
         registry + access + caseFile + assessmentAndPlan + interventions
-        + monitoring + closure + corrections + records
+        + monitoring + closure + corrections + holds + records
 
     /// By kind (`EventKind.rawValue`); nil for `other`.
     private static let byKind: [EventSchema?] = {
@@ -37,10 +37,14 @@ public enum EventCatalogue {
         EventSchema(
             .personRegistered, "registrazione anagrafica", purpose: .registry, correction: .rectified,
             fields: [
+                // Kept in clear: the path rule of a closure for coming of age reads it
+                // (docs/domain.md, "What erasure leaves in clear").
                 .required("birthYear", .integer(1900...2100)),
-                .required("sex", .choice(["F", "M", "X"])),
-                .required("citizenship", .choice(["italian", "eu", "non_eu", "stateless", "unknown"])),
-                .required("comuneOfResidence", .text(maxLength: 4)),  // cadastral code, e.g. G942
+                // Quasi-identifiers sealed since issue 21, so that erasure shreds them (entries
+                // written before keep them in clear: the log is never rewritten).
+                .required("sex", .choice(["F", "M", "X"]), personal: true),
+                .required("citizenship", .choice(["italian", "eu", "non_eu", "stateless", "unknown"]), personal: true),
+                .required("comuneOfResidence", .text(maxLength: 4), personal: true),  // cadastral code, e.g. G942
                 .optional("givenName", shortText, personal: true),
                 .optional("familyName", shortText, personal: true),
                 .optional("address", shortText, personal: true),
@@ -363,6 +367,31 @@ public enum EventCatalogue {
             fields: [
                 .required("restriction", .entry),
                 .required("reason", reason),
+            ]),
+    ]
+
+    /// Legal holds (issue 21): while one is in force the person's data may not be erased, neither
+    /// at the person's request nor at the end of its retention period (GDPR art. 17(3)(e): the
+    /// data are needed for legal claims; a judicial measure; an inspection). Accepted in every
+    /// phase of the path, a closed case or a death included: that is when retention runs.
+    static let holds: [EventSchema] = [
+        EventSchema(
+            .legalHoldPlaced, "blocco della cancellazione", purpose: .dataSubjectRights, retention: .accountability,
+            correction: .none,
+            fields: [
+                .required("ground", .choice(LegalHold.grounds)),
+                // The measure's, the case's or the inspection's reference (R.G. number, protocol):
+                // in clear, so the refusal of an erasure and the auditors' register name it.
+                .required("reference", shortText),
+                .required("authorisedBy", operatorID),
+            ]),
+        EventSchema(
+            .legalHoldReleased, "revoca del blocco della cancellazione", purpose: .dataSubjectRights, retention: .accountability,
+            correction: .none,
+            fields: [
+                .required("hold", .entry),
+                .required("reason", reason),
+                .required("authorisedBy", operatorID),
             ]),
     ]
 

@@ -15,7 +15,7 @@ public enum EventKind: UInt8, CaseIterable, Sendable {
     case interventionSuspended, interventionResumed, interventionEnded, serviceDelivered
     case reviewHeld, outcomeRecorded, caseClosed, rectified
     case voided, restricted, restrictionLifted, erasureExecuted
-    case recordAccessed, personDied
+    case recordAccessed, personDied, legalHoldPlaced, legalHoldReleased
     /// A type outside the catalogue (generic streams; never an entry of a person's stream).
     case other
 
@@ -64,6 +64,8 @@ public enum EventKind: UInt8, CaseIterable, Sendable {
         case .erasureExecuted: "ErasureExecuted"
         case .recordAccessed: "RecordAccessed"
         case .personDied: "PersonDied"
+        case .legalHoldPlaced: "LegalHoldPlaced"
+        case .legalHoldReleased: "LegalHoldReleased"
         case .other: ""
         }
     }

@@ -83,6 +83,8 @@ public struct CaseState: Sendable {
     /// Ambiti the person consented to share their file with (ConsentRecorded, scope
     /// sharing_with_ambito), until the consent is withdrawn: their services may read it.
     public private(set) var sharedWith: Set<String> = []
+    /// Legal holds in force: the versions of their LegalHoldPlaced entries, oldest first.
+    public private(set) var legalHolds: [UInt64] = []
     /// PersonRegistered's birth year (rectifiable).
     public private(set) var birthYear: Int?
     /// The person died (PersonDied, or a closure for death): the path ends there.
@@ -335,6 +337,12 @@ public struct CaseState: Sendable {
         case .restrictionLifted:
             let restriction = try target(fact, types: Self.liftTargets)
             guard restrictions.removeValue(forKey: restriction) != nil else { throw Rule.notRestricted }
+        case .legalHoldPlaced:
+            legalHolds.append(fact.version)
+        case .legalHoldReleased:
+            let hold = try target(fact, types: Self.holdTargets)
+            guard let index = legalHolds.firstIndex(of: hold) else { throw Rule.holdNotInForce }
+            legalHolds.remove(at: index)
         case .consentRecorded:
             if let ambito = fact.ambito { sharedWith.insert(ambito) }
         case .consentWithdrawn:
@@ -353,8 +361,12 @@ public struct CaseState: Sendable {
     private static let goalTargets = EventKinds(.goalSet)
     private static let outcomeTargets = EventKinds(.goalSet, .interventionRequested)
     private static let liftTargets = EventKinds(.restricted)
+    private static let holdTargets = EventKinds(.legalHoldPlaced)
     private static let interventionTargets = EventKinds(.interventionRequested)
-    private static let corrections = EventKinds(.rectified, .voided, .restricted, .restrictionLifted, .erasureExecuted, .consentWithdrawn)
+    /// Accepted in every phase (after a death too): corrections, and the legal holds, which
+    /// matter most once the case is closed and its retention runs.
+    private static let corrections = EventKinds(
+        .rectified, .voided, .restricted, .restrictionLifted, .erasureExecuted, .consentWithdrawn, .legalHoldPlaced, .legalHoldReleased)
     private static let anytime = EventKinds(.identityLinked, .consentRecorded)
     private static let beforeCase = EventKinds(.accessContactRecorded, .referralReceived, .caseOpened, .judicialMeasureRecorded)
     private static let needsTakenInCharge = EventKinds(

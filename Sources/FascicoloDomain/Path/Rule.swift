@@ -73,6 +73,8 @@ enum Rule {
         "already_restricted", "The entry is already restricted.", "La voce è già soggetta a limitazione.")
     static let notRestricted = violation(
         "not_restricted", "That restriction is no longer active.", "Quella limitazione non è più attiva.")
+    static let holdNotInForce = violation(
+        "hold_not_in_force", "That legal hold is no longer in force.", "Quel blocco della cancellazione non è più in vigore.")
 
     static func wrongTarget(found: EventKind, expected: EventKinds) -> PathRuleViolation {
         violation(

@@ -14,16 +14,21 @@ import FascicoloStorage
 /// person, so they are a table, an index of the log too (empty values).
 ///
 /// Tables:
-/// - `registers`: register name (`rectifications`, `voids`, `restrictions`, `erasures`) ‖ 0x00 ‖
-///   position (u64 BE) → empty. Answered as `RegisterRow`s — their `data` is the clear part of
+/// - `registers`: register name (`rectifications`, `voids`, `restrictions`, `erasures`, `holds`)
+///   ‖ 0x00 ‖ position (u64 BE) → empty. Answered as `RegisterRow`s — their `data` is the clear part of
 ///   the correcting entry (rectified values are sealed and not there).
+///
+/// - `holds`: pseudonym (16) ‖ stream version of a LegalHoldPlaced (u64 BE) → its position (u64
+///   BE), while the hold is in force (issue 21; a LegalHoldReleased deletes the row).
 ///
 /// Accesses are answered as `Access`es.
 public final class Compliance: Projection {
     public static let name = "compliance"
-    public static let version = 2
-    public static let tables = ["registers"]
+    /// 3: the holds register and the holds in force (issue 21).
+    public static let version = 3
+    public static let tables = ["registers", "holds"]
     static let registers = 0
+    static let holds = 1
 
     static func register(of kind: EventKind) -> String? {
         switch kind {
@@ -31,16 +36,54 @@ public final class Compliance: Projection {
         case .voided: "voids"
         case .restricted, .restrictionLifted: "restrictions"
         case .erasureExecuted: "erasures"
+        case .legalHoldPlaced, .legalHoldReleased: "holds"
         default: nil
         }
     }
-    public static let registerNames = ["rectifications", "voids", "restrictions", "erasures"]
+    public static let registerNames = ["rectifications", "voids", "restrictions", "erasures", "holds"]
 
     public init() {}
 
     public func apply(_ event: ProjectedEvent, to rows: inout ProjectionRows) throws {
-        guard case .person = event.subject, let register = Self.register(of: event.kind) else { return }
+        guard case .person(let person) = event.subject, let register = Self.register(of: event.kind) else { return }
         rows.put(Self.registers, Self.registerKey(register, event.position), [])
+        switch event.kind {
+        case .legalHoldPlaced:
+            rows.put(Self.holds, person.bytes + BigEndian.bytes(event.streamVersion), BigEndian.bytes(event.position))
+        case .legalHoldReleased:
+            if let hold = event.fact?.reference { rows.delete(Self.holds, person.bytes + BigEndian.bytes(hold)) }
+        default:
+            break
+        }
+    }
+
+    /// The legal holds in force (their LegalHoldPlaced entries), by pseudonym then version: at
+    /// most `limit`, and whether more are in force.
+    public static func holdsInForce(_ view: ProjectionView, limit: Int) throws -> (holds: [RegisterRow], more: Bool) {
+        var positions: [UInt64] = []
+        var more = false
+        try view.transaction.withCursor(view.tables[holds]) { cursor in
+            var record = try cursor.first()
+            while let current = record {
+                if positions.count == limit {
+                    more = true
+                    return
+                }
+                guard let position = BigEndian.uint64(current.value) else { throw ProjectionFailure("a compliance hold row is unreadable") }
+                positions.append(position)
+                record = try cursor.next()
+            }
+        }
+        let rows = try positions.map { position in
+            guard let event = try view.log.event(at: position), case .person(let person) = event.subject else {
+                throw ProjectionFailure("a compliance hold row points at no person's entry")
+            }
+            return RegisterRow(
+                position: event.position, recordedAtMilliseconds: event.recordedAtMilliseconds, person: person,
+                version: event.streamVersion, type: event.type, author: event.author,
+                operatorID: event.payload?.actor["operator"]?.string, data: event.payload?.data ?? [])
+        }
+        return (rows, more)
     }
 
     static func registerKey(_ register: String, _ position: UInt64) -> [UInt8] {

@@ -16,10 +16,11 @@ import FascicoloStorage
 /// - `members`: household (UTF-8) ‖ 0x00 ‖ pseudonym (16 bytes) → empty.
 /// - `persons`: pseudonym → the version of the entry the household comes from (u64 BE: the
 ///   registration or the rectification that set it) ‖ registration version (u64 BE) ‖ erased
-///   (1 byte) ‖ household (UTF-8; empty for none).
+///   (1 byte) ‖ household (UTF-8; empty for none, and once erased).
 public final class Households: Projection {
     public static let name = "households"
-    public static let version = 1
+    /// 2: an erased person's row forgets the household (issue 21).
+    public static let version = 2
     public static let tables = ["members", "persons"]
     static let members = 0
     static let persons = 1
@@ -43,6 +44,9 @@ public final class Households: Projection {
             guard var membership = try Self.membership(person, rows) else { return }
             if !membership.household.isEmpty { rows.delete(Self.members, Self.memberKey(membership.household, person)) }
             membership.erased = true
+            // The household id would link the erased person to the members still here (issue 21):
+            // the row keeps only that the person was erased.
+            membership.household = ""
             rows.put(Self.persons, person.bytes, membership.bytes)
         default:
             return
