@@ -127,6 +127,8 @@ public struct ReferenceTable: Sendable {
 public struct ReferenceData: Sendable {
     public let versions: [String: ReferenceTable]
     public let current: ReferenceTable
+    /// The SIUSS transmission layout (the `siuss/` subdirectory), when there is one.
+    public var siuss: SiussLayout?
 
     public init(tables: [ReferenceTable]) throws(ReferenceTable.Invalid) {
         guard !tables.isEmpty else { throw ReferenceTable.Invalid(file: "-", reason: "no reference data") }
@@ -160,7 +162,9 @@ public struct ReferenceData: Sendable {
             }
             tables.append(try ReferenceTable.parse(bytes, file: path))
         }
-        return try ReferenceData(tables: tables)
+        var data = try ReferenceData(tables: tables)
+        if access(directory + "/siuss", F_OK) == 0 { data.siuss = try SiussLayout.load(directory: directory + "/siuss") }
+        return data
     }
 
     /// Compares versions like "2026.1" and "2026.10" part by part, numerically where both are numbers.
@@ -174,7 +178,7 @@ public struct ReferenceData: Sendable {
         return left.count < right.count
     }
 
-    private static func readFile(_ path: String, limit: Int) -> [UInt8]? {
+    static func readFile(_ path: String, limit: Int) -> [UInt8]? {
         let descriptor = open(path, O_RDONLY | O_CLOEXEC)
         guard descriptor >= 0 else { return nil }
         defer { close(descriptor) }

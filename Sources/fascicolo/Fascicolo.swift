@@ -30,7 +30,7 @@ struct Fascicolo: ParsableCommand {
             Verify.self, Stat.self, Backup.self, Restore.self, BundleCommand.self, TilesCommand.self,
             Health.self, Append.self, Read.self, Log.self, Tail.self, EntryCommand.self, CheckpointCommand.self, CheckpointsCommand.self,
             Proof.self,
-            Person.self, CatalogueCommand.self,
+            Person.self, CatalogueCommand.self, SiussCommand.self,
             Projections.self, Caseload.self, InterventionsCommand.self, Indicators.self, ComplianceCommand.self,
         ])
 

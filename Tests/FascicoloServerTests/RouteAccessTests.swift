@@ -48,6 +48,8 @@ import Testing
         "GET /v1/compliance/accesses": auditors,
         "GET /v1/compliance/unusual-accesses": auditors,
         "GET /v1/compliance/registers/{register}": auditors,
+        "POST /v1/siuss/exports": ["admin"],
+        "GET /v1/siuss/register": auditors,
         "GET /metrics": ["admin"],
     ]
 

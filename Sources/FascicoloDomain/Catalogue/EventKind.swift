@@ -16,6 +16,8 @@ public enum EventKind: UInt8, CaseIterable, Sendable {
     case reviewHeld, outcomeRecorded, caseClosed, rectified
     case voided, restricted, restrictionLifted, erasureExecuted
     case recordAccessed, personDied
+    /// A SIUSS transmission (stream `siuss:exports`, written by the daemon only).
+    case siussExported
     /// A type outside the catalogue (generic streams; never an entry of a person's stream).
     case other
 
@@ -64,6 +66,7 @@ public enum EventKind: UInt8, CaseIterable, Sendable {
         case .erasureExecuted: "ErasureExecuted"
         case .recordAccessed: "RecordAccessed"
         case .personDied: "PersonDied"
+        case .siussExported: "SiussExported"
         case .other: ""
         }
     }
