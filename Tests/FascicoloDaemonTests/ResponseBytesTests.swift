@@ -177,6 +177,12 @@ import Testing
                     #"{"type":"CaseClosed","occurredAt":"2026-06-30","data":{"reason":"needs_resolved","date":"2026-06-30"}}"#,
                     person: other),
                 as: Self.writer)
+            // The SIUSS export (issue 21): its figures and files, then the register that reflects it.
+            let export = try pin("siuss-export", "/v1/siuss/exports", method: "POST", body: #"{"from":"2026-01-01","to":"2026-06-30"}"#)
+            let exported = try JSONSerialization.jsonObject(with: Data(export.body.utf8)) as? [String: Any]
+            let position = try #require(exported?["position"] as? Int)
+            try pin("siuss-register", "/v1/siuss/register?limit=3&reflects=\(position)", as: Self.auditor)
+            try pin("siuss-export-again", "/v1/siuss/exports", method: "POST", body: #"{"from":"2026-01-01","to":"2026-06-30"}"#)
         }
         let actual = transcript.joined(separator: "\n")
         try? actual.write(toFile: "/tmp/fascicolo-response-bytes.txt", atomically: true, encoding: .utf8)
