@@ -171,11 +171,13 @@ extension CaseFiles {
         }
 
         // Recorded: what was sent, and the digest of each file.
-        let partsCount = max(1, (items.count + SiussExport.itemsPerPart - 1) / SiussExport.itemsPerPart)
+        // Each item is at most 64 bytes in the payload: parts stay under the configured payload limit.
+        let perPart = max(1, min(SiussExport.itemsPerPart, (ledger.configuration.limits.payloadBytesMax - 1_024) / 64))
+        let partsCount = max(1, (items.count + perPart - 1) / perPart)
         guard let schema = EventCatalogue.schema(.siussExported) else { preconditionFailure("the catalogue has SiussExported") }
         var events: [NewEvent] = []
         for part in 0..<partsCount {
-            let slice = items.dropFirst(part * SiussExport.itemsPerPart).prefix(SiussExport.itemsPerPart)
+            let slice = items.dropFirst(part * perPart).prefix(perPart)
             var data: [(key: String, value: JSON)] = [
                 ("from", .string(from.description)), ("to", .string(to.description)), ("layout", .string(layout.version)),
                 ("part", .number(String(part + 1))), ("parts", .number(String(partsCount))),
