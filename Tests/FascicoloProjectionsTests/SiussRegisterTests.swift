@@ -31,14 +31,14 @@ import Testing
             var cancelled: [UInt64: Int] = [:]
             var last: [UInt64: UInt64] = [:]
             var fileDigest: [UInt64: String] = [:]
-            var files_: [String: String] = [:]
+            var fileDigests: [String: String] = [:]
             for entry in try ledger.readStream(SiussExport.stream, limit: 10_000) {
                 let data = try JSON.parse(entry.payload)["data"]
                 if data?["part"]?.int == 1 {
-                    files_ = [:]
+                    fileDigests = [:]
                     for file in data?["files"]?.array?.compactMap(\.string) ?? [] {
                         let parts = file.split(separator: " ").map(String.init)
-                        files_[parts[0]] = parts[2]
+                        fileDigests[parts[0]] = parts[2]
                     }
                 }
                 for item in data?["sent"]?.array?.compactMap(\.string) ?? [] {
@@ -48,7 +48,7 @@ import Testing
                         standing[source, default: []].insert(parts[2])
                         inserted[source, default: 0] += 1
                         last[source] = entry.position
-                        fileDigest[source] = files_[parts[1]]
+                        fileDigest[source] = fileDigests[parts[1]]
                     } else {
                         standing[source]?.remove(parts[2])
                         cancelled[source, default: 0] += 1
