@@ -224,6 +224,47 @@ private func lines(_ files: [SiussExportResult.File], section: String, operation
         }
     }
 
+    /// A provisional record's codice fiscale is kept from its IdentityLinked on (its records go
+    /// out with it); a void of the link takes it back; an erasure deletes it.
+    @Test func aLinkedRecordGetsItsCodiceFiscaleAndAVoidOrAnErasureTakesItBack() async throws {
+        try await withTemporaryDirectory { directory in
+            let ledger = try Ledger.open(directory: directory)
+            defer { ledger.close() }
+            let files = try CaseFiles.open(ledger: ledger, directory: directory, reference: Self.reference)
+            let linkedCode = "MRTMTT25D09F205Z"
+            let path = [
+                #"{"type":"PersonRegistered","occurredAt":"2026-01-10","data":{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"F052"}}"#,
+                #"{"type":"CaseOpened","occurredAt":"2026-01-11","data":{"area":"poverty","ente":"Comune di Matera","ambito":"matera"}}"#,
+                #"{"type":"InterventionRequested","occurredAt":"2026-01-15","data":{"code":"PIS","provider":"Comune","fundingLine":"fondo_poverta"}}"#,
+                #"{"type":"InterventionStarted","occurredAt":"2026-01-16","data":{"intervention":3,"date":"2026-01-16"}}"#,
+            ]
+            _ = try await files.record(Self.request(path.joined(separator: ","), person: "provisional:walk-in-7"), author: "uid:1/test")
+            let before = try await Self.export(files, "2026-01-01", "2026-01-31")
+            #expect(before.insertions == 0 && before.withoutCodiceFiscale == 1)
+            let link = #"{"type":"IdentityLinked","occurredAt":"2026-01-20","data":{"codiceFiscale":"\#(linkedCode)","source":"anagrafe"}}"#
+            _ = try await files.record(Self.request(link, person: "provisional:walk-in-7"), author: "uid:1/test")
+            let after = try await Self.export(files, "2026-01-01", "2026-01-31")
+            #expect(
+                after.insertions == 1 && lines(after.files, section: "PS_PSA", operation: "I").first?.contains(";\(linkedCode);") == true)
+            let person = try files.pseudonym(for: PersonIdentifier(parsing: "provisional:walk-in-7"))
+            let table = try ledger.sideTable(named: PersonIdentities.tableName)
+            func row() throws -> [UInt8]? { try ledger.read { log in try log.value(in: table, key: person.bytes) } }
+            #expect(try row() != nil)
+            let void =
+                #"{"type":"Voided","occurredAt":"2026-01-21","data":{"target":5,"reason":"wrong person","authorisingAct":"prot. 3"}}"#
+            _ = try await files.record(Self.request(void, person: "provisional:walk-in-7"), author: "uid:1/test")
+            #expect(try row() == nil)
+            // Registered by a codice fiscale, then erased: the row goes with the key.
+            _ = try await files.record(Self.request(path[0]), author: "uid:1/test")
+            let registered = try files.pseudonym(for: PersonIdentifier(parsing: Self.codiceFiscale))
+            #expect(try ledger.read { log in try log.value(in: table, key: registered.bytes) } != nil)
+            _ = try await files.erase(
+                PersonIdentifier(parsing: Self.codiceFiscale), legalGround: "art17_request", reference: "prot. 4", author: "uid:0/root")
+            #expect(try ledger.read { log in try log.value(in: table, key: registered.bytes) } == nil)
+            expectNotInDirectory([Self.codiceFiscale, linkedCode], directory)
+        }
+    }
+
     /// The workload generator's paths (codici fiscali, STP/ENI and provisional records, links,
     /// voids, rectifications, erasures): every record passes the documented rules, a second
     /// export is empty, no codice fiscale is in clear in the data directory.
