@@ -76,7 +76,9 @@ extension PersonBundle {
 
         mutating func bundle(_ json: JSON) throws(Malformed) -> PersonBundle {
             let members = try object(
-                json, members: ["format", "verifierKey", "checkpoint", "person", "exportedAt", "purpose", "dataKey", "streams"])
+                json,
+                members: ["format", "verifierKey", "checkpoint", "keyRotations", "person", "exportedAt", "purpose", "dataKey", "streams"],
+                optional: ["keyRotations"])
             let format = try at("format").string(members["format"])
             guard format == PersonBundle.format else { throw at("format").fail("not \(PersonBundle.format)") }
             let dataKey: [UInt8]? =
@@ -87,10 +89,20 @@ extension PersonBundle {
             return PersonBundle(
                 verifierKey: try at("verifierKey").string(members["verifierKey"]),
                 checkpoint: try at("checkpoint").string(members["checkpoint"]),
+                keyRotations: try keyRotations(members["keyRotations"]),
                 person: try at("person").string(members["person"]),
                 exportedAt: try at("exportedAt").string(members["exportedAt"]),
                 purpose: try at("purpose").string(members["purpose"]),
                 dataKey: dataKey, streams: read)
+        }
+
+        /// `keyRotations`: absent (a bundle written before rotations existed) reads as none.
+        func keyRotations(_ value: JSON?) throws(Malformed) -> [String] {
+            guard let value else { return [] }
+            guard let array = value.array else { throw at("keyRotations").fail("not an array") }
+            var notes: [String] = []
+            for (index, element) in array.enumerated() { notes.append(try at("keyRotations").at(index).string(element)) }
+            return notes
         }
 
         func stream(_ json: JSON) throws(Malformed) -> Stream {

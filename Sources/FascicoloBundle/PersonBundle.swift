@@ -13,10 +13,12 @@ import FascicoloLedger
 public struct PersonBundle: Sendable, Equatable {
     public static let format = "fascicolo-person-bundle/1"
 
-    /// The log's verifier key (signed-note vkey). Informative: a verifier uses its own.
+    /// The log's first verifier key (signed-note vkey). Informative: a verifier uses its own.
     public var verifierKey: String
     /// The checkpoint note of size N, with every signature line the daemon holds for it.
     public var checkpoint: String
+    /// The rotation checkpoints of sizes up to N, oldest first (Formats.md, "Key rotation").
+    public var keyRotations: [String]
     /// The person's pseudonym, 32 lower-case hex digits.
     public var person: String
     /// RFC 3339 UTC.
@@ -29,11 +31,12 @@ public struct PersonBundle: Sendable, Equatable {
     public var streams: [Stream]
 
     public init(
-        verifierKey: String, checkpoint: String, person: String, exportedAt: String, purpose: String, dataKey: [UInt8]?,
-        streams: [Stream]
+        verifierKey: String, checkpoint: String, keyRotations: [String] = [], person: String, exportedAt: String, purpose: String,
+        dataKey: [UInt8]?, streams: [Stream]
     ) {
         self.verifierKey = verifierKey
         self.checkpoint = checkpoint
+        self.keyRotations = keyRotations
         self.person = person
         self.exportedAt = exportedAt
         self.purpose = purpose
@@ -139,6 +142,10 @@ public struct PersonBundle: Sendable, Equatable {
             body.member("format", Self.format)
             body.member("verifierKey", verifierKey)
             body.member("checkpoint", checkpoint)
+            body.key("keyRotations")
+            body.array { body in
+                for note in keyRotations { body.string(note) }
+            }
             body.member("person", person)
             body.member("exportedAt", exportedAt)
             body.member("purpose", purpose)

@@ -79,7 +79,7 @@ public enum KeyFile {
         return parsed
     }
 
-    static func writePublic(directory: String, name: String, key: PublicKey) throws {
+    public static func writePublic(directory: String, name: String, key: PublicKey) throws {
         let text = SignedNote.verifierKey(name: name, publicKey: key) + "\n"
         let path = directory + "/" + publicName
         unlink(path)

@@ -100,7 +100,7 @@ final class WitnessSubmitter: Service {
             do {
                 switch try await submit(checkpoint, oldSize: min(known, checkpoint.size), to: witness) {
                 case .cosigned(let lines):
-                    for line in lines { try cosignatures.add(size: checkpoint.size, line: line) }
+                    for line in lines { try cosignatures.add(size: checkpoint.size, root: checkpoint.root, line: line) }
                     known = checkpoint.size
                     cosigned = checkpoint.size
                     cosignedSize.record(Int64(cosigned))

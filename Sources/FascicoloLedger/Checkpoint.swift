@@ -13,7 +13,10 @@ import FascicoloCrypto
 /// The first signature line is the log's note signature (type 0x01). The second is a
 /// `cosignature/v1` by the same key (type 0x04), which binds the time the checkpoint was made.
 /// The fourth text line, an extension line, commits to the head of every stream (see
-/// `StreamHeadMap`); notes signed before it existed have three lines.
+/// `StreamHeadMap`); notes signed before it existed have three lines. The checkpoint that
+/// ends with a `KeyRotated` entry has a fifth, the next-key line (`KeyRotation.lineLabel`): it is
+/// signed by the key being replaced and names its successor, which signs every later entry and
+/// checkpoint — the way a witness, which sees checkpoints only, learns the new key.
 public struct Checkpoint: Sendable, Equatable {
     public let origin: String
     public let size: UInt64
@@ -21,6 +24,9 @@ public struct Checkpoint: Sendable, Equatable {
     /// The root of the stream-head map over the same entries (Formats.md, "The stream-head
     /// map"); nil for a note signed before checkpoints carried it.
     public let streamHeadsRoot: Digest?
+    /// The key that signs from the next entry on, when this checkpoint's last entry is a
+    /// `KeyRotated` entry (its next-key line); nil otherwise.
+    public let nextKey: PublicKey?
     /// When the log signed it (seconds since the Unix epoch), from its verified `cosignature/v1`
     /// line; nil for a note without one (a checkpoint read from elsewhere, say).
     public let timestampSeconds: UInt64?
@@ -28,22 +34,28 @@ public struct Checkpoint: Sendable, Equatable {
     public let note: String
 
     /// The checkpoint body (the signed text).
-    public static func body(origin: String, size: UInt64, root: Digest, streamHeadsRoot: Digest?) -> String {
-        let base = "\(origin)\n\(size)\n\(Base64.encode(root.bytes))\n"
-        guard let streamHeadsRoot else { return base }
-        return base + "\(StreamHeadMap.lineLabel) \(Base64.encode(streamHeadsRoot.bytes))\n"
+    public static func body(
+        origin: String, size: UInt64, root: Digest, streamHeadsRoot: Digest?, nextKey: PublicKey? = nil
+    ) -> String {
+        var text = "\(origin)\n\(size)\n\(Base64.encode(root.bytes))\n"
+        guard let streamHeadsRoot else { return text }
+        text += "\(StreamHeadMap.lineLabel) \(Base64.encode(streamHeadsRoot.bytes))\n"
+        if let nextKey { text += KeyRotation.line(origin: origin, nextKey: nextKey) }
+        return text
     }
 
     static func sign(
-        origin: String, size: UInt64, root: Digest, streamHeadsRoot: Digest, key: SigningKey, timestampSeconds: UInt64
+        origin: String, size: UInt64, root: Digest, streamHeadsRoot: Digest, nextKey: PublicKey? = nil, key: SigningKey,
+        timestampSeconds: UInt64
     ) -> Checkpoint {
-        let text = body(origin: origin, size: size, root: root, streamHeadsRoot: streamHeadsRoot)
+        let text = body(origin: origin, size: size, root: root, streamHeadsRoot: streamHeadsRoot, nextKey: nextKey)
         let note =
             text + "\n"
             + SignedNote.signatureLine(text: text, name: origin, key: key)
             + SignedNote.cosignatureLine(text: text, name: origin, key: key, timestampSeconds: timestampSeconds)
         return Checkpoint(
-            origin: origin, size: size, root: root, streamHeadsRoot: streamHeadsRoot, timestampSeconds: timestampSeconds, note: note)
+            origin: origin, size: size, root: root, streamHeadsRoot: streamHeadsRoot, nextKey: nextKey,
+            timestampSeconds: timestampSeconds, note: note)
     }
 
     public enum Failure: Error, Equatable, Sendable, CustomStringConvertible {
@@ -71,10 +83,10 @@ public struct Checkpoint: Sendable, Equatable {
             throw .malformed("\(error)")
         }
         let lines = parsed.text.split(separator: "\n", omittingEmptySubsequences: false)
-        // Three body lines, or four with the stream-heads line (the only extension line this
-        // log writes), each ending in a newline.
-        guard lines.count == 4 || lines.count == 5, lines.last == "" else {
-            throw .malformed("a checkpoint body has three lines, or four with the stream-heads line")
+        // Three body lines, four with the stream-heads line, five with the next-key line after
+        // it (the only extension lines this log writes), each ending in a newline.
+        guard (4...6).contains(lines.count), lines.last == "" else {
+            throw .malformed("a checkpoint body has three lines, four with the stream-heads line, five with a next-key line")
         }
         guard lines[0] == origin else { throw .wrongOrigin(String(lines[0])) }
         guard let size = UInt64(lines[1]), String(size) == lines[1] else { throw .malformed("bad tree size") }
@@ -82,12 +94,19 @@ public struct Checkpoint: Sendable, Equatable {
             throw .malformed("bad root hash")
         }
         var streamHeadsRoot: Digest?
-        if lines.count == 5 {
+        if lines.count >= 5 {
             let parts = lines[3].split(separator: " ", omittingEmptySubsequences: false)
             guard parts.count == 2, parts[0] == StreamHeadMap.lineLabel, let bytes = Base64.decode(String(parts[1])),
                 let digest = Digest(bytes), Base64.encode(bytes) == parts[1]
             else { throw .malformed("the fourth line is not a stream-heads line") }
             streamHeadsRoot = digest
+        }
+        var nextKey: PublicKey?
+        if lines.count == 6 {
+            guard let key = KeyRotation.parseLine(lines[4], origin: origin) else {
+                throw .malformed("the fifth line is not a next-key line")
+            }
+            nextKey = key
         }
         guard SignedNote.hasValidSignature(parsed, name: origin, publicKey: publicKey) else { throw .badSignature }
         // A cosignature line by this key must verify; a note without one is still a checkpoint.
@@ -96,6 +115,7 @@ public struct Checkpoint: Sendable, Equatable {
         let timestamp = SignedNote.validCosignatureTimestamp(parsed, name: origin, publicKey: publicKey)
         if hasCosignature && timestamp == nil { throw .badCosignature }
         return Checkpoint(
-            origin: origin, size: size, root: root, streamHeadsRoot: streamHeadsRoot, timestampSeconds: timestamp, note: note)
+            origin: origin, size: size, root: root, streamHeadsRoot: streamHeadsRoot, nextKey: nextKey,
+            timestampSeconds: timestamp, note: note)
     }
 }

@@ -87,7 +87,7 @@ public enum CheckpointFile {
     /// grows by a note per checkpoint for the life of the log, and a start must not check them
     /// all (`fascicolo verify` does). A note that does not verify is damage: only the daemon
     /// writes the file, with this key.
-    public static func largest(_ notes: [String], origin: String, publicKey: PublicKey) throws -> Checkpoint? {
+    public static func largest(_ notes: [String], chain: KeyChain) throws -> Checkpoint? {
         var largest: (size: UInt64, note: String)?
         for note in notes {
             let lines = note.split(separator: "\n", maxSplits: 2, omittingEmptySubsequences: false)
@@ -97,8 +97,8 @@ public enum CheckpointFile {
             if size > largest?.size ?? 0 { largest = (size, note) }
         }
         guard let largest else { return nil }
-        do { return try Checkpoint.verify(note: largest.note, origin: origin, publicKey: publicKey) } catch {
-            throw DamagedData(table: name, what: "a note does not verify with the log's key (\(error))")
+        do { return try chain.verify(note: largest.note) } catch {
+            throw DamagedData(table: name, what: "a note does not verify with the log's keys (\(error))")
         }
     }
 

@@ -19,16 +19,27 @@ final class GroupCommitWriter: @unchecked Sendable {
         let request: AppendRequest
         let contentDigest: Digest?
         let continuation: CheckedContinuation<AppendResult, any Error>
+        /// Set for a key rotation (`Ledger.rotateKey`): the request is its `KeyRotated` entry,
+        /// committed alone, signed by the current key, and this key signs from the next entry on.
+        var rotation: SigningKey? = nil
     }
 
     private enum State { case running, draining, stopped }
 
     private let store: LedgerStore
-    private let key: SigningKey
-    /// Seals the idempotency table's rows (see IdempotencyTable.swift).
-    let seal: TableSealKey
+    /// The key that signs the next entry, and its key ID: writer-thread state, changed only by a
+    /// rotation's commit.
+    private var key: SigningKey
+    private var keyID: [UInt8]
+    /// Seals the idempotency table's rows (see IdempotencyTable.swift); derived from the signing
+    /// key, so a rotation seals the table again in its own commit. Guarded by `lock`: readers
+    /// check rows with it.
+    var seal: TableSealKey { lock.withLock { sealUnlocked } }
+    private var sealUnlocked: TableSealKey
+    /// The log's keys so far; guarded by `lock`.
+    var keyChain: KeyChain { lock.withLock { chainUnlocked } }
+    private var chainUnlocked: KeyChain
     private let checkpointFile: CheckpointFile.Appender
-    private let keyID: [UInt8]
     private let origin: String
     private let configuration: LedgerConfiguration
     private let logger: Logger
@@ -68,12 +79,15 @@ final class GroupCommitWriter: @unchecked Sendable {
     private var checkpointRequestedUnlocked = false
 
     init(
-        store: LedgerStore, key: SigningKey, origin: String, configuration: LedgerConfiguration, wallClock: WallClock,
+        store: LedgerStore, key: SigningKey, chain: KeyChain, configuration: LedgerConfiguration, wallClock: WallClock,
         logger: Logger
     ) throws {
+        precondition(chain.current == key.publicKey)
+        let origin = chain.origin
         self.store = store
         self.key = key
-        self.seal = TableSealKey(signingKey: key)
+        self.chainUnlocked = chain
+        self.sealUnlocked = TableSealKey(signingKey: key)
         self.checkpointFile = try CheckpointFile.Appender(directory: store.directory)
         self.origin = origin
         self.keyID = SignedNote.keyID(name: origin, publicKey: key.publicKey)
@@ -99,12 +113,12 @@ final class GroupCommitWriter: @unchecked Sendable {
             return (tree, lastRecordedAt, lastCheckpointSize)
         }
         if tree.size > lastCheckpointSize { uncoveredSince = monotonic.nanoseconds() }
-        (heads, pendingHeads) = try Self.loadHeads(store: store, origin: origin, publicKey: key.publicKey, size: tree.size, logger: logger)
+        (heads, pendingHeads) = try Self.loadHeads(store: store, chain: chain, size: tree.size, logger: logger)
         for (stream, head) in pendingHeads { heads.set(stream: stream, head: head) }
         committedSizeUnlocked = tree.size
         checkpointSizeUnlocked = lastCheckpointSize
         // The side table that decides answers is checked before anything is answered from it.
-        _ = try store.checkIdempotencySeal(seal, migrate: !store.environment.options.readOnly)
+        _ = try store.checkIdempotencySeal(sealUnlocked, migrate: !store.environment.options.readOnly)
         startThread { [self] in run() }
     }
 
@@ -112,15 +126,13 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// checkpoint's stream-heads line, so a damaged table is reported instead of signed into
     /// every later checkpoint — and the heads of the entries committed after it.
     private static func loadHeads(
-        store: LedgerStore, origin: String, publicKey: PublicKey, size: UInt64, logger: Logger
+        store: LedgerStore, chain: KeyChain, size: UInt64, logger: Logger
     ) throws -> (StreamHeadTree, [[UInt8]: StreamHead]) {
         guard let table = store.streamHeads else { preconditionFailure("a writable store has a stream_heads table") }
         return try store.environment.read { txn in
             var heads = StreamHeadTree(rows: try StreamHeadTable.rows(in: txn, table: table))
             let latest = try txn.withCursor(store.checkpoints) { cursor in
-                try cursor.last().map {
-                    try Checkpoint.verify(note: String(decoding: $0.value, as: UTF8.self), origin: origin, publicKey: publicKey)
-                }
+                try cursor.last().map { try chain.verify(note: String(decoding: $0.value, as: UTF8.self)) }
             }
             let covered: UInt64
             if let latest, let root = latest.streamHeadsRoot {
@@ -177,6 +189,21 @@ final class GroupCommitWriter: @unchecked Sendable {
                     return .unavailable(reason)
                 }
                 queue.append(Pending(request: request, contentDigest: contentDigest, continuation: continuation))
+                lock.broadcast()
+                return nil
+            }
+            if let refusal { continuation.resume(throwing: refusal) }
+        }
+    }
+
+    /// Queues the `KeyRotated` entry `request` (see `Ledger.rotateKey`): it commits alone, with a
+    /// checkpoint of its size signed by the current key and naming `next`, which signs from then on.
+    func submitRotation(_ request: AppendRequest, to next: SigningKey) async throws -> AppendResult {
+        try await withCheckedThrowingContinuation { continuation in
+            let refusal: LedgerError? = lock.withLock {
+                guard state == .running else { return .shutDown }
+                if case .writable = healthUnlocked {} else { return .unavailable("the disk is not taking writes") }
+                queue.append(Pending(request: request, contentDigest: nil, continuation: continuation, rotation: next))
                 lock.broadcast()
                 return nil
             }
@@ -336,7 +363,10 @@ final class GroupCommitWriter: @unchecked Sendable {
             while count < queue.count {
                 events += queue[count].request.events.count
                 if count > 0 && events > configuration.commitEventsMax { break }
+                // A rotation commits alone: what comes after it is signed by the new key.
+                if count > 0 && queue[count].rotation != nil { break }
                 count += 1
+                if queue[count - 1].rotation != nil { break }
             }
             let batch = Array(queue[..<count])
             queue.removeFirst(count)
@@ -353,6 +383,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         var checkpoint: (size: UInt64, note: String)?
         /// The head of each stream this commit appended to.
         var heads: [[UInt8]: StreamHead]
+        /// The key, seal and chain that take over once this commit (a rotation) succeeded.
+        var rotated: (key: SigningKey, seal: TableSealKey, chain: KeyChain)? = nil
     }
 
     private func commit(_ batch: [Pending]) {
@@ -394,7 +426,16 @@ final class GroupCommitWriter: @unchecked Sendable {
             if grew && uncoveredSince == nil { uncoveredSince = monotonic.nanoseconds() }
         }
         let committed = monotonic.nanoseconds()
+        if let rotated = outcome.rotated {
+            key = rotated.key
+            keyID = rotated.chain.keyID(rotated.key.publicKey)
+            logger.notice("signing key rotated", metadata: ["position": "\(tree.size - 1)", "key_id": "\(Hex.encode(keyID))"])
+        }
         lock.withLock {
+            if let rotated = outcome.rotated {
+                sealUnlocked = rotated.seal
+                chainUnlocked = rotated.chain
+            }
             committedSizeUnlocked = tree.size
             if let size = outcome.checkpoint?.size { checkpointSizeUnlocked = size }
             if outcome.checkpoint != nil && checkpointRequested { checkpointRequestedUnlocked = false }
@@ -440,6 +481,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         let merkleTree = MerkleTree(transaction: txn, table: store.merkle)
         // A placeholder, replaced by the append's result before anything is answered.
         let notYetCommitted = Result<AppendResult, LedgerError>.failure(.shutDown)
+        let seal = lock.withLock { sealUnlocked }
 
         for pending in batch {
             let request = pending.request
@@ -500,11 +542,17 @@ final class GroupCommitWriter: @unchecked Sendable {
             let firstRecord = records.count
             let author = Array(request.author.utf8)
             for (offset, event) in request.events.enumerated() {
+                let position = base + UInt64(firstRecord + offset)
+                // A rotation's payload names the position, which only the writer knows.
+                let payload =
+                    pending.rotation.map {
+                        KeyRotation.payload(origin: origin, position: position, previous: key.publicKey, next: $0)
+                    } ?? event.payload
                 records.append(
                     EntryFormat.signedBytes(
-                        position: base + UInt64(firstRecord + offset), recordedAtMilliseconds: recordedAt,
+                        position: position, recordedAtMilliseconds: recordedAt,
                         streamVersion: current + 1 + UInt64(offset), keyID: keyID, stream: stream,
-                        eventType: Array(event.type.utf8), author: author, payload: event.payload))
+                        eventType: Array(event.type.utf8), author: author, payload: payload))
             }
             streamVersions[stream] = current + UInt64(request.events.count)
             for attached in request.attachedWrites { try attached.apply(in: txn, store: store) }
@@ -559,12 +607,28 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
 
         var checkpoint: (size: UInt64, note: String)?
-        let due = tree.size - lastCheckpointSize >= configuration.checkpointEveryEntries
-        if tree.size > lastCheckpointSize && (due || checkpointRequested) {
-            checkpoint = (tree.size, try writeCheckpoint(tree: tree, batchHeads: batchHeads, in: txn))
+        var rotated: (key: SigningKey, seal: TableSealKey, chain: KeyChain)?
+        if let next = batch.first?.rotation, batch.count == 1, case .success = results.first ?? .failure(.shutDown),
+            let record = records.first
+        {
+            // The rotation's checkpoint, signed by the key it replaces, names the new key; the
+            // side table sealed with a key derived from the old one is sealed again.
+            let rotation = try record.withUnsafeBytes { bytes in
+                let view = try EntryView(record: bytes)
+                return try KeyRotation.parse(payload: view.payload, origin: origin, position: view.position, previous: key.publicKey)
+            }
+            let nextSeal = TableSealKey(signingKey: next)
+            try store.resealIdempotency(from: seal, to: nextSeal, in: txn)
+            checkpoint = (tree.size, try writeCheckpoint(tree: tree, batchHeads: batchHeads, nextKey: next.publicKey, in: txn))
+            rotated = (next, nextSeal, keyChain.appending(rotation))
+        } else {
+            let due = tree.size - lastCheckpointSize >= configuration.checkpointEveryEntries
+            if tree.size > lastCheckpointSize && (due || checkpointRequested) {
+                checkpoint = (tree.size, try writeCheckpoint(tree: tree, batchHeads: batchHeads, in: txn))
+            }
         }
         return BatchOutcome(
-            tree: tree, results: results, lastRecordedAt: recordedAt, checkpoint: checkpoint, heads: batchHeads)
+            tree: tree, results: results, lastRecordedAt: recordedAt, checkpoint: checkpoint, heads: batchHeads, rotated: rotated)
     }
 
     /// Records per slice of signing work (about 0.5 ms of it).
@@ -612,7 +676,9 @@ final class GroupCommitWriter: @unchecked Sendable {
     /// Signs and stores the checkpoint of `tree`: the stream-head map is the committed one plus
     /// `batchHeads` (this transaction's), and the table gets the rows of every head changed since
     /// the last checkpoint, in the same transaction.
-    private func writeCheckpoint(tree: MerkleFrontier, batchHeads: [[UInt8]: StreamHead], in txn: WriteTransaction) throws -> String {
+    private func writeCheckpoint(
+        tree: MerkleFrontier, batchHeads: [[UInt8]: StreamHead], nextKey: PublicKey? = nil, in txn: WriteTransaction
+    ) throws -> String {
         guard let table = store.streamHeads else { preconditionFailure("a writable store has a stream_heads table") }
         if headsAhead {
             // A commit that changed the map did not succeed (or its closure runs again): start
@@ -627,7 +693,7 @@ final class GroupCommitWriter: @unchecked Sendable {
             try txn.put(table, key: key.bytes, value: StreamHeadTable.value(head: head, stream: stream))
         }
         let checkpoint = Checkpoint.sign(
-            origin: origin, size: tree.size, root: tree.root, streamHeadsRoot: heads.root(), key: key,
+            origin: origin, size: tree.size, root: tree.root, streamHeadsRoot: heads.root(), nextKey: nextKey, key: key,
             timestampSeconds: UInt64(wallClock.millisecondsSinceEpoch / 1000))
         try txn.put(store.checkpoints, key: BigEndian.bytes(tree.size), value: Array(checkpoint.note.utf8), options: .append)
         return checkpoint.note

@@ -179,6 +179,28 @@ extension LedgerStore {
         return try environment.read { txn in try checkIdempotencySeal(seal, in: txn) { _, _ in } }
     }
 
+    /// Seals every row again with `next` (a key rotation), each row checked with `current` first:
+    /// a damaged row stops the rotation instead of being sealed anew. All rows are held in memory
+    /// (about 120 bytes a row): a rotation is rare, and LMDB forbids writing under an open cursor.
+    func resealIdempotency(from current: TableSealKey, to next: TableSealKey, in txn: WriteTransaction) throws {
+        var rows: [([UInt8], IdempotencyRecord)] = []
+        try txn.withCursor(idempotency) { cursor in
+            var record = try cursor.first()
+            while let row = record {
+                let key = Array(row.key)
+                rows.append((key, try IdempotencyRecord(sealed: Array(row.value), key: key, seal: current)))
+                record = try cursor.next()
+            }
+        }
+        var aggregate = TableAggregate()
+        for (key, record) in rows {
+            let value = record.sealed(key: key, seal: next)
+            aggregate.add(mac: Array(value[IdempotencyRecord.recordByteCount...]))
+            try txn.put(idempotency, key: key, value: value)
+        }
+        try txn.put(meta, key: TableAggregate.metaKey, value: aggregate.sealed(next))
+    }
+
     /// The seal check in one snapshot; `row` sees each record as it is checked.
     func checkIdempotencySeal(
         _ seal: TableSealKey, in txn: ReadTransaction,

@@ -3,6 +3,7 @@ import FascicoloCrypto
 import FascicoloStorage
 import Glibc
 import Logging
+import Synchronization
 
 /// The signed, append-only log of one data directory.
 ///
@@ -15,11 +16,13 @@ public final class Ledger: Sendable {
     public let configuration: LedgerConfiguration
     /// The checkpoint origin, also the name of the signing key.
     public let origin: String
-    public let publicKey: PublicKey
     /// The time of day for this log and the layers above it: the entries' `recordedAt`, the
     /// checkpoints' timestamps, the domain's "today" (see `Ledger.open`).
     public let wallClock: WallClock
-    private let writer: GroupCommitWriter
+    let writer: GroupCommitWriter
+    let logger: Logger
+    /// Set while a key rotation runs: one at a time.
+    let rotating = Mutex(false)
 
     /// Opens (creating on first use) the ledger in `directory`. A new directory gets a fresh
     /// signing key in `signing.key` (mode 0600); an existing key file readable by group or others
@@ -37,6 +40,7 @@ public final class Ledger: Sendable {
             mapSizeBytes: configuration.mapSizeBytes,
             unsafeNoSync: configuration.unsafeNoSync)
         let origin = try store.origin()
+        try SigningKeyFiles.finishRotation(directory: directory, store: store, origin: origin, logger: logger)
         // A new key may only be made for an empty log: one whose entries were signed by a key
         // that is now missing must not carry on under another (verify would fail from entry 0).
         if access(directory + "/" + KeyFile.secretName, F_OK) != 0 {
@@ -44,22 +48,30 @@ public final class Ledger: Sendable {
             guard entries == 0 else { throw KeyFile.Failure.missing(path: directory + "/" + KeyFile.secretName, entries: entries) }
         }
         let key = try KeyFile.loadOrCreate(directory: directory, name: origin)
-        let published = try KeyFile.loadVerifierKey(directory: directory)
+        let chain = try store.environment.read { txn in
+            try KeyChain.load(txn: txn, store: store, origin: origin, anchor: key.publicKey)
+        }
+        guard chain.current == key.publicKey else { throw SigningKeyFiles.NotCurrent(keyIDs: chain.keys.map { chain.keyID($0) }) }
+        var published = try KeyFile.loadVerifierKey(directory: directory)
+        if published.publicKey != key.publicKey && chain.keys.contains(published.publicKey) {
+            // A rotation's swap stopped before signing.pub was written anew.
+            try KeyFile.writePublic(directory: directory, name: origin, key: key.publicKey)
+            published = (origin, key.publicKey)
+        }
         guard published.publicKey == key.publicKey, published.name == origin else {
             throw KeyFile.Failure.malformed(
                 path: directory + "/" + KeyFile.publicName,
                 reason: "it does not match signing.key; delete it to have it written again")
         }
-        try checkNotRolledBack(store: store, directory: directory, origin: origin, publicKey: key.publicKey, logger: logger)
-        return try Ledger(store: store, key: key, origin: origin, configuration: configuration, wallClock: wallClock, logger: logger)
+        try checkNotRolledBack(store: store, directory: directory, chain: chain, logger: logger)
+        return try Ledger(store: store, key: key, chain: chain, configuration: configuration, wallClock: wallClock, logger: logger)
     }
 
     /// The log must reach, with the same root, every checkpoint kept in checkpoints.log. A record
     /// torn by a crash in the middle of an append is cut off first, so that appends go on after
     /// the last whole one.
     static func checkNotRolledBack(
-        store: LedgerStore, directory: String, origin: String, publicKey: PublicKey,
-        logger: Logger
+        store: LedgerStore, directory: String, chain: KeyChain, logger: Logger
     ) throws {
         let (notes, torn) = try CheckpointFile.read(directory: directory)
         if torn > 0 {
@@ -70,7 +82,7 @@ public final class Ledger: Sendable {
                 truncate(path, info.st_size - off_t(torn))
             }
         }
-        guard let latest = try CheckpointFile.largest(notes, origin: origin, publicKey: publicKey) else { return }
+        guard let latest = try CheckpointFile.largest(notes, chain: chain) else { return }
         try store.environment.read { txn in
             let size = try store.size(in: txn)
             guard latest.size <= size else {
@@ -83,24 +95,30 @@ public final class Ledger: Sendable {
     }
 
     private init(
-        store: LedgerStore, key: SigningKey, origin: String, configuration: LedgerConfiguration, wallClock: WallClock,
+        store: LedgerStore, key: SigningKey, chain: KeyChain, configuration: LedgerConfiguration, wallClock: WallClock,
         logger: Logger
     ) throws {
         self.store = store
         self.configuration = configuration
-        self.origin = origin
-        self.publicKey = key.publicKey
+        self.origin = chain.origin
         self.wallClock = wallClock
+        self.logger = logger
         self.writer = try GroupCommitWriter(
-            store: store, key: key, origin: origin, configuration: configuration,
+            store: store, key: key, chain: chain, configuration: configuration,
             wallClock: wallClock, logger: logger)
         logger.info("ledger open", metadata: ["entries": "\(writer.committedSize)", "origin": "\(origin)"])
     }
 
-    /// The verifier key string for note tooling: `<origin>+<key id>+<base64 key>`.
+    /// The log's keys: the first, and each one a `KeyRotated` entry named since.
+    public var keyChain: KeyChain { writer.keyChain }
+
+    /// The key that signs the next entry and checkpoint (the chain's current key).
+    public var publicKey: PublicKey { keyChain.current }
+
+    /// The current verifier key string for note tooling: `<origin>+<key id>+<base64 key>`.
     public var verifierKey: String { SignedNote.verifierKey(name: origin, publicKey: publicKey) }
 
-    /// The 4-byte key ID carried in each entry.
+    /// The 4-byte key ID carried in each new entry.
     public var keyID: [UInt8] { SignedNote.keyID(name: origin, publicKey: publicKey) }
 
     /// Appends the request's events atomically and returns once they are durable.
@@ -109,6 +127,10 @@ public final class Ledger: Sendable {
     /// conflicts from the writer. A thrown error means nothing of the request was stored.
     public func append(_ request: AppendRequest) async throws -> AppendResult {
         try AppendValidation.validate(request, limits: configuration.limits)
+        // The ledger's own streams (its key rotations) are written by the ledger alone.
+        guard !request.stream.hasPrefix(KeyRotation.reservedPrefix) else {
+            throw LedgerError.invalidStreamName("streams starting with \(KeyRotation.reservedPrefix) are written by the ledger itself")
+        }
         let digest = request.idempotencyKey == nil ? nil : request.idempotencyDigest ?? AppendValidation.contentDigest(request)
         return try await writer.submit(request, contentDigest: digest)
     }

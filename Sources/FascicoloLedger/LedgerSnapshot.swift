@@ -21,14 +21,14 @@ public struct LedgerSnapshot {
     // Inlinable reads: the projections' replay calls them once or more per entry.
     @usableFromInline let transaction: ReadTransaction
     @usableFromInline let store: LedgerStore
-    /// The log's key, to check the checkpoints read (nil in a `LedgerReader`'s snapshot).
-    let publicKey: PublicKey?
+    /// The log's keys, to check the checkpoints read (nil in a `LedgerReader`'s snapshot).
+    let keyChain: KeyChain?
 
     @usableFromInline
-    init(transaction: ReadTransaction, store: LedgerStore, publicKey: PublicKey? = nil) {
+    init(transaction: ReadTransaction, store: LedgerStore, keyChain: KeyChain? = nil) {
         self.transaction = transaction
         self.store = store
-        self.publicKey = publicKey
+        self.keyChain = keyChain
     }
 
     // MARK: - The log
@@ -194,7 +194,7 @@ extension Ledger {
     /// Runs `body` on one consistent snapshot of the log and its side tables, on the caller's
     /// thread (it never waits for the writer).
     public func read<T>(_ body: (LedgerSnapshot) throws -> T) throws -> T {
-        try store.environment.read { txn in try body(LedgerSnapshot(transaction: txn, store: store, publicKey: publicKey)) }
+        try store.environment.read { txn in try body(LedgerSnapshot(transaction: txn, store: store, keyChain: keyChain)) }
     }
 
     /// The side table `name` (created on first use). Names are the side tables' own: not the
@@ -275,4 +275,10 @@ public struct LedgerReader: Sendable {
     }
 
     public func close() { store.environment.close() }
+
+    /// One snapshot's read, then the reader closed.
+    public func readingOnce<T>(_ body: (LedgerSnapshot) throws -> T) throws -> T {
+        defer { close() }
+        return try read(body)
+    }
 }

@@ -55,6 +55,8 @@ public struct Verifier {
         public let sealsChecked: Bool
         public let elapsedSeconds: Double
         public let fast: Bool
+        /// The keys followed, from the first (one when the key never changed).
+        public var keys: KeyChain? = nil
     }
 
     /// An append's receipt: the entry's record as the daemon signed it (`signedBytes` ‖ `signature`).
@@ -121,11 +123,19 @@ public struct Verifier {
             // The seals of the side tables need the secret key; a copy without it (a backup without
             // --include-secret-keys) is still checked in every other way.
             let signingKey = try? KeyFile.load(path: directory + "/" + KeyFile.secretName)
-            let seal = signingKey.flatMap { $0.publicKey == key.publicKey ? TableSealKey(signingKey: $0) : nil }
             return try store.environment.read { txn in
+                // The keys follow the log's KeyRotated entries from the first; the key given
+                // must be one of them (Formats.md, "Key rotation").
+                let chain: KeyChain
+                do { chain = try KeyChain.load(txn: txn, store: store, origin: origin, anchor: key.publicKey) } catch let invalid
+                    as KeyRotation.Invalid
+                { throw Failure(position: nil, problem: "\(invalid)") }
+                let seal = signingKey.flatMap { $0.publicKey == chain.current ? TableSealKey(signingKey: $0) : nil }
                 var run = VerificationRun(
-                    store: store, txn: txn, origin: origin, publicKey: key.publicKey, options: options, seal: seal,
-                    kept: Set(kept))
+                    store: store, txn: txn, chain: chain,
+                    // The directory's own signing.pub vouches for nothing beyond the directory:
+                    // the chain is then followed from the first key the log names.
+                    anchor: verifierKey == nil ? chain.first : key.publicKey, options: options, seal: seal, kept: Set(kept))
                 return try run.verify(progress: progress)
             }
         } catch let error as StorageError where error.code.meansDamagedData {
@@ -149,8 +159,9 @@ private struct VerificationRun {
     let store: LedgerStore
     let txn: ReadTransaction
     let origin: String
-    let publicKey: PublicKey
-    let keyID: [UInt8]
+    let chain: KeyChain
+    /// The key the verifier was given: the first key, or a later one of the chain.
+    let anchor: PublicKey
     let options: Verifier.Options
     let seal: TableSealKey?
     /// The notes of checkpoints.log: each must also be in the checkpoints table (it is written
@@ -171,16 +182,16 @@ private struct VerificationRun {
     var latestStoredSize: UInt64 = 0
 
     init(
-        store: LedgerStore, txn: ReadTransaction, origin: String, publicKey: PublicKey, options: Verifier.Options,
+        store: LedgerStore, txn: ReadTransaction, chain: KeyChain, anchor: PublicKey, options: Verifier.Options,
         seal: TableSealKey?, kept: Set<String>
     ) {
         self.seal = seal
         self.kept = kept
         self.store = store
         self.txn = txn
-        self.origin = origin
-        self.publicKey = publicKey
-        self.keyID = SignedNote.keyID(name: origin, publicKey: publicKey)
+        self.origin = chain.origin
+        self.chain = chain
+        self.anchor = anchor
         self.options = options
     }
 
@@ -194,7 +205,10 @@ private struct VerificationRun {
         let storedNotes = Set(stored.map(\.note))
         for note in options.trustedCheckpoints where !storedNotes.contains(note) {
             let checkpoint: Checkpoint
-            do { checkpoint = try Checkpoint.verifyCosigned(note: note, origin: origin, publicKey: publicKey) } catch {
+            do {
+                checkpoint = try Checkpoint.verifyCosigned(
+                    note: note, origin: origin, publicKey: chain.key(forCheckpointSize: try Checkpoint.size(ofNote: note)))
+            } catch {
                 throw Verifier.Failure(position: nil, problem: "a checkpoint given to check against does not verify with the key: \(error)")
             }
             guard checkpoint.size <= total else {
@@ -207,7 +221,7 @@ private struct VerificationRun {
         }
         let missing = kept.subtracting(stored.map(\.note))
         if let note = missing.first {
-            let size = (try? Checkpoint.verify(note: note, origin: origin, publicKey: publicKey))?.size
+            let size = try? Checkpoint.size(ofNote: note)
             throw Verifier.Failure(
                 position: size.map { $0 > 0 ? $0 - 1 : 0 },
                 problem:
@@ -215,6 +229,7 @@ private struct VerificationRun {
             )
         }
         // Each is compared with the root recomputed when the log reaches its size.
+        try checkRotationCheckpoints(stored: stored)
         let checkpoints = (stored + trusted).sorted { $0.size < $1.size }
         var nextCheckpoint = 0
         latestStoredSize = stored.last?.size ?? 0
@@ -238,7 +253,7 @@ private struct VerificationRun {
                         ? nil
                         : ChunkWork(
                             records: records, firstPosition: checked + UInt64(previous?.records.count ?? 0),
-                            threads: options.threads, keyID: keyID, publicKey: options.fast ? nil : publicKey)
+                            threads: options.threads, chain: chain, checkSignatures: !options.fast)
                     current?.start()
                     if let previous {
                         previous.wait()
@@ -271,7 +286,7 @@ private struct VerificationRun {
         return Verifier.Report(
             entries: total, checkpoints: stored.count, streams: streams.count,
             idempotencyRows: idempotencyRows, sealsChecked: seal != nil,
-            elapsedSeconds: Double(MonotonicClock.system.nanoseconds() - start) / 1e9, fast: options.fast)
+            elapsedSeconds: Double(MonotonicClock.system.nanoseconds() - start) / 1e9, fast: options.fast, keys: chain)
     }
 
     /// The checks that follow the log's order, for one chunk whose parallel checks are done.
@@ -361,6 +376,27 @@ private struct VerificationRun {
         }
     }
 
+    /// Each rotation's checkpoint (of the size that ends with it, naming the new key) must be
+    /// stored: it is how witnesses and clients learn the key. A verifier given a later key than
+    /// the first trusts the entries before that key through the checkpoints it signed: one must
+    /// exist beyond the rotation that named it.
+    private func checkRotationCheckpoints(stored: [Checkpoint]) throws {
+        let sizes = Set(stored.map(\.size))
+        for rotation in chain.rotations where !sizes.contains(rotation.position + 1) {
+            throw Verifier.Failure(
+                position: rotation.position,
+                problem: "the key rotation at this position has no checkpoint of its size (which names the new key)")
+        }
+        if let index = chain.keys.firstIndex(of: anchor), index > 0 {
+            let named = chain.rotations[index - 1].position
+            guard let last = stored.last, last.size > named + 1 else {
+                throw Verifier.Failure(
+                    position: named,
+                    problem: "no checkpoint signed by the key given covers the log: verify with the log's first key")
+            }
+        }
+    }
+
     /// Every stored checkpoint, signature checked, in size order.
     private func loadCheckpoints() throws -> [Checkpoint] {
         try txn.withCursor(store.checkpoints) { cursor in
@@ -370,9 +406,7 @@ private struct VerificationRun {
                 let size = current.key.count == 8 ? BigEndian.read(UInt64.self, from: current.key, at: 0) : 0
                 let checkpoint: Checkpoint
                 do {
-                    checkpoint = try Checkpoint.verify(
-                        note: String(decoding: current.value, as: UTF8.self),
-                        origin: origin, publicKey: publicKey)
+                    checkpoint = try chain.verify(note: String(decoding: current.value, as: UTF8.self))
                 } catch {
                     throw Verifier.Failure(position: size > 0 ? size - 1 : nil, problem: "checkpoint of size \(size): \(error)")
                 }
@@ -524,10 +558,11 @@ private struct VerificationRun {
                 do { view = try EntryView(record: bytes) } catch {
                     throw Verifier.Failure(position: nil, problem: "receipt \(index + 1) is not an entry record (\(error))")
                 }
+                let key = chain.key(forEntryAt: view.position)
                 return (
                     view.position, MerkleHash.leaf(bytes),
-                    view.keyID.elementsEqual(keyID)
-                        && publicKey.isValidSignature(view.signature, for: view.signedBytes)
+                    view.keyID.elementsEqual(chain.keyID(key))
+                        && key.isValidSignature(view.signature, for: view.signedBytes)
                 )
             }
             guard signed else {
@@ -613,8 +648,10 @@ private final class ChunkWork: @unchecked Sendable {
     let records: [Cursor.Record]
     let firstPosition: UInt64
     let threads: Int
-    let keyID: [UInt8]
-    let publicKey: PublicKey?
+    let chain: KeyChain
+    /// The key IDs of the chain's keys, in its order.
+    let keyIDs: [[UInt8]]
+    let checkSignatures: Bool
     private(set) var leaves: [Digest]
     private(set) var recordedAt: [Int64]
     /// Each entry's stream key, head and head leaf hash in the stream-head map (hashed here, on
@@ -626,12 +663,13 @@ private final class ChunkWork: @unchecked Sendable {
     private(set) var indexSums: [Int]
     private let done = DispatchGroup()
 
-    init(records: [Cursor.Record], firstPosition: UInt64, threads: Int, keyID: [UInt8], publicKey: PublicKey?) {
+    init(records: [Cursor.Record], firstPosition: UInt64, threads: Int, chain: KeyChain, checkSignatures: Bool) {
         self.records = records
         self.firstPosition = firstPosition
         self.threads = min(threads, max(1, records.count / 64))
-        self.keyID = keyID
-        self.publicKey = publicKey
+        self.chain = chain
+        self.keyIDs = chain.keys.map { chain.keyID($0) }
+        self.checkSignatures = checkSignatures
         leaves = [Digest](repeating: MerkleHash.empty, count: records.count)
         recordedAt = [Int64](repeating: 0, count: records.count)
         streamKeys = [Digest](repeating: MerkleHash.empty, count: records.count)
@@ -713,12 +751,18 @@ private final class ChunkWork: @unchecked Sendable {
                 failure = Verifier.Failure(position: position, problem: "the entry says it is at position \(view.position)")
                 return
             }
-            guard view.keyID.elementsEqual(keyID) else {
+            // The key current at this position: the first until the first rotation (included), …
+            var keyIndex = chain.rotations.count
+            while keyIndex > 0 && chain.rotations[keyIndex - 1].position >= position { keyIndex -= 1 }
+            guard view.keyID.elementsEqual(keyIDs[keyIndex]) else {
                 failure = Verifier.Failure(
-                    position: position, problem: "the entry names key ID \(Hex.encode(view.keyID)), not the log's key")
+                    position: position,
+                    problem:
+                        "the entry names key ID \(Hex.encode(view.keyID)), not the key current at its position (\(Hex.encode(keyIDs[keyIndex])))"
+                )
                 return
             }
-            if let publicKey, !publicKey.isValidSignature(view.signature, for: view.signedBytes) {
+            if checkSignatures, !chain.keys[keyIndex].isValidSignature(view.signature, for: view.signedBytes) {
                 failure = Verifier.Failure(position: position, problem: "the entry's signature does not verify")
                 return
             }

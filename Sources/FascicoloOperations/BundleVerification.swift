@@ -128,8 +128,15 @@ public enum BundleVerification {
             logKey = own
         }
 
-        // 2. The checkpoint.
-        let checkpoint = try CheckpointText.verify(bundle["checkpoint"], logKey: logKey, witnesses: witnesses)
+        // 2. The keys, followed from the first through the rotation checkpoints; the checkpoint,
+        // with the key of its size.
+        let chain = try followKeys(bundle["keyRotations"], first: logKey, checkpoint: bundle["checkpoint"])
+        let size = (try? Checkpoint.size(ofNote: bundle["checkpoint"]?.string ?? "")) ?? 0
+        let signer = chain.key(forCheckpointSize: size)
+        let checkpoint = try CheckpointText.verify(
+            bundle["checkpoint"], logKey: NoteKey(name: logKey.name, keyID: chain.keyID(signer), publicKey: signer),
+            nextKeyLine: chain.nextKey(forCheckpointSize: size).map { KeyRotation.line(origin: logKey.name, nextKey: $0) },
+            witnesses: witnesses)
 
         // 3. The streams.
         guard let person = bundle["person"]?.string, person.utf8.count == 32,
@@ -143,7 +150,7 @@ public enum BundleVerification {
         // 4. Each stream: its entries, their versions, its head and head proof.
         var parsed: [[BundleEntry]] = []
         for (stream, name) in zip(streams, names) {
-            parsed.append(try StreamCheck(name: name, checkpoint: checkpoint, logKey: logKey).run(stream))
+            parsed.append(try StreamCheck(name: name, checkpoint: checkpoint, chain: chain).run(stream))
         }
 
         // 5. The domain payloads and the fields in clear.
@@ -182,6 +189,30 @@ public enum BundleVerification {
     }
 }
 
+extension BundleVerification {
+    /// Rule 2's first half: `keyRotations` (absent: none), each note verified with the key before
+    /// it, with a next-key line, in increasing sizes up to the checkpoint's.
+    static func followKeys(_ value: JSON?, first: NoteKey, checkpoint: JSON?) throws -> KeyChain {
+        var notes: [String] = []
+        if let value {
+            guard let array = value.array, array.allSatisfy({ $0.string != nil }) else {
+                throw failed("keyRotations is not a list of notes")
+            }
+            notes = array.compactMap(\.string)
+        }
+        let chain: KeyChain
+        do { chain = try KeyChain.following(rotationCheckpoints: notes, origin: first.name, first: first.publicKey) } catch {
+            throw failed("keyRotations: \(error)")
+        }
+        if let last = chain.rotations.last, let note = checkpoint?.string, let size = try? Checkpoint.size(ofNote: note),
+            last.position >= size
+        {
+            throw failed("keyRotations: a rotation checkpoint is larger than the checkpoint of size \(size)")
+        }
+        return chain
+    }
+}
+
 /// Rule 2: the checkpoint note, with its stream-heads line, by the log key; witnesses' cosignatures.
 struct CheckpointText {
     let size: UInt64
@@ -192,15 +223,23 @@ struct CheckpointText {
 
     static func failed(_ message: String) -> OperationError { BundleVerification.failed("checkpoint: " + message) }
 
-    static func verify(_ value: JSON?, logKey: BundleVerification.NoteKey, witnesses: [BundleVerification.NoteKey]) throws -> CheckpointText
-    {
+    static func verify(
+        _ value: JSON?, logKey: BundleVerification.NoteKey, nextKeyLine: String?, witnesses: [BundleVerification.NoteKey]
+    ) throws -> CheckpointText {
         guard let note = value?.string else { throw failed("not a string") }
         guard let parsed = try? SignedNote.parse(note) else {
             throw failed("not a signed note (text, a blank line, signature lines)")
         }
         let lines = parsed.text.split(separator: "\n", omittingEmptySubsequences: false).dropLast()
-        guard lines.count == 4 else {
-            throw failed("\(lines.count) text lines, not four (origin, size, root, stream-heads line)")
+        // A fifth line only on the checkpoint that ends with a key rotation: its next-key line.
+        if let nextKeyLine {
+            guard lines.count == 5, lines[4] + "\n" == nextKeyLine else {
+                throw failed("its last entry is a key rotation, but its fifth line is not the next-key line naming the new key")
+            }
+        } else {
+            guard lines.count == 4 else {
+                throw failed("\(lines.count) text lines, not four (origin, size, root, stream-heads line)")
+            }
         }
         guard lines[0] == logKey.name else {
             throw failed("origin '\(BundleVerification.printable(String(lines[0])))' is not the key's '\(logKey.name)'")
@@ -279,7 +318,8 @@ struct BundleEntry {
 struct StreamCheck {
     let name: String
     let checkpoint: CheckpointText
-    let logKey: BundleVerification.NoteKey
+    /// The log's keys: each entry is signed by the one current at its position.
+    let chain: KeyChain
 
     func failed(_ message: String) -> OperationError { BundleVerification.failed("\(name): " + message) }
 
@@ -335,10 +375,13 @@ struct StreamCheck {
                 throw failed(
                     "\(at): the entry belongs to stream '\(BundleVerification.printable(String(decoding: view.stream, as: UTF8.self)))'")
             }
-            guard view.keyID.elementsEqual(logKey.keyID) else {
-                throw failed("\(at): key ID \(Hex.encode(view.keyID)) is not the log key's \(Hex.encode(logKey.keyID))")
+            let signer = chain.key(forEntryAt: view.position)
+            guard view.keyID.elementsEqual(chain.keyID(signer)) else {
+                throw failed(
+                    "\(at): key ID \(Hex.encode(view.keyID)) is not that of the log key current at its position, \(Hex.encode(chain.keyID(signer)))"
+                )
             }
-            guard logKey.publicKey.isValidSignature(view.signature, for: view.signedBytes) else {
+            guard signer.isValidSignature(view.signature, for: view.signedBytes) else {
                 throw failed("\(at): the entry signature does not verify")
             }
             guard view.position == position else { throw failed("\(at): the signed bytes say position \(view.position)") }

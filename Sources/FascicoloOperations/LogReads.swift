@@ -42,6 +42,8 @@ enum LogReads {
         let streams: Int
         let checkpoints: Int
         let lastCheckpointNote: String?
+        /// The log's keys as its rotations give them; nil when the key never changed.
+        let keyRotations: KeyChain?
         let shreddingDue: Bool
         let recordsKeyGeneration: UInt64
         let mapUsedBytes: Int
@@ -60,7 +62,8 @@ enum LogReads {
             let generation = try snapshot.metaValue("records_key_generation").flatMap(BigEndian.uint64) ?? 0
             return Counts(
                 origin: origin, entries: try snapshot.entryCount(), streams: try snapshot.streamCount(),
-                checkpoints: checkpoints, lastCheckpointNote: last, shreddingDue: due, recordsKeyGeneration: generation,
+                checkpoints: checkpoints, lastCheckpointNote: last, keyRotations: try? snapshot.keyRotations(), shreddingDue: due,
+                recordsKeyGeneration: generation,
                 mapUsedBytes: log.usedBytes, mapSizeBytes: log.mapSizeBytes)
         }
     }

@@ -83,7 +83,16 @@ public struct RestoreOperation: Sendable {
             guard let pinned = SignedNote.parseVerifierKey(verifierKey) else {
                 throw OperationError(.invalidKey, "--key is not '<name>+<key id>+<base64 key>' with a matching key id")
             }
-            guard pinned.name == published.name, pinned.publicKey == published.publicKey else {
+            // After key rotations, signing.pub names the current key and --key may be the first:
+            // then both must be keys of the backup's chain, signing.pub its current one (the
+            // verification below follows the chain from --key).
+            var inChain = false
+            if pinned.publicKey != published.publicKey {
+                let chain = try? LedgerReader.open(directory: backup).readingOnce { try $0.keyRotations() }
+                if !backupHadLockFile { unlink(backup + "/" + DataDirectory.lmdbLock) }  // leave the backup as it was
+                inChain = chain.map { $0.current == published.publicKey && $0.keys.contains(pinned.publicKey) } ?? false
+            }
+            guard pinned.name == published.name, pinned.publicKey == published.publicKey || inChain else {
                 throw OperationError(.wrongVerifierKey, "\(backupPublic) is not the key given with --key; nothing was restored")
             }
         }

@@ -46,7 +46,14 @@ public struct StoreStatistics: Sendable {
         if let note = counts.lastCheckpointNote {
             switch published {
             case .success(let key):
-                do { checkpoint = try Checkpoint.verify(note: note, origin: counts.origin, publicKey: key.publicKey) } catch {
+                // After a rotation the latest checkpoint may be the rotation's, signed by the key before.
+                let chain = counts.keyRotations ?? KeyChain(origin: counts.origin, first: key.publicKey)
+                do {
+                    guard chain.keys.contains(key.publicKey) else {
+                        throw KeyRotation.Invalid(reason: "signing.pub is none of the log's keys")
+                    }
+                    checkpoint = try chain.verify(note: note)
+                } catch {
                     problem = "DOES NOT VERIFY with signing.pub: \(error)"
                     fails = true
                 }

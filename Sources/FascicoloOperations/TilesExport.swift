@@ -107,14 +107,17 @@ public enum TilesExport {
             }
         }
         do {
-            guard let note = try reader.read({ try $0.checkpoints().latestNote }) else {
+            let (note, chain) = try reader.read { log in (try log.checkpoints().latestNote, try log.signingKeys(anchor: publicKey)) }
+            guard let note else {
                 throw OperationError(.unreadable, "\(dataDirectory) has no checkpoint yet: there is nothing to publish")
             }
-            return try Checkpoint.verify(note: note, origin: try reader.origin(), publicKey: publicKey)
+            return try chain.verify(note: note)
         } catch let error as OperationError {
             throw error
         } catch let failure as Checkpoint.Failure {
             throw OperationError(.invalidKey, "the latest checkpoint does not verify with the log's key: \(failure)", cause: failure)
+        } catch let invalid as KeyRotation.Invalid {
+            throw OperationError(.invalidKey, "\(invalid)", cause: invalid)
         } catch {
             throw OperationError(.unreadable, "cannot read \(dataDirectory): \(error)", cause: error)
         }

@@ -77,9 +77,7 @@ public struct APIRoutes: Sendable {
         groups.everyRole.get("v1/version") { _, _ in
             return json(status: .ok, Render.version(version))
         }
-        groups.everyRole.get("v1/keys") { _, _ in
-            return json(status: .ok, Render.keys(ledger))
-        }
+        registerKeys(on: groups)
         groups.everyRole.get("v1/openapi.yaml") { _, _ in
             var buffer = ByteBuffer()
             buffer.writeString(openAPIDocument)

@@ -33,7 +33,7 @@ extension APIRoutes {
     /// checkpoint` prints and an auditor keeps).
     private func note(_ checkpoint: Checkpoint) -> Response {
         var buffer = ByteBuffer()
-        buffer.writeString(cosignatures.witnessed(checkpoint.note, size: checkpoint.size))
+        buffer.writeString(cosignatures.witnessed(checkpoint.note))
         return Response(status: .ok, headers: [.contentType: "text/plain; charset=utf-8"], body: .init(byteBuffer: buffer))
     }
 
@@ -53,13 +53,14 @@ extension APIRoutes {
             }
         }
         // Verified after the read transaction ends: the signatures take longer than the reads.
+        let chain = ledger.keyChain
         let checkpoints = try notes.map { stored in
-            guard let checkpoint = try? Checkpoint.verify(note: stored.note, origin: ledger.origin, publicKey: ledger.publicKey),
+            guard let checkpoint = try? chain.verify(note: stored.note),
                 checkpoint.size == stored.size
             else {
                 throw Problem(
                     .internalServerError, code: "storage_damaged",
-                    detail: "the stored checkpoint of \(stored.size) entries does not verify with the log's key")
+                    detail: "the stored checkpoint of \(stored.size) entries does not verify with the log's keys")
             }
             return checkpoint
         }

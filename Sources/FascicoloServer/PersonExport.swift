@@ -138,9 +138,19 @@ extension APIRoutes {
                 }
                 return .again
             }
+            // The keys from the first, as this snapshot holds them, with the rotation checkpoints
+            // a verifier follows them by (Formats.md, "Key rotation").
+            let chain = try log.signingKeys()
+            let rotations = try chain.rotations.filter { $0.position < checkpoint.size }.map { rotation in
+                guard let note = try log.checkpoint(size: rotation.position + 1)?.note else {
+                    throw DamagedData(table: "checkpoints", what: "a key rotation's checkpoint is missing")
+                }
+                return note
+            }
             return .bundle(
                 PersonBundle(
-                    verifierKey: ledger.verifierKey, checkpoint: checkpoint.note, person: person.description,
+                    verifierKey: SignedNote.verifierKey(name: chain.origin, publicKey: chain.first), checkpoint: checkpoint.note,
+                    keyRotations: rotations, person: person.description,
                     exportedAt: ledger.wallClock.timestamp, purpose: purpose, dataKey: dataKey, streams: streams))
         }
     }

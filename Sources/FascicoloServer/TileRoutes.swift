@@ -12,7 +12,7 @@ extension APIRoutes {
         groups.auditors.get("v1/tlog/checkpoint") { _, _ in
             guard let checkpoint = try ledger.latestCheckpoint() else { throw Problem.notFound("no checkpoint has been signed yet") }
             var buffer = ByteBuffer()
-            buffer.writeString(cosignatures.witnessed(checkpoint.note, size: checkpoint.size))
+            buffer.writeString(cosignatures.witnessed(checkpoint.note))
             // Mutable: "its headers SHOULD prevent caching beyond a few seconds" (tlog-tiles).
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; charset=utf-8", .cacheControl: "no-cache"],

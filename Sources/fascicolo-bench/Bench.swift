@@ -9,7 +9,7 @@ struct Bench: AsyncParsableCommand {
         abstract: "Benchmarks and load generators for Fascicolo.",
         subcommands: [
             LedgerBenchmark.self, SocketBenchmark.self, DomainBenchmark.self, ProjectionBenchmark.self, AppendBodyBenchmark.self,
-            StreamHeadsBenchmark.self, ExportBenchmark.self, WitnessBenchmark.self, WitnessedBenchmark.self,
+            StreamHeadsBenchmark.self, ExportBenchmark.self, WitnessBenchmark.self, WitnessedBenchmark.self, RotationBenchmark.self,
             Appender.self,
         ])
 }

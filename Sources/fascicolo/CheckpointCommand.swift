@@ -42,7 +42,7 @@ struct CheckpointCommand: DaemonCommand {
             let key = try await session.verifierKey(key)
             usedKey = key
             checked = Result { () throws(Checkpoint.Failure) in
-                let checkpoint = try Checkpoint.verifyCosigned(note: note, origin: key.name, publicKey: key.publicKey)
+                let checkpoint = try key.verify(note: note)
                 // The daemon answered with another size's note: signed, but not what was asked for.
                 if let size, checkpoint.size != size { throw .malformed("the note is of \(checkpoint.size) entries, not \(size)") }
                 witnessed = try witnesses.check(note)

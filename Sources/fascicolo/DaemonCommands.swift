@@ -485,9 +485,12 @@ struct CheckedEntry {
         }
         var problems: [String] = []
         if entry.position != position { problems.append("the signed bytes are of position \(entry.position)") }
-        if entry.keyID != SignedNote.keyID(name: key.name, publicKey: key.publicKey) {
-            problems.append("key id \(Hex.encode(entry.keyID)) is not that of the verifier key \(key.text)")
-        } else if !key.publicKey.isValidSignature(signature, for: signedBytes) {
+        let signer = key.chain.key(forEntryAt: entry.position)
+        if entry.keyID != key.chain.keyID(signer) {
+            problems.append(
+                "key id \(Hex.encode(entry.keyID)) is not that of the log's key at this position \(SignedNote.verifierKey(name: key.name, publicKey: signer))"
+            )
+        } else if !signer.isValidSignature(signature, for: signedBytes) {
             problems.append("the Ed25519 signature does not verify")
         }
         // The daemon's summary must say what the signed bytes say.

@@ -154,28 +154,60 @@ struct DaemonSession {
 
     /// The key that signs the log: `--key` (obtained out of band, the independent check), or the
     /// daemon's own `/v1/keys` (convenient, but then the daemon vouches for itself).
+    ///
+    /// The log's key can change (Formats.md, "Key rotation"): the key given is the trust anchor,
+    /// and the later keys are followed through the rotation checkpoints `/v1/keys` serves, each
+    /// verified with the key before it.
     struct Key {
         let name: String
-        let publicKey: PublicKey
         let text: String
         let fromDaemon: Bool
+        /// The keys from the first, as followed from the anchor.
+        let chain: KeyChain
 
         var source: String {
             fromDaemon ? "from the daemon's /v1/keys" : "given with --key"
         }
+
+        /// Verifies a checkpoint note with the key of its size (and its log cosignature).
+        func verify(note: String) throws(Checkpoint.Failure) -> Checkpoint {
+            let checkpoint: Checkpoint
+            do { checkpoint = try chain.verify(note: note) } catch let failure as Checkpoint.Failure { throw failure } catch {
+                throw .malformed("\(error)")
+            }
+            guard checkpoint.timestampSeconds != nil else {
+                throw Checkpoint.Failure.malformed("no cosignature/v1 line by the log's key")
+            }
+            return checkpoint
+        }
     }
 
     func verifierKey(_ option: String?) async throws -> Key {
-        if let option {
-            let parsed = try parseKeyOption(option)
-            return Key(name: parsed.name, publicKey: parsed.publicKey, text: option, fromDaemon: false)
-        }
         let (_, keys) = try await getJSON("/v1/keys")
-        guard let text = keys["verifierKey"]?.string, let parsed = SignedNote.parseVerifierKey(text) else {
-            Terminal.error("error: the daemon's /v1/keys has no valid verifierKey")
+        let served = (keys["firstKey"]?.string ?? keys["verifierKey"]?.string).flatMap(SignedNote.parseVerifierKey)
+        guard let served else {
+            Terminal.error("error: the daemon's /v1/keys has no valid firstKey")
             throw Exit.couldNotRun
         }
-        return Key(name: parsed.name, publicKey: parsed.publicKey, text: text, fromDaemon: true)
+        let notes = (keys["rotationCheckpoints"]?.array ?? []).compactMap(\.string)
+        let chain: KeyChain
+        do { chain = try KeyChain.following(rotationCheckpoints: notes, origin: served.name, first: served.publicKey) } catch {
+            Terminal.error("FAILED: the log's key rotations do not verify: \(error)")
+            throw Exit.failed
+        }
+        guard let option else {
+            return Key(
+                name: served.name, text: SignedNote.verifierKey(name: served.name, publicKey: served.publicKey), fromDaemon: true,
+                chain: chain)
+        }
+        let parsed = try parseKeyOption(option)
+        guard parsed.name == served.name, chain.keys.contains(parsed.publicKey) else {
+            Terminal.error(
+                "FAILED: the key given with --key is not one of the log's keys (its first key is \(SignedNote.verifierKey(name: served.name, publicKey: served.publicKey)))"
+            )
+            throw Exit.failed
+        }
+        return Key(name: parsed.name, text: option, fromDaemon: false, chain: chain)
     }
 
     /// The latest checkpoint's note as served (a 404 when none is signed yet exits 1).

@@ -28,7 +28,7 @@ struct Fascicolo: ParsableCommand {
             """ + Exit.help,
         version: version,
         subcommands: [
-            Verify.self, Stat.self, Backup.self, Restore.self, BundleCommand.self, TilesCommand.self,
+            Verify.self, Stat.self, Backup.self, Restore.self, BundleCommand.self, TilesCommand.self, KeysCommand.self,
             Health.self, Append.self, Read.self, Log.self, Tail.self, EntryCommand.self, CheckpointCommand.self, CheckpointsCommand.self,
             Proof.self,
             Person.self, CatalogueCommand.self, SiussCommand.self,

@@ -103,6 +103,12 @@ struct Verify: ParsableCommand {
                     "   \(domain.persons) case files: \(domain.keyRows) data keys and \(domain.aliasRows) identity links match the log"
                         + (domain.keysOpened ? ", every data key opens with records.key" : " (records.key absent: keys not opened)"))
             }
+            if let keys = report.keys, !keys.rotations.isEmpty {
+                Terminal.out(
+                    "   \(keys.keys.count) signing keys, from the first, \(SignedNote.verifierKey(name: keys.origin, publicKey: keys.first)); "
+                        + "rotated at positions \(keys.rotations.map { String($0.position) }.joined(separator: ", ")), "
+                        + "each signed by the key it replaces; every entry signed by the key current at its position")
+            }
             if !report.sealsChecked {
                 Terminal.out("note: the side tables' seals were not checked: they need signing.key (the secret), not in this directory")
             }
@@ -127,7 +133,7 @@ struct Verify: ParsableCommand {
         }
         let cosignatures = WitnessCosignatures(path: dataDirectory + "/" + WitnessCosignatures.fileName)
         do {
-            for cosignature in try witnesses.check(cosignatures.witnessed(note, size: size)) {
+            for cosignature in try witnesses.check(cosignatures.witnessed(note)) {
                 Terminal.out(
                     "   witnessed: the checkpoint of \(size) entries was cosigned by \(cosignature.name) at \(iso8601(seconds: cosignature.timestampSeconds))"
                 )

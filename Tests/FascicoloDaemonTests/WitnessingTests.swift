@@ -142,6 +142,10 @@ import Testing
 
     /// Waits until the checkpoint of `size` entries is served with the witness's cosignature.
     private func waitForWitness(_ daemon: RunningDaemon, _ witnessKey: String, size: Int) throws {
+        try Self.waitForWitness(daemon, size: size)
+    }
+
+    static func waitForWitness(_ daemon: RunningDaemon, size: Int) throws {
         for _ in 0..<300 {
             let note = try daemon.call("/v1/checkpoints/\(size)")
             if note.status == 200, note.body.contains("\n— witness.test/regione ") { return }

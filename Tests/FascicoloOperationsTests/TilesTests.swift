@@ -133,3 +133,63 @@ private func writeFile(_ path: String, _ bytes: [UInt8]) throws {
     defer { fclose(file) }
     _ = fwrite(bytes, 1, bytes.count, file)
 }
+
+/// Right after a key rotation the latest checkpoint is the rotation's, signed by the key before
+/// the one in signing.pub: `fascicolo stat` and `tiles export` check it with the chain.
+@Suite struct AfterAKeyRotationTests {
+    @Test func statAndTilesExportCheckTheRotationCheckpointWithTheChain() async throws {
+        try await withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            var configuration = LedgerConfiguration()
+            configuration.checkpointEveryEntries = 4
+            let ledger = try Ledger.open(directory: data, configuration: configuration)
+            for index in 0..<6 {
+                _ = try await ledger.append(
+                    AppendRequest(stream: "s-\(index % 2)", events: [NewEvent(type: "T", payload: Array("{}".utf8))], author: "t"))
+            }
+            let first = ledger.verifierKey
+            _ = try await ledger.rotateKey(author: "admin", retire: .destroy)
+            ledger.close()
+
+            let statistics = try StoreStatistics.read(data)
+            #expect(!statistics.lastCheckpointFails, "\(statistics.lastCheckpointProblem ?? "")")
+            #expect(statistics.lastCheckpoint?.size == 7 && statistics.lastCheckpoint?.nextKey != nil)
+            for key in [first, nil] {
+                let report = try TilesExport.run(
+                    dataDirectory: data, to: directory + "/tiles-\(key == nil)", verifierKey: key, entries: false)
+                #expect(report.treeSize == 7)
+            }
+        }
+    }
+}
+
+/// An administrator holding the log's first key backs up and restores a log whose key was
+/// rotated: the backup's signing.pub names the current key, and the first key is its chain's.
+@Suite struct BackupAfterAKeyRotationTests {
+    @Test func backupAndRestoreWithTheFirstKey() async throws {
+        try await withTemporaryDirectory { directory in
+            let data = directory + "/data"
+            let ledger = try Ledger.open(directory: data)
+            for index in 0..<5 {
+                _ = try await ledger.append(
+                    AppendRequest(stream: "s-\(index % 2)", events: [NewEvent(type: "T", payload: Array("{}".utf8))], author: "t"))
+            }
+            let first = ledger.verifierKey
+            _ = try await ledger.rotateKey(author: "admin", retire: .keep)
+            _ = try await ledger.append(AppendRequest(stream: "s-0", events: [NewEvent(type: "T", payload: Array("{}".utf8))], author: "t"))
+            ledger.close()
+
+            var backup = BackupOperation(source: data, destination: directory + "/backup")
+            backup.verifierKey = first
+            backup.copiesSecretKeys = true
+            #expect(try backup.run().verification.entries == 7)
+            var restore = RestoreOperation(backup: directory + "/backup", dataDirectory: directory + "/restored")
+            restore.verifierKey = first
+            #expect(try restore.run().verification.entries == 7)
+            // A key that is none of the chain's is still refused.
+            var stranger = RestoreOperation(backup: directory + "/backup", dataDirectory: directory + "/other")
+            stranger.verifierKey = SignedNote.verifierKey(name: "fascicolo.invalid/ledger", publicKey: SigningKey().publicKey)
+            #expect(throws: OperationError.self) { try stranger.run() }
+        }
+    }
+}

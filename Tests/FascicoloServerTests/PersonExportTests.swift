@@ -65,7 +65,8 @@ import Testing
 
             // Members in the order of Formats.md; what they hold.
             let order = try JSON.rawMembers(bytes).map(\.key)
-            #expect(order == ["format", "verifierKey", "checkpoint", "person", "exportedAt", "purpose", "dataKey", "streams"])
+            #expect(
+                order == ["format", "verifierKey", "checkpoint", "keyRotations", "person", "exportedAt", "purpose", "dataKey", "streams"])
             #expect(bundle.person == pseudonym && bundle.verifierKey == server.ledger.verifierKey)
             #expect(bundle.purpose == "richiesta del Tribunale per i minorenni 2026/77")
             #expect(bundle.dataKey?.count == 32)

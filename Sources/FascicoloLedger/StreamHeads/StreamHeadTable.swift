@@ -108,19 +108,34 @@ extension LedgerSnapshot {
     public func latestCheckpoint() throws -> Checkpoint? {
         guard let note = try transaction.withCursor(store.checkpoints, { try $0.last().map { String(decoding: $0.value, as: UTF8.self) } })
         else { return nil }
-        return try Checkpoint.verify(note: note, origin: store.origin(in: transaction), publicKey: try key())
+        return try chain().verify(note: note)
     }
 
     /// The stored checkpoint of exactly `size` entries, if one was signed.
     public func checkpoint(size: UInt64) throws -> Checkpoint? {
         guard let note = try transaction.get(store.checkpoints, key: BigEndian.bytes(size)) else { return nil }
-        return try Checkpoint.verify(
-            note: String(decoding: note, as: UTF8.self), origin: store.origin(in: transaction), publicKey: try key())
+        return try chain().verify(note: String(decoding: note, as: UTF8.self))
     }
 
-    private func key() throws -> PublicKey {
-        guard let publicKey else { throw SnapshotWithoutKey() }
-        return publicKey
+    /// The keys as of this snapshot: the ledger's chain, unless a rotation this snapshot sees
+    /// is not in it yet (read just as it committed), when the snapshot's own entries give them.
+    public func signingKeys() throws -> KeyChain { try chain() }
+
+    /// The chain the log's rotations give, each checked; nil when the key never changed.
+    public func keyRotations() throws -> KeyChain? {
+        try KeyChain.loadRotations(txn: transaction, store: store, origin: store.origin(in: transaction))
+    }
+
+    /// The log's keys as this snapshot holds them, trusted from `anchor`: the first key, or a
+    /// later one of the chain (for a `LedgerReader`'s snapshot, which holds no chain).
+    public func signingKeys(anchor: PublicKey) throws -> KeyChain {
+        try KeyChain.load(txn: transaction, store: store, origin: store.origin(in: transaction), anchor: anchor)
+    }
+
+    func chain() throws -> KeyChain {
+        guard let keyChain else { throw SnapshotWithoutKey() }
+        guard try streamVersion(KeyRotation.stream) > UInt64(keyChain.rotations.count) else { return keyChain }
+        return try KeyChain.loadRotations(txn: transaction, store: store, origin: keyChain.origin) ?? keyChain
     }
 
     /// The RFC 9162 inclusion proof of the entry at `position` in the tree of `treeSize` entries.

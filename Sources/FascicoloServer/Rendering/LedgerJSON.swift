@@ -139,13 +139,31 @@ extension Render {
         }
     }
 
-    static func keys(_ ledger: Ledger) -> [UInt8] {
+    /// `GET /v1/keys`: the current key (the first members, as before rotations existed), the
+    /// chain from the first key, and the rotation checkpoints a client follows it by.
+    static func keys(_ chain: KeyChain, rotationCheckpoints: [String]) -> [UInt8] {
         var json = JSONBytes()
+        let vkey = { (key: PublicKey) in SignedNote.verifierKey(name: chain.origin, publicKey: key) }
         json.object { json in
-            json.member("origin", ledger.origin)
-            json.member("verifierKey", ledger.verifierKey)
-            json.member("publicKey", Base64.encode(ledger.publicKey.bytes))
-            json.member("keyId", Hex.encode(ledger.keyID))
+            json.member("origin", chain.origin)
+            json.member("verifierKey", vkey(chain.current))
+            json.member("publicKey", Base64.encode(chain.current.bytes))
+            json.member("keyId", Hex.encode(chain.keyID(chain.current)))
+            json.member("firstKey", vkey(chain.first))
+            json.key("chain")
+            json.array { json in
+                for (index, key) in chain.keys.enumerated() {
+                    json.object { json in
+                        json.member("verifierKey", vkey(key))
+                        json.member("keyId", Hex.encode(chain.keyID(key)))
+                        json.member("signsFrom", index == 0 ? 0 : chain.rotations[index - 1].position + 1)
+                    }
+                }
+            }
+            json.key("rotationCheckpoints")
+            json.array { json in
+                for note in rotationCheckpoints { json.string(note) }
+            }
         }
         return json.bytes
     }
