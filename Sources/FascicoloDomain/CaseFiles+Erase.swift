@@ -64,7 +64,7 @@ extension CaseFiles {
             let request = AppendRequest(
                 stream: person.stream, events: [NewEvent(type: schema.type, payload: stored.bytes)],
                 expectedVersion: .exactly(version), author: author,
-                attachedWrites: keys.destroy(person))
+                attachedWrites: keys.destroy(person) + [identities.remove(person)])
             let result: AppendResult
             do {
                 result = try await ledger.append(request)

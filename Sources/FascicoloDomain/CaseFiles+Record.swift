@@ -264,12 +264,27 @@ extension CaseFiles {
             if schema.kind == .voided {
                 if let target = fact.reference, history.state.kind(at: target) == .identityLinked {
                     prepared.attachedWrites.append(try unlinkIdentity(linkedAt: target, of: person))
+                    prepared.attachedWrites.append(identities.remove(person))
                 }
             }
             if schema.kind == .personRegistered {
                 let (key, write) = keys.newKey(for: person)
                 dataKey = key
                 prepared.attachedWrites.append(write)
+                // The codice fiscale the person is registered by, sealed with their own key.
+                if case .codiceFiscale(let code) = request.person {
+                    prepared.attachedWrites.append(identities.write(codiceFiscale: code, for: person, key: key))
+                }
+            }
+            if schema.kind == .identityLinked, let text = event.data["codiceFiscale"]?.string,
+                case .codiceFiscale(let code)? = try? PersonIdentifier(parsing: text)
+            {
+                if dataKey == nil {
+                    do { dataKey = try keys.key(for: person) } catch { throw storageFailure(error) }
+                }
+                if let key = dataKey {
+                    prepared.attachedWrites.append(identities.write(codiceFiscale: code, for: person, key: key))
+                }
             }
             if !validated.personal.isEmpty {
                 if dataKey == nil {

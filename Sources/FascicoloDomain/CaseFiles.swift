@@ -22,6 +22,8 @@ public final class CaseFiles: Sendable {
     /// Provisional, STP and ENI records later linked to a codice fiscale: the codice fiscale's
     /// pseudonym → the pseudonym whose stream holds the case file.
     let aliases: SideTable
+    /// Each person's codice fiscale, sealed with their own data key (the SIUSS feed needs it).
+    let identities: PersonIdentities
     let histories = HistoryCache()
     /// Appends to one person's stream are checked and submitted one at a time: racing them would
     /// only make all but one fail their version check and start again.
@@ -67,12 +69,12 @@ public final class CaseFiles: Sendable {
         let aliases = try ledger.sideTable(named: aliasesTableName)
         return CaseFiles(
             ledger: ledger, reference: reference, limits: limits, pseudonymizer: Pseudonymizer(key: pseudonymKey),
-            keys: keys, aliases: aliases, logger: logger)
+            keys: keys, aliases: aliases, identities: try PersonIdentities(ledger: ledger), logger: logger)
     }
 
     private init(
         ledger: Ledger, reference: ReferenceData, limits: Limits, pseudonymizer: Pseudonymizer, keys: PersonKeys,
-        aliases: SideTable, logger: Logger
+        aliases: SideTable, identities: PersonIdentities, logger: Logger
     ) {
         self.ledger = ledger
         self.reference = reference
@@ -80,6 +82,7 @@ public final class CaseFiles: Sendable {
         self.pseudonymizer = pseudonymizer
         self.keys = keys
         self.aliases = aliases
+        self.identities = identities
         self.logger = logger
     }
 

@@ -1,3 +1,4 @@
+import CSodium
 import FascicoloCrypto
 import FascicoloJSON
 import FascicoloLedger
@@ -50,6 +51,7 @@ public enum DomainTablesCheck {
         guard let keyTable = try ledger.sideTable(named: PersonKeys.tableName),
             let aliasTable = try ledger.sideTable(named: CaseFiles.aliasesTableName)
         else { return nil }
+        let identityTable = try ledger.sideTable(named: PersonIdentities.tableName)
         let recordsKey = try? KeyFile.loadOrCreateSecret(directory: directory, name: PersonKeys.masterKeyFileName, create: false)
         let pseudonymKey = try? KeyFile.loadOrCreateSecret(directory: directory, name: Pseudonymizer.keyFileName, create: false)
         return try ledger.read { log in
@@ -120,6 +122,10 @@ public enum DomainTablesCheck {
                     PersonKeys.tableName,
                     "\(expectedKeys.count) registered, not erased person(s) have no data key (they would show as erased)")
             }
+            // Whose codice fiscale a person's identity row may hold: their own pseudonym's, or
+            // that of a link of theirs (read before the alias check consumes the links).
+            var identities: [[UInt8]: Set<[UInt8]>] = [:]
+            for (linked, person) in expectedAliases { identities[person, default: []].insert(linked) }
             var aliasRows = 0
             try log.forEachRow(in: aliasTable) { key, value in
                 guard let target = expectedAliases.removeValue(forKey: Array(key)), target.elementsEqual(value) else {
@@ -135,7 +141,46 @@ public enum DomainTablesCheck {
                     "\(expectedAliases.count) identity link(s) of the log have no alias row (a codice fiscale would not find its case file)"
                 )
             }
+            if let identityTable {
+                try checkIdentityRows(
+                    log, table: identityTable, keyTable: keyTable, identities: identities, keys: (recordsKey, pseudonymKey))
+            }
             return Report(persons: persons, keyRows: keyRows, aliasRows: aliasRows, keysOpened: recordsKey != nil)
+        }
+    }
+
+    /// `person_identities`: every row belongs to a person with a data key (so none outlives an
+    /// erasure); with the keys at hand, it opens with that person's data key and holds the
+    /// codice fiscale the person is registered by or linked to (a row moved to another person,
+    /// or left after a void of the link, is refused). Persons registered before the table
+    /// existed have no row: a missing row is not damage.
+    static func checkIdentityRows(
+        _ log: LedgerSnapshot, table: SideTable, keyTable: SideTable, identities: [[UInt8]: Set<[UInt8]>],
+        keys: (records: SecretKey?, pseudonym: SecretKey?)
+    ) throws {
+        try log.forEachRow(in: table) { key, value in
+            let key = Array(key)
+            guard let person = Pseudonym(bytes: key), let sealedKey = try log.value(in: keyTable, key: key) else {
+                throw fail(PersonIdentities.tableName, "a codice fiscale is kept for no registered, not erased person")
+            }
+            guard let recordsKey = keys.records, var dataKey = recordsKey.open(sealedKey, associatedData: PersonKeys.associatedData(person))
+            else { return true }
+            defer { sodium_memzero(&dataKey, dataKey.count) }
+            guard
+                let opened = SecretKey(bytes: dataKey, guarded: false)?.open(
+                    Array(value), associatedData: PersonIdentities.associatedData(person)),
+                case .codiceFiscale? = try? PersonIdentifier(parsing: String(decoding: opened, as: UTF8.self))
+            else {
+                throw fail(
+                    PersonIdentities.tableName, "a row does not open with its person's data key (changed, or moved from another person)")
+            }
+            if let pseudonymKey = keys.pseudonym {
+                let named = Pseudonymizer(key: pseudonymKey).pseudonym(for: .codiceFiscale(String(decoding: opened, as: UTF8.self)))
+                guard named == person || identities[key]?.contains(named.bytes) == true else {
+                    throw fail(PersonIdentities.tableName, "a row holds a codice fiscale its person is neither registered by nor linked to")
+                }
+            }
+            return true
         }
     }
 

@@ -129,6 +129,8 @@ public struct ReferenceData: Sendable {
     public let current: ReferenceTable
     /// The retention schedule in force (`retention/` beside the code tables), if there is one.
     public var retention: RetentionSchedule?
+    /// The SIUSS transmission layout (the `siuss/` subdirectory), when there is one.
+    public var siuss: SiussLayout?
 
     public init(tables: [ReferenceTable]) throws(ReferenceTable.Invalid) {
         guard !tables.isEmpty else { throw ReferenceTable.Invalid(file: "-", reason: "no reference data") }
@@ -166,6 +168,7 @@ public struct ReferenceData: Sendable {
         do { data.retention = try RetentionSchedule.load(directory: directory + "/retention") } catch {
             throw ReferenceTable.Invalid(file: error.file, reason: error.reason)
         }
+        if access(directory + "/siuss", F_OK) == 0 { data.siuss = try SiussLayout.load(directory: directory + "/siuss") }
         return data
     }
 

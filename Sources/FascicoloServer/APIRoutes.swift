@@ -87,6 +87,7 @@ public struct APIRoutes: Sendable {
         groups.everyRole.get("v1/streams/:stream/events") { request, context in try await readStream(request, context) }
         registerDomain(on: groups)
         registerProjections(on: groups)
+        registerSiuss(on: groups)
         groups.auditors.get("v1/log") { request, context in
             let peer = try caller(context)
             let read = try rawRead(request, peer)

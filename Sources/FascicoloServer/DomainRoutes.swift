@@ -121,6 +121,10 @@ extension APIRoutes {
                 .unprocessableContent, code: "reserved_stream",
                 detail: "person: and access: streams are written through POST /v1/persons/events")
         }
+        if stream.hasPrefix(SiussExport.streamPrefix) {
+            throw Problem(
+                .unprocessableContent, code: "reserved_stream", detail: "siuss: streams are written by the daemon's SIUSS exports only")
+        }
     }
 
     /// A generic read of a person's stream is a read of their data: recorded like a case-file

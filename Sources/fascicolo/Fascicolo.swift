@@ -20,7 +20,8 @@ struct Fascicolo: ParsableCommand {
             Offline, on a data directory: verify, stat, backup, restore; on a person bundle: bundle verify, bundle show. \
             Against a running fascicolod, over its Unix socket (--socket PATH, or FASCICOLO_SOCKET; \
             default data/fascicolod.sock): health, append, read, log, tail, entry, checkpoint, checkpoints, proof; \
-            the case files: person record, show, timeline, state, erase, catalogue; and the read \
+            the case files: person record, show, timeline, state, erase, catalogue; the SIUSS feed: \
+            siuss export, siuss register; and the read \
             models: projections, caseload, interventions, indicators, compliance. \
             The daemon decides what the calling uid may do from its kernel credentials.
 
@@ -30,7 +31,7 @@ struct Fascicolo: ParsableCommand {
             Verify.self, Stat.self, Backup.self, Restore.self, BundleCommand.self, TilesCommand.self, KeysCommand.self,
             Health.self, Append.self, Read.self, Log.self, Tail.self, EntryCommand.self, CheckpointCommand.self, CheckpointsCommand.self,
             Proof.self,
-            Person.self, CatalogueCommand.self,
+            Person.self, CatalogueCommand.self, SiussCommand.self,
             Projections.self, Caseload.self, InterventionsCommand.self, Indicators.self, ComplianceCommand.self, RetentionCommand.self,
         ])
 

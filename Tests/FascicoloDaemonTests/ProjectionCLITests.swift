@@ -8,7 +8,7 @@ import Testing
 /// JSON with --json, the codice fiscale never printed, exit 1 for a refusal and 2 for bad arguments.
 @Suite(.serialized) struct ProjectionCLITests {
     static let codiceFiscale = PersonCLITests.codiceFiscale
-    static let projections = ["timeline", "cases", "interventions", "compliance", "households"]
+    static let projections = ["timeline", "cases", "interventions", "compliance", "households", "siuss-register"]
 
     @Test func readModelsThroughTheCommandLine() throws {
         try withDaemon(access: "auditor = \"uid:4242\"") { daemon in

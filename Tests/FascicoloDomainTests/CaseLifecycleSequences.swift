@@ -9,8 +9,9 @@ import Testing
 // MARK: - Generating sequences
 
 /// Every type a client can put in a person's stream, plus the daemon's ErasureExecuted.
-/// RecordAccessed lives in the separate access stream (`access:<pseudonym>`), so it is left out.
-let streamTypes: [String] = EventCatalogue.all.map(\.type).filter { $0 != "RecordAccessed" }
+/// RecordAccessed lives in the separate access stream (`access:<pseudonym>`), SiussExported in
+/// `siuss:exports`, so they are left out.
+let streamTypes: [String] = EventCatalogue.all.map(\.type).filter { $0 != "RecordAccessed" && $0 != "SiussExported" }
 let ambiti = ["BAS01", "BAS02", "BAS03"]
 
 /// The types drawn, weighted so that walks get past the presa in carico to plans, interventions,

@@ -141,7 +141,10 @@ import Testing
 
             // The projections' status, digests and a rebuild that reproduces the digest.
             let list = try #require(try await daemon.json("/v1/projections", as: Self.writer)["projections"] as? [[String: Any]])
-            #expect(list.compactMap { $0["name"] as? String } == ["timeline", "cases", "interventions", "compliance", "households"])
+            #expect(
+                list.compactMap { $0["name"] as? String } == [
+                    "timeline", "cases", "interventions", "compliance", "households", "siuss-register",
+                ])
             #expect(list.allSatisfy { $0["state"] as? String == "live" && $0["servingSlot"] is String }, "\(list)")
             let status = try await daemon.json("/v1/projections/cases", as: Self.writer)
             #expect(status["version"] as? Int == 1 && status["logSize"] is Int && status["lag"] is Int, "\(status)")

@@ -52,6 +52,8 @@ import Testing
         "GET /v1/compliance/holds": auditors,
         "GET /v1/retention/due": auditors,
         "POST /v1/retention/erasures": ["admin"],
+        "POST /v1/siuss/exports": ["admin"],
+        "GET /v1/siuss/register": auditors,
         "GET /metrics": ["admin"],
     ]
 

@@ -8,7 +8,7 @@ import FascicoloJSON
 public enum EventCatalogue {
     public static let all: [EventSchema] =
         registry + access + caseFile + assessmentAndPlan + interventions
-        + monitoring + closure + corrections + holds + records
+        + monitoring + closure + corrections + holds + records + transmissions
 
     /// By kind (`EventKind.rawValue`); nil for `other`.
     private static let byKind: [EventSchema?] = {
@@ -411,7 +411,7 @@ public enum EventCatalogue {
                     "what",
                     .choice([
                         "case_file", "stream", "timeline", "case_state", "access_log", "export", "reads", "household_timeline",
-                        "log", "entry", "subscribe", "refused_append",
+                        "log", "entry", "subscribe", "refused_append", "siuss_export",
                     ])),
                 .required("purpose", .text(maxLength: 200)),
                 .required("role", .choice(["writer", "auditor", "admin"])),
@@ -421,8 +421,30 @@ public enum EventCatalogue {
             ]),
     ]
 
-    /// Types only the daemon writes (erasure through its own admin endpoint, reads as they happen).
-    public static let systemKinds = EventKinds(.erasureExecuted, .recordAccessed)
+    /// Written by the daemon itself, on the stream `siuss:exports` (no person's stream): what one
+    /// SIUSS export sent (SiussExport). One export is one append of one or more parts, so that a
+    /// large export stays under the payload limit; the first part names the files.
+    static let transmissions: [EventSchema] = [
+        EventSchema(
+            .siussExported, "trasmissione al SIUSS (d.lgs. 147/2017 art. 24)", purpose: .interventions,
+            retention: .accountability, correction: .none,
+            fields: [
+                .required("from", .date),
+                .required("to", .date),
+                .required("layout", .text(maxLength: 32)),
+                .required("part", .integer(1...1_000_000)),
+                .required("parts", .integer(1...1_000_000)),
+                // "<section> <file name> <sha-256 hex> <records>", on the first part only.
+                .optional("files", .textList(maxCount: 8, maxLength: 200)),
+                // "I <section> <record id> <content digest> <codice ente>" (insertion) or
+                // "A <section> <record id>" (cancellation).
+                .required("sent", .textList(maxCount: SiussExport.itemsPerPart, maxLength: 80)),
+            ])
+    ]
+
+    /// Types only the daemon writes (erasure through its own admin endpoint, reads as they
+    /// happen, SIUSS transmissions).
+    public static let systemKinds = EventKinds(.erasureExecuted, .recordAccessed, .siussExported)
 
     /// ServiceDelivered v1 → v2: `hours` (decimal) becomes whole `minutes`, rounded.
     @Sendable static func upcastServiceDeliveredHoursToMinutes(_ data: JSON) -> JSON {

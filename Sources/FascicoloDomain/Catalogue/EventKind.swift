@@ -16,6 +16,8 @@ public enum EventKind: UInt8, CaseIterable, Sendable {
     case reviewHeld, outcomeRecorded, caseClosed, rectified
     case voided, restricted, restrictionLifted, erasureExecuted
     case recordAccessed, personDied, legalHoldPlaced, legalHoldReleased
+    /// A SIUSS transmission (stream `siuss:exports`, written by the daemon only).
+    case siussExported
     /// A type outside the catalogue (generic streams; never an entry of a person's stream).
     case other
 
@@ -66,6 +68,7 @@ public enum EventKind: UInt8, CaseIterable, Sendable {
         case .personDied: "PersonDied"
         case .legalHoldPlaced: "LegalHoldPlaced"
         case .legalHoldReleased: "LegalHoldReleased"
+        case .siussExported: "SiussExported"
         case .other: ""
         }
     }

@@ -31,6 +31,9 @@ public struct ProjectedEvent: Sendable {
         case person(Pseudonym)
         /// A RecordAccessed entry of `access:<pseudonym>`.
         case access(Pseudonym)
+        /// A SiussExported entry of `siuss:exports` (written by the daemon only: generic appends
+        /// may not write `siuss:` streams).
+        case siuss
         /// Any other stream (generic appends).
         case other
     }
@@ -63,6 +66,8 @@ public struct ProjectedEvent: Sendable {
             subject = .person(person)
         } else if let person = Self.pseudonym(in: stream, prefix: Self.accessPrefix) {
             subject = .access(person)
+        } else if stream.elementsEqual(Self.siussStream) {
+            subject = .siuss
         } else {
             subject = .other
         }
@@ -91,6 +96,7 @@ public struct ProjectedEvent: Sendable {
 
     private static let personPrefix = Array(Pseudonym.personPrefix.utf8)
     private static let accessPrefix = Array(Pseudonym.accessPrefix.utf8)
+    private static let siussStream = Array(SiussExport.stream.utf8)
 
     private static func pseudonym(in stream: UnsafeRawBufferPointer, prefix: [UInt8]) -> Pseudonym? {
         guard stream.count == prefix.count + 2 * Pseudonym.byteCount, stream.starts(with: prefix) else { return nil }
