@@ -60,7 +60,8 @@ public struct SiussRecord: Sendable, Equatable {
 ///   InDepthAssessmentCompleted not voided (the multidimensional assessment) gives one record in
 ///   the section whose areas hold the case's user area; sent when the plan is signed in the window.
 /// - A Rectified entry of a field kept in clear (a date, a code, an amount) changes the value
-///   read; a Voided entry takes its target out. Sealed fields are never read.
+///   read; a Voided entry takes its target out. Sealed fields are never read here: the sex, sealed
+///   in registrations since erasure must destroy it, is opened by the export for the records it sends.
 struct SiussDerivation {
     let layout: SiussLayout
     let reference: ReferenceData

@@ -132,11 +132,17 @@ extension CaseFiles {
         for insert in inserts { needed[insert.person, default: 0] += 1 }
         for cancel in cancels { if let person = cancel.person { needed[person, default: 0] += 1 } }
         var codes: [Pseudonym: String] = [:]
+        // Sex is sealed in registrations since issue 21 (erasure must destroy it): opened here,
+        // for the persons whose records are sent, with the same recorded read as their code.
+        var sexes: [Pseudonym: String] = [:]
+        let needsSex = Set(
+            inserts.filter { $0.record.values[.sex, default: ""].isEmpty && $0.record.values[.birthYear] != nil }.map(\.person))
         for person in needed.keys {
             do {
                 guard let key = try keys.key(for: person), let code = try identities.codiceFiscale(of: person, key: key, ledger: ledger)
                 else { continue }
                 codes[person] = code
+                if needsSex.contains(person) { sexes[person] = try sealedRegistrationField("sex", of: person, key: key) }
             } catch { throw storageFailure(error) }
         }
         let withoutCode = inserts.filter { codes[$0.person] == nil }.count
@@ -162,6 +168,7 @@ extension CaseFiles {
                 values[.operation] = "I"
                 values[.recordId] = insert.record.id
                 values[.codiceFiscale] = codes[insert.person]
+                if values[.sex, default: ""].isEmpty, let sex = sexes[insert.person] { values[.sex] = sex }
                 lines.append(try Self.line(values, section: section, patterns: patterns, separator: layout.separator, insertion: true))
                 items.append("I \(section.name) \(insert.record.id) \(insert.digest) \(values[.codiceEnte] ?? "-")")
                 count += 1
@@ -237,6 +244,19 @@ extension CaseFiles {
     }
 
     /// Every entry of a stream.
+    /// A personal field of the person's registration (the newest PersonRegistered), opened with
+    /// their data key; nil when absent.
+    private func sealedRegistrationField(_ name: String, of person: Pseudonym, key: SecretKey) throws -> String? {
+        for entry in try readAll(person.stream).reversed() where entry.eventType == EventKind.personRegistered.name {
+            guard let sealed = StoredEvent(payload: entry.payload)?.sealed,
+                let opened = key.open(sealed, associatedData: StoredEvent.sealAssociatedData(stream: person.stream, type: entry.eventType)),
+                let fields = try? JSON.parse(opened)
+            else { continue }
+            return fields[name]?.string
+        }
+        return nil
+    }
+
     func readAll(_ stream: String) throws -> [Entry] {
         var entries: [Entry] = []
         while true {
