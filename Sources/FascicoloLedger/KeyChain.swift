@@ -29,7 +29,12 @@ public struct KeyRotation: Sendable, Equatable {
 
     public struct Invalid: Error, CustomStringConvertible, Sendable {
         public let reason: String
-        public init(reason: String) { self.reason = reason }
+        /// The rotation entry at fault, when one is.
+        public var position: UInt64?
+        public init(reason: String, position: UInt64? = nil) {
+            self.reason = reason
+            self.position = position
+        }
         public var description: String { "invalid key rotation: \(reason)" }
     }
 
@@ -76,7 +81,7 @@ public struct KeyRotation: Sendable, Equatable {
     }
 
     /// The key named by a next-key line (without its newline), if the line is one for `origin`.
-    static func parseLine(_ line: Substring, origin: String) -> PublicKey? {
+    public static func parseLine(_ line: Substring, origin: String) -> PublicKey? {
         let parts = line.split(separator: " ", omittingEmptySubsequences: false)
         guard parts.count == 2, parts[0] == lineLabel, let key = SignedNote.parseVerifierKey(String(parts[1])),
             key.name == origin, SignedNote.verifierKey(name: origin, publicKey: key.publicKey) == parts[1]
@@ -206,17 +211,28 @@ extension KeyChain {
         // The first rotation names the first key; it is trusted only through the anchor (below).
         guard let firstPayload = records.first?.entry.payload,
             let firstKey = Self.previousKey(inPayload: firstPayload)
-        else { throw KeyRotation.Invalid(reason: "the first rotation's payload names no previous key") }
+        else {
+            throw KeyRotation.Invalid(reason: "the first rotation's payload names no previous key", position: records.first?.position)
+        }
         var chain = KeyChain(origin: origin, first: firstKey)
         for (position, entry) in records {
             guard entry.eventType == KeyRotation.eventType else {
                 throw KeyRotation.Invalid(
-                    reason: "the entry at position \(position) of \(KeyRotation.stream) is not a \(KeyRotation.eventType)")
+                    reason: "the entry at position \(position) of \(KeyRotation.stream) is not a \(KeyRotation.eventType)",
+                    position: position)
             }
-            let rotation = try KeyRotation.parse(payload: entry.payload, origin: origin, position: position, previous: chain.current)
+            let rotation: KeyRotation
+            do {
+                rotation = try KeyRotation.parse(payload: entry.payload, origin: origin, position: position, previous: chain.current)
+            } catch {
+                throw KeyRotation.Invalid(reason: error.reason, position: position)
+            }
             guard entry.keyID == chain.keyID(chain.current),
                 chain.current.isValidSignature(entry.signature, for: Array(entry.record.dropLast(Signature.byteCount)))
-            else { throw KeyRotation.Invalid(reason: "the rotation at position \(position) is not signed by the key it replaces") }
+            else {
+                throw KeyRotation.Invalid(
+                    reason: "the rotation at position \(position) is not signed by the key it replaces", position: position)
+            }
             chain = chain.appending(rotation)
         }
         return chain

@@ -129,7 +129,7 @@ public struct Verifier {
                 let chain: KeyChain
                 do { chain = try KeyChain.load(txn: txn, store: store, origin: origin, anchor: key.publicKey) } catch let invalid
                     as KeyRotation.Invalid
-                { throw Failure(position: nil, problem: "\(invalid)") }
+                { throw Failure(position: invalid.position, problem: "\(invalid)") }
                 let seal = signingKey.flatMap { $0.publicKey == chain.current ? TableSealKey(signingKey: $0) : nil }
                 var run = VerificationRun(
                     store: store, txn: txn, chain: chain,

@@ -1,4 +1,5 @@
 import FascicoloCrypto
+import FascicoloJSON
 import FascicoloLedger
 import FascicoloStorage
 import Glibc
@@ -45,7 +46,7 @@ public enum TilesExport {
             throw OperationError(.unreadable, "cannot open \(dataDirectory): \(error)", cause: error)
         }
         defer { reader.close() }
-        let checkpoint = try latestCheckpoint(reader, dataDirectory: dataDirectory, verifierKey: verifierKey)
+        let (checkpoint, rotations) = try latestCheckpoint(reader, dataDirectory: dataDirectory, verifierKey: verifierKey)
         do {
             try makeDirectory(output, mode: 0o755)
             try makeDirectory(output + "/tile", mode: 0o755)
@@ -80,6 +81,13 @@ public enum TilesExport {
                 while directory.count > output.count && directories.insert(directory).inserted { directory = Files.parent(of: directory) }
             }
             for directory in directories.sorted(by: { $0.count > $1.count }) { try Files.syncDirectory(directory) }
+            // After key rotations, the notes that hand the log from its first key to the one that
+            // signed `checkpoint` (Formats.md, "Tiles"): before the checkpoint that needs them.
+            if !rotations.isEmpty {
+                var json = JSONBytes()
+                json.array { json in for note in rotations { json.string(note) } }
+                try write(json.bytes, to: output + "/" + keyRotationsFile, mode: 0o644, directoryMode: 0o755, syncParent: true)
+            }
             try write(Array(checkpoint.note.utf8), to: output + "/checkpoint", mode: 0o644, directoryMode: 0o755, syncParent: true)
         } catch let failure as TileFailure {
             throw OperationError(.copyFailed, "cannot export the tiles: \(failure); the checkpoint was not updated", cause: failure)
@@ -91,10 +99,14 @@ public enum TilesExport {
             seconds: Files.now() - start)
     }
 
-    /// The latest stored checkpoint, verified with `verifierKey` or the directory's signing.pub.
+    /// The file beside `checkpoint` that holds the rotation checkpoints (a JSON array of notes).
+    public static let keyRotationsFile = "key-rotations.json"
+
+    /// The latest stored checkpoint, verified with `verifierKey` or the directory's signing.pub,
+    /// and the rotation checkpoints of the keys before the one that signed it.
     private static func latestCheckpoint(
         _ reader: LedgerReader, dataDirectory: String, verifierKey: String?
-    ) throws(OperationError) -> Checkpoint {
+    ) throws(OperationError) -> (Checkpoint, [String]) {
         let publicKey: PublicKey
         if let verifierKey {
             guard let parsed = SignedNote.parseVerifierKey(verifierKey) else {
@@ -107,11 +119,25 @@ public enum TilesExport {
             }
         }
         do {
-            let (note, chain) = try reader.read { log in (try log.checkpoints().latestNote, try log.signingKeys(anchor: publicKey)) }
+            let (note, chain, stored) = try reader.read { log in
+                let chain = try log.signingKeys(anchor: publicKey)
+                var notes: [String] = []
+                for rotation in chain.rotations {
+                    try log.forEachCheckpoint(from: rotation.position + 1) { size, note in
+                        if size == rotation.position + 1 { notes.append(note) }
+                        return false
+                    }
+                }
+                return (try log.checkpoints().latestNote, chain, notes)
+            }
             guard let note else {
                 throw OperationError(.unreadable, "\(dataDirectory) has no checkpoint yet: there is nothing to publish")
             }
-            return try chain.verify(note: note)
+            guard stored.count == chain.rotations.count else {
+                throw OperationError(.unreadable, "\(dataDirectory): a key rotation's checkpoint is missing; run fascicolo verify")
+            }
+            let checkpoint = try chain.verify(note: note)
+            return (checkpoint, Array(stored.prefix { (try? Checkpoint.size(ofNote: $0)).map { $0 <= checkpoint.size } ?? false }))
         } catch let error as OperationError {
             throw error
         } catch let failure as Checkpoint.Failure {

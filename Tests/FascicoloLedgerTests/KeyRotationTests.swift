@@ -205,7 +205,7 @@ import Testing
             let origin = try #require(SignedNote.parseVerifierKey(first)).name
             let forged = KeyRotation.payload(origin: origin, position: 5, previous: current, next: stranger)
             try forge(directory: directory, stream: KeyRotation.stream, type: KeyRotation.eventType, payload: forged, key: stranger)
-            expectVerifyFails(directory, key: first, position: nil, mentioning: "not signed by the key it replaces")
+            expectVerifyFails(directory, key: first, position: 5, mentioning: "not signed by the key it replaces")
             // And the daemon refuses to open it rather than sign on under either key.
             #expect(throws: KeyRotation.Invalid.self) { _ = try Ledger.open(directory: directory, configuration: testConfiguration()) }
         }
@@ -223,7 +223,7 @@ import Testing
             let origin = try #require(SignedNote.parseVerifierKey(first)).name
             let forged = KeyRotation.payload(origin: origin, position: 99, previous: key.publicKey, next: someoneElse)
             try forge(directory: directory, stream: KeyRotation.stream, type: KeyRotation.eventType, payload: forged, key: key)
-            expectVerifyFails(directory, key: first, position: nil, mentioning: "proof does not verify")
+            expectVerifyFails(directory, key: first, position: 2, mentioning: "proof does not verify")
         }
     }
 

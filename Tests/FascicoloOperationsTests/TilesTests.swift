@@ -227,6 +227,26 @@ private func writeFile(_ path: String, _ bytes: [UInt8]) throws {
                     dataDirectory: data, to: directory + "/tiles-\(key == nil)", verifierKey: key, entries: false)
                 #expect(report.treeSize == 7)
             }
+            // One entry more, so the latest checkpoint is the new key's. Published beside it: the
+            // rotation checkpoint, which an independent client holding the first key follows.
+            let reopened = try Ledger.open(directory: data, configuration: configuration)
+            _ = try await reopened.append(
+                AppendRequest(stream: "s-0", events: [NewEvent(type: "T", payload: Array("{}".utf8))], author: "t"))
+            reopened.close()
+            let published = directory + "/tiles-after"
+            #expect(try TilesExport.run(dataDirectory: data, to: published, verifierKey: first, entries: false).treeSize == 8)
+            #expect(readFile(published + "/" + TilesExport.keyRotationsFile).hasPrefix("[\"fascicolo.invalid/ledger\\n7\\n"))
+            if (try? runProcess("/usr/bin/env", ["python3", "-c", "import nacl"]).status) == 0 {
+                let checked = try runProcess(
+                    "/usr/bin/env",
+                    [
+                        "python3", "tools/tlog-tiles-check.py", first, published, "--key-rotations",
+                        published + "/" + TilesExport.keyRotationsFile,
+                    ])
+                #expect(checked.status == 0, "\(checked.output)")
+                let without = try runProcess("/usr/bin/env", ["python3", "tools/tlog-tiles-check.py", first, published])
+                #expect(without.status != 0, "\(without.output)")
+            }
         }
     }
 }
