@@ -111,6 +111,23 @@ public struct LedgerSnapshot {
 
     /// Calls `body` with the tree size and note (not verified here) of each stored checkpoint of
     /// `size` entries or more, in increasing size, until it returns false.
+    /// Up to `limit` stored checkpoints of fewer than `size` entries, newest first.
+    public func checkpointNotes(below size: UInt64, limit: Int) throws -> [(size: UInt64, note: String)] {
+        try transaction.withCursor(store.checkpoints) { cursor in
+            var result: [(size: UInt64, note: String)] = []
+            var row = try cursor.seek(atOrAfter: BigEndian.bytes(size))
+            row = try row == nil ? cursor.last() : cursor.previous()
+            while let current = row, result.count < limit {
+                guard let stored = BigEndian.uint64(current.key) else {
+                    throw DamagedData(table: "checkpoints", what: "a key is not a tree size")
+                }
+                result.append((stored, String(decoding: current.value, as: UTF8.self)))
+                row = try cursor.previous()
+            }
+            return result
+        }
+    }
+
     public func forEachCheckpoint(from size: UInt64, _ body: (_ size: UInt64, _ note: String) throws -> Bool) throws {
         try transaction.withCursor(store.checkpoints) { cursor in
             var row = try cursor.seek(atOrAfter: BigEndian.bytes(size))

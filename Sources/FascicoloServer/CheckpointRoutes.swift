@@ -8,9 +8,11 @@ import NIOCore
 /// log's key: a stored note that does not verify is damage, answered 500 `storage_damaged`.
 extension APIRoutes {
     func registerCheckpoints(on groups: RouteGroups) {
-        groups.auditors.get("v1/checkpoints/latest") { _, _ in
+        groups.auditors.get("v1/checkpoints/latest") { request, _ in
             guard let checkpoint = try ledger.latestCheckpoint() else { throw Problem.notFound("no checkpoint has been signed yet") }
-            return note(checkpoint)
+            let (witnesses, quorum) = try witnessParameters(request)
+            guard !witnesses.isEmpty else { return note(checkpoint) }
+            return note(try newestWitnessed(from: checkpoint, witnesses: witnesses, quorum: quorum))
         }
         groups.auditors.get("v1/checkpoints/:size") { _, context in
             guard let size = Self.treeSize(context.parameters.get("size")) else {
@@ -27,6 +29,40 @@ extension APIRoutes {
             let page = try storedCheckpoints(from: from, limit: limit)
             return json(status: .ok, Render.checkpoints(page.checkpoints, next: page.next))
         }
+    }
+
+    /// `?witness=<cosignature vkey>` (repeatable, at most 16) and `?quorum=K` (default: all).
+    /// A vkey's `+` may arrive as a space (form encoding): vkeys hold no space, so it is read back.
+    private func witnessParameters(_ request: Request) throws -> ([WitnessVerifierKey], Int) {
+        let texts = request.uri.queryParameters.getAll("witness")
+        guard texts.count <= 16 else { throw Self.invalidParameter("witness", "at most 16 witness keys") }
+        let keys = try texts.map { text in
+            guard let key = WitnessVerifierKey(text.replacingOccurrences(of: " ", with: "+")) else {
+                throw Self.invalidParameter("witness", "witness is a cosignature vkey '<name>+<key id>+<base64(0x04 ‖ key)>'")
+            }
+            return key
+        }
+        let quorum: Int = try query(request, "quorum") ?? keys.count
+        guard keys.isEmpty || (1...keys.count).contains(quorum) else {
+            throw Self.invalidParameter("quorum", "quorum is between 1 and the number of witness keys")
+        }
+        return (keys, quorum)
+    }
+
+    /// The newest of `latest` and the 16 stored checkpoints before it that `quorum` of
+    /// `witnesses` cosigned (witnesses cosign a round trip after a checkpoint is signed, so the
+    /// latest may not be yet); 409 `not_witnessed` when none of them is.
+    private func newestWitnessed(from latest: Checkpoint, witnesses: [WitnessVerifierKey], quorum: Int) throws -> Checkpoint {
+        let chain = ledger.keyChain
+        let older = try ledger.read { log in try log.checkpointNotes(below: latest.size, limit: 16) }
+        let candidates = [latest] + older.compactMap { try? chain.verify(note: $0.note) }
+        for checkpoint in candidates
+        where (try? Checkpoint.witnessed(note: cosignatures.witnessed(checkpoint.note), witnesses: witnesses, quorum: quorum)) != nil {
+            return checkpoint
+        }
+        throw Problem(
+            .conflict, code: "not_witnessed",
+            detail: "none of the newest checkpoints carries the cosignatures of \(quorum) of the witnesses given")
     }
 
     /// The note with the witnesses' cosignatures of it, as `text/plain` (what `fascicolo

@@ -263,17 +263,15 @@ struct ProofAudit {
         steps.append(("key", "\(key.text) (\(key.source))"))
     }
 
-    /// The newest of the (at most 16) stored checkpoints before `latest` that the witnesses
-    /// cosigned as asked, or nil: the checkpoints of the last 100,000 entries are looked at.
+    /// The newest of the 16 stored checkpoints before `latest` that the witnesses cosigned as
+    /// asked, as the daemon picks it (`/v1/checkpoints/latest?witness=…&quorum=…`) — checked here
+    /// again like any note it serves — or nil when there is none.
     static func newestWitnessed(before latest: String, session: DaemonSession, witnesses: WitnessOptions) async throws -> String? {
-        guard let size = try? Checkpoint.size(ofNote: latest) else { return nil }
-        let (_, page) = try await session.getJSON("/v1/checkpoints?from=\(size > 100_000 ? size - 100_000 : 0)&limit=1000")
-        let sizes = (page["checkpoints"]?.array ?? []).compactMap { $0["size"]?.uint64 }.filter { $0 < size }
-        for candidate in sizes.reversed().prefix(16) {
-            let note = try await session.checkpointNote(size: candidate)
-            if (try? witnesses.check(note)) != nil { return note }
-        }
-        return nil
+        var query = witnesses.witness.map { ("witness", Optional($0)) }
+        if let quorum = witnesses.quorum { query.append(("quorum", String(quorum))) }
+        let response = try await session.send("GET", "/v1/checkpoints/latest" + queryString(query), accept: "text/plain")
+        guard response.isSuccess else { return nil }
+        return (try? witnesses.check(response.text)) != nil ? response.text : nil
     }
 
     /// Runs the checks; a `Failure` is printed after the steps that passed, and exits 1.

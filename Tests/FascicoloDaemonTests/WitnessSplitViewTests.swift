@@ -63,6 +63,16 @@ import Testing
             #expect(
                 proof.status == 0 && proof.output.contains("6 entries") && proof.output.contains("witness.test/regione cosigned it"),
                 "\(proof.output)")
+            // The same choice through the API, the vkey's + percent-encoded or not.
+            for encoded in [witness.verifierKey.replacingOccurrences(of: "+", with: "%2B"), witness.verifierKey] {
+                let chosen = try daemon.call("/v1/checkpoints/latest?witness=\(encoded)&quorum=1")
+                #expect(chosen.status == 200 && chosen.body.hasPrefix("fascicolo.invalid/ledger\n6\n"), "\(chosen.body)")
+            }
+            let stranger = try WitnessingTests.Witness(directory: directory + "/stranger", logKey: logKey)
+            let refused = try daemon.call(
+                "/v1/checkpoints/latest?witness=\(stranger.verifierKey.replacingOccurrences(of: "+", with: "%2B"))")
+            try daemon.expectProblem(refused, 409, "not_witnessed")
+            try daemon.expectProblem(try daemon.call("/v1/checkpoints/latest?witness=nonsense"), 400, "invalid_parameter")
             try witness.start(port: port)
             try WitnessingTests.waitForWitness(daemon, size: 8)
             let honestLatest = try daemon.call("/v1/checkpoints/8").body
