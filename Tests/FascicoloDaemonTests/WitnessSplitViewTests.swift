@@ -19,26 +19,7 @@ import Testing
             let logKey = SignedNote.verifierKey(name: "fascicolo.invalid/ledger", publicKey: key.publicKey)
             var witness = try WitnessingTests.Witness(directory: directory + "/witness", logKey: logKey)
             try witness.start()
-            let socket = directory + "/api.sock"
-            let config = directory + "/fascicolod.toml"
-            try writeFile(
-                config,
-                """
-                [storage]
-                data_directory = "\(directory)/data"
-                [socket]
-                path = "\(socket)"
-                [access]
-                admin = "uid:0"
-                [ledger]
-                checkpoint_every_milliseconds = 50
-                [domain]
-                reference_directory = "\(packageDirectory())/Config/reference"
-                [witnesses]
-                list = ["\(witness.verifierKey) http://127.0.0.1:\(witness.port)"]
-                timeout_milliseconds = 2000
-                """)
-            let daemon = try RunningDaemon(directory: directory, configPath: config, socket: socket)
+            let daemon = try WitnessingTests.daemon(in: directory, witnessedBy: witness)
             defer {
                 daemon.kill(SIGKILL)
                 witness.stop()

@@ -76,26 +76,7 @@ import Testing
             try witness.start()
             let stranger = try Witness(directory: directory + "/other", logKey: logKey)
 
-            let socket = directory + "/api.sock"
-            let config = directory + "/fascicolod.toml"
-            try writeFile(
-                config,
-                """
-                [storage]
-                data_directory = "\(directory)/data"
-                [socket]
-                path = "\(socket)"
-                [access]
-                admin = "uid:0"
-                [ledger]
-                checkpoint_every_milliseconds = 50
-                [domain]
-                reference_directory = "\(packageDirectory())/Config/reference"
-                [witnesses]
-                list = ["\(witness.verifierKey) http://127.0.0.1:\(witness.port)"]
-                timeout_milliseconds = 2000
-                """)
-            let daemon = try RunningDaemon(directory: directory, configPath: config, socket: socket)
+            let daemon = try Self.daemon(in: directory, witnessedBy: witness)
             defer {
                 daemon.kill(SIGKILL)
                 witness.stop()
@@ -157,26 +138,7 @@ import Testing
             var witness = try Witness(directory: directory, logKey: firstKey)
             try witness.start()
             defer { witness.stop() }
-            let socket = directory + "/api.sock"
-            let config = directory + "/fascicolod.toml"
-            try writeFile(
-                config,
-                """
-                [storage]
-                data_directory = "\(directory)/data"
-                [socket]
-                path = "\(socket)"
-                [access]
-                admin = "uid:0"
-                [ledger]
-                checkpoint_every_milliseconds = 50
-                [domain]
-                reference_directory = "\(packageDirectory())/Config/reference"
-                [witnesses]
-                list = ["\(witness.verifierKey) http://127.0.0.1:\(witness.port)"]
-                timeout_milliseconds = 2000
-                """)
-            let daemon = try RunningDaemon(directory: directory, configPath: config, socket: socket)
+            let daemon = try Self.daemon(in: directory, witnessedBy: witness)
             defer { daemon.kill(SIGKILL) }
             #expect(try daemon.append("case-w", #"{"events":[{"type":"X","data":{"n":1}}]}"#).status == 201)
             try waitForWitness(daemon, witness.verifierKey, size: 1)
@@ -199,6 +161,7 @@ import Testing
             var late = try Witness(directory: directory + "/late", logKey: rotation.newVerifierKey, name: "witness.test/late")
             try late.start()
             defer { late.stop() }
+            let config = directory + "/fascicolod.toml"
             try writeFile(
                 config,
                 readFile(config).replacingOccurrences(
@@ -215,6 +178,31 @@ import Testing
                 #expect(checked.status == 0, "\(checked.output)")
             }
         }
+    }
+
+    /// A daemon on `directory/data` (its signing.key written first, so that the witness can
+    /// follow it) submitting every checkpoint (one each 50 ms) to `witness`.
+    static func daemon(in directory: String, witnessedBy witness: Witness) throws -> RunningDaemon {
+        let socket = directory + "/api.sock"
+        let config = directory + "/fascicolod.toml"
+        try writeFile(
+            config,
+            """
+            [storage]
+            data_directory = "\(directory)/data"
+            [socket]
+            path = "\(socket)"
+            [access]
+            admin = "uid:0"
+            [ledger]
+            checkpoint_every_milliseconds = 50
+            [domain]
+            reference_directory = "\(packageDirectory())/Config/reference"
+            [witnesses]
+            list = ["\(witness.verifierKey) http://127.0.0.1:\(witness.port)"]
+            timeout_milliseconds = 2000
+            """)
+        return try RunningDaemon(directory: directory, configPath: config, socket: socket)
     }
 
     /// Waits until the checkpoint of `size` entries is served with the witness's cosignature.

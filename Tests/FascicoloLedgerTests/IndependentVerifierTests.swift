@@ -101,30 +101,6 @@ struct IndependentVerifierTests {
                 "\(bad.output)")
         }
     }
-
-    /// Writes the next entry (stream `case-0` unless told) behind the ledger's back, signed by `key`, with its
-    /// stream index and version rows but no Merkle nodes (the verifiers stop at the entry first).
-    func forgeEntry(
-        directory: String, stream name: String = "case-0", type: String = "TestEvent", payload: [UInt8], key: SigningKey
-    ) throws {
-        let store = try LedgerStore.open(directory: directory, readOnly: false)
-        defer { store.environment.close() }
-        let origin = try store.origin()
-        try store.environment.write { txn in
-            let position = try store.size(in: txn)
-            let stream = Array(name.utf8)
-            let version = (try txn.get(store.streams, key: stream)).flatMap { BigEndian.uint64($0) } ?? 0
-            var record = EntryFormat.signedBytes(
-                position: position, recordedAtMilliseconds: Int64.max / 2, streamVersion: version + 1,
-                keyID: SignedNote.keyID(name: origin, publicKey: key.publicKey), stream: stream,
-                eventType: Array(type.utf8), author: Array("forger".utf8), payload: payload)
-            record += key.sign(record)
-            try txn.put(store.entries, key: BigEndian.bytes(position), value: record)
-            try txn.put(
-                store.streamIndex, key: LedgerStore.streamIndexKey(stream: stream, version: version + 1), value: BigEndian.bytes(position))
-            try txn.put(store.streams, key: stream, value: BigEndian.bytes(version + 1))
-        }
-    }
 }
 
 func pythonVerifierAvailable() -> Bool {

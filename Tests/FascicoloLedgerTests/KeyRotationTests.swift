@@ -144,29 +144,6 @@ import Testing
 
     // MARK: - Forged chains
 
-    /// Writes `record` as the next entry behind the ledger's back, with its stream index and
-    /// version rows (no Merkle nodes: verify stops at the entry first).
-    func forge(directory: String, stream: String, type: String, payload: [UInt8], key: SigningKey) throws {
-        let store = try LedgerStore.open(directory: directory, readOnly: false)
-        defer { store.environment.close() }
-        let origin = try store.origin()
-        try store.environment.write { txn in
-            let position = try store.size(in: txn)
-            let streamBytes = Array(stream.utf8)
-            let version = (try txn.get(store.streams, key: streamBytes)).flatMap { BigEndian.uint64($0) } ?? 0
-            var record = EntryFormat.signedBytes(
-                position: position, recordedAtMilliseconds: Int64.max / 2, streamVersion: version + 1,
-                keyID: SignedNote.keyID(name: origin, publicKey: key.publicKey), stream: streamBytes,
-                eventType: Array(type.utf8), author: Array("forger".utf8), payload: payload)
-            record += key.sign(record)
-            try txn.put(store.entries, key: BigEndian.bytes(position), value: record)
-            try txn.put(
-                store.streamIndex, key: LedgerStore.streamIndexKey(stream: streamBytes, version: version + 1),
-                value: BigEndian.bytes(position))
-            try txn.put(store.streams, key: streamBytes, value: BigEndian.bytes(version + 1))
-        }
-    }
-
     func expectVerifyFails(_ directory: String, key: String, position: UInt64?, mentioning words: String) {
         do {
             _ = try Verifier.verify(directory: directory, verifierKey: key)
@@ -188,7 +165,7 @@ import Testing
             try await append(ledger, 3, from: 10)
             ledger.close()
             let retired = try KeyFile.load(path: try #require(rotation.retiredKeyPath))
-            try forge(directory: directory, stream: "case-0", type: "TestEvent", payload: payload("late"), key: retired)
+            try forgeEntry(directory: directory, payload: payload("late"), key: retired)
             expectVerifyFails(directory, key: first, position: 9, mentioning: "not the key current at its position")
         }
     }
@@ -204,7 +181,7 @@ import Testing
             let stranger = SigningKey()
             let origin = try #require(SignedNote.parseVerifierKey(first)).name
             let forged = KeyRotation.payload(origin: origin, position: 5, previous: current, next: stranger)
-            try forge(directory: directory, stream: KeyRotation.stream, type: KeyRotation.eventType, payload: forged, key: stranger)
+            try forgeEntry(directory: directory, stream: KeyRotation.stream, type: KeyRotation.eventType, payload: forged, key: stranger)
             expectVerifyFails(directory, key: first, position: 5, mentioning: "not signed by the key it replaces")
             // And the daemon refuses to open it rather than sign on under either key.
             #expect(throws: KeyRotation.Invalid.self) { _ = try Ledger.open(directory: directory, configuration: testConfiguration()) }
@@ -222,7 +199,7 @@ import Testing
             // Signed by the right key, but the proof is made for another position.
             let origin = try #require(SignedNote.parseVerifierKey(first)).name
             let forged = KeyRotation.payload(origin: origin, position: 99, previous: key.publicKey, next: someoneElse)
-            try forge(directory: directory, stream: KeyRotation.stream, type: KeyRotation.eventType, payload: forged, key: key)
+            try forgeEntry(directory: directory, stream: KeyRotation.stream, type: KeyRotation.eventType, payload: forged, key: key)
             expectVerifyFails(directory, key: first, position: 2, mentioning: "proof does not verify")
         }
     }
