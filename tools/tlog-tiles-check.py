@@ -22,8 +22,9 @@ a later key. Give VERIFIER_KEY the log's first key and --key-rotations a JSON ar
 rotation checkpoints (notes, oldest first, as a person bundle's `keyRotations`), or the JSON
 object `GET /v1/keys` answers (its `rotationCheckpoints`): each must be signed by the key current
 before it and carry the next-key line `fascicolo/next-key/v1 <vkey>`, whose key signs the
-checkpoints of larger sizes. tlog-tiles itself publishes no such notes; with --unix-socket and
-no --key-rotations they are read from the daemon's `/v1/keys`.
+checkpoints of larger sizes. tlog-tiles itself publishes no such notes: without --key-rotations
+they are read from DIR/key-rotations.json (which `fascicolo tiles export` writes beside the
+checkpoint after a rotation) or, with --unix-socket, from the daemon's `/v1/keys`.
 
 Needs: pip install pynacl
 """
@@ -173,6 +174,18 @@ def verify_checkpoint(note, key_name, key_id, public_key):
     return int(lines[1]), root
 
 
+def signed_by_given_key(notes, verifier_key):
+    """The index of the first note that `verifier_key` signed, or len(notes)."""
+    key = parse_verifier_key(verifier_key)
+    for index, note in enumerate(notes):
+        try:
+            verify_checkpoint(note, *key)
+            return index
+        except (Failure, ValueError, TypeError, IndexError):
+            continue
+    return len(notes)
+
+
 def node(left, right):
     return hashlib.sha256(b"\x01" + left + right).digest()
 
@@ -274,6 +287,13 @@ def main():
     parser.add_argument("--key-rotations", help="a JSON array of the log's rotation checkpoints, oldest first")
     arguments = parser.parse_args()
     rotations = []
+    found_beside = False
+    if not arguments.key_rotations and arguments.directory:
+        # `fascicolo tiles export` publishes them beside the checkpoint once the key was rotated.
+        beside = os.path.join(arguments.directory, "key-rotations.json")
+        if os.path.exists(beside):
+            arguments.key_rotations = beside
+            found_beside = True
     if arguments.key_rotations:
         import json
 
@@ -288,6 +308,10 @@ def main():
         if not isinstance(rotations, list):
             print("error: --key-rotations: not a JSON array of notes, nor an object with rotationCheckpoints", file=sys.stderr)
             return 2
+        if found_beside:
+            # The file holds every rotation from the first key; the key given may be a later one:
+            # follow from the first note that key signed (none: the key signs the checkpoint itself).
+            rotations = rotations[signed_by_given_key(rotations, arguments.verifier_key):]
     if arguments.unix_socket:
         source = UnixSocketHTTP(arguments.unix_socket, arguments.prefix)
         if not arguments.key_rotations:
