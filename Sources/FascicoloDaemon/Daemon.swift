@@ -53,6 +53,8 @@ public final class Daemon: Sendable {
             ledger = try Ledger.openFollower(
                 directory: configuration.dataDirectory, trustedKey: trusted, configuration: configuration.ledger,
                 wallClock: wallClock, logger: logger)
+            // Before anything is served: a follower stores its primary's entries only.
+            ledger.writeAuthority.refuse(.follower(primary: source.description))
             let monitor = ReplicationMonitor(source: source.description)
             let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: FollowerSetup.httpConfiguration)
             replication = monitor

@@ -176,6 +176,15 @@ public struct DaemonConfiguration: Sendable {
         return mode & 0o7007 == 0 ? .success(mode) : .failure(refusal)
     }
 
+    private static func trustedKeyProblem(_ key: String) -> String? {
+        key.isEmpty || SignedNote.parseVerifierKey(key) != nil
+            ? nil : "expected the verifier key <origin>+<key id>+<base64 key> of the log's first key"
+    }
+
+    private static func followerNameProblem(_ name: String) -> String? {
+        name.isEmpty || FollowerReports.isValidName(name) ? nil : "expected 1 to 64 of A-Z a-z 0-9 . _ -"
+    }
+
     private static func emptyPath(_ path: String) -> String? { path.isEmpty ? "expected a path" : nil }
 
     private static func longSocketPath(_ path: String) -> String? {
@@ -268,12 +277,8 @@ public struct DaemonConfiguration: Sendable {
             }
             return nil
         },
-        string("replication.trusted_key", refusing: { $0.isEmpty || SignedNote.parseVerifierKey($0) != nil ? nil : "expected the verifier key <origin>+<key id>+<base64 key> of the log's first key" }) {
-            $0.followTrustedKey = $1
-        },
-        string("replication.name", refusing: { $0.isEmpty || FollowerReports.isValidName($0) ? nil : "expected 1 to 64 of A-Z a-z 0-9 . _ -" }) {
-            $0.followerName = $1
-        },
+        string("replication.trusted_key", refusing: trustedKeyProblem) { $0.followTrustedKey = $1 },
+        string("replication.name", refusing: followerNameProblem) { $0.followerName = $1 },
         Key(name: "compliance.working_hours") { configuration, value in
             guard case .string(let text) = value, let (start, end) = workingHours(text) else {
                 return "expected \"HH:MM-HH:MM\", the start before the end"

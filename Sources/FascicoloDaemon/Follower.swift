@@ -4,9 +4,9 @@ import FascicoloLedger
 import FascicoloServer
 import FascicoloStorage
 import Glibc
-import ServiceLifecycle
 import Logging
 import NIOCore
+import ServiceLifecycle
 import Synchronization
 
 /// Follower mode (`fascicolod --follow SOURCE`): fetches the primary's log from this log's size
@@ -61,7 +61,11 @@ public final class Follower: Sendable {
             return control.stopRequested
         }
         if stopped { task.cancel() }
-        await withTaskCancellationHandler { await task.value } onCancel: { task.cancel() }
+        await withTaskCancellationHandler {
+            await task.value
+        } onCancel: {
+            task.cancel()
+        }
     }
 
     /// Stops following — after the batch being stored, if one is — and returns the number of
@@ -167,7 +171,8 @@ public final class Follower: Sendable {
         guard headSize >= size, read.primarySize >= size else {
             throw ReplicationRefused(
                 .rolledBack, at: min(headSize, read.primarySize),
-                "the primary's log (\(read.primarySize) entries, latest checkpoint \(headSize)) is behind the \(size) entries this follower holds")
+                "the primary's log (\(read.primarySize) entries, latest checkpoint \(headSize)) is behind the \(size) entries this follower holds"
+            )
         }
         guard headSize == size, size > 0 else { return }
         let checkpoint: Checkpoint
@@ -258,6 +263,9 @@ struct FollowerService: Service {
     func run() async throws {
         await cancelWhenGracefulShutdown { await follower.run() }
         _ = await follower.stop()
+        // Stopped by a refusal of the primary's log, or by a promotion: the daemon serves on
+        // (a service that ends would stop it).
+        try? await gracefulShutdown()
     }
 }
 
@@ -328,7 +336,8 @@ enum FollowerSetup {
         var buffer = [CChar](repeating: 0, count: 256)
         gethostname(&buffer, buffer.count - 1)
         let host = String(decoding: buffer.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
-        let cleaned = String(String.UnicodeScalarView(host.unicodeScalars.map { FollowerReports.isValidName(String($0)) ? $0 : "-" }).prefix(64))
+        let cleaned = String(
+            String.UnicodeScalarView(host.unicodeScalars.map { FollowerReports.isValidName(String($0)) ? $0 : "-" }).prefix(64))
         return FollowerReports.isValidName(cleaned) ? cleaned : "follower"
     }
 

@@ -937,6 +937,24 @@ extension GroupCommitWriter {
             }
         }
         let leaves = try verifyAndHash(records, keys: keys, base: base)
+        // The primary's checkpoints before anything else of the entries: a root that differs
+        // from the one of the entries this log holds followed by the ones sent is a fork.
+        var checkpoints: [Checkpoint] = []
+        var scratch = tree
+        for leaf in leaves {
+            scratch.append(leaf: leaf) { _, _ in }
+            guard checkpoints.count < sizes.count, sizes[checkpoints.count] == scratch.size else { continue }
+            let checkpoint: Checkpoint
+            do { checkpoint = try chain.verify(note: batch.notes[checkpoints.count]) } catch {
+                throw ReplicationRefused(.invalid, at: scratch.size, "the checkpoint of \(scratch.size) entries does not verify: \(error)")
+            }
+            guard checkpoint.root == scratch.root else {
+                throw ReplicationRefused(
+                    .forked, at: scratch.size,
+                    "the primary's signed checkpoint of \(scratch.size) entries is not the tree of this log's entries and the ones it sent")
+            }
+            checkpoints.append(checkpoint)
+        }
 
         if headsAhead {
             guard let table = store.streamHeads else { preconditionFailure("a writable store has a stream_heads table") }
@@ -968,19 +986,13 @@ extension GroupCommitWriter {
             heads.set(stream: stream, head: head)
             guard next < sizes.count, sizes[next] == tree.size else { continue }
             let note = batch.notes[next]
+            let checkpoint = checkpoints[next]
             next += 1
-            let checkpoint: Checkpoint
-            do { checkpoint = try chain.verify(note: note) } catch {
-                throw ReplicationRefused(.invalid, at: tree.size, "the checkpoint of \(tree.size) entries does not verify: \(error)")
-            }
-            guard checkpoint.root == tree.root else {
-                throw ReplicationRefused(
-                    .forked, at: tree.size, "the primary's checkpoint of \(tree.size) entries has another root than its entries")
-            }
             if let headsRoot = checkpoint.streamHeadsRoot {
                 guard let table = store.streamHeads else { preconditionFailure("a writable store has a stream_heads table") }
                 for (stream, head) in pending {
-                    try txn.put(table, key: StreamHeadMap.key(stream: stream).bytes, value: StreamHeadTable.value(head: head, stream: stream))
+                    try txn.put(
+                        table, key: StreamHeadMap.key(stream: stream).bytes, value: StreamHeadTable.value(head: head, stream: stream))
                 }
                 guard heads.root() == headsRoot else {
                     throw ReplicationRefused(
@@ -1014,7 +1026,8 @@ extension GroupCommitWriter {
                         records[index].withUnsafeBytes { record in
                             let signed = record.count - Signature.byteCount
                             valid[index] = keys[index].isValidSignature(
-                                UnsafeRawBufferPointer(rebasing: record[signed...]), for: UnsafeRawBufferPointer(rebasing: record[..<signed]))
+                                UnsafeRawBufferPointer(rebasing: record[signed...]),
+                                for: UnsafeRawBufferPointer(rebasing: record[..<signed]))
                             leaves[index] = MerkleHash.leaf(record)
                         }
                     }

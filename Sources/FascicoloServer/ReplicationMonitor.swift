@@ -74,7 +74,9 @@ public final class ReplicationMonitor: Sendable {
             "fascicolo_replication_refused",
             "1 when replication stopped because the primary's log forked, was rolled back or did not verify (the alarm).",
             status.refusal == nil ? "0" : "1")
-        gauge("fascicolo_replication_connected", "1 while the follower is in touch with its primary.", status.state == .connecting ? "0" : "1")
+        gauge(
+            "fascicolo_replication_connected", "1 while the follower is in touch with its primary.", status.state == .connecting ? "0" : "1"
+        )
         text += "# HELP fascicolo_replication_applied_entries_total Entries verified and stored since start.\n"
         text += "# TYPE fascicolo_replication_applied_entries_total counter\n"
         text += "fascicolo_replication_applied_entries_total \(status.appliedEntries)\n"

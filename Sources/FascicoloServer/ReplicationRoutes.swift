@@ -36,8 +36,11 @@ extension APIRoutes {
                 ledger.followers.report(follower: name, position: from)
             }
             var size = ledger.size
-            if from >= size && wait > 0 {
-                size = await ledger.waitForEntries(beyond: from, timeout: .milliseconds(wait))
+            // A follower ahead of this log (it was rolled back) is answered at once.
+            // In short waits, so that shutdown does not wait for a follower's request to end.
+            let deadline = ContinuousClock.now + .milliseconds(wait)
+            while from == size && !shutdown.isShuttingDown && ContinuousClock.now < deadline && !Task.isCancelled {
+                size = await ledger.waitForEntries(beyond: from, timeout: min(.milliseconds(200), deadline - ContinuousClock.now))
             }
             // A follower stores only what a checkpoint covers: one is signed now for what it
             // would otherwise wait `checkpoint_every_milliseconds` for (at the writer's next
@@ -63,11 +66,13 @@ extension APIRoutes {
         let followers = ledger.followers.all
         if !followers.isEmpty {
             let size = ledger.size
-            text += "# HELP fascicolo_replication_follower_lag_entries Entries this primary holds that the follower has not reported holding.\n"
+            text +=
+                "# HELP fascicolo_replication_follower_lag_entries Entries this primary holds that the follower has not reported holding.\n"
             text += "# TYPE fascicolo_replication_follower_lag_entries gauge\n"
             for follower in followers {
                 // Names are checked (FollowerReports.isValidName): nothing to escape in a label.
-                text += "fascicolo_replication_follower_lag_entries{follower=\"\(follower.name)\"} \(size > follower.position ? size - follower.position : 0)\n"
+                text +=
+                    "fascicolo_replication_follower_lag_entries{follower=\"\(follower.name)\"} \(size > follower.position ? size - follower.position : 0)\n"
             }
         }
         return Array(text.utf8)
