@@ -201,3 +201,110 @@ func appendLoop(_ daemon: RunningDaemon, count: Int) throws -> pid_t {
                 + "http://localhost/v1/streams/load-$((i % 4))/events; i=$((i+1)); done",
         ], outputFile: daemon.directory + "/load.log")
 }
+
+/// Synchronous replication end to end: K = 1.
+@Suite(.serialized) struct SynchronousReplicationTests {
+    static let synchronous = """
+        [replication]
+        synchronous_followers = 1
+        synchronous_timeout_milliseconds = 500
+        """
+
+    @Test func withoutItsFollowerAPrimaryRefusesAppendsAndARetryAfterwardsIsNotStoredTwice() throws {
+        try withTemporaryDirectory { directory in
+            chmod(directory, 0o755)
+            let primaryDirectory = directory + "/primary"
+            mkdir(primaryDirectory, 0o755)
+            let primary = try RunningDaemon(
+                directory: primaryDirectory, configPath: try writeDaemonConfiguration(primaryDirectory, extra: Self.synchronous),
+                socket: primaryDirectory + "/api.sock")
+            defer { primary.kill(SIGKILL) }
+            let body = #"{"events":[{"type":"Placed","data":{"n":1}}],"idempotencyKey":"order-1"}"#
+            // Stored here, but no follower holds it: not acknowledged.
+            try primary.expectProblem(try primary.append("orders", body), 503, "replicas_unavailable")
+            // From then on refused at once, and readiness and status say why.
+            try primary.expectProblem(
+                try primary.append("orders", #"{"events":[{"type":"Placed","data":{"n":2}}]}"#), 503, "replicas_unavailable")
+            #expect(try primary.call("/v1/health/ready").status == 503)
+            let synchronous = try #require(try primary.json("/v1/replication/status")["synchronous"] as? [String: Any])
+            #expect(synchronous["degraded"] as? Bool == true && synchronous["inSync"] as? Int == 0)
+            #expect(try primary.call("/metrics").body.contains("fascicolo_replication_synchronous_degraded 1"))
+
+            // A follower comes: once it holds everything, appends are taken again, and the retry
+            // is answered from the entry stored the first time.
+            let followerDirectory = directory + "/follower"
+            mkdir(followerDirectory, 0o755)
+            let firstKey = readFile(primaryDirectory + "/data/signing.pub").trimmingCharacters(in: .whitespacesAndNewlines)
+            let follower = try RunningDaemon(
+                directory: followerDirectory,
+                configPath: try writeDaemonConfiguration(
+                    followerDirectory,
+                    extra: "[replication]\nfollow = \"\(primary.socket)\"\ntrusted_key = \"\(firstKey)\"\nname = \"standby-1\""),
+                socket: followerDirectory + "/api.sock")
+            defer { follower.kill(SIGKILL) }
+            var retry = (status: 0, body: "")
+            for _ in 0..<200 {
+                retry = try primary.append("orders", body)
+                if retry.status != 503 { break }
+                sleepMilliseconds(50)
+            }
+            #expect(retry.status == 200, "\(retry.body)")
+            #expect(retry.body.contains(#""deduplicated":true"#))
+            #expect(try primary.json("/v1/replication/status")["entries"] as? Int == 1)
+            #expect(try primary.append("orders", #"{"events":[{"type":"Placed","data":{"n":3}}]}"#).status == 201)
+            #expect(try follower.json("/v1/replication/status")["entries"] as? Int == 2)
+        }
+    }
+
+    @Test func killingThePrimaryUnderLoadLosesNoAcknowledgedEntry() throws {
+        try withPrimaryAndFollower(primaryExtra: Self.synchronous) { primary, follower in
+            _ = try waitUntilCaughtUp(primary: primary, follower: follower)
+            // Four writers, each line of their output "<status> <answer>".
+            var loads: [pid_t] = []
+            for writer in 0..<4 {
+                let body = #"{"events":[{"type":"Tick","data":{"n":1}}]}"#
+                loads.append(
+                    try spawn(
+                        "/bin/sh",
+                        [
+                            "-c",
+                            "i=0; while [ $i -lt 100000 ]; do curl -s -w ' %{http_code}\\n' --unix-socket \(primary.socket) "
+                                + "-X POST -H 'content-type: application/json' --data-binary '\(body)' "
+                                + "http://localhost/v1/streams/load-\(writer)/events; i=$((i+1)); done",
+                        ], outputFile: primary.directory + "/acks-\(writer)"))
+            }
+            sleepMilliseconds(2_500)
+            primary.kill(SIGKILL)
+            for load in loads {
+                Glibc.kill(load, SIGKILL)
+                var status: Int32 = 0
+                waitpid(load, &status, 0)
+            }
+            // Every entry acknowledged (201) must be at the follower, with the same leaf hash.
+            var acknowledged: [(position: Int, leafHash: String)] = []
+            for writer in 0..<4 {
+                for line in readFile(primary.directory + "/acks-\(writer)").split(separator: "\n") where line.hasSuffix(" 201") {
+                    let answer = try #require(
+                        try JSONSerialization.jsonObject(with: Data(line.dropLast(4).utf8)) as? [String: Any])
+                    let positions = try #require(answer["positions"] as? [Int])
+                    let hashes = try #require(answer["leafHashes"] as? [String])
+                    acknowledged += zip(positions, hashes).map { ($0, $1) }
+                }
+            }
+            #expect(acknowledged.count > 20, "too few appends to say anything")
+            var missing = 0
+            var from = 0
+            var held: [Int: String] = [:]
+            while true {
+                let page = try follower.json("/v1/log?from=\(from)&limit=1000")
+                let entries = try #require(page["entries"] as? [[String: Any]])
+                for entry in entries { held[entry["position"] as! Int] = entry["leafHash"] as? String }
+                guard entries.count == 1_000 else { break }
+                from += 1_000
+            }
+            for entry in acknowledged where held[entry.position] != entry.leafHash { missing += 1 }
+            print("synchronous replication, kill -9 under load: \(acknowledged.count) acknowledged, \(missing) missing at the follower")
+            #expect(missing == 0)
+        }
+    }
+}
