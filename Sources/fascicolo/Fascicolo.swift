@@ -33,6 +33,7 @@ struct Fascicolo: ParsableCommand {
             Proof.self,
             Person.self, CatalogueCommand.self, SiussCommand.self,
             Projections.self, Caseload.self, InterventionsCommand.self, Indicators.self, ComplianceCommand.self, RetentionCommand.self,
+            StandbyCommand.self,
         ])
 
     /// As ArgumentParser's, except that bad arguments exit 2 (not 64), as documented; the offline
@@ -60,6 +61,8 @@ struct Fascicolo: ParsableCommand {
         do {
             if let daemonCommand = command as? any DaemonCommand {
                 try await run(daemonCommand)
+            } else if let standby = command as? StandbyInit {
+                try await standby.runAsync()
             } else {
                 try command.run()
             }

@@ -1,3 +1,4 @@
+import FascicoloCrypto
 import FascicoloTesting
 import Foundation
 import Glibc
@@ -102,6 +103,45 @@ import Testing
             #expect(try follower.call("/v1/checkpoints/latest").body == held)
             let logs = try runProcess("/bin/sh", ["-c", "cat '\(follower.directory)'/daemon-*.log"]).output
             #expect(logs.contains("replication stopped"))
+        }
+    }
+}
+
+/// `fascicolo standby init`: a verified copy to start a follower from, which then follows on.
+@Suite(.serialized) struct StandbyInitTests {
+    @Test func aStandbyMadeByStandbyInitFollowsOnFromItsCopy() throws {
+        try withTemporaryDirectory { directory in
+            chmod(directory, 0o755)
+            let primaryDirectory = directory + "/primary"
+            mkdir(primaryDirectory, 0o755)
+            let primary = try RunningDaemon(
+                directory: primaryDirectory, configPath: try writeDaemonConfiguration(primaryDirectory, extra: ""),
+                socket: primaryDirectory + "/api.sock")
+            defer { primary.kill(SIGKILL) }
+            for index in 0..<25 { _ = try primary.append("s", #"{"events":[{"type":"T","data":{"n":\#(index)}}]}"#) }
+            let firstKey = readFile(primaryDirectory + "/data/signing.pub").trimmingCharacters(in: .whitespacesAndNewlines)
+            let standbyDirectory = directory + "/standby"
+            mkdir(standbyDirectory, 0o755)
+
+            // A wrong trusted key: nothing verifies, exit 1.
+            let otherKey = SignedNote.verifierKey(name: "fascicolo.invalid/ledger", publicKey: SigningKey().publicKey)
+            let refused = try cli(["standby", "init", primary.socket, standbyDirectory + "/wrong", "--trusted-key", otherKey])
+            #expect(refused.status == 1, "\(refused.output)")
+
+            let made = try cli(["standby", "init", primary.socket, standbyDirectory + "/data", "--trusted-key", firstKey])
+            #expect(made.status == 0, "\(made.output)")
+            #expect(made.output.contains("holds 25 entries"))
+            #expect(readFile(standbyDirectory + "/data/follow.pub").contains(firstKey))
+
+            // Started from the copy, with no trusted key configured (follow.pub has it).
+            let standby = try RunningDaemon(
+                directory: standbyDirectory,
+                configPath: try writeDaemonConfiguration(standbyDirectory, extra: "[replication]\nfollow = \"\(primary.socket)\""),
+                socket: standbyDirectory + "/api.sock")
+            defer { standby.kill(SIGKILL) }
+            for index in 25..<30 { _ = try primary.append("s", #"{"events":[{"type":"T","data":{"n":\#(index)}}]}"#) }
+            #expect(try waitUntilCaughtUp(primary: primary, follower: standby) == 30)
+            #expect(try standby.call("/v1/checkpoints/latest").body == primary.call("/v1/checkpoints/latest").body)
         }
     }
 }
