@@ -15,7 +15,11 @@ import Testing
             // A key rotation: the follower goes on with the key the log's KeyRotated entry names.
             let rotated = try primary.call("/v1/admin/keys/rotate", method: "POST", body: #"{"retire":"keep"}"#)
             #expect(rotated.status == 201, "\(rotated.body)")
-            for index in 0..<10 {
+            // A person's entry: raw reads of it that must be recorded cannot be on a follower.
+            let registered = try primary.call(
+                "/v1/persons/events", method: "POST", body: DomainEndToEndTests.body(DomainEndToEndTests.registration))
+            #expect(registered.status == 201, "\(registered.body)")
+            for index in 0..<9 {
                 #expect(try primary.append("orders-after", #"{"events":[{"type":"Placed","data":{"n":\#(index)}}]}"#).status == 201)
             }
             let size = try waitUntilCaughtUp(primary: primary, follower: follower)
@@ -34,6 +38,9 @@ import Testing
             let refused = try follower.append("orders-0", #"{"events":[{"type":"Placed","data":{"n":1}}]}"#)
             try follower.expectProblem(refused, 503, "not_primary")
             #expect(refused.body.contains(primary.socket))
+            try follower.expectProblem(
+                try follower.call("/v1/log?from=0&limit=1000", headers: ["Fascicolo-Purpose: internal audit 2026/14"]), 503, "not_primary")
+            #expect(try follower.call("/v1/log?from=0&limit=1000").body.contains(#""withheld":"person_data""#))
             let status = try follower.json("/v1/replication/status")
             #expect(status["role"] as? String == "follower")
             let following = try #require(status["following"] as? [String: Any])
