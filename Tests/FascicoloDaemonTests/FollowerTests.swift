@@ -33,6 +33,9 @@ import Testing
             #expect(
                 try follower.call("/v1/proofs/consistency?from=7&to=41").body == primary.call("/v1/proofs/consistency?from=7&to=41").body)
             #expect(try follower.call("/v1/keys").body == primary.call("/v1/keys").body)
+            // fascicolo verify checks the follower's copy from follow.pub, the trusted first key.
+            let verified = try cli(["verify", follower.directory + "/data"])
+            #expect(verified.status == 0, "\(verified.output)")
 
             // Appends are refused, naming the primary; reads that must be recorded are refused too.
             let refused = try follower.append("orders-0", #"{"events":[{"type":"Placed","data":{"n":1}}]}"#)
