@@ -58,7 +58,7 @@ extension APIRoutes {
                 status: .ok,
                 Render.replicationStatus(
                     follower: replication?.current, followers: ledger.followers.all, synchronous: ledger.synchronousReplication,
-                    size: ledger.size))
+                    following: ledger.writeAuthority.refusal?.code == "not_primary", size: ledger.size))
         }
     }
 }
@@ -102,11 +102,12 @@ extension Render {
     /// far behind it is (a follower), and who follows it (a primary).
     static func replicationStatus(
         follower: ReplicationMonitor.Status?, followers: [FollowerReports.Follower], synchronous: SynchronousReplicationState?,
-        size: UInt64
+        following: Bool, size: UInt64
     ) -> [UInt8] {
         var json = JSONBytes()
         json.object { json in
-            json.member("role", follower == nil ? "primary" : "follower")
+            // A follower promoted (its gate opened, or fenced by the lease) is no longer one.
+            json.member("role", following ? "follower" : "primary")
             json.member("entries", size)
             if let status = follower {
                 json.key("following")

@@ -127,7 +127,9 @@ struct ReplicationBenchmark: AsyncParsableCommand {
         let followers = try (0..<count).map { index in
             try startFollower(binary: binary, directory: directory + "/follower-\(index)", primary: primary, name: "bench-\(index)")
         }
-        defer { followers.forEach { $0.stop() } }
+        defer {
+            for follower in followers { follower.stop() }
+        }
         // Each follower in touch (it reported to the primary) before the clock starts.
         for _ in 0..<1_000 where (primary.status()["followers"] as? [Any])?.count ?? 0 < count { usleep(10_000) }
 

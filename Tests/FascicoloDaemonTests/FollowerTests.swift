@@ -102,6 +102,8 @@ import Testing
             let rolledBack = try waitForRefusal(follower)
             #expect(rolledBack["kind"] as? String == "rolled_back")
             #expect(try follower.call("/metrics").body.contains("fascicolo_replication_refused 1"))
+            let ready = try follower.call("/v1/health/ready")
+            #expect(ready.status == 503 && ready.body.contains(#""replication":"refused","replicationRefused":"rolled_back""#))
             #expect(try follower.call("/v1/checkpoints/latest").body == held)
 
             // Appended to after the restore: other entries at positions the follower holds.
