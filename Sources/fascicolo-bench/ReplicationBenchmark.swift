@@ -39,7 +39,7 @@ struct ReplicationBenchmark: AsyncParsableCommand {
             printOut(
                 pad("\(count)", 16) + pad(format(run.eventsPerSecond), 10) + pad(format(run.latency.p50, 2), 8)
                     + pad(format(run.latency.p99, 2), 8) + pad(format(run.latency.p999, 2), 9) + pad(format(run.commitsPerSecond), 11)
-                    + run.lags.map(String.init).joined(separator: ", "))
+                    + "  " + (run.lags.isEmpty ? "-" : run.lags.map(String.init).joined(separator: ", ")))
         }
         printOut("")
         let apply = try await applyScenario(binary: binary)
