@@ -40,6 +40,9 @@ public final class Daemon: Sendable {
         connections = try DescriptorLimit.fit(
             configuration.connections, descriptors: DescriptorLimit.raise(logger: logger),
             logger: logger)
+        if let problem = configuration.failover.problem {
+            throw DaemonConfiguration.Invalid(key: "failover", value: "", reason: problem, source: "configuration")
+        }
         lock = try DataDirectoryLock(directory: configuration.dataDirectory)
         try Self.clearStaleSocket(configuration.resolvedSocketPath)
         try StoreCheck.atStart(dataDirectory: configuration.dataDirectory, logger: logger)
@@ -58,6 +61,8 @@ public final class Daemon: Sendable {
             ledger.close()
             throw error
         }
+        // With failover, no append before the lease is held (LeaseKeeper opens the gate).
+        if configuration.failover.isEnabled { ledger.writeAuthority.loseLease(holder: nil) }
         logger.notice(
             "fascicolod started",
             metadata: [
@@ -75,12 +80,14 @@ public final class Daemon: Sendable {
             throw error
         }
         let cosignatures = WitnessCosignatures(path: configuration.dataDirectory + "/" + WitnessCosignatures.fileName)
+        // Installed by the follower mode; a primary answers 409 not_a_follower.
+        let promotion = Promotion()
         let routes = APIRoutes(
             caseFiles: caseFiles, projections: projections, policy: configuration.access, metrics: ServerMetrics(),
             openAPIDocument: OpenAPIDocument.yaml, version: Self.version,
             subscriptions: configuration.subscriptions, requestBytesMax: configuration.requestBytesMax,
             unusualAccess: configuration.unusualAccess, cosignatures: cosignatures,
-            shutdown: shutdown)
+            promotion: promotion, shutdown: shutdown)
         let socketPath = configuration.resolvedSocketPath
         let application = APIServer.application(
             routes: routes, connections: connections, socketPath: socketPath,
@@ -99,6 +106,13 @@ public final class Daemon: Sendable {
                     ledger: ledger, witnesses: configuration.witnesses, cosignatures: cosignatures, http: witnessClient,
                     timeout: .milliseconds(Int64(configuration.witnessTimeoutMilliseconds)), logger: logger))
         }
+        // The lease keeper last: services stop in reverse order, so at shutdown it closes the gate
+        // and releases the lease first, while the server still answers (503).
+        let etcdClient = configuration.failover.isEnabled ? HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup) : nil
+        if let etcdClient {
+            let keeper = leaseKeeper(http: etcdClient)
+            services.append(keeper)
+        }
         var groupConfiguration = ServiceGroupConfiguration(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(Self.shutdownGraceSeconds)
@@ -109,8 +123,10 @@ public final class Daemon: Sendable {
         do {
             try await ServiceGroup(configuration: groupConfiguration).run()
             try? await witnessClient?.shutdown()
+            try? await etcdClient?.shutdown()
         } catch {
             try? await witnessClient?.shutdown()
+            try? await etcdClient?.shutdown()
             logger.error("the server stopped with an error", metadata: ["error": "\(error)"])
             self.shutdown()
             throw error
@@ -118,6 +134,18 @@ public final class Daemon: Sendable {
         logger.notice("shutting down: stopping the projections, committing queued appends")
         self.shutdown()
         logger.notice("fascicolod stopped", metadata: ["entries": "\(ledger.size)"])
+    }
+
+    /// The lease keeper of `[failover]`: this daemon appends only while it holds the lease.
+    func leaseKeeper(http: HTTPClient) -> LeaseKeeper {
+        let failover = configuration.failover
+        let etcd = EtcdClient(endpoints: failover.etcdEndpoints, http: http, timeout: .milliseconds(failover.etcdTimeoutMilliseconds))
+        let candidacy = LeaseKeeper.Candidacy(
+            mayCampaign: { true }, takeOver: {},
+            deposed: { _ in })
+        return LeaseKeeper(
+            settings: failover, etcd: etcd, gate: ledger.writeAuthority, candidacy: candidacy,
+            ledMarker: configuration.dataDirectory + "/" + LeaseKeeper.ledMarkerName, logger: logger)
     }
 
     /// How long shutdown waits for requests in flight before it cancels them.

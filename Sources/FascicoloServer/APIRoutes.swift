@@ -36,14 +36,17 @@ public struct APIRoutes: Sendable {
     let shutdown: ShutdownSwitch
     /// The witnesses' cosignatures, served with the checkpoints they cosigned.
     let cosignatures: WitnessCosignatures
+    /// Promotion of a follower by hand (`POST /v1/admin/promote`).
+    let promotion: Promotion
 
     public init(
         caseFiles: CaseFiles, projections: ProjectionEngine, policy: AccessPolicy, metrics: ServerMetrics, openAPIDocument: String,
         version: String,
         subscriptions: SubscriptionSettings = SubscriptionSettings(), requestBytesMax: Int = 16 << 20,
         unusualAccess: UnusualAccessRules = UnusualAccessRules(), cosignatures: WitnessCosignatures? = nil,
-        shutdown: ShutdownSwitch
+        promotion: Promotion = Promotion(), shutdown: ShutdownSwitch
     ) {
+        self.promotion = promotion
         self.cosignatures = cosignatures ?? WitnessCosignatures(path: nil)
         self.subscriptions = subscriptions
         self.unusualAccess = unusualAccess
@@ -78,6 +81,7 @@ public struct APIRoutes: Sendable {
             return json(status: .ok, Render.version(version))
         }
         registerKeys(on: groups)
+        registerPromotion(on: groups)
         groups.everyRole.get("v1/openapi.yaml") { _, _ in
             var buffer = ByteBuffer()
             buffer.writeString(openAPIDocument)

@@ -1,0 +1,125 @@
+import FascicoloTesting
+import Foundation
+import Glibc
+import Testing
+
+/// Daemons with `[failover]` on a real etcd (started by the test on free localhost ports): only
+/// the leaseholder appends, the other answers 503 not_primary naming it; kill -9 of the holder
+/// lets the other take over within TTL + a bound; a clean stop hands over at once.
+@Suite(.serialized) struct FailoverTests {
+    /// A daemon `name` on `directory/name`, a candidate for the lease of `key` on `etcd`.
+    static func daemon(_ name: String, in directory: String, etcd: String, key: String = "/fascicolo/test", extra: String = "")
+        throws -> RunningDaemon
+    {
+        let home = directory + "/" + name
+        mkdir(home, 0o755)
+        let socket = home + "/api.sock"
+        let config = home + "/fascicolod.toml"
+        try writeFile(
+            config,
+            """
+            [storage]
+            data_directory = "\(home)/data"
+            [socket]
+            path = "\(socket)"
+            [access]
+            admin = "uid:0"
+            [ledger]
+            checkpoint_every_milliseconds = 50
+            [domain]
+            reference_directory = "\(packageDirectory())/Config/reference"
+            [failover]
+            etcd_endpoints = ["\(etcd)"]
+            key = "\(key)"
+            node_name = "\(name)"
+            advertised_location = "\(socket)"
+            lease_ttl_seconds = 2
+            \(extra)
+            """)
+        return try RunningDaemon(directory: home, configPath: config, socket: socket)
+    }
+
+    static func appendOne(_ daemon: RunningDaemon, _ index: Int) throws -> Int {
+        try daemon.call(
+            "/v1/streams/failover-\(index % 7)/events", method: "POST", body: #"{"events":[{"type":"X","data":{"n":\#(index)}}]}"#,
+            maxSeconds: 5
+        ).status
+    }
+
+    /// Seconds until `body` is true, polling every 20 ms; nil past `limit`.
+    static func secondsUntil(_ limit: Double, _ body: () throws -> Bool) rethrows -> Double? {
+        let start = Date()
+        while Date().timeIntervalSince(start) < limit {
+            if try body() { return Date().timeIntervalSince(start) }
+            usleep(20_000)
+        }
+        return nil
+    }
+
+    @Test(.enabled(if: LocalEtcd.isInstalled, Comment(rawValue: LocalEtcd.absence)))
+    func onlyTheLeaseholderAppendsAndKillingItHandsTheLeaseOver() throws {
+        try withTemporaryDirectory { directory in
+            chmod(directory, 0o755)
+            let etcd = try LocalEtcd(directory: directory)
+            defer { etcd.stop() }
+            let a = try Self.daemon("a", in: directory, etcd: etcd.endpoint)
+            defer { a.kill(SIGKILL) }
+            #expect(try Self.secondsUntil(5) { try Self.appendOne(a, 0) == 201 } != nil, "a never got the lease")
+            let b = try Self.daemon("b", in: directory, etcd: etcd.endpoint)
+            defer { b.kill(SIGKILL) }
+            // b waits, and sends writers to a.
+            _ = try Self.secondsUntil(3) { try b.append("failover-0", "{}").body.contains("not_primary") }
+            let refused = try b.append("failover-0", #"{"events":[{"type":"X","data":{}}]}"#)
+            try b.expectProblem(refused, 503, "not_primary")
+            #expect(refused.body.contains(#""primary":"\#(a.socket)""#), "\(refused.body)")
+            #expect(try b.call("/v1/health/ready").status == 503)
+            let metrics = try a.call("/metrics").body
+            #expect(metrics.contains("fascicolo_lease_held 1"), "\(metrics)")
+            #expect(try b.call("/metrics").body.contains("fascicolo_lease_held 0"))
+
+            // Under load, a dies: kill -9. b accepts appends within TTL + 1.5 s.
+            for index in 1...20 { #expect(try Self.appendOne(a, index) == 201) }
+            a.kill(SIGKILL)
+            let takeover = try #require(try Self.secondsUntil(10) { try Self.appendOne(b, 100) == 201 }, "b never took over")
+            print("failover: b accepted appends \(String(format: "%.2f", takeover)) s after kill -9 of a (lease TTL 2 s)")
+            #expect(takeover <= 3.5)
+
+            // a comes back: it led before and b led since, so it does not campaign (it must
+            // rejoin as a follower) and sends writers to b.
+            try a.start()
+            let answer = try a.append("failover-0", #"{"events":[{"type":"X","data":{}}]}"#)
+            try a.expectProblem(answer, 503, "not_primary")
+            #expect(answer.body.contains(#""primary":"\#(b.socket)""#), "\(answer.body)")
+
+            // A clean stop of b releases the lease at once; a, deposed, still does not take it.
+            #expect(b.kill(SIGTERM) == 0)
+            sleepMilliseconds(3_000)
+            #expect(try Self.appendOne(a, 200) == 503)
+        }
+    }
+
+    @Test(.enabled(if: LocalEtcd.isInstalled, Comment(rawValue: LocalEtcd.absence)))
+    func aCleanStopHandsTheLeaseOverAtOnceAndLosingEtcdFences() throws {
+        try withTemporaryDirectory { directory in
+            chmod(directory, 0o755)
+            let etcd = try LocalEtcd(directory: directory)
+            defer { etcd.stop() }
+            let a = try Self.daemon("a", in: directory, etcd: etcd.endpoint)
+            defer { a.kill(SIGKILL) }
+            #expect(try Self.secondsUntil(5) { try Self.appendOne(a, 0) == 201 } != nil)
+            let b = try Self.daemon("b", in: directory, etcd: etcd.endpoint)
+            defer { b.kill(SIGKILL) }
+            sleepMilliseconds(1_000)
+            #expect(a.kill(SIGTERM) == 0)
+            let handover = try #require(try Self.secondsUntil(5) { try Self.appendOne(b, 1) == 201 })
+            print("clean stop: b accepted appends \(String(format: "%.2f", handover)) s after a stopped")
+            #expect(handover < 1.5, "the lease is revoked at stop: no TTL to wait")
+
+            // etcd gone: b fences itself within TTL − margin, and answers fenced.
+            etcd.stop()
+            let fenced = try #require(try Self.secondsUntil(5) { try Self.appendOne(b, 2) == 503 })
+            #expect(fenced <= 1.5 + 0.3)
+            try b.expectProblem(try b.append("failover-0", #"{"events":[{"type":"X","data":{}}]}"#), 503, "fenced")
+        }
+    }
+}
