@@ -76,7 +76,7 @@ public struct FailoverSettings: Sendable, Equatable {
             return "expected an array of etcd client URLs like [\"http://127.0.0.1:2379\"]"
         }
         let rest = text.drop { $0 != "/" }.dropFirst(2)
-        return rest.contains("/") ? "an etcd client URL has no path: http://host:port" : nil
+        return rest.dropLast(rest.hasSuffix("/") ? 1 : 0).contains("/") ? "an etcd client URL has no path: http://host:port" : nil
     }
 }
 
