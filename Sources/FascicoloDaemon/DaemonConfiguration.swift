@@ -302,6 +302,9 @@ public struct DaemonConfiguration: Sendable {
         integer("connections.request_read_timeout_milliseconds", 100...3_600_000) {
             $0.connections.requestReadTimeoutMilliseconds = $1
         },
+        integer("connections.response_write_timeout_milliseconds", 100...3_600_000) {
+            $0.connections.responseWriteTimeoutMilliseconds = $1
+        },
         integer("connections.refusal_log_interval_milliseconds", 100...86_400_000) {
             $0.connections.refusalLogIntervalMilliseconds = $1
         },

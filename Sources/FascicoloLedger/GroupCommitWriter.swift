@@ -40,6 +40,9 @@ final class GroupCommitWriter: @unchecked Sendable {
     var keyChain: KeyChain { lock.withLock { chainUnlocked } }
     private var chainUnlocked: KeyChain
     private let checkpointFile: CheckpointFile.Appender
+    /// Whether new entries may be signed now (follower, fenced, waiting for replicas): asked when
+    /// a request is queued and again just before each batch commits.
+    let authority = WriteAuthority()
     private let origin: String
     private let configuration: LedgerConfiguration
     private let logger: Logger
@@ -179,6 +182,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         try await withCheckedThrowingContinuation { continuation in
             let refusal: LedgerError? = lock.withLock {
                 guard state == .running else { return .shutDown }
+                if let refusal = authority.refusal { return .notWritable(refusal) }
                 // While the disk refuses writes, appends are refused at once until the next
                 // retry is due; the first one after that is the probe.
                 switch healthUnlocked {
@@ -202,6 +206,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         try await withCheckedThrowingContinuation { continuation in
             let refusal: LedgerError? = lock.withLock {
                 guard state == .running else { return .shutDown }
+                if let refusal = authority.refusal { return .notWritable(refusal) }
                 if case .writable = healthUnlocked {} else { return .unavailable("the disk is not taking writes") }
                 queue.append(Pending(request: request, contentDigest: nil, continuation: continuation, rotation: next))
                 lock.broadcast()
@@ -388,6 +393,12 @@ final class GroupCommitWriter: @unchecked Sendable {
     }
 
     private func commit(_ batch: [Pending]) {
+        // Asked again here, not only when queued: once `refuse` has returned, nothing that was
+        // still waiting in the queue commits (a fenced primary must stop before its lease expires).
+        if let refusal = authority.refusal {
+            for pending in batch { pending.continuation.resume(throwing: LedgerError.notWritable(refusal)) }
+            return
+        }
         let outcome: BatchOutcome
         let began = monotonic.nanoseconds()
         var opened = began
@@ -715,6 +726,13 @@ final class GroupCommitWriter: @unchecked Sendable {
             uncoveredSince = nil
             lock.withLock { checkpointRequestedUnlocked = false }
             changed.notify()
+            return
+        }
+        if authority.refusal != nil {
+            // A follower stores its primary's checkpoints and a fenced primary signs nothing new;
+            // looked at again after another interval, not in a loop.
+            lock.withLock { checkpointRequestedUnlocked = false }
+            uncoveredSince = monotonic.nanoseconds()
             return
         }
         let requested = lock.withLock { checkpointRequestedUnlocked }

@@ -174,6 +174,10 @@ public final class Ledger: Sendable {
         return record
     }
 
+    /// Whether new entries may be appended now (see `WriteAuthority`): a follower, a primary
+    /// without its lease and one waiting for its synchronous followers close it.
+    public var writeAuthority: WriteAuthority { writer.authority }
+
     /// Whether the disk takes the log's writes (health, metrics).
     public var storageHealth: StorageHealth { writer.health }
     /// Group commits that failed (nothing of them acknowledged) since the ledger was opened.
@@ -224,6 +228,7 @@ public final class Ledger: Sendable {
             let seen = writer.changed.generation
             if let latest = try latestCheckpoint(), latest.size >= size { return latest }
             if size == 0 { throw LedgerError.unavailable("the log is empty: there is nothing to sign") }
+            if let refusal = writeAuthority.refusal { throw LedgerError.notWritable(refusal) }
             if writer.isStopped || Task.isCancelled { throw LedgerError.shutDown }
             switch writer.health {
             case .writable: break

@@ -75,7 +75,10 @@ public struct APIRoutes: Sendable {
         }
         groups.everyRole.get("v1/health/ready") { _, _ in
             let health = ledger.storageHealth
-            return json(status: health == .writable ? .ok : .serviceUnavailable, Render.readiness(health, entries: ledger.size))
+            let refusal = ledger.writeAuthority.refusal
+            return json(
+                status: health == .writable && refusal == nil ? .ok : .serviceUnavailable,
+                Render.readiness(health, appends: refusal, entries: ledger.size))
         }
         groups.everyRole.get("v1/version") { _, _ in
             return json(status: .ok, Render.version(version))
@@ -241,13 +244,18 @@ public struct APIRoutes: Sendable {
             // A count beyond a limit is a rule of the request, as on /v1/persons/events: 422, not 413.
             case .tooManyEvents: .unprocessableContent
             case .wrongExpectedVersion, .idempotencyConflict: .conflict
-            case .shutDown, .unavailable: .serviceUnavailable
+            case .shutDown, .unavailable, .notWritable: .serviceUnavailable
             case .storage, .damaged: .internalServerError
             case .invalidStreamName, .invalidEventType, .invalidAuthor, .invalidIdempotencyKey, .noEvents, .emptyPayload:
                 .unprocessableContent
             }
         var problem = Problem(status, code: error.code, detail: error.description)
-        if case .unavailable = error { problem.retryAfterSeconds = 5 }
+        switch error {
+        case .unavailable: problem.retryAfterSeconds = 5
+        case .notWritable(.follower(let primary)): problem.primary = primary
+        case .notWritable: problem.retryAfterSeconds = 1
+        default: break
+        }
         return problem
     }
 
