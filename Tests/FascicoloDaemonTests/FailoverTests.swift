@@ -122,4 +122,64 @@ import Testing
             try b.expectProblem(try b.append("failover-0", #"{"events":[{"type":"X","data":{}}]}"#), 503, "fenced")
         }
     }
+
+    /// The partition: both daemons under load, the leaseholder cut off from etcd (through a
+    /// proxy that stops forwarding) while the other still reaches it. The cut-off one stops
+    /// appending before the other starts: every entry it recorded is older than every entry the
+    /// other recorded (the writers' own timestamps, one machine, one clock).
+    @Test(.enabled(if: LocalEtcd.isInstalled, Comment(rawValue: LocalEtcd.absence)))
+    func aPrimaryCutOffFromEtcdStopsBeforeTheOtherStarts() throws {
+        try withTemporaryDirectory { directory in
+            chmod(directory, 0o755)
+            let etcd = try LocalEtcd(directory: directory)
+            defer { etcd.stop() }
+            let proxy = try TCPProxy(target: etcd.clientPort)
+            let a = try Self.daemon("a", in: directory, etcd: "http://127.0.0.1:\(proxy.port)")
+            defer { a.kill(SIGKILL) }
+            #expect(try Self.secondsUntil(5) { try Self.appendOne(a, 0) == 201 } != nil)
+            let b = try Self.daemon("b", in: directory, etcd: etcd.endpoint)
+            defer { b.kill(SIGKILL) }
+
+            // Writers on both, for about six seconds; the cut after one.
+            func load(_ daemon: RunningDaemon) throws -> pid_t {
+                let script = """
+                    end=$(($(date +%s) + 6)); i=0
+                    while [ $(date +%s) -lt $end ]; do
+                      i=$((i + 1))
+                      curl -s -o /dev/null --max-time 5 --unix-socket \(daemon.socket) -H 'content-type: application/json' \\
+                        --data-binary '{"events":[{"type":"X","data":{"n":'$i'}}]}' http://localhost/v1/streams/load/events
+                    done
+                    """
+                return try spawn("/bin/sh", ["-c", script], outputFile: daemon.directory + "/load.log")
+            }
+            let loads = [try load(a), try load(b)]
+            sleepMilliseconds(1_000)
+            proxy.cut()
+            for pid in loads {
+                var status: Int32 = 0
+                waitpid(pid, &status, 0)
+            }
+
+            func recordedTimes(_ daemon: RunningDaemon) throws -> [String] {
+                var times: [String] = []
+                var from = 0
+                while true {
+                    let page = try daemon.json("/v1/log?from=\(from)&limit=1000")
+                    let entries = page["entries"] as? [[String: Any]] ?? []
+                    times += entries.compactMap { $0["recordedAt"] as? String }
+                    guard entries.count == 1_000 else { return times }
+                    from += 1_000
+                }
+            }
+            let timesA = try recordedTimes(a)
+            let timesB = try recordedTimes(b)
+            print(
+                "partition under load: a appended \(timesA.count), b \(timesB.count); a's last at \(timesA.max() ?? "-"), b's first at \(timesB.min() ?? "-")"
+            )
+            #expect(timesA.count > 1 && !timesB.isEmpty, "both appended: a before the cut, b after its takeover")
+            // ISO 8601 in UTC with milliseconds: the text orders as the time.
+            #expect(try #require(timesA.max()) < (try #require(timesB.min())), "the two primaries' appends overlap")
+            try b.expectProblem(try a.append("x", #"{"events":[{"type":"X","data":{}}]}"#), 503, "fenced")
+        }
+    }
 }
