@@ -14,6 +14,11 @@ public final class Promotion: Sendable {
         case managedByLease
         /// The follower lacks entries the primary announced (`force` promotes it anyway).
         case notCaughtUp(behind: UInt64)
+        /// The follower does not hold the key that signs the log's next entry (a copy of the
+        /// primary's `signing.key`): it could not append.
+        case noSigningKey
+        /// The follower stopped on a primary's log it refused (a fork): it is no standby.
+        case replicationRefused
     }
 
     /// Stops following and opens the gate; returns the log's size, which the new primary
@@ -64,6 +69,14 @@ extension APIRoutes {
                     throw Problem(
                         .conflict, code: "failover_managed",
                         detail: "this daemon's leadership is decided by its lease in etcd ([failover]); it takes over by itself")
+                case .noSigningKey:
+                    throw Problem(
+                        .conflict, code: "no_signing_key",
+                        detail: "this follower does not hold the log's current signing key (signing.key, 0600): it could not append")
+                case .replicationRefused:
+                    throw Problem(
+                        .conflict, code: "replication_refused",
+                        detail: "this follower refused its primary's log (a fork or a rollback): make a new standby instead")
                 case .notCaughtUp(let behind):
                     throw Problem(
                         .conflict, code: "not_caught_up",

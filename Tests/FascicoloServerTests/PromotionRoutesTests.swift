@@ -30,6 +30,10 @@ import Testing
 
             promotion.install { _ in throw Promotion.Refusal.managedByLease }
             try await server.call(.post, "/v1/admin/promote", body: "{}").expectProblem(409, "failover_managed")
+            promotion.install { _ in throw Promotion.Refusal.noSigningKey }
+            try await server.call(.post, "/v1/admin/promote", body: "{}").expectProblem(409, "no_signing_key")
+            promotion.install { _ in throw Promotion.Refusal.replicationRefused }
+            try await server.call(.post, "/v1/admin/promote", body: "{}").expectProblem(409, "replication_refused")
         }
     }
 }
