@@ -45,14 +45,19 @@ public final class LeaseKeeper: Service, Sendable {
         /// Called once when this node loses the lease, or finds at start that another node
         /// led the log after it did: it must rejoin as a follower.
         public var deposed: @Sendable (LeaderRecord?) async -> Void
+        /// A primary (not following): it campaigns only if no other node led the log since it
+        /// last did, as its log may lack what that node appended. A caught-up follower has
+        /// everything the leader it follows appended, so it needs no such check.
+        public var checksLastLeader: Bool
 
         public init(
             mayCampaign: @escaping @Sendable () async -> Bool, takeOver: @escaping @Sendable () async throws -> Void,
-            deposed: @escaping @Sendable (LeaderRecord?) async -> Void
+            deposed: @escaping @Sendable (LeaderRecord?) async -> Void, checksLastLeader: Bool = true
         ) {
             self.mayCampaign = mayCampaign
             self.takeOver = takeOver
             self.deposed = deposed
+            self.checksLastLeader = checksLastLeader
         }
     }
 
@@ -184,14 +189,15 @@ public final class LeaseKeeper: Service, Sendable {
             if let current = try await etcd.get(key: key) {
                 let holder = LeaderRecord(bytes: current.value)
                 noteHolder(holder)
-                if let holder, holder.node != settings.nodeName, everLed() {
+                if let holder, holder.node != settings.nodeName, candidacy.checksLastLeader, everLed() {
                     await depose(holder: holder, reason: "another node (\(holder.node)) leads the log this node led")
                 }
                 return
             }
             noteHolder(nil)
             guard !state.withLock({ $0.status.deposed }), await candidacy.mayCampaign() else { return }
-            if let last = try await etcd.get(key: lastLeaderKey), let leader = LeaderRecord(bytes: last.value),
+            if candidacy.checksLastLeader, let last = try await etcd.get(key: lastLeaderKey),
+                let leader = LeaderRecord(bytes: last.value),
                 leader.node != settings.nodeName, everLed()
             {
                 await depose(holder: nil, reason: "another node (\(leader.node)) led this log after this node did")
