@@ -205,8 +205,16 @@ public final class LeaseKeeper: Service, Sendable {
             }
             let sent = clock.nanoseconds()
             let lease = try await etcd.grantLease(ttlSeconds: Int64(settings.leaseTTLSeconds))
-            let created = try await etcd.createIfAbsent(
-                key: key, value: settings.leaderRecord.bytes, lease: lease.id, also: (lastLeaderKey, settings.leaderRecord.bytes))
+            let created: EtcdClient.Creation
+            do {
+                created = try await etcd.createIfAbsent(
+                    key: key, value: settings.leaderRecord.bytes, lease: lease.id, also: (lastLeaderKey, settings.leaderRecord.bytes))
+            } catch {
+                // The outcome is unknown (a timeout): if the key was created with this lease,
+                // revoking it frees the key now rather than after the TTL.
+                try? await etcd.revoke(lease.id)
+                throw error
+            }
             guard created == .created else {
                 try? await etcd.revoke(lease.id)
                 if case .exists(let holder) = created { noteHolder(LeaderRecord(bytes: holder.value)) }
