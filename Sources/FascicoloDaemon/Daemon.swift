@@ -22,6 +22,10 @@ public final class Daemon: Sendable {
     public let projections: ProjectionEngine
     /// `configuration.connections`, with `max` lowered if the descriptor limit is lower.
     public let connections: ConnectionSettings
+    /// Follower mode (`--follow`): what follows the primary, and what it reports; nil on a primary.
+    public let follower: Follower?
+    public let replication: ReplicationMonitor?
+    private let followerClient: HTTPClient?
     private let lock: DataDirectoryLock
     private let logger: Logger
     public static let version = "0.1.0"
@@ -47,9 +51,26 @@ public final class Daemon: Sendable {
         try Self.clearStaleSocket(configuration.resolvedSocketPath)
         try StoreCheck.atStart(dataDirectory: configuration.dataDirectory, logger: logger)
         let reference = try ReferenceData.load(directory: configuration.referenceDirectory)
-        ledger = try Ledger.open(
-            directory: configuration.dataDirectory, configuration: configuration.ledger, wallClock: wallClock,
-            logger: logger)
+        if let source = configuration.follow {
+            let trusted = try FollowerSetup.trustedKey(configuration)
+            ledger = try Ledger.openFollower(
+                directory: configuration.dataDirectory, trustedKey: trusted, configuration: configuration.ledger,
+                wallClock: wallClock, logger: logger)
+            // Before anything is served: a follower stores its primary's entries only.
+            ledger.writeAuthority.refuse(.follower(primary: source.description))
+            let monitor = ReplicationMonitor(source: source.description)
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: FollowerSetup.httpConfiguration)
+            replication = monitor
+            followerClient = client
+            follower = Follower(
+                source: source, name: FollowerSetup.name(configuration), ledger: ledger, monitor: monitor, http: client,
+                logger: logger)
+        } else {
+            ledger = try Ledger.open(
+                directory: configuration.dataDirectory, configuration: configuration.ledger, wallClock: wallClock,
+                logger: logger)
+            (replication, followerClient, follower) = (nil, nil, nil)
+        }
         do {
             caseFiles = try CaseFiles.open(
                 ledger: ledger, directory: configuration.dataDirectory, reference: reference,
@@ -80,14 +101,15 @@ public final class Daemon: Sendable {
             throw error
         }
         let cosignatures = WitnessCosignatures(path: configuration.dataDirectory + "/" + WitnessCosignatures.fileName)
-        // Installed by the follower mode; a primary answers 409 not_a_follower.
+        // A primary answers 409 not_a_follower.
         let promotion = Promotion()
+        if let follower { installPromotion(promotion, follower: follower) }
         let routes = APIRoutes(
             caseFiles: caseFiles, projections: projections, policy: configuration.access, metrics: ServerMetrics(),
             openAPIDocument: OpenAPIDocument.yaml, version: Self.version,
             subscriptions: configuration.subscriptions, requestBytesMax: configuration.requestBytesMax,
             unusualAccess: configuration.unusualAccess, cosignatures: cosignatures,
-            promotion: promotion, shutdown: shutdown)
+            replication: replication, promotion: promotion, shutdown: shutdown)
         let socketPath = configuration.resolvedSocketPath
         let application = APIServer.application(
             routes: routes, connections: connections, socketPath: socketPath,
@@ -100,6 +122,7 @@ public final class Daemon: Sendable {
         var services: [any Service] = [application, ShutdownNotice(shutdown: shutdown), StorageWatch(ledger: ledger, logger: logger)]
         // The witnesses get the checkpoints from their own tasks, over their own HTTP client.
         let witnessClient = configuration.witnesses.isEmpty ? nil : HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+        if let follower { services.append(FollowerService(follower: follower)) }
         if let witnessClient {
             services.append(
                 WitnessSubmitter(
@@ -123,9 +146,11 @@ public final class Daemon: Sendable {
         do {
             try await ServiceGroup(configuration: groupConfiguration).run()
             try? await witnessClient?.shutdown()
+            try? await followerClient?.shutdown()
             try? await etcdClient?.shutdown()
         } catch {
             try? await witnessClient?.shutdown()
+            try? await followerClient?.shutdown()
             try? await etcdClient?.shutdown()
             logger.error("the server stopped with an error", metadata: ["error": "\(error)"])
             self.shutdown()
@@ -136,16 +161,62 @@ public final class Daemon: Sendable {
         logger.notice("fascicolod stopped", metadata: ["entries": "\(ledger.size)"])
     }
 
-    /// The lease keeper of `[failover]`: this daemon appends only while it holds the lease.
+    /// The lease keeper of `[failover]`: this daemon appends only while it holds the lease. A
+    /// primary campaigns at once (unless another node led the log since it did); a follower
+    /// only while it is caught up with its primary and holds the key that signs the next entry,
+    /// and on winning it stops following.
     func leaseKeeper(http: HTTPClient) -> LeaseKeeper {
         let failover = configuration.failover
         let etcd = EtcdClient(endpoints: failover.etcdEndpoints, http: http, timeout: .milliseconds(failover.etcdTimeoutMilliseconds))
-        let candidacy = LeaseKeeper.Candidacy(
-            mayCampaign: { true }, takeOver: {},
-            deposed: { _ in })
+        let candidacy: LeaseKeeper.Candidacy
+        if let follower {
+            let ledger = ledger
+            let logger = logger
+            candidacy = LeaseKeeper.Candidacy(
+                mayCampaign: { Self.caughtUp(follower.monitor.current) && ledger.holdsCurrentKey },
+                takeOver: {
+                    let size = await follower.stop()
+                    // The follower's own refusal; the lease's part opens once the keeper renews.
+                    ledger.writeAuthority.allow()
+                    logger.notice("promoted by the lease: this node stopped following and appends", metadata: ["entries": "\(size)"])
+                },
+                deposed: { _ in }, checksLastLeader: false)
+        } else {
+            candidacy = LeaseKeeper.Candidacy(mayCampaign: { true }, takeOver: {}, deposed: { _ in })
+        }
         return LeaseKeeper(
             settings: failover, etcd: etcd, gate: ledger.writeAuthority, candidacy: candidacy,
             ledMarker: configuration.dataDirectory + "/" + LeaseKeeper.ledMarkerName, logger: logger)
+    }
+
+    /// A follower holds everything its primary announced at its last answer, and is still
+    /// following (not stopped by a refused log). One that never heard from its primary in this
+    /// process knows of nothing to be caught up with, and does not count as caught up.
+    static func caughtUp(_ status: ReplicationMonitor.Status) -> Bool {
+        status.refusal == nil && status.state != .stopped && status.state != .refused && status.primarySize > 0
+            && status.position >= status.primarySize
+    }
+
+    /// `fascicolo promote` on a follower: refused where the lease decides (`[failover]`), without
+    /// the current signing key, after a refused log, or — unless forced — behind the primary.
+    func installPromotion(_ promotion: Promotion, follower: Follower) {
+        let ledger = ledger
+        let logger = logger
+        let managedByLease = configuration.failover.isEnabled
+        promotion.install { force in
+            if managedByLease { throw Promotion.Refusal.managedByLease }
+            let status = follower.monitor.current
+            if status.refusal != nil || status.state == .refused { throw Promotion.Refusal.replicationRefused }
+            guard ledger.holdsCurrentKey else { throw Promotion.Refusal.noSigningKey }
+            if !force && status.position < status.primarySize {
+                throw Promotion.Refusal.notCaughtUp(behind: status.primarySize - status.position)
+            }
+            let size = await follower.stop()
+            ledger.writeAuthority.allow()
+            logger.notice(
+                "promoted by hand: this node stopped following and appends", metadata: ["entries": "\(size)", "forced": "\(force)"])
+            return size
+        }
     }
 
     /// How long shutdown waits for requests in flight before it cancels them.

@@ -23,6 +23,8 @@ public final class Ledger: Sendable {
     let logger: Logger
     /// Set while a key rotation runs: one at a time.
     let rotating = Mutex(false)
+    /// The followers of this log and what they hold (reported by `GET /v1/replication/log`).
+    public let followers = FollowerReports()
 
     /// Opens (creating on first use) the ledger in `directory`. A new directory gets a fresh
     /// signing key in `signing.key` (mode 0600); an existing key file readable by group or others
@@ -94,9 +96,9 @@ public final class Ledger: Sendable {
         }
     }
 
-    private init(
+    init(
         store: LedgerStore, key: SigningKey, chain: KeyChain, configuration: LedgerConfiguration, wallClock: WallClock,
-        logger: Logger
+        logger: Logger, follower: Bool = false
     ) throws {
         self.store = store
         self.configuration = configuration
@@ -105,7 +107,7 @@ public final class Ledger: Sendable {
         self.logger = logger
         self.writer = try GroupCommitWriter(
             store: store, key: key, chain: chain, configuration: configuration,
-            wallClock: wallClock, logger: logger)
+            wallClock: wallClock, logger: logger, follower: follower)
         logger.info("ledger open", metadata: ["entries": "\(writer.committedSize)", "origin": "\(origin)"])
     }
 

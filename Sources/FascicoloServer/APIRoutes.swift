@@ -38,14 +38,17 @@ public struct APIRoutes: Sendable {
     let cosignatures: WitnessCosignatures
     /// Promotion of a follower by hand (`POST /v1/admin/promote`).
     let promotion: Promotion
+    /// A follower's replication (nil on a primary).
+    let replication: ReplicationMonitor?
 
     public init(
         caseFiles: CaseFiles, projections: ProjectionEngine, policy: AccessPolicy, metrics: ServerMetrics, openAPIDocument: String,
         version: String,
         subscriptions: SubscriptionSettings = SubscriptionSettings(), requestBytesMax: Int = 16 << 20,
         unusualAccess: UnusualAccessRules = UnusualAccessRules(), cosignatures: WitnessCosignatures? = nil,
-        promotion: Promotion = Promotion(), shutdown: ShutdownSwitch
+        replication: ReplicationMonitor? = nil, promotion: Promotion = Promotion(), shutdown: ShutdownSwitch
     ) {
+        self.replication = replication
         self.promotion = promotion
         self.cosignatures = cosignatures ?? WitnessCosignatures(path: nil)
         self.subscriptions = subscriptions
@@ -132,6 +135,7 @@ public struct APIRoutes: Sendable {
         }
         registerCheckpoints(on: groups)
         registerTiles(on: groups)
+        registerReplication(on: groups)
         groups.auditors.get("v1/proofs/inclusion") { request, _ in
             let position: UInt64 = try requiredQuery(request, "position")
             let treeSize: UInt64 = try query(request, "treeSize") ?? ledger.size
@@ -152,7 +156,7 @@ public struct APIRoutes: Sendable {
             return json(status: .ok, Render.consistencyProof(from: from, to: to, proof: proof))
         }
         groups.admins.get("metrics") { _, _ in
-            let text = metrics.render(ledger: ledger, projections: projections.statuses())
+            let text = metrics.render(ledger: ledger, projections: projections.statuses()) + replicationMetricsText()
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: text)))
         }
