@@ -206,6 +206,7 @@ public final class Daemon: Sendable {
         promotion.install { force in
             if managedByLease { throw Promotion.Refusal.managedByLease }
             let status = follower.monitor.current
+            if status.state == .stopped { throw Promotion.Refusal.notAFollower }  // promoted already
             if status.refusal != nil || status.state == .refused { throw Promotion.Refusal.replicationRefused }
             guard ledger.holdsCurrentKey else { throw Promotion.Refusal.noSigningKey }
             if !force && status.position < status.primarySize {

@@ -168,4 +168,56 @@ import Testing
             #expect(result.takeover <= 5)
         }
     }
+
+    /// Promotion by hand, for sites without etcd: `fascicolo promote` refuses a primary, and
+    /// once the old primary is down makes the caught-up follower the primary, continuing the
+    /// same log.
+    @Test func fascicoloPromoteMakesACaughtUpFollowerThePrimary() throws {
+        try withTemporaryDirectory { directory in
+            chmod(directory, 0o755)
+            let key = SigningKey()
+            var daemons: [RunningDaemon] = []
+            defer { for daemon in daemons { daemon.kill(SIGKILL) } }
+            let verifierKey = SignedNote.verifierKey(name: "fascicolo.invalid/ledger", publicKey: key.publicKey)
+            for node in ["a", "b"] {
+                let home = directory + "/" + node
+                mkdir(home, 0o755)
+                mkdir(home + "/data", 0o700)
+                try key.withSeed { try KeyFile.writeNewSecret(path: home + "/data/" + KeyFile.secretName, bytes: $0) }
+                try writeFile(
+                    home + "/fascicolod.toml",
+                    """
+                    [storage]
+                    data_directory = "\(home)/data"
+                    [socket]
+                    path = "\(home)/api.sock"
+                    [access]
+                    admin = "uid:0"
+                    [ledger]
+                    checkpoint_every_milliseconds = 50
+                    [domain]
+                    reference_directory = "\(packageDirectory())/Config/reference"
+                    """
+                        + (node == "b" ? "\n[replication]\nfollow = \"\(directory)/a/api.sock\"\ntrusted_key = \"\(verifierKey)\"\n" : ""))
+                daemons.append(try RunningDaemon(directory: home, configPath: home + "/fascicolod.toml", socket: home + "/api.sock"))
+            }
+            let (a, b) = (daemons[0], daemons[1])
+            for index in 1...5 { #expect(try FailoverTests.appendOne(a, index) == 201) }
+            #expect(try FailoverTests.secondsUntil(10) { try Self.replicationState(b) == "caught_up" } != nil)
+
+            let refused = try cli(a, "promote")
+            #expect(refused.status == 1 && refused.output.contains("not_a_follower"), "\(refused.output)")
+            try b.expectProblem(try b.append("x", #"{"events":[{"type":"X","data":{}}]}"#), 503, "not_primary")
+
+            // The fence first: the old primary is stopped. Then the promotion.
+            a.kill(SIGKILL)
+            let promoted = try cli(b, "promote")
+            #expect(promoted.status == 0 && promoted.output.contains("this daemon is the primary"), "\(promoted.output)")
+            #expect(try FailoverTests.appendOne(b, 6) == 201)
+            let again = try cli(b, "promote")
+            #expect(again.status == 1 && again.output.contains("not_a_follower"), "promoted already: \(again.output)")
+            let verified = try cli(["verify", "--fast", "--key", verifierKey, directory + "/b/data"])
+            #expect(verified.status == 0, "\(verified.output)")
+        }
+    }
 }
