@@ -27,14 +27,15 @@ import Testing
     func onlyTheFirstCampaignerCreatesTheKeyAndRevokingFreesIt() async throws {
         try await Self.withEtcd { _, client in
             let key = Array("/test/leader".utf8)
-            let first = try await client.grantLease(ttlSeconds: 5)
-            let second = try await client.grantLease(ttlSeconds: 5)
-            #expect(first.ttlSeconds >= 5 && first.id != second.id)
+            // Long leases: this test is not about expiry, and a loaded machine must not expire them.
+            let first = try await client.grantLease(ttlSeconds: 60)
+            let second = try await client.grantLease(ttlSeconds: 60)
+            #expect(first.ttlSeconds >= 60 && first.id != second.id)
             #expect(try await client.createIfAbsent(key: key, value: Array("a".utf8), lease: first.id) == .created)
             let lost = try await client.createIfAbsent(key: key, value: Array("b".utf8), lease: second.id)
             #expect(lost == .exists(EtcdClient.KeyValue(value: Array("a".utf8), lease: first.id)))
             #expect(try await client.get(key: key) == EtcdClient.KeyValue(value: Array("a".utf8), lease: first.id))
-            #expect(try await client.keepAlive(first.id) >= 4)
+            #expect(try await client.keepAlive(first.id) >= 50)
 
             try await client.revoke(first.id)
             #expect(try await client.get(key: key) == nil)
@@ -56,7 +57,10 @@ import Testing
             let clock = ContinuousClock()
             let start = clock.now
             while try await client.get(key: key) != nil {
-                #expect(clock.now - start < .seconds(4))
+                guard clock.now - start < .seconds(15) else {
+                    Issue.record("the key outlived its lease by far")
+                    return
+                }
                 try await Task.sleep(for: .milliseconds(100))
             }
             #expect(clock.now - start >= .milliseconds(1_500))
@@ -83,7 +87,7 @@ import Testing
             let clock = ContinuousClock()
             let start = clock.now
             await #expect(throws: EtcdError.timedOut) { _ = try await client.grantLease(ttlSeconds: 2) }
-            #expect(clock.now - start < .milliseconds(1_800))
+            #expect(clock.now - start < .seconds(5))
         }
     }
 

@@ -69,6 +69,8 @@ public final class LeaseKeeper: Service, Sendable {
         public var holder: LeaderRecord?
         /// When the gate closes, on `MonotonicClock.includingSuspend` (0: not held).
         public var openUntil: UInt64 = 0
+        /// When this node last won the lease and opened its gate, on the same clock.
+        public var openedAt: UInt64 = 0
         /// This node lost the lease (or another led after it): it will not campaign again.
         public var deposed = false
     }
@@ -91,6 +93,8 @@ public final class LeaseKeeper: Service, Sendable {
         var lastAttempt: UInt64 = 0
         /// A call to etcd failed, and none succeeded since: logged once per streak.
         var failing = false
+        /// The gate closed on its deadline in this streak of failures (logged once).
+        var fencedByDeadline = false
 
         /// Sets `failing`; returns what it was.
         mutating func setFailing(_ value: Bool) -> Bool {
@@ -168,17 +172,26 @@ public final class LeaseKeeper: Service, Sendable {
             }
             open(sent: sent, ttlSeconds: ttl)
             renewals.increment()
-            if state.withLock({ $0.setFailing(false) }) { logger.notice("etcd answers again; the lease is renewed") }
+            let recovered = state.withLock { state in
+                state.fencedByDeadline = false
+                return state.setFailing(false)
+            }
+            if recovered { logger.notice("etcd answers again; the lease is renewed") }
         } catch .leaseNotFound {
             await lose(holder: nil, reason: "etcd expired the lease")
         } catch {
             failures.increment()
             let now = clock.nanoseconds()
-            if !state.withLock({ $0.setFailing(true) }) || now >= openUntil {
-                logger.warning(
-                    now >= openUntil
-                        ? "the lease could not be renewed in time: appends are fenced until it is" : "a lease renewal failed; retrying",
-                    metadata: ["error": "\(error)"])
+            let (firstFailure, firstPastDeadline) = state.withLock { state in
+                let first = !state.setFailing(true)
+                let past = now >= openUntil && !state.fencedByDeadline
+                if past { state.fencedByDeadline = true }
+                return (first, past)
+            }
+            // Once per streak each, not at every retry.
+            if firstFailure { logger.warning("a lease renewal failed; retrying", metadata: ["error": "\(error)"]) }
+            if firstPastDeadline {
+                logger.error("the lease could not be renewed in time: appends are fenced until it is", metadata: ["error": "\(error)"])
             }
         }
     }
@@ -232,6 +245,8 @@ public final class LeaseKeeper: Service, Sendable {
                 $0.status.holder = settings.leaderRecord
             }
             open(sent: sent, ttlSeconds: lease.ttlSeconds)
+            let opened = clock.nanoseconds()
+            state.withLock { $0.status.openedAt = opened }
             markLed()
             logger.notice(
                 "this node holds the lease: appends are open",
