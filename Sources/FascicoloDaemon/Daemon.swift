@@ -209,6 +209,7 @@ public final class Daemon: Sendable {
             if status.state == .stopped { throw Promotion.Refusal.notAFollower }  // promoted already
             if status.refusal != nil || status.state == .refused { throw Promotion.Refusal.replicationRefused }
             guard ledger.holdsCurrentKey else { throw Promotion.Refusal.noSigningKey }
+            if !force && status.primarySize == 0 { throw Promotion.Refusal.notCaughtUp(behind: nil) }
             if !force && status.position < status.primarySize {
                 throw Promotion.Refusal.notCaughtUp(behind: status.primarySize - status.position)
             }

@@ -12,8 +12,9 @@ public final class Promotion: Sendable {
         case notAFollower
         /// Leadership is the lease's in etcd (`[failover]`): promoting by hand would bypass it.
         case managedByLease
-        /// The follower lacks entries the primary announced (`force` promotes it anyway).
-        case notCaughtUp(behind: UInt64)
+        /// The follower lacks entries the primary announced, or — nil — has not heard from its
+        /// primary since it started, so cannot tell (`force` promotes it anyway).
+        case notCaughtUp(behind: UInt64?)
         /// The follower does not hold the key that signs the log's next entry (a copy of the
         /// primary's `signing.key`): it could not append.
         case noSigningKey
@@ -77,10 +78,16 @@ extension APIRoutes {
                     throw Problem(
                         .conflict, code: "replication_refused",
                         detail: "this follower refused its primary's log (a fork or a rollback): make a new standby instead")
-                case .notCaughtUp(let behind):
+                case .notCaughtUp(let behind?):
                     throw Problem(
                         .conflict, code: "not_caught_up",
                         detail: "this follower lacks \(behind) entries the primary announced; wait, or promote with force (they are lost)")
+                case .notCaughtUp(nil):
+                    throw Problem(
+                        .conflict, code: "not_caught_up",
+                        detail:
+                            "this follower has not heard from its primary since it started, so it cannot tell what it lacks; "
+                            + "promote with force if the primary is gone (what it did not receive is lost)")
                 }
             }
         }

@@ -172,38 +172,49 @@ import Testing
     /// Promotion by hand, for sites without etcd: `fascicolo promote` refuses a primary, and
     /// once the old primary is down makes the caught-up follower the primary, continuing the
     /// same log.
+    /// `a` primary and `b` following it, without etcd: the same key in both directories.
+    static func plainPair(in directory: String) throws -> (a: RunningDaemon, b: RunningDaemon, verifierKey: String) {
+        let key = SigningKey()
+        let verifierKey = SignedNote.verifierKey(name: "fascicolo.invalid/ledger", publicKey: key.publicKey)
+        var daemons: [RunningDaemon] = []
+        for node in ["a", "b"] {
+            let home = directory + "/" + node
+            mkdir(home, 0o755)
+            mkdir(home + "/data", 0o700)
+            try key.withSeed { try KeyFile.writeNewSecret(path: home + "/data/" + KeyFile.secretName, bytes: $0) }
+            try writeFile(
+                home + "/fascicolod.toml",
+                """
+                [storage]
+                data_directory = "\(home)/data"
+                [socket]
+                path = "\(home)/api.sock"
+                [access]
+                admin = "uid:0"
+                [ledger]
+                checkpoint_every_milliseconds = 50
+                [domain]
+                reference_directory = "\(packageDirectory())/Config/reference"
+                """
+                    + (node == "b" ? "\n[replication]\nfollow = \"\(directory)/a/api.sock\"\ntrusted_key = \"\(verifierKey)\"\n" : ""))
+            daemons.append(try RunningDaemon(directory: home, configPath: home + "/fascicolod.toml", socket: home + "/api.sock"))
+        }
+        return (daemons[0], daemons[1], verifierKey)
+    }
+
+    /// Promotion by hand, for sites without etcd: `fascicolo promote` refuses a primary, and
+    /// once the old primary is down makes the caught-up follower the primary, continuing the
+    /// same log.
     @Test func fascicoloPromoteMakesACaughtUpFollowerThePrimary() throws {
         try withTemporaryDirectory { directory in
             chmod(directory, 0o755)
-            let key = SigningKey()
-            var daemons: [RunningDaemon] = []
-            defer { for daemon in daemons { daemon.kill(SIGKILL) } }
-            let verifierKey = SignedNote.verifierKey(name: "fascicolo.invalid/ledger", publicKey: key.publicKey)
-            for node in ["a", "b"] {
-                let home = directory + "/" + node
-                mkdir(home, 0o755)
-                mkdir(home + "/data", 0o700)
-                try key.withSeed { try KeyFile.writeNewSecret(path: home + "/data/" + KeyFile.secretName, bytes: $0) }
-                try writeFile(
-                    home + "/fascicolod.toml",
-                    """
-                    [storage]
-                    data_directory = "\(home)/data"
-                    [socket]
-                    path = "\(home)/api.sock"
-                    [access]
-                    admin = "uid:0"
-                    [ledger]
-                    checkpoint_every_milliseconds = 50
-                    [domain]
-                    reference_directory = "\(packageDirectory())/Config/reference"
-                    """
-                        + (node == "b" ? "\n[replication]\nfollow = \"\(directory)/a/api.sock\"\ntrusted_key = \"\(verifierKey)\"\n" : ""))
-                daemons.append(try RunningDaemon(directory: home, configPath: home + "/fascicolod.toml", socket: home + "/api.sock"))
+            let (a, b, verifierKey) = try Self.plainPair(in: directory)
+            defer {
+                a.kill(SIGKILL)
+                b.kill(SIGKILL)
             }
-            let (a, b) = (daemons[0], daemons[1])
             for index in 1...5 { #expect(try FailoverTests.appendOne(a, index) == 201) }
-            #expect(try FailoverTests.secondsUntil(10) { try Self.replicationState(b) == "caught_up" } != nil)
+            #expect(try FailoverTests.secondsUntil(30) { try Self.replicationState(b) == "caught_up" } != nil)
 
             let refused = try cli(a, "promote")
             #expect(refused.status == 1 && refused.output.contains("not_a_follower"), "\(refused.output)")
@@ -218,6 +229,44 @@ import Testing
             #expect(again.status == 1 && again.output.contains("not_a_follower"), "promoted already: \(again.output)")
             let verified = try cli(["verify", "--fast", "--key", verifierKey, directory + "/b/data"])
             #expect(verified.status == 0, "\(verified.output)")
+        }
+    }
+
+    /// The old primary holds entries the promoted follower never received: restarted as the new
+    /// primary's follower, it finds the logs forked, refuses to follow and raises the alarm,
+    /// overwriting nothing. Also: a follower that has not heard from its primary since it
+    /// started is promoted only with --force.
+    @Test func anOldPrimaryWithEntriesTheNewOneLacksRefusesToFollowIt() throws {
+        try withTemporaryDirectory { directory in
+            chmod(directory, 0o755)
+            let (a, b, _) = try Self.plainPair(in: directory)
+            defer {
+                a.kill(SIGKILL)
+                b.kill(SIGKILL)
+            }
+            for index in 1...3 { #expect(try FailoverTests.appendOne(a, index) == 201) }
+            #expect(try FailoverTests.secondsUntil(30) { try Self.replicationState(b) == "caught_up" } != nil)
+            b.kill(SIGKILL)
+            for index in 4...5 { #expect(try FailoverTests.appendOne(a, index) == 201) }  // b never gets these
+            let sizeOfA = try a.json("/v1/replication/status")["entries"] as? Int
+            a.kill(SIGKILL)
+
+            try b.start()
+            let unsure = try cli(b, "promote")
+            #expect(unsure.status == 1 && unsure.output.contains("not_caught_up"), "\(unsure.output)")
+            let forced = try cli(b, "promote", "--force")
+            #expect(forced.status == 0, "\(forced.output)")
+            #expect(try FailoverTests.appendOne(b, 100) == 201)
+
+            try writeFile(
+                a.configPath,
+                readFile(a.configPath) + "\n[replication]\nfollow = \"\(b.socket)\"\n"
+                    + "trusted_key = \"\(try #require(try b.json("/v1/keys")["firstKey"] as? String))\"\n")
+            try a.start()
+            #expect(try FailoverTests.secondsUntil(30) { try Self.replicationState(a) == "refused" } != nil)
+            #expect(try a.call("/metrics").body.contains("fascicolo_replication_refused 1"))
+            // Nothing overwritten: a still holds its own five entries.
+            #expect(try a.json("/v1/replication/status")["entries"] as? Int == sizeOfA)
         }
     }
 }
