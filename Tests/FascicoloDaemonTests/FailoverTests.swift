@@ -72,7 +72,11 @@ import Testing
             let refused = try b.append("failover-0", #"{"events":[{"type":"X","data":{}}]}"#)
             try b.expectProblem(refused, 503, "not_primary")
             #expect(refused.body.contains(#""primary":"\#(a.socket)""#), "\(refused.body)")
-            #expect(try b.call("/v1/health/ready").status == 503)
+            // Health says which node holds the lease: b is not the primary, and names it.
+            let ready = try b.call("/v1/health/ready")
+            #expect(ready.status == 503 && ready.body.contains(#""status":"not_primary""#), "\(ready.body)")
+            #expect(ready.body.contains(#""primary":"\#(a.socket)""#), "\(ready.body)")
+            #expect(try a.call("/v1/health/ready").status == 200)
             let metrics = try a.call("/metrics").body
             #expect(metrics.contains("fascicolo_lease_held 1"), "\(metrics)")
             #expect(try b.call("/metrics").body.contains("fascicolo_lease_held 0"))
