@@ -51,6 +51,15 @@ public struct MonotonicClock: Sendable {
         return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
     }
 
+    /// CLOCK_BOOTTIME: as CLOCK_MONOTONIC, but it also counts the time the machine was
+    /// suspended. For deadlines that another machine's clock ends (a lease in etcd): a suspended
+    /// primary must find its lease gone when it wakes, not the time it slept uncounted.
+    public static let includingSuspend = MonotonicClock {
+        var time = timespec()
+        clock_gettime(CLOCK_BOOTTIME, &time)
+        return UInt64(time.tv_sec) * 1_000_000_000 + UInt64(time.tv_nsec)
+    }
+
     /// Nanoseconds since an arbitrary start (the same for the whole process).
     public func nanoseconds() -> UInt64 { read() }
 }

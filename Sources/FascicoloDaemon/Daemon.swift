@@ -44,6 +44,9 @@ public final class Daemon: Sendable {
         connections = try DescriptorLimit.fit(
             configuration.connections, descriptors: DescriptorLimit.raise(logger: logger),
             logger: logger)
+        if let problem = configuration.failover.problem {
+            throw DaemonConfiguration.Invalid(key: "failover", value: "", reason: problem, source: "configuration")
+        }
         lock = try DataDirectoryLock(directory: configuration.dataDirectory)
         try Self.clearStaleSocket(configuration.resolvedSocketPath)
         try StoreCheck.atStart(dataDirectory: configuration.dataDirectory, logger: logger)
@@ -79,6 +82,8 @@ public final class Daemon: Sendable {
             ledger.close()
             throw error
         }
+        // With failover, no append before the lease is held (LeaseKeeper opens the gate).
+        if configuration.failover.isEnabled { ledger.writeAuthority.loseLease(holder: nil) }
         logger.notice(
             "fascicolod started",
             metadata: [
@@ -96,12 +101,15 @@ public final class Daemon: Sendable {
             throw error
         }
         let cosignatures = WitnessCosignatures(path: configuration.dataDirectory + "/" + WitnessCosignatures.fileName)
+        // A primary answers 409 not_a_follower.
+        let promotion = Promotion()
+        if let follower { installPromotion(promotion, follower: follower) }
         let routes = APIRoutes(
             caseFiles: caseFiles, projections: projections, policy: configuration.access, metrics: ServerMetrics(),
             openAPIDocument: OpenAPIDocument.yaml, version: Self.version,
             subscriptions: configuration.subscriptions, requestBytesMax: configuration.requestBytesMax,
             unusualAccess: configuration.unusualAccess, cosignatures: cosignatures,
-            replication: replication, shutdown: shutdown)
+            replication: replication, promotion: promotion, shutdown: shutdown)
         let socketPath = configuration.resolvedSocketPath
         let application = APIServer.application(
             routes: routes, connections: connections, socketPath: socketPath,
@@ -121,6 +129,13 @@ public final class Daemon: Sendable {
                     ledger: ledger, witnesses: configuration.witnesses, cosignatures: cosignatures, http: witnessClient,
                     timeout: .milliseconds(Int64(configuration.witnessTimeoutMilliseconds)), logger: logger))
         }
+        // The lease keeper last: services stop in reverse order, so at shutdown it closes the gate
+        // and releases the lease first, while the server still answers (503).
+        let etcdClient = configuration.failover.isEnabled ? HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup) : nil
+        if let etcdClient {
+            let keeper = leaseKeeper(http: etcdClient)
+            services.append(keeper)
+        }
         var groupConfiguration = ServiceGroupConfiguration(
             services: services, gracefulShutdownSignals: [.sigterm, .sigint], logger: logger)
         groupConfiguration.maximumGracefulShutdownDuration = .seconds(Self.shutdownGraceSeconds)
@@ -132,9 +147,11 @@ public final class Daemon: Sendable {
             try await ServiceGroup(configuration: groupConfiguration).run()
             try? await witnessClient?.shutdown()
             try? await followerClient?.shutdown()
+            try? await etcdClient?.shutdown()
         } catch {
             try? await witnessClient?.shutdown()
             try? await followerClient?.shutdown()
+            try? await etcdClient?.shutdown()
             logger.error("the server stopped with an error", metadata: ["error": "\(error)"])
             self.shutdown()
             throw error
@@ -142,6 +159,66 @@ public final class Daemon: Sendable {
         logger.notice("shutting down: stopping the projections, committing queued appends")
         self.shutdown()
         logger.notice("fascicolod stopped", metadata: ["entries": "\(ledger.size)"])
+    }
+
+    /// The lease keeper of `[failover]`: this daemon appends only while it holds the lease. A
+    /// primary campaigns at once (unless another node led the log since it did); a follower
+    /// only while it is caught up with its primary and holds the key that signs the next entry,
+    /// and on winning it stops following.
+    func leaseKeeper(http: HTTPClient) -> LeaseKeeper {
+        let failover = configuration.failover
+        let etcd = EtcdClient(endpoints: failover.etcdEndpoints, http: http, timeout: .milliseconds(failover.etcdTimeoutMilliseconds))
+        let candidacy: LeaseKeeper.Candidacy
+        if let follower {
+            let ledger = ledger
+            let logger = logger
+            candidacy = LeaseKeeper.Candidacy(
+                mayCampaign: { Self.caughtUp(follower.monitor.current) && ledger.holdsCurrentKey },
+                takeOver: {
+                    let size = await follower.stop()
+                    // The follower's own refusal; the lease's part opens once the keeper renews.
+                    ledger.writeAuthority.allow()
+                    logger.notice("promoted by the lease: this node stopped following and appends", metadata: ["entries": "\(size)"])
+                },
+                deposed: { _ in }, checksLastLeader: false)
+        } else {
+            candidacy = LeaseKeeper.Candidacy(mayCampaign: { true }, takeOver: {}, deposed: { _ in })
+        }
+        return LeaseKeeper(
+            settings: failover, etcd: etcd, gate: ledger.writeAuthority, candidacy: candidacy,
+            ledMarker: configuration.dataDirectory + "/" + LeaseKeeper.ledMarkerName, logger: logger)
+    }
+
+    /// A follower holds everything its primary announced at its last answer, and is still
+    /// following (not stopped by a refused log). One that never heard from its primary in this
+    /// process knows of nothing to be caught up with, and does not count as caught up.
+    static func caughtUp(_ status: ReplicationMonitor.Status) -> Bool {
+        status.refusal == nil && status.state != .stopped && status.state != .refused && status.primarySize > 0
+            && status.position >= status.primarySize
+    }
+
+    /// `fascicolo promote` on a follower: refused where the lease decides (`[failover]`), without
+    /// the current signing key, after a refused log, or — unless forced — behind the primary.
+    func installPromotion(_ promotion: Promotion, follower: Follower) {
+        let ledger = ledger
+        let logger = logger
+        let managedByLease = configuration.failover.isEnabled
+        promotion.install { force in
+            if managedByLease { throw Promotion.Refusal.managedByLease }
+            let status = follower.monitor.current
+            if status.state == .stopped { throw Promotion.Refusal.notAFollower }  // promoted already
+            if status.refusal != nil || status.state == .refused { throw Promotion.Refusal.replicationRefused }
+            guard ledger.holdsCurrentKey else { throw Promotion.Refusal.noSigningKey }
+            if !force && status.primarySize == 0 { throw Promotion.Refusal.notCaughtUp(behind: nil) }
+            if !force && status.position < status.primarySize {
+                throw Promotion.Refusal.notCaughtUp(behind: status.primarySize - status.position)
+            }
+            let size = await follower.stop()
+            ledger.writeAuthority.allow()
+            logger.notice(
+                "promoted by hand: this node stopped following and appends", metadata: ["entries": "\(size)", "forced": "\(force)"])
+            return size
+        }
     }
 
     /// How long shutdown waits for requests in flight before it cancels them.

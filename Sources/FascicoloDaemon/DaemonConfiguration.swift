@@ -36,6 +36,8 @@ public struct DaemonConfiguration: Sendable {
     /// request may take.
     public var witnesses: [WitnessEndpoint] = []
     public var witnessTimeoutMilliseconds = 10_000
+    /// Leadership through a lease in etcd (`[failover]`); off by default.
+    public var failover = FailoverSettings()
     /// Follower mode (`--follow`, `replication.follow`): where the primary is; nil on a primary.
     public var follow: ReplicationSource?
     /// The verifier key of the followed log's first key (`replication.trusted_key`); empty: the
@@ -351,6 +353,21 @@ public struct DaemonConfiguration: Sendable {
         integer("connections.refusal_log_interval_milliseconds", 100...86_400_000) {
             $0.connections.refusalLogIntervalMilliseconds = $1
         },
+        Key(name: "failover.etcd_endpoints") { configuration, value in
+            let parsed = listItems(value, example: #"["http://127.0.0.1:2379"]"#)
+            guard case .success(let items) = parsed else { return "expected an array of etcd client URLs like [\"http://127.0.0.1:2379\"]" }
+            let endpoints = items.split(separator: ",").map { String($0.filter { $0 != " " }) }
+            guard endpoints.count <= 16 else { return "at most 16 etcd endpoints" }
+            for endpoint in endpoints { if let problem = FailoverSettings.endpointProblem(endpoint) { return problem } }
+            configuration.failover.etcdEndpoints = endpoints.map { $0.hasSuffix("/") ? String($0.dropLast()) : $0 }
+            return nil
+        },
+        string("failover.key", refusing: FailoverSettings.keyProblem) { $0.failover.key = $1 },
+        string("failover.node_name", refusing: FailoverSettings.nameProblem) { $0.failover.nodeName = $1 },
+        string("failover.advertised_location", refusing: FailoverSettings.locationProblem) { $0.failover.advertisedLocation = $1 },
+        integer("failover.lease_ttl_seconds", 2...60) { $0.failover.leaseTTLSeconds = $1 },
+        integer("failover.safety_margin_milliseconds", 100...30_000) { $0.failover.safetyMarginMilliseconds = $1 },
+        integer("failover.etcd_timeout_milliseconds", 50...30_000) { $0.failover.etcdTimeoutMilliseconds = $1 },
         string("log.level", refusing: unknownLogLevel) {
             $0.logLevel = Logger.Level(rawValue: $1)!
         },

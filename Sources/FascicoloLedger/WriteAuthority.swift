@@ -41,13 +41,51 @@ public final class WriteAuthority: Sendable {
     }
 
     private let state = Mutex<Refusal?>(nil)
+    /// The lease's part (`[failover]`), apart from `refuse`/`allow`, which the follower mode and
+    /// synchronous replication use: neither may open what the other closed.
+    private let lease = Mutex(LeaseGate())
     /// Notified at every change, for whoever waits for the gate to open or close.
     public let changed = ChangeSignal()
 
     public init() {}
 
-    /// Nil while appends are allowed.
-    public var refusal: Refusal? { state.withLock { $0 } }
+    /// Nil while appends are allowed: nothing refused, and the lease (when one is needed) held
+    /// until a deadline not yet passed.
+    public var refusal: Refusal? {
+        if let refusal = state.withLock({ $0 }) { return refusal }
+        return lease.withLock { $0.refusal }
+    }
+
+    /// The lease keeper holds the lease: appends may go on until `deadline` on `clock`, and are
+    /// refused from then on without anyone having to say so — the deadline is read at every
+    /// check, the writer's last one before a commit included.
+    public func holdLease(until deadline: UInt64, on clock: MonotonicClock) {
+        lease.withLock { $0 = LeaseGate(required: true, deadline: deadline, clock: clock) }
+        changed.notify()
+    }
+
+    /// The lease is not held (lost, or not yet taken): appends are refused — `not_primary`
+    /// naming `holder`, the location of the node that holds it, when known; `fenced` otherwise.
+    public func loseLease(holder: String?) {
+        let changedNow = lease.withLock { gate -> Bool in
+            defer { gate = LeaseGate(required: true, holder: holder) }
+            return gate.required == false || gate.clock != nil || gate.holder != holder
+        }
+        if changedNow { changed.notify() }
+    }
+
+    private struct LeaseGate: Sendable {
+        var required = false
+        var deadline: UInt64 = 0
+        var clock: MonotonicClock?
+        var holder: String?
+
+        var refusal: Refusal? {
+            guard required else { return nil }
+            if let clock, clock.nanoseconds() < deadline { return nil }
+            return holder.map { .follower(primary: $0) } ?? .fenced
+        }
+    }
 
     /// Appends are allowed from now on.
     public func allow() { set(nil) }

@@ -36,6 +36,8 @@ public struct APIRoutes: Sendable {
     let shutdown: ShutdownSwitch
     /// The witnesses' cosignatures, served with the checkpoints they cosigned.
     let cosignatures: WitnessCosignatures
+    /// Promotion of a follower by hand (`POST /v1/admin/promote`).
+    let promotion: Promotion
     /// A follower's replication (nil on a primary).
     let replication: ReplicationMonitor?
 
@@ -44,9 +46,10 @@ public struct APIRoutes: Sendable {
         version: String,
         subscriptions: SubscriptionSettings = SubscriptionSettings(), requestBytesMax: Int = 16 << 20,
         unusualAccess: UnusualAccessRules = UnusualAccessRules(), cosignatures: WitnessCosignatures? = nil,
-        replication: ReplicationMonitor? = nil, shutdown: ShutdownSwitch
+        replication: ReplicationMonitor? = nil, promotion: Promotion = Promotion(), shutdown: ShutdownSwitch
     ) {
         self.replication = replication
+        self.promotion = promotion
         self.cosignatures = cosignatures ?? WitnessCosignatures(path: nil)
         self.subscriptions = subscriptions
         self.unusualAccess = unusualAccess
@@ -84,6 +87,7 @@ public struct APIRoutes: Sendable {
             return json(status: .ok, Render.version(version))
         }
         registerKeys(on: groups)
+        registerPromotion(on: groups)
         groups.everyRole.get("v1/openapi.yaml") { _, _ in
             var buffer = ByteBuffer()
             buffer.writeString(openAPIDocument)

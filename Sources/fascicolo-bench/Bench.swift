@@ -11,5 +11,6 @@ struct Bench: AsyncParsableCommand {
             LedgerBenchmark.self, SocketBenchmark.self, DomainBenchmark.self, ProjectionBenchmark.self, AppendBodyBenchmark.self,
             StreamHeadsBenchmark.self, ExportBenchmark.self, WitnessBenchmark.self, WitnessedBenchmark.self, RotationBenchmark.self,
             RetentionBenchmark.self, VersusPostgresBenchmark.self, ReplicationBenchmark.self, Appender.self,
+            FailoverBenchmark.self,
         ])
 }

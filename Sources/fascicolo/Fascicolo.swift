@@ -34,6 +34,7 @@ struct Fascicolo: ParsableCommand {
             Person.self, CatalogueCommand.self, SiussCommand.self,
             Projections.self, Caseload.self, InterventionsCommand.self, Indicators.self, ComplianceCommand.self, RetentionCommand.self,
             StandbyCommand.self,
+            Promote.self,
         ])
 
     /// As ArgumentParser's, except that bad arguments exit 2 (not 64), as documented; the offline

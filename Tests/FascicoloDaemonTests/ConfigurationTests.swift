@@ -55,6 +55,38 @@ import Testing
         #expect(configuration.logLevel == .debug)
     }
 
+    /// `[failover]` (issue 23): off by default; on, the node needs a name and a location, and
+    /// the margin must leave the lease room to be renewed.
+    @Test func failoverIsOffByDefaultAndCheckedAsAWhole() throws {
+        #expect(!DaemonConfiguration().failover.isEnabled && DaemonConfiguration().failover.problem == nil)
+        var configuration = DaemonConfiguration()
+        try configuration.apply(
+            ConfigurationFile(
+                text: """
+                    [failover]
+                    etcd_endpoints = ["http://127.0.0.1:2379/", "http://10.0.0.2:2379"]
+                    key = "/fascicolo/ambito-rm1/leader"
+                    node_name = "rm1-a"
+                    lease_ttl_seconds = 4
+                    """, source: "test.toml"))
+        #expect(configuration.failover.etcdEndpoints == ["http://127.0.0.1:2379", "http://10.0.0.2:2379"])
+        #expect(configuration.failover.problem == "failover.advertised_location is required with failover.etcd_endpoints")
+        try configuration.applyEnvironment(["FASCICOLO_FAILOVER_ADVERTISED_LOCATION": "/run/fascicolo/fascicolod.sock"])
+        #expect(configuration.failover.problem == nil)
+        #expect(configuration.failover.renewIntervalMilliseconds == 1_000 && configuration.failover.openMilliseconds == 3_500)
+        configuration.failover.safetyMarginMilliseconds = 2_500
+        #expect(configuration.failover.problem?.contains("at most half") == true)
+        for bad in [
+            "etcd_endpoints = [\"127.0.0.1:2379\"]", "etcd_endpoints = [\"http://h:1/v3\"]", "lease_ttl_seconds = 1",
+            "node_name = \"a b\"", "key = \"\"",
+        ] {
+            var refused = DaemonConfiguration()
+            #expect(throws: DaemonConfiguration.Invalid.self, "\(bad)") {
+                try refused.apply(ConfigurationFile(text: "[failover]\n" + bad, source: "test.toml"))
+            }
+        }
+    }
+
     /// The unusual-access report's thresholds are configuration (issue 19: "thresholds configurable").
     @Test func theUnusualAccessThresholdsAreConfigured() throws {
         var configuration = DaemonConfiguration()

@@ -35,6 +35,7 @@ import Testing
         "GET /v1/projections/{name}": everyRole,
         "POST /v1/projections/{name}/rebuild": ["admin"],
         "POST /v1/admin/keys/rotate": ["admin"],
+        "POST /v1/admin/promote": ["admin"],
         "GET /v1/projections/{name}/digest": auditors,
         "GET /v1/log": auditors,
         "GET /v1/subscribe": auditors,

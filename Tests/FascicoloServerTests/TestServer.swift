@@ -47,7 +47,8 @@ struct TestServer {
     /// Runs `body` against a fresh store: payloads up to 1 KiB, requests up to 16 KiB,
     /// checkpoints every 50 ms (as the end-to-end tests' daemon).
     static func run<T: Sendable>(
-        policy: AccessPolicy = policy(), metrics: ServerMetrics = ServerMetrics(), _ body: @Sendable (TestServer) async throws -> T
+        policy: AccessPolicy = policy(), metrics: ServerMetrics = ServerMetrics(), promotion: Promotion = Promotion(),
+        _ body: @Sendable (TestServer) async throws -> T
     )
         async throws -> T
     {
@@ -73,7 +74,7 @@ struct TestServer {
             let routes = APIRoutes(
                 caseFiles: caseFiles, projections: projections, policy: policy, metrics: metrics,
                 openAPIDocument: OpenAPIDocument.yaml, version: "test", requestBytesMax: 16_384,
-                shutdown: shutdown)
+                promotion: promotion, shutdown: shutdown)
             let router = APIServer.router(routes: routes)
             let registered = router.routes.map(\.description)
             let application = Application(router: router, logger: logger)
