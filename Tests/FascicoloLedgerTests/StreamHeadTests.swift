@@ -182,7 +182,7 @@ import Testing
         try await withTemporaryDirectory { directory in
             var configuration = testConfiguration(noSync: true)
             configuration.checkpointEveryEntries = 5
-            configuration.checkpointEveryMilliseconds = 60_000  // checkpoints at 5 and 10 only
+            configuration.checkpointEveryMilliseconds = 600_000  // checkpoints at 5 and 10 only
             let ledger = try Ledger.open(directory: directory, configuration: configuration)
             for index in 0..<10 {
                 _ = try await ledger.append(AppendRequest(stream: "s-\(index % 3)", events: [event("\(index)")], author: "t"))
