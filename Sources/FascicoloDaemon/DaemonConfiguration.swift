@@ -183,6 +183,10 @@ public struct DaemonConfiguration: Sendable {
             ? nil : "expected the verifier key <origin>+<key id>+<base64 key> of the log's first key"
     }
 
+    private static func whenUnavailableProblem(_ mode: String) -> String? {
+        SynchronousReplication.WhenUnavailable(rawValue: mode) == nil ? "expected refuse or degrade" : nil
+    }
+
     private static func followerNameProblem(_ name: String) -> String? {
         name.isEmpty || FollowerReports.isValidName(name) ? nil : "expected 1 to 64 of A-Z a-z 0-9 . _ -"
     }
@@ -281,6 +285,15 @@ public struct DaemonConfiguration: Sendable {
         },
         string("replication.trusted_key", refusing: trustedKeyProblem) { $0.followTrustedKey = $1 },
         string("replication.name", refusing: followerNameProblem) { $0.followerName = $1 },
+        integer("replication.synchronous_followers", 0...FollowerReports.followersMax) {
+            $0.ledger.synchronousReplication.followers = $1
+        },
+        integer("replication.synchronous_timeout_milliseconds", 10...600_000) {
+            $0.ledger.synchronousReplication.timeoutMilliseconds = $1
+        },
+        string("replication.when_unavailable", refusing: whenUnavailableProblem) {
+            $0.ledger.synchronousReplication.whenUnavailable = SynchronousReplication.WhenUnavailable(rawValue: $1) ?? .refuse
+        },
         Key(name: "compliance.working_hours") { configuration, value in
             guard case .string(let text) = value, let (start, end) = workingHours(text) else {
                 return "expected \"HH:MM-HH:MM\", the start before the end"

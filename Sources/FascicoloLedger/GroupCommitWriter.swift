@@ -647,7 +647,11 @@ final class GroupCommitWriter: @unchecked Sendable {
             checkpoint = (tree.size, try writeCheckpoint(tree: tree, batchHeads: batchHeads, nextKey: next.publicKey, in: txn))
             rotated = (next, nextSeal, keyChain.appending(rotation))
         } else {
-            let due = tree.size - lastCheckpointSize >= configuration.checkpointEveryEntries
+            // With synchronous followers every commit carries its checkpoint: a follower stores
+            // only what a checkpoint covers, and the append waits for it.
+            let due =
+                tree.size - lastCheckpointSize >= configuration.checkpointEveryEntries
+                || configuration.synchronousReplication.followers > 0
             if tree.size > lastCheckpointSize && (due || checkpointRequested) {
                 checkpoint = (tree.size, try writeCheckpoint(tree: tree, batchHeads: batchHeads, in: txn))
             }

@@ -25,6 +25,8 @@ public final class Ledger: Sendable {
     let rotating = Mutex(false)
     /// The followers of this log and what they hold (reported by `GET /v1/replication/log`).
     public let followers = FollowerReports()
+    /// Waits for the followers after each append when synchronous replication is on.
+    let synchronous: SynchronousReplicas
 
     /// Opens (creating on first use) the ledger in `directory`. A new directory gets a fresh
     /// signing key in `signing.key` (mode 0600); an existing key file readable by group or others
@@ -108,6 +110,8 @@ public final class Ledger: Sendable {
         self.writer = try GroupCommitWriter(
             store: store, key: key, chain: chain, configuration: configuration,
             wallClock: wallClock, logger: logger, follower: follower)
+        self.synchronous = SynchronousReplicas(
+            settings: configuration.synchronousReplication, reports: followers, authority: writer.authority, logger: logger)
         logger.info("ledger open", metadata: ["entries": "\(writer.committedSize)", "origin": "\(origin)"])
     }
 
@@ -134,7 +138,19 @@ public final class Ledger: Sendable {
             throw LedgerError.invalidStreamName("streams starting with \(KeyRotation.reservedPrefix) are written by the ledger itself")
         }
         let digest = request.idempotencyKey == nil ? nil : request.idempotencyDigest ?? AppendValidation.contentDigest(request)
-        return try await writer.submit(request, contentDigest: digest)
+        let result = try await writer.submit(request, contentDigest: digest)
+        // Synchronous replication: acknowledged once enough followers hold it (a retry answered
+        // from the idempotency record waits for them too).
+        let writer = self.writer
+        try await synchronous.awaitFollowers(
+            holding: result.firstPosition + UInt64(result.leafHashes.count), size: { writer.committedSize },
+            closed: { writer.isStopped })
+        return result
+    }
+
+    /// Where synchronous replication stands (nil when it is off): status and metrics.
+    public var synchronousReplication: SynchronousReplicationState? {
+        synchronous.isOn ? synchronous.current(size: size) : nil
     }
 
     /// The result of an earlier append stored under `idempotencyKey`, if there was one; throws
@@ -144,6 +160,7 @@ public final class Ledger: Sendable {
         try store.environment.read { txn -> AppendResult? in
             guard let record = try storedRecord(idempotencyKey: idempotencyKey, in: txn) else { return nil }
             guard record.digest == digest else { throw LedgerError.idempotencyConflict(key: idempotencyKey) }
+            try synchronous.checkFollowers(holding: record.firstPosition + UInt64(record.count))
             let tree = MerkleTree(transaction: txn, table: store.merkle)
             return AppendResult(
                 firstPosition: record.firstPosition, firstStreamVersion: record.firstVersion,

@@ -48,6 +48,9 @@ public struct LedgerConfiguration: Sendable {
         return nil
     }
 
+    /// Appends acknowledged only once followers hold them (`[replication] synchronous_*`).
+    public var synchronousReplication = SynchronousReplication()
+
     /// Skips fsync on commit. Only for tests of logic on throwaway data: never for real data.
     public var unsafeNoSync = false
 

@@ -93,6 +93,18 @@ public final class WriteAuthority: Sendable {
     /// Appends are refused from now on; a batch the writer has not begun to commit will not commit.
     public func refuse(_ refusal: Refusal) { set(refusal) }
 
+    /// Sets `new` only if the gate is `expected` now, and says whether it did: synchronous
+    /// replication closes a gate nothing else closed, and opens only a gate it closed itself.
+    public func replace(_ expected: Refusal?, with new: Refusal?) -> Bool {
+        let replaced = state.withLock { current -> Bool in
+            guard current == expected else { return false }
+            current = new
+            return true
+        }
+        if replaced && expected != new { changed.notify() }
+        return replaced
+    }
+
     private func set(_ new: Refusal?) {
         let changedNow = state.withLock { current -> Bool in
             defer { current = new }

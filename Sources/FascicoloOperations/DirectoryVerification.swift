@@ -1,10 +1,24 @@
 import FascicoloDomain
 import FascicoloLedger
 import FascicoloStorage
+import Glibc
 
 /// Verifies a data directory: the log (`Verifier`: every signature, hash, index and checkpoint)
 /// and the domain's side tables against it (`DomainTablesCheck`).
 public enum DirectoryVerification {
+    /// The trusted first key a follower's directory keeps (`fascicolo standby init`, `fascicolod --follow`).
+    public static let followerKeyFile = "follow.pub"
+
+    static func trimmedFile(_ path: String) -> String? {
+        guard let file = fopen(path, "r") else { return nil }
+        defer { fclose(file) }
+        var buffer = [UInt8](repeating: 0, count: 4096)
+        let count = fread(&buffer, 1, buffer.count, file)
+        var text = buffer[..<count]
+        while let last = text.last, last == 0x0A || last == 0x0D || last == 0x20 { text = text.dropLast() }
+        return String(decoding: text, as: UTF8.self)
+    }
+
     public struct Result: Sendable {
         public let log: Verifier.Report
         /// Nil for a log without the domain's tables.
@@ -19,6 +33,11 @@ public enum DirectoryVerification {
         observer: OperationObserver = { _ in }
     ) throws(OperationError) -> Result {
         defer { observer(.verificationEnded) }
+        // A follower's directory (fascicolod --follow) has no signing.pub but the trusted first
+        // key in follow.pub, and holds the signed log only: the domain's side tables are the
+        // primary's, not replicated.
+        let follower = access(directory + "/" + followerKeyFile, F_OK) == 0
+        let key = key ?? (follower ? trimmedFile(directory + "/" + followerKeyFile) : nil)
         do {
             let report = try withoutActuallyEscaping(observer) { observer in
                 try Verifier.verify(directory: directory, verifierKey: key, options: options) { progress in
@@ -27,6 +46,7 @@ public enum DirectoryVerification {
             }
             observer(.verificationEnded)
             // The domain's side tables, against the log they serve.
+            if follower { return Result(log: report, domain: nil) }
             IsolatedReader.report("checking the domain's side tables")
             return Result(log: report, domain: try DomainTablesCheck.verify(directory: directory))
         } catch let failure as Verifier.Failure {

@@ -81,7 +81,7 @@ public struct APIRoutes: Sendable {
             let refusal = ledger.writeAuthority.refusal
             return json(
                 status: health == .writable && refusal == nil ? .ok : .serviceUnavailable,
-                Render.readiness(health, appends: refusal, entries: ledger.size))
+                Render.readiness(health, appends: refusal, entries: ledger.size, replication: replication?.current))
         }
         groups.everyRole.get("v1/version") { _, _ in
             return json(status: .ok, Render.version(version))

@@ -54,7 +54,11 @@ extension APIRoutes {
                 body: .init(byteBuffer: ByteBuffer(bytes: ReplicationFrames.encode(read))))
         }
         groups.everyRole.get("v1/replication/status") { _, _ in
-            json(status: .ok, Render.replicationStatus(follower: replication?.current, followers: ledger.followers.all, size: ledger.size))
+            json(
+                status: .ok,
+                Render.replicationStatus(
+                    follower: replication?.current, followers: ledger.followers.all, synchronous: ledger.synchronousReplication,
+                    following: ledger.writeAuthority.refusal?.code == "not_primary", size: ledger.size))
         }
     }
 }
@@ -75,6 +79,20 @@ extension APIRoutes {
                     "fascicolo_replication_follower_lag_entries{follower=\"\(follower.name)\"} \(size > follower.position ? size - follower.position : 0)\n"
             }
         }
+        if let synchronous = ledger.synchronousReplication {
+            func gauge(_ name: String, _ help: String, _ value: String, type: String = "gauge") {
+                text += "# HELP \(name) \(help)\n# TYPE \(name) \(type)\n\(name) \(value)\n"
+            }
+            gauge("fascicolo_replication_synchronous_required", "Followers an append waits for (K).", "\(synchronous.required)")
+            gauge("fascicolo_replication_synchronous_in_sync", "Followers holding every entry of this log.", "\(synchronous.inSync)")
+            gauge(
+                "fascicolo_replication_synchronous_degraded",
+                "1 while fewer than K followers answer: appends refused (refuse) or acknowledged without them (degrade).",
+                synchronous.degraded ? "1" : "0")
+            gauge(
+                "fascicolo_replication_synchronous_timeouts_total", "Appends whose wait for their followers timed out.",
+                "\(synchronous.timeouts)", type: "counter")
+        }
         return Array(text.utf8)
     }
 }
@@ -82,10 +100,14 @@ extension APIRoutes {
 extension Render {
     /// `GET /v1/replication/status`: this daemon's role in replication, what it follows and how
     /// far behind it is (a follower), and who follows it (a primary).
-    static func replicationStatus(follower: ReplicationMonitor.Status?, followers: [FollowerReports.Follower], size: UInt64) -> [UInt8] {
+    static func replicationStatus(
+        follower: ReplicationMonitor.Status?, followers: [FollowerReports.Follower], synchronous: SynchronousReplicationState?,
+        following: Bool, size: UInt64
+    ) -> [UInt8] {
         var json = JSONBytes()
         json.object { json in
-            json.member("role", follower == nil ? "primary" : "follower")
+            // A follower promoted (its gate opened, or fenced by the lease) is no longer one.
+            json.member("role", following ? "follower" : "primary")
             json.member("entries", size)
             if let status = follower {
                 json.key("following")
@@ -122,6 +144,15 @@ extension Render {
                         json.member("position", follower.position)
                         json.member("lagEntries", size > follower.position ? size - follower.position : 0)
                     }
+                }
+            }
+            if let synchronous {
+                json.key("synchronous")
+                json.object { json in
+                    json.member("required", synchronous.required)
+                    json.member("inSync", synchronous.inSync)
+                    json.member("degraded", synchronous.degraded)
+                    json.member("timeouts", synchronous.timeouts)
                 }
             }
         }

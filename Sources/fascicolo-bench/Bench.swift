@@ -10,7 +10,7 @@ struct Bench: AsyncParsableCommand {
         subcommands: [
             LedgerBenchmark.self, SocketBenchmark.self, DomainBenchmark.self, ProjectionBenchmark.self, AppendBodyBenchmark.self,
             StreamHeadsBenchmark.self, ExportBenchmark.self, WitnessBenchmark.self, WitnessedBenchmark.self, RotationBenchmark.self,
-            RetentionBenchmark.self, VersusPostgresBenchmark.self, Appender.self,
+            RetentionBenchmark.self, VersusPostgresBenchmark.self, ReplicationBenchmark.self, Appender.self,
             FailoverBenchmark.self,
         ])
 }

@@ -33,6 +33,7 @@ struct Fascicolo: ParsableCommand {
             Proof.self,
             Person.self, CatalogueCommand.self, SiussCommand.self,
             Projections.self, Caseload.self, InterventionsCommand.self, Indicators.self, ComplianceCommand.self, RetentionCommand.self,
+            StandbyCommand.self,
             Promote.self,
         ])
 
@@ -61,6 +62,8 @@ struct Fascicolo: ParsableCommand {
         do {
             if let daemonCommand = command as? any DaemonCommand {
                 try await run(daemonCommand)
+            } else if let standby = command as? StandbyInit {
+                try await standby.runAsync()
             } else {
                 try command.run()
             }

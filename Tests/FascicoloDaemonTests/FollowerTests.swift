@@ -1,3 +1,4 @@
+import FascicoloCrypto
 import FascicoloTesting
 import Foundation
 import Glibc
@@ -14,7 +15,11 @@ import Testing
             // A key rotation: the follower goes on with the key the log's KeyRotated entry names.
             let rotated = try primary.call("/v1/admin/keys/rotate", method: "POST", body: #"{"retire":"keep"}"#)
             #expect(rotated.status == 201, "\(rotated.body)")
-            for index in 0..<10 {
+            // A person's entry: raw reads of it that must be recorded cannot be on a follower.
+            let registered = try primary.call(
+                "/v1/persons/events", method: "POST", body: DomainEndToEndTests.body(DomainEndToEndTests.registration))
+            #expect(registered.status == 201, "\(registered.body)")
+            for index in 0..<9 {
                 #expect(try primary.append("orders-after", #"{"events":[{"type":"Placed","data":{"n":\#(index)}}]}"#).status == 201)
             }
             let size = try waitUntilCaughtUp(primary: primary, follower: follower)
@@ -28,11 +33,17 @@ import Testing
             #expect(
                 try follower.call("/v1/proofs/consistency?from=7&to=41").body == primary.call("/v1/proofs/consistency?from=7&to=41").body)
             #expect(try follower.call("/v1/keys").body == primary.call("/v1/keys").body)
+            // fascicolo verify checks the follower's copy from follow.pub, the trusted first key.
+            let verified = try cli(["verify", follower.directory + "/data"])
+            #expect(verified.status == 0, "\(verified.output)")
 
             // Appends are refused, naming the primary; reads that must be recorded are refused too.
             let refused = try follower.append("orders-0", #"{"events":[{"type":"Placed","data":{"n":1}}]}"#)
             try follower.expectProblem(refused, 503, "not_primary")
             #expect(refused.body.contains(primary.socket))
+            try follower.expectProblem(
+                try follower.call("/v1/log?from=0&limit=1000", headers: ["Fascicolo-Purpose: internal audit 2026/14"]), 503, "not_primary")
+            #expect(try follower.call("/v1/log?from=0&limit=1000").body.contains(#""withheld":"person_data""#))
             let status = try follower.json("/v1/replication/status")
             #expect(status["role"] as? String == "follower")
             let following = try #require(status["following"] as? [String: Any])
@@ -91,6 +102,8 @@ import Testing
             let rolledBack = try waitForRefusal(follower)
             #expect(rolledBack["kind"] as? String == "rolled_back")
             #expect(try follower.call("/metrics").body.contains("fascicolo_replication_refused 1"))
+            let ready = try follower.call("/v1/health/ready")
+            #expect(ready.status == 503 && ready.body.contains(#""replication":"refused","replicationRefused":"rolled_back""#))
             #expect(try follower.call("/v1/checkpoints/latest").body == held)
 
             // Appended to after the restore: other entries at positions the follower holds.
@@ -102,6 +115,45 @@ import Testing
             #expect(try follower.call("/v1/checkpoints/latest").body == held)
             let logs = try runProcess("/bin/sh", ["-c", "cat '\(follower.directory)'/daemon-*.log"]).output
             #expect(logs.contains("replication stopped"))
+        }
+    }
+}
+
+/// `fascicolo standby init`: a verified copy to start a follower from, which then follows on.
+@Suite(.serialized) struct StandbyInitTests {
+    @Test func aStandbyMadeByStandbyInitFollowsOnFromItsCopy() throws {
+        try withTemporaryDirectory { directory in
+            chmod(directory, 0o755)
+            let primaryDirectory = directory + "/primary"
+            mkdir(primaryDirectory, 0o755)
+            let primary = try RunningDaemon(
+                directory: primaryDirectory, configPath: try writeDaemonConfiguration(primaryDirectory, extra: ""),
+                socket: primaryDirectory + "/api.sock")
+            defer { primary.kill(SIGKILL) }
+            for index in 0..<25 { _ = try primary.append("s", #"{"events":[{"type":"T","data":{"n":\#(index)}}]}"#) }
+            let firstKey = readFile(primaryDirectory + "/data/signing.pub").trimmingCharacters(in: .whitespacesAndNewlines)
+            let standbyDirectory = directory + "/standby"
+            mkdir(standbyDirectory, 0o755)
+
+            // A wrong trusted key: nothing verifies, exit 1.
+            let otherKey = SignedNote.verifierKey(name: "fascicolo.invalid/ledger", publicKey: SigningKey().publicKey)
+            let refused = try cli(["standby", "init", primary.socket, standbyDirectory + "/wrong", "--trusted-key", otherKey])
+            #expect(refused.status == 1, "\(refused.output)")
+
+            let made = try cli(["standby", "init", primary.socket, standbyDirectory + "/data", "--trusted-key", firstKey])
+            #expect(made.status == 0, "\(made.output)")
+            #expect(made.output.contains("holds 25 entries"))
+            #expect(readFile(standbyDirectory + "/data/follow.pub").contains(firstKey))
+
+            // Started from the copy, with no trusted key configured (follow.pub has it).
+            let standby = try RunningDaemon(
+                directory: standbyDirectory,
+                configPath: try writeDaemonConfiguration(standbyDirectory, extra: "[replication]\nfollow = \"\(primary.socket)\""),
+                socket: standbyDirectory + "/api.sock")
+            defer { standby.kill(SIGKILL) }
+            for index in 25..<30 { _ = try primary.append("s", #"{"events":[{"type":"T","data":{"n":\#(index)}}]}"#) }
+            #expect(try waitUntilCaughtUp(primary: primary, follower: standby) == 30)
+            #expect(try standby.call("/v1/checkpoints/latest").body == primary.call("/v1/checkpoints/latest").body)
         }
     }
 }
@@ -200,4 +252,114 @@ func appendLoop(_ daemon: RunningDaemon, count: Int) throws -> pid_t {
                 + "-X POST -H 'content-type: application/json' --data-binary '\(body)' "
                 + "http://localhost/v1/streams/load-$((i % 4))/events; i=$((i+1)); done",
         ], outputFile: daemon.directory + "/load.log")
+}
+
+/// Synchronous replication end to end: K = 1.
+@Suite(.serialized) struct SynchronousReplicationTests {
+    static let synchronous = """
+        [replication]
+        synchronous_followers = 1
+        synchronous_timeout_milliseconds = 500
+        """
+
+    @Test func withoutItsFollowerAPrimaryRefusesAppendsAndARetryAfterwardsIsNotStoredTwice() throws {
+        try withTemporaryDirectory { directory in
+            chmod(directory, 0o755)
+            let primaryDirectory = directory + "/primary"
+            mkdir(primaryDirectory, 0o755)
+            let primary = try RunningDaemon(
+                directory: primaryDirectory, configPath: try writeDaemonConfiguration(primaryDirectory, extra: Self.synchronous),
+                socket: primaryDirectory + "/api.sock")
+            defer { primary.kill(SIGKILL) }
+            let body = #"{"events":[{"type":"Placed","data":{"n":1}}],"idempotencyKey":"order-1"}"#
+            // Stored here, but no follower holds it: not acknowledged.
+            try primary.expectProblem(try primary.append("orders", body), 503, "replicas_unavailable")
+            // From then on refused at once, and readiness and status say why.
+            try primary.expectProblem(
+                try primary.append("orders", #"{"events":[{"type":"Placed","data":{"n":2}}]}"#), 503, "replicas_unavailable")
+            #expect(try primary.call("/v1/health/ready").status == 503)
+            let synchronous = try #require(try primary.json("/v1/replication/status")["synchronous"] as? [String: Any])
+            #expect(synchronous["degraded"] as? Bool == true && synchronous["inSync"] as? Int == 0)
+            #expect(try primary.call("/metrics").body.contains("fascicolo_replication_synchronous_degraded 1"))
+
+            // A follower comes: once it holds everything, appends are taken again, and the retry
+            // is answered from the entry stored the first time.
+            let followerDirectory = directory + "/follower"
+            mkdir(followerDirectory, 0o755)
+            let firstKey = readFile(primaryDirectory + "/data/signing.pub").trimmingCharacters(in: .whitespacesAndNewlines)
+            let follower = try RunningDaemon(
+                directory: followerDirectory,
+                configPath: try writeDaemonConfiguration(
+                    followerDirectory,
+                    extra: "[replication]\nfollow = \"\(primary.socket)\"\ntrusted_key = \"\(firstKey)\"\nname = \"standby-1\""),
+                socket: followerDirectory + "/api.sock")
+            defer { follower.kill(SIGKILL) }
+            var retry = (status: 0, body: "")
+            for _ in 0..<200 {
+                retry = try primary.append("orders", body)
+                if retry.status != 503 { break }
+                sleepMilliseconds(50)
+            }
+            #expect(retry.status == 200, "\(retry.body)")
+            #expect(retry.body.contains(#""deduplicated":true"#))
+            #expect(try primary.json("/v1/replication/status")["entries"] as? Int == 1)
+            #expect(try primary.append("orders", #"{"events":[{"type":"Placed","data":{"n":3}}]}"#).status == 201)
+            #expect(try follower.json("/v1/replication/status")["entries"] as? Int == 2)
+        }
+    }
+
+    @Test func killingThePrimaryUnderLoadLosesNoAcknowledgedEntry() throws {
+        try withPrimaryAndFollower(primaryExtra: Self.synchronous) { primary, follower in
+            _ = try waitUntilCaughtUp(primary: primary, follower: follower)
+            // Four writers, each line of their output "<status> <answer>".
+            var loads: [pid_t] = []
+            for writer in 0..<4 {
+                let body = #"{"events":[{"type":"Tick","data":{"n":1}}]}"#
+                loads.append(
+                    try spawn(
+                        "/bin/sh",
+                        [
+                            "-c",
+                            "i=0; while [ $i -lt 100000 ]; do curl -s -w ' %{http_code}\\n' --unix-socket \(primary.socket) "
+                                + "-X POST -H 'content-type: application/json' --data-binary '\(body)' "
+                                + "http://localhost/v1/streams/load-\(writer)/events; i=$((i+1)); done",
+                        ], outputFile: primary.directory + "/acks-\(writer)"))
+            }
+            sleepMilliseconds(2_500)
+            primary.kill(SIGKILL)
+            for load in loads {
+                Glibc.kill(load, SIGKILL)
+                var status: Int32 = 0
+                waitpid(load, &status, 0)
+            }
+            // Every entry acknowledged (201) must be at the follower, with the same leaf hash.
+            var acknowledged: [(position: Int, leafHash: String)] = []
+            for writer in 0..<4 {
+                for line in readFile(primary.directory + "/acks-\(writer)").split(separator: "\n") where line.hasSuffix(" 201") {
+                    // An answer cut off by the kill (its status arrived, not all its body) never
+                    // reached its client whole: not counted either way.
+                    guard let answer = try? JSONSerialization.jsonObject(with: Data(line.dropLast(4).utf8)) as? [String: Any] else {
+                        continue
+                    }
+                    let positions = try #require(answer["positions"] as? [Int])
+                    let hashes = try #require(answer["leafHashes"] as? [String])
+                    acknowledged += zip(positions, hashes).map { ($0, $1) }
+                }
+            }
+            #expect(acknowledged.count > 20, "too few appends to say anything")
+            var missing = 0
+            var from = 0
+            var held: [Int: String] = [:]
+            while true {
+                let page = try follower.json("/v1/log?from=\(from)&limit=1000")
+                let entries = try #require(page["entries"] as? [[String: Any]])
+                for entry in entries { held[entry["position"] as! Int] = entry["leafHash"] as? String }
+                guard entries.count == 1_000 else { break }
+                from += 1_000
+            }
+            for entry in acknowledged where held[entry.position] != entry.leafHash { missing += 1 }
+            print("synchronous replication, kill -9 under load: \(acknowledged.count) acknowledged, \(missing) missing at the follower")
+            #expect(missing == 0)
+        }
+    }
 }

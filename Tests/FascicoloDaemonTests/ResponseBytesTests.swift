@@ -112,6 +112,8 @@ import Testing
             try pin("inclusion", "/v1/proofs/inclusion?position=1&treeSize=5")
             try pin("consistency", "/v1/proofs/consistency?from=2&to=5")
             try pin("ready", "/v1/health/ready")
+            try pin("replication-status", "/v1/replication/status")
+            try pin("replication-problem", "/v1/replication/log?from=0&wait=99999")
             try pin("catalogue-head", "/v1/catalogue")
             transcript[transcript.count - 1] = String(transcript[transcript.count - 1].prefix(600))
             try pin("problem-parameter", "/v1/caseload?by=nobody")
@@ -267,6 +269,8 @@ import Testing
         inclusion 200 {"position":1,"treeSize":5,"leafHash":"~","proof":["~","~","~"]}
         consistency 200 {"from":2,"to":5,"proof":["~","~"]}
         ready 200 {"status":"ready","entries":22}
+        replication-status 200 {"role":"primary","entries":22,"followers":[]}
+        replication-problem 400 {"type":"https://fascicolo.invalid/problems/invalid_parameter","title":"Bad Request","status":400,"code":"invalid_parameter","detail":"wait is 0 to 30000 milliseconds","field":"wait"}
         catalogue-head 200 {"types":[{"type":"PersonRegistered","label":"registrazione anagrafica","version":1,"purpose":"registry","legalBasis":"GDPR art. 6(1)(e) and 9(2)(g)-(h); D.Lgs 147/2017 artt. 5-7; L. 328/2000","retention":"case_record","correction":"rectified","judicial":false,"writtenBy":"client","fields":[{"name":"birthYear","kind":"integer","required":true,"personal":false,"minimum":1900,"maximum":2100},{"name":"sex","kind":"choice","required":true,"personal":true,"values":["F","M","X"]},{"name":"citizenship","kind":"choice","required":true,"personal":true,"values":["italian","eu","non_eu
         problem-parameter 400 {"type":"https://fascicolo.invalid/problems/invalid_parameter","title":"Bad Request","status":400,"code":"invalid_parameter","detail":"by is operator or ambito","field":"by"}
         problem-path 422 {"type":"https://fascicolo.invalid/problems/schema_violation","title":"Unprocessable Content","status":422,"code":"schema_violation","detail":"provider is required for InterventionRequested","field":"events[0].data.provider"}

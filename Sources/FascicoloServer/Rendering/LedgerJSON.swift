@@ -186,7 +186,9 @@ extension Render {
 
     /// `GET /v1/health/ready`: ready, or why not (the store's health, then whether this daemon
     /// may append: a follower, a fenced primary, one waiting for its synchronous followers).
-    static func readiness(_ health: StorageHealth, appends refusal: WriteAuthority.Refusal?, entries: UInt64) -> [UInt8] {
+    static func readiness(
+        _ health: StorageHealth, appends refusal: WriteAuthority.Refusal?, entries: UInt64, replication: ReplicationMonitor.Status? = nil
+    ) -> [UInt8] {
         var json = JSONBytes()
         json.object { json in
             switch health {
@@ -195,6 +197,11 @@ extension Render {
                     json.member("status", refusal.code)
                     json.member("entries", entries)
                     if case .follower(let primary?) = refusal { json.member("primary", primary) }
+                    // A follower's replication, and its alarm: the primary's log was refused.
+                    if let replication {
+                        json.member("replication", replication.state.rawValue)
+                        if let refused = replication.refusal { json.member("replicationRefused", refused.kind.rawValue) }
+                    }
                     json.member("detail", refusal.description)
                     return
                 }
