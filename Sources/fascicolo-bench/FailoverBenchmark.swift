@@ -87,7 +87,7 @@ struct FailoverBenchmark: ParsableCommand {
         let verifierKey = SignedNote.verifierKey(name: origin, publicKey: key.publicKey)
         let a = try BenchDaemon(binary: binary, name: "a", directory: directory, etcd: etcd.endpoint, ttl: ttl, extra: primaryExtra)
         defer { a.kill() }
-        guard a.waitForAppend() else { throw ValidationError("the first primary never took the lease: \(readFile(a.log))") }
+        guard a.waitForLease() else { throw ValidationError("the first primary never took the lease: \(readFile(a.log))") }
         let followerSettings = """
             [replication]
             follow = "\(a.socket)"
@@ -200,13 +200,12 @@ final class BenchDaemon {
         for _ in 0..<3_000 where !readFile(log).contains("listening") { usleep(10_000) }
     }
 
-    /// Whether an append is acknowledged within 10 s (the lease taken).
-    func waitForAppend() -> Bool {
+    /// Whether this daemon holds the lease within 10 s (its metrics say so: with synchronous
+    /// replication an append would wait for a follower).
+    func waitForLease() -> Bool {
         for _ in 0..<500 {
-            if let client = try? SocketClient(path: socket),
-                let answer = try? client.request(
-                    "POST", "/v1/streams/warm-up/events", body: Array(#"{"events":[{"type":"W","data":{}}]}"#.utf8)),
-                answer.status == 201
+            if let client = try? SocketClient(path: socket), let answer = try? client.request("GET", "/metrics"), answer.status == 200,
+                String(decoding: answer.body, as: UTF8.self).contains("fascicolo_lease_held 1")
             {
                 return true
             }

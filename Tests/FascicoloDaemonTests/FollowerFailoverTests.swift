@@ -31,7 +31,10 @@ import Testing
         }
         let verifierKey = SignedNote.verifierKey(name: "fascicolo.invalid/ledger", publicKey: key.publicKey)
         let a = try FailoverTests.daemon("a", in: directory, etcd: etcd, extra: primaryExtra)
-        #expect(try FailoverTests.secondsUntil(20) { try FailoverTests.appendOne(a, 0) == 201 } != nil, "a never took the lease")
+        // The lease, not an append: with synchronous replication a waits for its follower.
+        #expect(
+            try FailoverTests.secondsUntil(20) { try a.call("/metrics").body.contains("fascicolo_lease_held 1") } != nil,
+            "a never took the lease")
         let b = try FailoverTests.daemon(
             "b", in: directory, etcd: etcd,
             extra: """
@@ -103,9 +106,13 @@ import Testing
         #expect(try Self.replicationState(pair.b) == "stopped")
         let verified = try cli(["verify", "--fast", "--key", pair.verifierKey, pair.directory + "/b/data"])
         #expect(verified.status == 0, "\(verified.output)")
+        let follow = "follow = \"\(pair.b.socket)\"\ntrusted_key = \"\(pair.verifierKey)\"\n"
+        let configuration = readFile(pair.a.configPath)
         try writeFile(
             pair.a.configPath,
-            readFile(pair.a.configPath) + "\n[replication]\nfollow = \"\(pair.b.socket)\"\ntrusted_key = \"\(pair.verifierKey)\"\n")
+            configuration.contains("[replication]\n")
+                ? configuration.replacingOccurrences(of: "[replication]\n", with: "[replication]\n" + follow)
+                : configuration + "\n[replication]\n" + follow)
         try pair.a.start()
         var state: String?
         _ = try FailoverTests.secondsUntil(10) {

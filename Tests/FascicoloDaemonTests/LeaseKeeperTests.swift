@@ -15,20 +15,20 @@ import Testing
 @Suite(.serialized) struct LeaseKeeperTests {
     static let enabled = LocalEtcd.isInstalled
 
-    static func settings(_ node: String, endpoint: String) -> FailoverSettings {
+    static func settings(_ node: String, endpoint: String, ttl: Int = 2) -> FailoverSettings {
         var settings = FailoverSettings()
         settings.etcdEndpoints = [endpoint]
         settings.key = "/test/leader"
         settings.nodeName = node
         settings.advertisedLocation = "/run/\(node).sock"
-        settings.leaseTTLSeconds = 2
+        settings.leaseTTLSeconds = ttl
         settings.safetyMarginMilliseconds = 500
         settings.etcdTimeoutMilliseconds = 400
         return settings
     }
 
-    static func keeper(_ node: String, endpoint: String, http: HTTPClient, marker: String? = nil) -> LeaseKeeper {
-        let settings = settings(node, endpoint: endpoint)
+    static func keeper(_ node: String, endpoint: String, http: HTTPClient, marker: String? = nil, ttl: Int = 2) -> LeaseKeeper {
+        let settings = settings(node, endpoint: endpoint, ttl: ttl)
         let gate = WriteAuthority()
         gate.loseLease(holder: nil)
         return LeaseKeeper(
@@ -102,8 +102,10 @@ import Testing
     @Test(.enabled(if: enabled, Comment(rawValue: LocalEtcd.absence)))
     func oneHolderAtATimeAndADeadHoldersLeaseIsTakenWithinTTLPlusABound() async throws {
         try await Self.withEtcd { (directory, etcd, http) async throws in
-            let a = Self.keeper("a", endpoint: etcd.endpoint, http: http)
-            let b = Self.keeper("b", endpoint: etcd.endpoint, http: http)
+            // A 4 s lease: a loaded machine that starves A's renewals for 2 s must not end its
+            // lease before B has seen it held.
+            let a = Self.keeper("a", endpoint: etcd.endpoint, http: http, ttl: 4)
+            let b = Self.keeper("b", endpoint: etcd.endpoint, http: http, ttl: 4)
             let watch = GateWatch([a.gate, b.gate])
             let runA = Task { await a.keep() }
             #expect(try await Self.waitUntil(20) { a.status.holds })
@@ -112,7 +114,9 @@ import Testing
             // B sees A as the holder and refuses with A's location.
             #expect(try await Self.waitUntil(20) { b.gate.refusal == .follower(primary: "/run/a.sock") })
             try await Task.sleep(for: .seconds(1))
-            #expect(a.gate.refusal == nil && !b.status.holds)
+            // (A's gate may close for a moment on a loaded machine — a renewal late past its
+            // deadline — but it keeps the lease, and B does not get it.)
+            #expect(a.status.holds && !b.status.holds)
 
             // A dies without a word (its task ends; its lease is not revoked): B takes over
             // once etcd expires A's lease.
@@ -123,10 +127,10 @@ import Testing
             try await Task.sleep(for: .milliseconds(20))
             let result = watch.stop()
             let takeover = Double((result.opened[1] ?? died) - died) / 1e9
-            print("lease takeover after the holder died: \(String(format: "%.2f", takeover)) s (TTL 2 s)")
+            print("lease takeover after the holder died: \(String(format: "%.2f", takeover)) s (TTL 4 s)")
             // TTL + etcd's 500 ms expiry tick + B's 500 ms campaign tick on a quiet machine; the
             // bound leaves room for a loaded one (the figure is printed).
-            #expect(takeover < 10)
+            #expect(takeover < 12)
             #expect(result.overlap == 0, "both gates were open at once")
         }
     }
