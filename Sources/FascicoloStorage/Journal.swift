@@ -168,6 +168,12 @@ public final class Journal {
         defer { Glibc.close(descriptor) }
         let (header, records) = read(descriptor: descriptor, length: fileLength(descriptor))
         guard let header, !records.isEmpty else { return }
+        // A journal in use (this process or another has the environment open for writing) is
+        // not left over: its data.mdb is live.
+        guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
+            throw CannotRecover(problem: "a process has the store open for writing")
+        }
+        defer { flock(descriptor, LOCK_UN) }
         // LMDB resets its lock file only when no other process has it open; one that did would
         // keep the crashed writer's view of the newest transaction.
         let lockPath = directory + "/lock.mdb"
@@ -232,7 +238,10 @@ public final class Journal {
         }
         self.descriptor = descriptor
         highWater = Self.fileLength(descriptor)
-        header = Header(generation: 0, salt: [], pageSize: 0, metaPages: [])
+        // Generations go on from the file's: a checkpoint writes the slot of the next one, and a
+        // slot of an older process with a larger generation would otherwise stay the current
+        // one, naming records that are no longer there.
+        header = Self.read(descriptor: descriptor, length: highWater).0 ?? Header(generation: 0, salt: [], pageSize: 0, metaPages: [])
     }
 
     /// The records left by the last process (nil header: none), read once at open.

@@ -37,6 +37,16 @@ struct JournalTests {
         }
     }
 
+    /// Meta pages that name pages never written: garbage in both (only the journal's saved ones
+    /// make the file readable again).
+    static func spoilMetaPages(_ directory: String) throws {
+        let data = open(directory + "/data.mdb", O_WRONLY)
+        try #require(data >= 0)
+        let garbage = [UInt8](repeating: 0xA5, count: 2 * 4096)
+        #expect(pwrite(data, garbage, garbage.count, 16) == garbage.count)
+        close(data)
+    }
+
     /// Commits after the last checkpoint, with data.mdb's meta pages then made garbage (a power
     /// cut that kept neither, or a meta page written ahead of its pages): the open puts the
     /// synced snapshot's meta pages back and applies every record — nothing committed is lost.
@@ -61,12 +71,7 @@ struct JournalTests {
             readOnly.readOnly = true
             #expect(throws: StorageError.self) { try Environment(path: crashed, options: readOnly) }
             #expect(throws: Journal.Unapplied.self) { try Journal.refuseUnapplied(directory: crashed) }
-            // Meta pages that name pages never written: garbage in both.
-            let data = open(crashed + "/data.mdb", O_WRONLY)
-            try #require(data >= 0)
-            let garbage = [UInt8](repeating: 0xA5, count: 2 * 4096)
-            #expect(pwrite(data, garbage, garbage.count, 16) == garbage.count)
-            close(data)
+            try Self.spoilMetaPages(crashed)
 
             let reopened = try Environment(path: crashed, options: Self.options())
             defer { reopened.close() }
@@ -167,6 +172,37 @@ struct JournalTests {
                 #expect(try txn.get(table, key: key(2_999)) == value(2_999, size: 1_000))
                 #expect(try txn.get(table, key: key(20_000)) == [2])
             }
+        }
+    }
+
+    /// A second process's commits are found after a crash, however many generations the first
+    /// one went through: generations go on from the file's, never start again below it.
+    @Test func generationsGoOnAcrossOpens() throws {
+        try withTemporaryDirectory { directory in
+            let live = directory + "/live"
+            mkdir(live, 0o700)
+            do {
+                let first = try Environment(path: live, options: Self.options())
+                let table = try first.openTable("things", create: true)
+                try first.write { txn in try txn.put(table, key: key(1), value: [1]) }
+                try first.wipeJournal()  // checkpoints: generations 2, 3, then 4 at close
+                try first.wipeJournal()
+                first.close()
+            }
+            let second = try Environment(path: live, options: Self.options())
+            defer { second.close() }
+            let table = try second.openTable("things")
+            try second.write { txn in try txn.put(table, key: key(2), value: [2]) }
+            let crashed = directory + "/crashed"
+            try Self.copyAsCrashed(live, to: crashed)
+            try Self.spoilMetaPages(crashed)
+            let reopened = try Environment(path: crashed, options: Self.options())
+            defer { reopened.close() }
+            let rows = try reopened.read { txn in
+                let table = try txn.openTable("things")
+                return (try txn.get(table, key: key(1)), try txn.get(table, key: key(2)))
+            }
+            #expect(rows.0 == [1] && rows.1 == [2])
         }
     }
 

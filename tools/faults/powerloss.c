@@ -12,7 +12,10 @@
 // written (or empty). After the process is killed, replacing each file by its image is a power
 // cut at that moment. Writes are assumed atomic per call (LMDB assumes a page written whole);
 // torn pages are not simulated. With POWERLOSS_SYNC_KEEPS_NOTHING=1, syncs keep nothing: a disk
-// that lies (the tests' own check that a lost acknowledgement is noticed).
+// that lies (the tests' own check that a lost acknowledgement is noticed). With
+// POWERLOSS_WRITEBACK_PERCENT=N, each unsynced write also reaches the image at once with
+// probability N%: the kernel writing dirty pages back early, in any order — a meta page before
+// the pages it names, a reused page over a snapshot that a crash would fall back to.
 // Build: cc -shared -fPIC -O1 -o powerloss.so powerloss.c -ldl -lpthread
 #define _GNU_SOURCE
 #include <dlfcn.h>
@@ -54,7 +57,8 @@ struct watch {
 };
 
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
-static int configured = 0, syncKeepsNothing = 0;
+static int configured = 0, syncKeepsNothing = 0, writebackPercent = 0;
+static unsigned int writebackSeed = 1;
 static struct watch watches[WATCHED_MAX];
 static int watchCount = 0;
 
@@ -70,6 +74,8 @@ static void configure(void) {
         watch->image = -1;
     }
     if ((value = getenv("POWERLOSS_SYNC_KEEPS_NOTHING"))) syncKeepsNothing = atoi(value);
+    if ((value = getenv("POWERLOSS_WRITEBACK_PERCENT"))) writebackPercent = atoi(value);
+    writebackSeed = (unsigned int)getpid();
 }
 
 // The watch of `fd`'s file, or NULL; `path` receives the file's path. Takes the lock's place in
@@ -138,6 +144,9 @@ static void wrote(int fd, off_t offset, const struct iovec *vector, int count, s
             char *copy = malloc(part);
             memcpy(copy, vector[index].iov_base, part);
             watch->held[watch->heldCount++] = (struct pending){offset, part, copy};
+            // Written back early (still applied again, in order, at the next sync).
+            if (writebackPercent > 0 && (int)(rand_r(&writebackSeed) % 100) < writebackPercent)
+                writeImage(watch, offset, vector[index].iov_base, part);
         }
         offset += (off_t)part;
         size -= part;
