@@ -133,6 +133,12 @@ public final class Environment: @unchecked Sendable {
         }
         let (header, records) = journal.leftover()
         if header != nil && !records.isEmpty {
+            // Room for the records first: the map may not grow while the snapshot is pinned
+            // (LMDB resizes only with no transaction of this process open).
+            let needed = usedBytes + 4 * records.reduce(0) { $0 + $1.count } + (1 << 20)
+            var size = mapSizeBytes
+            while size < needed && size < options.mapSizeBytesMax { size = min(size * 2, options.mapSizeBytesMax) }
+            if size > mapSizeBytes { try StorageError.check(mdb_env_set_mapsize(handle, size), "grow map to \(size) bytes") }
             // The last synced snapshot (its meta pages were written back by
             // `restoreLastSyncedSnapshot`) stays pinned while the records are applied, so that
             // a crash meanwhile finds it whole again.
@@ -140,19 +146,8 @@ public final class Environment: @unchecked Sendable {
             try StorageError.check(mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &pin), "pin the synced snapshot")
             defer { mdb_txn_abort(pin) }
             for body in records {
-                while true {
-                    do {
-                        try replayOnce(body)
-                        break
-                    } catch let error as StorageError where error.code == .mapFull {
-                        do { try growMap() } catch let error as StorageError { throw error } catch {
-                            throw StorageError(code: .mapFull, operation: "\(error)")
-                        }
-                    } catch let error as StorageError {
-                        throw error
-                    } catch {
-                        throw StorageError(code: .corrupted, operation: "\(error)")
-                    }
+                do { try replayOnce(body) } catch let error as StorageError { throw error } catch {
+                    throw StorageError(code: .corrupted, operation: "\(error)")
                 }
             }
             try StorageError.check(mdb_env_sync(handle, 1), "sync after applying the journal")
@@ -384,9 +379,18 @@ public final class Environment: @unchecked Sendable {
             throw StorageError(code: .mapFull, operation: "grow map beyond mapSizeBytesMax \(options.mapSizeBytesMax)")
         }
         let grown = min(current * 2, options.mapSizeBytesMax)
+        // LMDB allows a resize only with no transaction of this process open, the journal's pin
+        // included: a checkpoint first (the pin is then on the latest commit), the pin released
+        // for the resize, and taken again on the same snapshot — no commit can come between.
+        if let journal {
+            try journal.checkpoint(environment: handle)
+            journal.releasePin()
+        }
         pthread_rwlock_wrlock(resizeLock)
         defer { pthread_rwlock_unlock(resizeLock) }
-        try StorageError.check(mdb_env_set_mapsize(handle, grown), "grow map to \(grown) bytes")
+        let status = mdb_env_set_mapsize(handle, grown)
+        if let journal { try journal.pinLatest(environment: handle) }
+        try StorageError.check(status, "grow map to \(grown) bytes")
     }
 
     private func adoptGrownMap() {

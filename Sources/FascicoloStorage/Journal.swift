@@ -292,6 +292,19 @@ public final class Journal {
 
     // MARK: - Checkpoints and records
 
+    /// Only for a map resize, right after a checkpoint (see `Environment.growMap`).
+    func releasePin() {
+        if let pin { mdb_txn_abort(pin) }
+        pin = nil
+    }
+
+    /// Pins the latest commit, which must be the snapshot of the last checkpoint.
+    func pinLatest(environment: OpaquePointer) throws {
+        var newPin: OpaquePointer?
+        try StorageError.check(mdb_txn_begin(environment, nil, UInt32(MDB_RDONLY), &newPin), "pin the synced snapshot")
+        pin = newPin
+    }
+
     /// Makes everything LMDB committed durable and starts a new generation: syncs data.mdb,
     /// saves its meta pages in the older header slot (synced), pins the snapshot, and releases
     /// the previous pin. Only under the environment's writer turn.
