@@ -888,6 +888,7 @@ extension GroupCommitWriter {
         pending.continuation.resume(returning: tree.size)
         changed.notify()
         for note in outcome.notes { keep(note) }
+        checkpointJournalIfDue()
     }
 
     /// Stores a primary's entries at the positions they carry, after checking that each one is the

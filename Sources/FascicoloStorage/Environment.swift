@@ -15,8 +15,9 @@ import Glibc
 ///   (O_DSYNC write). `MDB_NOMETASYNC` leaves the meta page to the next commit's flush, which
 ///   does not shorten an acknowledgement's wait — it still needs two flushes, its own and the
 ///   next — and `MDB_NOSYNC` with syncs deferred is unsafe on its own: a power cut can leave a
-///   meta page on disk ahead of its pages. Measurements and the journal that would make it one
-///   flush: docs/benchmarks.md, "Against PostgreSQL".
+///   meta page on disk ahead of its pages. With `Options.journal` a commit is flushed once, in
+///   the commit journal, and LMDB's syncs are deferred safely (see `Journal`; measurements in
+///   docs/benchmarks.md, "Against PostgreSQL").
 public final class Environment: @unchecked Sendable {
     // @unchecked: the MDB_env handle is thread-safe for the operations used here; the only state
     // that needs exclusion (the map size) is guarded by `resizeLock`.
