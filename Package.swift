@@ -38,7 +38,7 @@ let package = Package(
         .systemLibrary(name: "COpenSSLHash", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
         // Safe LMDB: environment, scoped transactions, tables, cursors, typed errors, map growth.
-        .target(name: "FascicoloStorage", dependencies: ["CLMDB"]),
+        .target(name: "FascicoloStorage", dependencies: ["CLMDB", "COpenSSLHash"]),
         // Ed25519 keys and key files (libsodium), SHA-256 (libcrypto), signed notes (C2SP), base64.
         .target(name: "FascicoloCrypto", dependencies: ["CSodium", "COpenSSLHash"]),
         // A strict, Foundation-free JSON reader and byte writer.

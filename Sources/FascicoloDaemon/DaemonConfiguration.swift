@@ -317,6 +317,17 @@ public struct DaemonConfiguration: Sendable {
         },
         integer("compliance.bulk_persons_per_hour", 1...100_000) { $0.unusualAccess.bulkPersonsPerHour = $1 },
         integer("storage.map_size_bytes", (1 << 20)...(1 << 40)) { $0.ledger.mapSizeBytes = $1 },
+        Key(name: "storage.journal") { configuration, value in
+            switch value {
+            case .boolean(let on): configuration.ledger.journal = on
+            case .string("true"): configuration.ledger.journal = true
+            case .string("false"): configuration.ledger.journal = false
+            default: return "expected true or false, found \(value.typeName)"
+            }
+            return nil
+        },
+        integer("storage.journal_bytes", (4 << 20)...(1 << 30)) { $0.ledger.journalOptions.capacityBytes = $1 },
+        integer("storage.journal_checkpoint_milliseconds", 10...600_000) { $0.ledger.journalOptions.checkpointMilliseconds = $1 },
         string("ledger.origin", refusing: LedgerConfiguration.originProblem) { $0.ledger.origin = $1 },
         integer("ledger.checkpoint_every_entries", 1...10_000_000) { $0.ledger.checkpointEveryEntries = UInt64($1) },
         integer("ledger.checkpoint_every_milliseconds", 10...3_600_000) { $0.ledger.checkpointEveryMilliseconds = $1 },

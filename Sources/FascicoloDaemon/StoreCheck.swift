@@ -33,6 +33,9 @@ public enum StoreCheck {
         // No store yet, or one whose first open did not finish (empty): the daemon's open starts it.
         var info = stat()
         guard stat(dataDirectory + "/data.mdb", &info) == 0, info.st_size > 0 else { return }
+        // A commit journal left by a crash: the file is put back to its last synced snapshot
+        // first (the ledger's open applies the journal's records on top of it).
+        try Journal.restoreLastSyncedSnapshot(directory: dataDirectory)
         let outcome = try IsolatedReader.run(arguments: ["--check-store", dataDirectory])
         switch outcome {
         case .exited(0):
@@ -83,6 +86,7 @@ public enum StoreCheck {
         try StoreStructure.checkFile(directory: directory)
         var options = Environment.Options()
         options.readOnly = true
+        options.readLastSyncedSnapshot = true  // the parent restored it; the ledger applies the journal after
         let environment = try Environment(path: directory, options: options)
         defer { environment.close() }
         _ = try StoreStructure.walk(environment) { table in IsolatedReader.report("\(label): walking table \(table)") }

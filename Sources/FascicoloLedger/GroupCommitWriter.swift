@@ -472,6 +472,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         for (pending, result) in zip(batch, outcome.results) { pending.continuation.resume(with: result) }
         if grew || outcome.checkpoint != nil { changed.notify() }
         if let note = outcome.checkpoint?.note { keep(note) }
+        checkpointJournalIfDue()
         // Put into the map and hashed now, once the callers have their answers, rather than all
         // inside the next checkpoint's commit. (A checkpoint's commit put its own batch in already.)
         if outcome.checkpoint == nil && !outcome.heads.isEmpty {
@@ -737,6 +738,14 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
     }
 
+    /// With the commit journal on: LMDB's own sync, when due, once the callers have their answers.
+    /// A failure is retried after the next commit (a full journal forces it in the commit).
+    private func checkpointJournalIfDue() {
+        do { try store.environment.checkpointJournalIfDue() } catch {
+            logger.error("journal checkpoint failed", metadata: ["error": "\(error)"])
+        }
+    }
+
     /// Signs a checkpoint of the current tree on its own, when entries have waited
     /// `checkpointEveryMilliseconds` without one.
     private func commitCheckpointOnly() {
@@ -757,6 +766,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         do {
             let note = try store.environment.write { txn in try writeCheckpoint(tree: tree, batchHeads: [:], in: txn) }
             keep(note)
+            checkpointJournalIfDue()
             lastCheckpointSize = tree.size
             uncoveredSince = nil
             pendingHeads = [:]
@@ -882,6 +892,7 @@ extension GroupCommitWriter {
         pending.continuation.resume(returning: tree.size)
         changed.notify()
         for note in outcome.notes { keep(note) }
+        checkpointJournalIfDue()
     }
 
     /// Stores a primary's entries at the positions they carry, after checking that each one is the

@@ -42,7 +42,7 @@ public final class Ledger: Sendable {
         let store = try LedgerStore.open(
             directory: directory, readOnly: false, origin: configuration.origin,
             mapSizeBytes: configuration.mapSizeBytes,
-            unsafeNoSync: configuration.unsafeNoSync)
+            unsafeNoSync: configuration.unsafeNoSync, journal: configuration.journal ? configuration.journalOptions : nil)
         let origin = try store.origin()
         try SigningKeyFiles.finishRotation(directory: directory, store: store, origin: origin, logger: logger)
         // A new key may only be made for an empty log: one whose entries were signed by a key

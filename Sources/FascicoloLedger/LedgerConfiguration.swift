@@ -1,3 +1,5 @@
+import FascicoloStorage
+
 /// Limits on what one append may carry. Every limit is enforced before anything is queued, with a
 /// `LedgerError` that names the limit and the value.
 public struct LedgerLimits: Sendable, Equatable {
@@ -53,6 +55,13 @@ public struct LedgerConfiguration: Sendable {
 
     /// Skips fsync on commit. Only for tests of logic on throwaway data: never for real data.
     public var unsafeNoSync = false
+
+    /// The commit journal (`storage.journal`, docs/benchmarks.md "One flush per commit"): each
+    /// commit is flushed once, in `data.journal`, and LMDB's own file at journal checkpoints.
+    /// Off: LMDB's durable commit (two flushes).
+    public var journal = false
+    /// The journal's size and checkpoint interval, when it is on.
+    public var journalOptions = Environment.JournalOptions()
 
     public init() {}
 }

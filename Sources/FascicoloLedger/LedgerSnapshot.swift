@@ -248,6 +248,12 @@ extension Ledger {
         try store.environment.sync()
     }
 
+    /// After an erasure: syncs LMDB's file and overwrites the commit journal's records with
+    /// zeros, so that no copy of a destroyed data key stays there (nothing without a journal).
+    public func wipeJournal() throws {
+        try store.environment.wipeJournal()
+    }
+
     /// Copies the environment — the log and its side tables, as of one snapshot — to the
     /// directory `path` (a hot copy; the key files are not copied).
     public func copy(to path: String, compact: Bool) throws {

@@ -43,12 +43,19 @@ struct LedgerStore: Sendable {
     /// opens require an existing one and are safe next to a running daemon.
     public static func open(
         directory: String, readOnly: Bool, origin: String = "fascicolo.invalid/ledger",
-        mapSizeBytes: Int = 64 << 20, unsafeNoSync: Bool = false
+        mapSizeBytes: Int = 64 << 20, unsafeNoSync: Bool = false, journal: Environment.JournalOptions? = nil
     ) throws -> LedgerStore {
         if readOnly {
             guard access(directory + "/data.mdb", R_OK) == 0 else { throw OpenError.notADataDirectory(directory) }
         } else if access(directory, F_OK) != 0 {
             guard mkdir(directory, 0o700) == 0 else { throw OpenError.cannotCreate(path: directory, errno: errno) }
+        }
+        // A journal left by a crash: its saved meta pages go back before anything reads the
+        // file (a read-only open refuses it: the file may be behind, or ahead of its pages).
+        if readOnly {
+            try Journal.refuseUnapplied(directory: directory)
+        } else {
+            try Journal.restoreLastSyncedSnapshot(directory: directory)
         }
         // A truncated file or broken meta pages would make LMDB fault on its first read.
         try StoreStructure.checkFile(directory: directory, forWriting: !readOnly)
@@ -56,6 +63,7 @@ struct LedgerStore: Sendable {
         options.readOnly = readOnly
         options.mapSizeBytes = mapSizeBytes
         options.unsafeNoSync = unsafeNoSync
+        if !readOnly { options.journal = journal }
         let environment = try Environment(path: directory, options: options)
         let names = tableNames
         let tables: [Table]

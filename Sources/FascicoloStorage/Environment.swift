@@ -15,8 +15,9 @@ import Glibc
 ///   (O_DSYNC write). `MDB_NOMETASYNC` leaves the meta page to the next commit's flush, which
 ///   does not shorten an acknowledgement's wait — it still needs two flushes, its own and the
 ///   next — and `MDB_NOSYNC` with syncs deferred is unsafe on its own: a power cut can leave a
-///   meta page on disk ahead of its pages. Measurements and the journal that would make it one
-///   flush: docs/benchmarks.md, "Against PostgreSQL".
+///   meta page on disk ahead of its pages. With `Options.journal` a commit is flushed once, in
+///   the commit journal, and LMDB's syncs are deferred safely (see `Journal`; measurements in
+///   docs/benchmarks.md, "Against PostgreSQL").
 public final class Environment: @unchecked Sendable {
     // @unchecked: the MDB_env handle is thread-safe for the operations used here; the only state
     // that needs exclusion (the map size) is guarded by `resizeLock`.
@@ -35,6 +36,23 @@ public final class Environment: @unchecked Sendable {
         public var readOnly = false
         /// Commits without fsync. Only for throwaway data (tests of logic, not of durability).
         public var unsafeNoSync = false
+        /// The commit journal (`Journal`): one flush per commit. Nil: LMDB's durable commit,
+        /// two flushes. A writable open applies a journal left in the directory either way.
+        public var journal: JournalOptions?
+        /// For a read-only open that only checks the file's structure (the daemon's start check,
+        /// after `Journal.restoreLastSyncedSnapshot`): open even with an unapplied journal, and
+        /// read the last synced snapshot. Every other read-only open refuses such a directory.
+        public var readLastSyncedSnapshot = false
+
+        public init() {}
+    }
+
+    /// The journal's size and checkpoint interval.
+    public struct JournalOptions: Sendable {
+        /// The journal file's size, preallocated; a checkpoint starts when half of it is used.
+        public var capacityBytes = 64 << 20
+        /// A checkpoint at the latest this long after the previous one, when something was recorded.
+        public var checkpointMilliseconds = 2_000
 
         public init() {}
     }
@@ -50,6 +68,8 @@ public final class Environment: @unchecked Sendable {
     /// writer that writes again at once (a projection rebuild) cannot starve another (appends).
     private let writerTurns = TicketLock()
     private var closed = false
+    /// The commit journal, when on; used only under `writerTurns`.
+    private var journal: Journal?
     /// How many read transactions the current thread has open in this environment: a write
     /// from inside a read could deadlock when the map must grow, so it is refused.
     private let readDepth = ThreadLocalCounter()
@@ -58,6 +78,19 @@ public final class Environment: @unchecked Sendable {
     public init(path: String, options: Options = Options()) throws(StorageError) {
         self.path = path
         self.options = options
+        // Before LMDB reads the file: a journal left by a crash means the file may hold meta
+        // pages ahead of their pages (see Journal).
+        do {
+            if !options.readOnly {
+                try Journal.restoreLastSyncedSnapshot(directory: path)
+            } else if !options.readLastSyncedSnapshot {
+                try Journal.refuseUnapplied(directory: path)
+            }
+        } catch let error as StorageError {
+            throw error
+        } catch {
+            throw StorageError(code: .init(EAGAIN), operation: "\(error)")
+        }
         var env: OpaquePointer?
         try StorageError.check(mdb_env_create(&env), "create environment")
         guard let env else { throw StorageError(code: .panic, operation: "create environment") }
@@ -69,7 +102,7 @@ public final class Environment: @unchecked Sendable {
             }
             var flags = UInt32(MDB_NOTLS)
             if options.readOnly { flags |= UInt32(MDB_RDONLY) }
-            if options.unsafeNoSync { flags |= UInt32(MDB_NOSYNC) }
+            if options.unsafeNoSync || (options.journal != nil && !options.readOnly) { flags |= UInt32(MDB_NOSYNC) }
             try StorageError.check(mdb_env_open(env, path, flags, 0o600), "open environment at \(path)")
             // A file shorter than its last page is not damage by itself: LMDB never writes a page
             // it allocates and frees in one transaction, so a healthy file can end early (seen
@@ -82,6 +115,77 @@ public final class Environment: @unchecked Sendable {
         handle = env
         resizeLock = .allocate(capacity: 1)
         pthread_rwlock_init(resizeLock, nil)
+        if !options.readOnly && (options.journal != nil || access(path + "/" + Journal.fileName, F_OK) == 0) {
+            do { try openJournal() } catch {
+                close()
+                throw error
+            }
+        }
+    }
+
+    /// Applies what a journal left in the directory holds, then keeps the journal (when on) from
+    /// a first checkpoint, or removes it (when off) once LMDB has synced.
+    private func openJournal() throws(StorageError) {
+        let journal: Journal
+        do { journal = try Journal(directory: path, capacity: options.journal?.capacityBytes ?? 0) } catch let error as StorageError {
+            throw error
+        } catch {
+            throw StorageError(code: .init(EAGAIN), operation: "\(error)")
+        }
+        let (header, records) = journal.leftover()
+        if header != nil && !records.isEmpty {
+            // Room for the records first: the map may not grow while the snapshot is pinned
+            // (LMDB resizes only with no transaction of this process open).
+            let needed = usedBytes + 4 * records.reduce(0) { $0 + $1.count } + (1 << 20)
+            var size = mapSizeBytes
+            while size < needed && size < options.mapSizeBytesMax { size = min(size * 2, options.mapSizeBytesMax) }
+            if size > mapSizeBytes { try StorageError.check(mdb_env_set_mapsize(handle, size), "grow map to \(size) bytes") }
+            // The last synced snapshot (its meta pages were written back by
+            // `restoreLastSyncedSnapshot`) stays pinned while the records are applied, so that
+            // a crash meanwhile finds it whole again.
+            var pin: OpaquePointer?
+            try StorageError.check(mdb_txn_begin(handle, nil, UInt32(MDB_RDONLY), &pin), "pin the synced snapshot")
+            defer { mdb_txn_abort(pin) }
+            for body in records {
+                do { try replayOnce(body) } catch let error as StorageError { throw error } catch {
+                    throw StorageError(code: .corrupted, operation: "\(error)")
+                }
+            }
+            try StorageError.check(mdb_env_sync(handle, 1), "sync after applying the journal")
+        }
+        if options.journal != nil {
+            do {
+                let kept = try journal.resizeIfNeeded()
+                try kept.checkpoint(environment: handle)
+                self.journal = kept
+            } catch let error as StorageError {
+                throw error
+            } catch {
+                throw StorageError(code: .init(EIO), operation: "\(error)")
+            }
+        } else {
+            journal.close()
+            unlink(path + "/" + Journal.fileName)
+            let directory = open(path, O_RDONLY | O_CLOEXEC)
+            if directory >= 0 {
+                fsync(directory)
+                Glibc.close(directory)
+            }
+        }
+    }
+
+    private func replayOnce(_ body: [UInt8]) throws {
+        pthread_rwlock_rdlock(resizeLock)
+        defer { pthread_rwlock_unlock(resizeLock) }
+        var txn: OpaquePointer?
+        try StorageError.check(mdb_txn_begin(handle, nil, 0, &txn), "begin a transaction to replay the journal")
+        do {
+            try Journal.apply(body: body, in: txn!)
+        } catch {
+            mdb_txn_abort(txn)
+            throw error
+        }
+        try StorageError.check(mdb_txn_commit(txn), "commit a transaction of the journal")
     }
 
     deinit {
@@ -94,7 +198,54 @@ public final class Environment: @unchecked Sendable {
     public func close() {
         guard !closed else { return }
         closed = true
+        if let journal {
+            // A clean close leaves a journal with nothing to apply (a failed checkpoint leaves
+            // its records, applied at the next open).
+            writerTurns.lock()
+            try? journal.checkpoint(environment: handle)
+            journal.close()
+            self.journal = nil
+            writerTurns.unlock()
+        }
         mdb_env_close(handle)
+    }
+
+    /// Whether commits go through the journal (one flush each).
+    public var hasJournal: Bool { journal != nil }
+
+    /// Makes every commit durable in LMDB's own file and starts the journal anew, when a
+    /// checkpoint is due (half of the journal used, or `checkpointMilliseconds` since the
+    /// last). Called by the log's writer after it has answered a commit's callers, so that the
+    /// syncs are not on their path. Does nothing without a journal.
+    public func checkpointJournalIfDue() throws(StorageError) {
+        guard let journal, let settings = options.journal else { return }
+        writerTurns.lock()
+        defer { writerTurns.unlock() }
+        let interval = UInt64(settings.checkpointMilliseconds) * 1_000_000
+        let due =
+            journal.used > (journal.capacity - Journal.recordsStart) / 2
+            || (journal.nextSequence > 0 && Journal.monotonicNanoseconds() - journal.lastCheckpointNanoseconds >= interval)
+        guard due else { return }
+        try journalCheckpoint(journal)
+    }
+
+    /// After an erasure: makes every commit durable in LMDB's own file and overwrites the
+    /// journal's records with zeros — they hold the changes of earlier transactions, among them
+    /// the sealed data key just destroyed. Does nothing without a journal.
+    public func wipeJournal() throws(StorageError) {
+        guard let journal else { return }
+        writerTurns.lock()
+        defer { writerTurns.unlock() }
+        try journalCheckpoint(journal)
+        do { try journal.wipe() } catch let error as StorageError { throw error } catch {
+            throw StorageError(code: .init(EIO), operation: "\(error)")
+        }
+    }
+
+    private func journalCheckpoint(_ journal: Journal) throws(StorageError) {
+        do { try journal.checkpoint(environment: handle) } catch let error as StorageError { throw error } catch {
+            throw StorageError(code: .init(EIO), operation: "\(error)")
+        }
     }
 
     /// Opens tables, creating missing ones when `create` is set (the environment must be writable).
@@ -181,14 +332,44 @@ public final class Environment: @unchecked Sendable {
         }
         try StorageError.check(status, "begin write transaction")
         let transaction = WriteTransaction(handle: txn!)
+        if journal != nil { transaction.journalBody = [] }
         do {
             let result = try body(transaction)
-            try transaction.commit()
+            if let journal, let record = transaction.journalBody, !record.isEmpty {
+                try commitThroughJournal(transaction, record: record, journal: journal)
+            } else {
+                try transaction.commit()
+            }
             return result
         } catch {
             transaction.finish(commit: false)
             throw error
         }
+    }
+
+    /// The record first, flushed; then LMDB's commit, without its syncs: readers see the
+    /// transaction only once it is durable.
+    private func commitThroughJournal(_ transaction: WriteTransaction, record: [UInt8], journal: Journal) throws {
+        if !journal.fits(bodyLength: record.count) {
+            try journal.checkpoint(environment: handle)
+        }
+        guard journal.fitsAtAll(bodyLength: record.count) else {
+            // Larger than the journal: LMDB's own durable commit, between two checkpoints (with
+            // nothing in the journal, a crash finds LMDB's own ordering of flushes).
+            mdb_env_set_flags(handle, UInt32(MDB_NOSYNC), 0)
+            defer { mdb_env_set_flags(handle, UInt32(MDB_NOSYNC), 1) }
+            try transaction.commit()
+            try journal.checkpoint(environment: handle)
+            return
+        }
+        try journal.write(body: record)
+        do {
+            try transaction.commit()
+        } catch {
+            journal.abandon()
+            throw error
+        }
+        journal.committed(bodyLength: record.count)
     }
 
     /// Doubles the map, up to `mapSizeBytesMax`. Waits until no read transaction of this process
@@ -199,9 +380,18 @@ public final class Environment: @unchecked Sendable {
             throw StorageError(code: .mapFull, operation: "grow map beyond mapSizeBytesMax \(options.mapSizeBytesMax)")
         }
         let grown = min(current * 2, options.mapSizeBytesMax)
+        // LMDB allows a resize only with no transaction of this process open, the journal's pin
+        // included: a checkpoint first (the pin is then on the latest commit), the pin released
+        // for the resize, and taken again on the same snapshot — no commit can come between.
+        if let journal {
+            try journal.checkpoint(environment: handle)
+            journal.releasePin()
+        }
         pthread_rwlock_wrlock(resizeLock)
         defer { pthread_rwlock_unlock(resizeLock) }
-        try StorageError.check(mdb_env_set_mapsize(handle, grown), "grow map to \(grown) bytes")
+        let status = mdb_env_set_mapsize(handle, grown)
+        if let journal { try journal.pinLatest(environment: handle) }
+        try StorageError.check(status, "grow map to \(grown) bytes")
     }
 
     private func adoptGrownMap() {

@@ -49,6 +49,7 @@ public class ReadTransaction {
     public func openTable(_ name: String, create: Bool = false) throws -> Table {
         var dbi = MDB_dbi()
         try StorageError.check(mdb_dbi_open(handle, name, create ? UInt32(MDB_CREATE) : 0, &dbi), "open table \"\(name)\"")
+        if create, let writer = self as? WriteTransaction { writer.journal(.create, table: name) }
         return Table(name: name, handle: dbi)
     }
 
@@ -89,6 +90,17 @@ public class ReadTransaction {
 
 /// The write transaction. Only the environment's `write` creates one.
 public final class WriteTransaction: ReadTransaction {
+    /// The changes made so far, as the journal records them (`Journal.encode`); nil when the
+    /// environment has no journal.
+    var journalBody: [UInt8]?
+
+    func journal(
+        _ operation: Journal.Operation, table: String, key: UnsafeRawBufferPointer? = nil, value: UnsafeRawBufferPointer? = nil
+    ) {
+        guard journalBody != nil else { return }
+        Journal.encode(operation, table: table, key: key, value: value, into: &journalBody!)
+    }
+
     /// Stores `value` under `key`.
     public func put(
         _ table: Table, key: [UInt8], value: [UInt8], options: PutOptions = []
@@ -101,6 +113,11 @@ public final class WriteTransaction: ReadTransaction {
             }
         }
         try StorageError.check(status, "put into \(table)")
+        if journalBody != nil {
+            key.withUnsafeBytes { keyBytes in
+                value.withUnsafeBytes { valueBytes in journal(.put, table: table.name, key: keyBytes, value: valueBytes) }
+            }
+        }
     }
 
     /// Removes `key`; returns whether it was there.
@@ -112,6 +129,7 @@ public final class WriteTransaction: ReadTransaction {
         }
         if status == MDB_NOTFOUND { return false }
         try StorageError.check(status, "delete from \(table)")
+        if journalBody != nil { key.withUnsafeBytes { journal(.delete, table: table.name, key: $0) } }
         return true
     }
 
@@ -119,6 +137,7 @@ public final class WriteTransaction: ReadTransaction {
     /// snapshot still see the rows; the pages are reused once they finish).
     public func empty(_ table: Table) throws {
         try StorageError.check(mdb_drop(handle, table.handle, 0), "empty \(table)")
+        journal(.empty, table: table.name)
     }
 
     /// Opens a table, creating it when it does not exist.
@@ -129,5 +148,6 @@ public final class WriteTransaction: ReadTransaction {
     /// Deletes `table`, rows and name; its handle must not be used again.
     public func drop(_ table: Table) throws {
         try StorageError.check(mdb_drop(handle, table.handle, 1), "drop \(table)")
+        journal(.drop, table: table.name)
     }
 }

@@ -33,6 +33,15 @@ struct Appender: AsyncParsableCommand {
             """)
     var unsafeNoSync = false
 
+    @Flag(help: "Commit through the commit journal (one flush per commit; LMDB synced at journal checkpoints).")
+    var journal = false
+
+    @Option(help: "The commit journal's size in bytes (small sizes make checkpoints frequent).")
+    var journalBytes: Int = 2 << 20
+
+    @Option(help: "The commit journal's checkpoint interval in milliseconds.")
+    var journalCheckpointMilliseconds: Int = 50
+
     @Flag(help: "On a refused append print `fail <code>` and go on (for the fault-injection tests); otherwise stop.")
     var keepGoing = false
 
@@ -42,6 +51,9 @@ struct Appender: AsyncParsableCommand {
         configuration.checkpointEveryMilliseconds = 20
         configuration.commitRetryMilliseconds = retryMilliseconds
         configuration.unsafeNoSync = unsafeNoSync
+        configuration.journal = journal
+        configuration.journalOptions.capacityBytes = journalBytes
+        configuration.journalOptions.checkpointMilliseconds = journalCheckpointMilliseconds
         let ledger = try Ledger.open(directory: dataDirectory, configuration: configuration)
         let output = ConditionLock()  // one line at a time
         printOut("ready \(ledger.size)")

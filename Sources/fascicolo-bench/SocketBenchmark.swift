@@ -130,6 +130,8 @@ struct SocketLoad {
     /// Called with the scenario's directory before the daemon starts: configuration to add,
     /// and what to do once the daemon has stopped (`fascicolo-bench witnessed` starts witnesses).
     var prepare: (@Sendable (String) throws -> (configuration: String, cleanup: @Sendable () -> Void))? = nil
+    /// Lines added to the `[storage]` table (e.g. `journal = true`).
+    var storageConfiguration = ""
 
     struct ClientPlan: Sendable {
         /// Requests (path, body) sent once before the timed loop.
@@ -151,6 +153,7 @@ struct SocketLoad {
         let config = """
             [storage]
             data_directory = "\(directory)/data"
+            \(storageConfiguration)
             [socket]
             path = "\(socket)"
             [access]

@@ -32,6 +32,13 @@ struct VersusPostgresBenchmark: ParsableCommand {
     @Option(help: "The fascicolod binary (default: the one next to this benchmark).")
     var daemon: String?
 
+    @Option(
+        help: """
+            The daemon's commit: lmdb (LMDB's durable commit, two flushes), journal (storage.journal, one flush), or both \
+            (each point runs both daemons, alternating with PostgreSQL).
+            """)
+    var commit: String = "both"
+
     @Option(help: "The directory of PostgreSQL's binaries (default: the newest /usr/lib/postgresql/*/bin).")
     var postgresBin: String?
 
@@ -53,28 +60,43 @@ struct VersusPostgresBenchmark: ParsableCommand {
         }
         defer { server?.stop() }
         printOut("")
-        printOut(
-            "clients × events  fascicolod ev/s  p99 ms    PostgreSQL rows/s  p99 ms    ratio  (range of rounds)")
-        let load = SocketLoad(binary: binary, seconds: seconds, reference: nil)
-        var batchOfHundred64: Double?
+        let kinds: [(name: String, storage: String)] =
+            switch commit {
+            case "lmdb": [("lmdb", "")]
+            case "journal": [("journal", "journal = true")]
+            default: [("lmdb", ""), ("journal", "journal = true")]
+            }
+        var header = "clients × events"
+        for kind in kinds { header += "  " + pad("\(kind.name) ev/s", 14) + pad("p99 ms", 8) }
+        header += "  PostgreSQL rows/s  p99 ms  "
+        for kind in kinds { header += pad("ratio \(kind.name) (range)", 24) }
+        printOut(header)
+        var batchOfHundred64: [String: Double] = [:]
         for batch in batch {
             for clients in clients {
-                var ours: [(rate: Double, p99: Double)] = []
+                var ours: [[(rate: Double, p99: Double)]] = Array(repeating: [], count: kinds.count)
                 var theirs: [(rate: Double, p99: Double)] = []
                 for _ in 0..<max(1, rounds) {
-                    let run = try load.run(clients: clients, subscribe: false) { WitnessedBenchmark.plan(client: $0, batch: batch) }
-                    ours.append((run.eventsPerSecond, run.latency.p99))
+                    for (index, kind) in kinds.enumerated() {
+                        var load = SocketLoad(binary: binary, seconds: seconds, reference: nil)
+                        load.storageConfiguration = kind.storage
+                        let run = try load.run(clients: clients, subscribe: false) { WitnessedBenchmark.plan(client: $0, batch: batch) }
+                        ours[index].append((run.eventsPerSecond, run.latency.p99))
+                    }
                     if let server { theirs.append(try server.pgbench(clients: clients, rows: batch, seconds: seconds)) }
                 }
-                let rate = median(ours.map(\.rate))
-                if clients == 64 && batch == 100 { batchOfHundred64 = rate }
-                var line =
-                    pad("\(clients) × \(batch)", 16) + pad(format(rate), 17) + pad(format(median(ours.map(\.p99)), 2), 8)
+                var line = pad("\(clients) × \(batch)", 16)
+                for (index, kind) in kinds.enumerated() {
+                    let rate = median(ours[index].map(\.rate))
+                    if clients == 64 && batch == 100 { batchOfHundred64[kind.name] = rate }
+                    line += "  " + pad(format(rate), 14) + pad(format(median(ours[index].map(\.p99)), 2), 8)
+                }
                 if !theirs.isEmpty {
-                    let ratios = zip(ours, theirs).map { $0.rate / $1.rate }.sorted()
-                    line +=
-                        pad(format(median(theirs.map(\.rate))), 21) + pad(format(median(theirs.map(\.p99)), 2), 8)
-                        + pad(format(median(ratios), 2), 9) + "  (" + format(ratios.first!, 2) + "–" + format(ratios.last!, 2) + ")"
+                    line += "  " + pad(format(median(theirs.map(\.rate))), 19) + pad(format(median(theirs.map(\.p99)), 2), 8)
+                    for index in kinds.indices {
+                        let ratios = zip(ours[index], theirs).map { $0.rate / $1.rate }.sorted()
+                        line += pad(format(median(ratios), 2) + " (" + format(ratios.first!, 2) + "–" + format(ratios.last!, 2) + ")", 24)
+                    }
                 }
                 printOut(line)
             }
@@ -83,8 +105,9 @@ struct VersusPostgresBenchmark: ParsableCommand {
         printOut("")
         printOut(
             "Ed25519 signing ceiling, libsodium on all \(ProcessInfo.cores) cores, ~370-byte messages: \(format(ceiling)) signatures/s")
-        if let batchOfHundred64 {
-            printOut("64 × 100 at \(format(batchOfHundred64 / ceiling * 100))% of the signing ceiling")
+        for kind in kinds {
+            guard let rate = batchOfHundred64[kind.name] else { continue }
+            printOut("64 × 100 (\(kind.name)) at \(format(rate / ceiling * 100))% of the signing ceiling")
         }
     }
 

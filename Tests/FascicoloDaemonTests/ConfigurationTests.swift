@@ -21,6 +21,9 @@ import Testing
         #expect(fromFile.ledger.checkpointEveryMilliseconds == defaults.ledger.checkpointEveryMilliseconds)
         #expect(fromFile.ledger.commitEventsMax == defaults.ledger.commitEventsMax)
         #expect(fromFile.ledger.mapSizeBytes == defaults.ledger.mapSizeBytes)
+        #expect(fromFile.ledger.journal == defaults.ledger.journal)
+        #expect(fromFile.ledger.journalOptions.capacityBytes == defaults.ledger.journalOptions.capacityBytes)
+        #expect(fromFile.ledger.journalOptions.checkpointMilliseconds == defaults.ledger.journalOptions.checkpointMilliseconds)
         #expect(fromFile.socketPath == defaults.socketPath && fromFile.socketMode == defaults.socketMode)
         #expect(fromFile.socketGroup == defaults.socketGroup)
         #expect(fromFile.access == defaults.access)
@@ -52,6 +55,9 @@ import Testing
         #expect(configuration.dataDirectory == "/var/lib/fascicolo")
         try configuration.applyEnvironment(["FASCICOLO_LIMITS_PAYLOAD_BYTES_MAX": "2048", "FASCICOLO_LOG_LEVEL": "debug", "OTHER": "x"])
         #expect(configuration.ledger.limits.payloadBytesMax == 2_048)
+        #expect(!configuration.ledger.journal)
+        try configuration.applyEnvironment(["FASCICOLO_STORAGE_JOURNAL": "true"])
+        #expect(configuration.ledger.journal)
         #expect(configuration.logLevel == .debug)
     }
 

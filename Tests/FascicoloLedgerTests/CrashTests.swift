@@ -7,7 +7,7 @@ import Testing
 /// after `append` returned, that is after the durable commit) must be present, and the whole log
 /// must verify.
 @Suite(.serialized) struct CrashTests {
-    @Test func sigkillDuringAppendsLosesNoAcknowledgedEntry() throws {
+    @Test(arguments: [false, true]) func sigkillDuringAppendsLosesNoAcknowledgedEntry(journal: Bool) throws {
         let seed = UInt64.random(in: 0...UInt64.max)
         var generator = SeededGenerator(seed: seed)
         let appender = productsDirectory() + "/fascicolo-bench"
@@ -18,7 +18,9 @@ import Testing
             let rounds = 12
             for round in 0..<rounds {
                 let output = directory + "/round-\(round).out"
-                let pid = try spawn(appender, ["appender", data, "--appenders", "16"], outputFile: output)
+                let pid = try spawn(
+                    appender, ["appender", data, "--appenders", "16"] + (journal ? ["--journal", "--journal-bytes", "\(1 << 20)"] : []),
+                    outputFile: output)
                 // Wait until the child is appending, then let it run for a random while.
                 var ready = false
                 for _ in 0..<500 where !ready {
@@ -35,7 +37,9 @@ import Testing
                     for ack in acknowledgements(in: line) ?? [] { acknowledged[ack.position] = (ack.stream, ack.version) }
                 }
 
-                // Everything acknowledged so far is there, and the log verifies after the crash.
+                // Everything acknowledged so far is there, and the log verifies after the crash
+                // (with the journal: once a writable open applied it, as the daemon's start does).
+                if journal { try PowerLossTests.applyJournal(data) }
                 let report = try Verifier.verify(directory: data)
                 try expectAcknowledgedPresent(in: data, acknowledged, "seed \(seed), round \(round)")
                 #expect(report.entries >= UInt64(acknowledged.count), "seed \(seed)")

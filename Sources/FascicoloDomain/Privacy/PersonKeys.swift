@@ -191,6 +191,9 @@ public final class PersonKeys: Sendable {
             }
             try Self.replaceKeyFile(current: currentPath, next: nextPath)
             masterKeys.withLock { $0[old] = nil }
+            // The commit journal (when on) still holds the erased row as it was put, sealed under
+            // the key just replaced: overwritten too. A failure leaves only bytes that key sealed.
+            try? ledger.wipeJournal()
             return count
         }
     }
