@@ -34,7 +34,7 @@ func applyWorkload(_ files: CaseFiles, seed: UInt64, persons: Int) async throws 
 
 func makeEngine(
     _ ledger: Ledger, _ projections: [any Projection.Type] = allProjections, batch: Int = 4_096,
-    liveIntervalMilliseconds: Int? = nil
+    liveIntervalMilliseconds: Int? = nil, files: CaseFiles? = nil
 ) throws -> ProjectionEngine {
     var options = ProjectionEngine.Options()
     options.batchEntriesMax = batch
