@@ -1,8 +1,9 @@
-@testable import FascicoloDomain
 import FascicoloJSON
 import FascicoloLedger
 import FascicoloProjections
 import Testing
+
+@testable import FascicoloDomain
 
 /// Issue 21: an erased person cannot be singled out from what remains. A generated population
 /// (families sharing a household, children among them) is recorded, some persons are erased —
@@ -52,16 +53,22 @@ import Testing
             for person in persons {
                 for entry in try ledger.readStream(person.stream, from: 1, limit: 100_000) {
                     guard let stored = StoredEvent(payload: entry.payload) else { continue }
+                    let schema = EventCatalogue.schema(entry.eventType)
+                    let rectifiedField = stored.data.first { $0.key == "field" }?.value.string
                     for (field, value) in stored.data {
                         guard let text = value.string ?? value.int.map(String.init) else { continue }
-                        clearValues[field, default: [:]][text, default: []].insert(person)
+                        // A rectification's values are of the field it corrects.
+                        let kindOf = entry.eventType == "Rectified" && (field == "newValue" || field == "oldValue") ? rectifiedField : field
+                        if let kindOf, Self.isFreeText(kindOf, in: entry.eventType == "Rectified" && kindOf != field ? nil : schema) {
+                            clearValues[kindOf, default: [:]][text, default: []].insert(person)
+                        }
                         if erased.contains(person) {
                             #expect(!Self.quasiIdentifiers.contains(field), "an erased person's \(entry.eventType) keeps \(field) in clear")
                         }
                     }
                 }
             }
-            for (field, values) in clearValues where !Self.notLinking.contains(field) && Self.isFreeText(field) {
+            for (field, values) in clearValues where !Self.notLinking.contains(field) {
                 for (_, holders) in values where holders.count > 1 && !holders.isDisjoint(with: erased) {
                     Issue.record("\(field) in clear links an erased person to \(holders.count - 1) other person(s)")
                 }
@@ -97,8 +104,10 @@ import Testing
         }
     }
 
-    static func isFreeText(_ field: String) -> Bool {
-        EventCatalogue.all.contains { schema in
+    /// Whether `field` is free text (not a date, a code, a choice, a number or an entry's
+    /// version): in `schema` when given, else in any schema that has a field of that name.
+    static func isFreeText(_ field: String, in schema: EventSchema?) -> Bool {
+        (schema.map { [$0] } ?? EventCatalogue.all).contains { schema in
             schema.fields.contains { candidate in
                 guard candidate.name == field else { return false }
                 if case .text = candidate.kind { return true }

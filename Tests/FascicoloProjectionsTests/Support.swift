@@ -40,7 +40,8 @@ func makeEngine(
     options.batchEntriesMax = batch
     options.buildBatchEntriesMax = batch
     if let liveIntervalMilliseconds { options.liveIntervalMilliseconds = liveIntervalMilliseconds }
-    return try ProjectionEngine(ledger: ledger, reference: referenceData, projections: projections, options: options)
+    return try ProjectionEngine(
+        ledger: ledger, reference: referenceData, projections: projections, options: options, personalFields: files)
 }
 
 /// Waits until `condition` holds on the engine's statuses (at most `seconds`).

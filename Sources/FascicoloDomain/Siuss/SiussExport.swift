@@ -132,17 +132,21 @@ extension CaseFiles {
         for insert in inserts { needed[insert.person, default: 0] += 1 }
         for cancel in cancels { if let person = cancel.person { needed[person, default: 0] += 1 } }
         var codes: [Pseudonym: String] = [:]
-        // Sex is sealed in registrations since issue 21 (erasure must destroy it): opened here,
-        // for the persons whose records are sent, with the same recorded read as their code.
-        var sexes: [Pseudonym: String] = [:]
-        let needsSex = Set(
-            inserts.filter { $0.record.values[.sex, default: ""].isEmpty && $0.record.values[.birthYear] != nil }.map(\.person))
+        // Sex and birth year are sealed in registrations since issue 21 (erasure must destroy
+        // them): opened here, for the persons whose records are sent, with the same recorded read
+        // as their code. (A record has `.birthYear` set, possibly empty, when it takes them.)
+        var registrations: [Pseudonym: [String: String]] = [:]
+        let needsRegistration = Set(
+            inserts.filter {
+                $0.record.values[.birthYear] != nil
+                    && ($0.record.values[.sex, default: ""].isEmpty || $0.record.values[.birthYear, default: ""].isEmpty)
+            }.map(\.person))
         for person in needed.keys {
             do {
                 guard let key = try keys.key(for: person), let code = try identities.codiceFiscale(of: person, key: key, ledger: ledger)
                 else { continue }
                 codes[person] = code
-                if needsSex.contains(person) { sexes[person] = try sealedRegistrationField("sex", of: person, key: key) }
+                if needsRegistration.contains(person) { registrations[person] = try sealedRegistrationFields(of: person, key: key) }
             } catch { throw storageFailure(error) }
         }
         let withoutCode = inserts.filter { codes[$0.person] == nil }.count
@@ -168,7 +172,10 @@ extension CaseFiles {
                 values[.operation] = "I"
                 values[.recordId] = insert.record.id
                 values[.codiceFiscale] = codes[insert.person]
-                if values[.sex, default: ""].isEmpty, let sex = sexes[insert.person] { values[.sex] = sex }
+                if values[.sex, default: ""].isEmpty, let sex = registrations[insert.person]?["sex"] { values[.sex] = sex }
+                if values[.birthYear, default: ""].isEmpty, let year = registrations[insert.person]?["birthYear"] {
+                    values[.birthYear] = year
+                }
                 lines.append(try Self.line(values, section: section, patterns: patterns, separator: layout.separator, insertion: true))
                 items.append("I \(section.name) \(insert.record.id) \(insert.digest) \(values[.codiceEnte] ?? "-")")
                 count += 1
@@ -244,17 +251,16 @@ extension CaseFiles {
     }
 
     /// Every entry of a stream.
-    /// A personal field of the person's registration (the newest PersonRegistered), opened with
-    /// their data key; nil when absent.
-    private func sealedRegistrationField(_ name: String, of person: Pseudonym, key: SecretKey) throws -> String? {
+    /// The personal fields of the person's registration (the newest PersonRegistered) that are
+    /// strings or numbers, as text, opened with their data key; empty when there are none.
+    private func sealedRegistrationFields(of person: Pseudonym, key: SecretKey) throws -> [String: String] {
         for entry in try readAll(person.stream).reversed() where entry.eventType == EventKind.personRegistered.name {
-            guard let sealed = StoredEvent(payload: entry.payload)?.sealed,
-                let opened = key.open(sealed, associatedData: StoredEvent.sealAssociatedData(stream: person.stream, type: entry.eventType)),
-                let fields = try? JSON.parse(opened)
-            else { continue }
-            return fields[name]?.string
+            guard let fields = Self.openPersonal(entry, of: person, key: key) else { continue }
+            var texts: [String: String] = [:]
+            for (name, value) in fields { texts[name] = value.string ?? value.int.map(String.init) }
+            return texts
         }
-        return nil
+        return [:]
     }
 
     func readAll(_ stream: String) throws -> [Entry] {
