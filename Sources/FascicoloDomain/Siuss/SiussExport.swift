@@ -86,13 +86,23 @@ extension CaseFiles {
         var current: [(record: SiussRecord, person: Pseudonym)] = []
         var voidedSources: Set<UInt64> = []
         var owner: [UInt64: Pseudonym] = [:]
+        // Erased persons send nothing more, and what of theirs stands is cancelled (GDPR art.
+        // 19), with the codice fiscale the erasure kept for it when there is one.
+        var erased: Set<Pseudonym> = []
+        let kept: [Pseudonym: String]
         do {
             version = try ledger.streamVersion(SiussExport.stream)
             sent = SiussExport.sent(in: try readAll(SiussExport.stream))
+            kept = try keys.keptForCancellation()
             let derivation = SiussDerivation(layout: layout, reference: reference, from: from, to: to)
             for person in try personStreams() {
-                let result = derivation.records(of: try readAll(person.stream))
+                let entries = try readAll(person.stream)
+                let result = derivation.records(of: entries)
                 for source in result.sources { owner[source] = person }
+                if entries.contains(where: { $0.eventType == EventKind.erasureExecuted.name }) {
+                    erased.insert(person)
+                    continue
+                }
                 voidedSources.formUnion(result.voidedSources)
                 current += result.records.map { ($0, person) }
             }
@@ -121,6 +131,7 @@ extension CaseFiles {
             // whose window covers that month; a plan's record when the plan no longer gives one.
             let cancelled =
                 switch SiussRecord.period(ofID: id) {
+                case _ where owner[source].map(erased.contains) == true: true
                 case let period?: voidedSources.contains(source) || (period >= window.0 && period <= window.1)
                 case nil: true
                 }
@@ -132,6 +143,9 @@ extension CaseFiles {
         for insert in inserts { needed[insert.person, default: 0] += 1 }
         for cancel in cancels { if let person = cancel.person { needed[person, default: 0] += 1 } }
         var codes: [Pseudonym: String] = [:]
+        for person in needed.keys where erased.contains(person) {
+            if let code = kept[person] { codes[person] = code }
+        }
         // Sex and birth year are sealed in registrations since issue 21 (erasure must destroy
         // them): opened here, for the persons whose records are sent, with the same recorded read
         // as their code. (A record has `.birthYear` set, possibly empty, when it takes them.)
@@ -141,7 +155,7 @@ extension CaseFiles {
                 $0.record.values[.birthYear] != nil
                     && ($0.record.values[.sex, default: ""].isEmpty || $0.record.values[.birthYear, default: ""].isEmpty)
             }.map(\.person))
-        for person in needed.keys {
+        for person in needed.keys where !erased.contains(person) {
             do {
                 guard let key = try keys.key(for: person), let code = try identities.codiceFiscale(of: person, key: key, ledger: ledger)
                 else { continue }
@@ -205,8 +219,11 @@ extension CaseFiles {
         }
         let result: AppendResult
         do {
+            // The codici fiscali kept for cancellations are forgotten with the export that sent them.
             result = try await ledger.append(
-                AppendRequest(stream: SiussExport.stream, events: events, expectedVersion: .exactly(version), author: reader.author))
+                AppendRequest(
+                    stream: SiussExport.stream, events: events, expectedVersion: .exactly(version), author: reader.author,
+                    attachedWrites: keys.forgetCancellations(of: Array(kept.keys))))
         } catch LedgerError.wrongExpectedVersion {
             throw DomainError(.conflict, code: "siuss_export_concurrent", "another SIUSS export was stored meanwhile; run this one again")
         } catch let error as LedgerError {
@@ -214,6 +231,8 @@ extension CaseFiles {
         } catch {
             throw storageFailure(error)
         }
+        // The forgotten rows' bytes may stay in LMDB's free pages: records.key is replaced.
+        if !kept.isEmpty { try await rotateRecordsKey() }
         logger.notice(
             "SIUSS export stored",
             metadata: [
