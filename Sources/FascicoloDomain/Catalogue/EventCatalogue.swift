@@ -263,6 +263,10 @@ public enum EventCatalogue {
                 .required("provider", shortText),
                 .required("fundingLine", .code(.fundingLines)),
                 .optional("notes", note, personal: true),
+                // The beneficiary's ISEE in euro, when known (a PSA benefit is conditional on it):
+                // sent to SIUSS (VALORE_ISEE). Personal: an exact value singles a household out,
+                // so it is sealed and erasure shreds it.
+                .optional("isee", .amount, personal: true),
                 // Pronto intervento sociale for a person without a case file opens a minimal one in
                 // this ambito (the actor's when not given).
                 .optional("ambito", .code(.ambiti)),

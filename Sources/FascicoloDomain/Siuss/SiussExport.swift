@@ -150,6 +150,8 @@ extension CaseFiles {
         // them): opened here, for the persons whose records are sent, with the same recorded read
         // as their code. (A record has `.birthYear` set, possibly empty, when it takes them.)
         var registrations: [Pseudonym: [String: String]] = [:]
+        // The ISEE of a prestazione, when its InterventionRequested gave one (sealed), by source.
+        var isees: [UInt64: String] = [:]
         let needsRegistration = Set(
             inserts.filter {
                 $0.record.values[.birthYear] != nil
@@ -161,6 +163,9 @@ extension CaseFiles {
                 else { continue }
                 codes[person] = code
                 if needsRegistration.contains(person) { registrations[person] = try sealedRegistrationFields(of: person, key: key) }
+                for source in Set(inserts.filter { $0.person == person && $0.record.values[.isee] != nil }.map(\.record.source)) {
+                    if let isee = try sealedISEE(at: source, of: person, key: key) { isees[source] = isee }
+                }
             } catch { throw storageFailure(error) }
         }
         let withoutCode = inserts.filter { codes[$0.person] == nil }.count
@@ -187,6 +192,7 @@ extension CaseFiles {
                 values[.recordId] = insert.record.id
                 values[.codiceFiscale] = codes[insert.person]
                 if values[.sex, default: ""].isEmpty, let sex = registrations[insert.person]?["sex"] { values[.sex] = sex }
+                if values[.isee, default: ""].isEmpty, let isee = isees[insert.record.source] { values[.isee] = isee }
                 if values[.birthYear, default: ""].isEmpty, let year = registrations[insert.person]?["birthYear"] {
                     values[.birthYear] = year
                 }
@@ -270,6 +276,15 @@ extension CaseFiles {
     }
 
     /// Every entry of a stream.
+    /// The ISEE sealed in the InterventionRequested at `position`, as the layout writes amounts
+    /// (decimal comma); nil when it gave none.
+    private func sealedISEE(at position: UInt64, of person: Pseudonym, key: SecretKey) throws -> String? {
+        guard let entry = try ledger.entry(at: position), let fields = Self.openPersonal(entry, of: person, key: key),
+            case .number(let text)? = fields.first(where: { $0.key == "isee" })?.value, let cents = SiussDerivation.cents(text)
+        else { return nil }
+        return SiussDerivation.euro(cents)
+    }
+
     /// The personal fields of the person's registration (the newest PersonRegistered) that are
     /// strings or numbers, as text, opened with their data key; empty when there are none.
     private func sealedRegistrationFields(of person: Pseudonym, key: SecretKey) throws -> [String: String] {
