@@ -22,6 +22,10 @@ public final class Daemon: Sendable {
     public let projections: ProjectionEngine
     /// `configuration.connections`, with `max` lowered if the descriptor limit is lower.
     public let connections: ConnectionSettings
+    /// Follower mode (`--follow`): what follows the primary, and what it reports; nil on a primary.
+    public let follower: Follower?
+    public let replication: ReplicationMonitor?
+    private let followerClient: HTTPClient?
     private let lock: DataDirectoryLock
     private let logger: Logger
     public static let version = "0.1.0"
@@ -44,9 +48,26 @@ public final class Daemon: Sendable {
         try Self.clearStaleSocket(configuration.resolvedSocketPath)
         try StoreCheck.atStart(dataDirectory: configuration.dataDirectory, logger: logger)
         let reference = try ReferenceData.load(directory: configuration.referenceDirectory)
-        ledger = try Ledger.open(
-            directory: configuration.dataDirectory, configuration: configuration.ledger, wallClock: wallClock,
-            logger: logger)
+        if let source = configuration.follow {
+            let trusted = try FollowerSetup.trustedKey(configuration)
+            ledger = try Ledger.openFollower(
+                directory: configuration.dataDirectory, trustedKey: trusted, configuration: configuration.ledger,
+                wallClock: wallClock, logger: logger)
+            // Before anything is served: a follower stores its primary's entries only.
+            ledger.writeAuthority.refuse(.follower(primary: source.description))
+            let monitor = ReplicationMonitor(source: source.description)
+            let client = HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup, configuration: FollowerSetup.httpConfiguration)
+            replication = monitor
+            followerClient = client
+            follower = Follower(
+                source: source, name: FollowerSetup.name(configuration), ledger: ledger, monitor: monitor, http: client,
+                logger: logger)
+        } else {
+            ledger = try Ledger.open(
+                directory: configuration.dataDirectory, configuration: configuration.ledger, wallClock: wallClock,
+                logger: logger)
+            (replication, followerClient, follower) = (nil, nil, nil)
+        }
         do {
             caseFiles = try CaseFiles.open(
                 ledger: ledger, directory: configuration.dataDirectory, reference: reference,
@@ -80,7 +101,7 @@ public final class Daemon: Sendable {
             openAPIDocument: OpenAPIDocument.yaml, version: Self.version,
             subscriptions: configuration.subscriptions, requestBytesMax: configuration.requestBytesMax,
             unusualAccess: configuration.unusualAccess, cosignatures: cosignatures,
-            shutdown: shutdown)
+            replication: replication, shutdown: shutdown)
         let socketPath = configuration.resolvedSocketPath
         let application = APIServer.application(
             routes: routes, connections: connections, socketPath: socketPath,
@@ -93,6 +114,7 @@ public final class Daemon: Sendable {
         var services: [any Service] = [application, ShutdownNotice(shutdown: shutdown), StorageWatch(ledger: ledger, logger: logger)]
         // The witnesses get the checkpoints from their own tasks, over their own HTTP client.
         let witnessClient = configuration.witnesses.isEmpty ? nil : HTTPClient(eventLoopGroup: HTTPClient.defaultEventLoopGroup)
+        if let follower { services.append(FollowerService(follower: follower)) }
         if let witnessClient {
             services.append(
                 WitnessSubmitter(
@@ -109,8 +131,10 @@ public final class Daemon: Sendable {
         do {
             try await ServiceGroup(configuration: groupConfiguration).run()
             try? await witnessClient?.shutdown()
+            try? await followerClient?.shutdown()
         } catch {
             try? await witnessClient?.shutdown()
+            try? await followerClient?.shutdown()
             logger.error("the server stopped with an error", metadata: ["error": "\(error)"])
             self.shutdown()
             throw error

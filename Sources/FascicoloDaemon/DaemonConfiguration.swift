@@ -1,3 +1,4 @@
+import FascicoloCrypto
 import FascicoloDomain
 import FascicoloLedger
 import FascicoloProjections
@@ -35,6 +36,13 @@ public struct DaemonConfiguration: Sendable {
     /// request may take.
     public var witnesses: [WitnessEndpoint] = []
     public var witnessTimeoutMilliseconds = 10_000
+    /// Follower mode (`--follow`, `replication.follow`): where the primary is; nil on a primary.
+    public var follow: ReplicationSource?
+    /// The verifier key of the followed log's first key (`replication.trusted_key`); empty: the
+    /// one kept in `<data>/follow.pub` by an earlier start or by `fascicolo standby init`.
+    public var followTrustedKey = ""
+    /// This follower's name at its primary (`replication.name`); empty: the host's name.
+    public var followerName = ""
     /// By default only root is admin; every other peer is refused until listed.
     public var access: AccessPolicy = {
         var policy = AccessPolicy()
@@ -168,6 +176,15 @@ public struct DaemonConfiguration: Sendable {
         return mode & 0o7007 == 0 ? .success(mode) : .failure(refusal)
     }
 
+    private static func trustedKeyProblem(_ key: String) -> String? {
+        key.isEmpty || SignedNote.parseVerifierKey(key) != nil
+            ? nil : "expected the verifier key <origin>+<key id>+<base64 key> of the log's first key"
+    }
+
+    private static func followerNameProblem(_ name: String) -> String? {
+        name.isEmpty || FollowerReports.isValidName(name) ? nil : "expected 1 to 64 of A-Z a-z 0-9 . _ -"
+    }
+
     private static func emptyPath(_ path: String) -> String? { path.isEmpty ? "expected a path" : nil }
 
     private static func longSocketPath(_ path: String) -> String? {
@@ -202,6 +219,7 @@ public struct DaemonConfiguration: Sendable {
         principals(.writer),
         principals(.auditor),
         principals(.admin),
+        principals(.replica),
         Key(name: "access.services") { configuration, value in
             let parsed = listItems(value, example: #"["1001=cartella-app"]"#).flatMap { items in
                 AccessPolicy.parseServiceNames(items).mapError { Refusal(reason: $0.reason) }
@@ -247,6 +265,20 @@ public struct DaemonConfiguration: Sendable {
             return nil
         },
         integer("witnesses.timeout_milliseconds", 100...300_000) { $0.witnessTimeoutMilliseconds = $1 },
+        Key(name: "replication.follow") { configuration, value in
+            guard case .string(let text) = value else { return "expected a string, found \(value.typeName)" }
+            guard !text.isEmpty else {
+                configuration.follow = nil
+                return nil
+            }
+            switch ReplicationSource.parse(text) {
+            case .success(let source): configuration.follow = source
+            case .failure(let problem): return problem.reason
+            }
+            return nil
+        },
+        string("replication.trusted_key", refusing: trustedKeyProblem) { $0.followTrustedKey = $1 },
+        string("replication.name", refusing: followerNameProblem) { $0.followerName = $1 },
         Key(name: "compliance.working_hours") { configuration, value in
             guard case .string(let text) = value, let (start, end) = workingHours(text) else {
                 return "expected \"HH:MM-HH:MM\", the start before the end"
@@ -299,6 +331,9 @@ public struct DaemonConfiguration: Sendable {
         integer("connections.idle_timeout_milliseconds", 100...86_400_000) { $0.connections.idleTimeoutMilliseconds = $1 },
         integer("connections.request_read_timeout_milliseconds", 100...3_600_000) {
             $0.connections.requestReadTimeoutMilliseconds = $1
+        },
+        integer("connections.response_write_timeout_milliseconds", 100...3_600_000) {
+            $0.connections.responseWriteTimeoutMilliseconds = $1
         },
         integer("connections.refusal_log_interval_milliseconds", 100...86_400_000) {
             $0.connections.refusalLogIntervalMilliseconds = $1

@@ -173,6 +173,8 @@ public enum LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
     case damaged(Cause)
     /// The disk refuses writes (see `StorageHealth`): refused without being tried.
     case unavailable(String)
+    /// This daemon may not append now (see `WriteAuthority`): a follower, fenced, or waiting for replicas.
+    case notWritable(WriteAuthority.Refusal)
 
     /// A stable, machine-readable code for APIs and metrics.
     public var code: String {
@@ -191,6 +193,7 @@ public enum LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .storage: "storage_failure"
         case .damaged: "storage_damaged"
         case .unavailable: "storage_unavailable"
+        case .notWritable(let refusal): refusal.code
         }
     }
 
@@ -213,6 +216,7 @@ public enum LedgerError: Error, Sendable, Equatable, CustomStringConvertible {
         case .storage(let cause): "storage failure: \(cause)"
         case .damaged(let cause): "\(cause); nothing was stored (fascicolo verify reports the damage)"
         case .unavailable(let why): "the disk refuses the log's writes (\(why)); nothing was stored, try again later"
+        case .notWritable(let refusal): refusal.description
         }
     }
 }

@@ -40,6 +40,9 @@ final class GroupCommitWriter: @unchecked Sendable {
     var keyChain: KeyChain { lock.withLock { chainUnlocked } }
     private var chainUnlocked: KeyChain
     private let checkpointFile: CheckpointFile.Appender
+    /// Whether new entries may be signed now (follower, fenced, waiting for replicas): asked when
+    /// a request is queued and again just before each batch commits.
+    let authority = WriteAuthority()
     private let origin: String
     private let configuration: LedgerConfiguration
     private let logger: Logger
@@ -51,6 +54,8 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     private let lock = ConditionLock()
     private var queue: [Pending] = []
+    /// Batches of a primary's signed entries waiting to be stored (follower mode); guarded by `lock`.
+    private var replicatedQueue: [ReplicatedPending] = []
     private var state = State.running
     /// Whether the disk takes writes (see `StorageHealth`); guarded by `lock`.
     private var healthUnlocked = StorageHealth.writable
@@ -80,9 +85,10 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     init(
         store: LedgerStore, key: SigningKey, chain: KeyChain, configuration: LedgerConfiguration, wallClock: WallClock,
-        logger: Logger
+        logger: Logger, follower: Bool = false
     ) throws {
-        precondition(chain.current == key.publicKey)
+        // A follower's key (none, or a standby's copy of its primary's) signs nothing while it follows.
+        precondition(follower || chain.current == key.publicKey)
         let origin = chain.origin
         self.store = store
         self.key = key
@@ -118,7 +124,8 @@ final class GroupCommitWriter: @unchecked Sendable {
         committedSizeUnlocked = tree.size
         checkpointSizeUnlocked = lastCheckpointSize
         // The side table that decides answers is checked before anything is answered from it.
-        _ = try store.checkIdempotencySeal(sealUnlocked, migrate: !store.environment.options.readOnly)
+        _ = try store.checkIdempotencySeal(sealUnlocked, migrate: !store.environment.options.readOnly && !follower)
+        signingPublicKeyUnlocked = key.publicKey
         startThread { [self] in run() }
     }
 
@@ -163,6 +170,10 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
     }
 
+    /// The public key of the key that signs appends (changed by a rotation's commit).
+    var signingPublicKey: PublicKey? { lock.withLock { signingPublicKeyUnlocked } }
+    private var signingPublicKeyUnlocked: PublicKey?
+
     /// The number of committed entries.
     var committedSize: UInt64 { lock.withLock { committedSizeUnlocked } }
     private var committedSizeUnlocked: UInt64 = 0
@@ -179,6 +190,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         try await withCheckedThrowingContinuation { continuation in
             let refusal: LedgerError? = lock.withLock {
                 guard state == .running else { return .shutDown }
+                if let refusal = authority.refusal { return .notWritable(refusal) }
                 // While the disk refuses writes, appends are refused at once until the next
                 // retry is due; the first one after that is the probe.
                 switch healthUnlocked {
@@ -202,6 +214,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         try await withCheckedThrowingContinuation { continuation in
             let refusal: LedgerError? = lock.withLock {
                 guard state == .running else { return .shutDown }
+                if let refusal = authority.refusal { return .notWritable(refusal) }
                 if case .writable = healthUnlocked {} else { return .unavailable("the disk is not taking writes") }
                 queue.append(Pending(request: request, contentDigest: nil, continuation: continuation, rotation: next))
                 lock.broadcast()
@@ -327,18 +340,23 @@ final class GroupCommitWriter: @unchecked Sendable {
 
     private func run() {
         while true {
+            if let replicated = takeReplicated() {
+                commitReplicated(replicated)
+                continue
+            }
             let (batch, draining) = takeBatch()
             if !batch.isEmpty {
                 commit(batch)
             } else if draining {
                 if tree.size > lastCheckpointSize { commitCheckpointOnly() }
+                refuseReplicatedAtStop()
                 lock.withLock {
                     state = .stopped
                     lock.broadcast()
                 }
                 changed.notify()
                 return
-            } else {
+            } else if !hasReplicatedWaiting {
                 commitCheckpointOnly()
             }
         }
@@ -349,7 +367,7 @@ final class GroupCommitWriter: @unchecked Sendable {
     private func takeBatch() -> ([Pending], Bool) {
         lock.withLock {
             while queue.isEmpty && state == .running {
-                if checkpointRequestedUnlocked { return ([], false) }
+                if checkpointRequestedUnlocked || !replicatedQueue.isEmpty { return ([], false) }
                 if let since = uncoveredSince {
                     let deadline = since + UInt64(configuration.checkpointEveryMilliseconds) * 1_000_000
                     if monotonic.nanoseconds() >= deadline { return ([], false) }
@@ -388,6 +406,12 @@ final class GroupCommitWriter: @unchecked Sendable {
     }
 
     private func commit(_ batch: [Pending]) {
+        // Asked again here, not only when queued: once `refuse` has returned, nothing that was
+        // still waiting in the queue commits (a fenced primary must stop before its lease expires).
+        if let refusal = authority.refusal {
+            for pending in batch { pending.continuation.resume(throwing: LedgerError.notWritable(refusal)) }
+            return
+        }
         let outcome: BatchOutcome
         let began = monotonic.nanoseconds()
         var opened = began
@@ -433,6 +457,7 @@ final class GroupCommitWriter: @unchecked Sendable {
         }
         lock.withLock {
             if let rotated = outcome.rotated {
+                signingPublicKeyUnlocked = rotated.key.publicKey
                 sealUnlocked = rotated.seal
                 chainUnlocked = rotated.chain
             }
@@ -717,6 +742,13 @@ final class GroupCommitWriter: @unchecked Sendable {
             changed.notify()
             return
         }
+        if authority.refusal != nil {
+            // A follower stores its primary's checkpoints and a fenced primary signs nothing new;
+            // looked at again after another interval, not in a loop.
+            lock.withLock { checkpointRequestedUnlocked = false }
+            uncoveredSince = monotonic.nanoseconds()
+            return
+        }
         let requested = lock.withLock { checkpointRequestedUnlocked }
         do {
             let note = try store.environment.write { txn in try writeCheckpoint(tree: tree, batchHeads: [:], in: txn) }
@@ -759,5 +791,257 @@ public struct CommitTimings: Sendable, Equatable {
         signSeconds += Double(sign) / 1e9
         writeSeconds += Double(write) / 1e9
         syncSeconds += Double(sync) / 1e9
+    }
+}
+
+// MARK: - A primary's signed entries (follower mode)
+
+extension GroupCommitWriter {
+    /// A batch of a primary's entries waiting for the writer thread (see `Ledger.replicate`).
+    struct ReplicatedPending {
+        let batch: ReplicationBatch
+        let continuation: CheckedContinuation<UInt64, any Error>
+    }
+
+    /// What a replicated commit wrote, applied to the writer's state once it succeeded.
+    private struct ReplicatedOutcome {
+        var tree: MerkleFrontier
+        var lastRecordedAt: Int64
+        var chain: KeyChain
+        var notes: [String]
+        var checkpointSize: UInt64
+        var pendingHeads: [[UInt8]: StreamHead]
+    }
+
+    /// Queues a batch of the primary's signed entries; returns the log's size once it is durable.
+    func submitReplicated(_ batch: ReplicationBatch) async throws -> UInt64 {
+        try await withCheckedThrowingContinuation { continuation in
+            let refusal: LedgerError? = lock.withLock {
+                guard state == .running else { return .shutDown }
+                if case .writable = healthUnlocked {} else { return .unavailable("the disk is not taking writes") }
+                replicatedQueue.append(ReplicatedPending(batch: batch, continuation: continuation))
+                lock.broadcast()
+                return nil
+            }
+            if let refusal { continuation.resume(throwing: refusal) }
+        }
+    }
+
+    fileprivate func takeReplicated() -> ReplicatedPending? {
+        lock.withLock { replicatedQueue.isEmpty ? nil : replicatedQueue.removeFirst() }
+    }
+
+    fileprivate var hasReplicatedWaiting: Bool { lock.withLock { !replicatedQueue.isEmpty } }
+
+    fileprivate func refuseReplicatedAtStop() {
+        let left = lock.withLock {
+            defer { replicatedQueue = [] }
+            return replicatedQueue
+        }
+        for pending in left { pending.continuation.resume(throwing: LedgerError.shutDown) }
+    }
+
+    fileprivate func commitReplicated(_ pending: ReplicatedPending) {
+        let outcome: ReplicatedOutcome
+        let began = monotonic.nanoseconds()
+        do {
+            outcome = try store.environment.write { txn in try writeReplicated(pending.batch, in: txn) }
+        } catch let refused as ReplicationRefused {
+            // The transaction was aborted: nothing of the batch is stored.
+            pending.continuation.resume(throwing: refused)
+            return
+        } catch let damage as DamagedData {
+            logger.error("damaged data", metadata: ["table": "\(damage.table)", "problem": "\(damage.what)"])
+            pending.continuation.resume(throwing: LedgerError.damaged(.init(damage)))
+            return
+        } catch {
+            logger.error("replicated commit failed; nothing of it was stored", metadata: ["error": "\(error)"])
+            recordFailure(error)
+            pending.continuation.resume(throwing: LedgerError.storage(.init(error)))
+            return
+        }
+        recordSuccess()
+        let events = outcome.tree.size - tree.size
+        tree = outcome.tree
+        lastRecordedAt = outcome.lastRecordedAt
+        lastCheckpointSize = outcome.checkpointSize
+        uncoveredSince = tree.size > lastCheckpointSize ? monotonic.nanoseconds() : nil
+        pendingHeads = outcome.pendingHeads
+        headsAhead = false
+        let committed = monotonic.nanoseconds()
+        lock.withLock {
+            chainUnlocked = outcome.chain
+            committedSizeUnlocked = tree.size
+            checkpointSizeUnlocked = lastCheckpointSize
+            timingsUnlocked.add(events: Int(events), wait: 0, sign: 0, write: committed - began, sync: 0)
+        }
+        pending.continuation.resume(returning: tree.size)
+        changed.notify()
+        for note in outcome.notes { keep(note) }
+    }
+
+    /// Stores a primary's entries at the positions they carry, after checking that each one is the
+    /// next of this log, signed by the key the chain names for its position (following the
+    /// `KeyRotated` entries of the batch), at the next version of its stream; and at each of the
+    /// primary's checkpoints in the batch, that the note verifies and that its root and
+    /// stream-heads root are the ones of the entries stored. Throws `ReplicationRefused` at the
+    /// first difference: the transaction is then aborted.
+    private func writeReplicated(_ batch: ReplicationBatch, in txn: WriteTransaction) throws -> ReplicatedOutcome {
+        let base = tree.size
+        var tree = self.tree
+        var chain = lock.withLock { chainUnlocked }
+        var lastRecordedAt = self.lastRecordedAt
+        let records = batch.records
+        guard !records.isEmpty else { throw ReplicationRefused(.invalid, at: base, "the batch holds no entry") }
+        var sizes: [UInt64] = []
+        for note in batch.notes {
+            do { sizes.append(try Checkpoint.size(ofNote: note)) } catch {
+                throw ReplicationRefused(.invalid, at: nil, "a checkpoint note is malformed: \(error)")
+            }
+        }
+        let end = base + UInt64(records.count)
+        guard let last = sizes.last, last == end, sizes.first! > base, zip(sizes, sizes.dropFirst()).allSatisfy({ $0 < $1 }) else {
+            throw ReplicationRefused(.invalid, at: base, "the batch does not end with a checkpoint of its entries")
+        }
+
+        // Each entry's place and key, following the rotations the batch carries.
+        var keys: [PublicKey] = []
+        keys.reserveCapacity(records.count)
+        for (offset, record) in records.enumerated() {
+            let position = base + UInt64(offset)
+            try record.withUnsafeBytes { bytes in
+                let view: EntryView
+                do { view = try EntryView(record: bytes) } catch { throw ReplicationRefused(.invalid, at: position, "\(error)") }
+                guard view.position == position else {
+                    throw ReplicationRefused(.invalid, at: position, "the entry carries position \(view.position)")
+                }
+                guard view.recordedAtMilliseconds >= lastRecordedAt else {
+                    throw ReplicationRefused(.invalid, at: position, "its recordedAt is earlier than the entry before it")
+                }
+                lastRecordedAt = view.recordedAtMilliseconds
+                let key = chain.key(forEntryAt: position)
+                guard view.keyID.elementsEqual(chain.keyID(key)) else {
+                    throw ReplicationRefused(.invalid, at: position, "its key ID is not the one of the key the log's chain names")
+                }
+                keys.append(key)
+                if view.stream.elementsEqual(KeyRotation.stream.utf8) {
+                    guard view.eventType.elementsEqual(KeyRotation.eventType.utf8) else {
+                        throw ReplicationRefused(.invalid, at: position, "an entry of \(KeyRotation.stream) is not a key rotation")
+                    }
+                    do {
+                        let rotation = try KeyRotation.parse(
+                            payload: view.payload, origin: chain.origin, position: position, previous: chain.current)
+                        chain = chain.appending(rotation)
+                    } catch { throw ReplicationRefused(.invalid, at: position, "\(error)") }
+                }
+            }
+        }
+        let leaves = try verifyAndHash(records, keys: keys, base: base)
+        // The primary's checkpoints before anything else of the entries: a root that differs
+        // from the one of the entries this log holds followed by the ones sent is a fork.
+        var checkpoints: [Checkpoint] = []
+        var scratch = tree
+        for leaf in leaves {
+            scratch.append(leaf: leaf) { _, _ in }
+            guard checkpoints.count < sizes.count, sizes[checkpoints.count] == scratch.size else { continue }
+            let checkpoint: Checkpoint
+            do { checkpoint = try chain.verify(note: batch.notes[checkpoints.count]) } catch {
+                throw ReplicationRefused(.invalid, at: scratch.size, "the checkpoint of \(scratch.size) entries does not verify: \(error)")
+            }
+            guard checkpoint.root == scratch.root else {
+                throw ReplicationRefused(
+                    .forked, at: scratch.size,
+                    "the primary's signed checkpoint of \(scratch.size) entries is not the tree of this log's entries and the ones it sent")
+            }
+            checkpoints.append(checkpoint)
+        }
+
+        if headsAhead {
+            guard let table = store.streamHeads else { preconditionFailure("a writable store has a stream_heads table") }
+            heads = StreamHeadTree(rows: try StreamHeadTable.rows(in: txn, table: table))
+            for (stream, head) in pendingHeads { heads.set(stream: stream, head: head) }
+        }
+        headsAhead = true
+        var pending = pendingHeads
+        var streamVersions: [[UInt8]: UInt64] = [:]
+        var next = 0
+        for (record, leaf) in zip(records, leaves) {
+            let view = try record.withUnsafeBytes { bytes in try EntryView(record: bytes) }
+            let stream = Array(view.stream)
+            let current = try streamVersions[stream] ?? txn.get(store.streams, key: stream).flatMap { BigEndian.uint64($0) } ?? 0
+            guard view.streamVersion == current + 1 else {
+                throw ReplicationRefused(
+                    .invalid, at: view.position, "its stream version is \(view.streamVersion) where \(current + 1) comes next")
+            }
+            streamVersions[stream] = view.streamVersion
+            let positionKey = BigEndian.bytes(view.position)
+            try txn.put(store.entries, key: positionKey, value: record, options: .append)
+            try tree.append(leaf: leaf) { number, hash in
+                try txn.put(store.merkle, key: BigEndian.bytes(number), value: hash.bytes, options: .append)
+            }
+            let indexKey = LedgerStore.streamIndexKey(stream: stream, version: view.streamVersion)
+            try txn.put(store.streamIndex, key: indexKey, value: positionKey, options: .noOverwrite)
+            let head = StreamHead(version: view.streamVersion, position: view.position)
+            pending[stream] = head
+            heads.set(stream: stream, head: head)
+            guard next < sizes.count, sizes[next] == tree.size else { continue }
+            let note = batch.notes[next]
+            let checkpoint = checkpoints[next]
+            next += 1
+            if let headsRoot = checkpoint.streamHeadsRoot {
+                guard let table = store.streamHeads else { preconditionFailure("a writable store has a stream_heads table") }
+                for (stream, head) in pending {
+                    try txn.put(
+                        table, key: StreamHeadMap.key(stream: stream).bytes, value: StreamHeadTable.value(head: head, stream: stream))
+                }
+                guard heads.root() == headsRoot else {
+                    throw ReplicationRefused(
+                        .forked, at: tree.size,
+                        "the primary's checkpoint of \(tree.size) entries commits to other stream heads than its entries")
+                }
+                pending = [:]
+            }
+            try txn.put(store.checkpoints, key: BigEndian.bytes(tree.size), value: Array(note.utf8), options: .append)
+        }
+        for (stream, version) in streamVersions { try txn.put(store.streams, key: stream, value: BigEndian.bytes(version)) }
+        return ReplicatedOutcome(
+            tree: tree, lastRecordedAt: lastRecordedAt, chain: chain, notes: batch.notes, checkpointSize: end, pendingHeads: pending)
+    }
+
+    /// Checks each record's signature with its key and returns the Merkle leaf hashes — on all
+    /// cores for a large batch, as verifying is the dominant cost of storing one.
+    private func verifyAndHash(_ records: [[UInt8]], keys: [PublicKey], base: UInt64) throws -> [Digest] {
+        let count = records.count
+        var leaves = [Digest](repeating: MerkleHash.empty, count: count)
+        var valid = [Bool](repeating: false, count: count)
+        let chunk = Self.signingSliceRecords
+        let slices = (count + chunk - 1) / chunk
+        leaves.withUnsafeMutableBufferPointer { leaves in
+            valid.withUnsafeMutableBufferPointer { valid in
+                // Each slice touches only its own leaves and flags.
+                let shared = UnsafeTransfer((leaves, valid))
+                let work = { @Sendable (slice: Int) in
+                    let (leaves, valid) = shared.value
+                    for index in (slice * chunk)..<min(count, (slice + 1) * chunk) {
+                        records[index].withUnsafeBytes { record in
+                            let signed = record.count - Signature.byteCount
+                            valid[index] = keys[index].isValidSignature(
+                                UnsafeRawBufferPointer(rebasing: record[signed...]),
+                                for: UnsafeRawBufferPointer(rebasing: record[..<signed]))
+                            leaves[index] = MerkleHash.leaf(record)
+                        }
+                    }
+                }
+                if slices == 1 || signingThreads == 1 {
+                    for slice in 0..<slices { work(slice) }
+                } else {
+                    DispatchQueue.concurrentPerform(iterations: slices, execute: work)
+                }
+            }
+        }
+        if let bad = valid.firstIndex(of: false) {
+            throw ReplicationRefused(.invalid, at: base + UInt64(bad), "its signature does not verify with the key of its position")
+        }
+        return leaves
     }
 }

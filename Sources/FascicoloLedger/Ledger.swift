@@ -23,6 +23,8 @@ public final class Ledger: Sendable {
     let logger: Logger
     /// Set while a key rotation runs: one at a time.
     let rotating = Mutex(false)
+    /// The followers of this log and what they hold (reported by `GET /v1/replication/log`).
+    public let followers = FollowerReports()
 
     /// Opens (creating on first use) the ledger in `directory`. A new directory gets a fresh
     /// signing key in `signing.key` (mode 0600); an existing key file readable by group or others
@@ -94,9 +96,9 @@ public final class Ledger: Sendable {
         }
     }
 
-    private init(
+    init(
         store: LedgerStore, key: SigningKey, chain: KeyChain, configuration: LedgerConfiguration, wallClock: WallClock,
-        logger: Logger
+        logger: Logger, follower: Bool = false
     ) throws {
         self.store = store
         self.configuration = configuration
@@ -105,7 +107,7 @@ public final class Ledger: Sendable {
         self.logger = logger
         self.writer = try GroupCommitWriter(
             store: store, key: key, chain: chain, configuration: configuration,
-            wallClock: wallClock, logger: logger)
+            wallClock: wallClock, logger: logger, follower: follower)
         logger.info("ledger open", metadata: ["entries": "\(writer.committedSize)", "origin": "\(origin)"])
     }
 
@@ -174,6 +176,10 @@ public final class Ledger: Sendable {
         return record
     }
 
+    /// Whether new entries may be appended now (see `WriteAuthority`): a follower, a primary
+    /// without its lease and one waiting for its synchronous followers close it.
+    public var writeAuthority: WriteAuthority { writer.authority }
+
     /// Whether the disk takes the log's writes (health, metrics).
     public var storageHealth: StorageHealth { writer.health }
     /// Group commits that failed (nothing of them acknowledged) since the ledger was opened.
@@ -224,6 +230,7 @@ public final class Ledger: Sendable {
             let seen = writer.changed.generation
             if let latest = try latestCheckpoint(), latest.size >= size { return latest }
             if size == 0 { throw LedgerError.unavailable("the log is empty: there is nothing to sign") }
+            if let refusal = writeAuthority.refusal { throw LedgerError.notWritable(refusal) }
             if writer.isStopped || Task.isCancelled { throw LedgerError.shutDown }
             switch writer.health {
             case .writable: break

@@ -36,14 +36,17 @@ public struct APIRoutes: Sendable {
     let shutdown: ShutdownSwitch
     /// The witnesses' cosignatures, served with the checkpoints they cosigned.
     let cosignatures: WitnessCosignatures
+    /// A follower's replication (nil on a primary).
+    let replication: ReplicationMonitor?
 
     public init(
         caseFiles: CaseFiles, projections: ProjectionEngine, policy: AccessPolicy, metrics: ServerMetrics, openAPIDocument: String,
         version: String,
         subscriptions: SubscriptionSettings = SubscriptionSettings(), requestBytesMax: Int = 16 << 20,
         unusualAccess: UnusualAccessRules = UnusualAccessRules(), cosignatures: WitnessCosignatures? = nil,
-        shutdown: ShutdownSwitch
+        replication: ReplicationMonitor? = nil, shutdown: ShutdownSwitch
     ) {
+        self.replication = replication
         self.cosignatures = cosignatures ?? WitnessCosignatures(path: nil)
         self.subscriptions = subscriptions
         self.unusualAccess = unusualAccess
@@ -72,7 +75,10 @@ public struct APIRoutes: Sendable {
         }
         groups.everyRole.get("v1/health/ready") { _, _ in
             let health = ledger.storageHealth
-            return json(status: health == .writable ? .ok : .serviceUnavailable, Render.readiness(health, entries: ledger.size))
+            let refusal = ledger.writeAuthority.refusal
+            return json(
+                status: health == .writable && refusal == nil ? .ok : .serviceUnavailable,
+                Render.readiness(health, appends: refusal, entries: ledger.size))
         }
         groups.everyRole.get("v1/version") { _, _ in
             return json(status: .ok, Render.version(version))
@@ -125,6 +131,7 @@ public struct APIRoutes: Sendable {
         }
         registerCheckpoints(on: groups)
         registerTiles(on: groups)
+        registerReplication(on: groups)
         groups.auditors.get("v1/proofs/inclusion") { request, _ in
             let position: UInt64 = try requiredQuery(request, "position")
             let treeSize: UInt64 = try query(request, "treeSize") ?? ledger.size
@@ -145,7 +152,7 @@ public struct APIRoutes: Sendable {
             return json(status: .ok, Render.consistencyProof(from: from, to: to, proof: proof))
         }
         groups.admins.get("metrics") { _, _ in
-            let text = metrics.render(ledger: ledger, projections: projections.statuses())
+            let text = metrics.render(ledger: ledger, projections: projections.statuses()) + replicationMetricsText()
             return Response(
                 status: .ok, headers: [.contentType: "text/plain; version=0.0.4"], body: .init(byteBuffer: ByteBuffer(bytes: text)))
         }
@@ -237,13 +244,18 @@ public struct APIRoutes: Sendable {
             // A count beyond a limit is a rule of the request, as on /v1/persons/events: 422, not 413.
             case .tooManyEvents: .unprocessableContent
             case .wrongExpectedVersion, .idempotencyConflict: .conflict
-            case .shutDown, .unavailable: .serviceUnavailable
+            case .shutDown, .unavailable, .notWritable: .serviceUnavailable
             case .storage, .damaged: .internalServerError
             case .invalidStreamName, .invalidEventType, .invalidAuthor, .invalidIdempotencyKey, .noEvents, .emptyPayload:
                 .unprocessableContent
             }
         var problem = Problem(status, code: error.code, detail: error.description)
-        if case .unavailable = error { problem.retryAfterSeconds = 5 }
+        switch error {
+        case .unavailable: problem.retryAfterSeconds = 5
+        case .notWritable(.follower(let primary)): problem.primary = primary
+        case .notWritable: problem.retryAfterSeconds = 1
+        default: break
+        }
         return problem
     }
 

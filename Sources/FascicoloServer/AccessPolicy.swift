@@ -15,6 +15,9 @@ public struct AccessPolicy: Sendable, Equatable {
         case auditor
         /// Everything, including operations.
         case admin
+        /// Reads the whole log to follow it (`GET /v1/replication/log`), and nothing else: the
+        /// uid of a follower daemon (or of the proxy a remote follower comes through).
+        case replica
 
         public static func < (lhs: Role, rhs: Role) -> Bool {
             allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!

@@ -26,6 +26,9 @@ public struct ConnectionSettings: Sendable, Equatable {
     /// A request's head and body must be received within this long of its first byte; otherwise
     /// it is answered 408 (or, if its answer has begun, the connection is closed).
     public var requestReadTimeoutMilliseconds = 10_000
+    /// A connection whose socket has refused writes this long (its peer stopped reading a long
+    /// answer) is closed.
+    public var responseWriteTimeoutMilliseconds = 30_000
     /// At most one log line about refused connections per this interval.
     public var refusalLogIntervalMilliseconds = 10_000
 
@@ -69,6 +72,10 @@ public final class ConnectionCounters: Sendable {
 
     func readTimedOut() { readTimeouts.add(1, ordering: .relaxed) }
     public var requestReadTimeouts: Int { readTimeouts.load(ordering: .relaxed) }
+
+    private let writeTimeouts = Atomic<Int>(0)
+    func writeTimedOut() { writeTimeouts.add(1, ordering: .relaxed) }
+    public var responseWriteTimeouts: Int { writeTimeouts.load(ordering: .relaxed) }
 }
 
 /// Admits or refuses each connection at accept, and frees its slot when it closes.
@@ -92,7 +99,7 @@ final class ConnectionLimiter: Sendable {
 
     let settings: ConnectionSettings
     private let policy: AccessPolicy
-    private let counters: ConnectionCounters
+    let counters: ConnectionCounters
     private let logger: Logger
     private let state = Mutex(State())
     /// Refused connections still being answered.
@@ -336,6 +343,57 @@ final class RequestReadDeadline: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         context.close(promise: nil)
+    }
+}
+
+/// Closes a connection whose socket has refused the daemon's writes for `timeout`: a peer that
+/// asked for a long answer (a subscription, a page of the log) and stopped reading would
+/// otherwise hold its connection, the answer's buffers and, for a subscription, a slot for ever —
+/// the answer's writer waits for the socket to take more, and neither the idle timeout (a
+/// request is in progress) nor the read deadline (the request was whole) applies.
+///
+/// NIO says when the channel's outbound buffer passes its high-water mark (not writable) and
+/// when it drains below the low one (writable again); the clock runs from the first and stops at
+/// the second, so a slow reader that keeps reading is never cut off.
+final class ResponseWriteStall: ChannelInboundHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+
+    private let timeout: TimeAmount
+    private let counters: ConnectionCounters
+    private var timer: Scheduled<Void>?
+
+    init(timeout: TimeAmount, counters: ConnectionCounters) {
+        self.timeout = timeout
+        self.counters = counters
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable {
+            timer?.cancel()
+            timer = nil
+        } else if timer == nil {
+            let loopBound = NIOLoopBound((self, context), eventLoop: context.eventLoop)
+            timer = context.eventLoop.scheduleTask(in: timeout) {
+                let (stall, context) = loopBound.value
+                stall.timer = nil
+                guard !context.channel.isWritable else { return }
+                stall.counters.writeTimedOut()
+                context.close(promise: nil)
+            }
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        timer?.cancel()
+        timer = nil
+        context.fireChannelInactive()
     }
 }
 

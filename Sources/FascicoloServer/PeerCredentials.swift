@@ -71,6 +71,11 @@ struct PeerCredentialsHTTP1Channel: ServerChildChannel, HTTPChannelHandler {
                     let operations = channel.pipeline.syncOperations
                     let deadline = try operations.handler(type: RequestReadDeadline.self)
                     try operations.addHandler(RequestFirstByte(deadline: deadline), position: .first)
+                    try operations.addHandler(
+                        ResponseWriteStall(
+                            timeout: .milliseconds(Int64(limiter.settings.responseWriteTimeoutMilliseconds)),
+                            counters: limiter.counters),
+                        position: .first)
                     return Value(base: value, peer: peer, channel: channel)
                 }
             }

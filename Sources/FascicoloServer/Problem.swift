@@ -14,6 +14,9 @@ public struct Problem: HTTPResponseError, Sendable {
     public let detailItalian: String?
     /// Sent as `Retry-After` (seconds) when the refusal is temporary (a read model catching up).
     public var retryAfterSeconds: Int?
+    /// Where the primary is, on a follower's refusal of an append (`not_primary`): from the
+    /// daemon's configuration, never from the request.
+    public var primary: String?
 
     public init(
         _ status: HTTPResponse.Status, code: String, detail: String, field: String? = nil, detailItalian: String? = nil,
@@ -33,7 +36,7 @@ public struct Problem: HTTPResponseError, Sendable {
         let buffer = ByteBuffer(
             bytes: Self.body(
                 status: Int(status.code), title: status.reasonPhrase, code: code, detail: detail,
-                field: field, detailItalian: detailItalian))
+                field: field, detailItalian: detailItalian, primary: primary))
         var headers: HTTPFields = [.contentType: "application/problem+json"]
         if let retryAfterSeconds { headers[.retryAfter] = String(retryAfterSeconds) }
         return Response(status: status, headers: headers, body: .init(byteBuffer: buffer))
@@ -42,7 +45,7 @@ public struct Problem: HTTPResponseError, Sendable {
     /// The problem details object (also written outside the HTTP pipeline: `ConnectionLimits`).
     static func body(
         status: Int, title: String, code: String, detail: String, field: String? = nil,
-        detailItalian: String? = nil
+        detailItalian: String? = nil, primary: String? = nil
     ) -> [UInt8] {
         var json = JSONBytes()
         json.object { json in
@@ -53,6 +56,7 @@ public struct Problem: HTTPResponseError, Sendable {
             json.member("detail", detail)
             if let field { json.member("field", field) }
             if let detailItalian { json.member("detailItalian", detailItalian) }
+            if let primary { json.member("primary", primary) }
         }
         return json.bytes
     }

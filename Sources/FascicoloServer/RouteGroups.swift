@@ -15,6 +15,8 @@ struct RouteGroups {
     let auditors: Group
     /// Operations — metrics, rebuilds, erasure: admins only.
     let admins: Group
+    /// The log for followers (`GET /v1/replication/log`): replicas and admins.
+    let replicas: Group
 
     init(router: Router<FascicoloRequestContext>, policy: AccessPolicy) {
         func group(_ roles: Set<AccessPolicy.Role>) -> Group {
@@ -24,6 +26,7 @@ struct RouteGroups {
         writers = group([.writer, .admin])
         auditors = group(APIRoutes.auditors)
         admins = group([.admin])
+        replicas = group([.replica, .admin])
     }
 }
 

@@ -95,6 +95,7 @@ private struct CopiedTotals {
     let commitFailures: CopiedCounter
     let refusals: [(reason: ConnectionRefusal, counter: CopiedCounter)]
     let readTimeouts: CopiedCounter
+    let writeTimeouts: CopiedCounter
     let logEntries: Prometheus.Gauge
     let storageWritable: Prometheus.Gauge
     let openConnections: Prometheus.Gauge
@@ -134,6 +135,11 @@ private struct CopiedTotals {
             registry.counter(
                 "fascicolo_request_read_timeouts_total",
                 "Requests whose head and body were not received within connections.request_read_timeout_milliseconds (cut off)."))
+        writeTimeouts = CopiedCounter(
+            registry.counter(
+                "fascicolo_response_write_timeouts_total",
+                "Connections closed because their socket refused writes for connections.response_write_timeout_milliseconds (a peer that stopped reading)."
+            ))
         logEntries = registry.gauge("fascicolo_log_entries", "Entries in the log (the tree size).")
         storageWritable = registry.gauge(
             "fascicolo_storage_writable",
@@ -149,6 +155,7 @@ private struct CopiedTotals {
         commitFailures.copy(Double(ledger.commitFailures))
         for refusal in refusals { refusal.counter.copy(Double(counters.refusals(refusal.reason))) }
         readTimeouts.copy(Double(counters.requestReadTimeouts))
+        writeTimeouts.copy(Double(counters.responseWriteTimeouts))
         logEntries.set(to: Double(size))
         storageWritable.set(to: ledger.storageHealth.isWritable ? 1 : 0)
         openConnections.set(to: Double(connections.value))

@@ -29,6 +29,14 @@ struct Fascicolod: AsyncParsableCommand {
     @Option(name: .long, help: "The log level (overrides log.level).")
     var logLevel: String?
 
+    @Option(
+        name: .long,
+        help: "Follow a primary (overrides replication.follow): its Unix socket, or an http(s):// URL of its API.")
+    var follow: String?
+
+    @Option(name: .long, help: "The verifier key of the followed log's first key (overrides replication.trusted_key).")
+    var trustedKey: String?
+
     /// The start's structure check, run by the daemon itself as a child (StoreCheck).
     @Option(name: .long, help: .hidden)
     var checkStore: String?
@@ -56,6 +64,10 @@ struct Fascicolod: AsyncParsableCommand {
             if let dataDir { try settings.apply(name: "storage.data_directory", value: .string(dataDir), source: "--data-dir") }
             if let socket { try settings.apply(name: "socket.path", value: .string(socket), source: "--socket") }
             if let logLevel { try settings.apply(name: "log.level", value: .string(logLevel), source: "--log-level") }
+            if let follow { try settings.apply(name: "replication.follow", value: .string(follow), source: "--follow") }
+            if let trustedKey {
+                try settings.apply(name: "replication.trusted_key", value: .string(trustedKey), source: "--trusted-key")
+            }
         } catch {
             FileHandle.standardError.write(Data("fascicolod: \(error)\n".utf8))
             throw ExitCode(1)

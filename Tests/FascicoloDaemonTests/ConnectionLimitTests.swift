@@ -120,6 +120,32 @@ import Testing
         }
     }
 
+    /// A peer that asks for a long answer and stops reading it holds a subscription slot, a
+    /// connection and the answer's buffers: once the socket has refused its writes for
+    /// `response_write_timeout_milliseconds`, the connection is closed and the slot freed.
+    @Test func aPeerThatStopsReadingIsCutOff() throws {
+        let limits = """
+            [subscriptions]
+            concurrent_max = 1
+            [connections]
+            response_write_timeout_milliseconds = 1_500
+            """
+        try withDaemon(extra: limits) { daemon in
+            // Enough entries to fill the socket's buffers and the daemon's outbound one many times over.
+            let payload = String(repeating: "x", count: 200)
+            let events = (0..<10).map { _ in #"{"type":"X","data":"\#(payload)"}"# }.joined(separator: ",")
+            for batch in 0..<300 {
+                let reply = try daemon.append("s-\(batch)", #"{"events":[\#(events)]}"#)
+                #expect(reply.status == 201, "\(reply.body)")
+            }
+            let peers = PeerClient(daemon)
+            let stalled = try peers.run(["stall", daemon.socket, "4"])
+            #expect(stalled["second"] as? String == "HTTP/1.1 200 OK", "the stalled subscription's slot is free again: \(stalled)")
+            #expect(stalled["closed"] as? Bool == true, "\(stalled)")
+            #expect(try daemon.call("/metrics").body.contains("fascicolo_response_write_timeouts_total 1"))
+        }
+    }
+
     /// The soft descriptor limit is raised to the hard one at start; a connection limit that
     /// does not fit in it with room to spare is lowered, and one that leaves nothing beyond the
     /// admins' reserve stops the start.
@@ -342,5 +368,18 @@ final class PeerClient {
             statuses = [line for line in text.split("\r\n") if line.startswith("HTTP/1.1 ")]
             report({"closed": closed, "seconds": round(time.monotonic() - start, 3), "statuses": statuses,
                     "heartbeats": text.count('"heartbeat":true')})
+        elif mode == "stall":
+            # A subscriber that asks for the whole log and never reads, for SECONDS: is a second
+            # subscription admitted then, and was the first connection closed by the daemon?
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            s.connect(path)
+            s.sendall(b"GET /v1/subscribe?from=0 HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            time.sleep(float(sys.argv[3]))
+            second = connect(path)
+            second.sendall(b"GET /v1/subscribe HTTP/1.1\r\nHost: localhost\r\n\r\n")
+            answer, _ = read_until_closed(second, 1)
+            _, closed = read_until_closed(s, 5)
+            report({"closed": closed, "second": answer.decode("utf-8", "replace").split("\r\n", 1)[0]})
         """#
 }

@@ -26,7 +26,8 @@ import Testing
             let running = Task { try await daemon.run() }
             defer { running.cancel() }
             let socket = configuration.resolvedSocketPath
-            for _ in 0..<500 where access(socket, F_OK) != 0 { try await Task.sleep(for: .milliseconds(10)) }
+            // Up to a minute: on a loaded machine (CI, parallel builds) the start has taken longer than 5 s.
+            for _ in 0..<6_000 where access(socket, F_OK) != 0 { try await Task.sleep(for: .milliseconds(10)) }
 
             let events = """
                 \(DomainEndToEndTests.registration),
@@ -41,8 +42,8 @@ import Testing
             let result = try runProcess(
                 "/usr/bin/env",
                 [
-                    "curl", "-s", "--max-time", "30", "--unix-socket", socket,
-                    "http://localhost/v1/caseload?by=ambito&reflects=\(last)",
+                    "curl", "-s", "--max-time", "60", "--unix-socket", socket,
+                    "http://localhost/v1/caseload?by=ambito&reflects=\(last)&timeoutMs=30000",
                 ])
             let answer = try #require(
                 try JSONSerialization.jsonObject(with: Data(result.output.utf8)) as? [String: Any], "\(result.output)")

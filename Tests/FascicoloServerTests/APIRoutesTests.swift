@@ -89,6 +89,45 @@ import Testing
         }
     }
 
+    /// A follower, a fenced primary or one waiting for its synchronous followers: every route
+    /// that would store something answers 503 with the gate's code and stores nothing; reads go on.
+    @Test func aClosedWriteGateRefusesEveryWriteAndReadinessSaysWhy() async throws {
+        try await TestServer.run { server in
+            #expect(try await server.append("s", #"{"events":[{"type":"X","data":1}]}"#).status == 201)
+            let recorded = try await server.call(
+                .post, "/v1/persons/events", body: PersonRoutesTests.body(PersonRoutesTests.registration))
+            #expect(recorded.status == 201)
+            let size = server.ledger.size
+
+            server.ledger.writeAuthority.refuse(.follower(primary: "https://fascicolo.ambito.example"))
+            let refused = try await server.append("s", #"{"events":[{"type":"X","data":2}]}"#)
+            refused.expectProblem(503, "not_primary")
+            #expect(refused.json?["primary"] as? String == "https://fascicolo.ambito.example")
+            let ready = try await server.call(.get, "/v1/health/ready")
+            #expect(ready.status == 503 && ready.json?["status"] as? String == "not_primary")
+            #expect(ready.json?["primary"] as? String == "https://fascicolo.ambito.example")
+            // A person's event, and a recorded read (it appends a RecordAccessed entry): refused too.
+            try await server.call(.post, "/v1/persons/events", body: PersonRoutesTests.body(PersonRoutesTests.registration))
+                .expectProblem(503, "not_primary")
+            try await server.call(.get, "/v1/persons/case-file", headers: PersonRoutesTests.person(PersonRoutesTests.codiceFiscale))
+                .expectProblem(503, "not_primary")
+            // Reads that record nothing are served.
+            #expect(try await server.call(.get, "/v1/entries/0").status == 200)
+
+            server.ledger.writeAuthority.refuse(.fenced)
+            let fenced = try await server.append("s", #"{"events":[{"type":"X","data":2}]}"#)
+            fenced.expectProblem(503, "fenced")
+            #expect(fenced.headers[.retryAfter] == "1" && fenced.json?["primary"] == nil)
+            server.ledger.writeAuthority.refuse(.replicasUnavailable)
+            try await server.append("s", #"{"events":[{"type":"X","data":2}]}"#).expectProblem(503, "replicas_unavailable")
+            #expect(server.ledger.size == size, "nothing refused was stored")
+
+            server.ledger.writeAuthority.allow()
+            #expect(try await server.call(.get, "/v1/health/ready").status == 200)
+            #expect(try await server.append("s", #"{"events":[{"type":"X","data":2}]}"#).status == 201)
+        }
+    }
+
     /// The log in C2SP tlog-tiles form under /v1/tlog (issue 20): the checkpoint, the level-0 tile
     /// of leaf hashes and the entry bundle, checked here from the spec's definitions — each
     /// bundled entry's RFC 6962 leaf hash is the tile's, and the tile folds to the checkpoint's root.

@@ -55,6 +55,8 @@ import Testing
         "POST /v1/siuss/exports": ["admin"],
         "GET /v1/siuss/register": auditors,
         "GET /metrics": ["admin"],
+        "GET /v1/replication/log": ["replica", "admin"],
+        "GET /v1/replication/status": everyRole,
     ]
 
     @Test func everyRegisteredRouteRequiresTheRolesOfTheTable() async throws {
@@ -62,7 +64,7 @@ import Testing
             #expect(Set(server.routes) == Set(Self.allowed.keys), "registered routes and the table differ")
             let peers = [
                 ("writer", TestServer.writer), ("auditor", TestServer.auditor), ("admin", TestServer.admin),
-                ("no role", TestServer.stranger),
+                ("replica", TestServer.replica), ("no role", TestServer.stranger),
             ]
             for route in server.routes {
                 let parts = route.split(separator: " ", maxSplits: 1)

@@ -16,12 +16,13 @@ import Testing
 /// peer it names — the kernel credentials a connection would carry — bound where the router
 /// builds the request's context.
 ///
-/// Roles: uid 0 is admin, 2001 writer (service `test-writer`), 2002 auditor; 2003 has none.
+/// Roles: uid 0 is admin, 2001 writer (service `test-writer`), 2002 auditor, 2004 replica; 2003 has none.
 struct TestServer {
     static let admin = PeerCredentials(pid: 1, uid: 0, gid: 0)
     static let writer = PeerCredentials(pid: 1, uid: 2001, gid: 2001)
     static let auditor = PeerCredentials(pid: 1, uid: 2002, gid: 2002)
     static let stranger = PeerCredentials(pid: 1, uid: 2003, gid: 2003)
+    static let replica = PeerCredentials(pid: 1, uid: 2004, gid: 2004)
 
     let client: any TestClientProtocol
     let ledger: Ledger
@@ -38,6 +39,7 @@ struct TestServer {
         policy.setMembers([.init(kind: .uid, id: 0)], of: .admin)
         policy.setMembers([.init(kind: .uid, id: writer)], of: .writer)
         policy.setMembers([.init(kind: .uid, id: auditor)], of: .auditor)
+        policy.setMembers([.init(kind: .uid, id: Self.replica.uid)], of: .replica)
         policy.setServiceNames([writer: "test-writer"])
         return policy
     }

@@ -184,12 +184,20 @@ extension Render {
         return json.bytes
     }
 
-    /// `GET /v1/health/ready`: ready, or why not (the store's health).
-    static func readiness(_ health: StorageHealth, entries: UInt64) -> [UInt8] {
+    /// `GET /v1/health/ready`: ready, or why not (the store's health, then whether this daemon
+    /// may append: a follower, a fenced primary, one waiting for its synchronous followers).
+    static func readiness(_ health: StorageHealth, appends refusal: WriteAuthority.Refusal?, entries: UInt64) -> [UInt8] {
         var json = JSONBytes()
         json.object { json in
             switch health {
             case .writable:
+                if let refusal {
+                    json.member("status", refusal.code)
+                    json.member("entries", entries)
+                    if case .follower(let primary?) = refusal { json.member("primary", primary) }
+                    json.member("detail", refusal.description)
+                    return
+                }
                 json.member("status", "ready")
                 json.member("entries", entries)
             case .failing(let since, let reason, _):
