@@ -79,7 +79,7 @@ let package = Package(
         .target(name: "FascicoloBundle", dependencies: ["FascicoloLedger", "FascicoloCrypto", "FascicoloJSON", "FascicoloConcurrency"]),
 
         // Seeded generator of realistic paths, shared by tests and benchmarks.
-        .target(name: "FascicoloWorkload", dependencies: ["FascicoloDomain", "FascicoloJSON"]),
+        .target(name: "FascicoloWorkload", dependencies: ["FascicoloDomain", "FascicoloJSON", "FascicoloLedger", "FascicoloCrypto"]),
 
         // HTTP/1.1 + JSON on the Unix socket: routes, roles from peer credentials, problem details.
         .target(

@@ -77,7 +77,7 @@ public final class Daemon: Sendable {
                 limits: configuration.caseFiles, logger: logger)
             projections = try ProjectionEngine(
                 ledger: ledger, reference: reference, projections: ReadModels.all,
-                options: configuration.projections, logger: logger)
+                options: configuration.projections, personalFields: caseFiles, logger: logger)
         } catch {
             ledger.close()
             throw error

@@ -61,10 +61,11 @@ extension CaseFiles {
                 schemaVersion: schema.version, occurredAt: ledger.wallClock.timestamp, codeTable: reference.current.version,
                 purpose: schema.purpose.rawValue, actor: .object([]), correlationID: nil, causationID: nil,
                 data: validated.open, sealed: nil)
+            var writes = keys.destroy(person) + [identities.remove(person)]
+            do { if let kept = try keptForSiussCancellations(person) { writes.append(kept) } } catch { throw storageFailure(error) }
             let request = AppendRequest(
                 stream: person.stream, events: [NewEvent(type: schema.type, payload: stored.bytes)],
-                expectedVersion: .exactly(version), author: author,
-                attachedWrites: keys.destroy(person) + [identities.remove(person)])
+                expectedVersion: .exactly(version), author: author, attachedWrites: writes)
             let result: AppendResult
             do {
                 result = try await ledger.append(request)
@@ -79,6 +80,18 @@ extension CaseFiles {
             return RecordResult(person: person, append: result, codeTable: reference.current.version)
         }
         preconditionFailure("the loop returns or throws")
+    }
+
+    /// GDPR art. 19 (the recipients are told of an erasure): once SIUSS exports exist, the
+    /// erased person's codice fiscale is kept — sealed under records.key, their own key being
+    /// destroyed — for the cancellations of their records the next export sends; that export
+    /// forgets it (docs/siuss.md, "Erased persons"). Nil when nothing was ever sent or the person
+    /// has no codice fiscale on record.
+    func keptForSiussCancellations(_ person: Pseudonym) throws -> AttachedWrite? {
+        guard try ledger.streamVersion(SiussExport.stream) > 0, let key = try keys.key(for: person),
+            let code = try identities.codiceFiscale(of: person, key: key, ledger: ledger)
+        else { return nil }
+        return keys.keepForCancellation(code, of: person)
     }
 
     /// Shreds for good: the erased row's bytes may stay in LMDB's free pages, so the records key

@@ -230,6 +230,7 @@ extension CaseFiles {
             if let found = IdentifierScanner.firstIdentifier(in: .object(validated.open), path: path + ".data") {
                 throw .identifierInClear(field: found)
             }
+            try Self.checkServedInClear(validated.personal.filter { Self.servedInClear.contains($0.key) }, path: path + ".data")
             if schema.kind == .interventionRequested, history.state.phase == .noCase,
                 !validated.open.contains(where: { $0.key == "ambito" })
             {
@@ -241,12 +242,17 @@ extension CaseFiles {
                 if let found = IdentifierScanner.firstIdentifier(in: .object(validated.open), path: path + ".data") {
                     throw .identifierInClear(field: found)
                 }
+                if let field = validated.open.first(where: { $0.key == "field" })?.value.string, Self.servedInClear.contains(field) {
+                    try Self.checkServedInClear(
+                        validated.personal.filter { $0.key == "newValue" || $0.key == "oldValue" }, path: path + ".data")
+                }
             }
             if schema.kind == .interventionEnded, validated.open.contains(where: { $0.key == "endedWith" }) {
                 throw Self.systemField(field: path + ".data.endedWith")
             }
             let version = prepared.version + UInt64(ordered.count) + 1
-            let fact = CaseFact(version: version, kind: schema.kind, data: validated.open, reference: table, occurredAt: event.occurredAt)
+            var fact = CaseFact(version: version, kind: schema.kind, data: validated.open, reference: table, occurredAt: event.occurredAt)
+            if fact.needsPersonalFields { fact.adopt(personal: validated.personal) }
             // A closure, transfer out or death ends the interventions still running: each end is
             // written as an entry of its own, right after it (see `automaticEnds`).
             let running = CaseState.endingKinds.contains(schema.kind) ? history.state.openInterventions : []
@@ -413,6 +419,18 @@ extension CaseFiles {
             throw DomainError(Rule.dateInFuture(day, today: today), field: path + ".data.date")
         }
         return (schema, validated)
+    }
+
+    /// Personal fields that a read model keeps in clear while the person is not erased (the
+    /// households read model groups members by the household id): sealed in the log, and like a
+    /// clear field refused when they hold something shaped like an identifier.
+    static let servedInClear: Set<String> = ["household"]
+
+    private static func checkServedInClear(_ served: [(key: String, value: JSON)], path: String) throws(DomainError) {
+        guard !served.isEmpty else { return }
+        if let found = IdentifierScanner.firstIdentifier(in: .object(served), path: path) {
+            throw .identifierInClear(field: found)
+        }
     }
 
     /// A Rectified's `newValue` is checked as the field it corrects would be (a date as a date,

@@ -109,11 +109,20 @@ public final class CaseFiles: Sendable {
         guard UInt64(history.facts.count) != current else { return history }
         if UInt64(history.facts.count) > current { history = CaseHistory() }
         var newFacts: [CaseFact] = []
+        // The person's key, read once, when an entry has personal fields the rules need.
+        var key: SecretKey??
         while UInt64(history.facts.count + newFacts.count) < current {
             let from = UInt64(history.facts.count + newFacts.count) + 1
             let entries = try ledger.readStream(stream, from: from, limit: 1_000)
             guard !entries.isEmpty else { break }
-            for entry in entries { newFacts.append(fact(of: entry)) }
+            for entry in entries {
+                var fact = fact(of: entry)
+                if fact.needsPersonalFields {
+                    if key == nil { key = .some(try keys.key(for: person)) }
+                    if let personal = Self.openPersonal(entry, of: person, key: key ?? nil) { fact.adopt(personal: personal) }
+                }
+                newFacts.append(fact)
+            }
         }
         history.extend(with: newFacts)
         if !taking { histories.put(stream, history) }
@@ -129,6 +138,15 @@ public final class CaseFiles: Sendable {
         return CaseFact(
             version: entry.streamVersion, type: entry.eventType, data: data,
             reference: reference.versions[stored.codeTable], occurredAt: stored.occurredAt)
+    }
+
+    /// The personal fields of `entry` (of `person`'s stream), opened with `key`; nil when the
+    /// entry has none or the key is gone (an erased person: what the rules read went with it).
+    static func openPersonal(_ entry: Entry, of person: Pseudonym, key: SecretKey?) -> [(key: String, value: JSON)]? {
+        guard let key, let sealed = StoredEvent(payload: entry.payload)?.sealed,
+            let opened = key.open(sealed, associatedData: StoredEvent.sealAssociatedData(stream: person.stream, type: entry.eventType))
+        else { return nil }
+        return (try? JSON.parse(opened))?.members
     }
 
     /// Today (UTC) on the ledger's wall clock: nothing may be recorded as having happened after

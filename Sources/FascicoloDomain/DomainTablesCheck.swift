@@ -13,6 +13,8 @@ import Glibc
 ///   and no ErasureExecuted entry in their stream); with `records.key` at hand, each row opens with it.
 /// - `person_aliases` has a row exactly for each IdentityLinked entry not voided: its
 ///   `linkedPseudonym` → the pseudonym of the stream that holds it.
+/// - `siuss_cancellations` rows belong to erased persons only, and with `records.key` at hand
+///   each opens with it to a codice fiscale.
 public enum DomainTablesCheck {
     public struct Report: Sendable {
         public let persons: Int
@@ -52,11 +54,13 @@ public enum DomainTablesCheck {
             let aliasTable = try ledger.sideTable(named: CaseFiles.aliasesTableName)
         else { return nil }
         let identityTable = try ledger.sideTable(named: PersonIdentities.tableName)
+        let cancellationTable = try ledger.sideTable(named: PersonKeys.cancellationsTableName)
         let recordsKey = try? KeyFile.loadOrCreateSecret(directory: directory, name: PersonKeys.masterKeyFileName, create: false)
         let pseudonymKey = try? KeyFile.loadOrCreateSecret(directory: directory, name: Pseudonymizer.keyFileName, create: false)
         return try ledger.read { log in
             try checkKeyRows(log, pseudonymKey: pseudonymKey, recordsKey: recordsKey)
             var expectedKeys = Set<[UInt8]>()
+            var erasedPersons = Set<[UInt8]>()
             var expectedAliases: [[UInt8]: [UInt8]] = [:]
             var persons = 0
             do {
@@ -87,6 +91,7 @@ public enum DomainTablesCheck {
                     let registered = facts.contains { $0.0.kind == .personRegistered }
                     let erased = facts.contains { $0.0.kind == .erasureExecuted }
                     if registered && !erased { expectedKeys.insert(person.bytes) }
+                    if erased { erasedPersons.insert(person.bytes) }
                     for (fact, data) in facts where fact.kind == .identityLinked && !voided.contains(fact.version) {
                         guard let text = data.first(where: { $0.key == "linkedPseudonym" })?.value.string, let linked = Pseudonym(hex: text)
                         else {
@@ -144,6 +149,24 @@ public enum DomainTablesCheck {
             if let identityTable {
                 try checkIdentityRows(
                     log, table: identityTable, keyTable: keyTable, identities: identities, keys: (recordsKey, pseudonymKey))
+            }
+            if let cancellationTable {
+                try log.forEachRow(in: cancellationTable) { key, value in
+                    guard let person = Pseudonym(bytes: Array(key)), erasedPersons.contains(person.bytes) else {
+                        throw fail(PersonKeys.cancellationsTableName, "a codice fiscale is kept for cancellations of a person not erased")
+                    }
+                    if let recordsKey {
+                        guard let opened = recordsKey.open(Array(value), associatedData: PersonKeys.cancellationData(person)) else {
+                            throw RecordsKeyMismatch(
+                                table: PersonKeys.cancellationsTableName,
+                                what: "a row does not open with records.key (a changed row, or the wrong records.key)")
+                        }
+                        guard case .codiceFiscale? = try? PersonIdentifier(parsing: String(decoding: opened, as: UTF8.self)) else {
+                            throw fail(PersonKeys.cancellationsTableName, "a row holds no codice fiscale")
+                        }
+                    }
+                    return true
+                }
             }
             return Report(persons: persons, keyRows: keyRows, aliasRows: aliasRows, keysOpened: recordsKey != nil)
         }

@@ -98,8 +98,9 @@ extension APIRoutes {
     }
 
     /// Which entries a household view shows: no restricted entry; of another member, no
-    /// judicial entry (GDPR art. 10: it stays in that member's file) and no correction (shown
-    /// as marks on the entries it corrects) or erasure.
+    /// judicial entry (GDPR art. 10: it stays in that member's file), no correction (shown
+    /// as marks on the entries it corrects) or erasure, and no legal hold (a litigation, an
+    /// inspection or a Tribunale's measure concerning that member, named by its reference).
     static func shows(_ row: TimelineRow, ofAsked: Bool) -> Bool {
         if row.restrictedBy != nil { return false }
         if ofAsked { return true }
@@ -110,7 +111,9 @@ extension APIRoutes {
         return true
     }
 
-    static let householdHiddenTypes: Set<String> = ["Rectified", "Voided", "Restricted", "RestrictionLifted", "ErasureExecuted"]
+    static let householdHiddenTypes: Set<String> = [
+        "Rectified", "Voided", "Restricted", "RestrictionLifted", "ErasureExecuted", "LegalHoldPlaced", "LegalHoldReleased",
+    ]
 
     static let householdNotFound = Problem(
         .notFound, code: "household_not_found", detail: "this person's registration names no household")

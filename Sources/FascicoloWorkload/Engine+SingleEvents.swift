@@ -160,6 +160,12 @@ extension Engine {
             ("code", .string(code)), ("provider", .string(random.pick(Places.providers))), ("fundingLine", .string(fundingLine)),
         ]
         if random.chance(0.4) { data.append(("notes", .string(note(Texts.interventionNotes(person, &random))))) }
+        // Benefits conditional on ISEE carry it (issue 21). Derived from the person's step
+        // count, not drawn: the generator's random sequence, and every seeded figure, stay as they were.
+        if ["CONTR-REDD", "CONTR-CASA", "TIS"].contains(code) {
+            let cents = (person.steps * 104_729 + code.count * 7_919) % 3_000_000
+            data.append(("isee", .number("\(cents / 100).\(cents % 100 < 10 ? "0" : "")\(cents % 100)")))
+        }
         let version = add(&person, &batch, "InterventionRequested", data)
         person.interventions[version] = .requested
         person.interventionCodes[version] = code

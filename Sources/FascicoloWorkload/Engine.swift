@@ -40,6 +40,7 @@ struct Engine: Sendable {
     let lastDay: Int
     var readProbability = 0.3
     var collectsPersonalValues = true
+    var erasesOnRequest = true
     var personalValues: Set<String> = []
     var eventCounts: [String: Int] = [:]
     var stepCounts: [String: Int] = [:]
@@ -242,7 +243,7 @@ struct Engine: Sendable {
         case .after(let days): nextDay = day + max(0, days)
         case .done: nextDay = nil
         }
-        if person.profile.erase, person.version > 0,
+        if person.profile.erase, erasesOnRequest, person.version > 0,
             nextDay == nil || nextDay! > lastDay || person.steps >= (person.profile.eraseAfterSteps ?? .max)
         {
             person.stage = .erasing

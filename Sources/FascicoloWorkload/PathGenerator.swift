@@ -48,6 +48,14 @@ public struct PathGenerator: Sendable, IteratorProtocol {
         get { engine.collectsPersonalValues }
         set { engine.collectsPersonalValues = newValue }
     }
+    /// Persons erased on request along their path (about 4 %). Each erasure seals every other
+    /// person's key again (a records.key rotation), so a population of 100,000 built with them
+    /// spends hours rotating; the retention benchmark turns them off and erases in batches.
+    /// The draws are the same either way: only the erasure steps are left out.
+    public var erasesOnRequest: Bool {
+        get { engine.erasesOnRequest }
+        set { engine.erasesOnRequest = newValue }
+    }
 
     var engine: Engine
     var persons: [Person]

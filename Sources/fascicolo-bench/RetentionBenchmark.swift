@@ -57,6 +57,9 @@ struct RetentionBenchmark: AsyncParsableCommand {
                     var generator = PathGenerator(seed: seed, persons: share, reference: referenceData.current, firstDay: "2016-01-01")
                     generator.readProbability = 0
                     generator.collectsPersonalValues = false
+                    // Each erasure on request rotates records.key over every person: quadratic
+                    // at this size. Retention's own erasures below are the mass erasure measured.
+                    generator.erasesOnRequest = false
                     let driver = WorkloadDriver(files: files, author: "uid:1000/bench-\(index)")
                     var refused = 0
                     while let step = generator.next() {
@@ -81,18 +84,29 @@ struct RetentionBenchmark: AsyncParsableCommand {
         var due = 0
         var held = 0
         var byRule: [String: Int] = [:]
+        var found: [String: Bool] = [:]
         var from: Int? = 0
         while let skip = from {
             let scan = try files.retentionDue(on: day, skip: skip, scanMax: 10_000)
             due += scan.due.count
             held += scan.due.filter { $0.heldBy != nil }.count
-            for row in scan.due { byRule[row.rule.scope, default: 0] += 1 }
+            for row in scan.due {
+                byRule[row.rule.scope, default: 0] += 1
+                found[row.person.description] = row.heldBy != nil
+            }
             from = scan.next
         }
         let scanSeconds = seconds(clock.now - scanStarted)
         printOut(
             "due on \(date): \(due) persons (\(held) held) by rule \(byRule.sorted { $0.key < $1.key }); "
                 + "scanned \(total) persons in \(format(scanSeconds, 2)) s (\(format(Double(total) / scanSeconds)) persons/s)")
+        // The same question answered from the entries' payloads, not from CaseState.
+        guard let schedule = referenceData.retention else { throw ValidationError("the reference data have no retention schedule") }
+        let independent = try IndependentRetention.due(ledger, files: files, schedule: schedule, on: day)
+        let differing = Set(found.keys).union(independent.keys).filter { found[$0] != independent[$0] }.count
+        printOut(
+            "independent computation: \(independent.count) due (\(independent.values.count { $0 }) held): "
+                + (differing == 0 ? "matches" : "DIFFERS for \(differing) persons"))
 
         // 3. Erasure in batches, durable, records.key rotated once per batch.
         let eraseStarted = clock.now
@@ -111,6 +125,12 @@ struct RetentionBenchmark: AsyncParsableCommand {
                 + "\(format(Double(erased) / eraseSeconds, 1)) persons/s (scan, erasure and one records.key rotation per batch)")
         let again = try await files.applyRetention(on: day, skip: 0, scanMax: 100_000, author: "uid:0/retention-bench")
         printOut("run again: \(again.erased.count) erased (idempotent), \(again.held) held")
+        // Holds block erasure: every held person is still due (not erased), and nobody else is.
+        let after = try IndependentRetention.due(ledger, files: files, schedule: schedule, on: day)
+        let heldBefore = Set(independent.filter(\.value).keys)
+        printOut(
+            "holds: \(heldBefore.count) held persons due, \(heldBefore.subtracting(after.keys).count) of them erased; "
+                + "\(after.filter { !$0.value }.count) unheld persons still due")
         ledger.close()
 
         // 4. The log after the mass erasure.

@@ -194,7 +194,7 @@ import Testing
                 takenInCharge?.contains("presa in carico") == true && takenInCharge?.contains("case_management") == true,
                 "\(catalogue.output)")
             let registry = catalogue.output.split(separator: "\n").first { $0.hasPrefix("PersonRegistered ") }
-            #expect(registry?.hasSuffix("givenName, familyName, address, phone") == true, "\(registry ?? "")")
+            #expect(registry?.hasSuffix("givenName, familyName, address, phone, household") == true, "\(registry ?? "")")
             #expect(catalogue.output.contains("(written by the daemon)"))
             let types = try #require(try parseObject(try cliStandardOutput(daemon, "catalogue", "--json"))["types"] as? [[String: Any]])
             #expect(types.count >= 40 && types.count == catalogue.output.split(separator: "\n").count - 1)

@@ -169,4 +169,40 @@ import Testing
             }
         }
     }
+
+    /// The birth year is sealed since issue 21: the rule reads it opened with the person's key,
+    /// from the request, from a history read back from the log (a new CaseFiles: no cache), and
+    /// from a rectification of it (sealed too).
+    @Test func comingOfAgeReadsTheSealedBirthYear() async throws {
+        try await withTemporaryDirectory { directory in
+            let ledger = try Ledger.open(directory: directory + "/data", wallClock: .fixed(millisecondsSinceEpoch: Self.today))
+            defer { ledger.close() }
+            func files() throws -> CaseFiles {
+                try CaseFiles.open(ledger: ledger, directory: directory + "/data", reference: CaseFilesTests.reference)
+            }
+            let minor = "provisional:minore-2"
+            try await record(
+                try files(),
+                #"{"type":"PersonRegistered","occurredAt":"2026-01-10","data":{"birthYear":2010,"sex":"F","citizenship":"italian","comuneOfResidence":"F052","household":"hh-9"}}"#,
+                #"{"type":"CaseOpened","occurredAt":"2026-01-11","data":{"area":"families_minors","ente":"Comune di Matera","ambito":"matera"}}"#,
+                person: minor)
+            let person = try files().pseudonym(for: try PersonIdentifier(parsing: minor))
+            let registration = try #require(try ledger.readStream(person.stream, from: 1, limit: 1).first)
+            #expect(StoredEvent(payload: registration.payload)?.data.isEmpty == true, "nothing of a registration stays in clear")
+            let closure = #"{"type":"CaseClosed","occurredAt":"2026-06-01","data":{"reason":"came_of_age","date":"2026-06-01"}}"#
+            do {
+                try await record(try files(), closure, person: minor)
+                Issue.record("a 16-year-old's closure for coming of age was accepted")
+            } catch let error as DomainError {
+                #expect(error.code == "came_of_age_under_18")
+            }
+            try await record(
+                try files(),
+                #"{"type":"Rectified","occurredAt":"2026-03-01","data":{"target":1,"field":"birthYear","newValue":"2008","reason":"errore materiale","authorisedBy":"op-2"}}"#,
+                person: minor)
+            let rectification = try #require(try ledger.readStream(person.stream, from: 3, limit: 1).first)
+            #expect(StoredEvent(payload: rectification.payload)?.data.contains { $0.key == "newValue" } == false)
+            try await record(try files(), closure, person: minor)
+        }
+    }
 }

@@ -265,6 +265,69 @@ private func lines(_ files: [SiussExportResult.File], section: String, operation
         }
     }
 
+    /// GDPR art. 19: a person erased after their records were sent has them cancelled by the
+    /// next export, whatever its window, with the codice fiscale the erasure kept sealed under
+    /// records.key for it; that export forgets it (and rotates records.key), sends nothing more
+    /// for the person, and the one after is empty.
+    @Test func anErasedPersonsRecordsAreCancelledWithTheCodiceFiscaleKeptForIt() async throws {
+        try await withTemporaryDirectory { directory in
+            var ledger = try Ledger.open(directory: directory)
+            defer { ledger.close() }
+            var files = try CaseFiles.open(ledger: ledger, directory: directory, reference: Self.reference)
+            let rules = try LayoutRules()
+            var standing: Set<String> = []
+            let path = [
+                #"{"type":"PersonRegistered","occurredAt":"2026-01-10","data":{"birthYear":1985,"sex":"M","citizenship":"italian","comuneOfResidence":"F052"}}"#,
+                #"{"type":"CaseOpened","occurredAt":"2026-01-11","data":{"area":"poverty","ente":"Comune di Matera","ambito":"matera"}}"#,
+                #"{"type":"InterventionRequested","occurredAt":"2026-01-15","data":{"code":"PIS","provider":"Comune","fundingLine":"fondo_poverta","isee":9360.5}}"#,
+                #"{"type":"InterventionStarted","occurredAt":"2026-01-16","data":{"intervention":3,"date":"2026-01-16"}}"#,
+            ]
+            _ = try await files.record(Self.request(path.joined(separator: ",")), author: "uid:1/test")
+            let first = try await Self.export(files, "2026-01-01", "2026-02-28")
+            #expect(validate(first.files, rules: rules, standing: &standing) == [])
+            #expect(first.insertions == 2 && standing.count == 2)
+            // The ISEE the request gave (sealed in the log) goes out as VALORE_ISEE.
+            #expect(lines(first.files, section: "PS_PSA", operation: "I").allSatisfy { $0.hasSuffix(";9360,50") })
+            let person = try files.pseudonym(for: PersonIdentifier(parsing: Self.codiceFiscale))
+            let request = try #require(try ledger.readStream(person.stream, from: 3, limit: 1).first)
+            #expect(!String(decoding: request.payload, as: UTF8.self).contains("9360"), "the ISEE is sealed")
+
+            func rows() throws -> Int {
+                let table = try ledger.sideTable(named: "siuss_cancellations")
+                return try ledger.read { log in
+                    var count = 0
+                    try log.forEachRow(in: table) { _, _ in
+                        count += 1
+                        return true
+                    }
+                    return count
+                }
+            }
+            _ = try await files.erase(
+                PersonIdentifier(parsing: Self.codiceFiscale), legalGround: "art17_request", reference: "prot. 5", author: "uid:0/root")
+            #expect(try rows() == 1, "the codice fiscale is kept for the cancellations")
+            expectNotInDirectory([Self.codiceFiscale], directory)
+            // verify accepts the row (an erased person's, opening with records.key), after a restart too.
+            ledger.close()
+            #expect(try DomainTablesCheck.verify(directory: directory) != nil)
+            ledger = try Ledger.open(directory: directory)
+            files = try CaseFiles.open(ledger: ledger, directory: directory, reference: Self.reference)
+
+            // Another window: the erased person's records are cancelled all the same, with their code.
+            let second = try await Self.export(files, "2026-05-01", "2026-05-31")
+            #expect(validate(second.files, rules: rules, standing: &standing) == [])
+            #expect(second.insertions == 0 && second.cancellations == 2 && standing.isEmpty, "\(standing)")
+            let cancelled = lines(second.files, section: "PS_PSA", operation: "A")
+            #expect(cancelled.count == 2 && cancelled.allSatisfy { $0.contains(";\(Self.codiceFiscale);") }, "\(cancelled)")
+            #expect(try rows() == 0, "forgotten once sent")
+            #expect(try files.keys.rotationDue() == false)
+
+            let third = try await Self.export(files, "2026-01-01", "2026-05-31")
+            #expect(third.insertions == 0 && third.cancellations == 0 && third.withoutCodiceFiscale == 0)
+            expectNotInDirectory([Self.codiceFiscale], directory)
+        }
+    }
+
     /// The workload generator's paths (codici fiscali, STP/ENI and provisional records, links,
     /// voids, rectifications, erasures): every record passes the documented rules, a second
     /// export is empty, no codice fiscale is in clear in the data directory.
@@ -294,6 +357,7 @@ private func lines(_ files: [SiussExportResult.File], section: String, operation
                 #expect(bySection["PS_PSA", default: 0] > 100, "\(bySection)")
                 #expect(bySection["SINBA", default: 0] + bySection["SINA", default: 0] + bySection["SIP", default: 0] > 0, "\(bySection)")
                 #expect(first.withoutCodiceFiscale > 0, "provisional, STP and ENI records are held back")
+                #expect(lines(first.files, section: "PS_PSA", operation: "I").contains { !$0.hasSuffix(";") }, "some carry an ISEE")
                 print(
                     "siuss export of 200 generated persons: \(first.insertions) insertions \(bySection), \(first.persons) persons, "
                         + "\(first.withoutCodiceFiscale) held back without a codice fiscale, \(ledger.size) entries, in \(elapsed)")

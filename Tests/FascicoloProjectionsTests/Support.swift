@@ -34,13 +34,14 @@ func applyWorkload(_ files: CaseFiles, seed: UInt64, persons: Int) async throws 
 
 func makeEngine(
     _ ledger: Ledger, _ projections: [any Projection.Type] = allProjections, batch: Int = 4_096,
-    liveIntervalMilliseconds: Int? = nil
+    liveIntervalMilliseconds: Int? = nil, files: CaseFiles? = nil
 ) throws -> ProjectionEngine {
     var options = ProjectionEngine.Options()
     options.batchEntriesMax = batch
     options.buildBatchEntriesMax = batch
     if let liveIntervalMilliseconds { options.liveIntervalMilliseconds = liveIntervalMilliseconds }
-    return try ProjectionEngine(ledger: ledger, reference: referenceData, projections: projections, options: options)
+    return try ProjectionEngine(
+        ledger: ledger, reference: referenceData, projections: projections, options: options, personalFields: files)
 }
 
 /// Waits until `condition` holds on the engine's statuses (at most `seconds`).

@@ -118,7 +118,7 @@ import Testing
             let entries = try #require(whole.json?["entries"] as? [[String: Any]])
             #expect(entries.count == 3 && entries.allSatisfy { $0["withheld"] == nil })
             for entry in entries { try checkSigned(entry) }
-            #expect(whole.body.contains("\"birthYear\":"))  // the clear part (the comune is sealed since issue 21)
+            #expect(whole.body.contains("\"sealed\":"))  // the payload as signed (a registration is all sealed since issue 21)
             #expect(try await accesses() == ["log"])
 
             // Without ?signed the page is what it was: no signed bytes.

@@ -7,7 +7,8 @@ import Testing
 /// The household timeline (`GET /v1/persons/household-timeline`, issue 19): an intervention on
 /// a parent's file is seen from the child's; another household is not; a rectified household
 /// moves a member; a scoped service sees only its ambiti's members; every member shown is
-/// recorded; judicial and restricted entries and erased members are not shown.
+/// recorded; judicial and restricted entries, other members' legal holds and erased members are
+/// not shown.
 @Suite struct HouseholdTimelineTests {
     static let parent = "RSSMRA85T10A562S"
     static let child = "MRTMTT25D09F205Z"
@@ -117,6 +118,22 @@ import Testing
                 Self.parent, #"{"type":"Restricted","occurredAt":"2026-02-03","data":{"target":8,"ground":"accuracy_contested"}}"#)
             #expect(!(try rows(try await household(Self.child))).contains { $0["type"] as? String == "InterventionRequested" })
             #expect(!(try rows(try await household(Self.parent))).contains { $0["type"] as? String == "InterventionRequested" })
+
+            // Another member's legal holds stay in their file (a litigation, a Tribunale's measure):
+            // the parent's hold and its release are not shown from the child's file; the person's own are.
+            try await record(
+                Self.parent,
+                #"{"type":"LegalHoldPlaced","occurredAt":"2026-02-04","data":{"ground":"litigation","reference":"R.G. 77/2026","authorisedBy":"op-7"}}"#
+            )
+            try await record(
+                Self.parent,
+                #"{"type":"LegalHoldReleased","occurredAt":"2026-02-04","data":{"hold":10,"reason":"contenzioso concluso","authorisedBy":"op-7"}}"#
+            )
+            let holdTypes: Set<String> = ["LegalHoldPlaced", "LegalHoldReleased"]
+            let fromChild = try await household(Self.child)
+            #expect(!(try rows(fromChild)).contains { holdTypes.contains($0["type"] as? String ?? "") }, "\(fromChild.body)")
+            #expect(!fromChild.body.contains("R.G. 77/2026"))
+            #expect((try rows(try await household(Self.parent))).count { holdTypes.contains($0["type"] as? String ?? "") } == 2)
 
             // Paging: a page of 2, then the rest from `next`, nothing skipped or repeated.
             let all = try rows(try await household(Self.child)).compactMap { $0["position"] as? Int }

@@ -63,7 +63,7 @@ struct TestServer {
             let caseFiles = try CaseFiles.open(ledger: ledger, directory: directory + "/data", reference: reference, logger: logger)
             let projections = try ProjectionEngine(
                 ledger: ledger, reference: reference,
-                projections: ReadModels.all,
+                projections: ReadModels.all, personalFields: caseFiles,
                 logger: logger)
             try projections.start()
             defer {

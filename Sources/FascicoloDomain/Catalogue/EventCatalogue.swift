@@ -37,11 +37,11 @@ public enum EventCatalogue {
         EventSchema(
             .personRegistered, "registrazione anagrafica", purpose: .registry, correction: .rectified,
             fields: [
-                // Kept in clear: the path rule of a closure for coming of age reads it
-                // (docs/domain.md, "What erasure leaves in clear").
-                .required("birthYear", .integer(1900...2100)),
                 // Quasi-identifiers sealed since issue 21, so that erasure shreds them (entries
-                // written before keep them in clear: the log is never rewritten).
+                // written before keep them in clear: the log is never rewritten). The domain opens
+                // the birth year for the path rules, the households read model the household
+                // (docs/domain.md, "What erasure leaves in clear").
+                .required("birthYear", .integer(1900...2100), personal: true),
                 .required("sex", .choice(["F", "M", "X"]), personal: true),
                 .required("citizenship", .choice(["italian", "eu", "non_eu", "stateless", "unknown"]), personal: true),
                 .required("comuneOfResidence", .text(maxLength: 4), personal: true),  // cadastral code, e.g. G942
@@ -49,7 +49,7 @@ public enum EventCatalogue {
                 .optional("familyName", shortText, personal: true),
                 .optional("address", shortText, personal: true),
                 .optional("phone", .text(maxLength: 40), personal: true),
-                .optional("household", .text(maxLength: 64)),
+                .optional("household", .text(maxLength: 64), personal: true),
             ]),
         EventSchema(
             .identityLinked, "collegamento al codice fiscale", purpose: .registry, correction: .voided,
@@ -263,6 +263,10 @@ public enum EventCatalogue {
                 .required("provider", shortText),
                 .required("fundingLine", .code(.fundingLines)),
                 .optional("notes", note, personal: true),
+                // The beneficiary's ISEE in euro, when known (a PSA benefit is conditional on it):
+                // sent to SIUSS (VALORE_ISEE). Personal: an exact value singles a household out,
+                // so it is sealed and erasure shreds it.
+                .optional("isee", .amount, personal: true),
                 // Pronto intervento sociale for a person without a case file opens a minimal one in
                 // this ambito (the actor's when not given).
                 .optional("ambito", .code(.ambiti)),

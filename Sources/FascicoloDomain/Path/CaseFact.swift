@@ -77,6 +77,30 @@ public struct CaseFact: Sendable, Equatable {
         set { change(\.birthYear, to: newValue.map(String.init)) }
     }
 
+    /// Whether the path rules need a personal field of this entry, sealed since issue 21:
+    /// PersonRegistered's birth year, or the new value of a Rectified of it. The domain opens
+    /// them with the person's key (`adopt(personal:)`); entries written before hold them in clear.
+    public var needsPersonalFields: Bool {
+        switch kind {
+        case .personRegistered: birthYear == nil
+        case .rectified: field == "birthYear" && newValue == nil
+        default: false
+        }
+    }
+
+    /// Takes what the path rules read from the entry's personal fields (see
+    /// `needsPersonalFields`): opened by the domain, which holds the person's key. Projections
+    /// never call it: no read model reads these.
+    public mutating func adopt(personal: [(key: String, value: JSON)]) {
+        switch kind {
+        case .personRegistered:
+            if let year = personal.first(where: { $0.key == "birthYear" })?.value.int { birthYear = year }
+        case .rectified where field == "birthYear":
+            if let value = personal.first(where: { $0.key == "newValue" })?.value.string { newValue = value }
+        default: break
+        }
+    }
+
     private struct DetailValues: Equatable {
         var ambito, fromAmbito, operatorID, field, reason, newValue, birthYear, endedWith: String?
     }

@@ -42,6 +42,14 @@ public final class PersonKeys: Sendable {
     static let checkContext = Array("fascicolo/records-key-check/v1".utf8)
 
     let table: SideTable
+    /// `siuss_cancellations` (issue 21, GDPR art. 19): pseudonym → the codice fiscale of a person
+    /// erased after SIUSS records of theirs were sent, sealed under records.key (associated data
+    /// `fascicolo/siuss-cancellation/v1` ‖ 0 ‖ pseudonym) — the person's own key is gone — and
+    /// kept only until the next SIUSS export sends the cancellations; that export deletes the row
+    /// and marks a rotation due, so the bytes it leaves in free pages open no more. Sealed again
+    /// by every rotation, like the data keys.
+    let cancellations: SideTable
+    static let cancellationsTableName = "siuss_cancellations"
     private let ledger: Ledger
     private let directory: String
     /// The records keys in use, by generation: the current one, and during a rotation the next.
@@ -54,6 +62,7 @@ public final class PersonKeys: Sendable {
         self.ledger = ledger
         self.directory = directory
         table = try ledger.sideTable(named: Self.tableName)
+        cancellations = try ledger.sideTable(named: Self.cancellationsTableName)
         let generation = try ledger.read { log in try Self.generation(in: log) }
         masterKeys = Mutex([generation: masterKey])
     }
@@ -83,6 +92,51 @@ public final class PersonKeys: Sendable {
                 try log.metaValue(Self.rotationDueRow) ?? Array("due".utf8)
             },
         ]
+    }
+
+    /// The attached write that keeps `codiceFiscale` for the cancellations of an erased
+    /// person's SIUSS records, sealed under the records key current in the commit's transaction.
+    public func keepForCancellation(_ codiceFiscale: String, of person: Pseudonym) -> AttachedWrite {
+        AttachedWrite(table: cancellations, key: person.bytes) { [self] log in
+            let masterKey = try self.masterKey(generation: Self.generation(in: log))
+            return masterKey.seal(Array(codiceFiscale.utf8), associatedData: Self.cancellationData(person))
+        }
+    }
+
+    /// The codici fiscali kept for cancellations, by person.
+    public func keptForCancellation() throws -> [Pseudonym: String] {
+        for _ in 0..<3 {
+            let found = try ledger.read { log -> (rows: [([UInt8], [UInt8])], generation: UInt64) in
+                var rows: [([UInt8], [UInt8])] = []
+                try log.forEachRow(in: cancellations) { key, value in
+                    rows.append((Array(key), Array(value)))
+                    return true
+                }
+                return (rows, try Self.generation(in: log))
+            }
+            guard let masterKey = masterKeys.withLock({ $0[found.generation] }) else { continue }
+            var kept: [Pseudonym: String] = [:]
+            for (key, sealed) in found.rows {
+                guard let person = Pseudonym(bytes: key), let code = masterKey.open(sealed, associatedData: Self.cancellationData(person))
+                else { throw CorruptKey() }
+                kept[person] = String(decoding: code, as: UTF8.self)
+            }
+            return kept
+        }
+        throw CorruptKey()
+    }
+
+    /// The attached writes that delete the rows of `persons` once their cancellations are sent,
+    /// and mark a rotation of records.key due (the deleted rows' bytes may stay in free pages).
+    public func forgetCancellations(of persons: [Pseudonym]) -> [AttachedWrite] {
+        guard !persons.isEmpty else { return [] }
+        return persons.map { AttachedWrite(table: cancellations, key: $0.bytes, value: nil) } + [
+            AttachedWrite(metaRow: Self.rotationDueRow) { log in try log.metaValue(Self.rotationDueRow) ?? Array("due".utf8) }
+        ]
+    }
+
+    static func cancellationData(_ person: Pseudonym) -> [UInt8] {
+        Array("fascicolo/siuss-cancellation/v1".utf8) + [0] + person.bytes
     }
 
     /// The person's data key; nil when it never existed or was destroyed.
@@ -177,6 +231,18 @@ public final class PersonKeys: Sendable {
                         return true
                     }
                     for row in rows { try writer.put(table, key: row.key, value: row.value) }
+                    var kept: [(key: [UInt8], value: [UInt8])] = []
+                    try writer.snapshot.forEachRow(in: cancellations) { key, sealed in
+                        let key = Array(key)
+                        guard let person = Pseudonym(bytes: key),
+                            let code = current.open(Array(sealed), associatedData: Self.cancellationData(person))
+                        else {
+                            throw CorruptKey()
+                        }
+                        kept.append((key, next.seal(code, associatedData: Self.cancellationData(person))))
+                        return true
+                    }
+                    for row in kept { try writer.put(cancellations, key: row.key, value: row.value) }
                     try writer.setMeta(Self.generationRow, BigEndian.bytes(old + 1))
                     try writer.setMeta(Self.checkRow, next.seal([], associatedData: Self.checkContext))
                     try writer.setMeta(Self.rotationDueRow, nil)

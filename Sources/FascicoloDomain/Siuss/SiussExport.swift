@@ -86,13 +86,23 @@ extension CaseFiles {
         var current: [(record: SiussRecord, person: Pseudonym)] = []
         var voidedSources: Set<UInt64> = []
         var owner: [UInt64: Pseudonym] = [:]
+        // Erased persons send nothing more, and what of theirs stands is cancelled (GDPR art.
+        // 19), with the codice fiscale the erasure kept for it when there is one.
+        var erased: Set<Pseudonym> = []
+        let kept: [Pseudonym: String]
         do {
             version = try ledger.streamVersion(SiussExport.stream)
             sent = SiussExport.sent(in: try readAll(SiussExport.stream))
+            kept = try keys.keptForCancellation()
             let derivation = SiussDerivation(layout: layout, reference: reference, from: from, to: to)
             for person in try personStreams() {
-                let result = derivation.records(of: try readAll(person.stream))
+                let entries = try readAll(person.stream)
+                let result = derivation.records(of: entries)
                 for source in result.sources { owner[source] = person }
+                if entries.contains(where: { $0.eventType == EventKind.erasureExecuted.name }) {
+                    erased.insert(person)
+                    continue
+                }
                 voidedSources.formUnion(result.voidedSources)
                 current += result.records.map { ($0, person) }
             }
@@ -121,6 +131,7 @@ extension CaseFiles {
             // whose window covers that month; a plan's record when the plan no longer gives one.
             let cancelled =
                 switch SiussRecord.period(ofID: id) {
+                case _ where owner[source].map(erased.contains) == true: true
                 case let period?: voidedSources.contains(source) || (period >= window.0 && period <= window.1)
                 case nil: true
                 }
@@ -132,17 +143,29 @@ extension CaseFiles {
         for insert in inserts { needed[insert.person, default: 0] += 1 }
         for cancel in cancels { if let person = cancel.person { needed[person, default: 0] += 1 } }
         var codes: [Pseudonym: String] = [:]
-        // Sex is sealed in registrations since issue 21 (erasure must destroy it): opened here,
-        // for the persons whose records are sent, with the same recorded read as their code.
-        var sexes: [Pseudonym: String] = [:]
-        let needsSex = Set(
-            inserts.filter { $0.record.values[.sex, default: ""].isEmpty && $0.record.values[.birthYear] != nil }.map(\.person))
-        for person in needed.keys {
+        for person in needed.keys where erased.contains(person) {
+            if let code = kept[person] { codes[person] = code }
+        }
+        // Sex and birth year are sealed in registrations since issue 21 (erasure must destroy
+        // them): opened here, for the persons whose records are sent, with the same recorded read
+        // as their code. (A record has `.birthYear` set, possibly empty, when it takes them.)
+        var registrations: [Pseudonym: [String: String]] = [:]
+        // The ISEE of a prestazione, when its InterventionRequested gave one (sealed), by source.
+        var isees: [UInt64: String] = [:]
+        let needsRegistration = Set(
+            inserts.filter {
+                $0.record.values[.birthYear] != nil
+                    && ($0.record.values[.sex, default: ""].isEmpty || $0.record.values[.birthYear, default: ""].isEmpty)
+            }.map(\.person))
+        for person in needed.keys where !erased.contains(person) {
             do {
                 guard let key = try keys.key(for: person), let code = try identities.codiceFiscale(of: person, key: key, ledger: ledger)
                 else { continue }
                 codes[person] = code
-                if needsSex.contains(person) { sexes[person] = try sealedRegistrationField("sex", of: person, key: key) }
+                if needsRegistration.contains(person) { registrations[person] = try sealedRegistrationFields(of: person, key: key) }
+                for source in Set(inserts.filter { $0.person == person && $0.record.values[.isee] != nil }.map(\.record.source)) {
+                    if let isee = try sealedISEE(at: source, of: person, key: key) { isees[source] = isee }
+                }
             } catch { throw storageFailure(error) }
         }
         let withoutCode = inserts.filter { codes[$0.person] == nil }.count
@@ -168,7 +191,11 @@ extension CaseFiles {
                 values[.operation] = "I"
                 values[.recordId] = insert.record.id
                 values[.codiceFiscale] = codes[insert.person]
-                if values[.sex, default: ""].isEmpty, let sex = sexes[insert.person] { values[.sex] = sex }
+                if values[.sex, default: ""].isEmpty, let sex = registrations[insert.person]?["sex"] { values[.sex] = sex }
+                if values[.isee, default: ""].isEmpty, let isee = isees[insert.record.source] { values[.isee] = isee }
+                if values[.birthYear, default: ""].isEmpty, let year = registrations[insert.person]?["birthYear"] {
+                    values[.birthYear] = year
+                }
                 lines.append(try Self.line(values, section: section, patterns: patterns, separator: layout.separator, insertion: true))
                 items.append("I \(section.name) \(insert.record.id) \(insert.digest) \(values[.codiceEnte] ?? "-")")
                 count += 1
@@ -198,8 +225,11 @@ extension CaseFiles {
         }
         let result: AppendResult
         do {
+            // The codici fiscali kept for cancellations are forgotten with the export that sent them.
             result = try await ledger.append(
-                AppendRequest(stream: SiussExport.stream, events: events, expectedVersion: .exactly(version), author: reader.author))
+                AppendRequest(
+                    stream: SiussExport.stream, events: events, expectedVersion: .exactly(version), author: reader.author,
+                    attachedWrites: keys.forgetCancellations(of: Array(kept.keys))))
         } catch LedgerError.wrongExpectedVersion {
             throw DomainError(.conflict, code: "siuss_export_concurrent", "another SIUSS export was stored meanwhile; run this one again")
         } catch let error as LedgerError {
@@ -207,6 +237,8 @@ extension CaseFiles {
         } catch {
             throw storageFailure(error)
         }
+        // The forgotten rows' bytes may stay in LMDB's free pages: records.key is replaced.
+        if !kept.isEmpty { try await rotateRecordsKey() }
         logger.notice(
             "SIUSS export stored",
             metadata: [
@@ -244,17 +276,25 @@ extension CaseFiles {
     }
 
     /// Every entry of a stream.
-    /// A personal field of the person's registration (the newest PersonRegistered), opened with
-    /// their data key; nil when absent.
-    private func sealedRegistrationField(_ name: String, of person: Pseudonym, key: SecretKey) throws -> String? {
+    /// The ISEE sealed in the InterventionRequested at `position`, as the layout writes amounts
+    /// (decimal comma); nil when it gave none.
+    private func sealedISEE(at position: UInt64, of person: Pseudonym, key: SecretKey) throws -> String? {
+        guard let entry = try ledger.entry(at: position), let fields = Self.openPersonal(entry, of: person, key: key),
+            case .number(let text)? = fields.first(where: { $0.key == "isee" })?.value, let cents = SiussDerivation.cents(text)
+        else { return nil }
+        return SiussDerivation.euro(cents)
+    }
+
+    /// The personal fields of the person's registration (the newest PersonRegistered) that are
+    /// strings or numbers, as text, opened with their data key; empty when there are none.
+    private func sealedRegistrationFields(of person: Pseudonym, key: SecretKey) throws -> [String: String] {
         for entry in try readAll(person.stream).reversed() where entry.eventType == EventKind.personRegistered.name {
-            guard let sealed = StoredEvent(payload: entry.payload)?.sealed,
-                let opened = key.open(sealed, associatedData: StoredEvent.sealAssociatedData(stream: person.stream, type: entry.eventType)),
-                let fields = try? JSON.parse(opened)
-            else { continue }
-            return fields[name]?.string
+            guard let fields = Self.openPersonal(entry, of: person, key: key) else { continue }
+            var texts: [String: String] = [:]
+            for (name, value) in fields { texts[name] = value.string ?? value.int.map(String.init) }
+            return texts
         }
-        return nil
+        return [:]
     }
 
     func readAll(_ stream: String) throws -> [Entry] {

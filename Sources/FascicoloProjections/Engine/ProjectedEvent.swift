@@ -1,3 +1,4 @@
+import FascicoloCrypto
 import FascicoloDomain
 import FascicoloJSON
 import FascicoloLedger
@@ -5,7 +6,8 @@ import Glibc
 
 /// One entry of the log as the projections see it: decoded once, for all of them.
 ///
-/// Only the clear part of a domain payload is here; sealed personal fields stay sealed.
+/// Only the clear part of a domain payload is here; sealed personal fields stay sealed, but for
+/// the few a read model keeps while the person is not erased (`personal`).
 /// A struct, kept inline in a batch's array: projections borrow it, and an object per entry
 /// (allocated by the decoding thread, freed by another) cost a fifth of the decode's CPU.
 public struct ProjectedEvent: Sendable {
@@ -25,6 +27,10 @@ public struct ProjectedEvent: Sendable {
     public let payload: Payload?
     /// What the path rules know of a person-stream entry.
     public let fact: CaseFact?
+    /// The entry's personal fields, opened for the read models that keep one of them while the
+    /// person is not erased (`opensPersonalFields`); nil otherwise, and once the person's key is
+    /// gone. Set by the engine's decode, which holds a `PersonalFieldOpener`.
+    public internal(set) var personal: [(key: String, value: JSON)]?
 
     public enum Subject: Sendable, Equatable {
         /// An entry of `person:<pseudonym>`.
@@ -74,7 +80,8 @@ public struct ProjectedEvent: Sendable {
         self.subject = subject
         var skipped = subject == .other
         if case .access = subject, detail == .applying { skipped = true }
-        guard !skipped, var stored = Payload(view.payload, withActor: detail == .full) else {
+        let keepSealed = kind == .personRegistered || kind == .rectified
+        guard !skipped, var stored = Payload(view.payload, withActor: detail == .full, keepSealed: keepSealed) else {
             payload = nil
             fact = nil
             return
@@ -92,6 +99,19 @@ public struct ProjectedEvent: Sendable {
         } else {
             fact = nil
         }
+    }
+
+    /// Whether a read model needs this entry's personal fields: the households read model keeps
+    /// the household id of a PersonRegistered and of a Rectified of it (sealed since issue 21).
+    var opensPersonalFields: Bool {
+        guard payload?.sealed != nil else { return false }
+        return kind == .personRegistered || kind == .rectified && data("field")?.string == "household"
+    }
+
+    /// A member of the clear `data`, else of the opened personal fields: entries written before a
+    /// field was sealed hold it in clear.
+    public func clearOrPersonal(_ key: String) -> JSON? {
+        data(key) ?? personal?.first { $0.key == key }?.value
     }
 
     private static let personPrefix = Array(Pseudonym.personPrefix.utf8)
@@ -126,16 +146,19 @@ public struct Payload: Sendable {
     public internal(set) var data: [(key: String, value: JSON)]
     /// The entry has personal fields, sealed.
     public let isSealed: Bool
+    /// The sealed box (nonce ‖ ciphertext ‖ tag), kept only when asked (`keepSealed`).
+    let sealed: [UInt8]?
 
     /// The members read are built; the others (`purpose`, the sealed box…) are stepped over.
     /// Names are matched on their bytes: this runs for every entry a projection applies.
-    init?(_ bytes: UnsafeRawBufferPointer, withActor: Bool) {
+    init?(_ bytes: UnsafeRawBufferPointer, withActor: Bool, keepSealed: Bool = false) {
         var schemaVersion: Int?
         var occurredAt: String?
         var codeTable: String?
         var actor: JSON?
         var data: [(key: String, value: JSON)]?
         var isSealed = false
+        var sealed: [UInt8]?
         do {
             try JSON.visitMembers(bytes) { (name, value) throws(JSON.Malformed) in
                 switch name.count {
@@ -150,7 +173,11 @@ public struct Payload: Sendable {
                 case 6 where Self.matches(name, "schema"): schemaVersion = try value.build().int
                 case 6 where Self.matches(name, "sealed"):
                     isSealed = true
-                    try value.skip()
+                    if keepSealed {
+                        sealed = try value.build().string.flatMap { Base64.decode($0) }
+                    } else {
+                        try value.skip()
+                    }
                 case 9 where Self.matches(name, "codeTable"): codeTable = try value.build().string
                 case 10 where Self.matches(name, "occurredAt"): occurredAt = try value.build().string
                 default: try value.skip()
@@ -166,6 +193,7 @@ public struct Payload: Sendable {
         self.actor = actor
         self.data = data
         self.isSealed = isSealed
+        self.sealed = sealed
     }
 
     private static func matches(_ name: UnsafeRawBufferPointer, _ expected: StaticString) -> Bool {

@@ -210,7 +210,14 @@ extension ProjectionEngine {
             events.reserveCapacity(range.count)
             try log.forEachEntry(from: range.lowerBound) { view in
                 guard view.position < range.upperBound else { return false }
-                events.append(ProjectedEvent(view, reference: reference, detail: .applying))
+                var event = ProjectedEvent(view, reference: reference, detail: .applying)
+                // In this snapshot: the person's key is gone exactly when their erasure is in it.
+                if let personalFields, event.opensPersonalFields, case .person(let person) = event.subject,
+                    let sealed = event.payload?.sealed
+                {
+                    event.personal = try personalFields.personalFields(of: person, type: event.type, sealed: sealed, in: log)
+                }
+                events.append(event)
                 return true
             }
             return events

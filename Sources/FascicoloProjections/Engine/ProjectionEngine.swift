@@ -28,6 +28,9 @@ public final class ProjectionEngine: Sendable {
     /// Per projection name, per generation: its tables, in declared order.
     let tables: [String: [Slot: [Table]]]
     let options: Options
+    /// Opens the personal fields a read model keeps while the person is not erased (the
+    /// household id); without it those read models see only fields in clear.
+    let personalFields: (any PersonalFieldOpener)?
     let logger: Logger
     let shared = Mutex(Shared())
     /// Wakes the runners (new entries, a handover, stop) and lets `stop` wait for them.
@@ -91,8 +94,9 @@ public final class ProjectionEngine: Sendable {
     /// begins the work.
     public init(
         ledger: Ledger, reference: ReferenceData, projections: [any Projection.Type], options: Options = Options(),
-        logger: Logger = Logger(label: "fascicolo.projections")
+        personalFields: (any PersonalFieldOpener)? = nil, logger: Logger = Logger(label: "fascicolo.projections")
     ) throws {
+        self.personalFields = personalFields
         let names = projections.map { $0.name }
         precondition(Set(names).count == names.count, "projection names are unique")
         precondition(!names.contains { $0.contains("/") }, "projection names have no / (control keys use it)")

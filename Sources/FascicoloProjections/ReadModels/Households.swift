@@ -4,8 +4,13 @@ import FascicoloLedger
 import FascicoloStorage
 
 /// Who lives with whom: the household each person's registration names (PersonRegistered's
-/// optional `household`, kept in clear), as rectified, so that a person's household timeline can
-/// show the entries of every member (issue 19).
+/// optional `household`), as rectified, so that a person's household timeline can show the
+/// entries of every member (issue 19).
+///
+/// The household id is sealed in the log since issue 21 (in clear before): the engine opens it
+/// with the person's key while the person is not erased (`ProjectedEvent.personal`). Once the
+/// key is destroyed it opens no more, so a rebuild after an erasure never sees it: the erased
+/// person's row holds no household, however the rows were reached.
 ///
 /// A Rectified of PersonRegistered's `household` moves the person to the new household (the
 /// path rules void neither a registration nor a rectification: a later rectification moves
@@ -19,8 +24,9 @@ import FascicoloStorage
 ///   (1 byte) ‖ household (UTF-8; empty for none, and once erased).
 public final class Households: Projection {
     public static let name = "households"
-    /// 2: an erased person's row forgets the household (issue 21).
-    public static let version = 2
+    /// 2: an erased person's row forgets the household; 3: the household opened from the
+    /// sealed part (issue 21).
+    public static let version = 3
     public static let tables = ["members", "persons"]
     static let members = 0
     static let persons = 1
@@ -34,11 +40,14 @@ public final class Households: Projection {
             var membership = try Self.membership(person, rows) ?? Membership()
             // The first registration is the one rectifications point at.
             if membership.registration == 0 { membership.registration = event.streamVersion }
-            Self.move(person, from: membership, to: event.data("household")?.string ?? "", source: event.streamVersion, rows: &rows)
+            let household = event.clearOrPersonal("household")?.string ?? ""
+            Self.move(person, from: membership, to: household, source: event.streamVersion, rows: &rows)
         case .rectified:
             guard let membership = try Self.membership(person, rows), event.data("field")?.string == "household",
-                event.fact?.reference == membership.registration, let household = event.data("newValue")?.string
+                event.fact?.reference == membership.registration
             else { return }
+            // Unopened (the person erased since): no household, as the erasure will leave it.
+            let household = event.clearOrPersonal("newValue")?.string ?? ""
             Self.move(person, from: membership, to: household, source: event.streamVersion, rows: &rows)
         case .erasureExecuted:
             guard var membership = try Self.membership(person, rows) else { return }
