@@ -73,7 +73,7 @@ import Testing
         try await Self.withEtcd { etcd, client in
             let deadPort = try freePort()
             let both = EtcdClient(
-                endpoints: ["http://127.0.0.1:\(deadPort)", etcd.endpoint], http: client.http, timeout: .milliseconds(1_000))
+                endpoints: ["http://127.0.0.1:\(deadPort)", etcd.endpoint], http: client.http, timeout: .milliseconds(4_000))
             #expect(try await both.grantLease(ttlSeconds: 2).ttlSeconds >= 2)
             let dead = EtcdClient(endpoints: ["http://127.0.0.1:\(deadPort)"], http: client.http, timeout: .milliseconds(1_000))
             await #expect {
