@@ -85,6 +85,10 @@ import Testing
         for bad in [
             "etcd_endpoints = [\"127.0.0.1:2379\"]", "etcd_endpoints = [\"http://h:1/v3\"]", "lease_ttl_seconds = 1",
             "node_name = \"a b\"", "key = \"\"",
+            // The location reaches every client of the other nodes (503 not_primary): no
+            // credentials, query or fragment, as a follower's SOURCE.
+            "advertised_location = \"https://user:secret@fascicolo.example\"",
+            "advertised_location = \"https://fascicolo.example/?token=x\"", "advertised_location = \"relative.sock\"",
         ] {
             var refused = DaemonConfiguration()
             #expect(throws: DaemonConfiguration.Invalid.self, "\(bad)") {

@@ -65,9 +65,16 @@ public struct FailoverSettings: Sendable, Equatable {
         name.isEmpty || plainText(name) ? nil : "expected printable ASCII without quotes, at most 200 bytes"
     }
 
+    /// The location is written into the leader key and sent to every client of the other nodes
+    /// (the `primary` member of 503 `not_primary`): held to a follower's SOURCE rule, so that no
+    /// credentials, query or fragment can travel in it.
     static func locationProblem(_ location: String) -> String? {
-        location.isEmpty || plainText(location)
-            ? nil : "expected a socket path or an http(s) URL of printable ASCII without quotes, at most 200 bytes"
+        guard !location.isEmpty else { return nil }
+        guard plainText(location), case .success = ReplicationSource.parse(location) else {
+            return "expected the node's socket (an absolute path) or an http(s)://host[:port][/prefix] URL, "
+                + "without credentials, query or fragment, printable ASCII without quotes, at most 200 bytes"
+        }
+        return nil
     }
 
     /// An etcd client URL: `http://host:port`, no path.
