@@ -33,7 +33,9 @@ extension APIRoutes {
                 guard FollowerReports.isValidName(name) else {
                     throw Problem.badRequest("Fascicolo-Follower is 1 to 64 of A-Z a-z 0-9 . _ -")
                 }
-                ledger.followers.report(follower: name, position: from)
+                // A follower ahead of this log (of an older, longer history, or confused) holds
+                // nothing of it that synchronous replication may count on: not reported.
+                if from <= ledger.size { ledger.followers.report(follower: name, position: from) }
             }
             var size = ledger.size
             // A follower ahead of this log (it was rolled back) is answered at once.

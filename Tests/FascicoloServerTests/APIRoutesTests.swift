@@ -128,6 +128,21 @@ import Testing
         }
     }
 
+    /// A follower's `from` is its report of what it holds, which synchronous replication counts:
+    /// one beyond this log (a follower of a longer, older history, or a confused peer) must not
+    /// count as holding entries this log has not even written.
+    @Test func aFollowerAheadOfTheLogIsNotCountedAsHoldingIt() async throws {
+        try await TestServer.run { server in
+            let appended = try await server.append("s", #"{"events":[{"type":"X","data":1}]}"#)
+            #expect(appended.status == 201)
+            let follower: HTTPFields = [HTTPFields.Element.Name("Fascicolo-Follower")!: "standby-1"]
+            #expect(try await server.call(.get, "/v1/replication/log?from=999", headers: follower).status == 200)
+            #expect(server.ledger.followers.count(holding: 1) == 0, "\(server.ledger.followers.all)")
+            #expect(try await server.call(.get, "/v1/replication/log?from=1", headers: follower).status == 200)
+            #expect(server.ledger.followers.count(holding: 1) == 1)
+        }
+    }
+
     /// The log in C2SP tlog-tiles form under /v1/tlog (issue 20): the checkpoint, the level-0 tile
     /// of leaf hashes and the entry bundle, checked here from the spec's definitions — each
     /// bundled entry's RFC 6962 leaf hash is the tile's, and the tile folds to the checkpoint's root.
