@@ -233,6 +233,13 @@ public final class LeaseKeeper: Service, Sendable {
                 if case .exists(let holder) = created { noteHolder(LeaderRecord(bytes: holder.value)) }
                 return
             }
+            // Durable before the gate opens: a node that forgot, after a crash, that it led could
+            // campaign again past another's `<key>/last` and fork the log.
+            guard markLed() else {
+                logger.error("won the lease but could not record that this node leads; giving it up")
+                try? await etcd.revoke(lease.id)
+                return
+            }
             do {
                 try await candidacy.takeOver()
             } catch {
@@ -247,7 +254,6 @@ public final class LeaseKeeper: Service, Sendable {
             open(sent: sent, ttlSeconds: lease.ttlSeconds)
             let opened = clock.nanoseconds()
             state.withLock { $0.status.openedAt = opened }
-            markLed()
             logger.notice(
                 "this node holds the lease: appends are open",
                 metadata: ["node": "\(settings.nodeName)", "ttlSeconds": "\(lease.ttlSeconds)"])
@@ -344,9 +350,18 @@ public final class LeaseKeeper: Service, Sendable {
         return access(ledMarker, F_OK) == 0
     }
 
-    private func markLed() {
-        guard let ledMarker else { return }
+    /// Creates the marker and makes it durable (the file, then its directory entry); false when
+    /// it cannot be.
+    private func markLed() -> Bool {
+        guard let ledMarker else { return true }
         let descriptor = Glibc.open(ledMarker, O_WRONLY | O_CREAT | O_CLOEXEC, 0o600)
-        if descriptor >= 0 { close(descriptor) }
+        guard descriptor >= 0 else { return false }
+        defer { close(descriptor) }
+        guard fsync(descriptor) == 0 else { return false }
+        let directory = String(ledMarker[..<(ledMarker.lastIndex(of: "/") ?? ledMarker.startIndex)])
+        let directoryDescriptor = Glibc.open(directory.isEmpty ? "." : directory, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard directoryDescriptor >= 0 else { return false }
+        defer { close(directoryDescriptor) }
+        return fsync(directoryDescriptor) == 0
     }
 }
