@@ -29,8 +29,9 @@ struct StandbyInit: ParsableCommand {
             first key, and follow.pub (that key). No secret crosses the wire: a follower that only \
             verifies and serves (a Region's copy) needs none. A standby that may take over needs, \
             copied by hand from the primary into DIR (mode 0600): signing.key (the log's current key: \
-            to continue the log after a promotion), pseudonym.key and records.key (to turn a codice \
-            fiscale into the same pseudonym, and to open the persons' data keys). Then: fascicolod \
+            to continue the log after a promotion) and pseudonym.key (to turn a codice fiscale into the \
+            same pseudonym) — not records.key: the persons' data keys it opens are not replicated yet, \
+            and the primary replaces it at every erasure so that no old copy survives. Then: fascicolod \
             --follow SOURCE --data-dir DIR (docs/operations.md, "Followers and standbys").
 
             """ + Exit.help)
@@ -51,8 +52,12 @@ struct StandbyInit: ParsableCommand {
         guard SignedNote.parseVerifierKey(trustedKey) != nil else {
             throw ValidationError("--trusted-key is a verifier key '<origin>+<key id>+<base64 key>'")
         }
-        guard source.hasPrefix("/") || source.hasPrefix("http://") || source.hasPrefix("https://"), !source.contains("@") else {
-            throw ValidationError("SOURCE is the primary's socket (an absolute path) or an http(s):// URL without credentials")
+        // The daemon's rule (ReplicationSource.parse), so that what is accepted here starts a follower.
+        guard source.hasPrefix("/") || source.hasPrefix("http://") || source.hasPrefix("https://"),
+            !source.contains("@"), !source.contains("?"), !source.contains("#")
+        else {
+            throw ValidationError(
+                "SOURCE is the primary's socket (an absolute path) or an http(s):// URL without credentials, query or fragment")
         }
     }
 
@@ -115,7 +120,7 @@ struct StandbyInit: ParsableCommand {
                 + "checkpoint of \(ledger.checkpointSize) (\(Terminal.format(seconds, decimals: 2)) s)")
         Terminal.out("start it: fascicolod --follow \(source) --data-dir \(directory)")
         Terminal.out(
-            "a standby that may take over also needs signing.key, pseudonym.key and records.key copied from the primary (mode 0600)")
+            "a standby that may take over also needs signing.key and pseudonym.key copied from the primary (mode 0600); not records.key")
     }
 
     /// Nothing left to copy: the primary's latest checkpoint must be the one of this copy's size
